@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "rrkit",
+      # Every .cc under native/ except stand-alone tools (fuzz targets, test mains), so that
+      # adding a file needs no edit here.
+      "sources": ["<!@(find native -name '*.cc' ! -path 'native/tools/*' | sort)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

@@ -1,0 +1,75 @@
+/*
+ * rrkit.h — the whole guest API, the same on every architecture (rv64, x86_64).
+ *
+ * Guests are freestanding: there is no libc, only what is declared here. Standard C
+ * names are used where libc has the function; the platform gets descriptive names.
+ * Guests are integer-only (rv64ima has no FPU), so results are bit-identical across
+ * architectures and engines.
+ *
+ * Every hart runs `int main(void)`. The machine stops when any hart calls exit(code) or
+ * when hart 0 returns from main (its return value is the exit code); other harts that
+ * return from main park for good.
+ */
+#ifndef RRKIT_H
+#define RRKIT_H
+
+#include <stddef.h>
+
+/* The most harts a runtime supports; extra harts park at boot and are not counted. */
+#define RRKIT_MAX_HARTS 8
+
+/* --- console and exit ------------------------------------------------------------- */
+
+int putchar(int c);
+int puts(const char *s);            /* writes s and a newline */
+/* Formats: %d %u %ld %lu %x %lx %s %c %%, with an optional '0' flag and width (%08lx).
+ * A whole printf call reaches the console without interleaving with other harts. */
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int getchar(void);                  /* the next input byte, or -1 when none is waiting */
+void exit(int code) __attribute__((noreturn));
+
+/* --- memory and strings ----------------------------------------------------------- */
+
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
+/* --- harts ------------------------------------------------------------------------ */
+
+unsigned hart_id(void);             /* 0 .. num_harts() - 1 */
+unsigned num_harts(void);           /* 1 .. RRKIT_MAX_HARTS */
+
+/* --- inputs from the world (each read is logged by a recording engine) ------------ */
+
+unsigned long clock_ns(void);       /* host clock, nanoseconds */
+unsigned long random_u64(void);     /* host entropy */
+
+/* A periodic interrupt on the calling hart, driven by host time. The handler runs in
+ * interrupt context: keep it short, and do not take a lock its hart may already hold. */
+void timer_start(unsigned long period_ns, void (*handler)(void));
+void timer_stop(void);
+
+/* --- synchronisation (each call is a full memory barrier) ------------------------- */
+
+/* A zero-initialised lock is unlocked. */
+typedef struct {
+    volatile unsigned int locked;
+} spinlock_t;
+
+void spin_lock(spinlock_t *lock);
+void spin_unlock(spinlock_t *lock);
+
+/* Waits until all num_harts() harts have arrived. A zero-initialised barrier is ready
+ * and can be reused for any number of rounds. */
+typedef struct {
+    volatile unsigned long arrived;
+    volatile unsigned long generation;
+} barrier_t;
+
+void barrier_wait(barrier_t *barrier);
+
+/* Adds v to *p atomically and returns the value *p held before. */
+unsigned long atomic_add(volatile unsigned long *p, unsigned long v);
+
+#endif /* RRKIT_H */

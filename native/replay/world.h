@@ -1,0 +1,118 @@
+// The seam between an engine and everything outside the guest.
+//
+// Engines call a World from every vCPU thread at once: implementations are thread safe.
+//
+// Every value that comes from the world (clock, entropy, console input, ...) and every
+// asynchronous interrupt passes through a World. Three implementations: live (plain run),
+// recording (live, and logs what it saw) and replaying (feeds the log, reads nothing from
+// the world). Engines call it; they never know which one they have.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rrkit::replay {
+
+// A point in one vCPU's execution. emu: instructions the vCPU retired before the current
+// instruction (exact). kvm: synchronous exits the vCPU has taken so far.
+struct Landmark {
+  uint32_t vcpu = 0;
+  uint64_t count = 0;
+};
+
+// Which device value came from the world. Part of the log format: append only.
+enum class InputKind : uint8_t {
+  kClock = 1,             // CLINT mtime (emu), clock register (kvm)
+  kEntropy = 2,           // rrkit system device entropy register
+  kConsoleData = 3,       // UART receive buffer / console receive register
+  kConsoleStatus = 4,     // UART line status (whether input is waiting depends on the world)
+  kInterruptPending = 5,  // a read of mip: which interrupts are pending depends on time
+  kStoreConditional = 6,  // SC outcome (1 = failed); only failures are logged
+  kWfiWake = 7,           // a wfi that ended without an interrupt being taken
+};
+
+// A consistent cut of the machine: every vCPU paused at its landmark, with the hash of its
+// registers, and the hash of guest memory at that cut.
+struct Checkpoint {
+  struct Vcpu {
+    Landmark at;
+    uint64_t register_hash = 0;
+  };
+  std::vector<Vcpu> vcpus;
+  uint64_t memory_hash = 0;
+};
+
+// Raised by a replaying World when the guest does not follow the log; carries the report.
+struct Divergence {
+  Landmark at;
+  std::string what;      // e.g. "input kind", "register hash", "memory hash"
+  std::string expected;
+  std::string actual;
+};
+
+class World {
+ public:
+  virtual ~World() = default;
+
+  // A value from the world. `live` reads it from the host; recording logs the value;
+  // replay returns the logged one and never calls `live`.
+  virtual uint64_t Input(Landmark at, InputKind kind, const std::function<uint64_t()>& live) = 0;
+
+  // An outcome that is nearly always `usual` (an SC that succeeds, a wfi that wakes with an
+  // interrupt): only the unusual ones are logged. Replay returns the logged value when the
+  // log has one of this kind at this landmark, else `usual`.
+  virtual uint64_t RareOutcome(Landmark at, InputKind kind, uint64_t usual,
+                               const std::function<uint64_t()>& live) = 0;
+
+  // True when interrupts come from the engine's own devices as they fall due (live and
+  // record); false in replay, where only ScheduledInterrupt() decides.
+  virtual bool DeliversLiveInterrupts() const = 0;
+
+  // The engine took interrupt `cause` at `at` (recording logs it).
+  virtual void InterruptTaken(Landmark at, uint64_t cause) = 0;
+
+  // Replay: the next interrupt this vCPU must take, and where. The engine runs exactly up
+  // to that landmark and then takes it.
+  struct Scheduled {
+    uint64_t count;
+    uint64_t cause;
+  };
+  virtual std::optional<Scheduled> ScheduledInterrupt(uint32_t vcpu) = 0;
+
+  // Replay: the landmarks of the next checkpoint, one per vCPU (empty when none is left).
+  // Record: decided by the engine's checkpoint interval.
+  virtual std::optional<Checkpoint> ScheduledCheckpoint() = 0;
+
+  // A checkpoint the engine took. Recording logs it; replay compares it with the log and
+  // throws Divergence when they differ.
+  virtual void CheckpointTaken(const Checkpoint& checkpoint) = 0;
+
+  // The machine stopped: `exit_vcpu` wrote the exit code at its landmark; every vCPU's
+  // final landmark and the final state are in `final_state`. Recording logs it (and
+  // closes the log cleanly); replay compares.
+  virtual void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) = 0;
+
+  // Replay only: the landmark at which each vCPU stopped in the recording (to stop there).
+  virtual std::optional<std::vector<uint64_t>> FinalLandmarks() = 0;
+};
+
+// A plain run: the world as it is, nothing logged.
+class LiveWorld final : public World {
+ public:
+  uint64_t Input(Landmark, InputKind, const std::function<uint64_t()>& live) override { return live(); }
+  uint64_t RareOutcome(Landmark, InputKind, uint64_t, const std::function<uint64_t()>& live) override {
+    return live();
+  }
+  bool DeliversLiveInterrupts() const override { return true; }
+  void InterruptTaken(Landmark, uint64_t) override {}
+  std::optional<Scheduled> ScheduledInterrupt(uint32_t) override { return std::nullopt; }
+  std::optional<Checkpoint> ScheduledCheckpoint() override { return std::nullopt; }
+  void CheckpointTaken(const Checkpoint&) override {}
+  void MachineStopped(Landmark, int, const Checkpoint&) override {}
+  std::optional<std::vector<uint64_t>> FinalLandmarks() override { return std::nullopt; }
+};
+
+}  // namespace rrkit::replay

@@ -1,0 +1,8 @@
+/** Every `rrkit` command, in the order `rrkit --help` lists them. */
+import type { CommandModule } from 'yargs';
+import { demoCommand } from './demo.js';
+import { guestCommand } from './guest.js';
+
+// yargs' CommandModule is generic in the parsed arguments; the list only needs the shape.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [demoCommand, guestCommand];

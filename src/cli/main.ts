@@ -1,0 +1,40 @@
+/**
+ * The `rrkit` command. Each command lives in its own module under ./commands; this file
+ * only assembles them. The guest's console output goes to stdout byte for byte; rrkit's
+ * own messages go to stderr.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands/index.js';
+import { UsageError } from './errors.js';
+
+async function main(): Promise<void> {
+  const parser = yargs(hideBin(process.argv))
+    .scriptName('rrkit')
+    .usage('$0 <command> [options]\n\nDeterministic record/replay of virtual machines.')
+    .strict()
+    .demandCommand(1, 'Name a command; `rrkit --help` lists them.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(100, process.stderr.columns ?? 100))
+    .fail((message, error, y) => {
+      if (error !== undefined && error !== null) throw error;
+      process.stderr.write(`${y.help() === undefined ? '' : ''}rrkit: ${message}\nRun \`rrkit --help\` for usage.\n`);
+      process.exit(2);
+    });
+  for (const command of commands) parser.command(command);
+  await parser.parseAsync();
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`rrkit: ${error.message}\n`);
+    process.exit(2);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`rrkit: ${message}\n`);
+  if (process.env['RRKIT_DEBUG'] !== undefined && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+});

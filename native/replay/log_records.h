@@ -1,0 +1,107 @@
+// The records of an rrkit log. The RecordKind enum IS the format: append only, never
+// renumber, and any change to a record's layout bumps kLogFormatVersion. Each kind's encoder
+// and decoder sit next to each other in log_records.cc.
+//
+// Counts are delta encoded per vCPU within a chunk (each chunk starts from zero for every
+// vCPU), so that any chunk decodes on its own: a replica can start from shipped chunks and
+// a damaged chunk costs only itself.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "replay/varint.h"
+#include "replay/world.h"
+
+namespace rrkit::replay {
+
+enum class RecordKind : uint8_t {
+  kInput = 1,         // a value from the world (World::Input)
+  kRareOutcome = 2,   // an unusual outcome (World::RareOutcome)
+  kInterrupt = 3,     // an asynchronous interrupt and where it was taken
+  kCheckpoint = 4,    // per-vCPU landmark + register hash, and the memory hash
+  kCrewTransfer = 5,  // CREW ownership edge: page, vcpu A @ a -> vcpu B @ b
+  kMachineStop = 6,   // the machine stopped: who, where, exit code, final state
+  kDmaWrite = 7,      // bytes a device wrote into guest memory (kvm devices, later)
+};
+inline constexpr uint8_t kMaxRecordKind = 7;
+// The highest InputKind this format version knows (world.h; append only, bump the version).
+inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
+
+struct InputRecord {
+  Landmark at;
+  InputKind kind = InputKind::kClock;
+  uint64_t value = 0;
+};
+struct RareOutcomeRecord {
+  Landmark at;
+  InputKind kind = InputKind::kStoreConditional;
+  uint64_t value = 0;
+};
+struct InterruptRecord {
+  Landmark at;
+  uint64_t cause = 0;
+};
+// vcpus[i].at.vcpu == i for every i, and there is one entry per vCPU of the machine.
+struct CheckpointRecord {
+  Checkpoint checkpoint;
+};
+// `from` gave up its rights to `page` (guest-physical address / granularity) at its count;
+// `to` gained them at its count. Replay: `to` waits at its count until `from` has passed its.
+struct CrewTransferRecord {
+  uint64_t page = 0;
+  Landmark from;
+  Landmark to;
+};
+struct MachineStopRecord {
+  Landmark exit_at;
+  int64_t exit_code = 0;
+  Checkpoint final_state;
+};
+struct DmaWriteRecord {
+  Landmark at;
+  uint64_t address = 0;  // guest-physical
+  std::vector<uint8_t> data;
+};
+
+using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
+                            MachineStopRecord, DmaWriteRecord>;
+
+RecordKind KindOf(const Record& record);
+
+// Encodes records into one chunk's payload. Not thread safe (the writer serialises).
+class ChunkEncoder {
+ public:
+  explicit ChunkEncoder(uint32_t vcpus) : previous_(vcpus, 0) {}
+
+  // Throws std::invalid_argument for a record that cannot be valid (vCPU out of range,
+  // checkpoint without one entry per vCPU).
+  void Append(const Record& record);
+  size_t bytes() const { return payload_.size(); }
+  uint32_t records() const { return records_; }
+  bool empty() const { return records_ == 0; }
+  // The payload so far; resets the encoder for the next chunk.
+  std::vector<uint8_t> Take();
+
+ private:
+  std::vector<uint64_t> previous_;  // last count per vCPU in this chunk
+  std::vector<uint8_t> payload_;
+  uint32_t records_ = 0;
+};
+
+// Decodes one chunk's payload (already CRC-checked), throwing LogError(kBadRecord).
+class ChunkDecoder {
+ public:
+  ChunkDecoder(std::span<const uint8_t> payload, uint64_t file_offset, int64_t chunk_index, uint32_t vcpus);
+
+  std::optional<Record> Next();
+
+ private:
+  ByteReader reader_;
+  std::vector<uint64_t> previous_;  // last count per vCPU in this chunk
+};
+
+}  // namespace rrkit::replay

@@ -1,0 +1,112 @@
+#include "replay/log_writer.h"
+
+#include <stdexcept>
+
+namespace rrkit::replay {
+
+LogWriter::LogWriter(const LogHeader& header, std::shared_ptr<ChunkSink> sink, Options options)
+    : header_(header), sink_(std::move(sink)), options_(options), open_chunk_(header.vcpus) {
+  pending_.push_back({ChunkSink::Frame::kHeader, EncodeFileHeader(header_)});
+  io_thread_ = std::thread([this] { IoLoop(); });
+}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!closing_) {
+      SealLocked();
+      closing_ = true;  // no trailer: the log stays incomplete
+    }
+  }
+  wake_io_.notify_one();
+  if (io_thread_.joinable()) io_thread_.join();
+}
+
+void LogWriter::Append(const Record& record) {
+  std::lock_guard lock(mutex_);
+  if (closing_) throw std::logic_error("log writer: append after close");
+  RethrowIfFailedLocked();
+  if (open_chunk_.empty()) open_chunk_started_ = Clock::now();
+  open_chunk_.Append(record);
+  ++records_;
+  if (open_chunk_.bytes() >= options_.max_chunk_bytes) SealLocked();
+}
+
+void LogWriter::Seal() {
+  std::lock_guard lock(mutex_);
+  SealLocked();
+}
+
+void LogWriter::Close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) return;
+    SealLocked();
+    const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - opened_);
+    pending_.push_back({ChunkSink::Frame::kTrailer,
+                        EncodeTrailer({next_sequence_, records_, static_cast<uint64_t>(elapsed.count())})});
+    closing_ = true;
+  }
+  wake_io_.notify_one();
+  io_thread_.join();
+  std::lock_guard lock(mutex_);
+  RethrowIfFailedLocked();
+}
+
+uint64_t LogWriter::records() const {
+  std::lock_guard lock(mutex_);
+  return records_;
+}
+
+uint32_t LogWriter::chunks_sealed() const {
+  std::lock_guard lock(mutex_);
+  return next_sequence_;
+}
+
+void LogWriter::SealLocked() {
+  if (open_chunk_.empty()) return;
+  const uint32_t count = open_chunk_.records();
+  const std::vector<uint8_t> payload = open_chunk_.Take();
+  pending_.push_back({ChunkSink::Frame::kChunk, EncodeChunkFrame(next_sequence_++, count, payload)});
+  wake_io_.notify_one();
+}
+
+void LogWriter::RethrowIfFailedLocked() const {
+  if (io_error_) std::rethrow_exception(io_error_);
+}
+
+// The only thread that touches the sink. Wakes for sealed frames, for the open chunk's
+// age limit, and for close.
+void LogWriter::IoLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    const bool aged = !open_chunk_.empty() && Clock::now() - open_chunk_started_ >= options_.max_chunk_age;
+    if (aged) SealLocked();
+    if (pending_.empty()) {
+      if (closing_) return;
+      if (open_chunk_.empty()) {
+        wake_io_.wait(lock);
+      } else {
+        wake_io_.wait_until(lock, open_chunk_started_ + options_.max_chunk_age);
+      }
+      continue;
+    }
+    std::deque<PendingFrame> batch;
+    batch.swap(pending_);
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      for (const PendingFrame& frame : batch) sink_->Write(frame.kind, frame.bytes);
+      sink_->Flush();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    if (error) {
+      io_error_ = error;
+      return;  // later appends and Close() report it
+    }
+  }
+}
+
+}  // namespace rrkit::replay

@@ -1,0 +1,78 @@
+// Writes an rrkit log. Appends come from every vCPU thread; they encode under one lock
+// (records are events, not instructions, so the lock is on the rare path) and never touch
+// the disk: sealed chunks go to a background thread that hands them to a ChunkSink.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "replay/chunk_sink.h"
+#include "replay/log_format.h"
+#include "replay/log_records.h"
+
+namespace rrkit::replay {
+
+class LogWriter {
+ public:
+  struct Options {
+    size_t max_chunk_bytes = 64 * 1024;                    // seal when the payload reaches this
+    std::chrono::milliseconds max_chunk_age{1000};         // ... or when its first record is this old
+  };
+
+  LogWriter(const LogHeader& header, std::shared_ptr<ChunkSink> sink, Options options);
+  LogWriter(const LogHeader& header, std::shared_ptr<ChunkSink> sink) : LogWriter(header, std::move(sink), Options{}) {}
+  // Without Close(), every appended record still reaches the sink, but no trailer: the log
+  // reads as `incomplete`, exactly as after a crash between seals.
+  ~LogWriter();
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // Thread safe. Throws std::invalid_argument for an invalid record, std::logic_error after
+  // Close(), and rethrows the sink's error if writing has failed.
+  void Append(const Record& record);
+  // Seal the open chunk now (no-op when it is empty).
+  void Seal();
+  // Seal, write the trailer, wait for the sink to take everything. Idempotent.
+  void Close();
+
+  const LogHeader& header() const { return header_; }
+  uint64_t records() const;
+  uint32_t chunks_sealed() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct PendingFrame {
+    ChunkSink::Frame kind;
+    std::vector<uint8_t> bytes;
+  };
+
+  void SealLocked();
+  void RethrowIfFailedLocked() const;
+  void IoLoop();
+
+  const LogHeader header_;
+  const std::shared_ptr<ChunkSink> sink_;
+  const Options options_;
+  const Clock::time_point opened_ = Clock::now();
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_io_;
+  ChunkEncoder open_chunk_;
+  Clock::time_point open_chunk_started_{};
+  uint32_t next_sequence_ = 0;
+  uint64_t records_ = 0;
+  std::deque<PendingFrame> pending_;
+  bool closing_ = false;
+  std::exception_ptr io_error_;
+  std::thread io_thread_;  // last: started after everything it uses exists
+};
+
+}  // namespace rrkit::replay

@@ -1,0 +1,185 @@
+#include "replay/replaying_world.h"
+
+#include <cstdio>
+#include <type_traits>
+
+namespace rrkit::replay {
+namespace {
+
+std::string Hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string KindName(InputKind kind) {
+  switch (kind) {
+    case InputKind::kClock: return "clock";
+    case InputKind::kEntropy: return "entropy";
+    case InputKind::kConsoleData: return "console-data";
+    case InputKind::kConsoleStatus: return "console-status";
+    case InputKind::kInterruptPending: return "interrupt-pending";
+    case InputKind::kStoreConditional: return "store-conditional";
+    case InputKind::kWfiWake: return "wfi-wake";
+  }
+  return "kind " + std::to_string(static_cast<int>(kind));
+}
+
+std::string At(uint64_t count) { return "@ " + std::to_string(count); }
+
+}  // namespace
+
+std::string DescribeDivergence(const Divergence& d) {
+  return "vcpu " + std::to_string(d.at.vcpu) + " @ " + std::to_string(d.at.count) + ": " + d.what + ": expected " +
+         d.expected + ", actual " + d.actual;
+}
+
+std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual) {
+  std::vector<Divergence> out;
+  if (expected.vcpus.size() != actual.vcpus.size()) {
+    out.push_back({{0, 0}, "vcpu count", std::to_string(expected.vcpus.size()), std::to_string(actual.vcpus.size())});
+    return out;
+  }
+  for (size_t i = 0; i < expected.vcpus.size(); ++i) {
+    const auto& e = expected.vcpus[i];
+    const auto& a = actual.vcpus[i];
+    if (e.at.vcpu != a.at.vcpu || e.at.count != a.at.count) {
+      out.push_back({a.at, "landmark", "vcpu " + std::to_string(e.at.vcpu) + " " + At(e.at.count),
+                     "vcpu " + std::to_string(a.at.vcpu) + " " + At(a.at.count)});
+    }
+    if (e.register_hash != a.register_hash) out.push_back({a.at, "register hash", Hex(e.register_hash), Hex(a.register_hash)});
+  }
+  if (expected.memory_hash != actual.memory_hash) {
+    const Landmark at = actual.vcpus.empty() ? Landmark{} : actual.vcpus.front().at;
+    out.push_back({at, "memory hash", Hex(expected.memory_hash), Hex(actual.memory_hash)});
+  }
+  return out;
+}
+
+ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_(log.complete) {
+  for (uint32_t i = 0; i < header_.vcpus; ++i) vcpus_.push_back(std::make_unique<VcpuLog>());
+  for (Record& record : log.records) {
+    std::visit(
+        [&](auto& r) {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, InputRecord>) vcpus_[r.at.vcpu]->inputs.push_back(r);
+          else if constexpr (std::is_same_v<T, RareOutcomeRecord>) vcpus_[r.at.vcpu]->rare_outcomes.push_back(r);
+          else if constexpr (std::is_same_v<T, InterruptRecord>) vcpus_[r.at.vcpu]->interrupts.push_back(r);
+          else if constexpr (std::is_same_v<T, CheckpointRecord>) checkpoints_.push_back(std::move(r.checkpoint));
+          else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
+          else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
+          else if constexpr (std::is_same_v<T, DmaWriteRecord>) dma_writes_.push_back(std::move(r));
+        },
+        record);
+  }
+}
+
+ReplayingWorld::VcpuLog& ReplayingWorld::ForVcpu(Landmark at) {
+  if (at.vcpu >= vcpus_.size()) {
+    throw Divergence{at, "vcpu", "below " + std::to_string(vcpus_.size()), std::to_string(at.vcpu)};
+  }
+  return *vcpus_[at.vcpu];
+}
+
+uint64_t ReplayingWorld::Input(Landmark at, InputKind kind, const std::function<uint64_t()>&) {
+  VcpuLog& v = ForVcpu(at);
+  std::lock_guard lock(v.mutex);
+  if (v.inputs.empty()) throw Divergence{at, "input", "no more inputs", KindName(kind) + " " + At(at.count)};
+  const InputRecord& next = v.inputs.front();
+  if (next.at.count != at.count) {
+    throw Divergence{at, "input landmark", KindName(next.kind) + " " + At(next.at.count), KindName(kind) + " " + At(at.count)};
+  }
+  if (next.kind != kind) throw Divergence{at, "input kind", KindName(next.kind), KindName(kind)};
+  const uint64_t value = next.value;
+  v.inputs.pop_front();
+  return value;
+}
+
+uint64_t ReplayingWorld::RareOutcome(Landmark at, InputKind kind, uint64_t usual, const std::function<uint64_t()>&) {
+  VcpuLog& v = ForVcpu(at);
+  std::lock_guard lock(v.mutex);
+  if (v.rare_outcomes.empty()) return usual;
+  const RareOutcomeRecord& next = v.rare_outcomes.front();
+  if (next.at.count < at.count) {  // the guest went past a logged outcome without asking
+    throw Divergence{at, "rare outcome", KindName(next.kind) + " " + At(next.at.count), "none before " + At(at.count)};
+  }
+  if (next.at.count != at.count || next.kind != kind) return usual;
+  const uint64_t value = next.value;
+  v.rare_outcomes.pop_front();
+  return value;
+}
+
+void ReplayingWorld::InterruptTaken(Landmark at, uint64_t cause) {
+  VcpuLog& v = ForVcpu(at);
+  std::lock_guard lock(v.mutex);
+  if (v.interrupts.empty()) throw Divergence{at, "interrupt", "none", "cause " + std::to_string(cause) + " " + At(at.count)};
+  const InterruptRecord& next = v.interrupts.front();
+  if (next.at.count != at.count) throw Divergence{at, "interrupt landmark", At(next.at.count), At(at.count)};
+  if (next.cause != cause) throw Divergence{at, "interrupt cause", std::to_string(next.cause), std::to_string(cause)};
+  v.interrupts.pop_front();
+}
+
+std::optional<World::Scheduled> ReplayingWorld::ScheduledInterrupt(uint32_t vcpu) {
+  VcpuLog& v = ForVcpu({vcpu, 0});
+  std::lock_guard lock(v.mutex);
+  if (v.interrupts.empty()) return std::nullopt;
+  return Scheduled{v.interrupts.front().at.count, v.interrupts.front().cause};
+}
+
+std::optional<Checkpoint> ReplayingWorld::ScheduledCheckpoint() {
+  std::lock_guard lock(machine_mutex_);
+  if (checkpoints_.empty()) return std::nullopt;
+  return checkpoints_.front();
+}
+
+void ReplayingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
+  std::lock_guard lock(machine_mutex_);
+  const Landmark at = checkpoint.vcpus.empty() ? Landmark{} : checkpoint.vcpus.front().at;
+  if (checkpoints_.empty()) throw Divergence{at, "checkpoint", "none left in the log", "a checkpoint"};
+  const Checkpoint expected = std::move(checkpoints_.front());
+  checkpoints_.pop_front();
+  const std::vector<Divergence> differences = CompareCheckpoints(expected, checkpoint);
+  if (!differences.empty()) throw differences.front();
+}
+
+void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) {
+  {
+    std::lock_guard lock(machine_mutex_);
+    if (!stop_) return;  // an incomplete log: nothing recorded to compare with
+    if (stop_->exit_at.vcpu != exit_at.vcpu || stop_->exit_at.count != exit_at.count) {
+      throw Divergence{exit_at, "exit landmark", "vcpu " + std::to_string(stop_->exit_at.vcpu) + " " + At(stop_->exit_at.count),
+                       "vcpu " + std::to_string(exit_at.vcpu) + " " + At(exit_at.count)};
+    }
+    if (stop_->exit_code != exit_code) {
+      throw Divergence{exit_at, "exit code", std::to_string(stop_->exit_code), std::to_string(exit_code)};
+    }
+    const std::vector<Divergence> differences = CompareCheckpoints(stop_->final_state, final_state);
+    if (!differences.empty()) throw differences.front();
+  }
+  // Everything logged must have been consumed.
+  for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+    VcpuLog& v = *vcpus_[i];
+    std::lock_guard lock(v.mutex);
+    if (!v.inputs.empty()) {
+      throw Divergence{{i, v.inputs.front().at.count}, "unconsumed input", KindName(v.inputs.front().kind), "machine stopped"};
+    }
+    if (!v.interrupts.empty()) {
+      throw Divergence{{i, v.interrupts.front().at.count}, "untaken interrupt",
+                       "cause " + std::to_string(v.interrupts.front().cause), "machine stopped"};
+    }
+    if (!v.rare_outcomes.empty()) {
+      throw Divergence{{i, v.rare_outcomes.front().at.count}, "unconsumed rare outcome",
+                       KindName(v.rare_outcomes.front().kind), "machine stopped"};
+    }
+  }
+}
+
+std::optional<std::vector<uint64_t>> ReplayingWorld::FinalLandmarks() {
+  std::lock_guard lock(machine_mutex_);
+  if (!stop_) return std::nullopt;
+  std::vector<uint64_t> counts;
+  for (const auto& v : stop_->final_state.vcpus) counts.push_back(v.at.count);
+  return counts;
+}
+
+}  // namespace rrkit::replay

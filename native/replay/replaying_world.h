@@ -1,0 +1,67 @@
+// Replay: feeds an engine the values and interrupts of a recorded log, per vCPU and in the
+// recorded order, and reads nothing from the world. Anything the engine does that the log
+// does not hold throws Divergence naming the vCPU, the landmark, the field, the expected
+// and the actual value.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "replay/log_reader.h"
+#include "replay/world.h"
+
+namespace rrkit::replay {
+
+// One line: "vcpu 1 @ 4000: register hash: expected 0x.., actual 0x..".
+std::string DescribeDivergence(const Divergence& divergence);
+
+// Every difference between a logged checkpoint and a taken one (empty when they agree).
+std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual);
+
+class ReplayingWorld final : public World {
+ public:
+  explicit ReplayingWorld(LogContents log);
+
+  uint64_t Input(Landmark at, InputKind kind, const std::function<uint64_t()>& live) override;
+  uint64_t RareOutcome(Landmark at, InputKind kind, uint64_t usual, const std::function<uint64_t()>& live) override;
+  bool DeliversLiveInterrupts() const override { return false; }
+  void InterruptTaken(Landmark at, uint64_t cause) override;
+  std::optional<Scheduled> ScheduledInterrupt(uint32_t vcpu) override;
+  std::optional<Checkpoint> ScheduledCheckpoint() override;
+  void CheckpointTaken(const Checkpoint& checkpoint) override;
+  void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) override;
+  std::optional<std::vector<uint64_t>> FinalLandmarks() override;
+
+  const LogHeader& header() const { return header_; }
+  bool log_complete() const { return complete_; }
+  // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
+  const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
+  const std::vector<DmaWriteRecord>& dma_writes() const { return dma_writes_; }
+
+ private:
+  // What one vCPU still has to consume; only that vCPU's thread normally touches it, the
+  // lock makes a stray cross-thread call safe rather than fast.
+  struct VcpuLog {
+    std::mutex mutex;
+    std::deque<InputRecord> inputs;
+    std::deque<RareOutcomeRecord> rare_outcomes;
+    std::deque<InterruptRecord> interrupts;
+  };
+
+  VcpuLog& ForVcpu(Landmark at);
+
+  const LogHeader header_;
+  const bool complete_;
+  std::vector<std::unique_ptr<VcpuLog>> vcpus_;
+  std::vector<CrewTransferRecord> crew_transfers_;
+  std::vector<DmaWriteRecord> dma_writes_;
+
+  std::mutex machine_mutex_;  // checkpoints and the stop
+  std::deque<Checkpoint> checkpoints_;
+  std::optional<MachineStopRecord> stop_;
+};
+
+}  // namespace rrkit::replay

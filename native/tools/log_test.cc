@@ -1,0 +1,503 @@
+// Unit tests for native/replay: CRC32C, varints, the writer and reader, every record kind,
+// bad input, and the recording and replaying worlds driven by a fake multi-threaded engine.
+// Prints one line per failure and exits non-zero if any check failed.
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "replay/crc32c.h"
+#include "replay/log_reader.h"
+#include "replay/log_writer.h"
+#include "replay/recording_world.h"
+#include "replay/replaying_world.h"
+#include "replay/varint.h"
+
+using namespace rrkit::replay;
+
+namespace {
+
+int failures = 0;
+int checks = 0;
+
+#define CHECK(cond)                                                       \
+  do {                                                                    \
+    ++checks;                                                             \
+    if (!(cond)) {                                                        \
+      ++failures;                                                         \
+      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
+    }                                                                     \
+  } while (0)
+
+// Runs `body` and checks that it throws a LogError with `code` in `chunk`.
+void CheckLogError(int line, const std::function<void()>& body, LogErrorCode code, int64_t chunk) {
+  ++checks;
+  try {
+    body();
+    ++failures;
+    std::printf("FAIL line %d: expected %s, nothing thrown\n", line, LogErrorCodeName(code));
+  } catch (const LogError& e) {
+    if (e.code() != code || e.chunk() != chunk) {
+      ++failures;
+      std::printf("FAIL line %d: expected %s in chunk %lld, got: %s\n", line, LogErrorCodeName(code),
+                  static_cast<long long>(chunk), e.what());
+    }
+  }
+}
+#define CHECK_LOG_ERROR(body, code, chunk) CheckLogError(__LINE__, [&] { body; }, code, chunk)
+
+LogHeader TestHeader(uint32_t vcpus) {
+  LogHeader h;
+  h.engine = "emu";
+  h.image_hash = std::vector<uint8_t>(32, 0xAB);
+  h.image_path = "guests/rv64/build/hello.elf";
+  h.vcpus = vcpus;
+  h.ram_mib = 128;
+  h.crew_granularity = 4096;
+  h.checkpoint_interval = 1000000;
+  h.start_unix_ms = 1700000000000;
+  h.config_json = R"({"timer_hz":1000})";
+  return h;
+}
+
+Checkpoint MakeCheckpoint(const std::vector<uint64_t>& counts, uint64_t salt) {
+  Checkpoint c;
+  for (uint32_t i = 0; i < counts.size(); ++i) c.vcpus.push_back({{i, counts[i]}, salt * 31 + i});
+  c.memory_hash = salt ^ 0xFEEDFACECAFEBEEFull;
+  return c;
+}
+
+std::vector<uint8_t> WriteLog(const LogHeader& header, const std::vector<Record>& records, bool close,
+                              size_t max_chunk_bytes = 24) {
+  auto sink = std::make_shared<MemoryChunkSink>();
+  {
+    LogWriter writer(header, sink, {max_chunk_bytes, std::chrono::milliseconds(1000)});
+    for (const Record& r : records) writer.Append(r);
+    if (close) writer.Close();
+  }
+  return sink->bytes();
+}
+
+std::vector<Record> OneOfEachKind() {
+  return {
+      InputRecord{{0, 100}, InputKind::kClock, 123456789},
+      InputRecord{{1, 50}, InputKind::kEntropy, 0xFFFFFFFFFFFFFFFFull},
+      RareOutcomeRecord{{1, 60}, InputKind::kStoreConditional, 1},
+      InterruptRecord{{0, 90}, 7},  // a count below the previous one on vcpu 0: negative delta
+      CheckpointRecord{MakeCheckpoint({1000, 2000}, 5)},
+      CrewTransferRecord{0x80042, {0, 1500}, {1, 2500}},
+      DmaWriteRecord{{0, 3000}, 0x80001000, {1, 2, 3, 4, 5}},
+      MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6)},
+  };
+}
+
+bool SameCheckpoint(const Checkpoint& a, const Checkpoint& b) {
+  if (a.vcpus.size() != b.vcpus.size() || a.memory_hash != b.memory_hash) return false;
+  for (size_t i = 0; i < a.vcpus.size(); ++i) {
+    if (a.vcpus[i].at.vcpu != b.vcpus[i].at.vcpu || a.vcpus[i].at.count != b.vcpus[i].at.count ||
+        a.vcpus[i].register_hash != b.vcpus[i].register_hash)
+      return false;
+  }
+  return true;
+}
+
+bool SameLandmark(Landmark a, Landmark b) { return a.vcpu == b.vcpu && a.count == b.count; }
+
+bool SameRecord(const Record& a, const Record& b) {
+  if (a.index() != b.index()) return false;
+  return std::visit(
+      [&](const auto& x) -> bool {
+        using T = std::decay_t<decltype(x)>;
+        const T& y = std::get<T>(b);
+        if constexpr (std::is_same_v<T, InputRecord> || std::is_same_v<T, RareOutcomeRecord>)
+          return SameLandmark(x.at, y.at) && x.kind == y.kind && x.value == y.value;
+        else if constexpr (std::is_same_v<T, InterruptRecord>)
+          return SameLandmark(x.at, y.at) && x.cause == y.cause;
+        else if constexpr (std::is_same_v<T, CheckpointRecord>)
+          return SameCheckpoint(x.checkpoint, y.checkpoint);
+        else if constexpr (std::is_same_v<T, CrewTransferRecord>)
+          return x.page == y.page && SameLandmark(x.from, y.from) && SameLandmark(x.to, y.to);
+        else if constexpr (std::is_same_v<T, MachineStopRecord>)
+          return SameLandmark(x.exit_at, y.exit_at) && x.exit_code == y.exit_code &&
+                 SameCheckpoint(x.final_state, y.final_state);
+        else
+          return SameLandmark(x.at, y.at) && x.address == y.address && x.data == y.data;
+      },
+      a);
+}
+
+void TestCrc32c() {
+  const std::string text = "123456789";
+  const std::span<const uint8_t> bytes{reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+  CHECK(Crc32c(bytes) == 0xE3069283u);  // the standard CRC32C check value
+  CHECK(Crc32c(bytes.subspan(4), Crc32c(bytes.first(4))) == 0xE3069283u);
+  CHECK(Crc32c({}) == 0);
+}
+
+void TestVarint() {
+  const uint64_t values[] = {0, 1, 127, 128, 300, 16383, 16384, (1ull << 32) - 1, (1ull << 63), ~0ull};
+  std::vector<uint8_t> bytes;
+  ByteWriter w(bytes);
+  for (uint64_t v : values) w.Varint(v);
+  const int64_t signed_values[] = {0, -1, 1, -64, 64, INT64_MIN, INT64_MAX};
+  for (int64_t v : signed_values) w.SignedVarint(v);
+  CHECK(bytes[0] == 0 && bytes[1] == 1 && bytes[2] == 127 && bytes[3] == 0x80 && bytes[4] == 0x01);
+  ByteReader r(bytes, 0, 0, LogErrorCode::kBadRecord);
+  for (uint64_t v : values) CHECK(r.Varint() == v);
+  for (int64_t v : signed_values) CHECK(r.SignedVarint() == v);
+  CHECK(r.done());
+  CHECK(ZigZag(-1) == 1 && ZigZag(1) == 2);
+  std::vector<uint8_t> overlong(11, 0xFF);
+  CHECK_LOG_ERROR(ByteReader(overlong, 0, 3, LogErrorCode::kBadRecord).Varint(), LogErrorCode::kBadRecord, 3);
+  std::vector<uint8_t> cut = {0x80, 0x80};
+  CHECK_LOG_ERROR(ByteReader(cut, 0, 3, LogErrorCode::kBadRecord).Varint(), LogErrorCode::kBadRecord, 3);
+}
+
+void TestRoundTrip() {
+  const auto records = OneOfEachKind();
+  for (bool close : {true, false}) {
+    const LogContents log = ReadLog(WriteLog(TestHeader(2), records, close));
+    CHECK(log.complete == close);
+    CHECK(log.chunks > 2);  // 24-byte chunks: several
+    CHECK(log.header.engine == "emu" && log.header.vcpus == 2 && log.header.image_hash.size() == 32);
+    CHECK(log.header.config_json == R"({"timer_hz":1000})" && log.header.start_unix_ms == 1700000000000);
+    CHECK(log.records.size() == records.size());
+    for (size_t i = 0; i < records.size() && i < log.records.size(); ++i) CHECK(SameRecord(records[i], log.records[i]));
+    if (close) CHECK(log.trailer && log.trailer->record_count == records.size() && log.trailer->chunk_count == log.chunks);
+  }
+  // A log with no records at all is valid.
+  const LogContents empty = ReadLog(WriteLog(TestHeader(1), {}, true));
+  CHECK(empty.complete && empty.records.empty() && empty.chunks == 0);
+}
+
+void TestInvalidRecordsRejected() {
+  auto sink = std::make_shared<MemoryChunkSink>();
+  LogWriter writer(TestHeader(2), sink);
+  bool threw = false;
+  try {
+    writer.Append(InputRecord{{2, 1}, InputKind::kClock, 0});
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+  threw = false;
+  try {
+    writer.Append(CheckpointRecord{MakeCheckpoint({1}, 1)});  // one entry for two vcpus
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+  writer.Append(InputRecord{{1, 5}, InputKind::kClock, 9});
+  writer.Close();
+  const LogContents log = ReadLog(sink->bytes());
+  CHECK(log.records.size() == 1 && log.complete);
+}
+
+void TestSealsByAge() {
+  auto sink = std::make_shared<MemoryChunkSink>();
+  LogWriter writer(TestHeader(1), sink, {1 << 20, std::chrono::milliseconds(20)});
+  writer.Append(InputRecord{{0, 1}, InputKind::kClock, 1});
+  bool sealed = false;
+  for (int i = 0; i < 200 && !sealed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    sealed = sink->frames() == 2;  // header + the aged chunk, without any further append
+  }
+  CHECK(sealed);
+  // What has reached the sink so far reads as an incomplete log holding the record.
+  const LogContents partial = ReadLog(sink->bytes());
+  CHECK(!partial.complete && partial.records.size() == 1);
+  writer.Close();
+}
+
+void TestConcurrentAppends() {
+  constexpr uint32_t kVcpus = 4;
+  constexpr uint64_t kPerVcpu = 5000;
+  auto sink = std::make_shared<MemoryChunkSink>();
+  {
+    LogWriter writer(TestHeader(kVcpus), sink, {512, std::chrono::milliseconds(5)});
+    std::vector<std::thread> threads;
+    for (uint32_t v = 0; v < kVcpus; ++v) {
+      threads.emplace_back([&writer, v] {
+        for (uint64_t i = 0; i < kPerVcpu; ++i) writer.Append(InputRecord{{v, i * 10}, InputKind::kEntropy, i * kVcpus + v});
+      });
+    }
+    for (auto& t : threads) t.join();
+    writer.Close();
+  }
+  const LogContents log = ReadLog(sink->bytes());
+  CHECK(log.complete && log.records.size() == kVcpus * kPerVcpu && log.chunks > 10);
+  std::vector<uint64_t> next(kVcpus, 0);
+  bool in_order = true;
+  for (const Record& r : log.records) {
+    const auto& input = std::get<InputRecord>(r);
+    const uint32_t v = input.at.vcpu;
+    in_order = in_order && input.at.count == next[v] * 10 && input.value == next[v] * kVcpus + v;
+    ++next[v];
+  }
+  CHECK(in_order);
+}
+
+// 10 s of a compute workload at 100 MIPS with a 1 kHz timer: per interrupt, the interrupt
+// record and a clock read in the handler.
+void TestCompactness() {
+  auto sink = std::make_shared<MemoryChunkSink>();
+  constexpr uint64_t kInstructions = 1'000'000'000;
+  {
+    LogWriter writer(TestHeader(1), sink);
+    uint64_t clock = 0;
+    for (uint64_t count = 100'000; count <= kInstructions; count += 100'000) {
+      writer.Append(InterruptRecord{{0, count}, 7});
+      clock += 10'000 + (count % 7);  // 1 ms of 10 MHz mtime, with jitter
+      writer.Append(InputRecord{{0, count + 40}, InputKind::kClock, clock});
+    }
+    writer.Close();
+  }
+  const double per_thousand = static_cast<double>(sink->bytes().size()) / (kInstructions / 1000.0);
+  std::printf("compactness: %zu bytes for 1e9 instructions = %.4f bytes per 1000 instructions\n", sink->bytes().size(),
+              per_thousand);
+  CHECK(per_thousand < 0.2);
+}
+
+void TestBadInput() {
+  const std::vector<uint8_t> good = WriteLog(TestHeader(2), OneOfEachKind(), true);
+  const auto read = [](std::vector<uint8_t> bytes) { (void)ReadLog(std::move(bytes)); };
+
+  CHECK_LOG_ERROR(read({}), LogErrorCode::kEmpty, LogError::kHeaderChunk);
+  CHECK_LOG_ERROR(read({'R', 'R', 'K'}), LogErrorCode::kTruncated, LogError::kHeaderChunk);
+  CHECK_LOG_ERROR(read({'E', 'L', 'F', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}), LogErrorCode::kBadMagic,
+                  LogError::kHeaderChunk);
+  auto wrong_version = good;
+  wrong_version[8] = 2;
+  CHECK_LOG_ERROR(read(wrong_version), LogErrorCode::kBadVersion, LogError::kHeaderChunk);
+  auto header_flip = good;
+  header_flip[20] ^= 0x10;
+  CHECK_LOG_ERROR(read(header_flip), LogErrorCode::kBadCrc, LogError::kHeaderChunk);
+  CHECK_LOG_ERROR(LogReader::Open("/nonexistent/run.rrlog"), LogErrorCode::kIo, LogError::kHeaderChunk);
+
+  // Locate the chunks to damage them precisely.
+  const size_t header_size = kFileHeaderFixedBytes + (good[12] | good[13] << 8) + 4;
+  std::vector<size_t> chunk_starts;
+  for (size_t at = header_size; at + 4 <= good.size() && good[at] == 'C';) {
+    chunk_starts.push_back(at);
+    at += kChunkHeaderBytes + (good[at + 8] | good[at + 9] << 8);
+  }
+  CHECK(chunk_starts.size() >= 3);
+  if (chunk_starts.size() < 3) return;
+
+  auto payload_flip = good;
+  payload_flip[chunk_starts[1] + kChunkHeaderBytes] ^= 0x01;
+  CHECK_LOG_ERROR(read(payload_flip), LogErrorCode::kBadCrc, 1);
+  try {
+    read(payload_flip);
+  } catch (const LogError& e) {
+    CHECK(e.offset() == chunk_starts[1] + 16);
+    CHECK(std::string(e.what()).find("chunk 1 at byte") != std::string::npos);
+  }
+
+  CHECK_LOG_ERROR(read({good.begin(), good.begin() + chunk_starts[2] + 7}), LogErrorCode::kTruncated, 2);
+  CHECK_LOG_ERROR(read({good.begin(), good.begin() + chunk_starts[2] + 25}), LogErrorCode::kTruncated, 2);
+  CHECK_LOG_ERROR(read({good.begin(), good.end() - 3}), LogErrorCode::kTruncated, LogError::kTrailerChunk);
+  // Cut exactly at a chunk boundary: incomplete, not an error.
+  const LogContents cut = ReadLog({good.begin(), good.begin() + chunk_starts[2]});
+  CHECK(!cut.complete && cut.chunks == 2);
+
+  auto swapped = good;  // chunks 0 and 1 exchanged
+  std::vector<uint8_t> c0(good.begin() + chunk_starts[0], good.begin() + chunk_starts[1]);
+  std::vector<uint8_t> c1(good.begin() + chunk_starts[1], good.begin() + chunk_starts[2]);
+  swapped.erase(swapped.begin() + chunk_starts[0], swapped.begin() + chunk_starts[2]);
+  swapped.insert(swapped.begin() + chunk_starts[0], c0.begin(), c0.end());
+  swapped.insert(swapped.begin() + chunk_starts[0], c1.begin(), c1.end());
+  CHECK_LOG_ERROR(read(swapped), LogErrorCode::kBadSequence, 0);
+
+  auto duplicated = good;
+  duplicated.insert(duplicated.begin() + chunk_starts[1], c0.begin(), c0.end());
+  CHECK_LOG_ERROR(read(duplicated), LogErrorCode::kBadSequence, 1);
+
+  auto trailing = good;
+  trailing.push_back(0);
+  CHECK_LOG_ERROR(read(trailing), LogErrorCode::kTrailingData, LogError::kTrailerChunk);
+
+  auto garbage_frame = good;
+  garbage_frame[chunk_starts[1]] = 'X';
+  CHECK_LOG_ERROR(read(garbage_frame), LogErrorCode::kBadFrame, 1);
+
+  auto trailer_flip = good;
+  trailer_flip[good.size() - 10] ^= 0x40;
+  CHECK_LOG_ERROR(read(trailer_flip), LogErrorCode::kBadTrailer, LogError::kTrailerChunk);
+}
+
+// --- The worlds, driven by a fake engine. ---
+
+// A fake multi-threaded engine: each vCPU retires `steps` instructions, reads the clock and
+// entropy now and then, does store-conditionals that occasionally fail, takes interrupts
+// (live: at random; replay: where the world schedules them) and folds everything it saw
+// into a state hash, which it reports in the final checkpoint.
+struct FakeRun {
+  std::vector<uint64_t> state;  // per-vCPU state hash
+  std::vector<uint64_t> final_counts;
+};
+
+uint64_t Mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001B3ull; }
+
+FakeRun RunFakeEngine(World& world, uint32_t vcpus, uint64_t steps, int exit_code, uint64_t seed,
+                      uint32_t perturb_vcpu = UINT32_MAX) {
+  FakeRun run;
+  run.state.assign(vcpus, 0xCBF29CE484222325ull);
+  run.final_counts.assign(vcpus, 0);
+  const auto final_landmarks = world.FinalLandmarks();
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(vcpus);  // a vCPU thread's Divergence, rethrown after join
+  for (uint32_t v = 0; v < vcpus; ++v) {
+    threads.emplace_back([&, v] {
+     try {
+      std::mt19937_64 host(seed * 1000 + v);  // "the world": differs between record and replay
+      uint64_t h = run.state[v];
+      const uint64_t my_steps = final_landmarks ? (*final_landmarks)[v] : steps + v * 13;
+      for (uint64_t count = 0; count < my_steps; ++count) {
+        const Landmark at{v, count};
+        if (world.DeliversLiveInterrupts()) {
+          if (host() % 400 == 0) {
+            world.InterruptTaken(at, 7);
+            h = Mix(h, 7);
+          }
+        } else if (auto next = world.ScheduledInterrupt(v); next && next->count == count) {
+          world.InterruptTaken(at, next->cause);
+          h = Mix(h, next->cause);
+        }
+        if (count % 97 == 0) h = Mix(h, world.Input(at, InputKind::kClock, [&] { return host(); }));
+        if (count % 331 == 0) {
+          const InputKind kind = (v == perturb_vcpu && count == 331 * 3) ? InputKind::kConsoleData : InputKind::kEntropy;
+          h = Mix(h, world.Input(at, kind, [&] { return host(); }));
+        }
+        if (count % 53 == 0) {
+          h = Mix(h, world.RareOutcome(at, InputKind::kStoreConditional, 0, [&] { return host() % 5 == 0 ? 1 : 0; }));
+        }
+        h = Mix(h, count);
+      }
+      run.state[v] = h;
+      run.final_counts[v] = my_steps;
+     } catch (...) {
+      errors[v] = std::current_exception();
+     }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) if (e) std::rethrow_exception(e);
+  Checkpoint final_state;
+  for (uint32_t v = 0; v < vcpus; ++v) final_state.vcpus.push_back({{v, run.final_counts[v]}, run.state[v]});
+  for (uint64_t s : run.state) final_state.memory_hash = Mix(final_state.memory_hash, s);
+  world.CheckpointTaken(final_state);
+  world.MachineStopped({0, run.final_counts[0]}, exit_code, final_state);
+  return run;
+}
+
+template <typename Body>
+std::optional<Divergence> CatchDivergence(Body body) {
+  try {
+    body();
+  } catch (const Divergence& d) {
+    return d;
+  }
+  return std::nullopt;
+}
+
+void TestWorlds() {
+  constexpr uint32_t kVcpus = 3;
+  auto sink = std::make_shared<MemoryChunkSink>();
+  FakeRun recorded;
+  {
+    LiveWorld live;
+    LogWriter writer(TestHeader(kVcpus), sink, {256, std::chrono::milliseconds(2)});
+    RecordingWorld recording(live, writer);
+    recorded = RunFakeEngine(recording, kVcpus, 20000, 3, /*seed=*/1);
+  }
+  const LogContents log = ReadLog(sink->bytes());
+  CHECK(log.complete);
+  std::map<RecordKind, int> kinds;
+  for (const Record& r : log.records) ++kinds[KindOf(r)];
+  CHECK(kinds[RecordKind::kInput] > 100 && kinds[RecordKind::kInterrupt] > 10 && kinds[RecordKind::kRareOutcome] > 10);
+  CHECK(kinds[RecordKind::kCheckpoint] == 1 && kinds[RecordKind::kMachineStop] == 1);
+
+  // Replay with a different host: the same states, because every value comes from the log.
+  {
+    ReplayingWorld replaying(log);
+    CHECK(replaying.FinalLandmarks().has_value());
+    auto divergence = CatchDivergence([&] {
+      const FakeRun replayed = RunFakeEngine(replaying, kVcpus, 0, 3, /*seed=*/2);
+      CHECK(replayed.state == recorded.state);
+      CHECK(replayed.final_counts == recorded.final_counts);
+    });
+    CHECK(!divergence);
+    if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence).c_str());
+  }
+  // A guest that reads a different device at one landmark: "input kind" on that vCPU.
+  {
+    ReplayingWorld replaying(log);
+    auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, kVcpus, 0, 3, 2, /*perturb_vcpu=*/1); });
+    CHECK(divergence && divergence->at.vcpu == 1 && divergence->at.count == 331 * 3 && divergence->what == "input kind");
+    CHECK(divergence && divergence->expected == "entropy" && divergence->actual == "console-data");
+  }
+  // A different exit code.
+  {
+    ReplayingWorld replaying(log);
+    auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, kVcpus, 0, 4, 2); });
+    CHECK(divergence && divergence->what == "exit code" && divergence->expected == "3" && divergence->actual == "4");
+  }
+  // Checkpoint comparisons name the vCPU, field, expected and actual.
+  {
+    ReplayingWorld replaying(log);
+    auto expected = replaying.ScheduledCheckpoint();
+    CHECK(expected.has_value());
+    if (expected) {
+      Checkpoint taken = *expected;
+      taken.vcpus[2].register_hash ^= 1;
+      auto divergence = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
+      CHECK(divergence && divergence->at.vcpu == 2 && divergence->what == "register hash");
+      CHECK(divergence && DescribeDivergence(*divergence).find("vcpu 2 @ ") == 0);
+      auto none_left = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
+      CHECK(none_left && none_left->what == "checkpoint");
+    }
+    Checkpoint a = MakeCheckpoint({1, 2}, 1), b = a;
+    b.memory_hash ^= 4;
+    b.vcpus[0].at.count = 7;
+    const auto differences = CompareCheckpoints(a, b);
+    CHECK(differences.size() == 2 && differences[0].what == "landmark" && differences[1].what == "memory hash");
+  }
+  // Inputs out of order and where none is logged.
+  {
+    ReplayingWorld replaying(log);
+    auto wrong_count = CatchDivergence([&] { replaying.Input({0, 1}, InputKind::kClock, [] { return 0ull; }); });
+    CHECK(wrong_count && wrong_count->what == "input landmark");
+    auto bad_vcpu = CatchDivergence([&] { replaying.Input({9, 0}, InputKind::kClock, [] { return 0ull; }); });
+    CHECK(bad_vcpu && bad_vcpu->what == "vcpu");
+    bool live_called = false;
+    replaying.Input({0, 0}, InputKind::kClock, [&] { live_called = true; return 0ull; });
+    CHECK(!live_called);  // replay reads nothing from the world
+  }
+}
+
+}  // namespace
+
+int main() {
+  TestCrc32c();
+  TestVarint();
+  TestRoundTrip();
+  TestInvalidRecordsRejected();
+  TestSealsByAge();
+  TestConcurrentAppends();
+  TestCompactness();
+  TestBadInput();
+  TestWorlds();
+  if (failures > 0) {
+    std::printf("log_test: %d of %d checks FAILED\n", failures, checks);
+    return 1;
+  }
+  std::printf("log_test: all %d checks passed\n", checks);
+  return 0;
+}

@@ -72,12 +72,10 @@ LogReader LogReader::Open(const std::string& path) {
 }
 
 std::optional<Record> LogReader::Next() {
-  while (chunk_records_.empty()) {
+  while (next_in_chunk_ == chunk_records_.size()) {
     if (!ReadFrame()) return std::nullopt;
   }
-  Record record = std::move(chunk_records_.front());
-  chunk_records_.pop_front();
-  return record;
+  return std::move(chunk_records_[next_in_chunk_++]);
 }
 
 bool LogReader::ReadFrame() {
@@ -129,7 +127,7 @@ void LogReader::ReadChunk() {
                    "chunk has sequence number " + std::to_string(sequence) + ", expected " + std::to_string(index));
   }
   ChunkDecoder decoder(payload, start + kChunkHeaderBytes, index, header_.vcpus);
-  std::deque<Record> records;
+  std::vector<Record> records;
   while (auto record = decoder.Next()) records.push_back(std::move(*record));
   if (records.size() != record_count) {
     throw LogError(LogErrorCode::kBadRecord, index, start + 12,
@@ -137,6 +135,7 @@ void LogReader::ReadChunk() {
                        std::to_string(records.size()));
   }
   chunk_records_ = std::move(records);
+  next_in_chunk_ = 0;
   records_read_ += record_count;
   ++chunks_read_;
   offset_ = start + kChunkHeaderBytes + payload_length;

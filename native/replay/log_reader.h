@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +41,8 @@ class LogReader {
   size_t offset_ = 0;  // start of the next frame
   uint32_t chunks_read_ = 0;
   uint64_t records_read_ = 0;
-  std::deque<Record> chunk_records_;
+  std::vector<Record> chunk_records_;  // the current chunk's, all validated
+  size_t next_in_chunk_ = 0;
   std::optional<LogTrailer> trailer_;
   bool ended_ = false;
 };

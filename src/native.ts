@@ -16,6 +16,51 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export interface NativeAddon {
   /** Names of the native modules compiled into this build. */
   readonly modules: readonly string[];
+
+  // --- log (native/addon/log_binding.cc, native/replay/) ---
+
+  /**
+   * Writes a log with the C++ writer from a description of its records (tests, fixtures).
+   * Synchronous. Throws TypeError for a malformed description, Error for an invalid record
+   * or an I/O failure.
+   */
+  logWrite(path: string, description: NativeLogDescription): void;
+  /**
+   * Reads and validates a log with the C++ reader. A bad log throws an Error with `code`,
+   * `chunk` and `offset` as in LogFormatError (src/analysis/log-error.ts).
+   */
+  logRead(bytes: Uint8Array): NativeLogContents;
+}
+
+/** The header fields of a log, as src/analysis/log-reader.ts's LogHeader. */
+export interface NativeLogHeader {
+  engine: string;
+  /** Hex. */
+  imageHash: string;
+  imagePath: string;
+  vcpus: number;
+  ramMib: number;
+  crewGranularity: number;
+  checkpointInterval: bigint;
+  startUnixMs: bigint;
+  configJson: string;
+}
+
+export interface NativeLogDescription {
+  header: NativeLogHeader;
+  /** Records as src/analysis/log-records.ts's LogRecord (numbers accepted for bigints). */
+  records: readonly object[];
+  /** Write the trailer (false leaves the log incomplete). */
+  close: boolean;
+  /** Seal a chunk when its payload reaches this many bytes. */
+  maxChunkBytes: number;
+}
+
+export interface NativeLogContents {
+  header: NativeLogHeader;
+  records: object[];
+  complete: boolean;
+  chunks: number;
 }
 
 function loadAddon(): NativeAddon {

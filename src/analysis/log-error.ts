@@ -1,0 +1,42 @@
+/**
+ * The one error the log reader throws: what is wrong, in which chunk, at which byte. The
+ * codes match the C++ reader's (native/replay/log_error.h) so that both can be compared.
+ */
+export type LogErrorCode =
+  | 'io'
+  | 'empty'
+  | 'bad-magic'
+  | 'bad-version'
+  | 'bad-header'
+  | 'truncated'
+  | 'bad-frame'
+  | 'bad-crc'
+  | 'bad-sequence'
+  | 'bad-record'
+  | 'bad-trailer'
+  | 'trailing-data';
+
+/** `chunk` for problems in the file header. */
+export const HEADER_CHUNK = -1;
+/** `chunk` for problems in the trailer. */
+export const TRAILER_CHUNK = -2;
+
+function where(chunk: number, offset: number): string {
+  const place = chunk === HEADER_CHUNK ? 'in the header' : chunk === TRAILER_CHUNK ? 'in the trailer' : `in chunk ${chunk}`;
+  return `${place} at byte ${offset}`;
+}
+
+export class LogFormatError extends Error {
+  override name = 'LogFormatError';
+
+  constructor(
+    readonly code: LogErrorCode,
+    /** Chunk index (0-based), HEADER_CHUNK or TRAILER_CHUNK. */
+    readonly chunk: number,
+    /** Byte offset in the file. */
+    readonly offset: number,
+    readonly detail: string,
+  ) {
+    super(`${code} ${where(chunk, offset)}: ${detail}`);
+  }
+}

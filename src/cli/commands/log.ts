@@ -1,0 +1,80 @@
+/** `rrkit log stats|dump RUN.rrlog [--json]`: read a log with the TypeScript reader. */
+import type { Argv, CommandModule } from 'yargs';
+import { formatRecord, toJsonSafe } from '../../analysis/log-dump.js';
+import { readLogFile } from '../../analysis/log-reader.js';
+import { logStats, type LogStats } from '../../analysis/log-stats.js';
+
+interface LogArgs {
+  log: string;
+  json: boolean;
+}
+
+function withLogArgs(y: Argv): Argv<LogArgs> {
+  return y
+    .positional('log', { type: 'string', demandOption: true, describe: 'the .rrlog file' })
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }) as unknown as Argv<LogArgs>;
+}
+
+const fixed = (n: number | null, digits = 2): string => (n === null ? 'n/a' : n.toFixed(digits));
+
+function printStats(s: LogStats): void {
+  const lines = [
+    `engine          ${s.engine}, ${s.vcpus} vcpu${s.vcpus === 1 ? '' : 's'}`,
+    `status          ${s.complete ? 'complete' : 'incomplete (no trailer: recording did not close cleanly)'}`,
+    `size            ${s.bytes} bytes in ${s.chunks} chunks, ${s.records} records`,
+    `${s.landmarkUnit.padEnd(16)}${s.landmarks}`,
+    `bytes/M ${s.landmarkUnit === 'exits' ? 'exits' : 'instr'}   ${fixed(s.bytesPerMillion)}`,
+    `duration        ${s.durationMs === null ? 'n/a' : `${s.durationMs.toFixed(1)} ms`}`,
+    `exit code       ${s.exitCode ?? 'n/a'}`,
+    '',
+    'type            events       bytes',
+    ...Object.entries(s.byType).map(([type, t]) => `${type.padEnd(16)}${String(t.events).padStart(6)}  ${String(t.bytes).padStart(10)}`),
+  ];
+  if (s.crew !== null) {
+    lines.push('', `CREW transfers  ${s.crew.transfers} (${fixed(s.crew.perMillion)} per million ${s.landmarkUnit})`);
+    for (const [pair, n] of Object.entries(s.crew.byPair)) lines.push(`  vcpu ${pair.replace('->', ' -> vcpu ')}: ${n}`);
+    lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page} (${p.transfers})`).join(', '));
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+const statsCommand: CommandModule<object, LogArgs> = {
+  command: 'stats <log>',
+  describe: 'events and bytes by type, density per million instructions, CREW transfers',
+  builder: withLogArgs,
+  handler: (args) => {
+    const stats = logStats(readLogFile(args.log));
+    if (args.json) process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
+    else printStats(stats);
+  },
+};
+
+const dumpCommand: CommandModule<object, LogArgs> = {
+  command: 'dump <log>',
+  describe: 'one line per record',
+  builder: withLogArgs,
+  handler: (args) => {
+    const log = readLogFile(args.log);
+    if (args.json) {
+      process.stdout.write(
+        JSON.stringify({ header: toJsonSafe(log.header), complete: log.complete, records: log.records.map(toJsonSafe) }) + '\n',
+      );
+      return;
+    }
+    const h = log.header;
+    const out = [
+      `# ${h.engine}, ${h.vcpus} vcpus, ${h.ramMib} MiB, image ${h.imagePath} sha256 ${h.imageHash}`,
+      `# CREW granularity ${h.crewGranularity}, checkpoint interval ${h.checkpointInterval}, config ${h.configJson}`,
+      ...log.records.map(formatRecord),
+      log.complete ? '# complete' : '# incomplete: no trailer',
+    ];
+    process.stdout.write(out.join('\n') + '\n');
+  },
+};
+
+export const logCommand: CommandModule = {
+  command: 'log <command>',
+  describe: 'inspect a record log',
+  builder: (y: Argv) => y.command(statsCommand).command(dumpCommand).demandCommand(1),
+  handler: () => {},
+};

@@ -28,7 +28,17 @@ uint64_t U64(const Napi::Object& o, const char* key) {
   throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a bigint or a number");
 }
 
-int64_t I64(const Napi::Object& o, const char* key) { return static_cast<int64_t>(U64(o, key)); }
+int64_t I64(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    const int64_t out = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(o.Env(), std::string(key) + " does not fit in 64 bits");
+    return out;
+  }
+  if (v.IsNumber()) return v.As<Napi::Number>().Int64Value();
+  throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a bigint or a number");
+}
 
 std::string Str(const Napi::Object& o, const char* key) {
   const Napi::Value v = o.Get(key);

@@ -28,9 +28,12 @@ export function formatRecord(record: LogRecord): string {
 /** A record (or header) with bigints as decimal strings and bytes as hex, for JSON output. */
 export function toJsonSafe(value: unknown): unknown {
   return JSON.parse(
-    JSON.stringify(value, (_key, value: unknown) => {
+    // A function replacer sees the original value as this[key] (a Buffer's toJSON has
+    // already run on `value`).
+    JSON.stringify(value, function (this: Record<string, unknown>, key: string, value: unknown) {
+      const original = this[key];
       if (typeof value === 'bigint') return value.toString();
-      if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
+      if (original instanceof Uint8Array) return Buffer.from(original).toString('hex');
       return value;
     }),
   );

@@ -1,0 +1,62 @@
+/** Logs for tests, written by the C++ writer through the addon (no engine needed). */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { native, type NativeLogHeader } from '../src/native.js';
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'rrkit-log-'));
+}
+
+export function header(vcpus: number): NativeLogHeader {
+  return {
+    engine: 'emu',
+    imageHash: 'ab'.repeat(32),
+    imagePath: 'guests/rv64/build/spin.elf',
+    vcpus,
+    ramMib: 128,
+    crewGranularity: 4096,
+    checkpointInterval: 1_000_000n,
+    startUnixMs: 1_700_000_000_000n,
+    configJson: '{"timer_hz":1000}',
+  };
+}
+
+const checkpoint = (counts: bigint[], salt: bigint) => ({
+  vcpus: counts.map((count, i) => ({ count, registerHash: (salt * 0x9e3779b97f4a7c15n + BigInt(i)) & 0xffffffffffffffffn })),
+  memoryHash: salt ^ 0xfeedfacecafebeefn,
+});
+
+/** A two-vCPU run with every record kind: a timer, clock reads, SC failures, CREW traffic. */
+export function sampleRecords(): object[] {
+  const records: object[] = [];
+  for (let t = 1n; t <= 40n; t++) {
+    for (const vcpu of [0, 1]) {
+      const count = t * 100_000n + BigInt(vcpu) * 7n;
+      records.push({ type: 'interrupt', vcpu, count, cause: 7n });
+      records.push({ type: 'input', vcpu, count: count + 12n, kind: 1, value: t * 10_000n });
+    }
+    if (t % 5n === 0n) records.push({ type: 'rare-outcome', vcpu: 1, count: t * 100_000n + 50n, kind: 6, value: 1n });
+    records.push({
+      type: 'crew-transfer',
+      page: 0x80042n + (t % 3n),
+      from: { vcpu: Number(t % 2n), count: t * 100_000n + 60n },
+      to: { vcpu: Number((t + 1n) % 2n), count: t * 100_000n + 70n },
+    });
+    if (t % 10n === 0n) records.push({ type: 'checkpoint', ...checkpoint([t * 100_000n + 80n, t * 100_000n + 90n], t) });
+  }
+  records.push({ type: 'input', vcpu: 0, count: 4_100_000n, kind: 2, value: 0xffffffffffffffffn });
+  records.push({ type: 'dma-write', vcpu: 0, count: 4_100_010n, address: 0x80001000n, data: Uint8Array.from([1, 2, 3]) });
+  records.push({ type: 'machine-stop', vcpu: 1, count: 4_200_000n, exitCode: -3n, ...checkpoint([4_199_000n, 4_200_000n], 99n) });
+  return records;
+}
+
+export function writeLog(path: string, options: { close?: boolean; maxChunkBytes?: number; records?: object[] } = {}): Buffer {
+  native().logWrite(path, {
+    header: header(2),
+    records: options.records ?? sampleRecords(),
+    close: options.close ?? true,
+    maxChunkBytes: options.maxChunkBytes ?? 256,
+  });
+  return readFileSync(path);
+}

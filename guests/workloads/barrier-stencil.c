@@ -52,16 +52,17 @@ int main(void)
 
     long(*now)[SIZE] = grid[SWEEPS & 1], (*before)[SIZE] = grid[(SWEEPS + 1) & 1];
     int ok = 1;
-    unsigned long digest = 0;
+    unsigned long digest = 0, heat = 0;
     for (unsigned i = 1; i < SIZE - 1; i++) {
         for (unsigned j = 1; j < SIZE - 1; j++) {
             ok = ok && now[i][j] >= before[i][j] && now[i][j] <= HOT &&
                  now[i][j] == now[i][SIZE - 1 - j];
             digest = mix64(digest ^ (unsigned long)now[i][j]);
+            heat += (unsigned long)now[i][j];
         }
     }
     ok = ok && now[1][SIZE / 2] > 0;
-    printf("barrier-stencil: %s grid=%u sweeps=%u centre=%ld digest=%016lx\n",
-           ok ? "ok" : "FAIL", SIZE, SWEEPS, now[SIZE / 2][SIZE / 2], digest);
+    printf("barrier-stencil: %s grid=%u sweeps=%u heat=%lu digest=%016lx\n", ok ? "ok" : "FAIL",
+           SIZE, SWEEPS, heat, digest);
     return ok ? 0 : 1;
 }

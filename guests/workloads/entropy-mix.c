@@ -10,7 +10,7 @@
 #else
 #define DRAWS 100000ul
 #endif
-#define STIR_ROUNDS 64 /* computation per draw, so that draws are not back to back */
+#define STIR_ROUNDS 160 /* computation per draw, so that draws are not back to back */
 
 static volatile unsigned long digest_sum, repeated_draws;
 static barrier_t barrier;

@@ -13,10 +13,12 @@
 #ifndef RRKIT_H
 #define RRKIT_H
 
-#include <stddef.h>
-
 /* The most harts a runtime supports; extra harts park at boot and are not counted. */
 #define RRKIT_MAX_HARTS 8
+
+#ifndef __ASSEMBLER__ /* the runtimes' start-up code includes this for the constant */
+
+#include <stddef.h>
 
 /* --- console and exit ------------------------------------------------------------- */
 
@@ -72,4 +74,5 @@ void barrier_wait(barrier_t *barrier);
 /* Adds v to *p atomically and returns the value *p held before. */
 unsigned long atomic_add(volatile unsigned long *p, unsigned long v);
 
+#endif /* __ASSEMBLER__ */
 #endif /* RRKIT_H */

@@ -1,0 +1,37 @@
+/*
+ * devices.h — the x86_64 board's devices page (docs/platform.md) and its accessors.
+ *
+ * Every device access is a single 64-bit MOV between a general register and memory
+ * addressed by a register, so the VMM's MMIO decoder needs to handle only that form.
+ */
+#ifndef RRKIT_X86_64_DEVICES_H
+#define RRKIT_X86_64_DEVICES_H
+
+#include "runtime.h"
+
+#define DEVICES_BASE          0xd0000000ul
+
+#define DEVICE_CONSOLE_TX     0x00 /* write: low byte */
+#define DEVICE_CONSOLE_RX     0x08 /* read: next byte, or all ones */
+#define DEVICE_EXIT           0x10 /* write: exit code */
+#define DEVICE_CLOCK_NS       0x18 /* read */
+#define DEVICE_ENTROPY        0x20 /* read */
+#define DEVICE_TIMER_PERIOD   0x28 /* write: ns; 0 stops */
+#define DEVICE_HARTS          0x30 /* read */
+#define DEVICE_TIMER_EOI      0x38 /* write: acknowledge vector 0x20 */
+
+#define TIMER_VECTOR          0x20
+
+static inline unsigned long device_read(unsigned long offset)
+{
+    unsigned long v;
+    __asm__ volatile("movq (%1), %0" : "=r"(v) : "r"(DEVICES_BASE + offset) : "memory");
+    return v;
+}
+
+static inline void device_write(unsigned long offset, unsigned long v)
+{
+    __asm__ volatile("movq %0, (%1)" ::"r"(v), "r"(DEVICES_BASE + offset) : "memory");
+}
+
+#endif /* RRKIT_X86_64_DEVICES_H */

@@ -1,0 +1,28 @@
+/*
+ * timer.c — the periodic timer: the VMM raises vector 0x20 every period; the CPL0
+ * stub in crt/vectors.S calls x86_timer_interrupt, which calls the workload's handler
+ * and then acknowledges the interrupt.
+ */
+#include "devices.h"
+
+static void (*volatile timer_handler)(void);
+
+void timer_start(unsigned long period_ns, void (*handler)(void))
+{
+    timer_handler = handler;
+    device_write(DEVICE_TIMER_PERIOD, period_ns ? period_ns : 1);
+}
+
+void timer_stop(void)
+{
+    device_write(DEVICE_TIMER_PERIOD, 0);
+}
+
+/* CPL0, interrupts disabled (interrupt gate). */
+void x86_timer_interrupt(void)
+{
+    void (*handler)(void) = timer_handler;
+    if (handler)
+        handler();
+    device_write(DEVICE_TIMER_EOI, TIMER_VECTOR);
+}

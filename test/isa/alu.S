@@ -96,10 +96,10 @@ _start:
     sh t0, 2(a1)
     lh a0, 2(a1);     CHECK(92, a0, 0xffffffffffff8001)
     lhu a0, 2(a1);    CHECK(93, a0, 0x8001)
-    lw a0, 0(a1);     CHECK(94, a0, 0xffffffff80010080)
-    lwu a0, 0(a1);    CHECK(95, a0, 0x80010080)
+    lw a0, 0(a1);     CHECK(94, a0, 0xffffffff8001ff80)
+    lwu a0, 0(a1);    CHECK(95, a0, 0x8001ff80)
     sw s5, 4(a1)
-    ld a0, 0(a1);     CHECK(96, a0, 0x7fffffff80010080)
+    ld a0, 0(a1);     CHECK(96, a0, 0x7fffffff8001ff80)
     /* branches, both ways */
     li a0, 0
     beq s2, s2, 1f;   j fail_b

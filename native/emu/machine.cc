@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <limits>
-#include <cstdio>
-#include <cstdlib>
 
 #include "emu/executor.h"
 #include "emu/state_hash.h"
@@ -382,7 +380,6 @@ bool Machine::MmioStore(Hart& hart, uint64_t addr, unsigned size, uint64_t value
 }
 
 void Machine::CodeModified() {
-  if (getenv("RRKIT_EMU_DEBUG")) fprintf(stderr, "code modified\n");
   ram_.ClearCodeMarks();
   for (const auto& hart : harts_) hart->RaiseAttention(kAttentionFlushCode);
 }

@@ -12,10 +12,81 @@ import { fileURLToPath } from 'node:url';
 /** Repository root (this file lives in src/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+// --- emu: the RISC-V software multiprocessor (native/emu/) ----------------------------
+
+/** How an emu run ended. */
+export type EmuOutcome =
+  /** the guest wrote the test finisher (exitCode is its code) */
+  | 'exited'
+  /** every hart reached the instruction count it was asked to stop at */
+  | 'reached-counts'
+  /** a guest error the guest did not handle (illegal instruction, access fault with no trap handler, trap loop); `error` names hart, pc, instruction and cause */
+  | 'fault'
+  /** the timeout passed before the guest stopped */
+  | 'timeout'
+  /** rrkit itself failed */
+  | 'host-error';
+
+/** One hart at the end of a run. */
+export interface EmuHartFinal {
+  /** retired instructions: the hart's final landmark */
+  readonly instret: bigint;
+  readonly pc: bigint;
+  /** hash of x1..x31, pc and the machine-mode CSRs */
+  readonly registerHash: bigint;
+}
+
+/** What `emuRun` resolves with. */
+export interface EmuNativeResult {
+  readonly outcome: EmuOutcome;
+  readonly exitCode: number;
+  /** the hart that wrote the finisher, and its landmark (count before that store) */
+  readonly exitHart: number;
+  readonly exitCount: bigint;
+  /** one line when outcome is 'fault', 'timeout' or 'host-error'; empty otherwise */
+  readonly error: string;
+  readonly harts: readonly EmuHartFinal[];
+  /** hash of all guest RAM at the end */
+  readonly memoryHash: bigint;
+  /** hash of every hart's registers and all RAM: equal states give equal hashes */
+  readonly stateHash: bigint;
+  readonly wallSeconds: number;
+  /** the console output, when `capture` was set (otherwise it went to stdout) */
+  readonly console: Buffer;
+}
+
 /** The functions the addon exports. Sections are added by each native module. */
 export interface NativeAddon {
   /** Names of the native modules compiled into this build. */
   readonly modules: readonly string[];
+
+  /**
+   * emu: loads an rv64 ELF into a fresh machine (LiveWorld: a plain run, nothing logged)
+   * and runs it off the JavaScript thread, one host thread per hart. Throws synchronously
+   * (Error, one line naming the file) when the ELF is not a loadable rv64 executable.
+   * Arguments are positional and unchecked: call it through src/engines/emu.ts.
+   *
+   * @param image the ELF file's bytes
+   * @param imageName used in error messages (the path)
+   * @param harts 1..8
+   * @param ramBytes guest RAM size, a multiple of 4 KiB
+   * @param timeoutMs 0 for none
+   * @param checkpointInterval a consistent cut every this many instructions of hart 0 (0n: never)
+   * @param stopAt per-hart instruction counts to stop exactly at ([] = run until exit)
+   * @param input console input: bytes, a file descriptor polled without blocking, or null
+   * @param capture collect console output into the result instead of writing it to stdout
+   */
+  emuRun(
+    image: Buffer,
+    imageName: string,
+    harts: number,
+    ramBytes: number,
+    timeoutMs: number,
+    checkpointInterval: bigint,
+    stopAt: readonly bigint[],
+    input: Buffer | number | null,
+    capture: boolean,
+  ): Promise<EmuNativeResult>;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---
 

@@ -3,7 +3,8 @@ import type { CommandModule } from 'yargs';
 import { demoCommand } from './demo.js';
 import { guestCommand } from './guest.js';
 import { logCommand } from './log.js';
+import { runCommand } from './run.js';
 
 // yargs' CommandModule is generic in the parsed arguments; the list only needs the shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, guestCommand, logCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, runCommand, guestCommand, logCommand];

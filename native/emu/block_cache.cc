@@ -1,0 +1,38 @@
+#include "emu/block_cache.h"
+
+#include "emu/memory.h"
+
+namespace rrkit::emu {
+
+const Block& BlockCache::Miss(uint64_t pc, GuestRam& ram) {
+  auto& owned = blocks_[pc];
+  if (owned == nullptr) {
+    auto block = std::make_unique<Block>();
+    block->pc = pc;
+    const uint64_t line_mask = (uint64_t{1} << GuestRam::kCodeLineShift) - 1;
+    uint64_t at = pc;
+    while (block->length < kMaxBlockLength && ram.Contains(at, 4)) {
+      // Mark before reading, so that a store racing with the decode is seen as a code store.
+      ram.MarkCode(at - ram.base(), 4);
+      const uint32_t raw = LoadRelaxed<uint32_t>(ram.host() + (at - ram.base()));
+      const DecodedInsn insn = Decode(raw, at);
+      block->insns.push_back(insn);
+      ++block->length;
+      at += 4;
+      if (EndsBlock(insn.op) || (at & line_mask) == 0) break;
+    }
+    DecodedInsn end;
+    end.op = Op::kBlockEnd;
+    block->insns.push_back(end);
+    owned = std::move(block);
+  }
+  fast_[(pc >> 2) & (kFastSlots - 1)] = Slot{pc, owned.get()};
+  return *owned;
+}
+
+void BlockCache::Clear() {
+  for (size_t i = 0; i < kFastSlots; ++i) fast_[i] = Slot{};
+  blocks_.clear();
+}
+
+}  // namespace rrkit::emu

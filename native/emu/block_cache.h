@@ -1,0 +1,55 @@
+// A hart's decoded blocks: straight-line runs of instructions, each decoded once, ending
+// at a control transfer, a system instruction, a 256-byte code line boundary or
+// kMaxBlockLength. Each block's instruction array ends with an Op::kBlockEnd sentinel,
+// so that the executor needs no per-instruction bounds test.
+//
+// Owned by one hart and touched only by its thread: no locking.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "emu/decoder.h"
+
+namespace rrkit::emu {
+
+class GuestRam;
+
+struct Block {
+  uint64_t pc = 0;
+  uint32_t length = 0;             // instructions, not counting the sentinel
+  std::vector<DecodedInsn> insns;  // length + 1 entries
+};
+
+class BlockCache {
+ public:
+  static constexpr uint32_t kMaxBlockLength = 64;
+
+  // The block starting at `pc`, decoding it on a miss. `pc` must be 4-aligned and its
+  // first instruction inside RAM (the caller raises the fetch exception otherwise).
+  const Block& Get(uint64_t pc, GuestRam& ram) {
+    Slot& slot = fast_[(pc >> 2) & (kFastSlots - 1)];
+    if (slot.pc == pc && slot.block != nullptr) return *slot.block;
+    return Miss(pc, ram);
+  }
+
+  void Clear();
+  size_t size() const { return blocks_.size(); }
+
+ private:
+  static constexpr size_t kFastSlots = 1 << 14;
+  struct Slot {
+    uint64_t pc = 0;
+    const Block* block = nullptr;
+  };
+
+  const Block& Miss(uint64_t pc, GuestRam& ram);
+
+  std::unique_ptr<Slot[]> fast_ = std::make_unique<Slot[]>(kFastSlots);
+  std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
+};
+
+}  // namespace rrkit::emu

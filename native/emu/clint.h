@@ -1,0 +1,60 @@
+// The core-local interruptor (SiFive CLINT layout, as on QEMU virt): per-hart software
+// interrupt (msip) and timer compare (mtimecmp) registers, and mtime, a 10 MHz count of
+// host time since the machine started. mtime reads are world inputs (kClock).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "emu/device.h"
+
+namespace rrkit::emu {
+
+inline constexpr uint64_t kClintBase = 0x0200'0000;
+inline constexpr uint64_t kClintSize = 0x1'0000;
+inline constexpr int kMaxHarts = 8;
+
+// Host time in CLINT ticks (100 ns) since the machine was created.
+class MachineClock {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr uint64_t kNanosPerTick = 100;
+
+  uint64_t Ticks() const {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start_).count()) /
+           kNanosPerTick;
+  }
+  Clock::time_point TimeOfTicks(uint64_t ticks) const {
+    // Saturate far-future compares (mtimecmp = ~0 means "never").
+    if (ticks > (uint64_t{1} << 52)) return Clock::time_point::max();
+    return start_ + std::chrono::nanoseconds(ticks * kNanosPerTick);
+  }
+
+ private:
+  Clock::time_point start_ = Clock::now();
+};
+
+class Clint final : public Device {
+ public:
+  Clint(uint32_t harts, replay::World& world, BoardEvents& events, const MachineClock& clock);
+
+  uint64_t Read(uint64_t offset, unsigned size, replay::Landmark at) override;
+  void Write(uint64_t offset, unsigned size, uint64_t value, replay::Landmark at) override;
+
+  bool SoftwarePending(uint32_t hart) const { return msip_[hart].load(std::memory_order_acquire) != 0; }
+  uint64_t TimerCompare(uint32_t hart) const { return mtimecmp_[hart].load(std::memory_order_acquire); }
+  // Live MTIP: host time has reached this hart's mtimecmp.
+  bool TimerPending(uint32_t hart) const { return clock_.Ticks() >= TimerCompare(hart); }
+
+ private:
+  uint32_t harts_;
+  replay::World& world_;
+  BoardEvents& events_;
+  const MachineClock& clock_;
+  std::array<std::atomic<uint32_t>, kMaxHarts> msip_{};
+  std::array<std::atomic<uint64_t>, kMaxHarts> mtimecmp_{};
+};
+
+}  // namespace rrkit::emu

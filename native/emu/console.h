@@ -1,0 +1,57 @@
+// Where the guest's console goes (UART transmit) and where its input comes from (UART
+// receive). Output reaches stdout byte for byte, flushed at each newline and at stop.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace rrkit::emu {
+
+class ConsoleOutput {
+ public:
+  enum class Mode { kStdout, kCapture };
+  explicit ConsoleOutput(Mode mode) : mode_(mode) {}
+  ~ConsoleOutput() { Flush(); }
+
+  void Put(uint8_t byte);
+  void Flush();
+  // Everything written so far (kCapture only).
+  std::string Captured();
+
+ private:
+  void FlushLocked();
+
+  Mode mode_;
+  std::mutex mutex_;
+  std::string pending_;
+  std::string captured_;
+};
+
+// A byte source for UART receive: a buffer given up front (file contents, test input),
+// or a file descriptor polled without blocking (stdin). Thread safe.
+class ConsoleInput {
+ public:
+  static ConsoleInput None() { return ConsoleInput({}, -1); }
+  static ConsoleInput FromBytes(std::vector<uint8_t> bytes) { return ConsoleInput(std::move(bytes), -1); }
+  static ConsoleInput FromFd(int fd) { return ConsoleInput({}, fd); }
+
+  ConsoleInput(ConsoleInput&& other) noexcept;
+
+  bool Available();
+  // The next byte, or 0 when none is waiting (what a 16550 RBR reads as when empty).
+  uint8_t Take();
+
+ private:
+  ConsoleInput(std::vector<uint8_t> bytes, int fd);
+  void PollLocked();
+
+  std::mutex mutex_;
+  std::deque<uint8_t> queue_;
+  int fd_;
+  bool eof_ = false;
+};
+
+}  // namespace rrkit::emu

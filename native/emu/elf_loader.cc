@@ -1,0 +1,78 @@
+#include "emu/elf_loader.h"
+
+#include <elf.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "emu/memory.h"
+
+namespace rrkit::emu {
+namespace {
+
+std::string Hex(uint64_t value) {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+  return buffer;
+}
+
+const char* MachineName(uint16_t machine) {
+  switch (machine) {
+    case EM_X86_64: return "x86_64";
+    case EM_386: return "i386";
+    case EM_AARCH64: return "aarch64";
+    case EM_ARM: return "arm";
+    case EM_RISCV: return "riscv";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64_t ram_bytes) {
+  auto fail = [&](const std::string& why) { return ElfError(name + ": " + why); };
+  if (file.size() < 4 || std::memcmp(file.data(), ELFMAG, SELFMAG) != 0) throw fail("not an ELF file");
+  if (file.size() < sizeof(Elf64_Ehdr)) throw fail("truncated ELF header");
+  if (file[EI_CLASS] != ELFCLASS64) throw fail("not a 64-bit ELF (the emu engine runs rv64 guests)");
+  if (file[EI_DATA] != ELFDATA2LSB) throw fail("not a little-endian ELF");
+  Elf64_Ehdr header;
+  std::memcpy(&header, file.data(), sizeof header);
+  if (header.e_machine != EM_RISCV) {
+    const char* arch = MachineName(header.e_machine);
+    throw fail(std::string("wrong architecture: ") + (arch ? arch : ("machine " + std::to_string(header.e_machine)).c_str()) +
+               " ELF, the emu engine runs riscv64 guests");
+  }
+  if (header.e_type != ET_EXEC) throw fail("not an executable ELF (link with -no-pie at 0x80000000)");
+  if (header.e_phentsize != sizeof(Elf64_Phdr)) throw fail("unexpected program header size");
+  if (header.e_phoff > file.size() || header.e_phnum * sizeof(Elf64_Phdr) > file.size() - header.e_phoff)
+    throw fail("program headers lie outside the file");
+
+  const uint64_t ram_end = kRamBase + ram_bytes;
+  auto ram_range = [&] { return "RAM " + Hex(kRamBase) + ".." + Hex(ram_end); };
+  BootImage image;
+  image.entry = header.e_entry;
+  if (header.e_entry < kRamBase || header.e_entry + 4 > ram_end)
+    throw fail("entry point " + Hex(header.e_entry) + " is outside " + ram_range());
+  if ((header.e_entry & 3) != 0) throw fail("entry point " + Hex(header.e_entry) + " is not 4-byte aligned");
+
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, file.data() + header.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
+    if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
+    if (ph.p_filesz > ph.p_memsz) throw fail("segment " + std::to_string(i) + " has filesz > memsz");
+    if (ph.p_offset > file.size() || ph.p_filesz > file.size() - ph.p_offset)
+      throw fail("segment " + std::to_string(i) + " lies outside the file");
+    if (ph.p_paddr < kRamBase || ph.p_memsz > ram_end - ph.p_paddr || ph.p_paddr >= ram_end)
+      throw fail("segment " + std::to_string(i) + " at " + Hex(ph.p_paddr) + ".." + Hex(ph.p_paddr + ph.p_memsz) +
+                 " is outside " + ram_range());
+    BootImage::Segment segment;
+    segment.addr = ph.p_paddr;
+    segment.bytes.assign(file.begin() + static_cast<ptrdiff_t>(ph.p_offset),
+                         file.begin() + static_cast<ptrdiff_t>(ph.p_offset + ph.p_filesz));
+    image.segments.push_back(std::move(segment));
+  }
+  if (image.segments.empty()) throw fail("no loadable segments");
+  return image;
+}
+
+}  // namespace rrkit::emu

@@ -1,0 +1,23 @@
+// Loads a guest ELF: checks that it is an RV64 executable whose entry and loadable
+// segments lie in RAM, and returns the image to copy in. Errors say what is wrong with
+// which file, in one line.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "emu/machine.h"
+
+namespace rrkit::emu {
+
+class ElfError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// `name` is used in error messages only (a path, or "the guest image").
+BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64_t ram_bytes);
+
+}  // namespace rrkit::emu

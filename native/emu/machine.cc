@@ -1,0 +1,429 @@
+#include "emu/machine.h"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include "emu/executor.h"
+#include "emu/state_hash.h"
+
+namespace rrkit::emu {
+namespace {
+
+constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+// Highest-priority pending-and-enabled interrupt (privileged spec: MEI > MSI > MTI).
+uint64_t HighestInterrupt(uint64_t pending) {
+  if (pending & kMipMeip) return kInterruptExternal;
+  if (pending & kMipMsip) return kInterruptSoftware;
+  return kInterruptTimer;
+}
+
+std::string DivergenceMessage(const replay::Divergence& d) {
+  return "replay diverged at hart " + std::to_string(d.at.vcpu) + " instruction " + std::to_string(d.at.count) + ": " +
+         d.what + " expected " + d.expected + ", got " + d.actual;
+}
+
+}  // namespace
+
+// What the run loop tracks for one hart besides its architectural state.
+struct Machine::HartRun {
+  explicit HartRun(Hart& h) : hart(h) {}
+  Hart& hart;
+  uint64_t target = kNever;       // the next count at which something must happen
+  uint64_t final_count = kNever;  // stop here (stop_at, or replay's final landmark)
+  uint64_t cut_count = kNever;    // join the next consistent cut here
+  std::optional<replay::World::Scheduled> next_interrupt;  // replay only
+  bool sleeping = false;          // in wfi
+  bool done = false;
+  // A block cut short at `target`: its first instructions and a sentinel.
+  std::array<DecodedInsn, BlockCache::kMaxBlockLength + 1> clipped{};
+};
+
+Machine::Machine(const MachineOptions& options, replay::World& world, ConsoleInput input, const BootImage& image)
+    : options_(options),
+      world_(world),
+      live_interrupts_(world.DeliversLiveInterrupts()),
+      ram_(options.ram_bytes),
+      console_out_(options.console),
+      console_in_(std::move(input)),
+      clint_(options.harts, world, *this, clock_),
+      uart_(world, console_out_, console_in_),
+      system_device_(options.harts, world),
+      finisher_(*this) {
+  if (options.harts < 1 || options.harts > kMaxHarts)
+    throw std::invalid_argument("the emu machine has 1 to " + std::to_string(kMaxHarts) + " harts, not " +
+                                std::to_string(options.harts));
+  for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
+
+  final_counts_ = world_.FinalLandmarks();
+  if (!final_counts_.has_value() && !options.stop_at.empty()) final_counts_ = options.stop_at;
+  if (final_counts_.has_value()) final_counts_->resize(options.harts, kNever);
+
+  for (uint32_t id = 0; id < options.harts; ++id) {
+    auto hart = std::make_unique<Hart>(id, *this);
+    hart->pc = image.entry;
+    hart->x[10] = id;  // a0 = mhartid; a1 = 0: no device tree, the rrkit device instead
+    auto run = std::make_unique<HartRun>(*hart);
+    if (final_counts_.has_value()) run->final_count = (*final_counts_)[id];
+    if (!live_interrupts_) run->next_interrupt = world_.ScheduledInterrupt(id);
+    harts_.push_back(std::move(hart));
+    runs_.push_back(std::move(run));
+  }
+  if (live_interrupts_) {
+    if (options.checkpoint_interval > 0) runs_[0]->cut_count = options.checkpoint_interval;
+  } else {
+    scheduled_cut_ = world_.ScheduledCheckpoint();
+    if (scheduled_cut_.has_value()) {
+      if (scheduled_cut_->vcpus.size() != harts_.size())
+        throw std::invalid_argument("a scheduled checkpoint names " + std::to_string(scheduled_cut_->vcpus.size()) +
+                                    " harts; the machine has " + std::to_string(harts_.size()));
+      for (auto& run : runs_) run->cut_count = scheduled_cut_->vcpus[run->hart.id()].at.count;
+    }
+  }
+}
+
+Machine::~Machine() = default;
+
+// --- the run ---------------------------------------------------------------------------
+
+RunResult Machine::Run() {
+  const auto started = std::chrono::steady_clock::now();
+  std::thread timer;
+  if (live_interrupts_) timer = std::thread([this] { TimerThread(); });
+  std::vector<std::thread> threads;
+  for (uint32_t i = 0; i < harts_.size(); ++i) threads.emplace_back([this, i] { HartMain(i); });
+
+  {
+    std::unique_lock lock(stop_mutex_);
+    auto all_finished = [this] { return harts_finished_ == harts_.size(); };
+    if (options_.timeout.count() > 0) {
+      if (!stop_cv_.wait_for(lock, options_.timeout, all_finished)) {
+        lock.unlock();
+        Stop(RunResult::Outcome::kTimeout,
+             "the guest did not stop within the timeout of " + std::to_string(options_.timeout.count() / 1000.0) + " s");
+        lock.lock();
+      }
+    }
+    stop_cv_.wait(lock, all_finished);
+  }
+  for (auto& thread : threads) thread.join();
+  {
+    std::lock_guard lock(timer_mutex_);
+    timer_quit_ = true;
+  }
+  timer_cv_.notify_all();
+  if (timer.joinable()) timer.join();
+  console_out_.Flush();
+
+  RunResult result;
+  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.outcome = outcome_;
+  result.error = error_;
+  if (exit_.has_value()) {
+    result.exit_at = exit_->first;
+    result.exit_code = exit_->second;
+  }
+  const replay::Checkpoint final_state = CaptureState();
+  StateHasher machine_hash;
+  for (const auto& hart : harts_) {
+    result.harts.push_back({hart->instret, hart->pc, hart->RegisterHash()});
+    machine_hash.Add(hart->RegisterHash());
+  }
+  result.memory_hash = final_state.memory_hash;
+  machine_hash.Add(final_state.memory_hash);
+  result.state_hash = machine_hash.Finish();
+  if (options_.console == ConsoleOutput::Mode::kCapture) result.console = console_out_.Captured();
+
+  if (result.outcome == RunResult::Outcome::kExited && exit_.has_value()) {
+    try {
+      world_.MachineStopped(result.exit_at, result.exit_code, final_state);
+    } catch (const replay::Divergence& d) {
+      result.outcome = RunResult::Outcome::kHostError;
+      result.error = DivergenceMessage(d);
+    }
+  }
+  return result;
+}
+
+void Machine::HartMain(uint32_t index) {
+  HartRun& run = *runs_[index];
+  try {
+    RunHart(run);
+  } catch (const replay::Divergence& d) {
+    Stop(RunResult::Outcome::kHostError, DivergenceMessage(d));
+  } catch (const std::exception& e) {
+    Stop(RunResult::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
+  }
+  std::lock_guard lock(stop_mutex_);
+  ++harts_finished_;
+  stop_cv_.notify_all();
+}
+
+void Machine::RunHart(HartRun& run) {
+  Hart& hart = run.hart;
+  UpdateTarget(run);
+  while (!run.done) {
+    if (hart.instret >= run.target) {
+      if (!ReachTarget(run)) return;
+      continue;
+    }
+    if (hart.attention.load(std::memory_order_relaxed) != 0) {
+      if (!HandleAttention(run, hart.attention.exchange(0, std::memory_order_acq_rel))) return;
+      continue;
+    }
+    if (run.sleeping) {
+      Sleep(run);
+      continue;
+    }
+    ExecuteOneBlock(run);
+  }
+}
+
+void Machine::ExecuteOneBlock(HartRun& run) {
+  Hart& hart = run.hart;
+  if (!ram_.Contains(hart.pc, 4)) {
+    if (!hart.TakeException(Exception::kInstructionAccessFault, hart.pc, 0))
+      Stop(RunResult::Outcome::kFault, hart.fatal_error());
+    return;
+  }
+  const Block& block = hart.blocks.Get(hart.pc, ram_);
+  const DecodedInsn* insns = block.insns.data();
+  const uint64_t budget = run.target - hart.instret;
+  if (budget < block.length) {
+    // Stop exactly at the target: run a copy of the block's first `budget` instructions.
+    std::copy_n(block.insns.begin(), budget, run.clipped.begin());
+    run.clipped[budget] = block.insns.back();
+    insns = run.clipped.data();
+  }
+  switch (ExecuteBlock<NoAccessCheck>(hart, insns, block.pc)) {
+    case BlockExit::kContinue: return;
+    case BlockExit::kFatal: Stop(RunResult::Outcome::kFault, hart.fatal_error()); return;
+    case BlockExit::kWfi:
+      if (live_interrupts_) {
+        run.sleeping = true;
+      } else {
+        // Replay: the log says whether this wfi ended without an interrupt; if not, the
+        // interrupt that ended it is scheduled at this count.
+        const uint64_t woke = world_.RareOutcome(hart.LandmarkAt(hart.instret), replay::InputKind::kWfiWake, 0,
+                                                 [] { return uint64_t{1}; });
+        run.sleeping = woke == 0;
+      }
+      return;
+  }
+}
+
+bool Machine::HandleAttention(HartRun& run, uint32_t bits) {
+  if ((bits & kAttentionStop) != 0 || stopping()) return false;
+  if ((bits & kAttentionFlushCode) != 0) run.hart.blocks.Clear();
+  if ((bits & kAttentionPause) != 0) ArriveAtCut(run);
+  if ((bits & kAttentionInterrupt) != 0 && live_interrupts_) EvaluateLiveInterrupts(run);
+  return !stopping();
+}
+
+// Live and record: take the highest pending interrupt if enabled; wake a sleeping hart
+// when any enabled-in-mie interrupt is pending (wfi ignores mstatus.MIE).
+void Machine::EvaluateLiveInterrupts(HartRun& run) {
+  Hart& hart = run.hart;
+  const uint64_t pending = hart.LivePendingInterrupts() & hart.mie;
+  if (pending == 0) return;
+  const replay::Landmark at = hart.LandmarkAt(hart.instret);
+  const bool was_sleeping = run.sleeping;
+  run.sleeping = false;
+  if ((hart.mstatus & kMstatusMie) != 0) {
+    const uint64_t cause = HighestInterrupt(pending);
+    world_.InterruptTaken(at, cause);
+    hart.TakeInterrupt(cause);
+  } else if (was_sleeping) {
+    world_.RareOutcome(at, replay::InputKind::kWfiWake, 0, [] { return uint64_t{1}; });
+  }
+}
+
+void Machine::Sleep(HartRun& run) {
+  Hart& hart = run.hart;
+  if (live_interrupts_ && (hart.LivePendingInterrupts() & hart.mie) != 0) {
+    EvaluateLiveInterrupts(run);
+    return;
+  }
+  // Until a timer, another hart, a cut or the stop sets this hart's attention.
+  hart.attention.wait(0, std::memory_order_acquire);
+}
+
+void Machine::UpdateTarget(HartRun& run) {
+  uint64_t target = std::min(run.final_count, run.cut_count);
+  if (run.next_interrupt.has_value()) target = std::min(target, run.next_interrupt->count);
+  run.target = target;
+}
+
+// The hart is at run.target: join a cut, take a scheduled interrupt, or stop. In that
+// order when they coincide (a checkpoint sees the state before the interrupt).
+bool Machine::ReachTarget(HartRun& run) {
+  Hart& hart = run.hart;
+  const uint64_t now = hart.instret;
+  if (now == run.cut_count) {
+    if (live_interrupts_) {
+      StartCut();
+      run.cut_count += options_.checkpoint_interval;
+    }
+    ArriveAtCut(run);
+    if (stopping()) return false;
+  } else if (run.next_interrupt.has_value() && now == run.next_interrupt->count) {
+    const uint64_t cause = run.next_interrupt->cause & ~kMcauseInterrupt;
+    world_.InterruptTaken(hart.LandmarkAt(now), cause);
+    hart.TakeInterrupt(cause);
+    run.sleeping = false;
+    run.next_interrupt = world_.ScheduledInterrupt(hart.id());
+  } else if (now >= run.final_count) {
+    run.done = true;
+    bool all_done = false;
+    {
+      std::lock_guard lock(stop_mutex_);
+      all_done = std::all_of(runs_.begin(), runs_.end(), [](const auto& r) { return r->done; });
+    }
+    if (all_done) Stop(exit_.has_value() ? RunResult::Outcome::kExited : RunResult::Outcome::kReachedCounts, "");
+    return false;
+  } else if (now > run.target) {
+    throw std::runtime_error("hart " + std::to_string(hart.id()) + " passed its target count " +
+                             std::to_string(run.target) + " (at " + std::to_string(now) + ")");
+  }
+  UpdateTarget(run);
+  return true;
+}
+
+// --- consistent cuts ---------------------------------------------------------------------
+
+// Record/live: hart 0 decided; ask every other hart to pause at its next boundary.
+void Machine::StartCut() {
+  {
+    std::lock_guard lock(cut_mutex_);
+    cut_active_ = true;
+  }
+  for (const auto& hart : harts_)
+    if (hart->id() != 0) hart->RaiseAttention(kAttentionPause);
+}
+
+void Machine::ArriveAtCut(HartRun& run) {
+  std::unique_lock lock(cut_mutex_);
+  cut_active_ = true;
+  const uint64_t generation = cut_generation_;
+  if (++cut_arrived_ < harts_.size()) {
+    cut_cv_.wait(lock, [&] { return cut_generation_ != generation || stopping(); });
+    UpdateTarget(run);
+    return;
+  }
+  // Last to arrive: every hart is paused at an instruction boundary.
+  try {
+    world_.CheckpointTaken(CaptureState());
+  } catch (const replay::Divergence& d) {
+    lock.unlock();
+    Stop(RunResult::Outcome::kHostError, DivergenceMessage(d));
+    lock.lock();
+  }
+  if (!live_interrupts_) {
+    scheduled_cut_ = world_.ScheduledCheckpoint();
+    for (auto& r : runs_) r->cut_count = scheduled_cut_.has_value() ? scheduled_cut_->vcpus.at(r->hart.id()).at.count : kNever;
+  }
+  cut_arrived_ = 0;
+  cut_active_ = false;
+  ++cut_generation_;
+  UpdateTarget(run);
+  cut_cv_.notify_all();
+}
+
+replay::Checkpoint Machine::CaptureState() {
+  replay::Checkpoint checkpoint;
+  for (const auto& hart : harts_)
+    checkpoint.vcpus.push_back({hart->LandmarkAt(hart->instret), hart->RegisterHash()});
+  checkpoint.memory_hash = HashMemory(ram_.host(), ram_.size());
+  return checkpoint;
+}
+
+// --- stop ------------------------------------------------------------------------------
+
+void Machine::Stop(RunResult::Outcome outcome, std::string error) {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (stopping_.load()) return;
+    outcome_ = outcome;
+    error_ = std::move(error);
+    stopping_.store(true, std::memory_order_release);
+  }
+  for (const auto& hart : harts_) hart->RaiseAttention(kAttentionStop);
+  { std::lock_guard lock(cut_mutex_); }
+  cut_cv_.notify_all();
+  { std::lock_guard lock(timer_mutex_); }
+  timer_cv_.notify_all();
+}
+
+// --- devices -----------------------------------------------------------------------------
+
+bool Machine::MmioLoad(Hart& hart, uint64_t addr, unsigned size, uint64_t count, uint64_t& value) {
+  const replay::Landmark at = hart.LandmarkAt(count);
+  auto in = [addr](uint64_t base, uint64_t len) { return addr - base < len; };
+  if (in(kClintBase, kClintSize)) value = clint_.Read(addr - kClintBase, size, at);
+  else if (in(kUartBase, kUartSize)) value = uart_.Read(addr - kUartBase, size, at);
+  else if (in(kSystemDeviceBase, kSystemDeviceSize)) value = system_device_.Read(addr - kSystemDeviceBase, size, at);
+  else if (in(kTestFinisherBase, kTestFinisherSize)) value = finisher_.Read(addr - kTestFinisherBase, size, at);
+  else return false;
+  return true;
+}
+
+bool Machine::MmioStore(Hart& hart, uint64_t addr, unsigned size, uint64_t value, uint64_t count) {
+  const replay::Landmark at = hart.LandmarkAt(count);
+  auto in = [addr](uint64_t base, uint64_t len) { return addr - base < len; };
+  if (in(kClintBase, kClintSize)) clint_.Write(addr - kClintBase, size, value, at);
+  else if (in(kUartBase, kUartSize)) uart_.Write(addr - kUartBase, size, value, at);
+  else if (in(kSystemDeviceBase, kSystemDeviceSize)) system_device_.Write(addr - kSystemDeviceBase, size, value, at);
+  else if (in(kTestFinisherBase, kTestFinisherSize)) finisher_.Write(addr - kTestFinisherBase, size, value, at);
+  else return false;
+  return true;
+}
+
+void Machine::CodeModified() {
+  ram_.ClearCodeMarks();
+  for (const auto& hart : harts_) hart->RaiseAttention(kAttentionFlushCode);
+}
+
+void Machine::SoftwareInterruptChanged(uint32_t hart) { harts_[hart]->RaiseAttention(kAttentionInterrupt); }
+
+void Machine::TimerCompareChanged(uint32_t hart) {
+  {
+    std::lock_guard lock(timer_mutex_);
+    timer_fired_[hart] = false;
+  }
+  timer_cv_.notify_all();
+  harts_[hart]->RaiseAttention(kAttentionInterrupt);
+}
+
+void Machine::ExitRequested(replay::Landmark at, int code) {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (exit_.has_value()) return;
+    exit_ = {at, code};
+  }
+  // Replaying to final landmarks: the other harts still run to theirs.
+  if (!final_counts_.has_value()) Stop(RunResult::Outcome::kExited, "");
+}
+
+// Raises MTIP (as attention) on each hart whose mtimecmp host time has passed.
+void Machine::TimerThread() {
+  std::unique_lock lock(timer_mutex_);
+  while (!timer_quit_ && !stopping()) {
+    auto earliest = MachineClock::Clock::time_point::max();
+    const uint64_t now = clock_.Ticks();
+    for (uint32_t h = 0; h < harts_.size(); ++h) {
+      if (timer_fired_[h]) continue;
+      const uint64_t compare = clint_.TimerCompare(h);
+      if (now >= compare) {
+        timer_fired_[h] = true;
+        harts_[h]->RaiseAttention(kAttentionInterrupt);
+      } else {
+        earliest = std::min(earliest, clock_.TimeOfTicks(compare));
+      }
+    }
+    if (earliest == MachineClock::Clock::time_point::max()) timer_cv_.wait(lock);
+    else timer_cv_.wait_until(lock, earliest);
+  }
+}
+
+}  // namespace rrkit::emu

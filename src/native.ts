@@ -25,7 +25,20 @@ export type EmuOutcome =
   /** the timeout passed before the guest stopped */
   | 'timeout'
   /** rrkit itself failed */
-  | 'host-error';
+  | 'host-error'
+  /** replay: the guest did not follow the log; `divergence` says where */
+  | 'diverged';
+
+/** The first place a replay differed from its recording (rr's compare_with, as data). */
+export interface NativeDivergence {
+  readonly vcpu: number;
+  /** the vCPU's landmark: instructions retired before the one that diverged */
+  readonly count: bigint;
+  /** what differed: "register hash", "memory hash", "input kind", "console output", ... */
+  readonly what: string;
+  readonly expected: string;
+  readonly actual: string;
+}
 
 /** One hart at the end of a run. */
 export interface EmuHartFinal {
@@ -36,6 +49,21 @@ export interface EmuHartFinal {
   readonly registerHash: bigint;
 }
 
+/** Record to, or replay from, a log (see src/uniprocessor and src/smp). */
+export type EmuNativeSession =
+  | {
+      mode: 'record';
+      path: string;
+      /** SHA-256 of the ELF */
+      imageHash: Buffer;
+      imagePath: string;
+      /** bytes per CREW page; 0 when CREW is off */
+      crewGranularity: number;
+      /** free-form engine configuration recorded in the header */
+      configJson: string;
+    }
+  | { mode: 'replay'; path: string };
+
 /** What `emuRun` resolves with. */
 export interface EmuNativeResult {
   readonly outcome: EmuOutcome;
@@ -43,8 +71,10 @@ export interface EmuNativeResult {
   /** the hart that wrote the finisher, and its landmark (count before that store) */
   readonly exitHart: number;
   readonly exitCount: bigint;
-  /** one line when outcome is 'fault', 'timeout' or 'host-error'; empty otherwise */
+  /** one line when outcome is 'fault', 'timeout', 'host-error' or 'diverged'; empty otherwise */
   readonly error: string;
+  /** present when outcome is 'diverged' */
+  readonly divergence?: NativeDivergence;
   readonly harts: readonly EmuHartFinal[];
   /** hash of all guest RAM at the end */
   readonly memoryHash: bigint;
@@ -61,9 +91,11 @@ export interface NativeAddon {
   readonly modules: readonly string[];
 
   /**
-   * emu: loads an rv64 ELF into a fresh machine (LiveWorld: a plain run, nothing logged)
-   * and runs it off the JavaScript thread, one host thread per hart. Throws synchronously
-   * (Error, one line naming the file) when the ELF is not a loadable rv64 executable.
+   * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, one
+   * host thread per hart: a plain run, a recording or a replay, as `session` says. Throws
+   * synchronously (Error, one line naming the file) when the ELF is not a loadable rv64
+   * executable, the log cannot be created, or the log to replay is bad (one line with its
+   * chunk and byte offset).
    * Arguments are positional and unchecked: call it through src/engines/emu.ts.
    *
    * @param image the ELF file's bytes
@@ -75,6 +107,8 @@ export interface NativeAddon {
    * @param stopAt per-hart instruction counts to stop exactly at ([] = run until exit)
    * @param input console input: bytes, a file descriptor polled without blocking, or null
    * @param capture collect console output into the result instead of writing it to stdout
+   * @param session null for a plain run; a recording's log path and header fields; or the
+   *   log to replay (whose header the caller has already checked against the image)
    */
   emuRun(
     image: Buffer,
@@ -86,6 +120,7 @@ export interface NativeAddon {
     stopAt: readonly bigint[],
     input: Buffer | number | null,
     capture: boolean,
+    session: EmuNativeSession | null,
   ): Promise<EmuNativeResult>;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---

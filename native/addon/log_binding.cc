@@ -73,7 +73,10 @@ Record RecordFrom(const Napi::Object& o) {
   if (type == "interrupt") return InterruptRecord{LandmarkFrom(o), U64(o, "cause")};
   if (type == "checkpoint") return CheckpointRecord{CheckpointFrom(o)};
   if (type == "crew-transfer") return CrewTransferRecord{U64(o, "page"), LandmarkFrom(Obj(o, "from")), LandmarkFrom(Obj(o, "to"))};
-  if (type == "machine-stop") return MachineStopRecord{LandmarkFrom(o), I64(o, "exitCode"), CheckpointFrom(o)};
+  if (type == "machine-stop") {
+    const OutputDigest output{o.Has("outputBytes") ? U64(o, "outputBytes") : 0, o.Has("outputHash") ? U64(o, "outputHash") : 0};
+    return MachineStopRecord{LandmarkFrom(o), I64(o, "exitCode"), CheckpointFrom(o), output};
+  }
   if (type == "dma-write") {
     const Napi::Value data = o.Get("data");
     if (!data.IsTypedArray()) throw Napi::TypeError::New(o.Env(), "data must be a Uint8Array");
@@ -151,6 +154,8 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           PutLandmark(o, r.exit_at);
           o.Set("exitCode", Napi::BigInt::New(env, r.exit_code));
           PutCheckpoint(o, r.final_state);
+          o.Set("outputBytes", Big(env, r.output.bytes));
+          o.Set("outputHash", Big(env, r.output.hash));
         } else {
           o.Set("type", "dma-write");
           PutLandmark(o, r.at);

@@ -9,7 +9,8 @@
 #include "addon/registry.h"
 #include "emu/elf_loader.h"
 #include "emu/machine.h"
-#include "replay/world.h"
+#include "replay/log_error.h"
+#include "replay/session.h"
 
 namespace rrkit::emu {
 namespace {
@@ -21,16 +22,17 @@ const char* OutcomeName(RunResult::Outcome outcome) {
     case RunResult::Outcome::kFault: return "fault";
     case RunResult::Outcome::kTimeout: return "timeout";
     case RunResult::Outcome::kHostError: return "host-error";
+    case RunResult::Outcome::kDiverged: return "diverged";
   }
   return "host-error";
 }
 
 class RunWorker final : public Napi::AsyncWorker {
  public:
-  RunWorker(Napi::Env env, std::unique_ptr<replay::World> world, std::unique_ptr<Machine> machine)
+  RunWorker(Napi::Env env, std::unique_ptr<replay::Session> session, std::unique_ptr<Machine> machine)
       : Napi::AsyncWorker(env, "rrkit.emuRun"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        world_(std::move(world)),
+        session_(std::move(session)),
         machine_(std::move(machine)) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -38,6 +40,10 @@ class RunWorker final : public Napi::AsyncWorker {
   void Execute() override {
     try {
       result_ = machine_->Run();
+      // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
+      // the promise resolves, so that the caller can read it at once.
+      machine_.reset();
+      session_.reset();
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -51,6 +57,16 @@ class RunWorker final : public Napi::AsyncWorker {
     out.Set("exitHart", result_.exit_at.vcpu);
     out.Set("exitCount", Napi::BigInt::New(env, result_.exit_at.count));
     out.Set("error", result_.error);
+    if (result_.divergence) {
+      const replay::Divergence& d = *result_.divergence;
+      Napi::Object divergence = Napi::Object::New(env);
+      divergence.Set("vcpu", d.at.vcpu);
+      divergence.Set("count", Napi::BigInt::New(env, d.at.count));
+      divergence.Set("what", d.what);
+      divergence.Set("expected", d.expected);
+      divergence.Set("actual", d.actual);
+      out.Set("divergence", divergence);
+    }
     Napi::Array harts = Napi::Array::New(env, result_.harts.size());
     for (uint32_t i = 0; i < result_.harts.size(); ++i) {
       Napi::Object hart = Napi::Object::New(env);
@@ -72,7 +88,7 @@ class RunWorker final : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  std::unique_ptr<replay::World> world_;
+  std::unique_ptr<replay::Session> session_;  // outlives machine_, which refers to its world
   std::unique_ptr<Machine> machine_;
   RunResult result_;
 };
@@ -82,10 +98,37 @@ uint64_t ToU64(const Napi::Value& value) {
   return value.As<Napi::BigInt>().Uint64Value(&lossless);
 }
 
-// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture)
+std::vector<uint8_t> BytesOf(const Napi::Value& value) {
+  const auto bytes = value.As<Napi::Buffer<uint8_t>>();
+  return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
+}
+
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
+// configJson } or { mode: 'replay', path }.
+std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
+  if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
+  const Napi::Object session = value.As<Napi::Object>();
+  const std::string mode = session.Get("mode").As<Napi::String>();
+  const std::string path = session.Get("path").As<Napi::String>();
+  if (mode == "replay") return replay::Session::Replay(path);
+  replay::LogHeader header;
+  header.engine = "emu";
+  header.image_hash = BytesOf(session.Get("imageHash"));
+  header.image_path = session.Get("imagePath").As<Napi::String>();
+  header.vcpus = options.harts;
+  header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
+  header.crew_granularity = session.Get("crewGranularity").As<Napi::Number>().Uint32Value();
+  header.checkpoint_interval = options.checkpoint_interval;
+  header.start_unix_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  header.config_json = session.Get("configJson").As<Napi::String>();
+  return replay::Session::Record(path, header);
+}
+
+// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session)
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 9) throw Napi::TypeError::New(env, "emuRun takes 9 arguments");
+  if (info.Length() != 10) throw Napi::TypeError::New(env, "emuRun takes 10 arguments");
   const auto image = info[0].As<Napi::Buffer<uint8_t>>();
   const std::string name = info[1].As<Napi::String>();
   MachineOptions options;
@@ -108,9 +151,9 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
 
   try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
-    auto world = std::make_unique<replay::LiveWorld>();
-    auto machine = std::make_unique<Machine>(options, *world, make_input(), boot);
-    auto* worker = new RunWorker(env, std::move(world), std::move(machine));
+    auto session = MakeSession(info[9], options);
+    auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
+    auto* worker = new RunWorker(env, std::move(session), std::move(machine));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -9,6 +9,8 @@ namespace rrkit::emu {
 
 void ConsoleOutput::Put(uint8_t byte) {
   std::lock_guard lock(mutex_);
+  digest_.bytes += 1;
+  digest_.hash = (digest_.hash ^ byte) * 0x100000001b3ull;
   if (mode_ == Mode::kCapture) {
     captured_.push_back(static_cast<char>(byte));
     return;
@@ -31,6 +33,11 @@ void ConsoleOutput::FlushLocked() {
     done += static_cast<size_t>(n);
   }
   pending_.clear();
+}
+
+replay::OutputDigest ConsoleOutput::Digest() {
+  std::lock_guard lock(mutex_);
+  return digest_;
 }
 
 std::string ConsoleOutput::Captured() {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "replay/world.h"
+
 namespace rrkit::emu {
 
 class ConsoleOutput {
@@ -20,6 +22,8 @@ class ConsoleOutput {
   void Flush();
   // Everything written so far (kCapture only).
   std::string Captured();
+  // Length and FNV-1a digest of everything written, in either mode: replay must match it.
+  replay::OutputDigest Digest();
 
  private:
   void FlushLocked();
@@ -28,6 +32,7 @@ class ConsoleOutput {
   std::mutex mutex_;
   std::string pending_;
   std::string captured_;
+  replay::OutputDigest digest_{0, 0xcbf29ce484222325ull};
 };
 
 // A byte source for UART receive: a buffer given up front (file contents, test input),

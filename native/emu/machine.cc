@@ -120,6 +120,7 @@ RunResult Machine::Run() {
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.outcome = outcome_;
   result.error = error_;
+  result.divergence = divergence_;
   if (exit_.has_value()) {
     result.exit_at = exit_->first;
     result.exit_code = exit_->second;
@@ -137,10 +138,11 @@ RunResult Machine::Run() {
 
   if (result.outcome == RunResult::Outcome::kExited && exit_.has_value()) {
     try {
-      world_.MachineStopped(result.exit_at, result.exit_code, final_state);
+      world_.MachineStopped(result.exit_at, result.exit_code, final_state, console_out_.Digest());
     } catch (const replay::Divergence& d) {
-      result.outcome = RunResult::Outcome::kHostError;
+      result.outcome = RunResult::Outcome::kDiverged;
       result.error = DivergenceMessage(d);
+      result.divergence = d;
     }
   }
   return result;
@@ -151,7 +153,7 @@ void Machine::HartMain(uint32_t index) {
   try {
     RunHart(run);
   } catch (const replay::Divergence& d) {
-    Stop(RunResult::Outcome::kHostError, DivergenceMessage(d));
+    Diverged(d);
   } catch (const std::exception& e) {
     Stop(RunResult::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }
@@ -316,7 +318,7 @@ void Machine::ArriveAtCut(HartRun& run) {
     world_.CheckpointTaken(CaptureState());
   } catch (const replay::Divergence& d) {
     lock.unlock();
-    Stop(RunResult::Outcome::kHostError, DivergenceMessage(d));
+    Diverged(d);
     lock.lock();
   }
   if (!live_interrupts_) {
@@ -339,6 +341,14 @@ replay::Checkpoint Machine::CaptureState() {
 }
 
 // --- stop ------------------------------------------------------------------------------
+
+void Machine::Diverged(const replay::Divergence& divergence) {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (!stopping_.load() && !divergence_) divergence_ = divergence;
+  }
+  Stop(RunResult::Outcome::kDiverged, DivergenceMessage(divergence));
+}
 
 void Machine::Stop(RunResult::Outcome outcome, std::string error) {
   {

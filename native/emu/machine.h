@@ -54,12 +54,14 @@ struct RunResult {
     kReachedCounts,    // every hart reached its stop_at / final landmark
     kFault,            // a guest error the guest did not handle; `error` says which
     kTimeout,          // options.timeout passed
-    kHostError,        // rrkit failed (or a replaying world reported a divergence)
+    kHostError,        // rrkit failed
+    kDiverged,         // replay: the guest did not follow the log; `divergence` says where
   };
   Outcome outcome = Outcome::kExited;
   int exit_code = 0;
   replay::Landmark exit_at;
   std::string error;
+  std::optional<replay::Divergence> divergence;  // kDiverged only
   std::vector<HartFinal> harts;
   uint64_t memory_hash = 0;
   uint64_t state_hash = 0;
@@ -125,6 +127,8 @@ class Machine final : private BoardEvents {
 
   // Stops every hart: `outcome` kExited for a guest exit, anything else for an abort.
   void Stop(RunResult::Outcome outcome, std::string error);
+  // Stops with kDiverged, keeping the first divergence's report.
+  void Diverged(const replay::Divergence& divergence);
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
   MachineOptions options_;
@@ -149,6 +153,7 @@ class Machine final : private BoardEvents {
   std::atomic<bool> stopping_{false};
   RunResult::Outcome outcome_ = RunResult::Outcome::kExited;
   std::string error_;
+  std::optional<replay::Divergence> divergence_;
   std::optional<std::pair<replay::Landmark, int>> exit_;
   uint32_t harts_finished_ = 0;
 

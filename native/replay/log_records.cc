@@ -128,12 +128,16 @@ void Put(ByteWriter& w, std::vector<uint64_t>& p, const MachineStopRecord& r) {
   PutLandmark(w, p, r.exit_at);
   w.SignedVarint(r.exit_code);
   PutCheckpoint(w, p, r.final_state);
+  w.Varint(r.output.bytes);
+  w.FixedLe(r.output.hash, 8);
 }
 MachineStopRecord GetMachineStop(ByteReader& r, std::vector<uint64_t>& p) {
   MachineStopRecord out;
   out.exit_at = GetLandmark(r, p);
   out.exit_code = r.SignedVarint();
   out.final_state = GetCheckpoint(r, p);
+  out.output.bytes = r.Varint();
+  out.output.hash = r.FixedLe(8);
   return out;
 }
 

@@ -60,6 +60,7 @@ struct MachineStopRecord {
   Landmark exit_at;
   int64_t exit_code = 0;
   Checkpoint final_state;
+  OutputDigest output;
 };
 struct DmaWriteRecord {
   Landmark at;

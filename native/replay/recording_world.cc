@@ -24,9 +24,10 @@ void RecordingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
   log_.Append(CheckpointRecord{checkpoint});
 }
 
-void RecordingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) {
-  source_.MachineStopped(exit_at, exit_code, final_state);
-  log_.Append(MachineStopRecord{exit_at, exit_code, final_state});
+void RecordingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
+                                    const OutputDigest& output) {
+  source_.MachineStopped(exit_at, exit_code, final_state, output);
+  log_.Append(MachineStopRecord{exit_at, exit_code, final_state, output});
   log_.Close();
 }
 

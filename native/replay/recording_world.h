@@ -20,7 +20,8 @@ class RecordingWorld final : public World {
   // Recording: the engine's checkpoint interval decides, so the world schedules none.
   std::optional<Checkpoint> ScheduledCheckpoint() override { return std::nullopt; }
   void CheckpointTaken(const Checkpoint& checkpoint) override;
-  void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) override;
+  void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
+                      const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override { return std::nullopt; }
 
   // For recorders of events the World does not carry (CREW transfers, DMA).

@@ -27,6 +27,12 @@ std::string KindName(InputKind kind) {
 
 std::string At(uint64_t count) { return "@ " + std::to_string(count); }
 
+std::string DescribeOutput(const OutputDigest& output) {
+  char hash[24];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(output.hash));
+  return std::to_string(output.bytes) + " bytes, digest " + hash;
+}
+
 }  // namespace
 
 std::string DescribeDivergence(const Divergence& d) {
@@ -142,7 +148,8 @@ void ReplayingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
   if (!differences.empty()) throw differences.front();
 }
 
-void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) {
+void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
+                                    const OutputDigest& output) {
   {
     std::lock_guard lock(machine_mutex_);
     if (!stop_) return;  // an incomplete log: nothing recorded to compare with
@@ -152,6 +159,9 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
     }
     if (stop_->exit_code != exit_code) {
       throw Divergence{exit_at, "exit code", std::to_string(stop_->exit_code), std::to_string(exit_code)};
+    }
+    if (stop_->output.bytes != output.bytes || stop_->output.hash != output.hash) {
+      throw Divergence{exit_at, "console output", DescribeOutput(stop_->output), DescribeOutput(output)};
     }
     const std::vector<Divergence> differences = CompareCheckpoints(stop_->final_state, final_state);
     if (!differences.empty()) throw differences.front();

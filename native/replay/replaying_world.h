@@ -32,7 +32,8 @@ class ReplayingWorld final : public World {
   std::optional<Scheduled> ScheduledInterrupt(uint32_t vcpu) override;
   std::optional<Checkpoint> ScheduledCheckpoint() override;
   void CheckpointTaken(const Checkpoint& checkpoint) override;
-  void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) override;
+  void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
+                      const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override;
 
   const LogHeader& header() const { return header_; }

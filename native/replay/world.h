@@ -45,6 +45,12 @@ struct Checkpoint {
   uint64_t memory_hash = 0;
 };
 
+// What the guest wrote to its console: replay must write the same bytes.
+struct OutputDigest {
+  uint64_t bytes = 0;
+  uint64_t hash = 0;  // FNV-1a 64 over every byte, in order
+};
+
 // Raised by a replaying World when the guest does not follow the log; carries the report.
 struct Divergence {
   Landmark at;
@@ -91,9 +97,10 @@ class World {
   virtual void CheckpointTaken(const Checkpoint& checkpoint) = 0;
 
   // The machine stopped: `exit_vcpu` wrote the exit code at its landmark; every vCPU's
-  // final landmark and the final state are in `final_state`. Recording logs it (and
-  // closes the log cleanly); replay compares.
-  virtual void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state) = 0;
+  // final landmark and the final state are in `final_state`; `output` digests the console
+  // output. Recording logs it (and closes the log cleanly); replay compares.
+  virtual void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
+                              const OutputDigest& output) = 0;
 
   // Replay only: the landmark at which each vCPU stopped in the recording (to stop there).
   virtual std::optional<std::vector<uint64_t>> FinalLandmarks() = 0;
@@ -111,7 +118,7 @@ class LiveWorld final : public World {
   std::optional<Scheduled> ScheduledInterrupt(uint32_t) override { return std::nullopt; }
   std::optional<Checkpoint> ScheduledCheckpoint() override { return std::nullopt; }
   void CheckpointTaken(const Checkpoint&) override {}
-  void MachineStopped(Landmark, int, const Checkpoint&) override {}
+  void MachineStopped(Landmark, int, const Checkpoint&, const OutputDigest&) override {}
   std::optional<std::vector<uint64_t>> FinalLandmarks() override { return std::nullopt; }
 };
 

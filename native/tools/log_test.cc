@@ -93,7 +93,7 @@ std::vector<Record> OneOfEachKind() {
       CheckpointRecord{MakeCheckpoint({1000, 2000}, 5)},
       CrewTransferRecord{0x80042, {0, 1500}, {1, 2500}},
       DmaWriteRecord{{0, 3000}, 0x80001000, {1, 2, 3, 4, 5}},
-      MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6)},
+      MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6), {42, 0x1234567890abcdefull}},
   };
 }
 
@@ -125,7 +125,7 @@ bool SameRecord(const Record& a, const Record& b) {
           return x.page == y.page && SameLandmark(x.from, y.from) && SameLandmark(x.to, y.to);
         else if constexpr (std::is_same_v<T, MachineStopRecord>)
           return SameLandmark(x.exit_at, y.exit_at) && x.exit_code == y.exit_code &&
-                 SameCheckpoint(x.final_state, y.final_state);
+                 SameCheckpoint(x.final_state, y.final_state) && x.output.bytes == y.output.bytes && x.output.hash == y.output.hash;
         else
           return SameLandmark(x.at, y.at) && x.address == y.address && x.data == y.data;
       },
@@ -393,7 +393,7 @@ FakeRun RunFakeEngine(World& world, uint32_t vcpus, uint64_t steps, int exit_cod
   for (uint32_t v = 0; v < vcpus; ++v) final_state.vcpus.push_back({{v, run.final_counts[v]}, run.state[v]});
   for (uint64_t s : run.state) final_state.memory_hash = Mix(final_state.memory_hash, s);
   world.CheckpointTaken(final_state);
-  world.MachineStopped({0, run.final_counts[0]}, exit_code, final_state);
+  world.MachineStopped({0, run.final_counts[0]}, exit_code, final_state, OutputDigest{7, 0x77});
   return run;
 }
 

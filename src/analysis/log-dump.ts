@@ -19,7 +19,7 @@ export function formatRecord(record: LogRecord): string {
     case 'crew-transfer':
       return `crew-transfer page 0x${record.page.toString(16)}: vcpu ${record.from.vcpu} @ ${record.from.count} -> vcpu ${record.to.vcpu} @ ${record.to.count}`;
     case 'machine-stop':
-      return `machine-stop  vcpu ${record.vcpu} @ ${record.count}: exit code ${record.exitCode}; ${vcpuList(record.vcpus)}; memory ${hex(record.memoryHash)}`;
+      return `machine-stop  vcpu ${record.vcpu} @ ${record.count}: exit code ${record.exitCode}; ${vcpuList(record.vcpus)}; memory ${hex(record.memoryHash)}; console ${record.outputBytes} bytes ${hex(record.outputHash)}`;
     case 'dma-write':
       return `dma-write     vcpu ${record.vcpu} @ ${record.count}: ${record.data.length} bytes at 0x${record.address.toString(16)}`;
   }

@@ -70,6 +70,9 @@ export interface MachineStopRecord extends Landmark {
   exitCode: bigint;
   vcpus: CheckpointVcpu[];
   memoryHash: bigint;
+  /** Bytes the guest wrote to its console, and their FNV-1a 64 digest. */
+  outputBytes: bigint;
+  outputHash: bigint;
 }
 export interface DmaWriteRecord extends Landmark {
   type: 'dma-write';
@@ -125,7 +128,9 @@ export class ChunkDecoder {
       case RecordKind.machineStop: {
         const exitAt = this.landmark();
         const exitCode = r.signedVarint();
-        return { type: 'machine-stop', ...exitAt, exitCode, ...this.checkpoint() };
+        const finalState = this.checkpoint();
+        const outputBytes = r.varint();
+        return { type: 'machine-stop', ...exitAt, exitCode, ...finalState, outputBytes, outputHash: r.fixedLe(8) };
       }
       case RecordKind.dmaWrite: {
         const where = this.landmark();

@@ -3,7 +3,7 @@
  * Errors in the options are TypeError/RangeError thrown before native code runs.
  */
 import { readFile } from 'node:fs/promises';
-import { native, type EmuNativeResult } from '../native.js';
+import { native, type EmuNativeResult, type EmuNativeSession } from '../native.js';
 
 export const EMU_MAX_HARTS = 8;
 export const EMU_DEFAULT_RAM_MIB = 128;
@@ -28,11 +28,13 @@ export interface EmuRunOptions {
   stopAt?: readonly bigint[];
   /** a consistent cut every this many instructions of hart 0 (0 = never; default 0) */
   checkpointInterval?: bigint;
+  /** record to or replay from a log (src/uniprocessor builds these); default: a plain run */
+  session?: EmuNativeSession;
 }
 
 export type EmuRunResult = EmuNativeResult;
 
-/** A guest that failed: an unhandled guest error, or the timeout. The message is one line. */
+/** A guest that failed: an unhandled guest error, the timeout, or a replay that diverged. The message is one line. */
 export class EmuGuestError extends Error {
   override name = 'EmuGuestError';
   constructor(
@@ -97,8 +99,9 @@ export async function runEmu(options: EmuRunOptions): Promise<EmuRunResult> {
     stopAt,
     input,
     options.capture ?? false,
+    options.session ?? null,
   );
-  if (result.outcome === 'fault' || result.outcome === 'timeout' || result.outcome === 'host-error') {
+  if (result.outcome === 'fault' || result.outcome === 'timeout' || result.outcome === 'host-error' || result.outcome === 'diverged') {
     throw new EmuGuestError(result.error, result);
   }
   return result;

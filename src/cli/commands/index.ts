@@ -3,8 +3,19 @@ import type { CommandModule } from 'yargs';
 import { demoCommand } from './demo.js';
 import { guestCommand } from './guest.js';
 import { logCommand } from './log.js';
+import { recordCommand } from './record.js';
+import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
+import { verifyCommand } from './verify.js';
 
 // yargs' CommandModule is generic in the parsed arguments; the list only needs the shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, runCommand, guestCommand, logCommand];
+export const commands: CommandModule<any, any>[] = [
+  demoCommand,
+  runCommand,
+  recordCommand,
+  replayCommand,
+  verifyCommand,
+  logCommand,
+  guestCommand,
+];

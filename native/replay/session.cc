@@ -1,0 +1,38 @@
+#include "replay/session.h"
+
+#include <utility>
+
+#include "replay/chunk_sink.h"
+#include "replay/log_reader.h"
+
+namespace rrkit::replay {
+
+std::unique_ptr<Session> Session::Live() {
+  std::unique_ptr<Session> session(new Session());
+  session->world_ = std::make_unique<LiveWorld>();
+  return session;
+}
+
+std::unique_ptr<Session> Session::Record(const std::string& path, const LogHeader& header) {
+  std::unique_ptr<Session> session(new Session());
+  session->live_ = std::make_unique<LiveWorld>();
+  session->writer_ = std::make_unique<LogWriter>(header, std::make_shared<FileChunkSink>(path));
+  session->world_ = std::make_unique<RecordingWorld>(*session->live_, *session->writer_);
+  return session;
+}
+
+std::unique_ptr<Session> Session::Replay(const std::string& path) {
+  std::unique_ptr<Session> session(new Session());
+  auto replaying = std::make_unique<ReplayingWorld>(ReadLogFile(path));
+  session->replaying_ = replaying.get();
+  session->world_ = std::move(replaying);
+  return session;
+}
+
+Session::~Session() {
+  // The world refers to the writer and the live world: destroy it first.
+  world_.reset();
+  writer_.reset();
+}
+
+}  // namespace rrkit::replay

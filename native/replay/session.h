@@ -1,0 +1,47 @@
+// The World an engine runs against, and what it needs kept alive: a plain run's LiveWorld,
+// a recording's LiveWorld + LogWriter + RecordingWorld, or a replay's ReplayingWorld.
+// Engine bindings build one per run, so that record and replay are options of a run rather
+// than separate code paths.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "replay/log_format.h"
+#include "replay/log_writer.h"
+#include "replay/recording_world.h"
+#include "replay/replaying_world.h"
+#include "replay/world.h"
+
+namespace rrkit::replay {
+
+class Session {
+ public:
+  // A plain run: nothing logged.
+  static std::unique_ptr<Session> Live();
+  // Record to the file at `path` (created or truncated). Throws std::runtime_error naming
+  // the path when it cannot be opened.
+  static std::unique_ptr<Session> Record(const std::string& path, const LogHeader& header);
+  // Replay the log at `path`. Throws LogError (one line, with chunk and offset) for a bad log.
+  static std::unique_ptr<Session> Replay(const std::string& path);
+
+  World& world() { return *world_; }
+  // Replay only: null otherwise.
+  ReplayingWorld* replaying() { return replaying_; }
+  // Recording only: the log being written (for records the World does not carry).
+  LogWriter* writer() { return writer_.get(); }
+  // Recording: writes every appended record; the trailer is written only when the machine
+  // stopped cleanly (RecordingWorld::MachineStopped closed the log), otherwise the log
+  // stays `incomplete`, as after a crash.
+  ~Session();
+
+ private:
+  Session() = default;
+
+  std::unique_ptr<LiveWorld> live_;
+  std::unique_ptr<LogWriter> writer_;
+  std::unique_ptr<World> world_;
+  ReplayingWorld* replaying_ = nullptr;
+};
+
+}  // namespace rrkit::replay

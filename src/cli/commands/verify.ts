@@ -1,0 +1,66 @@
+/**
+ * `rrkit verify`: replay a log and check it against the recording — every checkpoint's
+ * register and memory hashes, the console output, the exit code and the final state.
+ * Exit status 0 when identical, 1 at the first divergence, 2 for a bad log or usage.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { toJsonSafe } from '../../analysis/log-dump.js';
+import { formatDivergence } from '../../analysis/divergence.js';
+import { LogFormatError } from '../../analysis/log-error.js';
+import { replay } from '../../uniprocessor/replay.js';
+
+interface VerifyArgs {
+  log: string;
+  guest: string | undefined;
+  json: boolean;
+}
+
+export const verifyCommand: CommandModule<object, VerifyArgs> = {
+  command: 'verify <log>',
+  describe: 'replay a log and check every checkpoint; exit 0 if identical, 1 at the first divergence',
+  builder: (y: Argv) =>
+    y
+      .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
+      .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' }) as unknown as Argv<VerifyArgs>,
+  handler: async (args) => {
+    const report = (value: object, line: string): void => {
+      if (args.json) process.stdout.write(`${JSON.stringify(toJsonSafe(value))}\n`);
+      else process.stderr.write(`rrkit: ${line}\n`);
+    };
+    let outcome;
+    try {
+      outcome = await replay({ logPath: args.log, elf: args.guest, capture: true });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);
+      process.exitCode = 2;
+      return;
+    }
+    const checkpoints = outcome.log.records.filter((r) => r.type === 'checkpoint').length;
+    switch (outcome.kind) {
+      case 'exited': {
+        const instructions = outcome.result.harts.reduce((sum, h) => sum + h.instret, 0n);
+        report(
+          { verdict: 'identical', checkpoints, instructions, exitCode: outcome.exitCode, consoleBytes: outcome.result.console.length, stateHash: outcome.result.stateHash },
+          `identical: ${checkpoints} checkpoints, ${instructions} instructions, console output (${outcome.result.console.length} bytes), ` +
+            `exit code ${outcome.exitCode} and final state ${outcome.result.stateHash.toString(16).padStart(16, '0')}`,
+        );
+        process.exitCode = 0;
+        return;
+      }
+      case 'incomplete':
+        report(
+          { verdict: 'incomplete', checkpoints, endedAt: outcome.endedAt },
+          `the log is incomplete (no trailer): checked ${checkpoints} checkpoints as far as its sealed chunks reach` +
+            (outcome.endedAt ? `, up to vcpu ${outcome.endedAt.vcpu} @ ${outcome.endedAt.count}` : ''),
+        );
+        process.exitCode = 1;
+        return;
+      case 'diverged':
+        report({ verdict: 'diverged', ...outcome.report }, formatDivergence(outcome.report));
+        process.exitCode = 1;
+        return;
+    }
+  },
+};

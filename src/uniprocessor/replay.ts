@@ -1,0 +1,75 @@
+/**
+ * Replay: re-execute a recorded guest from the same image, feeding it the logged values at
+ * the logged landmarks, reading nothing from the world, and comparing every checkpoint and
+ * the final state with the recording. The outcome is data (rr's replay_step): the guest
+ * exited as recorded, or it diverged and the report says where.
+ */
+import { existsSync } from 'node:fs';
+import { EmuGuestError, runEmu, type EmuRunResult } from '../engines/emu.js';
+import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
+import { readLogFile, type LogContents } from '../analysis/log-reader.js';
+import { checkImageMatchesLog, readGuestImage } from './guest-image.js';
+
+export interface ReplayOptions {
+  logPath: string;
+  /** the guest ELF; default: the path recorded in the log's header */
+  elf?: string;
+  capture?: boolean;
+  timeoutSeconds?: number;
+}
+
+export type ReplayOutcome =
+  | { kind: 'exited'; exitCode: number; result: EmuRunResult; log: LogContents }
+  /**
+   * The recording ended without a clean close: replayed as far as the last sealed chunk
+   * carries it. `endedAt` is where the guest asked for more than the log holds (absent when
+   * the guest ran to its exit on what there was).
+   */
+  | { kind: 'incomplete'; endedAt?: DivergenceReport; result: EmuRunResult; log: LogContents }
+  | { kind: 'diverged'; report: DivergenceReport; result: EmuRunResult; log: LogContents };
+
+/** The last checkpoint in the log that the replay passed before diverging. */
+function lastMatchingCheckpoint(log: LogContents, report: DivergenceReport): bigint[] | undefined {
+  const checkpointField = report.what === 'register hash' || report.what === 'memory hash';
+  let last: bigint[] | undefined;
+  for (const record of log.records) {
+    if (record.type !== 'checkpoint') continue;
+    const at = record.vcpus[report.vcpu]?.count;
+    if (at === undefined) continue;
+    if (at < report.count || (!checkpointField && at === report.count)) last = record.vcpus.map((v) => v.count);
+  }
+  return last;
+}
+
+export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
+  const log = readLogFile(options.logPath);
+  const { header } = log;
+  if (header.engine !== 'emu') throw new Error(`${options.logPath} was recorded on the ${header.engine} engine, which this build cannot replay`);
+  const elf = options.elf ?? header.imagePath;
+  if (options.elf === undefined && !existsSync(elf)) {
+    throw new Error(`the guest image recorded in the log, ${elf}, is gone; give it with --guest`);
+  }
+  checkImageMatchesLog(await readGuestImage(elf), elf, header.imageHash);
+
+  let result: EmuRunResult;
+  try {
+    result = await runEmu({
+      elf,
+      harts: header.vcpus,
+      ramMiB: header.ramMib,
+      capture: options.capture,
+      timeoutSeconds: options.timeoutSeconds,
+      session: { mode: 'replay', path: options.logPath },
+    });
+  } catch (error) {
+    if (error instanceof EmuGuestError && error.result.outcome === 'diverged' && error.result.divergence !== undefined) {
+      const report = divergenceFromNative(error.result.divergence);
+      if (!log.complete) return { kind: 'incomplete', endedAt: report, result: error.result, log };
+      report.lastMatchingCheckpoint = lastMatchingCheckpoint(log, report);
+      return { kind: 'diverged', report, result: error.result, log };
+    }
+    throw error;
+  }
+  if (!log.complete) return { kind: 'incomplete', result, log };
+  return { kind: 'exited', exitCode: result.exitCode, result, log };
+}

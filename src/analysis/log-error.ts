@@ -37,6 +37,7 @@ export class LogFormatError extends Error {
     readonly offset: number,
     readonly detail: string,
   ) {
-    super(`${code} ${where(chunk, offset)}: ${detail}`);
+    // An unreadable file has no chunk or offset worth naming.
+    super(code === 'io' ? detail : `${code} ${where(chunk, offset)}: ${detail}`);
   }
 }

@@ -8,6 +8,12 @@ import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
 import { UsageError } from './errors.js';
 
+// `rrkit log dump RUN.rrlog | head` closes stdout early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 async function main(): Promise<void> {
   const parser = yargs(hideBin(process.argv))
     .scriptName('rrkit')
@@ -19,9 +25,9 @@ async function main(): Promise<void> {
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(100, process.stderr.columns ?? 100))
-    .fail((message, error, y) => {
+    .fail((message, error) => {
       if (error !== undefined && error !== null) throw error;
-      process.stderr.write(`${y.help() === undefined ? '' : ''}rrkit: ${message}\nRun \`rrkit --help\` for usage.\n`);
+      process.stderr.write(`rrkit: ${message}\nRun \`rrkit --help\` for usage.\n`);
       process.exit(2);
     });
   for (const command of commands) parser.command(command);

@@ -1,0 +1,144 @@
+/**
+ * Bad input to replay and verify: each case gives one clear line naming the problem (and,
+ * for a damaged log, the chunk and byte offset), a non-zero exit, never a crash or a hang.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { readLogFile } from '../src/analysis/log-reader.js';
+import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
+import { native } from '../src/native.js';
+import { logFolder } from './kept-logs.js';
+
+const run = promisify(execFile);
+const RRKIT = join(REPO_ROOT, 'bin', 'rrkit');
+
+async function rrkit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(RRKIT, args, { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout: string; stderr: string; killed?: boolean };
+    if (e.killed) throw new Error(`rrkit ${args.join(' ')} hung`);
+    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The one line rrkit printed about the problem. */
+function oneLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(stderr).not.toMatch(/at .*\.ts:\d+|Error:|Segmentation|Aborted/);
+  return lines[0]!;
+}
+
+describe('replay and verify refuse bad input', () => {
+  let good: Buffer;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rrkit-bad-input-'));
+    const path = join(dir, 'good.rrlog');
+    const result = await rrkit('record', 'entropy-mix.small', '-o', path, '--checkpoint-every', '200000');
+    expect(result.code).toBe(0);
+    good = readFileSync(path);
+    expect(readLogFile(path).chunks.length).toBeGreaterThan(0);
+    rmSync(dir, { recursive: true });
+  });
+
+  const cases: { name: string; make: (good: Buffer) => Buffer; expect: RegExp }[] = [
+    { name: 'an empty log', make: () => Buffer.alloc(0), expect: /empty/ },
+    { name: 'not a log at all', make: () => Buffer.from('#!/bin/sh\necho hello\n'), expect: /bad-magic.*not an rrkit log/ },
+    { name: 'a log cut inside a chunk', make: (g) => g.subarray(0, 300), expect: /truncated in chunk 0 at byte 300/ },
+    {
+      name: 'a flipped bit in a chunk',
+      make: (g) => {
+        const b = Buffer.from(g);
+        b[2000] = b[2000]! ^ 0x10;
+        return b;
+      },
+      expect: /bad-crc in chunk 0 at byte \d+/,
+    },
+    {
+      name: 'a newer format version',
+      make: (g) => {
+        const b = Buffer.from(g);
+        b.writeUInt16LE(9, 8);
+        return b;
+      },
+      expect: /bad-version in the header at byte 8: format version 9/,
+    },
+  ];
+
+  for (const c of cases) {
+    test(`${c.name}: one clear line, exit 2 from verify, non-zero from replay`, async () => {
+      const dir = logFolder(`bad-${c.name}`);
+      const path = join(dir, 'bad.rrlog');
+      writeFileSync(path, c.make(good));
+      const verify = await rrkit('verify', path);
+      expect(verify.code).toBe(2);
+      expect(oneLine(verify.stderr)).toMatch(c.expect);
+      const replay = await rrkit('replay', path);
+      expect(replay.code).not.toBe(0);
+      expect(oneLine(replay.stderr)).toMatch(c.expect);
+    });
+  }
+
+  test('a missing log', async () => {
+    const verify = await rrkit('verify', '/nonexistent/run.rrlog');
+    expect(verify.code).toBe(2);
+    expect(oneLine(verify.stderr)).toMatch(/cannot read \/nonexistent\/run.rrlog.*no such file/i);
+  });
+
+  test('the wrong guest image', async () => {
+    const dir = logFolder('bad-image');
+    const path = join(dir, 'good.rrlog');
+    writeFileSync(path, good);
+    const verify = await rrkit('verify', path, '--guest', builtGuestPath('matmul', 'rv64', true));
+    expect(verify.code).toBe(2);
+    expect(oneLine(verify.stderr)).toMatch(/is not the guest image this log was recorded from/);
+  });
+
+  test('the recorded image is gone', async () => {
+    const dir = logFolder('gone-image');
+    const elf = join(dir, 'guest.elf');
+    copyFileSync(builtGuestPath('entropy-mix', 'rv64', true), elf);
+    const path = join(dir, 'run.rrlog');
+    expect((await rrkit('record', elf, '-o', path)).code).toBe(0);
+    writeFileSync(elf, 'changed');
+    const changed = await rrkit('verify', path);
+    expect(changed.code).toBe(2);
+    expect(oneLine(changed.stderr)).toMatch(/not the guest image/);
+    rmSync(elf);
+    const gone = await rrkit('verify', path);
+    expect(gone.code).toBe(2);
+    expect(oneLine(gone.stderr)).toMatch(/is gone; give it with --guest/);
+  });
+
+  test('a guest that reads a device the log has no value for', async () => {
+    const dir = logFolder('no-value');
+    const source = join(dir, 'good.rrlog');
+    writeFileSync(source, good);
+    const log = readLogFile(source);
+    const path = join(dir, 'no-inputs.rrlog');
+    const records = log.records.filter((r) => r.type !== 'input');
+    native().logWrite(path, { header: log.header, records, close: true, maxChunkBytes: 65536 });
+    const verify = await rrkit('verify', path);
+    expect(verify.code).toBe(1);
+    expect(oneLine(verify.stderr)).toMatch(/replay diverged at vcpu 0 @ instruction \d+: .*input/);
+  });
+
+  test('an incomplete log (no trailer): replays as far as its sealed chunks and says so', async () => {
+    const dir = logFolder('incomplete');
+    const source = join(dir, 'good.rrlog');
+    writeFileSync(source, good);
+    const log = readLogFile(source);
+    const path = join(dir, 'incomplete.rrlog');
+    native().logWrite(path, { header: log.header, records: log.records, close: false, maxChunkBytes: 65536 });
+    expect(readLogFile(path).complete).toBe(false);
+    const verify = await rrkit('verify', path);
+    expect(verify.code).toBe(1);
+    expect(oneLine(verify.stderr)).toMatch(/incomplete/);
+  });
+});

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "emu/executor.h"
+#include "emu/ram_hash.h"
 #include "emu/state_hash.h"
 
 namespace rrkit::emu {
@@ -334,7 +335,7 @@ replay::Checkpoint Machine::CaptureState() {
   replay::Checkpoint checkpoint;
   for (const auto& hart : harts_)
     checkpoint.vcpus.push_back({hart->LandmarkAt(hart->instret), hart->RegisterHash()});
-  checkpoint.memory_hash = HashMemory(ram_.host(), ram_.size());
+  checkpoint.memory_hash = HashRam(ram_);
   return checkpoint;
 }
 

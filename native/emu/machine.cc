@@ -188,7 +188,7 @@ void Machine::ExecuteOneBlock(HartRun& run) {
       Stop(RunResult::Outcome::kFault, hart.fatal_error());
     return;
   }
-  const Block& block = hart.blocks.Get(hart.pc, ram_);
+  Block& block = hart.blocks.Get(hart.pc, ram_);
   const DecodedInsn* insns = block.insns.data();
   const uint64_t budget = run.target - hart.instret;
   if (budget < block.length) {
@@ -197,7 +197,7 @@ void Machine::ExecuteOneBlock(HartRun& run) {
     run.clipped[budget] = block.insns.back();
     insns = run.clipped.data();
   }
-  switch (ExecuteBlock<NoAccessCheck>(hart, insns, block.pc)) {
+  switch (ExecuteBlocks<NoAccessCheck>(hart, block, insns, run.target)) {
     case BlockExit::kContinue: return;
     case BlockExit::kFatal: Stop(RunResult::Outcome::kFault, hart.fatal_error()); return;
     case BlockExit::kWfi:

@@ -28,7 +28,7 @@ std::string DivergenceMessage(const replay::Divergence& d) {
 }  // namespace
 
 // What the run loop tracks for one hart besides its architectural state.
-struct Machine::HartRun {
+struct alignas(64) Machine::HartRun {
   explicit HartRun(Hart& h) : hart(h) {}
   Hart& hart;
   uint64_t target = kNever;       // the next count at which something must happen

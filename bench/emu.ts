@@ -33,12 +33,6 @@ function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
 }
 
-function bestOf(repeats: number, run: () => number): number {
-  let best = Infinity;
-  for (let i = 0; i < repeats; i++) best = Math.min(best, run());
-  return best;
-}
-
 function qemuSeconds(elf: string, harts: number): number {
   const started = process.hrtime.bigint();
   const r = spawnSync(
@@ -50,32 +44,44 @@ function qemuSeconds(elf: string, harts: number): number {
   return seconds(started);
 }
 
+/** One emu run, end to end: seconds and instructions retired over all harts. */
+async function emuRun(elf: string, name: string, harts: number): Promise<{ seconds: number; instructions: bigint }> {
+  const started = process.hrtime.bigint();
+  const r = await runEmu({ elf, harts, capture: true });
+  const s = seconds(started);
+  if (r.outcome !== 'exited' || r.exitCode !== 0) throw new Error(`${name} on ${harts} harts: ${r.outcome} ${r.error}`);
+  return { seconds: s, instructions: r.harts.reduce((sum, h) => sum + h.instret, 0n) };
+}
+
+/**
+ * Per workload, rounds that run every configuration once (emu on 1 and 2 harts, QEMU on
+ * both), so that A and B see the same load on the shared machine; the best round wins.
+ */
 export async function benchEmu(harts: readonly number[] = [1, 2], repeats = 3): Promise<EmuBenchReport> {
   const loadAverage = loadavg();
   const rows: EmuBenchRow[] = [];
   for (const workload of WORKLOADS.filter((w) => w.class === 'compute')) {
     const elf = builtGuestPath(workload.name, 'rv64');
-    let oneHartSeconds: number | undefined;
-    for (const n of harts) {
-      let best: { seconds: number; instructions: bigint } | undefined;
-      for (let i = 0; i < repeats; i++) {
-        const started = process.hrtime.bigint();
-        const r = await runEmu({ elf, harts: n, capture: true });
-        const s = seconds(started);
-        if (r.outcome !== 'exited' || r.exitCode !== 0) throw new Error(`${workload.name} on ${n} harts: ${r.outcome} ${r.error}`);
-        if (best === undefined || s < best.seconds)
-          best = { seconds: s, instructions: r.harts.reduce((sum, h) => sum + h.instret, 0n) };
+    const emuBest = new Map<number, { seconds: number; instructions: bigint }>();
+    const qemuBest = new Map<number, number>();
+    for (let round = 0; round < repeats; round++) {
+      for (const n of harts) {
+        const r = await emuRun(elf, workload.name, n);
+        if (r.seconds < (emuBest.get(n)?.seconds ?? Infinity)) emuBest.set(n, r);
+        if (round < 2) qemuBest.set(n, Math.min(qemuBest.get(n) ?? Infinity, qemuSeconds(elf, n)));
       }
-      const b = best!;
-      if (n === 1) oneHartSeconds = b.seconds;
-      const q = bestOf(Math.min(repeats, 2), () => qemuSeconds(elf, n));
+    }
+    const oneHart = emuBest.get(1)?.seconds;
+    for (const n of harts) {
+      const b = emuBest.get(n)!;
+      const q = qemuBest.get(n)!;
       rows.push({
         workload: workload.name,
         harts: n,
         instructions: b.instructions,
         emuSeconds: b.seconds,
         mipsPerHart: Number(b.instructions) / b.seconds / 1e6 / n,
-        speedup: oneHartSeconds === undefined ? NaN : oneHartSeconds / b.seconds,
+        speedup: oneHart === undefined ? NaN : oneHart / b.seconds,
         qemuSeconds: q,
         qemuOverEmu: q / b.seconds,
       });

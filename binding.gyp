@@ -13,7 +13,7 @@
       # (one branch-predictor entry per opcode); GCC would otherwise merge those tails
       # into one shared, badly predicted jump. -fomit-frame-pointer (node-gyp asks for
       # frame pointers): the executor needs every register it can get for its hot locals.
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-O2", "-fno-crossjumping", "-fomit-frame-pointer",
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-O3", "-fno-crossjumping", "-fomit-frame-pointer",
                     "-Wall", "-Wextra", "-Werror", "-pthread"],
       "ldflags": ["-pthread"]
     }

@@ -10,7 +10,7 @@ import { buildIsaPrograms } from './isa-build.js';
 let elf: Record<string, string> = {};
 
 beforeAll(async () => {
-  elf = await buildIsaPrograms(['alu', 'amo', 'trap', 'bad-illegal', 'bad-jump', 'bad-store', 'loop']);
+  elf = await buildIsaPrograms(['alu', 'amo', 'trap', 'bad-illegal', 'bad-jump', 'bad-store', 'loop', 'zero-page']);
 });
 
 describe('instruction set', () => {
@@ -84,6 +84,14 @@ describe('exact instruction counts', () => {
       expect(c.harts[0]!.registerHash).toBe(b.harts[0]!.registerHash);
       expect(c.stateHash).toBe(b.stateHash);
     }
+  });
+
+  it('the memory hash is a function of the contents: a page written and zeroed again hashes as untouched', async () => {
+    const at = async (n: bigint) =>
+      (await runEmu({ elf: elf['zero-page']!, capture: true, stopAt: [n], ramMiB: 4 })).memoryHash;
+    const untouched = await at(1n);
+    expect(await at(3n)).not.toBe(untouched);
+    expect(await at(100n)).toBe(untouched);
   });
 
   it('stops mid-block at every count of a short program', async () => {

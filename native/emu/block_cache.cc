@@ -4,7 +4,7 @@
 
 namespace rrkit::emu {
 
-const Block& BlockCache::Miss(uint64_t pc, GuestRam& ram) {
+Block& BlockCache::Miss(uint64_t pc, GuestRam& ram) {
   auto& owned = blocks_[pc];
   if (owned == nullptr) {
     auto block = std::make_unique<Block>();

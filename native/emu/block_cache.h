@@ -21,6 +21,12 @@ class GuestRam;
 struct Block {
   uint64_t pc = 0;
   uint32_t length = 0;             // instructions, not counting the sentinel
+  // Chaining: the block that ran after this one, per way of leaving it (a taken branch or
+  // jump; falling through). The executor checks a successor's pc before it follows it, so
+  // that a jalr's changing target is only a miss. Blocks are freed only all at once
+  // (BlockCache::Clear), so these pointers never dangle.
+  Block* taken = nullptr;
+  Block* fallthrough = nullptr;
   std::vector<DecodedInsn> insns;  // length + 1 entries
 };
 
@@ -30,7 +36,7 @@ class BlockCache {
 
   // The block starting at `pc`, decoding it on a miss. `pc` must be 4-aligned and its
   // first instruction inside RAM (the caller raises the fetch exception otherwise).
-  const Block& Get(uint64_t pc, GuestRam& ram) {
+  Block& Get(uint64_t pc, GuestRam& ram) {
     Slot& slot = fast_[(pc >> 2) & (kFastSlots - 1)];
     if (slot.pc == pc && slot.block != nullptr) return *slot.block;
     return Miss(pc, ram);
@@ -43,10 +49,10 @@ class BlockCache {
   static constexpr size_t kFastSlots = 1 << 14;
   struct Slot {
     uint64_t pc = 0;
-    const Block* block = nullptr;
+    Block* block = nullptr;
   };
 
-  const Block& Miss(uint64_t pc, GuestRam& ram);
+  Block& Miss(uint64_t pc, GuestRam& ram);
 
   std::unique_ptr<Slot[]> fast_ = std::make_unique<Slot[]>(kFastSlots);
   std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;

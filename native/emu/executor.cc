@@ -184,7 +184,7 @@ bool StoreConditional(Hart& hart, const DecodedInsn& insn, uint64_t count, Fault
 }  // namespace
 
 template <class Access>
-BlockExit ExecuteBlock(Hart& hart, const DecodedInsn* insns, uint64_t block_pc) {
+BlockExit ExecuteBlocks(Hart& hart, Block& first, const DecodedInsn* first_insns, uint64_t limit) {
   static const void* const kHandlers[] = {
 #define RRKIT_EMU_OP_LABEL(name) &&op_##name,
       RRKIT_EMU_OPS(RRKIT_EMU_OP_LABEL)
@@ -197,7 +197,11 @@ BlockExit ExecuteBlock(Hart& hart, const DecodedInsn* insns, uint64_t block_pc) 
   uint8_t* const host = ram.host();
   const uint64_t ram_size = ram.size();
   const uint32_t hart_id = hart.id();
+  Block* block = &first;
+  uint64_t block_pc = first.pc;
+  const DecodedInsn* insns = first_insns;
   const DecodedInsn* insn = insns;
+  Block** successor = nullptr;  // where the block being left keeps the next one
   uint64_t next_pc = 0;
   Fault fault{};
   uint64_t loaded = 0;
@@ -223,7 +227,7 @@ BlockExit ExecuteBlock(Hart& hart, const DecodedInsn* insns, uint64_t block_pc) 
       next_pc = UIMM;                \
       goto jump;                     \
     }                                \
-    goto leave_after;                \
+    goto fall_through;               \
   } while (0)
 #define FAIL(cause, tval)      \
   do {                         \
@@ -395,18 +399,45 @@ op_Illegal: FAIL(Exception::kIllegalInstruction, insn->raw);
 
 op_BlockEnd:
   hart.instret += INDEX();
-  hart.pc = PC();
-  return BlockExit::kContinue;
+  next_pc = PC();
+  successor = &block->fallthrough;
+  goto chain;
+
+fall_through:
+  hart.instret += INDEX() + 1;
+  next_pc = PC() + 4;
+  successor = &block->fallthrough;
+  goto chain;
+
+jump:
+  hart.instret += INDEX() + 1;
+  successor = &block->taken;
+  goto chain;
 
 leave_after:
   hart.instret += INDEX() + 1;
   hart.pc = PC() + 4;
   return BlockExit::kContinue;
 
-jump:
-  hart.instret += INDEX() + 1;
+// Between blocks: the one place that looks at attention and the instruction limit.
+chain: {
   hart.pc = next_pc;
-  return BlockExit::kContinue;
+  if (__builtin_expect(hart.attention.load(std::memory_order_relaxed) != 0 || hart.instret >= limit, 0))
+    return BlockExit::kContinue;
+  Block* next = *successor;
+  if (__builtin_expect(next == nullptr || next->pc != next_pc, 0)) {
+    // Misaligned targets and fetches outside RAM trap in the machine, not here.
+    if ((next_pc & 3) != 0 || !ram.Contains(next_pc, 4)) return BlockExit::kContinue;
+    next = &hart.blocks.Get(next_pc, ram);
+    *successor = next;
+  }
+  if (limit - hart.instret < next->length) return BlockExit::kContinue;
+  block = next;
+  block_pc = next_pc;
+  insns = next->insns.data();
+  insn = insns;
+  DISPATCH();
+}
 
 trap: {
   const uint32_t raw = insn->raw;
@@ -432,6 +463,6 @@ trap: {
 #undef W
 }
 
-template BlockExit ExecuteBlock<NoAccessCheck>(Hart& hart, const DecodedInsn* insns, uint64_t block_pc);
+template BlockExit ExecuteBlocks<NoAccessCheck>(Hart& hart, Block& block, const DecodedInsn* insns, uint64_t limit);
 
 }  // namespace rrkit::emu

@@ -15,11 +15,15 @@ enum class BlockExit {
   kFatal,     // an exception the guest cannot handle: hart.fatal_error() says which
 };
 
-// Executes instructions from `insns` (which ends with an Op::kBlockEnd sentinel), the
-// first at `block_pc`, until the sentinel or the first instruction that leaves the block.
-// Updates hart.pc and hart.instret exactly, also when an instruction traps.
+// Executes `block` from its start, running `insns` (the block's own instructions, or a
+// prefix of them ending with an Op::kBlockEnd sentinel), then chains to the blocks that
+// follow without returning, as long as each next block fits entirely below instret
+// `limit`, nothing has raised the hart's attention, and the next instruction needs no
+// help from the machine (CSRs, wfi, traps, a block not decoded yet outside RAM).
+// Updates hart.pc and hart.instret exactly, also when an instruction traps; never runs
+// past `limit`.
 // `Access` is the per-access permission policy (NoAccessCheck, or CREW later).
 template <class Access>
-BlockExit ExecuteBlock(Hart& hart, const DecodedInsn* insns, uint64_t block_pc);
+BlockExit ExecuteBlocks(Hart& hart, Block& block, const DecodedInsn* insns, uint64_t limit);
 
 }  // namespace rrkit::emu

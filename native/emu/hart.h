@@ -53,7 +53,10 @@ enum Attention : uint32_t {
   kAttentionFlushCode = 1u << 3,  // decoded code may be stale
 };
 
-class Hart {
+// Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and
+// attention word (what every instruction or block touches) must not share a line with
+// another hart's.
+class alignas(64) Hart {
  public:
   Hart(uint32_t id, Machine& machine) : id_(id), machine_(machine) {}
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "emu/executor.h"
+#include "emu/ram_hash.h"
 #include "emu/state_hash.h"
 
 namespace rrkit::emu {
@@ -27,7 +28,7 @@ std::string DivergenceMessage(const replay::Divergence& d) {
 }  // namespace
 
 // What the run loop tracks for one hart besides its architectural state.
-struct Machine::HartRun {
+struct alignas(64) Machine::HartRun {
   explicit HartRun(Hart& h) : hart(h) {}
   Hart& hart;
   uint64_t target = kNever;       // the next count at which something must happen
@@ -189,7 +190,7 @@ void Machine::ExecuteOneBlock(HartRun& run) {
       Stop(RunResult::Outcome::kFault, hart.fatal_error());
     return;
   }
-  const Block& block = hart.blocks.Get(hart.pc, ram_);
+  Block& block = hart.blocks.Get(hart.pc, ram_);
   const DecodedInsn* insns = block.insns.data();
   const uint64_t budget = run.target - hart.instret;
   if (budget < block.length) {
@@ -198,7 +199,7 @@ void Machine::ExecuteOneBlock(HartRun& run) {
     run.clipped[budget] = block.insns.back();
     insns = run.clipped.data();
   }
-  switch (ExecuteBlock<NoAccessCheck>(hart, insns, block.pc)) {
+  switch (ExecuteBlocks<NoAccessCheck>(hart, block, insns, run.target)) {
     case BlockExit::kContinue: return;
     case BlockExit::kFatal: Stop(RunResult::Outcome::kFault, hart.fatal_error()); return;
     case BlockExit::kWfi:
@@ -336,7 +337,7 @@ replay::Checkpoint Machine::CaptureState() {
   replay::Checkpoint checkpoint;
   for (const auto& hart : harts_)
     checkpoint.vcpus.push_back({hart->LandmarkAt(hart->instret), hart->RegisterHash()});
-  checkpoint.memory_hash = HashMemory(ram_.host(), ram_.size());
+  checkpoint.memory_hash = HashRam(ram_);
   return checkpoint;
 }
 

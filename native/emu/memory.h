@@ -69,7 +69,8 @@ class GuestRam {
   int fd_ = -1;
   uint8_t* host_ = nullptr;
   std::unique_ptr<std::atomic<uint8_t>[]> code_lines_;
-  std::atomic<uint32_t> reservations_held_{0};
+  // Read by every store of every hart, written only by LR/SC: alone on its cache line.
+  alignas(64) std::atomic<uint32_t> reservations_held_{0};
   std::unique_ptr<std::atomic<uint64_t>[]> reservation_versions_;
 };
 

@@ -21,6 +21,7 @@ class StateHasher {
 };
 
 // Hash of a memory range (a multiple of 8 bytes), four independent lanes for speed.
+// Guest RAM is hashed page by page with it (ram_hash.h).
 uint64_t HashMemory(const uint8_t* data, size_t bytes);
 
 }  // namespace rrkit::emu

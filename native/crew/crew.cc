@@ -32,7 +32,7 @@ bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count
   me.state = State::kWaiting;
   me.parked_at = count;
   ServeRequests(vcpu, count);
-  me.request = Request{true, page, want, count, {}};
+  me.request = Request{true, page, want, count};
   TryComplete(vcpu);
   me.granted.wait(lock, [&] { return !me.request.active || stopped_; });
   if (me.request.active) {
@@ -83,7 +83,7 @@ void Crew::ServeRequests(uint32_t vcpu, uint64_t count) {
 void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
   Request& req = vcpus_[requester]->request;
   const Access keep = req.want == Access::kWrite ? Access::kNone : Access::kRead;
-  ownership_.Yield(req.page, holder, keep, at, req.order);
+  ownership_.Yield(req.page, holder, keep, at);
   vcpus_[holder]->table.Set(req.page, ownership_.HolderAccess(req.page, holder));
 }
 
@@ -104,7 +104,7 @@ void Crew::TryComplete(uint32_t vcpu) {
     }
   }
   if (must_wait) return;
-  for (const Landmark& from : ownership_.Grant(req.page, vcpu, req.want, req.count, std::move(req.order))) {
+  for (const Landmark& from : ownership_.Grant(req.page, vcpu, req.want, req.count)) {
     sink_(TransferEdge{req.page, from.vcpu, from.count, vcpu, req.count});
   }
   me.table.Set(req.page, req.want);

@@ -85,7 +85,6 @@ class Crew {
     uint64_t page = 0;
     Access want = Access::kNone;
     uint64_t count = 0;
-    std::vector<Landmark> order;  // what the yields so far require it to follow
   };
 
   struct Vcpu {

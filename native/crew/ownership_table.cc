@@ -9,6 +9,8 @@ void Merge(std::vector<Landmark>& into, const std::vector<Landmark>& more) {
   into.insert(into.end(), more.begin(), more.end());
 }
 
+constexpr uint32_t kNobody = UINT32_MAX;
+
 // One landmark per vCPU, the latest; none from `self` (program order already covers it).
 std::vector<Landmark> Latest(std::vector<Landmark> order, uint32_t self) {
   std::sort(order.begin(), order.end(), [](const Landmark& a, const Landmark& b) {
@@ -35,14 +37,18 @@ std::vector<uint32_t> OwnershipTable::Conflicts(uint64_t page, uint32_t vcpu, Ac
   return out;
 }
 
-void OwnershipTable::Yield(uint64_t page, uint32_t holder, Access keep, uint64_t at, std::vector<Landmark>& order) {
+void OwnershipTable::Yield(uint64_t page, uint32_t holder, Access keep, uint64_t at) {
   Page& p = pages_[page];
   auto it = std::find_if(p.holders.begin(), p.holders.end(), [&](const Holder& h) { return h.vcpu == holder; });
   if (it == p.holders.end() || it->access <= keep) return;
   std::vector<Landmark> yielded{{holder, at}};
   if (at == it->since) Merge(yielded, it->inbound);
-  if (it->access == Access::kWrite && keep == Access::kRead) p.after_last_write = yielded;
-  Merge(order, yielded);
+  if (it->access == Access::kWrite) {
+    p.write_ended = std::move(yielded);  // it followed the previous ones when it was granted
+  } else {
+    Merge(p.reads_ended, yielded);
+    p.reads_ended = Latest(std::move(p.reads_ended), kNobody);
+  }
   if (keep == Access::kNone) {
     p.holders.erase(it);
   } else {
@@ -50,13 +56,14 @@ void OwnershipTable::Yield(uint64_t page, uint32_t holder, Access keep, uint64_t
   }
 }
 
-std::vector<Landmark> OwnershipTable::Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at,
-                                            std::vector<Landmark> order) {
+std::vector<Landmark> OwnershipTable::Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at) {
   Page& p = pages_[page];
-  if (want == Access::kRead) {
-    Merge(order, p.after_last_write);
-  } else {
-    p.after_last_write.clear();
+  std::vector<Landmark> order = p.write_ended;
+  if (want == Access::kWrite) {
+    Merge(order, p.reads_ended);
+    // From here on, this writer stands for them: whoever follows it follows them too.
+    p.write_ended.clear();
+    p.reads_ended.clear();
   }
   std::vector<Landmark> edges = Latest(std::move(order), vcpu);
   auto it = std::find_if(p.holders.begin(), p.holders.end(), [&](const Holder& h) { return h.vcpu == vcpu; });

@@ -37,23 +37,27 @@ class OwnershipTable {
   // The holders that must give something up before `vcpu` may have `want` on `page`.
   std::vector<uint32_t> Conflicts(uint64_t page, uint32_t vcpu, Access want) const;
 
-  // `holder` keeps only `keep` on `page`, yielding at instruction count `at`; appends to
-  // `order` the landmarks whoever benefits must follow.
-  void Yield(uint64_t page, uint32_t holder, Access keep, uint64_t at, std::vector<Landmark>& order);
+  // `holder` keeps only `keep` on `page`, yielding at instruction count `at`.
+  void Yield(uint64_t page, uint32_t holder, Access keep, uint64_t at);
 
-  // Gives `vcpu` `want` on `page` from count `at`, once Conflicts() is empty. `order` is
-  // what its yields collected; returns the landmarks to record as edges into `vcpu`
-  // (one per predecessor vCPU, its latest count, never `vcpu` itself).
-  std::vector<Landmark> Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at, std::vector<Landmark> order);
+  // Gives `vcpu` `want` on `page` from count `at`, once Conflicts() is empty. Returns the
+  // landmarks to record as edges into `vcpu` (one per predecessor vCPU, its latest count,
+  // never `vcpu` itself).
+  std::vector<Landmark> Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at);
 
   Access HolderAccess(uint64_t page, uint32_t vcpu) const;
 
  private:
+  // A yield belongs to the page, not to the request that caused it: every later holder
+  // that conflicts with what was given up must follow it, whichever of several waiting
+  // vCPUs is granted first.
   struct Page {
     std::vector<Holder> holders;
-    // Where the last write period ended (the writer's downgrade to reader, plus what it
-    // forwarded): later readers must follow it even though nobody yields to them.
-    std::vector<Landmark> after_last_write;
+    // Where the last write period ended: every later holder follows it (a reader joining
+    // a shared page included, though nobody yields to it).
+    std::vector<Landmark> write_ended;
+    // Where readers since that write gave up their rights: the next writer follows them.
+    std::vector<Landmark> reads_ended;
   };
 
   std::unordered_map<uint64_t, Page> pages_;

@@ -38,7 +38,7 @@ class PermissionTable {
 
   // The fast path. Atomics and LR/SC must ask for write.
   bool Allows(uint64_t page, bool write) const {
-    return rights_[page].load(std::memory_order_relaxed) > static_cast<uint8_t>(!write);
+    return rights_[page].load(std::memory_order_relaxed) > static_cast<uint8_t>(write);
   }
 
   Access Get(uint64_t page) const { return static_cast<Access>(rights_[page].load(std::memory_order_relaxed)); }

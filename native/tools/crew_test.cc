@@ -494,10 +494,13 @@ void TestBadLogs() {
   // Cycle: each waits (before 5) for the other to pass 10.
   std::vector<TransferEdge> cycle{{1, 0, 10, 1, 5}, {2, 1, 10, 0, 5}};
   check_contains(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(2, cycle); }), "cycle");
-  // A longer one, through program order: 0@3 waits for 1 to pass 20; 1@20 waits for 2@30;
-  // 2@30 waits for 0 to pass 4.
-  std::vector<TransferEdge> longer{{1, 1, 20, 0, 3}, {1, 2, 30, 1, 20}, {1, 0, 4, 2, 30}};
+  // A longer one: 0@3 waits for 1 to reach 21, past its gate @ 20, which waits for 2 to
+  // reach 31, past its gate @ 30, which waits for 0 to reach 4.
+  std::vector<TransferEdge> longer{{1, 1, 21, 0, 3}, {1, 2, 31, 1, 20}, {1, 0, 4, 2, 30}};
   check_contains(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(3, longer); }), "cycle");
+  // Not a cycle: a vCPU stopped at its gate @ 20 has reached 20.
+  std::vector<TransferEdge> at_gate{{1, 1, 20, 0, 3}, {1, 2, 30, 1, 20}, {1, 0, 4, 2, 30}};
+  CHECK(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(3, at_gate); }).empty());
   // Not a cycle: 1@20 waits for 0 to pass 3 and 0@3 waits for nothing.
   std::vector<TransferEdge> fine{{1, 0, 3, 1, 20}, {1, 1, 20, 0, 3}};
   CHECK(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(2, fine); }).empty());

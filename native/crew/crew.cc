@@ -5,6 +5,19 @@
 #include <utility>
 
 namespace rrkit::crew {
+namespace {
+
+constexpr int kSpinBeforeSleep = 2000;  // about 10-50 us
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
 
 Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink)
     : geometry_(geometry), sink_(std::move(sink)) {
@@ -33,10 +46,19 @@ bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count
   me.parked_at = count;
   ServeRequests(vcpu, count);
   me.request = Request{true, page, want, count};
+  me.waiting_grant.store(true, std::memory_order_relaxed);
   TryComplete(vcpu);
+  if (me.request.active) {
+    // The holder is usually running on another core and a block away from its boundary:
+    // a short spin saves a sleep and a wake-up. The lock still decides.
+    lock.unlock();
+    for (int i = 0; i < kSpinBeforeSleep && me.waiting_grant.load(std::memory_order_acquire); ++i) CpuRelax();
+    lock.lock();
+  }
   me.granted.wait(lock, [&] { return !me.request.active || stopped_; });
   if (me.request.active) {
     me.request = Request{};
+    me.waiting_grant.store(false, std::memory_order_relaxed);
     me.state = State::kRunning;
     return false;
   }
@@ -109,6 +131,7 @@ void Crew::TryComplete(uint32_t vcpu) {
   }
   me.table.Set(req.page, req.want);
   req = Request{};
+  me.waiting_grant.store(false, std::memory_order_release);
   me.state = State::kRunning;
   me.granted.notify_one();
 }

@@ -94,6 +94,7 @@ class Crew {
     State state = State::kRunning;
     uint64_t parked_at = 0;            // valid unless running
     Request request;                   // valid while waiting
+    std::atomic<bool> waiting_grant{false};  // mirrors request.active, for spinning unlocked
     std::vector<uint32_t> asked_by;    // vCPUs whose requests this one must serve at Poll
     std::condition_variable granted;
   };

@@ -514,10 +514,10 @@ void TestBadLogs() {
 
   // A truncated log at run time: vCPU 0's part ends early, vCPU 1 waits on a count it
   // never reaches. Fails at once, naming who waits for what.
-  Recording rec = Record(2, 4096, 4000, 99);
-  auto late = std::find_if(rec.edges.begin(), rec.edges.end(),
-                           [](const TransferEdge& e) { return e.from_vcpu == 0 && e.from_count > 2000; });
-  CHECK(late != rec.edges.end());
+  Recording rec;
+  rec.run.observed.resize(2);
+  rec.final_counts = {4000, 4000};
+  rec.edges = {{0, 0, 500, 1, 700}, {0, 0, 3000, 1, 3500}};
   std::string truncated;
   WithinSeconds(30, "truncated replay", [&] {
     truncated = ErrorOf<ReplayStalled>([&] { Replay(rec, 1, {}, {1000, 4000}); });
@@ -564,7 +564,8 @@ void BenchFastPath() {
               with, without, static_cast<unsigned long long>(allowed % 2), static_cast<unsigned long long>(sink % 2));
 }
 
-void BenchTransfer() {
+// Microseconds per transfer when two vCPUs write one page in turn, one trial.
+double TransferTrial(std::chrono::milliseconds duration) {
   std::vector<std::atomic<uint32_t>> attention(2);
   uint64_t transfers = 0;
   Crew crew(PageGeometry(kBase, 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}},
@@ -582,14 +583,42 @@ void BenchTransfer() {
   };
   auto t0 = std::chrono::steady_clock::now();
   std::thread a(vcpu, 0), b(vcpu, 1);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::this_thread::sleep_for(duration);
   stop = true;
   a.join();
   b.join();
   const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("  write ping-pong of one page between 2 vCPUs (64-instruction blocks): %llu transfers/s, "
-              "%.2f us per transfer\n",
-              static_cast<unsigned long long>(transfers * 1e6 / us), us / static_cast<double>(transfers));
+  return us / static_cast<double>(std::max<uint64_t>(transfers, 1));
+}
+
+void BenchTransfer() {
+  std::vector<double> trials;
+  for (int i = 0; i < 7; ++i) trials.push_back(TransferTrial(std::chrono::milliseconds(300)));
+  std::sort(trials.begin(), trials.end());
+  std::printf("  write ping-pong of one page between 2 vCPUs (64-instruction blocks), 7 trials: "
+              "best %.2f us, median %.2f us, worst %.2f us per transfer (host load: see uptime)\n",
+              trials.front(), trials[trials.size() / 2], trials.back());
+
+  // The protocol's own work per transfer, without a thread wake-up: one thread drives
+  // two vCPUs, the holder parked each time (Park + Acquire + Unpark).
+  {
+    std::vector<std::atomic<uint32_t>> attention(2);
+    uint64_t transfers = 0;
+    Crew crew(PageGeometry(kBase, 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}},
+              [&](const TransferEdge&) { ++transfers; });
+    crew.Acquire(1, 0, true, 0);
+    constexpr uint64_t kTransfers = 200'000;
+    auto p0 = std::chrono::steady_clock::now();
+    for (uint64_t i = 1; i <= kTransfers; ++i) {
+      const uint32_t me = i & 1, holder = 1 - me;
+      crew.Park(holder, i);
+      crew.Acquire(me, 0, true, i);
+      crew.Unpark(holder);
+    }
+    const double per = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - p0).count() /
+                       static_cast<double>(transfers);
+    std::printf("  protocol work per transfer, holder parked, one thread: %.3f us\n", per);
+  }
 
   // The uncontended part: first touches (no holder to wait for).
   std::atomic<uint32_t> solo_attention{0};

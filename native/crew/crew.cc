@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace rrkit::crew {
@@ -32,6 +33,10 @@ Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sin
 
 bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count) {
   const Access want = want_write ? Access::kWrite : Access::kRead;
+  if (vcpu >= vcpus_.size() || page >= geometry_.page_count()) {
+    throw std::out_of_range("CREW Acquire: vcpu " + std::to_string(vcpu) + " page " + std::to_string(page) +
+                            " outside the machine");
+  }
   std::unique_lock lock(mutex_);
   if (stopped_) return false;
   Vcpu& me = *vcpus_[vcpu];

@@ -76,9 +76,10 @@ uint64_t Mix(uint64_t x) {  // SplitMix64's finaliser
 // accesses go to a small hot region shared by everyone, the rest to a region per vCPU
 // that its neighbour also touches.
 struct Instruction {
-  enum Op { kLoad, kIncrement, kAtomicAdd } op;
+  enum Op { kLoad, kIncrement, kAtomicAdd, kMove } op;
   uint32_t slot;
-  bool writes() const { return op != kLoad; }
+  uint32_t target;  // kMove: copies slot to target, two pages in one instruction
+  bool writes() const { return op != kLoad && op != kMove; }
 };
 
 constexpr uint32_t kHotSlots = 16;
@@ -91,8 +92,12 @@ Instruction Decode(uint32_t vcpu, uint64_t i, uint32_t vcpus) {
   const uint32_t region = (r >> 8) & 1 ? vcpu : (vcpu + 1) % vcpus;
   const uint32_t slot = (r & 1) ? static_cast<uint32_t>((r >> 16) % kHotSlots)
                                 : kHotSlots + region * kRegionSlots + static_cast<uint32_t>((r >> 16) % kRegionSlots);
-  const uint32_t kind = (r >> 32) % 10;
-  return Instruction{kind < 4 ? Instruction::kLoad : kind < 9 ? Instruction::kIncrement : Instruction::kAtomicAdd, slot};
+  const uint32_t kind = (r >> 32) % 20;
+  const auto op = kind < 8 ? Instruction::kLoad
+                  : kind < 16 ? Instruction::kIncrement
+                  : kind < 18 ? Instruction::kAtomicAdd
+                              : Instruction::kMove;
+  return Instruction{op, slot, static_cast<uint32_t>((r >> 40) % SlotCount(vcpus))};
 }
 
 // Guest memory: racy by design, so relaxed atomics (the races are the point; CREW orders them).
@@ -119,6 +124,12 @@ struct GuestMemory {
       case Instruction::kAtomicAdd:
         observed.push_back(w.fetch_add(7, std::memory_order_relaxed));
         break;
+      case Instruction::kMove: {
+        uint64_t v = w.load(std::memory_order_relaxed);
+        observed.push_back(v);
+        words[in.target].store(v + 1, std::memory_order_relaxed);
+        break;
+      }
     }
   }
 
@@ -159,7 +170,18 @@ void RecordVcpu(Crew& crew, GuestMemory& memory, std::atomic<uint32_t>& attentio
     for (; count < block_end; ++count) {
       const Instruction in = Decode(vcpu, count, vcpus);
       const uint64_t page = geometry.PageOf(AddressOf(in.slot));
-      if (!table.Allows(page, in.writes())) crew.Acquire(vcpu, page, in.writes(), count);
+      const uint64_t target = geometry.PageOf(AddressOf(in.target));
+      // Check every page the instruction touches; after a fault, check them all again,
+      // since a page already granted may have been taken while this vCPU waited.
+      for (;;) {
+        if (!table.Allows(page, in.writes())) {
+          crew.Acquire(vcpu, page, in.writes(), count);
+        } else if (in.op == Instruction::kMove && !table.Allows(target, true)) {
+          crew.Acquire(vcpu, target, true, count);
+        } else {
+          break;
+        }
+      }
       memory.Execute(in, observed);
     }
     // Timing noise, so that recordings differ: the host scheduler, and now and then an

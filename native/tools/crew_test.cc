@@ -4,6 +4,7 @@
 // the ReplayGate and checks that every replay matches its recording exactly.
 //
 //   crew_test            run the tests; prints "N passed, M failed", exits 1 on failure
+//   crew_test NAME       only the tests whose name contains NAME
 //   crew_test --bench    also measure the fast-path check and the cost of a transfer
 //
 // Built by native/tools/crew_test.mk (also under ThreadSanitizer).
@@ -664,6 +665,7 @@ struct Test {
 int main(int argc, char** argv) {
   using namespace rrkit::crew;
   const bool bench = argc > 1 && std::strcmp(argv[1], "--bench") == 0;
+  const char* only = argc > 1 && !bench ? argv[1] : nullptr;  // run the tests whose name contains this
   const bool quick = std::getenv("CREW_TEST_QUICK") != nullptr;  // the ThreadSanitizer build
   const uint64_t n = quick ? 3000 : 20000;
   std::vector<Test> tests{
@@ -684,6 +686,7 @@ int main(int argc, char** argv) {
   };
   int passed = 0, failed = 0;
   for (const Test& t : tests) {
+    if (only != nullptr && std::strstr(t.name, only) == nullptr) continue;
     std::printf("%s\n", t.name);
     std::fflush(stdout);
     const int before = g_checks_failed;

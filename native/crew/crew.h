@@ -1,0 +1,115 @@
+// The CREW transfer protocol for recording: concurrent read, exclusive write, per page.
+//
+// What the engine does, per vCPU thread (see docs/crew.md):
+//   - before every guest memory access (atomics and LR/SC count as writes):
+//       if (!crew.Permissions(v).Allows(page, write)) crew.Acquire(v, page, write, count);
+//     at the instruction boundary, before the access has any effect; `count` is the number
+//     of instructions the vCPU has retired.
+//   - at every block boundary: if (attention & hooks.attention_bit) crew.Poll(v, count);
+//   - around anything that blocks the vCPU (wfi, a parked hart, a stopped machine, waiting
+//     on the host): hold a Crew::Parked (or call Park/Unpark), so that others can take
+//     pages from it without its help.
+//   - when the machine stops: crew.Stop(), which releases any vCPU waiting in Acquire.
+//
+// Deadlock freedom: a vCPU only ever sleeps waiting for a holder that is running, and a
+// running holder reaches a block boundary (Poll) or parks soon. Parked vCPUs, including
+// those waiting in Acquire, never have to act: whoever needs their pages takes them, at
+// the count where they parked. A vCPU whose Acquire completes is running again, so it
+// executes its instruction before anyone can make it yield.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "crew/ownership_table.h"
+#include "crew/page_geometry.h"
+#include "crew/permission_table.h"
+#include "crew/transfer_edge.h"
+
+namespace rrkit::crew {
+
+// What the engine gives CREW for each vCPU: the word its run loop checks at every block
+// boundary, and the bit of it that CREW may set.
+struct VcpuHooks {
+  std::atomic<uint32_t>* attention;
+  uint32_t attention_bit;
+};
+
+class Crew {
+ public:
+  Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink);
+  Crew(const Crew&) = delete;
+  Crew& operator=(const Crew&) = delete;
+
+  const PageGeometry& geometry() const { return geometry_; }
+  uint32_t vcpu_count() const { return static_cast<uint32_t>(vcpus_.size()); }
+
+  // The fast path's table for `vcpu`; only that vCPU's thread should check it.
+  const PermissionTable& Permissions(uint32_t vcpu) const { return vcpus_[vcpu]->table; }
+
+  // Gains read (or write) on `page` for `vcpu`, stopped before the instruction at `count`.
+  // Blocks until every conflicting holder has yielded. Returns false if Stop() was called.
+  bool Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count);
+
+  // At a block boundary, after seeing the attention bit: yields what others asked for.
+  void Poll(uint32_t vcpu, uint64_t count);
+
+  // `vcpu` stops executing at `count` until Unpark(); meanwhile its pages can be taken.
+  void Park(uint32_t vcpu, uint64_t count);
+  void Unpark(uint32_t vcpu);
+
+  class Parked {
+   public:
+    Parked(Crew& crew, uint32_t vcpu, uint64_t count) : crew_(crew), vcpu_(vcpu) { crew_.Park(vcpu, count); }
+    ~Parked() { crew_.Unpark(vcpu_); }
+    Parked(const Parked&) = delete;
+    Parked& operator=(const Parked&) = delete;
+
+   private:
+    Crew& crew_;
+    uint32_t vcpu_;
+  };
+
+  // The machine is stopping: every Acquire, waiting or future, returns false.
+  void Stop();
+
+ private:
+  enum class State { kRunning, kWaiting, kParked };
+
+  struct Request {
+    bool active = false;
+    uint64_t page = 0;
+    Access want = Access::kNone;
+    uint64_t count = 0;
+  };
+
+  struct Vcpu {
+    explicit Vcpu(uint64_t pages, VcpuHooks h) : table(pages), hooks(h) {}
+    PermissionTable table;
+    VcpuHooks hooks;
+    State state = State::kRunning;
+    uint64_t parked_at = 0;            // valid unless running
+    Request request;                   // valid while waiting
+    std::atomic<bool> waiting_grant{false};  // mirrors request.active, for spinning unlocked
+    std::vector<uint32_t> asked_by;    // vCPUs whose requests this one must serve at Poll
+    std::condition_variable granted;
+  };
+
+  void ServeRequests(uint32_t vcpu, uint64_t count);
+  void TryComplete(uint32_t vcpu);
+  void YieldTo(uint32_t holder, uint64_t at, uint32_t requester);
+
+  PageGeometry geometry_;
+  TransferSink sink_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+
+  std::mutex mutex_;  // guards everything below and every Vcpu's slow-path fields
+  OwnershipTable ownership_;
+  bool stopped_ = false;
+};
+
+}  // namespace rrkit::crew

@@ -1,0 +1,66 @@
+// Who holds each page, and what a new holder must be ordered after. Pure bookkeeping with
+// no threads: Crew (crew.h) calls it under its lock, and decides who yields when.
+//
+// A page is either shared-read by a set of vCPUs or owned for write by one. Each holder
+// remembers the count at which it gained its rights (`since`) and the landmarks it was
+// ordered after then (`inbound`). A holder that yields at the very count it gained its
+// rights never executed with them (it was parked before that instruction, e.g. faulting
+// on a second page for the same instruction); its yield alone would not carry the order
+// it received, because in replay it publishes that count while still waiting at its own
+// gate, so its inbound landmarks are forwarded to the next holder.
+//
+// An untouched page has no holder: the first vCPU to touch it takes it without an edge.
+// That is deterministic because replay starts from the identical image (its hash is in
+// the log header), so every page's contents before its first transfer are the same.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "crew/permission_table.h"
+#include "replay/world.h"
+
+namespace rrkit::crew {
+
+using replay::Landmark;
+
+class OwnershipTable {
+ public:
+  struct Holder {
+    uint32_t vcpu;
+    Access access;
+    uint64_t since;
+    std::vector<Landmark> inbound;
+  };
+
+  // The holders that must give something up before `vcpu` may have `want` on `page`.
+  std::vector<uint32_t> Conflicts(uint64_t page, uint32_t vcpu, Access want) const;
+
+  // `holder` keeps only `keep` on `page`, yielding at instruction count `at`.
+  void Yield(uint64_t page, uint32_t holder, Access keep, uint64_t at);
+
+  // Gives `vcpu` `want` on `page` from count `at`, once Conflicts() is empty. Returns the
+  // landmarks to record as edges into `vcpu` (one per predecessor vCPU, its latest count,
+  // never `vcpu` itself).
+  std::vector<Landmark> Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at);
+
+  Access HolderAccess(uint64_t page, uint32_t vcpu) const;
+
+ private:
+  // A yield belongs to the page, not to the request that caused it: every later holder
+  // that conflicts with what was given up must follow it, whichever of several waiting
+  // vCPUs is granted first.
+  struct Page {
+    std::vector<Holder> holders;
+    // Where the last write period ended: every later holder follows it (a reader joining
+    // a shared page included, though nobody yields to it).
+    std::vector<Landmark> write_ended;
+    // Where readers since that write gave up their rights: the next writer follows them.
+    std::vector<Landmark> reads_ended;
+  };
+
+  std::unordered_map<uint64_t, Page> pages_;
+};
+
+}  // namespace rrkit::crew

@@ -1,0 +1,113 @@
+// CREW replay: each vCPU, before the instruction at count b, waits until every
+// predecessor A of an edge A@a -> this@b has published a count >= a. Replay makes no
+// permission checks and takes no decisions: it follows the recorded order.
+//
+// What the engine does, per vCPU thread:
+//   - at every block boundary, and before it blocks: gate.Publish(v, count)
+//     (a release store; it orders this vCPU's guest-memory writes before the waiter's);
+//   - clips each block so that it stops at gate.NextWaitCount(v), and when
+//     count == NextWaitCount(v) calls gate.WaitAt(v, count) before executing;
+//   - when the vCPU stops for good: gate.Finish(v, count).
+// A log that cannot progress raises ReplayStalled with a report of who waits on what:
+// at once when a predecessor finished below the count it is waited for, or after
+// `stall_timeout` without any vCPU advancing.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "crew/transfer_edge.h"
+
+namespace rrkit::crew {
+
+// Who was waiting on what when replay stopped progressing.
+struct StallReport {
+  struct Vcpu {
+    uint32_t vcpu;
+    uint64_t published;
+    bool finished;
+    bool waiting;
+    uint64_t waiting_at;     // the instruction it is stopped before
+    uint32_t waiting_for;    // the predecessor
+    uint64_t waiting_for_count;
+  };
+  std::string reason;
+  std::vector<Vcpu> vcpus;
+
+  std::string ToString() const;
+};
+
+class ReplayStalled : public std::runtime_error {
+ public:
+  explicit ReplayStalled(StallReport r) : std::runtime_error(r.ToString()), report(std::move(r)) {}
+  StallReport report;
+};
+
+class ReplayGate {
+ public:
+  static constexpr uint64_t kNever = UINT64_MAX;
+
+  struct Options {
+    std::chrono::milliseconds stall_timeout{2000};
+  };
+
+  // Validates the log first (throws InvalidEdgeLog, see edge_validation.h).
+  ReplayGate(uint32_t vcpus, const std::vector<TransferEdge>& edges,
+             const std::optional<std::vector<uint64_t>>& final_counts, Options options);
+  ReplayGate(uint32_t vcpus, const std::vector<TransferEdge>& edges)
+      : ReplayGate(vcpus, edges, std::nullopt, Options{}) {}
+
+  // The count before which `vcpu` must next stop and call WaitAt, or kNever.
+  uint64_t NextWaitCount(uint32_t vcpu) const {
+    const Vcpu& v = *vcpus_[vcpu];
+    return v.next < v.waits.size() ? v.waits[v.next].to_count : kNever;
+  }
+
+  // Blocks `vcpu`, stopped before instruction `count` (== NextWaitCount), until its
+  // predecessors there have passed. Throws ReplayStalled.
+  void WaitAt(uint32_t vcpu, uint64_t count);
+
+  void Publish(uint32_t vcpu, uint64_t count) { vcpus_[vcpu]->published.store(count, std::memory_order_release); }
+  void Finish(uint32_t vcpu, uint64_t count);
+
+  uint64_t Published(uint32_t vcpu) const { return vcpus_[vcpu]->published.load(std::memory_order_acquire); }
+
+ private:
+  struct Wait {
+    uint64_t to_count;
+    uint32_t from_vcpu;
+    uint64_t from_count;
+  };
+
+  struct alignas(64) Vcpu {
+    std::atomic<uint64_t> published{0};
+    std::atomic<bool> finished{false};
+    // For the stall report; written by the owner, read by whoever reports.
+    std::atomic<bool> waiting{false};
+    std::atomic<uint64_t> waiting_at{0};
+    std::atomic<uint32_t> waiting_for{0};
+    std::atomic<uint64_t> waiting_for_count{0};
+    // Owner thread only.
+    std::vector<Wait> waits;  // by to_count
+    size_t next = 0;
+  };
+
+  void WaitFor(Vcpu& me, uint64_t count, const Wait& wait);
+  uint64_t ProgressSignature() const;
+  [[noreturn]] void Fail(const std::string& reason);
+
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  Options options_;
+  std::atomic<bool> failed_{false};
+  std::mutex failure_mutex_;
+  std::optional<StallReport> failure_;  // the first failure, rethrown to every waiter
+};
+
+}  // namespace rrkit::crew

@@ -1,0 +1,25 @@
+// One ordering constraint between two vCPUs, the unit that CREW records and replays:
+// everything `from_vcpu` did to `page` before it had retired `from_count` instructions
+// happens before whatever `to_vcpu` does to it from instruction `to_count` on.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace rrkit::crew {
+
+struct TransferEdge {
+  uint64_t page;
+  uint32_t from_vcpu;
+  uint64_t from_count;
+  uint32_t to_vcpu;
+  uint64_t to_count;
+
+  bool operator==(const TransferEdge&) const = default;
+};
+
+// Where recording sends edges. Called with Crew's lock held, from whichever vCPU thread
+// completed the transfer: it must be quick and must not call back into Crew.
+using TransferSink = std::function<void(const TransferEdge&)>;
+
+}  // namespace rrkit::crew

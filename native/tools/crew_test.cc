@@ -1,0 +1,713 @@
+// Stand-alone tests of CREW (native/crew/) with fake vCPUs: real threads that "execute
+// instructions" (count++) on a shared array through the permission tables, polling at
+// block boundaries as the emu engine does. Records racy interleavings, replays them with
+// the ReplayGate and checks that every replay matches its recording exactly.
+//
+//   crew_test            run the tests; prints "N passed, M failed", exits 1 on failure
+//   crew_test NAME       only the tests whose name contains NAME
+//   crew_test --bench    also measure the fast-path check and the cost of a transfer
+//
+// Built by native/tools/crew_test.mk (also under ThreadSanitizer).
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <future>
+#include <latch>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crew/crew.h"
+#include "crew/edge_validation.h"
+#include "crew/ownership_table.h"
+#include "crew/page_geometry.h"
+#include "crew/replay_gate.h"
+#include "crew/transfer_stats.h"
+
+namespace rrkit::crew {
+namespace {
+
+// ---------------------------------------------------------------- test harness
+
+int g_checks_failed = 0;
+
+#define CHECK(cond)                                                         \
+  do {                                                                      \
+    if (!(cond)) {                                                          \
+      std::fprintf(stderr, "  CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      ++g_checks_failed;                                                    \
+    }                                                                       \
+  } while (0)
+
+// Runs `body` on its own thread; a test that does not finish in time is a deadlock, and
+// the whole program stops with a message rather than hanging its caller.
+void WithinSeconds(int seconds, const char* what, const std::function<void()>& body) {
+  std::packaged_task<void()> task(body);
+  auto done = task.get_future();
+  std::thread runner(std::move(task));
+  if (done.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready) {
+    std::fprintf(stderr, "DEADLOCK: %s did not finish within %d s\n", what, seconds);
+    std::fflush(stderr);
+    std::_Exit(2);
+  }
+  runner.join();
+  done.get();
+}
+
+constexpr uint32_t kCrewBit = 1u << 3;  // the engine picks which attention bit is CREW's
+constexpr uint64_t kBase = 0x8000'0000;
+constexpr uint64_t kBlock = 8;  // instructions per block: where vCPUs poll and publish
+
+uint64_t Mix(uint64_t x) {  // SplitMix64's finaliser
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// ---------------------------------------------------------------- the fake guest
+
+// The guest program: instruction i of vCPU v, the same in record and replay. Half the
+// accesses go to a small hot region shared by everyone, the rest to a region per vCPU
+// that its neighbour also touches.
+struct Instruction {
+  enum Op { kLoad, kIncrement, kAtomicAdd, kMove } op;
+  uint32_t slot;
+  uint32_t target;  // kMove: copies slot to target, two pages in one instruction
+  bool writes() const { return op != kLoad && op != kMove; }
+};
+
+constexpr uint32_t kHotSlots = 16;
+constexpr uint32_t kRegionSlots = 64;
+
+uint32_t SlotCount(uint32_t vcpus) { return kHotSlots + kRegionSlots * vcpus; }
+
+Instruction Decode(uint32_t vcpu, uint64_t i, uint32_t vcpus) {
+  const uint64_t r = Mix((uint64_t{vcpu} << 40) ^ i);
+  const uint32_t region = (r >> 8) & 1 ? vcpu : (vcpu + 1) % vcpus;
+  const uint32_t slot = (r & 1) ? static_cast<uint32_t>((r >> 16) % kHotSlots)
+                                : kHotSlots + region * kRegionSlots + static_cast<uint32_t>((r >> 16) % kRegionSlots);
+  const uint32_t kind = (r >> 32) % 20;
+  const auto op = kind < 8 ? Instruction::kLoad
+                  : kind < 16 ? Instruction::kIncrement
+                  : kind < 18 ? Instruction::kAtomicAdd
+                              : Instruction::kMove;
+  return Instruction{op, slot, static_cast<uint32_t>((r >> 40) % SlotCount(vcpus))};
+}
+
+// Guest memory: racy by design, so relaxed atomics (the races are the point; CREW orders them).
+struct GuestMemory {
+  explicit GuestMemory(uint32_t slots) : size(slots), words(new std::atomic<uint64_t>[slots]) {
+    for (uint32_t s = 0; s < slots; ++s) words[s].store(s, std::memory_order_relaxed);
+  }
+  uint32_t size;
+  std::unique_ptr<std::atomic<uint64_t>[]> words;
+
+  // Executes one instruction; what it read goes to `observed`.
+  void Execute(const Instruction& in, std::vector<uint64_t>& observed) {
+    std::atomic<uint64_t>& w = words[in.slot];
+    switch (in.op) {
+      case Instruction::kLoad:
+        observed.push_back(w.load(std::memory_order_relaxed));
+        break;
+      case Instruction::kIncrement: {  // load, add, store: loses updates unless ordered
+        uint64_t v = w.load(std::memory_order_relaxed);
+        observed.push_back(v);
+        w.store(v * 3 + 1, std::memory_order_relaxed);
+        break;
+      }
+      case Instruction::kAtomicAdd:
+        observed.push_back(w.fetch_add(7, std::memory_order_relaxed));
+        break;
+      case Instruction::kMove: {
+        uint64_t v = w.load(std::memory_order_relaxed);
+        observed.push_back(v);
+        words[in.target].store(v + 1, std::memory_order_relaxed);
+        break;
+      }
+    }
+  }
+
+  std::vector<uint64_t> Snapshot() const {
+    std::vector<uint64_t> out(size);
+    for (uint32_t s = 0; s < size; ++s) out[s] = words[s].load(std::memory_order_relaxed);
+    return out;
+  }
+};
+
+uint64_t AddressOf(uint32_t slot) { return kBase + uint64_t{slot} * 8; }
+
+struct Run {
+  std::vector<std::vector<uint64_t>> observed;  // per vCPU, in program order
+  std::vector<uint64_t> final_memory;
+  bool operator==(const Run&) const = default;
+};
+
+struct Recording {
+  Run run;
+  std::vector<TransferEdge> edges;
+  std::vector<uint64_t> final_counts;
+  uint64_t granularity;
+};
+
+// ---------------------------------------------------------------- record
+
+// One recording vCPU: the engine's run loop, reduced to what CREW sees.
+void RecordVcpu(Crew& crew, GuestMemory& memory, std::atomic<uint32_t>& attention, uint32_t vcpu, uint32_t vcpus,
+                uint64_t instructions, uint64_t jitter_seed, std::vector<uint64_t>& observed) {
+  const PermissionTable& table = crew.Permissions(vcpu);
+  const PageGeometry& geometry = crew.geometry();
+  uint64_t count = 0;
+  uint64_t jitter = jitter_seed;
+  while (count < instructions) {
+    if (attention.load(std::memory_order_acquire) & kCrewBit) crew.Poll(vcpu, count);
+    const uint64_t block_end = std::min(count + kBlock, instructions);
+    for (; count < block_end; ++count) {
+      const Instruction in = Decode(vcpu, count, vcpus);
+      const uint64_t page = geometry.PageOf(AddressOf(in.slot));
+      const uint64_t target = geometry.PageOf(AddressOf(in.target));
+      // Check every page the instruction touches; after a fault, check them all again,
+      // since a page already granted may have been taken while this vCPU waited.
+      for (;;) {
+        if (!table.Allows(page, in.writes())) {
+          crew.Acquire(vcpu, page, in.writes(), count);
+        } else if (in.op == Instruction::kMove && !table.Allows(target, true)) {
+          crew.Acquire(vcpu, target, true, count);
+        } else {
+          break;
+        }
+      }
+      memory.Execute(in, observed);
+    }
+    // Timing noise, so that recordings differ: the host scheduler, and now and then an
+    // idle wait (a wfi) during which the vCPU is parked.
+    jitter = Mix(jitter);
+    if (jitter % 97 == 0) std::this_thread::yield();
+    if (jitter % 1009 == 0) {
+      Crew::Parked idle(crew, vcpu, count);
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  crew.Park(vcpu, count);  // main returned: parked for good, its pages still transferable
+}
+
+Recording Record(uint32_t vcpus, uint64_t granularity, uint64_t instructions, uint64_t seed) {
+  Recording rec;
+  rec.granularity = granularity;
+  GuestMemory memory(SlotCount(vcpus));
+  std::vector<std::atomic<uint32_t>> attention(vcpus);
+  std::vector<VcpuHooks> hooks;
+  for (auto& a : attention) hooks.push_back(VcpuHooks{&a, kCrewBit});
+  Crew crew(PageGeometry(kBase, uint64_t{memory.size} * 8, granularity), hooks,
+            [&](const TransferEdge& e) { rec.edges.push_back(e); });
+  rec.run.observed.resize(vcpus);
+  std::latch start(vcpus);
+  std::vector<std::thread> threads;
+  for (uint32_t v = 0; v < vcpus; ++v) {
+    threads.emplace_back([&, v] {
+      start.arrive_and_wait();
+      RecordVcpu(crew, memory, attention[v], v, vcpus, instructions, Mix(seed * 131 + v), rec.run.observed[v]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  crew.Stop();
+  rec.run.final_memory = memory.Snapshot();
+  rec.final_counts.assign(vcpus, instructions);
+  return rec;
+}
+
+// ---------------------------------------------------------------- replay
+
+// One replaying vCPU: no permission checks; blocks are clipped at the gate's next count.
+void ReplayVcpu(ReplayGate& gate, GuestMemory& memory, uint32_t vcpu, uint32_t vcpus, uint64_t instructions,
+                uint64_t jitter_seed, std::vector<uint64_t>& observed) {
+  uint64_t count = 0;
+  uint64_t jitter = jitter_seed;
+  while (count < instructions) {
+    gate.Publish(vcpu, count);
+    if (gate.NextWaitCount(vcpu) == count) gate.WaitAt(vcpu, count);
+    const uint64_t stop = std::min({count + kBlock, instructions, gate.NextWaitCount(vcpu)});
+    for (; count < stop; ++count) memory.Execute(Decode(vcpu, count, vcpus), observed);
+    jitter = Mix(jitter);
+    if (jitter % 61 == 0) std::this_thread::yield();
+  }
+  gate.Finish(vcpu, count);
+}
+
+// Replays `rec`; `instructions_of` lets a test cut a vCPU short. Rethrows the first failure.
+Run Replay(const Recording& rec, uint64_t seed, ReplayGate::Options options = {},
+           std::vector<uint64_t> instructions_of = {}) {
+  const uint32_t vcpus = static_cast<uint32_t>(rec.run.observed.size());
+  if (instructions_of.empty()) instructions_of = rec.final_counts;
+  ReplayGate gate(vcpus, rec.edges, rec.final_counts, options);
+  GuestMemory memory(SlotCount(vcpus));
+  Run run;
+  run.observed.resize(vcpus);
+  std::vector<std::exception_ptr> errors(vcpus);
+  std::vector<std::thread> threads;
+  for (uint32_t v = 0; v < vcpus; ++v) {
+    threads.emplace_back([&, v] {
+      try {
+        ReplayVcpu(gate, memory, v, vcpus, instructions_of[v], Mix(seed * 977 + v), run.observed[v]);
+      } catch (...) {
+        errors[v] = std::current_exception();
+        gate.Finish(v, gate.Published(v));  // stop publishing: let the others see it
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  run.final_memory = memory.Snapshot();
+  return run;
+}
+
+// ---------------------------------------------------------------- tests
+
+void TestGeometry() {
+  PageGeometry g(kBase, 1 << 20);
+  CHECK(g.granularity() == 4096);
+  CHECK(g.page_count() == 256);
+  CHECK(g.PageOf(kBase + 4096 * 3 + 17) == 3);
+  CHECK(g.Contains(kBase) && !g.Contains(kBase - 1) && !g.Contains(kBase + (1 << 20)));
+  CHECK(PageGeometry(kBase, 1 << 20, 64).page_count() == (1 << 14));
+  for (uint64_t bad : {0ull, 32ull, 100ull, 4ull << 20}) {
+    bool threw = false;
+    try {
+      PageGeometry(kBase, 1 << 20, bad);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    CHECK(threw);
+  }
+}
+
+void TestPermissionTable() {
+  PermissionTable t(4);
+  CHECK(!t.Allows(1, false) && !t.Allows(1, true));
+  t.Set(1, Access::kRead);
+  CHECK(t.Allows(1, false) && !t.Allows(1, true));
+  t.Set(1, Access::kWrite);
+  CHECK(t.Allows(1, false) && t.Allows(1, true));
+}
+
+// The edges the bookkeeping produces for the textbook cases, single-threaded.
+void TestOwnershipEdges() {
+  OwnershipTable o;
+  auto is = [](const std::vector<Landmark>& edges, std::vector<std::pair<uint32_t, uint64_t>> want) {
+    std::vector<std::pair<uint32_t, uint64_t>> got;
+    for (const Landmark& l : edges) got.push_back({l.vcpu, l.count});
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    return got == want;
+  };
+  CHECK(o.Grant(7, 0, Access::kWrite, 10).empty());  // first touch: no edge
+  CHECK(o.Conflicts(7, 1, Access::kRead) == std::vector<uint32_t>{0});
+
+  o.Yield(7, 0, Access::kRead, 20);  // a read downgrades the writer to reader
+  CHECK(is(o.Grant(7, 1, Access::kRead, 5), {{0, 20}}));
+  CHECK(o.HolderAccess(7, 0) == Access::kRead);
+  CHECK(is(o.Grant(7, 2, Access::kRead, 8), {{0, 20}}));  // a later reader still follows the write
+
+  // A write revokes every reader: one edge per reader.
+  CHECK(o.Conflicts(7, 3, Access::kWrite).size() == 3);
+  o.Yield(7, 0, Access::kNone, 30);
+  o.Yield(7, 1, Access::kNone, 40);
+  o.Yield(7, 2, Access::kNone, 50);
+  CHECK(is(o.Grant(7, 3, Access::kWrite, 1), {{0, 30}, {1, 40}, {2, 50}}));
+  CHECK(o.Conflicts(7, 0, Access::kRead) == std::vector<uint32_t>{3});
+
+  // A holder that yields at the count it gained its rights never used them: the order it
+  // received is forwarded with its own edge (0 @ 30 is the new holder itself: dropped).
+  o.Yield(7, 3, Access::kNone, 1);
+  CHECK(is(o.Grant(7, 0, Access::kWrite, 60), {{3, 1}, {1, 40}, {2, 50}}));
+
+  // A yield belongs to the page: two writers wait on two readers; whichever is granted
+  // first follows both readers, the second follows the first.
+  OwnershipTable t;
+  t.Grant(1, 0, Access::kRead, 1);
+  t.Grant(1, 1, Access::kRead, 1);
+  t.Yield(1, 0, Access::kNone, 5);  // yielded while vCPU 2 asked
+  t.Yield(1, 1, Access::kNone, 6);  // yielded while vCPU 3 asked
+  CHECK(is(t.Grant(1, 3, Access::kWrite, 9), {{0, 5}, {1, 6}}));
+  CHECK(t.Conflicts(1, 2, Access::kWrite) == std::vector<uint32_t>{3});
+}
+
+void TestStats() {
+  TransferStats s;
+  s.Add({1, 0, 5, 1, 6});
+  s.Add({1, 1, 9, 0, 9});
+  s.Add({2, 0, 7, 1, 8});
+  s.Add({1, 0, 12, 1, 11});
+  CHECK(s.total() == 4);
+  CHECK(s.ForPage(1) == 3 && s.ForPage(2) == 1 && s.ForPage(3) == 0);
+  CHECK(s.ForPair(0, 1) == 3 && s.ForPair(1, 0) == 1);
+  auto hot = s.Hottest(1);
+  CHECK(hot.size() == 1 && hot[0].page == 1 && hot[0].transfers == 3);
+  CHECK(s.Hottest(10).size() == 2);
+}
+
+bool Different(const std::vector<Recording>& recs) {
+  for (size_t i = 1; i < recs.size(); ++i) {
+    if (!(recs[i].run == recs[0].run)) return true;
+  }
+  return false;
+}
+
+void TestRecordReplay(uint32_t vcpus, uint64_t granularity, uint64_t instructions) {
+  std::vector<Recording> recs;
+  uint64_t total_edges = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    recs.push_back(Record(vcpus, granularity, instructions, seed * 7919 + vcpus));
+    const Recording& rec = recs.back();
+    total_edges += rec.edges.size();
+    CHECK(!rec.edges.empty());
+    for (uint64_t replay_seed = 1; replay_seed <= 2; ++replay_seed) {
+      Run replayed = Replay(rec, replay_seed);
+      CHECK(replayed.final_memory == rec.run.final_memory);
+      CHECK(replayed.observed == rec.run.observed);
+      if (!(replayed == rec.run)) {
+        for (uint32_t v = 0; v < vcpus; ++v) {
+          const auto& a = rec.run.observed[v];
+          const auto& b = replayed.observed[v];
+          auto mismatch = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+          if (mismatch.first != a.end()) {
+            std::fprintf(stderr, "  vcpu %u first differs at observation %zu\n", v,
+                         static_cast<size_t>(mismatch.first - a.begin()));
+          }
+        }
+      }
+    }
+  }
+  CHECK(Different(recs));  // the interleaving really is racy
+  TransferStats stats;
+  for (const auto& e : recs[0].edges) stats.Add(e);
+  auto hot = stats.Hottest(1);
+  std::printf("  %u vCPUs, %4llu B pages: %llu transfers over 3 recordings (%.0f per million instructions), "
+              "hottest page %llu (%llu)\n",
+              vcpus, static_cast<unsigned long long>(granularity), static_cast<unsigned long long>(total_edges),
+              1e6 * static_cast<double>(total_edges) / static_cast<double>(3 * vcpus * instructions),
+              static_cast<unsigned long long>(hot.empty() ? 0 : hot[0].page),
+              static_cast<unsigned long long>(hot.empty() ? 0 : hot[0].transfers));
+}
+
+// Two vCPUs each own a page and fault on the other's at the same moment, many times.
+void TestCrossFaultNoDeadlock() {
+  constexpr int kRounds = 2000;
+  std::vector<std::atomic<uint32_t>> attention(2);
+  std::vector<TransferEdge> edges;
+  Crew crew(PageGeometry(kBase, 2 * 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}},
+            [&](const TransferEdge& e) { edges.push_back(e); });
+  std::barrier sync(2);
+  auto vcpu = [&](uint32_t me) {
+    const uint64_t mine = me, theirs = 1 - me;
+    uint64_t count = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      if (!crew.Permissions(me).Allows(mine, true)) crew.Acquire(me, mine, true, count);
+      ++count;
+      {
+        Crew::Parked at_barrier(crew, me, count);  // a vCPU blocked on the host is parked
+        sync.arrive_and_wait();  // both hold their own page; now fault on each other's
+      }
+      if (attention[me].load(std::memory_order_acquire) & kCrewBit) crew.Poll(me, count);
+      if (!crew.Permissions(me).Allows(theirs, true)) crew.Acquire(me, theirs, true, count);
+      ++count;
+      {
+        Crew::Parked at_barrier(crew, me, count);
+        sync.arrive_and_wait();
+      }
+      if (attention[me].load(std::memory_order_acquire) & kCrewBit) crew.Poll(me, count);
+    }
+    crew.Park(me, count);
+  };
+  WithinSeconds(60, "cross fault", [&] {
+    std::thread a(vcpu, 0), b(vcpu, 1);
+    a.join();
+    b.join();
+  });
+  CHECK(edges.size() >= 2 * kRounds);
+  ValidateEdges(2, edges, std::nullopt);  // and the record is replayable
+}
+
+// Two vCPUs fault on each other's pages while both keep running: a waiting vCPU serves
+// the request aimed at it before it sleeps.
+void TestCrossFaultWhileRunning() {
+  std::vector<std::atomic<uint32_t>> attention(2);
+  Crew crew(PageGeometry(kBase, 2 * 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}}, [](const TransferEdge&) {});
+  std::latch start(2);
+  std::atomic<uint64_t> done{0};
+  auto vcpu = [&](uint32_t me) {
+    uint64_t count = 0;
+    crew.Acquire(me, me, true, count++);
+    start.arrive_and_wait();
+    for (int i = 0; i < 20000; ++i, ++count) {
+      const uint64_t page = (i + me) % 2;  // alternate, out of phase: constant conflicts
+      if (attention[me].load(std::memory_order_acquire) & kCrewBit) crew.Poll(me, count);
+      if (!crew.Permissions(me).Allows(page, true)) crew.Acquire(me, page, true, count);
+    }
+    done.fetch_add(1);
+    crew.Park(me, count);
+  };
+  WithinSeconds(60, "cross fault while running", [&] {
+    std::thread a(vcpu, 0), b(vcpu, 1);
+    a.join();
+    b.join();
+  });
+  CHECK(done.load() == 2);
+}
+
+// A holder in an idle wait (wfi) never polls; its page is taken from it where it parked.
+void TestIdleHolderYields() {
+  std::vector<std::atomic<uint32_t>> attention(2);
+  std::vector<TransferEdge> edges;
+  Crew crew(PageGeometry(kBase, 4 * 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}},
+            [&](const TransferEdge& e) { edges.push_back(e); });
+  std::atomic<bool> taken{false};
+  WithinSeconds(20, "idle holder", [&] {
+    std::thread holder([&] {
+      crew.Acquire(1, 2, true, 41);  // writes page 2 at instruction 41
+      Crew::Parked wfi(crew, 1, 42);
+      while (!taken.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    while (crew.Permissions(1).Get(2) != Access::kWrite) std::this_thread::yield();
+    CHECK(crew.Acquire(0, 2, false, 100));
+    taken = true;
+    holder.join();
+  });
+  CHECK(edges.size() == 1);
+  CHECK(edges[0] == (TransferEdge{2, 1, 42, 0, 100}));
+  CHECK(crew.Permissions(1).Get(2) == Access::kRead);  // a read downgrades the owner
+
+  // Stop releases a vCPU that waits on a holder that will never reach a boundary.
+  crew.Acquire(1, 3, true, 50);  // vCPU 1 "runs" and never polls from here on
+  bool acquired = true;
+  WithinSeconds(20, "stop", [&] {
+    std::thread waiter([&] { acquired = crew.Acquire(0, 3, true, 200); });
+    while (!(attention[1].load() & kCrewBit)) std::this_thread::yield();
+    crew.Stop();
+    waiter.join();
+  });
+  CHECK(!acquired);
+}
+
+template <typename E>
+std::string ErrorOf(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return {};
+}
+
+void TestBadLogs() {
+  auto check_contains = [](const std::string& error, const char* needle) {
+    if (error.find(needle) == std::string::npos) {
+      std::fprintf(stderr, "  expected an error containing \"%s\", got \"%s\"\n", needle, error.c_str());
+      ++g_checks_failed;
+    }
+  };
+  // Cycle: each waits (before 5) for the other to pass 10.
+  std::vector<TransferEdge> cycle{{1, 0, 10, 1, 5}, {2, 1, 10, 0, 5}};
+  check_contains(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(2, cycle); }), "cycle");
+  // A longer one: 0@3 waits for 1 to reach 21, past its gate @ 20, which waits for 2 to
+  // reach 31, past its gate @ 30, which waits for 0 to reach 4.
+  std::vector<TransferEdge> longer{{1, 1, 21, 0, 3}, {1, 2, 31, 1, 20}, {1, 0, 4, 2, 30}};
+  check_contains(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(3, longer); }), "cycle");
+  // Not a cycle: a vCPU stopped at its gate @ 20 has reached 20.
+  std::vector<TransferEdge> at_gate{{1, 1, 20, 0, 3}, {1, 2, 30, 1, 20}, {1, 0, 4, 2, 30}};
+  CHECK(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(3, at_gate); }).empty());
+  // Not a cycle: 1@20 waits for 0 to pass 3 and 0@3 waits for nothing.
+  std::vector<TransferEdge> fine{{1, 0, 3, 1, 20}, {1, 1, 20, 0, 3}};
+  CHECK(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(2, fine); }).empty());
+
+  check_contains(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(2, {{1, 0, 3, 5, 20}}); }), "lacks");
+  check_contains(ErrorOf<InvalidEdgeLog>([&] { ReplayGate(2, {{1, 1, 3, 1, 20}}); }), "itself");
+  check_contains(ErrorOf<InvalidEdgeLog>([&] {
+                   ReplayGate(2, {{1, 0, 300, 1, 20}}, std::vector<uint64_t>{100, 100}, {});
+                 }),
+                 "truncated");
+
+  // A truncated log at run time: vCPU 0's part ends early, vCPU 1 waits on a count it
+  // never reaches. Fails at once, naming who waits for what.
+  Recording rec;
+  rec.run.observed.resize(2);
+  rec.final_counts = {4000, 4000};
+  rec.edges = {{0, 0, 500, 1, 700}, {0, 0, 3000, 1, 3500}};
+  std::string truncated;
+  WithinSeconds(30, "truncated replay", [&] {
+    truncated = ErrorOf<ReplayStalled>([&] { Replay(rec, 1, {}, {1000, 4000}); });
+  });
+  check_contains(truncated, "finished before");
+  check_contains(truncated, "waiting for vcpu 0 to reach");
+
+  // A predecessor that stops advancing without finishing (stuck): the stall timeout.
+  std::string stalled;
+  WithinSeconds(30, "stalled replay", [&] {
+    ReplayGate gate(2, {{1, 0, 10, 1, 5}}, std::nullopt, ReplayGate::Options{std::chrono::milliseconds(200)});
+    gate.Publish(0, 3);  // vCPU 0 is stuck at 3 (its thread blocked elsewhere)
+    stalled = ErrorOf<ReplayStalled>([&] { gate.WaitAt(1, 5); });
+  });
+  check_contains(stalled, "no vCPU advanced");
+  check_contains(stalled, "vcpu 1: @ 5 waiting for vcpu 0 to reach 10 (it is at 3)");
+}
+
+// ---------------------------------------------------------------- measurements
+
+void BenchFastPath() {
+  PageGeometry g(kBase, 128 << 20);
+  PermissionTable t(g.page_count());
+  for (uint64_t p = 0; p < g.page_count(); p += 3) t.Set(p, Access::kWrite);
+  constexpr uint64_t kChecks = 200'000'000;
+  uint64_t allowed = 0, address = kBase;
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < kChecks; ++i) {
+    address = kBase + ((address * 6364136223846793005ull + 1442695040888963407ull) & ((128 << 20) - 8));
+    allowed += t.Allows(g.PageOf(address), i & 1);
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  uint64_t sink = 0;
+  address = kBase;
+  for (uint64_t i = 0; i < kChecks; ++i) {  // the same loop without the check
+    address = kBase + ((address * 6364136223846793005ull + 1442695040888963407ull) & ((128 << 20) - 8));
+    sink += (address >> 12) & 1;
+  }
+  auto t2 = std::chrono::steady_clock::now();
+  const double with = std::chrono::duration<double, std::nano>(t1 - t0).count() / kChecks;
+  const double without = std::chrono::duration<double, std::nano>(t2 - t1).count() / kChecks;
+  std::printf("  fast-path check (128 MiB, 4 KiB pages, random addresses): %.2f ns per access with the check, "
+              "%.2f ns without (%llu %llu)\n",
+              with, without, static_cast<unsigned long long>(allowed % 2), static_cast<unsigned long long>(sink % 2));
+}
+
+// Microseconds per transfer when two vCPUs write one page in turn, one trial.
+double TransferTrial(std::chrono::milliseconds duration) {
+  std::vector<std::atomic<uint32_t>> attention(2);
+  uint64_t transfers = 0;
+  Crew crew(PageGeometry(kBase, 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}},
+            [&](const TransferEdge&) { ++transfers; });
+  std::atomic<bool> stop{false};
+  auto vcpu = [&](uint32_t me) {
+    uint64_t count = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < 64; ++i, ++count) {  // a block of 64 writes to the one page
+        if (!crew.Permissions(me).Allows(0, true)) crew.Acquire(me, 0, true, count);
+      }
+      if (attention[me].load(std::memory_order_acquire) & kCrewBit) crew.Poll(me, count);
+    }
+    crew.Park(me, count);
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread a(vcpu, 0), b(vcpu, 1);
+  std::this_thread::sleep_for(duration);
+  stop = true;
+  a.join();
+  b.join();
+  const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  return us / static_cast<double>(std::max<uint64_t>(transfers, 1));
+}
+
+void BenchTransfer() {
+  std::vector<double> trials;
+  for (int i = 0; i < 7; ++i) trials.push_back(TransferTrial(std::chrono::milliseconds(300)));
+  std::sort(trials.begin(), trials.end());
+  std::printf("  write ping-pong of one page between 2 vCPUs (64-instruction blocks), 7 trials: "
+              "best %.2f us, median %.2f us, worst %.2f us per transfer (host load: see uptime)\n",
+              trials.front(), trials[trials.size() / 2], trials.back());
+
+  // The protocol's own work per transfer, without a thread wake-up: one thread drives
+  // two vCPUs, the holder parked each time (Park + Acquire + Unpark).
+  {
+    std::vector<std::atomic<uint32_t>> attention(2);
+    uint64_t transfers = 0;
+    Crew crew(PageGeometry(kBase, 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}},
+              [&](const TransferEdge&) { ++transfers; });
+    crew.Acquire(1, 0, true, 0);
+    constexpr uint64_t kTransfers = 200'000;
+    auto p0 = std::chrono::steady_clock::now();
+    for (uint64_t i = 1; i <= kTransfers; ++i) {
+      const uint32_t me = i & 1, holder = 1 - me;
+      crew.Park(holder, i);
+      crew.Acquire(me, 0, true, i);
+      crew.Unpark(holder);
+    }
+    const double per = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - p0).count() /
+                       static_cast<double>(transfers);
+    std::printf("  protocol work per transfer, holder parked, one thread: %.3f us\n", per);
+  }
+
+  // The uncontended part: first touches (no holder to wait for).
+  std::atomic<uint32_t> solo_attention{0};
+  PageGeometry g(kBase, 64 << 20);
+  Crew solo(g, {{&solo_attention, kCrewBit}}, [](const TransferEdge&) {});
+  auto s0 = std::chrono::steady_clock::now();
+  for (uint64_t p = 0; p < g.page_count(); ++p) solo.Acquire(0, p, true, p);
+  const double per = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s0).count() /
+                     static_cast<double>(g.page_count());
+  std::printf("  uncontended fault (first touch): %.3f us\n", per);
+}
+
+struct Test {
+  const char* name;
+  std::function<void()> body;
+};
+
+}  // namespace
+}  // namespace rrkit::crew
+
+int main(int argc, char** argv) {
+  using namespace rrkit::crew;
+  const bool bench = argc > 1 && std::strcmp(argv[1], "--bench") == 0;
+  const char* only = argc > 1 && !bench ? argv[1] : nullptr;  // run the tests whose name contains this
+  const bool quick = std::getenv("CREW_TEST_QUICK") != nullptr;  // the ThreadSanitizer build
+  const uint64_t n = quick ? 3000 : 20000;
+  std::vector<Test> tests{
+      {"page geometry", TestGeometry},
+      {"permission table", TestPermissionTable},
+      {"ownership edges", TestOwnershipEdges},
+      {"transfer statistics", TestStats},
+      {"record/replay 2 vCPUs, 4 KiB pages", [&] { TestRecordReplay(2, 4096, n); }},
+      {"record/replay 4 vCPUs, 4 KiB pages", [&] { TestRecordReplay(4, 4096, n); }},
+      {"record/replay 8 vCPUs, 4 KiB pages", [&] { TestRecordReplay(8, 4096, n); }},
+      {"record/replay 2 vCPUs, 64 B pages", [&] { TestRecordReplay(2, 64, n); }},
+      {"record/replay 4 vCPUs, 64 B pages", [&] { TestRecordReplay(4, 64, n); }},
+      {"record/replay 8 vCPUs, 64 B pages", [&] { TestRecordReplay(8, 64, n); }},
+      {"cross fault at a barrier: no deadlock", TestCrossFaultNoDeadlock},
+      {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},
+      {"idle holder yields; stop releases waiters", TestIdleHolderYields},
+      {"bad logs: clear errors, no hang", TestBadLogs},
+  };
+  int passed = 0, failed = 0;
+  for (const Test& t : tests) {
+    if (only != nullptr && std::strstr(t.name, only) == nullptr) continue;
+    std::printf("%s\n", t.name);
+    std::fflush(stdout);
+    const int before = g_checks_failed;
+    try {
+      WithinSeconds(300, t.name, t.body);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "  unexpected exception: %s\n", e.what());
+      ++g_checks_failed;
+    }
+    if (g_checks_failed == before) {
+      ++passed;
+    } else {
+      ++failed;
+      std::printf("  FAILED\n");
+    }
+  }
+  if (bench) {
+    std::printf("measurements\n");
+    BenchFastPath();
+    BenchTransfer();
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,25 @@
+# The CREW core's stand-alone tests, in a plain build and a ThreadSanitizer build.
+# From the repository root:  make -f native/tools/crew_test.mk [run]
+BUILD ?= build/crew
+CXX ?= g++
+CXXFLAGS_COMMON := -std=c++20 -g -Wall -Wextra -Werror -pthread -Inative
+SOURCES := $(sort $(wildcard native/crew/*.cc)) native/tools/crew_test.cc
+HEADERS := $(wildcard native/crew/*.h) native/replay/world.h
+
+.PHONY: all run clean
+all: $(BUILD)/crew_test $(BUILD)/crew_test_tsan
+
+$(BUILD)/crew_test: $(SOURCES) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS_COMMON) -O2 $(SOURCES) -o $@
+
+$(BUILD)/crew_test_tsan: $(SOURCES) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS_COMMON) -O1 -fsanitize=thread $(SOURCES) -o $@
+
+run: all
+	$(BUILD)/crew_test
+	CREW_TEST_QUICK=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(BUILD)/crew_test_tsan
+
+clean:
+	rm -rf $(BUILD)

@@ -165,6 +165,12 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
     }
     const std::vector<Divergence> differences = CompareCheckpoints(stop_->final_state, final_state);
     if (!differences.empty()) throw differences.front();
+    // A checkpoint the replay never reached means it stopped short of the recording.
+    if (!checkpoints_.empty() && !checkpoints_.front().vcpus.empty()) {
+      const Checkpoint::Vcpu& first = checkpoints_.front().vcpus.front();
+      throw Divergence{first.at, "untaken checkpoint", "a checkpoint at vcpu " + std::to_string(first.at.vcpu) + " " +
+                       At(first.at.count), "machine stopped"};
+    }
   }
   // Everything logged must have been consumed.
   for (uint32_t i = 0; i < vcpus_.size(); ++i) {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEmu } from '../src/engines/emu.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
+import { readLogFile } from '../src/analysis/log-reader.js';
 import { record } from '../src/uniprocessor/record.js';
 import { replay } from '../src/uniprocessor/replay.js';
 
@@ -55,7 +56,7 @@ export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Pro
           recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
           replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),
           logBytes: statSync(logPath).size,
-          events: replayed.log.records.length,
+          events: readLogFile(logPath).records.length,
         };
         void plain;
         best = row;

@@ -81,6 +81,8 @@ export interface EmuNativeResult {
   /** hash of every hart's registers and all RAM: equal states give equal hashes */
   readonly stateHash: bigint;
   readonly wallSeconds: number;
+  /** replay: whether the log had its trailer (a clean close); true for other runs */
+  readonly logComplete: boolean;
   /** the console output, when `capture` was set (otherwise it went to stdout) */
   readonly console: Buffer;
 }

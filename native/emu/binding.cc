@@ -40,6 +40,7 @@ class RunWorker final : public Napi::AsyncWorker {
   void Execute() override {
     try {
       result_ = machine_->Run();
+      if (session_->replaying() != nullptr) log_complete_ = session_->replaying()->log_complete();
       // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
       // the promise resolves, so that the caller can read it at once.
       machine_.reset();
@@ -79,6 +80,7 @@ class RunWorker final : public Napi::AsyncWorker {
     out.Set("memoryHash", Napi::BigInt::New(env, result_.memory_hash));
     out.Set("stateHash", Napi::BigInt::New(env, result_.state_hash));
     out.Set("wallSeconds", result_.wall_seconds);
+    out.Set("logComplete", log_complete_);
     out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
     machine_.reset();
     deferred_.Resolve(out);
@@ -91,6 +93,7 @@ class RunWorker final : public Napi::AsyncWorker {
   std::unique_ptr<replay::Session> session_;  // outlives machine_, which refers to its world
   std::unique_ptr<Machine> machine_;
   RunResult result_;
+  bool log_complete_ = true;  // replay: whether the log had its trailer
 };
 
 uint64_t ToU64(const Napi::Value& value) {

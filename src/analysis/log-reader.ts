@@ -227,14 +227,24 @@ function readTrailer(bytes: Buffer, start: number, chunkCount: number, recordTot
   return trailer;
 }
 
-/** Reads a log file; a missing or unreadable file is LogFormatError('io'). */
-export function readLogFile(path: string): LogContents {
-  let bytes: Buffer;
+function readBytes(path: string): Buffer {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new LogFormatError('io', HEADER_CHUNK, 0, `cannot read ${path}: ${reason}`);
   }
-  return readLog(bytes);
+}
+
+/** Reads a log file; a missing or unreadable file is LogFormatError('io'). */
+export function readLogFile(path: string): LogContents {
+  return readLog(readBytes(path));
+}
+
+/**
+ * Reads and validates only a log file's header (what a replay needs before it starts; the
+ * engine's own reader validates every chunk as it loads the log).
+ */
+export function readLogHeaderFile(path: string): LogHeader {
+  return readHeader(readBytes(path)).header;
 }

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { EmuGuestError, runEmu, type EmuRunResult } from '../engines/emu.js';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
-import { readLogFile, type LogContents } from '../analysis/log-reader.js';
+import { readLogFile, readLogHeaderFile, type LogContents, type LogHeader } from '../analysis/log-reader.js';
 import { checkImageMatchesLog, readGuestImage } from './guest-image.js';
 
 export interface ReplayOptions {
@@ -18,15 +18,21 @@ export interface ReplayOptions {
   timeoutSeconds?: number;
 }
 
+/** What every outcome carries: the log's header and the engine's result. */
+interface ReplayFacts {
+  header: LogHeader;
+  result: EmuRunResult;
+}
+
 export type ReplayOutcome =
-  | { kind: 'exited'; exitCode: number; result: EmuRunResult; log: LogContents }
+  | ({ kind: 'exited'; exitCode: number } & ReplayFacts)
   /**
    * The recording ended without a clean close: replayed as far as the last sealed chunk
    * carries it. `endedAt` is where the guest asked for more than the log holds (absent when
    * the guest ran to its exit on what there was).
    */
-  | { kind: 'incomplete'; endedAt?: DivergenceReport; result: EmuRunResult; log: LogContents }
-  | { kind: 'diverged'; report: DivergenceReport; result: EmuRunResult; log: LogContents };
+  | ({ kind: 'incomplete'; endedAt?: DivergenceReport } & ReplayFacts)
+  | ({ kind: 'diverged'; report: DivergenceReport } & ReplayFacts);
 
 /** The last checkpoint in the log that the replay passed before diverging. */
 function lastMatchingCheckpoint(log: LogContents, report: DivergenceReport): bigint[] | undefined {
@@ -42,8 +48,9 @@ function lastMatchingCheckpoint(log: LogContents, report: DivergenceReport): big
 }
 
 export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
-  const log = readLogFile(options.logPath);
-  const { header } = log;
+  // The header only: the engine's reader validates every chunk as it loads the log, and a
+  // second full parse here would cost as much as a short replay.
+  const header = readLogHeaderFile(options.logPath);
   if (header.engine !== 'emu') throw new Error(`${options.logPath} was recorded on the ${header.engine} engine, which this build cannot replay`);
   const elf = options.elf ?? header.imagePath;
   if (options.elf === undefined && !existsSync(elf)) {
@@ -64,12 +71,13 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   } catch (error) {
     if (error instanceof EmuGuestError && error.result.outcome === 'diverged' && error.result.divergence !== undefined) {
       const report = divergenceFromNative(error.result.divergence);
-      if (!log.complete) return { kind: 'incomplete', endedAt: report, result: error.result, log };
+      const log = readLogFile(options.logPath);
+      if (!log.complete) return { kind: 'incomplete', endedAt: report, result: error.result, header };
       report.lastMatchingCheckpoint = lastMatchingCheckpoint(log, report);
-      return { kind: 'diverged', report, result: error.result, log };
+      return { kind: 'diverged', report, result: error.result, header };
     }
     throw error;
   }
-  if (!log.complete) return { kind: 'incomplete', result, log };
-  return { kind: 'exited', exitCode: result.exitCode, result, log };
+  if (!result.logComplete) return { kind: 'incomplete', result, header };
+  return { kind: 'exited', exitCode: result.exitCode, result, header };
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
+import { readLogFile } from '../../analysis/log-reader.js';
 import { runEmu } from '../../engines/emu.js';
 import { builtGuestPath, findWorkload, WORKLOADS } from '../../guests/catalog.js';
 import { record } from '../../uniprocessor/record.js';
@@ -48,13 +49,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
 
     const instructions = recorded.harts.reduce((sum, h) => sum + h.instret, 0n);
     const logBytes = (await stat(log)).size;
-    const count = (type: string): number => replayed.log.records.filter((r) => r.type === type).length;
+    const records = readLogFile(log).records;
+    const count = (type: string): number => records.filter((r) => r.type === type).length;
     const ratio = (seconds: number): string => `${seconds.toFixed(3)} s (${(seconds / plain.wallSeconds).toFixed(2)}x plain)`;
     say('');
     say(`  guest said        ${recorded.console.toString().trim().split('\n').join('\n                    ')}`);
     say(`  instructions      ${grouped(instructions)}`);
     say(
-      `  events logged     ${grouped(replayed.log.records.length)}: ${count('interrupt')} interrupts, ${count('input')} inputs, ` +
+      `  events logged     ${grouped(records.length)}: ${count('interrupt')} interrupts, ${count('input')} inputs, ` +
         `${count('checkpoint')} checkpoints`,
     );
     say(`  log               ${grouped(logBytes)} bytes, ${((logBytes * 1000) / Number(instructions)).toFixed(4)} bytes per 1000 instructions`);

@@ -1,9 +1,8 @@
 /** `rrkit run`: a plain run of a guest on an engine, nothing logged. */
-import { readFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError, runEmu, type EmuInput } from '../../engines/emu.js';
+import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError, runEmu } from '../../engines/emu.js';
 import { resolveGuest } from '../../guests/catalog.js';
-import { UsageError } from '../errors.js';
+import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
 
 interface RunArgs {
   engine: 'emu' | 'kvm';
@@ -29,19 +28,14 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('stats', { type: 'boolean', default: false, describe: 'print instruction counts and MIPS to stderr' })
       .example('$0 run --engine emu --vcpus 4 matmul', '') as unknown as Argv<RunArgs>,
   handler: async (args) => {
-    if (args.engine === 'kvm') {
-      throw new Error('the kvm engine is not available here: there is no /dev/kvm on this machine (use --engine emu)');
-    }
-    if (!Number.isInteger(args.vcpus) || args.vcpus < 1 || args.vcpus > EMU_MAX_HARTS)
-      throw new UsageError(`--vcpus must be an integer from 1 to ${EMU_MAX_HARTS}, not ${args.vcpus}`);
-    if (!Number.isInteger(args.ram) || args.ram < 1 || args.ram > 4096)
-      throw new UsageError(`--ram must be an integer number of MiB from 1 to 4096, not ${args.ram}`);
-    if (!Number.isFinite(args.timeout) || args.timeout < 0)
-      throw new UsageError(`--timeout must be a non-negative number of seconds, not ${args.timeout}`);
+    checkEngineAvailable(args.engine);
+    const harts = checkVcpus(args.vcpus);
+    const ramMiB = checkRamMiB(args.ram);
+    const timeoutSeconds = checkTimeout(args.timeout);
     const elf = resolveGuest(args.guest, 'rv64');
-    const input = await readInput(args.input);
+    const input = await readConsoleInput(args.input);
     try {
-      const result = await runEmu({ elf, harts: args.vcpus, ramMiB: args.ram, timeoutSeconds: args.timeout, input });
+      const result = await runEmu({ elf, harts, ramMiB, timeoutSeconds, input });
       if (args.stats) {
         const counts = result.harts.map((h) => h.instret);
         const total = counts.reduce((a, b) => a + b, 0n);
@@ -62,13 +56,3 @@ export const runCommand: CommandModule<object, RunArgs> = {
     }
   },
 };
-
-async function readInput(path: string | undefined): Promise<EmuInput> {
-  if (path === undefined) return { kind: 'none' };
-  if (path === '-') return { kind: 'fd', fd: 0 };
-  try {
-    return { kind: 'bytes', data: await readFile(path) };
-  } catch {
-    throw new UsageError(`--input ${path}: no such file or not readable`);
-  }
-}

@@ -54,6 +54,13 @@ void ReplayGate::Finish(uint32_t vcpu, uint64_t count) {
   vcpus_[vcpu]->finished.store(true, std::memory_order_release);
 }
 
+void ReplayGate::Cancel() {
+  std::lock_guard lock(failure_mutex_);
+  if (failure_) return;
+  failure_ = StallReport{"the machine stopped", {}};
+  failed_.store(true, std::memory_order_release);
+}
+
 void ReplayGate::WaitFor(Vcpu& me, uint64_t count, const Wait& wait) {
   const Vcpu& pred = *vcpus_[wait.from_vcpu];
   if (pred.published.load(std::memory_order_acquire) >= wait.from_count) return;

@@ -76,6 +76,8 @@ class ReplayGate {
 
   void Publish(uint32_t vcpu, uint64_t count) { vcpus_[vcpu]->published.store(count, std::memory_order_release); }
   void Finish(uint32_t vcpu, uint64_t count);
+  // The machine is stopping for another reason: every WaitAt, now or later, throws.
+  void Cancel();
 
   uint64_t Published(uint32_t vcpu) const { return vcpus_[vcpu]->published.load(std::memory_order_acquire); }
 

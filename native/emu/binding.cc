@@ -128,6 +128,30 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   return replay::Session::Record(path, header);
 }
 
+// SMP: recording several harts tracks page ownership (CREW) and logs each transfer;
+// replaying them follows the logged transfers.
+void ConnectCrew(replay::Session& session, MachineOptions& options) {
+  if (options.harts < 2) return;
+  if (replay::LogWriter* writer = session.writer()) {
+    options.crew_granularity = writer->header().crew_granularity;
+    if (options.crew_granularity == 0) throw std::invalid_argument("recording several harts needs a CREW granularity");
+    // Called under CREW's lock; Append takes only the writer's own lock, which nothing
+    // holds while calling into CREW, so the two locks are always taken in this order.
+    options.crew_sink = [writer](const crew::TransferEdge& e) {
+      writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
+    };
+  } else if (replay::ReplayingWorld* replaying = session.replaying()) {
+    if (replaying->header().vcpus != options.harts) {
+      throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
+                                  " harts, not " + std::to_string(options.harts));
+    }
+    std::vector<crew::TransferEdge> edges;
+    for (const replay::CrewTransferRecord& r : replaying->crew_transfers())
+      edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
+    options.crew_edges = std::move(edges);
+  }
+}
+
 // emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session)
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -155,6 +179,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
+    ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine));
     Napi::Promise promise = worker->Promise();

@@ -183,8 +183,8 @@ bool StoreConditional(Hart& hart, const DecodedInsn& insn, uint64_t count, Fault
 
 }  // namespace
 
-template <class Access>
-BlockExit ExecuteBlocks(Hart& hart, Block& first, const DecodedInsn* first_insns, uint64_t limit) {
+template <class Policy>
+BlockExit ExecuteBlocks(Hart& hart, const Policy& policy, Block& first, const DecodedInsn* first_insns, uint64_t limit) {
   static const void* const kHandlers[] = {
 #define RRKIT_EMU_OP_LABEL(name) &&op_##name,
       RRKIT_EMU_OPS(RRKIT_EMU_OP_LABEL)
@@ -196,7 +196,6 @@ BlockExit ExecuteBlocks(Hart& hart, Block& first, const DecodedInsn* first_insns
   GuestRam& ram = hart.machine().ram();
   uint8_t* const host = ram.host();
   const uint64_t ram_size = ram.size();
-  const uint32_t hart_id = hart.id();
   Block* block = &first;
   uint64_t block_pc = first.pc;
   const DecodedInsn* insns = first_insns;
@@ -238,9 +237,10 @@ BlockExit ExecuteBlocks(Hart& hart, Block& first, const DecodedInsn* first_insns
   do {                                                                                              \
     const uint64_t addr = RS1 + UIMM;                                                               \
     const uint64_t off = addr - kRamBase;                                                           \
-    if (__builtin_expect(off < ram_size && (addr & (sizeof(T) - 1)) == 0 && Access::MayRead(hart_id, off), 1)) { \
+    if (__builtin_expect(off < ram_size && (addr & (sizeof(T) - 1)) == 0 && policy.MayRead(off), 1)) { \
       RD = static_cast<uint64_t>(static_cast<Cast>(LoadRelaxed<T>(host + off)));                    \
     } else {                                                                                        \
+      if (policy.Refuses(addr, sizeof(T), false)) goto ownership_fault;                             \
       if (!LoadSlow(hart, addr, sizeof(T), COUNT(), loaded, fault)) goto trap;                      \
       RD = static_cast<uint64_t>(static_cast<Cast>(static_cast<T>(loaded)));                        \
     }                                                                                               \
@@ -250,10 +250,11 @@ BlockExit ExecuteBlocks(Hart& hart, Block& first, const DecodedInsn* first_insns
   do {                                                                                              \
     const uint64_t addr = RS1 + UIMM;                                                               \
     const uint64_t off = addr - kRamBase;                                                           \
-    if (__builtin_expect(off < ram_size && (addr & (sizeof(T) - 1)) == 0 && Access::MayWrite(hart_id, off), 1)) { \
+    if (__builtin_expect(off < ram_size && (addr & (sizeof(T) - 1)) == 0 && policy.MayWrite(off), 1)) { \
       StoreRelaxed<T>(host + off, static_cast<T>(RS2));                                             \
       AfterStore(hart, ram, off);                                                                   \
     } else {                                                                                        \
+      if (policy.Refuses(addr, sizeof(T), true)) goto ownership_fault;                              \
       if (!StoreSlow(hart, addr, sizeof(T), RS2, COUNT(), fault, leave)) goto trap;                 \
       if (leave) goto leave_after;                                                                  \
     }                                                                                               \
@@ -364,16 +365,21 @@ op_Remuw: {
   RD = b == 0 ? W(a) : W(a % b);
   NEXT();
 }
-op_LrW: if (!LoadReserved<uint32_t>(hart, *insn, fault)) goto trap; NEXT();
-op_LrD: if (!LoadReserved<uint64_t>(hart, *insn, fault)) goto trap; NEXT();
-op_ScW: if (!StoreConditional<uint32_t>(hart, *insn, COUNT(), fault)) goto trap; NEXT();
-op_ScD: if (!StoreConditional<uint64_t>(hart, *insn, COUNT(), fault)) goto trap; NEXT();
+// Atomics and LR/SC count as writes for CREW (an LR announces a write).
+#define CHECK_ATOMIC(T) \
+  if (policy.Refuses(RS1, sizeof(T), true)) goto ownership_fault
+op_LrW: CHECK_ATOMIC(uint32_t); if (!LoadReserved<uint32_t>(hart, *insn, fault)) goto trap; NEXT();
+op_LrD: CHECK_ATOMIC(uint64_t); if (!LoadReserved<uint64_t>(hart, *insn, fault)) goto trap; NEXT();
+op_ScW: CHECK_ATOMIC(uint32_t); if (!StoreConditional<uint32_t>(hart, *insn, COUNT(), fault)) goto trap; NEXT();
+op_ScD: CHECK_ATOMIC(uint64_t); if (!StoreConditional<uint64_t>(hart, *insn, COUNT(), fault)) goto trap; NEXT();
 op_AmoswapW: op_AmoaddW: op_AmoxorW: op_AmoandW: op_AmoorW:
 op_AmominW: op_AmomaxW: op_AmominuW: op_AmomaxuW:
+  CHECK_ATOMIC(uint32_t);
   if (!Amo<uint32_t>(hart, *insn, fault)) goto trap;
   NEXT();
 op_AmoswapD: op_AmoaddD: op_AmoxorD: op_AmoandD: op_AmoorD:
 op_AmominD: op_AmomaxD: op_AmominuD: op_AmomaxuD:
+  CHECK_ATOMIC(uint64_t);
   if (!Amo<uint64_t>(hart, *insn, fault)) goto trap;
   NEXT();
 op_Fence: std::atomic_thread_fence(std::memory_order_seq_cst); NEXT();
@@ -422,6 +428,7 @@ leave_after:
 // Between blocks: the one place that looks at attention and the instruction limit.
 chain: {
   hart.pc = next_pc;
+  policy.AtBlockBoundary(hart.instret);
   if (__builtin_expect(hart.attention.load(std::memory_order_relaxed) != 0 || hart.instret >= limit, 0))
     return BlockExit::kContinue;
   Block* next = *successor;
@@ -438,6 +445,11 @@ chain: {
   insn = insns;
   DISPATCH();
 }
+
+ownership_fault:
+  hart.pc = PC();
+  hart.instret += INDEX();
+  return BlockExit::kOwnershipFault;
 
 trap: {
   const uint32_t raw = insn->raw;
@@ -461,8 +473,11 @@ trap: {
 #undef LOAD
 #undef STORE
 #undef W
+#undef CHECK_ATOMIC
 }
 
-template BlockExit ExecuteBlocks<NoAccessCheck>(Hart& hart, Block& block, const DecodedInsn* insns, uint64_t limit);
+template BlockExit ExecuteBlocks<NoAccessCheck>(Hart&, const NoAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<CrewAccessCheck>(Hart&, const CrewAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<GatePublish>(Hart&, const GatePublish&, Block&, const DecodedInsn*, uint64_t);
 
 }  // namespace rrkit::emu

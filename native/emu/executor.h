@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "emu/access_policy.h"
 #include "emu/decoder.h"
 #include "emu/hart.h"
 #include "emu/memory.h"
@@ -13,6 +14,9 @@ enum class BlockExit {
   kContinue,  // pc and instret updated (a trap may have been taken)
   kWfi,       // a wfi retired: the hart should sleep until an interrupt is pending
   kFatal,     // an exception the guest cannot handle: hart.fatal_error() says which
+  // The policy refused an access (SMP record: a CREW ownership fault). pc and instret are
+  // those of the refused instruction, which has had no effect; acquire, then run it again.
+  kOwnershipFault,
 };
 
 // Executes `block` from its start, running `insns` (the block's own instructions, or a
@@ -22,8 +26,8 @@ enum class BlockExit {
 // help from the machine (CSRs, wfi, traps, a block not decoded yet outside RAM).
 // Updates hart.pc and hart.instret exactly, also when an instruction traps; never runs
 // past `limit`.
-// `Access` is the per-access permission policy (NoAccessCheck, or CREW later).
-template <class Access>
-BlockExit ExecuteBlocks(Hart& hart, Block& block, const DecodedInsn* insns, uint64_t limit);
+// `policy` checks accesses and acts at block boundaries (access_policy.h).
+template <class Policy>
+BlockExit ExecuteBlocks(Hart& hart, const Policy& policy, Block& block, const DecodedInsn* insns, uint64_t limit);
 
 }  // namespace rrkit::emu

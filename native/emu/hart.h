@@ -51,6 +51,7 @@ enum Attention : uint32_t {
   kAttentionPause = 1u << 1,      // join a consistent cut (checkpoint)
   kAttentionStop = 1u << 2,       // the machine is stopping
   kAttentionFlushCode = 1u << 3,  // decoded code may be stale
+  kAttentionCrew = 1u << 4,       // SMP record: another hart waits for a page this one holds
 };
 
 // Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <limits>
 
-#include "emu/executor.h"
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
 
@@ -25,6 +25,23 @@ std::string DivergenceMessage(const replay::Divergence& d) {
          d.what + " expected " + d.expected + ", got " + d.actual;
 }
 
+// SMP record: while a hart blocks (wfi, a cut), CREW takes its pages without its help.
+class ParkedIfCrew {
+ public:
+  ParkedIfCrew(crew::Crew* crew, const Hart& hart) : crew_(crew), vcpu_(hart.id()) {
+    if (crew_ != nullptr) crew_->Park(vcpu_, hart.instret);
+  }
+  ~ParkedIfCrew() {
+    if (crew_ != nullptr) crew_->Unpark(vcpu_);
+  }
+  ParkedIfCrew(const ParkedIfCrew&) = delete;
+  ParkedIfCrew& operator=(const ParkedIfCrew&) = delete;
+
+ private:
+  crew::Crew* crew_;
+  uint32_t vcpu_;
+};
+
 }  // namespace
 
 // What the run loop tracks for one hart besides its architectural state.
@@ -36,6 +53,7 @@ struct alignas(64) Machine::HartRun {
   uint64_t cut_count = kNever;    // join the next consistent cut here
   std::optional<replay::World::Scheduled> next_interrupt;  // replay only
   bool sleeping = false;          // in wfi
+  OwnershipFault ownership_fault;  // SMP record: the page the last refused access needs
   bool done = false;
   // A block cut short at `target`: its first instructions and a sentinel.
   std::array<DecodedInsn, BlockCache::kMaxBlockLength + 1> clipped{};
@@ -70,6 +88,22 @@ Machine::Machine(const MachineOptions& options, replay::World& world, ConsoleInp
     if (!live_interrupts_) run->next_interrupt = world_.ScheduledInterrupt(id);
     harts_.push_back(std::move(hart));
     runs_.push_back(std::move(run));
+  }
+  if (options.crew_granularity != 0 && options.harts > 1) {
+    if (!live_interrupts_) throw std::invalid_argument("CREW records; a replay follows the recorded edges instead");
+    // RAM, then one more page for the ordered devices (access_policy.h).
+    const uint64_t g = options.crew_granularity;
+    crew_device_page_ = (options.ram_bytes + g - 1) / g;
+    std::vector<crew::VcpuHooks> hooks;
+    for (const auto& hart : harts_) hooks.push_back({&hart->attention, kAttentionCrew});
+    crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
+                                         std::move(hooks), options.crew_sink);
+  }
+  if (options.crew_edges.has_value() && options.harts > 1) {
+    // Validates the edges against the harts and their final landmarks (throws
+    // crew::InvalidEdgeLog before anything runs).
+    gate_ = std::make_unique<crew::ReplayGate>(options.harts, *options.crew_edges, final_counts_,
+                                               crew::ReplayGate::Options{options.crew_stall_timeout});
   }
   if (live_interrupts_) {
     if (options.checkpoint_interval > 0) runs_[0]->cut_count = options.checkpoint_interval;
@@ -155,9 +189,19 @@ void Machine::HartMain(uint32_t index) {
     RunHart(run);
   } catch (const replay::Divergence& d) {
     Diverged(d);
+  } catch (const crew::ReplayStalled& stalled) {
+    // The log's transfer order cannot be followed (an edge missing or altered): the replay
+    // did not follow the recording. A stall caused by the machine stopping is no news.
+    if (!stopping()) {
+      Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "transfer order",
+                                  "every hart progressing", stalled.what()});
+    }
   } catch (const std::exception& e) {
     Stop(RunResult::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }
+  // A hart that stopped for good holds its pages no more than a blocked one does.
+  if (crew_) crew_->Park(index, run.hart.instret);
+  if (gate_) gate_->Finish(index, run.hart.instret);
   std::lock_guard lock(stop_mutex_);
   ++harts_finished_;
   stop_cv_.notify_all();
@@ -167,6 +211,7 @@ void Machine::RunHart(HartRun& run) {
   Hart& hart = run.hart;
   UpdateTarget(run);
   while (!run.done) {
+    if (gate_) gate_->Publish(hart.id(), hart.instret);
     if (hart.instret >= run.target) {
       if (!ReachTarget(run)) return;
       continue;
@@ -185,39 +230,60 @@ void Machine::RunHart(HartRun& run) {
 
 void Machine::ExecuteOneBlock(HartRun& run) {
   Hart& hart = run.hart;
-  if (!ram_.Contains(hart.pc, 4)) {
-    if (!hart.TakeException(Exception::kInstructionAccessFault, hart.pc, 0))
-      Stop(RunResult::Outcome::kFault, hart.fatal_error());
-    return;
-  }
-  Block& block = hart.blocks.Get(hart.pc, ram_);
-  const DecodedInsn* insns = block.insns.data();
-  const uint64_t budget = run.target - hart.instret;
-  if (budget < block.length) {
-    // Stop exactly at the target: run a copy of the block's first `budget` instructions.
-    std::copy_n(block.insns.begin(), budget, run.clipped.begin());
-    run.clipped[budget] = block.insns.back();
-    insns = run.clipped.data();
-  }
-  switch (ExecuteBlocks<NoAccessCheck>(hart, block, insns, run.target)) {
-    case BlockExit::kContinue: return;
-    case BlockExit::kFatal: Stop(RunResult::Outcome::kFault, hart.fatal_error()); return;
-    case BlockExit::kWfi:
-      if (live_interrupts_) {
-        run.sleeping = true;
-      } else {
-        // Replay: the log says whether this wfi ended without an interrupt; if not, the
-        // interrupt that ended it is scheduled at this count.
-        const uint64_t woke = world_.RareOutcome(hart.LandmarkAt(hart.instret), replay::InputKind::kWfiWake, 0,
-                                                 [] { return uint64_t{1}; });
-        run.sleeping = woke == 0;
-      }
+  for (;;) {
+    if (!ram_.Contains(hart.pc, 4)) {
+      if (!hart.TakeException(Exception::kInstructionAccessFault, hart.pc, 0))
+        Stop(RunResult::Outcome::kFault, hart.fatal_error());
       return;
+    }
+    Block& block = hart.blocks.Get(hart.pc, ram_);
+    const DecodedInsn* insns = block.insns.data();
+    const uint64_t budget = run.target - hart.instret;
+    if (budget < block.length) {
+      // Stop exactly at the target: run a copy of the block's first `budget` instructions.
+      std::copy_n(block.insns.begin(), budget, run.clipped.begin());
+      run.clipped[budget] = block.insns.back();
+      insns = run.clipped.data();
+    }
+    switch (Execute(run, block, insns)) {
+      case BlockExit::kContinue: return;
+      case BlockExit::kFatal: Stop(RunResult::Outcome::kFault, hart.fatal_error()); return;
+      case BlockExit::kOwnershipFault:
+        // Stopped before the instruction. Once the page is ours, run it at once, before
+        // looking at attention: a request that arrived meanwhile must not take the page
+        // back before the instruction used it (that would ping-pong without progress).
+        // False: the machine is stopping, which the attention word reports next.
+        if (!crew_->Acquire(hart.id(), run.ownership_fault.page, run.ownership_fault.write, hart.instret)) return;
+        continue;
+      case BlockExit::kWfi:
+        if (live_interrupts_) {
+          run.sleeping = true;
+        } else {
+          // Replay: the log says whether this wfi ended without an interrupt; if not, the
+          // interrupt that ended it is scheduled at this count.
+          const uint64_t woke = world_.RareOutcome(hart.LandmarkAt(hart.instret), replay::InputKind::kWfiWake, 0,
+                                                   [] { return uint64_t{1}; });
+          run.sleeping = woke == 0;
+        }
+        return;
+    }
   }
+}
+
+BlockExit Machine::Execute(HartRun& run, Block& block, const DecodedInsn* insns) {
+  Hart& hart = run.hart;
+  if (crew_) {
+    const CrewAccessCheck policy(crew_->Permissions(hart.id()), static_cast<unsigned>(std::countr_zero(options_.crew_granularity)),
+                                 ram_.size(), crew_device_page_, run.ownership_fault);
+    return ExecuteBlocks(hart, policy, block, insns, run.target);
+  }
+  if (gate_) return ExecuteBlocks(hart, GatePublish(*gate_, hart.id()), block, insns, run.target);
+  return ExecuteBlocks(hart, NoAccessCheck{}, block, insns, run.target);
 }
 
 bool Machine::HandleAttention(HartRun& run, uint32_t bits) {
   if ((bits & kAttentionStop) != 0 || stopping()) return false;
+  if ((bits & kAttentionCrew) != 0 && crew_) crew_->Poll(run.hart.id(), run.hart.instret);
   if ((bits & kAttentionFlushCode) != 0) run.hart.blocks.Clear();
   if ((bits & kAttentionPause) != 0) ArriveAtCut(run);
   if ((bits & kAttentionInterrupt) != 0 && live_interrupts_) EvaluateLiveInterrupts(run);
@@ -248,18 +314,24 @@ void Machine::Sleep(HartRun& run) {
     EvaluateLiveInterrupts(run);
     return;
   }
-  // Until a timer, another hart, a cut or the stop sets this hart's attention.
+  // Until a timer, another hart, a cut or the stop sets this hart's attention. Parked, so
+  // that CREW takes this hart's pages without waiting for it (and sets no attention bit).
+  const ParkedIfCrew parked(crew_.get(), run.hart);
   hart.attention.wait(0, std::memory_order_acquire);
 }
 
 void Machine::UpdateTarget(HartRun& run) {
   uint64_t target = std::min(run.final_count, run.cut_count);
+  if (gate_) target = std::min(target, gate_->NextWaitCount(run.hart.id()));
   if (run.next_interrupt.has_value()) target = std::min(target, run.next_interrupt->count);
   run.target = target;
 }
 
-// The hart is at run.target: join a cut, take a scheduled interrupt, or stop. In that
-// order when they coincide (a checkpoint sees the state before the interrupt).
+// The hart is at run.target: join a cut, wait at its replay gate, take a scheduled
+// interrupt, or stop. In that order when they coincide: a checkpoint sees the state before
+// the interrupt; and a cut comes before the gate, because the recorded cut was consistent:
+// every hart reaches its cut count without anyone passing theirs, whereas the gate's
+// predecessor may itself be paused at the cut below the count this hart waits for.
 bool Machine::ReachTarget(HartRun& run) {
   Hart& hart = run.hart;
   const uint64_t now = hart.instret;
@@ -270,6 +342,8 @@ bool Machine::ReachTarget(HartRun& run) {
     }
     ArriveAtCut(run);
     if (stopping()) return false;
+  } else if (gate_ && now == gate_->NextWaitCount(hart.id())) {
+    gate_->WaitAt(hart.id(), now);
   } else if (run.next_interrupt.has_value() && now == run.next_interrupt->count) {
     const uint64_t cause = run.next_interrupt->cause & ~kMcauseInterrupt;
     world_.InterruptTaken(hart.LandmarkAt(now), cause);
@@ -306,6 +380,7 @@ void Machine::StartCut() {
 }
 
 void Machine::ArriveAtCut(HartRun& run) {
+  const ParkedIfCrew parked(crew_.get(), run.hart);  // before the cut's lock: CREW's lock is never held around it
   std::unique_lock lock(cut_mutex_);
   cut_active_ = true;
   const uint64_t generation = cut_generation_;
@@ -359,6 +434,8 @@ void Machine::Stop(RunResult::Outcome outcome, std::string error) {
     error_ = std::move(error);
     stopping_.store(true, std::memory_order_release);
   }
+  if (crew_) crew_->Stop();   // harts waiting for a page give up
+  if (gate_) gate_->Cancel();  // ... and so do harts waiting at their gates
   for (const auto& hart : harts_) hart->RaiseAttention(kAttentionStop);
   { std::lock_guard lock(cut_mutex_); }
   cut_cv_.notify_all();

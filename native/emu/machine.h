@@ -18,9 +18,14 @@
 #include <thread>
 #include <vector>
 
+#include "crew/crew.h"
+#include "crew/replay_gate.h"
+#include "crew/transfer_edge.h"
+#include "emu/access_policy.h"
 #include "emu/clint.h"
 #include "emu/console.h"
 #include "emu/device.h"
+#include "emu/executor.h"
 #include "emu/hart.h"
 #include "emu/memory.h"
 #include "emu/system_device.h"
@@ -40,6 +45,13 @@ struct MachineOptions {
   std::vector<uint64_t> stop_at;
   ConsoleOutput::Mode console = ConsoleOutput::Mode::kStdout;
   std::chrono::milliseconds timeout{0};  // 0 = none
+  // SMP record: CREW page ownership with pages of this many bytes, each transfer edge
+  // handed to `crew_sink` (under CREW's lock: it must be quick). 0 = off.
+  uint64_t crew_granularity = 0;
+  crew::TransferSink crew_sink;
+  // SMP replay: the recorded transfer edges each hart waits at.
+  std::optional<std::vector<crew::TransferEdge>> crew_edges;
+  std::chrono::milliseconds crew_stall_timeout{3000};
 };
 
 struct HartFinal {
@@ -117,6 +129,7 @@ class Machine final : private BoardEvents {
   void UpdateTarget(HartRun& run);
   void Sleep(HartRun& run);
   void ExecuteOneBlock(HartRun& run);
+  BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns);
 
   // Consistent cuts.
   void StartCut();
@@ -142,6 +155,11 @@ class Machine final : private BoardEvents {
   Uart uart_;
   SystemDevice system_device_;
   TestFinisher finisher_;
+
+  // SMP ordering: CREW when recording several harts, the replay gate when replaying them.
+  std::unique_ptr<crew::Crew> crew_;
+  uint64_t crew_device_page_ = 0;
+  std::unique_ptr<crew::ReplayGate> gate_;
 
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;

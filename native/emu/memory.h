@@ -85,14 +85,4 @@ inline void StoreRelaxed(uint8_t* p, T value) {
   __atomic_store_n(reinterpret_cast<T*>(p), value, __ATOMIC_RELAXED);
 }
 
-// The per-access permission check that SMP record (CREW page ownership) will slot in.
-// The executor is a template on this policy; with NoAccessCheck it costs nothing.
-// A policy returns false to say "this hart may not access this page now"; the executor
-// then leaves the block at that instruction (not yet handled: no policy returns false).
-struct NoAccessCheck {
-  static constexpr bool kEnabled = false;
-  static constexpr bool MayRead(uint32_t /*hart*/, uint64_t /*ram_offset*/) { return true; }
-  static constexpr bool MayWrite(uint32_t /*hart*/, uint64_t /*ram_offset*/) { return true; }
-};
-
 }  // namespace rrkit::emu

@@ -1,9 +1,12 @@
 /**
  * Recording: run a guest with its real inputs (host clock, entropy, console input, timer
- * interrupts at host time) and log every value and interrupt at its exact landmark.
+ * interrupts at host time) and log every value and interrupt at its exact landmark. With
+ * several vCPUs, CREW page ownership orders their shared-memory accesses and the log holds
+ * every ownership transfer (src/smp/crew-options.ts, docs/crew.md).
  */
 import { resolve } from 'node:path';
-import { runEmu, type EmuInput, type EmuRunResult } from '../engines/emu.js';
+import { EMU_MAX_HARTS, runEmu, type EmuInput, type EmuRunResult } from '../engines/emu.js';
+import { crewGranularityFor } from '../smp/crew-options.js';
 import { imageHash, readGuestImage } from './guest-image.js';
 
 /** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
@@ -19,15 +22,16 @@ export interface RecordOptions {
   checkpointInterval?: bigint;
   capture?: boolean;
   timeoutSeconds?: number;
+  /** bytes per CREW ownership page with several vCPUs (64 B .. 2 MiB, a power of two); default 4 KiB */
+  crewGranularity?: number;
 }
 
 export async function record(options: RecordOptions): Promise<EmuRunResult> {
   const vcpus = options.vcpus ?? 1;
-  if (vcpus !== 1) {
-    throw new RangeError(
-      `recording ${vcpus} vCPUs needs CREW page-ownership tracking, which is not wired into the emu engine yet; record with --vcpus 1`,
-    );
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > EMU_MAX_HARTS) {
+    throw new RangeError(`vcpus must be an integer from 1 to ${EMU_MAX_HARTS}, not ${vcpus}`);
   }
+  const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
   const image = await readGuestImage(options.elf);
   const checkpointInterval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
   return runEmu({
@@ -43,7 +47,7 @@ export async function record(options: RecordOptions): Promise<EmuRunResult> {
       path: options.logPath,
       imageHash: imageHash(image),
       imagePath: resolve(options.elf),
-      crewGranularity: 0,
+      crewGranularity,
       configJson: JSON.stringify({ rrkit: 1 }),
     },
   });

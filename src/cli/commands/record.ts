@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError } from '../../engines/emu.js';
 import { resolveGuest } from '../../guests/catalog.js';
 import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../uniprocessor/record.js';
+import { CREW_DEFAULT_GRANULARITY, checkCrewGranularity } from '../../smp/crew-options.js';
 import { UsageError } from '../errors.js';
 import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
 
@@ -16,6 +17,7 @@ interface RecordArgs {
   input: string | undefined;
   'checkpoint-every': number;
   timeout: number;
+  'crew-granularity': number | undefined;
 }
 
 export const recordCommand: CommandModule<object, RecordArgs> = {
@@ -34,12 +36,25 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         default: Number(DEFAULT_CHECKPOINT_INTERVAL),
         describe: 'a checkpoint (register and memory hashes) every N instructions of vCPU 0; 0: none',
       })
+      .option('crew-granularity', {
+        type: 'number',
+        describe: `bytes per CREW ownership page with --vcpus > 1 (a power of two, 64..2097152; default ${CREW_DEFAULT_GRANULARITY})`,
+      })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
-      .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`') as unknown as Argv<RecordArgs>,
+      .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
+      .example('$0 record lock-counter --vcpus 4 -o lock.rrlog', 'record 4 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
   handler: async (args) => {
     checkEngineAvailable(args.engine);
     const every = args['checkpoint-every'];
     if (!Number.isSafeInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
+    const granularity = args['crew-granularity'];
+    if (granularity !== undefined) {
+      try {
+        checkCrewGranularity(granularity);
+      } catch (error) {
+        throw new UsageError(`--crew-granularity: ${(error as Error).message}`);
+      }
+    }
     const elf = resolveGuest(args.guest, 'rv64');
     try {
       const result = await record({
@@ -50,6 +65,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         timeoutSeconds: checkTimeout(args.timeout),
         input: await readConsoleInput(args.input),
         checkpointInterval: BigInt(every),
+        crewGranularity: granularity,
       });
       const instructions = result.harts.reduce((sum, h) => sum + h.instret, 0n);
       const bytes = (await stat(args.output)).size;

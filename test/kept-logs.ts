@@ -6,18 +6,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onTestFailed, onTestFinished } from 'vitest';
+import { onTestFinished } from 'vitest';
 
 /** A fresh folder for this test's logs; call inside a test. */
 export function logFolder(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `rrkit-${label.replace(/[^a-z0-9.-]+/gi, '_')}-`));
-  let failed = false;
-  onTestFailed(() => {
-    failed = true;
-    process.stderr.write(`rrkit test: kept the logs of the failed test "${label}" in ${dir}\n`);
-  });
-  onTestFinished(() => {
-    if (!failed) rmSync(dir, { recursive: true, force: true });
+  onTestFinished(({ task }) => {
+    if (task.result?.state === 'fail') {
+      process.stderr.write(`rrkit test: kept the logs of the failed test "${label}" in ${dir}\n`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   return dir;
 }

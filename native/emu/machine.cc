@@ -328,14 +328,19 @@ void Machine::UpdateTarget(HartRun& run) {
 }
 
 // The hart is at run.target: join a cut, wait at its replay gate, take a scheduled
-// interrupt, or stop. In that order when they coincide: a checkpoint sees the state before
-// the interrupt; and a cut comes before the gate, because the recorded cut was consistent:
-// every hart reaches its cut count without anyone passing theirs, whereas the gate's
-// predecessor may itself be paused at the cut below the count this hart waits for.
+// interrupt, or stop. In that order when they coincide, with one exception: an interrupt
+// the recording took before that cut (a hart woken from wfi joins cuts without retiring
+// anything, so both can fall on one count; the log's order says which came first). A cut
+// comes before the gate because the recorded cut was consistent: every hart reaches its
+// cut count without anyone passing theirs, whereas the gate's predecessor may itself be
+// paused at the cut below the count this hart waits for.
 bool Machine::ReachTarget(HartRun& run) {
   Hart& hart = run.hart;
   const uint64_t now = hart.instret;
-  if (now == run.cut_count) {
+  const bool interrupt_now = run.next_interrupt.has_value() && now == run.next_interrupt->count;
+  if (interrupt_now && now == run.cut_count && run.next_interrupt->checkpoints_before <= CutsCompleted()) {
+    TakeScheduledInterrupt(run);
+  } else if (now == run.cut_count) {
     if (live_interrupts_) {
       StartCut();
       run.cut_count += options_.checkpoint_interval;
@@ -344,12 +349,8 @@ bool Machine::ReachTarget(HartRun& run) {
     if (stopping()) return false;
   } else if (gate_ && now == gate_->NextWaitCount(hart.id())) {
     gate_->WaitAt(hart.id(), now);
-  } else if (run.next_interrupt.has_value() && now == run.next_interrupt->count) {
-    const uint64_t cause = run.next_interrupt->cause & ~kMcauseInterrupt;
-    world_.InterruptTaken(hart.LandmarkAt(now), cause);
-    hart.TakeInterrupt(cause);
-    run.sleeping = false;
-    run.next_interrupt = world_.ScheduledInterrupt(hart.id());
+  } else if (interrupt_now) {
+    TakeScheduledInterrupt(run);
   } else if (now >= run.final_count) {
     run.done = true;
     bool all_done = false;
@@ -367,7 +368,21 @@ bool Machine::ReachTarget(HartRun& run) {
   return true;
 }
 
+void Machine::TakeScheduledInterrupt(HartRun& run) {
+  Hart& hart = run.hart;
+  const uint64_t cause = run.next_interrupt->cause & ~kMcauseInterrupt;
+  world_.InterruptTaken(hart.LandmarkAt(hart.instret), cause);
+  hart.TakeInterrupt(cause);
+  run.sleeping = false;
+  run.next_interrupt = world_.ScheduledInterrupt(hart.id());
+}
+
 // --- consistent cuts ---------------------------------------------------------------------
+
+uint64_t Machine::CutsCompleted() {
+  std::lock_guard lock(cut_mutex_);
+  return cut_generation_;
+}
 
 // Record/live: hart 0 decided; ask every other hart to pause at its next boundary.
 void Machine::StartCut() {

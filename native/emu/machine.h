@@ -126,6 +126,7 @@ class Machine final : private BoardEvents {
   bool HandleAttention(HartRun& run, uint32_t bits);
   void EvaluateLiveInterrupts(HartRun& run);
   bool ReachTarget(HartRun& run);
+  void TakeScheduledInterrupt(HartRun& run);
   void UpdateTarget(HartRun& run);
   void Sleep(HartRun& run);
   void ExecuteOneBlock(HartRun& run);
@@ -133,6 +134,7 @@ class Machine final : private BoardEvents {
 
   // Consistent cuts.
   void StartCut();
+  uint64_t CutsCompleted();
   void ArriveAtCut(HartRun& run);
   replay::Checkpoint CaptureState();
 

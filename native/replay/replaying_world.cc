@@ -70,7 +70,7 @@ ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_
           using T = std::decay_t<decltype(r)>;
           if constexpr (std::is_same_v<T, InputRecord>) vcpus_[r.at.vcpu]->inputs.push_back(r);
           else if constexpr (std::is_same_v<T, RareOutcomeRecord>) vcpus_[r.at.vcpu]->rare_outcomes.push_back(r);
-          else if constexpr (std::is_same_v<T, InterruptRecord>) vcpus_[r.at.vcpu]->interrupts.push_back(r);
+          else if constexpr (std::is_same_v<T, InterruptRecord>) vcpus_[r.at.vcpu]->interrupts.emplace_back(r, checkpoints_.size());
           else if constexpr (std::is_same_v<T, CheckpointRecord>) checkpoints_.push_back(std::move(r.checkpoint));
           else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
           else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
@@ -119,7 +119,7 @@ void ReplayingWorld::InterruptTaken(Landmark at, uint64_t cause) {
   VcpuLog& v = ForVcpu(at);
   std::lock_guard lock(v.mutex);
   if (v.interrupts.empty()) throw Divergence{at, "interrupt", "none", "cause " + std::to_string(cause) + " " + At(at.count)};
-  const InterruptRecord& next = v.interrupts.front();
+  const InterruptRecord& next = v.interrupts.front().first;
   if (next.at.count != at.count) throw Divergence{at, "interrupt landmark", At(next.at.count), At(at.count)};
   if (next.cause != cause) throw Divergence{at, "interrupt cause", std::to_string(next.cause), std::to_string(cause)};
   v.interrupts.pop_front();
@@ -129,7 +129,8 @@ std::optional<World::Scheduled> ReplayingWorld::ScheduledInterrupt(uint32_t vcpu
   VcpuLog& v = ForVcpu({vcpu, 0});
   std::lock_guard lock(v.mutex);
   if (v.interrupts.empty()) return std::nullopt;
-  return Scheduled{v.interrupts.front().at.count, v.interrupts.front().cause};
+  const auto& [next, checkpoints_before] = v.interrupts.front();
+  return Scheduled{next.at.count, next.cause, checkpoints_before};
 }
 
 std::optional<Checkpoint> ReplayingWorld::ScheduledCheckpoint() {
@@ -180,8 +181,8 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
       throw Divergence{{i, v.inputs.front().at.count}, "unconsumed input", KindName(v.inputs.front().kind), "machine stopped"};
     }
     if (!v.interrupts.empty()) {
-      throw Divergence{{i, v.interrupts.front().at.count}, "untaken interrupt",
-                       "cause " + std::to_string(v.interrupts.front().cause), "machine stopped"};
+      throw Divergence{{i, v.interrupts.front().first.at.count}, "untaken interrupt",
+                       "cause " + std::to_string(v.interrupts.front().first.cause), "machine stopped"};
     }
     if (!v.rare_outcomes.empty()) {
       throw Divergence{{i, v.rare_outcomes.front().at.count}, "unconsumed rare outcome",

@@ -49,7 +49,7 @@ class ReplayingWorld final : public World {
     std::mutex mutex;
     std::deque<InputRecord> inputs;
     std::deque<RareOutcomeRecord> rare_outcomes;
-    std::deque<InterruptRecord> interrupts;
+    std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
   };
 
   VcpuLog& ForVcpu(Landmark at);

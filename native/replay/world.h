@@ -85,6 +85,10 @@ class World {
   struct Scheduled {
     uint64_t count;
     uint64_t cause;
+    // Checkpoints taken before this interrupt in the recording. A vCPU may take an
+    // interrupt and join a cut at the same count (woken from wfi, it retires nothing in
+    // between); this says which came first.
+    uint64_t checkpoints_before = 0;
   };
   virtual std::optional<Scheduled> ScheduledInterrupt(uint32_t vcpu) = 0;
 

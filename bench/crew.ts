@@ -1,0 +1,97 @@
+/**
+ * SMP record/replay with CREW on the emu engine, side by side in one run: for each
+ * workload and vCPU count, rounds of plain run, CREW record and replay (best round of
+ * each). Reports record/plain (target ≤ 1.5 on low-sharing workloads), replay/record
+ * (target ≤ 2), ownership transfers and log bytes per million instructions. One vCPU is
+ * the uniprocessor baseline (no CREW).
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readLogFile } from '../src/analysis/log-reader.js';
+import { runEmu } from '../src/engines/emu.js';
+import { builtGuestPath } from '../src/guests/catalog.js';
+import { record } from '../src/uniprocessor/record.js';
+import { replay } from '../src/uniprocessor/replay.js';
+
+export interface CrewBenchRow {
+  workload: string;
+  vcpus: number;
+  instructions: bigint;
+  plainSeconds: number;
+  recordSeconds: number;
+  replaySeconds: number;
+  transfers: number;
+  logBytes: number;
+}
+
+/** `name` or `name.small`; each with the vCPU counts to run. */
+export const CREW_BENCH_WORKLOADS = ['matmul', 'fft', 'radix-sort', 'sha256', 'lock-counter', 'false-sharing', 'producer-consumer.small'];
+
+function since(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+export async function benchCrew(
+  workloads: readonly string[] = CREW_BENCH_WORKLOADS,
+  vcpuCounts: readonly number[] = [1, 2],
+  repeats = 2,
+): Promise<CrewBenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-crew-'));
+  const rows: CrewBenchRow[] = [];
+  try {
+    for (const name of workloads) {
+      const [workload, size] = name.split('.') as [string, string | undefined];
+      const elf = builtGuestPath(workload, 'rv64', size === 'small');
+      for (const vcpus of vcpuCounts) {
+        const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
+        let best: CrewBenchRow | undefined;
+        for (let round = 0; round < repeats; round++) {
+          let t = process.hrtime.bigint();
+          await runEmu({ elf, harts: vcpus, capture: true, timeoutSeconds: 120 });
+          const plainSeconds = since(t);
+          t = process.hrtime.bigint();
+          const recorded = await record({ elf, logPath, vcpus, capture: true, timeoutSeconds: 120 });
+          const recordSeconds = since(t);
+          t = process.hrtime.bigint();
+          const replayed = await replay({ logPath, capture: true, timeoutSeconds: 240 });
+          const replaySeconds = since(t);
+          if (replayed.kind !== 'exited') throw new Error(`${name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
+          const transfers = readLogFile(logPath).records.filter((r) => r.type === 'crew-transfer').length;
+          best = {
+            workload: name,
+            vcpus,
+            instructions: recorded.harts.reduce((sum, h) => sum + h.instret, 0n),
+            plainSeconds: Math.min(plainSeconds, best?.plainSeconds ?? Infinity),
+            recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
+            replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),
+            transfers,
+            logBytes: statSync(logPath).size,
+          };
+        }
+        rows.push(best!);
+        process.stderr.write(`  ${name} on ${vcpus} vCPU(s) done\n`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export function formatCrewBench(rows: readonly CrewBenchRow[]): string {
+  const header = 'workload                vCPUs   instructions  record/plain  replay/record  transfers/M instr  log B/M instr';
+  const lines = rows.map((r) => {
+    const perMillion = (n: number): string => ((n * 1e6) / Number(r.instructions)).toFixed(1);
+    return [
+      r.workload.padEnd(24),
+      String(r.vcpus).padStart(5),
+      r.instructions.toString().padStart(14),
+      (r.recordSeconds / r.plainSeconds).toFixed(2).padStart(13),
+      (r.replaySeconds / r.recordSeconds).toFixed(2).padStart(14),
+      perMillion(r.transfers).padStart(18),
+      perMillion(r.logBytes).padStart(14),
+    ].join(' ');
+  });
+  return [header, ...lines, 'targets: record/plain ≤ 1.5 on low-sharing workloads (matmul, fft, radix-sort, sha256); replay/record ≤ 2'].join('\n');
+}

@@ -5,6 +5,7 @@
  * Each native module registers its exports; `modules` lists the ones compiled in.
  */
 import { createRequire } from 'node:module';
+import type { LogHeader } from './analysis/log-reader.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,19 +141,8 @@ export interface NativeAddon {
   logRead(bytes: Uint8Array): NativeLogContents;
 }
 
-/** The header fields of a log, as src/analysis/log-reader.ts's LogHeader. */
-export interface NativeLogHeader {
-  engine: string;
-  /** Hex. */
-  imageHash: string;
-  imagePath: string;
-  vcpus: number;
-  ramMib: number;
-  crewGranularity: number;
-  checkpointInterval: bigint;
-  startUnixMs: bigint;
-  configJson: string;
-}
+/** The header fields of a log: the same shape as the TypeScript reader's. */
+export type NativeLogHeader = LogHeader;
 
 export interface NativeLogDescription {
   header: NativeLogHeader;

@@ -42,7 +42,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
-      .example('$0 record lock-counter --vcpus 4 -o lock.rrlog', 'record 4 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
+      .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
   handler: async (args) => {
     checkEngineAvailable(args.engine);
     const every = args['checkpoint-every'];

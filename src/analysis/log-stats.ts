@@ -16,7 +16,7 @@ export interface CrewStats {
   /** "A->B": transfers from vCPU A to vCPU B. */
   byPair: Record<string, number>;
   /** Most-transferred pages first (at most 10). */
-  hottestPages: { page: string; transfers: number }[];
+  hottestPages: { page: string; where: string; transfers: number }[];
 }
 
 export interface LogStats {
@@ -35,6 +35,20 @@ export interface LogStats {
   durationMs: number | null;
   exitCode: string | null;
   crew: CrewStats | null;
+}
+
+/** emu's RAM starts here (docs/platform.md); CREW numbers pages from it. */
+const EMU_RAM_BASE = 0x8000_0000n;
+
+/**
+ * Where a CREW page lies in the guest: its guest-physical address, or "devices" for the
+ * one page after RAM that stands for the UART and CLINT (docs/crew.md).
+ */
+function pageLocation(header: LogContents['header'], page: bigint): string {
+  if (header.engine !== 'emu' || header.crewGranularity === 0) return '';
+  const granularity = BigInt(header.crewGranularity);
+  const ramPages = (BigInt(header.ramMib) << 20n) / granularity;
+  return page >= ramPages ? 'devices' : `guest 0x${(EMU_RAM_BASE + page * granularity).toString(16)}`;
 }
 
 export function logStats(log: LogContents): LogStats {
@@ -81,7 +95,7 @@ export function logStats(log: LogContents): LogStats {
   const hottestPages = [...pages.entries()]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, 10)
-    .map(([page, count]) => ({ page: `0x${page.toString(16)}`, transfers: count }));
+    .map(([page, count]) => ({ page: `0x${page.toString(16)}`, where: pageLocation(log.header, page), transfers: count }));
 
   return {
     engine: log.header.engine,

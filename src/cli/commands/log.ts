@@ -33,7 +33,7 @@ function printStats(s: LogStats): void {
   if (s.crew !== null) {
     lines.push('', `CREW transfers  ${s.crew.transfers} (${fixed(s.crew.perMillion)} per million ${s.landmarkUnit})`);
     for (const [pair, n] of Object.entries(s.crew.byPair)) lines.push(`  vcpu ${pair.replace('->', ' -> vcpu ')}: ${n}`);
-    lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page} (${p.transfers})`).join(', '));
+    lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page}${p.where ? ` [${p.where}]` : ''} (${p.transfers})`).join(', '));
   }
   process.stdout.write(lines.join('\n') + '\n');
 }

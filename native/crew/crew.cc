@@ -49,10 +49,16 @@ bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count
   // both progress.
   me.state = State::kWaiting;
   me.parked_at = count;
-  ServeRequests(vcpu, count);
+  if (!me.has_ticket || me.ticket_count != count) {  // a new instruction: the back of the queue
+    DropTicket(me);
+    me.has_ticket = true;
+    me.ticket = next_ticket_++;
+    me.ticket_count = count;
+  }
+  ServeRequests(vcpu, count, /*keep_pinned=*/true);
   me.request = Request{true, page, want, count};
   me.waiting_grant.store(true, std::memory_order_relaxed);
-  TryComplete(vcpu);
+  Settle();
   if (me.request.active) {
     // The holder is usually running on another core and a block away from its boundary:
     // a short spin saves a sleep and a wake-up. The lock still decides.
@@ -75,7 +81,9 @@ void Crew::Poll(uint32_t vcpu, uint64_t count) {
   // Clear before serving: a request posted after this sets the bit again.
   me.hooks.attention->fetch_and(~me.hooks.attention_bit, std::memory_order_acq_rel);
   std::lock_guard lock(mutex_);
-  ServeRequests(vcpu, count);
+  if (me.ticket_count != count) DropTicket(me);  // it has executed that instruction
+  ServeRequests(vcpu, count, /*keep_pinned=*/false);
+  Settle();
 }
 
 void Crew::Park(uint32_t vcpu, uint64_t count) {
@@ -83,7 +91,9 @@ void Crew::Park(uint32_t vcpu, uint64_t count) {
   Vcpu& me = *vcpus_[vcpu];
   me.state = State::kParked;
   me.parked_at = count;
-  ServeRequests(vcpu, count);
+  DropTicket(me);  // a parked vCPU may never come back: nobody may wait for it
+  ServeRequests(vcpu, count, /*keep_pinned=*/false);
+  Settle();
 }
 
 void Crew::Unpark(uint32_t vcpu) {
@@ -97,13 +107,47 @@ void Crew::Stop() {
   for (auto& v : vcpus_) v->granted.notify_all();
 }
 
-void Crew::ServeRequests(uint32_t vcpu, uint64_t count) {
-  std::vector<uint32_t> asked = std::move(vcpus_[vcpu]->asked_by);
-  vcpus_[vcpu]->asked_by.clear();
+void Crew::ServeRequests(uint32_t vcpu, uint64_t count, bool keep_pinned) {
+  Vcpu& me = *vcpus_[vcpu];
+  std::vector<uint32_t> asked = std::move(me.asked_by);
+  me.asked_by.clear();
   for (uint32_t requester : asked) {
     if (!vcpus_[requester]->request.active) continue;
+    if (keep_pinned && Keeps(vcpu, vcpus_[requester]->request.page, requester)) {
+      // Still asked: its attention bit stays set, so it serves this at its next Poll.
+      me.asked_by.push_back(requester);
+      continue;
+    }
     YieldTo(vcpu, count, requester);
-    TryComplete(requester);
+  }
+}
+
+// While `holder` waits in Acquire, a page granted for the same instruction stays its
+// against younger requesters: otherwise an instruction touching two pages can lose the
+// first to the queue each time it waits for the second, and never run.
+bool Crew::Keeps(uint32_t holder, uint64_t page, uint32_t requester) const {
+  const Vcpu& h = *vcpus_[holder];
+  if (h.state != State::kWaiting || !h.has_ticket || h.ticket > vcpus_[requester]->ticket) return false;
+  return std::find(h.pinned.begin(), h.pinned.end(), page) != h.pinned.end();
+}
+
+void Crew::DropTicket(Vcpu& v) {
+  v.has_ticket = false;
+  v.pinned.clear();
+}
+
+// Retries every waiting request, oldest first, until a pass grants nothing: a grant or a
+// yield can unblock any of them (an older request gone, a holder now running and so
+// askable), and retrying all is cheaper to get right than tracking who waits for whom.
+void Crew::Settle() {
+  for (bool progress = true; progress;) {
+    progress = false;
+    by_age_.clear();
+    for (uint32_t v = 0; v < vcpus_.size(); ++v) {
+      if (vcpus_[v]->request.active) by_age_.push_back(v);
+    }
+    std::sort(by_age_.begin(), by_age_.end(), [&](uint32_t a, uint32_t b) { return vcpus_[a]->ticket < vcpus_[b]->ticket; });
+    for (uint32_t v : by_age_) progress |= TryComplete(v);
   }
 }
 
@@ -114,11 +158,25 @@ void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
   vcpus_[holder]->table.Set(req.page, ownership_.HolderAccess(req.page, holder));
 }
 
-void Crew::TryComplete(uint32_t vcpu) {
+bool Crew::TryComplete(uint32_t vcpu) {
   Vcpu& me = *vcpus_[vcpu];
   Request& req = me.request;
+  if (!req.active) return false;
+  // An older conflicting request on the page goes first; its grant retries this one. Without
+  // this, readers that re-read the page as soon as they yielded it starve a writer.
+  for (uint32_t u = 0; u < vcpus_.size(); ++u) {
+    const Vcpu& other = *vcpus_[u];
+    if (u != vcpu && other.request.active && other.request.page == req.page && other.ticket < me.ticket &&
+        (other.request.want == Access::kWrite || req.want == Access::kWrite)) {
+      return false;
+    }
+  }
+  const std::vector<uint32_t> conflicts = ownership_.Conflicts(req.page, vcpu, req.want);
+  for (uint32_t h : conflicts) {
+    if (Keeps(h, req.page, vcpu)) return false;  // an older waiting instruction needs it
+  }
   bool must_wait = false;
-  for (uint32_t h : ownership_.Conflicts(req.page, vcpu, req.want)) {
+  for (uint32_t h : conflicts) {
     Vcpu& holder = *vcpus_[h];
     if (holder.state != State::kRunning) {
       YieldTo(h, holder.parked_at, vcpu);  // it is stopped at parked_at: take, no help needed
@@ -130,15 +188,17 @@ void Crew::TryComplete(uint32_t vcpu) {
       holder.hooks.attention->fetch_or(holder.hooks.attention_bit, std::memory_order_release);
     }
   }
-  if (must_wait) return;
+  if (must_wait) return false;
   for (const Landmark& from : ownership_.Grant(req.page, vcpu, req.want, req.count)) {
     sink_(TransferEdge{req.page, from.vcpu, from.count, vcpu, req.count});
   }
   me.table.Set(req.page, req.want);
+  me.pinned.push_back(req.page);
   req = Request{};
   me.waiting_grant.store(false, std::memory_order_release);
   me.state = State::kRunning;
   me.granted.notify_one();
+  return true;
 }
 
 }  // namespace rrkit::crew

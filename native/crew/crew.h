@@ -11,11 +11,14 @@
 //     pages from it without its help.
 //   - when the machine stops: crew.Stop(), which releases any vCPU waiting in Acquire.
 //
-// Deadlock freedom: a vCPU only ever sleeps waiting for a holder that is running, and a
-// running holder reaches a block boundary (Poll) or parks soon. Parked vCPUs, including
-// those waiting in Acquire, never have to act: whoever needs their pages takes them, at
-// the count where they parked. A vCPU whose Acquire completes is running again, so it
-// executes its instruction before anyone can make it yield.
+// Fairness (docs/crew.md, "Fairness"): every faulting instruction gets a ticket, kept
+// until the vCPU moves past it. A request waits behind older conflicting requests on its
+// page, and a vCPU waiting in Acquire keeps the pages it gained for its current
+// instruction against younger requests. Deadlock freedom: a vCPU sleeps only for a running
+// holder (which reaches a block boundary, Poll, or parks soon) or for an older waiting
+// ticket; the oldest waits only for running holders, so it always gets through. Parked
+// vCPUs never have to act: whoever needs their pages takes them, at the count where they
+// parked.
 #pragma once
 
 #include <atomic>
@@ -94,13 +97,22 @@ class Crew {
     State state = State::kRunning;
     uint64_t parked_at = 0;            // valid unless running
     Request request;                   // valid while waiting
+    // The instruction it faulted on: its age in the queue (smaller is older) and the pages
+    // granted for it, which it keeps against younger requests while it waits for another.
+    bool has_ticket = false;
+    uint64_t ticket = 0;
+    uint64_t ticket_count = 0;         // the instruction the ticket belongs to
+    std::vector<uint64_t> pinned;
     std::atomic<bool> waiting_grant{false};  // mirrors request.active, for spinning unlocked
     std::vector<uint32_t> asked_by;    // vCPUs whose requests this one must serve at Poll
     std::condition_variable granted;
   };
 
-  void ServeRequests(uint32_t vcpu, uint64_t count);
-  void TryComplete(uint32_t vcpu);
+  void ServeRequests(uint32_t vcpu, uint64_t count, bool keep_pinned);
+  bool TryComplete(uint32_t vcpu);
+  void Settle();
+  bool Keeps(uint32_t holder, uint64_t page, uint32_t requester) const;
+  void DropTicket(Vcpu& v);
   void YieldTo(uint32_t holder, uint64_t at, uint32_t requester);
 
   PageGeometry geometry_;
@@ -109,6 +121,8 @@ class Crew {
 
   std::mutex mutex_;  // guards everything below and every Vcpu's slow-path fields
   OwnershipTable ownership_;
+  uint64_t next_ticket_ = 0;
+  std::vector<uint32_t> by_age_;  // scratch for Settle
   bool stopped_ = false;
 };
 

@@ -497,6 +497,70 @@ void TestIdleHolderYields() {
   CHECK(!acquired);
 }
 
+// Writer starvation: vCPUs spin reading a lock word (each re-reads it as soon as it has
+// yielded it), and one at a time must write it. Without fairness the writer waits until
+// every reader happens to have yielded at once, which on a loaded host can take minutes.
+void TestWriterAmongSpinningReaders(uint32_t vcpus) {
+  constexpr int kRounds = 30;
+  constexpr auto kPatience = std::chrono::seconds(10);  // then the readers give up for good
+  std::vector<std::atomic<uint32_t>> attention(vcpus);
+  std::vector<VcpuHooks> hooks;
+  for (auto& a : attention) hooks.push_back(VcpuHooks{&a, kCrewBit});
+  Crew crew(PageGeometry(kBase, 4096), hooks, [](const TransferEdge&) {});
+  std::atomic<int> released{-1};  // the last round whose write went through
+  std::atomic<bool> gave_up{false};
+  std::barrier round_start(vcpus);
+  double worst_ms = 0;
+  auto vcpu = [&](uint32_t me) {
+    uint64_t count = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      {
+        Crew::Parked between_rounds(crew, me, count);
+        round_start.arrive_and_wait();
+      }
+      const uint32_t writer = static_cast<uint32_t>(round) % vcpus;
+      const auto t0 = std::chrono::steady_clock::now();
+      if (me == writer) {
+        // A few blocks of reading first, so that the readers are spinning when it writes.
+        for (uint64_t i = 0; i < 4 * kBlock; ++i, ++count) {
+          if ((i % kBlock) == 0 && (attention[me].load(std::memory_order_acquire) & kCrewBit)) crew.Poll(me, count);
+          if (!crew.Permissions(me).Allows(0, false)) crew.Acquire(me, 0, false, count);
+        }
+        if (attention[me].load(std::memory_order_acquire) & kCrewBit) crew.Poll(me, count);
+        if (!crew.Permissions(me).Allows(0, true)) crew.Acquire(me, 0, true, count);
+        ++count;  // the store that releases the lock
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        worst_ms = std::max(worst_ms, ms);
+        released.store(round, std::memory_order_release);
+      } else {
+        while (!gave_up && released.load(std::memory_order_acquire) < round) {  // spin on the lock word
+          if (std::chrono::steady_clock::now() - t0 > kPatience) {
+            gave_up = true;
+            break;
+          }
+          if (attention[me].load(std::memory_order_acquire) & kCrewBit) crew.Poll(me, count);
+          for (uint64_t i = 0; i < kBlock; ++i, ++count) {
+            if (!crew.Permissions(me).Allows(0, false)) crew.Acquire(me, 0, false, count);
+          }
+        }
+        if (gave_up) {
+          Crew::Parked until_written(crew, me, count);  // let the writer through, to end the test
+          while (released.load(std::memory_order_acquire) < round) std::this_thread::yield();
+        }
+      }
+    }
+    crew.Park(me, count);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (uint32_t v = 0; v < vcpus; ++v) threads.emplace_back(vcpu, v);
+  for (auto& t : threads) t.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("  %u vCPUs, %d writes among spinning readers: %.2f s, slowest write %.1f ms%s\n", vcpus, kRounds, s,
+              worst_ms, gave_up ? " (readers gave up: the writer starved)" : "");
+  CHECK(!gave_up);
+}
+
 template <typename E>
 std::string ErrorOf(const std::function<void()>& body) {
   try {
@@ -682,6 +746,8 @@ int main(int argc, char** argv) {
       {"cross fault at a barrier: no deadlock", TestCrossFaultNoDeadlock},
       {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},
       {"idle holder yields; stop releases waiters", TestIdleHolderYields},
+      {"writer among 4 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(4); }},
+      {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},
       {"bad logs: clear errors, no hang", TestBadLogs},
   };
   int passed = 0, failed = 0;

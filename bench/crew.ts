@@ -13,6 +13,7 @@ import { runEmu } from '../src/engines/emu.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
 import { record } from '../src/uniprocessor/record.js';
 import { replay } from '../src/uniprocessor/replay.js';
+import { secondsSince } from './timing.js';
 
 export interface CrewBenchRow {
   workload: string;
@@ -29,10 +30,6 @@ export interface CrewBenchRow {
 // The sharing-heavy ones at their small size: at full size their recording time is erratic
 // (minutes when a transfer waits for a scheduler tick; docs/status.md).
 export const CREW_BENCH_WORKLOADS = ['matmul', 'fft', 'radix-sort', 'sha256', 'lock-counter.small', 'false-sharing.small', 'producer-consumer.small'];
-
-function since(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
 
 export async function benchCrew(
   workloads: readonly string[] = CREW_BENCH_WORKLOADS,
@@ -51,13 +48,13 @@ export async function benchCrew(
         for (let round = 0; round < repeats; round++) {
           let t = process.hrtime.bigint();
           await runEmu({ elf, harts: vcpus, capture: true, timeoutSeconds: 120 });
-          const plainSeconds = since(t);
+          const plainSeconds = secondsSince(t);
           t = process.hrtime.bigint();
           const recorded = await record({ elf, logPath, vcpus, capture: true, timeoutSeconds: 120 });
-          const recordSeconds = since(t);
+          const recordSeconds = secondsSince(t);
           t = process.hrtime.bigint();
           const replayed = await replay({ logPath, capture: true, timeoutSeconds: 240 });
-          const replaySeconds = since(t);
+          const replaySeconds = secondsSince(t);
           if (replayed.kind !== 'exited') throw new Error(`${name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
           const transfers = readLogFile(logPath).records.filter((r) => r.type === 'crew-transfer').length;
           best = {

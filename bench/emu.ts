@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { runEmu } from '../src/engines/emu.js';
 import { WORKLOADS, builtGuestPath } from '../src/guests/catalog.js';
+import { secondsSince } from './timing.js';
 
 export interface EmuBenchRow {
   workload: string;
@@ -31,9 +32,6 @@ export interface EmuBenchReport {
   rows: EmuBenchRow[];
 }
 
-function seconds(since: bigint): number {
-  return Number(process.hrtime.bigint() - since) / 1e9;
-}
 
 function qemuSeconds(elf: string, harts: number): number {
   const started = process.hrtime.bigint();
@@ -43,14 +41,14 @@ function qemuSeconds(elf: string, harts: number): number {
     { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 },
   );
   if (r.error) throw r.error;
-  return seconds(started);
+  return secondsSince(started);
 }
 
 /** One emu run, end to end: seconds and instructions retired over all harts. */
 async function emuRun(elf: string, name: string, harts: number): Promise<{ seconds: number; instructions: bigint }> {
   const started = process.hrtime.bigint();
   const r = await runEmu({ elf, harts, capture: true });
-  const s = seconds(started);
+  const s = secondsSince(started);
   if (r.outcome !== 'exited' || r.exitCode !== 0) throw new Error(`${name} on ${harts} harts: ${r.outcome} ${r.error}`);
   return { seconds: s, instructions: r.harts.reduce((sum, h) => sum + h.instret, 0n) };
 }

@@ -13,6 +13,7 @@ import { builtGuestPath } from '../src/guests/catalog.js';
 import { readLogFile } from '../src/analysis/log-reader.js';
 import { record } from '../src/uniprocessor/record.js';
 import { replay } from '../src/uniprocessor/replay.js';
+import { secondsSince } from './timing.js';
 
 export interface RecordReplayRow {
   workload: string;
@@ -26,10 +27,6 @@ export interface RecordReplayRow {
 
 const WORKLOADS = ['matmul', 'fft', 'radix-sort', 'sha256', 'timer-ticks', 'entropy-mix'];
 
-function since(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
 export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Promise<RecordReplayRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-'));
   const rows: RecordReplayRow[] = [];
@@ -40,14 +37,14 @@ export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Pro
       let best: RecordReplayRow | undefined;
       for (let round = 0; round < repeats; round++) {
         let t = process.hrtime.bigint();
-        const plain = await runEmu({ elf, capture: true });
-        const plainSeconds = since(t);
+        await runEmu({ elf, capture: true });
+        const plainSeconds = secondsSince(t);
         t = process.hrtime.bigint();
         const recorded = await record({ elf, logPath, capture: true });
-        const recordSeconds = since(t);
+        const recordSeconds = secondsSince(t);
         t = process.hrtime.bigint();
         const replayed = await replay({ logPath, capture: true });
-        const replaySeconds = since(t);
+        const replaySeconds = secondsSince(t);
         if (replayed.kind !== 'exited') throw new Error(`${workload}: replay ${replayed.kind}`);
         const row: RecordReplayRow = {
           workload,
@@ -58,7 +55,6 @@ export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Pro
           logBytes: statSync(logPath).size,
           events: readLogFile(logPath).records.length,
         };
-        void plain;
         best = row;
       }
       rows.push(best!);

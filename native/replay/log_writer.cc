@@ -26,10 +26,15 @@ void LogWriter::Append(const Record& record) {
   std::lock_guard lock(mutex_);
   if (closing_) throw std::logic_error("log writer: append after close");
   RethrowIfFailedLocked();
-  if (open_chunk_.empty()) open_chunk_started_ = Clock::now();
+  const bool first_in_chunk = open_chunk_.empty();
+  if (first_in_chunk) open_chunk_started_ = Clock::now();
   open_chunk_.Append(record);
   ++records_;
-  if (open_chunk_.bytes() >= options_.max_chunk_bytes) SealLocked();
+  if (open_chunk_.bytes() >= options_.max_chunk_bytes) {
+    SealLocked();
+  } else if (first_in_chunk) {
+    wake_io_.notify_one();  // the IO thread may sleep with no deadline: start the age clock
+  }
 }
 
 void LogWriter::Seal() {

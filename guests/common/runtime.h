@@ -11,11 +11,18 @@
 /* Exit code used when the runtime stops the machine on an unexpected trap or fault. */
 #define RT_FATAL_EXIT_CODE 255
 
-/* Spin-wait hint for the architecture (PAUSE on x86_64; nothing on rv64ima). */
+/*
+ * Spin-wait hint: PAUSE on x86_64, Zihintpause's pause (fence w,0, which cores without
+ * the extension run as a fence) on rv64. rrkit's engines use it to let the harts that
+ * do work run: under SMP recording a spinning hart sleeps until another hart takes one
+ * of its pages.
+ */
 static inline void rt_cpu_relax(void)
 {
 #if defined(__x86_64__)
     __builtin_ia32_pause();
+#elif defined(__riscv)
+    __asm__ volatile(".insn i 0x0f, 0, x0, x0, 0x010"); /* pause */
 #endif
 }
 

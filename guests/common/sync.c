@@ -5,6 +5,11 @@
  */
 #include "runtime.h"
 
+void cpu_relax(void)
+{
+    rt_cpu_relax();
+}
+
 unsigned long atomic_add(volatile unsigned long *p, unsigned long v)
 {
     return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);

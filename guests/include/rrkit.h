@@ -16,6 +16,16 @@
 /* The most harts a runtime supports; extra harts park at boot and are not counted. */
 #define RRKIT_MAX_HARTS 8
 
+/*
+ * Data one hart writes alone belongs on its own page. Under CREW (SMP recording) write
+ * ownership moves per page, 4 KiB by default, so two harts writing one page take turns
+ * owning it: false sharing as with cache lines on hardware, but each turn costs
+ * microseconds. Align per-hart arrays whose rows are whole pages, or pad each row:
+ *     static struct { unsigned v[256]; } RRKIT_PAGE_ALIGNED counts[RRKIT_MAX_HARTS];
+ */
+#define RRKIT_PAGE_SIZE 4096
+#define RRKIT_PAGE_ALIGNED __attribute__((aligned(RRKIT_PAGE_SIZE)))
+
 #ifndef __ASSEMBLER__ /* the runtimes' start-up code includes this for the constant */
 
 #include <stddef.h>
@@ -41,6 +51,9 @@ size_t strlen(const char *s);
 
 unsigned hart_id(void);             /* 0 .. num_harts() - 1 */
 unsigned num_harts(void);           /* 1 .. RRKIT_MAX_HARTS */
+/* Spin-wait hint: call it in every busy-wait loop. Under SMP recording the engine then
+ * lets the hart sleep until what it waits on can have changed, instead of spinning. */
+void cpu_relax(void);
 
 /* --- inputs from the world (each read is logged by a recording engine) ------------ */
 

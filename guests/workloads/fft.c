@@ -24,8 +24,9 @@ struct complex {
 };
 
 static long cos_table[N], sin_table[N]; /* Q30, cos/sin(2πk/N) */
-static struct complex work[RRKIT_MAX_HARTS][N];
-static long input[RRKIT_MAX_HARTS][N];
+/* Rows are whole pages; aligned, no two harts write one CREW page (rrkit.h). */
+static struct complex work[RRKIT_MAX_HARTS][N] RRKIT_PAGE_ALIGNED;
+static long input[RRKIT_MAX_HARTS][N] RRKIT_PAGE_ALIGNED;
 static volatile unsigned long digest_sum, failures;
 static barrier_t barrier;
 

@@ -6,7 +6,8 @@
  * does not depend on the hart count.
  *
  * The ring's indices are published with the compiler's __atomic release/acquire
- * operations, so the item is visible before the index that announces it.
+ * operations, so the item is visible before the index that announces it. Each ring
+ * has a page of its own, so that pairs share nothing with each other (rrkit.h).
  */
 #include "rrkit.h"
 
@@ -21,7 +22,7 @@ struct item {
     unsigned long sequence, value;
 };
 
-struct ring {
+struct RRKIT_PAGE_ALIGNED ring {
     unsigned long head; /* written by the producer: items published */
     unsigned long tail; /* written by the consumer: items taken */
     struct item slot[RING_SLOTS];
@@ -80,11 +81,11 @@ int main(void)
     } else if (me % 2 == 0) {
         for (unsigned long s = first; s < last; s++)
             while (!try_put(ring, s))
-                ;
+                cpu_relax();
     } else {
         for (unsigned long s = first; s < last; s++)
             while (!try_take(ring, s, &sum))
-                ;
+                cpu_relax();
     }
     atomic_add(&total_sum, sum);
     barrier_wait(&barrier);

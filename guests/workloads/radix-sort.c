@@ -15,8 +15,11 @@
 #define RADIX 256
 #define PASSES 4
 
-static unsigned keys[N], scratch[N];
-static unsigned counts[RRKIT_MAX_HARTS][RADIX];
+/* Page-aligned, so harts' slices and counters do not share CREW pages (rrkit.h). */
+static unsigned keys[N] RRKIT_PAGE_ALIGNED, scratch[N] RRKIT_PAGE_ALIGNED;
+static struct {
+    unsigned digit[RADIX];
+} RRKIT_PAGE_ALIGNED counts[RRKIT_MAX_HARTS];
 static barrier_t barrier;
 
 static unsigned long mix64(unsigned long z)
@@ -57,8 +60,8 @@ int main(void)
     unsigned *src = keys, *dst = scratch;
     for (unsigned pass = 0; pass < PASSES; pass++) {
         unsigned shift = pass * 8;
-        unsigned *mine = counts[me];
-        memset(mine, 0, sizeof counts[me]);
+        unsigned *mine = counts[me].digit;
+        memset(mine, 0, sizeof counts[me].digit);
         for (unsigned i = first; i < last; i++)
             mine[(src[i] >> shift) & (RADIX - 1)]++;
         barrier_wait(&barrier);
@@ -71,7 +74,7 @@ int main(void)
             for (unsigned h = 0; h < harts; h++) {
                 if (h == me)
                     offset[d] = position;
-                position += counts[h][d];
+                position += counts[h].digit[d];
             }
         }
         for (unsigned i = first; i < last; i++)

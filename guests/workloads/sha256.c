@@ -122,7 +122,8 @@ static unsigned char message_byte(unsigned m, unsigned i)
     return (unsigned char)((i * 131) ^ (i >> 7) ^ (m * 29));
 }
 
-static unsigned char messages[RRKIT_MAX_HARTS][MESSAGE_BYTES]; /* one buffer per hart */
+/* One buffer per hart; rows are whole pages, aligned so no two harts write one page. */
+static unsigned char messages[RRKIT_MAX_HARTS][MESSAGE_BYTES] RRKIT_PAGE_ALIGNED;
 static unsigned char digests[MESSAGES][32];
 static barrier_t barrier;
 

@@ -60,6 +60,8 @@ export type EmuNativeSession =
       imagePath: string;
       /** bytes per CREW page; 0 when CREW is off */
       crewGranularity: number;
+      /** instructions a vCPU keeps a page it gained before serving requests for it */
+      crewHold?: number;
       /** free-form engine configuration recorded in the header */
       configJson: string;
     }

@@ -1,6 +1,6 @@
 /**
  * SMP record/replay on the emu engine with CREW: every workload recorded and replayed on
- * 2 and 4 vCPUs (console output, exit code, final state hash and per-hart instruction counts
+ * 2, 4 and 8 vCPUs (console output, exit code, final state hash and per-hart instruction counts
  * identical; checkpoints compared during replay), racy-counter's recordings differing while
  * each replay reproduces its own, and damaged transfer edges caught, never a silent success
  * or a hang. Runs sequentially: the machine has 2 cores.
@@ -18,6 +18,8 @@ import { logFolder } from './kept-logs.js';
 const CONSOLE_INPUT = Buffer.from('hello\nsmp\nend\n');
 const CHECKPOINT_INTERVAL = 250_000n;
 const RUN_TIMEOUT_SECONDS = 60;
+/** What the issue asks for; 8 vCPUs on this 2-core machine runs 4 threads per core. */
+const VCPU_COUNTS = [2, 4, 8];
 
 type Transfer = Extract<LogRecord, { type: 'crew-transfer' }>;
 
@@ -59,9 +61,7 @@ async function expectCaughtDamage(logPath: string): Promise<string> {
 }
 
 describe('every workload, recorded and replayed on several vCPUs', () => {
-  // Not 8: with 8 harts on this 2-core machine, lock-counter's spinners keep the host busy
-  // (tens of billions of spin instructions, over a minute to record); see docs/crew.md.
-  for (const vcpus of [2, 4]) {
+  for (const vcpus of VCPU_COUNTS) {
     test(`${vcpus} vCPUs: each workload replayed exactly`, async () => {
       const dir = logFolder(`smp-${vcpus}`);
       for (const workload of WORKLOADS) {
@@ -79,17 +79,18 @@ describe('every workload, recorded and replayed on several vCPUs', () => {
         expect(replayed.result.stateHash).toBe(recorded.stateHash);
         expect(replayed.result.harts.map((h) => h.instret)).toEqual(recorded.harts.map((h) => h.instret));
       }
-    }, vcpus === 2 ? 120_000 : 240_000);
+    }, 240_000);
   }
 });
 
 describe('a racy guest', () => {
-  test('racy-counter on 4 vCPUs: recordings differ, each replay reproduces its own', async () => {
-    const dir = logFolder('smp-racy');
+  test.each(VCPU_COUNTS)('racy-counter on %i vCPUs: recordings differ, each replay reproduces its own', async (vcpus) => {
+    const dir = logFolder(`smp-racy-${vcpus}`);
     const outputs = new Set<string>();
-    for (let i = 0; i < 3; i++) {
+    // Until two recordings differ (a few at most), each replayed.
+    for (let i = 0; i < 6 && outputs.size < 2; i++) {
       const logPath = join(dir, `racy-${i}.rrlog`);
-      const recorded = await recordSmall('racy-counter', 4, logPath);
+      const recorded = await recordSmall('racy-counter', vcpus, logPath);
       outputs.add(recorded.console.toString());
       const replayed = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS });
       expect(replayed.kind).toBe('exited');
@@ -157,10 +158,10 @@ describe('damaged transfer edges', () => {
     expect(await expectCaughtDamage(damaged)).toMatch(/past the end|cannot progress|finished before/);
   }, 60_000);
 
-  test('a transfer edge removed: replay reports a divergence or an error, never a silent success', async () => {
-    const dir = logFolder('smp-removed');
+  test.each(VCPU_COUNTS)('a transfer edge removed on %i vCPUs: replay reports a divergence or an error, never a silent success', async (vcpus) => {
+    const dir = logFolder(`smp-removed-${vcpus}`);
     const original = join(dir, 'racy.rrlog');
-    await recordSmall('racy-counter', 2, original);
+    await recordSmall('racy-counter', vcpus, original);
     const damaged = join(dir, 'removed.rrlog');
     rewriteLog(original, damaged, (records) => {
       // The transfer that lets a hart see the other's increments: the longest wait.

@@ -86,11 +86,15 @@ void Crew::Poll(uint32_t vcpu, uint64_t count) {
   Settle();
 }
 
-void Crew::Park(uint32_t vcpu, uint64_t count) {
+void Crew::Park(uint32_t vcpu, uint64_t count, ParkWake wake) {
   std::lock_guard lock(mutex_);
   Vcpu& me = *vcpus_[vcpu];
+  if (wake == ParkWake::kWakeWhenTaken && !me.hooks.wake) {
+    throw std::invalid_argument("CREW: vCPU " + std::to_string(vcpu) + " has no wake hook to park with kWakeWhenTaken");
+  }
   me.state = State::kParked;
   me.parked_at = count;
+  me.park_wake = wake;
   DropTicket(me);  // a parked vCPU may never come back: nobody may wait for it
   ServeRequests(vcpu, count, /*keep_pinned=*/false);
   Settle();
@@ -99,6 +103,7 @@ void Crew::Park(uint32_t vcpu, uint64_t count) {
 void Crew::Unpark(uint32_t vcpu) {
   std::lock_guard lock(mutex_);
   vcpus_[vcpu]->state = State::kRunning;
+  vcpus_[vcpu]->park_wake = ParkWake::kNever;
 }
 
 void Crew::Stop() {
@@ -180,6 +185,10 @@ bool Crew::TryComplete(uint32_t vcpu) {
     Vcpu& holder = *vcpus_[h];
     if (holder.state != State::kRunning) {
       YieldTo(h, holder.parked_at, vcpu);  // it is stopped at parked_at: take, no help needed
+      if (holder.state == State::kParked && holder.park_wake == ParkWake::kWakeWhenTaken) {
+        holder.hooks.attention->fetch_or(holder.hooks.attention_bit, std::memory_order_release);
+        holder.hooks.wake();
+      }
       continue;
     }
     must_wait = true;

@@ -8,7 +8,9 @@
 //   - at every block boundary: if (attention & hooks.attention_bit) crew.Poll(v, count);
 //   - around anything that blocks the vCPU (wfi, a parked hart, a stopped machine, waiting
 //     on the host): hold a Crew::Parked (or call Park/Unpark), so that others can take
-//     pages from it without its help.
+//     pages from it without its help. A vCPU in a guest spin-wait parks with
+//     kWakeWhenTaken and sleeps: what it spins on in RAM can only change after another
+//     vCPU takes one of its pages, and CREW then sets its attention bit and calls `wake`.
 //   - when the machine stops: crew.Stop(), which releases any vCPU waiting in Acquire.
 //
 // Fairness (docs/crew.md, "Fairness"): every faulting instruction gets a ticket, kept
@@ -24,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -40,7 +43,12 @@ namespace rrkit::crew {
 struct VcpuHooks {
   std::atomic<uint32_t>* attention;
   uint32_t attention_bit;
+  // Wakes the vCPU's thread if it sleeps on `attention` (called with CREW's lock held).
+  // Only needed for parking with kWakeWhenTaken.
+  std::function<void()> wake = {};
 };
+
+enum class ParkWake { kNever, kWakeWhenTaken };
 
 class Crew {
  public:
@@ -62,12 +70,15 @@ class Crew {
   void Poll(uint32_t vcpu, uint64_t count);
 
   // `vcpu` stops executing at `count` until Unpark(); meanwhile its pages can be taken.
-  void Park(uint32_t vcpu, uint64_t count);
+  // With kWakeWhenTaken, taking one sets the vCPU's attention bit and calls hooks.wake.
+  void Park(uint32_t vcpu, uint64_t count, ParkWake wake = ParkWake::kNever);
   void Unpark(uint32_t vcpu);
 
   class Parked {
    public:
-    Parked(Crew& crew, uint32_t vcpu, uint64_t count) : crew_(crew), vcpu_(vcpu) { crew_.Park(vcpu, count); }
+    Parked(Crew& crew, uint32_t vcpu, uint64_t count, ParkWake wake = ParkWake::kNever) : crew_(crew), vcpu_(vcpu) {
+      crew_.Park(vcpu, count, wake);
+    }
     ~Parked() { crew_.Unpark(vcpu_); }
     Parked(const Parked&) = delete;
     Parked& operator=(const Parked&) = delete;
@@ -96,6 +107,7 @@ class Crew {
     VcpuHooks hooks;
     State state = State::kRunning;
     uint64_t parked_at = 0;            // valid unless running
+    ParkWake park_wake = ParkWake::kNever;  // valid while parked
     Request request;                   // valid while waiting
     // The instruction it faulted on: its age in the queue (smaller is older) and the pages
     // granted for it, which it keeps against younger requests while it waits for another.

@@ -107,7 +107,7 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
 }
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// configJson } or { mode: 'replay', path }.
+// crewHold, configJson } or { mode: 'replay', path }.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -128,12 +128,20 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   return replay::Session::Record(path, header);
 }
 
+// The record session's crewHold (instructions), or the default.
+uint64_t CrewHoldOf(const Napi::Value& session) {
+  if (!session.IsObject()) return kDefaultCrewHold;
+  const Napi::Value hold = session.As<Napi::Object>().Get("crewHold");
+  return hold.IsNumber() ? static_cast<uint64_t>(hold.As<Napi::Number>().Int64Value()) : kDefaultCrewHold;
+}
+
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;
 // replaying them follows the logged transfers.
-void ConnectCrew(replay::Session& session, MachineOptions& options) {
+void ConnectCrew(replay::Session& session, uint64_t crew_hold, MachineOptions& options) {
   if (options.harts < 2) return;
   if (replay::LogWriter* writer = session.writer()) {
     options.crew_granularity = writer->header().crew_granularity;
+    options.crew_hold_instructions = crew_hold;
     if (options.crew_granularity == 0) throw std::invalid_argument("recording several harts needs a CREW granularity");
     // Called under CREW's lock; Append takes only the writer's own lock, which nothing
     // holds while calling into CREW, so the two locks are always taken in this order.
@@ -179,7 +187,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
-    ConnectCrew(*session, options);
+    ConnectCrew(*session, CrewHoldOf(info[9]), options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine));
     Napi::Promise promise = worker->Promise();

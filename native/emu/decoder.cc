@@ -209,6 +209,9 @@ DecodedInsn Decode(uint32_t raw, uint64_t pc) {
     case 0x3b: return DecodeOp32(raw);
     case 0x2f: return DecodeAmo(raw);
     case 0x0f:
+      // fence w,0 is Zihintpause's pause: a spin-wait hint, which the machine uses to let
+      // other harts' threads run (Machine::SpinWait).
+      if (raw == kPauseEncoding) return Make(Op::kPause, raw);
       if (f3 == 0) return Make(Op::kFence, raw);
       if (f3 == 1) return Make(Op::kFenceI, raw);
       return Illegal(raw);
@@ -221,7 +224,7 @@ bool EndsBlock(Op op) {
   switch (op) {
     case Op::kJal: case Op::kJalr:
     case Op::kBeq: case Op::kBne: case Op::kBlt: case Op::kBge: case Op::kBltu: case Op::kBgeu:
-    case Op::kFenceI: case Op::kEcall: case Op::kEbreak: case Op::kMret: case Op::kWfi:
+    case Op::kFenceI: case Op::kEcall: case Op::kEbreak: case Op::kMret: case Op::kWfi: case Op::kPause:
     case Op::kCsrrw: case Op::kCsrrs: case Op::kCsrrc: case Op::kCsrrwi: case Op::kCsrrsi: case Op::kCsrrci:
     case Op::kIllegal:
       return true;

@@ -23,7 +23,7 @@ namespace rrkit::emu {
   X(AmominW) X(AmomaxW) X(AmominuW) X(AmomaxuW)                                              \
   X(AmoswapD) X(AmoaddD) X(AmoxorD) X(AmoandD) X(AmoorD)                                     \
   X(AmominD) X(AmomaxD) X(AmominuD) X(AmomaxuD)                                              \
-  X(Fence) X(FenceI) X(Ecall) X(Ebreak) X(Mret) X(Wfi)                                       \
+  X(Fence) X(Pause) X(FenceI) X(Ecall) X(Ebreak) X(Mret) X(Wfi)                                      \
   X(Csrrw) X(Csrrs) X(Csrrc) X(Csrrwi) X(Csrrsi) X(Csrrci)                                   \
   X(Nop) X(Illegal)                                                                          \
   X(BlockEnd)
@@ -39,6 +39,9 @@ enum class Op : uint8_t {
 // that handlers need no rd == 0 test. Register files have kRegisterSlots entries.
 inline constexpr uint8_t kSinkRegister = 32;
 inline constexpr int kRegisterSlots = 33;
+
+// Zihintpause's pause (fence w,0): a spin-wait hint.
+inline constexpr uint32_t kPauseEncoding = 0x0100000f;
 
 struct DecodedInsn {
   Op op = Op::kIllegal;

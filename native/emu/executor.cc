@@ -397,6 +397,10 @@ op_Wfi:
   hart.instret += INDEX() + 1;
   hart.pc = PC() + 4;
   return BlockExit::kWfi;
+op_Pause:
+  hart.instret += INDEX() + 1;
+  hart.pc = PC() + 4;
+  return BlockExit::kPause;
 op_Csrrw: op_Csrrs: op_Csrrc: op_Csrrwi: op_Csrrsi: op_Csrrci:
   if (!hart.ExecuteCsr(*insn, COUNT())) FAIL(Exception::kIllegalInstruction, insn->raw);
   goto leave_after;

@@ -11,6 +11,7 @@
 
 #include "emu/block_cache.h"
 #include "emu/decoder.h"
+#include "emu/futex.h"
 #include "replay/world.h"
 
 namespace rrkit::emu {
@@ -95,7 +96,7 @@ class alignas(64) Hart {
 
   void RaiseAttention(uint32_t bits) {
     attention.fetch_or(bits, std::memory_order_release);
-    attention.notify_all();
+    FutexWakeAll(attention);
   }
 
   // Executes a CSR instruction retiring at landmark `count`. False: illegal instruction.

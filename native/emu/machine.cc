@@ -5,6 +5,8 @@
 #include <bit>
 #include <limits>
 
+#include <sched.h>
+
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
 
@@ -12,6 +14,10 @@ namespace rrkit::emu {
 namespace {
 
 constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+// The longest a spin-waiting hart sleeps without news (Machine::SpinWait): short enough
+// for spins on the clock, long enough to leave the cores to the harts doing work.
+constexpr std::chrono::microseconds kSpinWaitTimeout{200};
 
 // Highest-priority pending-and-enabled interrupt (privileged spec: MEI > MSI > MTI).
 uint64_t HighestInterrupt(uint64_t pending) {
@@ -54,6 +60,8 @@ struct alignas(64) Machine::HartRun {
   std::optional<replay::World::Scheduled> next_interrupt;  // replay only
   bool sleeping = false;          // in wfi
   OwnershipFault ownership_fault;  // SMP record: the page the last refused access needs
+  uint64_t crew_hold_until = 0;    // SMP record: serve no page requests before this count
+  bool crew_poll_deferred = false;  // SMP record: requests wait for crew_hold_until
   bool done = false;
   // A block cut short at `target`: its first instructions and a sentinel.
   std::array<DecodedInsn, BlockCache::kMaxBlockLength + 1> clipped{};
@@ -95,7 +103,10 @@ Machine::Machine(const MachineOptions& options, replay::World& world, ConsoleInp
     const uint64_t g = options.crew_granularity;
     crew_device_page_ = (options.ram_bytes + g - 1) / g;
     std::vector<crew::VcpuHooks> hooks;
-    for (const auto& hart : harts_) hooks.push_back({&hart->attention, kAttentionCrew});
+    for (const auto& hart : harts_) {
+      std::atomic<uint32_t>* attention = &hart->attention;
+      hooks.push_back({attention, kAttentionCrew, [attention] { FutexWakeAll(*attention); }});
+    }
     crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
                                          std::move(hooks), options.crew_sink);
   }
@@ -254,7 +265,11 @@ void Machine::ExecuteOneBlock(HartRun& run) {
         // back before the instruction used it (that would ping-pong without progress).
         // False: the machine is stopping, which the attention word reports next.
         if (!crew_->Acquire(hart.id(), run.ownership_fault.page, run.ownership_fault.write, hart.instret)) return;
+        run.crew_hold_until = hart.instret + options_.crew_hold_instructions;
         continue;
+      case BlockExit::kPause:
+        SpinWait(run);
+        return;
       case BlockExit::kWfi:
         if (live_interrupts_) {
           run.sleeping = true;
@@ -283,7 +298,7 @@ BlockExit Machine::Execute(HartRun& run, Block& block, const DecodedInsn* insns)
 
 bool Machine::HandleAttention(HartRun& run, uint32_t bits) {
   if ((bits & kAttentionStop) != 0 || stopping()) return false;
-  if ((bits & kAttentionCrew) != 0 && crew_) crew_->Poll(run.hart.id(), run.hart.instret);
+  if ((bits & kAttentionCrew) != 0 && crew_) PollCrew(run);
   if ((bits & kAttentionFlushCode) != 0) run.hart.blocks.Clear();
   if ((bits & kAttentionPause) != 0) ArriveAtCut(run);
   if ((bits & kAttentionInterrupt) != 0 && live_interrupts_) EvaluateLiveInterrupts(run);
@@ -317,11 +332,43 @@ void Machine::Sleep(HartRun& run) {
   // Until a timer, another hart, a cut or the stop sets this hart's attention. Parked, so
   // that CREW takes this hart's pages without waiting for it (and sets no attention bit).
   const ParkedIfCrew parked(crew_.get(), run.hart);
-  hart.attention.wait(0, std::memory_order_acquire);
+  FutexWait(hart.attention, 0);
+}
+
+// A pause retired: the guest spins, waiting for another hart. What the hart does before its
+// next instruction is invisible to the guest, so this only decides who gets the host's
+// cores. SMP record: sleep, parked, until CREW takes one of this hart's pages (what it
+// spins on in RAM cannot change before that), an attention bit, or kSpinWaitTimeout (for
+// spins on the clock or a device). The spinner then stops stealing cycles and transfers
+// from the holders it spins on, and never has to wait for it. Otherwise yield the core.
+void Machine::SpinWait(HartRun& run) {
+  if (harts_.size() == 1) return;
+  if (!crew_) {
+    sched_yield();
+    return;
+  }
+  const crew::Crew::Parked parked(*crew_, run.hart.id(), run.hart.instret, crew::ParkWake::kWakeWhenTaken);
+  FutexWait(run.hart.attention, 0, kSpinWaitTimeout);
+}
+
+// SMP record: serve other harts' page requests, unless this hart gained a page less than
+// options_.crew_hold_instructions ago; then at that count. Holding a page for a quantum is
+// what keeps two harts writing one page from trading it at every instruction, each trade
+// costing microseconds (and a host context switch when harts outnumber cores). Requests
+// still get through: the holder runs and reaches the count, or parks and CREW takes them.
+void Machine::PollCrew(HartRun& run) {
+  if (run.hart.instret < run.crew_hold_until) {
+    run.crew_poll_deferred = true;
+    UpdateTarget(run);
+    return;
+  }
+  run.crew_poll_deferred = false;
+  crew_->Poll(run.hart.id(), run.hart.instret);
 }
 
 void Machine::UpdateTarget(HartRun& run) {
   uint64_t target = std::min(run.final_count, run.cut_count);
+  if (run.crew_poll_deferred) target = std::min(target, run.crew_hold_until);
   if (gate_) target = std::min(target, gate_->NextWaitCount(run.hart.id()));
   if (run.next_interrupt.has_value()) target = std::min(target, run.next_interrupt->count);
   run.target = target;
@@ -337,6 +384,11 @@ void Machine::UpdateTarget(HartRun& run) {
 bool Machine::ReachTarget(HartRun& run) {
   Hart& hart = run.hart;
   const uint64_t now = hart.instret;
+  if (run.crew_poll_deferred && now >= run.crew_hold_until) {
+    PollCrew(run);
+    UpdateTarget(run);
+    return true;  // whatever else falls on this count comes next
+  }
   const bool interrupt_now = run.next_interrupt.has_value() && now == run.next_interrupt->count;
   if (interrupt_now && now == run.cut_count && run.next_interrupt->checkpoints_before <= CutsCompleted()) {
     TakeScheduledInterrupt(run);

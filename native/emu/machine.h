@@ -35,6 +35,10 @@
 
 namespace rrkit::emu {
 
+// How long a hart keeps a page it gained before serving others' requests, in its own
+// instructions: about 10 us of guest time, a transfer's cost (docs/crew.md, "Holding").
+inline constexpr uint64_t kDefaultCrewHold = 10'000;
+
 struct MachineOptions {
   uint32_t harts = 1;
   uint64_t ram_bytes = uint64_t{128} << 20;
@@ -49,6 +53,9 @@ struct MachineOptions {
   // handed to `crew_sink` (under CREW's lock: it must be quick). 0 = off.
   uint64_t crew_granularity = 0;
   crew::TransferSink crew_sink;
+  // SMP record: a hart that gained a page serves no requests for this many instructions
+  // (Machine::PollCrew); 0 serves them at its next block boundary.
+  uint64_t crew_hold_instructions = kDefaultCrewHold;
   // SMP replay: the recorded transfer edges each hart waits at.
   std::optional<std::vector<crew::TransferEdge>> crew_edges;
   std::chrono::milliseconds crew_stall_timeout{3000};
@@ -129,6 +136,8 @@ class Machine final : private BoardEvents {
   void TakeScheduledInterrupt(HartRun& run);
   void UpdateTarget(HartRun& run);
   void Sleep(HartRun& run);
+  void SpinWait(HartRun& run);
+  void PollCrew(HartRun& run);
   void ExecuteOneBlock(HartRun& run);
   BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns);
 

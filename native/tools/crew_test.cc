@@ -497,6 +497,44 @@ void TestIdleHolderYields() {
   CHECK(!acquired);
 }
 
+// A spin-waiting vCPU parks with kWakeWhenTaken: taking its page needs none of its help,
+// sets its attention bit and calls its wake hook; a plain park (wfi) is not woken.
+void TestSpinWaitParkWakes() {
+  std::vector<std::atomic<uint32_t>> attention(3);
+  std::vector<int> woken(3, 0);
+  std::vector<VcpuHooks> hooks;
+  for (uint32_t v = 0; v < 3; ++v) hooks.push_back(VcpuHooks{&attention[v], kCrewBit, [&woken, v] { ++woken[v]; }});
+  std::vector<TransferEdge> edges;
+  Crew crew(PageGeometry(kBase, 4 * 4096), hooks, [&](const TransferEdge& e) { edges.push_back(e); });
+  CHECK(crew.Acquire(1, 2, false, 10));  // vCPU 1 reads the lock word on page 2, then spins
+  CHECK(crew.Acquire(2, 3, false, 20));  // vCPU 2 reads page 3, then sleeps in wfi
+  crew.Park(1, 11, ParkWake::kWakeWhenTaken);
+  crew.Park(2, 21);
+  CHECK(crew.Acquire(0, 2, true, 100));  // the lock holder releases it: never waits
+  CHECK(crew.Acquire(0, 3, true, 101));
+  CHECK(woken[1] == 1 && (attention[1].load() & kCrewBit) != 0);
+  CHECK(woken[2] == 0 && attention[2].load() == 0);
+  CHECK(edges.size() == 2 && edges[0] == (TransferEdge{2, 1, 11, 0, 100}) && edges[1] == (TransferEdge{3, 2, 21, 0, 101}));
+  crew.Unpark(1);
+  crew.Unpark(2);
+  // Unparked, then parked again without the flag: no more wake-ups.
+  CHECK(crew.Acquire(1, 1, true, 12));
+  crew.Park(1, 13);
+  CHECK(crew.Acquire(0, 1, true, 102));
+  CHECK(woken[1] == 1);
+
+  // Without a wake hook, a spin-wait park is refused: nobody could wake the vCPU.
+  std::atomic<uint32_t> bare{0};
+  Crew hookless(PageGeometry(kBase, 4 * 4096), {{&bare, kCrewBit}}, [](const TransferEdge&) {});
+  bool threw = false;
+  try {
+    hookless.Park(0, 1, ParkWake::kWakeWhenTaken);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
 // Writer starvation: vCPUs spin reading a lock word (each re-reads it as soon as it has
 // yielded it), and one at a time must write it. Without fairness the writer waits until
 // every reader happens to have yielded at once, which on a loaded host can take minutes.
@@ -746,6 +784,7 @@ int main(int argc, char** argv) {
       {"cross fault at a barrier: no deadlock", TestCrossFaultNoDeadlock},
       {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},
       {"idle holder yields; stop releases waiters", TestIdleHolderYields},
+      {"spin-wait park: taking a page wakes the spinner", TestSpinWaitParkWakes},
       {"writer among 4 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(4); }},
       {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},
       {"bad logs: clear errors, no hang", TestBadLogs},

@@ -1,7 +1,8 @@
 /**
  * CREW session options for recording several vCPUs: the page granularity (bytes per
- * ownership page, recorded in the log header) with its validation and default. Replay needs
- * none: it follows the edges the log holds.
+ * ownership page, recorded in the log header) and the hold (instructions a vCPU keeps a
+ * page it gained before it serves requests for it), with their validation and defaults.
+ * Replay needs neither: it follows the edges the log holds.
  */
 
 /** Smallest CREW page: a cache line. */
@@ -30,4 +31,23 @@ export function crewGranularityFor(vcpus: number, requested: number | undefined)
     return 0;
   }
   return requested === undefined ? CREW_DEFAULT_GRANULARITY : checkCrewGranularity(requested);
+}
+
+/**
+ * Instructions a vCPU keeps a page it gained before serving others' requests: about 10 µs
+ * of guest time, near what one transfer costs. 0 serves them at the next block boundary,
+ * which makes pages written by two vCPUs change hands at nearly every write
+ * (docs/crew.md, "Holding").
+ */
+export const CREW_DEFAULT_HOLD = 10_000;
+/** A generous ceiling: beyond this, requesters wait for milliseconds. */
+export const CREW_MAX_HOLD = 100_000_000;
+
+/** Throws TypeError/RangeError unless `instructions` is an integer from 0 to CREW_MAX_HOLD. */
+export function checkCrewHold(instructions: unknown): number {
+  if (typeof instructions !== 'number' || !Number.isInteger(instructions)) throw new TypeError('the CREW hold must be an integer number of instructions');
+  if (instructions < 0 || instructions > CREW_MAX_HOLD) {
+    throw new RangeError(`the CREW hold must be from 0 to ${CREW_MAX_HOLD} instructions, not ${instructions}`);
+  }
+  return instructions;
 }

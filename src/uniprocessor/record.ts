@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { EMU_MAX_HARTS, runEmu, type EmuInput, type EmuRunResult } from '../engines/emu.js';
-import { crewGranularityFor } from '../smp/crew-options.js';
+import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
 import { imageHash, readGuestImage } from './guest-image.js';
 
 /** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
@@ -24,6 +24,8 @@ export interface RecordOptions {
   timeoutSeconds?: number;
   /** bytes per CREW ownership page with several vCPUs (64 B .. 2 MiB, a power of two); default 4 KiB */
   crewGranularity?: number;
+  /** instructions a vCPU keeps a page it gained before serving requests for it; default CREW_DEFAULT_HOLD */
+  crewHold?: number;
 }
 
 export async function record(options: RecordOptions): Promise<EmuRunResult> {
@@ -32,6 +34,7 @@ export async function record(options: RecordOptions): Promise<EmuRunResult> {
     throw new RangeError(`vcpus must be an integer from 1 to ${EMU_MAX_HARTS}, not ${vcpus}`);
   }
   const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
+  const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
   const image = await readGuestImage(options.elf);
   const checkpointInterval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
   return runEmu({
@@ -48,7 +51,9 @@ export async function record(options: RecordOptions): Promise<EmuRunResult> {
       imageHash: imageHash(image),
       imagePath: resolve(options.elf),
       crewGranularity,
-      configJson: JSON.stringify({ rrkit: 1 }),
+      crewHold,
+      // For provenance: replay does not need it (it follows the logged edges).
+      configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold } : { rrkit: 1 }),
     },
   });
 }

@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError } from '../../engines/emu.js';
 import { resolveGuest } from '../../guests/catalog.js';
 import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../uniprocessor/record.js';
-import { CREW_DEFAULT_GRANULARITY, checkCrewGranularity } from '../../smp/crew-options.js';
+import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { UsageError } from '../errors.js';
 import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
 
@@ -18,6 +18,7 @@ interface RecordArgs {
   'checkpoint-every': number;
   timeout: number;
   'crew-granularity': number | undefined;
+  'crew-hold': number | undefined;
 }
 
 export const recordCommand: CommandModule<object, RecordArgs> = {
@@ -40,6 +41,10 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         type: 'number',
         describe: `bytes per CREW ownership page with --vcpus > 1 (a power of two, 64..2097152; default ${CREW_DEFAULT_GRANULARITY})`,
       })
+      .option('crew-hold', {
+        type: 'number',
+        describe: `with --vcpus > 1: instructions a vCPU keeps a page it gained before yielding it (0..${CREW_MAX_HOLD}; default ${CREW_DEFAULT_HOLD})`,
+      })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
       .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
@@ -55,6 +60,14 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         throw new UsageError(`--crew-granularity: ${(error as Error).message}`);
       }
     }
+    const hold = args['crew-hold'];
+    if (hold !== undefined) {
+      try {
+        checkCrewHold(hold);
+      } catch (error) {
+        throw new UsageError(`--crew-hold: ${(error as Error).message}`);
+      }
+    }
     const elf = resolveGuest(args.guest, 'rv64');
     try {
       const result = await record({
@@ -66,6 +79,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         input: await readConsoleInput(args.input),
         checkpointInterval: BigInt(every),
         crewGranularity: granularity,
+        crewHold: hold,
       });
       const instructions = result.harts.reduce((sum, h) => sum + h.instret, 0n);
       const bytes = (await stat(args.output)).size;

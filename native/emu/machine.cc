@@ -325,7 +325,17 @@ void Machine::EvaluateLiveInterrupts(HartRun& run) {
 
 void Machine::Sleep(HartRun& run) {
   Hart& hart = run.hart;
-  if (live_interrupts_ && (hart.LivePendingInterrupts() & hart.mie) != 0) {
+  if (!live_interrupts_) {
+    // Replay: whatever ended this wfi in the recording (an interrupt, a logged wake-up, a
+    // cut, the end of the run) is logged at this very count, so it is the hart's target
+    // and came first. Sleeping means the hart is somewhere the recording never was.
+    const bool more = run.target != kNever;
+    throw replay::Divergence{hart.LandmarkAt(hart.instret), "wfi wake-up",
+                             "an interrupt, a logged wake-up or the end of the run at this count",
+                             more ? "nothing logged for this hart before instruction " + std::to_string(run.target)
+                                  : "nothing more logged for this hart"};
+  }
+  if ((hart.LivePendingInterrupts() & hart.mie) != 0) {
     EvaluateLiveInterrupts(run);
     return;
   }

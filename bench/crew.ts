@@ -26,14 +26,24 @@ export interface CrewBenchRow {
   logBytes: number;
 }
 
-/** `name` or `name.small`; each with the vCPU counts to run. */
-// The sharing-heavy ones at their small size: at full size their recording time is erratic
-// (minutes when a transfer waits for a scheduler tick; docs/status.md).
-export const CREW_BENCH_WORKLOADS = ['matmul', 'fft', 'radix-sort', 'sha256', 'lock-counter.small', 'false-sharing.small', 'producer-consumer.small'];
+/** `name` or `name.small`: the low-sharing four the targets name, then the sharing-heavy ones. */
+export const CREW_BENCH_WORKLOADS = [
+  'matmul',
+  'fft',
+  'radix-sort',
+  'sha256',
+  'lock-counter',
+  'false-sharing',
+  'producer-consumer',
+  'atomic-histogram',
+  'barrier-stencil',
+];
+/** 1 is the uniprocessor baseline; the targets are stated for 2 and 4. */
+export const CREW_BENCH_VCPUS = [1, 2, 4, 8];
 
 export async function benchCrew(
   workloads: readonly string[] = CREW_BENCH_WORKLOADS,
-  vcpuCounts: readonly number[] = [1, 2],
+  vcpuCounts: readonly number[] = CREW_BENCH_VCPUS,
   repeats = 2,
 ): Promise<CrewBenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-crew-'));

@@ -1,7 +1,7 @@
 /*
  * boot.c — hart 0's work before any hart runs main (called from crt/start.S while the
- * other harts wait): clear .bss, then find out which board this is and how many harts
- * it has.
+ * other harts wait): find out which board this is and how many harts it has, and clear
+ * .bss unless the board guarantees zeroed RAM.
  */
 #include "board.h"
 
@@ -11,13 +11,18 @@ struct board board;
 
 void rv64_boot_primary(const void *fdt)
 {
-    memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+    /* rrkit passes no device tree (a1 = 0) and has its system device instead. Its RAM is
+     * zero at reset outside the image, so .bss is already clear; clearing it anyway would,
+     * under SMP recording, make hart 0 the first owner of every .bss page, and each other
+     * hart's first touch of one a transfer (docs/platform.md). */
+    int rrkit = !fdt && mmio_read32(BOARD_RRKIT_DEVICE + RRKIT_DEVICE_ID) == RRKIT_DEVICE_MAGIC;
+    if (!rrkit)
+        memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
 
-    /* rrkit passes no device tree (a1 = 0) and has its system device instead. */
     unsigned harts = 1;
     if (fdt) {
         harts = fdt_count_cpus(fdt);
-    } else if (mmio_read32(BOARD_RRKIT_DEVICE + RRKIT_DEVICE_ID) == RRKIT_DEVICE_MAGIC) {
+    } else if (rrkit) {
         board.has_rrkit_device = 1;
         harts = mmio_read32(BOARD_RRKIT_DEVICE + RRKIT_DEVICE_HARTS);
     }

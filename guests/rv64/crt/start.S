@@ -2,7 +2,7 @@
  * start.S — every hart's first instructions (rv64, M-mode).
  *
  * Each hart enters at _start with a0 = mhartid and a1 = device tree (QEMU) or 0
- * (rrkit). Hart 0 runs rv64_boot_primary (clears .bss, reads the hart count) while
+ * (rrkit). Hart 0 runs rv64_boot_primary (reads the hart count, clears .bss off rrkit) while
  * the others wait on `boot_released`, which lives in .data so that clearing .bss
  * cannot race with it. Then every hart runs main on its own stack.
  */
@@ -42,7 +42,9 @@ _start:
 
 wait_for_release:
     la      t1, boot_released
-1:  lw      t0, 0(t1)
+    j       3f
+1:  .insn   i 0x0f, 0, x0, x0, 0x010  /* pause: the spin-wait hint (runtime.h, rt_cpu_relax) */
+3:  lw      t0, 0(t1)
     beqz    t0, 1b
     fence   r, rw                   /* see hart 0's writes that came before the release */
 

@@ -1,17 +1,20 @@
 /**
  * Figure: uniprocessor against SMP record overhead on the emu engine — CREW record time
- * over a plain run with the same vCPU count, for 1 vCPU (no CREW) and 2 vCPUs, measured
- * side by side; transfers and log bytes per million instructions in the data.
+ * over a plain run with the same vCPU count, for 1 vCPU (no CREW) and 2, 4 and 8 vCPUs,
+ * measured side by side; replay/record, transfers and log bytes per million instructions
+ * in the data.
  *
- *   npx tsx experiments/smp-overhead.ts      (a few minutes)
+ *   npx tsx experiments/smp-overhead.ts      (about two minutes)
  *
- * Writes results/smp-overhead.{csv,json,png}. 4 and 8 vCPUs wait for the CREW fairness
- * fix (docs/crew.md).
+ * Writes results/smp-overhead.{csv,json,png}. On a 2-core host, 4 and 8 vCPUs run 2 and 4
+ * vCPU threads per core.
  */
-import { benchCrew, formatCrewBench } from '../bench/crew.js';
+import { benchCrew, CREW_BENCH_VCPUS, formatCrewBench } from '../bench/crew.js';
 import { writeChart, writeData } from './lib/results.js';
+import { availableParallelism } from 'node:os';
+import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD } from '../src/smp/crew-options.js';
 
-const VCPUS = [1, 2];
+const VCPUS = CREW_BENCH_VCPUS;
 const rows = await benchCrew(undefined, VCPUS, 2);
 process.stdout.write(`${formatCrewBench(rows)}\n`);
 
@@ -27,6 +30,8 @@ const data = rows.map((r) => ({
 }));
 const written = writeData('smp-overhead', data, {
   what: 'CREW record over a plain run with the same vCPU count; emu engine; best of 2 rounds',
+  host: { cores: availableParallelism() },
+  crew: { granularityBytes: CREW_DEFAULT_GRANULARITY, holdInstructions: CREW_DEFAULT_HOLD },
   targets: { recordOverPlainLowSharing: 1.5, replayOverRecord: 2 },
 });
 const workloads = [...new Set(rows.map((r) => r.workload))];

@@ -4,6 +4,11 @@
  * its slice's keys go from all harts' counts and scatters them. The sort is stable,
  * so the result is the same for any number of harts. Checked: the output is ordered
  * and is a permutation of the input (same sum, xor and sum of squares).
+ *
+ * The scatter is buffered, as radix sorts tuned for distributed shared memory do: a
+ * hart first sorts its slice by digit into its own part of `staging`, then copies each
+ * digit's run to its place in one burst. Scattering key by key straight into the
+ * shared array would make two harts take turns at every page where their runs meet.
  */
 #include "rrkit.h"
 
@@ -17,6 +22,7 @@
 
 /* Page-aligned, so harts' slices and counters do not share CREW pages (rrkit.h). */
 static unsigned keys[N] RRKIT_PAGE_ALIGNED, scratch[N] RRKIT_PAGE_ALIGNED;
+static unsigned staging[N] RRKIT_PAGE_ALIGNED; /* [first, last) is each hart's own */
 static struct {
     unsigned digit[RADIX];
 } RRKIT_PAGE_ALIGNED counts[RRKIT_MAX_HARTS];
@@ -68,17 +74,24 @@ int main(void)
 
         /* My keys with digit d go after all keys with smaller digits and after the
          * keys with digit d from lower-numbered harts. */
-        unsigned offset[RADIX];
-        unsigned position = 0;
+        unsigned offset[RADIX], local[RADIX];
+        unsigned position = 0, local_position = first;
         for (unsigned d = 0; d < RADIX; d++) {
             for (unsigned h = 0; h < harts; h++) {
                 if (h == me)
                     offset[d] = position;
                 position += counts[h].digit[d];
             }
+            local[d] = local_position;
+            local_position += mine[d];
         }
         for (unsigned i = first; i < last; i++)
-            dst[offset[(src[i] >> shift) & (RADIX - 1)]++] = src[i];
+            staging[local[(src[i] >> shift) & (RADIX - 1)]++] = src[i];
+        for (unsigned d = 0, from = first; d < RADIX; d++) {
+            for (unsigned k = 0; k < mine[d]; k++)
+                dst[offset[d] + k] = staging[from + k];
+            from += mine[d];
+        }
         barrier_wait(&barrier); /* also: nobody recounts before all have read counts */
 
         unsigned *t = src;

@@ -4,7 +4,7 @@
  * measured side by side; replay/record, transfers and log bytes per million instructions
  * in the data.
  *
- *   npx tsx experiments/smp-overhead.ts      (about two minutes)
+ *   npx tsx experiments/smp-overhead.ts      (about three minutes)
  *
  * Writes results/smp-overhead.{csv,json,png}. On a 2-core host, 4 and 8 vCPUs run 2 and 4
  * vCPU threads per core.
@@ -15,7 +15,8 @@ import { availableParallelism } from 'node:os';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD } from '../src/smp/crew-options.js';
 
 const VCPUS = CREW_BENCH_VCPUS;
-const rows = await benchCrew(undefined, VCPUS, 2);
+const ROUNDS = 3;
+const rows = await benchCrew(undefined, VCPUS, ROUNDS);
 process.stdout.write(`${formatCrewBench(rows)}\n`);
 
 const data = rows.map((r) => ({
@@ -29,7 +30,7 @@ const data = rows.map((r) => ({
   log_bytes_per_million_instructions: ((r.logBytes * 1e6) / Number(r.instructions)).toFixed(1),
 }));
 const written = writeData('smp-overhead', data, {
-  what: 'CREW record over a plain run with the same vCPU count; emu engine; best of 2 rounds',
+  what: `CREW record over a plain run with the same vCPU count; emu engine; best of ${ROUNDS} rounds`,
   host: { cores: availableParallelism() },
   crew: { granularityBytes: CREW_DEFAULT_GRANULARITY, holdInstructions: CREW_DEFAULT_HOLD },
   targets: { recordOverPlainLowSharing: 1.5, replayOverRecord: 2 },

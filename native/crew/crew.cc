@@ -20,8 +20,8 @@ inline void CpuRelax() {
 
 }  // namespace
 
-Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink)
-    : geometry_(geometry), sink_(std::move(sink)) {
+Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink, uint64_t hold)
+    : geometry_(geometry), sink_(std::move(sink)), hold_(hold) {
   if (hooks.empty()) throw std::invalid_argument("CREW needs at least one vCPU");
   for (const VcpuHooks& h : hooks) {
     if (h.attention == nullptr || h.attention_bit == 0) {
@@ -55,7 +55,7 @@ bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count
     me.ticket = next_ticket_++;
     me.ticket_count = count;
   }
-  ServeRequests(vcpu, count, /*keep_pinned=*/true);
+  ServeRequests(vcpu, count, Keep::kPinned);
   me.request = Request{true, page, want, count};
   me.waiting_grant.store(true, std::memory_order_relaxed);
   Settle();
@@ -76,14 +76,16 @@ bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count
   return true;
 }
 
-void Crew::Poll(uint32_t vcpu, uint64_t count) {
+uint64_t Crew::Poll(uint32_t vcpu, uint64_t count) {
   Vcpu& me = *vcpus_[vcpu];
   // Clear before serving: a request posted after this sets the bit again.
   me.hooks.attention->fetch_and(~me.hooks.attention_bit, std::memory_order_acq_rel);
   std::lock_guard lock(mutex_);
   if (me.ticket_count != count) DropTicket(me);  // it has executed that instruction
-  ServeRequests(vcpu, count, /*keep_pinned=*/false);
+  std::erase_if(me.recent_grants, [&](const Vcpu::Grant& g) { return count - g.count >= hold_; });
+  const uint64_t again = ServeRequests(vcpu, count, Keep::kHeld);
   Settle();
+  return again;
 }
 
 void Crew::Park(uint32_t vcpu, uint64_t count, ParkWake wake) {
@@ -96,7 +98,7 @@ void Crew::Park(uint32_t vcpu, uint64_t count, ParkWake wake) {
   me.parked_at = count;
   me.park_wake = wake;
   DropTicket(me);  // a parked vCPU may never come back: nobody may wait for it
-  ServeRequests(vcpu, count, /*keep_pinned=*/false);
+  ServeRequests(vcpu, count, Keep::kNothing);
   Settle();
 }
 
@@ -112,19 +114,41 @@ void Crew::Stop() {
   for (auto& v : vcpus_) v->granted.notify_all();
 }
 
-void Crew::ServeRequests(uint32_t vcpu, uint64_t count, bool keep_pinned) {
+// Yields to every vCPU that asked `vcpu` for a page, except what `keep` protects: pages
+// pinned for the instruction it waits on (their requesters stay asked, and its attention
+// bit stays set, so it serves them at its next Poll), or pages still within their hold
+// (returns the earliest count at which one is due; the engine polls again there).
+uint64_t Crew::ServeRequests(uint32_t vcpu, uint64_t count, Keep keep) {
   Vcpu& me = *vcpus_[vcpu];
   std::vector<uint32_t> asked = std::move(me.asked_by);
   me.asked_by.clear();
+  uint64_t again = kNoDeferral;
   for (uint32_t requester : asked) {
     if (!vcpus_[requester]->request.active) continue;
-    if (keep_pinned && Keeps(vcpu, vcpus_[requester]->request.page, requester)) {
-      // Still asked: its attention bit stays set, so it serves this at its next Poll.
+    const uint64_t page = vcpus_[requester]->request.page;
+    if (keep == Keep::kPinned && Keeps(vcpu, page, requester)) {
       me.asked_by.push_back(requester);
       continue;
     }
+    if (keep == Keep::kHeld) {
+      const uint64_t until = HeldUntil(me, page);
+      if (count < until) {
+        me.asked_by.push_back(requester);
+        again = std::min(again, until);
+        continue;
+      }
+    }
     YieldTo(vcpu, count, requester);
   }
+  return again;
+}
+
+// The count until which `v` holds `page` against requests: its grant plus the hold.
+uint64_t Crew::HeldUntil(const Vcpu& v, uint64_t page) const {
+  for (const Vcpu::Grant& g : v.recent_grants) {
+    if (g.page == page) return g.count + hold_;
+  }
+  return 0;
 }
 
 // While `holder` waits in Acquire, a page granted for the same instruction stays its
@@ -203,6 +227,10 @@ bool Crew::TryComplete(uint32_t vcpu) {
   }
   me.table.Set(req.page, req.want);
   me.pinned.push_back(req.page);
+  if (hold_ > 0) {
+    std::erase_if(me.recent_grants, [&](const Vcpu::Grant& g) { return g.page == req.page || req.count - g.count >= hold_; });
+    me.recent_grants.push_back({req.page, req.count});
+  }
   req = Request{};
   me.waiting_grant.store(false, std::memory_order_release);
   me.state = State::kRunning;

@@ -6,6 +6,7 @@
 //     at the instruction boundary, before the access has any effect; `count` is the number
 //     of instructions the vCPU has retired.
 //   - at every block boundary: if (attention & hooks.attention_bit) crew.Poll(v, count);
+//     and again when the vCPU reaches the count Poll returned, if any (the hold, below).
 //   - around anything that blocks the vCPU (wfi, a parked hart, a stopped machine, waiting
 //     on the host): hold a Crew::Parked (or call Park/Unpark), so that others can take
 //     pages from it without its help. A vCPU in a guest spin-wait parks with
@@ -21,6 +22,10 @@
 // ticket; the oldest waits only for running holders, so it always gets through. Parked
 // vCPUs never have to act: whoever needs their pages takes them, at the count where they
 // parked.
+//
+// Hold (docs/crew.md, "Holding"): a running vCPU keeps a page it was granted until it has
+// retired `hold` more instructions; Poll defers requests for such pages and returns the
+// count at which to poll again. Waiting and parked vCPUs hold nothing against anyone.
 #pragma once
 
 #include <atomic>
@@ -52,7 +57,10 @@ enum class ParkWake { kNever, kWakeWhenTaken };
 
 class Crew {
  public:
-  Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink);
+  // Poll's answer when it deferred nothing.
+  static constexpr uint64_t kNoDeferral = UINT64_MAX;
+
+  Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink, uint64_t hold = 0);
   Crew(const Crew&) = delete;
   Crew& operator=(const Crew&) = delete;
 
@@ -66,8 +74,10 @@ class Crew {
   // Blocks until every conflicting holder has yielded. Returns false if Stop() was called.
   bool Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count);
 
-  // At a block boundary, after seeing the attention bit: yields what others asked for.
-  void Poll(uint32_t vcpu, uint64_t count);
+  // At a block boundary, after seeing the attention bit: yields what others asked for,
+  // except pages granted to `vcpu` less than `hold` instructions ago. Returns the count at
+  // which to poll again for those, or kNoDeferral.
+  uint64_t Poll(uint32_t vcpu, uint64_t count);
 
   // `vcpu` stops executing at `count` until Unpark(); meanwhile its pages can be taken.
   // With kWakeWhenTaken, taking one sets the vCPU's attention bit and calls hooks.wake.
@@ -117,10 +127,17 @@ class Crew {
     std::vector<uint64_t> pinned;
     std::atomic<bool> waiting_grant{false};  // mirrors request.active, for spinning unlocked
     std::vector<uint32_t> asked_by;    // vCPUs whose requests this one must serve at Poll
+    struct Grant {
+      uint64_t page;
+      uint64_t count;
+    };
+    std::vector<Grant> recent_grants;  // pages granted within the last `hold` instructions
     std::condition_variable granted;
   };
 
-  void ServeRequests(uint32_t vcpu, uint64_t count, bool keep_pinned);
+  enum class Keep { kNothing, kPinned, kHeld };
+  uint64_t ServeRequests(uint32_t vcpu, uint64_t count, Keep keep);
+  uint64_t HeldUntil(const Vcpu& v, uint64_t page) const;
   bool TryComplete(uint32_t vcpu);
   void Settle();
   bool Keeps(uint32_t holder, uint64_t page, uint32_t requester) const;
@@ -129,6 +146,7 @@ class Crew {
 
   PageGeometry geometry_;
   TransferSink sink_;
+  uint64_t hold_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
 
   std::mutex mutex_;  // guards everything below and every Vcpu's slow-path fields

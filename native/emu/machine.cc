@@ -14,6 +14,7 @@ namespace rrkit::emu {
 namespace {
 
 constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+static_assert(kNever == crew::Crew::kNoDeferral, "a count CREW does not ask for is never reached");
 
 // The longest a spin-waiting hart sleeps without news (Machine::SpinWait): short enough
 // for spins on the clock, long enough to leave the cores to the harts doing work.
@@ -60,8 +61,7 @@ struct alignas(64) Machine::HartRun {
   std::optional<replay::World::Scheduled> next_interrupt;  // replay only
   bool sleeping = false;          // in wfi
   OwnershipFault ownership_fault;  // SMP record: the page the last refused access needs
-  uint64_t crew_hold_until = 0;    // SMP record: serve no page requests before this count
-  bool crew_poll_deferred = false;  // SMP record: requests wait for crew_hold_until
+  uint64_t crew_poll_at = kNever;  // SMP record: serve requests CREW deferred (a hold) here
   bool done = false;
   // A block cut short at `target`: its first instructions and a sentinel.
   std::array<DecodedInsn, BlockCache::kMaxBlockLength + 1> clipped{};
@@ -108,7 +108,7 @@ Machine::Machine(const MachineOptions& options, replay::World& world, ConsoleInp
       hooks.push_back({attention, kAttentionCrew, [attention] { FutexWakeAll(*attention); }});
     }
     crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
-                                         std::move(hooks), options.crew_sink);
+                                         std::move(hooks), options.crew_sink, options.crew_hold_instructions);
   }
   if (options.crew_edges.has_value() && options.harts > 1) {
     // Validates the edges against the harts and their final landmarks (throws
@@ -265,7 +265,6 @@ void Machine::ExecuteOneBlock(HartRun& run) {
         // back before the instruction used it (that would ping-pong without progress).
         // False: the machine is stopping, which the attention word reports next.
         if (!crew_->Acquire(hart.id(), run.ownership_fault.page, run.ownership_fault.write, hart.instret)) return;
-        run.crew_hold_until = hart.instret + options_.crew_hold_instructions;
         continue;
       case BlockExit::kPause:
         SpinWait(run);
@@ -361,24 +360,18 @@ void Machine::SpinWait(HartRun& run) {
   FutexWait(run.hart.attention, 0, kSpinWaitTimeout);
 }
 
-// SMP record: serve other harts' page requests, unless this hart gained a page less than
-// options_.crew_hold_instructions ago; then at that count. Holding a page for a quantum is
-// what keeps two harts writing one page from trading it at every instruction, each trade
-// costing microseconds (and a host context switch when harts outnumber cores). Requests
-// still get through: the holder runs and reaches the count, or parks and CREW takes them.
+// SMP record: serve other harts' page requests. CREW defers those for pages this hart
+// gained less than options_.crew_hold_instructions ago (the hold keeps two harts writing
+// one page from trading it at every write, each trade costing microseconds, or a host
+// context switch when harts outnumber cores) and says at which count to come back.
 void Machine::PollCrew(HartRun& run) {
-  if (run.hart.instret < run.crew_hold_until) {
-    run.crew_poll_deferred = true;
-    UpdateTarget(run);
-    return;
-  }
-  run.crew_poll_deferred = false;
-  crew_->Poll(run.hart.id(), run.hart.instret);
+  run.crew_poll_at = crew_->Poll(run.hart.id(), run.hart.instret);
+  UpdateTarget(run);
 }
 
 void Machine::UpdateTarget(HartRun& run) {
   uint64_t target = std::min(run.final_count, run.cut_count);
-  if (run.crew_poll_deferred) target = std::min(target, run.crew_hold_until);
+  target = std::min(target, run.crew_poll_at);
   if (gate_) target = std::min(target, gate_->NextWaitCount(run.hart.id()));
   if (run.next_interrupt.has_value()) target = std::min(target, run.next_interrupt->count);
   run.target = target;
@@ -394,9 +387,8 @@ void Machine::UpdateTarget(HartRun& run) {
 bool Machine::ReachTarget(HartRun& run) {
   Hart& hart = run.hart;
   const uint64_t now = hart.instret;
-  if (run.crew_poll_deferred && now >= run.crew_hold_until) {
+  if (now >= run.crew_poll_at) {
     PollCrew(run);
-    UpdateTarget(run);
     return true;  // whatever else falls on this count comes next
   }
   const bool interrupt_now = run.next_interrupt.has_value() && now == run.next_interrupt->count;

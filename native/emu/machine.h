@@ -53,8 +53,8 @@ struct MachineOptions {
   // handed to `crew_sink` (under CREW's lock: it must be quick). 0 = off.
   uint64_t crew_granularity = 0;
   crew::TransferSink crew_sink;
-  // SMP record: a hart that gained a page serves no requests for this many instructions
-  // (Machine::PollCrew); 0 serves them at its next block boundary.
+  // SMP record: a hart keeps a page it gained for this many of its instructions before
+  // serving requests for it (Crew's hold); 0 serves them at its next block boundary.
   uint64_t crew_hold_instructions = kDefaultCrewHold;
   // SMP replay: the recorded transfer edges each hart waits at.
   std::optional<std::vector<crew::TransferEdge>> crew_edges;

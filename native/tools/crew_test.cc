@@ -497,6 +497,39 @@ void TestIdleHolderYields() {
   CHECK(!acquired);
 }
 
+// The hold: a running holder's Poll defers a request for a page it gained less than `hold`
+// instructions ago and says when to poll again; a page gained earlier is yielded at once,
+// and a parked holder holds nothing.
+void TestHoldDefersRecentPagesOnly() {
+  std::vector<std::atomic<uint32_t>> attention(2);
+  std::vector<TransferEdge> edges;
+  Crew crew(PageGeometry(kBase, 4 * 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}},
+            [&](const TransferEdge& e) { edges.push_back(e); }, /*hold=*/1000);
+  CHECK(crew.Acquire(1, 3, true, 0));    // vCPU 1 writes page 3 early on
+  CHECK(crew.Acquire(1, 2, true, 100));  // and page 2 at instruction 100
+  WithinSeconds(20, "hold", [&] {
+    std::thread requester([&] { CHECK(crew.Acquire(0, 2, false, 7)); });
+    while (!(attention[1].load() & kCrewBit)) std::this_thread::yield();
+    CHECK(crew.Poll(1, 500) == 1100);  // held: poll again at 100 + 1000
+    CHECK(edges.empty());
+    CHECK(crew.Poll(1, 1100) == Crew::kNoDeferral);
+    requester.join();
+  });
+  CHECK(edges.size() == 1 && edges[0] == (TransferEdge{2, 1, 1100, 0, 7}));
+  WithinSeconds(20, "old page", [&] {
+    std::thread requester([&] { CHECK(crew.Acquire(0, 3, true, 8)); });
+    while (!(attention[1].load() & kCrewBit)) std::this_thread::yield();
+    CHECK(crew.Poll(1, 1200) == Crew::kNoDeferral);  // gained at 0: past its hold
+    requester.join();
+  });
+  CHECK(edges.size() == 2 && edges[1] == (TransferEdge{3, 1, 1200, 0, 8}));
+  // Parked right after gaining a page: it is taken at once, hold or not.
+  CHECK(crew.Acquire(1, 1, true, 1300));
+  crew.Park(1, 1301);
+  CHECK(crew.Acquire(0, 1, true, 9));
+  CHECK(edges.size() == 3 && edges[2] == (TransferEdge{1, 1, 1301, 0, 9}));
+}
+
 // A spin-waiting vCPU parks with kWakeWhenTaken: taking its page needs none of its help,
 // sets its attention bit and calls its wake hook; a plain park (wfi) is not woken.
 void TestSpinWaitParkWakes() {
@@ -785,6 +818,7 @@ int main(int argc, char** argv) {
       {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},
       {"idle holder yields; stop releases waiters", TestIdleHolderYields},
       {"spin-wait park: taking a page wakes the spinner", TestSpinWaitParkWakes},
+      {"hold: recent pages deferred, older ones yielded, parked holders hold nothing", TestHoldDefersRecentPagesOnly},
       {"writer among 4 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(4); }},
       {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},
       {"bad logs: clear errors, no hang", TestBadLogs},

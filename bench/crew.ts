@@ -26,7 +26,10 @@ export interface CrewBenchRow {
   logBytes: number;
 }
 
-/** `name` or `name.small`: the low-sharing four the targets name, then the sharing-heavy ones. */
+/**
+ * `name` or `name.small`: the low-sharing four the targets name, the sharing-heavy ones, then
+ * the rest (console-echo is left out: it needs console input, which the bench does not give).
+ */
 export const CREW_BENCH_WORKLOADS = [
   'matmul',
   'fft',
@@ -37,6 +40,9 @@ export const CREW_BENCH_WORKLOADS = [
   'producer-consumer',
   'atomic-histogram',
   'barrier-stencil',
+  'racy-counter',
+  'timer-ticks',
+  'entropy-mix',
 ];
 /** 1 is the uniprocessor baseline; the targets are stated for 2 and 4. */
 export const CREW_BENCH_VCPUS = [1, 2, 4, 8];

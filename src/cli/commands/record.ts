@@ -5,7 +5,7 @@ import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError } from '../../engines
 import { resolveGuest } from '../../guests/catalog.js';
 import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../uniprocessor/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
-import { UsageError } from '../errors.js';
+import { checkOption, UsageError } from '../errors.js';
 import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
 
 interface RecordArgs {
@@ -52,22 +52,8 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     checkEngineAvailable(args.engine);
     const every = args['checkpoint-every'];
     if (!Number.isSafeInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
-    const granularity = args['crew-granularity'];
-    if (granularity !== undefined) {
-      try {
-        checkCrewGranularity(granularity);
-      } catch (error) {
-        throw new UsageError(`--crew-granularity: ${(error as Error).message}`);
-      }
-    }
-    const hold = args['crew-hold'];
-    if (hold !== undefined) {
-      try {
-        checkCrewHold(hold);
-      } catch (error) {
-        throw new UsageError(`--crew-hold: ${(error as Error).message}`);
-      }
-    }
+    const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
+    const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
     const elf = resolveGuest(args.guest, 'rv64');
     try {
       const result = await record({

@@ -20,6 +20,8 @@ int main(void)
     unsigned me = hart_id(), harts = num_harts();
     unsigned long share = INCREMENTS * (me + 1) / harts - INCREMENTS * me / harts;
 
+    /* Start together: a hart that boots late would otherwise find the race over. */
+    barrier_wait(&barrier);
     for (unsigned long i = 0; i < share; i++)
         counter = counter + 1; /* racy: not atomic */
     barrier_wait(&barrier);

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLogFile } from '../src/analysis/log-reader.js';
-import { runEmu } from '../src/engines/emu.js';
-import { builtGuestPath } from '../src/guests/catalog.js';
+import { runEmu, type EmuInput } from '../src/engines/emu.js';
+import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
 import { record } from '../src/uniprocessor/record.js';
 import { replay } from '../src/uniprocessor/replay.js';
 import { secondsSince } from './timing.js';
@@ -26,10 +26,7 @@ export interface CrewBenchRow {
   logBytes: number;
 }
 
-/**
- * `name` or `name.small`: the low-sharing four the targets name, the sharing-heavy ones, then
- * the rest (console-echo is left out: it needs console input, which the bench does not give).
- */
+/** `name` or `name.small`: the low-sharing four the targets name, the sharing-heavy ones, then the rest. */
 export const CREW_BENCH_WORKLOADS = [
   'matmul',
   'fft',
@@ -43,14 +40,24 @@ export const CREW_BENCH_WORKLOADS = [
   'racy-counter',
   'timer-ticks',
   'entropy-mix',
+  'console-echo',
 ];
+/** What workloads that read the console (console-echo) get to read. */
+const BENCH_CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
 /** 1 is the uniprocessor baseline; the targets are stated for 2 and 4. */
 export const CREW_BENCH_VCPUS = [1, 2, 4, 8];
+
+/** CREW parameters for the recordings (defaults: src/smp/crew-options.ts). */
+export interface CrewBenchSettings {
+  crewGranularity?: number;
+  crewHold?: number;
+}
 
 export async function benchCrew(
   workloads: readonly string[] = CREW_BENCH_WORKLOADS,
   vcpuCounts: readonly number[] = CREW_BENCH_VCPUS,
   repeats = 2,
+  settings: CrewBenchSettings = {},
 ): Promise<CrewBenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-crew-'));
   const rows: CrewBenchRow[] = [];
@@ -58,15 +65,18 @@ export async function benchCrew(
     for (const name of workloads) {
       const [workload, size] = name.split('.') as [string, string | undefined];
       const elf = builtGuestPath(workload, 'rv64', size === 'small');
+      const input: EmuInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
+        ? { kind: 'bytes', data: BENCH_CONSOLE_INPUT }
+        : undefined;
       for (const vcpus of vcpuCounts) {
         const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
         let best: CrewBenchRow | undefined;
         for (let round = 0; round < repeats; round++) {
           let t = process.hrtime.bigint();
-          await runEmu({ elf, harts: vcpus, capture: true, timeoutSeconds: 120 });
+          await runEmu({ elf, harts: vcpus, input, capture: true, timeoutSeconds: 120 });
           const plainSeconds = secondsSince(t);
           t = process.hrtime.bigint();
-          const recorded = await record({ elf, logPath, vcpus, capture: true, timeoutSeconds: 120 });
+          const recorded = await record({ elf, logPath, vcpus, input, capture: true, timeoutSeconds: 120, ...settings });
           const recordSeconds = secondsSince(t);
           t = process.hrtime.bigint();
           const replayed = await replay({ logPath, capture: true, timeoutSeconds: 240 });

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readLogFile } from '../src/analysis/log-reader.js';
+import { scanLogFile } from '../src/analysis/log-reader.js';
 import { runEmu, type EmuInput } from '../src/engines/emu.js';
 import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
 import { record } from '../src/uniprocessor/record.js';
@@ -82,7 +82,10 @@ export async function benchCrew(
           const replayed = await replay({ logPath, capture: true, timeoutSeconds: 240 });
           const replaySeconds = secondsSince(t);
           if (replayed.kind !== 'exited') throw new Error(`${name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
-          const transfers = readLogFile(logPath).records.filter((r) => r.type === 'crew-transfer').length;
+          let transfers = 0;
+          scanLogFile(logPath, (r) => {
+            if (r.type === 'crew-transfer') transfers++;
+          });
           best = {
             workload: name,
             vcpus,

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { crc32c } from '../src/analysis/crc32c.js';
 import { toJsonSafe } from '../src/analysis/log-dump.js';
 import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from '../src/analysis/log-error.js';
-import { readLog, readLogFile } from '../src/analysis/log-reader.js';
-import { logStats } from '../src/analysis/log-stats.js';
+import type { LogRecord } from '../src/analysis/log-records.js';
+import { readLog, readLogFile, scanLog } from '../src/analysis/log-reader.js';
+import { logFileStats } from '../src/analysis/log-stats.js';
 import { native, repoRoot } from '../src/native.js';
 import { sampleRecords, tempDir, writeLog } from './log-fixtures.js';
 
@@ -88,8 +89,44 @@ describe('log reader (TypeScript)', () => {
     expect(errorOf(() => readLog(Buffer.concat([good, Buffer.from([0])])))).toMatchObject({ code: 'trailing-data' });
   });
 
+  it('scans the same records, sizes and outline as it reads', () => {
+    const records: LogRecord[] = [];
+    const sizes: number[] = [];
+    const outline = scanLog(good, (record, encodedBytes) => {
+      records.push(record);
+      sizes.push(encodedBytes);
+    });
+    const { records: read, recordBytes, ...rest } = readLog(good);
+    expect(toJsonSafe(records)).toEqual(toJsonSafe(read));
+    expect(sizes).toEqual(recordBytes);
+    expect(outline).toEqual(rest);
+  });
+
+  it('visits no record of a chunk that turns out bad', () => {
+    const starts = chunkStarts(good);
+    const log = readLog(good);
+    const firstChunk = log.records.slice(0, log.chunks[0]!.records);
+    expect(firstChunk.length).toBeGreaterThan(0);
+    // A payload byte flipped: the CRC fails. A record count off by one under a good CRC:
+    // the chunk decodes, and only the count shows it is bad.
+    const badCrc = Buffer.from(good);
+    badCrc[starts[1]! + 25]! ^= 0x04;
+    const badCount = Buffer.from(good);
+    badCount.writeUInt32LE(badCount.readUInt32LE(starts[1]! + 12) + 1, starts[1]! + 12);
+    const payload = badCount.subarray(starts[1]! + 20, starts[2]!);
+    badCount.writeUInt32LE(crc32c(payload, crc32c(badCount.subarray(starts[1]!, starts[1]! + 16))), starts[1]! + 16);
+    for (const [bad, expected] of [
+      [badCrc, { code: 'bad-crc', chunk: 1, offset: starts[1]! + 16 }],
+      [badCount, { code: 'bad-record', chunk: 1, offset: starts[1]! + 12 }],
+    ] as const) {
+      const visited: LogRecord[] = [];
+      expect(errorOf(() => scanLog(bad, (record) => visited.push(record)))).toMatchObject(expected);
+      expect(toJsonSafe(visited)).toEqual(toJsonSafe(firstChunk));
+    }
+  });
+
   it('counts events, bytes and CREW transfers', () => {
-    const stats = logStats(readLog(good));
+    const stats = logFileStats(join(dir, 'good.rrlog'));
     expect(stats.complete).toBe(true);
     expect(stats.byType.interrupt?.events).toBe(80);
     expect(stats.byType['crew-transfer']?.events).toBe(40);

@@ -3,7 +3,8 @@
  * (native/replay/log_reader.cc): header, each chunk's CRC32C and sequence number, every
  * record, the trailer. Problems throw LogFormatError with the chunk and byte offset. A log
  * without a trailer that ends on a chunk boundary is `incomplete`: every record is returned
- * and `complete` is false.
+ * and `complete` is false. scanLog hands records to a visitor chunk by chunk, so that a log
+ * of millions of records can be summarised without holding them; readLog keeps them all.
  */
 import { readFileSync } from 'node:fs';
 import { ByteReader } from './byte-reader.js';
@@ -49,16 +50,23 @@ export interface ChunkInfo {
   records: number;
 }
 
-export interface LogContents {
+/** Everything about a log but its records. */
+export interface LogOutline {
   header: LogHeader;
-  records: LogRecord[];
-  /** Encoded size of each record, parallel to `records`. */
-  recordBytes: number[];
   chunks: ChunkInfo[];
   complete: boolean;
   trailer: LogTrailer | undefined;
   bytes: number;
 }
+
+export interface LogContents extends LogOutline {
+  records: LogRecord[];
+  /** Encoded size of each record, parallel to `records`. */
+  recordBytes: number[];
+}
+
+/** Called for each record of a validated chunk, in log order, with its encoded size. */
+export type RecordVisitor = (record: LogRecord, encodedBytes: number) => void;
 
 const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 
@@ -118,41 +126,49 @@ function readHeader(bytes: Buffer): { header: LogHeader; end: number } {
   };
 }
 
-/** Parses and validates a whole log; throws LogFormatError. */
-export function readLog(bytes: Buffer): LogContents {
+/**
+ * Parses and validates a whole log, visiting each chunk's records once the whole chunk has
+ * validated (a bad chunk throws before any of its records is visited); throws LogFormatError.
+ */
+export function scanLog(bytes: Buffer, visit: RecordVisitor): LogOutline {
   const { header, end } = readHeader(bytes);
-  const contents: LogContents = {
-    header,
-    records: [],
-    recordBytes: [],
-    chunks: [],
-    complete: false,
-    trailer: undefined,
-    bytes: bytes.length,
-  };
+  const outline: LogOutline = { header, chunks: [], complete: false, trailer: undefined, bytes: bytes.length };
   let offset = end;
   let recordTotal = 0n;
   for (;;) {
-    const index = contents.chunks.length;
+    const index = outline.chunks.length;
     const remaining = bytes.length - offset;
-    if (remaining === 0) return contents; // no trailer: incomplete
+    if (remaining === 0) return outline; // no trailer: incomplete
     if (remaining < 4) throw new LogFormatError('truncated', index, bytes.length, 'the file ends inside a frame');
     const magic = bytes.readUInt32LE(offset);
     if (magic === TRAILER_MAGIC) {
-      contents.trailer = readTrailer(bytes, offset, index, recordTotal);
-      contents.complete = true;
-      return contents;
+      outline.trailer = readTrailer(bytes, offset, index, recordTotal);
+      outline.complete = true;
+      return outline;
     }
     if (magic !== CHUNK_MAGIC) {
       throw new LogFormatError('bad-frame', index, offset, `expected a chunk or the trailer, found ${hex(magic)}`);
     }
-    offset = readChunk(bytes, offset, index, contents);
-    recordTotal += BigInt(contents.chunks[index]!.records);
+    const chunk = readChunk(bytes, offset, index, header.vcpus, visit);
+    outline.chunks.push(chunk);
+    recordTotal += BigInt(chunk.records);
+    offset = chunk.offset + CHUNK_HEADER_BYTES + chunk.payloadBytes;
   }
 }
 
-/** Reads one chunk into `contents`; returns the offset after it. */
-function readChunk(bytes: Buffer, start: number, index: number, contents: LogContents): number {
+/** Parses and validates a whole log, keeping every record; throws LogFormatError. */
+export function readLog(bytes: Buffer): LogContents {
+  const records: LogRecord[] = [];
+  const recordBytes: number[] = [];
+  const outline = scanLog(bytes, (record, encodedBytes) => {
+    records.push(record);
+    recordBytes.push(encodedBytes);
+  });
+  return { ...outline, records, recordBytes };
+}
+
+/** Reads and validates one chunk, then visits its records. */
+function readChunk(bytes: Buffer, start: number, index: number, vcpus: number, visit: RecordVisitor): ChunkInfo {
   const remaining = bytes.length - start;
   if (remaining < CHUNK_HEADER_BYTES) {
     throw new LogFormatError('truncated', index, bytes.length, 'the file ends inside a chunk header');
@@ -181,7 +197,7 @@ function readChunk(bytes: Buffer, start: number, index: number, contents: LogCon
   if (sequence !== index) {
     throw new LogFormatError('bad-sequence', index, start + 4, `chunk has sequence number ${sequence}, expected ${index}`);
   }
-  const decoder = new ChunkDecoder(payload, payloadAt, index, contents.header.vcpus);
+  const decoder = new ChunkDecoder(payload, payloadAt, index, vcpus);
   const records: LogRecord[] = [];
   const sizes: number[] = [];
   let before = 0;
@@ -198,10 +214,8 @@ function readChunk(bytes: Buffer, start: number, index: number, contents: LogCon
       `chunk declares ${recordCount} records, its payload holds ${records.length}`,
     );
   }
-  for (const record of records) contents.records.push(record);
-  for (const size of sizes) contents.recordBytes.push(size);
-  contents.chunks.push({ offset: start, payloadBytes: payloadLength, records: recordCount });
-  return payloadAt + payloadLength;
+  records.forEach((record, i) => visit(record, sizes[i]!));
+  return { offset: start, payloadBytes: payloadLength, records: recordCount };
 }
 
 function readTrailer(bytes: Buffer, start: number, chunkCount: number, recordTotal: bigint): LogTrailer {
@@ -239,6 +253,11 @@ function readBytes(path: string): Buffer {
 /** Reads a log file; a missing or unreadable file is LogFormatError('io'). */
 export function readLogFile(path: string): LogContents {
   return readLog(readBytes(path));
+}
+
+/** Scans a log file (see scanLog); a missing or unreadable file is LogFormatError('io'). */
+export function scanLogFile(path: string, visit: RecordVisitor): LogOutline {
+  return scanLog(readBytes(path), visit);
 }
 
 /**

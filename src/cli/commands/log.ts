@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatRecord, toJsonSafe } from '../../analysis/log-dump.js';
 import { readLogFile } from '../../analysis/log-reader.js';
-import { logStats, type LogStats } from '../../analysis/log-stats.js';
+import { logFileStats, type LogStats } from '../../analysis/log-stats.js';
 
 interface LogArgs {
   log: string;
@@ -43,7 +43,7 @@ const statsCommand: CommandModule<object, LogArgs> = {
   describe: 'events and bytes by type, density per million instructions, CREW transfers',
   builder: withLogArgs,
   handler: (args) => {
-    const stats = logStats(readLogFile(args.log));
+    const stats = logFileStats(args.log);
     if (args.json) process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
     else printStats(stats);
   },

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { EmuGuestError, runEmu, type EmuRunResult } from '../engines/emu.js';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
-import { readLogFile, readLogHeaderFile, type LogContents, type LogHeader } from '../analysis/log-reader.js';
+import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-reader.js';
 import { checkImageMatchesLog, readGuestImage } from './guest-image.js';
 
 export interface ReplayOptions {
@@ -35,15 +35,15 @@ export type ReplayOutcome =
   | ({ kind: 'diverged'; report: DivergenceReport } & ReplayFacts);
 
 /** The last checkpoint in the log that the replay passed before diverging. */
-function lastMatchingCheckpoint(log: LogContents, report: DivergenceReport): bigint[] | undefined {
+function lastMatchingCheckpoint(logPath: string, report: DivergenceReport): bigint[] | undefined {
   const checkpointField = report.what === 'register hash' || report.what === 'memory hash';
   let last: bigint[] | undefined;
-  for (const record of log.records) {
-    if (record.type !== 'checkpoint') continue;
+  scanLogFile(logPath, (record) => {
+    if (record.type !== 'checkpoint') return;
     const at = record.vcpus[report.vcpu]?.count;
-    if (at === undefined) continue;
+    if (at === undefined) return;
     if (at < report.count || (!checkpointField && at === report.count)) last = record.vcpus.map((v) => v.count);
-  }
+  });
   return last;
 }
 
@@ -71,9 +71,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   } catch (error) {
     if (error instanceof EmuGuestError && error.result.outcome === 'diverged' && error.result.divergence !== undefined) {
       const report = divergenceFromNative(error.result.divergence);
-      const log = readLogFile(options.logPath);
-      if (!log.complete) return { kind: 'incomplete', endedAt: report, result: error.result, header };
-      report.lastMatchingCheckpoint = lastMatchingCheckpoint(log, report);
+      if (!error.result.logComplete) return { kind: 'incomplete', endedAt: report, result: error.result, header };
+      report.lastMatchingCheckpoint = lastMatchingCheckpoint(options.logPath, report);
       return { kind: 'diverged', report, result: error.result, header };
     }
     throw error;

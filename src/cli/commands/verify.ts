@@ -7,7 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { toJsonSafe } from '../../analysis/log-dump.js';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { LogFormatError } from '../../analysis/log-error.js';
-import { readLogFile } from '../../analysis/log-reader.js';
+import { scanLogFile } from '../../analysis/log-reader.js';
 import { replay } from '../../uniprocessor/replay.js';
 
 interface VerifyArgs {
@@ -38,7 +38,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       process.exitCode = 2;
       return;
     }
-    const checkpoints = readLogFile(args.log).records.filter((r) => r.type === 'checkpoint').length;
+    let checkpoints = 0;
+    scanLogFile(args.log, (r) => {
+      if (r.type === 'checkpoint') checkpoints++;
+    });
     switch (outcome.kind) {
       case 'exited': {
         const instructions = outcome.result.harts.reduce((sum, h) => sum + h.instret, 0n);

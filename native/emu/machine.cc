@@ -348,8 +348,9 @@ void Machine::Sleep(HartRun& run) {
 // next instruction is invisible to the guest, so this only decides who gets the host's
 // cores. SMP record: sleep, parked, until CREW takes one of this hart's pages (what it
 // spins on in RAM cannot change before that), an attention bit, or kSpinWaitTimeout (for
-// spins on the clock or a device). The spinner then stops stealing cycles and transfers
-// from the holders it spins on, and never has to wait for it. Otherwise yield the core.
+// spins on the clock or a device). The spinner stops taking cycles from the hart it waits
+// for, and that hart takes the spinner's pages without waiting for it to reach a block
+// boundary. Plain runs and replay: yield the core.
 void Machine::SpinWait(HartRun& run) {
   if (harts_.size() == 1) return;
   if (!crew_) {

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readLogFile } from '../src/analysis/log-reader.js';
+import { logFileStats } from '../src/analysis/log-stats.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
 import { builtGuestPath, WORKLOADS } from '../src/guests/catalog.js';
 import { native } from '../src/native.js';
@@ -23,10 +24,10 @@ const VCPU_COUNTS = [2, 4, 8];
 
 type Transfer = Extract<LogRecord, { type: 'crew-transfer' }>;
 
-async function recordSmall(name: string, vcpus: number, logPath: string, crewHold?: number) {
+async function recordSmall(name: string, vcpus: number, logPath: string, crewHold?: number, small = true) {
   const workload = WORKLOADS.find((w) => w.name === name)!;
   return record({
-    elf: builtGuestPath(name, 'rv64', true),
+    elf: builtGuestPath(name, 'rv64', small),
     logPath,
     vcpus,
     crewHold,
@@ -108,14 +109,33 @@ describe('the CREW hold', () => {
   });
 });
 
+describe('log stats of an SMP recording', () => {
+  test('the hottest page is named by the variables on it, from the recorded image only', async () => {
+    const dir = logFolder('smp-stats');
+    const logPath = join(dir, 'false-sharing.rrlog');
+    await recordSmall('false-sharing', 2, logPath);
+    const stats = logFileStats(logPath);
+    expect(stats.crew).not.toBeNull();
+    expect(stats.crew!.perMillion).toBeGreaterThan(0);
+    expect(Object.keys(stats.crew!.byPair).sort()).toEqual(['0->1', '1->0']);
+    // false-sharing's harts write one cache line, `line`: its page is the hottest.
+    expect(stats.crew!.hottestPages[0]!.where).toMatch(/^guest 0x[0-9a-f]+: .*\bline\b/);
+    // Another program's symbols would mislead: a guest whose hash differs names nothing.
+    const other = logFileStats(logPath, builtGuestPath('matmul', 'rv64', true));
+    expect(other.crew!.hottestPages[0]!.where).toMatch(/^guest 0x[0-9a-f]+$/);
+  });
+});
+
 describe('a racy guest', () => {
   test.each(VCPU_COUNTS)('racy-counter on %i vCPUs: recordings differ, each replay reproduces its own', async (vcpus) => {
     const dir = logFolder(`smp-racy-${vcpus}`);
     const outputs = new Set<string>();
-    // Until two recordings differ (a few at most), each replayed.
+    // Until two recordings differ (a few at most), each replayed. Full size (30 million
+    // increments, ~0.3 s): the small one's race lasts well under a millisecond, and on a
+    // busy host one hart can finish before the other is scheduled, every time.
     for (let i = 0; i < 6 && outputs.size < 2; i++) {
       const logPath = join(dir, `racy-${i}.rrlog`);
-      const recorded = await recordSmall('racy-counter', vcpus, logPath);
+      const recorded = await recordSmall('racy-counter', vcpus, logPath, undefined, false);
       outputs.add(recorded.console.toString());
       const replayed = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS });
       expect(replayed.kind).toBe('exited');

@@ -2,6 +2,9 @@
  * Statistics of a log: what it holds, what each kind of event costs, and how dense it is
  * per million landmarks (instructions on emu, exits on kvm).
  */
+import { readFileSync } from 'node:fs';
+import { imageHash } from '../uniprocessor/guest-image.js';
+import { readGuestSymbols, symbolsIn, type GuestSymbol } from './guest-symbols.js';
 import { scanLogFile, type LogHeader, type LogOutline } from './log-reader.js';
 import type { LogRecord, RecordType } from './log-records.js';
 
@@ -40,15 +43,23 @@ export interface LogStats {
 /** emu's RAM starts here (docs/platform.md); CREW numbers pages from it. */
 const EMU_RAM_BASE = 0x8000_0000n;
 
+/** At most this many variable names per hot page. */
+const NAMES_PER_PAGE = 4;
+
 /**
- * Where a CREW page lies in the guest: its guest-physical address, or "devices" for the
- * one page after RAM that stands for the UART and CLINT (docs/crew.md).
+ * Where a CREW page lies in the guest: its guest-physical address and the guest's data
+ * objects on it (when the image's symbols are known), or "devices" for the one page after
+ * RAM that stands for the UART and CLINT (docs/crew.md).
  */
-function pageLocation(header: LogHeader, page: bigint): string {
+function pageLocation(header: LogHeader, page: bigint, symbols: readonly GuestSymbol[]): string {
   if (header.engine !== 'emu' || header.crewGranularity === 0) return '';
   const granularity = BigInt(header.crewGranularity);
   const ramPages = (BigInt(header.ramMib) << 20n) / granularity;
-  return page >= ramPages ? 'devices' : `guest 0x${(EMU_RAM_BASE + page * granularity).toString(16)}`;
+  if (page >= ramPages) return 'devices';
+  const start = EMU_RAM_BASE + page * granularity;
+  const names = symbolsIn(symbols, start, start + granularity);
+  const shown = names.length > NAMES_PER_PAGE ? [...names.slice(0, NAMES_PER_PAGE), '…'] : names;
+  return `guest 0x${start.toString(16)}${shown.length > 0 ? `: ${shown.join(', ')}` : ''}`;
 }
 
 /**
@@ -93,14 +104,15 @@ export class LogStatsBuilder {
     }
   }
 
-  finish(log: LogOutline): LogStats {
+  /** `symbols`: the guest image's data objects, to name what lies on the hottest pages. */
+  finish(log: LogOutline, symbols: readonly GuestSymbol[] = []): LogStats {
     const landmarks = (this.stopCounts ?? this.lastCount).reduce((a, b) => a + b, 0n);
     const millions = Number(landmarks) / 1e6;
     const perMillion = (n: number): number | null => (millions > 0 ? n / millions : null);
     const hottestPages = [...this.pages.entries()]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, 10)
-      .map(([page, count]) => ({ page: `0x${page.toString(16)}`, where: pageLocation(log.header, page), transfers: count }));
+      .map(([page, count]) => ({ page: `0x${page.toString(16)}`, where: pageLocation(log.header, page, symbols), transfers: count }));
 
     return {
       engine: log.header.engine,
@@ -132,9 +144,29 @@ export class LogStatsBuilder {
   }
 }
 
-/** Statistics of a log file, in one streaming pass; throws LogFormatError. */
-export function logFileStats(path: string): LogStats {
+/**
+ * Statistics of a log file, in one streaming pass; throws LogFormatError. The hottest
+ * pages are named from `guest` (default: the image path in the log) when that file is the
+ * recorded image; otherwise they get addresses only.
+ */
+export function logFileStats(path: string, guest?: string): LogStats {
   const builder = new LogStatsBuilder();
   const outline = scanLogFile(path, (record, encodedBytes) => builder.add(record, encodedBytes));
-  return builder.finish(outline);
+  return builder.finish(outline, recordedImageSymbols(guest ?? outline.header.imagePath, outline.header.imageHash));
+}
+
+/** The data objects of the image at `path` if it is the one hashed `imageHashHex`; else none. */
+function recordedImageSymbols(path: string, imageHashHex: string): GuestSymbol[] {
+  let image: Buffer;
+  try {
+    image = readFileSync(path);
+  } catch {
+    return [];
+  }
+  if (imageHash(image).toString('hex') !== imageHashHex) return [];
+  try {
+    return readGuestSymbols(image);
+  } catch {
+    return [];
+  }
 }

@@ -7,12 +7,17 @@ import { logFileStats, type LogStats } from '../../analysis/log-stats.js';
 interface LogArgs {
   log: string;
   json: boolean;
+  guest: string | undefined;
 }
 
 function withLogArgs(y: Argv): Argv<LogArgs> {
   return y
     .positional('log', { type: 'string', demandOption: true, describe: 'the .rrlog file' })
-    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }) as unknown as Argv<LogArgs>;
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
+    .option('guest', {
+      type: 'string',
+      describe: 'stats: the guest ELF whose variables name the hottest CREW pages, when not at the path recorded in the log',
+    }) as unknown as Argv<LogArgs>;
 }
 
 const fixed = (n: number | null, digits = 2): string => (n === null ? 'n/a' : n.toFixed(digits));
@@ -43,7 +48,7 @@ const statsCommand: CommandModule<object, LogArgs> = {
   describe: 'events and bytes by type, density per million instructions, CREW transfers',
   builder: withLogArgs,
   handler: (args) => {
-    const stats = logFileStats(args.log);
+    const stats = logFileStats(args.log, args.guest);
     if (args.json) process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
     else printStats(stats);
   },

@@ -107,6 +107,21 @@ export async function benchCrew(
   return rows;
 }
 
+/** A row as the cells of a results table (CSV/JSON): the ratios and densities every CREW figure reports. */
+export function crewBenchCells(r: CrewBenchRow) {
+  const perMillion = (n: number): number => (n * 1e6) / Number(r.instructions);
+  return {
+    workload: r.workload,
+    vcpus: r.vcpus,
+    instructions: r.instructions,
+    plain_s: r.plainSeconds.toFixed(4),
+    record_over_plain: (r.recordSeconds / r.plainSeconds).toFixed(3),
+    replay_over_record: (r.replaySeconds / r.recordSeconds).toFixed(3),
+    transfers_per_million_instructions: perMillion(r.transfers).toFixed(2),
+    log_bytes_per_million_instructions: perMillion(r.logBytes).toFixed(1),
+  };
+}
+
 export function formatCrewBench(rows: readonly CrewBenchRow[]): string {
   const header = 'workload                vCPUs   instructions  record/plain  replay/record  transfers/M instr  log B/M instr';
   const lines = rows.map((r) => {

@@ -9,7 +9,7 @@
  *
  * Writes results/crew-granularity.{csv,json,png}.
  */
-import { benchCrew, type CrewBenchRow } from '../bench/crew.js';
+import { benchCrew, crewBenchCells, type CrewBenchRow } from '../bench/crew.js';
 import { CREW_DEFAULT_HOLD } from '../src/smp/crew-options.js';
 import { writeChart, writeData } from './lib/results.js';
 
@@ -24,18 +24,7 @@ for (const granularity of GRANULARITIES) {
   for (const row of await benchCrew(WORKLOADS, VCPUS, ROUNDS, { crewGranularity: granularity })) rows.push({ ...row, granularity });
 }
 
-const perMillion = (n: number, r: CrewBenchRow): number => (n * 1e6) / Number(r.instructions);
-const data = rows.map((r) => ({
-  workload: r.workload,
-  vcpus: r.vcpus,
-  granularity_bytes: r.granularity,
-  instructions: r.instructions,
-  plain_s: r.plainSeconds.toFixed(4),
-  record_over_plain: (r.recordSeconds / r.plainSeconds).toFixed(3),
-  replay_over_record: (r.replaySeconds / r.recordSeconds).toFixed(3),
-  transfers_per_million_instructions: perMillion(r.transfers, r).toFixed(2),
-  log_bytes_per_million_instructions: perMillion(r.logBytes, r).toFixed(1),
-}));
+const data = rows.map((r) => ({ granularity_bytes: r.granularity, ...crewBenchCells(r) }));
 for (const d of data) {
   process.stdout.write(
     `${d.workload.padEnd(18)} ${String(d.vcpus).padStart(2)} vCPUs ${String(d.granularity_bytes).padStart(8)} B  record/plain ${d.record_over_plain.padStart(7)}  transfers/M ${d.transfers_per_million_instructions.padStart(9)}\n`,

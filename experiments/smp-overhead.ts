@@ -9,9 +9,8 @@
  * Writes results/smp-overhead.{csv,json,png}. On a 2-core host, 4 and 8 vCPUs run 2 and 4
  * vCPU threads per core.
  */
-import { benchCrew, CREW_BENCH_VCPUS, formatCrewBench } from '../bench/crew.js';
+import { benchCrew, CREW_BENCH_VCPUS, crewBenchCells, formatCrewBench } from '../bench/crew.js';
 import { writeChart, writeData } from './lib/results.js';
-import { availableParallelism } from 'node:os';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD } from '../src/smp/crew-options.js';
 
 const VCPUS = CREW_BENCH_VCPUS;
@@ -19,19 +18,8 @@ const ROUNDS = 3;
 const rows = await benchCrew(undefined, VCPUS, ROUNDS);
 process.stdout.write(`${formatCrewBench(rows)}\n`);
 
-const data = rows.map((r) => ({
-  workload: r.workload,
-  vcpus: r.vcpus,
-  instructions: r.instructions,
-  plain_s: r.plainSeconds.toFixed(4),
-  record_over_plain: (r.recordSeconds / r.plainSeconds).toFixed(3),
-  replay_over_record: (r.replaySeconds / r.recordSeconds).toFixed(3),
-  transfers_per_million_instructions: ((r.transfers * 1e6) / Number(r.instructions)).toFixed(2),
-  log_bytes_per_million_instructions: ((r.logBytes * 1e6) / Number(r.instructions)).toFixed(1),
-}));
-const written = writeData('smp-overhead', data, {
+const written = writeData('smp-overhead', rows.map(crewBenchCells), {
   what: `CREW record over a plain run with the same vCPU count; emu engine; best of ${ROUNDS} rounds`,
-  host: { cores: availableParallelism() },
   crew: { granularityBytes: CREW_DEFAULT_GRANULARITY, holdInstructions: CREW_DEFAULT_HOLD },
   targets: { recordOverPlainLowSharing: 1.5, replayOverRecord: 2 },
 });

@@ -67,6 +67,14 @@ export type EmuNativeSession =
     }
   | { mode: 'replay'; path: string };
 
+/** A sample of a run in progress. */
+export interface EmuProgress {
+  /** retired by all harts so far (each as of its last pass through its run loop) */
+  readonly instructions: bigint;
+  /** since the guest started */
+  readonly seconds: number;
+}
+
 /** What `emuRun` resolves with. */
 export interface EmuNativeResult {
   readonly outcome: EmuOutcome;
@@ -114,6 +122,8 @@ export interface NativeAddon {
    * @param capture collect console output into the result instead of writing it to stdout
    * @param session null for a plain run; a recording's log path and header fields; or the
    *   log to replay (whose header the caller has already checked against the image)
+   * @param progress null, or a callback called on the JavaScript thread every intervalMs
+   *   while the guest runs
    */
   emuRun(
     image: Buffer,
@@ -126,6 +136,7 @@ export interface NativeAddon {
     input: Buffer | number | null,
     capture: boolean,
     session: EmuNativeSession | null,
+    progress: { callback: (sample: EmuProgress) => void; intervalMs: number } | null,
   ): Promise<EmuNativeResult>;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readLogFile } from '../src/analysis/log-reader.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
+import { runEmu, type EmuProgress } from '../src/engines/emu.js';
 import { builtGuestPath, WORKLOADS } from '../src/guests/catalog.js';
 import { native } from '../src/native.js';
 import { record } from '../src/uniprocessor/record.js';
@@ -137,4 +138,32 @@ test('the log stays compact: bytes per 1000 instructions for a compute workload 
   // full-size ratio against the 1 B / 1000 instructions target.
   expect(bytes / (instructions / 1000)).toBeLessThan(1);
   writeFileSync(join(dir, 'size.txt'), `${bytes} bytes for ${instructions} instructions\n`);
+});
+
+describe('progress samples', () => {
+  test('arrive while the guest runs, count up, and change nothing the replay sees', async () => {
+    const dir = logFolder('progress');
+    const logPath = join(dir, 'sha256.rrlog');
+    const elf = builtGuestPath('sha256', 'rv64', false); // ~0.6 s: several 20 ms samples
+    const recorded = await record({ elf, logPath, vcpus: 2, capture: true });
+    const samples: EmuProgress[] = [];
+    const replayed = await runEmu({
+      elf,
+      harts: 2,
+      capture: true,
+      session: { mode: 'replay', path: logPath },
+      onProgress: (sample) => samples.push(sample),
+      progressIntervalMs: 20,
+    });
+    expect(replayed.stateHash).toBe(recorded.stateHash);
+    expect(replayed.console.equals(recorded.console)).toBe(true);
+    expect(samples.length).toBeGreaterThan(3);
+    const total = recorded.harts.reduce((sum, h) => sum + h.instret, 0n);
+    for (let i = 1; i < samples.length; i++) {
+      expect(samples[i]!.instructions).toBeGreaterThanOrEqual(samples[i - 1]!.instructions);
+      expect(samples[i]!.seconds).toBeGreaterThan(samples[i - 1]!.seconds);
+    }
+    expect(samples.at(-1)!.instructions).toBeGreaterThan(0n);
+    expect(samples.at(-1)!.instructions).toBeLessThanOrEqual(total);
+  });
 });

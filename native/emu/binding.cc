@@ -3,8 +3,14 @@
 // Arguments arrive checked and positional (src/engines/emu.ts validates them).
 #include <napi.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
+#include <thread>
 
 #include "addon/registry.h"
 #include "emu/elf_loader.h"
@@ -27,19 +33,37 @@ const char* OutcomeName(RunResult::Outcome outcome) {
   return "host-error";
 }
 
-class RunWorker final : public Napi::AsyncWorker {
+// A sample of a run in progress, sent to the JavaScript thread.
+struct RunProgress {
+  uint64_t instructions;
+  double seconds;
+};
+
+// What emuRun's `progress` argument asks for: a callback and how often to call it.
+struct ProgressRequest {
+  Napi::Function callback;
+  std::chrono::milliseconds interval;
+};
+
+class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
  public:
-  RunWorker(Napi::Env env, std::unique_ptr<replay::Session> session, std::unique_ptr<Machine> machine)
-      : Napi::AsyncWorker(env, "rrkit.emuRun"),
+  RunWorker(Napi::Env env, std::unique_ptr<replay::Session> session, std::unique_ptr<Machine> machine,
+            std::optional<ProgressRequest> progress)
+      : Napi::AsyncProgressWorker<RunProgress>(env, "rrkit.emuRun"),
         deferred_(Napi::Promise::Deferred::New(env)),
         session_(std::move(session)),
-        machine_(std::move(machine)) {}
+        machine_(std::move(machine)) {
+    if (progress) {
+      on_progress_ = Napi::Persistent(progress->callback);
+      progress_interval_ = progress->interval;
+    }
+  }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override {
+  void Execute(const ExecutionProgress& progress) override {
     try {
-      result_ = machine_->Run();
+      result_ = on_progress_.IsEmpty() ? machine_->Run() : RunSampling(progress);
       if (session_->replaying() != nullptr) log_complete_ = session_->replaying()->log_complete();
       // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
       // the promise resolves, so that the caller can read it at once.
@@ -88,7 +112,52 @@ class RunWorker final : public Napi::AsyncWorker {
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
+  void OnProgress(const RunProgress* samples, size_t count) override {
+    if (samples == nullptr || count == 0 || on_progress_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Object sample = Napi::Object::New(env);
+    sample.Set("instructions", Napi::BigInt::New(env, samples[count - 1].instructions));
+    sample.Set("seconds", samples[count - 1].seconds);
+    on_progress_.Call({sample});
+  }
+
  private:
+  // Runs the machine on this thread while a sampler thread sends a progress sample every
+  // interval (never after the run has ended).
+  RunResult RunSampling(const ExecutionProgress& progress) {
+    std::mutex mutex;
+    std::condition_variable ended_cv;
+    bool ended = false;
+    const auto started = std::chrono::steady_clock::now();
+    std::thread sampler([&] {
+      std::unique_lock lock(mutex);
+      while (!ended_cv.wait_for(lock, progress_interval_, [&] { return ended; })) {
+        const RunProgress sample{machine_->RetiredSoFar(),
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+        progress.Send(&sample, 1);
+      }
+    });
+    auto stop_sampler = [&] {
+      {
+        std::lock_guard lock(mutex);
+        ended = true;
+      }
+      ended_cv.notify_all();
+      sampler.join();
+    };
+    try {
+      RunResult result = machine_->Run();
+      stop_sampler();
+      return result;
+    } catch (...) {
+      stop_sampler();
+      throw;
+    }
+  }
+
+  Napi::FunctionReference on_progress_;
+  std::chrono::milliseconds progress_interval_{1000};
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<replay::Session> session_;  // outlives machine_, which refers to its world
   std::unique_ptr<Machine> machine_;
@@ -160,10 +229,19 @@ void ConnectCrew(replay::Session& session, uint64_t crew_hold, MachineOptions& o
   }
 }
 
-// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session)
+// progress: null, or { callback, intervalMs }.
+std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
+  if (value.IsNull() || value.IsUndefined()) return std::nullopt;
+  const Napi::Object progress = value.As<Napi::Object>();
+  const double interval = progress.Get("intervalMs").As<Napi::Number>().DoubleValue();
+  return ProgressRequest{progress.Get("callback").As<Napi::Function>(),
+                         std::chrono::milliseconds(static_cast<int64_t>(std::max(interval, 10.0)))};
+}
+
+// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress)
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 10) throw Napi::TypeError::New(env, "emuRun takes 10 arguments");
+  if (info.Length() != 11) throw Napi::TypeError::New(env, "emuRun takes 11 arguments");
   const auto image = info[0].As<Napi::Buffer<uint8_t>>();
   const std::string name = info[1].As<Napi::String>();
   MachineOptions options;
@@ -189,7 +267,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     auto session = MakeSession(info[9], options);
     ConnectCrew(*session, CrewHoldOf(info[9]), options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
-    auto* worker = new RunWorker(env, std::move(session), std::move(machine));
+    auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

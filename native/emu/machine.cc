@@ -62,6 +62,7 @@ struct alignas(64) Machine::HartRun {
   bool sleeping = false;          // in wfi
   OwnershipFault ownership_fault;  // SMP record: the page the last refused access needs
   uint64_t crew_poll_at = kNever;  // SMP record: serve requests CREW deferred (a hold) here
+  std::atomic<uint64_t> published{0};  // hart.instret as of its last run-loop pass (RetiredSoFar)
   bool done = false;
   // A block cut short at `target`: its first instructions and a sentinel.
   std::array<DecodedInsn, BlockCache::kMaxBlockLength + 1> clipped{};
@@ -194,6 +195,16 @@ RunResult Machine::Run() {
   return result;
 }
 
+uint64_t Machine::RetiredSoFar() {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < runs_.size(); ++i) {
+    total += runs_[i]->published.load(std::memory_order_relaxed);
+    // No wake-up: a sleeping hart published its count before it slept.
+    harts_[i]->attention.fetch_or(kAttentionPublish, std::memory_order_relaxed);
+  }
+  return total;
+}
+
 void Machine::HartMain(uint32_t index) {
   HartRun& run = *runs_[index];
   try {
@@ -222,6 +233,7 @@ void Machine::RunHart(HartRun& run) {
   Hart& hart = run.hart;
   UpdateTarget(run);
   while (!run.done) {
+    run.published.store(hart.instret, std::memory_order_relaxed);
     if (gate_) gate_->Publish(hart.id(), hart.instret);
     if (hart.instret >= run.target) {
       if (!ReachTarget(run)) return;

@@ -108,6 +108,11 @@ class Machine final : private BoardEvents {
   // Runs every hart on its own thread until the machine stops. Call once.
   RunResult Run();
 
+  // Instructions retired by all harts so far, as each last published them, for progress
+  // reports from another thread while Run() runs (then asks each hart to publish anew:
+  // a running hart can chain blocks for a long time without passing its run loop).
+  uint64_t RetiredSoFar();
+
   // --- what harts use ---------------------------------------------------------------------
   GuestRam& ram() { return ram_; }
   replay::World& world() { return world_; }

@@ -3,7 +3,9 @@
  * Errors in the options are TypeError/RangeError thrown before native code runs.
  */
 import { readFile } from 'node:fs/promises';
-import { native, type EmuNativeResult, type EmuNativeSession } from '../native.js';
+import { native, type EmuNativeResult, type EmuNativeSession, type EmuProgress } from '../native.js';
+
+export type { EmuProgress };
 
 export const EMU_MAX_HARTS = 8;
 export const EMU_DEFAULT_RAM_MIB = 128;
@@ -30,6 +32,9 @@ export interface EmuRunOptions {
   checkpointInterval?: bigint;
   /** record to or replay from a log (src/uniprocessor builds these); default: a plain run */
   session?: EmuNativeSession;
+  /** called about every `progressIntervalMs` (default 1000) while the guest runs */
+  onProgress?: (sample: EmuProgress) => void;
+  progressIntervalMs?: number;
 }
 
 export type EmuRunResult = EmuNativeResult;
@@ -100,6 +105,7 @@ export async function runEmu(options: EmuRunOptions): Promise<EmuRunResult> {
     input,
     options.capture ?? false,
     options.session ?? null,
+    options.onProgress === undefined ? null : { callback: options.onProgress, intervalMs: options.progressIntervalMs ?? 1000 },
   );
   if (result.outcome === 'fault' || result.outcome === 'timeout' || result.outcome === 'host-error' || result.outcome === 'diverged') {
     throw new EmuGuestError(result.error, result);

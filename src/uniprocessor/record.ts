@@ -5,7 +5,7 @@
  * every ownership transfer (src/smp/crew-options.ts, docs/crew.md).
  */
 import { resolve } from 'node:path';
-import { EMU_MAX_HARTS, runEmu, type EmuInput, type EmuRunResult } from '../engines/emu.js';
+import { EMU_MAX_HARTS, runEmu, type EmuInput, type EmuProgress, type EmuRunResult } from '../engines/emu.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
 import { imageHash, readGuestImage } from './guest-image.js';
 
@@ -21,6 +21,8 @@ export interface RecordOptions {
   /** a checkpoint (register and memory hashes) every this many instructions of vCPU 0; 0n: none */
   checkpointInterval?: bigint;
   capture?: boolean;
+  /** called about once a second while the guest runs */
+  onProgress?: (sample: EmuProgress) => void;
   timeoutSeconds?: number;
   /** bytes per CREW ownership page with several vCPUs (64 B .. 2 MiB, a power of two); default 4 KiB */
   crewGranularity?: number;
@@ -44,6 +46,7 @@ export async function record(options: RecordOptions): Promise<EmuRunResult> {
     input: options.input,
     capture: options.capture,
     timeoutSeconds: options.timeoutSeconds,
+    onProgress: options.onProgress,
     checkpointInterval,
     session: {
       mode: 'record',

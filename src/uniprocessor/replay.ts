@@ -5,7 +5,7 @@
  * exited as recorded, or it diverged and the report says where.
  */
 import { existsSync } from 'node:fs';
-import { EmuGuestError, runEmu, type EmuRunResult } from '../engines/emu.js';
+import { EmuGuestError, runEmu, type EmuProgress, type EmuRunResult } from '../engines/emu.js';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
 import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-reader.js';
 import { checkImageMatchesLog, readGuestImage } from './guest-image.js';
@@ -16,6 +16,8 @@ export interface ReplayOptions {
   elf?: string;
   capture?: boolean;
   timeoutSeconds?: number;
+  /** called about once a second while the guest runs */
+  onProgress?: (sample: EmuProgress) => void;
 }
 
 /** What every outcome carries: the log's header and the engine's result. */
@@ -66,6 +68,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
       ramMiB: header.ramMib,
       capture: options.capture,
       timeoutSeconds: options.timeoutSeconds,
+      onProgress: options.onProgress,
       session: { mode: 'replay', path: options.logPath },
     });
   } catch (error) {

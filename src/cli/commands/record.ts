@@ -6,6 +6,7 @@ import { resolveGuest } from '../../guests/catalog.js';
 import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../uniprocessor/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
+import { ProgressLine } from '../progress.js';
 import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
 
 interface RecordArgs {
@@ -55,6 +56,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
     const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
     const elf = resolveGuest(args.guest, 'rv64');
+    const progress = new ProgressLine(`recording ${args.output}`, true);
     try {
       const result = await record({
         elf,
@@ -66,7 +68,8 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         checkpointInterval: BigInt(every),
         crewGranularity: granularity,
         crewHold: hold,
-      });
+        onProgress: progress.onProgress,
+      }).finally(() => progress.end());
       const instructions = result.harts.reduce((sum, h) => sum + h.instret, 0n);
       const bytes = (await stat(args.output)).size;
       process.stderr.write(

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { readLogFile } from '../../analysis/log-reader.js';
 import { replay } from '../../uniprocessor/replay.js';
+import { ProgressLine } from '../progress.js';
 
 /** Exit status of `rrkit replay` when the replay does not follow the log. */
 export const REPLAY_DIVERGED_EXIT = 125;
@@ -20,7 +21,8 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
-    const outcome = await replay({ logPath: args.log, elf: args.guest });
+    const progress = new ProgressLine(`replaying ${args.log}`, true);
+    const outcome = await replay({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
     switch (outcome.kind) {
       case 'exited':
         process.exitCode = outcome.exitCode;

@@ -9,6 +9,7 @@ import { formatDivergence } from '../../analysis/divergence.js';
 import { LogFormatError } from '../../analysis/log-error.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
 import { replay } from '../../uniprocessor/replay.js';
+import { ProgressLine } from '../progress.js';
 
 interface VerifyArgs {
   log: string;
@@ -31,7 +32,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     };
     let outcome;
     try {
-      outcome = await replay({ logPath: args.log, elf: args.guest, capture: true });
+      const progress = new ProgressLine(`verifying ${args.log}`, false);
+      outcome = await replay({ logPath: args.log, elf: args.guest, capture: true, onProgress: progress.onProgress }).finally(() =>
+        progress.end(),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);

@@ -96,24 +96,30 @@ uint64_t Crew::Poll(uint32_t vcpu, uint64_t count) {
   return again;
 }
 
-void Crew::Park(uint32_t vcpu, uint64_t count, ParkWake wake) {
+void Crew::Park(uint32_t vcpu, uint64_t count, ParkReason reason) {
   std::lock_guard lock(mutex_);
   Vcpu& me = *vcpus_[vcpu];
-  if (wake == ParkWake::kWakeWhenTaken && !me.hooks.wake) {
-    throw std::invalid_argument("CREW: vCPU " + std::to_string(vcpu) + " has no wake hook to park with kWakeWhenTaken");
+  if (reason == ParkReason::kSpinWait && !me.hooks.wake) {
+    throw std::invalid_argument("CREW: vCPU " + std::to_string(vcpu) + " has no wake hook to park with kSpinWait");
   }
   me.state = State::kParked;
   me.parked_at = count;
-  me.park_wake = wake;
+  me.park_reason = reason;
   DropTicket(me);  // a parked vCPU may never come back: nobody may wait for it
   ServeRequests(vcpu, count, Keep::kNothing);
+  if (reason == ParkReason::kSpinWait && me.yields != me.yields_when_unparked) {
+    // Its own thread is about to sleep on the word: setting the bit is enough to stop it.
+    me.hooks.attention->fetch_or(me.hooks.attention_bit, std::memory_order_release);
+  }
   Settle();
 }
 
 void Crew::Unpark(uint32_t vcpu) {
   std::lock_guard lock(mutex_);
-  vcpus_[vcpu]->state = State::kRunning;
-  vcpus_[vcpu]->park_wake = ParkWake::kNever;
+  Vcpu& me = *vcpus_[vcpu];
+  me.state = State::kRunning;
+  me.park_reason = ParkReason::kBlocked;
+  me.yields_when_unparked = me.yields;
 }
 
 void Crew::Stop() {
@@ -192,6 +198,7 @@ void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
   Request& req = vcpus_[requester]->request;
   const Access keep = req.want == Access::kWrite ? Access::kNone : Access::kRead;
   ownership_.Yield(req.page, holder, keep, at);
+  ++vcpus_[holder]->yields;
   vcpus_[holder]->table.Set(req.page, ownership_.HolderAccess(req.page, holder));
 }
 
@@ -217,7 +224,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
     Vcpu& holder = *vcpus_[h];
     if (holder.state != State::kRunning) {
       YieldTo(h, holder.parked_at, vcpu);  // it is stopped at parked_at: take, no help needed
-      if (holder.state == State::kParked && holder.park_wake == ParkWake::kWakeWhenTaken) {
+      if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait) {
         holder.hooks.attention->fetch_or(holder.hooks.attention_bit, std::memory_order_release);
         holder.hooks.wake();
       }

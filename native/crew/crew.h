@@ -9,9 +9,10 @@
 //     and again when the vCPU reaches the count Poll returned, if any (the hold, below).
 //   - around anything that blocks the vCPU (wfi, a parked hart, a stopped machine, waiting
 //     on the host): hold a Crew::Parked (or call Park/Unpark), so that others can take
-//     pages from it without its help. A vCPU in a guest spin-wait parks with
-//     kWakeWhenTaken and sleeps: what it spins on in RAM can only change after another
-//     vCPU takes one of its pages, and CREW then sets its attention bit and calls `wake`.
+//     pages from it without its help. A vCPU in a guest spin-wait parks with kSpinWait
+//     and sleeps on its attention word: what it spins on in RAM can only change once it
+//     has given up a page, so CREW sets its attention bit (and calls `wake`) when a page is
+//     taken from it while parked, and at once if it gave any up since it last parked.
 //   - when the machine stops: crew.Stop(), which releases any vCPU waiting in Acquire.
 //
 // Fairness (docs/crew.md, "Fairness"): every faulting instruction gets a ticket, kept
@@ -49,11 +50,13 @@ struct VcpuHooks {
   std::atomic<uint32_t>* attention;
   uint32_t attention_bit;
   // Wakes the vCPU's thread if it sleeps on `attention` (called with CREW's lock held).
-  // Only needed for parking with kWakeWhenTaken.
+  // Only needed for parking with kSpinWait.
   std::function<void()> wake = {};
 };
 
-enum class ParkWake { kNever, kWakeWhenTaken };
+// Why a vCPU parks: it is blocked (wfi, a cut, a hart done), woken by the engine; or it
+// spins in the guest, and CREW wakes it when what it spins on may have changed.
+enum class ParkReason { kBlocked, kSpinWait };
 
 class Crew {
  public:
@@ -80,14 +83,16 @@ class Crew {
   uint64_t Poll(uint32_t vcpu, uint64_t count);
 
   // `vcpu` stops executing at `count` until Unpark(); meanwhile its pages can be taken.
-  // With kWakeWhenTaken, taking one sets the vCPU's attention bit and calls hooks.wake.
-  void Park(uint32_t vcpu, uint64_t count, ParkWake wake = ParkWake::kNever);
+  // kSpinWait: taking one sets the vCPU's attention bit and calls hooks.wake, and so does
+  // Park itself if the vCPU yielded any page since it was last unparked (at a Poll, or in
+  // this Park), since the value it spun on may then have changed already.
+  void Park(uint32_t vcpu, uint64_t count, ParkReason reason = ParkReason::kBlocked);
   void Unpark(uint32_t vcpu);
 
   class Parked {
    public:
-    Parked(Crew& crew, uint32_t vcpu, uint64_t count, ParkWake wake = ParkWake::kNever) : crew_(crew), vcpu_(vcpu) {
-      crew_.Park(vcpu, count, wake);
+    Parked(Crew& crew, uint32_t vcpu, uint64_t count, ParkReason reason = ParkReason::kBlocked) : crew_(crew), vcpu_(vcpu) {
+      crew_.Park(vcpu, count, reason);
     }
     ~Parked() { crew_.Unpark(vcpu_); }
     Parked(const Parked&) = delete;
@@ -117,7 +122,9 @@ class Crew {
     VcpuHooks hooks;
     State state = State::kRunning;
     uint64_t parked_at = 0;            // valid unless running
-    ParkWake park_wake = ParkWake::kNever;  // valid while parked
+    ParkReason park_reason = ParkReason::kBlocked;  // valid while parked
+    uint64_t yields = 0;               // pages it has given up, ever
+    uint64_t yields_when_unparked = 0;  // `yields` at its last Unpark
     Request request;                   // valid while waiting
     // The instruction it faulted on: its age in the queue (smaller is older) and the pages
     // granted for it, which it keeps against younger requests while it waits for another.

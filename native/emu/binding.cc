@@ -3,8 +3,8 @@
 // Arguments arrive checked and positional (src/engines/emu.ts validates them).
 #include <napi.h>
 
-#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -201,7 +201,12 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
 uint64_t CrewHoldOf(const Napi::Value& session) {
   if (!session.IsObject()) return kDefaultCrewHold;
   const Napi::Value hold = session.As<Napi::Object>().Get("crewHold");
-  return hold.IsNumber() ? static_cast<uint64_t>(hold.As<Napi::Number>().Int64Value()) : kDefaultCrewHold;
+  if (!hold.IsNumber()) return kDefaultCrewHold;
+  const double instructions = hold.As<Napi::Number>().DoubleValue();
+  if (!(instructions >= 0 && instructions <= 9'007'199'254'740'991.0)) {
+    throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
+  }
+  return static_cast<uint64_t>(instructions);
 }
 
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;
@@ -234,8 +239,10 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (value.IsNull() || value.IsUndefined()) return std::nullopt;
   const Napi::Object progress = value.As<Napi::Object>();
   const double interval = progress.Get("intervalMs").As<Napi::Number>().DoubleValue();
-  return ProgressRequest{progress.Get("callback").As<Napi::Function>(),
-                         std::chrono::milliseconds(static_cast<int64_t>(std::max(interval, 10.0)))};
+  if (!std::isfinite(interval) || interval < 10 || interval > 3'600'000) {
+    throw std::invalid_argument("progress.intervalMs must be from 10 to 3600000");
+  }
+  return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
 // emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress)

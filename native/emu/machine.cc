@@ -337,9 +337,15 @@ void Machine::EvaluateLiveInterrupts(HartRun& run) {
 void Machine::Sleep(HartRun& run) {
   Hart& hart = run.hart;
   if (!live_interrupts_) {
-    // Replay: whatever ended this wfi in the recording (an interrupt, a logged wake-up, a
-    // cut, the end of the run) is logged at this very count, so it is the hart's target
-    // and came first. Sleeping means the hart is somewhere the recording never was.
+    // Replay: whatever ended this wfi in the recording (an interrupt, a logged wake-up, the
+    // end of the run) is logged at this very count, so it is the hart's target and came
+    // first (cuts leave a sleeping hart asleep). Sleeping means the hart is somewhere the
+    // recording never was, unless the log is incomplete and simply holds nothing more for
+    // it (a hart parked for good after main): that is where its part of the log ends.
+    if (!final_counts_.has_value() && run.target == kNever) {
+      FinishHart(run);
+      return;
+    }
     const bool more = run.target != kNever;
     throw replay::Divergence{hart.LandmarkAt(hart.instret), "wfi wake-up",
                              "an interrupt, a logged wake-up or the end of the run at this count",
@@ -369,7 +375,7 @@ void Machine::SpinWait(HartRun& run) {
     sched_yield();
     return;
   }
-  const crew::Crew::Parked parked(*crew_, run.hart.id(), run.hart.instret, crew::ParkWake::kWakeWhenTaken);
+  const crew::Crew::Parked parked(*crew_, run.hart.id(), run.hart.instret, crew::ParkReason::kSpinWait);
   FutexWait(run.hart.attention, 0, kSpinWaitTimeout);
 }
 
@@ -419,13 +425,7 @@ bool Machine::ReachTarget(HartRun& run) {
   } else if (interrupt_now) {
     TakeScheduledInterrupt(run);
   } else if (now >= run.final_count) {
-    run.done = true;
-    bool all_done = false;
-    {
-      std::lock_guard lock(stop_mutex_);
-      all_done = std::all_of(runs_.begin(), runs_.end(), [](const auto& r) { return r->done; });
-    }
-    if (all_done) Stop(exit_.has_value() ? RunResult::Outcome::kExited : RunResult::Outcome::kReachedCounts, "");
+    FinishHart(run);
     return false;
   } else if (now > run.target) {
     throw std::runtime_error("hart " + std::to_string(hart.id()) + " passed its target count " +
@@ -433,6 +433,17 @@ bool Machine::ReachTarget(HartRun& run) {
   }
   UpdateTarget(run);
   return true;
+}
+
+// The hart stops for good; the machine stops once every hart has.
+void Machine::FinishHart(HartRun& run) {
+  run.done = true;
+  bool all_done = false;
+  {
+    std::lock_guard lock(stop_mutex_);
+    all_done = std::all_of(runs_.begin(), runs_.end(), [](const auto& r) { return r->done; });
+  }
+  if (all_done) Stop(exit_.has_value() ? RunResult::Outcome::kExited : RunResult::Outcome::kReachedCounts, "");
 }
 
 void Machine::TakeScheduledInterrupt(HartRun& run) {

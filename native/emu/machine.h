@@ -138,6 +138,7 @@ class Machine final : private BoardEvents {
   bool HandleAttention(HartRun& run, uint32_t bits);
   void EvaluateLiveInterrupts(HartRun& run);
   bool ReachTarget(HartRun& run);
+  void FinishHart(HartRun& run);
   void TakeScheduledInterrupt(HartRun& run);
   void UpdateTarget(HartRun& run);
   void Sleep(HartRun& run);

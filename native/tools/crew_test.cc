@@ -530,8 +530,9 @@ void TestHoldDefersRecentPagesOnly() {
   CHECK(edges.size() == 3 && edges[2] == (TransferEdge{1, 1, 1301, 0, 9}));
 }
 
-// A spin-waiting vCPU parks with kWakeWhenTaken: taking its page needs none of its help,
-// sets its attention bit and calls its wake hook; a plain park (wfi) is not woken.
+// A spin-waiting vCPU parks with kSpinWait: taking its page needs none of its help,
+// sets its attention bit and calls its wake hook; a plain park (wfi) is not woken. A
+// spinner that gave a page up since it last ran must not sleep at all.
 void TestSpinWaitParkWakes() {
   std::vector<std::atomic<uint32_t>> attention(3);
   std::vector<int> woken(3, 0);
@@ -541,7 +542,7 @@ void TestSpinWaitParkWakes() {
   Crew crew(PageGeometry(kBase, 4 * 4096), hooks, [&](const TransferEdge& e) { edges.push_back(e); });
   CHECK(crew.Acquire(1, 2, false, 10));  // vCPU 1 reads the lock word on page 2, then spins
   CHECK(crew.Acquire(2, 3, false, 20));  // vCPU 2 reads page 3, then sleeps in wfi
-  crew.Park(1, 11, ParkWake::kWakeWhenTaken);
+  crew.Park(1, 11, ParkReason::kSpinWait);
   crew.Park(2, 21);
   CHECK(crew.Acquire(0, 2, true, 100));  // the lock holder releases it: never waits
   CHECK(crew.Acquire(0, 3, true, 101));
@@ -555,13 +556,35 @@ void TestSpinWaitParkWakes() {
   crew.Park(1, 13);
   CHECK(crew.Acquire(0, 1, true, 102));
   CHECK(woken[1] == 1);
+  crew.Unpark(1);
+
+  // vCPU 1 reads page 1 again; a writer asks for it while vCPU 1 runs; vCPU 1 yields it at
+  // a block boundary, then reaches its pause: the value it read may be stale already.
+  attention[1] = 0;
+  crew.Park(0, 103);  // vCPU 0 sleeps a moment: vCPU 1 takes page 1 back without its help
+  CHECK(crew.Acquire(1, 1, false, 14));
+  crew.Unpark(0);
+  WithinSeconds(20, "yield before a spin", [&] {
+    std::thread writer([&] { CHECK(crew.Acquire(0, 1, true, 104)); });
+    while (!(attention[1].load() & kCrewBit)) std::this_thread::yield();
+    attention[1] = 0;
+    CHECK(crew.Poll(1, 15) == Crew::kNoDeferral);
+    writer.join();
+  });
+  crew.Park(1, 16, ParkReason::kSpinWait);
+  CHECK((attention[1].load() & kCrewBit) != 0);  // the futex wait returns at once
+  crew.Unpark(1);
+  attention[1] = 0;
+  crew.Park(1, 17, ParkReason::kSpinWait);  // nothing yielded since: it may sleep
+  CHECK(attention[1].load() == 0);
+  crew.Unpark(1);
 
   // Without a wake hook, a spin-wait park is refused: nobody could wake the vCPU.
   std::atomic<uint32_t> bare{0};
   Crew hookless(PageGeometry(kBase, 4 * 4096), {{&bare, kCrewBit}}, [](const TransferEdge&) {});
   bool threw = false;
   try {
-    hookless.Park(0, 1, ParkWake::kWakeWhenTaken);
+    hookless.Park(0, 1, ParkReason::kSpinWait);
   } catch (const std::invalid_argument&) {
     threw = true;
   }

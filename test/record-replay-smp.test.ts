@@ -224,6 +224,20 @@ describe('damaged transfer edges', () => {
     expect(outcome.report.what).toBe('wfi wake-up');
   }, 60_000);
 
+  test('an incomplete log (the recorder died): replayed to its end, reported incomplete, not a divergence at a parked hart', async () => {
+    const dir = logFolder('smp-incomplete');
+    const original = await recordedLog(dir);
+    const cut = join(dir, 'incomplete.rrlog');
+    const log = readLogFile(original);
+    // What a crash leaves: sealed chunks, no stop record, no trailer.
+    native().logWrite(cut, { header: log.header, records: log.records.filter((r) => r.type !== 'machine-stop'), close: false, maxChunkBytes: 4096 });
+    const outcome = await replay({ logPath: cut, capture: true, timeoutSeconds: DAMAGED_REPLAY_TIMEOUT_SECONDS });
+    expect(outcome.kind).toBe('incomplete');
+    if (outcome.kind !== 'incomplete') return;
+    expect(outcome.endedAt).toBeUndefined(); // hart 0 ran to its exit on what there was
+    expect(outcome.result.console.toString()).toMatch(/^lock-counter: ok/);
+  }, 60_000);
+
   test.each(VCPU_COUNTS)('a transfer edge removed on %i vCPUs: replay reports a divergence or an error, never a silent success', async (vcpus) => {
     const dir = logFolder(`smp-removed-${vcpus}`);
     const original = join(dir, 'racy.rrlog');

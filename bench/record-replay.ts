@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEmu } from '../src/engines/emu.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
-import { readLogFile } from '../src/analysis/log-reader.js';
+import { scanLogFile } from '../src/analysis/log-reader.js';
 import { record } from '../src/uniprocessor/record.js';
 import { replay } from '../src/uniprocessor/replay.js';
 import { secondsSince } from './timing.js';
@@ -53,7 +53,7 @@ export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Pro
           recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
           replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),
           logBytes: statSync(logPath).size,
-          events: readLogFile(logPath).records.length,
+          events: scanLogFile(logPath, () => {}).chunks.reduce((sum, chunk) => sum + chunk.records, 0),
         };
         best = row;
       }

@@ -1,5 +1,5 @@
 /**
- * Bad input to replay and verify: each case gives one clear line naming the problem (and,
+ * Bad input to replay and verify (and the CLI on several vCPUs): each case gives one clear line naming the problem (and,
  * for a damaged log, the chunk and byte offset), a non-zero exit, never a crash or a hang.
  */
 import { execFile } from 'node:child_process';
@@ -140,5 +140,18 @@ describe('replay and verify refuse bad input', () => {
     const verify = await rrkit('verify', path);
     expect(verify.code).toBe(1);
     expect(oneLine(verify.stderr)).toMatch(/incomplete/);
+  });
+});
+
+describe('the CLI on several vCPUs', () => {
+  test('rrkit demo --vcpus 2 records a race with CREW and verifies it; --vcpus 9 is a usage error', async () => {
+    const demo = await rrkit('demo', '--workload', 'racy-counter', '--small', '--vcpus', '2');
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stderr).toMatch(/2 vCPUs \(CREW\)/);
+    expect(demo.stderr).toMatch(/[\d,]+ CREW page transfers/);
+    expect(demo.stderr).toMatch(/verify {12}identical/);
+    const bad = await rrkit('demo', '--vcpus', '9');
+    expect(bad.code).toBe(2);
+    expect(oneLine(bad.stderr)).toMatch(/--vcpus must be an integer from 1 to 8, not 9/);
   });
 });

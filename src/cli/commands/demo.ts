@@ -8,16 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
-import { readLogFile } from '../../analysis/log-reader.js';
+import { scanLogFile } from '../../analysis/log-reader.js';
 import { runEmu } from '../../engines/emu.js';
 import { builtGuestPath, findWorkload, WORKLOADS } from '../../guests/catalog.js';
 import { record } from '../../uniprocessor/record.js';
 import { replay } from '../../uniprocessor/replay.js';
 import { UsageError } from '../errors.js';
+import { checkVcpus } from '../machine-args.js';
 
 interface DemoArgs {
   workload: string;
   small: boolean;
+  vcpus: number;
 }
 
 const grouped = (n: bigint | number): string => n.toLocaleString('en-US');
@@ -28,36 +30,45 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (y: Argv) =>
     y
       .option('workload', { type: 'string', default: 'timer-ticks', describe: 'the built-in workload to record' })
-      .option('small', { type: 'boolean', default: false, describe: 'its quick-test size' }) as unknown as Argv<DemoArgs>,
+      .option('small', { type: 'boolean', default: false, describe: 'its quick-test size' })
+      .option('vcpus', { type: 'number', default: 1, describe: 'vCPUs; more than 1 records their sharing with CREW' })
+      .example('$0 demo --workload racy-counter --vcpus 4', 'a data race on 4 vCPUs, recorded and replayed exactly') as unknown as Argv<DemoArgs>,
   handler: async (args) => {
     const found = findWorkload(args.workload);
     if (found === undefined || found.workload.needsConsoleInput) {
       const names = WORKLOADS.filter((w) => !w.needsConsoleInput).map((w) => w.name);
       throw new UsageError(`--workload must be one of ${names.join(', ')}`);
     }
+    const vcpus = checkVcpus(args.vcpus);
     const elf = builtGuestPath(found.workload.name, 'rv64', args.small || found.small);
     const log = join(mkdtempSync(join(tmpdir(), 'rrkit-demo-')), `${found.workload.name}.rrlog`);
     const say = (line: string): boolean => process.stderr.write(`${line}\n`);
-    say(`rrkit demo: ${found.workload.name} (${found.workload.description}) on the emu engine, 1 vCPU`);
+    say(`rrkit demo: ${found.workload.name} (${found.workload.description}) on the emu engine, ${vcpus === 1 ? '1 vCPU' : `${vcpus} vCPUs (CREW)`}`);
 
     say('  1/3 plain run ...');
-    const plain = await runEmu({ elf, capture: true });
+    const plain = await runEmu({ elf, harts: vcpus, capture: true });
     say('  2/3 recording ...');
-    const recorded = await record({ elf, logPath: log, capture: true });
+    const recorded = await record({ elf, logPath: log, vcpus, capture: true });
     say('  3/3 replaying and verifying ...');
     const replayed = await replay({ logPath: log, capture: true });
 
     const instructions = recorded.harts.reduce((sum, h) => sum + h.instret, 0n);
     const logBytes = (await stat(log)).size;
-    const records = readLogFile(log).records;
-    const count = (type: string): number => records.filter((r) => r.type === type).length;
+    const counts = new Map<string, number>();
+    let records = 0;
+    scanLogFile(log, (r) => {
+      records++;
+      counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+    });
+    const count = (type: string): number => counts.get(type) ?? 0;
     const ratio = (seconds: number): string => `${seconds.toFixed(3)} s (${(seconds / plain.wallSeconds).toFixed(2)}x plain)`;
     say('');
     say(`  guest said        ${recorded.console.toString().trim().split('\n').join('\n                    ')}`);
     say(`  instructions      ${grouped(instructions)}`);
     say(
-      `  events logged     ${grouped(records.length)}: ${count('interrupt')} interrupts, ${count('input')} inputs, ` +
-        `${count('checkpoint')} checkpoints`,
+      `  events logged     ${grouped(records)}: ${count('interrupt')} interrupts, ${count('input')} inputs, ` +
+        `${count('checkpoint')} checkpoints` +
+        (vcpus > 1 ? `, ${grouped(count('crew-transfer'))} CREW page transfers` : ''),
     );
     say(`  log               ${grouped(logBytes)} bytes, ${((logBytes * 1000) / Number(instructions)).toFixed(4)} bytes per 1000 instructions`);
     say(`                    ${log}`);

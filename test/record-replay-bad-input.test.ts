@@ -1,6 +1,7 @@
 /**
- * Bad input to replay and verify (and the CLI on several vCPUs): each case gives one clear line naming the problem (and,
+ * Bad input to replay and verify: each case gives one clear line naming the problem (and,
  * for a damaged log, the chunk and byte offset), a non-zero exit, never a crash or a hang.
+ * Also the CLI's demo on several vCPUs, and its usage error.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

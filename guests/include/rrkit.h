@@ -76,8 +76,11 @@ void spin_lock(spinlock_t *lock);
 void spin_unlock(spinlock_t *lock);
 
 /* Waits until all num_harts() harts have arrived. A zero-initialised barrier is ready
- * and can be reused for any number of rounds. */
-typedef struct {
+ * and can be reused for any number of rounds. Each barrier fills a page of its own: every
+ * hart writes it at every round, and data that one hart writes meanwhile must not share
+ * its page (RRKIT_PAGE_ALIGNED). A lock, by contrast, is best on the page of the data it
+ * guards: taking it then brings the data along. */
+typedef struct RRKIT_PAGE_ALIGNED {
     volatile unsigned long arrived;
     volatile unsigned long generation;
 } barrier_t;

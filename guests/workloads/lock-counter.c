@@ -11,8 +11,9 @@
 #define ACQUISITIONS 4000000ul
 #endif
 
-static spinlock_t lock;
+/* The lock beside the data it guards: under CREW, taking it brings the data along. */
 static struct {
+    spinlock_t lock;
     unsigned long count, sum;
 } shared;
 static barrier_t barrier;
@@ -27,10 +28,10 @@ int main(void)
     unsigned me = hart_id(), harts = num_harts();
 
     for (unsigned long i = ACQUISITIONS * me / harts; i < ACQUISITIONS * (me + 1) / harts; i++) {
-        spin_lock(&lock);
+        spin_lock(&shared.lock);
         shared.count++;
         shared.sum += value(i);
-        spin_unlock(&lock);
+        spin_unlock(&shared.lock);
     }
     barrier_wait(&barrier);
     if (me != 0)

@@ -60,8 +60,8 @@ export type EmuNativeSession =
       imagePath: string;
       /** bytes per CREW page; 0 when CREW is off */
       crewGranularity: number;
-      /** instructions a vCPU keeps a page it gained before serving requests for it */
-      crewHold?: number;
+      /** instructions a vCPU keeps a page it gained before serving requests for it (used with several vCPUs) */
+      crewHold: number;
       /** free-form engine configuration recorded in the header */
       configJson: string;
     }

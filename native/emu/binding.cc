@@ -177,7 +177,8 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // crewHold, configJson } or { mode: 'replay', path }.
-std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
+// Recording also sets options.crew_hold_instructions (TypeScript owns its default).
+std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
@@ -194,28 +195,20 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   header.config_json = session.Get("configJson").As<Napi::String>();
-  return replay::Session::Record(path, header);
-}
-
-// The record session's crewHold (instructions), or the default.
-uint64_t CrewHoldOf(const Napi::Value& session) {
-  if (!session.IsObject()) return kDefaultCrewHold;
-  const Napi::Value hold = session.As<Napi::Object>().Get("crewHold");
-  if (!hold.IsNumber()) return kDefaultCrewHold;
-  const double instructions = hold.As<Napi::Number>().DoubleValue();
-  if (!(instructions >= 0 && instructions <= 9'007'199'254'740'991.0)) {
+  const double hold = session.Get("crewHold").As<Napi::Number>().DoubleValue();
+  if (!(hold >= 0 && hold <= 9'007'199'254'740'991.0)) {
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
-  return static_cast<uint64_t>(instructions);
+  options.crew_hold_instructions = static_cast<uint64_t>(hold);
+  return replay::Session::Record(path, header);
 }
 
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;
 // replaying them follows the logged transfers.
-void ConnectCrew(replay::Session& session, uint64_t crew_hold, MachineOptions& options) {
+void ConnectCrew(replay::Session& session, MachineOptions& options) {
   if (options.harts < 2) return;
   if (replay::LogWriter* writer = session.writer()) {
     options.crew_granularity = writer->header().crew_granularity;
-    options.crew_hold_instructions = crew_hold;
     if (options.crew_granularity == 0) throw std::invalid_argument("recording several harts needs a CREW granularity");
     // Called under CREW's lock; Append takes only the writer's own lock, which nothing
     // holds while calling into CREW, so the two locks are always taken in this order.
@@ -272,7 +265,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
-    ConnectCrew(*session, CrewHoldOf(info[9]), options);
+    ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();

@@ -35,10 +35,6 @@
 
 namespace rrkit::emu {
 
-// How long a hart keeps a page it gained before serving others' requests, in its own
-// instructions: about 10 us of guest time, a transfer's cost (docs/crew.md, "Holding").
-inline constexpr uint64_t kDefaultCrewHold = 10'000;
-
 struct MachineOptions {
   uint32_t harts = 1;
   uint64_t ram_bytes = uint64_t{128} << 20;
@@ -54,8 +50,9 @@ struct MachineOptions {
   uint64_t crew_granularity = 0;
   crew::TransferSink crew_sink;
   // SMP record: a hart keeps a page it gained for this many of its instructions before
-  // serving requests for it (Crew's hold); 0 serves them at its next block boundary.
-  uint64_t crew_hold_instructions = kDefaultCrewHold;
+  // serving requests for it (Crew's hold); 0 serves them at its next block boundary. The
+  // record session sets it (default: CREW_DEFAULT_HOLD in src/smp/crew-options.ts).
+  uint64_t crew_hold_instructions = 0;
   // SMP replay: the recorded transfer edges each hart waits at.
   std::optional<std::vector<crew::TransferEdge>> crew_edges;
   std::chrono::milliseconds crew_stall_timeout{3000};

@@ -86,9 +86,7 @@ export async function runEmu(options: EmuRunOptions): Promise<EmuRunResult> {
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n)
     throw new TypeError('checkpointInterval must be a non-negative bigint');
   const input = checkInput(options.input);
-  if (options.session?.mode === 'record' && options.session.crewHold !== undefined) {
-    checkInteger('session.crewHold', options.session.crewHold, 0, Number.MAX_SAFE_INTEGER);
-  }
+  if (options.session?.mode === 'record') checkInteger('session.crewHold', options.session.crewHold, 0, Number.MAX_SAFE_INTEGER);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
 

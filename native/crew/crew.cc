@@ -90,7 +90,6 @@ uint64_t Crew::Poll(uint32_t vcpu, uint64_t count) {
   me.hooks.attention->fetch_and(~me.hooks.attention_bit, std::memory_order_acq_rel);
   std::lock_guard lock(mutex_);
   if (me.ticket_count != count) DropTicket(me);  // it has executed that instruction
-  std::erase_if(me.recent_grants, [&](const Vcpu::Grant& g) { return count - g.count >= hold_; });
   const uint64_t again = ServeRequests(vcpu, count, Keep::kHeld);
   Settle();
   return again;
@@ -109,7 +108,7 @@ void Crew::Park(uint32_t vcpu, uint64_t count, ParkReason reason) {
   ServeRequests(vcpu, count, Keep::kNothing);
   if (reason == ParkReason::kSpinWait && me.yields != me.yields_when_unparked) {
     // Its own thread is about to sleep on the word: setting the bit is enough to stop it.
-    me.hooks.attention->fetch_or(me.hooks.attention_bit, std::memory_order_release);
+    SetAttention(me);
   }
   Settle();
 }
@@ -174,6 +173,8 @@ bool Crew::Keeps(uint32_t holder, uint64_t page, uint32_t requester) const {
   return std::find(h.pinned.begin(), h.pinned.end(), page) != h.pinned.end();
 }
 
+void Crew::SetAttention(Vcpu& v) { v.hooks.attention->fetch_or(v.hooks.attention_bit, std::memory_order_release); }
+
 void Crew::DropTicket(Vcpu& v) {
   v.has_ticket = false;
   v.pinned.clear();
@@ -225,7 +226,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
     if (holder.state != State::kRunning) {
       YieldTo(h, holder.parked_at, vcpu);  // it is stopped at parked_at: take, no help needed
       if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait) {
-        holder.hooks.attention->fetch_or(holder.hooks.attention_bit, std::memory_order_release);
+        SetAttention(holder);
         holder.hooks.wake();
       }
       continue;
@@ -233,7 +234,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
     must_wait = true;
     if (std::find(holder.asked_by.begin(), holder.asked_by.end(), vcpu) == holder.asked_by.end()) {
       holder.asked_by.push_back(vcpu);
-      holder.hooks.attention->fetch_or(holder.hooks.attention_bit, std::memory_order_release);
+      SetAttention(holder);
     }
   }
   if (must_wait) return false;
@@ -242,7 +243,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
   }
   me.table.Set(req.page, req.want);
   me.pinned.push_back(req.page);
-  if (hold_ > 0) {
+  if (hold_ > 0) {  // expired grants go here, where the list grows
     std::erase_if(me.recent_grants, [&](const Vcpu::Grant& g) { return g.page == req.page || req.count - g.count >= hold_; });
     me.recent_grants.push_back({req.page, req.count});
   }

@@ -138,7 +138,7 @@ class Crew {
       uint64_t page;
       uint64_t count;
     };
-    std::vector<Grant> recent_grants;  // pages granted within the last `hold` instructions
+    std::vector<Grant> recent_grants;  // recent grants; those past their hold go at the next grant
     std::condition_variable granted;
   };
 
@@ -149,6 +149,7 @@ class Crew {
   void Settle();
   bool Keeps(uint32_t holder, uint64_t page, uint32_t requester) const;
   void DropTicket(Vcpu& v);
+  static void SetAttention(Vcpu& v);
   void YieldTo(uint32_t holder, uint64_t at, uint32_t requester);
 
   PageGeometry geometry_;

@@ -107,33 +107,44 @@ export async function benchCrew(
   return rows;
 }
 
-/** A row as the cells of a results table (CSV/JSON): the ratios and densities every CREW figure reports. */
-export function crewBenchCells(r: CrewBenchRow) {
+/** The ratios and densities every CREW figure reports. */
+function crewBenchFigures(r: CrewBenchRow) {
   const perMillion = (n: number): number => (n * 1e6) / Number(r.instructions);
+  return {
+    recordOverPlain: r.recordSeconds / r.plainSeconds,
+    replayOverRecord: r.replaySeconds / r.recordSeconds,
+    transfersPerMillion: perMillion(r.transfers),
+    logBytesPerMillion: perMillion(r.logBytes),
+  };
+}
+
+/** A row as the cells of a results table (CSV/JSON). */
+export function crewBenchCells(r: CrewBenchRow) {
+  const f = crewBenchFigures(r);
   return {
     workload: r.workload,
     vcpus: r.vcpus,
     instructions: r.instructions,
     plain_s: r.plainSeconds.toFixed(4),
-    record_over_plain: (r.recordSeconds / r.plainSeconds).toFixed(3),
-    replay_over_record: (r.replaySeconds / r.recordSeconds).toFixed(3),
-    transfers_per_million_instructions: perMillion(r.transfers).toFixed(2),
-    log_bytes_per_million_instructions: perMillion(r.logBytes).toFixed(1),
+    record_over_plain: f.recordOverPlain.toFixed(3),
+    replay_over_record: f.replayOverRecord.toFixed(3),
+    transfers_per_million_instructions: f.transfersPerMillion.toFixed(2),
+    log_bytes_per_million_instructions: f.logBytesPerMillion.toFixed(1),
   };
 }
 
 export function formatCrewBench(rows: readonly CrewBenchRow[]): string {
   const header = 'workload                vCPUs   instructions  record/plain  replay/record  transfers/M instr  log B/M instr';
   const lines = rows.map((r) => {
-    const perMillion = (n: number): string => ((n * 1e6) / Number(r.instructions)).toFixed(1);
+    const f = crewBenchFigures(r);
     return [
       r.workload.padEnd(24),
       String(r.vcpus).padStart(5),
       r.instructions.toString().padStart(14),
-      (r.recordSeconds / r.plainSeconds).toFixed(2).padStart(13),
-      (r.replaySeconds / r.recordSeconds).toFixed(2).padStart(14),
-      perMillion(r.transfers).padStart(18),
-      perMillion(r.logBytes).padStart(14),
+      f.recordOverPlain.toFixed(2).padStart(13),
+      f.replayOverRecord.toFixed(2).padStart(14),
+      f.transfersPerMillion.toFixed(1).padStart(18),
+      f.logBytesPerMillion.toFixed(1).padStart(14),
     ].join(' ');
   });
   return [header, ...lines, 'targets: record/plain ≤ 1.5 on low-sharing workloads (matmul, fft, radix-sort, sha256); replay/record ≤ 2'].join('\n');

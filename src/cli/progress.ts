@@ -19,6 +19,7 @@ function formatCount(n: bigint): string {
 }
 
 export class ProgressLine {
+  private readonly enabled: boolean;
   private shown = false;
 
   /** `label`: what runs ("recording run.rrlog"); `consoleToStdout`: whether the guest's output goes to stdout. */
@@ -29,8 +30,6 @@ export class ProgressLine {
   ) {
     this.enabled = stream.isTTY === true && !(consoleToStdout && process.stdout.isTTY === true);
   }
-
-  private readonly enabled: boolean;
 
   /** The callback for runEmu/record/replay, or undefined when nothing is shown. */
   get onProgress(): ((sample: EmuProgress) => void) | undefined {

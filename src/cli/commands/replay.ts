@@ -1,7 +1,7 @@
 /** `rrkit replay`: the recorded guest's output again, from the log alone. */
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
-import { readLogFile } from '../../analysis/log-reader.js';
+import { scanLogFile } from '../../analysis/log-reader.js';
 import { replay } from '../../uniprocessor/replay.js';
 import { ProgressLine } from '../progress.js';
 
@@ -29,7 +29,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         return;
       case 'incomplete':
         process.stderr.write(
-          `rrkit: the log is incomplete (the recording did not close it); replayed its ${readLogFile(args.log).chunks.length} sealed chunks` +
+          `rrkit: the log is incomplete (the recording did not close it); replayed its ${scanLogFile(args.log, () => {}).chunks.length} sealed chunks` +
             (outcome.endedAt ? `, up to vcpu ${outcome.endedAt.vcpu} @ ${outcome.endedAt.count}` : '') + '\n',
         );
         process.exitCode = outcome.endedAt ? REPLAY_DIVERGED_EXIT : outcome.result.exitCode;

@@ -27,7 +27,6 @@ struct OwnershipFault {
 };
 
 struct NoAccessCheck {
-  static constexpr bool kChecksAccess = false;
   bool MayRead(uint64_t /*ram_offset*/) const { return true; }
   bool MayWrite(uint64_t /*ram_offset*/) const { return true; }
   bool Refuses(uint64_t /*addr*/, unsigned /*size*/, bool /*write*/) const { return false; }
@@ -47,7 +46,6 @@ inline bool IsOrderedDevice(uint64_t addr) {
 
 class CrewAccessCheck {
  public:
-  static constexpr bool kChecksAccess = true;
 
   CrewAccessCheck(const crew::PermissionTable& table, unsigned page_shift, uint64_t ram_size, uint64_t device_page,
                   OwnershipFault& fault)
@@ -84,7 +82,6 @@ class CrewAccessCheck {
 
 class GatePublish {
  public:
-  static constexpr bool kChecksAccess = false;
 
   GatePublish(crew::ReplayGate& gate, uint32_t hart) : gate_(&gate), hart_(hart) {}
 

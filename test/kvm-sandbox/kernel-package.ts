@@ -40,17 +40,21 @@ function run(command: string, args: string[], cwd?: string): string {
   }
 }
 
-/** The kernel package to use: the pinned one, or the one Debian's metapackage depends on now. */
+/**
+ * The kernel package to use: the pinned one, or the one Debian's metapackage depends on now
+ * (its Depends names the exact version, so one apt-cache call answers; each takes seconds
+ * where apt keeps no binary cache).
+ */
 export function wantedKernelPackage(env: NodeJS.ProcessEnv = process.env): KernelPackage {
-  let name = env[KERNEL_PACKAGE_VARIABLE];
-  if (!name) {
-    const depends = /Depends: (linux-image-[\w.+-]+)/.exec(run('apt-cache', ['depends', KERNEL_METAPACKAGE]));
-    if (!depends?.[1]) throw new Error(`apt-cache knows no ${KERNEL_METAPACKAGE} (run apt-get update)`);
-    name = depends[1];
+  const pinned = env[KERNEL_PACKAGE_VARIABLE];
+  if (pinned) {
+    const version = /^Version: (\S+)/m.exec(run('apt-cache', ['show', '--no-all-versions', pinned]));
+    if (!version?.[1]) throw new Error(`apt-cache has no version of ${pinned} (run apt-get update)`);
+    return { name: pinned, version: version[1] };
   }
-  const version = /^Version: (\S+)/m.exec(run('apt-cache', ['show', '--no-all-versions', name]));
-  if (!version?.[1]) throw new Error(`apt-cache has no version of ${name} (run apt-get update)`);
-  return { name, version: version[1] };
+  const depends = /^Depends: (linux-image-[\w.+-]+) \(= ([^)\s]+)\)/m.exec(run('apt-cache', ['show', '--no-all-versions', KERNEL_METAPACKAGE]));
+  if (!depends?.[1] || !depends[2]) throw new Error(`apt-cache knows no ${KERNEL_METAPACKAGE} that depends on one kernel version (run apt-get update)`);
+  return { name: depends[1], version: depends[2] };
 }
 
 export function readKernelManifest(paths: SandboxPaths): KernelManifest | undefined {

@@ -15,6 +15,7 @@ import { runInSandbox, type SandboxRunResult } from './run.js';
 import { PROJECT_DIR } from './sandbox-paths.js';
 
 const INNER_TIMEOUT_MS = 15 * 60_000;
+const INNER_PREFIX = '[in sandbox] ';
 
 interface Outcome {
   run?: SandboxRunResult;
@@ -36,10 +37,15 @@ async function runKvmTestsInside(): Promise<Outcome> {
       runDir,
       timeoutMs: INNER_TIMEOUT_MS,
       onOutput: (chunk) => {
-        output += chunk.toString('utf8');
-        process.stderr.write(chunk);
+        const text = chunk.toString('utf8');
+        // Inner lines marked as such, so that the inner vitest's summary is not read as the outer one's.
+        process.stderr.write(text.replace(/^(?=.)/gm, (_, offset: number) => (offset === 0 && output && !output.endsWith('\n') ? '' : INNER_PREFIX)));
+        output += text;
       },
     });
+    const seconds = (ms?: number) => (ms === undefined ? '?' : (ms / 1000).toFixed(1));
+    const { stepTimesMs, totalMs } = outcome.run;
+    process.stderr.write(`kvm sandbox: /init after ${seconds(stepTimesMs.modules)} s, command started at ${seconds(stepTimesMs.command)} s, done at ${seconds(totalMs)} s\n`);
     if (existsSync(report)) outcome.results = innerResults(JSON.parse(readFileSync(report, 'utf8')), PROJECT_DIR);
     else outcome.reportProblem = 'the inner vitest wrote no report';
   } catch (error) {

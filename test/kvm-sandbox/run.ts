@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { EXIT_BYTE, parseConsoleLine, qemuStatusForExitByte, type SandboxStep } from './console-protocol.js';
 import { JOB_FILE } from './init-script.js';
 import { ensureInitramfs } from './initramfs.js';
-import { jobScript, sandboxEnvironment } from './job.js';
+import { jobScript, sandboxEnvironment, shellQuote } from './job.js';
 import { checkKernel } from './kernel-package.js';
 import { QEMU, qemuArgs } from './qemu.js';
 import { SandboxError } from './sandbox-error.js';
@@ -37,7 +37,7 @@ export interface SandboxRunOptions {
   memoryMiB?: number;
   /** Receives the command's output (stdout and stderr together); default: this process's stdout. */
   onOutput?: (chunk: Buffer) => void;
-  /** Receives each console line; default: nothing, or stderr when RRKIT_KVM_SANDBOX_VERBOSE=1. */
+  /** Receives the QEMU command line, then each console line; default: nothing, or stderr when RRKIT_KVM_SANDBOX_VERBOSE=1. */
   onConsole?: (line: string) => void;
   paths?: SandboxPaths;
   /** The QEMU to run (tests use a stand-in); default qemu-system-x86_64 from PATH. */
@@ -76,6 +76,7 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const onConsole = opts.onConsole ?? (process.env[VERBOSE_VARIABLE] === '1' ? (line: string) => process.stderr.write(`[sandbox] ${line}\n`) : () => {});
   const args = qemuArgs({ vmlinux: paths.vmlinux, initramfs: initramfs.path, runDir, consoleSocket, memoryMiB: opts.memoryMiB ?? DEFAULT_MEMORY_MIB });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  onConsole(`$ ${[QEMU, ...args].map((a) => (/\s/.test(a) ? shellQuote(a) : a)).join(' ')}`);
 
   const consoleLog = createWriteStream(consoleLogPath);
   const tail: string[] = [];

@@ -4,7 +4,7 @@
  * the archive is built from the current inputs and the cached file rewritten when its bytes
  * differ (the archive has fixed timestamps, so the same inputs give the same bytes).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpioArchive, type CpioEntry } from './cpio.js';
 import { isStaticExecutable } from './elf.js';
@@ -44,6 +44,9 @@ export function ensureInitramfs(paths: SandboxPaths, kernel: KernelManifest): { 
   const archive = cpioArchive(initramfsEntries({ busybox, modules }));
   const current = existsSync(paths.initramfs) ? readFileSync(paths.initramfs) : undefined;
   if (current?.equals(archive)) return { path: paths.initramfs, rebuilt: false };
-  writeFileSync(paths.initramfs, archive);
+  // Written aside and renamed, so that a QEMU started by a concurrent run never reads half a file.
+  const partial = `${paths.initramfs}.${process.pid}.partial`;
+  writeFileSync(partial, archive);
+  renameSync(partial, paths.initramfs);
   return { path: paths.initramfs, rebuilt: true };
 }

@@ -5,11 +5,11 @@
  * naming the step that failed.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { EXIT_BYTE, parseConsoleLine, qemuStatusForExitByte, type SandboxStep } from './console-protocol.js';
+import { ConsoleFollower } from './console-follower.js';
+import { EXIT_BYTE, qemuStatusForExitByte, type SandboxStep } from './console-protocol.js';
 import { JOB_FILE } from './init-script.js';
 import { ensureInitramfs } from './initramfs.js';
 import { jobScript, sandboxEnvironment, shellQuote } from './job.js';
@@ -53,11 +53,60 @@ export interface SandboxRunResult {
 
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
 const DEFAULT_MEMORY_MIB = 2048;
-const CONSOLE_TAIL_LINES = 40;
 
-/** The kernel's own word on why it stopped, if the console tail has one. */
-function kernelPanic(lines: readonly string[]): string | undefined {
-  return lines.find((line) => /Kernel panic|Oops|BUG:/.test(line))?.trim();
+interface QemuExit {
+  code: number | null;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs QEMU to its end (or kills it at the timeout); its stdout is the command's output. */
+function runQemu(binary: string, args: string[], onOutput: (chunk: Buffer) => void, timeoutMs: number): Promise<QemuExit> {
+  return new Promise((done, failed) => {
+    const qemu = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const killOnExit = () => qemu.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    let stderr = '';
+    let timedOut = false;
+    qemu.stdout.on('data', onOutput);
+    qemu.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      qemu.kill('SIGKILL');
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      process.off('exit', killOnExit);
+    };
+    qemu.on('error', (error: NodeJS.ErrnoException) => {
+      finish();
+      failed(
+        error.code === 'ENOENT'
+          ? new SandboxError('qemu', `${QEMU} is not installed: install qemu-system-x86 (./setup.sh does when /dev/kvm is not usable)`)
+          : new SandboxError('qemu', `${QEMU} did not start: ${error.message}`),
+      );
+    });
+    qemu.on('close', (code) => {
+      finish();
+      done({ code, stderr, timedOut });
+    });
+  });
+}
+
+/** The command's status, or the error that says which step failed and how. */
+function verdict(exit: QemuExit, machine: ConsoleFollower, timeoutMs: number): number {
+  const where = `(console log: ${machine.logPath})`;
+  if (exit.timedOut) throw new SandboxError(machine.step, `timed out after ${Math.round(timeoutMs / 1000)} s ${where}`);
+  if (exit.code === qemuStatusForExitByte(EXIT_BYTE.done) && machine.status !== undefined) return machine.status;
+  if (exit.code === qemuStatusForExitByte(EXIT_BYTE.failed) && machine.failure) {
+    throw new SandboxError(machine.failure.step, `${machine.failure.message} ${where}`);
+  }
+  if (machine.step === 'qemu' || (machine.step === 'boot' && exit.code !== 0)) {
+    const reason = exit.stderr.split('\n').filter((line) => line.trim() && !/warning:/i.test(line)).pop() ?? `exit status ${exit.code}`;
+    throw new SandboxError(machine.step, `${QEMU} failed: ${reason} ${where}`);
+  }
+  const panic = machine.kernelPanic();
+  throw new SandboxError(machine.step, `the emulated machine stopped (QEMU status ${exit.code}) without a result${panic ? `: ${panic}` : ''} ${where}`);
 }
 
 export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunResult> {
@@ -70,97 +119,21 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const runDir = ownRunDir ? mkdtempSync(join(tmpdir(), 'rrkit-kvm-sandbox-')) : resolve(opts.runDir!);
   if (!existsSync(runDir)) throw new SandboxError('qemu', `run directory ${runDir} does not exist`);
   writeFileSync(join(runDir, JOB_FILE), jobScript({ command: opts.command, cwd, env: sandboxEnvironment(process.env, opts.env) }));
-  const consoleLogPath = join(runDir, 'console.log');
+
   const consoleSocket = join(runDir, 'console.sock');
-  const onOutput = opts.onOutput ?? ((chunk: Buffer) => process.stdout.write(chunk));
-  const onConsole = opts.onConsole ?? (process.env[VERBOSE_VARIABLE] === '1' ? (line: string) => process.stderr.write(`[sandbox] ${line}\n`) : () => {});
   const args = qemuArgs({ vmlinux: paths.vmlinux, initramfs: initramfs.path, runDir, consoleSocket, memoryMiB: opts.memoryMiB ?? DEFAULT_MEMORY_MIB });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  onConsole(`$ ${[QEMU, ...args].map((a) => (/\s/.test(a) ? shellQuote(a) : a)).join(' ')}`);
+  const watch = opts.onConsole ?? (process.env[VERBOSE_VARIABLE] === '1' ? (line: string) => process.stderr.write(`[sandbox] ${line}\n`) : () => {});
+  watch(`$ ${[QEMU, ...args].map((a) => (/\s/.test(a) ? shellQuote(a) : a)).join(' ')}`);
 
-  const consoleLog = createWriteStream(consoleLogPath);
-  const tail: string[] = [];
-  const stepTimesMs: SandboxRunResult['stepTimesMs'] = {};
-  let step: SandboxStep = 'qemu';
-  let status: number | undefined;
-  let failure: { step: SandboxStep; message: string } | undefined;
-  const started = performance.now();
-
-  const consoleLine = (line: string) => {
-    consoleLog.write(`${line}\n`);
-    tail.push(line);
-    if (tail.length > CONSOLE_TAIL_LINES) tail.shift();
-    onConsole(line);
-    const event = parseConsoleLine(line);
-    if (event?.kind === 'step') {
-      step = event.step;
-      stepTimesMs[event.step] = Math.round(performance.now() - started);
-    } else if (event?.kind === 'failed') failure = event;
-    else if (event?.kind === 'status') status = event.status;
-  };
-
-  const server = createServer();
-  const connections: Socket[] = [];
-  server.on('connection', (socket) => {
-    connections.push(socket);
-    if (step === 'qemu') step = 'boot';
-    let pending = '';
-    socket.setEncoding('utf8').on('data', (text: string) => {
-      const lines = (pending + text).split('\n');
-      pending = lines.pop() ?? '';
-      lines.forEach((line) => consoleLine(line.replace(/\r$/, '')));
-    });
-    socket.on('end', () => pending && consoleLine(pending));
-  });
-  await new Promise<void>((listening, failed) => server.once('error', failed).listen(consoleSocket, listening));
-
-  let timedOut = false;
+  const machine = await ConsoleFollower.listen(consoleSocket, join(runDir, 'console.log'), watch);
   try {
-    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((done, failed) => {
-      const qemu = spawn(opts.qemu ?? QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      const killOnExit = () => qemu.kill('SIGKILL');
-      process.once('exit', killOnExit);
-      let stderr = '';
-      qemu.stdout.on('data', onOutput);
-      qemu.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-      const timer = setTimeout(() => {
-        timedOut = true;
-        qemu.kill('SIGKILL');
-      }, timeoutMs);
-      qemu.on('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        process.off('exit', killOnExit);
-        failed(
-          error.code === 'ENOENT'
-            ? new SandboxError('qemu', `${QEMU} is not installed: install qemu-system-x86 (./setup.sh does when /dev/kvm is not usable)`)
-            : new SandboxError('qemu', `${QEMU} did not start: ${error.message}`),
-        );
-      });
-      qemu.on('close', (code) => {
-        clearTimeout(timer);
-        process.off('exit', killOnExit);
-        done({ code, stderr });
-      });
-    });
-    // The console socket may still hold the last lines: wait for QEMU's end of it.
-    await Promise.all(connections.map((socket) => new Promise((ended) => (socket.readableEnded ? ended(null) : socket.once('close', ended)))));
-    const totalMs = Math.round(performance.now() - started);
-    const where = `(console log: ${consoleLogPath})`;
-    if (timedOut) throw new SandboxError(step, `timed out after ${Math.round(timeoutMs / 1000)} s ${where}`);
-    if (code === qemuStatusForExitByte(EXIT_BYTE.done) && status !== undefined) {
-      if (ownRunDir) rmSync(runDir, { recursive: true, force: true });
-      return { status, stepTimesMs, totalMs };
-    }
-    if (code === qemuStatusForExitByte(EXIT_BYTE.failed) && failure) throw new SandboxError(failure.step, `${failure.message} ${where}`);
-    if (step === 'qemu' || (step === 'boot' && code !== 0)) {
-      const reason = stderr.split('\n').filter((line) => line.trim() && !/warning:/i.test(line)).pop() ?? `exit status ${code}`;
-      throw new SandboxError(step, `${QEMU} failed: ${reason} ${where}`);
-    }
-    const panic = kernelPanic(tail);
-    throw new SandboxError(step, `the emulated machine stopped (QEMU status ${code}) without a result${panic ? `: ${panic}` : ''} ${where}`);
+    const exit = await runQemu(opts.qemu ?? QEMU, args, opts.onOutput ?? ((chunk) => process.stdout.write(chunk)), timeoutMs);
+    await machine.drained();
+    const status = verdict(exit, machine, timeoutMs);
+    if (ownRunDir) rmSync(runDir, { recursive: true, force: true });
+    return { status, stepTimesMs: machine.stepTimesMs, totalMs: machine.elapsedMs };
   } finally {
-    connections.forEach((socket) => socket.destroy());
-    server.close();
-    consoleLog.end();
+    machine.close();
   }
 }

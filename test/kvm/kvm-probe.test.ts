@@ -20,9 +20,10 @@ describe('kvm probe', () => {
   let probe: string;
 
   beforeAll(async () => {
+    // No -O: the probe is tiny, and unoptimised compiles are 3x quicker in the emulated machine.
     dir = mkdtempSync(join(tmpdir(), 'rrkit-kvm-probe-'));
     probe = join(dir, 'kvm-probe');
-    await execFileAsync('cc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', probe, SOURCE]);
+    await execFileAsync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-o', probe, SOURCE]);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -46,9 +46,6 @@ mount -t devtmpfs devtmpfs /dev
 # Reports go to the console (ttyS0); the command's output goes to ttyS1 alone.
 exec </dev/null >/dev/ttyS0 2>&1
 ${initReportingFunctions()}
-run="$${RUN_DIR_PARAM}"
-[ -n "$run" ] || { current_step=${at('modules')}; fail "no ${RUN_DIR_PARAM}= on the kernel command line"; }
-
 step ${at('modules')}
 ${insmods}
 
@@ -56,6 +53,8 @@ step ${at('kvm')}
 [ -c /dev/kvm ] || fail "/dev/kvm is absent after loading kvm_amd (does the emulated CPU have SVM?)"
 
 step ${at('9p')}
+run="$${RUN_DIR_PARAM}"
+[ -n "$run" ] || fail "no ${RUN_DIR_PARAM}= on the kernel command line"
 mkdir -p /mnt/host /mnt/run /mnt/rw /mnt/root
 mount -t 9p -o ${NINE_P_OPTIONS},ro,cache=loose ${HOST_ROOT_TAG} /mnt/host || fail "mount of the host's root (9p tag ${HOST_ROOT_TAG}) failed"
 mount -t 9p -o ${NINE_P_OPTIONS} ${RUN_DIR_TAG} /mnt/run || fail "mount of the run directory (9p tag ${RUN_DIR_TAG}) failed"

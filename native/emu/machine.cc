@@ -28,8 +28,8 @@ uint64_t HighestInterrupt(uint64_t pending) {
 }
 
 std::string DivergenceMessage(const replay::Divergence& d) {
-  return "replay diverged at hart " + std::to_string(d.at.vcpu) + " instruction " + std::to_string(d.at.count) + ": " +
-         d.what + " expected " + d.expected + ", got " + d.actual;
+  return "replay diverged at vcpu " + std::to_string(d.at.vcpu) + " @ instruction " + std::to_string(d.at.count) + ": " +
+         d.what + ": expected " + d.expected + ", actual " + d.actual;
 }
 
 // SMP record: while a hart blocks (wfi, a cut), CREW takes its pages without its help.

@@ -106,7 +106,6 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     out.Set("wallSeconds", result_.wall_seconds);
     out.Set("logComplete", log_complete_);
     out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
-    machine_.reset();
     deferred_.Resolve(out);
   }
 
@@ -227,6 +226,18 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
   }
 }
 
+// The emu board has no device that writes guest memory, so it cannot have recorded DMA
+// writes; replaying a log that holds some would ignore input the guest once saw.
+void RefuseDmaWrites(replay::Session& session) {
+  const replay::ReplayingWorld* replaying = session.replaying();
+  if (replaying == nullptr || replaying->dma_writes().empty()) return;
+  const replay::Landmark at = replaying->dma_writes().front().at;
+  throw std::invalid_argument("the log holds " + std::to_string(replaying->dma_writes().size()) +
+                              " DMA writes (the first at vcpu " + std::to_string(at.vcpu) + " @ " +
+                              std::to_string(at.count) +
+                              "), which the emu engine has no device for: it was not recorded on emu");
+}
+
 // progress: null, or { callback, intervalMs }.
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (value.IsNull() || value.IsUndefined()) return std::nullopt;
@@ -265,6 +276,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
+    RefuseDmaWrites(*session);
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runEmu } from '../src/engines/emu.js';
+import { runGuest } from '../src/session/run.js';
 import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
 import { secondsSince } from './timing.js';
 
@@ -54,7 +54,7 @@ export async function benchStartup(): Promise<StartupReport> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const trial of TRIALS) samples.get(trial.name)!.push(timeProcess(trial.command));
     const start = process.hrtime.bigint();
-    await runEmu({ elf, capture: true });
+    await runGuest({ elf, capture: true });
     engine.push(secondsSince(start));
   }
   return {

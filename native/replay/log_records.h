@@ -27,7 +27,6 @@ enum class RecordKind : uint8_t {
   kMachineStop = 6,   // the machine stopped: who, where, exit code, final state
   kDmaWrite = 7,      // bytes a device wrote into guest memory (kvm devices, later)
 };
-inline constexpr uint8_t kMaxRecordKind = 7;
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
 

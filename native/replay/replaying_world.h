@@ -15,12 +15,6 @@
 
 namespace rrkit::replay {
 
-// One line: "vcpu 1 @ 4000: register hash: expected 0x.., actual 0x..".
-std::string DescribeDivergence(const Divergence& divergence);
-
-// Every difference between a logged checkpoint and a taken one (empty when they agree).
-std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual);
-
 class ReplayingWorld final : public World {
  public:
   explicit ReplayingWorld(LogContents log);
@@ -40,6 +34,8 @@ class ReplayingWorld final : public World {
   bool log_complete() const { return complete_; }
   // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
   const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
+  // Bytes devices wrote into guest memory, in log order. An engine with DMA devices (kvm)
+  // consumes them; an engine without (emu) must refuse a log that holds any.
   const std::vector<DmaWriteRecord>& dma_writes() const { return dma_writes_; }
 
  private:

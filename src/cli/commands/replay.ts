@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
-import { replay } from '../../uniprocessor/replay.js';
+import { replay } from '../../session/replay.js';
 import { ProgressLine } from '../progress.js';
 
 /** Exit status of `rrkit replay` when the replay does not follow the log. */

@@ -62,6 +62,8 @@ export type NativeSession =
       crewGranularity: number;
       /** instructions a vCPU keeps a page it gained before serving requests for it (used with several vCPUs) */
       crewHold: number;
+      /** serialized mode (src/smp/serial-options.ts; used with several vCPUs) */
+      serialize: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number };
       /** free-form engine configuration recorded in the header */
       configJson: string;
     }
@@ -105,10 +107,13 @@ export interface NativeAddon {
 
   /** emu: the most harts its machine has (native/emu/board.h's kMaxHarts; src/engines/emu.ts validates against it). */
   readonly emuMaxHarts: number;
+  /** The host cores this process may run on: emu's default number of threads for its vCPUs. */
+  readonly hostCores: number;
 
   /**
-   * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, one
-   * host thread per hart: a plain run, a recording or a replay, as `session` says. Throws
+   * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, its
+   * harts run M:N by a pool of `threads` host threads: a plain run, a recording or a
+   * replay, as `session` says. Throws
    * synchronously (Error, one line naming the file) when the ELF is not a loadable rv64
    * executable, the log cannot be created, or the log to replay is bad (one line with its
    * chunk and byte offset).
@@ -127,6 +132,7 @@ export interface NativeAddon {
    *   log to replay (whose header the caller has already checked against the image)
    * @param progress null, or a callback called on the JavaScript thread every intervalMs
    *   while the guest runs
+   * @param threads host threads that run the harts (0: the host's cores; at most `harts` are used)
    */
   emuRun(
     image: Buffer,
@@ -140,6 +146,7 @@ export interface NativeAddon {
     capture: boolean,
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
+    threads: number,
   ): Promise<NativeRunResult>;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---

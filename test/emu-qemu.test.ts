@@ -104,7 +104,7 @@ describe('rrkit run', () => {
       [['run', '/bin/sh'], /wrong architecture: x86_64 ELF/],
       [['run', low], /entry point 0x70000000 is outside RAM/],
       [['run', '--engine', 'kvm', 'matmul.small'], /kvm engine is not available here/],
-      [['run', '--vcpus', '9', 'matmul.small'], /--vcpus must be/],
+      [['run', '--vcpus', '65', 'matmul.small'], /--vcpus must be/],
     ];
     for (const [args, pattern] of cases) {
       const r = await run(args);

@@ -65,7 +65,7 @@ describe('log reader (TypeScript)', () => {
     expect(errorOf(() => readLogFile(join(dir, 'missing.rrlog')))).toMatchObject({ code: 'io' });
     expect(errorOf(() => readLog(Buffer.from('\x7fELF and then some more bytes')))).toMatchObject({ code: 'bad-magic', offset: 0 });
     const version = Buffer.from(good);
-    version.writeUInt16LE(2, 8);
+    version.writeUInt16LE(9, 8);
     expect(errorOf(() => readLog(version))).toMatchObject({ code: 'bad-version', chunk: HEADER_CHUNK, offset: 8 });
 
     const flipped = Buffer.from(good);

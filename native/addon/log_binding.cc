@@ -83,6 +83,8 @@ Record RecordFrom(const Napi::Object& o) {
     const Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
     return DmaWriteRecord{LandmarkFrom(o), U64(o, "address"), {bytes.Data(), bytes.Data() + bytes.ElementLength()}};
   }
+  if (type == "mode-switch") return ModeSwitchRecord{LandmarkFrom(o), U64(o, "group"), o.Get("serialized").ToBoolean().Value()};
+  if (type == "turn-switch") return TurnSwitchRecord{LandmarkFrom(o), static_cast<uint32_t>(U64(o, "next"))};
   throw Napi::TypeError::New(o.Env(), "unknown record type " + type);
 }
 
@@ -156,11 +158,21 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           PutCheckpoint(o, r.final_state);
           o.Set("outputBytes", Big(env, r.output.bytes));
           o.Set("outputHash", Big(env, r.output.hash));
-        } else {
+        } else if constexpr (std::is_same_v<T, DmaWriteRecord>) {
           o.Set("type", "dma-write");
           PutLandmark(o, r.at);
           o.Set("address", Big(env, r.address));
           o.Set("data", Napi::Buffer<uint8_t>::Copy(env, r.data.data(), r.data.size()));
+        } else if constexpr (std::is_same_v<T, ModeSwitchRecord>) {
+          o.Set("type", "mode-switch");
+          PutLandmark(o, r.at);
+          o.Set("group", Big(env, r.group));
+          o.Set("serialized", Napi::Boolean::New(env, r.serialized));
+        } else {
+          static_assert(std::is_same_v<T, TurnSwitchRecord>);
+          o.Set("type", "turn-switch");
+          PutLandmark(o, r.at);
+          o.Set("next", Napi::Number::New(env, r.next));
         }
       },
       record);

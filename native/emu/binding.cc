@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <variant>
 
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
@@ -130,9 +131,29 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
+uint64_t SafeInteger(const Napi::Object& o, const char* key) {
+  const double v = o.Get(key).As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= 9'007'199'254'740'991.0) || v != static_cast<double>(static_cast<uint64_t>(v))) {
+    throw std::invalid_argument(std::string(key) + " must be a non-negative safe integer");
+  }
+  return static_cast<uint64_t>(v);
+}
+
+// session.serialize: { enterPerMillion, window, quantum, probe, idleTurns } (src/smp/serial-options.ts).
+crew::SerializerOptions SerializerOptionsOf(const Napi::Object& o) {
+  crew::SerializerOptions s;
+  s.enter_transfers_per_million = SafeInteger(o, "enterPerMillion");
+  s.window = SafeInteger(o, "window");
+  s.quantum = SafeInteger(o, "quantum");
+  s.probe = SafeInteger(o, "probe");
+  s.idle_turns = SafeInteger(o, "idleTurns");
+  return s;
+}
+
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson } or { mode: 'replay', path }.
-// Recording also sets options.crew_hold_instructions (TypeScript owns its default).
+// crewHold, serialize, configJson } or { mode: 'replay', path }.
+// Recording also sets options.crew_hold_instructions and options.serializer (TypeScript
+// owns their defaults).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -155,6 +176,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
+  options.serializer = SerializerOptionsOf(session.Get("serialize").As<Napi::Object>());
   return replay::Session::Record(path, header);
 }
 
@@ -170,6 +192,15 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
     options.crew_sink = [writer](const crew::TransferEdge& e) {
       writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
     };
+    // Under the serializer's lock (and sometimes CREW's): the same lock order as above.
+    options.serial_sink = [writer](const crew::SerialRecord& r) {
+      if (const auto* m = std::get_if<crew::ModeSwitch>(&r)) {
+        writer->Append(replay::ModeSwitchRecord{{m->vcpu, m->count}, m->group, m->serialized});
+      } else {
+        const auto& t = std::get<crew::TurnSwitch>(r);
+        writer->Append(replay::TurnSwitchRecord{{t.vcpu, t.count}, t.next});
+      }
+    };
   } else if (replay::ReplayingWorld* replaying = session.replaying()) {
     if (replaying->header().vcpus != options.harts) {
       throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
@@ -179,6 +210,16 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
     for (const replay::CrewTransferRecord& r : replaying->crew_transfers())
       edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
     options.crew_edges = std::move(edges);
+    for (const auto& logged : replaying->serial_records()) {
+      crew::SerialRecord record;
+      if (const auto* m = std::get_if<replay::ModeSwitchRecord>(&logged.record)) {
+        record = crew::ModeSwitch{m->at.vcpu, m->at.count, m->group, m->serialized};
+      } else {
+        const auto& t = std::get<replay::TurnSwitchRecord>(logged.record);
+        record = crew::TurnSwitch{t.at.vcpu, t.at.count, t.next};
+      }
+      options.serial_records.push_back({record, logged.checkpoints_before});
+    }
   }
 }
 
@@ -205,10 +246,10 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
-// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress)
+// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress, threads)
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 11) throw Napi::TypeError::New(env, "emuRun takes 11 arguments");
+  if (info.Length() != 12) throw Napi::TypeError::New(env, "emuRun takes 12 arguments");
   const auto image = info[0].As<Napi::Buffer<uint8_t>>();
   const std::string name = info[1].As<Napi::String>();
   MachineOptions options;
@@ -219,6 +260,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   const auto stop_at = info[6].As<Napi::Array>();
   for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i)));
   options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+  options.threads = info[11].As<Napi::Number>().Uint32Value();
 
   auto make_input = [&] {
     if (info[7].IsBuffer()) {
@@ -247,6 +289,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("emuRun", Napi::Function::New(env, EmuRun, "emuRun"));
   exports.Set("emuMaxHarts", Napi::Number::New(env, kMaxHarts));
+  exports.Set("hostCores", Napi::Number::New(env, machine::VcpuScheduler::HostCores()));
 }
 
 const addon::ExportRegistrar kRegistrar("emu", Export);

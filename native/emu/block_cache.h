@@ -28,6 +28,11 @@ struct Block {
   Block* taken = nullptr;
   Block* fallthrough = nullptr;
   std::vector<DecodedInsn> insns;  // length + 1 entries
+  // A loop of this one block that stores nothing (loads, arithmetic, fences, a branch back
+  // to its start): if it comes round with every register it writes unchanged, it does the
+  // same again until another hart changes memory. The executor calls that spinning.
+  bool spin_candidate = false;
+  uint32_t spin_writes = 0;  // the registers it writes (bit i: x[i])
 };
 
 class BlockCache {

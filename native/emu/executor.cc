@@ -130,6 +130,27 @@ bool Amo(Hart& hart, const DecodedInsn& insn, Fault& fault) {
   return true;
 }
 
+// Spin detection samples one loop iteration in this many instructions (a power of two):
+// a spinning hart is found within a few hundred instructions, a computing one pays a test
+// per iteration of a store-free one-block loop.
+constexpr uint64_t kSpinSampleMask = 255;
+
+void SnapshotWrites(Hart& hart, const Block& block) {
+  hart.spin_probe = &block;
+  for (uint32_t m = block.spin_writes; m != 0; m &= m - 1) {
+    const int r = __builtin_ctz(m);
+    hart.spin_snapshot[r] = hart.x[r];
+  }
+}
+
+bool WritesUnchanged(const Hart& hart, const Block& block) {
+  for (uint32_t m = block.spin_writes; m != 0; m &= m - 1) {
+    const int r = __builtin_ctz(m);
+    if (hart.spin_snapshot[r] != hart.x[r]) return false;
+  }
+  return true;
+}
+
 void DropReservation(Hart& hart) {
   if (!hart.reservation.has_value()) return;
   hart.reservation.reset();
@@ -441,6 +462,17 @@ chain: {
     if ((next_pc & 3) != 0 || !ram.Contains(next_pc, 4)) return BlockExit::kContinue;
     next = &hart.blocks.Get(next_pc, ram);
     *successor = next;
+  }
+  if (next == block && block->spin_candidate) {
+    // The loop came round. Every register it writes as the last time it was sampled, and
+    // it stores nothing: each iteration is the one before again, unless another hart
+    // changes what it loads. It spins; what it does about that is timing only.
+    if (hart.spin_probe == block) {
+      hart.spin_probe = nullptr;
+      if (WritesUnchanged(hart, *block)) return BlockExit::kPause;
+    } else if ((hart.instret & kSpinSampleMask) < block->length) {
+      SnapshotWrites(hart, *block);
+    }
   }
   if (limit - hart.instret < next->length) return BlockExit::kContinue;
   block = next;

@@ -13,7 +13,8 @@ namespace rrkit::emu {
 enum class BlockExit {
   kContinue,  // pc and instret updated (a trap may have been taken)
   kWfi,       // a wfi retired: the hart should sleep until an interrupt is pending
-  kPause,     // a pause (spin-wait hint) retired: the hart may let others run first
+  kPause,     // a pause (spin-wait hint) retired, or the hart spins (a one-block loop that
+              // stores nothing came round with the same registers): it may let others run first
   kFatal,     // an exception the guest cannot handle: hart.fatal_error() says which
   // The policy refused an access (SMP record: a CREW ownership fault). pc and instret are
   // those of the refused instruction, which has had no effect; acquire, then run it again.

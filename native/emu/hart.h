@@ -11,7 +11,6 @@
 
 #include "emu/block_cache.h"
 #include "emu/decoder.h"
-#include "emu/futex.h"
 #include "replay/world.h"
 
 namespace rrkit::emu {
@@ -54,6 +53,8 @@ enum Attention : uint32_t {
   kAttentionFlushCode = 1u << 3,  // decoded code may be stale
   kAttentionCrew = 1u << 4,       // SMP record: another hart waits for a page this one holds
   kAttentionPublish = 1u << 5,    // publish the retired count for progress reports
+  kAttentionSerial = 1u << 6,     // SMP record: stop to join a serialized group
+  kAttentionGate = 1u << 7,       // SMP replay: another hart now waits for this one's count
 };
 
 // Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and
@@ -83,6 +84,10 @@ class alignas(64) Hart {
 
   std::atomic<uint32_t> attention{0};
   BlockCache blocks;
+  // Spin detection (executor.cc): the one-block loop sampled last, and the registers it
+  // writes as they were when it came round then.
+  const Block* spin_probe = nullptr;
+  std::array<uint64_t, 32> spin_snapshot{};
 
   // LR reservation (see GuestRam for how stores break it).
   struct Reservation {
@@ -95,10 +100,10 @@ class alignas(64) Hart {
 
   replay::Landmark LandmarkAt(uint64_t count) const { return {id_, count}; }
 
-  void RaiseAttention(uint32_t bits) {
-    attention.fetch_or(bits, std::memory_order_release);
-    FutexWakeAll(attention);
-  }
+  // From another thread: sets `bits` and runs the hart if it waits (Machine::HartAttention).
+  void RaiseAttention(uint32_t bits);
+  // From the hart's own thread.
+  void NoteAttention(uint32_t bits) { attention.fetch_or(bits, std::memory_order_relaxed); }
 
   // Executes a CSR instruction retiring at landmark `count`. False: illegal instruction.
   bool ExecuteCsr(const DecodedInsn& insn, uint64_t count);

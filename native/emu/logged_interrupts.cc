@@ -27,11 +27,11 @@ bool LoggedInterrupts::SleepsAfterWfi(HartRun& run) {
 // unless the log is incomplete and simply holds nothing more for it (a hart parked for
 // good after main): that is where its part of the log ends.
 InterruptSource::Asleep LoggedInterrupts::WhileAsleep(HartRun& run) {
-  if (!log_has_end_ && run.target == replay::kNever) return Asleep::kLogEnded;
-  const bool more = run.target != replay::kNever;
+  if (!log_has_end_ && run.logged_target == replay::kNever) return Asleep::kLogEnded;
+  const bool more = run.logged_target != replay::kNever;
   throw replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "wfi wake-up",
                            "an interrupt, a logged wake-up or the end of the run at this count",
-                           more ? "nothing logged for this hart before instruction " + std::to_string(run.target)
+                           more ? "nothing logged for this hart before instruction " + std::to_string(run.logged_target)
                                 : "nothing more logged for this hart"};
 }
 

@@ -1,6 +1,7 @@
 #include "emu/machine.h"
 
-#include <thread>
+#include <algorithm>
+#include <stdexcept>
 
 #include "emu/live_interrupts.h"
 #include "emu/logged_interrupts.h"
@@ -19,6 +20,11 @@ machine::CutSchedule CutScheduleFor(const MachineOptions& options, replay::World
   return machine::CutSchedule(options.harts, world);
 }
 
+uint32_t ThreadsFor(const MachineOptions& options) {
+  const uint32_t threads = options.threads != 0 ? options.threads : machine::VcpuScheduler::HostCores();
+  return std::max(1u, std::min(threads, std::max(1u, options.harts)));
+}
+
 }  // namespace
 
 Machine::Machine(const MachineOptions& options, replay::World& world, machine::ConsoleInput input, const BootImage& image)
@@ -28,7 +34,9 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
       board_(options.harts, world, *this, options.console, std::move(input)),
       stop_([this] { WakeAll(); }, "instruction"),
       cut_(options.harts),
-      cut_schedule_(CutScheduleFor(options, world)) {
+      cut_schedule_(CutScheduleFor(options, world)),
+      scheduler_(std::max(1u, options.harts), ThreadsFor(options)) {
+  if (options.slice_instructions == 0) throw std::invalid_argument("a slice must be at least one instruction");
   for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
 
   final_counts_ = world_.FinalLandmarks();
@@ -56,22 +64,44 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
 
   if (options.crew_granularity != 0 && options.harts > 1) {
     if (options.crew_edges.has_value()) throw std::invalid_argument("CREW records; a replay follows the recorded edges instead");
+    if (options.serializer.enter_transfers_per_million != 0) {
+      if (!options.serial_sink) throw std::invalid_argument("serialized mode needs somewhere to write its records");
+      serializer_ = std::make_unique<crew::Serializer>(
+          options.harts, options.serializer, options.serial_sink,
+          crew::SerializerHooks{[this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionSerial); },
+                                [this](uint32_t v) { scheduler_.Wake(v, true); }});
+    }
     // RAM, then one more page for the ordered devices (access_policy.h).
     const uint64_t g = options.crew_granularity;
     crew_device_page_ = (options.ram_bytes + g - 1) / g;
     std::vector<crew::VcpuHooks> hooks;
     for (const auto& hart : harts_) {
-      std::atomic<uint32_t>* attention = &hart->attention;
-      hooks.push_back({attention, kAttentionCrew, [attention] { FutexWakeAll(*attention); }});
+      const uint32_t v = hart->id();
+      hooks.push_back({&hart->attention, kAttentionCrew, [this, v] { scheduler_.Wake(v); },
+                       [this, v] { scheduler_.Wake(v, true); }});
+    }
+    // Transfers among a serialized group's members are implied by its turns: not logged.
+    crew::TransferSink sink = options.crew_sink;
+    if (serializer_) {
+      sink = [this, log = options.crew_sink](const crew::TransferEdge& e) {
+        if (serializer_->OnTransfer(e)) log(e);
+      };
     }
     crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
-                                         std::move(hooks), options.crew_sink, options.crew_hold_instructions);
+                                         std::move(hooks), std::move(sink), options.crew_hold_instructions);
   }
-  if (options.crew_edges.has_value() && options.harts > 1) {
-    // Validates the edges against the harts and their final landmarks (throws
-    // crew::InvalidEdgeLog before anything runs).
-    gate_ = std::make_unique<crew::ReplayGate>(options.harts, *options.crew_edges, final_counts_,
-                                               crew::ReplayGate::Options{options.crew_stall_timeout});
+  if (options.harts > 1 && (options.crew_edges.has_value() || !options.serial_records.empty())) {
+    // Validates the edges and the serialized-mode records against the harts and their
+    // final landmarks (throws crew::InvalidEdgeLog or crew::InvalidSerialLog before
+    // anything runs).
+    gate_ = std::make_unique<crew::ReplayGate>(options.harts, options.crew_edges.value_or(std::vector<crew::TransferEdge>{}),
+                                               final_counts_, crew::ReplayGate::Options{options.crew_stall_timeout});
+    gate_->SetWakeHooks({[this](uint32_t v) { scheduler_.Wake(v, true); },
+                         [this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionGate); }});
+    if (!options.serial_records.empty()) {
+      follower_ = std::make_unique<crew::TurnFollower>(options.harts, options.serial_records, final_counts_);
+      follower_->SetWake([this](uint32_t v) { scheduler_.Wake(v, true); });
+    }
   }
 }
 
@@ -82,10 +112,9 @@ Machine::~Machine() = default;
 machine::RunResult Machine::RunUntilStopped() {
   const auto started = std::chrono::steady_clock::now();
   interrupts_->Start();
-  std::vector<std::thread> threads;
-  for (uint32_t i = 0; i < harts_.size(); ++i) threads.emplace_back([this, i] { HartThread(i); });
-  stop_.WaitForThreads(hart_count(), options_.timeout);
-  for (auto& thread : threads) thread.join();
+  scheduler_.Start({[this](uint32_t v) { return RunSlice(v); }, [this] { stop_.ThreadEnded(); }, [this] { AllBlocked(); }});
+  stop_.WaitForThreads(scheduler_.thread_count(), options_.timeout);
+  scheduler_.Join();
   interrupts_->Stop();
   board_.console().Flush();
 
@@ -139,19 +168,27 @@ void Machine::StartCut() {
     if (hart->id() != 0) hart->RaiseAttention(kAttentionPause);
 }
 
-// SMP record: while a hart blocks at the cut, CREW takes its pages without its help.
-void Machine::JoinCut(HartRun& run) {
-  const ParkedIfCrew parked(crew_.get(), run.hart);  // before the cut's lock: CREW's lock is never held around it
-  cut_.Arrive([this] {
-    // The last to arrive: every hart is paused at an instruction boundary.
-    try {
-      world_.CheckpointTaken(CaptureState());
-    } catch (const replay::Divergence& d) {
-      Diverged(d);
-    }
-    cut_schedule_.Completed();
-  });
+// The hart waits at the cut off its thread (SMP record: parked, so that CREW takes its
+// pages without its help) until the last hart arrives, which takes the checkpoint.
+Machine::Step Machine::JoinCut(HartRun& run) {
+  ParkCrew(run);  // before the cut's lock: CREW's lock is never held around it
+  std::vector<uint32_t> released;
+  const bool last = cut_.TryArrive(
+      run.hart.id(),
+      [this] {
+        // The last to arrive: every hart is paused at an instruction boundary.
+        try {
+          world_.CheckpointTaken(CaptureState());
+        } catch (const replay::Divergence& d) {
+          Diverged(d);
+        }
+        cut_schedule_.Completed();
+      },
+      run.cut_generation, released);
+  if (!last) return Wait(run, HartWait::kCut);
+  for (uint32_t v : released) scheduler_.Wake(v, true);
   UpdateTarget(run);
+  return Step::kContinue;
 }
 
 replay::Checkpoint Machine::CaptureState() {
@@ -169,6 +206,7 @@ void Machine::WakeAll() {
   if (gate_) gate_->Cancel();  // ... and so do harts waiting at their gates
   for (const auto& hart : harts_) hart->RaiseAttention(kAttentionStop);
   cut_.Cancel();
+  scheduler_.Stop();  // the pool ends after the slices running now
 }
 
 // --- board events ------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-// The emu machine: RAM, the board, and 1..kMaxHarts harts, each on its own host thread.
+// The emu machine: RAM, the board, and 1..kMaxHarts harts, run M:N by a pool of host
+// threads no larger than the host's cores (machine/vcpu_scheduler.h).
 //
 // The machine composes what crosses harts: the stop protocol and consistent cuts
 // (native/machine/, shared with other engines), where interrupts come from (an
-// InterruptSource: live or logged), SMP ordering (CREW when recording several harts, the
-// replay gate when replaying them), and the World through which every value from outside
-// passes. machine.cc builds and runs it; run_loop.cc is what each hart's thread does.
+// InterruptSource: live or logged), SMP ordering (CREW and the serializer when recording
+// several harts, the replay gate and the turn follower when replaying them), and the World
+// through which every value from outside passes. machine.cc builds and runs it;
+// run_loop.cc is what a hart does with a thread.
 #pragma once
 
 #include <chrono>
@@ -16,7 +18,10 @@
 
 #include "crew/crew.h"
 #include "crew/replay_gate.h"
+#include "crew/serial_records.h"
+#include "crew/serializer.h"
 #include "crew/transfer_edge.h"
+#include "crew/turn_follower.h"
 #include "emu/board.h"
 #include "emu/boot_image.h"
 #include "emu/executor.h"
@@ -29,6 +34,7 @@
 #include "machine/cut_schedule.h"
 #include "machine/run_result.h"
 #include "machine/stop_protocol.h"
+#include "machine/vcpu_scheduler.h"
 #include "replay/world.h"
 
 namespace rrkit::emu {
@@ -54,6 +60,16 @@ struct MachineOptions {
   // SMP replay: the recorded transfer edges each hart waits at.
   std::optional<std::vector<crew::TransferEdge>> crew_edges;
   std::chrono::milliseconds crew_stall_timeout{3000};
+  // SMP record: serialized mode (crew/serializer.h), its records handed to `serial_sink`
+  // (under the serializer's lock: it must be quick). Off when the entry rate is 0.
+  crew::SerializerOptions serializer;
+  crew::SerialSink serial_sink;
+  // SMP replay: the recorded mode and turn switches, in log order.
+  std::vector<crew::LoggedSerialRecord> serial_records;
+  // M:N: host threads that run the harts (0: the host's cores), and the instructions a hart
+  // runs before it gives its thread to another that waits for one.
+  uint32_t threads = 0;
+  uint64_t slice_instructions = 100'000;
 };
 
 class Machine final : private BoardEvents {
@@ -63,7 +79,7 @@ class Machine final : private BoardEvents {
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
-  // Runs every hart on its own thread until the machine stops; returns how it ended and
+  // Runs the harts on the thread pool until the machine stops; returns how it ended and
   // its final state. Call once.
   machine::RunResult RunUntilStopped();
 
@@ -79,6 +95,8 @@ class Machine final : private BoardEvents {
   uint32_t hart_count() const { return static_cast<uint32_t>(harts_.size()); }
   // A store hit a code line: every hart drops its decoded blocks at its next block boundary.
   void CodeModified();
+  // Another thread raised `hart`'s attention: run it if it waits (Hart::RaiseAttention).
+  void HartAttention(uint32_t hart) { scheduler_.Wake(hart); }
 
  private:
   // BoardEvents
@@ -86,40 +104,35 @@ class Machine final : private BoardEvents {
   void TimerCompareChanged(uint32_t hart) override;
   void ExitRequested(replay::Landmark at, int code) override;
 
-  // --- one hart's thread (run_loop.cc) ----------------------------------------------------
-  void HartThread(uint32_t index);
-  void RunLoop(HartRun& run);
-  bool HandleAttention(HartRun& run, uint32_t bits);
-  bool ReachTarget(HartRun& run);
+  // --- a hart on a pool thread (run_loop.cc) ---------------------------------------------
+  // What a step of the run loop leads to: go on, or end the slice (machine/vcpu_scheduler.h).
+  enum class Step { kContinue, kYield, kBlocked, kDone };
+  machine::VcpuScheduler::SliceEnd RunSlice(uint32_t index);
+  Step Slice(HartRun& run);
+  Step Resumed(HartRun& run);
+  Step HandleAttention(HartRun& run, uint32_t bits);
+  Step ReachTarget(HartRun& run);
   void UpdateTarget(HartRun& run);
-  void FinishHart(HartRun& run);
-  void Sleep(HartRun& run);
-  void SpinWait(HartRun& run);
+  Step FinishHart(HartRun& run);
+  Step FollowTurns(HartRun& run, bool before_executing);
+  Step Sleep(HartRun& run);
+  Step SpinWait(HartRun& run);
+  Step Wait(HartRun& run, HartWait why, crew::ParkReason reason = crew::ParkReason::kBlocked);
+  void ParkCrew(HartRun& run, crew::ParkReason reason = crew::ParkReason::kBlocked);
+  void UnparkCrew(HartRun& run);
   void PollCrew(HartRun& run);
-  void ExecuteOneBlock(HartRun& run);
+  Step ExecuteOneBlock(HartRun& run);
+  Step OwnershipFault(HartRun& run);
   BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns);
-
-  // SMP record: while a hart blocks (wfi, a cut), CREW takes its pages without its help.
-  class ParkedIfCrew {
-   public:
-    ParkedIfCrew(crew::Crew* crew, const Hart& hart) : crew_(crew), vcpu_(hart.id()) {
-      if (crew_ != nullptr) crew_->Park(vcpu_, hart.instret);
-    }
-    ~ParkedIfCrew() {
-      if (crew_ != nullptr) crew_->Unpark(vcpu_);
-    }
-    ParkedIfCrew(const ParkedIfCrew&) = delete;
-    ParkedIfCrew& operator=(const ParkedIfCrew&) = delete;
-
-   private:
-    crew::Crew* crew_;
-    uint32_t vcpu_;
-  };
+  void EndHart(HartRun& run);
+  uint64_t CutsFor(const HartRun& run, uint64_t count);
+  // Every hart waits and nothing inside the machine can wake one (scheduler's all_blocked).
+  void AllBlocked();
 
   // --- consistent cuts (machine.cc) -------------------------------------------------------
   // Hart 0 decided (record/live): ask every other hart to pause at its next boundary.
   void StartCut();
-  void JoinCut(HartRun& run);
+  Step JoinCut(HartRun& run);
   replay::Checkpoint CaptureState();
 
   // --- stop (machine.cc) ------------------------------------------------------------------
@@ -134,10 +147,13 @@ class Machine final : private BoardEvents {
   GuestRam ram_;
   Board board_;
 
-  // SMP ordering: CREW when recording several harts, the replay gate when replaying them.
+  // SMP ordering: CREW and the serializer when recording several harts, the replay gate
+  // and the turn follower when replaying them.
+  std::unique_ptr<crew::Serializer> serializer_;
   std::unique_ptr<crew::Crew> crew_;
   uint64_t crew_device_page_ = 0;
   std::unique_ptr<crew::ReplayGate> gate_;
+  std::unique_ptr<crew::TurnFollower> follower_;
 
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;
@@ -146,6 +162,7 @@ class Machine final : private BoardEvents {
   machine::StopProtocol stop_;
   machine::ConsistentCut cut_;
   machine::CutSchedule cut_schedule_;
+  machine::VcpuScheduler scheduler_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;
 };

@@ -1,5 +1,6 @@
 #include "replay/log_records.h"
 
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -155,12 +156,41 @@ DmaWriteRecord GetDmaWrite(ByteReader& r, std::vector<uint64_t>& p) {
   return out;
 }
 
+void Put(ByteWriter& w, std::vector<uint64_t>& p, const ModeSwitchRecord& r) {
+  PutLandmark(w, p, r.at);
+  w.Varint(r.group);
+  w.U8(r.serialized ? 1 : 0);
+}
+ModeSwitchRecord GetModeSwitch(ByteReader& r, std::vector<uint64_t>& p) {
+  ModeSwitchRecord out;
+  out.at = GetLandmark(r, p);
+  out.group = r.Varint();
+  const size_t at = r.position();
+  const uint8_t mode = r.U8();
+  if (mode > 1) r.Fail(LogErrorCode::kBadRecord, at, "unknown mode " + std::to_string(mode));
+  out.serialized = mode == 1;
+  return out;
+}
+
+void Put(ByteWriter& w, std::vector<uint64_t>& p, const TurnSwitchRecord& r) {
+  PutLandmark(w, p, r.at);
+  if (r.next >= p.size()) throw std::invalid_argument("log record: turn to vcpu " + std::to_string(r.next) + " out of range");
+  w.Varint(r.next);
+}
+TurnSwitchRecord GetTurnSwitch(ByteReader& r, std::vector<uint64_t>& p) {
+  TurnSwitchRecord out;
+  out.at = GetLandmark(r, p);
+  out.next = GetVcpu(r, p.size());
+  return out;
+}
+
 }  // namespace
 
 RecordKind KindOf(const Record& record) {
-  static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
-                                          RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
-                                          RecordKind::kDmaWrite};
+  static constexpr RecordKind kKinds[] = {RecordKind::kInput,      RecordKind::kRareOutcome,  RecordKind::kInterrupt,
+                                          RecordKind::kCheckpoint, RecordKind::kCrewTransfer, RecordKind::kMachineStop,
+                                          RecordKind::kDmaWrite,   RecordKind::kModeSwitch,   RecordKind::kTurnSwitch};
+  static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
 
@@ -203,6 +233,8 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kCrewTransfer: return GetCrewTransfer(reader_, previous_);
     case RecordKind::kMachineStop: return GetMachineStop(reader_, previous_);
     case RecordKind::kDmaWrite: return GetDmaWrite(reader_, previous_);
+    case RecordKind::kModeSwitch: return GetModeSwitch(reader_, previous_);
+    case RecordKind::kTurnSwitch: return GetTurnSwitch(reader_, previous_);
   }
   reader_.Fail(LogErrorCode::kBadRecord, at, "unknown record kind " + std::to_string(kind));
 }

@@ -26,6 +26,9 @@ enum class RecordKind : uint8_t {
   kCrewTransfer = 5,  // CREW ownership edge: page, vcpu A @ a -> vcpu B @ b
   kMachineStop = 6,   // the machine stopped: who, where, exit code, final state
   kDmaWrite = 7,      // bytes a device wrote into guest memory (kvm devices, later)
+  // 8 and 9 are taken by other branches' kinds (docs/log-format.md).
+  kModeSwitch = 10,   // serialized mode: a vCPU joins or leaves a group, where it stopped
+  kTurnSwitch = 11,   // serialized mode: a vCPU's turn ends at a count; who holds it next
 };
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
@@ -66,9 +69,22 @@ struct DmaWriteRecord {
   uint64_t address = 0;  // guest-physical
   std::vector<uint8_t> data;
 };
+// Serialized mode (docs/crew.md): `at.vcpu`, stopped at `at.count`, joins group `group`
+// (serialized) or leaves it. A group's mode and turn switches are in the group's order.
+struct ModeSwitchRecord {
+  Landmark at;
+  uint64_t group = 0;
+  bool serialized = false;
+};
+// Serialized mode: `at.vcpu`'s turn ends at `at.count`; `next` holds the group's turn from
+// there (a group's first turn: next == at.vcpu, where it joined).
+struct TurnSwitchRecord {
+  Landmark at;
+  uint32_t next = 0;
+};
 
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
-                            MachineStopRecord, DmaWriteRecord>;
+                            MachineStopRecord, DmaWriteRecord, ModeSwitchRecord, TurnSwitchRecord>;
 
 RecordKind KindOf(const Record& record);
 

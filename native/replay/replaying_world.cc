@@ -42,6 +42,8 @@ ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_
           else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
           else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
           else if constexpr (std::is_same_v<T, DmaWriteRecord>) dma_writes_.push_back(std::move(r));
+          else if constexpr (std::is_same_v<T, ModeSwitchRecord> || std::is_same_v<T, TurnSwitchRecord>)
+            serial_records_.push_back({r, checkpoints_.size()});
         },
         record);
   }

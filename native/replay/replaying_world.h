@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "replay/log_reader.h"
@@ -34,6 +35,13 @@ class ReplayingWorld final : public World {
   bool log_complete() const { return complete_; }
   // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
   const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
+  // Serialized mode's mode and turn switches, in log order, each with the number of
+  // checkpoints logged before it (a cut and a switch can fall on one count).
+  struct SerialModeRecord {
+    std::variant<ModeSwitchRecord, TurnSwitchRecord> record;
+    uint64_t checkpoints_before = 0;
+  };
+  const std::vector<SerialModeRecord>& serial_records() const { return serial_records_; }
   // Bytes devices wrote into guest memory, in log order. An engine with DMA devices (kvm)
   // consumes them; an engine without (emu) must refuse a log that holds any.
   const std::vector<DmaWriteRecord>& dma_writes() const { return dma_writes_; }
@@ -55,6 +63,7 @@ class ReplayingWorld final : public World {
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
   std::vector<CrewTransferRecord> crew_transfers_;
   std::vector<DmaWriteRecord> dma_writes_;
+  std::vector<SerialModeRecord> serial_records_;
 
   std::mutex machine_mutex_;  // checkpoints and the stop
   std::deque<Checkpoint> checkpoints_;

@@ -81,6 +81,9 @@ std::vector<Record> OneOfEachKind() {
       CrewTransferRecord{0x80042, {0, 1500}, {1, 2500}},
       DmaWriteRecord{{0, 3000}, 0x80001000, {1, 2, 3, 4, 5}},
       MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6), {42, 0x1234567890abcdefull}},
+      ModeSwitchRecord{{1, 9100}, 7, true},
+      TurnSwitchRecord{{1, 9200}, 0},
+      ModeSwitchRecord{{0, 9300}, 7, false},
   };
 }
 
@@ -113,8 +116,12 @@ bool SameRecord(const Record& a, const Record& b) {
         else if constexpr (std::is_same_v<T, MachineStopRecord>)
           return SameLandmark(x.exit_at, y.exit_at) && x.exit_code == y.exit_code &&
                  SameCheckpoint(x.final_state, y.final_state) && x.output.bytes == y.output.bytes && x.output.hash == y.output.hash;
-        else
+        else if constexpr (std::is_same_v<T, DmaWriteRecord>)
           return SameLandmark(x.at, y.at) && x.address == y.address && x.data == y.data;
+        else if constexpr (std::is_same_v<T, ModeSwitchRecord>)
+          return SameLandmark(x.at, y.at) && x.group == y.group && x.serialized == y.serialized;
+        else
+          return SameLandmark(x.at, y.at) && x.next == y.next;
       },
       a);
 }
@@ -180,10 +187,33 @@ TEST(TestInvalidRecordsRejected, "writer: invalid records refused, the log stays
     threw = true;
   }
   CHECK(threw);
+  threw = false;
+  try {
+    writer.Append(TurnSwitchRecord{{0, 1}, 2});  // the turn to a vCPU the machine lacks
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
   writer.Append(InputRecord{{1, 5}, InputKind::kClock, 9});
   writer.Close();
   const LogContents log = ReadLog(sink->bytes());
   CHECK(log.records.size() == 1 && log.complete);
+}
+
+TEST(TestBadSerialRecords, "reader: a mode switch to an unknown mode, or a turn to a vCPU out of range, is a bad record") {
+  // kind 10 (mode switch): vcpu 0, delta +5 (zigzag 10), group 3, mode 2.
+  const std::vector<uint8_t> bad_mode{10, 0, 10, 3, 2};
+  CHECK_LOG_ERROR((void)ChunkDecoder(bad_mode, 100, 4, 2).Next(), LogErrorCode::kBadRecord, 4);
+  // kind 11 (turn switch): vcpu 1, delta +5, next 2 on a 2-vCPU machine.
+  const std::vector<uint8_t> bad_next{11, 1, 10, 2};
+  CHECK_LOG_ERROR((void)ChunkDecoder(bad_next, 100, 4, 2).Next(), LogErrorCode::kBadRecord, 4);
+  const std::vector<uint8_t> good{10, 0, 10, 3, 1, 11, 0, 2, 1};
+  ChunkDecoder decoder(good, 100, 4, 2);
+  const std::optional<Record> join = decoder.Next();
+  const std::optional<Record> turn = decoder.Next();
+  CHECK(join && SameRecord(*join, ModeSwitchRecord{{0, 5}, 3, true}));
+  CHECK(turn && SameRecord(*turn, TurnSwitchRecord{{0, 6}, 1}));
+  CHECK(!decoder.Next());
 }
 
 TEST(TestSealsByAge, "writer: an open chunk is sealed once it is old enough") {
@@ -260,7 +290,7 @@ TEST(TestBadHeaders, "reader: an empty, foreign, newer, damaged or missing log i
   CHECK_LOG_ERROR(read({'E', 'L', 'F', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}), LogErrorCode::kBadMagic,
                   LogError::kHeaderChunk);
   auto wrong_version = good;
-  wrong_version[8] = 2;
+  wrong_version[8] = 9;
   CHECK_LOG_ERROR(read(wrong_version), LogErrorCode::kBadVersion, LogError::kHeaderChunk);
   auto header_flip = good;
   header_flip[20] ^= 0x10;

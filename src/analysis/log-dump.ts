@@ -22,6 +22,10 @@ export function formatRecord(record: LogRecord): string {
       return `machine-stop  vcpu ${record.vcpu} @ ${record.count}: exit code ${record.exitCode}; ${vcpuList(record.vcpus)}; memory ${hex(record.memoryHash)}; console ${record.outputBytes} bytes ${hex(record.outputHash)}`;
     case 'dma-write':
       return `dma-write     vcpu ${record.vcpu} @ ${record.count}: ${record.data.length} bytes at 0x${record.address.toString(16)}`;
+    case 'mode-switch':
+      return `mode-switch   vcpu ${record.vcpu} @ ${record.count}: ${record.serialized ? 'joins' : 'leaves'} serialized group ${record.group}`;
+    case 'turn-switch':
+      return `turn-switch   vcpu ${record.vcpu} @ ${record.count}: turn ${record.next === record.vcpu ? 'begins' : `-> vcpu ${record.next}`}`;
   }
 }
 

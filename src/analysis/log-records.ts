@@ -14,6 +14,9 @@ export const RecordKind = {
   crewTransfer: 5,
   machineStop: 6,
   dmaWrite: 7,
+  // 8 and 9 are taken by other branches' kinds (docs/log-format.md).
+  modeSwitch: 10,
+  turnSwitch: 11,
 } as const;
 
 /** world.h's InputKind, by number (append only). */
@@ -80,6 +83,18 @@ export interface DmaWriteRecord extends Landmark {
   data: Uint8Array;
 }
 
+/** Serialized mode: the vCPU, stopped at its count, joins group `group` (`serialized`) or leaves it. */
+export interface ModeSwitchRecord extends Landmark {
+  type: 'mode-switch';
+  group: bigint;
+  serialized: boolean;
+}
+/** Serialized mode: the vCPU's turn ends at its count; `next` holds the group's turn from there. */
+export interface TurnSwitchRecord extends Landmark {
+  type: 'turn-switch';
+  next: number;
+}
+
 export type LogRecord =
   | InputRecord
   | RareOutcomeRecord
@@ -87,7 +102,9 @@ export type LogRecord =
   | CheckpointRecord
   | CrewTransferRecord
   | MachineStopRecord
-  | DmaWriteRecord;
+  | DmaWriteRecord
+  | ModeSwitchRecord
+  | TurnSwitchRecord;
 
 export type RecordType = LogRecord['type'];
 
@@ -136,6 +153,21 @@ export class ChunkDecoder {
         const where = this.landmark();
         const address = r.varint();
         return { type: 'dma-write', ...where, address, data: Uint8Array.from(r.blob(MAX_DMA_BYTES, 'DMA data')) };
+      }
+      case RecordKind.modeSwitch: {
+        const where = this.landmark();
+        const group = r.varint();
+        const modeAt = r.position;
+        const mode = r.u8();
+        if (mode > 1) r.fail(modeAt, `unknown mode ${mode}`);
+        return { type: 'mode-switch', ...where, group, serialized: mode === 1 };
+      }
+      case RecordKind.turnSwitch: {
+        const where = this.landmark();
+        const nextAt = r.position;
+        const next = r.varint();
+        if (next >= BigInt(this.previous.length)) r.fail(nextAt, `vcpu ${next} out of range`);
+        return { type: 'turn-switch', ...where, next: Number(next) };
       }
       default:
         return r.fail(at, `unknown record kind ${kind}`);

@@ -23,6 +23,15 @@ export interface CrewStats {
   hottestPages: { page: string; where: string; transfers: number }[];
 }
 
+/** Serialized mode (docs/crew.md): groups formed, switches, and the instructions run in turns. */
+export interface SerialStats {
+  /** Distinct groups (a group id that came back after its group dissolved counts again). */
+  groups: number;
+  modeSwitches: number;
+  turnSwitches: number;
+  turnSwitchesPerMillion: number;
+}
+
 export interface LogStats {
   engine: string;
   vcpus: number;
@@ -39,6 +48,7 @@ export interface LogStats {
   durationMs: number | null;
   exitCode: string | null;
   crew: CrewStats | null;
+  serial: SerialStats | null;
 }
 
 /** emu's RAM starts here (docs/platform.md); CREW numbers pages from it. */
@@ -77,6 +87,10 @@ export class LogStatsBuilder {
   private readonly pages = new Map<bigint, number>();
   private records = 0;
   private transfers = 0;
+  private groups = 0;
+  private readonly openGroups = new Map<bigint, number>();
+  private modeSwitches = 0;
+  private turnSwitches = 0;
 
   add(record: LogRecord, encodedBytes: number): void {
     this.records++;
@@ -100,6 +114,20 @@ export class LogStatsBuilder {
         this.pages.set(record.page, (this.pages.get(record.page) ?? 0) + 1);
         break;
       }
+      case 'mode-switch': {
+        this.modeSwitches++;
+        this.see(record.vcpu, record.count);
+        const members = this.openGroups.get(record.group) ?? 0;
+        if (record.serialized && members === 0) this.groups++;
+        const now = members + (record.serialized ? 1 : -1);
+        if (now > 0) this.openGroups.set(record.group, now);
+        else this.openGroups.delete(record.group);
+        break;
+      }
+      case 'turn-switch':
+        this.turnSwitches++;
+        this.see(record.vcpu, record.count);
+        break;
       default:
         this.see(record.vcpu, record.count);
     }
@@ -136,6 +164,15 @@ export class LogStatsBuilder {
               perMillion: perMillion(this.transfers) ?? 0,
               byPair: Object.fromEntries(this.pairs),
               hottestPages,
+            },
+      serial:
+        this.modeSwitches === 0
+          ? null
+          : {
+              groups: this.groups,
+              modeSwitches: this.modeSwitches,
+              turnSwitches: this.turnSwitches,
+              turnSwitchesPerMillion: perMillion(this.turnSwitches) ?? 0,
             },
     };
   }

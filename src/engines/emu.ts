@@ -1,6 +1,6 @@
 /**
- * The emu engine (native/emu/): RV64IMA guests on a software multiprocessor, one host
- * thread per hart, landmarks = retired instructions. Checks and defaults the run options,
+ * The emu engine (native/emu/): RV64IMA guests on a software multiprocessor whose harts
+ * run M:N on a pool of host threads, landmarks = retired instructions. Checks and defaults the run options,
  * then makes one native call with the image bytes it was given.
  */
 import { native, type NativeSession } from '../native.js';
@@ -27,9 +27,17 @@ function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
   throw new TypeError(`unknown input kind ${(input as { kind: unknown }).kind}`);
 }
 
+const MAX_THREADS = 1024;
+
 function checkSession(session: NativeSession | undefined): NativeSession | null {
   if (session === undefined) return null;
-  if (session.mode === 'record') checkInteger('session.crewHold', session.crewHold, 0, Number.MAX_SAFE_INTEGER);
+  if (session.mode === 'record') {
+    checkInteger('session.crewHold', session.crewHold, 0, Number.MAX_SAFE_INTEGER);
+    if (typeof session.serialize !== 'object' || session.serialize === null) throw new TypeError('session.serialize must be an object');
+    for (const [name, value] of Object.entries(session.serialize)) {
+      checkInteger(`session.serialize.${name}`, value, 0, Number.MAX_SAFE_INTEGER);
+    }
+  }
   return session;
 }
 
@@ -44,6 +52,8 @@ export interface EmuRunArguments {
   capture: boolean;
   session: NativeSession | null;
   progressIntervalMs: number;
+  /** 0: the host's cores */
+  threads: number;
 }
 
 /**
@@ -68,6 +78,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
   const session = checkSession(options.session);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
+  const threads = options.threads === undefined ? 0 : checkInteger('threads', options.threads, 1, MAX_THREADS);
   return {
     harts,
     ramBytes: ramMiB * 1024 * 1024,
@@ -78,6 +89,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
     capture: options.capture ?? false,
     session,
     progressIntervalMs,
+    threads,
   };
 }
 
@@ -98,6 +110,7 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
     onProgress === undefined
       ? null
       : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
+    a.threads,
   );
   return settle(result);
 }

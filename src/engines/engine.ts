@@ -47,6 +47,11 @@ export interface RunOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /**
+   * emu: host threads that run the vCPUs, M:N (default: the host's cores; at most one per
+   * vCPU is used, which is one thread per vCPU). Nothing logged depends on it.
+   */
+  threads?: number;
 }
 
 export interface Engine {

@@ -47,7 +47,7 @@ export const WORKLOADS: readonly Workload[] = [
   workload('sha256', 'compute', 'SHA-256 of generated messages, checked against known digests'),
   workload('lock-counter', 'sharing', 'one spin lock taken over and over to update a shared count and sum'),
   workload('atomic-histogram', 'sharing', 'atomic_add into shared histogram buckets, checked by a recount'),
-  workload('false-sharing', 'sharing', 'per-hart counters packed into one 64-byte cache line'),
+  workload('false-sharing', 'sharing', 'per-hart counters packed eight to a cache line, all on one page'),
   workload('producer-consumer', 'sharing', 'single-producer single-consumer ring buffers between hart pairs'),
   workload('barrier-stencil', 'sharing', 'Jacobi grid relaxation with barrier_wait between sweeps'),
   workload('timer-ticks', 'world', '1 kHz timer interrupts on every hart while computing; tick count varies', {

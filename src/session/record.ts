@@ -2,13 +2,15 @@
  * Recording: run a guest with its real inputs (host clock, entropy, console input, timer
  * interrupts at host time) and log every value and interrupt at its exact landmark, on any
  * engine and any vCPU count. With several vCPUs, CREW page ownership orders their
- * shared-memory accesses and the log holds every ownership transfer
- * (src/smp/crew-options.ts, docs/crew.md).
+ * shared-memory accesses and the log holds every ownership transfer, except among vCPUs
+ * that share so much that they run one at a time, whose turn switches it holds instead
+ * (src/smp/crew-options.ts, src/smp/serial-options.ts, docs/crew.md).
  */
 import type { ConsoleInput, RunProgress, RunResult } from '../engines/engine.js';
 import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
+import { checkSerialOptions, type SerialOptions } from '../smp/serial-options.js';
 
 /** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
 export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
@@ -32,12 +34,17 @@ export interface RecordOptions {
   crewGranularity?: number;
   /** instructions a vCPU keeps a page it gained before serving requests for it; default CREW_DEFAULT_HOLD */
   crewHold?: number;
+  /** serialized mode with several vCPUs (defaults: SERIAL_DEFAULTS; `enterPerMillion: 0` turns it off) */
+  serialize?: Partial<SerialOptions>;
+  /** emu: host threads that run the vCPUs (default: the host's cores) */
+  threads?: number;
 }
 
 export async function record(options: RecordOptions): Promise<RunResult> {
   const vcpus = options.vcpus ?? 1;
   const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
+  const serialize = checkSerialOptions(options.serialize);
   const image = await guestImage(options.elf);
   return engineFor(image, options.engine).run(image, {
     vcpus,
@@ -46,6 +53,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
     capture: options.capture,
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
+    threads: options.threads,
     checkpointInterval: options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
     session: {
       mode: 'record',
@@ -55,8 +63,9 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       imagePath: image.path,
       crewGranularity,
       crewHold,
-      // For provenance: replay does not need it (it follows the logged edges).
-      configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold } : { rrkit: 1 }),
+      serialize,
+      // For provenance: replay does not need them (it follows the logged edges and turns).
+      configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold, serialize } : { rrkit: 1 }),
     },
   });
 }

@@ -5,12 +5,8 @@
 namespace rrkit::emu {
 namespace {
 
-bool IsConditionalBranch(Op op) {
-  return op == Op::kBeq || op == Op::kBne || op == Op::kBlt || op == Op::kBge || op == Op::kBltu || op == Op::kBgeu;
-}
-
-// What a spin loop may do besides its branch back: read memory and registers, compute.
-bool StoresNothing(Op op) {
+// What a spin loop may do: read memory and registers, compute, jump and branch.
+bool ReadsOnly(Op op) {
   switch (op) {
     case Op::kSb: case Op::kSh: case Op::kSw: case Op::kSd:
     case Op::kLrW: case Op::kScW: case Op::kLrD: case Op::kScD:
@@ -20,28 +16,11 @@ bool StoresNothing(Op op) {
     case Op::kAmominD: case Op::kAmomaxD: case Op::kAmominuD: case Op::kAmomaxuD:
     case Op::kPause: case Op::kFenceI: case Op::kEcall: case Op::kEbreak: case Op::kMret: case Op::kWfi:
     case Op::kCsrrw: case Op::kCsrrs: case Op::kCsrrc: case Op::kCsrrwi: case Op::kCsrrsi: case Op::kCsrrci:
-    case Op::kIllegal: case Op::kJal: case Op::kJalr: case Op::kBlockEnd: case Op::kCount:
+    case Op::kIllegal: case Op::kBlockEnd: case Op::kCount:
       return false;
     default:
-      return !IsConditionalBranch(op);
+      return true;
   }
-}
-
-// Whether `block` loops to its own start by its last instruction and stores nothing on the
-// way (Block::spin_candidate), and which registers it writes.
-void MarkSpinLoop(Block& block) {
-  const DecodedInsn& last = block.insns[block.length - 1];
-  const bool back_to_start = (IsConditionalBranch(last.op) || (last.op == Op::kJal && last.rd == kSinkRegister)) &&
-                             static_cast<uint64_t>(last.imm) == block.pc;
-  if (!back_to_start) return;
-  uint32_t writes = 0;
-  for (uint32_t i = 0; i + 1 < block.length; ++i) {
-    const DecodedInsn& insn = block.insns[i];
-    if (!StoresNothing(insn.op)) return;
-    if (insn.rd != kSinkRegister) writes |= uint32_t{1} << insn.rd;
-  }
-  block.spin_candidate = true;
-  block.spin_writes = writes;
 }
 
 }  // namespace
@@ -63,7 +42,8 @@ Block& BlockCache::Miss(uint64_t pc, GuestRam& ram) {
       at += 4;
       if (EndsBlock(insn.op) || (at & line_mask) == 0) break;
     }
-    if (block->length > 0) MarkSpinLoop(*block);
+    block->reads_only = block->length > 0;
+    for (const DecodedInsn& insn : block->insns) block->reads_only &= ReadsOnly(insn.op);
     DecodedInsn end;
     end.op = Op::kBlockEnd;
     block->insns.push_back(end);

@@ -28,11 +28,10 @@ struct Block {
   Block* taken = nullptr;
   Block* fallthrough = nullptr;
   std::vector<DecodedInsn> insns;  // length + 1 entries
-  // A loop of this one block that stores nothing (loads, arithmetic, fences, a branch back
-  // to its start): if it comes round with every register it writes unchanged, it does the
-  // same again until another hart changes memory. The executor calls that spinning.
-  bool spin_candidate = false;
-  uint32_t spin_writes = 0;  // the registers it writes (bit i: x[i])
+  // Only loads, arithmetic, fences, jumps and branches: no store, atomic or system
+  // instruction. A loop of such blocks that comes round with the same registers does the
+  // same again until another hart changes memory: it spins (the executor's spin probe).
+  bool reads_only = false;
 };
 
 class BlockCache {

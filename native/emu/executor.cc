@@ -5,6 +5,7 @@
 // (sentinel, branch, trap) adds exactly the number that retired.
 #include "emu/executor.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "emu/machine.h"
@@ -130,25 +131,9 @@ bool Amo(Hart& hart, const DecodedInsn& insn, Fault& fault) {
   return true;
 }
 
-// Spin detection samples one loop iteration in this many instructions (a power of two):
-// a spinning hart is found within a few hundred instructions, a computing one pays a test
-// per iteration of a store-free one-block loop.
-constexpr uint64_t kSpinSampleMask = 255;
-
-void SnapshotWrites(Hart& hart, const Block& block) {
-  hart.spin_probe = &block;
-  for (uint32_t m = block.spin_writes; m != 0; m &= m - 1) {
-    const int r = __builtin_ctz(m);
-    hart.spin_snapshot[r] = hart.x[r];
-  }
-}
-
-bool WritesUnchanged(const Hart& hart, const Block& block) {
-  for (uint32_t m = block.spin_writes; m != 0; m &= m - 1) {
-    const int r = __builtin_ctz(m);
-    if (hart.spin_snapshot[r] != hart.x[r]) return false;
-  }
-  return true;
+// The spin probe is back where it began: every register as it was then?
+bool SameRegisters(const Hart& hart) {
+  return std::equal(hart.spin_snapshot.begin() + 1, hart.spin_snapshot.end(), hart.x.begin() + 1);
 }
 
 void DropReservation(Hart& hart) {
@@ -204,7 +189,7 @@ bool StoreConditional(Hart& hart, const DecodedInsn& insn, uint64_t count, Fault
 
 }  // namespace
 
-template <class Policy>
+template <class Policy, bool kSpinProbe>
 BlockExit ExecuteBlocks(Hart& hart, const Policy& policy, Block& first, const DecodedInsn* first_insns, uint64_t limit) {
   static const void* const kHandlers[] = {
 #define RRKIT_EMU_OP_LABEL(name) &&op_##name,
@@ -463,15 +448,13 @@ chain: {
     next = &hart.blocks.Get(next_pc, ram);
     *successor = next;
   }
-  if (next == block && block->spin_candidate) {
-    // The loop came round. Every register it writes as the last time it was sampled, and
-    // it stores nothing: each iteration is the one before again, unless another hart
-    // changes what it loads. It spins; what it does about that is timing only.
-    if (hart.spin_probe == block) {
-      hart.spin_probe = nullptr;
-      if (WritesUnchanged(hart, *block)) return BlockExit::kPause;
-    } else if ((hart.instret & kSpinSampleMask) < block->length) {
-      SnapshotWrites(hart, *block);
+  if constexpr (kSpinProbe) {
+    if (!next->reads_only) return BlockExit::kContinue;  // it writes: no spin to see here
+    if (next_pc == hart.spin_head) {
+      // Round once, storing nothing: if every register is as it was, the next round loads
+      // the same and does the same, until another hart changes memory.
+      if (SameRegisters(hart)) return BlockExit::kPause;
+      std::copy(hart.x.begin(), hart.x.begin() + 32, hart.spin_snapshot.begin());
     }
   }
   if (limit - hart.instret < next->length) return BlockExit::kContinue;
@@ -512,8 +495,11 @@ trap: {
 #undef CHECK_ATOMIC
 }
 
-template BlockExit ExecuteBlocks<NoAccessCheck>(Hart&, const NoAccessCheck&, Block&, const DecodedInsn*, uint64_t);
-template BlockExit ExecuteBlocks<CrewAccessCheck>(Hart&, const CrewAccessCheck&, Block&, const DecodedInsn*, uint64_t);
-template BlockExit ExecuteBlocks<GatePublish>(Hart&, const GatePublish&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<NoAccessCheck, false>(Hart&, const NoAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<CrewAccessCheck, false>(Hart&, const CrewAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<GatePublish, false>(Hart&, const GatePublish&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<NoAccessCheck, true>(Hart&, const NoAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<CrewAccessCheck, true>(Hart&, const CrewAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<GatePublish, true>(Hart&, const GatePublish&, Block&, const DecodedInsn*, uint64_t);
 
 }  // namespace rrkit::emu

@@ -84,9 +84,8 @@ class alignas(64) Hart {
 
   std::atomic<uint32_t> attention{0};
   BlockCache blocks;
-  // Spin detection (executor.cc): the one-block loop sampled last, and the registers it
-  // writes as they were when it came round then.
-  const Block* spin_probe = nullptr;
+  // The spin probe (executor.h): where it began, and the registers there.
+  uint64_t spin_head = 0;
   std::array<uint64_t, 32> spin_snapshot{};
 
   // LR reservation (see GuestRam for how stores break it).

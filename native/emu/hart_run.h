@@ -40,6 +40,9 @@ struct alignas(64) HartRun {
   HartWait wait = HartWait::kNone;        // why it is off its thread
   uint64_t cut_generation = 0;            // kCut: the cut it arrived at
   uint64_t slice_end = replay::kNever;    // M:N: where its slice ends, if others wait for a thread
+  uint64_t spin_sample_at = 0;            // where it next looks whether it spins (the spin probe)
+  uint64_t spin_period = 16 * 1024;       // ... that many instructions after the last look
+  bool spin_probe = false;                // probe from the next block
   bool crew_parked = false;               // SMP record: CREW takes its pages without its help
   bool turn_held = true;                  // serialized mode: free, or holding its group's turn
   OwnershipFault ownership_fault;         // SMP record: the page the last refused access needs

@@ -123,7 +123,8 @@ class Machine final : private BoardEvents {
   void PollCrew(HartRun& run);
   Step ExecuteOneBlock(HartRun& run);
   Step OwnershipFault(HartRun& run);
-  BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns);
+  template <bool kSpinProbe>
+  BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns, uint64_t limit);
   void EndHart(HartRun& run);
   uint64_t CutsFor(const HartRun& run, uint64_t count);
   // Every hart waits and nothing inside the machine can wake one (scheduler's all_blocked).

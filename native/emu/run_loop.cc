@@ -29,6 +29,15 @@ constexpr std::chrono::microseconds kSpinWaitTimeout{200};
 // a block away from its boundary on another thread.
 constexpr int kSpinBeforeWaiting = 200;
 
+// The spin probe (executor.h): how often a hart is sampled, and for how long it is
+// watched then. A spin is found within about a sample period of its start; the period
+// shrinks to the shortest for a hart that was just seen spinning (it will likely spin
+// again soon, as a producer does each time its ring is full) and doubles back with each
+// sample that finds none, so that computing harts leave their blocks rarely.
+constexpr uint64_t kSpinSampleShortest = 1024;
+constexpr uint64_t kSpinSampleLongest = 16 * 1024;
+constexpr uint64_t kSpinProbeWindow = 1024;
+
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -192,7 +201,19 @@ Machine::Step Machine::ExecuteOneBlock(HartRun& run) {
       run.clipped[budget] = block.insns.back();
       insns = run.clipped.data();
     }
-    switch (Execute(run, block, insns)) {
+    // Now and then, watch for a spin from a block that only reads (executor.h).
+    const bool probe = run.spin_probe && block.reads_only;
+    run.spin_probe = false;
+    if (probe) {
+      hart.spin_head = hart.pc;
+      std::copy(hart.x.begin(), hart.x.begin() + 32, hart.spin_snapshot.begin());
+    }
+    const BlockExit exit = probe ? Execute<true>(run, block, insns, std::min(run.target, hart.instret + kSpinProbeWindow))
+                                 : Execute<false>(run, block, insns, run.target);
+    if (probe) {
+      run.spin_period = exit == BlockExit::kPause ? kSpinSampleShortest : std::min(2 * run.spin_period, kSpinSampleLongest);
+    }
+    switch (exit) {
       case BlockExit::kContinue: return Step::kContinue;
       case BlockExit::kFatal: Stop(machine::Outcome::kFault, hart.fatal_error()); return Step::kContinue;
       case BlockExit::kOwnershipFault: {
@@ -234,25 +255,23 @@ Machine::Step Machine::OwnershipFault(HartRun& run) {
   return Wait(run, HartWait::kPage);
 }
 
-BlockExit Machine::Execute(HartRun& run, Block& block, const DecodedInsn* insns) {
+template <bool kSpinProbe>
+BlockExit Machine::Execute(HartRun& run, Block& block, const DecodedInsn* insns, uint64_t limit) {
   Hart& hart = run.hart;
   if (crew_) {
     const CrewAccessCheck policy(crew_->Permissions(hart.id()), static_cast<unsigned>(std::countr_zero(options_.crew_granularity)),
                                  ram_.size(), crew_device_page_, run.ownership_fault);
-    return ExecuteBlocks(hart, policy, block, insns, run.target);
+    return ExecuteBlocks<CrewAccessCheck, kSpinProbe>(hart, policy, block, insns, limit);
   }
-  if (gate_) return ExecuteBlocks(hart, GatePublish(*gate_, hart.id()), block, insns, run.target);
-  return ExecuteBlocks(hart, NoAccessCheck{}, block, insns, run.target);
+  if (gate_) return ExecuteBlocks<GatePublish, kSpinProbe>(hart, GatePublish(*gate_, hart.id()), block, insns, limit);
+  return ExecuteBlocks<NoAccessCheck, kSpinProbe>(hart, NoAccessCheck{}, block, insns, limit);
 }
 
 Machine::Step Machine::HandleAttention(HartRun& run, uint32_t bits) {
   if ((bits & kAttentionStop) != 0 || stopping()) return Step::kDone;
   Hart& hart = run.hart;
   if ((bits & kAttentionCrew) != 0 && crew_) PollCrew(run);
-  if ((bits & kAttentionFlushCode) != 0) {
-    hart.blocks.Clear();
-    hart.spin_probe = nullptr;
-  }
+  if ((bits & kAttentionFlushCode) != 0) hart.blocks.Clear();
   if ((bits & kAttentionGate) != 0) UpdateTarget(run);  // a waiter needs a count from this hart
   if ((bits & kAttentionPause) != 0) {
     const Step step = JoinCut(run);
@@ -338,7 +357,7 @@ void Machine::UpdateTarget(HartRun& run) {
   if (follower_) logged = std::min(logged, follower_->NextStop(id));
   if (run.next_interrupt.has_value()) logged = std::min(logged, run.next_interrupt->count);
   run.logged_target = logged;
-  uint64_t target = std::min({logged, run.crew_poll_at, run.slice_end});
+  uint64_t target = std::min({logged, run.crew_poll_at, run.slice_end, run.spin_sample_at});
   if (serializer_ && run.turn_held) target = std::min(target, serializer_->TurnEnd(id));
   if (gate_) {
     // A hart that waits for this one to get somewhere: wake it now if it is there already.
@@ -374,6 +393,12 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
   if (now >= run.crew_poll_at) {
     PollCrew(run);
     return Step::kContinue;  // whatever else falls on this count comes next
+  }
+  if (now >= run.spin_sample_at) {
+    run.spin_sample_at = now + run.spin_period;
+    run.spin_probe = harts_.size() > 1;  // one hart has nobody to wait for
+    UpdateTarget(run);
+    return Step::kContinue;
   }
   if (now >= run.slice_end) {
     run.slice_end = now + options_.slice_instructions;

@@ -23,6 +23,19 @@ export function checkRamMiB(ram: number): number {
   return ram;
 }
 
+/** `--threads`: host threads for the vCPUs (emu runs them M:N); absent: the host's cores. */
+export function checkThreads(threads: number | undefined): number | undefined {
+  if (threads === undefined) return undefined;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024)
+    throw new UsageError(`--threads must be an integer from 1 to 1024, not ${threads}`);
+  return threads;
+}
+
+export const THREADS_OPTION = {
+  type: 'number',
+  describe: 'host threads that run the vCPUs, M:N (default: the host\'s cores; as many as vCPUs is one thread each)',
+} as const;
+
 export function checkTimeout(seconds: number): number {
   if (!Number.isFinite(seconds) || seconds < 0)
     throw new UsageError(`--timeout must be a non-negative number of seconds, not ${seconds}`);

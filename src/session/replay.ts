@@ -20,6 +20,8 @@ export interface ReplayOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /** emu: host threads that run the vCPUs (default: the host's cores); the replay follows the log whatever it is */
+  threads?: number;
 }
 
 /** What every outcome carries: the log's header, the engine it ran on and its result. */
@@ -87,6 +89,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
     progressIntervalMs: options.progressIntervalMs,
+    threads: options.threads,
     session: { mode: 'replay', path: options.logPath },
   });
   const facts: ReplayFacts = { header, engine, result };

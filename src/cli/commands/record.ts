@@ -7,7 +7,8 @@ import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../session/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
+import { checkRamMiB, checkThreads, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput, THREADS_OPTION } from '../machine-args.js';
+import { checkSerialOptions, SERIAL_DEFAULTS } from '../../smp/serial-options.js';
 
 interface RecordArgs {
   guest: string;
@@ -20,6 +21,9 @@ interface RecordArgs {
   timeout: number;
   'crew-granularity': number | undefined;
   'crew-hold': number | undefined;
+  'serialize-above': number | undefined;
+  'turn-quantum': number | undefined;
+  threads: number | undefined;
 }
 
 export const recordCommand: CommandModule<object, RecordArgs> = {
@@ -46,6 +50,15 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         type: 'number',
         describe: `with --vcpus > 1: instructions a vCPU keeps a page it gained before yielding it (0..${CREW_MAX_HOLD}; default ${CREW_DEFAULT_HOLD})`,
       })
+      .option('serialize-above', {
+        type: 'number',
+        describe: `with --vcpus > 1: run vCPUs that trade a page more than N times per million of their instructions one at a time, logging their turns instead (0: never; default ${SERIAL_DEFAULTS.enterPerMillion})`,
+      })
+      .option('turn-quantum', {
+        type: 'number',
+        describe: `with --vcpus > 1: instructions per turn in serialized mode (default ${SERIAL_DEFAULTS.quantum})`,
+      })
+      .option('threads', THREADS_OPTION)
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
       .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
@@ -54,6 +67,9 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     if (!Number.isSafeInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
     const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
     const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
+    const serializeAbove = checkOption('--serialize-above', args['serialize-above'], (n) => checkSerialOptions({ enterPerMillion: n }));
+    const quantum = checkOption('--turn-quantum', args['turn-quantum'], (n) => checkSerialOptions({ quantum: n }));
+    const threads = checkThreads(args.threads);
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
     const vcpus = checkVcpus(args.vcpus, engine);
     const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
@@ -72,6 +88,11 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         checkpointInterval: BigInt(every),
         crewGranularity: granularity,
         crewHold: hold,
+        serialize: {
+          ...(serializeAbove === undefined ? {} : { enterPerMillion: serializeAbove }),
+          ...(quantum === undefined ? {} : { quantum }),
+        },
+        threads,
         onProgress: progress.onProgress,
       }).finally(() => progress.end());
       const bytes = (await stat(args.output)).size;

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
 import { replay } from '../../session/replay.js';
+import { checkThreads, THREADS_OPTION } from '../machine-args.js';
 import { ProgressLine } from '../progress.js';
 
 /** Exit status of `rrkit replay` when the replay does not follow the log. */
@@ -11,6 +12,7 @@ export const REPLAY_DIVERGED_EXIT = 125;
 interface ReplayArgs {
   log: string;
   guest: string | undefined;
+  threads: number | undefined;
 }
 
 export const replayCommand: CommandModule<object, ReplayArgs> = {
@@ -19,10 +21,14 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
   builder: (y: Argv) =>
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
-      .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
+      .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('threads', THREADS_OPTION) as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
+    const threads = checkThreads(args.threads);
     const progress = new ProgressLine(`replaying ${args.log}`, true);
-    const outcome = await replay({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
+    const outcome = await replay({ logPath: args.log, elf: args.guest, threads, onProgress: progress.onProgress }).finally(() =>
+      progress.end(),
+    );
     switch (outcome.kind) {
       case 'exited':
         process.exitCode = outcome.exitCode;

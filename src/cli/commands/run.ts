@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { GuestFailure, totalLandmarks } from '../../engines/engine.js';
 import { ENGINE_NAMES } from '../../engines/index.js';
 import { runGuest } from '../../session/run.js';
-import { checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
+import { checkRamMiB, checkThreads, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput, THREADS_OPTION } from '../machine-args.js';
 
 interface RunArgs {
   engine: string | undefined;
@@ -13,6 +13,7 @@ interface RunArgs {
   input: string | undefined;
   guest: string;
   stats: boolean;
+  threads: number | undefined;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -26,6 +27,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('ram', { type: 'number', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
+      .option('threads', THREADS_OPTION)
       .option('stats', { type: 'boolean', default: false, describe: 'print landmark counts (instructions on emu) and their rate to stderr' })
       .example('$0 run --engine emu --vcpus 4 matmul', '') as unknown as Argv<RunArgs>,
   handler: async (args) => {
@@ -33,9 +35,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const vcpus = checkVcpus(args.vcpus, engine);
     const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
     const timeoutSeconds = checkTimeout(args.timeout);
+    const threads = checkThreads(args.threads);
     const input = await readConsoleInput(args.input);
     try {
-      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input });
+      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input, threads });
       if (args.stats) {
         const counts = result.vcpus.map((v) => v.landmark);
         const perSecond = Number(totalLandmarks(result)) / result.wallSeconds / 1e6;

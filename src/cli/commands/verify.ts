@@ -8,12 +8,14 @@ import { toJsonSafe } from '../../analysis/log-dump.js';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { LogFormatError } from '../../analysis/log-error.js';
 import { verify, type Verification } from '../../session/verify.js';
+import { checkThreads, THREADS_OPTION } from '../machine-args.js';
 import { ProgressLine } from '../progress.js';
 
 interface VerifyArgs {
   log: string;
   guest: string | undefined;
   json: boolean;
+  threads: number | undefined;
 }
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
@@ -23,7 +25,8 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' }) as unknown as Argv<VerifyArgs>,
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' })
+      .option('threads', THREADS_OPTION) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     const report = (value: object, line: string): void => {
       if (args.json) process.stdout.write(`${JSON.stringify(toJsonSafe(value))}\n`);
@@ -31,8 +34,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     };
     let verification: Verification;
     try {
+      const threads = checkThreads(args.threads);
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      verification = await verify({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
+      verification = await verify({ logPath: args.log, elf: args.guest, threads, onProgress: progress.onProgress }).finally(() =>
+        progress.end(),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);

@@ -19,6 +19,11 @@ void RecordingWorld::InterruptTaken(Landmark at, uint64_t cause) {
   log_.Append(InterruptRecord{at, cause});
 }
 
+void RecordingWorld::DmaDone(const DmaWrite& dma) {
+  source_.DmaDone(dma);
+  log_.Append(DmaWriteRecord{dma.at, dma.address, dma.data});
+}
+
 void RecordingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
   source_.CheckpointTaken(checkpoint);
   log_.Append(CheckpointRecord{checkpoint});

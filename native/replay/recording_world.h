@@ -23,6 +23,7 @@ class RecordingWorld final : public World {
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                       const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override { return std::nullopt; }
+  void DmaDone(const DmaWrite& dma) override;
 
   // For recorders of events the World does not carry (CREW transfers, DMA).
   LogWriter& log() { return log_; }

@@ -74,7 +74,7 @@ ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_
           else if constexpr (std::is_same_v<T, CheckpointRecord>) checkpoints_.push_back(std::move(r.checkpoint));
           else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
           else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
-          else if constexpr (std::is_same_v<T, DmaWriteRecord>) dma_writes_.push_back(std::move(r));
+          else if constexpr (std::is_same_v<T, DmaWriteRecord>) vcpus_[r.at.vcpu]->dmas.push_back(std::move(r));
         },
         record);
   }
@@ -184,11 +184,36 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
       throw Divergence{{i, v.interrupts.front().first.at.count}, "untaken interrupt",
                        "cause " + std::to_string(v.interrupts.front().first.cause), "machine stopped"};
     }
+    if (!v.dmas.empty()) {
+      throw Divergence{{i, v.dmas.front().at.count}, "unperformed DMA",
+                       std::to_string(v.dmas.front().data.size()) + " bytes at " + Hex(v.dmas.front().address), "machine stopped"};
+    }
     if (!v.rare_outcomes.empty()) {
       throw Divergence{{i, v.rare_outcomes.front().at.count}, "unconsumed rare outcome",
                        KindName(v.rare_outcomes.front().kind), "machine stopped"};
     }
   }
+}
+
+void ReplayingWorld::DmaDone(const DmaWrite& dma) {
+  VcpuLog& v = ForVcpu(dma.at);
+  std::lock_guard lock(v.mutex);
+  const std::string actual = std::to_string(dma.data.size()) + " bytes at " + Hex(dma.address) + " " + At(dma.at.count);
+  if (v.dmas.empty()) throw Divergence{dma.at, "DMA", "none", actual};
+  const DmaWriteRecord& next = v.dmas.front();
+  if (next.at.count != dma.at.count || next.address != dma.address || next.data.size() != dma.data.size()) {
+    throw Divergence{dma.at, "DMA", std::to_string(next.data.size()) + " bytes at " + Hex(next.address) + " " + At(next.at.count),
+                     actual};
+  }
+  v.dmas.pop_front();
+}
+
+std::optional<DmaWrite> ReplayingWorld::ScheduledDma(uint32_t vcpu) {
+  VcpuLog& v = ForVcpu({vcpu, 0});
+  std::lock_guard lock(v.mutex);
+  if (v.dmas.empty()) return std::nullopt;
+  const DmaWriteRecord& next = v.dmas.front();
+  return DmaWrite{next.at, next.address, next.data};
 }
 
 std::optional<std::vector<uint64_t>> ReplayingWorld::FinalLandmarks() {

@@ -35,12 +35,13 @@ class ReplayingWorld final : public World {
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                       const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override;
+  void DmaDone(const DmaWrite& dma) override;
+  std::optional<DmaWrite> ScheduledDma(uint32_t vcpu) override;
 
   const LogHeader& header() const { return header_; }
   bool log_complete() const { return complete_; }
   // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
   const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
-  const std::vector<DmaWriteRecord>& dma_writes() const { return dma_writes_; }
 
  private:
   // What one vCPU still has to consume; only that vCPU's thread normally touches it, the
@@ -50,6 +51,7 @@ class ReplayingWorld final : public World {
     std::deque<InputRecord> inputs;
     std::deque<RareOutcomeRecord> rare_outcomes;
     std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
+    std::deque<DmaWriteRecord> dmas;
   };
 
   VcpuLog& ForVcpu(Landmark at);
@@ -58,7 +60,6 @@ class ReplayingWorld final : public World {
   const bool complete_;
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
   std::vector<CrewTransferRecord> crew_transfers_;
-  std::vector<DmaWriteRecord> dma_writes_;
 
   std::mutex machine_mutex_;  // checkpoints and the stop
   std::deque<Checkpoint> checkpoints_;

@@ -51,6 +51,14 @@ struct OutputDigest {
   uint64_t hash = 0;  // FNV-1a 64 over every byte, in order
 };
 
+// Bytes a device wrote into guest memory (DMA): logged with the bytes, so that replay
+// needs no copy of where they came from.
+struct DmaWrite {
+  Landmark at;
+  uint64_t address = 0;  // guest-physical
+  std::vector<uint8_t> data;
+};
+
 // Raised by a replaying World when the guest does not follow the log; carries the report.
 struct Divergence {
   Landmark at;
@@ -108,6 +116,18 @@ class World {
 
   // Replay only: the landmark at which each vCPU stopped in the recording (to stop there).
   virtual std::optional<std::vector<uint64_t>> FinalLandmarks() = 0;
+
+  // --- devices that write guest memory (the kvm board's disk); other engines never call these ---
+
+  // A device wrote `dma.data` into guest memory at `dma.at`. Recording logs it; replay
+  // checks that it is the DMA the log holds next for that vCPU.
+  virtual void DmaDone(const DmaWrite& dma) { (void)dma; }
+  // Replay: the next DMA this vCPU's devices must perform, and where (the engine performs
+  // it when the vCPU reaches that landmark). Otherwise none.
+  virtual std::optional<DmaWrite> ScheduledDma(uint32_t vcpu) {
+    (void)vcpu;
+    return std::nullopt;
+  }
 };
 
 // A plain run: the world as it is, nothing logged.

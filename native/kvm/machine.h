@@ -1,0 +1,154 @@
+// The kvm engine's machine: one VM with one vCPU in long mode over memfd-backed RAM, the
+// x86_64 board's devices, and the run loop that drives KVM_RUN on a thread of its own.
+//
+// A point in the run is a landmark: the number of synchronous VM exits the vCPU has taken
+// (MMIO, I/O, HLT, ...; a kick is not one). Everything from the world enters at an exit
+// through the World: device reads, the completion of disk reads, and interrupts, which
+// the VMM injects only at an exit where the guest can take them — so replay, counting the
+// same exits, feeds the same values and injects the same interrupts at the same points.
+// Checkpoints are taken at exits too: the register hash from the registers KVM reports at
+// the exit, the memory hash kept current with KVM's dirty-page log.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emu/console.h"
+#include "kvm/devices_page.h"
+#include "kvm/disk_device.h"
+#include "kvm/disk_image.h"
+#include "kvm/elf_image.h"
+#include "kvm/guest_memory.h"
+#include "kvm/host_clock.h"
+#include "kvm/interrupt_controller.h"
+#include "kvm/kvm_system.h"
+#include "kvm/memory_hash.h"
+#include "kvm/periodic_timer.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "replay/world.h"
+
+namespace rrkit::kvm {
+
+struct MachineOptions {
+  uint64_t ram_bytes = uint64_t{128} << 20;
+  // Record/live: a checkpoint every this many exits (0 = never). Replay: the log decides.
+  uint64_t checkpoint_interval = 0;
+  // Keep the memory hash current with KVM's dirty log (record and replay); otherwise hash
+  // all of RAM once at the end.
+  bool track_memory = false;
+  emu::ConsoleOutput::Mode console = emu::ConsoleOutput::Mode::kStdout;
+  std::chrono::milliseconds timeout{0};  // 0 = none
+  // The disk: its size, and where its bytes come from. A live run or a recording reads
+  // `image`; a replay takes them from the log (image null).
+  uint64_t disk_sectors = 0;
+};
+
+struct RunResult {
+  enum class Outcome {
+    kExited,     // the guest wrote the exit register
+    kFault,      // the guest cannot go on (triple fault, emulation failure, bad access, ...)
+    kTimeout,    // options.timeout passed
+    kHostError,  // rrkit or KVM failed
+    kDiverged,   // replay: the guest did not follow the log
+  };
+  Outcome outcome = Outcome::kExited;
+  int exit_code = 0;
+  replay::Landmark exit_at;
+  std::string error;
+  std::optional<replay::Divergence> divergence;
+  uint64_t exits = 0;  // the vCPU's final landmark
+  uint64_t rip = 0;
+  uint64_t register_hash = 0;
+  uint64_t memory_hash = 0;
+  uint64_t state_hash = 0;
+  uint64_t interrupts = 0;
+  uint64_t dma_bytes = 0;
+  std::vector<uint64_t> interrupt_delays_ns;  // live and record: due time to delivery, per interrupt
+  double wall_seconds = 0;
+  std::string console;  // kCapture only
+};
+
+class Machine {
+ public:
+  // `disk` (may be null) must outlive the machine.
+  Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, emu::ConsoleInput input,
+          const ElfImage& image, const DiskImage* disk);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Runs the guest on a thread of its own until it stops. Call once.
+  RunResult Run();
+
+  // Exits taken so far (for progress reports from another thread).
+  uint64_t ExitsSoFar() const { return exits_published_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Stop {
+    RunResult::Outcome outcome;
+    std::string error;
+    std::optional<replay::Divergence> divergence;
+  };
+
+  void Loop();
+  void RunLoop();
+  void Timeout();
+  replay::Landmark Here() const { return {0, exits_}; }
+
+  // At the exit with landmark `at`, before the exit's own access is handled.
+  void TakeCheckpointIfDue(replay::Landmark at);
+  void CompleteDiskIfDue(replay::Landmark at);
+  void StartDiskRead(const DiskRequest& request);
+  void FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data);
+  // After the exit was handled: inject an interrupt if one is due and the guest can take it.
+  void DeliverInterrupt(replay::Landmark at);
+  void WaitInHalt(replay::Landmark at);
+
+  replay::Checkpoint CaptureState(replay::Landmark at);
+  uint64_t CurrentMemoryHash();
+  [[noreturn]] void Fault(const std::string& why);
+
+  MachineOptions options_;
+  replay::World& world_;
+  const bool live_;  // the world delivers live interrupts (plain run, recording)
+  const KvmSystem& system_;
+  HostClock clock_;
+  std::shared_ptr<MemoryFile> memory_file_;
+  GuestMemory memory_;
+  Vm vm_;
+  Vcpu vcpu_;
+  emu::ConsoleOutput console_out_;
+  emu::ConsoleInput console_in_;
+  PeriodicTimer timer_;
+  InterruptController interrupts_;
+  DiskDevice disk_;
+  const DiskImage* disk_image_;
+  std::unique_ptr<DiskReader> disk_reader_;
+  DevicesPage devices_;
+  std::unique_ptr<MemoryHash> memory_hash_;
+
+  uint64_t exits_ = 0;
+  std::atomic<uint64_t> exits_published_{0};
+  uint64_t next_checkpoint_ = 0;  // landmark of the next checkpoint; 0 = none
+  std::optional<replay::World::Scheduled> next_interrupt_;  // replay
+  std::optional<uint64_t> final_exits_;                     // replay: where the recording stopped
+  std::optional<int> exit_code_;
+  std::optional<Stop> stop_;
+  RunResult result_;
+
+  // The timeout watchdog.
+  std::mutex watchdog_mutex_;
+  std::condition_variable watchdog_cv_;
+  bool finished_ = false;
+  std::atomic<bool> timed_out_{false};
+};
+
+}  // namespace rrkit::kvm

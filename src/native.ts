@@ -98,6 +98,90 @@ export interface EmuNativeResult {
   readonly console: Buffer;
 }
 
+// --- kvm: x86_64 guests on /dev/kvm (native/kvm/) ----------------------------------------
+
+/** How a kvm run ended. */
+export type KvmOutcome =
+  /** the guest wrote the exit register (exitCode is its code) */
+  | 'exited'
+  /** the guest cannot go on: triple fault, emulation failure, an access to nothing, an unhandled exit; `error` names it with the registers */
+  | 'fault'
+  /** the timeout passed before the guest stopped (the vCPU was kicked out of KVM_RUN); `error` has the registers */
+  | 'timeout'
+  /** rrkit or KVM failed */
+  | 'host-error'
+  /** replay: the guest did not follow the log; `divergence` says where */
+  | 'diverged';
+
+/** Record to, or replay from, a log (src/uniprocessor builds these). */
+export type KvmNativeSession =
+  | {
+      mode: 'record';
+      path: string;
+      /** SHA-256 of the ELF */
+      imageHash: Buffer;
+      imagePath: string;
+      /** engine configuration recorded in the header (the disk, for replay) */
+      configJson: string;
+    }
+  | { mode: 'replay'; path: string };
+
+/**
+ * The disk behind the board's block device: a file (running, recording, or replaying a
+ * log that left the disk's bytes out), or only its size (replaying a log that holds them).
+ */
+export interface KvmNativeDisk {
+  path: string | null;
+  /** size in 512-byte sectors when `path` is null */
+  sectors: number;
+}
+
+/** A sample of a kvm run in progress. */
+export interface KvmProgress {
+  /** VM exits so far: the vCPU's landmark */
+  readonly exits: bigint;
+  readonly seconds: number;
+}
+
+/** What `kvmRun` resolves with. */
+export interface KvmNativeResult {
+  readonly outcome: KvmOutcome;
+  readonly exitCode: number;
+  /** the exit (landmark) at which the guest wrote the exit register */
+  readonly exitCount: bigint;
+  /** one line when outcome is not 'exited'; empty otherwise */
+  readonly error: string;
+  readonly divergence?: NativeDivergence;
+  /** synchronous VM exits taken: the vCPU's final landmark */
+  readonly exits: bigint;
+  readonly rip: bigint;
+  /** hash of the general registers, rip, rflags, segment selectors and control registers */
+  readonly registerHash: bigint;
+  /** hash of all guest RAM at the end */
+  readonly memoryHash: bigint;
+  /** hash of the registers and all RAM: equal states give equal hashes */
+  readonly stateHash: bigint;
+  /** interrupts injected */
+  readonly interrupts: number;
+  /** running and recording: for each interrupt, ns from when it fell due to its delivery at an exit */
+  readonly interruptDelaysNs: readonly number[];
+  /** bytes the disk wrote into guest memory */
+  readonly dmaBytes: number;
+  readonly wallSeconds: number;
+  /** replay: whether the log had its trailer; true for other runs */
+  readonly logComplete: boolean;
+  /** the console output, when `capture` was set */
+  readonly console: Buffer;
+}
+
+/** Whether /dev/kvm can be used here; if not, `reason` is one line saying why and what to do. */
+export interface KvmProbeResult {
+  readonly available: boolean;
+  readonly reason: string;
+  readonly syncRegs: boolean;
+  readonly dirtyLogManualProtect: boolean;
+}
+
 /** The functions the addon exports. Sections are added by each native module. */
 export interface NativeAddon {
   /** Names of the native modules compiled into this build. */
@@ -138,6 +222,31 @@ export interface NativeAddon {
     session: EmuNativeSession | null,
     progress: { callback: (sample: EmuProgress) => void; intervalMs: number } | null,
   ): Promise<EmuNativeResult>;
+
+  /**
+   * kvm: loads an x86_64 ELF into a fresh VM (one vCPU) and runs it off the JavaScript
+   * thread: a plain run, a recording or a replay, as `session` says. Throws synchronously
+   * (Error, one line) when /dev/kvm cannot be used (naming the cause), the ELF is not an
+   * x86_64 rrkit guest, the disk image cannot be opened, or the log is bad.
+   * Arguments are positional and unchecked: call it through src/engines/kvm.ts.
+   *
+   * @param checkpointInterval recording: a checkpoint every this many exits (0n: none)
+   * @param disk null for a board without a disk
+   */
+  kvmRun(
+    image: Buffer,
+    imageName: string,
+    ramBytes: number,
+    timeoutMs: number,
+    checkpointInterval: bigint,
+    input: Buffer | number | null,
+    capture: boolean,
+    session: KvmNativeSession | null,
+    progress: { callback: (sample: KvmProgress) => void; intervalMs: number } | null,
+    disk: KvmNativeDisk | null,
+  ): Promise<KvmNativeResult>;
+  /** kvm: opens `path` (default /dev/kvm) and reports whether it can run guests. Never throws. */
+  kvmProbe(path?: string): KvmProbeResult;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---
 

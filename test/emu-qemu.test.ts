@@ -101,9 +101,10 @@ describe('rrkit run', () => {
     const cases: [string[], RegExp][] = [
       [['run', join(dir, 'missing.elf')], /no such guest ELF/],
       [['run', text], /not an ELF file/],
-      [['run', '/bin/sh'], /wrong architecture: x86_64 ELF/],
+      [['run', '--engine', 'emu', '/bin/sh'], /wrong architecture: x86_64 ELF/],
       [['run', low], /entry point 0x70000000 is outside RAM/],
-      [['run', '--engine', 'kvm', 'matmul.small'], /kvm engine is not available here/],
+      [['run', '--engine', 'kvm', '--vcpus', '2', 'matmul.small'], /the kvm engine runs one vCPU/],
+      [['run', '--engine', 'emu', '--disk', text, 'matmul.small'], /only the kvm engine's board has a block device/],
       [['run', '--vcpus', '9', 'matmul.small'], /--vcpus must be/],
     ];
     for (const [args, pattern] of cases) {

@@ -1,7 +1,7 @@
 /**
  * The guest runtimes and workloads: everything builds for both arches, every rv64 workload
  * checks itself under QEMU on 1 and 4 harts, and buildGuest builds a user's program.
- * x86_64 guests are only built here: running them needs /dev/kvm.
+ * x86_64 guests are only built here: test/kvm/ runs them on /dev/kvm.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,10 @@
 /** Checks and conversions for the machine options that run, record and demo share. */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { EMU_MAX_HARTS, type EmuInput } from '../engines/emu.js';
+import { archOfEngine, engineForElf, type EngineName } from '../engines/engine.js';
+import { kvmAvailability } from '../engines/kvm.js';
+import { findWorkload, resolveGuest } from '../guests/catalog.js';
 import { UsageError } from './errors.js';
 
 export function checkVcpus(vcpus: number): number {
@@ -21,10 +25,39 @@ export function checkTimeout(seconds: number): number {
   return seconds;
 }
 
-export function checkEngineAvailable(engine: string): void {
-  if (engine === 'kvm') {
-    throw new Error('the kvm engine is not available here: there is no /dev/kvm on this machine (use --engine emu)');
+/** Throws a one-line Error naming why the engine cannot run here (kvm: no usable /dev/kvm). */
+export function checkEngineAvailable(engine: EngineName): void {
+  if (engine !== 'kvm') return;
+  const availability = kvmAvailability();
+  if (!availability.available) throw new Error(availability.reason);
+}
+
+/**
+ * The engine and ELF for a GUEST argument. With --engine, that engine. Without: a path runs
+ * on the engine for its ELF machine type; a built-in workload's name on emu, unless it
+ * needs a disk or one is given (only the kvm engine's board has a block device).
+ */
+export function chooseGuest(guest: string, engine: EngineName | undefined, hasDisk = false): { engine: EngineName; elf: string } {
+  if (engine !== undefined) return { engine, elf: resolveGuest(guest, archOfEngine(engine)) };
+  const builtIn = findWorkload(guest);
+  if (builtIn !== undefined) {
+    const chosen: EngineName = builtIn.workload.needsDisk || hasDisk ? 'kvm' : 'emu';
+    return { engine: chosen, elf: resolveGuest(guest, archOfEngine(chosen)) };
   }
+  const elf = resolveGuest(guest, 'rv64');  // a path: the arch only matters for names
+  let image: Buffer;
+  try {
+    image = readFileSync(elf);
+  } catch {
+    throw new Error(`${elf}: cannot read`);
+  }
+  return { engine: engineForElf(image, elf), elf };
+}
+
+/** The kvm engine runs one vCPU. */
+export function checkVcpusForEngine(engine: EngineName, vcpus: number): number {
+  if (engine === 'kvm' && vcpus !== 1) throw new UsageError(`--vcpus ${vcpus}: the kvm engine runs one vCPU`);
+  return checkVcpus(vcpus);
 }
 
 /** `--input FILE` (its bytes), `--input -` (stdin, polled without blocking) or none. */

@@ -5,6 +5,7 @@
  * logs get the one summary line at the end, as before.
  */
 import type { EmuProgress } from '../engines/emu.js';
+import type { KvmProgress } from '../engines/kvm.js';
 
 function formatCount(n: bigint): string {
   const units: [bigint, string][] = [
@@ -33,7 +34,12 @@ export class ProgressLine {
 
   /** The callback for runEmu/record/replay, or undefined when nothing is shown. */
   get onProgress(): ((sample: EmuProgress) => void) | undefined {
-    return this.enabled ? (sample) => this.show(sample) : undefined;
+    return this.enabled ? (sample) => this.show(sample.seconds, sample.instructions, 'instructions') : undefined;
+  }
+
+  /** The same for the kvm engine, whose landmarks are VM exits. */
+  get onKvmProgress(): ((sample: KvmProgress) => void) | undefined {
+    return this.enabled ? (sample) => this.show(sample.seconds, sample.exits, 'exits') : undefined;
   }
 
   /** Erases the line; call when the run ends, before printing its result. */
@@ -42,8 +48,8 @@ export class ProgressLine {
     this.shown = false;
   }
 
-  private show(sample: EmuProgress): void {
-    this.stream.write(`\r${this.label}: ${sample.seconds.toFixed(0)} s, ${formatCount(sample.instructions)} instructions\x1b[K`);
+  private show(seconds: number, count: bigint, unit: string): void {
+    this.stream.write(`\r${this.label}: ${seconds.toFixed(0)} s, ${formatCount(count)} ${unit}\x1b[K`);
     this.shown = true;
   }
 }

@@ -6,11 +6,19 @@
  */
 import { resolve } from 'node:path';
 import { EMU_MAX_HARTS, runEmu, type EmuInput, type EmuProgress, type EmuRunResult } from '../engines/emu.js';
+import { runKvm, type KvmInput, type KvmProgress, type KvmRunResult } from '../engines/kvm.js';
+import { describeDisk } from './kvm-disk.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
 import { imageHash, readGuestImage } from './guest-image.js';
 
 /** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
 export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
+/**
+ * kvm's checkpoint interval when none is given, in exits: a checkpoint costs a dirty-log
+ * fetch and a rehash of the pages written since the last (docs/status.md); exits come
+ * every 10–60 µs in exit-heavy guests, so this is a few per second there.
+ */
+export const DEFAULT_KVM_CHECKPOINT_INTERVAL = 5_000n;
 
 export interface RecordOptions {
   elf: string;
@@ -57,6 +65,44 @@ export async function record(options: RecordOptions): Promise<EmuRunResult> {
       crewHold,
       // For provenance: replay does not need it (it follows the logged edges).
       configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold } : { rrkit: 1 }),
+    },
+  });
+}
+
+export interface KvmRecordOptions {
+  elf: string;
+  logPath: string;
+  ramMiB?: number;
+  input?: KvmInput;
+  /** a checkpoint every this many exits; 0n: none; default DEFAULT_KVM_CHECKPOINT_INTERVAL */
+  checkpointInterval?: bigint;
+  capture?: boolean;
+  onProgress?: (sample: KvmProgress) => void;
+  timeoutSeconds?: number;
+  /** a disk-image file for the board's block device */
+  disk?: string;
+}
+
+/** Records a guest on the kvm engine (one vCPU; landmarks are VM exits). */
+export async function recordKvm(options: KvmRecordOptions): Promise<KvmRunResult> {
+  const image = await readGuestImage(options.elf);
+  const disk = options.disk === undefined ? undefined : await describeDisk(options.disk);
+  const config = disk === undefined ? { rrkit: 1 } : { rrkit: 1, disk: { ...disk, path: resolve(disk.path) } };
+  return runKvm({
+    elf: options.elf,
+    ramMiB: options.ramMiB,
+    input: options.input,
+    capture: options.capture,
+    timeoutSeconds: options.timeoutSeconds,
+    onProgress: options.onProgress,
+    checkpointInterval: options.checkpointInterval ?? DEFAULT_KVM_CHECKPOINT_INTERVAL,
+    disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors },
+    session: {
+      mode: 'record',
+      path: options.logPath,
+      imageHash: imageHash(image),
+      imagePath: resolve(options.elf),
+      configJson: JSON.stringify(config),
     },
   });
 }

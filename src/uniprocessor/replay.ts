@@ -5,7 +5,10 @@
  * exited as recorded, or it diverged and the report says where.
  */
 import { existsSync } from 'node:fs';
-import { EmuGuestError, runEmu, type EmuProgress, type EmuRunResult } from '../engines/emu.js';
+import { EmuGuestError, runEmu, type EmuProgress } from '../engines/emu.js';
+import type { EngineRunResult } from '../engines/engine.js';
+import { KvmGuestError, runKvm, type KvmProgress } from '../engines/kvm.js';
+import { recordedDisk } from './kvm-disk.js';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
 import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-reader.js';
 import { checkImageMatchesLog, readGuestImage } from './guest-image.js';
@@ -16,14 +19,16 @@ export interface ReplayOptions {
   elf?: string;
   capture?: boolean;
   timeoutSeconds?: number;
-  /** called about once a second while the guest runs */
+  /** called about once a second while the guest runs (emu) */
   onProgress?: (sample: EmuProgress) => void;
+  /** called about once a second while the guest runs (kvm) */
+  onKvmProgress?: (sample: KvmProgress) => void;
 }
 
 /** What every outcome carries: the log's header and the engine's result. */
 interface ReplayFacts {
   header: LogHeader;
-  result: EmuRunResult;
+  result: EngineRunResult;
 }
 
 export type ReplayOutcome =
@@ -53,26 +58,46 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   // The header only: the engine's reader validates every chunk as it loads the log, and a
   // second full parse here would cost as much as a short replay.
   const header = readLogHeaderFile(options.logPath);
-  if (header.engine !== 'emu') throw new Error(`${options.logPath} was recorded on the ${header.engine} engine, which this build cannot replay`);
+  if (header.engine !== 'emu' && header.engine !== 'kvm') {
+    throw new Error(`${options.logPath} was recorded on the ${header.engine} engine, which this build cannot replay`);
+  }
   const elf = options.elf ?? header.imagePath;
   if (options.elf === undefined && !existsSync(elf)) {
     throw new Error(`the guest image recorded in the log, ${elf}, is gone; give it with --guest`);
   }
   checkImageMatchesLog(await readGuestImage(elf), elf, header.imageHash);
 
-  let result: EmuRunResult;
+  let result: EngineRunResult;
   try {
-    result = await runEmu({
-      elf,
-      harts: header.vcpus,
-      ramMiB: header.ramMib,
-      capture: options.capture,
-      timeoutSeconds: options.timeoutSeconds,
-      onProgress: options.onProgress,
-      session: { mode: 'replay', path: options.logPath },
-    });
+    if (header.engine === 'kvm') {
+      const disk = recordedDisk(header.configJson);
+      result = await runKvm({
+        elf,
+        ramMiB: header.ramMib,
+        capture: options.capture,
+        timeoutSeconds: options.timeoutSeconds,
+        onProgress: options.onKvmProgress,
+        // The disk's bytes are in the log: the replay needs only its size.
+        disk: disk === undefined ? undefined : { path: null, sectors: disk.sectors },
+        session: { mode: 'replay', path: options.logPath },
+      });
+    } else {
+      result = await runEmu({
+        elf,
+        harts: header.vcpus,
+        ramMiB: header.ramMib,
+        capture: options.capture,
+        timeoutSeconds: options.timeoutSeconds,
+        onProgress: options.onProgress,
+        session: { mode: 'replay', path: options.logPath },
+      });
+    }
   } catch (error) {
-    if (error instanceof EmuGuestError && error.result.outcome === 'diverged' && error.result.divergence !== undefined) {
+    if (
+      (error instanceof EmuGuestError || error instanceof KvmGuestError) &&
+      error.result.outcome === 'diverged' &&
+      error.result.divergence !== undefined
+    ) {
       const report = divergenceFromNative(error.result.divergence);
       if (!error.result.logComplete) return { kind: 'incomplete', endedAt: report, result: error.result, header };
       report.lastMatchingCheckpoint = lastMatchingCheckpoint(options.logPath, report);

@@ -10,17 +10,24 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
 import { runEmu } from '../../engines/emu.js';
+import { archOfEngine, landmarkUnit, totalLandmarks, type EngineName, type EngineRunResult } from '../../engines/engine.js';
+import { runKvm } from '../../engines/kvm.js';
 import { builtGuestPath, findWorkload, WORKLOADS } from '../../guests/catalog.js';
-import { record } from '../../uniprocessor/record.js';
+import { writeDiskImage } from '../../guests/disk-image.js';
+import { record, recordKvm } from '../../uniprocessor/record.js';
 import { replay } from '../../uniprocessor/replay.js';
 import { UsageError } from '../errors.js';
-import { checkVcpus } from '../machine-args.js';
+import { checkEngineAvailable, checkVcpusForEngine } from '../machine-args.js';
 
 interface DemoArgs {
-  workload: string;
+  workload: string | undefined;
   small: boolean;
   vcpus: number;
+  engine: EngineName;
 }
+
+/** The disk the demo makes for a workload that reads one: 4 MiB (small: 1 MiB). */
+const DEMO_DISK_SECTORS = 8192;
 
 const grouped = (n: bigint | number): string => n.toLocaleString('en-US');
 
@@ -29,30 +36,56 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   describe: 'record, replay and verify a built-in workload, with a one-screen summary',
   builder: (y: Argv) =>
     y
-      .option('workload', { type: 'string', default: 'timer-ticks', describe: 'the built-in workload to record' })
+      .option('workload', {
+        type: 'string',
+        describe: 'the built-in workload to record (default: timer-ticks on emu; disk-checksum on kvm, which delivers interrupts only at VM exits)',
+      })
       .option('small', { type: 'boolean', default: false, describe: 'its quick-test size' })
-      .option('vcpus', { type: 'number', default: 1, describe: 'vCPUs; more than 1 records their sharing with CREW' })
-      .example('$0 demo --workload racy-counter --vcpus 4', 'a data race on 4 vCPUs, recorded and replayed exactly') as unknown as Argv<DemoArgs>,
+      .option('vcpus', { type: 'number', default: 1, describe: 'vCPUs; more than 1 records their sharing with CREW (emu)' })
+      .option('engine', { choices: ['emu', 'kvm'] as const, default: 'emu' as const, describe: 'execution engine' })
+      .example('$0 demo --workload racy-counter --vcpus 4', 'a data race on 4 vCPUs, recorded and replayed exactly')
+      .example('$0 demo --engine kvm --workload disk-checksum', 'on /dev/kvm: a disk read by DMA, recorded and replayed') as unknown as Argv<DemoArgs>,
   handler: async (args) => {
-    const found = findWorkload(args.workload);
+    const found = findWorkload(args.workload ?? (args.engine === 'kvm' ? 'disk-checksum' : 'timer-ticks'));
     if (found === undefined || found.workload.needsConsoleInput) {
       const names = WORKLOADS.filter((w) => !w.needsConsoleInput).map((w) => w.name);
       throw new UsageError(`--workload must be one of ${names.join(', ')}`);
     }
-    const vcpus = checkVcpus(args.vcpus);
-    const elf = builtGuestPath(found.workload.name, 'rv64', args.small || found.small);
-    const log = join(mkdtempSync(join(tmpdir(), 'rrkit-demo-')), `${found.workload.name}.rrlog`);
+    const engine = args.engine;
+    const vcpus = checkVcpusForEngine(engine, args.vcpus);
+    if (found.workload.needsDisk && engine !== 'kvm') throw new UsageError(`--workload ${found.workload.name} reads a disk: use --engine kvm`);
+    checkEngineAvailable(engine);
+    const small = args.small || found.small;
+    const elf = builtGuestPath(found.workload.name, archOfEngine(engine), small);
+    const dir = mkdtempSync(join(tmpdir(), 'rrkit-demo-'));
+    const log = join(dir, `${found.workload.name}.rrlog`);
     const say = (line: string): boolean => process.stderr.write(`${line}\n`);
-    say(`rrkit demo: ${found.workload.name} (${found.workload.description}) on the emu engine, ${vcpus === 1 ? '1 vCPU' : `${vcpus} vCPUs (CREW)`}`);
+    say(
+      `rrkit demo: ${found.workload.name} (${found.workload.description}) on the ${engine} engine, ` +
+        `${vcpus === 1 ? '1 vCPU' : `${vcpus} vCPUs (CREW)`}`,
+    );
+    let disk: string | undefined;
+    if (found.workload.needsDisk) {
+      disk = join(dir, 'disk.img');
+      await writeDiskImage(disk, small ? DEMO_DISK_SECTORS / 4 : DEMO_DISK_SECTORS);
+      say(`  0/3 wrote a disk image for it: ${disk}`);
+    }
 
     say('  1/3 plain run ...');
-    const plain = await runEmu({ elf, harts: vcpus, capture: true });
+    const plain: EngineRunResult =
+      engine === 'kvm'
+        ? await runKvm({ elf, capture: true, disk: disk === undefined ? undefined : { path: disk, sectors: 0 } })
+        : await runEmu({ elf, harts: vcpus, capture: true });
     say('  2/3 recording ...');
-    const recorded = await record({ elf, logPath: log, vcpus, capture: true });
+    const recorded: EngineRunResult =
+      engine === 'kvm'
+        ? await recordKvm({ elf, logPath: log, capture: true, disk })
+        : await record({ elf, logPath: log, vcpus, capture: true });
     say('  3/3 replaying and verifying ...');
     const replayed = await replay({ logPath: log, capture: true });
 
-    const instructions = recorded.harts.reduce((sum, h) => sum + h.instret, 0n);
+    const unit = landmarkUnit(engine);
+    const instructions = totalLandmarks(recorded);
     const logBytes = (await stat(log)).size;
     const counts = new Map<string, number>();
     let records = 0;
@@ -64,13 +97,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const ratio = (seconds: number): string => `${seconds.toFixed(3)} s (${(seconds / plain.wallSeconds).toFixed(2)}x plain)`;
     say('');
     say(`  guest said        ${recorded.console.toString().trim().split('\n').join('\n                    ')}`);
-    say(`  instructions      ${grouped(instructions)}`);
+    say(`  ${unit.padEnd(18)}${grouped(instructions)}`);
     say(
       `  events logged     ${grouped(records)}: ${count('interrupt')} interrupts, ${count('input')} inputs, ` +
         `${count('checkpoint')} checkpoints` +
+        (count('dma-write') > 0 ? `, ${count('dma-write')} DMA writes` : '') +
         (vcpus > 1 ? `, ${grouped(count('crew-transfer'))} CREW page transfers` : ''),
     );
-    say(`  log               ${grouped(logBytes)} bytes, ${((logBytes * 1000) / Number(instructions)).toFixed(4)} bytes per 1000 instructions`);
+    say(`  log               ${grouped(logBytes)} bytes, ${((logBytes * 1000) / Number(instructions)).toFixed(4)} bytes per 1000 ${unit}`);
     say(`                    ${log}`);
     say(`  plain run         ${plain.wallSeconds.toFixed(3)} s`);
     say(`  record            ${ratio(recorded.wallSeconds)}`);

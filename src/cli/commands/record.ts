@@ -2,21 +2,22 @@
 import { stat } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError } from '../../engines/emu.js';
-import { resolveGuest } from '../../guests/catalog.js';
-import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../uniprocessor/record.js';
+import { KvmGuestError } from '../../engines/kvm.js';
+import { DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_KVM_CHECKPOINT_INTERVAL, record, recordKvm } from '../../uniprocessor/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
+import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpusForEngine, chooseGuest, readConsoleInput } from '../machine-args.js';
 
 interface RecordArgs {
   guest: string;
   output: string;
-  engine: 'emu' | 'kvm';
+  engine: 'emu' | 'kvm' | undefined;
+  disk: string | undefined;
   vcpus: number;
   ram: number;
   input: string | undefined;
-  'checkpoint-every': number;
+  'checkpoint-every': number | undefined;
   timeout: number;
   'crew-granularity': number | undefined;
   'crew-hold': number | undefined;
@@ -29,14 +30,19 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     y
       .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the log to write' })
-      .option('engine', { choices: ['emu', 'kvm'] as const, default: 'emu' as const, describe: 'execution engine' })
+      .option('engine', {
+        choices: ['emu', 'kvm'] as const,
+        describe: "execution engine (default: the ELF's machine type; for a built-in name emu, or kvm when it needs a disk)",
+      })
+      .option('disk', { type: 'string', describe: "kvm: a disk image for the board's block device; the bytes the guest reads are logged" })
       .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (1..${EMU_MAX_HARTS})` })
       .option('ram', { type: 'number', default: EMU_DEFAULT_RAM_MIB, describe: 'guest RAM in MiB' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
       .option('checkpoint-every', {
         type: 'number',
-        default: Number(DEFAULT_CHECKPOINT_INTERVAL),
-        describe: 'a checkpoint (register and memory hashes) every N instructions of vCPU 0; 0: none',
+        describe:
+          `a checkpoint (register and memory hashes) every N landmarks of vCPU 0 — instructions on emu ` +
+          `(default ${DEFAULT_CHECKPOINT_INTERVAL}), exits on kvm (default ${DEFAULT_KVM_CHECKPOINT_INTERVAL}); 0: none`,
       })
       .option('crew-granularity', {
         type: 'number',
@@ -50,35 +56,54 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
       .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
   handler: async (args) => {
-    checkEngineAvailable(args.engine);
+    const { engine, elf } = chooseGuest(args.guest, args.engine, args.disk !== undefined);
+    if (args.disk !== undefined && engine !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
     const every = args['checkpoint-every'];
-    if (!Number.isSafeInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
+    if (every !== undefined && (!Number.isSafeInteger(every) || every < 0))
+      throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
     const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
     const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
-    const elf = resolveGuest(args.guest, 'rv64');
+    const vcpus = checkVcpusForEngine(engine, args.vcpus);
+    const ramMiB = checkRamMiB(args.ram);
+    const timeoutSeconds = checkTimeout(args.timeout);
+    const input = await readConsoleInput(args.input);
+    checkEngineAvailable(engine);
     const progress = new ProgressLine(`recording ${args.output}`, true);
     try {
-      const result = await record({
-        elf,
-        logPath: args.output,
-        vcpus: checkVcpus(args.vcpus),
-        ramMiB: checkRamMiB(args.ram),
-        timeoutSeconds: checkTimeout(args.timeout),
-        input: await readConsoleInput(args.input),
-        checkpointInterval: BigInt(every),
-        crewGranularity: granularity,
-        crewHold: hold,
-        onProgress: progress.onProgress,
-      }).finally(() => progress.end());
-      const instructions = result.harts.reduce((sum, h) => sum + h.instret, 0n);
+      const common = { elf, logPath: args.output, ramMiB, timeoutSeconds, input };
+      const { landmarks, unit, wallSeconds, exitCode } =
+        engine === 'kvm'
+          ? await recordKvm({
+              ...common,
+              disk: args.disk,
+              checkpointInterval: every === undefined ? undefined : BigInt(every),
+              onProgress: progress.onKvmProgress,
+            })
+              .finally(() => progress.end())
+              .then((r) => ({ landmarks: r.exits, unit: 'exits', wallSeconds: r.wallSeconds, exitCode: r.exitCode }))
+          : await record({
+              ...common,
+              vcpus,
+              checkpointInterval: every === undefined ? undefined : BigInt(every),
+              crewGranularity: granularity,
+              crewHold: hold,
+              onProgress: progress.onProgress,
+            })
+              .finally(() => progress.end())
+              .then((r) => ({
+                landmarks: r.harts.reduce((sum, h) => sum + h.instret, 0n),
+                unit: 'instructions',
+                wallSeconds: r.wallSeconds,
+                exitCode: r.exitCode,
+              }));
       const bytes = (await stat(args.output)).size;
       process.stderr.write(
-        `rrkit: recorded ${args.output}: ${instructions} instructions in ${result.wallSeconds.toFixed(3)} s, ` +
-          `log ${bytes} bytes, exit code ${result.exitCode}\n`,
+        `rrkit: recorded ${args.output}: ${landmarks} ${unit} in ${wallSeconds.toFixed(3)} s, ` +
+          `log ${bytes} bytes, exit code ${exitCode}\n`,
       );
-      process.exitCode = result.exitCode;
+      process.exitCode = exitCode;
     } catch (error) {
-      if (error instanceof EmuGuestError) {
+      if (error instanceof EmuGuestError || error instanceof KvmGuestError) {
         process.stderr.write(`rrkit: ${error.message} (the log ${args.output} is incomplete)\n`);
         process.exitCode = error.result.outcome === 'timeout' ? 124 : 1;
         return;

@@ -22,7 +22,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
     const progress = new ProgressLine(`replaying ${args.log}`, true);
-    const outcome = await replay({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
+    const outcome = await replay({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress, onKvmProgress: progress.onKvmProgress }).finally(() => progress.end());
     switch (outcome.kind) {
       case 'exited':
         process.exitCode = outcome.exitCode;

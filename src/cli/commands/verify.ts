@@ -8,6 +8,7 @@ import { toJsonSafe } from '../../analysis/log-dump.js';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { LogFormatError } from '../../analysis/log-error.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
+import { landmarkUnit, totalLandmarks } from '../../engines/engine.js';
 import { replay } from '../../uniprocessor/replay.js';
 import { ProgressLine } from '../progress.js';
 
@@ -33,7 +34,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     let outcome;
     try {
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      outcome = await replay({ logPath: args.log, elf: args.guest, capture: true, onProgress: progress.onProgress }).finally(() =>
+      outcome = await replay({ logPath: args.log, elf: args.guest, capture: true, onProgress: progress.onProgress, onKvmProgress: progress.onKvmProgress }).finally(() =>
         progress.end(),
       );
     } catch (error) {
@@ -48,10 +49,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     });
     switch (outcome.kind) {
       case 'exited': {
-        const instructions = outcome.result.harts.reduce((sum, h) => sum + h.instret, 0n);
+        const landmarks = totalLandmarks(outcome.result);
+        const unit = landmarkUnit(outcome.header.engine === 'kvm' ? 'kvm' : 'emu');
         report(
-          { verdict: 'identical', checkpoints, instructions, exitCode: outcome.exitCode, consoleBytes: outcome.result.console.length, stateHash: outcome.result.stateHash },
-          `identical: ${checkpoints} checkpoints, ${instructions} instructions, console output (${outcome.result.console.length} bytes), ` +
+          { verdict: 'identical', checkpoints, [unit]: landmarks, exitCode: outcome.exitCode, consoleBytes: outcome.result.console.length, stateHash: outcome.result.stateHash },
+          `identical: ${checkpoints} checkpoints, ${landmarks} ${unit}, console output (${outcome.result.console.length} bytes), ` +
             `exit code ${outcome.exitCode} and final state ${outcome.result.stateHash.toString(16).padStart(16, '0')}`,
         );
         process.exitCode = 0;

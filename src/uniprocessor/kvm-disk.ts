@@ -1,0 +1,49 @@
+/**
+ * The disk of a kvm recording, as its log header's configuration describes it: its size
+ * (replay must show the guest the same disk) and the SHA-256 of the image (so that a
+ * replay that reads its own copy of the disk can refuse a different one).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+
+export interface RecordedDisk {
+  /** size in 512-byte sectors */
+  sectors: number;
+  sha256: string;
+  /** as given when recording (informational) */
+  path: string;
+}
+
+/** Size and hash of a disk-image file; one-line errors. */
+export async function describeDisk(path: string): Promise<RecordedDisk> {
+  let size: number;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new Error(`--disk ${path}: not a regular file`);
+    size = info.size;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`--disk ${path}: no such file`);
+    throw error;
+  }
+  if (size === 0 || size % 512 !== 0) {
+    throw new Error(`--disk ${path}: its size (${size} bytes) is not a positive multiple of 512-byte sectors`);
+  }
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return { sectors: size / 512, sha256: hash.digest('hex'), path };
+}
+
+/** The disk recorded in a log header's config_json, if any. */
+export function recordedDisk(configJson: string): RecordedDisk | undefined {
+  let config: unknown;
+  try {
+    config = JSON.parse(configJson);
+  } catch {
+    return undefined;
+  }
+  const disk = (config as { disk?: Partial<RecordedDisk> } | null)?.disk;
+  if (disk === undefined || typeof disk.sectors !== 'number' || typeof disk.sha256 !== 'string') return undefined;
+  return { sectors: disk.sectors, sha256: disk.sha256, path: typeof disk.path === 'string' ? disk.path : '' };
+}

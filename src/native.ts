@@ -134,6 +134,8 @@ export interface KvmNativeDisk {
   path: string | null;
   /** size in 512-byte sectors when `path` is null */
   sectors: number;
+  /** recording: leave the bytes the disk writes into guest memory out of the log (the replay reads its own copy of the image) */
+  shared: boolean;
 }
 
 /** A sample of a kvm run in progress. */

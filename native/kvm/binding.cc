@@ -209,8 +209,8 @@ emu::ConsoleInput InputOf(const Napi::Value& value) {
 }
 
 // kvmRun(image, imageName, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
-// disk: null, or { path: string | null, sectors: number } (path null: a replay that takes
-// the disk's bytes from the log).
+// disk: null, or { path: string | null, sectors: number, shared: boolean } (path null: a
+// replay that takes the disk's bytes from the log).
 Napi::Value KvmRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 10) throw Napi::TypeError::New(env, "kvmRun takes 10 arguments");
@@ -231,6 +231,7 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
       const Napi::Value path = disk.Get("path");
       if (path.IsString()) parts->disk = std::make_unique<DiskImage>(path.As<Napi::String>().Utf8Value());
       options.disk_sectors = static_cast<uint64_t>(disk.Get("sectors").As<Napi::Number>().DoubleValue());
+      options.disk_shared = disk.Get("shared").ToBoolean().Value();
     }
     parts->session = MakeSession(info[7], options);
     parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[5]), elf,

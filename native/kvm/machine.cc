@@ -1,5 +1,6 @@
 #include "kvm/machine.h"
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -211,17 +212,27 @@ void Machine::CompleteDiskIfDue(replay::Landmark at) {
     std::optional<DiskReader::Done> done = disk_reader_->Poll();
     if (!done) return;
     if (!done->error.empty()) throw std::runtime_error(done->error);
-    FinishDiskRequest(at, std::move(done->data));
+    FinishDiskRequest(at, std::move(done->data), options_.disk_shared);
     interrupts_.Raise(kDiskVector, done->finished);
     return;
   }
-  const std::optional<replay::DmaWrite> dma = world_.ScheduledDma(0);
+  std::optional<replay::DmaWrite> dma = world_.ScheduledDma(0);
   if (!dma || dma->at.count != at.count) return;
-  FinishDiskRequest(at, dma->data);
+  if (dma->from_shared_disk) {
+    if (disk_image_ == nullptr)
+      throw std::runtime_error("the log left the disk's bytes out (recorded with --disk-shared): give the disk image with --disk");
+    if (dma->disk_offset != disk_.in_flight()->disk_offset()) {
+      throw replay::Divergence{at, "disk read offset", std::to_string(dma->disk_offset),
+                               std::to_string(disk_.in_flight()->disk_offset())};
+    }
+    dma->data.resize(dma->length);
+    disk_image_->Read(dma->disk_offset, dma->data);
+  }
+  FinishDiskRequest(at, std::move(dma->data), dma->from_shared_disk);
   interrupts_.Raise(kDiskVector, clock_.Now());
 }
 
-void Machine::FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data) {
+void Machine::FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data, bool from_shared_disk) {
   const DiskRequest request = *disk_.in_flight();
   if (data.size() != request.bytes()) {
     throw replay::Divergence{at, "DMA length", std::to_string(request.bytes()) + " bytes requested",
@@ -230,7 +241,10 @@ void Machine::FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data) 
   memory_.Write(request.address, data);
   if (memory_hash_) memory_hash_->NoteWritten(request.address, data.size());
   result_.dma_bytes += data.size();
-  world_.DmaDone(replay::DmaWrite{at, request.address, std::move(data)});
+  // Where in the image the bytes came from is logged only when they are not.
+  replay::DmaWrite dma{at, request.address, {}, from_shared_disk, from_shared_disk ? request.disk_offset() : 0, data.size()};
+  if (!from_shared_disk) dma.data = std::move(data);
+  world_.DmaDone(dma);
   disk_.Complete();
 }
 
@@ -243,11 +257,11 @@ void Machine::DeliverInterrupt(replay::Landmark at) {
     const std::optional<uint8_t> vector = interrupts_.Deliverable();
     if (!vector || !vcpu_.ReadyForInterrupt()) return;
     const auto due = interrupts_.Deliver(*vector);
-    world_.InterruptTaken(at, *vector);
+    const auto delay = static_cast<uint64_t>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count()));
+    world_.DelayedInterruptTaken(at, *vector, delay);
     vcpu_.InjectInterrupt(*vector);
     ++result_.interrupts;
-    result_.interrupt_delays_ns.push_back(
-        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count()));
+    result_.interrupt_delays_ns.push_back(delay);
     return;
   }
   if (!next_interrupt_ || next_interrupt_->count != at.count) return;

@@ -46,9 +46,13 @@ struct MachineOptions {
   bool track_memory = false;
   emu::ConsoleOutput::Mode console = emu::ConsoleOutput::Mode::kStdout;
   std::chrono::milliseconds timeout{0};  // 0 = none
-  // The disk: its size, and where its bytes come from. A live run or a recording reads
-  // `image`; a replay takes them from the log (image null).
+  // The disk's size when there is no image file (a replay that takes its bytes from the
+  // log); with an image, the image's size.
   uint64_t disk_sectors = 0;
+  // Recording: leave the bytes the disk writes into guest memory out of the log; the
+  // replay reads them from its own copy of the image (VMware FT's backups read their own
+  // disk).
+  bool disk_shared = false;
 };
 
 struct RunResult {
@@ -78,7 +82,8 @@ struct RunResult {
 
 class Machine {
  public:
-  // `disk` (may be null) must outlive the machine.
+  // `disk` (may be null) must outlive the machine. A replay needs it only when the log
+  // left the disk's bytes out.
   Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, emu::ConsoleInput input,
           const ElfImage& image, const DiskImage* disk);
   ~Machine();
@@ -107,7 +112,7 @@ class Machine {
   void TakeCheckpointIfDue(replay::Landmark at);
   void CompleteDiskIfDue(replay::Landmark at);
   void StartDiskRead(const DiskRequest& request);
-  void FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data);
+  void FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data, bool from_shared_disk);
   // After the exit was handled: inject an interrupt if one is due and the guest can take it.
   void DeliverInterrupt(replay::Landmark at);
   void WaitInHalt(replay::Landmark at);

@@ -27,6 +27,11 @@ std::string KindName(InputKind kind) {
 
 std::string At(uint64_t count) { return "@ " + std::to_string(count); }
 
+std::string DescribeDma(const DmaWrite& dma) {
+  return std::to_string(dma.length) + " bytes at " + Hex(dma.address) +
+         (dma.from_shared_disk ? " from disk offset " + std::to_string(dma.disk_offset) : "") + " " + At(dma.at.count);
+}
+
 std::string DescribeOutput(const OutputDigest& output) {
   char hash[24];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(output.hash));
@@ -74,7 +79,14 @@ ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_
           else if constexpr (std::is_same_v<T, CheckpointRecord>) checkpoints_.push_back(std::move(r.checkpoint));
           else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
           else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
-          else if constexpr (std::is_same_v<T, DmaWriteRecord>) vcpus_[r.at.vcpu]->dmas.push_back(std::move(r));
+          else if constexpr (std::is_same_v<T, DmaWriteRecord>) {
+            const uint64_t length = r.data.size();
+            vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, std::move(r.data), false, 0, length});
+          } else if constexpr (std::is_same_v<T, DelayedInterruptRecord>) {
+            vcpus_[r.at.vcpu]->interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_.size());
+          } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
+            vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, {}, true, r.disk_offset, r.length});
+          }
         },
         record);
   }
@@ -185,8 +197,7 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
                        "cause " + std::to_string(v.interrupts.front().first.cause), "machine stopped"};
     }
     if (!v.dmas.empty()) {
-      throw Divergence{{i, v.dmas.front().at.count}, "unperformed DMA",
-                       std::to_string(v.dmas.front().data.size()) + " bytes at " + Hex(v.dmas.front().address), "machine stopped"};
+      throw Divergence{{i, v.dmas.front().at.count}, "unperformed DMA", DescribeDma(v.dmas.front()), "machine stopped"};
     }
     if (!v.rare_outcomes.empty()) {
       throw Divergence{{i, v.rare_outcomes.front().at.count}, "unconsumed rare outcome",
@@ -198,12 +209,11 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
 void ReplayingWorld::DmaDone(const DmaWrite& dma) {
   VcpuLog& v = ForVcpu(dma.at);
   std::lock_guard lock(v.mutex);
-  const std::string actual = std::to_string(dma.data.size()) + " bytes at " + Hex(dma.address) + " " + At(dma.at.count);
-  if (v.dmas.empty()) throw Divergence{dma.at, "DMA", "none", actual};
-  const DmaWriteRecord& next = v.dmas.front();
-  if (next.at.count != dma.at.count || next.address != dma.address || next.data.size() != dma.data.size()) {
-    throw Divergence{dma.at, "DMA", std::to_string(next.data.size()) + " bytes at " + Hex(next.address) + " " + At(next.at.count),
-                     actual};
+  if (v.dmas.empty()) throw Divergence{dma.at, "DMA", "none", DescribeDma(dma)};
+  const DmaWrite& next = v.dmas.front();
+  if (next.at.count != dma.at.count || next.address != dma.address || next.length != dma.length ||
+      next.from_shared_disk != dma.from_shared_disk || next.disk_offset != dma.disk_offset) {
+    throw Divergence{dma.at, "DMA", DescribeDma(next), DescribeDma(dma)};
   }
   v.dmas.pop_front();
 }
@@ -212,8 +222,7 @@ std::optional<DmaWrite> ReplayingWorld::ScheduledDma(uint32_t vcpu) {
   VcpuLog& v = ForVcpu({vcpu, 0});
   std::lock_guard lock(v.mutex);
   if (v.dmas.empty()) return std::nullopt;
-  const DmaWriteRecord& next = v.dmas.front();
-  return DmaWrite{next.at, next.address, next.data};
+  return v.dmas.front();
 }
 
 std::optional<std::vector<uint64_t>> ReplayingWorld::FinalLandmarks() {

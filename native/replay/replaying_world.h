@@ -51,7 +51,7 @@ class ReplayingWorld final : public World {
     std::deque<InputRecord> inputs;
     std::deque<RareOutcomeRecord> rare_outcomes;
     std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
-    std::deque<DmaWriteRecord> dmas;
+    std::deque<DmaWrite> dmas;
   };
 
   VcpuLog& ForVcpu(Landmark at);

@@ -51,12 +51,16 @@ struct OutputDigest {
   uint64_t hash = 0;  // FNV-1a 64 over every byte, in order
 };
 
-// Bytes a device wrote into guest memory (DMA): logged with the bytes, so that replay
-// needs no copy of where they came from.
+// Bytes a device wrote into guest memory (DMA). Logged with the bytes, so that replay
+// needs no copy of where they came from — unless they came from a disk image that the
+// replay holds too (--disk-shared): then the log says only where in the image.
 struct DmaWrite {
   Landmark at;
   uint64_t address = 0;  // guest-physical
-  std::vector<uint8_t> data;
+  std::vector<uint8_t> data;  // empty when from_shared_disk
+  bool from_shared_disk = false;
+  uint64_t disk_offset = 0;  // from_shared_disk: where the bytes are in the image
+  uint64_t length = 0;       // bytes written (data.size() unless from_shared_disk)
 };
 
 // Raised by a replaying World when the guest does not follow the log; carries the report.
@@ -87,6 +91,12 @@ class World {
 
   // The engine took interrupt `cause` at `at` (recording logs it).
   virtual void InterruptTaken(Landmark at, uint64_t cause) = 0;
+  // The same, for an interrupt that fell due `delay_ns` before it could be taken (kvm takes
+  // interrupts only at VM exits). Recording logs the delay too; replay ignores it.
+  virtual void DelayedInterruptTaken(Landmark at, uint64_t cause, uint64_t delay_ns) {
+    (void)delay_ns;
+    InterruptTaken(at, cause);
+  }
 
   // Replay: the next interrupt this vCPU must take, and where. The engine runs exactly up
   // to that landmark and then takes it.

@@ -93,6 +93,8 @@ std::vector<Record> OneOfEachKind() {
       CheckpointRecord{MakeCheckpoint({1000, 2000}, 5)},
       CrewTransferRecord{0x80042, {0, 1500}, {1, 2500}},
       DmaWriteRecord{{0, 3000}, 0x80001000, {1, 2, 3, 4, 5}},
+      DelayedInterruptRecord{{1, 3100}, 0x20, 123456},
+      DiskReadRecord{{0, 3200}, 0x200000, 4096 * 512, 65536},
       MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6), {42, 0x1234567890abcdefull}},
   };
 }
@@ -126,8 +128,12 @@ bool SameRecord(const Record& a, const Record& b) {
         else if constexpr (std::is_same_v<T, MachineStopRecord>)
           return SameLandmark(x.exit_at, y.exit_at) && x.exit_code == y.exit_code &&
                  SameCheckpoint(x.final_state, y.final_state) && x.output.bytes == y.output.bytes && x.output.hash == y.output.hash;
-        else
+        else if constexpr (std::is_same_v<T, DmaWriteRecord>)
           return SameLandmark(x.at, y.at) && x.address == y.address && x.data == y.data;
+        else if constexpr (std::is_same_v<T, DelayedInterruptRecord>)
+          return SameLandmark(x.at, y.at) && x.cause == y.cause && x.delay_ns == y.delay_ns;
+        else
+          return SameLandmark(x.at, y.at) && x.address == y.address && x.disk_offset == y.disk_offset && x.length == y.length;
       },
       a);
 }
@@ -273,7 +279,7 @@ void TestBadInput() {
   CHECK_LOG_ERROR(read({'E', 'L', 'F', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}), LogErrorCode::kBadMagic,
                   LogError::kHeaderChunk);
   auto wrong_version = good;
-  wrong_version[8] = 2;
+  wrong_version[8] = kLogFormatVersion + 1;
   CHECK_LOG_ERROR(read(wrong_version), LogErrorCode::kBadVersion, LogError::kHeaderChunk);
   auto header_flip = good;
   header_flip[20] ^= 0x10;

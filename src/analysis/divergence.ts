@@ -6,8 +6,10 @@ import type { NativeDivergence } from '../native.js';
 
 export interface DivergenceReport {
   vcpu: number;
-  /** instructions the vCPU had retired when it diverged (its landmark) */
+  /** the vCPU's landmark where it diverged: instructions retired (emu) or VM exits taken (kvm) */
   count: bigint;
+  /** what `count` counts; absent means instructions */
+  unit?: 'instructions' | 'exits';
   /** what differed: "register hash", "memory hash", "input kind", "console output", ... */
   what: string;
   expected: string;
@@ -16,8 +18,8 @@ export interface DivergenceReport {
   lastMatchingCheckpoint?: bigint[];
 }
 
-export function divergenceFromNative(d: NativeDivergence): DivergenceReport {
-  return { vcpu: d.vcpu, count: d.count, what: d.what, expected: d.expected, actual: d.actual };
+export function divergenceFromNative(d: NativeDivergence, unit: 'instructions' | 'exits' = 'instructions'): DivergenceReport {
+  return { vcpu: d.vcpu, count: d.count, unit, what: d.what, expected: d.expected, actual: d.actual };
 }
 
 export function formatDivergence(report: DivergenceReport): string {
@@ -25,5 +27,6 @@ export function formatDivergence(report: DivergenceReport): string {
     report.lastMatchingCheckpoint === undefined
       ? 'no checkpoint matched before it'
       : `last matching checkpoint at ${report.lastMatchingCheckpoint.map((c, v) => `vcpu ${v} @ ${c}`).join(', ')}`;
-  return `replay diverged at vcpu ${report.vcpu} @ instruction ${report.count}: ${report.what}: expected ${report.expected}, actual ${report.actual} (${matched})`;
+  const where = report.unit === 'exits' ? `exit ${report.count}` : `instruction ${report.count}`;
+  return `replay diverged at vcpu ${report.vcpu} @ ${where}: ${report.what}: expected ${report.expected}, actual ${report.actual} (${matched})`;
 }

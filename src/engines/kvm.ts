@@ -73,7 +73,9 @@ function checkDisk(disk: KvmNativeDisk | undefined): KvmNativeDisk | null {
   if (disk === undefined) return null;
   if (disk.path !== null && (typeof disk.path !== 'string' || disk.path === '')) throw new TypeError('disk.path must be a path or null');
   checkInteger('disk.sectors', disk.sectors, 0, Number.MAX_SAFE_INTEGER);
-  return { path: disk.path, sectors: disk.sectors };
+  if (typeof disk.shared !== 'boolean') throw new TypeError('disk.shared must be a boolean');
+  if (disk.shared && disk.path === null) throw new TypeError('a shared disk needs its image (disk.path)');
+  return { path: disk.path, sectors: disk.sectors, shared: disk.shared };
 }
 
 /**

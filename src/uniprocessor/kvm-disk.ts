@@ -11,8 +11,10 @@ export interface RecordedDisk {
   /** size in 512-byte sectors */
   sectors: number;
   sha256: string;
-  /** as given when recording (informational) */
+  /** as given when recording (absolute) */
   path: string;
+  /** recorded with --disk-shared: the log holds where the guest's disk reads came from, not their bytes */
+  shared: boolean;
 }
 
 /** Size and hash of a disk-image file; one-line errors. */
@@ -32,7 +34,7 @@ export async function describeDisk(path: string): Promise<RecordedDisk> {
   }
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { sectors: size / 512, sha256: hash.digest('hex'), path };
+  return { sectors: size / 512, sha256: hash.digest('hex'), path, shared: false };
 }
 
 /** The disk recorded in a log header's config_json, if any. */
@@ -45,5 +47,27 @@ export function recordedDisk(configJson: string): RecordedDisk | undefined {
   }
   const disk = (config as { disk?: Partial<RecordedDisk> } | null)?.disk;
   if (disk === undefined || typeof disk.sectors !== 'number' || typeof disk.sha256 !== 'string') return undefined;
-  return { sectors: disk.sectors, sha256: disk.sha256, path: typeof disk.path === 'string' ? disk.path : '' };
+  return { sectors: disk.sectors, sha256: disk.sha256, path: typeof disk.path === 'string' ? disk.path : '', shared: disk.shared === true };
+}
+
+/**
+ * The image a replay of a --disk-shared recording reads: `given` (--disk) or the path in the
+ * log, which must be the very image recorded (same SHA-256). One-line errors.
+ */
+export async function sharedDiskForReplay(recorded: RecordedDisk, given: string | undefined): Promise<string> {
+  const path = given ?? recorded.path;
+  let actual: RecordedDisk;
+  try {
+    actual = await describeDisk(path);
+  } catch (error) {
+    const hint = given === undefined ? ' (the log left the disk\'s bytes out: give the image with --disk)' : '';
+    throw new Error(`${(error as Error).message}${hint}`);
+  }
+  if (actual.sha256 !== recorded.sha256) {
+    throw new Error(
+      `--disk ${path} is not the disk image this log was recorded with (log: sha256 ${recorded.sha256.slice(0, 16)}…, ` +
+        `file: sha256 ${actual.sha256.slice(0, 16)}…)`,
+    );
+  }
+  return path;
 }

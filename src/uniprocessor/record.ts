@@ -81,12 +81,15 @@ export interface KvmRecordOptions {
   timeoutSeconds?: number;
   /** a disk-image file for the board's block device */
   disk?: string;
+  /** leave the bytes read from the disk out of the log: the replay reads its own copy of the image */
+  diskShared?: boolean;
 }
 
 /** Records a guest on the kvm engine (one vCPU; landmarks are VM exits). */
 export async function recordKvm(options: KvmRecordOptions): Promise<KvmRunResult> {
   const image = await readGuestImage(options.elf);
-  const disk = options.disk === undefined ? undefined : await describeDisk(options.disk);
+  if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
+  const disk = options.disk === undefined ? undefined : { ...(await describeDisk(options.disk)), shared: options.diskShared ?? false };
   const config = disk === undefined ? { rrkit: 1 } : { rrkit: 1, disk: { ...disk, path: resolve(disk.path) } };
   return runKvm({
     elf: options.elf,
@@ -96,7 +99,7 @@ export async function recordKvm(options: KvmRecordOptions): Promise<KvmRunResult
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
     checkpointInterval: options.checkpointInterval ?? DEFAULT_KVM_CHECKPOINT_INTERVAL,
-    disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors },
+    disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors, shared: disk.shared },
     session: {
       mode: 'record',
       path: options.logPath,

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { EmuGuestError, runEmu, type EmuProgress } from '../engines/emu.js';
 import type { EngineRunResult } from '../engines/engine.js';
 import { KvmGuestError, runKvm, type KvmProgress } from '../engines/kvm.js';
-import { recordedDisk } from './kvm-disk.js';
+import { recordedDisk, sharedDiskForReplay } from './kvm-disk.js';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
 import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-reader.js';
 import { checkImageMatchesLog, readGuestImage } from './guest-image.js';
@@ -23,6 +23,8 @@ export interface ReplayOptions {
   onProgress?: (sample: EmuProgress) => void;
   /** called about once a second while the guest runs (kvm) */
   onKvmProgress?: (sample: KvmProgress) => void;
+  /** kvm, a log recorded with --disk-shared: the disk image (default: the path in the log) */
+  disk?: string;
 }
 
 /** What every outcome carries: the log's header and the engine's result. */
@@ -71,14 +73,16 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   try {
     if (header.engine === 'kvm') {
       const disk = recordedDisk(header.configJson);
+      // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
+      // needs the very image it was recorded with.
+      const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
       result = await runKvm({
         elf,
         ramMiB: header.ramMib,
         capture: options.capture,
         timeoutSeconds: options.timeoutSeconds,
         onProgress: options.onKvmProgress,
-        // The disk's bytes are in the log: the replay needs only its size.
-        disk: disk === undefined ? undefined : { path: null, sectors: disk.sectors },
+        disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
         session: { mode: 'replay', path: options.logPath },
       });
     } else {
@@ -98,7 +102,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
       error.result.outcome === 'diverged' &&
       error.result.divergence !== undefined
     ) {
-      const report = divergenceFromNative(error.result.divergence);
+      const report = divergenceFromNative(error.result.divergence, header.engine === 'kvm' ? 'exits' : 'instructions');
       if (!error.result.logComplete) return { kind: 'incomplete', endedAt: report, result: error.result, header };
       report.lastMatchingCheckpoint = lastMatchingCheckpoint(options.logPath, report);
       return { kind: 'diverged', report, result: error.result, header };

@@ -74,7 +74,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     say('  1/3 plain run ...');
     const plain: EngineRunResult =
       engine === 'kvm'
-        ? await runKvm({ elf, capture: true, disk: disk === undefined ? undefined : { path: disk, sectors: 0 } })
+        ? await runKvm({ elf, capture: true, disk: disk === undefined ? undefined : { path: disk, sectors: 0, shared: false } })
         : await runEmu({ elf, harts: vcpus, capture: true });
     say('  2/3 recording ...');
     const recorded: EngineRunResult =

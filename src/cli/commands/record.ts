@@ -14,6 +14,7 @@ interface RecordArgs {
   output: string;
   engine: 'emu' | 'kvm' | undefined;
   disk: string | undefined;
+  'disk-shared': boolean;
   vcpus: number;
   ram: number;
   input: string | undefined;
@@ -35,6 +36,11 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         describe: "execution engine (default: the ELF's machine type; for a built-in name emu, or kvm when it needs a disk)",
       })
       .option('disk', { type: 'string', describe: "kvm: a disk image for the board's block device; the bytes the guest reads are logged" })
+      .option('disk-shared', {
+        type: 'boolean',
+        default: false,
+        describe: "with --disk: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image)",
+      })
       .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (1..${EMU_MAX_HARTS})` })
       .option('ram', { type: 'number', default: EMU_DEFAULT_RAM_MIB, describe: 'guest RAM in MiB' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
@@ -58,6 +64,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
   handler: async (args) => {
     const { engine, elf } = chooseGuest(args.guest, args.engine, args.disk !== undefined);
     if (args.disk !== undefined && engine !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
+    if (args['disk-shared'] && args.disk === undefined) throw new UsageError('--disk-shared needs --disk FILE');
     const every = args['checkpoint-every'];
     if (every !== undefined && (!Number.isSafeInteger(every) || every < 0))
       throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
@@ -76,6 +83,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
           ? await recordKvm({
               ...common,
               disk: args.disk,
+              diskShared: args['disk-shared'],
               checkpointInterval: every === undefined ? undefined : BigInt(every),
               onProgress: progress.onKvmProgress,
             })

@@ -44,7 +44,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     checkEngineAvailable(engine);
     try {
       if (engine === 'kvm') {
-        const result = await runKvm({ elf, ramMiB, timeoutSeconds, input, disk: args.disk === undefined ? undefined : { path: args.disk, sectors: 0 } });
+        const result = await runKvm({ elf, ramMiB, timeoutSeconds, input, disk: args.disk === undefined ? undefined : { path: args.disk, sectors: 0, shared: false } });
         if (args.stats) {
           process.stderr.write(
             `rrkit: exit ${result.exitCode}, ${result.exits} exits, ${result.interrupts} interrupts, ${result.wallSeconds.toFixed(3)} s, ` +

@@ -15,6 +15,7 @@ import { ProgressLine } from '../progress.js';
 interface VerifyArgs {
   log: string;
   guest: string | undefined;
+  disk: string | undefined;
   json: boolean;
 }
 
@@ -25,6 +26,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('disk', { type: 'string', describe: 'kvm, a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' }) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     const report = (value: object, line: string): void => {
@@ -34,7 +36,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     let outcome;
     try {
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      outcome = await replay({ logPath: args.log, elf: args.guest, capture: true, onProgress: progress.onProgress, onKvmProgress: progress.onKvmProgress }).finally(() =>
+      outcome = await replay({ logPath: args.log, elf: args.guest, disk: args.disk, capture: true, onProgress: progress.onProgress, onKvmProgress: progress.onKvmProgress }).finally(() =>
         progress.end(),
       );
     } catch (error) {

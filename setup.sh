@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets rrkit up from nothing on a Debian machine, as root: Debian packages, npm packages and
-# the native addon (npm ci), and the guest workloads. Safe to run again.
+# Sets rrkit up from nothing on a Debian machine, as root: Debian packages, npm packages, the
+# native addon and the command's bundle (npm ci), and the guest workloads. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,8 +32,9 @@ else
 fi
 
 command -v node >/dev/null || fail "node is not installed (rrkit needs Node.js >= 20.19)"
-step "npm ci (npm packages and the native addon, node $(node --version))"
+step "npm ci (npm packages, the native addon and the command's bundle, node $(node --version))"
 npm ci --no-audit --no-fund || fail "npm ci failed (the addon's compiler errors are above)"
+[[ -f dist/rrkit.mjs ]] || fail "npm ci did not build dist/rrkit.mjs (npm run build)"
 
 step "building the guest workloads (make -C guests)"
 make -C guests -j"$(nproc)" || fail "building the guests failed"

@@ -13,17 +13,21 @@ import { fileURLToPath } from 'node:url';
 /** Repository root (this file lives in src/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-// --- emu: the RISC-V software multiprocessor (native/emu/) ----------------------------
+// --- what every engine's run returns (native/emu/, native/kvm/) -----------------------
 
-/** How an emu run ended. */
-export type EmuOutcome =
-  /** the guest wrote the test finisher (exitCode is its code) */
+/** How a run ended. */
+export type NativeOutcome =
+  /** the guest asked to stop (emu: the test finisher; kvm: the exit register; exitCode is its code) */
   | 'exited'
-  /** every hart reached the instruction count it was asked to stop at */
+  /** every vCPU reached the landmark it was asked to stop at */
   | 'reached-counts'
-  /** a guest error the guest did not handle (illegal instruction, access fault with no trap handler, trap loop); `error` names hart, pc, instruction and cause */
+  /**
+   * a guest error the guest did not handle; `error` says which — emu: illegal instruction,
+   * access fault with no trap handler, trap loop (vCPU, pc, instruction, cause); kvm: triple
+   * fault, emulation failure, an access to no RAM or register, an unhandled exit (with the registers)
+   */
   | 'fault'
-  /** the timeout passed before the guest stopped */
+  /** the timeout passed before the guest stopped (kvm kicks a vCPU that makes no exit; `error` has its registers) */
   | 'timeout'
   /** rrkit itself failed */
   | 'host-error'
@@ -33,7 +37,7 @@ export type EmuOutcome =
 /** The first place a replay differed from its recording (rr's compare_with, as data). */
 export interface NativeDivergence {
   readonly vcpu: number;
-  /** the vCPU's landmark: instructions retired before the one that diverged */
+  /** the vCPU's landmark (emu: instructions retired before the one that diverged) */
   readonly count: bigint;
   /** what differed: "register hash", "memory hash", "input kind", "console output", ... */
   readonly what: string;
@@ -41,21 +45,21 @@ export interface NativeDivergence {
   readonly actual: string;
 }
 
-/** One hart at the end of a run. */
-export interface EmuHartFinal {
-  /** retired instructions: the hart's final landmark */
-  readonly instret: bigint;
+/** One vCPU at the end of a run. */
+export interface NativeVcpuFinal {
+  /** its final landmark: retired instructions on emu, synchronous exits on kvm */
+  readonly landmark: bigint;
   readonly pc: bigint;
-  /** hash of x1..x31, pc and the machine-mode CSRs */
+  /** hash of the architectural registers (emu: x1..x31, pc and the machine-mode CSRs) */
   readonly registerHash: bigint;
 }
 
-/** Record to, or replay from, a log (see src/uniprocessor and src/smp). */
-export type EmuNativeSession =
+/** Record to, or replay from, a log (built by src/session/). */
+export type NativeSession =
   | {
       mode: 'record';
       path: string;
-      /** SHA-256 of the ELF */
+      /** SHA-256 of the image bytes passed to the same call */
       imageHash: Buffer;
       imagePath: string;
       /** bytes per CREW page; 0 when CREW is off */
@@ -68,28 +72,28 @@ export type EmuNativeSession =
   | { mode: 'replay'; path: string };
 
 /** A sample of a run in progress. */
-export interface EmuProgress {
-  /** retired by all harts so far (each as of its last pass through its run loop) */
-  readonly instructions: bigint;
+export interface NativeProgress {
+  /** landmarks passed by all vCPUs so far (each as of its last pass through its run loop) */
+  readonly landmarks: bigint;
   /** since the guest started */
   readonly seconds: number;
 }
 
-/** What `emuRun` resolves with. */
-export interface EmuNativeResult {
-  readonly outcome: EmuOutcome;
+/** What an engine's run resolves with. */
+export interface NativeRunResult {
+  readonly outcome: NativeOutcome;
   readonly exitCode: number;
-  /** the hart that wrote the finisher, and its landmark (count before that store) */
-  readonly exitHart: number;
-  readonly exitCount: bigint;
+  /** the vCPU that asked to stop, and its landmark then */
+  readonly exitVcpu: number;
+  readonly exitLandmark: bigint;
   /** one line when outcome is 'fault', 'timeout', 'host-error' or 'diverged'; empty otherwise */
   readonly error: string;
   /** present when outcome is 'diverged' */
   readonly divergence?: NativeDivergence;
-  readonly harts: readonly EmuHartFinal[];
+  readonly vcpus: readonly NativeVcpuFinal[];
   /** hash of all guest RAM at the end */
   readonly memoryHash: bigint;
-  /** hash of every hart's registers and all RAM: equal states give equal hashes */
+  /** hash of every vCPU's registers and all RAM: equal states give equal hashes */
   readonly stateHash: bigint;
   readonly wallSeconds: number;
   /** replay: whether the log had its trailer (a clean close); true for other runs */
@@ -100,80 +104,26 @@ export interface EmuNativeResult {
 
 // --- kvm: x86_64 guests on /dev/kvm (native/kvm/) ----------------------------------------
 
-/** How a kvm run ended. */
-export type KvmOutcome =
-  /** the guest wrote the exit register (exitCode is its code) */
-  | 'exited'
-  /** the guest cannot go on: triple fault, emulation failure, an access to nothing, an unhandled exit; `error` names it with the registers */
-  | 'fault'
-  /** the timeout passed before the guest stopped (the vCPU was kicked out of KVM_RUN); `error` has the registers */
-  | 'timeout'
-  /** rrkit or KVM failed */
-  | 'host-error'
-  /** replay: the guest did not follow the log; `divergence` says where */
-  | 'diverged';
-
-/** Record to, or replay from, a log (src/uniprocessor builds these). */
-export type KvmNativeSession =
-  | {
-      mode: 'record';
-      path: string;
-      /** SHA-256 of the ELF */
-      imageHash: Buffer;
-      imagePath: string;
-      /** engine configuration recorded in the header (the disk, for replay) */
-      configJson: string;
-    }
-  | { mode: 'replay'; path: string };
-
 /**
- * The disk behind the board's block device: a file (running, recording, or replaying a
+ * The disk behind the kvm board's block device: a file (running, recording, or replaying a
  * log that left the disk's bytes out), or only its size (replaying a log that holds them).
  */
-export interface KvmNativeDisk {
+export interface NativeDisk {
   path: string | null;
-  /** size in 512-byte sectors when `path` is null */
+  /** size in 512-byte sectors when `path` is null (otherwise the file's) */
   sectors: number;
   /** recording: leave the bytes the disk writes into guest memory out of the log (the replay reads its own copy of the image) */
   shared: boolean;
 }
 
-/** A sample of a kvm run in progress. */
-export interface KvmProgress {
-  /** VM exits so far: the vCPU's landmark */
-  readonly exits: bigint;
-  readonly seconds: number;
-}
-
-/** What `kvmRun` resolves with. */
-export interface KvmNativeResult {
-  readonly outcome: KvmOutcome;
-  readonly exitCode: number;
-  /** the exit (landmark) at which the guest wrote the exit register */
-  readonly exitCount: bigint;
-  /** one line when outcome is not 'exited'; empty otherwise */
-  readonly error: string;
-  readonly divergence?: NativeDivergence;
-  /** synchronous VM exits taken: the vCPU's final landmark */
-  readonly exits: bigint;
-  readonly rip: bigint;
-  /** hash of the general registers, rip, rflags, segment selectors and control registers */
-  readonly registerHash: bigint;
-  /** hash of all guest RAM at the end */
-  readonly memoryHash: bigint;
-  /** hash of the registers and all RAM: equal states give equal hashes */
-  readonly stateHash: bigint;
+/** What `kvmRun` resolves with: every engine's result, and what the board's devices did. */
+export interface KvmNativeResult extends NativeRunResult {
   /** interrupts injected */
   readonly interrupts: number;
   /** running and recording: for each interrupt, ns from when it fell due to its delivery at an exit */
   readonly interruptDelaysNs: readonly number[];
   /** bytes the disk wrote into guest memory */
   readonly dmaBytes: number;
-  readonly wallSeconds: number;
-  /** replay: whether the log had its trailer; true for other runs */
-  readonly logComplete: boolean;
-  /** the console output, when `capture` was set */
-  readonly console: Buffer;
 }
 
 /** Whether /dev/kvm can be used here; if not, `reason` is one line saying why and what to do. */
@@ -189,6 +139,9 @@ export interface NativeAddon {
   /** Names of the native modules compiled into this build. */
   readonly modules: readonly string[];
 
+  /** emu: the most harts its machine has (native/emu/board.h's kMaxHarts; src/engines/emu.ts validates against it). */
+  readonly emuMaxHarts: number;
+
   /**
    * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, one
    * host thread per hart: a plain run, a recording or a replay, as `session` says. Throws
@@ -197,13 +150,13 @@ export interface NativeAddon {
    * chunk and byte offset).
    * Arguments are positional and unchecked: call it through src/engines/emu.ts.
    *
-   * @param image the ELF file's bytes
+   * @param image the ELF file's bytes (for a recording: the bytes `session.imageHash` hashes)
    * @param imageName used in error messages (the path)
-   * @param harts 1..8
+   * @param harts 1..emuMaxHarts
    * @param ramBytes guest RAM size, a multiple of 4 KiB
    * @param timeoutMs 0 for none
    * @param checkpointInterval a consistent cut every this many instructions of hart 0 (0n: never)
-   * @param stopAt per-hart instruction counts to stop exactly at ([] = run until exit)
+   * @param stopAt per-hart instruction counts (landmarks) to stop exactly at ([] = run until exit)
    * @param input console input: bytes, a file descriptor polled without blocking, or null
    * @param capture collect console output into the result instead of writing it to stdout
    * @param session null for a plain run; a recording's log path and header fields; or the
@@ -221,18 +174,19 @@ export interface NativeAddon {
     stopAt: readonly bigint[],
     input: Buffer | number | null,
     capture: boolean,
-    session: EmuNativeSession | null,
-    progress: { callback: (sample: EmuProgress) => void; intervalMs: number } | null,
-  ): Promise<EmuNativeResult>;
+    session: NativeSession | null,
+    progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
+  ): Promise<NativeRunResult>;
 
   /**
    * kvm: loads an x86_64 ELF into a fresh VM (one vCPU) and runs it off the JavaScript
-   * thread: a plain run, a recording or a replay, as `session` says. Throws synchronously
-   * (Error, one line) when /dev/kvm cannot be used (naming the cause), the ELF is not an
-   * x86_64 rrkit guest, the disk image cannot be opened, or the log is bad.
+   * thread: a plain run, a recording or a replay, as `session` says. Landmarks are VM exits.
+   * Throws synchronously (Error, one line) when /dev/kvm cannot be used (naming the cause),
+   * the ELF is not an x86_64 rrkit guest, the disk image cannot be opened, or the log is bad.
    * Arguments are positional and unchecked: call it through src/engines/kvm.ts.
    *
    * @param checkpointInterval recording: a checkpoint every this many exits (0n: none)
+   * @param session as for emuRun (the CREW fields are ignored: one vCPU)
    * @param disk null for a board without a disk
    */
   kvmRun(
@@ -243,9 +197,9 @@ export interface NativeAddon {
     checkpointInterval: bigint,
     input: Buffer | number | null,
     capture: boolean,
-    session: KvmNativeSession | null,
-    progress: { callback: (sample: KvmProgress) => void; intervalMs: number } | null,
-    disk: KvmNativeDisk | null,
+    session: NativeSession | null,
+    progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
+    disk: NativeDisk | null,
   ): Promise<KvmNativeResult>;
   /** kvm: opens `path` (default /dev/kvm) and reports whether it can run guests. Never throws. */
   kvmProbe(path?: string): KvmProbeResult;

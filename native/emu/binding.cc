@@ -79,8 +79,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Object out = Napi::Object::New(env);
     out.Set("outcome", OutcomeName(result_.outcome));
     out.Set("exitCode", result_.exit_code);
-    out.Set("exitHart", result_.exit_at.vcpu);
-    out.Set("exitCount", Napi::BigInt::New(env, result_.exit_at.count));
+    out.Set("exitVcpu", result_.exit_at.vcpu);
+    out.Set("exitLandmark", Napi::BigInt::New(env, result_.exit_at.count));
     out.Set("error", result_.error);
     if (result_.divergence) {
       const replay::Divergence& d = *result_.divergence;
@@ -92,21 +92,20 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       divergence.Set("actual", d.actual);
       out.Set("divergence", divergence);
     }
-    Napi::Array harts = Napi::Array::New(env, result_.harts.size());
+    Napi::Array vcpus = Napi::Array::New(env, result_.harts.size());
     for (uint32_t i = 0; i < result_.harts.size(); ++i) {
-      Napi::Object hart = Napi::Object::New(env);
-      hart.Set("instret", Napi::BigInt::New(env, result_.harts[i].instret));
-      hart.Set("pc", Napi::BigInt::New(env, result_.harts[i].pc));
-      hart.Set("registerHash", Napi::BigInt::New(env, result_.harts[i].register_hash));
-      harts.Set(i, hart);
+      Napi::Object vcpu = Napi::Object::New(env);
+      vcpu.Set("landmark", Napi::BigInt::New(env, result_.harts[i].instret));
+      vcpu.Set("pc", Napi::BigInt::New(env, result_.harts[i].pc));
+      vcpu.Set("registerHash", Napi::BigInt::New(env, result_.harts[i].register_hash));
+      vcpus.Set(i, vcpu);
     }
-    out.Set("harts", harts);
+    out.Set("vcpus", vcpus);
     out.Set("memoryHash", Napi::BigInt::New(env, result_.memory_hash));
     out.Set("stateHash", Napi::BigInt::New(env, result_.state_hash));
     out.Set("wallSeconds", result_.wall_seconds);
     out.Set("logComplete", log_complete_);
     out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
-    machine_.reset();
     deferred_.Resolve(out);
   }
 
@@ -117,7 +116,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::Object sample = Napi::Object::New(env);
-    sample.Set("instructions", Napi::BigInt::New(env, samples[count - 1].instructions));
+    sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].instructions));
     sample.Set("seconds", samples[count - 1].seconds);
     on_progress_.Call({sample});
   }
@@ -227,6 +226,18 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
   }
 }
 
+// The emu board has no device that writes guest memory, so it cannot have recorded DMA
+// writes; replaying a log that holds some would ignore input the guest once saw.
+void RefuseDmaWrites(replay::Session& session) {
+  const replay::ReplayingWorld* replaying = session.replaying();
+  if (replaying == nullptr || !replaying->first_dma()) return;
+  const replay::Landmark at = *replaying->first_dma();
+  throw std::invalid_argument("the log holds " + std::to_string(replaying->dma_count()) +
+                              " DMA writes (the first at vcpu " + std::to_string(at.vcpu) + " @ " +
+                              std::to_string(at.count) +
+                              "), which the emu engine has no device for: it was not recorded on emu");
+}
+
 // progress: null, or { callback, intervalMs }.
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (value.IsNull() || value.IsUndefined()) return std::nullopt;
@@ -265,6 +276,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
+    RefuseDmaWrites(*session);
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
@@ -276,7 +288,10 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   }
 }
 
-void Export(Napi::Env env, Napi::Object exports) { exports.Set("emuRun", Napi::Function::New(env, EmuRun, "emuRun")); }
+void Export(Napi::Env env, Napi::Object exports) {
+  exports.Set("emuRun", Napi::Function::New(env, EmuRun, "emuRun"));
+  exports.Set("emuMaxHarts", Napi::Number::New(env, kMaxHarts));
+}
 
 const addon::ExportRegistrar kRegistrar("emu", Export);
 

@@ -27,10 +27,7 @@ uint64_t HighestInterrupt(uint64_t pending) {
   return kInterruptTimer;
 }
 
-std::string DivergenceMessage(const replay::Divergence& d) {
-  return "replay diverged at hart " + std::to_string(d.at.vcpu) + " instruction " + std::to_string(d.at.count) + ": " +
-         d.what + " expected " + d.expected + ", got " + d.actual;
-}
+std::string DivergenceMessage(const replay::Divergence& d) { return replay::DescribeDivergence(d, "instruction"); }
 
 // SMP record: while a hart blocks (wfi, a cut), CREW takes its pages without its help.
 class ParkedIfCrew {

@@ -83,7 +83,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Object out = Napi::Object::New(env);
     out.Set("outcome", OutcomeName(result_.outcome));
     out.Set("exitCode", result_.exit_code);
-    out.Set("exitCount", Napi::BigInt::New(env, result_.exit_at.count));
+    out.Set("exitVcpu", result_.exit_at.vcpu);
+    out.Set("exitLandmark", Napi::BigInt::New(env, result_.exit_at.count));
     out.Set("error", result_.error);
     if (result_.divergence) {
       const replay::Divergence& d = *result_.divergence;
@@ -95,9 +96,13 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       divergence.Set("actual", d.actual);
       out.Set("divergence", divergence);
     }
-    out.Set("exits", Napi::BigInt::New(env, result_.exits));
-    out.Set("rip", Napi::BigInt::New(env, result_.rip));
-    out.Set("registerHash", Napi::BigInt::New(env, result_.register_hash));
+    Napi::Array vcpus = Napi::Array::New(env, 1);
+    Napi::Object vcpu = Napi::Object::New(env);
+    vcpu.Set("landmark", Napi::BigInt::New(env, result_.exits));
+    vcpu.Set("pc", Napi::BigInt::New(env, result_.rip));
+    vcpu.Set("registerHash", Napi::BigInt::New(env, result_.register_hash));
+    vcpus.Set(uint32_t{0}, vcpu);
+    out.Set("vcpus", vcpus);
     out.Set("memoryHash", Napi::BigInt::New(env, result_.memory_hash));
     out.Set("stateHash", Napi::BigInt::New(env, result_.state_hash));
     out.Set("interrupts", static_cast<double>(result_.interrupts));
@@ -118,7 +123,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::Object sample = Napi::Object::New(env);
-    sample.Set("exits", Napi::BigInt::New(env, samples[count - 1].exits));
+    sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].exits));
     sample.Set("seconds", samples[count - 1].seconds);
     on_progress_.Call({sample});
   }
@@ -167,8 +172,8 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
-// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson }
-// or { mode: 'replay', path }.
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson, ... }
+// (the CREW fields are not used: one vCPU) or { mode: 'replay', path }.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();

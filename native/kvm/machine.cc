@@ -10,6 +10,7 @@
 #include "kvm/long_mode.h"
 #include "kvm/registers.h"
 #include "kvm/thread_kick.h"
+#include "replay/divergence.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -17,10 +18,7 @@ namespace {
 // Unwinds the run loop once stop_ is set.
 struct Stopped {};
 
-std::string DivergenceMessage(const replay::Divergence& d) {
-  return "replay diverged at vcpu " + std::to_string(d.at.vcpu) + " exit " + std::to_string(d.at.count) + ": " + d.what +
-         " expected " + d.expected + ", got " + d.actual;
-}
+std::string DivergenceMessage(const replay::Divergence& d) { return replay::DescribeDivergence(d, "exit"); }
 
 }  // namespace
 

@@ -26,9 +26,6 @@ class RecordingWorld final : public World {
   std::optional<std::vector<uint64_t>> FinalLandmarks() override { return std::nullopt; }
   void DmaDone(const DmaWrite& dma) override;
 
-  // For recorders of events the World does not carry (CREW transfers, DMA).
-  LogWriter& log() { return log_; }
-
  private:
   World& source_;
   LogWriter& log_;

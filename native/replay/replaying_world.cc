@@ -6,12 +6,6 @@
 namespace rrkit::replay {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 std::string KindName(InputKind kind) {
   switch (kind) {
     case InputKind::kClock: return "clock";
@@ -27,6 +21,12 @@ std::string KindName(InputKind kind) {
 
 std::string At(uint64_t count) { return "@ " + std::to_string(count); }
 
+std::string Hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
 std::string DescribeDma(const DmaWrite& dma) {
   return std::to_string(dma.length) + " bytes at " + Hex(dma.address) +
          (dma.from_shared_disk ? " from disk offset " + std::to_string(dma.disk_offset) : "") + " " + At(dma.at.count);
@@ -39,33 +39,6 @@ std::string DescribeOutput(const OutputDigest& output) {
 }
 
 }  // namespace
-
-std::string DescribeDivergence(const Divergence& d) {
-  return "vcpu " + std::to_string(d.at.vcpu) + " @ " + std::to_string(d.at.count) + ": " + d.what + ": expected " +
-         d.expected + ", actual " + d.actual;
-}
-
-std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual) {
-  std::vector<Divergence> out;
-  if (expected.vcpus.size() != actual.vcpus.size()) {
-    out.push_back({{0, 0}, "vcpu count", std::to_string(expected.vcpus.size()), std::to_string(actual.vcpus.size())});
-    return out;
-  }
-  for (size_t i = 0; i < expected.vcpus.size(); ++i) {
-    const auto& e = expected.vcpus[i];
-    const auto& a = actual.vcpus[i];
-    if (e.at.vcpu != a.at.vcpu || e.at.count != a.at.count) {
-      out.push_back({a.at, "landmark", "vcpu " + std::to_string(e.at.vcpu) + " " + At(e.at.count),
-                     "vcpu " + std::to_string(a.at.vcpu) + " " + At(a.at.count)});
-    }
-    if (e.register_hash != a.register_hash) out.push_back({a.at, "register hash", Hex(e.register_hash), Hex(a.register_hash)});
-  }
-  if (expected.memory_hash != actual.memory_hash) {
-    const Landmark at = actual.vcpus.empty() ? Landmark{} : actual.vcpus.front().at;
-    out.push_back({at, "memory hash", Hex(expected.memory_hash), Hex(actual.memory_hash)});
-  }
-  return out;
-}
 
 ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_(log.complete) {
   for (uint32_t i = 0; i < header_.vcpus; ++i) vcpus_.push_back(std::make_unique<VcpuLog>());
@@ -80,16 +53,23 @@ ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_
           else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
           else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
           else if constexpr (std::is_same_v<T, DmaWriteRecord>) {
+            NoteDma(r.at);
             const uint64_t length = r.data.size();
             vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, std::move(r.data), false, 0, length});
           } else if constexpr (std::is_same_v<T, DelayedInterruptRecord>) {
             vcpus_[r.at.vcpu]->interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_.size());
           } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
+            NoteDma(r.at);
             vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, {}, true, r.disk_offset, r.length});
           }
         },
         record);
   }
+}
+
+void ReplayingWorld::NoteDma(Landmark at) {
+  if (!first_dma_) first_dma_ = at;
+  ++dma_count_;
 }
 
 ReplayingWorld::VcpuLog& ReplayingWorld::ForVcpu(Landmark at) {

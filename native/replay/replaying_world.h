@@ -15,12 +15,6 @@
 
 namespace rrkit::replay {
 
-// One line: "vcpu 1 @ 4000: register hash: expected 0x.., actual 0x..".
-std::string DescribeDivergence(const Divergence& divergence);
-
-// Every difference between a logged checkpoint and a taken one (empty when they agree).
-std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual);
-
 class ReplayingWorld final : public World {
  public:
   explicit ReplayingWorld(LogContents log);
@@ -42,6 +36,9 @@ class ReplayingWorld final : public World {
   bool log_complete() const { return complete_; }
   // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
   const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
+  // DMA records in the log (an engine without DMA devices, emu, refuses a log that holds any).
+  size_t dma_count() const { return dma_count_; }
+  std::optional<Landmark> first_dma() const { return first_dma_; }
 
  private:
   // What one vCPU still has to consume; only that vCPU's thread normally touches it, the
@@ -55,11 +52,14 @@ class ReplayingWorld final : public World {
   };
 
   VcpuLog& ForVcpu(Landmark at);
+  void NoteDma(Landmark at);
 
   const LogHeader header_;
   const bool complete_;
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
   std::vector<CrewTransferRecord> crew_transfers_;
+  size_t dma_count_ = 0;
+  std::optional<Landmark> first_dma_;
 
   std::mutex machine_mutex_;  // checkpoints and the stop
   std::deque<Checkpoint> checkpoints_;

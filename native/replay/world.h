@@ -5,7 +5,15 @@
 // Every value that comes from the world (clock, entropy, console input, ...) and every
 // asynchronous interrupt passes through a World. Three implementations: live (plain run),
 // recording (live, and logs what it saw) and replaying (feeds the log, reads nothing from
-// the world). Engines call it; they never know which one they have.
+// the world).
+//
+// What an engine must know: values (Input, RareOutcome) it simply asks for, the same way in
+// every world. Asynchronous events differ: live and recording, interrupts come from the
+// engine's own devices as host time passes (DeliversLiveInterrupts() is true) and the
+// engine decides when to cut a checkpoint; in replay they come from the log at exact
+// landmarks (ScheduledInterrupt, ScheduledCheckpoint, FinalLandmarks), and the engine's
+// devices must raise nothing. An engine keeps that difference in one place (emu: its
+// InterruptSource and CutSchedule) and elsewhere does not know which world it has.
 #pragma once
 
 #include <cstdint>
@@ -14,14 +22,10 @@
 #include <string>
 #include <vector>
 
-namespace rrkit::replay {
+#include "replay/divergence.h"
+#include "replay/landmark.h"
 
-// A point in one vCPU's execution. emu: instructions the vCPU retired before the current
-// instruction (exact). kvm: synchronous exits the vCPU has taken so far.
-struct Landmark {
-  uint32_t vcpu = 0;
-  uint64_t count = 0;
-};
+namespace rrkit::replay {
 
 // Which device value came from the world. Part of the log format: append only.
 enum class InputKind : uint8_t {
@@ -61,14 +65,6 @@ struct DmaWrite {
   bool from_shared_disk = false;
   uint64_t disk_offset = 0;  // from_shared_disk: where the bytes are in the image
   uint64_t length = 0;       // bytes written (data.size() unless from_shared_disk)
-};
-
-// Raised by a replaying World when the guest does not follow the log; carries the report.
-struct Divergence {
-  Landmark at;
-  std::string what;      // e.g. "input kind", "register hash", "memory hash"
-  std::string expected;
-  std::string actual;
 };
 
 class World {

@@ -4,7 +4,7 @@ BUILD ?= build/crew
 CXX ?= g++
 CXXFLAGS_COMMON := -std=c++20 -g -Wall -Wextra -Werror -pthread -Inative
 SOURCES := $(sort $(wildcard native/crew/*.cc)) native/tools/crew_test.cc
-HEADERS := $(wildcard native/crew/*.h) native/replay/world.h
+HEADERS := $(wildcard native/crew/*.h native/replay/*.h)
 
 .PHONY: all run clean
 all: $(BUILD)/crew_test $(BUILD)/crew_test_tsan

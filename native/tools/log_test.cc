@@ -440,7 +440,7 @@ void TestWorlds() {
       CHECK(replayed.final_counts == recorded.final_counts);
     });
     CHECK(!divergence);
-    if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence).c_str());
+    if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence, "instruction").c_str());
   }
   // A guest that reads a different device at one landmark: "input kind" on that vCPU.
   {
@@ -465,7 +465,7 @@ void TestWorlds() {
       taken.vcpus[2].register_hash ^= 1;
       auto divergence = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
       CHECK(divergence && divergence->at.vcpu == 2 && divergence->what == "register hash");
-      CHECK(divergence && DescribeDivergence(*divergence).find("vcpu 2 @ ") == 0);
+      CHECK(divergence && DescribeDivergence(*divergence, "exit").find("replay diverged at vcpu 2 @ exit ") == 0);
       auto none_left = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
       CHECK(none_left && none_left->what == "checkpoint");
     }

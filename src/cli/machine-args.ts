@@ -1,15 +1,20 @@
 /** Checks and conversions for the machine options that run, record and demo share. */
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { EMU_MAX_HARTS, type EmuInput } from '../engines/emu.js';
-import { archOfEngine, engineForElf, type EngineName } from '../engines/engine.js';
-import { kvmAvailability } from '../engines/kvm.js';
+import type { ConsoleInput, Engine } from '../engines/engine.js';
+import { DEFAULT_ENGINE, engineFor, engineNamed } from '../engines/index.js';
 import { findWorkload, resolveGuest } from '../guests/catalog.js';
+import { readGuestImage, type GuestImage } from '../guests/image.js';
 import { UsageError } from './errors.js';
 
-export function checkVcpus(vcpus: number): number {
-  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > EMU_MAX_HARTS)
-    throw new UsageError(`--vcpus must be an integer from 1 to ${EMU_MAX_HARTS}, not ${vcpus}`);
+/** The most vCPUs any engine has, for help texts (each engine checks its own limit). */
+export function maxVcpusHelp(): string {
+  return `1..${engineNamed(DEFAULT_ENGINE).maxVcpus} on emu`;
+}
+
+export function checkVcpus(vcpus: number, engine: Engine): number {
+  if (engine.maxVcpus === 1 && vcpus !== 1) throw new UsageError(`--vcpus ${vcpus}: the ${engine.name} engine runs one vCPU`);
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > engine.maxVcpus)
+    throw new UsageError(`--vcpus must be an integer from 1 to ${engine.maxVcpus}, not ${vcpus}`);
   return vcpus;
 }
 
@@ -25,43 +30,32 @@ export function checkTimeout(seconds: number): number {
   return seconds;
 }
 
-/** Throws a one-line Error naming why the engine cannot run here (kvm: no usable /dev/kvm). */
-export function checkEngineAvailable(engine: EngineName): void {
-  if (engine !== 'kvm') return;
-  const availability = kvmAvailability();
-  if (!availability.available) throw new Error(availability.reason);
-}
-
 /**
- * The engine and ELF for a GUEST argument. With --engine, that engine. Without: a path runs
- * on the engine for its ELF machine type; a built-in workload's name on emu, unless it
- * needs a disk or one is given (only the kvm engine's board has a block device).
+ * A GUEST argument and an optional `--engine`, as the image (read once, here) and the
+ * engine that runs it: the named engine (a built-in workload then for its architecture),
+ * else for a file the ELF's machine type, and for a built-in workload the default engine —
+ * or kvm when the workload reads a disk or `withDisk` (only the kvm board has a block device).
  */
-export function chooseGuest(guest: string, engine: EngineName | undefined, hasDisk = false): { engine: EngineName; elf: string } {
-  if (engine !== undefined) return { engine, elf: resolveGuest(guest, archOfEngine(engine)) };
+export async function guestAndEngine(
+  guest: string,
+  engineName: string | undefined,
+  withDisk = false,
+): Promise<{ image: GuestImage; engine: Engine }> {
   const builtIn = findWorkload(guest);
-  if (builtIn !== undefined) {
-    const chosen: EngineName = builtIn.workload.needsDisk || hasDisk ? 'kvm' : 'emu';
-    return { engine: chosen, elf: resolveGuest(guest, archOfEngine(chosen)) };
-  }
-  const elf = resolveGuest(guest, 'rv64');  // a path: the arch only matters for names
-  let image: Buffer;
-  try {
-    image = readFileSync(elf);
-  } catch {
-    throw new Error(`${elf}: cannot read`);
-  }
-  return { engine: engineForElf(image, elf), elf };
+  const diskEngine = builtIn !== undefined && (builtIn.workload.needsDisk || withDisk) ? 'kvm' : undefined;
+  const named = engineName === undefined ? undefined : engineNamed(engineName);
+  const path = resolveGuest(guest, (named ?? engineNamed(diskEngine ?? DEFAULT_ENGINE)).guestArch);
+  const image = await readGuestImage(path);
+  return { image, engine: named ?? (diskEngine !== undefined ? engineNamed(diskEngine) : engineFor(image)) };
 }
 
-/** The kvm engine runs one vCPU. */
-export function checkVcpusForEngine(engine: EngineName, vcpus: number): number {
-  if (engine === 'kvm' && vcpus !== 1) throw new UsageError(`--vcpus ${vcpus}: the kvm engine runs one vCPU`);
-  return checkVcpus(vcpus);
+/** `--disk FILE` for an engine: only the kvm engine's board has a block device. */
+export function checkDiskOption(disk: string | undefined, engine: Engine): void {
+  if (disk !== undefined && engine.name !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
 }
 
 /** `--input FILE` (its bytes), `--input -` (stdin, polled without blocking) or none. */
-export async function readConsoleInput(path: string | undefined): Promise<EmuInput> {
+export async function readConsoleInput(path: string | undefined): Promise<ConsoleInput> {
   if (path === undefined) return { kind: 'none' };
   if (path === '-') return { kind: 'fd', fd: 0 };
   try {

@@ -4,8 +4,7 @@
  * does not go to that terminal too (it would land in the middle of the line): pipes and CI
  * logs get the one summary line at the end, as before.
  */
-import type { EmuProgress } from '../engines/emu.js';
-import type { KvmProgress } from '../engines/kvm.js';
+import type { RunProgress } from '../engines/engine.js';
 
 function formatCount(n: bigint): string {
   const units: [bigint, string][] = [
@@ -32,14 +31,9 @@ export class ProgressLine {
     this.enabled = stream.isTTY === true && !(consoleToStdout && process.stdout.isTTY === true);
   }
 
-  /** The callback for runEmu/record/replay, or undefined when nothing is shown. */
-  get onProgress(): ((sample: EmuProgress) => void) | undefined {
-    return this.enabled ? (sample) => this.show(sample.seconds, sample.instructions, 'instructions') : undefined;
-  }
-
-  /** The same for the kvm engine, whose landmarks are VM exits. */
-  get onKvmProgress(): ((sample: KvmProgress) => void) | undefined {
-    return this.enabled ? (sample) => this.show(sample.seconds, sample.exits, 'exits') : undefined;
+  /** The callback for a session's onProgress, or undefined when nothing is shown. */
+  get onProgress(): ((sample: RunProgress) => void) | undefined {
+    return this.enabled ? (sample) => this.show(sample) : undefined;
   }
 
   /** Erases the line; call when the run ends, before printing its result. */
@@ -48,8 +42,8 @@ export class ProgressLine {
     this.shown = false;
   }
 
-  private show(seconds: number, count: bigint, unit: string): void {
-    this.stream.write(`\r${this.label}: ${seconds.toFixed(0)} s, ${formatCount(count)} ${unit}\x1b[K`);
+  private show(sample: RunProgress): void {
+    this.stream.write(`\r${this.label}: ${sample.seconds.toFixed(0)} s, ${formatCount(sample.landmarks)} ${sample.landmarkUnit}\x1b[K`);
     this.shown = true;
   }
 }

@@ -1,50 +1,107 @@
 /**
- * What the two engines have in common for the commands and sessions: which engine runs an
- * ELF, which guest architecture each runs, what its landmarks count, and the few facts of
- * a finished run that record, replay and verify compare whichever engine ran it.
+ * What an engine is to the rest of rrkit: a name (the one a log's header records), what
+ * its landmarks count, which guest images it runs, and one call that runs an image — a
+ * plain run, a recording or a replay, as the session in its options says. Sessions
+ * (src/session/) are written against this interface only; src/engines/index.ts lists the
+ * engines.
  */
 import type { GuestArch } from '../guests/catalog.js';
-import type { EmuRunResult } from './emu.js';
-import type { KvmRunResult } from './kvm.js';
+import type { GuestImage } from '../guests/image.js';
+import type { NativeDisk, NativeOutcome, NativeProgress, NativeRunResult, NativeSession, NativeVcpuFinal } from '../native.js';
 
 export type EngineName = 'emu' | 'kvm';
-export const ENGINE_NAMES: readonly EngineName[] = ['emu', 'kvm'];
 
-const ELF_MACHINE_X86_64 = 62;
-const ELF_MACHINE_RISCV = 243;
+/** What a landmark counts: retired instructions (emu, exact) or synchronous VM exits (kvm). */
+export type LandmarkUnit = 'instructions' | 'exits';
 
-export function archOfEngine(engine: EngineName): GuestArch {
-  return engine === 'kvm' ? 'x86_64' : 'rv64';
+/** Where the guest's console input comes from. */
+export type ConsoleInput = { kind: 'none' } | { kind: 'bytes'; data: Uint8Array } | { kind: 'fd'; fd: number };
+
+export type RunOutcome = NativeOutcome;
+export type RunResult = NativeRunResult;
+export type VcpuFinal = NativeVcpuFinal;
+export type SessionRequest = NativeSession;
+/** A disk for the board's block device (only the kvm engine's board has one). */
+export type DiskAttachment = NativeDisk;
+
+/** A sample of a run in progress. */
+export interface RunProgress extends NativeProgress {
+  readonly landmarkUnit: LandmarkUnit;
 }
 
-/** What a landmark counts on `engine`: retired instructions (emu) or VM exits (kvm). */
-export function landmarkUnit(engine: EngineName): 'instructions' | 'exits' {
-  return engine === 'kvm' ? 'exits' : 'instructions';
+export interface RunOptions {
+  /** vCPUs, 1..engine.maxVcpus; default 1 */
+  vcpus?: number;
+  /** guest RAM in MiB, 1..4096; default engine.defaultRamMiB */
+  ramMiB?: number;
+  /** stop the guest after this many seconds (0 or absent: no limit) */
+  timeoutSeconds?: number;
+  /** console input; default none */
+  input?: ConsoleInput;
+  /** capture console output in the result instead of writing it to stdout; default false */
+  capture?: boolean;
+  /** stop each vCPU exactly at this landmark (one per vCPU) */
+  stopAt?: readonly bigint[];
+  /** a consistent cut every this many landmarks of vCPU 0 (0 = never; default 0) */
+  checkpointInterval?: bigint;
+  /** record to or replay from a log (src/session/ builds these); default: a plain run */
+  session?: SessionRequest;
+  /** a disk for the board's block device; default none (an engine whose board has none refuses one) */
+  disk?: DiskAttachment;
+  /** called about every `progressIntervalMs` (default 1000) while the guest runs */
+  onProgress?: (sample: RunProgress) => void;
+  progressIntervalMs?: number;
 }
 
-/** The engine that runs an ELF, from its machine type; throws a one-line Error otherwise. */
-export function engineForElf(image: Uint8Array, path: string): EngineName {
-  const isElf = image.length >= 20 && image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46;
-  if (!isElf) throw new Error(`${path}: not an ELF file`);
-  const machine = image[18]! | (image[19]! << 8);
-  if (machine === ELF_MACHINE_RISCV) return 'emu';
-  if (machine === ELF_MACHINE_X86_64) return 'kvm';
-  throw new Error(`${path}: an ELF for machine ${machine}; rrkit runs riscv64 (emu) and x86_64 (kvm) guests`);
+export interface Engine {
+  readonly name: EngineName;
+  readonly landmarkUnit: LandmarkUnit;
+  /** the built-in workloads' architecture for this engine (guests/build/ARCH/) */
+  readonly guestArch: GuestArch;
+  /** e_machine of the ELF images it runs */
+  readonly elfMachine: number;
+  readonly maxVcpus: number;
+  readonly defaultRamMiB: number;
+  /** landmarks between checkpoints when a recording names no interval: a few checkpoints per second of typical guest time */
+  readonly defaultCheckpointInterval: bigint;
+  /**
+   * Runs `image` (these bytes, read once by the caller). Options are checked first
+   * (TypeError/RangeError before anything runs). Resolves for 'exited', 'reached-counts'
+   * and, in a replay, 'diverged' (the result says where); rejects with GuestFailure for a
+   * guest fault or the timeout, and with EngineFailure when rrkit itself failed.
+   */
+  run(image: GuestImage, options: RunOptions): Promise<RunResult>;
 }
 
-/** Either engine's result. */
-export type EngineRunResult = EmuRunResult | KvmRunResult;
-
-export function isKvmResult(result: EngineRunResult): result is KvmRunResult {
-  return 'exits' in result;
+/** A run that ended without the guest reaching its end; `result` holds what there is. The message is one line. */
+export class RunFailure extends Error {
+  override name = 'RunFailure';
+  constructor(
+    message: string,
+    readonly result: RunResult,
+  ) {
+    super(message);
+  }
 }
 
-/** Each vCPU's final landmark. */
-export function finalLandmarks(result: EngineRunResult): bigint[] {
-  return isKvmResult(result) ? [result.exits] : result.harts.map((h) => h.instret);
+/** The guest failed: an error it did not handle, or it ran past the timeout. */
+export class GuestFailure extends RunFailure {
+  override name = 'GuestFailure';
+}
+
+/** rrkit failed while running the guest (a host error), not the guest. */
+export class EngineFailure extends RunFailure {
+  override name = 'EngineFailure';
+}
+
+/** Turns an engine's result into the promise Engine.run describes. */
+export function settle(result: RunResult): RunResult {
+  if (result.outcome === 'fault' || result.outcome === 'timeout') throw new GuestFailure(result.error, result);
+  if (result.outcome === 'host-error') throw new EngineFailure(result.error, result);
+  return result;
 }
 
 /** The sum of every vCPU's final landmark. */
-export function totalLandmarks(result: EngineRunResult): bigint {
-  return finalLandmarks(result).reduce((a, b) => a + b, 0n);
+export function totalLandmarks(result: RunResult): bigint {
+  return result.vcpus.reduce((sum, v) => sum + v.landmark, 0n);
 }

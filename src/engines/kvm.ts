@@ -1,53 +1,24 @@
 /**
- * The kvm engine from TypeScript: option validation and defaults, then one native call.
- * Errors in the options are TypeError/RangeError thrown before native code runs; a host
- * without a usable /dev/kvm gets one line saying why (kvmAvailability).
+ * The kvm engine (native/kvm/): x86_64 guests on /dev/kvm, one vCPU in long mode over a
+ * VMM of rrkit's own, landmarks = synchronous VM exits. Checks and defaults the run
+ * options, then makes one native call with the image bytes it was given. A host without a
+ * usable /dev/kvm gets one line saying why and what to do (kvmAvailability).
  */
-import { readFile } from 'node:fs/promises';
-import { native, type KvmNativeDisk, type KvmNativeResult, type KvmNativeSession, type KvmProbeResult, type KvmProgress } from '../native.js';
+import { ELF_MACHINE_X86_64, type GuestImage } from '../guests/image.js';
+import { native, type KvmNativeResult, type KvmProbeResult, type NativeDisk, type NativeSession } from '../native.js';
+import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
 
-export type { KvmProgress };
-
-export const KVM_DEFAULT_RAM_MIB = 128;
-
-/** Where the guest's console input comes from (as for emu). */
-export type KvmInput = { kind: 'none' } | { kind: 'bytes'; data: Uint8Array } | { kind: 'fd'; fd: number };
-
-export interface KvmRunOptions {
-  /** path of the guest ELF (x86_64, built with rrkit's runtime) */
-  elf: string;
-  /** guest RAM in MiB, 2..4096; default 128 */
-  ramMiB?: number;
-  /** stop the guest after this many seconds (0 or absent: no limit); a guest that makes no exit is kicked */
-  timeoutSeconds?: number;
-  input?: KvmInput;
-  /** capture console output in the result instead of writing it to stdout */
-  capture?: boolean;
-  /** recording: a checkpoint every this many exits (0n: none; default 0n) */
-  checkpointInterval?: bigint;
-  session?: KvmNativeSession;
-  /** the board's disk; default none */
-  disk?: KvmNativeDisk;
-  onProgress?: (sample: KvmProgress) => void;
-  progressIntervalMs?: number;
-}
-
-export type KvmRunResult = KvmNativeResult;
-
-/** A guest that failed: a fault, the timeout, or a replay that diverged. The message is one line. */
-export class KvmGuestError extends Error {
-  override name = 'KvmGuestError';
-  constructor(
-    message: string,
-    readonly result: KvmRunResult,
-  ) {
-    super(message);
-  }
-}
+const DEFAULT_RAM_MIB = 128;
+const MAX_RAM_MIB = 4096;
+/**
+ * A checkpoint costs a dirty-log fetch and a rehash of the pages written since the last
+ * (docs/status.md); exit-heavy guests exit every 10–60 µs, so this is a few per second there.
+ */
+const DEFAULT_CHECKPOINT_INTERVAL = 5_000n;
 
 let probed: KvmProbeResult | undefined;
 
-/** Whether /dev/kvm works here (asked once per process). */
+/** Whether /dev/kvm works here (asked once per process; never throws). */
 export function kvmAvailability(): KvmProbeResult {
   probed ??= native().kvmProbe();
   return probed;
@@ -59,7 +30,7 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
   return value;
 }
 
-function checkInput(input: KvmInput | undefined): Buffer | number | null {
+function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
   if (input === undefined || input.kind === 'none') return null;
   if (input.kind === 'bytes') {
     if (!(input.data instanceof Uint8Array)) throw new TypeError('input.data must be a Uint8Array');
@@ -69,7 +40,7 @@ function checkInput(input: KvmInput | undefined): Buffer | number | null {
   throw new TypeError(`unknown input kind ${(input as { kind: unknown }).kind}`);
 }
 
-function checkDisk(disk: KvmNativeDisk | undefined): KvmNativeDisk | null {
+function checkDisk(disk: NativeDisk | undefined): NativeDisk | null {
   if (disk === undefined) return null;
   if (disk.path !== null && (typeof disk.path !== 'string' || disk.path === '')) throw new TypeError('disk.path must be a path or null');
   checkInteger('disk.sectors', disk.sectors, 0, Number.MAX_SAFE_INTEGER);
@@ -78,46 +49,75 @@ function checkDisk(disk: KvmNativeDisk | undefined): KvmNativeDisk | null {
   return { path: disk.path, sectors: disk.sectors, shared: disk.shared };
 }
 
-/**
- * Runs an x86_64 guest ELF to completion on /dev/kvm. Resolves when the guest exits;
- * rejects with KvmGuestError for a fault, the timeout or a divergence, and with Error
- * (one line) when /dev/kvm cannot be used.
- */
-export async function runKvm(options: KvmRunOptions): Promise<KvmRunResult> {
-  if (typeof options.elf !== 'string' || options.elf === '') throw new TypeError('elf must be a path');
-  const ramMiB = checkInteger('ramMiB', options.ramMiB ?? KVM_DEFAULT_RAM_MIB, 2, 4096);
+/** kvmRun's arguments after the image and its name, in order (see NativeAddon.kvmRun). */
+export interface KvmRunArguments {
+  ramBytes: number;
+  timeoutMs: number;
+  checkpointInterval: bigint;
+  input: Buffer | number | null;
+  capture: boolean;
+  session: NativeSession | null;
+  progressIntervalMs: number;
+  disk: NativeDisk | null;
+}
+
+/** Checks `options` and fills in the defaults; throws TypeError/RangeError (one line naming the option). */
+export function kvmRunArguments(options: RunOptions): KvmRunArguments {
+  checkInteger('vcpus', options.vcpus ?? 1, 1, 1);
+  const ramMiB = checkInteger('ramMiB', options.ramMiB ?? DEFAULT_RAM_MIB, 2, MAX_RAM_MIB);
   const timeoutSeconds = options.timeoutSeconds ?? 0;
   if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
   if (timeoutSeconds < 0) throw new RangeError(`timeoutSeconds must not be negative, not ${timeoutSeconds}`);
+  if (options.stopAt !== undefined && options.stopAt.length > 0) throw new RangeError('stopAt: the kvm engine stops only where the guest exits');
   const checkpointInterval = options.checkpointInterval ?? 0n;
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');
-  const input = checkInput(options.input);
-  const disk = checkDisk(options.disk);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
-  const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
+  return {
+    ramBytes: ramMiB * 1024 * 1024,
+    timeoutMs: Math.round(timeoutSeconds * 1000),
+    checkpointInterval,
+    input: checkInput(options.input),
+    capture: options.capture ?? false,
+    session: options.session ?? null,
+    progressIntervalMs: checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000),
+    disk: checkDisk(options.disk),
+  };
+}
 
+async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
+  const a = kvmRunArguments(options);
   const availability = kvmAvailability();
   if (!availability.available) throw new Error(availability.reason);
-
-  let image: Buffer;
-  try {
-    image = await readFile(options.elf);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${options.elf}: no such file` : `${options.elf}: cannot read (${code ?? String(error)})`);
-  }
+  const onProgress = options.onProgress;
   const result = await native().kvmRun(
-    image,
-    options.elf,
-    ramMiB * 1024 * 1024,
-    Math.round(timeoutSeconds * 1000),
-    checkpointInterval,
-    input,
-    options.capture ?? false,
-    options.session ?? null,
-    options.onProgress === undefined ? null : { callback: options.onProgress, intervalMs: progressIntervalMs },
-    disk,
+    image.bytes,
+    image.path,
+    a.ramBytes,
+    a.timeoutMs,
+    a.checkpointInterval,
+    a.input,
+    a.capture,
+    a.session,
+    onProgress === undefined ? null : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'exits' }), intervalMs: a.progressIntervalMs },
+    a.disk,
   );
-  if (result.outcome !== 'exited') throw new KvmGuestError(result.error, result);
-  return result;
+  return settle(result);
 }
+
+/** What the kvm board's devices did in a run (present on results of kvm runs). */
+export function kvmDeviceFacts(result: RunResult): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes'> | undefined {
+  const r = result as Partial<KvmNativeResult>;
+  if (r.interrupts === undefined || r.interruptDelaysNs === undefined || r.dmaBytes === undefined) return undefined;
+  return { interrupts: r.interrupts, interruptDelaysNs: r.interruptDelaysNs, dmaBytes: r.dmaBytes };
+}
+
+export const kvmEngine: Engine = {
+  name: 'kvm',
+  landmarkUnit: 'exits',
+  guestArch: 'x86_64',
+  elfMachine: ELF_MACHINE_X86_64,
+  maxVcpus: 1,
+  defaultRamMiB: DEFAULT_RAM_MIB,
+  defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
+  run,
+};

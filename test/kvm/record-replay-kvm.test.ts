@@ -8,12 +8,12 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readLogFile } from '../../src/analysis/log-reader.js';
-import { runEmu } from '../../src/engines/emu.js';
 import { kvmAvailability } from '../../src/engines/kvm.js';
 import { builtGuestPath, WORKLOADS } from '../../src/guests/catalog.js';
 import { writeDiskImage } from '../../src/guests/disk-image.js';
-import { recordKvm } from '../../src/uniprocessor/record.js';
-import { replay } from '../../src/uniprocessor/replay.js';
+import { record } from '../../src/session/record.js';
+import { replay } from '../../src/session/replay.js';
+import { runGuest } from '../../src/session/run.js';
 import { logFolder } from '../kept-logs.js';
 
 const CONSOLE_INPUT = Buffer.from('hello rrkit\nrecord and replay\nend\n');
@@ -37,7 +37,7 @@ describe('every x86_64 workload, recorded and replayed on kvm', () => {
       const disk = workload.needsDisk ? join(dir, 'disk.img') : undefined;
       if (disk !== undefined) await writeDiskImage(disk, 512);
       const logPath = join(dir, `${workload.name}.rrlog`);
-      const recorded = await recordKvm({
+      const recorded = await record({
         elf: builtGuestPath(workload.name, 'x86_64', true),
         logPath,
         capture: true,
@@ -54,14 +54,15 @@ describe('every x86_64 workload, recorded and replayed on kvm', () => {
       expect(log.complete).toBe(true);
       expect(log.header.engine).toBe('kvm');
       const checkpoints = log.records.filter((r) => r.type === 'checkpoint').length;
-      expect(checkpoints).toBe(Number(recorded.exits / CHECKPOINT_INTERVAL));
+      const exits = recorded.vcpus[0]!.landmark;
+      expect(checkpoints).toBe(Number(exits / CHECKPOINT_INTERVAL));
 
       const replayed = await replay({ logPath, capture: true, timeoutSeconds: 60 });
       expect(replayed.kind, JSON.stringify(replayed.kind === 'diverged' ? replayed.report : {}, (_k, v) => (typeof v === 'bigint' ? `${v}` : v))).toBe('exited');
       expect(replayed.result.console.equals(recorded.console)).toBe(true);
       expect(replayed.result.exitCode).toBe(recorded.exitCode);
       expect(replayed.result.stateHash).toBe(recorded.stateHash);
-      expect('exits' in replayed.result && replayed.result.exits).toBe(recorded.exits);
+      expect(replayed.result.vcpus[0]!.landmark).toBe(exits);
     });
   }
 });
@@ -70,8 +71,8 @@ describe('the same result line on emu and kvm', () => {
   for (const workload of WORKLOADS.filter((w) => w.deterministic && !w.needsDisk)) {
     test(workload.name, async () => {
       const input = { kind: 'bytes' as const, data: workload.needsConsoleInput ? CONSOLE_INPUT : Buffer.alloc(0) };
-      const emu = await runEmu({ elf: builtGuestPath(workload.name, 'rv64', true), capture: true, input, timeoutSeconds: 60 });
-      const kvm = await recordKvm({
+      const emu = await runGuest({ elf: builtGuestPath(workload.name, 'rv64', true), capture: true, input, timeoutSeconds: 60 });
+      const kvm = await record({
         elf: builtGuestPath(workload.name, 'x86_64', true),
         logPath: join(logFolder(`kvm-emu-${workload.name}`), 'run.rrlog'),
         capture: true,

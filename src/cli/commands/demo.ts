@@ -9,24 +9,25 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
-import { runEmu } from '../../engines/emu.js';
-import { archOfEngine, landmarkUnit, totalLandmarks, type EngineName, type EngineRunResult } from '../../engines/engine.js';
-import { runKvm } from '../../engines/kvm.js';
+import { totalLandmarks } from '../../engines/engine.js';
+import { DEFAULT_ENGINE, ENGINE_NAMES, engineNamed } from '../../engines/index.js';
 import { builtGuestPath, findWorkload, WORKLOADS } from '../../guests/catalog.js';
 import { writeDiskImage } from '../../guests/disk-image.js';
-import { record, recordKvm } from '../../uniprocessor/record.js';
-import { replay } from '../../uniprocessor/replay.js';
+import { readGuestImage } from '../../guests/image.js';
+import { record } from '../../session/record.js';
+import { runGuest } from '../../session/run.js';
+import { verify } from '../../session/verify.js';
 import { UsageError } from '../errors.js';
-import { checkEngineAvailable, checkVcpusForEngine } from '../machine-args.js';
+import { checkDiskOption, checkVcpus } from '../machine-args.js';
 
 interface DemoArgs {
   workload: string | undefined;
   small: boolean;
   vcpus: number;
-  engine: EngineName;
+  engine: string;
 }
 
-/** The disk the demo makes for a workload that reads one: 4 MiB (small: 1 MiB). */
+/** The disk the demo writes for a workload that reads one: 4 MiB of data (1 MiB --small). */
 const DEMO_DISK_SECTORS = 8192;
 
 const grouped = (n: bigint | number): string => n.toLocaleString('en-US');
@@ -38,32 +39,28 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     y
       .option('workload', {
         type: 'string',
-        describe: 'the built-in workload to record (default: timer-ticks on emu; disk-checksum on kvm, which delivers interrupts only at VM exits)',
+        describe: 'the built-in workload to record (default: timer-ticks on emu; on kvm, which delivers interrupts only at VM exits, disk-checksum)',
       })
       .option('small', { type: 'boolean', default: false, describe: 'its quick-test size' })
       .option('vcpus', { type: 'number', default: 1, describe: 'vCPUs; more than 1 records their sharing with CREW (emu)' })
-      .option('engine', { choices: ['emu', 'kvm'] as const, default: 'emu' as const, describe: 'execution engine' })
+      .option('engine', { choices: ENGINE_NAMES, default: DEFAULT_ENGINE, describe: 'execution engine' })
       .example('$0 demo --workload racy-counter --vcpus 4', 'a data race on 4 vCPUs, recorded and replayed exactly')
-      .example('$0 demo --engine kvm --workload disk-checksum', 'on /dev/kvm: a disk read by DMA, recorded and replayed') as unknown as Argv<DemoArgs>,
+      .example('$0 demo --engine kvm', 'on /dev/kvm: a disk read by DMA and its completion interrupts, recorded and replayed') as unknown as Argv<DemoArgs>,
   handler: async (args) => {
     const found = findWorkload(args.workload ?? (args.engine === 'kvm' ? 'disk-checksum' : 'timer-ticks'));
     if (found === undefined || found.workload.needsConsoleInput) {
       const names = WORKLOADS.filter((w) => !w.needsConsoleInput).map((w) => w.name);
       throw new UsageError(`--workload must be one of ${names.join(', ')}`);
     }
-    const engine = args.engine;
-    const vcpus = checkVcpusForEngine(engine, args.vcpus);
-    if (found.workload.needsDisk && engine !== 'kvm') throw new UsageError(`--workload ${found.workload.name} reads a disk: use --engine kvm`);
-    checkEngineAvailable(engine);
+    const engine = engineNamed(args.engine);
+    const vcpus = checkVcpus(args.vcpus, engine);
+    checkDiskOption(found.workload.needsDisk ? 'disk' : undefined, engine);
     const small = args.small || found.small;
-    const elf = builtGuestPath(found.workload.name, archOfEngine(engine), small);
+    const image = await readGuestImage(builtGuestPath(found.workload.name, engine.guestArch, small));
     const dir = mkdtempSync(join(tmpdir(), 'rrkit-demo-'));
     const log = join(dir, `${found.workload.name}.rrlog`);
     const say = (line: string): boolean => process.stderr.write(`${line}\n`);
-    say(
-      `rrkit demo: ${found.workload.name} (${found.workload.description}) on the ${engine} engine, ` +
-        `${vcpus === 1 ? '1 vCPU' : `${vcpus} vCPUs (CREW)`}`,
-    );
+    say(`rrkit demo: ${found.workload.name} (${found.workload.description}) on the ${engine.name} engine, ${vcpus === 1 ? '1 vCPU' : `${vcpus} vCPUs (CREW)`}`);
     let disk: string | undefined;
     if (found.workload.needsDisk) {
       disk = join(dir, 'disk.img');
@@ -72,20 +69,19 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     }
 
     say('  1/3 plain run ...');
-    const plain: EngineRunResult =
-      engine === 'kvm'
-        ? await runKvm({ elf, capture: true, disk: disk === undefined ? undefined : { path: disk, sectors: 0, shared: false } })
-        : await runEmu({ elf, harts: vcpus, capture: true });
+    const plain = await runGuest({
+      elf: image,
+      engine: engine.name,
+      vcpus,
+      capture: true,
+      disk: disk === undefined ? undefined : { path: disk, sectors: 0, shared: false },
+    });
     say('  2/3 recording ...');
-    const recorded: EngineRunResult =
-      engine === 'kvm'
-        ? await recordKvm({ elf, logPath: log, capture: true, disk })
-        : await record({ elf, logPath: log, vcpus, capture: true });
+    const recorded = await record({ elf: image, engine: engine.name, logPath: log, vcpus, capture: true, disk });
     say('  3/3 replaying and verifying ...');
-    const replayed = await replay({ logPath: log, capture: true });
+    const { verdict, outcome: replayed } = await verify({ logPath: log });
 
-    const unit = landmarkUnit(engine);
-    const instructions = totalLandmarks(recorded);
+    const landmarks = totalLandmarks(recorded);
     const logBytes = (await stat(log)).size;
     const counts = new Map<string, number>();
     let records = 0;
@@ -97,24 +93,26 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const ratio = (seconds: number): string => `${seconds.toFixed(3)} s (${(seconds / plain.wallSeconds).toFixed(2)}x plain)`;
     say('');
     say(`  guest said        ${recorded.console.toString().trim().split('\n').join('\n                    ')}`);
-    say(`  ${unit.padEnd(18)}${grouped(instructions)}`);
+    say(`  ${engine.landmarkUnit.padEnd(18)}${grouped(landmarks)}`);
     say(
-      `  events logged     ${grouped(records)}: ${count('interrupt')} interrupts, ${count('input')} inputs, ` +
+      `  events logged     ${grouped(records)}: ${count('interrupt') + count('delayed-interrupt')} interrupts, ${count('input')} inputs, ` +
         `${count('checkpoint')} checkpoints` +
         (count('dma-write') > 0 ? `, ${count('dma-write')} DMA writes` : '') +
         (vcpus > 1 ? `, ${grouped(count('crew-transfer'))} CREW page transfers` : ''),
     );
-    say(`  log               ${grouped(logBytes)} bytes, ${((logBytes * 1000) / Number(instructions)).toFixed(4)} bytes per 1000 ${unit}`);
+    say(`  log               ${grouped(logBytes)} bytes, ${((logBytes * 1000) / Number(landmarks)).toFixed(4)} bytes per 1000 ${engine.landmarkUnit}`);
     say(`                    ${log}`);
     say(`  plain run         ${plain.wallSeconds.toFixed(3)} s`);
     say(`  record            ${ratio(recorded.wallSeconds)}`);
     say(`  replay            ${ratio(replayed.result.wallSeconds)}`);
-    if (replayed.kind === 'diverged') {
-      say(`  verify            DIVERGED: ${formatDivergence(replayed.report)}`);
+    if (verdict.verdict === 'diverged') {
+      say(`  verify            DIVERGED: ${formatDivergence(verdict.report)}`);
       process.exitCode = 1;
       return;
     }
-    const same = replayed.result.console.equals(recorded.console) && replayed.result.stateHash === recorded.stateHash;
+    // The replay checked itself against the log; this checks it against the recording's own result too.
+    const same =
+      verdict.verdict === 'identical' && replayed.result.console.equals(recorded.console) && replayed.result.stateHash === recorded.stateHash;
     say(
       `  verify            ${same ? 'identical' : 'DIFFERENT'}: ${count('checkpoint')} checkpoints, console output, exit code ` +
         `${replayed.result.exitCode}, final state ${replayed.result.stateHash.toString(16).padStart(16, '0')}`,

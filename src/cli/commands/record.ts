@@ -1,22 +1,22 @@
 /** `rrkit record`: run a guest with its real inputs and write the record log. */
 import { stat } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError } from '../../engines/emu.js';
-import { KvmGuestError } from '../../engines/kvm.js';
-import { DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_KVM_CHECKPOINT_INTERVAL, record, recordKvm } from '../../uniprocessor/record.js';
+import { RunFailure, totalLandmarks } from '../../engines/engine.js';
+import { ENGINE_NAMES, engineNamed } from '../../engines/index.js';
+import { record } from '../../session/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpusForEngine, chooseGuest, readConsoleInput } from '../machine-args.js';
+import { checkDiskOption, checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
 
 interface RecordArgs {
   guest: string;
   output: string;
-  engine: 'emu' | 'kvm' | undefined;
+  engine: string | undefined;
   disk: string | undefined;
   'disk-shared': boolean;
   vcpus: number;
-  ram: number;
+  ram: number | undefined;
   input: string | undefined;
   'checkpoint-every': number | undefined;
   timeout: number;
@@ -32,8 +32,8 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the log to write' })
       .option('engine', {
-        choices: ['emu', 'kvm'] as const,
-        describe: "execution engine (default: the ELF's machine type; for a built-in name emu, or kvm when it needs a disk)",
+        choices: ENGINE_NAMES,
+        describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads, kvm for one that reads a disk)',
       })
       .option('disk', { type: 'string', describe: "kvm: a disk image for the board's block device; the bytes the guest reads are logged" })
       .option('disk-shared', {
@@ -41,14 +41,14 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         default: false,
         describe: "with --disk: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image)",
       })
-      .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (1..${EMU_MAX_HARTS})` })
-      .option('ram', { type: 'number', default: EMU_DEFAULT_RAM_MIB, describe: 'guest RAM in MiB' })
+      .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (${maxVcpusHelp()})` })
+      .option('ram', { type: 'number', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
       .option('checkpoint-every', {
         type: 'number',
         describe:
-          `a checkpoint (register and memory hashes) every N landmarks of vCPU 0 — instructions on emu ` +
-          `(default ${DEFAULT_CHECKPOINT_INTERVAL}), exits on kvm (default ${DEFAULT_KVM_CHECKPOINT_INTERVAL}); 0: none`,
+          `a checkpoint (register and memory hashes) every N landmarks of vCPU 0; 0: none ` +
+          `(default: ${engineNamed('emu').defaultCheckpointInterval} instructions on emu, ${engineNamed('kvm').defaultCheckpointInterval} exits on kvm)`,
       })
       .option('crew-granularity', {
         type: 'number',
@@ -60,58 +60,46 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
-      .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
+      .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW')
+      .example('$0 record disk-checksum --disk disk.img --disk-shared -o disk.rrlog', 'on kvm; the replay reads disk.img itself') as unknown as Argv<RecordArgs>,
   handler: async (args) => {
-    const { engine, elf } = chooseGuest(args.guest, args.engine, args.disk !== undefined);
-    if (args.disk !== undefined && engine !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
-    if (args['disk-shared'] && args.disk === undefined) throw new UsageError('--disk-shared needs --disk FILE');
     const every = args['checkpoint-every'];
     if (every !== undefined && (!Number.isSafeInteger(every) || every < 0))
       throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
+    if (args['disk-shared'] && args.disk === undefined) throw new UsageError('--disk-shared needs --disk FILE');
     const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
     const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
-    const vcpus = checkVcpusForEngine(engine, args.vcpus);
-    const ramMiB = checkRamMiB(args.ram);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
+    checkDiskOption(args.disk, engine);
+    const vcpus = checkVcpus(args.vcpus, engine);
+    const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
     const timeoutSeconds = checkTimeout(args.timeout);
     const input = await readConsoleInput(args.input);
-    checkEngineAvailable(engine);
     const progress = new ProgressLine(`recording ${args.output}`, true);
     try {
-      const common = { elf, logPath: args.output, ramMiB, timeoutSeconds, input };
-      const { landmarks, unit, wallSeconds, exitCode } =
-        engine === 'kvm'
-          ? await recordKvm({
-              ...common,
-              disk: args.disk,
-              diskShared: args['disk-shared'],
-              checkpointInterval: every === undefined ? undefined : BigInt(every),
-              onProgress: progress.onKvmProgress,
-            })
-              .finally(() => progress.end())
-              .then((r) => ({ landmarks: r.exits, unit: 'exits', wallSeconds: r.wallSeconds, exitCode: r.exitCode }))
-          : await record({
-              ...common,
-              vcpus,
-              checkpointInterval: every === undefined ? undefined : BigInt(every),
-              crewGranularity: granularity,
-              crewHold: hold,
-              onProgress: progress.onProgress,
-            })
-              .finally(() => progress.end())
-              .then((r) => ({
-                landmarks: r.harts.reduce((sum, h) => sum + h.instret, 0n),
-                unit: 'instructions',
-                wallSeconds: r.wallSeconds,
-                exitCode: r.exitCode,
-              }));
+      const result = await record({
+        elf: image,
+        engine: engine.name,
+        logPath: args.output,
+        vcpus,
+        ramMiB,
+        timeoutSeconds,
+        input,
+        checkpointInterval: every === undefined ? undefined : BigInt(every),
+        disk: args.disk,
+        diskShared: args['disk-shared'],
+        crewGranularity: granularity,
+        crewHold: hold,
+        onProgress: progress.onProgress,
+      }).finally(() => progress.end());
       const bytes = (await stat(args.output)).size;
       process.stderr.write(
-        `rrkit: recorded ${args.output}: ${landmarks} ${unit} in ${wallSeconds.toFixed(3)} s, ` +
-          `log ${bytes} bytes, exit code ${exitCode}\n`,
+        `rrkit: recorded ${args.output}: ${totalLandmarks(result)} ${engine.landmarkUnit} in ${result.wallSeconds.toFixed(3)} s, ` +
+          `log ${bytes} bytes, exit code ${result.exitCode}\n`,
       );
-      process.exitCode = exitCode;
+      process.exitCode = result.exitCode;
     } catch (error) {
-      if (error instanceof EmuGuestError || error instanceof KvmGuestError) {
+      if (error instanceof RunFailure) {
         process.stderr.write(`rrkit: ${error.message} (the log ${args.output} is incomplete)\n`);
         process.exitCode = error.result.outcome === 'timeout' ? 124 : 1;
         return;

@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
-import { replay } from '../../uniprocessor/replay.js';
+import { replay } from '../../session/replay.js';
 import { ProgressLine } from '../progress.js';
 
 /** Exit status of `rrkit replay` when the replay does not follow the log. */
@@ -21,10 +21,10 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
-      .option('disk', { type: 'string', describe: 'kvm, a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
+      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
     const progress = new ProgressLine(`replaying ${args.log}`, true);
-    const outcome = await replay({ logPath: args.log, elf: args.guest, disk: args.disk, onProgress: progress.onProgress, onKvmProgress: progress.onKvmProgress }).finally(() => progress.end());
+    const outcome = await replay({ logPath: args.log, elf: args.guest, disk: args.disk, onProgress: progress.onProgress }).finally(() => progress.end());
     switch (outcome.kind) {
       case 'exited':
         process.exitCode = outcome.exitCode;

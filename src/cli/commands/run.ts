@@ -1,15 +1,15 @@
 /** `rrkit run`: a plain run of a guest on an engine, nothing logged. */
 import type { Argv, CommandModule } from 'yargs';
-import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError, runEmu } from '../../engines/emu.js';
-import { KvmGuestError, runKvm } from '../../engines/kvm.js';
-import { UsageError } from '../errors.js';
-import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpusForEngine, chooseGuest, readConsoleInput } from '../machine-args.js';
+import { GuestFailure, totalLandmarks } from '../../engines/engine.js';
+import { ENGINE_NAMES } from '../../engines/index.js';
+import { runGuest } from '../../session/run.js';
+import { checkDiskOption, checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
 
 interface RunArgs {
-  engine: 'emu' | 'kvm' | undefined;
+  engine: string | undefined;
   disk: string | undefined;
   vcpus: number;
-  ram: number;
+  ram: number | undefined;
   timeout: number;
   input: string | undefined;
   guest: string;
@@ -23,50 +23,40 @@ export const runCommand: CommandModule<object, RunArgs> = {
     y
       .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
       .option('engine', {
-        choices: ['emu', 'kvm'] as const,
-        describe: "execution engine (default: the ELF's machine type; for a built-in name emu, or kvm when it needs a disk)",
+        choices: ENGINE_NAMES,
+        describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads, kvm for one that reads a disk)',
       })
-      .option('disk', { type: 'string', describe: 'kvm: a disk image for the board\'s block device (`rrkit guest disk`)' })
-      .option('vcpus', { type: 'number', default: 1, describe: `harts (1..${EMU_MAX_HARTS})` })
-      .option('ram', { type: 'number', default: EMU_DEFAULT_RAM_MIB, describe: 'guest RAM in MiB' })
+      .option('disk', { type: 'string', describe: "kvm: a disk image for the board's block device (`rrkit guest disk`)" })
+      .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (${maxVcpusHelp()})` })
+      .option('ram', { type: 'number', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
-      .option('stats', { type: 'boolean', default: false, describe: 'print instruction counts and MIPS to stderr' })
+      .option('stats', { type: 'boolean', default: false, describe: 'print landmark counts (instructions on emu) and their rate to stderr' })
       .example('$0 run --engine emu --vcpus 4 matmul', '')
-      .example('$0 run --engine kvm disk-checksum --disk disk.img', '') as unknown as Argv<RunArgs>,
+      .example('$0 run disk-checksum --disk disk.img', 'on kvm: a disk read by DMA') as unknown as Argv<RunArgs>,
   handler: async (args) => {
-    const { engine, elf } = chooseGuest(args.guest, args.engine, args.disk !== undefined);
-    if (args.disk !== undefined && engine !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
-    const harts = checkVcpusForEngine(engine, args.vcpus);
-    const ramMiB = checkRamMiB(args.ram);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
+    checkDiskOption(args.disk, engine);
+    const vcpus = checkVcpus(args.vcpus, engine);
+    const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
     const timeoutSeconds = checkTimeout(args.timeout);
     const input = await readConsoleInput(args.input);
-    checkEngineAvailable(engine);
     try {
-      if (engine === 'kvm') {
-        const result = await runKvm({ elf, ramMiB, timeoutSeconds, input, disk: args.disk === undefined ? undefined : { path: args.disk, sectors: 0, shared: false } });
-        if (args.stats) {
-          process.stderr.write(
-            `rrkit: exit ${result.exitCode}, ${result.exits} exits, ${result.interrupts} interrupts, ${result.wallSeconds.toFixed(3)} s, ` +
-              `state ${result.stateHash.toString(16).padStart(16, '0')}\n`,
-          );
-        }
-        process.exitCode = result.exitCode;
-        return;
-      }
-      const result = await runEmu({ elf, harts, ramMiB, timeoutSeconds, input });
+      const disk = args.disk === undefined ? undefined : { path: args.disk, sectors: 0, shared: false };
+      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input, disk });
       if (args.stats) {
-        const counts = result.harts.map((h) => h.instret);
-        const total = counts.reduce((a, b) => a + b, 0n);
-        const mips = Number(total) / result.wallSeconds / 1e6;
+        const counts = result.vcpus.map((v) => v.landmark);
+        const perSecond = Number(totalLandmarks(result)) / result.wallSeconds / 1e6;
+        const rate = engine.landmarkUnit === 'instructions' ? 'MIPS' : `M ${engine.landmarkUnit}/s`;
+        const precision = engine.landmarkUnit === 'instructions' ? 0 : 4;
         process.stderr.write(
-          `rrkit: exit ${result.exitCode}, instructions ${counts.join(' ')}, ${result.wallSeconds.toFixed(3)} s, ` +
-            `${mips.toFixed(0)} MIPS, state ${result.stateHash.toString(16).padStart(16, '0')}\n`,
+          `rrkit: exit ${result.exitCode}, ${engine.landmarkUnit} ${counts.join(' ')}, ${result.wallSeconds.toFixed(3)} s, ` +
+            `${perSecond.toFixed(precision)} ${rate}, state ${result.stateHash.toString(16).padStart(16, '0')}\n`,
         );
       }
       process.exitCode = result.exitCode;
     } catch (error) {
-      if (error instanceof EmuGuestError || error instanceof KvmGuestError) {
+      if (error instanceof GuestFailure) {
         process.stderr.write(`rrkit: ${error.message}\n`);
         process.exitCode = error.result.outcome === 'timeout' ? 124 : 1;
         return;

@@ -7,9 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { toJsonSafe } from '../../analysis/log-dump.js';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { LogFormatError } from '../../analysis/log-error.js';
-import { scanLogFile } from '../../analysis/log-reader.js';
-import { landmarkUnit, totalLandmarks } from '../../engines/engine.js';
-import { replay } from '../../uniprocessor/replay.js';
+import { verify, type Verification } from '../../session/verify.js';
 import { ProgressLine } from '../progress.js';
 
 interface VerifyArgs {
@@ -26,51 +24,44 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
-      .option('disk', { type: 'string', describe: 'kvm, a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
+      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' }) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     const report = (value: object, line: string): void => {
       if (args.json) process.stdout.write(`${JSON.stringify(toJsonSafe(value))}\n`);
       else process.stderr.write(`rrkit: ${line}\n`);
     };
-    let outcome;
+    let verification: Verification;
     try {
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      outcome = await replay({ logPath: args.log, elf: args.guest, disk: args.disk, capture: true, onProgress: progress.onProgress, onKvmProgress: progress.onKvmProgress }).finally(() =>
-        progress.end(),
-      );
+      verification = await verify({ logPath: args.log, elf: args.guest, disk: args.disk, onProgress: progress.onProgress }).finally(() => progress.end());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);
       process.exitCode = 2;
       return;
     }
-    let checkpoints = 0;
-    scanLogFile(args.log, (r) => {
-      if (r.type === 'checkpoint') checkpoints++;
-    });
-    switch (outcome.kind) {
-      case 'exited': {
-        const landmarks = totalLandmarks(outcome.result);
-        const unit = landmarkUnit(outcome.header.engine === 'kvm' ? 'kvm' : 'emu');
+    const v = verification.verdict;
+    switch (v.verdict) {
+      case 'identical': {
         report(
-          { verdict: 'identical', checkpoints, [unit]: landmarks, exitCode: outcome.exitCode, consoleBytes: outcome.result.console.length, stateHash: outcome.result.stateHash },
-          `identical: ${checkpoints} checkpoints, ${landmarks} ${unit}, console output (${outcome.result.console.length} bytes), ` +
-            `exit code ${outcome.exitCode} and final state ${outcome.result.stateHash.toString(16).padStart(16, '0')}`,
+          { verdict: v.verdict, checkpoints: v.checkpoints, [v.landmarkUnit]: v.landmarks, exitCode: v.exitCode, consoleBytes: v.consoleBytes, stateHash: v.stateHash },
+          `identical: ${v.checkpoints} checkpoints, ${v.landmarks} ${v.landmarkUnit}, console output (${v.consoleBytes} bytes), ` +
+            `exit code ${v.exitCode} and final state ${v.stateHash.toString(16).padStart(16, '0')}`,
         );
         process.exitCode = 0;
         return;
       }
       case 'incomplete':
         report(
-          { verdict: 'incomplete', checkpoints, endedAt: outcome.endedAt },
-          `the log is incomplete (no trailer): checked ${checkpoints} checkpoints as far as its sealed chunks reach` +
-            (outcome.endedAt ? `, up to vcpu ${outcome.endedAt.vcpu} @ ${outcome.endedAt.count}` : ''),
+          { verdict: v.verdict, checkpoints: v.checkpoints, endedAt: v.endedAt },
+          `the log is incomplete (no trailer): checked ${v.checkpoints} checkpoints as far as its sealed chunks reach` +
+            (v.endedAt ? `, up to vcpu ${v.endedAt.vcpu} @ ${v.endedAt.count}` : ''),
         );
         process.exitCode = 1;
         return;
       case 'diverged':
-        report({ verdict: 'diverged', ...outcome.report }, formatDivergence(outcome.report));
+        report({ verdict: v.verdict, ...v.report }, formatDivergence(v.report));
         process.exitCode = 1;
         return;
     }

@@ -1,11 +1,13 @@
 /**
- * The disk of a kvm recording, as its log header's configuration describes it: its size
- * (replay must show the guest the same disk) and the SHA-256 of the image (so that a
- * replay that reads its own copy of the disk can refuse a different one).
+ * The disk of a recording (the kvm board's block device), as its log header's
+ * configuration describes it: its size (replay must show the guest the same disk) and the
+ * SHA-256 of the image (so that a replay that reads its own copy of the disk, after a
+ * --disk-shared recording, can refuse a different one).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 
 export interface RecordedDisk {
   /** size in 512-byte sectors */
@@ -34,7 +36,7 @@ export async function describeDisk(path: string): Promise<RecordedDisk> {
   }
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { sectors: size / 512, sha256: hash.digest('hex'), path, shared: false };
+  return { sectors: size / 512, sha256: hash.digest('hex'), path: resolve(path), shared: false };
 }
 
 /** The disk recorded in a log header's config_json, if any. */

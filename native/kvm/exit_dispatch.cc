@@ -1,5 +1,6 @@
 #include "kvm/exit_dispatch.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -83,6 +84,11 @@ VmExit DecodeExit(const kvm_run& run) {
     case KVM_EXIT_INTERNAL_ERROR:
       exit.kind = VmExit::Kind::kInternalError;
       exit.detail = run.internal.suberror;
+      if (run.internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+          (run.emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) != 0) {
+        const size_t size = std::min<size_t>(run.emulation_failure.insn_size, sizeof run.emulation_failure.insn_bytes);
+        exit.instruction.assign(run.emulation_failure.insn_bytes, run.emulation_failure.insn_bytes + size);
+      }
       break;
     case KVM_EXIT_SYSTEM_EVENT:
       exit.kind = VmExit::Kind::kSystemEvent;
@@ -106,7 +112,16 @@ ExitAction HandleExit(const VmExit& exit, DeviceBus& bus, replay::Landmark at) {
     }
     case VmExit::Kind::kShutdown: return Fault("triple fault: the guest shut down (an exception it could not handle)");
     case VmExit::Kind::kFailEntry: return Fault("KVM could not enter the guest (hardware entry failure reason " + Hex(exit.detail) + ")");
-    case VmExit::Kind::kInternalError: return Fault(std::string(InternalErrorName(exit.detail)) + " (suberror " + std::to_string(exit.detail) + ")");
+    case VmExit::Kind::kInternalError: {
+      std::string bytes;
+      for (const uint8_t b : exit.instruction) {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, " %02x", b);
+        bytes += hex;
+      }
+      return Fault(std::string(InternalErrorName(exit.detail)) + " (suberror " + std::to_string(exit.detail) + ")" +
+                   (bytes.empty() ? "" : ", instruction bytes" + bytes));
+    }
     case VmExit::Kind::kSystemEvent: return Fault("the guest asked KVM for a system event (type " + std::to_string(exit.detail) + ")");
     case VmExit::Kind::kOther: break;
   }

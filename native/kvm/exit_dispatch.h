@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kvm/devices_page.h"
 #include "replay/world.h"
@@ -37,6 +38,8 @@ struct VmExit {
   uint16_t port = 0;
   // kInternalError: suberror; kFailEntry: hardware reason; kSystemEvent: type
   uint64_t detail = 0;
+  // kInternalError, emulation failure: the instruction's bytes when KVM reports them
+  std::vector<uint8_t> instruction;
 };
 
 VmExit DecodeExit(const kvm_run& run);

@@ -1,6 +1,7 @@
 #include "kvm/machine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -132,8 +133,10 @@ void Machine::RunLoop() {
     if (!vcpu_.Run()) {
       vcpu_.ClearKick();
       if (timed_out_.load()) {
-        Fault("the guest did not stop within the timeout of " + std::to_string(options_.timeout.count() / 1000.0) +
-              " s (" + std::to_string(exits_) + " exits so far)");
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(options_.timeout.count()) / 1000.0);
+        Fault(std::string("the guest did not stop within the timeout of ") + seconds + " s (it was at exit " +
+              std::to_string(exits_) + ")");
       }
       continue;
     }

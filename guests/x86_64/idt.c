@@ -27,7 +27,7 @@ struct idt_pointer {
     unsigned long base;
 } __attribute__((packed));
 
-/* In .data, not .bss: the IDT is filled at CPL0 before .bss is cleared at CPL3. */
+/* In .data: filled at CPL0, where the runtime writes as little as it can (it is emulated). */
 __attribute__((section(".data"), aligned(16))) static struct idt_gate idt[IDT_ENTRIES];
 
 extern const unsigned long x86_exception_stubs[32]; /* crt/vectors.S */

@@ -24,7 +24,13 @@ enum class DeviceRegister : uint64_t {
   kDiskAddress = 0x50,      // write: guest-physical address of the request's buffer
   kDiskCount = 0x58,        // write: sectors to read; starts the request
   kDiskStatus = 0x60,       // read: DiskStatus
+  kConsoleWrite = 0x68,     // write: transmit bytes from guest memory (ConsoleWrite), a line per exit
 };
+
+// The console-buffer write's value: the guest-physical address in bits 0..47, the length
+// in bits 48..63 (at most kConsoleBufferMax).
+inline constexpr uint64_t kConsoleBufferMax = 4096;
+inline constexpr int kConsoleWriteLengthShift = 48;
 
 // Interrupt vectors the board raises.
 inline constexpr uint8_t kTimerVector = 0x20;

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 
 #include "kvm/board.h"
@@ -21,6 +22,12 @@ uint64_t HostEntropy() {
     done += static_cast<size_t>(n);
   }
   return value;
+}
+
+std::string Hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
 }
 
 }  // namespace
@@ -55,6 +62,20 @@ bool DevicesPage::Write(uint64_t offset, uint64_t value, replay::Landmark) {
     case R::kConsoleTransmit:
       p_.console_out.Put(static_cast<uint8_t>(value));
       return true;
+    case R::kConsoleWrite: {
+      const uint64_t address = value & ((uint64_t{1} << kConsoleWriteLengthShift) - 1);
+      const uint64_t length = value >> kConsoleWriteLengthShift;
+      if (length > kConsoleBufferMax)
+        throw BadDeviceAccess("console write of " + std::to_string(length) + " bytes: at most " +
+                              std::to_string(kConsoleBufferMax) + " per write");
+      if (!p_.memory.Contains(address, length))
+        throw BadDeviceAccess("console write of " + std::to_string(length) + " bytes from " + Hex(address) +
+                              ", which is not all in guest RAM");
+      // Bytes in guest memory are the guest's own state: they replay without being logged.
+      const uint8_t* bytes = p_.memory.host() + address;
+      for (uint64_t i = 0; i < length; ++i) p_.console_out.Put(bytes[i]);
+      return true;
+    }
     case R::kExit:
       if (!exit_code_) exit_code_ = static_cast<int32_t>(static_cast<uint32_t>(value));
       return true;

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 
 #include "emu/console.h"
 #include "kvm/disk_device.h"
+#include "kvm/guest_memory.h"
 #include "kvm/host_clock.h"
 #include "kvm/interrupt_controller.h"
 #include "kvm/periodic_timer.h"
@@ -16,13 +18,21 @@
 
 namespace rrkit::kvm {
 
+// A register write the board cannot carry out (a console buffer outside RAM, ...): the
+// guest cannot go on. what() is one line.
+class BadDeviceAccess : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // The registers as the exit dispatcher reaches them. Offsets are within the devices page.
 class DeviceBus {
  public:
   virtual ~DeviceBus() = default;
   // A 64-bit read; nullopt when no register reads at `offset`.
   virtual std::optional<uint64_t> Read(uint64_t offset, replay::Landmark at) = 0;
-  // A 64-bit write; false when no register takes writes at `offset`.
+  // A 64-bit write; false when no register takes writes at `offset`. Throws BadDeviceAccess
+  // for a value the register cannot take.
   virtual bool Write(uint64_t offset, uint64_t value, replay::Landmark at) = 0;
   // Set once the guest wrote the exit register.
   virtual std::optional<int> exit_code() const = 0;
@@ -33,6 +43,7 @@ class DevicesPage final : public DeviceBus {
   struct Parts {
     replay::World& world;
     const HostClock& clock;
+    const GuestMemory& memory;  // the console-buffer write reads its bytes from here
     emu::ConsoleOutput& console_out;
     emu::ConsoleInput& console_in;
     PeriodicTimer& timer;

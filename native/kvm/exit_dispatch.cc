@@ -44,7 +44,11 @@ ExitAction HandleMmio(const VmExit& exit, DeviceBus& bus, replay::Landmark at) {
   }
   ExitAction action;
   if (exit.is_write) {
-    if (!bus.Write(offset, exit.data, at)) return Fault("write to devices-page offset " + Hex(offset) + ", which is no writable register");
+    try {
+      if (!bus.Write(offset, exit.data, at)) return Fault("write to devices-page offset " + Hex(offset) + ", which is no writable register");
+    } catch (const BadDeviceAccess& e) {
+      return Fault(e.what());
+    }
     if (const std::optional<int> code = bus.exit_code()) {
       action.kind = ExitAction::Kind::kStop;
       action.exit_code = *code;

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -49,6 +50,19 @@ void GuestMemory::Read(uint64_t guest_physical, std::span<uint8_t> bytes) const 
   if (!Contains(guest_physical, bytes.size()))
     throw std::out_of_range("guest RAM read at " + Range(guest_physical, bytes.size()) + " is outside RAM");
   std::memcpy(bytes.data(), host_ + guest_physical, bytes.size());
+}
+
+void GuestMemory::Populate(uint64_t length) {
+  length = std::min(length, size());
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;  // Linux 5.14
+#endif
+  if (madvise(host_, length, MADV_POPULATE_WRITE) == 0) return;
+  // An older kernel: fault the pages in by writing what they hold (zero) to each.
+  for (uint64_t offset = 0; offset < length; offset += kPageBytes) {
+    auto* byte = reinterpret_cast<volatile uint8_t*>(host_ + offset);
+    *byte = *byte;
+  }
 }
 
 void GuestMemory::Write64(uint64_t guest_physical, uint64_t value) {

@@ -37,8 +37,11 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
       console_in_(std::move(input)),
       disk_(disk != nullptr ? disk->sectors() : options.disk_sectors, kImageBase, options.ram_bytes),
       disk_image_(disk),
-      devices_(DevicesPage::Parts{world, clock_, console_out_, console_in_, timer_, interrupts_, disk_,
+      devices_(DevicesPage::Parts{world, clock_, memory_, console_out_, console_in_, timer_, interrupts_, disk_,
                                   [this](const DiskRequest& request) { StartDiskRead(request); }}) {
+  // All the guest can touch is the image (stacks and .bss included): back it with host
+  // pages before it runs.
+  memory_.Populate(image.image_end);
   WriteLongModeTables(memory_, image.boot_stack_top);
   for (const ElfImage::Segment& segment : image.segments) memory_.Write(segment.address, segment.bytes);
   if (disk_image_ != nullptr && live_) disk_reader_ = std::make_unique<DiskReader>(*disk_image_);
@@ -55,7 +58,13 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
 
   if (options_.track_memory) {
     memory_hash_ = std::make_unique<MemoryHash>(memory_);
-    vm_.TakeDirtyPages();  // KVM starts with every page marked; the hash above covers them
+    // With manual protection the first dirty log names every page, and the first hash is
+    // taken then. Without, KVM reports only written pages from the start: hash all now.
+    if (!vm_.first_take_reports_all()) {
+      vm_.TakeDirtyPages();
+      memory_hash_->UpdateAll();
+      dirty_log_taken_ = true;
+    }
   }
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
@@ -195,7 +204,13 @@ replay::Checkpoint Machine::CaptureState(replay::Landmark at) {
 
 uint64_t Machine::CurrentMemoryHash() {
   if (!memory_hash_) return HashGuestMemory(memory_);
-  memory_hash_->Update(vm_.TakeDirtyPages());
+  std::vector<uint64_t> dirty = vm_.TakeDirtyPages();
+  if (dirty_log_taken_) {
+    memory_hash_->Update(dirty);
+  } else {
+    memory_hash_->UpdateAll();  // the first log names every page; rehash those that can hold data
+    dirty_log_taken_ = true;
+  }
   return memory_hash_->value();
 }
 

@@ -139,6 +139,7 @@ class Machine {
   std::unique_ptr<DiskReader> disk_reader_;
   DevicesPage devices_;
   std::unique_ptr<MemoryHash> memory_hash_;
+  bool dirty_log_taken_ = false;  // the first TakeDirtyPages() may report every page
 
   uint64_t exits_ = 0;
   std::atomic<uint64_t> exits_published_{0};

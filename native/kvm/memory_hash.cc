@@ -65,9 +65,7 @@ uint64_t Finish(uint64_t sum, uint64_t size) {
 MemoryHash::MemoryHash(const GuestMemory& memory)
     : memory_(memory),
       page_terms_(memory.size() / kPageBytes, 0),
-      host_written_((memory.size() / kPageBytes + 63) / 64, 0) {
-  ForEachDataPage(memory, [&](uint64_t page) { Rehash(page); });
-}
+      host_written_((memory.size() / kPageBytes + 63) / 64, 0) {}
 
 void MemoryHash::Rehash(uint64_t page) {
   const uint64_t term = PageTerm(memory_, page);
@@ -85,6 +83,11 @@ void MemoryHash::Update(const std::vector<uint64_t>& dirty) {
       if (page < page_terms_.size()) Rehash(page);
     }
   }
+}
+
+void MemoryHash::UpdateAll() {
+  std::fill(host_written_.begin(), host_written_.end(), 0);
+  ForEachDataPage(memory_, [&](uint64_t page) { Rehash(page); });
 }
 
 void MemoryHash::NoteWritten(uint64_t address, uint64_t length) {

@@ -22,11 +22,15 @@ class Vm {
   int fd() const { return fd_.get(); }
   const KvmSystem& system() const { return system_; }
 
-  // The pages of slot 0 the guest wrote since the last call (or since MapMemory), as a
-  // bitmap of 64-bit words, page i in bit i % 64 of word i / 64; the log starts afresh.
-  // The first call reports every page when KVM starts the log with all pages set.
+  // The pages of slot 0 the guest wrote since the last call, as a bitmap of 64-bit words,
+  // page i in bit i % 64 of word i / 64; the log starts afresh (and KVM write-protects
+  // the pages again, so that it sees their next write).
   std::vector<uint64_t> TakeDirtyPages();
   bool logs_dirty_pages() const { return log_dirty_; }
+  // Whether the first TakeDirtyPages() reports every page rather than those written: KVM
+  // started the log with all pages set and none write-protected (manual protection), so
+  // that a run with no checkpoint before its end pays for no write-protection fault.
+  bool first_take_reports_all() const { return manual_protect_; }
 
  private:
   const KvmSystem& system_;

@@ -91,12 +91,13 @@ struct Board {
   InterruptController interrupts;
   DiskDevice disk;
   std::vector<DiskRequest> started;
+  GuestMemory memory{std::make_shared<MemoryFile>(4 << 20)};
   DevicesPage page;
 
   explicit Board(std::vector<uint8_t> input = {}, uint64_t disk_sectors = 0)
       : in(rrkit::emu::ConsoleInput::FromBytes(std::move(input))),
         disk(disk_sectors, kImageBase, 64 << 20),
-        page(DevicesPage::Parts{world, clock, out, in, timer, interrupts, disk,
+        page(DevicesPage::Parts{world, clock, memory, out, in, timer, interrupts, disk,
                                 [this](const DiskRequest& r) { started.push_back(r); }}) {}
 };
 
@@ -171,7 +172,21 @@ void TestConsoleAndExit() {
   CHECK(rx(5).mmio_value == uint64_t{'z'});
   CHECK(rx(6).mmio_value == ~uint64_t{0});
 
-  const ExitAction stop = HandleExit(Mmio(Reg(DeviceRegister::kExit), true, 0xffff'ffff), b.page, {0, 7});
+  // A whole line per exit: the bytes come from guest memory, nothing is logged.
+  const std::string line = "buffered line\n";
+  b.memory.Write(0x20'0000, std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
+  const size_t asked = b.world.asked.size();
+  const auto write = [&](uint64_t address, uint64_t length) {
+    return HandleExit(Mmio(Reg(DeviceRegister::kConsoleWrite), true, length << kConsoleWriteLengthShift | address), b.page, {0, 7});
+  };
+  CHECK(write(0x20'0000, line.size()).kind == ExitAction::Kind::kResume);
+  CHECK(b.out.Captured() == "ok\n" + line && b.world.asked.size() == asked);
+  const ExitAction too_long = write(0x20'0000, kConsoleBufferMax + 1);
+  CHECK(too_long.kind == ExitAction::Kind::kFault && Contains(too_long.fault, "at most 4096 per write"));
+  const ExitAction outside = write((4 << 20) - 8, 16);
+  CHECK(outside.kind == ExitAction::Kind::kFault && Contains(outside.fault, "from 0x3ffff8, which is not all in guest RAM"));
+
+  const ExitAction stop = HandleExit(Mmio(Reg(DeviceRegister::kExit), true, 0xffff'ffff), b.page, {0, 12});
   CHECK(stop.kind == ExitAction::Kind::kStop && stop.exit_code == -1);
   Board c;
   CHECK(HandleExit(Mmio(Reg(DeviceRegister::kExit), true, 3), c.page, {0, 1}).exit_code == 3);
@@ -376,8 +391,15 @@ void TestDiskReader(const std::string& dir) {
 void TestMemoryHash() {
   auto file = std::make_shared<MemoryFile>(8 << 20);
   GuestMemory memory(file);
-  const uint64_t empty = HashGuestMemory(memory);
+  const uint8_t early[] = {9};
+  memory.Write(0x5000, early);
+  const uint64_t with_early = HashGuestMemory(memory);
   MemoryHash hash(memory);
+  hash.UpdateAll();
+  CHECK(hash.value() == with_early);
+  memory.Write(0x5000, std::span<const uint8_t>(std::vector<uint8_t>{0}));
+  hash.UpdateAll();
+  const uint64_t empty = HashGuestMemory(memory);
   CHECK(hash.value() == empty);
 
   const uint8_t data[] = {1, 2, 3, 4};

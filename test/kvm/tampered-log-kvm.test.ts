@@ -90,7 +90,10 @@ describe('a tampered kvm log is caught by verify, at a landmark', () => {
     expect(report.what).toMatch(/input/);
   });
 
-  test('an interrupt moved to another exit, and one removed: neither replays silently', async () => {
+  test('an interrupt removed, and one with another vector: neither replays silently', async () => {
+    // (An interrupt merely moved to a later exit can replay to the same end: the guest waits
+    // for it by polling the disk's status, one more poll here is one fewer later, and the
+    // log holds nothing that tells the two histories apart until a checkpoint falls between.)
     const dir = logFolder('kvm-tampered-interrupt');
     const original = join(dir, 'disk.rrlog');
     const disk = join(dir, 'disk.img');
@@ -99,24 +102,21 @@ describe('a tampered kvm log is caught by verify, at a landmark', () => {
     const interrupts = readLogFile(original).records.filter((r) => r.type === 'delayed-interrupt');
     expect(interrupts.length).toBeGreaterThan(2);
 
-    const moved = join(dir, 'moved.rrlog');
-    let movedTo = -1n;
-    rewriteLog(original, moved, (records) => {
-      const victim = records.find((r): r is Extract<LogRecord, { type: 'delayed-interrupt' }> => r.type === 'delayed-interrupt')!;
-      victim.count += 1n;
-      movedTo = victim.count;
-    });
-    // A guest that could take the interrupt one exit later does; what it does then differs,
-    // and the next checkpoint (every CHECKPOINT_INTERVAL exits) sees it.
-    const report = await divergenceOf(moved);
-    expect(report.count).toBeGreaterThanOrEqual(movedTo - 1n);
-    expect(report.count).toBeLessThanOrEqual(movedTo + CHECKPOINT_INTERVAL);
-
     const removed = join(dir, 'removed.rrlog');
     rewriteLog(original, removed, (records) => {
       records.splice(records.findIndex((r) => r.type === 'delayed-interrupt'), 1);
     });
     await divergenceOf(removed);
+
+    const retargeted = join(dir, 'retargeted.rrlog');
+    let at = -1n;
+    rewriteLog(original, retargeted, (records) => {
+      const victim = records.find((r): r is Extract<LogRecord, { type: 'delayed-interrupt' }> => r.type === 'delayed-interrupt')!;
+      victim.cause = 0x20n; // the timer's vector: the disk's completion never arrives
+      at = victim.count;
+    });
+    const report = await divergenceOf(retargeted);
+    expect(report.count).toBeGreaterThan(at);
   });
 
   test('an altered byte of DMA data: the next checkpoint (or the final state) differs', async () => {

@@ -1,38 +1,26 @@
 /**
  * Guests that cannot go on, on the kvm engine: each ends the run with a clear one-line error
  * that names what happened and shows the registers — never a hang. (Needs /dev/kvm; fails
- * without it.) The guests are in test/kvm/guests/: raw assembly entered at CPL0 with no
- * runtime, and workloads built with the runtime.
+ * without it.) The guests are guests/faults/ (raw assembly entered at CPL0 with no runtime,
+ * and programs over the runtime), built by `make -C guests`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GuestFailure } from '../../src/engines/engine.js';
 import { kvmAvailability } from '../../src/engines/kvm.js';
-import { buildGuest } from '../../src/guests/build.js';
-import { REPO_ROOT } from '../../src/guests/catalog.js';
+import { GUESTS_DIR, REPO_ROOT } from '../../src/guests/catalog.js';
 import { record } from '../../src/session/record.js';
 import { runGuest } from '../../src/session/run.js';
 import { readLogFile } from '../../src/analysis/log-reader.js';
 
 const execFileAsync = promisify(execFile);
-const GUESTS = join(REPO_ROOT, 'test', 'kvm', 'guests');
 const dir = mkdtempSync(join(tmpdir(), 'rrkit-kvm-faults-'));
 /** rip=… rsp=… rflags=… cs=… … : the registers every fault report ends with. */
 const REGISTERS = /; rip=0x[0-9a-f]+ rsp=0x[0-9a-f]+ rflags=0x[0-9a-f]+ cs=0x[0-9a-f]+ .* rax=0x[0-9a-f]+/;
-
-/** Links a raw guest: entered at _start, image at 0x100000, no runtime. */
-async function buildRaw(name: string): Promise<string> {
-  const out = join(dir, `${name}.elf`);
-  await execFileAsync('gcc', [
-    '-nostdlib', '-static', '-no-pie', '-Wl,-Ttext-segment=0x100000', '-Wl,--build-id=none', '-Wl,--no-warn-rwx-segments',
-    join(GUESTS, `${name}.S`), '-o', out,
-  ]);
-  return out;
-}
 
 async function failureOf(run: Promise<unknown>): Promise<GuestFailure> {
   const error = await run.then(
@@ -43,17 +31,14 @@ async function failureOf(run: Promise<unknown>): Promise<GuestFailure> {
   return error as GuestFailure;
 }
 
-const elves: Record<string, string> = {};
+const FAULTS = ['triple-fault', 'emulation-failure', 'port-io', 'halt-interrupts-off', 'never-exits', 'access-nowhere'];
+const elves: Record<string, string> = Object.fromEntries(FAULTS.map((f) => [f, join(GUESTS_DIR, 'build', 'x86_64', 'faults', `${f}.elf`)]));
 
-beforeAll(async () => {
+beforeAll(() => {
   const kvm = kvmAvailability();
   expect(kvm.available, kvm.reason).toBe(true);
-  for (const raw of ['triple-fault', 'emulation-failure', 'port-io', 'halt-interrupts-off']) elves[raw] = await buildRaw(raw);
-  for (const name of ['never-exits', 'access-nowhere']) {
-    elves[name] = join(dir, `${name}.elf`);
-    await buildGuest({ sources: [join(GUESTS, `${name}.c`)], arch: 'x86_64', output: elves[name]! });
-  }
-}, 120_000);
+  for (const elf of Object.values(elves)) expect(existsSync(elf), `${elf} is not built: run make -C guests`).toBe(true);
+});
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtGuestPath, GUESTS_DIR } from '../src/guests/catalog.js';
-import { repoRoot } from '../src/native.js';
+import { native, repoRoot } from '../src/native.js';
 
 describe('kvm engine C++ tests (no /dev/kvm needed)', () => {
   it('kvm_devices_test passes', () => {
@@ -24,5 +24,12 @@ describe('kvm engine C++ tests (no /dev/kvm needed)', () => {
     const run = spawnSync(join(tools, 'build', 'kvm_devices_test'), [x86, rv64], { encoding: 'utf8', timeout: 120_000 });
     expect(run.status, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/kvm_devices_test: all \d+ checks passed/);
+  });
+
+  it('kvmProbe reports a missing /dev/kvm in one line, without throwing', () => {
+    const probe = native().kvmProbe('/nonexistent/kvm');
+    expect(probe.available).toBe(false);
+    expect(probe.reason).toMatch(/^\/nonexistent\/kvm is absent\b/);
+    expect(probe.reason).not.toContain('\n');
   });
 });

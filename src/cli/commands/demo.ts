@@ -10,6 +10,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { scanLogFile } from '../../analysis/log-reader.js';
 import { totalLandmarks } from '../../engines/engine.js';
+import { kvmDeviceFacts } from '../../engines/kvm.js';
+import { interruptDelayStats } from '../../analysis/log-stats.js';
 import { DEFAULT_ENGINE, ENGINE_NAMES, engineNamed } from '../../engines/index.js';
 import { builtGuestPath, findWorkload, WORKLOADS } from '../../guests/catalog.js';
 import { writeDiskImage } from '../../guests/disk-image.js';
@@ -102,6 +104,13 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     );
     say(`  log               ${grouped(logBytes)} bytes, ${((logBytes * 1000) / Number(landmarks)).toFixed(4)} bytes per 1000 ${engine.landmarkUnit}`);
     say(`                    ${log}`);
+    const delays = interruptDelayStats(kvmDeviceFacts(recorded)?.interruptDelaysNs ?? []);
+    if (delays !== null) {
+      say(
+        `  interrupt delay   median ${delays.medianUs.toFixed(0)} µs, max ${delays.maxUs.toFixed(0)} µs from falling due to ` +
+          `delivery at the guest's next exit (${delays.interrupts} interrupts)`,
+      );
+    }
     say(`  plain run         ${plain.wallSeconds.toFixed(3)} s`);
     say(`  record            ${ratio(recorded.wallSeconds)}`);
     say(`  replay            ${ratio(replayed.result.wallSeconds)}`);

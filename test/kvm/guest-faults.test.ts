@@ -1,7 +1,7 @@
 /**
  * Guests that cannot go on, on the kvm engine: each ends the run with a clear one-line error
  * that names what happened and shows the registers — never a hang. (Needs /dev/kvm; fails
- * without it.) The guests are guests/faults/ (raw assembly entered at CPL0 with no runtime,
+ * without it.) The guests are in guests/kvm-tests/ (raw assembly entered at CPL0 with no runtime,
  * and programs over the runtime), built by `make -C guests`.
  */
 import { execFile } from 'node:child_process';
@@ -32,7 +32,7 @@ async function failureOf(run: Promise<unknown>): Promise<GuestFailure> {
 }
 
 const FAULTS = ['triple-fault', 'emulation-failure', 'port-io', 'halt-interrupts-off', 'never-exits', 'access-nowhere'];
-const elves: Record<string, string> = Object.fromEntries(FAULTS.map((f) => [f, join(GUESTS_DIR, 'build', 'x86_64', 'faults', `${f}.elf`)]));
+const elves: Record<string, string> = Object.fromEntries(FAULTS.map((f) => [f, join(GUESTS_DIR, 'build', 'x86_64', 'kvm-tests', `${f}.elf`)]));
 
 beforeAll(() => {
   const kvm = kvmAvailability();

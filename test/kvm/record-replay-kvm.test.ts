@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readLogFile } from '../../src/analysis/log-reader.js';
 import { kvmAvailability } from '../../src/engines/kvm.js';
-import { builtGuestPath, WORKLOADS } from '../../src/guests/catalog.js';
+import { builtGuestPath, GUESTS_DIR, WORKLOADS } from '../../src/guests/catalog.js';
 import { writeDiskImage } from '../../src/guests/disk-image.js';
 import { record } from '../../src/session/record.js';
 import { replay } from '../../src/session/replay.js';
@@ -65,6 +65,25 @@ describe('every x86_64 workload, recorded and replayed on kvm', () => {
       expect(replayed.result.vcpus[0]!.landmark).toBe(exits);
     });
   }
+});
+
+describe('interrupts at exits replay exactly', () => {
+  test('a 50 kHz timer on a guest that reads the clock in a loop: an interrupt after nearly every exit, each replayed there', async () => {
+    const dir = logFolder('kvm-interrupt-storm');
+    const logPath = join(dir, 'storm.rrlog');
+    const elf = join(GUESTS_DIR, 'build', 'x86_64', 'kvm-tests', 'interrupt-storm.elf');
+    const recorded = await record({ elf, logPath, capture: true, checkpointInterval: 50n, timeoutSeconds: 60 });
+    const line = resultLine('interrupt-storm', recorded.console.toString());
+    expect(line).toMatch(/^interrupt-storm: ok ticks=\d+ /);
+    const log = readLogFile(logPath);
+    const interrupts = log.records.filter((r) => r.type === 'delayed-interrupt');
+    expect(interrupts.length).toBe(Number(/ticks=(\d+)/.exec(line!)![1]));
+    expect(interrupts.length).toBeGreaterThan(100); // ~3000 here (an exit costs more than the 20 µs period); fewer where exits are cheap
+    const replayed = await replay({ logPath, capture: true, timeoutSeconds: 60 });
+    expect(replayed.kind).toBe('exited');
+    expect(replayed.result.console.equals(recorded.console)).toBe(true);
+    expect(replayed.result.stateHash).toBe(recorded.stateHash);
+  });
 });
 
 describe('the same result line on emu and kvm', () => {

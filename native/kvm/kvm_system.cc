@@ -1,13 +1,13 @@
 #include "kvm/kvm_system.h"
 
-#include "kvm/cpuid_table.h"
-
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+
+#include "kvm/cpuid_table.h"
 
 namespace rrkit::kvm {
 namespace {

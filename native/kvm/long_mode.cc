@@ -68,8 +68,8 @@ void WriteLongModeTables(GuestMemory& memory, uint64_t interrupt_stack_top) {
     memory.Write64(kPageDirectoriesAddress + 8 * page, (page << 21) | kTableFlags | kLargePage);
 }
 
-kvm_sregs LongModeSregs(const kvm_sregs& current) {
-  kvm_sregs s = current;
+kvm_sregs LongModeSregs(const kvm_sregs& base) {
+  kvm_sregs s = base;
   s.cs = FlatSegment(kKernelCodeSelector, true);
   s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(kKernelDataSelector, false);
   s.tr = kvm_segment{};

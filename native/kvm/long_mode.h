@@ -41,9 +41,10 @@ inline constexpr uint64_t kEfer = 0x500;  // LME LMA
 // tables into `memory`, which must hold at least kImageBase bytes.
 void WriteLongModeTables(GuestMemory& memory, uint64_t interrupt_stack_top);
 
-// `current` (from KVM_GET_SREGS) with long mode, the segments, GDTR and TR set: CPL0,
-// interrupts disabled. The IDT is the guest's to load.
-kvm_sregs LongModeSregs(const kvm_sregs& current);
+// `base` with long mode, the segments, GDTR and TR set: CPL0, interrupts disabled (the
+// rest of `base` — APIC base, interrupt bitmap — is kept; the VMM passes zeros). The IDT
+// is the guest's to load.
+kvm_sregs LongModeSregs(const kvm_sregs& base);
 
 // The guest's CPUID: what KVM supports, minus what would make a guest nondeterministic or
 // assume hardware the board lacks. Pure, for tests.

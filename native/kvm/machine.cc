@@ -28,7 +28,6 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
     : options_(options),
       world_(world),
       live_(world.DeliversLiveInterrupts()),
-      system_(system),
       memory_file_(std::make_shared<MemoryFile>(options.ram_bytes)),
       memory_(memory_file_),
       vm_(system, memory_, options.track_memory),
@@ -47,8 +46,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   if (disk_image_ != nullptr && live_) disk_reader_ = std::make_unique<DiskReader>(*disk_image_);
 
   vcpu_.SetCpuid(GuestCpuid(system.SupportedCpuid()));
-  kvm_sregs sregs{};
-  vcpu_.SetSregs(LongModeSregs(sregs));
+  vcpu_.SetSregs(LongModeSregs(kvm_sregs{}));
   kvm_regs regs{};
   regs.rip = image.entry;
   regs.rsp = image.boot_stack_top;

@@ -124,7 +124,6 @@ class Machine {
   MachineOptions options_;
   replay::World& world_;
   const bool live_;  // the world delivers live interrupts (plain run, recording)
-  const KvmSystem& system_;
   HostClock clock_;
   std::shared_ptr<MemoryFile> memory_file_;
   GuestMemory memory_;
@@ -146,7 +145,6 @@ class Machine {
   uint64_t next_checkpoint_ = 0;  // landmark of the next checkpoint; 0 = none
   std::optional<replay::World::Scheduled> next_interrupt_;  // replay
   std::optional<uint64_t> final_exits_;                     // replay: where the recording stopped
-  std::optional<int> exit_code_;
   std::optional<Stop> stop_;
   RunResult result_;
 

@@ -130,8 +130,8 @@ export interface KvmNativeResult extends NativeRunResult {
 export interface KvmProbeResult {
   readonly available: boolean;
   readonly reason: string;
+  /** KVM_CAP_SYNC_REGS (registers and event injection without ioctls at each exit) */
   readonly syncRegs: boolean;
-  readonly dirtyLogManualProtect: boolean;
 }
 
 /** The functions the addon exports. Sections are added by each native module. */

@@ -24,7 +24,7 @@ describe('kvm engine C++ tests (no /dev/kvm needed)', () => {
     const run = spawnSync(join(tools, 'build', 'kvm_devices_test'), [x86, rv64], { encoding: 'utf8', timeout: 120_000 });
     expect(run.status, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/kvm_devices_test: all \d+ checks passed/);
-  });
+  }, 600_000); // building with the sanitizers takes minutes on a loaded two-core machine
 
   it('kvmProbe reports a missing /dev/kvm in one line, without throwing', () => {
     const probe = native().kvmProbe('/nonexistent/kvm');

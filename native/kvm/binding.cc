@@ -250,7 +250,7 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
   }
 }
 
-// kvmProbe(path) -> { available, reason, syncRegs, dirtyLogManualProtect }
+// kvmProbe(path) -> { available, reason, syncRegs }
 Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "/dev/kvm";
@@ -260,12 +260,10 @@ Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
     out.Set("available", true);
     out.Set("reason", "");
     out.Set("syncRegs", system.Extension(KVM_CAP_SYNC_REGS) > 0);
-    out.Set("dirtyLogManualProtect", system.Extension(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0);
   } catch (const std::exception& e) {
     out.Set("available", false);
     out.Set("reason", e.what());
     out.Set("syncRegs", false);
-    out.Set("dirtyLogManualProtect", false);
   }
   return out;
 }

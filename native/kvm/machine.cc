@@ -30,7 +30,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
       live_(world.DeliversLiveInterrupts()),
       memory_file_(std::make_shared<MemoryFile>(options.ram_bytes)),
       memory_(memory_file_),
-      vm_(system, memory_, options.track_memory),
+      vm_(system, memory_),
       vcpu_(vm_, 0),
       console_out_(options.console),
       console_in_(std::move(input)),
@@ -54,16 +54,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   regs.rflags = 0x2;
   vcpu_.SetRegs(regs);
 
-  if (options_.track_memory) {
-    memory_hash_ = std::make_unique<MemoryHash>(memory_);
-    // With manual protection the first dirty log names every page, and the first hash is
-    // taken then. Without, KVM reports only written pages from the start: hash all now.
-    if (!vm_.first_take_reports_all()) {
-      vm_.TakeDirtyPages();
-      memory_hash_->UpdateAll();
-      dirty_log_taken_ = true;
-    }
-  }
+  if (options_.track_memory) memory_hash_ = std::make_unique<MemoryHash>(memory_);
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
   } else {
@@ -125,7 +116,7 @@ void Machine::Loop() {
     const kvm_regs& regs = vcpu_.Regs();
     result_.rip = regs.rip;
     result_.register_hash = RegisterHash(regs, vcpu_.Sregs());
-    result_.memory_hash = CurrentMemoryHash();
+    result_.memory_hash = CurrentMemoryHash(true);
   } catch (const std::exception& e) {
     if (result_.error.empty()) result_.error = e.what();
   }
@@ -169,7 +160,7 @@ void Machine::RunLoop() {
       case ExitAction::Kind::kStop: {
         result_.exit_code = action.exit_code;
         result_.exit_at = at;
-        const replay::Checkpoint final_state = CaptureState(at);
+        const replay::Checkpoint final_state = CaptureState(at, true);
         world_.MachineStopped(at, action.exit_code, final_state, console_out_.Digest());
         return;
       }
@@ -184,7 +175,7 @@ void Machine::RunLoop() {
 
 void Machine::TakeCheckpointIfDue(replay::Landmark at) {
   if (next_checkpoint_ == 0 || at.count != next_checkpoint_) return;
-  world_.CheckpointTaken(CaptureState(at));
+  world_.CheckpointTaken(CaptureState(at, false));
   if (live_) {
     next_checkpoint_ += options_.checkpoint_interval;
   } else {
@@ -193,21 +184,24 @@ void Machine::TakeCheckpointIfDue(replay::Landmark at) {
   }
 }
 
-replay::Checkpoint Machine::CaptureState(replay::Landmark at) {
+replay::Checkpoint Machine::CaptureState(replay::Landmark at, bool final) {
   replay::Checkpoint checkpoint;
   checkpoint.vcpus.push_back({at, RegisterHash(vcpu_.Regs(), vcpu_.Sregs())});
-  checkpoint.memory_hash = CurrentMemoryHash();
+  checkpoint.memory_hash = CurrentMemoryHash(final);
   return checkpoint;
 }
 
-uint64_t Machine::CurrentMemoryHash() {
+// The first hash reads every page that can hold data and, unless it is the last, starts
+// the dirty log; later ones rehash only the pages written since (KVM's log and the VMM's
+// own DMA). Most compute workloads reach their end with no checkpoint before it, and so
+// never pay for dirty logging.
+uint64_t Machine::CurrentMemoryHash(bool final) {
   if (!memory_hash_) return HashGuestMemory(memory_);
-  std::vector<uint64_t> dirty = vm_.TakeDirtyPages();
-  if (dirty_log_taken_) {
-    memory_hash_->Update(dirty);
+  if (vm_.logs_dirty_pages()) {
+    memory_hash_->Update(vm_.TakeDirtyPages());
   } else {
-    memory_hash_->UpdateAll();  // the first log names every page; rehash those that can hold data
-    dirty_log_taken_ = true;
+    memory_hash_->UpdateAll();
+    if (!final) vm_.StartDirtyLog();
   }
   return memory_hash_->value();
 }

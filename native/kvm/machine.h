@@ -41,8 +41,8 @@ struct MachineOptions {
   uint64_t ram_bytes = uint64_t{128} << 20;
   // Record/live: a checkpoint every this many exits (0 = never). Replay: the log decides.
   uint64_t checkpoint_interval = 0;
-  // Keep the memory hash current with KVM's dirty log (record and replay); otherwise hash
-  // all of RAM once at the end.
+  // Record and replay: keep the memory hash current between checkpoints with KVM's dirty
+  // log, started at the first checkpoint; otherwise hash all of RAM once at the end.
   bool track_memory = false;
   emu::ConsoleOutput::Mode console = emu::ConsoleOutput::Mode::kStdout;
   std::chrono::milliseconds timeout{0};  // 0 = none
@@ -117,8 +117,9 @@ class Machine {
   void DeliverInterrupt(replay::Landmark at);
   void WaitInHalt(replay::Landmark at);
 
-  replay::Checkpoint CaptureState(replay::Landmark at);
-  uint64_t CurrentMemoryHash();
+  // `final`: no checkpoint follows (the stop), so the dirty log need not start.
+  replay::Checkpoint CaptureState(replay::Landmark at, bool final);
+  uint64_t CurrentMemoryHash(bool final);
   [[noreturn]] void Fault(const std::string& why);
 
   MachineOptions options_;
@@ -138,7 +139,6 @@ class Machine {
   std::unique_ptr<DiskReader> disk_reader_;
   DevicesPage devices_;
   std::unique_ptr<MemoryHash> memory_hash_;
-  bool dirty_log_taken_ = false;  // the first TakeDirtyPages() may report every page
 
   uint64_t exits_ = 0;
   std::atomic<uint64_t> exits_published_{0};

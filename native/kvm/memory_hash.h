@@ -22,8 +22,8 @@ class MemoryHash {
   // Rehashes the pages set in `dirty` (KVM's bitmap: page i is bit i % 64 of word i / 64)
   // and those noted with NoteWritten since the last update.
   void Update(const std::vector<uint64_t>& dirty);
-  // Rehashes every page that can hold data (the memfd's holes are zero and skipped): at the
-  // start, and for KVM's first dirty log when it names every page (Vm::first_take_reports_all).
+  // Rehashes every page that can hold data (the memfd's holes are zero and skipped): the
+  // first hash of a run, taken before KVM's dirty log is started.
   void UpdateAll();
   // The VMM wrote guest-physical [address, address + length).
   void NoteWritten(uint64_t address, uint64_t length);

@@ -18,14 +18,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kvmAvailability } from '../src/engines/kvm.js';
+import { kvmAvailability, kvmDeviceFacts } from '../src/engines/kvm.js';
 import { builtGuestPath, GUESTS_DIR } from '../src/guests/catalog.js';
 import { writeDiskImage } from '../src/guests/disk-image.js';
 import { record } from '../src/session/record.js';
 import { runGuest } from '../src/session/run.js';
 
 const COMPUTE = ['matmul', 'fft', 'radix-sort', 'sha256'];
-const COMPUTE_ROUNDS = 7;
+const COMPUTE_ROUNDS = 9;
 const EXIT_ROUNDS = 5;
 const DISK_SECTORS = 32768; // 16 MiB of data
 
@@ -62,7 +62,9 @@ export interface ComputeRow {
   exits: bigint;
   /** best round: the host program, entry to exit (its own clock) */
   nativeSeconds: number;
-  /** best round: the kvm guest, entry to exit (the engine's run time) */
+  /** best round: the kvm guest, entry to exit (first KVM_RUN to its exit) */
+  guestSeconds: number;
+  /** best round: whole engine runs (set-up, the guest, the final state hash), plain and recording */
   plainSeconds: number;
   recordSeconds: number;
   /** median over rounds of native/plain and record/plain, each from one round */
@@ -106,12 +108,15 @@ export async function benchKvmCompute(workloads = COMPUTE, rounds = COMPUTE_ROUN
       const elf = builtGuestPath(workload, 'x86_64');
       const logPath = join(dir, `${workload}.rrlog`);
       const native: number[] = [];
+      const guest: number[] = [];
       const plain: number[] = [];
       const recorded: number[] = [];
       let exits = 0n;
       for (let round = 0; round < rounds; round++) {
         native.push(runNative(workload));
-        plain.push((await runGuest({ elf, engine: 'kvm', capture: true })).wallSeconds);
+        const p = await runGuest({ elf, engine: 'kvm', capture: true });
+        plain.push(p.wallSeconds);
+        guest.push(kvmDeviceFacts(p)!.guestSeconds);
         const r = await record({ elf, engine: 'kvm', logPath, capture: true });
         recorded.push(r.wallSeconds);
         exits = r.vcpus[0]!.landmark;
@@ -120,9 +125,10 @@ export async function benchKvmCompute(workloads = COMPUTE, rounds = COMPUTE_ROUN
         workload,
         exits,
         nativeSeconds: Math.min(...native),
+        guestSeconds: Math.min(...guest),
         plainSeconds: Math.min(...plain),
         recordSeconds: Math.min(...recorded),
-        medianComputeRatio: median(native.map((n, i) => n / plain[i]!)),
+        medianComputeRatio: median(native.map((n, i) => n / guest[i]!)),
         medianRecordRatio: median(recorded.map((r, i) => r / plain[i]!)),
         logBytes: statSync(logPath).size,
       });
@@ -180,21 +186,28 @@ export async function benchKvmExits(rounds = EXIT_ROUNDS): Promise<ExitRow[]> {
 const ratio = (x: number): string => x.toFixed(2);
 
 export function formatKvmCompute(rows: readonly ComputeRow[]): string {
-  const header = 'workload     exits  native s  kvm s   native/kvm (median)  record s  record/plain (median)  log B  log B/s';
+  const header =
+    'workload     exits  native s  guest s  native/guest (median)  plain run s  record s  record/plain (median)  log B  log B/s';
   const lines = rows.map((r) =>
     [
       r.workload.padEnd(11),
       r.exits.toString().padStart(6),
       r.nativeSeconds.toFixed(3).padStart(9),
-      r.plainSeconds.toFixed(3).padStart(6),
-      `${ratio(r.nativeSeconds / r.plainSeconds)} (${ratio(r.medianComputeRatio)})`.padStart(20),
+      r.guestSeconds.toFixed(3).padStart(8),
+      `${ratio(r.nativeSeconds / r.guestSeconds)} (${ratio(r.medianComputeRatio)})`.padStart(22),
+      r.plainSeconds.toFixed(3).padStart(12),
       r.recordSeconds.toFixed(3).padStart(9),
       `${ratio(r.recordSeconds / r.plainSeconds)} (${ratio(r.medianRecordRatio)})`.padStart(22),
       String(r.logBytes).padStart(6),
       (r.logBytes / r.recordSeconds).toFixed(0).padStart(8),
     ].join(' '),
   );
-  return [header, ...lines, 'targets: native/kvm ≥ 0.95 (guest compute), record/plain ≤ 1.05'].join('\n');
+  return [
+    header,
+    ...lines,
+    'native and guest: the program from entry to exit; plain run and record: whole engine runs (set-up, guest, final state hash)',
+    'targets: native/guest ≥ 0.95 (guest compute), record/plain ≤ 1.05',
+  ].join('\n');
 }
 
 export function formatKvmExits(rows: readonly ExitRow[]): string {

@@ -124,6 +124,8 @@ export interface KvmNativeResult extends NativeRunResult {
   readonly interruptDelaysNs: readonly number[];
   /** bytes the disk wrote into guest memory */
   readonly dmaBytes: number;
+  /** from the first KVM_RUN to the exit that stopped the guest: its own time, without the VMM's set-up and final hashes */
+  readonly guestSeconds: number;
 }
 
 /** Whether /dev/kvm can be used here; if not, `reason` is one line saying why and what to do. */

@@ -111,6 +111,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     out.Set("interruptDelaysNs", delays);
     out.Set("dmaBytes", static_cast<double>(result_.dma_bytes));
     out.Set("wallSeconds", result_.wall_seconds);
+    out.Set("guestSeconds", result_.guest_seconds);
     out.Set("logComplete", log_complete_);
     out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
     deferred_.Resolve(out);

@@ -97,9 +97,13 @@ void Machine::Timeout() {
 void Machine::Loop() {
   UnblockKickOnThisThread();
   vcpu_.BindToCallingThread();
+  const auto started = std::chrono::steady_clock::now();
+  auto guest_time = [&] { result_.guest_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   try {
     RunLoop();
+    guest_time();
   } catch (const Stopped&) {
+    guest_time();
   } catch (const replay::Divergence& d) {
     stop_ = Stop{RunResult::Outcome::kDiverged, DivergenceMessage(d), d};
   } catch (const std::exception& e) {

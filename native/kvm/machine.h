@@ -77,6 +77,9 @@ struct RunResult {
   uint64_t dma_bytes = 0;
   std::vector<uint64_t> interrupt_delays_ns;  // live and record: due time to delivery, per interrupt
   double wall_seconds = 0;
+  // From the first KVM_RUN to the exit that stopped the run: the guest's own time, without
+  // the VMM's set-up and final state hash.
+  double guest_seconds = 0;
   std::string console;  // kCapture only
 };
 

@@ -104,11 +104,14 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
   return settle(result);
 }
 
-/** What the kvm board's devices did in a run (present on results of kvm runs). */
-export function kvmDeviceFacts(result: RunResult): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes'> | undefined {
+/** What the kvm board's devices did in a run, and the guest's own time (present on results of kvm runs). */
+export function kvmDeviceFacts(
+  result: RunResult,
+): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes' | 'guestSeconds'> | undefined {
   const r = result as Partial<KvmNativeResult>;
-  if (r.interrupts === undefined || r.interruptDelaysNs === undefined || r.dmaBytes === undefined) return undefined;
-  return { interrupts: r.interrupts, interruptDelaysNs: r.interruptDelaysNs, dmaBytes: r.dmaBytes };
+  if (r.interrupts === undefined || r.interruptDelaysNs === undefined || r.dmaBytes === undefined || r.guestSeconds === undefined)
+    return undefined;
+  return { interrupts: r.interrupts, interruptDelaysNs: r.interruptDelaysNs, dmaBytes: r.dmaBytes, guestSeconds: r.guestSeconds };
 }
 
 export const kvmEngine: Engine = {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "addon/registry.h"
+#include "addon/run_result_js.h"
 #include "emu/elf_loader.h"
 #include "emu/machine.h"
 #include "replay/log_error.h"
@@ -21,21 +22,9 @@
 namespace rrkit::emu {
 namespace {
 
-const char* OutcomeName(RunResult::Outcome outcome) {
-  switch (outcome) {
-    case RunResult::Outcome::kExited: return "exited";
-    case RunResult::Outcome::kReachedCounts: return "reached-counts";
-    case RunResult::Outcome::kFault: return "fault";
-    case RunResult::Outcome::kTimeout: return "timeout";
-    case RunResult::Outcome::kHostError: return "host-error";
-    case RunResult::Outcome::kDiverged: return "diverged";
-  }
-  return "host-error";
-}
-
 // A sample of a run in progress, sent to the JavaScript thread.
 struct RunProgress {
-  uint64_t instructions;
+  uint64_t landmarks;  // emu: instructions retired by all harts
   double seconds;
 };
 
@@ -63,7 +52,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 
   void Execute(const ExecutionProgress& progress) override {
     try {
-      result_ = on_progress_.IsEmpty() ? machine_->Run() : RunSampling(progress);
+      result_ = on_progress_.IsEmpty() ? machine_->RunUntilStopped() : RunSampling(progress);
       if (session_->replaying() != nullptr) log_complete_ = session_->replaying()->log_complete();
       // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
       // the promise resolves, so that the caller can read it at once.
@@ -74,40 +63,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("outcome", OutcomeName(result_.outcome));
-    out.Set("exitCode", result_.exit_code);
-    out.Set("exitVcpu", result_.exit_at.vcpu);
-    out.Set("exitLandmark", Napi::BigInt::New(env, result_.exit_at.count));
-    out.Set("error", result_.error);
-    if (result_.divergence) {
-      const replay::Divergence& d = *result_.divergence;
-      Napi::Object divergence = Napi::Object::New(env);
-      divergence.Set("vcpu", d.at.vcpu);
-      divergence.Set("count", Napi::BigInt::New(env, d.at.count));
-      divergence.Set("what", d.what);
-      divergence.Set("expected", d.expected);
-      divergence.Set("actual", d.actual);
-      out.Set("divergence", divergence);
-    }
-    Napi::Array vcpus = Napi::Array::New(env, result_.harts.size());
-    for (uint32_t i = 0; i < result_.harts.size(); ++i) {
-      Napi::Object vcpu = Napi::Object::New(env);
-      vcpu.Set("landmark", Napi::BigInt::New(env, result_.harts[i].instret));
-      vcpu.Set("pc", Napi::BigInt::New(env, result_.harts[i].pc));
-      vcpu.Set("registerHash", Napi::BigInt::New(env, result_.harts[i].register_hash));
-      vcpus.Set(i, vcpu);
-    }
-    out.Set("vcpus", vcpus);
-    out.Set("memoryHash", Napi::BigInt::New(env, result_.memory_hash));
-    out.Set("stateHash", Napi::BigInt::New(env, result_.state_hash));
-    out.Set("wallSeconds", result_.wall_seconds);
-    out.Set("logComplete", log_complete_);
-    out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
-    deferred_.Resolve(out);
-  }
+  void OnOK() override { deferred_.Resolve(addon::RunResultToJs(Env(), result_, log_complete_)); }
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
@@ -116,7 +72,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::Object sample = Napi::Object::New(env);
-    sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].instructions));
+    sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].landmarks));
     sample.Set("seconds", samples[count - 1].seconds);
     on_progress_.Call({sample});
   }
@@ -124,7 +80,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
  private:
   // Runs the machine on this thread while a sampler thread sends a progress sample every
   // interval (never after the run has ended).
-  RunResult RunSampling(const ExecutionProgress& progress) {
+  machine::RunResult RunSampling(const ExecutionProgress& progress) {
     std::mutex mutex;
     std::condition_variable ended_cv;
     bool ended = false;
@@ -146,7 +102,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       sampler.join();
     };
     try {
-      RunResult result = machine_->Run();
+      machine::RunResult result = machine_->RunUntilStopped();
       stop_sampler();
       return result;
     } catch (...) {
@@ -160,7 +116,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<replay::Session> session_;  // outlives machine_, which refers to its world
   std::unique_ptr<Machine> machine_;
-  RunResult result_;
+  machine::RunResult result_;
   bool log_complete_ = true;  // replay: whether the log had its trailer
 };
 
@@ -262,15 +218,15 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   options.checkpoint_interval = ToU64(info[5]);
   const auto stop_at = info[6].As<Napi::Array>();
   for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i)));
-  options.console = info[8].As<Napi::Boolean>().Value() ? ConsoleOutput::Mode::kCapture : ConsoleOutput::Mode::kStdout;
+  options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
 
   auto make_input = [&] {
     if (info[7].IsBuffer()) {
       const auto bytes = info[7].As<Napi::Buffer<uint8_t>>();
-      return ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
+      return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
     }
-    if (info[7].IsNumber()) return ConsoleInput::FromFd(info[7].As<Napi::Number>().Int32Value());
-    return ConsoleInput::None();
+    if (info[7].IsNumber()) return machine::ConsoleInput::FromFd(info[7].As<Napi::Number>().Int32Value());
+    return machine::ConsoleInput::None();
   };
 
   try {

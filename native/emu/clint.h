@@ -8,13 +8,18 @@
 #include <chrono>
 #include <cstdint>
 
-#include "emu/device.h"
+#include "emu/memory_map.h"
+#include "machine/device.h"
+#include "replay/world.h"
 
 namespace rrkit::emu {
 
-inline constexpr uint64_t kClintBase = 0x0200'0000;
-inline constexpr uint64_t kClintSize = 0x1'0000;
-inline constexpr int kMaxHarts = 8;
+// Register offsets from the CLINT's base.
+inline constexpr uint64_t kClintMsipOffset = 0x0000;      // 4 bytes per hart
+inline constexpr uint64_t kClintMtimecmpOffset = 0x4000;  // 8 bytes per hart
+inline constexpr uint64_t kClintMtimeOffset = 0xbff8;
+
+class BoardEvents;
 
 // Host time in CLINT ticks (100 ns) since the machine was created.
 class MachineClock {
@@ -36,12 +41,15 @@ class MachineClock {
   Clock::time_point start_ = Clock::now();
 };
 
-class Clint final : public Device {
+class Clint final : public machine::Device {
  public:
   Clint(uint32_t harts, replay::World& world, BoardEvents& events, const MachineClock& clock);
 
   uint64_t Read(uint64_t offset, unsigned size, replay::Landmark at) override;
   void Write(uint64_t offset, unsigned size, uint64_t value, replay::Landmark at) override;
+
+  // mtime, a world input (what the `time` CSR reads too).
+  uint64_t ReadMtime(replay::Landmark at);
 
   bool SoftwarePending(uint32_t hart) const { return msip_[hart].load(std::memory_order_acquire) != 0; }
   uint64_t TimerCompare(uint32_t hart) const { return mtimecmp_[hart].load(std::memory_order_acquire); }

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "addon/registry.h"
+#include "addon/run_result_js.h"
 #include "kvm/disk_image.h"
 #include "kvm/elf_image.h"
 #include "kvm/kvm_system.h"
@@ -22,17 +23,6 @@
 
 namespace rrkit::kvm {
 namespace {
-
-const char* OutcomeName(RunResult::Outcome outcome) {
-  switch (outcome) {
-    case RunResult::Outcome::kExited: return "exited";
-    case RunResult::Outcome::kFault: return "fault";
-    case RunResult::Outcome::kTimeout: return "timeout";
-    case RunResult::Outcome::kHostError: return "host-error";
-    case RunResult::Outcome::kDiverged: return "diverged";
-  }
-  return "host-error";
-}
 
 struct RunProgress {
   uint64_t exits;
@@ -80,40 +70,13 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 
   void OnOK() override {
     Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("outcome", OutcomeName(result_.outcome));
-    out.Set("exitCode", result_.exit_code);
-    out.Set("exitVcpu", result_.exit_at.vcpu);
-    out.Set("exitLandmark", Napi::BigInt::New(env, result_.exit_at.count));
-    out.Set("error", result_.error);
-    if (result_.divergence) {
-      const replay::Divergence& d = *result_.divergence;
-      Napi::Object divergence = Napi::Object::New(env);
-      divergence.Set("vcpu", d.at.vcpu);
-      divergence.Set("count", Napi::BigInt::New(env, d.at.count));
-      divergence.Set("what", d.what);
-      divergence.Set("expected", d.expected);
-      divergence.Set("actual", d.actual);
-      out.Set("divergence", divergence);
-    }
-    Napi::Array vcpus = Napi::Array::New(env, 1);
-    Napi::Object vcpu = Napi::Object::New(env);
-    vcpu.Set("landmark", Napi::BigInt::New(env, result_.exits));
-    vcpu.Set("pc", Napi::BigInt::New(env, result_.rip));
-    vcpu.Set("registerHash", Napi::BigInt::New(env, result_.register_hash));
-    vcpus.Set(uint32_t{0}, vcpu);
-    out.Set("vcpus", vcpus);
-    out.Set("memoryHash", Napi::BigInt::New(env, result_.memory_hash));
-    out.Set("stateHash", Napi::BigInt::New(env, result_.state_hash));
+    Napi::Object out = addon::RunResultToJs(env, result_.run, log_complete_);
     out.Set("interrupts", static_cast<double>(result_.interrupts));
     Napi::Array delays = Napi::Array::New(env, result_.interrupt_delays_ns.size());
     for (uint32_t i = 0; i < result_.interrupt_delays_ns.size(); ++i) delays.Set(i, static_cast<double>(result_.interrupt_delays_ns[i]));
     out.Set("interruptDelaysNs", delays);
     out.Set("dmaBytes", static_cast<double>(result_.dma_bytes));
-    out.Set("wallSeconds", result_.wall_seconds);
     out.Set("guestSeconds", result_.guest_seconds);
-    out.Set("logComplete", log_complete_);
-    out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
     deferred_.Resolve(out);
   }
 
@@ -205,13 +168,13 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
-emu::ConsoleInput InputOf(const Napi::Value& value) {
+machine::ConsoleInput InputOf(const Napi::Value& value) {
   if (value.IsBuffer()) {
     const auto bytes = value.As<Napi::Buffer<uint8_t>>();
-    return emu::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
+    return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
   }
-  if (value.IsNumber()) return emu::ConsoleInput::FromFd(value.As<Napi::Number>().Int32Value());
-  return emu::ConsoleInput::None();
+  if (value.IsNumber()) return machine::ConsoleInput::FromFd(value.As<Napi::Number>().Int32Value());
+  return machine::ConsoleInput::None();
 }
 
 // kvmRun(image, imageName, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
@@ -226,7 +189,7 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
   options.ram_bytes = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(info[3].As<Napi::Number>().DoubleValue()));
   options.checkpoint_interval = ToU64(info[4]);
-  options.console = info[6].As<Napi::Boolean>().Value() ? emu::ConsoleOutput::Mode::kCapture : emu::ConsoleOutput::Mode::kStdout;
+  options.console = info[6].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
   options.track_memory = !info[7].IsNull() && !info[7].IsUndefined();
 
   try {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "emu/console.h"
+#include "machine/console.h"
 #include "kvm/disk_device.h"
 #include "kvm/guest_memory.h"
 #include "kvm/host_clock.h"
@@ -44,8 +44,8 @@ class DevicesPage final : public DeviceBus {
     replay::World& world;
     const HostClock& clock;
     const GuestMemory& memory;  // the console-buffer write reads its bytes from here
-    emu::ConsoleOutput& console_out;
-    emu::ConsoleInput& console_in;
+    machine::ConsoleOutput& console_out;
+    machine::ConsoleInput& console_in;
     PeriodicTimer& timer;
     InterruptController& interrupts;
     DiskDevice& disk;

@@ -23,7 +23,7 @@ std::string DivergenceMessage(const replay::Divergence& d) { return replay::Desc
 
 }  // namespace
 
-Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, emu::ConsoleInput input,
+Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, machine::ConsoleInput input,
                  const ElfImage& image, const DiskImage* disk)
     : options_(options),
       world_(world),
@@ -81,9 +81,8 @@ RunResult Machine::Run() {
   console_out_.Flush();
 
   RunResult result = std::move(result_);
-  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  result.exits = exits_;
-  if (options_.console == emu::ConsoleOutput::Mode::kCapture) result.console = console_out_.Captured();
+  result.run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (options_.console == machine::ConsoleOutput::Mode::kCapture) result.run.console = console_out_.Captured();
   return result;
 }
 
@@ -105,29 +104,32 @@ void Machine::Loop() {
   } catch (const Stopped&) {
     guest_time();
   } catch (const replay::Divergence& d) {
-    stop_ = Stop{RunResult::Outcome::kDiverged, DivergenceMessage(d), d};
+    stop_ = Stop{machine::Outcome::kDiverged, DivergenceMessage(d), d};
   } catch (const std::exception& e) {
-    stop_ = Stop{RunResult::Outcome::kHostError, e.what(), std::nullopt};
+    stop_ = Stop{machine::Outcome::kHostError, e.what(), std::nullopt};
   }
   vcpu_.UnbindThread();
 
-  result_.outcome = stop_ ? stop_->outcome : RunResult::Outcome::kExited;
+  machine::RunResult& run = result_.run;
+  run.outcome = stop_ ? stop_->outcome : machine::Outcome::kExited;
   if (stop_) {
-    result_.error = stop_->error;
-    result_.divergence = stop_->divergence;
+    run.error = stop_->error;
+    run.divergence = stop_->divergence;
   }
+  machine::VcpuFinal vcpu{exits_, 0, 0};
   try {
     const kvm_regs& regs = vcpu_.Regs();
-    result_.rip = regs.rip;
-    result_.register_hash = RegisterHash(regs, vcpu_.Sregs());
-    result_.memory_hash = CurrentMemoryHash(true);
+    vcpu.pc = regs.rip;
+    vcpu.register_hash = RegisterHash(regs, vcpu_.Sregs());
+    run.memory_hash = CurrentMemoryHash(true);
   } catch (const std::exception& e) {
-    if (result_.error.empty()) result_.error = e.what();
+    if (run.error.empty()) run.error = e.what();
   }
+  run.vcpus = {vcpu};
   emu::StateHasher state;
-  state.Add(result_.register_hash);
-  state.Add(result_.memory_hash);
-  result_.state_hash = state.Finish();
+  state.Add(vcpu.register_hash);
+  state.Add(run.memory_hash);
+  run.state_hash = state.Finish();
 }
 
 void Machine::RunLoop() {
@@ -162,8 +164,8 @@ void Machine::RunLoop() {
         WaitInHalt(at);
         break;
       case ExitAction::Kind::kStop: {
-        result_.exit_code = action.exit_code;
-        result_.exit_at = at;
+        result_.run.exit_code = action.exit_code;
+        result_.run.exit_at = at;
         const replay::Checkpoint final_state = CaptureState(at, true);
         world_.MachineStopped(at, action.exit_code, final_state, console_out_.Digest());
         return;
@@ -323,7 +325,7 @@ void Machine::Fault(const std::string& why) {
   } catch (const std::exception& e) {
     registers = std::string("registers unavailable: ") + e.what();
   }
-  stop_ = Stop{timed_out_.load() ? RunResult::Outcome::kTimeout : RunResult::Outcome::kFault, why + "; " + registers,
+  stop_ = Stop{timed_out_.load() ? machine::Outcome::kTimeout : machine::Outcome::kFault, why + "; " + registers,
                std::nullopt};
   throw Stopped{};
 }

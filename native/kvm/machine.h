@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "emu/console.h"
+#include "machine/console.h"
 #include "kvm/devices_page.h"
 #include "kvm/disk_device.h"
 #include "kvm/disk_image.h"
@@ -33,6 +33,7 @@
 #include "kvm/periodic_timer.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
+#include "machine/run_result.h"
 #include "replay/world.h"
 
 namespace rrkit::kvm {
@@ -44,7 +45,7 @@ struct MachineOptions {
   // Record and replay: keep the memory hash current between checkpoints with KVM's dirty
   // log, started at the first checkpoint; otherwise hash all of RAM once at the end.
   bool track_memory = false;
-  emu::ConsoleOutput::Mode console = emu::ConsoleOutput::Mode::kStdout;
+  machine::ConsoleOutput::Mode console = machine::ConsoleOutput::Mode::kStdout;
   std::chrono::milliseconds timeout{0};  // 0 = none
   // The disk's size when there is no image file (a replay that takes its bytes from the
   // log); with an image, the image's size.
@@ -55,39 +56,23 @@ struct MachineOptions {
   bool disk_shared = false;
 };
 
+// What a kvm run returns: every engine's result (landmarks are exits), and what the
+// board's devices did.
 struct RunResult {
-  enum class Outcome {
-    kExited,     // the guest wrote the exit register
-    kFault,      // the guest cannot go on (triple fault, emulation failure, bad access, ...)
-    kTimeout,    // options.timeout passed
-    kHostError,  // rrkit or KVM failed
-    kDiverged,   // replay: the guest did not follow the log
-  };
-  Outcome outcome = Outcome::kExited;
-  int exit_code = 0;
-  replay::Landmark exit_at;
-  std::string error;
-  std::optional<replay::Divergence> divergence;
-  uint64_t exits = 0;  // the vCPU's final landmark
-  uint64_t rip = 0;
-  uint64_t register_hash = 0;
-  uint64_t memory_hash = 0;
-  uint64_t state_hash = 0;
+  machine::RunResult run;
   uint64_t interrupts = 0;
   uint64_t dma_bytes = 0;
   std::vector<uint64_t> interrupt_delays_ns;  // live and record: due time to delivery, per interrupt
-  double wall_seconds = 0;
   // From the first KVM_RUN to the exit that stopped the run: the guest's own time, without
   // the VMM's set-up and final state hash.
   double guest_seconds = 0;
-  std::string console;  // kCapture only
 };
 
 class Machine {
  public:
   // `disk` (may be null) must outlive the machine. A replay needs it only when the log
   // left the disk's bytes out.
-  Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, emu::ConsoleInput input,
+  Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, machine::ConsoleInput input,
           const ElfImage& image, const DiskImage* disk);
   ~Machine();
   Machine(const Machine&) = delete;
@@ -101,7 +86,7 @@ class Machine {
 
  private:
   struct Stop {
-    RunResult::Outcome outcome;
+    machine::Outcome outcome;
     std::string error;
     std::optional<replay::Divergence> divergence;
   };
@@ -133,8 +118,8 @@ class Machine {
   GuestMemory memory_;
   Vm vm_;
   Vcpu vcpu_;
-  emu::ConsoleOutput console_out_;
-  emu::ConsoleInput console_in_;
+  machine::ConsoleOutput console_out_;
+  machine::ConsoleInput console_in_;
   PeriodicTimer timer_;
   InterruptController interrupts_;
   DiskDevice disk_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace rrkit::replay {
 
@@ -11,5 +12,8 @@ struct Landmark {
   uint32_t vcpu = 0;
   uint64_t count = 0;
 };
+
+// A count no vCPU reaches: "never" for a landmark something is scheduled at.
+inline constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 
 }  // namespace rrkit::replay

@@ -2,9 +2,8 @@
 // made-up exits, the devices page against a fake World, the interrupt controller, the
 // periodic timer, the disk device and its reader, the incremental memory hash, the long-mode
 // tables and CPUID, the x86_64 ELF loader, and the messages for a host without /dev/kvm.
-// Prints one line per failure and exits non-zero if any check failed.
-//
-// Usage: kvm_devices_test X86_64_GUEST.elf RV64_GUEST.elf
+// A test_harness.h program (--list, --run NAME). The ELF loader's test reads a built x86_64
+// and rv64 guest named by RRKIT_TEST_X86_64_ELF and RRKIT_TEST_RV64_ELF.
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +21,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "emu/console.h"
+#include "machine/console.h"
 #include "kvm/board.h"
 #include "kvm/devices_page.h"
 #include "kvm/disk_device.h"
@@ -36,24 +35,13 @@
 #include "kvm/long_mode.h"
 #include "kvm/memory_hash.h"
 #include "kvm/periodic_timer.h"
+#include "tools/test_harness.h"
 
 using namespace rrkit::kvm;
 using rrkit::replay::InputKind;
 using rrkit::replay::Landmark;
 
 namespace {
-
-int failures = 0;
-int checks = 0;
-
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    ++checks;                                                             \
-    if (!(cond)) {                                                        \
-      ++failures;                                                         \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-    }                                                                     \
-  } while (0)
 
 bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -85,8 +73,8 @@ class FakeWorld final : public rrkit::replay::World {
 struct Board {
   FakeWorld world;
   HostClock clock;
-  rrkit::emu::ConsoleOutput out{rrkit::emu::ConsoleOutput::Mode::kCapture};
-  rrkit::emu::ConsoleInput in;
+  rrkit::machine::ConsoleOutput out{rrkit::machine::ConsoleOutput::Mode::kCapture};
+  rrkit::machine::ConsoleInput in;
   PeriodicTimer timer;
   InterruptController interrupts;
   DiskDevice disk;
@@ -95,7 +83,7 @@ struct Board {
   DevicesPage page;
 
   explicit Board(std::vector<uint8_t> input = {}, uint64_t disk_sectors = 0)
-      : in(rrkit::emu::ConsoleInput::FromBytes(std::move(input))),
+      : in(rrkit::machine::ConsoleInput::FromBytes(std::move(input))),
         disk(disk_sectors, kImageBase, 64 << 20),
         page(DevicesPage::Parts{world, clock, memory, out, in, timer, interrupts, disk,
                                 [this](const DiskRequest& r) { started.push_back(r); }}) {}
@@ -114,7 +102,7 @@ VmExit Mmio(uint64_t offset, bool is_write, uint64_t data = 0, uint32_t length =
 
 uint64_t Reg(DeviceRegister r) { return static_cast<uint64_t>(r); }
 
-void TestDecodeExit() {
+TEST(TestDecodeExit, "DecodeExit: MMIO, port I/O, an emulation failure with its bytes, shutdown, others") {
   kvm_run run{};
   run.exit_reason = KVM_EXIT_MMIO;
   run.mmio.phys_addr = kDevicesBase + 0x10;
@@ -150,7 +138,7 @@ void TestDecodeExit() {
   CHECK(DecodeExit(run).kind == VmExit::Kind::kOther);
 }
 
-void TestConsoleAndExit() {
+TEST(TestConsoleAndExit, "console: bytes and buffered lines out, input as logged values (0, or byte + 1), the exit register") {
   Board b({'h', 'i'});
   for (const char c : std::string("ok\n")) {
     const ExitAction a = HandleExit(Mmio(Reg(DeviceRegister::kConsoleTransmit), true, static_cast<uint8_t>(c)), b.page, {0, 1});
@@ -192,7 +180,7 @@ void TestConsoleAndExit() {
   CHECK(HandleExit(Mmio(Reg(DeviceRegister::kExit), true, 3), c.page, {0, 1}).exit_code == 3);
 }
 
-void TestWorldValues() {
+TEST(TestWorldValues, "clock and entropy are world inputs at the exit's landmark; constant registers are not") {
   Board b;
   b.world.scripted[InputKind::kClock] = {123456789};
   b.world.scripted[InputKind::kEntropy] = {0xfeed};
@@ -211,7 +199,7 @@ void TestWorldValues() {
   CHECK(b.world.asked.size() == asked);
 }
 
-void TestBadAccesses() {
+TEST(TestBadAccesses, "an unknown register, a narrow or unaligned access, an address that is neither RAM nor a register: faults") {
   Board b;
   const ExitAction unknown_read = HandleExit(Mmio(0x400, false), b.page, {0, 1});
   CHECK(unknown_read.kind == ExitAction::Kind::kFault && Contains(unknown_read.fault, "offset 0x400, which is no readable register"));
@@ -228,7 +216,7 @@ void TestBadAccesses() {
   CHECK(b.out.Captured().empty());
 }
 
-void TestOtherExits() {
+TEST(TestOtherExits, "port I/O, HLT, triple fault, emulation failure, entry failure, unknown exits") {
   Board b;
   VmExit exit;
   exit.kind = VmExit::Kind::kIo;
@@ -256,7 +244,7 @@ void TestOtherExits() {
   CHECK(ExitReasonName(999) == "exit reason 999");
 }
 
-void TestInterruptController() {
+TEST(TestInterruptController, "interrupt controller: lowest vector first, one in service until its EOI, re-raising coalesces") {
   using Clock = InterruptController::Clock;
   InterruptController ic;
   const auto t0 = Clock::now();
@@ -287,7 +275,7 @@ void TestInterruptController() {
   CHECK(ic.in_service() == kTimerVector);
 }
 
-void TestPeriodicTimer() {
+TEST(TestPeriodicTimer, "periodic timer: due times, missed ticks dropped, stopped by 0") {
   using Clock = PeriodicTimer::Clock;
   using std::chrono::microseconds;
   PeriodicTimer timer;
@@ -304,7 +292,7 @@ void TestPeriodicTimer() {
   CHECK(!timer.next_due() && !timer.TakeDue(t0 + microseconds(100)));
 }
 
-void TestDiskDevice() {
+TEST(TestDiskDevice, "disk device: requests accepted, refused (past the end, too long, outside RAM, no disk), ignored while busy") {
   DiskDevice none(0, kImageBase, 64 << 20);
   none.SetAddress(kImageBase);
   CHECK(!none.Start(1) && none.status() == DiskStatus::kError);
@@ -331,7 +319,7 @@ void TestDiskDevice() {
   CHECK(disk.status() == DiskStatus::kIdle && !disk.in_flight());
 }
 
-void TestDiskThroughThePage() {
+TEST(TestDiskThroughThePage, "disk through the devices page: a request starts the host read; a refused one raises vector 0x21 at once") {
   Board b({}, 64);
   CHECK(HandleExit(Mmio(Reg(DeviceRegister::kDiskSectors), false), b.page, {0, 1}).mmio_value == 64u);
   HandleExit(Mmio(Reg(DeviceRegister::kDiskSector), true, 8), b.page, {0, 2});
@@ -352,7 +340,10 @@ void TestDiskThroughThePage() {
   CHECK(b.timer.period_ns() == 1'000'000 && b.timer.next_due().has_value());
 }
 
-void TestDiskReader(const std::string& dir) {
+TEST(TestDiskReader, "disk image and its reader thread: a read completes once; bad images are one-line errors") {
+  char dir_template[] = "/tmp/rrkit-kvm-devices-XXXXXX";
+  CHECK(mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
   const std::string path = dir + "/disk.img";
   {
     std::ofstream out(path, std::ios::binary);
@@ -386,9 +377,10 @@ void TestDiskReader(const std::string& dir) {
     missing = Contains(e.what(), "No such file");
   }
   CHECK(missing);
+  std::filesystem::remove_all(dir);
 }
 
-void TestMemoryHash() {
+TEST(TestMemoryHash, "memory hash: incremental equals from scratch, zeroed pages equal holes, position matters, two mappings") {
   auto file = std::make_shared<MemoryFile>(8 << 20);
   GuestMemory memory(file);
   const uint8_t early[] = {9};
@@ -436,7 +428,7 @@ void TestMemoryHash() {
   CHECK(again->host() != memory.host() && again->Read64(0x30'0000) == memory.Read64(0x30'0000));
 }
 
-void TestLongMode() {
+TEST(TestLongMode, "long mode: tables below 1 MiB, the devices page mapped for CPL3, control registers, CPUID edits") {
   auto file = std::make_shared<MemoryFile>(8 << 20);
   GuestMemory memory(file);
   WriteLongModeTables(memory, 0x12'3450);
@@ -484,7 +476,12 @@ std::string ElfError(const std::vector<uint8_t>& bytes, uint64_t ram = 128 << 20
   return "";
 }
 
-void TestElf(const std::string& x86_path, const std::string& rv64_path) {
+TEST(TestElf, "x86_64 ELF loader: entry, segments and symbols; one-line errors for anything else") {
+  const char* x86_env = std::getenv("RRKIT_TEST_X86_64_ELF");
+  const char* rv64_env = std::getenv("RRKIT_TEST_RV64_ELF");
+  CHECK(x86_env != nullptr && rv64_env != nullptr);
+  if (x86_env == nullptr || rv64_env == nullptr) return;
+  const std::string x86_path = x86_env, rv64_path = rv64_env;
   const std::vector<uint8_t> x86 = ReadFile(x86_path);
   CHECK(!x86.empty());
   const ElfImage image = LoadX86Elf(x86, x86_path, 128 << 20);
@@ -500,7 +497,7 @@ void TestElf(const std::string& x86_path, const std::string& rv64_path) {
   CHECK(Contains(ElfError(stripped), "no __boot_stack_top or __image_end symbol"));
 }
 
-void TestUnavailableMessages() {
+TEST(TestUnavailableMessages, "no /dev/kvm: one line per cause (permission, PVM refusing to bind, module, CPU, other)") {
   KvmHostFacts f;
   f.open_errno = EACCES;
   CHECK(Contains(DescribeUnavailable(f), "/dev/kvm: permission denied: add your user to the kvm group"));
@@ -535,32 +532,4 @@ void TestUnavailableMessages() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s X86_64_GUEST.elf RV64_GUEST.elf\n", argv[0]);
-    return 2;
-  }
-  char dir[] = "/tmp/rrkit-kvm-devices-XXXXXX";
-  if (mkdtemp(dir) == nullptr) return 2;
-  TestDecodeExit();
-  TestConsoleAndExit();
-  TestWorldValues();
-  TestBadAccesses();
-  TestOtherExits();
-  TestInterruptController();
-  TestPeriodicTimer();
-  TestDiskDevice();
-  TestDiskThroughThePage();
-  TestDiskReader(dir);
-  TestMemoryHash();
-  TestLongMode();
-  TestElf(argv[1], argv[2]);
-  TestUnavailableMessages();
-  std::filesystem::remove_all(dir);
-  if (failures > 0) {
-    std::printf("kvm_devices_test: %d of %d checks FAILED\n", failures, checks);
-    return 1;
-  }
-  std::printf("kvm_devices_test: all %d checks passed\n", checks);
-  return 0;
-}
+int main(int argc, char** argv) { return rrkit::testing::RunTests(argc, argv); }

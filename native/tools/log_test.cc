@@ -1,6 +1,7 @@
 // Unit tests for native/replay: CRC32C, varints, the writer and reader, every record kind,
 // bad input, and the recording and replaying worlds driven by a fake multi-threaded engine.
-// Prints one line per failure and exits non-zero if any check failed.
+// Each test runs alone with --run NAME (test_harness.h); test/log-native.test.ts runs each
+// as its own vitest case.
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -18,35 +19,21 @@
 #include "replay/recording_world.h"
 #include "replay/replaying_world.h"
 #include "replay/varint.h"
+#include "tools/test_harness.h"
 
 using namespace rrkit::replay;
 
 namespace {
 
-int failures = 0;
-int checks = 0;
-
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    ++checks;                                                             \
-    if (!(cond)) {                                                        \
-      ++failures;                                                         \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-    }                                                                     \
-  } while (0)
-
 // Runs `body` and checks that it throws a LogError with `code` in `chunk`.
 void CheckLogError(int line, const std::function<void()>& body, LogErrorCode code, int64_t chunk) {
-  ++checks;
   try {
     body();
-    ++failures;
-    std::printf("FAIL line %d: expected %s, nothing thrown\n", line, LogErrorCodeName(code));
+    rrkit::testing::Fail(__FILE__, line, std::string("expected ") + LogErrorCodeName(code) + ", nothing thrown");
   } catch (const LogError& e) {
     if (e.code() != code || e.chunk() != chunk) {
-      ++failures;
-      std::printf("FAIL line %d: expected %s in chunk %lld, got: %s\n", line, LogErrorCodeName(code),
-                  static_cast<long long>(chunk), e.what());
+      rrkit::testing::Fail(__FILE__, line, std::string("expected ") + LogErrorCodeName(code) + " in chunk " +
+                                               std::to_string(chunk) + ", got: " + e.what());
     }
   }
 }
@@ -138,7 +125,7 @@ bool SameRecord(const Record& a, const Record& b) {
       a);
 }
 
-void TestCrc32c() {
+TEST(TestCrc32c, "CRC32C: the standard check value, chained") {
   const std::string text = "123456789";
   const std::span<const uint8_t> bytes{reinterpret_cast<const uint8_t*>(text.data()), text.size()};
   CHECK(Crc32c(bytes) == 0xE3069283u);  // the standard CRC32C check value
@@ -146,7 +133,7 @@ void TestCrc32c() {
   CHECK(Crc32c({}) == 0);
 }
 
-void TestVarint() {
+TEST(TestVarint, "varints: round trip, zigzag, overlong and cut ones refused") {
   const uint64_t values[] = {0, 1, 127, 128, 300, 16383, 16384, (1ull << 32) - 1, (1ull << 63), ~0ull};
   std::vector<uint8_t> bytes;
   ByteWriter w(bytes);
@@ -165,7 +152,7 @@ void TestVarint() {
   CHECK_LOG_ERROR(ByteReader(cut, 0, 3, LogErrorCode::kBadRecord).Varint(), LogErrorCode::kBadRecord, 3);
 }
 
-void TestRoundTrip() {
+TEST(TestRoundTrip, "writer and reader: every record kind round trips, closed and incomplete") {
   const auto records = OneOfEachKind();
   for (bool close : {true, false}) {
     const LogContents log = ReadLog(WriteLog(TestHeader(2), records, close));
@@ -182,7 +169,7 @@ void TestRoundTrip() {
   CHECK(empty.complete && empty.records.empty() && empty.chunks == 0);
 }
 
-void TestInvalidRecordsRejected() {
+TEST(TestInvalidRecordsRejected, "writer: invalid records refused, the log stays valid") {
   auto sink = std::make_shared<MemoryChunkSink>();
   LogWriter writer(TestHeader(2), sink);
   bool threw = false;
@@ -205,7 +192,7 @@ void TestInvalidRecordsRejected() {
   CHECK(log.records.size() == 1 && log.complete);
 }
 
-void TestSealsByAge() {
+TEST(TestSealsByAge, "writer: an open chunk is sealed once it is old enough") {
   auto sink = std::make_shared<MemoryChunkSink>();
   LogWriter writer(TestHeader(1), sink, {1 << 20, std::chrono::milliseconds(20)});
   writer.Append(InputRecord{{0, 1}, InputKind::kClock, 1});
@@ -221,7 +208,7 @@ void TestSealsByAge() {
   writer.Close();
 }
 
-void TestConcurrentAppends() {
+TEST(TestConcurrentAppends, "writer: appends from four threads keep each vCPU's order") {
   constexpr uint32_t kVcpus = 4;
   constexpr uint64_t kPerVcpu = 5000;
   auto sink = std::make_shared<MemoryChunkSink>();
@@ -251,7 +238,7 @@ void TestConcurrentAppends() {
 
 // 10 s of a compute workload at 100 MIPS with a 1 kHz timer: per interrupt, the interrupt
 // record and a clock read in the handler.
-void TestCompactness() {
+TEST(TestCompactness, "log size: a compute workload with a 1 kHz timer stays under 0.2 B per 1000 instructions") {
   auto sink = std::make_shared<MemoryChunkSink>();
   constexpr uint64_t kInstructions = 1'000'000'000;
   {
@@ -270,7 +257,7 @@ void TestCompactness() {
   CHECK(per_thousand < 0.2);
 }
 
-void TestBadInput() {
+TEST(TestBadHeaders, "reader: an empty, foreign, newer, damaged or missing log is a LogError in the header") {
   const std::vector<uint8_t> good = WriteLog(TestHeader(2), OneOfEachKind(), true);
   const auto read = [](std::vector<uint8_t> bytes) { (void)ReadLog(std::move(bytes)); };
 
@@ -285,6 +272,11 @@ void TestBadInput() {
   header_flip[20] ^= 0x10;
   CHECK_LOG_ERROR(read(header_flip), LogErrorCode::kBadCrc, LogError::kHeaderChunk);
   CHECK_LOG_ERROR(LogReader::Open("/nonexistent/run.rrlog"), LogErrorCode::kIo, LogError::kHeaderChunk);
+}
+
+TEST(TestBadChunks, "reader: damaged, cut, swapped, repeated or trailing chunks name the chunk and the byte") {
+  const std::vector<uint8_t> good = WriteLog(TestHeader(2), OneOfEachKind(), true);
+  const auto read = [](std::vector<uint8_t> bytes) { (void)ReadLog(std::move(bytes)); };
 
   // Locate the chunks to damage them precisely.
   const size_t header_size = kFileHeaderFixedBytes + (good[12] | good[13] << 8) + 4;
@@ -413,7 +405,13 @@ std::optional<Divergence> CatchDivergence(Body body) {
   return std::nullopt;
 }
 
-void TestWorlds() {
+// A recording of the fake engine on 3 vCPUs, and what it computed.
+struct FakeRecording {
+  LogContents log;
+  FakeRun run;
+};
+
+FakeRecording RecordFakeEngine() {
   constexpr uint32_t kVcpus = 3;
   auto sink = std::make_shared<MemoryChunkSink>();
   FakeRun recorded;
@@ -423,87 +421,75 @@ void TestWorlds() {
     RecordingWorld recording(live, writer);
     recorded = RunFakeEngine(recording, kVcpus, 20000, 3, /*seed=*/1);
   }
-  const LogContents log = ReadLog(sink->bytes());
+  return {ReadLog(sink->bytes()), recorded};
+}
+
+TEST(TestRecordingWorld, "recording world: logs every input, rare outcome, interrupt, the checkpoint and the stop") {
+  const LogContents log = RecordFakeEngine().log;
   CHECK(log.complete);
   std::map<RecordKind, int> kinds;
   for (const Record& r : log.records) ++kinds[KindOf(r)];
   CHECK(kinds[RecordKind::kInput] > 100 && kinds[RecordKind::kInterrupt] > 10 && kinds[RecordKind::kRareOutcome] > 10);
   CHECK(kinds[RecordKind::kCheckpoint] == 1 && kinds[RecordKind::kMachineStop] == 1);
+}
 
-  // Replay with a different host: the same states, because every value comes from the log.
-  {
-    ReplayingWorld replaying(log);
-    CHECK(replaying.FinalLandmarks().has_value());
-    auto divergence = CatchDivergence([&] {
-      const FakeRun replayed = RunFakeEngine(replaying, kVcpus, 0, 3, /*seed=*/2);
-      CHECK(replayed.state == recorded.state);
-      CHECK(replayed.final_counts == recorded.final_counts);
-    });
-    CHECK(!divergence);
-    if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence, "instruction").c_str());
+TEST(TestReplayReproduces, "replaying world: another host, the same states, because every value comes from the log") {
+  const FakeRecording recording = RecordFakeEngine();
+  ReplayingWorld replaying(recording.log);
+  CHECK(replaying.FinalLandmarks().has_value());
+  auto divergence = CatchDivergence([&] {
+    const FakeRun replayed = RunFakeEngine(replaying, 3, 0, 3, /*seed=*/2);
+    CHECK(replayed.state == recording.run.state);
+    CHECK(replayed.final_counts == recording.run.final_counts);
+  });
+  CHECK(!divergence);
+  if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence, "instruction").c_str());
+}
+
+TEST(TestReplayOtherDevice, "replaying world: reading another device at a landmark diverges as 'input kind' on that vCPU") {
+  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, 3, 0, 3, 2, /*perturb_vcpu=*/1); });
+  CHECK(divergence && divergence->at.vcpu == 1 && divergence->at.count == 331 * 3 && divergence->what == "input kind");
+  CHECK(divergence && divergence->expected == "entropy" && divergence->actual == "console-data");
+}
+
+TEST(TestReplayOtherExitCode, "replaying world: another exit code diverges as 'exit code'") {
+  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, 3, 0, 4, 2); });
+  CHECK(divergence && divergence->what == "exit code" && divergence->expected == "3" && divergence->actual == "4");
+}
+
+TEST(TestCheckpointComparison, "checkpoints: a difference names the vCPU, the field, expected and actual, in one line") {
+  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto expected = replaying.ScheduledCheckpoint();
+  CHECK(expected.has_value());
+  if (expected) {
+    Checkpoint taken = *expected;
+    taken.vcpus[2].register_hash ^= 1;
+    auto divergence = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
+    CHECK(divergence && divergence->at.vcpu == 2 && divergence->what == "register hash");
+    CHECK(divergence && DescribeDivergence(*divergence, "exit").find("replay diverged at vcpu 2 @ exit ") == 0);
+    auto none_left = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
+    CHECK(none_left && none_left->what == "checkpoint");
   }
-  // A guest that reads a different device at one landmark: "input kind" on that vCPU.
-  {
-    ReplayingWorld replaying(log);
-    auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, kVcpus, 0, 3, 2, /*perturb_vcpu=*/1); });
-    CHECK(divergence && divergence->at.vcpu == 1 && divergence->at.count == 331 * 3 && divergence->what == "input kind");
-    CHECK(divergence && divergence->expected == "entropy" && divergence->actual == "console-data");
-  }
-  // A different exit code.
-  {
-    ReplayingWorld replaying(log);
-    auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, kVcpus, 0, 4, 2); });
-    CHECK(divergence && divergence->what == "exit code" && divergence->expected == "3" && divergence->actual == "4");
-  }
-  // Checkpoint comparisons name the vCPU, field, expected and actual.
-  {
-    ReplayingWorld replaying(log);
-    auto expected = replaying.ScheduledCheckpoint();
-    CHECK(expected.has_value());
-    if (expected) {
-      Checkpoint taken = *expected;
-      taken.vcpus[2].register_hash ^= 1;
-      auto divergence = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
-      CHECK(divergence && divergence->at.vcpu == 2 && divergence->what == "register hash");
-      CHECK(divergence && DescribeDivergence(*divergence, "exit").find("replay diverged at vcpu 2 @ exit ") == 0);
-      auto none_left = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
-      CHECK(none_left && none_left->what == "checkpoint");
-    }
-    Checkpoint a = MakeCheckpoint({1, 2}, 1), b = a;
-    b.memory_hash ^= 4;
-    b.vcpus[0].at.count = 7;
-    const auto differences = CompareCheckpoints(a, b);
-    CHECK(differences.size() == 2 && differences[0].what == "landmark" && differences[1].what == "memory hash");
-  }
-  // Inputs out of order and where none is logged.
-  {
-    ReplayingWorld replaying(log);
-    auto wrong_count = CatchDivergence([&] { replaying.Input({0, 1}, InputKind::kClock, [] { return 0ull; }); });
-    CHECK(wrong_count && wrong_count->what == "input landmark");
-    auto bad_vcpu = CatchDivergence([&] { replaying.Input({9, 0}, InputKind::kClock, [] { return 0ull; }); });
-    CHECK(bad_vcpu && bad_vcpu->what == "vcpu");
-    bool live_called = false;
-    replaying.Input({0, 0}, InputKind::kClock, [&] { live_called = true; return 0ull; });
-    CHECK(!live_called);  // replay reads nothing from the world
-  }
+  Checkpoint a = MakeCheckpoint({1, 2}, 1), b = a;
+  b.memory_hash ^= 4;
+  b.vcpus[0].at.count = 7;
+  const auto differences = CompareCheckpoints(a, b);
+  CHECK(differences.size() == 2 && differences[0].what == "landmark" && differences[1].what == "memory hash");
+}
+
+TEST(TestReplayInputsOutOfOrder, "replaying world: an input at the wrong landmark or vCPU diverges; the live source is never called") {
+  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto wrong_count = CatchDivergence([&] { replaying.Input({0, 1}, InputKind::kClock, [] { return 0ull; }); });
+  CHECK(wrong_count && wrong_count->what == "input landmark");
+  auto bad_vcpu = CatchDivergence([&] { replaying.Input({9, 0}, InputKind::kClock, [] { return 0ull; }); });
+  CHECK(bad_vcpu && bad_vcpu->what == "vcpu");
+  bool live_called = false;
+  replaying.Input({0, 0}, InputKind::kClock, [&] { live_called = true; return 0ull; });
+  CHECK(!live_called);  // replay reads nothing from the world
 }
 
 }  // namespace
 
-int main() {
-  TestCrc32c();
-  TestVarint();
-  TestRoundTrip();
-  TestInvalidRecordsRejected();
-  TestSealsByAge();
-  TestConcurrentAppends();
-  TestCompactness();
-  TestBadInput();
-  TestWorlds();
-  if (failures > 0) {
-    std::printf("log_test: %d of %d checks FAILED\n", failures, checks);
-    return 1;
-  }
-  std::printf("log_test: all %d checks passed\n", checks);
-  return 0;
-}
+int main(int argc, char** argv) { return rrkit::testing::RunTests(argc, argv); }

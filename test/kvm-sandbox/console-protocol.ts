@@ -20,7 +20,7 @@ export const SANDBOX_STEPS = [
   'kvm', // /dev/kvm appears
   '9p', // the host's root and the run directory are mounted
   'overlay', // a tmpfs upper layer over the host's root
-  'chroot', // /proc, /sys, /dev, /tmp and the run directory inside the new root
+  'chroot', // /proc, /sys, /dev and the run directory inside the new root
   'command', // the command runs
 ] as const;
 export type SandboxStep = (typeof SANDBOX_STEPS)[number];

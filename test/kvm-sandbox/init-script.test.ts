@@ -33,6 +33,11 @@ describe('the sandbox /init', () => {
     expect(script).toMatch(/mount -t overlay .* \|\| fail "overlay mount failed"/);
   });
 
+  it("hides no host directory in the new root beyond /proc, /sys and /dev (the project may live under /tmp)", () => {
+    const mountPoints = [...script.matchAll(/\bmount (?:-t \S+ \S+|--bind \S+) ("?\$r[^\s|]*)/g)].map((m) => m[1]);
+    expect(mountPoints).toEqual(['$r/proc', '$r/sys', '$r/dev', '$r/dev/pts', '$r/dev/shm', '"$r$run"']);
+  });
+
   it('refuses module names a shell would read and an empty module list', () => {
     expect(() => initScript({ modules: ['kvm; reboot'] })).toThrow(/characters a shell would read/);
     expect(() => initScript({ modules: [] })).toThrow(/at least one module/);

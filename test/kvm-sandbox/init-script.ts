@@ -72,7 +72,6 @@ mount -t devtmpfs devtmpfs $r/dev || fail "mount of /dev failed"
 mkdir -p $r/dev/pts $r/dev/shm
 mount -t devpts devpts $r/dev/pts || fail "mount of /dev/pts failed"
 mount -t tmpfs tmpfs $r/dev/shm || fail "mount of /dev/shm failed"
-mount -t tmpfs tmpfs $r/tmp || fail "mount of /tmp failed"
 mkdir -p "$r$run" && mount --bind /mnt/run "$r$run" || fail "bind mount of the run directory at $run failed"
 [ -f "$r$run/${JOB_FILE}" ] || fail "no ${JOB_FILE} in the run directory $run"
 

@@ -133,6 +133,26 @@ TEST(TestCrc32c, "CRC32C: the standard check value, chained") {
   CHECK(Crc32c({}) == 0);
 }
 
+TEST(TestCrc32cAgainstBitwise, "CRC32C: every length and alignment agrees with a bit-by-bit reference") {
+  std::mt19937_64 random(7);
+  std::vector<uint8_t> data(4096 + 16);
+  for (auto& b : data) b = static_cast<uint8_t>(random());
+  auto reference = [](std::span<const uint8_t> bytes) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (uint8_t byte : bytes) {
+      crc ^= byte;
+      for (int bit = 0; bit < 8; ++bit) crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return ~crc;
+  };
+  for (size_t offset = 0; offset < 8; ++offset) {
+    for (size_t length : {0u, 1u, 7u, 8u, 9u, 63u, 64u, 65u, 4095u, 4096u}) {
+      const std::span<const uint8_t> bytes(data.data() + offset, length);
+      CHECK(Crc32c(bytes) == reference(bytes));
+    }
+  }
+}
+
 TEST(TestVarint, "varints: round trip, zigzag, overlong and cut ones refused") {
   const uint64_t values[] = {0, 1, 127, 128, 300, 16383, 16384, (1ull << 32) - 1, (1ull << 63), ~0ull};
   std::vector<uint8_t> bytes;

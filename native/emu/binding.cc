@@ -227,9 +227,9 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
 // writes; replaying a log that holds some would ignore input the guest once saw.
 void RefuseDmaWrites(replay::Session& session) {
   const replay::ReplayingWorld* replaying = session.replaying();
-  if (replaying == nullptr || replaying->dma_writes().empty()) return;
-  const replay::Landmark at = replaying->dma_writes().front().at;
-  throw std::invalid_argument("the log holds " + std::to_string(replaying->dma_writes().size()) +
+  if (replaying == nullptr || !replaying->first_dma()) return;
+  const replay::Landmark at = *replaying->first_dma();
+  throw std::invalid_argument("the log holds " + std::to_string(replaying->dma_count()) +
                               " DMA writes (the first at vcpu " + std::to_string(at.vcpu) + " @ " +
                               std::to_string(at.count) +
                               "), which the emu engine has no device for: it was not recorded on emu");
@@ -246,7 +246,7 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
-// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress, threads)
+// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress, schedule)
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 12) throw Napi::TypeError::New(env, "emuRun takes 12 arguments");
@@ -260,7 +260,11 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   const auto stop_at = info[6].As<Napi::Array>();
   for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i)));
   options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
-  options.threads = info[11].As<Napi::Number>().Uint32Value();
+  // schedule: { threads, sliceInstructions, spinDetection } (timing only; src/engines/emu.ts)
+  const Napi::Object schedule = info[11].As<Napi::Object>();
+  options.threads = schedule.Get("threads").As<Napi::Number>().Uint32Value();
+  options.slice_instructions = static_cast<uint64_t>(schedule.Get("sliceInstructions").As<Napi::Number>().DoubleValue());
+  options.spin_detection = schedule.Get("spinDetection").As<Napi::Boolean>().Value();
 
   auto make_input = [&] {
     if (info[7].IsBuffer()) {

@@ -50,6 +50,8 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
     hart->x[10] = id;  // a0 = mhartid; a1 = 0: no device tree, the rrkit device instead
     auto run = std::make_unique<HartRun>(*hart);
     if (final_counts_.has_value()) run->final_count = (*final_counts_)[id];
+    // One hart has nobody to wait for: it never probes.
+    if (!options.spin_detection || options.harts == 1) run->spin_sample_at = replay::kNever;
     harts.push_back(hart.get());
     harts_.push_back(std::move(hart));
     runs_.push_back(std::move(run));

@@ -70,6 +70,9 @@ struct MachineOptions {
   // runs before it gives its thread to another that waits for one.
   uint32_t threads = 0;
   uint64_t slice_instructions = 100'000;
+  // Busy-wait detection without the hint (executor.h, the spin probe): timing only, so a
+  // log recorded with it replays exactly without it and the other way round.
+  bool spin_detection = true;
 };
 
 class Machine final : private BoardEvents {

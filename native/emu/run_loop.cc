@@ -396,7 +396,7 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
   }
   if (now >= run.spin_sample_at) {
     run.spin_sample_at = now + run.spin_period;
-    run.spin_probe = harts_.size() > 1;  // one hart has nobody to wait for
+    run.spin_probe = true;
     UpdateTarget(run);
     return Step::kContinue;
   }

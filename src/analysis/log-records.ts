@@ -14,9 +14,11 @@ export const RecordKind = {
   crewTransfer: 5,
   machineStop: 6,
   dmaWrite: 7,
-  // 8 and 9 are taken by other branches' kinds (docs/log-format.md).
-  modeSwitch: 10,
-  turnSwitch: 11,
+  delayedInterrupt: 8,
+  diskRead: 9,
+  // 10 is another branch's kind this round (docs/log-format.md).
+  modeSwitch: 11,
+  turnSwitch: 12,
 } as const;
 
 /** world.h's InputKind, by number (append only). */
@@ -83,6 +85,19 @@ export interface DmaWriteRecord extends Landmark {
   data: Uint8Array;
 }
 
+/** An interrupt taken `delayNs` after it fell due (kvm takes interrupts only at VM exits). */
+export interface DelayedInterruptRecord extends Landmark {
+  type: 'delayed-interrupt';
+  cause: bigint;
+  delayNs: bigint;
+}
+/** A DMA of `length` bytes from `diskOffset` of the disk image to `address`; the bytes are the replay's own copy (--disk-shared). */
+export interface DiskReadRecord extends Landmark {
+  type: 'disk-read';
+  address: bigint;
+  diskOffset: bigint;
+  length: bigint;
+}
 /** Serialized mode: the vCPU, stopped at its count, joins group `group` (`serialized`) or leaves it. */
 export interface ModeSwitchRecord extends Landmark {
   type: 'mode-switch';
@@ -103,6 +118,8 @@ export type LogRecord =
   | CrewTransferRecord
   | MachineStopRecord
   | DmaWriteRecord
+  | DelayedInterruptRecord
+  | DiskReadRecord
   | ModeSwitchRecord
   | TurnSwitchRecord;
 
@@ -153,6 +170,17 @@ export class ChunkDecoder {
         const where = this.landmark();
         const address = r.varint();
         return { type: 'dma-write', ...where, address, data: Uint8Array.from(r.blob(MAX_DMA_BYTES, 'DMA data')) };
+      }
+      case RecordKind.delayedInterrupt: {
+        const where = this.landmark();
+        const cause = r.varint();
+        return { type: 'delayed-interrupt', ...where, cause, delayNs: r.varint() };
+      }
+      case RecordKind.diskRead: {
+        const where = this.landmark();
+        const address = r.varint();
+        const diskOffset = r.varint();
+        return { type: 'disk-read', ...where, address, diskOffset, length: r.varint() };
       }
       case RecordKind.modeSwitch: {
         const where = this.landmark();

@@ -9,6 +9,8 @@ import { ELF_MACHINE_RISCV } from '../guests/image.js';
 import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
 
 const DEFAULT_RAM_MIB = 128;
+/** A few checkpoints per second of guest time at emu speed. */
+const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
 const MAX_RAM_MIB = 4096;
 
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
@@ -52,9 +54,19 @@ export interface EmuRunArguments {
   capture: boolean;
   session: NativeSession | null;
   progressIntervalMs: number;
+  /** timing only: how the harts share host threads, and whether busy-waits are detected */
+  schedule: EmuSchedule;
+}
+
+/** emuRun's last argument (native/emu/binding.cc). */
+export interface EmuSchedule {
   /** 0: the host's cores */
   threads: number;
+  sliceInstructions: number;
+  spinDetection: boolean;
 }
+
+const DEFAULT_SLICE_INSTRUCTIONS = 100_000;
 
 /**
  * Checks `options` and fills in the defaults; throws TypeError/RangeError (one line naming
@@ -75,10 +87,14 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n)
     throw new TypeError('checkpointInterval must be a non-negative bigint');
   const input = checkInput(options.input);
+  if (options.disk !== undefined) throw new RangeError("disk: the emu engine's board has no block device (the kvm engine's has)");
   const session = checkSession(options.session);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
   const threads = options.threads === undefined ? 0 : checkInteger('threads', options.threads, 1, MAX_THREADS);
+  const sliceInstructions = checkInteger('sliceInstructions', options.sliceInstructions ?? DEFAULT_SLICE_INSTRUCTIONS, 1, 1e12);
+  const spinDetection = options.spinDetection ?? true;
+  if (typeof spinDetection !== 'boolean') throw new TypeError('spinDetection must be a boolean');
   return {
     harts,
     ramBytes: ramMiB * 1024 * 1024,
@@ -89,7 +105,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
     capture: options.capture ?? false,
     session,
     progressIntervalMs,
-    threads,
+    schedule: { threads, sliceInstructions, spinDetection },
   };
 }
 
@@ -110,7 +126,7 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
     onProgress === undefined
       ? null
       : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
-    a.threads,
+    a.schedule,
   );
   return settle(result);
 }
@@ -124,5 +140,6 @@ export const emuEngine: Engine = {
     return native().emuMaxHarts;
   },
   defaultRamMiB: DEFAULT_RAM_MIB,
+  defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
   run,
 };

@@ -11,9 +11,7 @@ import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
 import { checkSerialOptions, type SerialOptions } from '../smp/serial-options.js';
-
-/** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
-export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
+import { describeDisk } from './recorded-disk.js';
 
 export interface RecordOptions {
   /** the guest ELF's path, or its image already read */
@@ -24,7 +22,7 @@ export interface RecordOptions {
   vcpus?: number;
   ramMiB?: number;
   input?: ConsoleInput;
-  /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none */
+  /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none; default: the engine's */
   checkpointInterval?: bigint;
   capture?: boolean;
   /** called about once a second while the guest runs */
@@ -38,6 +36,12 @@ export interface RecordOptions {
   serialize?: Partial<SerialOptions>;
   /** emu: host threads that run the vCPUs (default: the host's cores) */
   threads?: number;
+  /** emu: detect busy-waits without the spin-wait hint (default true; timing only) */
+  spinDetection?: boolean;
+  /** a disk-image file for the board's block device (kvm); the bytes the guest reads from it are logged */
+  disk?: string;
+  /** with `disk`: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image) */
+  diskShared?: boolean;
 }
 
 export async function record(options: RecordOptions): Promise<RunResult> {
@@ -46,7 +50,12 @@ export async function record(options: RecordOptions): Promise<RunResult> {
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
   const serialize = checkSerialOptions(options.serialize);
   const image = await guestImage(options.elf);
-  return engineFor(image, options.engine).run(image, {
+  const engine = engineFor(image, options.engine);
+  if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
+  // The disk's size (and, shared, which image by SHA-256) go into the header for replay.
+  const disk = options.disk === undefined ? undefined : { ...(await describeDisk(options.disk)), shared: options.diskShared ?? false };
+  const config = { rrkit: 1, ...(vcpus > 1 ? { crewHold, serialize } : {}), ...(disk === undefined ? {} : { disk }) };
+  return engine.run(image, {
     vcpus,
     ramMiB: options.ramMiB,
     input: options.input,
@@ -54,7 +63,9 @@ export async function record(options: RecordOptions): Promise<RunResult> {
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
     threads: options.threads,
-    checkpointInterval: options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
+    spinDetection: options.spinDetection,
+    checkpointInterval: options.checkpointInterval ?? engine.defaultCheckpointInterval,
+    disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors, shared: disk.shared },
     session: {
       mode: 'record',
       path: options.logPath,
@@ -65,7 +76,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       crewHold,
       serialize,
       // For provenance: replay does not need them (it follows the logged edges and turns).
-      configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold, serialize } : { rrkit: 1 }),
+      configJson: JSON.stringify(config),
     },
   });
 }

@@ -10,6 +10,7 @@ import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-
 import { EngineFailure, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineNamed } from '../engines/index.js';
 import { readGuestImage, type GuestImage } from '../guests/image.js';
+import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
   logPath: string;
@@ -22,6 +23,10 @@ export interface ReplayOptions {
   progressIntervalMs?: number;
   /** emu: host threads that run the vCPUs (default: the host's cores); the replay follows the log whatever it is */
   threads?: number;
+  /** emu: detect busy-waits without the spin-wait hint (default true); the replay follows the log whatever it is */
+  spinDetection?: boolean;
+  /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
+  disk?: string;
 }
 
 /** What every outcome carries: the log's header, the engine it ran on and its result. */
@@ -81,6 +86,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   }
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
+  // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
+  // needs the very image it was recorded with.
+  const disk = recordedDisk(header.configJson);
+  const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
 
   const result = await engine.run(image, {
     vcpus: header.vcpus,
@@ -90,7 +99,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
     onProgress: options.onProgress,
     progressIntervalMs: options.progressIntervalMs,
     threads: options.threads,
+    spinDetection: options.spinDetection,
     session: { mode: 'replay', path: options.logPath },
+    disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
   });
   const facts: ReplayFacts = { header, engine, result };
   if (result.outcome === 'diverged') {

@@ -13,6 +13,7 @@ interface ReplayArgs {
   log: string;
   guest: string | undefined;
   threads: number | undefined;
+  disk: string | undefined;
 }
 
 export const replayCommand: CommandModule<object, ReplayArgs> = {
@@ -22,11 +23,12 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .option('threads', THREADS_OPTION) as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
     const threads = checkThreads(args.threads);
     const progress = new ProgressLine(`replaying ${args.log}`, true);
-    const outcome = await replay({ logPath: args.log, elf: args.guest, threads, onProgress: progress.onProgress }).finally(() =>
+    const outcome = await replay({ logPath: args.log, elf: args.guest, disk: args.disk, threads, onProgress: progress.onProgress }).finally(() =>
       progress.end(),
     );
     switch (outcome.kind) {

@@ -14,6 +14,7 @@ import { ProgressLine } from '../progress.js';
 interface VerifyArgs {
   log: string;
   guest: string | undefined;
+  disk: string | undefined;
   json: boolean;
   threads: number | undefined;
 }
@@ -25,6 +26,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' })
       .option('threads', THREADS_OPTION) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
@@ -36,7 +38,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     try {
       const threads = checkThreads(args.threads);
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      verification = await verify({ logPath: args.log, elf: args.guest, threads, onProgress: progress.onProgress }).finally(() =>
+      verification = await verify({ logPath: args.log, elf: args.guest, disk: args.disk, threads, onProgress: progress.onProgress }).finally(() =>
         progress.end(),
       );
     } catch (error) {

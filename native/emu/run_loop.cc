@@ -409,8 +409,13 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
   }
   if (serializer_ && run.turn_held && now >= serializer_->TurnEnd(id)) {
     if (!serializer_->EndTurn(id, now, crew::Serializer::Why::kQuantum)) {
+      // Another member has the turn. Not Wait(kTurn) here: an attention bit may be pending
+      // whose wake-up this slice has consumed already (a cut that waits for this hart), and
+      // it is seen only in the loop, which asks for the turn again after attention.
       run.turn_held = false;
-      return Wait(run, HartWait::kTurn);
+      ParkCrew(run);
+      UpdateTarget(run);
+      return Step::kContinue;
     }
     UpdateTarget(run);
     return Step::kContinue;

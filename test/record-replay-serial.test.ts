@@ -205,9 +205,9 @@ describe('serialized mode', () => {
 });
 
 describe('spin detection', () => {
-  // A log does not say whether its recording detected spins: a replay that detects them and
-  // one that does not both follow it exactly, whichever way it was recorded.
-  test.each([true, false])('recorded with detection %s: replayed exactly with and without it', async (detect) => {
+  // A log does not say whether its recording detected spins: recorded either way, it
+  // replays exactly (replay itself never probes; spinDetection there changes nothing).
+  test.each([true, false])('recorded with detection %s: replayed exactly', async (detect) => {
     const dir = logFolder(`serial-spin-${detect}`);
     // Not locked-ring in parallel: without detection its bare busy-waits trade the ring's page
     // for tens of seconds on a loaded host.

@@ -27,6 +27,8 @@ export interface ChartSpec {
   config: ChartConfiguration;
   errorBars?: ErrorRanges;
   logAxes?: readonly string[];
+  /** datasets whose label contains this are drawn but left out of the legend */
+  hideFromLegend?: string;
 }
 
 /** The Chart.js configuration a ChartSpec stands for: the whiskers' plugin and the log axes' labels added. */
@@ -39,6 +41,12 @@ export function chartConfiguration(spec: ChartSpec): ChartConfiguration {
     scale.ticks = { ...scale.ticks, callback: logTickLabel, autoSkip: false };
   }
   config.options.scales = scales;
+  const hide = spec.hideFromLegend;
+  if (hide !== undefined) {
+    const plugins = (config.options.plugins ??= {});
+    const legend = (plugins.legend ??= {});
+    legend.labels = { ...legend.labels, filter: (item) => !item.text.includes(hide) };
+  }
   if (spec.errorBars !== undefined) config.plugins = [...(config.plugins ?? []), errorBarsPlugin(spec.errorBars)];
   return config;
 }

@@ -37,7 +37,7 @@ export interface Figure {
   cells(quick: boolean): CellPlan[];
   metrics: readonly Metric[];
   /** text columns from a cell's repeats (a refusal, whether every replay reproduced the run) */
-  facts?(repeats: readonly TrialValues[]): Record<string, string>;
+  facts?(repeats: readonly TrialValues[], logs: readonly LogFacts[]): Record<string, string>;
   /** scan each repeat's kept log in the analysis pool (LogFacts) */
   scansLogs?: boolean;
   /** the chart as data (drawn in the analysis pool) */

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { kvmAvailability } from '../../src/engines/kvm.js';
 import { engineNamed } from '../../src/engines/index.js';
-import { builtGuestPath, WORKLOADS } from '../../src/guests/catalog.js';
+import { join } from 'node:path';
+import { builtGuestPath, REPO_ROOT, WORKLOADS } from '../../src/guests/catalog.js';
 import type { Metric } from './figure.js';
 import type { RrkitTrial, RunVariant, TrialValues } from './trial-spec.js';
 
@@ -38,7 +39,7 @@ export function rrkitCell(
 ): { key: Record<string, string | number>; trial?: RrkitTrial; unavailable?: string } {
   const reason = unavailableReason(trial.engine, trial.vcpus);
   if (reason !== null) return { key, unavailable: reason };
-  const elf = trial.elf ?? builtGuestPath(trial.workload, trial.engine === 'kvm' ? 'x86_64' : 'rv64', trial.small);
+  const elf = trial.elf !== undefined ? join(REPO_ROOT, trial.elf) : builtGuestPath(trial.workload, trial.engine === 'kvm' ? 'x86_64' : 'rv64', trial.small);
   if (!existsSync(elf)) return { key, unavailable: `not built: ${elf} (make -C guests)` };
   return { key, trial: { kind: 'rrkit', ...trial } };
 }
@@ -69,6 +70,11 @@ export const METRICS = {
       const landmarks = num(v.landmarks);
       return bytes === null || landmarks === null || landmarks === 0 ? null : (bytes * 1e6) / landmarks;
     },
+  },
+  logBytesPerSecond: {
+    column: 'log_bytes_per_second',
+    unit: 'bytes of log (as written) per second of recording',
+    of: (v) => ratio(v.logBytes, v.recordSeconds),
   },
   transfersPerMillion: {
     column: 'transfers_per_million_landmarks',

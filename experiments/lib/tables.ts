@@ -47,7 +47,7 @@ export async function cellResult<J extends { repeat: number; outcome?: TrialOutc
     message: [...new Set(errors)].join('; '),
     okRepeats: ok.length,
     metrics,
-    facts: figure.facts?.(ok.map((r) => r.values)) ?? {},
+    facts: figure.facts?.(ok.map((r) => r.values), ok.flatMap((r) => (r.log === undefined ? [] : [r.log]))) ?? {},
     logs: ok.flatMap((r) => (r.log === undefined ? [] : [r.log])),
   };
 }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { ConsoleInput, RunResult } from '../../src/engines/engine.js';
 import { totalLandmarks } from '../../src/engines/engine.js';
 import { builtGuestPath, findWorkload, type GuestArch } from '../../src/guests/catalog.js';
+import { writeDiskImage } from '../../src/guests/disk-image.js';
 import { repoRoot } from '../../src/native.js';
 import { record } from '../../src/session/record.js';
 import { replay } from '../../src/session/replay.js';
@@ -37,22 +38,25 @@ export async function runRrkitTrial(spec: RrkitTrial, workDir: string): Promise<
     ? { kind: 'bytes', data: CONSOLE_INPUT }
     : undefined;
   const common = { elf, engine: spec.engine, vcpus: spec.vcpus, input, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS };
+  const disk = spec.diskSectors === undefined ? undefined : join(workDir, 'disk.img');
+  if (disk !== undefined) await writeDiskImage(disk, spec.diskSectors!);
+  const runDisk = disk === undefined ? {} : { disk: { path: disk, sectors: 0, shared: false } };
   const logPath = join(workDir, 'run.rrlog');
   // Untimed: the first run in a process pays once for loading the addon and compiling
   // rrkit's JavaScript; a run of the small build pays it so that the first timed variant does not.
   const warmUp = spec.elf === undefined ? builtGuestPath(spec.workload, arch, true) : elf;
-  if (existsSync(warmUp)) await runGuest({ ...common, elf: warmUp }).catch(() => undefined);
+  if (existsSync(warmUp)) await runGuest({ ...common, ...runDisk, elf: warmUp }).catch(() => undefined);
   const values: TrialValues = {};
   let recorded: RunResult | undefined;
   for (const variant of spec.variants) {
     const started = process.hrtime.bigint();
     if (variant === 'plain') {
-      const result = await runGuest(common);
+      const result = await runGuest({ ...common, ...runDisk });
       values.plainSeconds = secondsSince(started);
       checkExited('plain run', result);
       values.landmarks = Number(totalLandmarks(result));
     } else if (variant === 'record') {
-      recorded = await record({ ...common, logPath, crewGranularity: spec.crewGranularity });
+      recorded = await record({ ...common, logPath, crewGranularity: spec.crewGranularity, disk });
       values.recordSeconds = secondsSince(started);
       checkExited('recording', recorded);
       values.landmarks = Number(totalLandmarks(recorded));

@@ -16,8 +16,10 @@ export interface RrkitTrial {
   variants: readonly RunVariant[];
   /** CREW page size in bytes (several vCPUs); default: rrkit's */
   crewGranularity?: number;
-  /** the guest's ELF instead of the built-in workload's (tests use a broken one) */
+  /** the guest's ELF (from the repository's root) instead of the built-in workload's */
   elf?: string;
+  /** a disk image of this many data sectors, made for the trial (kvm: disk-checksum); its bytes are logged */
+  diskSectors?: number;
 }
 
 /** The same rv64 ELF under qemu-system-riscv64: plain TCG, and QEMU's own record/replay (-icount rr=). */

@@ -26,7 +26,7 @@ import type { PoolTask } from './lib/pool-worker.js';
 import { Progress } from './lib/progress.js';
 import { FIGURE_NAMES, loadFigure, type LoadedFigure } from './lib/registry.js';
 import { cellResult, writeTable } from './lib/tables.js';
-import { bundleTrialProgram, runTrialProcess, type TrialOutcome } from './lib/trial-process.js';
+import { bundleTrialProgram, killRunningTrials, runTrialProcess, type TrialOutcome } from './lib/trial-process.js';
 import { trialKey, trialLabel, type TrialSpec, type TrialValues } from './lib/trial-spec.js';
 
 const argv = await yargs(hideBin(process.argv))
@@ -115,6 +115,15 @@ if (argv.list) {
 
 // --- the timed part: one trial at a time ------------------------------------------------
 const runDir = mkdtempSync(join(tmpdir(), 'rrkit-experiments-'));
+// Interrupted: the running trial goes too (it is in its own process group), and its files.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killRunningTrials();
+    rmSync(runDir, { recursive: true, force: true });
+    process.stderr.write(`\nexperiments: interrupted (${signal}); nothing written for the figures not finished\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 const resultsDir = process.env.RRKIT_RESULTS_DIR ?? resolve('results');
 mkdirSync(resultsDir, { recursive: true });
 let exitCode = 0;
@@ -127,7 +136,7 @@ try {
     const timeout = planned.find((p) => p.cells.some((c) => c.jobs.includes(job)))?.loaded;
     const timeoutSeconds = (timeout?.kind === 'declared' ? timeout.figure.trialTimeoutSeconds : undefined) ?? 600;
     job.outcome = await runTrialProcess(job.spec, join(runDir, String(index)), timeoutSeconds, resultsDir);
-    progress.finished(index, label, job.outcome.seconds, job.outcome.ok ? undefined : job.outcome.error);
+    progress.finished(index, label, job.outcome.seconds, job.outcome.ok ? undefined : job.outcome.error, job.outcome.ok ? job.outcome.values.trialCpuSeconds : undefined);
   }
   progress.end();
 

@@ -35,12 +35,13 @@ export class Progress {
     process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);
   }
 
-  finished(index: number, label: string, seconds: number, error?: string): void {
+  finished(index: number, label: string, seconds: number, error?: string, cpuSeconds?: unknown): void {
     this.secondsByKey.set(this.jobs[index]!.key, seconds);
     this.doneSeconds += seconds;
     this.done++;
     if (this.tty && error === undefined) return;
-    const line = `[${index + 1}/${this.jobs.length}] ${label}: ${error === undefined ? `${seconds.toFixed(1)} s` : `FAILED (${error})`}`;
+    const cpu = typeof cpuSeconds === 'number' ? ` (trial process CPU ${cpuSeconds.toFixed(1)} s)` : '';
+    const line = `[${index + 1}/${this.jobs.length}] ${label}: ${error === undefined ? `${seconds.toFixed(1)} s${cpu}` : `FAILED (${error})`}`;
     process.stderr.write(this.tty ? `\r\x1b[K${line}\n` : `${line}\n`);
   }
 

@@ -19,6 +19,9 @@ try {
   if (spec.kind === 'rrkit') values = await runRrkitTrial(spec, workDir);
   else if (spec.kind === 'qemu') values = runQemuTrial(spec, workDir);
   else values = runScriptTrial(spec, resultsDir ?? workDir);
+  // CPU time of the trial process (not of QEMU's): how long the trial would take on an idle machine, roughly.
+  const usage = process.resourceUsage();
+  values.trialCpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
   writeFileSync(resultPath, JSON.stringify(values));
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

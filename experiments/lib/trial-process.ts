@@ -35,6 +35,21 @@ export async function bundleTrialProgram(): Promise<void> {
   }
 }
 
+/** The trial processes running now (their group ids), ended with the runner when it is interrupted. */
+const running = new Set<number>();
+
+/** Ends every running trial's process group (the runner got SIGINT or SIGTERM). */
+export function killRunningTrials(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
 export type TrialOutcome =
   | { ok: true; values: TrialValues; seconds: number }
   | { ok: false; error: string; seconds: number };
@@ -56,6 +71,7 @@ export function runTrialProcess(spec: TrialSpec, workDir: string, timeoutSeconds
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     });
+    if (child.pid !== undefined) running.add(child.pid);
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr = (stderr + text).slice(-4000);
@@ -71,6 +87,7 @@ export function runTrialProcess(spec: TrialSpec, workDir: string, timeoutSeconds
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (child.pid !== undefined) running.delete(child.pid);
       const seconds = elapsed();
       const lastLine = stderr.trim().split('\n').at(-1) ?? '';
       if (timedOut) resolve({ ok: false, error: `timed out after ${timeoutSeconds} s`, seconds });

@@ -89,7 +89,9 @@ export function errorBarsPlugin(ranges: ErrorRanges): Plugin {
   };
 }
 
-const number = (v: number): string => v.toLocaleString('en-US', { maximumSignificantDigits: 3 });
+/** 0.5, 20, 1,000, then 20K, 5M: short enough that ticks never crowd. */
+const number = (v: number): string =>
+  v.toLocaleString('en-US', v >= 10_000 ? { notation: 'compact', maximumSignificantDigits: 3 } : { maximumSignificantDigits: 3 });
 
 /** A log axis's tick labels: 1, 2 and 5 of each decade only, so that labels never overlap. */
 export function logTickLabel(value: number | string): string {

@@ -31,7 +31,8 @@ export class Progress {
   starting(index: number, label: string): void {
     if (!this.tty) return;
     const eta = this.remaining(index);
-    const line = `[${index + 1}/${this.jobs.length}] ${label} · ${clock(this.elapsed())} elapsed${eta === null ? '' : ` · ETA ${clock(eta)}`}`;
+    // The counts and the ETA first: a narrow terminal cuts the label, not them.
+    const line = `[${index + 1}/${this.jobs.length} · ${clock(this.elapsed())} elapsed${eta === null ? '' : ` · ETA ${clock(eta)}`}] ${label}`;
     process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);
   }
 

@@ -54,7 +54,7 @@ if (argv.repeats !== undefined && !(Number.isInteger(argv.repeats) && argv.repea
 const names = argv._.length > 0 ? argv._.map(String) : [...FIGURE_NAMES];
 let figures: LoadedFigure[];
 try {
-  figures = await Promise.all(names.map(loadFigure));
+  figures = await Promise.all(names.map((name) => loadFigure(name)));
 } catch (error) {
   process.stderr.write(`experiments: ${(error as Error).message}\n`);
   process.exit(2);

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../src/guests/catalog.js';
 import { kvmAvailability } from '../src/engines/kvm.js';
+import { loadFigure } from '../experiments/lib/registry.js';
 
 const execFileAsync = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'rrkit-experiments-test-'));
@@ -104,6 +105,33 @@ describe('a trial that fails', () => {
     expect(rows.killed).toMatchObject({ status: 'failed', plain_s_median: '' });
     expect(rows.unavailable).toMatchObject({ status: 'not available on this commit: a test of the runner', repeats_ok: '0' });
     expect(pngSize(join(dir, 'failing-figure.png')).bytes).toBeGreaterThan(5_000);
+  });
+});
+
+describe('a figure that writes its own results (experiments/failover.ts)', () => {
+  it('is run whole, with --quick and the output directory passed on, and its files carry the metadata', async () => {
+    const dir = join(out, 'script');
+    const { code, stdout } = await experiments(join(REPO_ROOT, 'test', 'fixtures', 'experiments', 'script-figure.ts'), '--quick', '--out', dir);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/script-figure: written by .*script-figure\.ts/);
+    expect(readCsv(join(dir, 'script-figure.csv'))).toEqual([
+      { delay_ms: '0', seconds: '1.5' },
+      { delay_ms: '50', seconds: '2.5' },
+    ]);
+    const json = JSON.parse(readFileSync(join(dir, 'script-figure.json'), 'utf8')) as Record<string, any>;
+    expect(json).toMatchObject({ name: 'script-figure', quick: true, commit: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    expect(json.command).toMatch(/script-figure\.ts --quick$/);
+    expect(pngSize(join(dir, 'script-figure.png')).bytes).toBeGreaterThan(5_000);
+  });
+
+  it('missing from a commit, it is "not available on this commit", not an error', async () => {
+    const empty = mkdtempSync(join(out, 'no-figures-'));
+    await expect(loadFigure('failover', empty)).resolves.toEqual({
+      kind: 'missing',
+      name: 'failover',
+      reason: expect.stringMatching(/^not available on this commit: experiments\/failover\.ts comes with replication/),
+    });
+    await expect(loadFigure('no-such-figure', empty)).rejects.toThrow(/^no figure 'no-such-figure'/);
   });
 });
 

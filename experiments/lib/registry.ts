@@ -29,10 +29,10 @@ export type LoadedFigure =
   | { kind: 'script'; name: string; module: string }
   | { kind: 'missing'; name: string; reason: string };
 
-/** A figure by name (experiments/NAME.ts) or by the path of a module. */
-export async function loadFigure(nameOrPath: string): Promise<LoadedFigure> {
+/** A figure by name (EXPERIMENTS_DIR/NAME.ts) or by the path of a module. */
+export async function loadFigure(nameOrPath: string, experimentsDir = join(repoRoot, 'experiments')): Promise<LoadedFigure> {
   const isPath = nameOrPath.endsWith('.ts') || nameOrPath.includes('/');
-  const module = isPath ? resolve(nameOrPath) : join(repoRoot, 'experiments', `${nameOrPath}.ts`);
+  const module = isPath ? resolve(nameOrPath) : join(experimentsDir, `${nameOrPath}.ts`);
   const name = isPath ? basename(module, '.ts') : nameOrPath;
   if (!existsSync(module)) {
     if (!isPath && (FIGURE_NAMES as readonly string[]).includes(name)) {

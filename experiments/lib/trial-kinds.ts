@@ -125,7 +125,7 @@ export function runQemuTrial(spec: QemuTrial, workDir: string): TrialValues {
 export function runScriptTrial(spec: ScriptTrial, resultsDir: string): TrialValues {
   const started = process.hrtime.bigint();
   const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
-  const r = spawnSync(tsx, [join(repoRoot, spec.script), ...(spec.quick ? ['--quick'] : [])], {
+  const r = spawnSync(tsx, [resolve(repoRoot, spec.script), ...(spec.quick ? ['--quick'] : [])], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, RRKIT_RESULTS_DIR: resultsDir },
   });

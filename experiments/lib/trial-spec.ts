@@ -34,7 +34,7 @@ export interface QemuTrial {
 /** A figure written by a script of its own (experiments/NAME.ts run whole, as failover.ts is). */
 export interface ScriptTrial {
   kind: 'script';
-  /** path from the repository's root */
+  /** its path (absolute, or from the repository's root) */
   script: string;
   quick: boolean;
 }

@@ -27,7 +27,8 @@ import { Progress } from './lib/progress.js';
 import { FIGURE_NAMES, loadFigure, type LoadedFigure } from './lib/registry.js';
 import { cellResult, writeTable } from './lib/tables.js';
 import { bundleTrialProgram, killRunningTrials, runTrialProcess, type TrialOutcome } from './lib/trial-process.js';
-import { trialKey, trialLabel, type TrialSpec, type TrialValues } from './lib/trial-spec.js';
+import { resultsDir as resultsDirectory } from './lib/results.js';
+import { trialKey, trialLabel, type TrialSpec } from './lib/trial-spec.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('npm run experiments --')
@@ -124,7 +125,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.exit(signal === 'SIGINT' ? 130 : 143);
   });
 }
-const resultsDir = process.env.RRKIT_RESULTS_DIR ?? resolve('results');
+const resultsDir = resultsDirectory();
 mkdirSync(resultsDir, { recursive: true });
 let exitCode = 0;
 try {
@@ -133,8 +134,8 @@ try {
   for (const [index, job] of jobs.entries()) {
     const label = `${trialLabel(job.spec)} (repeat ${job.repeat + 1})`;
     progress.starting(index, label);
-    const timeout = planned.find((p) => p.cells.some((c) => c.jobs.includes(job)))?.loaded;
-    const timeoutSeconds = (timeout?.kind === 'declared' ? timeout.figure.trialTimeoutSeconds : undefined) ?? 600;
+    const owner = planned.find((p) => p.cells.some((c) => c.jobs.includes(job)))?.loaded;
+    const timeoutSeconds = (owner?.kind === 'declared' ? owner.figure.trialTimeoutSeconds : undefined) ?? 600;
     job.outcome = await runTrialProcess(job.spec, join(runDir, String(index)), timeoutSeconds, resultsDir);
     progress.finished(index, label, job.outcome.seconds, job.outcome.ok ? undefined : job.outcome.error, job.outcome.ok ? job.outcome.values.trialCpuSeconds : undefined);
   }

@@ -12,6 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../src/guests/catalog.js';
 import { kvmAvailability } from '../src/engines/kvm.js';
 import { loadFigure } from '../experiments/lib/registry.js';
+import { spreadOf } from '../experiments/lib/stats.js';
+import { logTickLabel } from '../experiments/lib/charts.js';
+import { trialKey } from '../experiments/lib/trial-spec.js';
 
 const execFileAsync = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'rrkit-experiments-test-'));
@@ -132,6 +135,27 @@ describe('a figure that writes its own results (experiments/failover.ts)', () =>
       reason: expect.stringMatching(/^not available on this commit: experiments\/failover\.ts comes with replication/),
     });
     await expect(loadFigure('no-such-figure', empty)).rejects.toThrow(/^no figure 'no-such-figure'/);
+  });
+});
+
+describe('the pieces', () => {
+  it('spread: median (the middle two averaged), min and max of the finite values', () => {
+    expect(spreadOf([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, n: 3 });
+    expect(spreadOf([4, 1, 3, 2])).toEqual({ median: 2.5, min: 1, max: 4, n: 4 });
+    expect(spreadOf([5, Number.NaN, Infinity])).toEqual({ median: 5, min: 5, max: 5, n: 1 });
+    expect(spreadOf([])).toBeNull();
+  });
+
+  it('a log axis labels 1, 2 and 5 of each decade only (nine labels a decade overlap)', () => {
+    const ticks = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 50, 0.2, 0.3, 20_000, 5_000_000];
+    expect(ticks.map(logTickLabel)).toEqual(['1', '2', '', '', '5', '', '', '', '', '10', '20', '', '50', '0.2', '', '20K', '5M']);
+  });
+
+  it('a trial’s key does not depend on the order of its fields (identical trials of two figures run once)', () => {
+    const a = trialKey({ kind: 'rrkit', engine: 'emu', workload: 'matmul', small: false, vcpus: 2, variants: ['plain', 'record', 'replay'] });
+    const b = trialKey({ variants: ['plain', 'record', 'replay'], vcpus: 2, small: false, workload: 'matmul', engine: 'emu', kind: 'rrkit' });
+    expect(a).toBe(b);
+    expect(trialKey({ kind: 'rrkit', engine: 'emu', workload: 'matmul', small: false, vcpus: 4, variants: ['plain', 'record', 'replay'] })).not.toBe(a);
   });
 });
 

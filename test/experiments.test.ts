@@ -60,7 +60,7 @@ describe('npm run experiments -- uniprocessor-overhead --quick', () => {
 
     const rows = readCsv(join(dir, 'uniprocessor-overhead.csv'));
     expect(Object.keys(rows[0]!)).toEqual(
-      expect.arrayContaining(['engine', 'workload', 'status', 'record_over_plain_median', 'record_over_plain_min', 'record_over_plain_max', 'replay_over_plain_median', 'repeats_ok', 'reproduced']),
+      expect.arrayContaining(['run', 'engine', 'workload', 'status', 'record_over_plain_median', 'record_over_plain_min', 'record_over_plain_max', 'replay_over_plain_median', 'repeats_ok', 'reproduced']),
     );
     const kvm = kvmAvailability().available;
     expect(rows.map((r) => r.engine)).toEqual([...Array(7).fill('emu'), ...Array(7).fill('kvm')]);
@@ -70,6 +70,7 @@ describe('npm run experiments -- uniprocessor-overhead --quick', () => {
         continue;
       }
       expect(row.status).toBe('ok');
+      expect(row.run).toBe('QUICK (small workloads, 1 repeat): not a result');
       expect(row.reproduced).toBe('yes (1/1)');
       expect(Number(row.record_over_plain_median)).toBeGreaterThan(0);
       // One repeat: the spread is that one value.

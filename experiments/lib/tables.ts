@@ -59,7 +59,12 @@ function significant(v: number): number {
 /** NAME.csv and NAME.json: per cell its key, status, each metric's median, min and max, its facts. */
 export function writeTable(figure: Figure, table: FigureTable): void {
   const rows = table.cells.map((cell) => {
-    const row: Record<string, string | number | null> = { ...cell.key, status: cell.status === 'unavailable' ? cell.message : cell.status };
+    const row: Record<string, string | number | null> = {
+      // A quick run's CSV says so on every row: a file copied on its own is still labelled.
+      ...(table.quick ? { run: 'QUICK (small workloads, 1 repeat): not a result' } : {}),
+      ...cell.key,
+      status: cell.status === 'unavailable' ? cell.message : cell.status,
+    };
     for (const m of figure.metrics) {
       const s = cell.metrics[m.column] ?? null;
       row[`${m.column}_median`] = s === null ? null : significant(s.median);

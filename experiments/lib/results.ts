@@ -53,7 +53,8 @@ export function runMetadata(): Record<string, unknown> {
     }
   };
   const kvm = kvmBenchContext();
-  const dirty = git('status', '--porcelain', '--untracked-files=no');
+  // Changes to the code, not to results/ (which a run rewrites).
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)results');
   return {
     date: new Date().toISOString(),
     command: commandLine(),

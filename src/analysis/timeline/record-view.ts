@@ -1,0 +1,112 @@
+/**
+ * How each kind of log record appears on a timeline — the one place that knows record
+ * kinds. A record is an instant on its vCPU's track, a CREW transfer (a flow arrow between
+ * two tracks), a checkpoint cut or the machine's stop (which close each vCPU's segment), a
+ * span on one track, or nothing. A kind this table does not name still shows, as an instant
+ * named by its type with its fields as arguments, when it has a landmark: logs from newer
+ * engines read without a change here.
+ *
+ * To show a new kind as a span (emu SMP's serialized-mode turns, say), add a case that
+ * returns `{ kind: 'span', ... }` for it: the builder draws spans on the vCPU's track.
+ */
+import { INPUT_KIND_NAMES, type CrewTransferRecord, type LogRecord } from '../log-records.js';
+import type { TraceArgs } from './trace-event.js';
+
+export type RecordView =
+  | { kind: 'instant'; vcpu: number; count: bigint; name: string; category: string; args: TraceArgs }
+  | { kind: 'transfer'; transfer: CrewTransferRecord }
+  | { kind: 'checkpoint'; counts: bigint[]; args: TraceArgs }
+  | { kind: 'stop'; vcpu: number; count: bigint; counts: bigint[]; args: TraceArgs }
+  | { kind: 'span'; vcpu: number; from: bigint; to: bigint; name: string; category: string; args: TraceArgs }
+  | { kind: 'none' };
+
+/** emu (RISC-V mcause) interrupt causes by number. */
+const EMU_INTERRUPTS: Readonly<Record<string, string>> = { '3': 'software', '7': 'timer', '11': 'external' };
+
+const hex = (n: bigint): string => `0x${n.toString(16)}`;
+
+/** A record's own scalar fields as trace arguments (bigints as decimal strings, bytes as a length). */
+function fieldArgs(record: object): TraceArgs {
+  const args: TraceArgs = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'type' || key === 'vcpu' || key === 'count') continue;
+    if (typeof value === 'bigint') args[key] = value.toString();
+    else if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') args[key] = value;
+    else if (value instanceof Uint8Array) args[`${key}Bytes`] = value.length;
+  }
+  return args;
+}
+
+function interruptName(engine: string, cause: bigint): string {
+  const known = engine === 'emu' ? EMU_INTERRUPTS[cause.toString()] : undefined;
+  return known === undefined ? `interrupt ${cause}` : `interrupt: ${known}`;
+}
+
+/** A record with a landmark, whatever its type (kinds this file does not know among them). */
+interface Landmarked {
+  type: string;
+  vcpu: number;
+  count: bigint;
+}
+const hasLandmark = (record: object): record is Landmarked =>
+  typeof (record as Partial<Landmarked>).vcpu === 'number' && typeof (record as Partial<Landmarked>).count === 'bigint';
+
+export function viewOf(record: LogRecord, engine: string): RecordView {
+  switch (record.type) {
+    case 'interrupt':
+      return { kind: 'instant', vcpu: record.vcpu, count: record.count, name: interruptName(engine, record.cause), category: 'interrupt', args: { cause: record.cause.toString() } };
+    case 'input':
+      return {
+        kind: 'instant',
+        vcpu: record.vcpu,
+        count: record.count,
+        name: `input: ${INPUT_KIND_NAMES[record.kind] ?? `kind ${record.kind}`}`,
+        category: 'input',
+        args: { value: record.value.toString(), hex: hex(record.value) },
+      };
+    case 'rare-outcome':
+      return {
+        kind: 'instant',
+        vcpu: record.vcpu,
+        count: record.count,
+        name: `rare: ${INPUT_KIND_NAMES[record.kind] ?? `kind ${record.kind}`}`,
+        category: 'input',
+        args: { value: record.value.toString() },
+      };
+    case 'dma-write':
+      return { kind: 'instant', vcpu: record.vcpu, count: record.count, name: 'dma write', category: 'input', args: { address: hex(record.address), bytes: record.data.length } };
+    case 'crew-transfer':
+      return { kind: 'transfer', transfer: record };
+    case 'checkpoint':
+      return { kind: 'checkpoint', counts: record.vcpus.map((v) => v.count), args: { memoryHash: hex(record.memoryHash) } };
+    case 'machine-stop':
+      return {
+        kind: 'stop',
+        vcpu: record.vcpu,
+        count: record.count,
+        counts: record.vcpus.map((v) => v.count),
+        args: { exitCode: record.exitCode.toString(), memoryHash: hex(record.memoryHash), consoleBytes: record.outputBytes.toString() },
+      };
+  }
+  return otherView(record, engine);
+}
+
+/** Kinds the union above does not (yet) hold: kvm's delayed interrupts, and anything newer. */
+function otherView(record: object, engine: string): RecordView {
+  if (!hasLandmark(record)) return { kind: 'none' };
+  const args = fieldArgs(record);
+  const fields = record as unknown as Record<string, unknown>;
+  if (record.type === 'delayed-interrupt' && typeof fields['cause'] === 'bigint' && typeof fields['delayNs'] === 'bigint') {
+    // kvm takes an interrupt only at an exit: how long it waited is the instant's argument.
+    return {
+      kind: 'instant',
+      vcpu: record.vcpu,
+      count: record.count,
+      name: interruptName(engine, fields['cause']),
+      category: 'interrupt',
+      args: { cause: fields['cause'].toString(), delayUs: Number(fields['delayNs']) / 1000 },
+    };
+  }
+  const category = record.type.includes('interrupt') ? 'interrupt' : record.type.includes('disk') || record.type.includes('dma') ? 'input' : 'other';
+  return { kind: 'instant', vcpu: record.vcpu, count: record.count, name: record.type, category, args };
+}

@@ -1,0 +1,199 @@
+/**
+ * `rrkit log timeline`: the trace validates against the trace-event format, holds exactly
+ * the transfers `log stats` counts, shows every vCPU of a recorded SMP run, cuts windows and
+ * filters pages, shows record kinds it does not know, and refuses damaged logs in one line
+ * without leaving a file behind.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { readLogFile } from '../src/analysis/log-reader.js';
+import { logFileStats } from '../src/analysis/log-stats.js';
+import type { LogRecord } from '../src/analysis/log-records.js';
+import { viewOf } from '../src/analysis/timeline/record-view.js';
+import { LandmarkWindow, parseLandmark } from '../src/analysis/timeline/timeline-filter.js';
+import { writeTimeline } from '../src/analysis/timeline/timeline-file.js';
+import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
+import { record } from '../src/session/record.js';
+import { tempDir, writeLog } from './log-fixtures.js';
+import { readTrace } from './trace-check.js';
+
+const execFileAsync = promisify(execFile);
+const RRKIT = join(REPO_ROOT, 'bin', 'rrkit');
+
+async function rrkit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(RRKIT, args);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+type Transfer = Extract<LogRecord, { type: 'crew-transfer' }>;
+const transfersOf = (path: string): Transfer[] => readLogFile(path).records.filter((r): r is Transfer => r.type === 'crew-transfer');
+
+describe('a timeline of a log with every record kind', () => {
+  const dir = tempDir();
+  const log = join(dir, 'sample.rrlog');
+  beforeAll(() => {
+    writeLog(log);
+  });
+
+  test('validates, names both vCPU tracks and holds as many transfers as log stats counts', () => {
+    const out = join(dir, 'sample.trace.json');
+    const result = writeTimeline({ logPath: log, outPath: out, format: 'json' });
+    const trace = readTrace(out);
+    expect([...trace.tracks.values()].sort()).toEqual(['vcpu 0', 'vcpu 1']);
+    const stats = logFileStats(log);
+    expect(stats.crew).not.toBeNull();
+    expect(trace.flows.size).toBe(stats.crew!.transfers);
+    expect(result.transfers).toBe(stats.crew!.transfers);
+    expect(trace.otherData.rrkit['transfers']).toBe(stats.crew!.transfers);
+    // Each flow joins the transfer's two vCPUs at their own landmarks.
+    const transfers = transfersOf(log);
+    const byText = new Map([...trace.flows.values()].map((f) => [String(f.out!.args!['transfer']), f]));
+    for (const t of transfers) {
+      const flow = byText.get(`page 0x${t.page.toString(16)}: vcpu ${t.from.vcpu} @ ${t.from.count} -> vcpu ${t.to.vcpu} @ ${t.to.count}`)!;
+      expect(flow).toBeDefined();
+      expect([flow.out!.pid, flow.out!.ts, flow.in!.pid, flow.in!.ts]).toEqual([t.from.vcpu + 1, Number(t.from.count), t.to.vcpu + 1, Number(t.to.count)]);
+    }
+    // Interrupts, inputs, checkpoints, the DMA write and the stop are instants on their tracks.
+    const names = new Set(trace.events.filter((e) => e.ph === 'i').map((e) => `${e.pid}:${e.name}`));
+    for (const name of ['1:interrupt: timer', '2:input: clock', '2:rare: store-conditional', '1:checkpoint 4', '2:checkpoint 4', '1:dma write', '2:exit -3']) {
+      expect(names, name).toContain(name);
+    }
+    // Segments tile each track from 0 to its final landmark.
+    for (const [pid, end] of [[1, 4_199_000], [2, 4_200_000]] as const) {
+      const segments = trace.events.filter((e) => e.ph === 'X' && e.cat === 'segment' && e.pid === pid).sort((a, b) => a.ts - b.ts);
+      expect(segments[0]!.ts).toBe(0);
+      segments.forEach((s, i) => i > 0 && expect(s.ts).toBe(segments[i - 1]!.ts + segments[i - 1]!.dur!));
+      expect(segments.at(-1)!.ts + segments.at(-1)!.dur!).toBe(end);
+    }
+    // The counters add up to the log's records.
+    const counted = trace.events.filter((e) => e.ph === 'C' && e.name === 'transfers').reduce((sum, e) => sum + Number(e.args!['value']), 0);
+    expect(counted).toBe(transfers.length);
+  });
+
+  test('--from/--to keep only what lies in the window', () => {
+    const out = join(dir, 'window.trace.json');
+    const [from, to] = [1_000_000n, 2_500_000n];
+    writeTimeline({ logPath: log, outPath: out, format: 'json', window: LandmarkWindow.between(from, to) });
+    const trace = readTrace(out);
+    for (const e of trace.events.filter((e) => e.ph !== 'M')) {
+      expect(e.ts, JSON.stringify(e)).toBeGreaterThanOrEqual(Number(from));
+      expect(e.ts + (e.dur ?? 0), JSON.stringify(e)).toBeLessThanOrEqual(Number(to) + 1);
+    }
+    const inside = transfersOf(log).filter((t) => t.from.count >= from && t.from.count <= to && t.to.count >= from && t.to.count <= to);
+    expect(inside.length).toBeGreaterThan(0);
+    expect(trace.flows.size).toBe(inside.length);
+    expect(trace.events.some((e) => e.name === 'interrupt: timer')).toBe(true);
+  });
+
+  test('--pages keeps only those pages\' transfers', () => {
+    const out = join(dir, 'pages.trace.json');
+    writeTimeline({ logPath: log, outPath: out, format: 'json', pages: '0x80043' });
+    const trace = readTrace(out);
+    const expected = transfersOf(log).filter((t) => t.page === 0x80043n).length;
+    expect(expected).toBeGreaterThan(0);
+    expect(trace.flows.size).toBe(expected);
+    expect(trace.events.filter((e) => e.cat === 'crew').every((e) => e.name === 'page 0x80043')).toBe(true);
+    // A range takes in the other two pages.
+    writeTimeline({ logPath: log, outPath: out, format: 'json', pages: '0x80042-0x80044' });
+    expect(readTrace(out).flows.size).toBe(transfersOf(log).length);
+  });
+
+  test('an incomplete log gives the timeline as far as it goes, and says so', () => {
+    const incomplete = join(dir, 'incomplete.rrlog');
+    writeLog(incomplete, { close: false });
+    const out = join(dir, 'incomplete.trace.json');
+    const result = writeTimeline({ logPath: incomplete, outPath: out, format: 'json' });
+    expect(result.complete).toBe(false);
+    expect(readTrace(out).otherData.rrkit['complete']).toBe(false);
+  });
+
+  test('the command: bad options and damaged logs end in one line, with no file left behind', async () => {
+    const out = join(dir, 'cli.trace.json');
+    const ok = await rrkit('log', 'timeline', log, '-o', out);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/wrote .*cli\.trace\.json: 2 vCPU tracks, \d+ CREW transfers/);
+    readTrace(out);
+
+    const bytes = readFileSync(log);
+    const damaged = join(dir, 'damaged.rrlog');
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 200]! ^= 0x40;
+    writeFileSync(damaged, flipped);
+    const damagedOut = join(dir, 'damaged.trace.json');
+    const bad = await rrkit('log', 'timeline', damaged, '-o', damagedOut);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/^rrkit: (bad-crc|bad-record|bad-trailer) in /);
+    expect(existsSync(damagedOut)).toBe(false);
+    expect(existsSync(`${damagedOut}.partial-${process.pid}`)).toBe(false);
+
+    const truncated = join(dir, 'truncated.rrlog');
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 30));
+    const cut = await rrkit('log', 'timeline', truncated, '-o', damagedOut);
+    expect(cut.stderr).toMatch(/^rrkit: truncated /);
+    expect(existsSync(damagedOut)).toBe(false);
+
+    const missing = await rrkit('log', 'timeline', join(dir, 'nothing.rrlog'), '-o', damagedOut);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.code).not.toBe(0);
+
+    for (const args of [['--from', 'soon'], ['--from', '20', '--to', '10'], ['--pages', 'no_such_variable'], ['--interval', '0']]) {
+      const usage = await rrkit('log', 'timeline', log, '-o', damagedOut, ...args);
+      expect(usage.code, args.join(' ')).toBe(2);
+      expect(usage.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(existsSync(damagedOut)).toBe(false);
+    }
+  });
+});
+
+describe('record kinds the timeline does not know', () => {
+  test('show as instants with their fields, and kvm\'s delayed interrupt as an interrupt with its delay', () => {
+    const delayed = { type: 'delayed-interrupt', vcpu: 0, count: 42n, cause: 32n, delayNs: 56_000n } as unknown as LogRecord;
+    expect(viewOf(delayed, 'kvm')).toEqual({ kind: 'instant', vcpu: 0, count: 42n, name: 'interrupt 32', category: 'interrupt', args: { cause: '32', delayUs: 56 } });
+    const newer = { type: 'disk-read', vcpu: 1, count: 7n, address: 4096n, diskOffset: 0n, length: 512n } as unknown as LogRecord;
+    expect(viewOf(newer, 'kvm')).toEqual({ kind: 'instant', vcpu: 1, count: 7n, name: 'disk-read', category: 'input', args: { address: '4096', diskOffset: '0', length: '512' } });
+    expect(viewOf({ type: 'something-without-a-landmark' } as unknown as LogRecord, 'emu')).toEqual({ kind: 'none' });
+  });
+
+  test('landmark counts parse as a command line gives them', () => {
+    expect([parseLandmark('123'), parseLandmark('0x10'), parseLandmark('250k'), parseLandmark('10M'), parseLandmark('2G')]).toEqual([123n, 16n, 250_000n, 10_000_000n, 2_000_000_000n]);
+    expect(() => parseLandmark('-5')).toThrow(RangeError);
+  });
+});
+
+describe('a recorded SMP run', () => {
+  test('shows every vCPU, every transfer of log stats, and names pages after guest variables', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'lock-counter.rrlog');
+    const vcpus = 4;
+    const result = await record({ elf: builtGuestPath('lock-counter', 'rv64', true), logPath: log, vcpus, capture: true, checkpointInterval: 100_000n, timeoutSeconds: 60 });
+    expect(result.exitCode).toBe(0);
+    const out = join(dir, 'lock-counter.trace.json');
+    writeTimeline({ logPath: log, outPath: out, format: 'json', interval: 20_000n });
+    const trace = readTrace(out);
+    expect([...trace.tracks.entries()].sort((a, b) => a[0] - b[0])).toEqual(Array.from({ length: vcpus }, (_, v) => [v + 1, `vcpu ${v}`]));
+    for (let v = 0; v < vcpus; v++) {
+      expect(trace.events.some((e) => e.pid === v + 1 && e.ph === 'X' && e.cat === 'segment'), `vcpu ${v} has segments`).toBe(true);
+      expect(trace.events.some((e) => e.pid === v + 1 && e.ph === 'C'), `vcpu ${v} has counters`).toBe(true);
+    }
+    const stats = logFileStats(log);
+    expect(stats.crew!.transfers).toBeGreaterThan(0);
+    expect(trace.flows.size).toBe(stats.crew!.transfers);
+    // The hottest page carries the guest variable's name, as in log stats.
+    const hottest = stats.crew!.hottestPages[0]!;
+    const symbol = /: (\w+)/.exec(hottest.where)?.[1];
+    expect(symbol).toBeDefined();
+    expect(trace.events.some((e) => e.cat === 'crew' && e.name === `page ${hottest.page} (${symbol})`)).toBe(true);
+    // --pages by that variable's name keeps exactly its page's transfers.
+    writeTimeline({ logPath: log, outPath: out, format: 'json', pages: symbol });
+    expect(readTrace(out).flows.size).toBe(hottest.transfers);
+  });
+});

@@ -10,6 +10,7 @@ import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-
 import { EngineFailure, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineNamed } from '../engines/index.js';
 import { readGuestImage, type GuestImage } from '../guests/image.js';
+import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
   logPath: string;
@@ -20,6 +21,8 @@ export interface ReplayOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
+  disk?: string;
 }
 
 /** What every outcome carries: the log's header, the engine it ran on and its result. */
@@ -79,6 +82,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   }
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
+  // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
+  // needs the very image it was recorded with.
+  const disk = recordedDisk(header.configJson);
+  const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
 
   const result = await engine.run(image, {
     vcpus: header.vcpus,
@@ -88,6 +95,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
     onProgress: options.onProgress,
     progressIntervalMs: options.progressIntervalMs,
     session: { mode: 'replay', path: options.logPath },
+    disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
   });
   const facts: ReplayFacts = { header, engine, result };
   if (result.outcome === 'diverged') {

@@ -155,11 +155,11 @@ describe('a timeline of a log with every record kind', () => {
 });
 
 describe('record kinds the timeline does not know', () => {
-  test('show as instants with their fields, and kvm\'s delayed interrupt as an interrupt with its delay', () => {
-    const delayed = { type: 'delayed-interrupt', vcpu: 0, count: 42n, cause: 32n, delayNs: 56_000n } as unknown as LogRecord;
-    expect(viewOf(delayed, 'kvm')).toEqual({ kind: 'instant', vcpu: 0, count: 42n, name: 'interrupt 32', category: 'interrupt', args: { cause: '32', delayUs: 56 } });
-    const newer = { type: 'disk-read', vcpu: 1, count: 7n, address: 4096n, diskOffset: 0n, length: 512n } as unknown as LogRecord;
-    expect(viewOf(newer, 'kvm')).toEqual({ kind: 'instant', vcpu: 1, count: 7n, name: 'disk-read', category: 'input', args: { address: '4096', diskOffset: '0', length: '512' } });
+  test('show as instants with their fields; kvm\'s delayed interrupt is an interrupt with its delay', () => {
+    const delayed: LogRecord = { type: 'delayed-interrupt', vcpu: 0, count: 42n, cause: 32n, delayNs: 56_000n };
+    expect(viewOf(delayed, 'kvm')).toEqual({ kind: 'instant', vcpu: 0, count: 42n, name: 'interrupt: timer', category: 'interrupt', args: { cause: '32', delayUs: 56 } });
+    const newer = { type: 'turn-switch', vcpu: 1, count: 7n, next: 2, reason: 'hold', at: 9n } as unknown as LogRecord;
+    expect(viewOf(newer, 'emu')).toEqual({ kind: 'instant', vcpu: 1, count: 7n, name: 'turn-switch', category: 'other', args: { next: 2, reason: 'hold', at: '9' } });
     expect(viewOf({ type: 'something-without-a-landmark' } as unknown as LogRecord, 'emu')).toEqual({ kind: 'none' });
   });
 

@@ -20,8 +20,11 @@ export type RecordView =
   | { kind: 'span'; vcpu: number; from: bigint; to: bigint; name: string; category: string; args: TraceArgs }
   | { kind: 'none' };
 
-/** emu (RISC-V mcause) interrupt causes by number. */
-const EMU_INTERRUPTS: Readonly<Record<string, string>> = { '3': 'software', '7': 'timer', '11': 'external' };
+/** Interrupt names by engine: emu's RISC-V mcause numbers, kvm's x86 vectors (docs/platform.md). */
+const INTERRUPTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  emu: { '3': 'software', '7': 'timer', '11': 'external' },
+  kvm: { '32': 'timer', '33': 'disk' },
+};
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
@@ -38,7 +41,7 @@ function fieldArgs(record: object): TraceArgs {
 }
 
 function interruptName(engine: string, cause: bigint): string {
-  const known = engine === 'emu' ? EMU_INTERRUPTS[cause.toString()] : undefined;
+  const known = INTERRUPTS[engine]?.[cause.toString()];
   return known === undefined ? `interrupt ${cause}` : `interrupt: ${known}`;
 }
 
@@ -75,6 +78,25 @@ export function viewOf(record: LogRecord, engine: string): RecordView {
       };
     case 'dma-write':
       return { kind: 'instant', vcpu: record.vcpu, count: record.count, name: 'dma write', category: 'input', args: { address: hex(record.address), bytes: record.data.length } };
+    case 'delayed-interrupt':
+      // kvm takes an interrupt only at an exit: how long it waited is the instant's argument.
+      return {
+        kind: 'instant',
+        vcpu: record.vcpu,
+        count: record.count,
+        name: interruptName(engine, record.cause),
+        category: 'interrupt',
+        args: { cause: record.cause.toString(), delayUs: Number(record.delayNs) / 1000 },
+      };
+    case 'disk-read':
+      return {
+        kind: 'instant',
+        vcpu: record.vcpu,
+        count: record.count,
+        name: 'disk read',
+        category: 'input',
+        args: { address: hex(record.address), diskOffset: record.diskOffset.toString(), bytes: record.length.toString() },
+      };
     case 'crew-transfer':
       return { kind: 'transfer', transfer: record };
     case 'checkpoint':
@@ -88,25 +110,12 @@ export function viewOf(record: LogRecord, engine: string): RecordView {
         args: { exitCode: record.exitCode.toString(), memoryHash: hex(record.memoryHash), consoleBytes: record.outputBytes.toString() },
       };
   }
-  return otherView(record, engine);
+  return otherView(record);
 }
 
-/** Kinds the union above does not (yet) hold: kvm's delayed interrupts, and anything newer. */
-function otherView(record: object, engine: string): RecordView {
+/** Kinds the union above does not (yet) hold: logs of a newer rrkit. */
+function otherView(record: object): RecordView {
   if (!hasLandmark(record)) return { kind: 'none' };
-  const args = fieldArgs(record);
-  const fields = record as unknown as Record<string, unknown>;
-  if (record.type === 'delayed-interrupt' && typeof fields['cause'] === 'bigint' && typeof fields['delayNs'] === 'bigint') {
-    // kvm takes an interrupt only at an exit: how long it waited is the instant's argument.
-    return {
-      kind: 'instant',
-      vcpu: record.vcpu,
-      count: record.count,
-      name: interruptName(engine, fields['cause']),
-      category: 'interrupt',
-      args: { cause: fields['cause'].toString(), delayUs: Number(fields['delayNs']) / 1000 },
-    };
-  }
-  const category = record.type.includes('interrupt') ? 'interrupt' : record.type.includes('disk') || record.type.includes('dma') ? 'input' : 'other';
-  return { kind: 'instant', vcpu: record.vcpu, count: record.count, name: record.type, category, args };
+  const category = record.type.includes('interrupt') ? 'interrupt' : 'other';
+  return { kind: 'instant', vcpu: record.vcpu, count: record.count, name: record.type, category, args: fieldArgs(record) };
 }

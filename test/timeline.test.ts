@@ -16,6 +16,7 @@ import { viewOf } from '../src/analysis/timeline/record-view.js';
 import { LandmarkWindow, parseLandmark } from '../src/analysis/timeline/timeline-filter.js';
 import { writeTimeline } from '../src/analysis/timeline/timeline-file.js';
 import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
+import { native } from '../src/native.js';
 import { record } from '../src/session/record.js';
 import { tempDir, writeLog } from './log-fixtures.js';
 import { readTrace } from './trace-check.js';
@@ -195,5 +196,49 @@ describe('a recorded SMP run', () => {
     // --pages by that variable's name keeps exactly its page's transfers.
     writeTimeline({ logPath: log, outPath: out, format: 'json', pages: symbol });
     expect(readTrace(out).flows.size).toBe(hottest.transfers);
+  });
+});
+
+describe('verify --timeline', () => {
+  test('writes the window around a divergence, from the cut before it to the cut after it, with the divergence marked', async () => {
+    const dir = tempDir();
+    const original = join(dir, 'entropy.rrlog');
+    const interval = 1_000_000n;
+    const run = await record({ elf: builtGuestPath('entropy-mix', 'rv64', true), logPath: original, capture: true, checkpointInterval: interval, timeoutSeconds: 60 });
+    expect(run.exitCode).toBe(0);
+    const log = readLogFile(original);
+    const records = [...log.records];
+    const inputs = records.filter((r): r is Extract<LogRecord, { type: 'input' }> => r.type === 'input' && r.kind === 2);
+    const victim = inputs[Math.floor(inputs.length / 2)]!;
+    victim.value ^= 1n;
+    const tampered = join(dir, 'tampered.rrlog');
+    native().logWrite(tampered, { header: log.header, records, close: true, maxChunkBytes: 64 * 1024 });
+
+    const out = join(dir, 'divergence.trace.json');
+    const verified = await rrkit('verify', tampered, '--timeline', out);
+    expect(verified.code).toBe(1);
+    expect(verified.stderr).toMatch(/replay diverged at vcpu 0 @ instruction (\d+).*; the timeline around it is in .*divergence\.trace\.json/);
+    const at = Number(/@ instruction (\d+)/.exec(verified.stderr)![1]);
+    const trace = readTrace(out);
+    const mark = trace.events.find((e) => e.cat === 'divergence')!;
+    expect(mark).toMatchObject({ ph: 'i', pid: 1, ts: at });
+    expect(mark.name).toMatch(/^diverged: /);
+    const checkpoints = log.records.filter((r) => r.type === 'checkpoint').map((r) => Number(r.vcpus[0]!.count));
+    const before = Math.max(...checkpoints.filter((c) => c < at));
+    const after = Math.min(...checkpoints.filter((c) => c >= at));
+    expect(before).toBeLessThanOrEqual(Number(victim.count));
+    for (const e of trace.events.filter((e) => e.ph !== 'M')) {
+      expect(e.ts).toBeGreaterThanOrEqual(before);
+      expect(e.ts + (e.dur ?? 0)).toBeLessThanOrEqual(after + 1);
+    }
+    // The tampered input is in the window, on vCPU 0's track.
+    expect(trace.events.some((e) => e.name === 'input: entropy' && e.ts === Number(victim.count))).toBe(true);
+
+    // No divergence: nothing written, and verify says so.
+    const quiet = join(dir, 'none.trace.json');
+    const identical = await rrkit('verify', original, '--timeline', quiet);
+    expect(identical.code).toBe(0);
+    expect(identical.stderr).toMatch(/no divergence: no timeline written/);
+    expect(existsSync(quiet)).toBe(false);
   });
 });

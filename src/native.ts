@@ -68,6 +68,8 @@ export type NativeSession =
       crewHold: number;
       /** free-form engine configuration recorded in the header */
       configJson: string;
+      /** emu: keep wall-clock samples every this many µs of a running hart, and at its stalls (10..60e6; absent: none) */
+      wallSampleUs?: number;
     }
   | { mode: 'replay'; path: string };
 

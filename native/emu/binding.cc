@@ -131,7 +131,7 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
 }
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson } or { mode: 'replay', path }.
+// crewHold, configJson, wallSampleUs? } or { mode: 'replay', path }.
 // Recording also sets options.crew_hold_instructions (TypeScript owns its default).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
@@ -155,7 +155,17 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
-  return replay::Session::Record(path, header);
+  auto recording = replay::Session::Record(path, header);
+  // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
+  const Napi::Value sample_us = session.Get("wallSampleUs");
+  if (sample_us.IsNumber() && sample_us.As<Napi::Number>().DoubleValue() != 0) {
+    const double us = sample_us.As<Napi::Number>().DoubleValue();
+    if (!(us >= 10 && us <= 60'000'000)) throw std::invalid_argument("session.wallSampleUs must be from 10 to 60000000");
+    options.host_time_period = std::chrono::microseconds(static_cast<int64_t>(us));
+    replay::LogWriter* writer = recording->writer();
+    options.host_time_sink = [writer](const replay::HostTimeRecord& r) { writer->Append(r); };
+  }
+  return recording;
 }
 
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;

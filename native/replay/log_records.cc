@@ -184,12 +184,31 @@ DiskReadRecord GetDiskRead(ByteReader& r, std::vector<uint64_t>& p) {
   return out;
 }
 
+void Put(ByteWriter& w, std::vector<uint64_t>& p, const HostTimeRecord& r) {
+  const auto activity = static_cast<uint8_t>(r.activity);
+  if (activity == 0 || activity > kMaxVcpuActivity) throw std::invalid_argument("unknown vCPU activity " + std::to_string(activity));
+  PutLandmark(w, p, r.at);
+  w.Varint(r.ns);
+  w.U8(activity);
+}
+HostTimeRecord GetHostTime(ByteReader& r, std::vector<uint64_t>& p) {
+  HostTimeRecord out;
+  out.at = GetLandmark(r, p);
+  out.ns = r.Varint();
+  const size_t at = r.position();
+  const uint8_t activity = r.U8();
+  if (activity == 0 || activity > kMaxVcpuActivity) r.Fail(LogErrorCode::kBadRecord, at, "unknown vCPU activity " + std::to_string(activity));
+  out.activity = static_cast<VcpuActivity>(activity);
+  return out;
+}
+
 }  // namespace
 
 RecordKind KindOf(const Record& record) {
   static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
                                           RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
-                                          RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead};
+                                          RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead,
+                                          RecordKind::kHostTime};
   static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
@@ -235,6 +254,7 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kDmaWrite: return GetDmaWrite(reader_, previous_);
     case RecordKind::kDelayedInterrupt: return GetDelayedInterrupt(reader_, previous_);
     case RecordKind::kDiskRead: return GetDiskRead(reader_, previous_);
+    case RecordKind::kHostTime: return GetHostTime(reader_, previous_);
   }
   reader_.Fail(LogErrorCode::kBadRecord, at, "unknown record kind " + std::to_string(kind));
 }

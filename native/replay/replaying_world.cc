@@ -61,6 +61,9 @@ ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_
           } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
             NoteDma(r.at);
             vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, {}, true, r.disk_offset, r.length});
+          } else {
+            // Host-time samples are for the timeline: nothing the replay feeds the guest.
+            static_assert(std::is_same_v<T, HostTimeRecord>);
           }
         },
         record);

@@ -16,7 +16,19 @@ export const RecordKind = {
   dmaWrite: 7,
   delayedInterrupt: 8,
   diskRead: 9,
+  hostTime: 10,
 } as const;
+
+/** What a vCPU did from a host-time sample on (native/replay/log_records.h VcpuActivity, append only). */
+export const VCPU_ACTIVITY_NAMES: Readonly<Record<number, string>> = {
+  1: 'running',
+  2: 'page-wait',
+  3: 'cut',
+  4: 'sleep',
+  5: 'spin-wait',
+  6: 'stopped',
+};
+const MAX_VCPU_ACTIVITY = 6;
 
 /** world.h's InputKind, by number (append only). */
 export const INPUT_KIND_NAMES: Readonly<Record<number, string>> = {
@@ -96,6 +108,14 @@ export interface DiskReadRecord extends Landmark {
   length: bigint;
 }
 
+/** At its landmark, `ns` after the machine started (host clock), the vCPU began `activity` (record --wall-samples). */
+export interface HostTimeRecord extends Landmark {
+  type: 'host-time';
+  ns: bigint;
+  /** VCPU_ACTIVITY_NAMES */
+  activity: number;
+}
+
 export type LogRecord =
   | InputRecord
   | RareOutcomeRecord
@@ -105,7 +125,8 @@ export type LogRecord =
   | MachineStopRecord
   | DmaWriteRecord
   | DelayedInterruptRecord
-  | DiskReadRecord;
+  | DiskReadRecord
+  | HostTimeRecord;
 
 export type RecordType = LogRecord['type'];
 
@@ -165,6 +186,14 @@ export class ChunkDecoder {
         const address = r.varint();
         const diskOffset = r.varint();
         return { type: 'disk-read', ...where, address, diskOffset, length: r.varint() };
+      }
+      case RecordKind.hostTime: {
+        const where = this.landmark();
+        const ns = r.varint();
+        const activityAt = r.position;
+        const activity = r.u8();
+        if (activity === 0 || activity > MAX_VCPU_ACTIVITY) r.fail(activityAt, `unknown vCPU activity ${activity}`);
+        return { type: 'host-time', ...where, ns, activity };
       }
       default:
         return r.fail(at, `unknown record kind ${kind}`);

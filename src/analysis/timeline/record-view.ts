@@ -2,14 +2,14 @@
  * How each kind of log record appears on a timeline — the one place that knows record
  * kinds. A record is an instant on its vCPU's track, a CREW transfer (a flow arrow between
  * two tracks), a checkpoint cut or the machine's stop (which close each vCPU's segment), a
- * span on one track, or nothing. A kind this table does not name still shows, as an instant
+ * span on one track, a wall-clock sample (the wall axis, and what the vCPU did), or nothing. A kind this table does not name still shows, as an instant
  * named by its type with its fields as arguments, when it has a landmark: logs from newer
  * engines read without a change here.
  *
  * To show a new kind as a span (emu SMP's serialized-mode turns, say), add a case that
  * returns `{ kind: 'span', ... }` for it: the builder draws spans on the vCPU's track.
  */
-import { INPUT_KIND_NAMES, type CrewTransferRecord, type LogRecord } from '../log-records.js';
+import { INPUT_KIND_NAMES, VCPU_ACTIVITY_NAMES, type CrewTransferRecord, type LogRecord } from '../log-records.js';
 import type { TraceArgs } from './trace-event.js';
 
 export type RecordView =
@@ -18,6 +18,8 @@ export type RecordView =
   | { kind: 'checkpoint'; counts: bigint[]; args: TraceArgs }
   | { kind: 'stop'; vcpu: number; count: bigint; counts: bigint[]; args: TraceArgs }
   | { kind: 'span'; vcpu: number; from: bigint; to: bigint; name: string; category: string; args: TraceArgs }
+  /** a wall-clock sample: at `count`, `ns` after the machine started, the vCPU began `activity` */
+  | { kind: 'sample'; vcpu: number; count: bigint; ns: bigint; activity: string }
   | { kind: 'none' };
 
 /** Interrupt names by engine: emu's RISC-V mcause numbers, kvm's x86 vectors (docs/platform.md). */
@@ -97,6 +99,8 @@ export function viewOf(record: LogRecord, engine: string): RecordView {
         category: 'input',
         args: { address: hex(record.address), diskOffset: record.diskOffset.toString(), bytes: record.length.toString() },
       };
+    case 'host-time':
+      return { kind: 'sample', vcpu: record.vcpu, count: record.count, ns: record.ns, activity: VCPU_ACTIVITY_NAMES[record.activity] ?? `activity ${record.activity}` };
     case 'crew-transfer':
       return { kind: 'transfer', transfer: record };
     case 'checkpoint':

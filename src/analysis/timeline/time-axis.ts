@@ -6,7 +6,10 @@
  */
 import type { TraceEvent, TraceSink } from './trace-event.js';
 
-/** An event whose time is a landmark (and, for a slice, whose end is another landmark of the same vCPU). */
+/**
+ * An event whose time is a landmark (and, for a slice, whose end is another landmark of the
+ * same vCPU). The axis completes `event` in place: each must be a fresh object.
+ */
 export interface LandmarkEvent {
   vcpu: number;
   count: bigint;
@@ -21,6 +24,8 @@ export interface TimeAxis {
   place(e: LandmarkEvent): void;
   /** Everything held back goes out. */
   finish(): void;
+  /** A wall-clock sample (the wall axis places events by them; the landmark axis needs none). */
+  sample?(vcpu: number, count: bigint, us: number): void;
 }
 
 export class LandmarkAxis implements TimeAxis {
@@ -34,7 +39,9 @@ export class LandmarkAxis implements TimeAxis {
   }
 
   place(e: LandmarkEvent): void {
-    const placed: TraceEvent = { ...e.event, ts: Number(e.count) };
+    // The event is the caller's own fresh object: completed in place (a copy per event costs).
+    const placed = e.event as TraceEvent;
+    placed.ts = Number(e.count);
     if (e.endCount !== undefined) placed.dur = Number(e.endCount - e.count);
     this.out.add(placed);
   }

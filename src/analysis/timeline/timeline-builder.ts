@@ -23,8 +23,8 @@ export interface TimelineSettings {
   interval: bigint;
   /** the guest's data objects, to name pages */
   symbols: readonly GuestSymbol[];
-  /** false on the wall axis, whose tracks show the vCPU's states instead */
-  segments: boolean;
+  /** the wall axis: tracks on host time, showing what each vCPU did (from wall-clock samples) instead of segments */
+  wall: boolean;
 }
 
 /** What a timeline holds, for the command's summary and the trace's metadata. */
@@ -35,6 +35,8 @@ export interface TimelineSummary {
   transfers: number;
   instants: number;
   checkpoints: number;
+  /** wall-clock samples in the log */
+  samples: number;
 }
 
 /** The track of vCPU `v`: its own process, so that its counters sit under it on its own landmarks. */
@@ -107,12 +109,14 @@ interface VcpuTrack {
   segments: number;
   highest: bigint;
   counters: VcpuCounters;
+  /** from its last wall-clock sample: what it began doing, where and when (µs) */
+  activity?: { name: string; count: bigint; us: number };
 }
 
 export class TimelineBuilder {
   private readonly vcpus: VcpuTrack[];
   private readonly summary: TimelineSummary;
-  private readonly pageNames = new Map<bigint, string>();
+  private readonly pages = new Map<bigint, { name: string; where: string }>();
   private stopped = false;
 
   constructor(
@@ -127,7 +131,7 @@ export class TimelineBuilder {
       highest: 0n,
       counters: new VcpuCounters(v, settings.interval, settings.window, axis),
     }));
-    this.summary = { vcpus: header.vcpus, records: 0, transfers: 0, instants: 0, checkpoints: 0 };
+    this.summary = { vcpus: header.vcpus, records: 0, transfers: 0, instants: 0, checkpoints: 0, samples: 0 };
     this.writeTrackNames();
   }
 
@@ -165,8 +169,38 @@ export class TimelineBuilder {
         });
         this.instant(view.vcpu, view.count, `exit ${view.args['exitCode']}`, 'stop', view.args);
         return;
+      case 'sample':
+        this.see(view.vcpu, view.count, encodedBytes);
+        this.sample(view.vcpu, view.count, Number(view.ns) / 1000, view.activity);
+        return;
       case 'none':
         return;
+    }
+  }
+
+  /**
+   * A vCPU began `activity` at `count`, `us` after the start. On the wall axis its track
+   * shows a span per activity (running, page-wait, cut, sleep, spin-wait); on the landmark
+   * axis, where a stall has no width, an instant that says how long it lasted.
+   */
+  private sample(vcpu: number, count: bigint, us: number, activity: string): void {
+    this.summary.samples++;
+    this.axis.sample?.(vcpu, count, us);
+    const track = this.vcpus[vcpu];
+    if (track === undefined) return;
+    const before = track.activity;
+    if (before !== undefined && before.name === activity) return; // still the same: the span goes on
+    track.activity = { name: activity, count, us };
+    if (before === undefined || before.name === 'running' || before.name === 'stopped') {
+      if (!this.settings.wall || before === undefined) return;
+    }
+    const window = this.settings.window;
+    if (!window.contains(vcpu, before.count) && !window.contains(vcpu, count)) return;
+    const args = { us: Math.round((us - before.us) * 1000) / 1000, from: before.count.toString(), to: count.toString() };
+    if (this.settings.wall) {
+      this.out.add({ ph: 'X', name: before.name, cat: 'state', ts: before.us, dur: Math.max(0, us - before.us), pid: pidOf(vcpu), tid: tidOf(vcpu), args });
+    } else {
+      this.instant(vcpu, before.count, `${before.name} ${args.us} µs`, 'state', args);
     }
   }
 
@@ -179,7 +213,7 @@ export class TimelineBuilder {
   }
 
   private writeTrackNames(): void {
-    const unit = this.settings.header.engine === 'kvm' ? 'exits' : 'instructions';
+    const unit = this.settings.wall ? 'host time' : this.settings.header.engine === 'kvm' ? 'exits' : 'instructions';
     this.vcpus.forEach((_, v) => {
       const ids = { pid: pidOf(v), tid: tidOf(v), ts: 0 };
       this.out.add({ ph: 'M', name: 'process_name', ...ids, args: { name: `vcpu ${v}` } });
@@ -200,7 +234,7 @@ export class TimelineBuilder {
     const track = this.vcpus[vcpu]!;
     const start = track.segmentStart;
     track.segmentStart = end;
-    if (!this.settings.segments || end <= start) return;
+    if (this.settings.wall || end <= start) return;
     track.segments++;
     this.slice(vcpu, start, end, name, 'segment', { from: start.toString(), to: end.toString() });
   }
@@ -228,10 +262,11 @@ export class TimelineBuilder {
     const fromIn = window.contains(t.from.vcpu, t.from.count);
     const toIn = window.contains(t.to.vcpu, t.to.count);
     if (!fromIn && !toIn) return;
-    const name = this.pageName(t.page);
+    const page = this.page(t.page);
+    const name = page.name;
     const args: TraceArgs = {
       transfer: `page 0x${t.page.toString(16)}: vcpu ${t.from.vcpu} @ ${t.from.count} -> vcpu ${t.to.vcpu} @ ${t.to.count}`,
-      where: pageLocation(this.settings.header, t.page, this.settings.symbols),
+      where: page.where,
     };
     // The arrow only when both ends are drawn: a flow with one end dangles in a viewer.
     const flow = fromIn && toIn ? `0x${(++this.summary.transfers).toString(16)}` : undefined;
@@ -246,15 +281,16 @@ export class TimelineBuilder {
     if (toIn) end(t.to.vcpu, t.to.count, { flow_in: true });
   }
 
-  /** "page 0x3 (shared)": the page and the guest variables on it. */
-  private pageName(page: bigint): string {
-    let name = this.pageNames.get(page);
-    if (name === undefined) {
-      const symbols = pageSymbols(this.settings.header, page, this.settings.symbols);
-      name = `page 0x${page.toString(16)}${symbols.length > 0 ? ` (${symbols.join(', ')})` : ''}`;
+  /** "page 0x3 (shared)": the page and the guest variables on it; and where it lies in the guest. */
+  private page(page: bigint): { name: string; where: string } {
+    let known = this.pages.get(page);
+    if (known === undefined) {
+      const { header, symbols } = this.settings;
+      const names = pageSymbols(header, page, symbols);
+      known = { name: `page 0x${page.toString(16)}${names.length > 0 ? ` (${names.join(', ')})` : ''}`, where: pageLocation(header, page, symbols) };
       // Bounded: a log touches at most the machine's pages, and names are short.
-      this.pageNames.set(page, name);
+      this.pages.set(page, known);
     }
-    return name;
+    return known;
   }
 }

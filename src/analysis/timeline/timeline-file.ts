@@ -14,6 +14,7 @@ import { TimelineBuilder, pidOf, tidOf, type TimelineSummary } from './timeline-
 import { LandmarkWindow, parsePages } from './timeline-filter.js';
 import { TimelinePage } from './timeline-html.js';
 import { TraceFile, type TraceOutput } from './trace-file.js';
+import { WallAxis } from './wall-axis.js';
 
 export type TimelineFormat = 'json' | 'html';
 
@@ -37,6 +38,8 @@ export interface TimelineRequest {
   /** landmarks per counter interval; default DEFAULT_INTERVAL for the engine */
   interval?: bigint;
   marks?: readonly TimelineMark[];
+  /** host time from the log's wall-clock samples (record --wall-samples) instead of landmarks */
+  wall?: boolean;
 }
 
 export interface TimelineResult extends TimelineSummary {
@@ -63,13 +66,17 @@ export function writeTimeline(request: TimelineRequest): TimelineResult {
   const title = `rrkit timeline of ${basename(request.logPath)}`;
   const output: TraceOutput = request.format === 'html' ? new TimelinePage(partial, title) : new TraceFile(partial);
   try {
-    const axis = new LandmarkAxis(output, unit);
-    const builder = new TimelineBuilder({ header, window, pages, interval, symbols, segments: true }, axis, output);
+    const wall = request.wall ?? false;
+    const axis = wall ? new WallAxis(output) : new LandmarkAxis(output, unit);
+    const builder = new TimelineBuilder({ header, window, pages, interval, symbols, wall }, axis, output);
     for (const mark of request.marks ?? []) {
       axis.place({ vcpu: mark.vcpu, count: mark.count, event: { ph: 'i', s: 't', name: mark.name, cat: 'divergence', pid: pidOf(mark.vcpu), tid: tidOf(mark.vcpu), args: mark.args } });
     }
     const outline = scanLogFile(request.logPath, (record, bytes) => builder.add(record, bytes));
     const summary = builder.finish();
+    if (wall && summary.samples === 0) {
+      throw new RangeError(`${request.logPath} holds no wall-clock samples, which --wall needs: record it with --wall-samples`);
+    }
     output.finish({
       rrkit: {
         log: basename(request.logPath),

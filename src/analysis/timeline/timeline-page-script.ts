@@ -73,6 +73,16 @@ export const PAGE_SCRIPT = String.raw`
     legend.appendChild(item);
   });
 
+  var hasStates = ordered.some(function (t) { return t.slices.some(function (e) { return e.cat === 'state'; }); });
+  if (hasStates) {
+    Object.keys(STATE_COLORS).forEach(function (k) {
+      var item = document.createElement('span');
+      item.className = 'key';
+      item.innerHTML = '<i style="background:' + STATE_COLORS[k] + '"></i>' + k;
+      legend.appendChild(item);
+    });
+  }
+
   var list = document.getElementById('tracks');
   var ruler = document.getElementById('ruler');
   var overlay = document.getElementById('flows');

@@ -72,14 +72,16 @@ export class TraceFile implements TraceOutput {
   /** `escape`: rewrite each serialised piece (the HTML page escapes '<'). */
   constructor(
     target: string | BufferedFile,
-    private readonly escape: (json: string) => string = (json) => json,
+    private readonly escape?: (json: string) => string,
   ) {
     this.file = typeof target === 'string' ? new BufferedFile(target) : target;
     this.file.write('{"traceEvents":[\n');
   }
 
   add(event: TraceEvent): void {
-    this.file.write((this.events === 0 ? '' : ',\n') + this.escape(JSON.stringify(event)));
+    const json = JSON.stringify(event);
+    this.file.write(this.events === 0 ? '' : ',\n');
+    this.file.write(this.escape === undefined ? json : this.escape(json));
     this.events++;
   }
 
@@ -89,7 +91,8 @@ export class TraceFile implements TraceOutput {
 
   /** Closes the JSON object; closes the file too when this TraceFile opened it. */
   finish(otherData: object, close = true): void {
-    this.file.write(`\n],"otherData":${this.escape(JSON.stringify(otherData))}}`);
+    const json = JSON.stringify(otherData);
+    this.file.write(`\n],"otherData":${this.escape === undefined ? json : this.escape(json)}}`);
     if (close) this.file.close();
   }
 }

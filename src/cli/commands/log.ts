@@ -106,6 +106,7 @@ interface TimelineArgs {
   pages: string | undefined;
   interval: string | undefined;
   guest: string | undefined;
+  wall: boolean;
 }
 
 const timelineCommand: CommandModule<object, TimelineArgs> = {
@@ -119,6 +120,7 @@ const timelineCommand: CommandModule<object, TimelineArgs> = {
       .option('from', { type: 'string', describe: 'only landmarks from this count on, on every vCPU (10M, 0x1000, 250k)' })
       .option('to', { type: 'string', describe: 'only landmarks up to this count' })
       .option('pages', { type: 'string', describe: 'only transfers of these CREW pages: numbers (0x3), ranges (0x3-0x7), guest variable names' })
+      .option('wall', { type: 'boolean', default: false, describe: 'host time instead of landmarks, from a log recorded with --wall-samples' })
       .option('interval', { type: 'string', describe: 'landmarks per counter interval (default 1M instructions, 100 exits)' })
       .option('guest', { type: 'string', describe: 'the guest ELF whose variables name pages, when not at the path recorded in the log' }) as unknown as Argv<TimelineArgs>,
   handler: (args) => {
@@ -145,6 +147,7 @@ const timelineCommand: CommandModule<object, TimelineArgs> = {
         window,
         pages: args.pages,
         interval,
+        wall: args.wall,
       });
     } catch (error) {
       if (error instanceof RangeError) throw new UsageError(error.message);

@@ -242,3 +242,69 @@ describe('verify --timeline', () => {
     expect(existsSync(quiet)).toBe(false);
   });
 });
+
+describe('wall-clock samples', () => {
+  test('a stall shows on the landmark axis as an instant that says how long it lasted', () => {
+    const dir = tempDir();
+    const log = join(dir, 'sample.rrlog');
+    writeLog(log);
+    const out = join(dir, 'stalls.trace.json');
+    writeTimeline({ logPath: log, outPath: out, format: 'json' });
+    const stalls = readTrace(out).events.filter((e) => e.cat === 'state');
+    expect(stalls.map((e) => [e.pid, e.ts, e.name])).toEqual([8n, 16n, 24n, 32n, 40n].map((t) => [2, Number(t * 100_000n + 70n), 'page-wait 30 µs']));
+  });
+
+  test('record --wall-samples: the replay is unchanged, and the timeline on host time shows what each vCPU did', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'lock-counter.rrlog');
+    const vcpus = 2;
+    const recorded = await record({ elf: builtGuestPath('lock-counter', 'rv64', true), logPath: log, vcpus, capture: true, checkpointInterval: 100_000n, timeoutSeconds: 60, wallSampleUs: 100 });
+    expect(recorded.exitCode).toBe(0);
+    const verified = await rrkit('verify', log);
+    expect(verified.code, verified.stderr).toBe(0);
+
+    // Each vCPU's samples: running from its first landmark, stopped at its last, times rising.
+    const samples = readLogFile(log).records.filter((r): r is Extract<LogRecord, { type: 'host-time' }> => r.type === 'host-time');
+    for (let v = 0; v < vcpus; v++) {
+      const own = samples.filter((s) => s.vcpu === v);
+      expect(own.length).toBeGreaterThan(2);
+      expect([own[0]!.count, own[0]!.activity]).toEqual([0n, 1]);
+      expect([own.at(-1)!.count, own.at(-1)!.activity]).toEqual([recorded.vcpus[v]!.landmark, 6]);
+      own.forEach((s, i) => i > 0 && expect(s.count >= own[i - 1]!.count && s.ns >= own[i - 1]!.ns).toBe(true));
+    }
+
+    const out = join(dir, 'wall.trace.json');
+    const result = await rrkit('log', 'timeline', log, '--wall', '-o', out);
+    expect(result.code, result.stderr).toBe(0);
+    const trace = readTrace(out);
+    expect(trace.otherData.rrkit['unplaced']).toBe(0);
+    expect(trace.flows.size).toBe(logFileStats(log).crew!.transfers);
+    const lastUs = Math.max(...samples.map((s) => Number(s.ns) / 1000));
+    for (const e of trace.events.filter((e) => e.ph !== 'M')) {
+      expect(e.ts, JSON.stringify(e)).toBeLessThanOrEqual(lastUs + 1e-6);
+    }
+    for (let v = 0; v < vcpus; v++) {
+      const states = trace.events.filter((e) => e.pid === v + 1 && e.cat === 'state').sort((a, b) => a.ts - b.ts);
+      expect(states.some((s) => s.name === 'running'), `vcpu ${v} runs`).toBe(true);
+      // Spans of one vCPU follow each other without overlapping.
+      states.forEach((s, i) => i > 0 && expect(s.ts).toBeGreaterThanOrEqual(states[i - 1]!.ts + states[i - 1]!.dur! - 1e-6));
+    }
+    // Somebody waited for a page, or spun: lock-counter's harts share one lock.
+    expect(trace.events.some((e) => e.cat === 'state' && e.name !== 'running')).toBe(true);
+  });
+
+  test('--wall on a log without samples, and --wall-sample-us without --wall-samples, end in one line', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'plain.rrlog');
+    await record({ elf: builtGuestPath('lock-counter', 'rv64', true), logPath: log, vcpus: 2, capture: true, timeoutSeconds: 60 });
+    const out = join(dir, 'wall.trace.json');
+    const refused = await rrkit('log', 'timeline', log, '--wall', '-o', out);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/holds no wall-clock samples.*--wall-samples/);
+    expect(existsSync(out)).toBe(false);
+    const usage = await rrkit('record', 'lock-counter.small', '-o', join(dir, 'x.rrlog'), '--wall-sample-us', '500');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--wall-sample-us needs --wall-samples/);
+  });
+});

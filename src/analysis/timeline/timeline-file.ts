@@ -88,6 +88,7 @@ export function writeTimeline(request: TimelineRequest): TimelineResult {
         counterInterval: interval.toString(),
         complete: outline.complete,
         ...summary,
+        ...(axis instanceof WallAxis ? { unplaced: axis.unplaced } : {}),
       },
     });
     renameSync(partial, request.outPath);

@@ -26,6 +26,8 @@ export class WallAxis implements TimeAxis {
   readonly description = 'host time since the machine started, from the recording\'s wall-clock samples (landmarks spread evenly between samples)';
   private readonly vcpus: VcpuClock[] = [];
   samples = 0;
+  /** events of vCPUs the log holds no sample of: nothing says when they happened, so they are left out */
+  unplaced = 0;
 
   constructor(private readonly out: TraceSink) {}
 
@@ -50,11 +52,12 @@ export class WallAxis implements TimeAxis {
     for (const e of ready) this.emit(clock, e);
   }
 
-  /** What a vCPU's last sample says, for an event placed directly in host time. */
+  /** Events past a vCPU's last sample go where it was last seen. */
   finish(): void {
     for (const clock of this.vcpus) {
       if (clock === undefined) continue;
-      for (const e of clock.waiting) this.emit(clock, e);
+      if (clock.recent.length === 0) this.unplaced += clock.waiting.length;
+      else for (const e of clock.waiting) this.emit(clock, e);
       clock.waiting = [];
     }
   }

@@ -137,30 +137,42 @@ function timed(args: string[]): TimelineCostRow {
   return { command: `rrkit ${args.slice(0, 2).join(' ')}`, seconds, maxRssMiB: kib / 1024 };
 }
 
-export function benchTimelineCost(records = 1_500_000, repeats = 3): { logBytes: number; records: number; rows: TimelineCostRow[] } {
+export interface TimelineCost {
+  logBytes: number;
+  records: number;
+  rows: TimelineCostRow[];
+}
+
+/** For each log size: the best of `repeats` runs of log stats and log timeline (a flat RSS difference across sizes: the timeline's own memory is bounded). */
+export function benchTimelineCost(sizes = [500_000, 2_000_000], repeats = 3): TimelineCost[] {
   const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-timeline-'));
   try {
-    const log = join(dir, 'large.rrlog');
-    writeLargeLog(log, records);
-    timed(['log', 'stats', log]); // builds the bundle if needed, warms the page cache
-    const best = new Map<string, TimelineCostRow>();
-    for (let round = 0; round < repeats; round++) {
-      for (const args of [['log', 'stats', log], ['log', 'timeline', log, '-o', join(dir, 'large.trace.json')]]) {
-        const row = timed(args);
-        const kept = best.get(row.command);
-        if (kept === undefined || row.seconds < kept.seconds) best.set(row.command, row);
+    return sizes.map((records) => {
+      const log = join(dir, `large-${records}.rrlog`);
+      writeLargeLog(log, records);
+      timed(['log', 'stats', log]); // builds the bundle if needed, warms the page cache
+      const best = new Map<string, TimelineCostRow>();
+      for (let round = 0; round < repeats; round++) {
+        for (const args of [['log', 'stats', log], ['log', 'timeline', log, '-o', join(dir, 'large.trace.json')]]) {
+          const row = timed(args);
+          const kept = best.get(row.command);
+          if (kept === undefined || row.seconds < kept.seconds) best.set(row.command, row);
+        }
       }
-    }
-    return { logBytes: statSync(log).size, records, rows: [...best.values()] };
+      return { logBytes: statSync(log).size, records, rows: [...best.values()] };
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export function formatTimelineCost(cost: ReturnType<typeof benchTimelineCost>): string {
-  const lines = [`a ${(cost.logBytes / 2 ** 20).toFixed(1)} MiB log of ${cost.records} records (2 vCPUs; a third of them CREW transfers):`];
-  for (const r of cost.rows) {
-    lines.push(`  ${r.command.padEnd(22)} ${r.seconds.toFixed(2).padStart(6)} s  ${((cost.records / r.seconds) / 1e6).toFixed(2)} M records/s  peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+export function formatTimelineCost(costs: readonly TimelineCost[]): string {
+  const lines: string[] = [];
+  for (const cost of costs) {
+    lines.push(`a ${(cost.logBytes / 2 ** 20).toFixed(1)} MiB log of ${cost.records} records (2 vCPUs; a third of them CREW transfers):`);
+    for (const r of cost.rows) {
+      lines.push(`  ${r.command.padEnd(22)} ${r.seconds.toFixed(2).padStart(6)} s  ${((cost.records / r.seconds) / 1e6).toFixed(2)} M records/s  peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+    }
   }
   return lines.join('\n');
 }

@@ -67,7 +67,7 @@ export function viewOf(record: LogRecord, engine: string): RecordView {
         count: record.count,
         name: `input: ${INPUT_KIND_NAMES[record.kind] ?? `kind ${record.kind}`}`,
         category: 'input',
-        args: { value: record.value.toString(), hex: hex(record.value) },
+        args: { value: record.value.toString() },
       };
     case 'rare-outcome':
       return {

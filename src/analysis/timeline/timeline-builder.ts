@@ -264,10 +264,8 @@ export class TimelineBuilder {
     if (!fromIn && !toIn) return;
     const page = this.page(t.page);
     const name = page.name;
-    const args: TraceArgs = {
-      transfer: `page 0x${t.page.toString(16)}: vcpu ${t.from.vcpu} @ ${t.from.count} -> vcpu ${t.to.vcpu} @ ${t.to.count}`,
-      where: page.where,
-    };
+    const args: TraceArgs = { transfer: `page 0x${t.page.toString(16)}: vcpu ${t.from.vcpu} @ ${t.from.count} -> vcpu ${t.to.vcpu} @ ${t.to.count}` };
+    if (page.where !== '') args['where'] = page.where;
     // The arrow only when both ends are drawn: a flow with one end dangles in a viewer.
     const flow = fromIn && toIn ? `0x${(++this.summary.transfers).toString(16)}` : undefined;
     const end = (vcpu: number, count: bigint, direction: { flow_out: true } | { flow_in: true }) =>

@@ -28,7 +28,7 @@ enum class RecordKind : uint8_t {
   kDmaWrite = 7,      // bytes a device wrote into guest memory (the kvm board's disk)
   kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
-  kHostTime = 10,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
+  kHostTime = 13,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
 };
 
 // What a vCPU did from a host-time sample on (HostTimeRecord). Part of the format: append only.

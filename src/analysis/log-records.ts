@@ -16,7 +16,7 @@ export const RecordKind = {
   dmaWrite: 7,
   delayedInterrupt: 8,
   diskRead: 9,
-  hostTime: 10,
+  hostTime: 13,
 } as const;
 
 /** What a vCPU did from a host-time sample on (native/replay/log_records.h VcpuActivity, append only). */

@@ -1,8 +1,9 @@
 /**
  * The timeline's costs, side by side in one run:
  *  - what keeping wall-clock samples costs a recording (`record --wall-samples`, a sample per
- *    millisecond of a running vCPU and one at each end of every stall of 2 µs or more):
- *    rounds of record without and with them, interleaved, best of each; time and log bytes;
+ *    millisecond of a running vCPU and one at each end of every stall of 2 µs or more; on
+ *    kvm at the first exit after each millisecond): rounds of record without and with them,
+ *    interleaved, best of each; time and log bytes;
  *  - what `rrkit log timeline` costs on a large log: seconds, records per second and the
  *    process's peak RSS, against `rrkit log stats` on the same log (the same reader, one pass).
  */
@@ -10,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
+import { kvmAvailability } from '../src/engines/kvm.js';
+import { builtGuestPath, REPO_ROOT, type GuestArch } from '../src/guests/catalog.js';
 import { native } from '../src/native.js';
 import { record } from '../src/session/record.js';
 import { scanLogFile } from '../src/analysis/log-reader.js';
@@ -29,21 +31,28 @@ export interface WallSampleRow {
   samples: number;
 }
 
-const WALL_WORKLOADS: readonly [string, number][] = [
-  ['matmul', 1],
-  ['sha256', 2],
-  ['radix-sort', 2],
-  ['lock-counter', 2],
-  ['producer-consumer.small', 2],
+/** [workload(.small), vCPUs, architecture]: x86_64 records on kvm (left out without a usable /dev/kvm). */
+const WALL_WORKLOADS: readonly [string, number, GuestArch][] = [
+  ['matmul', 1, 'rv64'],
+  ['sha256', 2, 'rv64'],
+  ['radix-sort', 2, 'rv64'],
+  ['lock-counter', 2, 'rv64'],
+  ['producer-consumer.small', 2, 'rv64'],
+  ['sha256', 1, 'x86_64'],
+  ['entropy-mix', 1, 'x86_64'],
 ];
 
 export async function benchWallSamples(repeats = 4): Promise<WallSampleRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-timeline-'));
   const rows: WallSampleRow[] = [];
   try {
-    for (const [name, vcpus] of WALL_WORKLOADS) {
+    for (const [name, vcpus, arch] of WALL_WORKLOADS) {
+      if (arch === 'x86_64' && !kvmAvailability().available) {
+        process.stderr.write(`  ${name} on kvm left out: ${kvmAvailability().reason}\n`);
+        continue;
+      }
       const [workload, size] = name.split('.') as [string, string | undefined];
-      const elf = builtGuestPath(workload, 'rv64', size === 'small');
+      const elf = builtGuestPath(workload, arch, size === 'small');
       const plainLog = join(dir, `${workload}.rrlog`);
       const sampledLog = join(dir, `${workload}.wall.rrlog`);
       const best = { plain: Infinity, sampled: Infinity, plainCpu: Infinity, sampledCpu: Infinity };
@@ -68,7 +77,7 @@ export async function benchWallSamples(repeats = 4): Promise<WallSampleRow[]> {
         if (r.type === 'host-time') samples++;
       });
       rows.push({
-        workload: name,
+        workload: arch === 'x86_64' ? `${name} (kvm)` : name,
         vcpus,
         plainRecordSeconds: plain,
         sampledRecordSeconds: sampled,

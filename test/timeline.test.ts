@@ -9,10 +9,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { readLogFile } from '../src/analysis/log-reader.js';
+import { readLogFile, type LogHeader } from '../src/analysis/log-reader.js';
 import { logFileStats } from '../src/analysis/log-stats.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
 import { viewOf } from '../src/analysis/timeline/record-view.js';
+import { LandmarkAxis } from '../src/analysis/timeline/time-axis.js';
+import { TimelineBuilder } from '../src/analysis/timeline/timeline-builder.js';
+import type { TraceEvent } from '../src/analysis/timeline/trace-event.js';
 import { LandmarkWindow, parseLandmark } from '../src/analysis/timeline/timeline-filter.js';
 import { writeTimeline } from '../src/analysis/timeline/timeline-file.js';
 import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
@@ -155,13 +158,43 @@ describe('a timeline of a log with every record kind', () => {
   });
 });
 
-describe('record kinds the timeline does not know', () => {
+describe('record kinds of other engines, of newer rrkits, and of the other branches of format 3', () => {
   test('show as instants with their fields; kvm\'s delayed interrupt is an interrupt with its delay', () => {
     const delayed: LogRecord = { type: 'delayed-interrupt', vcpu: 0, count: 42n, cause: 32n, delayNs: 56_000n };
     expect(viewOf(delayed, 'kvm')).toEqual({ kind: 'instant', vcpu: 0, count: 42n, name: 'interrupt: timer', category: 'interrupt', args: { cause: '32', delayUs: 56 } });
-    const newer = { type: 'turn-switch', vcpu: 1, count: 7n, next: 2, reason: 'hold', at: 9n } as unknown as LogRecord;
-    expect(viewOf(newer, 'emu')).toEqual({ kind: 'instant', vcpu: 1, count: 7n, name: 'turn-switch', category: 'other', args: { next: 2, reason: 'hold', at: '9' } });
+    const newer = { type: 'some-newer-kind', vcpu: 1, count: 7n, next: 2, reason: 'hold', at: 9n } as unknown as LogRecord;
+    expect(viewOf(newer, 'emu')).toEqual({ kind: 'instant', vcpu: 1, count: 7n, name: 'some-newer-kind', category: 'other', args: { next: 2, reason: 'hold', at: '9' } });
     expect(viewOf({ type: 'something-without-a-landmark' } as unknown as LogRecord, 'emu')).toEqual({ kind: 'none' });
+  });
+
+  test('serialized mode (kinds 11, 12) draws membership and turn spans; a kvm CREW fault (14) is an instant on its page', () => {
+    const header: LogHeader = { engine: 'emu', imageHash: '', imagePath: '', vcpus: 2, ramMib: 64, crewGranularity: 4096, checkpointInterval: 0n, startUnixMs: 0n, configJson: '{}' };
+    const events: TraceEvent[] = [];
+    const sink = { add: (e: TraceEvent) => void events.push(e) };
+    const builder = new TimelineBuilder({ header, window: LandmarkWindow.all, interval: 1000n, symbols: [], wall: false }, new LandmarkAxis(sink, 'instructions'), sink);
+    const records = [
+      { type: 'mode-switch', vcpu: 0, count: 100n, group: 1n, serialized: true },
+      { type: 'mode-switch', vcpu: 1, count: 50n, group: 1n, serialized: true },
+      { type: 'turn-switch', vcpu: 0, count: 150n, next: 1 },
+      { type: 'crew-fault', vcpu: 1, count: 70n, page: 3n, write: true, edges: 1n },
+      { type: 'turn-switch', vcpu: 1, count: 80n, next: 0 },
+      { type: 'mode-switch', vcpu: 0, count: 300n, group: 1n, serialized: false },
+    ] as unknown as LogRecord[];
+    for (const r of records) builder.add(r, 4);
+    builder.finish();
+    const slices = events.filter((e) => e.cat === 'serialized' && e.ph === 'X').map((e) => [e.pid - 1, e.name, e.ts, e.dur]);
+    expect(slices).toEqual([
+      [1, 'turn', 50, 30], // vCPU 1 took the turn where it waited (its join at 50) and gave it back at 80
+      [0, 'serialized (group 1)', 100, 200],
+      // Open at the log's end: closed at the vCPU's last landmark.
+      [0, 'turn', 150, 150], // from where it waited (its turn's end at 150)
+      [1, 'serialized (group 1)', 50, 30], // it never left
+    ]);
+    expect(events.filter((e) => e.ph === 'i' && e.cat === 'serialized').map((e) => [e.pid - 1, e.name, e.ts])).toEqual([
+      [0, 'turn -> vcpu 1', 150],
+      [1, 'turn -> vcpu 0', 80],
+    ]);
+    expect(events.filter((e) => e.cat === 'crew').map((e) => [e.pid - 1, e.ph, e.name, e.ts, e.args])).toEqual([[1, 'i', 'fault: page 0x3', 70, { write: true, edges: '1', where: 'guest 0x80003000' }]]);
   });
 
   test('landmark counts parse as a command line gives them', () => {

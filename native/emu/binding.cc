@@ -14,6 +14,7 @@
 
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
+#include "addon/wall_samples_js.h"
 #include "emu/elf_loader.h"
 #include "emu/machine.h"
 #include "replay/log_error.h"
@@ -157,13 +158,9 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
   auto recording = replay::Session::Record(path, header);
   // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
-  const Napi::Value sample_us = session.Get("wallSampleUs");
-  if (sample_us.IsNumber() && sample_us.As<Napi::Number>().DoubleValue() != 0) {
-    const double us = sample_us.As<Napi::Number>().DoubleValue();
-    if (!(us >= 10 && us <= 60'000'000)) throw std::invalid_argument("session.wallSampleUs must be from 10 to 60000000");
-    options.host_time_period = std::chrono::microseconds(static_cast<int64_t>(us));
-    replay::LogWriter* writer = recording->writer();
-    options.host_time_sink = [writer](const replay::HostTimeRecord& r) { writer->Append(r); };
+  if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
+    options.host_time_sink = std::move(samples->sink);
+    options.host_time_period = samples->period;
   }
   return recording;
 }

@@ -15,6 +15,7 @@
 
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
+#include "addon/wall_samples_js.h"
 #include "kvm/disk_image.h"
 #include "kvm/elf_image.h"
 #include "kvm/kvm_system.h"
@@ -136,9 +137,10 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
-// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson, ... }
-// (the CREW fields are not used: one vCPU) or { mode: 'replay', path }.
-std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson,
+// wallSampleUs?, ... } (the CREW fields are not used: one vCPU) or { mode: 'replay', path }.
+// Recording with wall-clock samples also sets options.host_time_*.
+std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
@@ -155,7 +157,12 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   header.config_json = session.Get("configJson").As<Napi::String>();
-  return replay::Session::Record(path, header);
+  auto recording = replay::Session::Record(path, header);
+  if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
+    options.host_time_sink = std::move(samples->sink);
+    options.host_time_period = samples->period;
+  }
+  return recording;
 }
 
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {

@@ -55,6 +55,8 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   vcpu_.SetRegs(regs);
 
   if (options_.track_memory) memory_hash_ = std::make_unique<MemoryHash>(memory_);
+  // No ticker: the vCPU thread samples at its exits (a guest's timer makes them at least every tick).
+  if (options_.host_time_sink) host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
   } else {
@@ -99,6 +101,11 @@ void Machine::Loop() {
   const auto started = std::chrono::steady_clock::now();
   auto guest_time = [&] { result_.guest_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   try {
+    if (host_time_) {
+      host_time_->Start();
+      host_time_->Sample(Here(), replay::VcpuActivity::kRunning);
+      next_sample_ = machine::HostTimeSamples::Clock::now() + options_.host_time_period;
+    }
     RunLoop();
     guest_time();
   } catch (const Stopped&) {
@@ -153,6 +160,7 @@ void Machine::RunLoop() {
                                "the guest went on (" + ExitReasonName(exit.reason) + ")"};
     }
 
+    if (host_time_) host_time_->SampleIfDue(at, next_sample_);
     TakeCheckpointIfDue(at);
     CompleteDiskIfDue(at);
     const ExitAction action = HandleExit(exit, devices_, at);
@@ -167,6 +175,8 @@ void Machine::RunLoop() {
         result_.run.exit_code = action.exit_code;
         result_.run.exit_at = at;
         const replay::Checkpoint final_state = CaptureState(at, true);
+        // Before the stop record, which ends the log.
+        if (host_time_) host_time_->Sample(at, replay::VcpuActivity::kStopped);
         world_.MachineStopped(at, action.exit_code, final_state, console_out_.Digest());
         return;
       }
@@ -181,7 +191,11 @@ void Machine::RunLoop() {
 
 void Machine::TakeCheckpointIfDue(replay::Landmark at) {
   if (next_checkpoint_ == 0 || at.count != next_checkpoint_) return;
-  world_.CheckpointTaken(CaptureState(at, false));
+  {
+    // The guest waits while its memory is hashed: on the wall axis, the checkpoint's cost.
+    const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kCut);
+    world_.CheckpointTaken(CaptureState(at, false));
+  }
   if (live_) {
     next_checkpoint_ += options_.checkpoint_interval;
   } else {
@@ -300,6 +314,7 @@ void Machine::WaitInHalt(replay::Landmark at) {
     }
     return;
   }
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSleep);
   for (;;) {
     const auto now = clock_.Now();
     if (const auto due = timer_.TakeDue(now)) interrupts_.Raise(kTimerVector, *due);

@@ -9,7 +9,7 @@ HostTimeSamples::~HostTimeSamples() { Stop(); }
 
 void HostTimeSamples::Start() {
   zero_ = Clock::now();
-  thread_ = std::thread([this] { Loop(); });
+  if (tick_) thread_ = std::thread([this] { Loop(); });
 }
 
 void HostTimeSamples::Stop() {
@@ -32,6 +32,13 @@ uint64_t HostTimeSamples::NanosAt(Clock::time_point t) const {
 
 void HostTimeSamples::Sample(replay::Landmark at, replay::VcpuActivity activity) {
   sink_(replay::HostTimeRecord{at, NanosAt(Clock::now()), activity});
+}
+
+void HostTimeSamples::SampleIfDue(replay::Landmark at, Clock::time_point& due) {
+  const Clock::time_point now = Clock::now();
+  if (now < due) return;
+  sink_(replay::HostTimeRecord{at, NanosAt(now), replay::VcpuActivity::kRunning});
+  due = now + period_;
 }
 
 HostTimeSamples::Stall::~Stall() {

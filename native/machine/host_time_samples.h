@@ -4,7 +4,8 @@
 // kMinStall — waiting for a page, at a cut, asleep — so that the timeline can draw what
 // each vCPU did in host time. Nothing here is needed for replay; recording pays a clock
 // read per stall and a record per sample. Engine-neutral: an engine raises its own
-// attention bit in `tick` and calls Sample() when it sees it.
+// attention bit in `tick` and calls Sample() when it sees it; an engine that sees each
+// running vCPU often on its own (kvm, at every exit) passes no tick and calls SampleIfDue().
 #pragma once
 
 #include <chrono>
@@ -26,19 +27,23 @@ class HostTimeSamples {
   static constexpr std::chrono::nanoseconds kMinStall{2000};
 
   // `sink` takes each sample (from any vCPU thread); `tick` runs on the ticker's thread
-  // every `period` and must only ask the vCPUs for a sample (quick, no blocking).
+  // every `period` and must only ask the vCPUs for a sample (quick, no blocking); empty: no ticker.
   HostTimeSamples(Sink sink, std::chrono::microseconds period, std::function<void()> tick);
   ~HostTimeSamples();
   HostTimeSamples(const HostTimeSamples&) = delete;
   HostTimeSamples& operator=(const HostTimeSamples&) = delete;
 
-  // Time zero of the samples: call as the machine starts running; starts the ticker.
+  // Time zero of the samples: call as the machine starts running; starts the ticker, if any.
   void Start();
   // Stops and joins the ticker. Idempotent.
   void Stop();
 
   // The vCPU at `at` begins `activity` now.
   void Sample(replay::Landmark at, replay::VcpuActivity activity);
+
+  // Without a ticker: a `running` sample of the vCPU at `at` when its `due` time has come
+  // (a clock read otherwise); `due` is the vCPU's own, moved a period on by each sample.
+  void SampleIfDue(replay::Landmark at, Clock::time_point& due);
 
   // A stall of the vCPU at `at`, from construction to destruction: logged as `activity`
   // then running again when it lasted kMinStall or more. `samples` may be null (no samples).

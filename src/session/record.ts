@@ -36,7 +36,7 @@ export interface RecordOptions {
   diskShared?: boolean;
   /**
    * keep wall-clock samples in the log for `rrkit log timeline --wall`: each running vCPU's
-   * landmark and host time every this many µs, and every stall of 2 µs or more (emu only; default none)
+   * landmark and host time every this many µs, and every stall of 2 µs or more (default none)
    */
   wallSampleUs?: number;
 }
@@ -58,7 +58,6 @@ export async function record(options: RecordOptions): Promise<RunResult> {
     if (!Number.isInteger(wallSampleUs) || wallSampleUs < WALL_SAMPLE_US.min || wallSampleUs > WALL_SAMPLE_US.max) {
       throw new RangeError(`wall-clock samples every ${wallSampleUs} µs: give ${WALL_SAMPLE_US.min}..${WALL_SAMPLE_US.max} µs`);
     }
-    if (engine.name !== 'emu') throw new RangeError(`wall-clock samples: the ${engine.name} engine keeps none yet (emu does)`);
   }
   const config = {
     rrkit: 1,

@@ -111,6 +111,8 @@ interface VcpuTrack {
   counters: VcpuCounters;
   /** from its last wall-clock sample: what it began doing, where and when (µs) */
   activity?: { name: string; count: bigint; us: number };
+  /** spans a record opened and a later one closes, by key (a serialized-mode membership, a turn): a few at most */
+  open: Map<string, { count: bigint; name: string; category: string; args: TraceArgs }>;
 }
 
 export class TimelineBuilder {
@@ -130,6 +132,7 @@ export class TimelineBuilder {
       segments: 0,
       highest: 0n,
       counters: new VcpuCounters(v, settings.interval, settings.window, axis),
+      open: new Map(),
     }));
     this.summary = { vcpus: header.vcpus, records: 0, transfers: 0, instants: 0, checkpoints: 0, samples: 0 };
     this.writeTrackNames();
@@ -147,6 +150,30 @@ export class TimelineBuilder {
         this.see(view.vcpu, view.to, encodedBytes);
         this.slice(view.vcpu, view.from, view.to, view.name, view.category, view.args);
         return;
+      case 'begin':
+        this.see(view.vcpu, view.count, encodedBytes);
+        this.begin(view.vcpu, view.count, view.key, view.name, view.category, view.args);
+        return;
+      case 'end':
+        this.see(view.vcpu, view.count, encodedBytes);
+        this.end(view.vcpu, view.count, view.key);
+        return;
+      case 'turn': {
+        // The turn passes: the giver's span ends here, the taker's starts where it waits (its last landmark).
+        this.see(view.vcpu, view.count, encodedBytes);
+        this.end(view.vcpu, view.count, 'turn');
+        this.instant(view.vcpu, view.count, `turn -> vcpu ${view.next}`, 'serialized', { next: view.next });
+        const next = this.vcpus[view.next];
+        if (next !== undefined) this.begin(view.next, next.highest, 'turn', 'turn', 'serialized', { from: view.vcpu });
+        return;
+      }
+      case 'fault': {
+        this.see(view.vcpu, view.count, encodedBytes);
+        if (this.settings.pages !== undefined && !this.settings.pages.has(view.page)) return;
+        const page = this.page(view.page);
+        this.instant(view.vcpu, view.count, `fault: ${page.name}`, 'crew', page.where === '' ? view.args : { ...view.args, where: page.where });
+        return;
+      }
       case 'transfer':
         this.transfer(view.transfer, encodedBytes);
         return;
@@ -204,8 +231,26 @@ export class TimelineBuilder {
     }
   }
 
-  /** Closes the open segments (an incomplete log's end at each vCPU's last landmark) and the counters. */
+  /** A span of the vCPU's from `count` on, until `end` with the same key (a second begin closes the first). */
+  private begin(vcpu: number, count: bigint, key: string, name: string, category: string, args: TraceArgs): void {
+    const track = this.vcpus[vcpu];
+    if (track === undefined) return;
+    this.end(vcpu, count, key);
+    track.open.set(key, { count, name, category, args });
+  }
+
+  private end(vcpu: number, count: bigint, key: string): void {
+    const open = this.vcpus[vcpu]?.open.get(key);
+    if (open === undefined) return;
+    this.vcpus[vcpu]!.open.delete(key);
+    if (count > open.count) this.slice(vcpu, open.count, count, open.name, open.category, { ...open.args, from: open.count.toString(), to: count.toString() });
+  }
+
+  /** Closes the open segments (an incomplete log's end at each vCPU's last landmark), spans and the counters. */
   finish(): TimelineSummary {
+    this.vcpus.forEach((t, v) => {
+      for (const key of [...t.open.keys()]) this.end(v, t.highest, key);
+    });
     if (!this.stopped) this.vcpus.forEach((t, v) => this.endSegment(v, t.highest, 'to the end of the log'));
     for (const t of this.vcpus) t.counters.finish();
     this.axis.finish();

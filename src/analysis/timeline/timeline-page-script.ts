@@ -11,7 +11,7 @@ export const PAGE_SCRIPT = String.raw`
   var trace = JSON.parse(document.getElementById('trace-data').textContent);
   var meta = (trace.otherData && trace.otherData.rrkit) || {};
   var COLORS = { segment: '#dfe7f2', crew: '#d9480f', interrupt: '#1971c2', input: '#2f9e44', checkpoint: '#7048e8',
-    stop: '#000000', divergence: '#e03131', state: '#adb5bd', other: '#868e96' };
+    stop: '#000000', divergence: '#e03131', state: '#adb5bd', serialized: '#f08c00', other: '#868e96' };
   var STATE_COLORS = { running: '#b2f2bb', 'page-wait': '#ffa8a8', cut: '#d0bfff', sleep: '#dee2e6', 'spin-wait': '#ffec99' };
   var ROW = 34, COUNTER_ROW = 22, LABEL = 150;
 
@@ -165,6 +165,10 @@ export const PAGE_SCRIPT = String.raw`
         g.fillStyle = e.cat === 'state' ? (STATE_COLORS[e.name] || COLORS.state) : COLORS.segment;
         g.fillRect(a, 2, Math.max(1, b - a), ROW - 4);
         g.strokeStyle = '#adb5bd'; g.strokeRect(a, 2, Math.max(1, b - a), ROW - 4);
+      } else if (e.cat === 'serialized') {
+        // serialized membership and turns: a band along the row's foot, under the instants
+        g.fillStyle = COLORS.serialized;
+        g.fillRect(a, e.name === 'turn' ? ROW - 6 : ROW - 10, Math.max(1, b - a), e.name === 'turn' ? 4 : 3);
       } else {
         g.fillStyle = COLORS[e.cat] || COLORS.other;
         g.fillRect(a - 1, ROW / 2 - 8, Math.max(3, b - a), 16);

@@ -63,7 +63,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       .option('wall-samples', {
         type: 'boolean',
         default: false,
-        describe: 'emu: keep wall-clock samples in the log (each vCPU\'s landmark and host time, its page waits, cuts and sleeps) for `rrkit log timeline --wall`',
+        describe: 'keep wall-clock samples in the log (each vCPU\'s landmark and host time, its page waits, cuts and sleeps) for `rrkit log timeline --wall`',
       })
       .option('wall-sample-us', {
         type: 'number',
@@ -87,7 +87,6 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     }
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkDiskOption(args.disk, engine);
-    if (wallSampleUs !== undefined && engine.name !== 'emu') throw new UsageError(`--wall-samples: the ${engine.name} engine keeps no wall-clock samples yet (emu does)`);
     const vcpus = checkVcpus(args.vcpus, engine);
     const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
     const timeoutSeconds = checkTimeout(args.timeout);

@@ -55,7 +55,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   vcpu_.SetRegs(regs);
 
   if (options_.track_memory) memory_hash_ = std::make_unique<MemoryHash>(memory_);
-  // No ticker: the vCPU thread samples at its exits (a guest's timer makes them at least every tick).
+  // No ticker (a kick would cost an exit): the vCPU thread samples at its entries and exits.
   if (options_.host_time_sink) host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
@@ -101,11 +101,8 @@ void Machine::Loop() {
   const auto started = std::chrono::steady_clock::now();
   auto guest_time = [&] { result_.guest_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   try {
-    if (host_time_) {
-      host_time_->Start();
-      host_time_->Sample(Here(), replay::VcpuActivity::kRunning);
-      next_sample_ = machine::HostTimeSamples::Clock::now() + options_.host_time_period;
-    }
+    if (host_time_) host_time_->Start();
+    guest_entries_.emplace(host_time_.get(), Here());
     RunLoop();
     guest_time();
   } catch (const Stopped&) {
@@ -141,6 +138,7 @@ void Machine::Loop() {
 
 void Machine::RunLoop() {
   for (;;) {
+    guest_entries_->Entering(Here());
     if (!vcpu_.Run()) {
       vcpu_.ClearKick();
       if (timed_out_.load()) {
@@ -160,7 +158,7 @@ void Machine::RunLoop() {
                                "the guest went on (" + ExitReasonName(exit.reason) + ")"};
     }
 
-    if (host_time_) host_time_->SampleIfDue(at, next_sample_);
+    guest_entries_->Exited(at);
     TakeCheckpointIfDue(at);
     CompleteDiskIfDue(at);
     const ExitAction action = HandleExit(exit, devices_, at);

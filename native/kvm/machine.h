@@ -56,8 +56,9 @@ struct MachineOptions {
   // disk).
   bool disk_shared = false;
   // Record with wall-clock samples (`rrkit record --wall-samples`): each taken by
-  // `host_time_sink`, at the first exit after every `host_time_period` of running, and at
-  // both ends of a halt and of a checkpoint (machine/host_time_samples.h). Empty: none.
+  // `host_time_sink`, at the first exit after every `host_time_period` of running and around
+  // every longer stretch in the guest, and at both ends of a halt and of a checkpoint
+  // (machine/host_time_samples.h). Empty: none.
   machine::HostTimeSamples::Sink host_time_sink;
   std::chrono::microseconds host_time_period{1000};
 };
@@ -141,9 +142,9 @@ class Machine {
   std::optional<uint64_t> final_exits_;                     // replay: where the recording stopped
   std::optional<Stop> stop_;
   RunResult result_;
-  // Record --wall-samples only (null otherwise), and when the next running sample is due.
+  // Record --wall-samples only (null otherwise), and the vCPU's entries into the guest.
   std::unique_ptr<machine::HostTimeSamples> host_time_;
-  machine::HostTimeSamples::Clock::time_point next_sample_{};
+  std::optional<machine::HostTimeSamples::GuestEntries> guest_entries_;
 
   // The timeout watchdog.
   std::mutex watchdog_mutex_;

@@ -34,11 +34,30 @@ void HostTimeSamples::Sample(replay::Landmark at, replay::VcpuActivity activity)
   sink_(replay::HostTimeRecord{at, NanosAt(Clock::now()), activity});
 }
 
-void HostTimeSamples::SampleIfDue(replay::Landmark at, Clock::time_point& due) {
+HostTimeSamples::GuestEntries::GuestEntries(HostTimeSamples* samples, replay::Landmark at)
+    : samples_(samples), entered_at_(at), entered_(Clock::now()), due_(entered_) {
+  if (samples_ == nullptr) return;
+  samples_->sink_(replay::HostTimeRecord{at, samples_->NanosAt(entered_), replay::VcpuActivity::kRunning});
+  due_ = entered_ + samples_->period_;
+}
+
+void HostTimeSamples::GuestEntries::Entering(replay::Landmark at) {
+  if (samples_ == nullptr) return;
+  entered_at_ = at;
+  entered_ = Clock::now();
+  entry_sampled_ = false;
+}
+
+void HostTimeSamples::GuestEntries::Exited(replay::Landmark at) {
+  if (samples_ == nullptr) return;
   const Clock::time_point now = Clock::now();
-  if (now < due) return;
-  sink_(replay::HostTimeRecord{at, NanosAt(now), replay::VcpuActivity::kRunning});
-  due = now + period_;
+  const bool long_stretch = now - entered_ >= samples_->period_;
+  if (long_stretch && !entry_sampled_) {
+    samples_->sink_(replay::HostTimeRecord{entered_at_, samples_->NanosAt(entered_), replay::VcpuActivity::kRunning});
+  }
+  if (!long_stretch && now < due_) return;
+  samples_->sink_(replay::HostTimeRecord{at, samples_->NanosAt(now), replay::VcpuActivity::kRunning});
+  due_ = now + samples_->period_;
 }
 
 HostTimeSamples::Stall::~Stall() {

@@ -5,7 +5,7 @@
 // each vCPU did in host time. Nothing here is needed for replay; recording pays a clock
 // read per stall and a record per sample. Engine-neutral: an engine raises its own
 // attention bit in `tick` and calls Sample() when it sees it; an engine that sees each
-// running vCPU often on its own (kvm, at every exit) passes no tick and calls SampleIfDue().
+// vCPU leave and re-enter the guest (kvm, at its exits) passes no tick and uses GuestEntries.
 #pragma once
 
 #include <chrono>
@@ -41,9 +41,24 @@ class HostTimeSamples {
   // The vCPU at `at` begins `activity` now.
   void Sample(replay::Landmark at, replay::VcpuActivity activity);
 
-  // Without a ticker: a `running` sample of the vCPU at `at` when its `due` time has come
-  // (a clock read otherwise); `due` is the vCPU's own, moved a period on by each sample.
-  void SampleIfDue(replay::Landmark at, Clock::time_point& due);
+  // Without a ticker, one vCPU's entries into the guest and exits from it (kvm's KVM_RUN):
+  // a running sample at the first exit after each period, and one at each end of a stretch
+  // of a period or more in the guest (at the entry, at the exit), so that every exit between
+  // two samples lies within about a period of where the timeline's even spread puts it.
+  // Two clock reads an exit. Used on the vCPU's own thread; `samples` may be null (none).
+  class GuestEntries {
+   public:
+    GuestEntries(HostTimeSamples* samples, replay::Landmark at);  // a running sample now
+    void Entering(replay::Landmark at);
+    void Exited(replay::Landmark at);
+
+   private:
+    HostTimeSamples* samples_;
+    replay::Landmark entered_at_;
+    Clock::time_point entered_;
+    Clock::time_point due_;
+    bool entry_sampled_ = true;  // the entry (or start) the stretch began at has its sample
+  };
 
   // A stall of the vCPU at `at`, from construction to destruction: logged as `activity`
   // then running again when it lasted kMinStall or more. `samples` may be null (no samples).

@@ -2,7 +2,8 @@
  * `rrkit log timeline` of a kvm recording (needs /dev/kvm; fails without it): one track on
  * exit landmarks with the kvm records — interrupts by vector with how long each waited for
  * an exit, the disk's DMA writes, checkpoints — and `record --wall-samples` on kvm: the
- * replay unchanged, samples at exits and around checkpoints, the track on host time.
+ * replay unchanged, samples at exits, around long stretches in the guest and around
+ * checkpoints, the track on host time.
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -95,5 +96,19 @@ describe('the timeline of a kvm recording', () => {
     expect(states.at(-1)!.ts + states.at(-1)!.dur!).toBeCloseTo(lastUs, 3);
     for (const e of wall.events.filter((e) => e.ph !== 'M')) expect(e.ts, JSON.stringify(e)).toBeLessThanOrEqual(lastUs + 1e-6);
     expect(wall.events.filter((e) => e.cat === 'interrupt').length).toBe(interrupts.length);
+  });
+
+  test('a stretch of a sample period or more in the guest without an exit has a sample at each end', async () => {
+    const dir = logFolder('kvm-timeline-stretch');
+    const log = join(dir, 'sha256.rrlog');
+    // sha256 computes for milliseconds between its few exits.
+    const recorded = await record({ elf: builtGuestPath('sha256', 'x86_64', true), logPath: log, capture: true, timeoutSeconds: 60, wallSampleUs: 100 });
+    expect(recorded.exitCode).toBe(0);
+    const samples = readLogFile(log).records.filter((r): r is HostTime => r.type === 'host-time');
+    const running = samples.filter((s) => s.activity === 1);
+    // At the entry into the guest (exit N) and at the exit that ended the stretch (exit N + 1).
+    const stretches = running.filter((s, i) => i > 0 && s.count === running[i - 1]!.count + 1n && s.ns - running[i - 1]!.ns >= 100_000n);
+    expect(stretches.length, JSON.stringify(samples, (_, v) => (typeof v === 'bigint' ? v.toString() : v))).toBeGreaterThan(0);
+    expect((await verify({ logPath: log })).verdict.verdict).toBe('identical');
   });
 });

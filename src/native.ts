@@ -28,7 +28,9 @@ export type EmuOutcome =
   /** rrkit itself failed */
   | 'host-error'
   /** replay: the guest did not follow the log; `divergence` says where */
-  | 'diverged';
+  | 'diverged'
+  /** replay: the log is damaged where the replay reached it; `replay.damage` says where */
+  | 'log-damaged';
 
 /** The first place a replay differed from its recording (rr's compare_with, as data). */
 export interface NativeDivergence {
@@ -65,7 +67,32 @@ export type EmuNativeSession =
       /** free-form engine configuration recorded in the header */
       configJson: string;
     }
-  | { mode: 'replay'; path: string };
+  | {
+      mode: 'replay';
+      path: string;
+      /**
+       * -1: the file as it is. Otherwise follow a file a recording is still writing, waiting
+       * for new chunks until the trailer, and giving up after this many ms without a new
+       * byte (0: never).
+       */
+      followMs: number;
+    };
+
+/** What a replay read and checked, reported by the native run so that nothing reads the log again. */
+export interface EmuReplayReport {
+  /** chunks read and decoded */
+  readonly chunks: number;
+  readonly records: number;
+  /** the whole log was read */
+  readonly ended: boolean;
+  /** ... and it ended with its trailer */
+  readonly complete: boolean;
+  readonly checkpointsCompared: number;
+  /** each vCPU's count at the last checkpoint that matched */
+  readonly lastMatchingCheckpoint?: readonly bigint[];
+  /** where the replay met a damaged log: as LogFormatError */
+  readonly damage?: { readonly code: string; readonly chunk: number; readonly offset: number; readonly detail: string };
+}
 
 /** A sample of a run in progress. */
 export interface EmuProgress {
@@ -94,6 +121,8 @@ export interface EmuNativeResult {
   readonly wallSeconds: number;
   /** replay: whether the log had its trailer (a clean close); true for other runs */
   readonly logComplete: boolean;
+  /** replay only */
+  readonly replay?: EmuReplayReport;
   /** the console output, when `capture` was set (otherwise it went to stdout) */
   readonly console: Buffer;
 }
@@ -165,6 +194,8 @@ export interface NativeLogDescription {
   close: boolean;
   /** Seal a chunk when its payload reaches this many bytes. */
   maxChunkBytes: number;
+  /** zlib level for the chunks, 0 (stored) .. 9; default the writer's */
+  deflateLevel?: number;
 }
 
 export interface NativeLogContents {

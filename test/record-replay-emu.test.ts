@@ -151,7 +151,7 @@ describe('progress samples', () => {
       elf,
       harts: 2,
       capture: true,
-      session: { mode: 'replay', path: logPath },
+      session: { mode: 'replay', path: logPath, followMs: -1 },
       onProgress: (sample) => samples.push(sample),
       progressIntervalMs: 20,
     });

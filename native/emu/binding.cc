@@ -15,6 +15,7 @@
 #include "addon/registry.h"
 #include "emu/elf_loader.h"
 #include "emu/machine.h"
+#include "replay/chunk_source.h"
 #include "replay/log_error.h"
 #include "replay/session.h"
 
@@ -29,6 +30,7 @@ const char* OutcomeName(RunResult::Outcome outcome) {
     case RunResult::Outcome::kTimeout: return "timeout";
     case RunResult::Outcome::kHostError: return "host-error";
     case RunResult::Outcome::kDiverged: return "diverged";
+    case RunResult::Outcome::kLogDamaged: return "log-damaged";
   }
   return "host-error";
 }
@@ -44,6 +46,32 @@ struct ProgressRequest {
   Napi::Function callback;
   std::chrono::milliseconds interval;
 };
+
+Napi::Array CountsToJs(Napi::Env env, const replay::Checkpoint& checkpoint) {
+  Napi::Array counts = Napi::Array::New(env, checkpoint.vcpus.size());
+  for (uint32_t i = 0; i < checkpoint.vcpus.size(); ++i) counts.Set(i, Napi::BigInt::New(env, checkpoint.vcpus[i].at.count));
+  return counts;
+}
+
+// What a replay read and checked (src/native.ts, EmuReplayReport).
+Napi::Object ReportToJs(Napi::Env env, const replay::ReplayReport& report) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("chunks", Napi::Number::New(env, report.chunks));
+  out.Set("records", Napi::Number::New(env, static_cast<double>(report.records)));
+  out.Set("ended", report.ended);
+  out.Set("complete", report.complete);
+  out.Set("checkpointsCompared", Napi::Number::New(env, static_cast<double>(report.checkpoints_compared)));
+  if (report.last_matching_checkpoint) out.Set("lastMatchingCheckpoint", CountsToJs(env, *report.last_matching_checkpoint));
+  if (report.damage) {
+    Napi::Object damage = Napi::Object::New(env);
+    damage.Set("code", replay::LogErrorCodeName(report.damage->code));
+    damage.Set("chunk", Napi::Number::New(env, static_cast<double>(report.damage->chunk)));
+    damage.Set("offset", Napi::Number::New(env, static_cast<double>(report.damage->offset)));
+    damage.Set("detail", report.damage->detail);
+    out.Set("damage", damage);
+  }
+  return out;
+}
 
 class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
  public:
@@ -64,7 +92,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       result_ = on_progress_.IsEmpty() ? machine_->Run() : RunSampling(progress);
-      if (session_->replaying() != nullptr) log_complete_ = session_->replaying()->log_complete();
+      if (session_->replaying() != nullptr) replay_report_ = session_->replaying()->report();
       // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
       // the promise resolves, so that the caller can read it at once.
       machine_.reset();
@@ -104,7 +132,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     out.Set("memoryHash", Napi::BigInt::New(env, result_.memory_hash));
     out.Set("stateHash", Napi::BigInt::New(env, result_.state_hash));
     out.Set("wallSeconds", result_.wall_seconds);
-    out.Set("logComplete", log_complete_);
+    out.Set("logComplete", !replay_report_.has_value() || replay_report_->complete);
+    if (replay_report_.has_value()) out.Set("replay", ReportToJs(env, *replay_report_));
     out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
     machine_.reset();
     deferred_.Resolve(out);
@@ -162,7 +191,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::unique_ptr<replay::Session> session_;  // outlives machine_, which refers to its world
   std::unique_ptr<Machine> machine_;
   RunResult result_;
-  bool log_complete_ = true;  // replay: whether the log had its trailer
+  std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
 };
 
 uint64_t ToU64(const Napi::Value& value) {
@@ -175,15 +204,23 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
+// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
+// on writing it, giving up after followMs without a new byte (0: never).
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
+  if (follow_ms < 0) return replay::LogReader::Open(path);
+  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
+      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
+}
+
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson } or { mode: 'replay', path }.
+// crewHold, configJson } or { mode: 'replay', path, followMs }.
 // Recording also sets options.crew_hold_instructions (TypeScript owns its default).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
   const std::string path = session.Get("path").As<Napi::String>();
-  if (mode == "replay") return replay::Session::Replay(path);
+  if (mode == "replay") return replay::Session::Replay(OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue()));
   replay::LogHeader header;
   header.engine = "emu";
   header.image_hash = BytesOf(session.Get("imageHash"));
@@ -220,11 +257,19 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
       throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
                                   " harts, not " + std::to_string(options.harts));
     }
-    std::vector<crew::TransferEdge> edges;
-    for (const replay::CrewTransferRecord& r : replaying->crew_transfers())
-      edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
-    options.crew_edges = std::move(edges);
+    options.follow_crew_edges = true;
   }
+}
+
+// SMP replay: the edges the world reads go to the machine's gate, as it reads them.
+void FollowCrew(replay::Session& session, Machine& machine) {
+  replay::ReplayingWorld* replaying = session.replaying();
+  crew::ReplayGate* gate = machine.replay_gate();
+  if (replaying == nullptr || gate == nullptr) return;
+  replaying->FollowTransfers({[gate](const replay::CrewTransferRecord& r) {
+                                gate->AddEdge({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
+                              },
+                              [gate] { return gate->Pending(); }});
 }
 
 // progress: null, or { callback, intervalMs }.
@@ -267,6 +312,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     auto session = MakeSession(info[9], options);
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
+    FollowCrew(*session, *machine);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();

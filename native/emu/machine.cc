@@ -9,6 +9,7 @@
 
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
+#include "replay/log_error.h"
 
 namespace rrkit::emu {
 namespace {
@@ -62,6 +63,7 @@ struct alignas(64) Machine::HartRun {
   bool sleeping = false;          // in wfi
   OwnershipFault ownership_fault;  // SMP record: the page the last refused access needs
   uint64_t crew_poll_at = kNever;  // SMP record: serve requests CREW deferred (a hold) here
+  uint64_t horizon = kNever;       // replay: every record of this hart below it has been read
   std::atomic<uint64_t> published{0};  // hart.instret as of its last run-loop pass (RetiredSoFar)
   bool done = false;
   // A block cut short at `target`: its first instructions and a sentinel.
@@ -84,9 +86,10 @@ Machine::Machine(const MachineOptions& options, replay::World& world, ConsoleInp
                                 std::to_string(options.harts));
   for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
 
-  final_counts_ = world_.FinalLandmarks();
-  if (!final_counts_.has_value() && !options.stop_at.empty()) final_counts_ = options.stop_at;
-  if (final_counts_.has_value()) final_counts_->resize(options.harts, kNever);
+  if (!options.stop_at.empty()) {
+    final_counts_ = options.stop_at;
+    final_counts_->resize(options.harts, kNever);
+  }
 
   for (uint32_t id = 0; id < options.harts; ++id) {
     auto hart = std::make_unique<Hart>(id, *this);
@@ -94,7 +97,6 @@ Machine::Machine(const MachineOptions& options, replay::World& world, ConsoleInp
     hart->x[10] = id;  // a0 = mhartid; a1 = 0: no device tree, the rrkit device instead
     auto run = std::make_unique<HartRun>(*hart);
     if (final_counts_.has_value()) run->final_count = (*final_counts_)[id];
-    if (!live_interrupts_) run->next_interrupt = world_.ScheduledInterrupt(id);
     harts_.push_back(std::move(hart));
     runs_.push_back(std::move(run));
   }
@@ -111,23 +113,11 @@ Machine::Machine(const MachineOptions& options, replay::World& world, ConsoleInp
     crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
                                          std::move(hooks), options.crew_sink, options.crew_hold_instructions);
   }
-  if (options.crew_edges.has_value() && options.harts > 1) {
-    // Validates the edges against the harts and their final landmarks (throws
-    // crew::InvalidEdgeLog before anything runs).
-    gate_ = std::make_unique<crew::ReplayGate>(options.harts, *options.crew_edges, final_counts_,
-                                               crew::ReplayGate::Options{options.crew_stall_timeout});
+  if (options.follow_crew_edges && options.harts > 1) {
+    gate_ = std::make_unique<crew::ReplayGate>(options.harts, crew::ReplayGate::Options{options.crew_stall_timeout});
   }
-  if (live_interrupts_) {
-    if (options.checkpoint_interval > 0) runs_[0]->cut_count = options.checkpoint_interval;
-  } else {
-    scheduled_cut_ = world_.ScheduledCheckpoint();
-    if (scheduled_cut_.has_value()) {
-      if (scheduled_cut_->vcpus.size() != harts_.size())
-        throw std::invalid_argument("a scheduled checkpoint names " + std::to_string(scheduled_cut_->vcpus.size()) +
-                                    " harts; the machine has " + std::to_string(harts_.size()));
-      for (auto& run : runs_) run->cut_count = scheduled_cut_->vcpus[run->hart.id()].at.count;
-    }
-  }
+  if (live_interrupts_ && options.checkpoint_interval > 0) runs_[0]->cut_count = options.checkpoint_interval;
+  // Replay: the log's interrupts, cuts and stop come as the harts read it (RefreshFromLog).
 }
 
 Machine::~Machine() = default;
@@ -190,6 +180,9 @@ RunResult Machine::Run() {
       result.outcome = RunResult::Outcome::kDiverged;
       result.error = DivergenceMessage(d);
       result.divergence = d;
+    } catch (const replay::LogError& e) {
+      result.outcome = RunResult::Outcome::kLogDamaged;
+      result.error = e.what();
     }
   }
   return result;
@@ -218,6 +211,8 @@ void Machine::HartMain(uint32_t index) {
       Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "transfer order",
                                   "every hart progressing", stalled.what()});
     }
+  } catch (const replay::LogError& e) {
+    Stop(RunResult::Outcome::kLogDamaged, e.what());
   } catch (const std::exception& e) {
     Stop(RunResult::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }
@@ -342,7 +337,7 @@ void Machine::Sleep(HartRun& run) {
     // first (cuts leave a sleeping hart asleep). Sleeping means the hart is somewhere the
     // recording never was, unless the log is incomplete and simply holds nothing more for
     // it (a hart parked for good after main): that is where its part of the log ends.
-    if (!final_counts_.has_value() && run.target == kNever) {
+    if (run.target == kNever && !FinalCountsKnown()) {  // the log ended, with no stop record
       FinishHart(run);
       return;
     }
@@ -389,15 +384,51 @@ void Machine::PollCrew(HartRun& run) {
 }
 
 void Machine::UpdateTarget(HartRun& run) {
+  if (!live_interrupts_) RefreshFromLog(run);
   uint64_t target = std::min(run.final_count, run.cut_count);
+  target = std::min(target, run.horizon);
   target = std::min(target, run.crew_poll_at);
   if (gate_) target = std::min(target, gate_->NextWaitCount(run.hart.id()));
   if (run.next_interrupt.has_value()) target = std::min(target, run.next_interrupt->count);
   run.target = target;
 }
 
+// Replay: what the log has said so far about this hart's next stops. Another hart may have
+// read further since this one computed its target; this hart sees it when it reaches that
+// target, which is at most its horizon: nothing it needs lies below that.
+void Machine::RefreshFromLog(HartRun& run) {
+  const uint32_t id = run.hart.id();
+  run.horizon = world_.Horizon(id);
+  if (!run.next_interrupt.has_value()) run.next_interrupt = world_.ScheduledInterrupt(id);
+  if (run.final_count == kNever && FinalCountsKnown()) {
+    std::lock_guard lock(stop_mutex_);
+    run.final_count = (*final_counts_)[id];
+  }
+  std::lock_guard lock(cut_mutex_);
+  if (!scheduled_cut_.has_value()) {
+    scheduled_cut_ = world_.ScheduledCheckpoint();
+    if (scheduled_cut_.has_value() && scheduled_cut_->vcpus.size() != harts_.size()) {
+      throw std::invalid_argument("a scheduled checkpoint names " + std::to_string(scheduled_cut_->vcpus.size()) +
+                                  " harts; the machine has " + std::to_string(harts_.size()));
+    }
+  }
+  run.cut_count = scheduled_cut_.has_value() ? scheduled_cut_->vcpus[id].at.count : kNever;
+}
+
+// Whether every hart's final count is known: stop_at, or the replayed log's stop record.
+bool Machine::FinalCountsKnown() {
+  std::lock_guard lock(stop_mutex_);
+  if (final_counts_.has_value()) return true;
+  if (live_interrupts_) return false;
+  auto counts = world_.FinalLandmarks();
+  if (!counts.has_value()) return false;
+  counts->resize(harts_.size(), kNever);
+  final_counts_ = std::move(counts);
+  return true;
+}
+
 // The hart is at run.target: join a cut, wait at its replay gate, take a scheduled
-// interrupt, or stop. In that order when they coincide, with one exception: an interrupt
+// interrupt, stop, or (replay) read on in the log. In that order when they coincide, with one exception: an interrupt
 // the recording took before that cut (a hart woken from wfi joins cuts without retiring
 // anything, so both can fall on one count; the log's order says which came first). A cut
 // comes before the gate because the recorded cut was consistent: every hart reaches its
@@ -427,6 +458,9 @@ bool Machine::ReachTarget(HartRun& run) {
   } else if (now >= run.final_count) {
     FinishHart(run);
     return false;
+  } else if (now >= run.horizon) {
+    world_.Advance(hart.id(), now);
+    if (stopping()) return false;
   } else if (now > run.target) {
     throw std::runtime_error("hart " + std::to_string(hart.id()) + " passed its target count " +
                              std::to_string(run.target) + " (at " + std::to_string(now) + ")");
@@ -479,6 +513,7 @@ void Machine::ArriveAtCut(HartRun& run) {
   const uint64_t generation = cut_generation_;
   if (++cut_arrived_ < harts_.size()) {
     cut_cv_.wait(lock, [&] { return cut_generation_ != generation || stopping(); });
+    lock.unlock();  // UpdateTarget takes it again in replay
     UpdateTarget(run);
     return;
   }
@@ -490,15 +525,14 @@ void Machine::ArriveAtCut(HartRun& run) {
     Diverged(d);
     lock.lock();
   }
-  if (!live_interrupts_) {
-    scheduled_cut_ = world_.ScheduledCheckpoint();
-    for (auto& r : runs_) r->cut_count = scheduled_cut_.has_value() ? scheduled_cut_->vcpus.at(r->hart.id()).at.count : kNever;
-  }
+  // Replay: the next cut, if already read (each hart reads it in UpdateTarget).
+  if (!live_interrupts_) scheduled_cut_ = world_.ScheduledCheckpoint();
   cut_arrived_ = 0;
   cut_active_ = false;
   ++cut_generation_;
-  UpdateTarget(run);
+  lock.unlock();
   cut_cv_.notify_all();
+  UpdateTarget(run);
 }
 
 replay::Checkpoint Machine::CaptureState() {
@@ -527,6 +561,9 @@ void Machine::Stop(RunResult::Outcome outcome, std::string error) {
     error_ = std::move(error);
     stopping_.store(true, std::memory_order_release);
   }
+  // An abort: harts waiting for more of the log give up. (A guest's exit needs none: a
+  // replaying hart reaches its exit only once the log is read past it.)
+  if (outcome != RunResult::Outcome::kExited && outcome != RunResult::Outcome::kReachedCounts) world_.Cancel();
   if (crew_) crew_->Stop();   // harts waiting for a page give up
   if (gate_) gate_->Cancel();  // ... and so do harts waiting at their gates
   for (const auto& hart : harts_) hart->RaiseAttention(kAttentionStop);
@@ -582,8 +619,10 @@ void Machine::ExitRequested(replay::Landmark at, int code) {
     if (exit_.has_value()) return;
     exit_ = {at, code};
   }
+  // A hart in replay runs to its horizon only once the log is read past its exit, so the
+  // stop record, if the log has one, is known by now.
   // Replaying to final landmarks: the other harts still run to theirs.
-  if (!final_counts_.has_value()) Stop(RunResult::Outcome::kExited, "");
+  if (!FinalCountsKnown()) Stop(RunResult::Outcome::kExited, "");
 }
 
 // Raises MTIP (as attention) on each hart whose mtimecmp host time has passed.

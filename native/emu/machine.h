@@ -53,8 +53,9 @@ struct MachineOptions {
   // serving requests for it (Crew's hold); 0 serves them at its next block boundary. The
   // record session sets it (default: CREW_DEFAULT_HOLD in src/smp/crew-options.ts).
   uint64_t crew_hold_instructions = 0;
-  // SMP replay: the recorded transfer edges each hart waits at.
-  std::optional<std::vector<crew::TransferEdge>> crew_edges;
+  // SMP replay: each hart waits at the recorded transfer edges, which whoever reads the
+  // log hands to replay_gate() as it reads them.
+  bool follow_crew_edges = false;
   std::chrono::milliseconds crew_stall_timeout{3000};
 };
 
@@ -72,6 +73,7 @@ struct RunResult {
     kTimeout,          // options.timeout passed
     kHostError,        // rrkit failed
     kDiverged,         // replay: the guest did not follow the log; `divergence` says where
+    kLogDamaged,       // replay: the log is damaged where the replay reached; `error` says where
   };
   Outcome outcome = Outcome::kExited;
   int exit_code = 0;
@@ -122,6 +124,9 @@ class Machine final : private BoardEvents {
   // A store hit a code line: every hart drops its decoded blocks at its next block boundary.
   void CodeModified();
 
+  // SMP replay with follow_crew_edges: where the recorded edges go. Null otherwise.
+  crew::ReplayGate* replay_gate() { return gate_.get(); }
+
  private:
   struct HartRun;  // per-hart scheduling state (targets, sleeping), see machine.cc
 
@@ -138,6 +143,8 @@ class Machine final : private BoardEvents {
   void FinishHart(HartRun& run);
   void TakeScheduledInterrupt(HartRun& run);
   void UpdateTarget(HartRun& run);
+  bool FinalCountsKnown();
+  void RefreshFromLog(HartRun& run);
   void Sleep(HartRun& run);
   void SpinWait(HartRun& run);
   void PollCrew(HartRun& run);
@@ -177,6 +184,7 @@ class Machine final : private BoardEvents {
 
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;
+  // Where every hart stops: options.stop_at, or in replay the log's stop record once read.
   std::optional<std::vector<uint64_t>> final_counts_;
 
   // Stop state (first stop wins).

@@ -2,14 +2,29 @@
 // recorded order, and reads nothing from the world. Anything the engine does that the log
 // does not hold throws Divergence naming the vCPU, the landmark, the field, the expected
 // and the actual value.
+//
+// The log streams in (World::Horizon/Advance): chunks are read, checked and decoded as the
+// replay reaches them and dropped once their records are consumed. What is decoded but not
+// yet consumed is the lookahead. On one vCPU it is one chunk. On several, the vCPUs that
+// run ahead decode past the records of those behind, which wait in their queues; a vCPU
+// that needs more while `lookahead_records` are waiting waits for the others to consume
+// (never for long: whoever another vCPU waits for, at a CREW gate or a cut, has its
+// records before that gate or cut in the log, so already decoded). The bound is then
+// lookahead_records plus one chunk (at most 4 MiB decoded).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "replay/log_error.h"
 #include "replay/log_reader.h"
 #include "replay/world.h"
 
@@ -21,9 +36,44 @@ std::string DescribeDivergence(const Divergence& divergence);
 // Every difference between a logged checkpoint and a taken one (empty when they agree).
 std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual);
 
+// A log whose records cannot be what a recording wrote: a vCPU's landmarks go back in log
+// order (records reordered, or CREW edges past a vCPU's end or forming a cycle).
+class LogOrderError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What a replay read and checked: what `rrkit verify` reports, without reading the log again.
+struct ReplayReport {
+  uint32_t chunks = 0;             // chunks read and decoded
+  uint64_t records = 0;
+  bool ended = false;              // the whole log was read
+  bool complete = false;           // ... and it had its trailer
+  uint64_t checkpoints_compared = 0;
+  std::optional<Checkpoint> last_matching_checkpoint;
+  struct Damage {
+    LogErrorCode code;
+    int64_t chunk;
+    uint64_t offset;
+    std::string detail;  // LogError::detail()
+  };
+  std::optional<Damage> damage;  // where the replay met a damaged log
+};
+
 class ReplayingWorld final : public World {
  public:
-  explicit ReplayingWorld(LogContents log);
+  struct Options {
+    size_t lookahead_records = size_t{1} << 20;
+  };
+  // CREW replay: each transfer edge as it is decoded, and how many handed-over edges are
+  // still waiting to be passed (they count towards the lookahead).
+  struct TransferFollower {
+    std::function<void(const CrewTransferRecord&)> add;
+    std::function<size_t()> pending;
+  };
+
+  ReplayingWorld(std::unique_ptr<LogReader> reader, Options options);
+  explicit ReplayingWorld(std::unique_ptr<LogReader> reader) : ReplayingWorld(std::move(reader), Options{}) {}
 
   uint64_t Input(Landmark at, InputKind kind, const std::function<uint64_t()>& live) override;
   uint64_t RareOutcome(Landmark at, InputKind kind, uint64_t usual, const std::function<uint64_t()>& live) override;
@@ -35,34 +85,61 @@ class ReplayingWorld final : public World {
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                       const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override;
+  uint64_t Horizon(uint32_t vcpu) override;
+  void Advance(uint32_t vcpu, uint64_t count) override;
+  void Cancel() override;
 
   const LogHeader& header() const { return header_; }
-  bool log_complete() const { return complete_; }
-  // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
-  const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
-  const std::vector<DmaWriteRecord>& dma_writes() const { return dma_writes_; }
+  // Before the run: where CREW edges go (without one they are dropped, as on one vCPU).
+  void FollowTransfers(TransferFollower follower);
+  // Whether the log has been read to its end, and whether it had its trailer.
+  bool log_ended() const;
+  bool log_complete() const;
+  ReplayReport report() const;
+  // Records decoded and not yet consumed (the lookahead; for tests and the bench).
+  size_t lookahead() const { return pending_.load(std::memory_order_relaxed); }
 
  private:
-  // What one vCPU still has to consume; only that vCPU's thread normally touches it, the
-  // lock makes a stray cross-thread call safe rather than fast.
+  // What one vCPU still has to consume; its own thread takes from it, whichever thread
+  // decodes adds to it.
   struct VcpuLog {
     std::mutex mutex;
     std::deque<InputRecord> inputs;
     std::deque<RareOutcomeRecord> rare_outcomes;
     std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
+    std::atomic<uint64_t> horizon{0};
+    uint64_t last_count = 0;  // decoder only: the highest landmark read (the order check)
   };
 
   VcpuLog& ForVcpu(Landmark at);
+  void Consumed(size_t records) { pending_.fetch_sub(records, std::memory_order_relaxed); }
+  // Decoder (under decode_mutex_): reads one chunk, or the end, and hands out its records.
+  void DecodeChunkLocked();
+  void Distribute(Record& record, int64_t chunk);
+  void SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered);
+  void EndLocked();
+  void WaitForRoomLocked(std::unique_lock<std::mutex>& lock);
+  size_t PendingTotal() const;
 
   const LogHeader header_;
-  const bool complete_;
+  const Options options_;
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
-  std::vector<CrewTransferRecord> crew_transfers_;
-  std::vector<DmaWriteRecord> dma_writes_;
 
-  std::mutex machine_mutex_;  // checkpoints and the stop
+  mutable std::mutex decode_mutex_;  // the reader and everything below it
+  std::condition_variable room_cv_;
+  std::unique_ptr<LogReader> reader_;
+  TransferFollower transfers_;
+  bool ended_ = false;
+  std::atomic<bool> cancelled_{false};
+  uint64_t checkpoints_decoded_ = 0;
+  std::optional<ReplayReport::Damage> damage_;
+  std::atomic<size_t> pending_{0};
+
+  mutable std::mutex machine_mutex_;  // checkpoints, the stop and the report
   std::deque<Checkpoint> checkpoints_;
   std::optional<MachineStopRecord> stop_;
+  uint64_t checkpoints_compared_ = 0;
+  std::optional<Checkpoint> last_matching_;
 };
 
 }  // namespace rrkit::replay

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "replay/chunk_sink.h"
-#include "replay/log_reader.h"
 
 namespace rrkit::replay {
 
@@ -21,9 +20,9 @@ std::unique_ptr<Session> Session::Record(const std::string& path, const LogHeade
   return session;
 }
 
-std::unique_ptr<Session> Session::Replay(const std::string& path) {
+std::unique_ptr<Session> Session::Replay(std::unique_ptr<LogReader> reader, ReplayingWorld::Options options) {
   std::unique_ptr<Session> session(new Session());
-  auto replaying = std::make_unique<ReplayingWorld>(ReadLogFile(path));
+  auto replaying = std::make_unique<ReplayingWorld>(std::move(reader), options);
   session->replaying_ = replaying.get();
   session->world_ = std::move(replaying);
   return session;

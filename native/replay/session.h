@@ -8,6 +8,7 @@
 #include <string>
 
 #include "replay/log_format.h"
+#include "replay/log_reader.h"
 #include "replay/log_writer.h"
 #include "replay/recording_world.h"
 #include "replay/replaying_world.h"
@@ -22,8 +23,10 @@ class Session {
   // Record to the file at `path` (created or truncated). Throws std::runtime_error naming
   // the path when it cannot be opened.
   static std::unique_ptr<Session> Record(const std::string& path, const LogHeader& header);
-  // Replay the log at `path`. Throws LogError (one line, with chunk and offset) for a bad log.
-  static std::unique_ptr<Session> Replay(const std::string& path);
+  // Replay the log `reader` reads (its header already validated; chunks are read as the
+  // replay reaches them). A bad chunk is a LogError when the replay reaches it.
+  static std::unique_ptr<Session> Replay(std::unique_ptr<LogReader> reader,
+                                         ReplayingWorld::Options options = ReplayingWorld::Options{});
 
   World& world() { return *world_; }
   // Replay only: null otherwise.

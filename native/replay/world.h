@@ -106,8 +106,21 @@ class World {
   virtual void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                               const OutputDigest& output) = 0;
 
-  // Replay only: the landmark at which each vCPU stopped in the recording (to stop there).
+  // Replay only: the landmark at which each vCPU stopped in the recording (to stop there),
+  // once the replay has read that far in the log.
   virtual std::optional<std::vector<uint64_t>> FinalLandmarks() = 0;
+
+  // Replay reads the log as it goes (ReplayingWorld). Every record of `vcpu` below its
+  // horizon has been read, so the vCPU runs freely up to it (ScheduledInterrupt,
+  // ScheduledCheckpoint and FinalLandmarks are complete up to there) and then calls
+  // Advance(). kNoHorizon: nothing more will come (the log ended, or nothing is replayed).
+  static constexpr uint64_t kNoHorizon = UINT64_MAX;
+  virtual uint64_t Horizon(uint32_t /*vcpu*/) { return kNoHorizon; }
+  // Reads on until Horizon(vcpu) > count or the log ends; may block (a log still being
+  // written, or a full lookahead on SMP). Throws LogError for a damaged log.
+  virtual void Advance(uint32_t /*vcpu*/, uint64_t /*count*/) {}
+  // The machine is stopping: release every thread blocked in Advance().
+  virtual void Cancel() {}
 };
 
 // A plain run: the world as it is, nothing logged.

@@ -110,7 +110,7 @@ export async function runEmu(options: EmuRunOptions): Promise<EmuRunResult> {
     options.session ?? null,
     options.onProgress === undefined ? null : { callback: options.onProgress, intervalMs: progressIntervalMs },
   );
-  if (result.outcome === 'fault' || result.outcome === 'timeout' || result.outcome === 'host-error' || result.outcome === 'diverged') {
+  if (result.outcome !== 'exited' && result.outcome !== 'reached-counts') {
     throw new EmuGuestError(result.error, result);
   }
   return result;

@@ -1,16 +1,20 @@
 /** `rrkit replay`: the recorded guest's output again, from the log alone. */
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
-import { scanLogFile } from '../../analysis/log-reader.js';
 import { replay } from '../../uniprocessor/replay.js';
+import { UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
 
 /** Exit status of `rrkit replay` when the replay does not follow the log. */
 export const REPLAY_DIVERGED_EXIT = 125;
+/** How long `--follow` waits for the log to grow before it takes it as ended. */
+export const DEFAULT_FOLLOW_TIMEOUT_SECONDS = 30;
 
 interface ReplayArgs {
   log: string;
   guest: string | undefined;
+  follow: boolean;
+  'follow-timeout': number;
 }
 
 export const replayCommand: CommandModule<object, ReplayArgs> = {
@@ -19,17 +23,35 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
   builder: (y: Argv) =>
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
-      .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
+      .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('follow', {
+        type: 'boolean',
+        default: false,
+        describe: 'replay a log a recording is still writing, as its chunks are sealed, until its trailer',
+      })
+      .option('follow-timeout', {
+        type: 'number',
+        default: DEFAULT_FOLLOW_TIMEOUT_SECONDS,
+        describe: 'with --follow: seconds without a new byte before the log counts as ended (0: wait forever)',
+      })
+      .example('$0 record lock-counter -o run.rrlog & $0 replay --follow run.rrlog', 'replay while it is recorded') as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
+    const timeout = args['follow-timeout'];
+    if (!Number.isFinite(timeout) || timeout < 0) throw new UsageError(`--follow-timeout must be a non-negative number of seconds, not ${timeout}`);
     const progress = new ProgressLine(`replaying ${args.log}`, true);
-    const outcome = await replay({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
+    const outcome = await replay({
+      logPath: args.log,
+      elf: args.guest,
+      onProgress: progress.onProgress,
+      follow: args.follow ? { idleSeconds: timeout } : undefined,
+    }).finally(() => progress.end());
     switch (outcome.kind) {
       case 'exited':
         process.exitCode = outcome.exitCode;
         return;
       case 'incomplete':
         process.stderr.write(
-          `rrkit: the log is incomplete (the recording did not close it); replayed its ${scanLogFile(args.log, () => {}).chunks.length} sealed chunks` +
+          `rrkit: the log is incomplete (the recording did not close it); replayed its ${outcome.log.chunks} sealed chunks` +
             (outcome.endedAt ? `, up to vcpu ${outcome.endedAt.vcpu} @ ${outcome.endedAt.count}` : '') + '\n',
         );
         process.exitCode = outcome.endedAt ? REPLAY_DIVERGED_EXIT : outcome.result.exitCode;

@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import { runEmu, type EmuInput } from '../src/engines/emu.js';
+import type { ConsoleInput } from '../src/engines/engine.js';
+import { runGuest } from '../src/session/run.js';
 import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
-import { record } from '../src/uniprocessor/record.js';
-import { replay } from '../src/uniprocessor/replay.js';
+import { record } from '../src/session/record.js';
+import { replay } from '../src/session/replay.js';
 import { secondsSince } from './timing.js';
 
 export interface CrewBenchRow {
@@ -65,7 +66,7 @@ export async function benchCrew(
     for (const name of workloads) {
       const [workload, size] = name.split('.') as [string, string | undefined];
       const elf = builtGuestPath(workload, 'rv64', size === 'small');
-      const input: EmuInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
+      const input: ConsoleInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
         ? { kind: 'bytes', data: BENCH_CONSOLE_INPUT }
         : undefined;
       for (const vcpus of vcpuCounts) {
@@ -73,7 +74,7 @@ export async function benchCrew(
         let best: CrewBenchRow | undefined;
         for (let round = 0; round < repeats; round++) {
           let t = process.hrtime.bigint();
-          await runEmu({ elf, harts: vcpus, input, capture: true, timeoutSeconds: 120 });
+          await runGuest({ elf, vcpus: vcpus, input, capture: true, timeoutSeconds: 120 });
           const plainSeconds = secondsSince(t);
           t = process.hrtime.bigint();
           const recorded = await record({ elf, logPath, vcpus, input, capture: true, timeoutSeconds: 120, ...settings });
@@ -89,7 +90,7 @@ export async function benchCrew(
           best = {
             workload: name,
             vcpus,
-            instructions: recorded.harts.reduce((sum, h) => sum + h.instret, 0n),
+            instructions: recorded.vcpus.reduce((sum, v) => sum + v.landmark, 0n),
             plainSeconds: Math.min(plainSeconds, best?.plainSeconds ?? Infinity),
             recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
             replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),

@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { runEmu } from '../src/engines/emu.js';
+import { runGuest } from '../src/session/run.js';
 import { WORKLOADS, builtGuestPath } from '../src/guests/catalog.js';
 import { secondsSince } from './timing.js';
 
@@ -47,10 +47,10 @@ function qemuSeconds(elf: string, harts: number): number {
 /** One emu run, end to end: seconds and instructions retired over all harts. */
 async function emuRun(elf: string, name: string, harts: number): Promise<{ seconds: number; instructions: bigint }> {
   const started = process.hrtime.bigint();
-  const r = await runEmu({ elf, harts, capture: true });
+  const r = await runGuest({ elf, vcpus: harts, capture: true });
   const s = secondsSince(started);
   if (r.outcome !== 'exited' || r.exitCode !== 0) throw new Error(`${name} on ${harts} harts: ${r.outcome} ${r.error}`);
-  return { seconds: s, instructions: r.harts.reduce((sum, h) => sum + h.instret, 0n) };
+  return { seconds: s, instructions: r.vcpus.reduce((sum, v) => sum + v.landmark, 0n) };
 }
 
 /**

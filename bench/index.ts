@@ -1,15 +1,27 @@
-/** `npm run bench`: every benchmark, one after another (they share two cores). */
+/**
+ * `npm run bench [-- SECTION...]`: every benchmark, one after another (they share two cores),
+ * or only the named sections (emu, record-replay, crew, startup).
+ */
 import { benchEmu, formatEmuBench } from './emu.js';
 import { benchCrew, formatCrewBench } from './crew.js';
 import { benchRecordReplay, formatRecordReplay } from './record-replay.js';
+import { benchStartup, formatStartup } from './startup.js';
 
+const SECTIONS: Record<string, () => Promise<string>> = {
+  emu: async () => `emu against qemu-system-riscv64 TCG, same ELF, same run:\n${formatEmuBench(await benchEmu())}`,
+  'record-replay': async () =>
+    `uniprocessor record/replay on emu (1 vCPU, full size, best of 3 rounds of plain/record/replay):\n${formatRecordReplay(await benchRecordReplay())}`,
+  crew: async () =>
+    `SMP record/replay with CREW on emu (full size, 1 to 8 vCPUs on this machine's cores, best of 2 rounds of plain/record/replay):\n${formatCrewBench(await benchCrew())}`,
+  startup: async () => `start-up of the rrkit command (whole processes, median of 15, interleaved):\n${formatStartup(await benchStartup())}`,
+};
+
+const asked = process.argv.slice(2);
+const unknown = asked.filter((name) => !(name in SECTIONS));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown section ${unknown.join(', ')}; sections: ${Object.keys(SECTIONS).join(', ')}\n`);
+  process.exit(2);
+}
 const started = process.hrtime.bigint();
-const report = await benchEmu();
-process.stdout.write(`emu against qemu-system-riscv64 TCG, same ELF, same run:\n${formatEmuBench(report)}\n`);
-process.stdout.write(
-  `\nuniprocessor record/replay on emu (1 vCPU, full size, best of 3 rounds of plain/record/replay):\n${formatRecordReplay(await benchRecordReplay())}\n`,
-);
-process.stdout.write(
-  `\nSMP record/replay with CREW on emu (full size, 1 to 8 vCPUs on this machine's cores, best of 2 rounds of plain/record/replay):\n${formatCrewBench(await benchCrew())}\n`,
-);
+for (const name of asked.length > 0 ? asked : Object.keys(SECTIONS)) process.stdout.write(`${await SECTIONS[name]!()}\n\n`);
 process.stdout.write(`bench took ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s\n`);

@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runEmu } from '../src/engines/emu.js';
+import { runGuest } from '../src/session/run.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import { record } from '../src/uniprocessor/record.js';
-import { replay } from '../src/uniprocessor/replay.js';
+import { record } from '../src/session/record.js';
+import { replay } from '../src/session/replay.js';
 import { secondsSince } from './timing.js';
 
 export interface RecordReplayRow {
@@ -37,7 +37,7 @@ export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Pro
       let best: RecordReplayRow | undefined;
       for (let round = 0; round < repeats; round++) {
         let t = process.hrtime.bigint();
-        await runEmu({ elf, capture: true });
+        await runGuest({ elf, capture: true });
         const plainSeconds = secondsSince(t);
         t = process.hrtime.bigint();
         const recorded = await record({ elf, logPath, capture: true });
@@ -48,7 +48,7 @@ export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Pro
         if (replayed.kind !== 'exited') throw new Error(`${workload}: replay ${replayed.kind}`);
         const row: RecordReplayRow = {
           workload,
-          instructions: recorded.harts[0]!.instret,
+          instructions: recorded.vcpus[0]!.landmark,
           plainSeconds: Math.min(plainSeconds, best?.plainSeconds ?? Infinity),
           recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
           replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),

@@ -13,15 +13,15 @@ import { fileURLToPath } from 'node:url';
 /** Repository root (this file lives in src/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-// --- emu: the RISC-V software multiprocessor (native/emu/) ----------------------------
+// --- what every engine's run returns (native/emu/, and native/kvm/ next) -------------
 
-/** How an emu run ended. */
-export type EmuOutcome =
-  /** the guest wrote the test finisher (exitCode is its code) */
+/** How a run ended. */
+export type NativeOutcome =
+  /** the guest asked to stop (emu: the test finisher; exitCode is its code) */
   | 'exited'
-  /** every hart reached the instruction count it was asked to stop at */
+  /** every vCPU reached the landmark it was asked to stop at */
   | 'reached-counts'
-  /** a guest error the guest did not handle (illegal instruction, access fault with no trap handler, trap loop); `error` names hart, pc, instruction and cause */
+  /** a guest error the guest did not handle (illegal instruction, access fault with no trap handler, trap loop); `error` names vCPU, pc, instruction and cause */
   | 'fault'
   /** the timeout passed before the guest stopped */
   | 'timeout'
@@ -35,7 +35,7 @@ export type EmuOutcome =
 /** The first place a replay differed from its recording (rr's compare_with, as data). */
 export interface NativeDivergence {
   readonly vcpu: number;
-  /** the vCPU's landmark: instructions retired before the one that diverged */
+  /** the vCPU's landmark (emu: instructions retired before the one that diverged) */
   readonly count: bigint;
   /** what differed: "register hash", "memory hash", "input kind", "console output", ... */
   readonly what: string;
@@ -43,21 +43,21 @@ export interface NativeDivergence {
   readonly actual: string;
 }
 
-/** One hart at the end of a run. */
-export interface EmuHartFinal {
-  /** retired instructions: the hart's final landmark */
-  readonly instret: bigint;
+/** One vCPU at the end of a run. */
+export interface NativeVcpuFinal {
+  /** its final landmark: retired instructions on emu, synchronous exits on kvm */
+  readonly landmark: bigint;
   readonly pc: bigint;
-  /** hash of x1..x31, pc and the machine-mode CSRs */
+  /** hash of the architectural registers (emu: x1..x31, pc and the machine-mode CSRs) */
   readonly registerHash: bigint;
 }
 
-/** Record to, or replay from, a log (see src/uniprocessor and src/smp). */
-export type EmuNativeSession =
+/** Record to, or replay from, a log (built by src/session/). */
+export type NativeSession =
   | {
       mode: 'record';
       path: string;
-      /** SHA-256 of the ELF */
+      /** SHA-256 of the image bytes passed to the same call */
       imageHash: Buffer;
       imagePath: string;
       /** bytes per CREW page; 0 when CREW is off */
@@ -76,10 +76,17 @@ export type EmuNativeSession =
        * byte (0: never).
        */
       followMs: number;
+      /**
+       * null: stop at the end of the log. Otherwise go on live from there (every vCPU
+       * paused at its last landmark in the log, then the devices switch to the world),
+       * recording into `path` unless it is '' (a log holding the replayed one's records,
+       * then the live run's; `crewHold` for its CREW recording on several vCPUs).
+       */
+      thenRun: { path: string; crewHold: number } | null;
     };
 
 /** What a replay read and checked, reported by the native run so that nothing reads the log again. */
-export interface EmuReplayReport {
+export interface NativeReplayReport {
   /** chunks read and decoded */
   readonly chunks: number;
   readonly records: number;
@@ -90,39 +97,41 @@ export interface EmuReplayReport {
   readonly checkpointsCompared: number;
   /** each vCPU's count at the last checkpoint that matched */
   readonly lastMatchingCheckpoint?: readonly bigint[];
+  /** replay then live: each vCPU's landmark where it went live (its last in the log), if it did */
+  readonly liveFrom?: readonly bigint[];
   /** where the replay met a damaged log: as LogFormatError */
   readonly damage?: { readonly code: string; readonly chunk: number; readonly offset: number; readonly detail: string };
 }
 
 /** A sample of a run in progress. */
-export interface EmuProgress {
-  /** retired by all harts so far (each as of its last pass through its run loop) */
-  readonly instructions: bigint;
+export interface NativeProgress {
+  /** landmarks passed by all vCPUs so far (each as of its last pass through its run loop) */
+  readonly landmarks: bigint;
   /** since the guest started */
   readonly seconds: number;
 }
 
-/** What `emuRun` resolves with. */
-export interface EmuNativeResult {
-  readonly outcome: EmuOutcome;
+/** What an engine's run resolves with. */
+export interface NativeRunResult {
+  readonly outcome: NativeOutcome;
   readonly exitCode: number;
-  /** the hart that wrote the finisher, and its landmark (count before that store) */
-  readonly exitHart: number;
-  readonly exitCount: bigint;
+  /** the vCPU that asked to stop, and its landmark then */
+  readonly exitVcpu: number;
+  readonly exitLandmark: bigint;
   /** one line when outcome is 'fault', 'timeout', 'host-error' or 'diverged'; empty otherwise */
   readonly error: string;
   /** present when outcome is 'diverged' */
   readonly divergence?: NativeDivergence;
-  readonly harts: readonly EmuHartFinal[];
+  readonly vcpus: readonly NativeVcpuFinal[];
   /** hash of all guest RAM at the end */
   readonly memoryHash: bigint;
-  /** hash of every hart's registers and all RAM: equal states give equal hashes */
+  /** hash of every vCPU's registers and all RAM: equal states give equal hashes */
   readonly stateHash: bigint;
   readonly wallSeconds: number;
   /** replay: whether the log had its trailer (a clean close); true for other runs */
   readonly logComplete: boolean;
   /** replay only */
-  readonly replay?: EmuReplayReport;
+  readonly replay?: NativeReplayReport;
   /** the console output, when `capture` was set (otherwise it went to stdout) */
   readonly console: Buffer;
 }
@@ -132,6 +141,9 @@ export interface NativeAddon {
   /** Names of the native modules compiled into this build. */
   readonly modules: readonly string[];
 
+  /** emu: the most harts its machine has (native/emu/board.h's kMaxHarts; src/engines/emu.ts validates against it). */
+  readonly emuMaxHarts: number;
+
   /**
    * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, one
    * host thread per hart: a plain run, a recording or a replay, as `session` says. Throws
@@ -140,13 +152,13 @@ export interface NativeAddon {
    * chunk and byte offset).
    * Arguments are positional and unchecked: call it through src/engines/emu.ts.
    *
-   * @param image the ELF file's bytes
+   * @param image the ELF file's bytes (for a recording: the bytes `session.imageHash` hashes)
    * @param imageName used in error messages (the path)
-   * @param harts 1..8
+   * @param harts 1..emuMaxHarts
    * @param ramBytes guest RAM size, a multiple of 4 KiB
    * @param timeoutMs 0 for none
    * @param checkpointInterval a consistent cut every this many instructions of hart 0 (0n: never)
-   * @param stopAt per-hart instruction counts to stop exactly at ([] = run until exit)
+   * @param stopAt per-hart instruction counts (landmarks) to stop exactly at ([] = run until exit)
    * @param input console input: bytes, a file descriptor polled without blocking, or null
    * @param capture collect console output into the result instead of writing it to stdout
    * @param session null for a plain run; a recording's log path and header fields; or the
@@ -164,9 +176,9 @@ export interface NativeAddon {
     stopAt: readonly bigint[],
     input: Buffer | number | null,
     capture: boolean,
-    session: EmuNativeSession | null,
-    progress: { callback: (sample: EmuProgress) => void; intervalMs: number } | null,
-  ): Promise<EmuNativeResult>;
+    session: NativeSession | null,
+    progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
+  ): Promise<NativeRunResult>;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runEmu } from '../src/engines/emu.js';
+import { runGuest } from '../src/session/run.js';
 import { GUESTS_DIR, REPO_ROOT, WORKLOADS, builtGuestPath } from '../src/guests/catalog.js';
 
 const execFileAsync = promisify(execFile);
@@ -48,9 +48,9 @@ describe('emu against QEMU', () => {
       it(`${workload.name}.small on ${harts} hart(s)`, async () => {
         const elf = builtGuestPath(workload.name, 'rv64', true);
         const input = workload.needsConsoleInput ? CONSOLE_INPUT : '';
-        const emu = await runEmu({
+        const emu = await runGuest({
           elf,
-          harts,
+          vcpus: harts,
           capture: true,
           timeoutSeconds: 60,
           input: { kind: 'bytes', data: Buffer.from(input) },
@@ -65,7 +65,7 @@ describe('emu against QEMU', () => {
 
   it('nondeterministic workloads still run and check themselves (entropy-mix uses the rrkit device)', async () => {
     for (const workload of WORKLOADS.filter((w) => !w.deterministic)) {
-      const emu = await runEmu({ elf: builtGuestPath(workload.name, 'rv64', true), harts: 2, capture: true, timeoutSeconds: 60 });
+      const emu = await runGuest({ elf: builtGuestPath(workload.name, 'rv64', true), vcpus: 2, capture: true, timeoutSeconds: 60 });
       expect(resultLine(workload.name, emu.console.toString())).toMatch(new RegExp(`^${workload.name}: ok`));
     }
   });

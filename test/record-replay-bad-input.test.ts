@@ -130,6 +130,22 @@ describe('replay and verify refuse bad input', () => {
     expect(oneLine(verify.stderr)).toMatch(/replay diverged at vcpu 0 @ instruction \d+: .*input/);
   });
 
+  test('DMA writes in an emu log: refused where the replay reads them (emu has no device that writes guest memory)', async () => {
+    const dir = logFolder('dma-on-emu');
+    const source = join(dir, 'good.rrlog');
+    writeFileSync(source, good);
+    const log = readLogFile(source);
+    const path = join(dir, 'dma.rrlog');
+    const dma = { type: 'dma-write', vcpu: 0, count: 1234n, address: 0x8000_1000n, data: new Uint8Array([1, 2, 3]) };
+    native().logWrite(path, { header: log.header, records: [dma, ...log.records], close: true, maxChunkBytes: 65536 });
+    const verify = await rrkit('verify', path);
+    expect(verify.code).toBe(2);
+    expect(oneLine(verify.stderr)).toMatch(/the log holds a DMA write \(vcpu 0 @ 1234\), which the emu engine has no device for/);
+    const replay = await rrkit('replay', path);
+    expect(replay.code).not.toBe(0);
+    expect(oneLine(replay.stderr)).toMatch(/DMA write/);
+  });
+
   test('an incomplete log (no trailer): replays as far as its sealed chunks and says so', async () => {
     const dir = logFolder('incomplete');
     const source = join(dir, 'good.rrlog');

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readLogFile } from '../src/analysis/log-reader.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
-import { runEmu, type EmuProgress } from '../src/engines/emu.js';
+import type { RunProgress } from '../src/engines/engine.js';
 import { builtGuestPath, WORKLOADS } from '../src/guests/catalog.js';
 import { native } from '../src/native.js';
-import { record } from '../src/uniprocessor/record.js';
-import { replay } from '../src/uniprocessor/replay.js';
+import { record } from '../src/session/record.js';
+import { replay } from '../src/session/replay.js';
 import { logFolder } from './kept-logs.js';
 
 const CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
@@ -51,10 +51,10 @@ describe('every workload, recorded and replayed on one vCPU', () => {
         expect(replayed.result.console.equals(recorded.console)).toBe(true);
         expect(replayed.result.exitCode).toBe(recorded.exitCode);
         expect(replayed.result.stateHash).toBe(recorded.stateHash);
-        expect(replayed.result.harts.map((h) => h.instret)).toEqual(recorded.harts.map((h) => h.instret));
+        expect(replayed.result.vcpus.map((v) => v.landmark)).toEqual(recorded.vcpus.map((v) => v.landmark));
         // A checkpoint every CHECKPOINT_INTERVAL instructions, each compared during the replay.
         const checkpoints = log.records.filter((r) => r.type === 'checkpoint').length;
-        expect(checkpoints).toBe(Number(recorded.harts[0]!.instret / CHECKPOINT_INTERVAL));
+        expect(checkpoints).toBe(Number(recorded.vcpus[0]!.landmark / CHECKPOINT_INTERVAL));
       }
       // timer-ticks and entropy-mix see different worlds on different runs.
       if (workload.name === 'entropy-mix') expect(outputs.size).toBe(recordings);
@@ -133,7 +133,7 @@ test('the log stays compact: bytes per 1000 instructions for a compute workload 
   const logPath = join(dir, 'sha.rrlog');
   const recorded = await recordSmall('sha256', logPath);
   const bytes = readFileSync(logPath).length;
-  const instructions = Number(recorded.harts[0]!.instret);
+  const instructions = Number(recorded.vcpus[0]!.landmark);
   // Dominated by the fixed header and checkpoints at this tiny size; the bench measures the
   // full-size ratio against the 1 B / 1000 instructions target.
   expect(bytes / (instructions / 1000)).toBeLessThan(1);
@@ -146,24 +146,24 @@ describe('progress samples', () => {
     const logPath = join(dir, 'sha256.rrlog');
     const elf = builtGuestPath('sha256', 'rv64', false); // ~0.6 s: several 20 ms samples
     const recorded = await record({ elf, logPath, vcpus: 2, capture: true });
-    const samples: EmuProgress[] = [];
-    const replayed = await runEmu({
-      elf,
-      harts: 2,
+    const samples: RunProgress[] = [];
+    const replayed = await replay({
+      logPath,
       capture: true,
-      session: { mode: 'replay', path: logPath, followMs: -1 },
       onProgress: (sample) => samples.push(sample),
       progressIntervalMs: 20,
     });
-    expect(replayed.stateHash).toBe(recorded.stateHash);
-    expect(replayed.console.equals(recorded.console)).toBe(true);
+    expect(replayed.kind).toBe('exited');
+    expect(replayed.result.stateHash).toBe(recorded.stateHash);
+    expect(replayed.result.console.equals(recorded.console)).toBe(true);
     expect(samples.length).toBeGreaterThan(3);
-    const total = recorded.harts.reduce((sum, h) => sum + h.instret, 0n);
+    expect(samples.every((s) => s.landmarkUnit === 'instructions')).toBe(true);
+    const total = recorded.vcpus.reduce((sum, v) => sum + v.landmark, 0n);
     for (let i = 1; i < samples.length; i++) {
-      expect(samples[i]!.instructions).toBeGreaterThanOrEqual(samples[i - 1]!.instructions);
+      expect(samples[i]!.landmarks).toBeGreaterThanOrEqual(samples[i - 1]!.landmarks);
       expect(samples[i]!.seconds).toBeGreaterThan(samples[i - 1]!.seconds);
     }
-    expect(samples.at(-1)!.instructions).toBeGreaterThan(0n);
-    expect(samples.at(-1)!.instructions).toBeLessThanOrEqual(total);
+    expect(samples.at(-1)!.landmarks).toBeGreaterThan(0n);
+    expect(samples.at(-1)!.landmarks).toBeLessThanOrEqual(total);
   });
 });

@@ -14,8 +14,7 @@
 #include "crew/permission_table.h"
 #include "crew/replay_gate.h"
 #include "emu/clint.h"
-#include "emu/memory.h"
-#include "emu/uart.h"
+#include "emu/memory_map.h"
 
 namespace rrkit::emu {
 
@@ -34,14 +33,15 @@ struct NoAccessCheck {
 };
 
 // Device registers whose accesses from several harts must happen in the recorded order:
-// the UART (its transmit order is the console output) and the CLINT's msip and mtimecmp
-// (one hart may signal or read another's). mtime reads are logged inputs already. All of
-// them together are one more CREW page, the device page, and every access to it counts
-// as a write, so that they are ordered exactly like writes to memory.
+// the whole UART (its transmit order is the console output) and every CLINT register
+// below mtime — msip and mtimecmp, through which one hart signals or reads another's, and
+// the unused offsets between them. mtime reads are logged inputs already, and the system
+// device and test finisher are not ordered. The ordered registers together are one more
+// CREW page, the device page, and every access to it counts as a write, so that they are
+// ordered exactly like writes to memory.
 inline bool IsOrderedDevice(uint64_t addr) {
   if (addr - kUartBase < kUartSize) return true;
-  constexpr uint64_t kMtimeOffset = 0xbff8;
-  return addr - kClintBase < kClintSize && addr - kClintBase < kMtimeOffset;
+  return addr - kClintBase < kClintMtimeOffset;
 }
 
 class CrewAccessCheck {

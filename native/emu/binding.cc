@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "addon/registry.h"
+#include "addon/run_result_js.h"
 #include "emu/elf_loader.h"
 #include "emu/machine.h"
 #include "replay/chunk_source.h"
@@ -22,22 +23,9 @@
 namespace rrkit::emu {
 namespace {
 
-const char* OutcomeName(RunResult::Outcome outcome) {
-  switch (outcome) {
-    case RunResult::Outcome::kExited: return "exited";
-    case RunResult::Outcome::kReachedCounts: return "reached-counts";
-    case RunResult::Outcome::kFault: return "fault";
-    case RunResult::Outcome::kTimeout: return "timeout";
-    case RunResult::Outcome::kHostError: return "host-error";
-    case RunResult::Outcome::kDiverged: return "diverged";
-    case RunResult::Outcome::kLogDamaged: return "log-damaged";
-  }
-  return "host-error";
-}
-
 // A sample of a run in progress, sent to the JavaScript thread.
 struct RunProgress {
-  uint64_t instructions;
+  uint64_t landmarks;  // emu: instructions retired by all harts
   double seconds;
 };
 
@@ -46,32 +34,6 @@ struct ProgressRequest {
   Napi::Function callback;
   std::chrono::milliseconds interval;
 };
-
-Napi::Array CountsToJs(Napi::Env env, const replay::Checkpoint& checkpoint) {
-  Napi::Array counts = Napi::Array::New(env, checkpoint.vcpus.size());
-  for (uint32_t i = 0; i < checkpoint.vcpus.size(); ++i) counts.Set(i, Napi::BigInt::New(env, checkpoint.vcpus[i].at.count));
-  return counts;
-}
-
-// What a replay read and checked (src/native.ts, EmuReplayReport).
-Napi::Object ReportToJs(Napi::Env env, const replay::ReplayReport& report) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("chunks", Napi::Number::New(env, report.chunks));
-  out.Set("records", Napi::Number::New(env, static_cast<double>(report.records)));
-  out.Set("ended", report.ended);
-  out.Set("complete", report.complete);
-  out.Set("checkpointsCompared", Napi::Number::New(env, static_cast<double>(report.checkpoints_compared)));
-  if (report.last_matching_checkpoint) out.Set("lastMatchingCheckpoint", CountsToJs(env, *report.last_matching_checkpoint));
-  if (report.damage) {
-    Napi::Object damage = Napi::Object::New(env);
-    damage.Set("code", replay::LogErrorCodeName(report.damage->code));
-    damage.Set("chunk", Napi::Number::New(env, static_cast<double>(report.damage->chunk)));
-    damage.Set("offset", Napi::Number::New(env, static_cast<double>(report.damage->offset)));
-    damage.Set("detail", report.damage->detail);
-    out.Set("damage", damage);
-  }
-  return out;
-}
 
 class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
  public:
@@ -91,8 +53,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 
   void Execute(const ExecutionProgress& progress) override {
     try {
-      result_ = on_progress_.IsEmpty() ? machine_->Run() : RunSampling(progress);
-      if (session_->replaying() != nullptr) replay_report_ = session_->replaying()->report();
+      result_ = on_progress_.IsEmpty() ? machine_->RunUntilStopped() : RunSampling(progress);
+      if (session_->replaying() != nullptr) replay_report_ = session_->replay_report();
       // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
       // the promise resolves, so that the caller can read it at once.
       machine_.reset();
@@ -103,40 +65,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   }
 
   void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("outcome", OutcomeName(result_.outcome));
-    out.Set("exitCode", result_.exit_code);
-    out.Set("exitHart", result_.exit_at.vcpu);
-    out.Set("exitCount", Napi::BigInt::New(env, result_.exit_at.count));
-    out.Set("error", result_.error);
-    if (result_.divergence) {
-      const replay::Divergence& d = *result_.divergence;
-      Napi::Object divergence = Napi::Object::New(env);
-      divergence.Set("vcpu", d.at.vcpu);
-      divergence.Set("count", Napi::BigInt::New(env, d.at.count));
-      divergence.Set("what", d.what);
-      divergence.Set("expected", d.expected);
-      divergence.Set("actual", d.actual);
-      out.Set("divergence", divergence);
-    }
-    Napi::Array harts = Napi::Array::New(env, result_.harts.size());
-    for (uint32_t i = 0; i < result_.harts.size(); ++i) {
-      Napi::Object hart = Napi::Object::New(env);
-      hart.Set("instret", Napi::BigInt::New(env, result_.harts[i].instret));
-      hart.Set("pc", Napi::BigInt::New(env, result_.harts[i].pc));
-      hart.Set("registerHash", Napi::BigInt::New(env, result_.harts[i].register_hash));
-      harts.Set(i, hart);
-    }
-    out.Set("harts", harts);
-    out.Set("memoryHash", Napi::BigInt::New(env, result_.memory_hash));
-    out.Set("stateHash", Napi::BigInt::New(env, result_.state_hash));
-    out.Set("wallSeconds", result_.wall_seconds);
-    out.Set("logComplete", !replay_report_.has_value() || replay_report_->complete);
-    if (replay_report_.has_value()) out.Set("replay", ReportToJs(env, *replay_report_));
-    out.Set("console", Napi::Buffer<char>::Copy(env, result_.console.data(), result_.console.size()));
-    machine_.reset();
-    deferred_.Resolve(out);
+    deferred_.Resolve(addon::RunResultToJs(Env(), result_, replay_report_ ? &*replay_report_ : nullptr));
   }
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
@@ -146,7 +75,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::Object sample = Napi::Object::New(env);
-    sample.Set("instructions", Napi::BigInt::New(env, samples[count - 1].instructions));
+    sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].landmarks));
     sample.Set("seconds", samples[count - 1].seconds);
     on_progress_.Call({sample});
   }
@@ -154,7 +83,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
  private:
   // Runs the machine on this thread while a sampler thread sends a progress sample every
   // interval (never after the run has ended).
-  RunResult RunSampling(const ExecutionProgress& progress) {
+  machine::RunResult RunSampling(const ExecutionProgress& progress) {
     std::mutex mutex;
     std::condition_variable ended_cv;
     bool ended = false;
@@ -176,7 +105,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       sampler.join();
     };
     try {
-      RunResult result = machine_->Run();
+      machine::RunResult result = machine_->RunUntilStopped();
       stop_sampler();
       return result;
     } catch (...) {
@@ -190,7 +119,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<replay::Session> session_;  // outlives machine_, which refers to its world
   std::unique_ptr<Machine> machine_;
-  RunResult result_;
+  machine::RunResult result_;
   std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
 };
 
@@ -213,14 +142,24 @@ std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follo
 }
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson } or { mode: 'replay', path, followMs }.
+// crewHold, configJson } or { mode: 'replay', path, followMs, thenRun } (thenRun: null, or
+// { path } to go on live at the end of the log, recording into `path` unless it is empty).
 // Recording also sets options.crew_hold_instructions (TypeScript owns its default).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
   const std::string path = session.Get("path").As<Napi::String>();
-  if (mode == "replay") return replay::Session::Replay(OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue()));
+  // The emu board has no device that writes guest memory: a log holding DMA writes is
+  // refused where the replay reads one (ReplayingWorld::Options).
+  if (mode == "replay") {
+    auto reader = OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue());
+    const Napi::Value then_run = session.Get("thenRun");
+    if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
+    const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
+    options.crew_hold_instructions = static_cast<uint64_t>(then_run.As<Napi::Object>().Get("crewHold").As<Napi::Number>().DoubleValue());
+    return replay::Session::ReplayThenLive(std::move(reader), {}, next);
+  }
   replay::LogHeader header;
   header.engine = "emu";
   header.image_hash = BytesOf(session.Get("imageHash"));
@@ -241,9 +180,17 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
 }
 
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;
-// replaying them follows the logged transfers.
+// replaying them follows the logged transfers; a replay going live and recording on does
+// the one, then the other.
 void ConnectCrew(replay::Session& session, MachineOptions& options) {
   if (options.harts < 2) return;
+  if (replay::ReplayingWorld* replaying = session.replaying()) {
+    if (replaying->header().vcpus != options.harts) {
+      throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
+                                  " harts, not " + std::to_string(options.harts));
+    }
+    options.follow_crew_edges = true;
+  }
   if (replay::LogWriter* writer = session.writer()) {
     options.crew_granularity = writer->header().crew_granularity;
     if (options.crew_granularity == 0) throw std::invalid_argument("recording several harts needs a CREW granularity");
@@ -252,12 +199,6 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
     options.crew_sink = [writer](const crew::TransferEdge& e) {
       writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
     };
-  } else if (replay::ReplayingWorld* replaying = session.replaying()) {
-    if (replaying->header().vcpus != options.harts) {
-      throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
-                                  " harts, not " + std::to_string(options.harts));
-    }
-    options.follow_crew_edges = true;
   }
 }
 
@@ -296,15 +237,15 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   options.checkpoint_interval = ToU64(info[5]);
   const auto stop_at = info[6].As<Napi::Array>();
   for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i)));
-  options.console = info[8].As<Napi::Boolean>().Value() ? ConsoleOutput::Mode::kCapture : ConsoleOutput::Mode::kStdout;
+  options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
 
   auto make_input = [&] {
     if (info[7].IsBuffer()) {
       const auto bytes = info[7].As<Napi::Buffer<uint8_t>>();
-      return ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
+      return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
     }
-    if (info[7].IsNumber()) return ConsoleInput::FromFd(info[7].As<Napi::Number>().Int32Value());
-    return ConsoleInput::None();
+    if (info[7].IsNumber()) return machine::ConsoleInput::FromFd(info[7].As<Napi::Number>().Int32Value());
+    return machine::ConsoleInput::None();
   };
 
   try {
@@ -322,7 +263,10 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   }
 }
 
-void Export(Napi::Env env, Napi::Object exports) { exports.Set("emuRun", Napi::Function::New(env, EmuRun, "emuRun")); }
+void Export(Napi::Env env, Napi::Object exports) {
+  exports.Set("emuRun", Napi::Function::New(env, EmuRun, "emuRun"));
+  exports.Set("emuMaxHarts", Napi::Number::New(env, kMaxHarts));
+}
 
 const addon::ExportRegistrar kRegistrar("emu", Export);
 

@@ -1,11 +1,13 @@
 #include "emu/clint.h"
 
+#include "emu/board.h"
+
 namespace rrkit::emu {
 namespace {
 
-constexpr uint64_t kMsip = 0x0000;
-constexpr uint64_t kMtimecmp = 0x4000;
-constexpr uint64_t kMtime = 0xbff8;
+constexpr uint64_t kMsip = kClintMsipOffset;
+constexpr uint64_t kMtimecmp = kClintMtimecmpOffset;
+constexpr uint64_t kMtime = kClintMtimeOffset;
 
 // A naturally aligned sub-word of a 64-bit register.
 uint64_t Extract(uint64_t reg, uint64_t byte_offset, unsigned size) {
@@ -33,11 +35,14 @@ uint64_t Clint::Read(uint64_t offset, unsigned size, replay::Landmark at) {
     const uint64_t hart = (offset - kMtimecmp) / 8;
     return Extract(TimerCompare(static_cast<uint32_t>(hart)), offset & 7, size);
   }
-  if (offset >= kMtime && offset < kMtime + 8) {
-    const uint64_t now = world_.Input(at, replay::InputKind::kClock, [this] { return clock_.Ticks(); });
-    return Extract(now, offset & 7, size);
-  }
+  if (offset >= kMtime && offset < kMtime + 8) return Extract(ReadMtime(at), offset & 7, size);
   return 0;
+}
+
+uint64_t Clint::ReadMtime(replay::Landmark at) {
+  const uint64_t now = world_.Input(at, replay::InputKind::kClock, [this] { return clock_.Ticks(); });
+  if (at.vcpu < latest_mtime_.size()) latest_mtime_[at.vcpu].store(now, std::memory_order_relaxed);
+  return now;
 }
 
 void Clint::Write(uint64_t offset, unsigned size, uint64_t value, replay::Landmark /*at*/) {

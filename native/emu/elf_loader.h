@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "emu/machine.h"
+#include "emu/boot_image.h"
 
 namespace rrkit::emu {
 

@@ -45,7 +45,7 @@ bool LoadSlow(Hart& hart, uint64_t addr, unsigned size, uint64_t count, uint64_t
     }
     return true;
   }
-  if (hart.machine().MmioLoad(hart, addr, size, count, value)) return true;
+  if (hart.machine().board().bus().Load(hart.LandmarkAt(count), addr, size, value)) return true;
   fault = {Exception::kLoadAccessFault, addr};
   return false;
 }
@@ -69,7 +69,7 @@ bool StoreSlow(Hart& hart, uint64_t addr, unsigned size, uint64_t value, uint64_
     AfterStore(hart, ram, addr - ram.base());
     return true;
   }
-  if (hart.machine().MmioStore(hart, addr, size, value, count)) {
+  if (hart.machine().board().bus().Store(hart.LandmarkAt(count), addr, size, value)) {
     leave = hart.attention.load(std::memory_order_acquire) != 0;
     return true;
   }

@@ -84,10 +84,7 @@ std::optional<uint64_t> Hart::ReadCsr(uint32_t csr, uint64_t count) {
     // One instruction per cycle: mcycle counts what minstret counts.
     case kMcycle: case kCycle: return count + mcycle_offset;
     case kMinstret: case kInstret: return count + minstret_offset;
-    case kTime: {
-      Clint& clint = machine_.clint();
-      return clint.Read(0xbff8, 8, LandmarkAt(count));
-    }
+    case kTime: return machine_.board().clint().ReadMtime(LandmarkAt(count));
     case kMvendorid: case kMarchid: case kMimpid: return 0;
     case kMhartid: return id_;
   }
@@ -190,7 +187,7 @@ void Hart::TakeInterrupt(uint64_t cause) {
 }
 
 uint64_t Hart::LivePendingInterrupts() {
-  Clint& clint = machine_.clint();
+  Clint& clint = machine_.board().clint();
   uint64_t pending = 0;
   if (clint.SoftwarePending(id_)) pending |= kMipMsip;
   if (clint.TimerPending(id_)) pending |= kMipMtip;

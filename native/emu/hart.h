@@ -1,6 +1,6 @@
 // One RISC-V hart's architectural state (integer registers, pc, machine-mode CSRs), its
 // retired-instruction count, and the privileged-architecture operations on that state:
-// CSR access, trap entry, mret. Execution lives in executor.h; scheduling in machine.cc.
+// CSR access, trap entry, mret. Execution lives in executor.h; scheduling in run_loop.cc.
 #pragma once
 
 #include <array>

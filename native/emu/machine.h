@@ -1,36 +1,35 @@
-// The emu machine: RAM, the board's devices, and 1..8 harts, each on its own host thread.
+// The emu machine: RAM, the board, and 1..kMaxHarts harts, each on its own host thread.
 //
-// The machine owns everything that crosses harts: the stop request, consistent cuts
-// (every hart paused at an instruction boundary, for checkpoints), the timer thread that
-// raises MTIP as host time passes mtimecmp, and the World through which every value from
-// outside passes.
+// The machine composes what crosses harts: the stop protocol and consistent cuts
+// (native/machine/, shared with other engines), where interrupts come from (an
+// InterruptSource: live or logged), SMP ordering (CREW when recording several harts, the
+// replay gate when replaying them), and the World through which every value from outside
+// passes. machine.cc builds and runs it; run_loop.cc is what each hart's thread does.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "crew/crew.h"
 #include "crew/replay_gate.h"
 #include "crew/transfer_edge.h"
-#include "emu/access_policy.h"
-#include "emu/clint.h"
-#include "emu/console.h"
-#include "emu/device.h"
+#include "emu/board.h"
+#include "emu/boot_image.h"
 #include "emu/executor.h"
 #include "emu/hart.h"
+#include "emu/hart_run.h"
+#include "emu/interrupt_source.h"
 #include "emu/memory.h"
-#include "emu/system_device.h"
-#include "emu/test_finisher.h"
-#include "emu/uart.h"
+#include "machine/console.h"
+#include "machine/consistent_cut.h"
+#include "machine/cut_schedule.h"
+#include "machine/run_result.h"
+#include "machine/stop_protocol.h"
 #include "replay/world.h"
 
 namespace rrkit::emu {
@@ -43,7 +42,7 @@ struct MachineOptions {
   // Stop each hart exactly at this count (empty = run until the guest exits). Replay's
   // FinalLandmarks() takes precedence.
   std::vector<uint64_t> stop_at;
-  ConsoleOutput::Mode console = ConsoleOutput::Mode::kStdout;
+  machine::ConsoleOutput::Mode console = machine::ConsoleOutput::Mode::kStdout;
   std::chrono::milliseconds timeout{0};  // 0 = none
   // SMP record: CREW page ownership with pages of this many bytes, each transfer edge
   // handed to `crew_sink` (under CREW's lock: it must be quick). 0 = off.
@@ -59,68 +58,27 @@ struct MachineOptions {
   std::chrono::milliseconds crew_stall_timeout{3000};
 };
 
-struct HartFinal {
-  uint64_t instret = 0;
-  uint64_t pc = 0;
-  uint64_t register_hash = 0;
-};
-
-struct RunResult {
-  enum class Outcome {
-    kExited,           // the guest wrote the test finisher
-    kReachedCounts,    // every hart reached its stop_at / final landmark
-    kFault,            // a guest error the guest did not handle; `error` says which
-    kTimeout,          // options.timeout passed
-    kHostError,        // rrkit failed
-    kDiverged,         // replay: the guest did not follow the log; `divergence` says where
-    kLogDamaged,       // replay: the log is damaged where the replay reached; `error` says where
-  };
-  Outcome outcome = Outcome::kExited;
-  int exit_code = 0;
-  replay::Landmark exit_at;
-  std::string error;
-  std::optional<replay::Divergence> divergence;  // kDiverged only
-  std::vector<HartFinal> harts;
-  uint64_t memory_hash = 0;
-  uint64_t state_hash = 0;
-  double wall_seconds = 0;
-  std::string console;  // ConsoleOutput::Mode::kCapture only
-};
-
-// An image to load: segments copied into RAM, and where every hart starts.
-struct BootImage {
-  struct Segment {
-    uint64_t addr;
-    std::vector<uint8_t> bytes;  // file bytes; the rest of memsz is zero already
-  };
-  uint64_t entry = 0;
-  std::vector<Segment> segments;
-};
-
 class Machine final : private BoardEvents {
  public:
-  Machine(const MachineOptions& options, replay::World& world, ConsoleInput input, const BootImage& image);
+  Machine(const MachineOptions& options, replay::World& world, machine::ConsoleInput input, const BootImage& image);
   ~Machine() override;
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
-  // Runs every hart on its own thread until the machine stops. Call once.
-  RunResult Run();
+  // Runs every hart on its own thread until the machine stops; returns how it ended and
+  // its final state. Call once.
+  machine::RunResult RunUntilStopped();
 
   // Instructions retired by all harts so far, as each last published them, for progress
-  // reports from another thread while Run() runs (then asks each hart to publish anew:
-  // a running hart can chain blocks for a long time without passing its run loop).
+  // reports from another thread while the machine runs (then asks each hart to publish
+  // anew: a running hart can chain blocks for a long time without passing its run loop).
   uint64_t RetiredSoFar();
 
   // --- what harts use ---------------------------------------------------------------------
   GuestRam& ram() { return ram_; }
   replay::World& world() { return world_; }
-  Clint& clint() { return clint_; }
+  Board& board() { return board_; }
   uint32_t hart_count() const { return static_cast<uint32_t>(harts_.size()); }
-
-  // Device access for addresses outside RAM. False: no device there (access fault).
-  bool MmioLoad(Hart& hart, uint64_t addr, unsigned size, uint64_t count, uint64_t& value);
-  bool MmioStore(Hart& hart, uint64_t addr, unsigned size, uint64_t value, uint64_t count);
   // A store hit a code line: every hart drops its decoded blocks at its next block boundary.
   void CodeModified();
 
@@ -128,54 +86,70 @@ class Machine final : private BoardEvents {
   crew::ReplayGate* replay_gate() { return gate_.get(); }
 
  private:
-  struct HartRun;  // per-hart scheduling state (targets, sleeping), see machine.cc
-
   // BoardEvents
   void SoftwareInterruptChanged(uint32_t hart) override;
   void TimerCompareChanged(uint32_t hart) override;
   void ExitRequested(replay::Landmark at, int code) override;
 
-  void HartMain(uint32_t index);
-  void RunHart(HartRun& run);
+  // --- one hart's thread (run_loop.cc) ----------------------------------------------------
+  void HartThread(uint32_t index);
+  void RunLoop(HartRun& run);
   bool HandleAttention(HartRun& run, uint32_t bits);
-  void EvaluateLiveInterrupts(HartRun& run);
   bool ReachTarget(HartRun& run);
-  void FinishHart(HartRun& run);
-  void TakeScheduledInterrupt(HartRun& run);
   void UpdateTarget(HartRun& run);
-  bool FinalCountsKnown();
+  // Replay: what the log has said so far about this hart's next stops.
   void RefreshFromLog(HartRun& run);
+  // Whether every hart's final count is known: stop_at, or the replayed log's stop record.
+  bool FinalCountsKnown();
+  void FinishHart(HartRun& run);
   void Sleep(HartRun& run);
   void SpinWait(HartRun& run);
   void PollCrew(HartRun& run);
   void ExecuteOneBlock(HartRun& run);
   BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns);
 
-  // Consistent cuts.
+  // SMP record: while a hart blocks (wfi, a cut), CREW takes its pages without its help.
+  class ParkedIfCrew {
+   public:
+    ParkedIfCrew(crew::Crew* crew, const Hart& hart) : crew_(crew), vcpu_(hart.id()) {
+      if (crew_ != nullptr) crew_->Park(vcpu_, hart.instret);
+    }
+    ~ParkedIfCrew() {
+      if (crew_ != nullptr) crew_->Unpark(vcpu_);
+    }
+    ParkedIfCrew(const ParkedIfCrew&) = delete;
+    ParkedIfCrew& operator=(const ParkedIfCrew&) = delete;
+
+   private:
+    crew::Crew* crew_;
+    uint32_t vcpu_;
+  };
+
+  // --- replay, then live (machine.cc) ----------------------------------------------------
+  // The hart is at its last landmark in the log (World::SwitchLandmarks); the last hart to
+  // arrive turns the machine live, while every hart is paused there.
+  void JoinSwitch(HartRun& run);
+  void GoLive();
+  // SMP record: CREW page ownership (at construction, or when a replay goes live).
+  void StartCrew();
+
+  // --- consistent cuts (machine.cc) -------------------------------------------------------
+  // Hart 0 decided (record/live): ask every other hart to pause at its next boundary.
   void StartCut();
-  uint64_t CutsCompleted();
-  void ArriveAtCut(HartRun& run);
+  void JoinCut(HartRun& run);
   replay::Checkpoint CaptureState();
 
-  void TimerThread();
-
-  // Stops every hart: `outcome` kExited for a guest exit, anything else for an abort.
-  void Stop(RunResult::Outcome outcome, std::string error);
-  // Stops with kDiverged, keeping the first divergence's report.
-  void Diverged(const replay::Divergence& divergence);
-  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  // --- stop (machine.cc) ------------------------------------------------------------------
+  void Stop(machine::Outcome outcome, std::string error) { stop_.Stop(outcome, std::move(error)); }
+  void Diverged(const replay::Divergence& divergence) { stop_.Diverged(divergence); }
+  bool stopping() const { return stop_.stopping(); }
+  // The stop protocol's wake-up: everything that may block gives up.
+  void WakeAll();
 
   MachineOptions options_;
   replay::World& world_;
-  const bool live_interrupts_;
   GuestRam ram_;
-  MachineClock clock_;
-  ConsoleOutput console_out_;
-  ConsoleInput console_in_;
-  Clint clint_;
-  Uart uart_;
-  SystemDevice system_device_;
-  TestFinisher finisher_;
+  Board board_;
 
   // SMP ordering: CREW when recording several harts, the replay gate when replaying them.
   std::unique_ptr<crew::Crew> crew_;
@@ -185,31 +159,17 @@ class Machine final : private BoardEvents {
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;
   // Where every hart stops: options.stop_at, or in replay the log's stop record once read.
+  std::mutex final_counts_mutex_;
   std::optional<std::vector<uint64_t>> final_counts_;
 
-  // Stop state (first stop wins).
-  std::mutex stop_mutex_;
-  std::condition_variable stop_cv_;
-  std::atomic<bool> stopping_{false};
-  RunResult::Outcome outcome_ = RunResult::Outcome::kExited;
-  std::string error_;
-  std::optional<replay::Divergence> divergence_;
-  std::optional<std::pair<replay::Landmark, int>> exit_;
-  uint32_t harts_finished_ = 0;
-
-  // Consistent cut state.
-  std::mutex cut_mutex_;
-  std::condition_variable cut_cv_;
-  bool cut_active_ = false;
-  uint32_t cut_arrived_ = 0;
-  uint64_t cut_generation_ = 0;
-  std::optional<replay::Checkpoint> scheduled_cut_;  // replay: each hart's cut count
-
-  // Timer thread (live interrupts only).
-  std::mutex timer_mutex_;
-  std::condition_variable timer_cv_;
-  std::array<bool, kMaxHarts> timer_fired_{};
-  bool timer_quit_ = false;
+  machine::StopProtocol stop_;
+  machine::ConsistentCut cut_;
+  machine::ConsistentCut switch_cut_;  // replay then live: where every hart leaves the log
+  std::mutex switch_mutex_;
+  std::optional<std::vector<uint64_t>> switch_at_;
+  machine::CutSchedule cut_schedule_;
+  // After harts_: a live source's timer thread raises their attention until it stops.
+  std::unique_ptr<InterruptSource> interrupts_;
 };
 
 }  // namespace rrkit::emu

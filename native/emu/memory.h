@@ -12,9 +12,10 @@
 #include <memory>
 #include <span>
 
+#include "emu/memory_map.h"
+
 namespace rrkit::emu {
 
-inline constexpr uint64_t kRamBase = 0x8000'0000;
 inline constexpr int kPageShift = 12;
 
 class GuestRam {

@@ -4,15 +4,14 @@
 
 #include <cstdint>
 
-#include "emu/device.h"
+#include "machine/device.h"
+#include "replay/world.h"
 
 namespace rrkit::emu {
 
-inline constexpr uint64_t kSystemDeviceBase = 0x0011'0000;
-inline constexpr uint64_t kSystemDeviceSize = 0x1000;
 inline constexpr uint32_t kSystemDeviceMagic = 0x544b5252;  // "RRKT"
 
-class SystemDevice final : public Device {
+class SystemDevice final : public machine::Device {
  public:
   SystemDevice(uint32_t harts, replay::World& world) : harts_(harts), world_(world) {}
   uint64_t Read(uint64_t offset, unsigned size, replay::Landmark at) override;

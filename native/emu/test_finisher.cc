@@ -1,5 +1,7 @@
 #include "emu/test_finisher.h"
 
+#include "emu/board.h"
+
 namespace rrkit::emu {
 
 void TestFinisher::Write(uint64_t offset, unsigned size, uint64_t value, replay::Landmark at) {

@@ -4,14 +4,13 @@
 
 #include <cstdint>
 
-#include "emu/device.h"
+#include "machine/device.h"
 
 namespace rrkit::emu {
 
-inline constexpr uint64_t kTestFinisherBase = 0x0010'0000;
-inline constexpr uint64_t kTestFinisherSize = 0x1000;
+class BoardEvents;
 
-class TestFinisher final : public Device {
+class TestFinisher final : public machine::Device {
  public:
   explicit TestFinisher(BoardEvents& events) : events_(events) {}
   uint64_t Read(uint64_t, unsigned, replay::Landmark) override { return 0; }

@@ -6,17 +6,15 @@
 #include <atomic>
 #include <cstdint>
 
-#include "emu/console.h"
-#include "emu/device.h"
+#include "machine/console.h"
+#include "machine/device.h"
+#include "replay/world.h"
 
 namespace rrkit::emu {
 
-inline constexpr uint64_t kUartBase = 0x1000'0000;
-inline constexpr uint64_t kUartSize = 0x100;
-
-class Uart final : public Device {
+class Uart final : public machine::Device {
  public:
-  Uart(replay::World& world, ConsoleOutput& output, ConsoleInput& input)
+  Uart(replay::World& world, machine::ConsoleOutput& output, machine::ConsoleInput& input)
       : world_(world), output_(output), input_(input) {}
 
   uint64_t Read(uint64_t offset, unsigned size, replay::Landmark at) override;
@@ -26,8 +24,8 @@ class Uart final : public Device {
   bool DivisorLatchAccess() const { return (lcr_.load(std::memory_order_relaxed) & 0x80) != 0; }
 
   replay::World& world_;
-  ConsoleOutput& output_;
-  ConsoleInput& input_;
+  machine::ConsoleOutput& output_;
+  machine::ConsoleInput& input_;
   // Configuration registers a driver may write and read back; they affect nothing here.
   std::atomic<uint8_t> ier_{0}, lcr_{0}, mcr_{0}, scr_{0}, dll_{0}, dlm_{0};
 };

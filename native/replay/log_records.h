@@ -33,7 +33,6 @@ enum class RecordKind : uint8_t {
   kDmaWrite = 7,      // bytes a device wrote into guest memory (kvm devices, later)
   kRepeatedInput = 8,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
 };
-inline constexpr uint8_t kMaxRecordKind = 8;
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
 

@@ -58,16 +58,6 @@ void LogWriter::Close() {
   RethrowIfFailedLocked();
 }
 
-uint64_t LogWriter::records() const {
-  std::lock_guard lock(mutex_);
-  return records_;
-}
-
-uint32_t LogWriter::chunks_sealed() const {
-  std::lock_guard lock(mutex_);
-  return next_sequence_;
-}
-
 void LogWriter::SealLocked() {
   if (open_chunk_.empty()) return;
   const uint32_t count = open_chunk_.records();

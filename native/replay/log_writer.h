@@ -46,8 +46,6 @@ class LogWriter {
   void Close();
 
   const LogHeader& header() const { return header_; }
-  uint64_t records() const;
-  uint32_t chunks_sealed() const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -68,7 +66,7 @@ class LogWriter {
   const Options options_;
   const Clock::time_point opened_ = Clock::now();
 
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_io_;
   ChunkEncoder open_chunk_;
   Clock::time_point open_chunk_started_{};

@@ -24,9 +24,6 @@ class RecordingWorld final : public World {
                       const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override { return std::nullopt; }
 
-  // For recorders of events the World does not carry (CREW transfers, DMA).
-  LogWriter& log() { return log_; }
-
  private:
   World& source_;
   LogWriter& log_;

@@ -7,12 +7,6 @@
 namespace rrkit::replay {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 std::string KindName(InputKind kind) {
   switch (kind) {
     case InputKind::kClock: return "clock";
@@ -36,33 +30,6 @@ std::string DescribeOutput(const OutputDigest& output) {
 
 }  // namespace
 
-std::string DescribeDivergence(const Divergence& d) {
-  return "vcpu " + std::to_string(d.at.vcpu) + " @ " + std::to_string(d.at.count) + ": " + d.what + ": expected " +
-         d.expected + ", actual " + d.actual;
-}
-
-std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual) {
-  std::vector<Divergence> out;
-  if (expected.vcpus.size() != actual.vcpus.size()) {
-    out.push_back({{0, 0}, "vcpu count", std::to_string(expected.vcpus.size()), std::to_string(actual.vcpus.size())});
-    return out;
-  }
-  for (size_t i = 0; i < expected.vcpus.size(); ++i) {
-    const auto& e = expected.vcpus[i];
-    const auto& a = actual.vcpus[i];
-    if (e.at.vcpu != a.at.vcpu || e.at.count != a.at.count) {
-      out.push_back({a.at, "landmark", "vcpu " + std::to_string(e.at.vcpu) + " " + At(e.at.count),
-                     "vcpu " + std::to_string(a.at.vcpu) + " " + At(a.at.count)});
-    }
-    if (e.register_hash != a.register_hash) out.push_back({a.at, "register hash", Hex(e.register_hash), Hex(a.register_hash)});
-  }
-  if (expected.memory_hash != actual.memory_hash) {
-    const Landmark at = actual.vcpus.empty() ? Landmark{} : actual.vcpus.front().at;
-    out.push_back({at, "memory hash", Hex(expected.memory_hash), Hex(actual.memory_hash)});
-  }
-  return out;
-}
-
 ReplayingWorld::ReplayingWorld(std::unique_ptr<LogReader> reader, Options options)
     : header_(reader->header()), options_(options), reader_(std::move(reader)) {
   for (uint32_t i = 0; i < header_.vcpus; ++i) vcpus_.push_back(std::make_unique<VcpuLog>());
@@ -73,19 +40,32 @@ void ReplayingWorld::FollowTransfers(TransferFollower follower) {
   transfers_ = std::move(follower);
 }
 
+void ReplayingWorld::CopyRecordsTo(std::function<void(const Record&)> copy) {
+  std::lock_guard lock(decode_mutex_);
+  copy_ = std::move(copy);
+}
+
+std::vector<uint64_t> ReplayingWorld::LastLandmarks() const {
+  std::lock_guard lock(decode_mutex_);
+  std::vector<uint64_t> out;
+  for (const auto& v : vcpus_) out.push_back(v->last_count);
+  return out;
+}
+
 // --- reading the log as the replay reaches it ----------------------------------------------
 
 uint64_t ReplayingWorld::Horizon(uint32_t vcpu) {
-  if (vcpu >= vcpus_.size()) return kNoHorizon;
+  if (vcpu >= vcpus_.size()) return kNever;
   return vcpus_[vcpu]->horizon.load(std::memory_order_acquire);
 }
 
 void ReplayingWorld::Advance(uint32_t vcpu, uint64_t count) {
   if (vcpu >= vcpus_.size()) return;
   std::unique_lock lock(decode_mutex_);
-  while (!ended_ && !cancelled_ && vcpus_[vcpu]->horizon.load(std::memory_order_acquire) <= count) {
-    WaitForRoomLocked(lock);
-    if (cancelled_) return;
+  const auto needed = [&] { return !ended_ && !cancelled_ && vcpus_[vcpu]->horizon.load(std::memory_order_acquire) <= count; };
+  while (needed()) {
+    // Another vCPU may read what this one needs while it waits for room.
+    if (!WaitForRoomLocked(lock, needed)) continue;
     DecodeChunkLocked();
   }
 }
@@ -103,21 +83,23 @@ size_t ReplayingWorld::PendingTotal() const {
 // Waits while the lookahead is full. Whoever the others wait for has its records decoded
 // already (see the header), so the wait ends as they consume; should nobody consume for a
 // while (a replay that is going wrong anyway), read on rather than risk waiting forever.
-void ReplayingWorld::WaitForRoomLocked(std::unique_lock<std::mutex>& lock) {
-  constexpr auto kNobodyConsumes = std::chrono::milliseconds(250);
-  size_t last = PendingTotal();
+bool ReplayingWorld::WaitForRoomLocked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& needed) {
+  constexpr auto kNobodyConsumes = std::chrono::seconds(2);
+  uint64_t consumed = consumed_.load(std::memory_order_relaxed);
   auto since = std::chrono::steady_clock::now();
-  while (!cancelled_ && last >= options_.lookahead_records) {
+  while (PendingTotal() >= options_.lookahead_records) {
     room_cv_.wait_for(lock, std::chrono::milliseconds(1));
-    const size_t now = PendingTotal();
+    if (!needed()) return false;
+    const uint64_t now = consumed_.load(std::memory_order_relaxed);
     const auto time = std::chrono::steady_clock::now();
-    if (now < last) {
+    if (now != consumed) {
+      consumed = now;
       since = time;
     } else if (time - since > kNobodyConsumes) {
-      return;
+      return true;
     }
-    last = now;
   }
+  return true;
 }
 
 void ReplayingWorld::DecodeChunkLocked() {
@@ -159,6 +141,7 @@ void ReplayingWorld::DecodeChunkLocked() {
           }
         },
         record);
+    if (copy_) copy_(record);
     Distribute(record, index);
   }
   for (size_t v = 0; v < vcpus_.size(); ++v) vcpus_[v]->horizon.store(highest[v], std::memory_order_release);
@@ -213,7 +196,14 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
           std::lock_guard lock(machine_mutex_);
           stop_ = std::move(r);
         } else {
-          Consumed(1);  // DMA writes: no engine replays them yet (kvm will, from a queue here)
+          Consumed(1);
+          // An engine with DMA devices (kvm) will take these from a queue here; one without
+          // (emu) cannot have recorded any.
+          if (!options_.replays_dma_writes) {
+            throw std::invalid_argument("the log holds a DMA write (vcpu " + std::to_string(r.at.vcpu) + " @ " +
+                                        std::to_string(r.at.count) + "), which the " + header_.engine +
+                                        " engine has no device for: it was not recorded on " + header_.engine);
+          }
         }
       },
       record);
@@ -221,7 +211,7 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
 
 void ReplayingWorld::EndLocked() {
   ended_ = true;
-  for (auto& v : vcpus_) v->horizon.store(kNoHorizon, std::memory_order_release);
+  for (auto& v : vcpus_) v->horizon.store(kNever, std::memory_order_release);
   room_cv_.notify_all();
 }
 

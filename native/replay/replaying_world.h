@@ -24,17 +24,12 @@
 #include <string>
 #include <vector>
 
+#include "replay/divergence.h"
 #include "replay/log_error.h"
 #include "replay/log_reader.h"
 #include "replay/world.h"
 
 namespace rrkit::replay {
-
-// One line: "vcpu 1 @ 4000: register hash: expected 0x.., actual 0x..".
-std::string DescribeDivergence(const Divergence& divergence);
-
-// Every difference between a logged checkpoint and a taken one (empty when they agree).
-std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual);
 
 // A log whose records cannot be what a recording wrote: a vCPU's landmarks go back in log
 // order (records reordered, or CREW edges past a vCPU's end or forming a cycle).
@@ -58,12 +53,17 @@ struct ReplayReport {
     std::string detail;  // LogError::detail()
   };
   std::optional<Damage> damage;  // where the replay met a damaged log
+  // Replay then live: where each vCPU went live (its last landmark in the log), if it did.
+  std::optional<std::vector<uint64_t>> live_from;
 };
 
 class ReplayingWorld final : public World {
  public:
   struct Options {
     size_t lookahead_records = size_t{1} << 20;
+    // Whether the engine replays DMA writes (kvm's devices); without, a log holding one is
+    // refused where the replay reads it.
+    bool replays_dma_writes = false;
   };
   // CREW replay: each transfer edge as it is decoded, and how many handed-over edges are
   // still waiting to be passed (they count towards the lookahead).
@@ -92,6 +92,11 @@ class ReplayingWorld final : public World {
   const LogHeader& header() const { return header_; }
   // Before the run: where CREW edges go (without one they are dropped, as on one vCPU).
   void FollowTransfers(TransferFollower follower);
+  // Before the run: every record as it is read, in log order (--then-run -o copies the log
+  // it replays into the one it goes on recording).
+  void CopyRecordsTo(std::function<void(const Record&)> copy);
+  // Once the log has ended: each vCPU's last landmark in it (0 for one it never names).
+  std::vector<uint64_t> LastLandmarks() const;
   // Whether the log has been read to its end, and whether it had its trailer.
   bool log_ended() const;
   bool log_complete() const;
@@ -112,13 +117,17 @@ class ReplayingWorld final : public World {
   };
 
   VcpuLog& ForVcpu(Landmark at);
-  void Consumed(size_t records) { pending_.fetch_sub(records, std::memory_order_relaxed); }
+  void Consumed(size_t records) {
+    pending_.fetch_sub(records, std::memory_order_relaxed);
+    consumed_.fetch_add(records, std::memory_order_relaxed);
+  }
   // Decoder (under decode_mutex_): reads one chunk, or the end, and hands out its records.
   void DecodeChunkLocked();
   void Distribute(Record& record, int64_t chunk);
   void SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered);
   void EndLocked();
-  void WaitForRoomLocked(std::unique_lock<std::mutex>& lock);
+  // Waits while the lookahead is full; false when `needed` turned false meanwhile.
+  bool WaitForRoomLocked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& needed);
   size_t PendingTotal() const;
 
   const LogHeader header_;
@@ -129,11 +138,13 @@ class ReplayingWorld final : public World {
   std::condition_variable room_cv_;
   std::unique_ptr<LogReader> reader_;
   TransferFollower transfers_;
+  std::function<void(const Record&)> copy_;
   bool ended_ = false;
   std::atomic<bool> cancelled_{false};
   uint64_t checkpoints_decoded_ = 0;
   std::optional<ReplayReport::Damage> damage_;
   std::atomic<size_t> pending_{0};
+  std::atomic<uint64_t> consumed_{0};  // ever: whether anyone consumes while the lookahead is full
 
   mutable std::mutex machine_mutex_;  // checkpoints, the stop and the report
   std::deque<Checkpoint> checkpoints_;

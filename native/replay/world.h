@@ -5,7 +5,15 @@
 // Every value that comes from the world (clock, entropy, console input, ...) and every
 // asynchronous interrupt passes through a World. Three implementations: live (plain run),
 // recording (live, and logs what it saw) and replaying (feeds the log, reads nothing from
-// the world). Engines call it; they never know which one they have.
+// the world).
+//
+// What an engine must know: values (Input, RareOutcome) it simply asks for, the same way in
+// every world. Asynchronous events differ: live and recording, interrupts come from the
+// engine's own devices as host time passes (DeliversLiveInterrupts() is true) and the
+// engine decides when to cut a checkpoint; in replay they come from the log at exact
+// landmarks (ScheduledInterrupt, ScheduledCheckpoint, FinalLandmarks), and the engine's
+// devices must raise nothing. An engine keeps that difference in one place (emu: its
+// InterruptSource and CutSchedule) and elsewhere does not know which world it has.
 #pragma once
 
 #include <cstdint>
@@ -14,14 +22,10 @@
 #include <string>
 #include <vector>
 
-namespace rrkit::replay {
+#include "replay/divergence.h"
+#include "replay/landmark.h"
 
-// A point in one vCPU's execution. emu: instructions the vCPU retired before the current
-// instruction (exact). kvm: synchronous exits the vCPU has taken so far.
-struct Landmark {
-  uint32_t vcpu = 0;
-  uint64_t count = 0;
-};
+namespace rrkit::replay {
 
 // Which device value came from the world. Part of the log format: append only.
 enum class InputKind : uint8_t {
@@ -49,14 +53,6 @@ struct Checkpoint {
 struct OutputDigest {
   uint64_t bytes = 0;
   uint64_t hash = 0;  // FNV-1a 64 over every byte, in order
-};
-
-// Raised by a replaying World when the guest does not follow the log; carries the report.
-struct Divergence {
-  Landmark at;
-  std::string what;      // e.g. "input kind", "register hash", "memory hash"
-  std::string expected;
-  std::string actual;
 };
 
 class World {
@@ -113,14 +109,21 @@ class World {
   // Replay reads the log as it goes (ReplayingWorld). Every record of `vcpu` below its
   // horizon has been read, so the vCPU runs freely up to it (ScheduledInterrupt,
   // ScheduledCheckpoint and FinalLandmarks are complete up to there) and then calls
-  // Advance(). kNoHorizon: nothing more will come (the log ended, or nothing is replayed).
-  static constexpr uint64_t kNoHorizon = UINT64_MAX;
-  virtual uint64_t Horizon(uint32_t /*vcpu*/) { return kNoHorizon; }
+  // Advance(). kNever: nothing more will come (the log ended, or nothing is replayed).
+  virtual uint64_t Horizon(uint32_t /*vcpu*/) { return kNever; }
   // Reads on until Horizon(vcpu) > count or the log ends; may block (a log still being
   // written, or a full lookahead on SMP). Throws LogError for a damaged log.
   virtual void Advance(uint32_t /*vcpu*/, uint64_t /*count*/) {}
   // The machine is stopping: release every thread blocked in Advance().
   virtual void Cancel() {}
+
+  // Replay, then live (ReplayThenLiveWorld): once the log has been read to its end without
+  // a stop record, the landmark at which each vCPU leaves it (its last in the log). The
+  // engine runs every vCPU there, pauses them all (a consistent cut: every logged edge and
+  // checkpoint lies within it) and calls GoLive(); from then on DeliversLiveInterrupts()
+  // is true and values come from the world. nullopt otherwise.
+  virtual std::optional<std::vector<uint64_t>> SwitchLandmarks() { return std::nullopt; }
+  virtual void GoLive() {}
 };
 
 // A plain run: the world as it is, nothing logged.

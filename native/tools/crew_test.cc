@@ -3,9 +3,9 @@
 // block boundaries as the emu engine does. Records racy interleavings, replays them with
 // the ReplayGate and checks that every replay matches its recording exactly.
 //
-//   crew_test            run the tests; prints "N passed, M failed", exits 1 on failure
-//   crew_test NAME       only the tests whose name contains NAME
-//   crew_test --bench    also measure the fast-path check and the cost of a transfer
+//   crew_test            run the tests; prints "PASS/FAIL NAME" each, then "N passed, M failed"
+//   crew_test --list     the tests' names; crew_test --run NAME runs one (test_harness.h)
+//   crew_test --bench    all the tests, then measure the fast-path check and a transfer
 //
 // Built by native/tools/crew_test.mk (also under ThreadSanitizer).
 #include <algorithm>
@@ -29,21 +29,12 @@
 #include "crew/page_geometry.h"
 #include "crew/replay_gate.h"
 #include "crew/transfer_stats.h"
+#include "tools/test_harness.h"
 
 namespace rrkit::crew {
 namespace {
 
 // ---------------------------------------------------------------- test harness
-
-int g_checks_failed = 0;
-
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      std::fprintf(stderr, "  CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_checks_failed;                                                    \
-    }                                                                       \
-  } while (0)
 
 // Runs `body` on its own thread; a test that does not finish in time is a deadlock, and
 // the whole program stops with a message rather than hanging its caller.
@@ -668,8 +659,7 @@ std::string ErrorOf(const std::function<void()>& body) {
 void TestBadLogs() {
   auto check_contains = [](const std::string& error, const char* needle) {
     if (error.find(needle) == std::string::npos) {
-      std::fprintf(stderr, "  expected an error containing \"%s\", got \"%s\"\n", needle, error.c_str());
-      ++g_checks_failed;
+      rrkit::testing::Fail(__FILE__, __LINE__, std::string("expected an error containing \"") + needle + "\", got \"" + error + "\"");
     }
   };
   // Cycle: each waits (before 5) for the other to pass 10.
@@ -812,21 +802,15 @@ void BenchTransfer() {
   std::printf("  uncontended fault (first touch): %.3f us\n", per);
 }
 
-struct Test {
-  const char* name;
-  std::function<void()> body;
-};
-
 }  // namespace
 }  // namespace rrkit::crew
 
 int main(int argc, char** argv) {
   using namespace rrkit::crew;
-  const bool bench = argc > 1 && std::strcmp(argv[1], "--bench") == 0;
-  const char* only = argc > 1 && !bench ? argv[1] : nullptr;  // run the tests whose name contains this
+  const bool bench = argc == 2 && std::strcmp(argv[1], "--bench") == 0;
   const bool quick = std::getenv("CREW_TEST_QUICK") != nullptr;  // the ThreadSanitizer build
   const uint64_t n = quick ? 3000 : 20000;
-  std::vector<Test> tests{
+  const std::vector<std::pair<const char*, std::function<void()>>> tests{
       {"page geometry", TestGeometry},
       {"permission table", TestPermissionTable},
       {"ownership edges", TestOwnershipEdges},
@@ -846,30 +830,14 @@ int main(int argc, char** argv) {
       {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},
       {"bad logs: clear errors, no hang", TestBadLogs},
   };
-  int passed = 0, failed = 0;
-  for (const Test& t : tests) {
-    if (only != nullptr && std::strstr(t.name, only) == nullptr) continue;
-    std::printf("%s\n", t.name);
-    std::fflush(stdout);
-    const int before = g_checks_failed;
-    try {
-      WithinSeconds(300, t.name, t.body);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "  unexpected exception: %s\n", e.what());
-      ++g_checks_failed;
-    }
-    if (g_checks_failed == before) {
-      ++passed;
-    } else {
-      ++failed;
-      std::printf("  FAILED\n");
-    }
+  // A test that deadlocks stops the program with a message instead of hanging its caller.
+  for (const auto& [name, body] : tests) {
+    rrkit::testing::Register(name, [name = std::string(name), body = body] { WithinSeconds(300, name.c_str(), body); });
   }
-  if (bench) {
-    std::printf("measurements\n");
-    BenchFastPath();
-    BenchTransfer();
-  }
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  if (!bench) return rrkit::testing::RunTests(argc, argv);
+  const int status = rrkit::testing::RunTests(1, argv);
+  std::printf("measurements\n");
+  BenchFastPath();
+  BenchTransfer();
+  return status;
 }

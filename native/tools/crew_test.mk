@@ -1,10 +1,11 @@
 # The CREW core's stand-alone tests, in a plain build and a ThreadSanitizer build.
-# From the repository root:  make -f native/tools/crew_test.mk [run]
+# From the repository root:  make -f native/tools/crew_test.mk [run]; each program lists its
+# tests (--list) and runs one by name (--run NAME), as test/crew-core.test.ts does.
 BUILD ?= build/crew
 CXX ?= g++
 CXXFLAGS_COMMON := -std=c++20 -g -Wall -Wextra -Werror -pthread -Inative
 SOURCES := $(sort $(wildcard native/crew/*.cc)) native/tools/crew_test.cc
-HEADERS := $(wildcard native/crew/*.h) native/replay/world.h
+HEADERS := $(wildcard native/crew/*.h native/replay/*.h) native/tools/test_harness.h
 
 .PHONY: all run clean
 all: $(BUILD)/crew_test $(BUILD)/crew_test_tsan

@@ -1,6 +1,7 @@
 // Unit tests for native/replay: CRC32C, varints, the writer and reader, every record kind,
 // bad input, and the recording and replaying worlds driven by a fake multi-threaded engine.
-// Prints one line per failure and exits non-zero if any check failed.
+// Each test runs alone with --run NAME (test_harness.h); test/log-native.test.ts runs each
+// as its own vitest case.
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -23,35 +24,21 @@
 #include "replay/recording_world.h"
 #include "replay/replaying_world.h"
 #include "replay/varint.h"
+#include "tools/test_harness.h"
 
 using namespace rrkit::replay;
 
 namespace {
 
-int failures = 0;
-int checks = 0;
-
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    ++checks;                                                             \
-    if (!(cond)) {                                                        \
-      ++failures;                                                         \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-    }                                                                     \
-  } while (0)
-
 // Runs `body` and checks that it throws a LogError with `code` in `chunk`.
 void CheckLogError(int line, const std::function<void()>& body, LogErrorCode code, int64_t chunk) {
-  ++checks;
   try {
     body();
-    ++failures;
-    std::printf("FAIL line %d: expected %s, nothing thrown\n", line, LogErrorCodeName(code));
+    rrkit::testing::Fail(__FILE__, line, std::string("expected ") + LogErrorCodeName(code) + ", nothing thrown");
   } catch (const LogError& e) {
     if (e.code() != code || e.chunk() != chunk) {
-      ++failures;
-      std::printf("FAIL line %d: expected %s in chunk %lld, got: %s\n", line, LogErrorCodeName(code),
-                  static_cast<long long>(chunk), e.what());
+      rrkit::testing::Fail(__FILE__, line, std::string("expected ") + LogErrorCodeName(code) + " in chunk " +
+                                               std::to_string(chunk) + ", got: " + e.what());
     }
   }
 }
@@ -137,7 +124,7 @@ bool SameRecord(const Record& a, const Record& b) {
       a);
 }
 
-void TestCrc32c() {
+TEST(TestCrc32c, "CRC32C: the standard check value, chained") {
   const std::string text = "123456789";
   const std::span<const uint8_t> bytes{reinterpret_cast<const uint8_t*>(text.data()), text.size()};
   CHECK(Crc32c(bytes) == 0xE3069283u);  // the standard CRC32C check value
@@ -145,7 +132,7 @@ void TestCrc32c() {
   CHECK(Crc32c({}) == 0);
 }
 
-void TestVarint() {
+TEST(TestVarint, "varints: round trip, zigzag, overlong and cut ones refused") {
   const uint64_t values[] = {0, 1, 127, 128, 300, 16383, 16384, (1ull << 32) - 1, (1ull << 63), ~0ull};
   std::vector<uint8_t> bytes;
   ByteWriter w(bytes);
@@ -164,7 +151,7 @@ void TestVarint() {
   CHECK_LOG_ERROR(ByteReader(cut, 0, 3, LogErrorCode::kBadRecord).Varint(), LogErrorCode::kBadRecord, 3);
 }
 
-void TestRoundTrip() {
+TEST(TestRoundTrip, "writer and reader: every record kind round trips, closed and incomplete") {
   const auto records = OneOfEachKind();
   for (bool close : {true, false}) {
     const LogContents log = ReadLog(WriteLog(TestHeader(2), records, close));
@@ -181,7 +168,7 @@ void TestRoundTrip() {
   CHECK(empty.complete && empty.records.empty() && empty.chunks == 0);
 }
 
-void TestInvalidRecordsRejected() {
+TEST(TestInvalidRecordsRejected, "writer: invalid records refused, the log stays valid") {
   auto sink = std::make_shared<MemoryChunkSink>();
   LogWriter writer(TestHeader(2), sink);
   bool threw = false;
@@ -204,7 +191,7 @@ void TestInvalidRecordsRejected() {
   CHECK(log.records.size() == 1 && log.complete);
 }
 
-void TestSealsByAge() {
+TEST(TestSealsByAge, "writer: an open chunk is sealed once it is old enough") {
   auto sink = std::make_shared<MemoryChunkSink>();
   LogWriter writer(TestHeader(1), sink, {1 << 20, std::chrono::milliseconds(20)});
   writer.Append(InputRecord{{0, 1}, InputKind::kClock, 1});
@@ -220,7 +207,7 @@ void TestSealsByAge() {
   writer.Close();
 }
 
-void TestConcurrentAppends() {
+TEST(TestConcurrentAppends, "writer: appends from four threads keep each vCPU's order") {
   constexpr uint32_t kVcpus = 4;
   constexpr uint64_t kPerVcpu = 5000;
   auto sink = std::make_shared<MemoryChunkSink>();
@@ -252,7 +239,7 @@ void TestConcurrentAppends() {
 // record and a clock read in the handler.
 // Deflated chunks: a payload that compresses is stored deflated, reads back the same, and
 // a deflate stream that is damaged (under a good CRC) is bad-payload, never a crash.
-void TestCompression() {
+TEST(TestCompression, "deflate: a compressible chunk is stored deflated and reads back the same; damaged streams are refused") {
   std::vector<Record> records;
   uint64_t clock = 5'000'000;
   for (uint64_t i = 1; i <= 20'000; ++i) {
@@ -286,7 +273,7 @@ void TestCompression() {
 
 // A source that hands out one byte at a time, and a file being written while it is read:
 // the reader gives the same records as from the whole file.
-void TestStreamingSources() {
+TEST(TestStreamingSources, "sources: a trickling source, a file followed while it is written, a follower giving up when the file stops growing") {
   const auto records = OneOfEachKind();
   const std::vector<uint8_t> bytes = WriteLog(TestHeader(2), records, true);
   LogReader trickle(std::make_unique<MemoryChunkSource>(bytes, 1));
@@ -329,7 +316,7 @@ void TestStreamingSources() {
 
 // Two vCPUs whose records interleave in the log, vCPU 0 reading ahead while vCPU 1 consumes
 // slowly: the decoded-but-unconsumed records stay within the lookahead and one chunk.
-void TestLookaheadBound() {
+TEST(TestLookaheadBound, "replaying world: records decoded ahead of a slow vCPU stay within the lookahead and one chunk") {
   constexpr uint64_t kPerVcpu = 4000;
   std::vector<Record> records;
   for (uint64_t i = 1; i <= kPerVcpu; ++i) {
@@ -337,6 +324,9 @@ void TestLookaheadBound() {
     records.push_back(InputRecord{{1, i * 10}, InputKind::kEntropy, i});
   }
   const std::vector<uint8_t> bytes = WriteLog(TestHeader(2), records, true, 512);
+  size_t per_chunk = 0;  // the most records one chunk holds
+  LogReader chunks(std::make_unique<MemoryChunkSource>(bytes));
+  while (auto chunk = chunks.NextChunk()) per_chunk = std::max(per_chunk, chunk->size());
   ReplayingWorld world(std::make_unique<LogReader>(std::make_unique<MemoryChunkSource>(bytes)), {200});
   std::atomic<size_t> most{0};
   const auto vcpu = [&](uint32_t v, bool slow) {
@@ -354,12 +344,11 @@ void TestLookaheadBound() {
   std::thread slow([&] { vcpu(1, true); });
   fast.join();
   slow.join();
-  const size_t per_chunk = 512 / 9 + 1;  // an entropy input takes at least 9 bytes
   std::printf("lookahead: at most %zu records decoded ahead (bound %zu + a chunk of <= %zu)\n", most.load(), size_t{200}, per_chunk);
   CHECK(most.load() <= 200 + per_chunk);
 }
 
-void TestCompactness() {
+TEST(TestCompactness, "log size: a compute workload with a 1 kHz timer stays under 0.2 B per 1000 instructions") {
   auto sink = std::make_shared<MemoryChunkSink>();
   constexpr uint64_t kInstructions = 1'000'000'000;
   {
@@ -378,7 +367,7 @@ void TestCompactness() {
   CHECK(per_thousand < 0.2);
 }
 
-void TestBadInput() {
+TEST(TestBadHeaders, "reader: an empty, foreign, newer, damaged or missing log is a LogError in the header") {
   const std::vector<uint8_t> good = WriteLog(TestHeader(2), OneOfEachKind(), true);
   const auto read = [](std::vector<uint8_t> bytes) { (void)ReadLog(std::move(bytes)); };
 
@@ -401,6 +390,11 @@ void TestBadInput() {
   header_flip[20] ^= 0x10;
   CHECK_LOG_ERROR(read(header_flip), LogErrorCode::kBadCrc, LogError::kHeaderChunk);
   CHECK_LOG_ERROR(LogReader::Open("/nonexistent/run.rrlog"), LogErrorCode::kIo, LogError::kHeaderChunk);
+}
+
+TEST(TestBadChunks, "reader: damaged, cut, swapped, repeated or trailing chunks name the chunk and the byte") {
+  const std::vector<uint8_t> good = WriteLog(TestHeader(2), OneOfEachKind(), true);
+  const auto read = [](std::vector<uint8_t> bytes) { (void)ReadLog(std::move(bytes)); };
 
   // Locate the chunks to damage them precisely.
   const size_t header_size = kFileHeaderFixedBytes + (good[12] | good[13] << 8) + 4;
@@ -497,7 +491,7 @@ FakeRun RunFakeEngine(World& world, uint32_t vcpus, uint64_t steps, int exit_cod
       uint64_t h = run.state[v];
       // Live: a fixed length. Replay: up to the recorded final landmark, reading the log as
       // far as each step needs (World::Horizon and Advance, as an engine does).
-      uint64_t my_steps = world.DeliversLiveInterrupts() ? steps + v * 13 : UINT64_MAX;
+      uint64_t my_steps = world.DeliversLiveInterrupts() ? steps + v * 13 : kNever;
       for (uint64_t count = 0;; ++count) {
         if (world.Horizon(v) <= count) world.Advance(v, count);
         if (!world.DeliversLiveInterrupts()) {
@@ -552,7 +546,19 @@ std::optional<Divergence> CatchDivergence(Body body) {
   return std::nullopt;
 }
 
-void TestWorlds() {
+// A recording of the fake engine on 3 vCPUs, and what it computed.
+struct FakeRecording {
+  std::vector<uint8_t> bytes;
+  LogContents log;
+  FakeRun run;
+};
+
+// A replaying world that streams `bytes`.
+std::unique_ptr<ReplayingWorld> Replaying(const std::vector<uint8_t>& bytes) {
+  return std::make_unique<ReplayingWorld>(std::make_unique<LogReader>(std::make_unique<MemoryChunkSource>(bytes)));
+}
+
+FakeRecording RecordFakeEngine() {
   constexpr uint32_t kVcpus = 3;
   auto sink = std::make_shared<MemoryChunkSink>();
   FakeRun recorded;
@@ -562,98 +568,85 @@ void TestWorlds() {
     RecordingWorld recording(live, writer);
     recorded = RunFakeEngine(recording, kVcpus, 20000, 3, /*seed=*/1);
   }
-  const LogContents log = ReadLog(sink->bytes());
-  const auto replaying_log = [&] {
-    return std::make_unique<LogReader>(std::make_unique<MemoryChunkSource>(sink->bytes()));
-  };
+  return {sink->bytes(), ReadLog(sink->bytes()), recorded};
+}
+
+TEST(TestRecordingWorld, "recording world: logs every input, rare outcome, interrupt, the checkpoint and the stop") {
+  const LogContents log = RecordFakeEngine().log;
   CHECK(log.complete);
   std::map<RecordKind, int> kinds;
   for (const Record& r : log.records) ++kinds[KindOf(r)];
   CHECK(kinds[RecordKind::kInput] > 100 && kinds[RecordKind::kInterrupt] > 10 && kinds[RecordKind::kRareOutcome] > 10);
   CHECK(kinds[RecordKind::kCheckpoint] == 1 && kinds[RecordKind::kMachineStop] == 1);
+}
 
-  // Replay with a different host: the same states, because every value comes from the log.
-  {
-    ReplayingWorld replaying(replaying_log());
-    CHECK(!replaying.FinalLandmarks().has_value());  // nothing read yet
-    auto divergence = CatchDivergence([&] {
-      const FakeRun replayed = RunFakeEngine(replaying, kVcpus, 0, 3, /*seed=*/2);
-      CHECK(replayed.state == recorded.state);
-      CHECK(replayed.final_counts == recorded.final_counts);
-    });
-    CHECK(!divergence);
-    if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence).c_str());
-    const ReplayReport report = replaying.report();
-    CHECK(report.ended && report.complete && report.chunks == log.chunks && report.checkpoints_compared == 1);
-    CHECK(report.last_matching_checkpoint.has_value() && !report.damage);
+TEST(TestReplayReproduces, "replaying world: another host, the same states, because every value comes from the log") {
+  const FakeRecording recording = RecordFakeEngine();
+  auto world = Replaying(recording.bytes);
+  ReplayingWorld& replaying = *world;
+  CHECK(!replaying.FinalLandmarks().has_value());  // nothing read yet: the log streams in
+  auto divergence = CatchDivergence([&] {
+    const FakeRun replayed = RunFakeEngine(replaying, 3, 0, 3, /*seed=*/2);
+    CHECK(replayed.state == recording.run.state);
+    CHECK(replayed.final_counts == recording.run.final_counts);
+  });
+  CHECK(!divergence);
+  if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence, "instruction").c_str());
+  const ReplayReport report = replaying.report();
+  CHECK(report.ended && report.complete && report.chunks == recording.log.chunks && report.checkpoints_compared == 1);
+  CHECK(report.last_matching_checkpoint.has_value() && !report.damage);
+}
+
+TEST(TestReplayOtherDevice, "replaying world: reading another device at a landmark diverges as 'input kind' on that vCPU") {
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
+  auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, 3, 0, 3, 2, /*perturb_vcpu=*/1); });
+  CHECK(divergence && divergence->at.vcpu == 1 && divergence->at.count == 331 * 3 && divergence->what == "input kind");
+  CHECK(divergence && divergence->expected == "entropy" && divergence->actual == "console-data");
+}
+
+TEST(TestReplayOtherExitCode, "replaying world: another exit code diverges as 'exit code'") {
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
+  auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, 3, 0, 4, 2); });
+  CHECK(divergence && divergence->what == "exit code" && divergence->expected == "3" && divergence->actual == "4");
+}
+
+TEST(TestCheckpointComparison, "checkpoints: a difference names the vCPU, the field, expected and actual, in one line") {
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
+  replaying.Advance(0, kNever - 1);  // read the whole (small) log
+  CHECK(replaying.log_ended() && replaying.log_complete());
+  auto expected = replaying.ScheduledCheckpoint();
+  CHECK(expected.has_value());
+  if (expected) {
+    Checkpoint taken = *expected;
+    taken.vcpus[2].register_hash ^= 1;
+    auto divergence = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
+    CHECK(divergence && divergence->at.vcpu == 2 && divergence->what == "register hash");
+    CHECK(divergence && DescribeDivergence(*divergence, "exit").find("replay diverged at vcpu 2 @ exit ") == 0);
+    auto none_left = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
+    CHECK(none_left && none_left->what == "checkpoint");
   }
-  // A guest that reads a different device at one landmark: "input kind" on that vCPU.
-  {
-    ReplayingWorld replaying(replaying_log());
-    auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, kVcpus, 0, 3, 2, /*perturb_vcpu=*/1); });
-    CHECK(divergence && divergence->at.vcpu == 1 && divergence->at.count == 331 * 3 && divergence->what == "input kind");
-    CHECK(divergence && divergence->expected == "entropy" && divergence->actual == "console-data");
-  }
-  // A different exit code.
-  {
-    ReplayingWorld replaying(replaying_log());
-    auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, kVcpus, 0, 4, 2); });
-    CHECK(divergence && divergence->what == "exit code" && divergence->expected == "3" && divergence->actual == "4");
-  }
-  // Checkpoint comparisons name the vCPU, field, expected and actual.
-  {
-    ReplayingWorld replaying(replaying_log());
-    replaying.Advance(0, UINT64_MAX - 1);  // read the whole (small) log
-    CHECK(replaying.log_ended() && replaying.log_complete());
-    auto expected = replaying.ScheduledCheckpoint();
-    CHECK(expected.has_value());
-    if (expected) {
-      Checkpoint taken = *expected;
-      taken.vcpus[2].register_hash ^= 1;
-      auto divergence = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
-      CHECK(divergence && divergence->at.vcpu == 2 && divergence->what == "register hash");
-      CHECK(divergence && DescribeDivergence(*divergence).find("vcpu 2 @ ") == 0);
-      auto none_left = CatchDivergence([&] { replaying.CheckpointTaken(taken); });
-      CHECK(none_left && none_left->what == "checkpoint");
-    }
-    Checkpoint a = MakeCheckpoint({1, 2}, 1), b = a;
-    b.memory_hash ^= 4;
-    b.vcpus[0].at.count = 7;
-    const auto differences = CompareCheckpoints(a, b);
-    CHECK(differences.size() == 2 && differences[0].what == "landmark" && differences[1].what == "memory hash");
-  }
-  // Inputs out of order and where none is logged.
-  {
-    ReplayingWorld replaying(replaying_log());
-    auto wrong_count = CatchDivergence([&] { replaying.Input({0, 1}, InputKind::kClock, [] { return 0ull; }); });
-    CHECK(wrong_count && wrong_count->what == "input landmark");
-    auto bad_vcpu = CatchDivergence([&] { replaying.Input({9, 0}, InputKind::kClock, [] { return 0ull; }); });
-    CHECK(bad_vcpu && bad_vcpu->what == "vcpu");
-    bool live_called = false;
-    replaying.Input({0, 0}, InputKind::kClock, [&] { live_called = true; return 0ull; });
-    CHECK(!live_called);  // replay reads nothing from the world
-  }
+  Checkpoint a = MakeCheckpoint({1, 2}, 1), b = a;
+  b.memory_hash ^= 4;
+  b.vcpus[0].at.count = 7;
+  const auto differences = CompareCheckpoints(a, b);
+  CHECK(differences.size() == 2 && differences[0].what == "landmark" && differences[1].what == "memory hash");
+}
+
+TEST(TestReplayInputsOutOfOrder, "replaying world: an input at the wrong landmark or vCPU diverges; the live source is never called") {
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
+  auto wrong_count = CatchDivergence([&] { replaying.Input({0, 1}, InputKind::kClock, [] { return 0ull; }); });
+  CHECK(wrong_count && wrong_count->what == "input landmark");
+  auto bad_vcpu = CatchDivergence([&] { replaying.Input({9, 0}, InputKind::kClock, [] { return 0ull; }); });
+  CHECK(bad_vcpu && bad_vcpu->what == "vcpu");
+  bool live_called = false;
+  replaying.Input({0, 0}, InputKind::kClock, [&] { live_called = true; return 0ull; });
+  CHECK(!live_called);  // replay reads nothing from the world
 }
 
 }  // namespace
 
-int main() {
-  TestCrc32c();
-  TestVarint();
-  TestRoundTrip();
-  TestInvalidRecordsRejected();
-  TestSealsByAge();
-  TestConcurrentAppends();
-  TestCompactness();
-  TestCompression();
-  TestStreamingSources();
-  TestLookaheadBound();
-  TestBadInput();
-  TestWorlds();
-  if (failures > 0) {
-    std::printf("log_test: %d of %d checks FAILED\n", failures, checks);
-    return 1;
-  }
-  std::printf("log_test: all %d checks passed\n", checks);
-  return 0;
-}
+int main(int argc, char** argv) { return rrkit::testing::RunTests(argc, argv); }

@@ -6,18 +6,24 @@ import type { NativeDivergence } from '../native.js';
 
 export interface DivergenceReport {
   vcpu: number;
-  /** instructions the vCPU had retired when it diverged (its landmark) */
+  /** the vCPU's landmark when it diverged (emu: instructions it had retired) */
   count: bigint;
   /** what differed: "register hash", "memory hash", "input kind", "console output", ... */
   what: string;
   expected: string;
   actual: string;
+  /**
+   * The engine's one line for it: "replay diverged at vcpu V @ instruction N: WHAT: expected
+   * E, actual A" (formatted once, by native/replay/divergence.cc).
+   */
+  summary: string;
   /** the last checkpoint that still matched, as each vCPU's count (absent: none did) */
   lastMatchingCheckpoint?: bigint[];
 }
 
-export function divergenceFromNative(d: NativeDivergence): DivergenceReport {
-  return { vcpu: d.vcpu, count: d.count, what: d.what, expected: d.expected, actual: d.actual };
+/** `summary`: the engine's line for it (the run result's `error`). */
+export function divergenceFromNative(d: NativeDivergence, summary: string): DivergenceReport {
+  return { vcpu: d.vcpu, count: d.count, what: d.what, expected: d.expected, actual: d.actual, summary };
 }
 
 export function formatDivergence(report: DivergenceReport): string {
@@ -25,5 +31,5 @@ export function formatDivergence(report: DivergenceReport): string {
     report.lastMatchingCheckpoint === undefined
       ? 'no checkpoint matched before it'
       : `last matching checkpoint at ${report.lastMatchingCheckpoint.map((c, v) => `vcpu ${v} @ ${c}`).join(', ')}`;
-  return `replay diverged at vcpu ${report.vcpu} @ instruction ${report.count}: ${report.what}: expected ${report.expected}, actual ${report.actual} (${matched})`;
+  return `${report.summary} (${matched})`;
 }

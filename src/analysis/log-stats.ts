@@ -3,7 +3,8 @@
  * per million landmarks (instructions on emu, exits on kvm).
  */
 import { readFileSync } from 'node:fs';
-import { imageHash } from '../uniprocessor/guest-image.js';
+import { landmarkUnitOf, type LandmarkUnit } from '../engines/index.js';
+import { sha256Of } from '../guests/image.js';
 import { readGuestSymbols, symbolsIn, type GuestSymbol } from './guest-symbols.js';
 import { scanLogFile, type LogHeader, type LogOutline } from './log-reader.js';
 import type { LogRecord, RecordType } from './log-records.js';
@@ -32,7 +33,7 @@ export interface LogStats {
   byType: Partial<Record<RecordType, TypeStats>>;
   /** Sum over vCPUs of the last landmark count (instructions on emu, exits on kvm). */
   landmarks: string;
-  landmarkUnit: 'instructions' | 'exits';
+  landmarkUnit: LandmarkUnit;
   bytesPerMillion: number | null;
   /** Recording time from the trailer; null when the log is incomplete. */
   durationMs: number | null;
@@ -123,7 +124,7 @@ export class LogStatsBuilder {
       records: this.records,
       byType: this.byType,
       landmarks: landmarks.toString(),
-      landmarkUnit: log.header.engine === 'kvm' ? 'exits' : 'instructions',
+      landmarkUnit: landmarkUnitOf(log.header.engine),
       bytesPerMillion: perMillion(log.bytes),
       durationMs: log.trailer === undefined ? null : Number(log.trailer.elapsedNs) / 1e6,
       exitCode: this.exitCode === undefined ? null : this.exitCode.toString(),
@@ -163,7 +164,7 @@ function recordedImageSymbols(path: string, imageHashHex: string): GuestSymbol[]
   } catch {
     return [];
   }
-  if (imageHash(image).toString('hex') !== imageHashHex) return [];
+  if (sha256Of(image).toString('hex') !== imageHashHex) return [];
   try {
     return readGuestSymbols(image);
   } catch {

@@ -1,11 +1,19 @@
 /** Checks and conversions for the machine options that run, record and demo share. */
 import { readFile } from 'node:fs/promises';
-import { EMU_MAX_HARTS, type EmuInput } from '../engines/emu.js';
+import type { ConsoleInput, Engine } from '../engines/engine.js';
+import { DEFAULT_ENGINE, engineFor, engineNamed } from '../engines/index.js';
+import { resolveGuest } from '../guests/catalog.js';
+import { readGuestImage, type GuestImage } from '../guests/image.js';
 import { UsageError } from './errors.js';
 
-export function checkVcpus(vcpus: number): number {
-  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > EMU_MAX_HARTS)
-    throw new UsageError(`--vcpus must be an integer from 1 to ${EMU_MAX_HARTS}, not ${vcpus}`);
+/** The most vCPUs any engine has, for help texts (each engine checks its own limit). */
+export function maxVcpusHelp(): string {
+  return `1..${engineNamed(DEFAULT_ENGINE).maxVcpus} on emu`;
+}
+
+export function checkVcpus(vcpus: number, engine: Engine): number {
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > engine.maxVcpus)
+    throw new UsageError(`--vcpus must be an integer from 1 to ${engine.maxVcpus}, not ${vcpus}`);
   return vcpus;
 }
 
@@ -21,14 +29,20 @@ export function checkTimeout(seconds: number): number {
   return seconds;
 }
 
-export function checkEngineAvailable(engine: string): void {
-  if (engine === 'kvm') {
-    throw new Error('the kvm engine is not available here: there is no /dev/kvm on this machine (use --engine emu)');
-  }
+/**
+ * A GUEST argument and an optional `--engine`, as the image (read once, here) and the
+ * engine that runs it: the named engine (a built-in workload then for its architecture),
+ * else the default engine for a built-in workload and the ELF's machine type for a file.
+ */
+export async function guestAndEngine(guest: string, engineName: string | undefined): Promise<{ image: GuestImage; engine: Engine }> {
+  const named = engineName === undefined ? undefined : engineNamed(engineName);
+  const path = resolveGuest(guest, (named ?? engineNamed(DEFAULT_ENGINE)).guestArch);
+  const image = await readGuestImage(path);
+  return { image, engine: named ?? engineFor(image) };
 }
 
 /** `--input FILE` (its bytes), `--input -` (stdin, polled without blocking) or none. */
-export async function readConsoleInput(path: string | undefined): Promise<EmuInput> {
+export async function readConsoleInput(path: string | undefined): Promise<ConsoleInput> {
   if (path === undefined) return { kind: 'none' };
   if (path === '-') return { kind: 'fd', fd: 0 };
   try {

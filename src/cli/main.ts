@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
 import { UsageError } from './errors.js';
+import { versionText } from './version.js';
 
 // `rrkit log dump RUN.rrlog | head` closes stdout early: that is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -23,7 +24,16 @@ async function main(): Promise<void> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
+    // Computed only when asked for: it may run git.
     .version(false)
+    .option('version', { type: 'boolean', describe: 'Show the version (and the git commit in a checkout)' })
+    .middleware((argv) => {
+      if (argv['version'] === true) {
+        process.stdout.write(`${versionText()}\n`);
+        process.exit(0);
+      }
+    }, true)
+    .completion('completion', 'Print a bash/zsh completion script: rrkit completion >> ~/.bashrc')
     .wrap(Math.min(100, process.stderr.columns ?? 100))
     .fail((message, error) => {
       if (error !== undefined && error !== null) throw error;

@@ -4,7 +4,7 @@
  * does not go to that terminal too (it would land in the middle of the line): pipes and CI
  * logs get the one summary line at the end, as before.
  */
-import type { EmuProgress } from '../engines/emu.js';
+import type { RunProgress } from '../engines/engine.js';
 
 function formatCount(n: bigint): string {
   const units: [bigint, string][] = [
@@ -31,8 +31,8 @@ export class ProgressLine {
     this.enabled = stream.isTTY === true && !(consoleToStdout && process.stdout.isTTY === true);
   }
 
-  /** The callback for runEmu/record/replay, or undefined when nothing is shown. */
-  get onProgress(): ((sample: EmuProgress) => void) | undefined {
+  /** The callback for a session's onProgress, or undefined when nothing is shown. */
+  get onProgress(): ((sample: RunProgress) => void) | undefined {
     return this.enabled ? (sample) => this.show(sample) : undefined;
   }
 
@@ -42,8 +42,8 @@ export class ProgressLine {
     this.shown = false;
   }
 
-  private show(sample: EmuProgress): void {
-    this.stream.write(`\r${this.label}: ${sample.seconds.toFixed(0)} s, ${formatCount(sample.instructions)} instructions\x1b[K`);
+  private show(sample: RunProgress): void {
+    this.stream.write(`\r${this.label}: ${sample.seconds.toFixed(0)} s, ${formatCount(sample.landmarks)} ${sample.landmarkUnit}\x1b[K`);
     this.shown = true;
   }
 }

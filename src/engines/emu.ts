@@ -1,54 +1,15 @@
 /**
- * The emu engine from TypeScript: option validation and defaults, then one native call.
- * Errors in the options are TypeError/RangeError thrown before native code runs.
+ * The emu engine (native/emu/): RV64IMA guests on a software multiprocessor, one host
+ * thread per hart, landmarks = retired instructions. Checks and defaults the run options,
+ * then makes one native call with the image bytes it was given.
  */
-import { readFile } from 'node:fs/promises';
-import { native, type EmuNativeResult, type EmuNativeSession, type EmuProgress } from '../native.js';
+import { native, type NativeSession } from '../native.js';
+import type { GuestImage } from '../guests/image.js';
+import { ELF_MACHINE_RISCV } from '../guests/image.js';
+import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
 
-export type { EmuProgress };
-
-export const EMU_MAX_HARTS = 8;
-export const EMU_DEFAULT_RAM_MIB = 128;
-
-/** Where the guest's UART input comes from. */
-export type EmuInput = { kind: 'none' } | { kind: 'bytes'; data: Uint8Array } | { kind: 'fd'; fd: number };
-
-export interface EmuRunOptions {
-  /** path of the guest ELF */
-  elf: string;
-  /** harts (vCPUs), 1..8; default 1 */
-  harts?: number;
-  /** guest RAM in MiB, 1..4096; default 128 */
-  ramMiB?: number;
-  /** stop the guest after this many seconds (0 or absent: no limit) */
-  timeoutSeconds?: number;
-  /** console input; default none */
-  input?: EmuInput;
-  /** capture console output in the result instead of writing it to stdout; default false */
-  capture?: boolean;
-  /** stop each hart exactly at this retired-instruction count (one per hart) */
-  stopAt?: readonly bigint[];
-  /** a consistent cut every this many instructions of hart 0 (0 = never; default 0) */
-  checkpointInterval?: bigint;
-  /** record to or replay from a log (src/uniprocessor builds these); default: a plain run */
-  session?: EmuNativeSession;
-  /** called about every `progressIntervalMs` (default 1000) while the guest runs */
-  onProgress?: (sample: EmuProgress) => void;
-  progressIntervalMs?: number;
-}
-
-export type EmuRunResult = EmuNativeResult;
-
-/** A guest that failed: an unhandled guest error, the timeout, or a replay that diverged. The message is one line. */
-export class EmuGuestError extends Error {
-  override name = 'EmuGuestError';
-  constructor(
-    message: string,
-    readonly result: EmuRunResult,
-  ) {
-    super(message);
-  }
-}
+const DEFAULT_RAM_MIB = 128;
+const MAX_RAM_MIB = 4096;
 
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
@@ -56,7 +17,7 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
   return value;
 }
 
-function checkInput(input: EmuInput | undefined): Buffer | number | null {
+function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
   if (input === undefined || input.kind === 'none') return null;
   if (input.kind === 'bytes') {
     if (!(input.data instanceof Uint8Array)) throw new TypeError('input.data must be a Uint8Array');
@@ -66,19 +27,37 @@ function checkInput(input: EmuInput | undefined): Buffer | number | null {
   throw new TypeError(`unknown input kind ${(input as { kind: unknown }).kind}`);
 }
 
+function checkSession(session: NativeSession | undefined): NativeSession | null {
+  if (session === undefined) return null;
+  if (session.mode === 'record') checkInteger('session.crewHold', session.crewHold, 0, Number.MAX_SAFE_INTEGER);
+  return session;
+}
+
+/** emuRun's arguments after the image and its name, in order (see NativeAddon.emuRun). */
+export interface EmuRunArguments {
+  harts: number;
+  ramBytes: number;
+  timeoutMs: number;
+  checkpointInterval: bigint;
+  stopAt: readonly bigint[];
+  input: Buffer | number | null;
+  capture: boolean;
+  session: NativeSession | null;
+  progressIntervalMs: number;
+}
+
 /**
- * Runs a guest ELF to completion and returns the native result. Resolves for 'exited' and
- * 'reached-counts'; rejects with EmuGuestError for a guest fault or a timeout.
+ * Checks `options` and fills in the defaults; throws TypeError/RangeError (one line naming
+ * the option) before anything runs. `maxHarts`: the machine's limit (the addon's).
  */
-export async function runEmu(options: EmuRunOptions): Promise<EmuRunResult> {
-  if (typeof options.elf !== 'string' || options.elf === '') throw new TypeError('elf must be a path');
-  const harts = checkInteger('harts', options.harts ?? 1, 1, EMU_MAX_HARTS);
-  const ramMiB = checkInteger('ramMiB', options.ramMiB ?? EMU_DEFAULT_RAM_MIB, 1, 4096);
+export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunArguments {
+  const harts = checkInteger('vcpus', options.vcpus ?? 1, 1, maxHarts);
+  const ramMiB = checkInteger('ramMiB', options.ramMiB ?? DEFAULT_RAM_MIB, 1, MAX_RAM_MIB);
   const timeoutSeconds = options.timeoutSeconds ?? 0;
   if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
   if (timeoutSeconds < 0) throw new RangeError(`timeoutSeconds must not be negative, not ${timeoutSeconds}`);
   const stopAt = options.stopAt ?? [];
-  if (stopAt.length > harts) throw new RangeError(`stopAt names ${stopAt.length} harts; the machine has ${harts}`);
+  if (stopAt.length > harts) throw new RangeError(`stopAt names ${stopAt.length} vCPUs; the machine has ${harts}`);
   for (const count of stopAt) {
     if (typeof count !== 'bigint' || count < 0n) throw new TypeError('stopAt entries must be non-negative bigints');
   }
@@ -86,32 +65,51 @@ export async function runEmu(options: EmuRunOptions): Promise<EmuRunResult> {
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n)
     throw new TypeError('checkpointInterval must be a non-negative bigint');
   const input = checkInput(options.input);
-  if (options.session?.mode === 'record') checkInteger('session.crewHold', options.session.crewHold, 0, Number.MAX_SAFE_INTEGER);
+  const session = checkSession(options.session);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
-
-  let image: Buffer;
-  try {
-    image = await readFile(options.elf);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${options.elf}: no such file` : `${options.elf}: cannot read (${code ?? String(error)})`);
-  }
-  const result = await native().emuRun(
-    image,
-    options.elf,
+  return {
     harts,
-    ramMiB * 1024 * 1024,
-    Math.round(timeoutSeconds * 1000),
+    ramBytes: ramMiB * 1024 * 1024,
+    timeoutMs: Math.round(timeoutSeconds * 1000),
     checkpointInterval,
     stopAt,
     input,
-    options.capture ?? false,
-    options.session ?? null,
-    options.onProgress === undefined ? null : { callback: options.onProgress, intervalMs: progressIntervalMs },
-  );
-  if (result.outcome !== 'exited' && result.outcome !== 'reached-counts') {
-    throw new EmuGuestError(result.error, result);
-  }
-  return result;
+    capture: options.capture ?? false,
+    session,
+    progressIntervalMs,
+  };
 }
+
+async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
+  const a = emuRunArguments(options, native().emuMaxHarts);
+  const onProgress = options.onProgress;
+  const result = await native().emuRun(
+    image.bytes,
+    image.path,
+    a.harts,
+    a.ramBytes,
+    a.timeoutMs,
+    a.checkpointInterval,
+    a.stopAt,
+    a.input,
+    a.capture,
+    a.session,
+    onProgress === undefined
+      ? null
+      : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
+  );
+  return settle(result);
+}
+
+export const emuEngine: Engine = {
+  name: 'emu',
+  landmarkUnit: 'instructions',
+  guestArch: 'rv64',
+  elfMachine: ELF_MACHINE_RISCV,
+  get maxVcpus() {
+    return native().emuMaxHarts;
+  },
+  defaultRamMiB: DEFAULT_RAM_MIB,
+  run,
+};

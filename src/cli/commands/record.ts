@@ -1,20 +1,20 @@
 /** `rrkit record`: run a guest with its real inputs and write the record log. */
 import { stat } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError } from '../../engines/emu.js';
-import { resolveGuest } from '../../guests/catalog.js';
-import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../uniprocessor/record.js';
+import { RunFailure, totalLandmarks } from '../../engines/engine.js';
+import { ENGINE_NAMES } from '../../engines/index.js';
+import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../session/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
+import { checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
 
 interface RecordArgs {
   guest: string;
   output: string;
-  engine: 'emu' | 'kvm';
+  engine: string | undefined;
   vcpus: number;
-  ram: number;
+  ram: number | undefined;
   input: string | undefined;
   'checkpoint-every': number;
   timeout: number;
@@ -29,14 +29,14 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     y
       .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the log to write' })
-      .option('engine', { choices: ['emu', 'kvm'] as const, default: 'emu' as const, describe: 'execution engine' })
-      .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (1..${EMU_MAX_HARTS})` })
-      .option('ram', { type: 'number', default: EMU_DEFAULT_RAM_MIB, describe: 'guest RAM in MiB' })
+      .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads)' })
+      .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (${maxVcpusHelp()})` })
+      .option('ram', { type: 'number', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
       .option('checkpoint-every', {
         type: 'number',
         default: Number(DEFAULT_CHECKPOINT_INTERVAL),
-        describe: 'a checkpoint (register and memory hashes) every N instructions of vCPU 0; 0: none',
+        describe: 'a checkpoint (register and memory hashes) every N landmarks of vCPU 0 (instructions on emu); 0: none',
       })
       .option('crew-granularity', {
         type: 'number',
@@ -50,35 +50,38 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
       .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
   handler: async (args) => {
-    checkEngineAvailable(args.engine);
     const every = args['checkpoint-every'];
     if (!Number.isSafeInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
     const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
     const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
-    const elf = resolveGuest(args.guest, 'rv64');
+    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    const vcpus = checkVcpus(args.vcpus, engine);
+    const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
+    const timeoutSeconds = checkTimeout(args.timeout);
+    const input = await readConsoleInput(args.input);
     const progress = new ProgressLine(`recording ${args.output}`, true);
     try {
       const result = await record({
-        elf,
+        elf: image,
+        engine: engine.name,
         logPath: args.output,
-        vcpus: checkVcpus(args.vcpus),
-        ramMiB: checkRamMiB(args.ram),
-        timeoutSeconds: checkTimeout(args.timeout),
-        input: await readConsoleInput(args.input),
+        vcpus,
+        ramMiB,
+        timeoutSeconds,
+        input,
         checkpointInterval: BigInt(every),
         crewGranularity: granularity,
         crewHold: hold,
         onProgress: progress.onProgress,
       }).finally(() => progress.end());
-      const instructions = result.harts.reduce((sum, h) => sum + h.instret, 0n);
       const bytes = (await stat(args.output)).size;
       process.stderr.write(
-        `rrkit: recorded ${args.output}: ${instructions} instructions in ${result.wallSeconds.toFixed(3)} s, ` +
+        `rrkit: recorded ${args.output}: ${totalLandmarks(result)} ${engine.landmarkUnit} in ${result.wallSeconds.toFixed(3)} s, ` +
           `log ${bytes} bytes, exit code ${result.exitCode}\n`,
       );
       process.exitCode = result.exitCode;
     } catch (error) {
-      if (error instanceof EmuGuestError) {
+      if (error instanceof RunFailure) {
         process.stderr.write(`rrkit: ${error.message} (the log ${args.output} is incomplete)\n`);
         process.exitCode = error.result.outcome === 'timeout' ? 124 : 1;
         return;

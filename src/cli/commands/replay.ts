@@ -1,7 +1,7 @@
 /** `rrkit replay`: the recorded guest's output again, from the log alone. */
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
-import { replay } from '../../uniprocessor/replay.js';
+import { replay } from '../../session/replay.js';
 import { UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
 
@@ -15,6 +15,8 @@ interface ReplayArgs {
   guest: string | undefined;
   follow: boolean;
   'follow-timeout': number;
+  'then-run': boolean;
+  output: string | undefined;
 }
 
 export const replayCommand: CommandModule<object, ReplayArgs> = {
@@ -34,16 +36,25 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         default: DEFAULT_FOLLOW_TIMEOUT_SECONDS,
         describe: 'with --follow: seconds without a new byte before the log counts as ended (0: wait forever)',
       })
+      .option('then-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'at the end of an incomplete log, go on live from exactly the replayed state (a replica taking over)',
+      })
+      .option('output', { alias: 'o', type: 'string', describe: 'with --then-run: record on into this log (the replayed records, then the live run)' })
+      .example('$0 replay run.rrlog --then-run -o next.rrlog', 'replay a crashed recording, then continue it live, recording on')
       .example('$0 record lock-counter -o run.rrlog & $0 replay --follow run.rrlog', 'replay while it is recorded') as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
     const timeout = args['follow-timeout'];
     if (!Number.isFinite(timeout) || timeout < 0) throw new UsageError(`--follow-timeout must be a non-negative number of seconds, not ${timeout}`);
+    if (args.output !== undefined && !args['then-run']) throw new UsageError('-o/--output records the live run: it needs --then-run');
     const progress = new ProgressLine(`replaying ${args.log}`, true);
     const outcome = await replay({
       logPath: args.log,
       elf: args.guest,
       onProgress: progress.onProgress,
       follow: args.follow ? { idleSeconds: timeout } : undefined,
+      thenRun: args['then-run'] ? { logPath: args.output } : undefined,
     }).finally(() => progress.end());
     switch (outcome.kind) {
       case 'exited':
@@ -59,6 +70,15 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       case 'diverged':
         process.stderr.write(`rrkit: ${formatDivergence(outcome.report)}\n`);
         process.exitCode = REPLAY_DIVERGED_EXIT;
+        return;
+      case 'went-live':
+        process.stderr.write(
+          `rrkit: replayed the log's ${outcome.log.chunks} chunks to its end, then ran live from ` +
+            outcome.liveFrom.map((count, vcpu) => `vcpu ${vcpu} @ ${count}`).join(', ') +
+            (args.output === undefined ? '' : `, recording on into ${args.output}`) +
+            `; exit code ${outcome.exitCode}\n`,
+        );
+        process.exitCode = outcome.exitCode;
         return;
     }
   },

@@ -1,13 +1,14 @@
 /** `rrkit run`: a plain run of a guest on an engine, nothing logged. */
 import type { Argv, CommandModule } from 'yargs';
-import { EMU_DEFAULT_RAM_MIB, EMU_MAX_HARTS, EmuGuestError, runEmu } from '../../engines/emu.js';
-import { resolveGuest } from '../../guests/catalog.js';
-import { checkEngineAvailable, checkRamMiB, checkTimeout, checkVcpus, readConsoleInput } from '../machine-args.js';
+import { GuestFailure, totalLandmarks } from '../../engines/engine.js';
+import { ENGINE_NAMES } from '../../engines/index.js';
+import { runGuest } from '../../session/run.js';
+import { checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
 
 interface RunArgs {
-  engine: 'emu' | 'kvm';
+  engine: string | undefined;
   vcpus: number;
-  ram: number;
+  ram: number | undefined;
   timeout: number;
   input: string | undefined;
   guest: string;
@@ -20,34 +21,33 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y: Argv) =>
     y
       .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
-      .option('engine', { choices: ['emu', 'kvm'] as const, default: 'emu' as const, describe: 'execution engine' })
-      .option('vcpus', { type: 'number', default: 1, describe: `harts (1..${EMU_MAX_HARTS})` })
-      .option('ram', { type: 'number', default: EMU_DEFAULT_RAM_MIB, describe: 'guest RAM in MiB' })
+      .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads)' })
+      .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (${maxVcpusHelp()})` })
+      .option('ram', { type: 'number', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
-      .option('stats', { type: 'boolean', default: false, describe: 'print instruction counts and MIPS to stderr' })
+      .option('stats', { type: 'boolean', default: false, describe: 'print landmark counts (instructions on emu) and their rate to stderr' })
       .example('$0 run --engine emu --vcpus 4 matmul', '') as unknown as Argv<RunArgs>,
   handler: async (args) => {
-    checkEngineAvailable(args.engine);
-    const harts = checkVcpus(args.vcpus);
-    const ramMiB = checkRamMiB(args.ram);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    const vcpus = checkVcpus(args.vcpus, engine);
+    const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
     const timeoutSeconds = checkTimeout(args.timeout);
-    const elf = resolveGuest(args.guest, 'rv64');
     const input = await readConsoleInput(args.input);
     try {
-      const result = await runEmu({ elf, harts, ramMiB, timeoutSeconds, input });
+      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input });
       if (args.stats) {
-        const counts = result.harts.map((h) => h.instret);
-        const total = counts.reduce((a, b) => a + b, 0n);
-        const mips = Number(total) / result.wallSeconds / 1e6;
+        const counts = result.vcpus.map((v) => v.landmark);
+        const perSecond = Number(totalLandmarks(result)) / result.wallSeconds / 1e6;
+        const rate = engine.landmarkUnit === 'instructions' ? 'MIPS' : `M ${engine.landmarkUnit}/s`;
         process.stderr.write(
-          `rrkit: exit ${result.exitCode}, instructions ${counts.join(' ')}, ${result.wallSeconds.toFixed(3)} s, ` +
-            `${mips.toFixed(0)} MIPS, state ${result.stateHash.toString(16).padStart(16, '0')}\n`,
+          `rrkit: exit ${result.exitCode}, ${engine.landmarkUnit} ${counts.join(' ')}, ${result.wallSeconds.toFixed(3)} s, ` +
+            `${perSecond.toFixed(0)} ${rate}, state ${result.stateHash.toString(16).padStart(16, '0')}\n`,
         );
       }
       process.exitCode = result.exitCode;
     } catch (error) {
-      if (error instanceof EmuGuestError) {
+      if (error instanceof GuestFailure) {
         process.stderr.write(`rrkit: ${error.message}\n`);
         process.exitCode = error.result.outcome === 'timeout' ? 124 : 1;
         return;

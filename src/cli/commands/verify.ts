@@ -7,7 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { toJsonSafe } from '../../analysis/log-dump.js';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { LogFormatError } from '../../analysis/log-error.js';
-import { replay } from '../../uniprocessor/replay.js';
+import { verify, type Verification } from '../../session/verify.js';
 import { ProgressLine } from '../progress.js';
 
 interface VerifyArgs {
@@ -29,41 +29,37 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       if (args.json) process.stdout.write(`${JSON.stringify(toJsonSafe(value))}\n`);
       else process.stderr.write(`rrkit: ${line}\n`);
     };
-    let outcome;
+    let verification: Verification;
     try {
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      outcome = await replay({ logPath: args.log, elf: args.guest, capture: true, onProgress: progress.onProgress }).finally(() =>
-        progress.end(),
-      );
+      verification = await verify({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);
       process.exitCode = 2;
       return;
     }
-    // What the replay read and checked: the log is not read again.
-    const checkpoints = outcome.log.checkpointsCompared;
-    switch (outcome.kind) {
-      case 'exited': {
-        const instructions = outcome.result.harts.reduce((sum, h) => sum + h.instret, 0n);
+    const v = verification.verdict;
+    switch (v.verdict) {
+      case 'identical': {
         report(
-          { verdict: 'identical', checkpoints, instructions, exitCode: outcome.exitCode, consoleBytes: outcome.result.console.length, stateHash: outcome.result.stateHash },
-          `identical: ${checkpoints} checkpoints, ${instructions} instructions, console output (${outcome.result.console.length} bytes), ` +
-            `exit code ${outcome.exitCode} and final state ${outcome.result.stateHash.toString(16).padStart(16, '0')}`,
+          { verdict: v.verdict, checkpoints: v.checkpoints, [v.landmarkUnit]: v.landmarks, exitCode: v.exitCode, consoleBytes: v.consoleBytes, stateHash: v.stateHash },
+          `identical: ${v.checkpoints} checkpoints, ${v.landmarks} ${v.landmarkUnit}, console output (${v.consoleBytes} bytes), ` +
+            `exit code ${v.exitCode} and final state ${v.stateHash.toString(16).padStart(16, '0')}`,
         );
         process.exitCode = 0;
         return;
       }
       case 'incomplete':
         report(
-          { verdict: 'incomplete', checkpoints, endedAt: outcome.endedAt },
-          `the log is incomplete (no trailer): checked ${checkpoints} checkpoints as far as its sealed chunks reach` +
-            (outcome.endedAt ? `, up to vcpu ${outcome.endedAt.vcpu} @ ${outcome.endedAt.count}` : ''),
+          { verdict: v.verdict, checkpoints: v.checkpoints, endedAt: v.endedAt },
+          `the log is incomplete (no trailer): checked ${v.checkpoints} checkpoints as far as its sealed chunks reach` +
+            (v.endedAt ? `, up to vcpu ${v.endedAt.vcpu} @ ${v.endedAt.count}` : ''),
         );
         process.exitCode = 1;
         return;
       case 'diverged':
-        report({ verdict: 'diverged', ...outcome.report }, formatDivergence(outcome.report));
+        report({ verdict: v.verdict, ...v.report }, formatDivergence(v.report));
         process.exitCode = 1;
         return;
     }

@@ -10,7 +10,7 @@
 
 #include "replay/world.h"
 
-namespace rrkit::emu {
+namespace rrkit::machine {
 
 class ConsoleOutput {
  public:
@@ -59,4 +59,4 @@ class ConsoleInput {
   bool eof_ = false;
 };
 
-}  // namespace rrkit::emu
+}  // namespace rrkit::machine

@@ -1,11 +1,11 @@
-#include "emu/console.h"
+#include "machine/console.h"
 
 #include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-namespace rrkit::emu {
+namespace rrkit::machine {
 
 void ConsoleOutput::Put(uint8_t byte) {
   std::lock_guard lock(mutex_);
@@ -78,4 +78,4 @@ uint8_t ConsoleInput::Take() {
   return byte;
 }
 
-}  // namespace rrkit::emu
+}  // namespace rrkit::machine

@@ -1,0 +1,101 @@
+/**
+ * What an engine is to the rest of rrkit: a name (the one a log's header records), what
+ * its landmarks count, which guest images it runs, and one call that runs an image — a
+ * plain run, a recording or a replay, as the session in its options says. Sessions
+ * (src/session/) are written against this interface only; src/engines/index.ts lists the
+ * engines.
+ */
+import type { GuestArch } from '../guests/catalog.js';
+import type { GuestImage } from '../guests/image.js';
+import type { NativeOutcome, NativeProgress, NativeRunResult, NativeSession, NativeVcpuFinal } from '../native.js';
+
+export type EngineName = 'emu' | 'kvm';
+
+/** What a landmark counts: retired instructions (emu, exact) or synchronous VM exits (kvm). */
+export type LandmarkUnit = 'instructions' | 'exits';
+
+/** Where the guest's console input comes from. */
+export type ConsoleInput = { kind: 'none' } | { kind: 'bytes'; data: Uint8Array } | { kind: 'fd'; fd: number };
+
+export type RunOutcome = NativeOutcome;
+export type RunResult = NativeRunResult;
+export type VcpuFinal = NativeVcpuFinal;
+export type SessionRequest = NativeSession;
+
+/** A sample of a run in progress. */
+export interface RunProgress extends NativeProgress {
+  readonly landmarkUnit: LandmarkUnit;
+}
+
+export interface RunOptions {
+  /** vCPUs, 1..engine.maxVcpus; default 1 */
+  vcpus?: number;
+  /** guest RAM in MiB, 1..4096; default engine.defaultRamMiB */
+  ramMiB?: number;
+  /** stop the guest after this many seconds (0 or absent: no limit) */
+  timeoutSeconds?: number;
+  /** console input; default none */
+  input?: ConsoleInput;
+  /** capture console output in the result instead of writing it to stdout; default false */
+  capture?: boolean;
+  /** stop each vCPU exactly at this landmark (one per vCPU) */
+  stopAt?: readonly bigint[];
+  /** a consistent cut every this many landmarks of vCPU 0 (0 = never; default 0) */
+  checkpointInterval?: bigint;
+  /** record to or replay from a log (src/session/ builds these); default: a plain run */
+  session?: SessionRequest;
+  /** called about every `progressIntervalMs` (default 1000) while the guest runs */
+  onProgress?: (sample: RunProgress) => void;
+  progressIntervalMs?: number;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  readonly landmarkUnit: LandmarkUnit;
+  /** the built-in workloads' architecture for this engine (guests/build/ARCH/) */
+  readonly guestArch: GuestArch;
+  /** e_machine of the ELF images it runs */
+  readonly elfMachine: number;
+  readonly maxVcpus: number;
+  readonly defaultRamMiB: number;
+  /**
+   * Runs `image` (these bytes, read once by the caller). Options are checked first
+   * (TypeError/RangeError before anything runs). Resolves for 'exited', 'reached-counts'
+   * and, in a replay, 'diverged' (the result says where); rejects with GuestFailure for a
+   * guest fault or the timeout, and with EngineFailure when rrkit itself failed.
+   */
+  run(image: GuestImage, options: RunOptions): Promise<RunResult>;
+}
+
+/** A run that ended without the guest reaching its end; `result` holds what there is. The message is one line. */
+export class RunFailure extends Error {
+  override name = 'RunFailure';
+  constructor(
+    message: string,
+    readonly result: RunResult,
+  ) {
+    super(message);
+  }
+}
+
+/** The guest failed: an error it did not handle, or it ran past the timeout. */
+export class GuestFailure extends RunFailure {
+  override name = 'GuestFailure';
+}
+
+/** rrkit failed while running the guest (a host error), not the guest. */
+export class EngineFailure extends RunFailure {
+  override name = 'EngineFailure';
+}
+
+/** Turns an engine's result into the promise Engine.run describes. */
+export function settle(result: RunResult): RunResult {
+  if (result.outcome === 'fault' || result.outcome === 'timeout') throw new GuestFailure(result.error, result);
+  if (result.outcome === 'host-error') throw new EngineFailure(result.error, result);
+  return result;
+}
+
+/** The sum of every vCPU's final landmark. */
+export function totalLandmarks(result: RunResult): bigint {
+  return result.vcpus.reduce((sum, v) => sum + v.landmark, 0n);
+}

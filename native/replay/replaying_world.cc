@@ -48,7 +48,7 @@ void ReplayingWorld::CopyRecordsTo(std::function<void(const Record&)> copy) {
 std::vector<uint64_t> ReplayingWorld::LastLandmarks() const {
   std::lock_guard lock(decode_mutex_);
   std::vector<uint64_t> out;
-  for (const auto& v : vcpus_) out.push_back(v->last_count);
+  for (const auto& v : vcpus_) out.push_back(v->last_count + (v->last_is_during ? 1 : 0));
   return out;
 }
 
@@ -124,20 +124,25 @@ void ReplayingWorld::DecodeChunkLocked() {
   // Counted before anyone can consume them.
   pending_.fetch_add(chunk->size(), std::memory_order_relaxed);
   for (Record& record : *chunk) {
-    const auto landmark = [&](Landmark at) { SawLandmark(at, index, highest, true); };
+    const auto landmark = [&](Landmark at) { SawLandmark(at, index, highest, true, false); };
     std::visit(
         [&](const auto& r) {
           using T = std::decay_t<decltype(r)>;
           if constexpr (std::is_same_v<T, CheckpointRecord>) {
             for (const auto& v : r.checkpoint.vcpus) landmark(v.at);
           } else if constexpr (std::is_same_v<T, CrewTransferRecord>) {
-            SawLandmark(r.from, index, highest, false);
+            SawLandmark(r.from, index, highest, false, false);
             landmark(r.to);
           } else if constexpr (std::is_same_v<T, MachineStopRecord>) {
-            SawLandmark(r.exit_at, index, highest, false);  // where the exit was written, before the end
+            SawLandmark(r.exit_at, index, highest, false, false);  // where the exit was written, before the end
             for (const auto& v : r.final_state.vcpus) landmark(v.at);
           } else {
-            landmark(r.at);
+            // An input, or a store-conditional's outcome, is what the instruction at its
+            // count did (others come before that instruction).
+            constexpr bool kInput = std::is_same_v<T, InputRecord>;
+            bool during = kInput;
+            if constexpr (std::is_same_v<T, RareOutcomeRecord>) during = r.kind == InputKind::kStoreConditional;
+            SawLandmark(r.at, index, highest, true, during);
           }
         },
         record);
@@ -154,7 +159,8 @@ void ReplayingWorld::DecodeChunkLocked() {
 // other landmark is at or above everything logged before it for its vCPU; one below means
 // the log was reordered or damaged, and following it could deadlock. Any landmark, `from`
 // included, shows that the vCPU's records below it have been read (the horizon).
-void ReplayingWorld::SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered) {
+void ReplayingWorld::SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered,
+                                 bool during) {
   VcpuLog& v = *vcpus_[at.vcpu];
   if (ordered && at.count < v.last_count) {
     throw LogOrderError("the log is out of order in chunk " + std::to_string(chunk) + ": vcpu " +
@@ -162,7 +168,12 @@ void ReplayingWorld::SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_
                         std::to_string(v.last_count) +
                         " (records reordered, or a CREW edge past a vCPU's end or forming a cycle)");
   }
-  v.last_count = std::max(v.last_count, at.count);
+  if (at.count > v.last_count) {
+    v.last_count = at.count;
+    v.last_is_during = during;
+  } else if (at.count == v.last_count) {
+    v.last_is_during = v.last_is_during || during;
+  }
   highest[at.vcpu] = std::max(highest[at.vcpu], at.count);
 }
 

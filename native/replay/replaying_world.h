@@ -95,7 +95,9 @@ class ReplayingWorld final : public World {
   // Before the run: every record as it is read, in log order (--then-run -o copies the log
   // it replays into the one it goes on recording).
   void CopyRecordsTo(std::function<void(const Record&)> copy);
-  // Once the log has ended: each vCPU's last landmark in it (0 for one it never names).
+  // Once the log has ended: where each vCPU leaves it: its last landmark (0 for one it never
+  // names), or just after it when the log says what the instruction there did (an input:
+  // that instruction runs on the logged value).
   std::vector<uint64_t> LastLandmarks() const;
   // Whether the log has been read to its end, and whether it had its trailer.
   bool log_ended() const;
@@ -114,6 +116,7 @@ class ReplayingWorld final : public World {
     std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
     std::atomic<uint64_t> horizon{0};
     uint64_t last_count = 0;  // decoder only: the highest landmark read (the order check)
+    bool last_is_during = false;  // ... and a record there is what that instruction did
   };
 
   VcpuLog& ForVcpu(Landmark at);
@@ -124,7 +127,9 @@ class ReplayingWorld final : public World {
   // Decoder (under decode_mutex_): reads one chunk, or the end, and hands out its records.
   void DecodeChunkLocked();
   void Distribute(Record& record, int64_t chunk);
-  void SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered);
+  // `ordered`: must not go below what was read before (all but CREW `from` and the exit
+  // landmark); `during`: the record is something the instruction at its count did.
+  void SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered, bool during);
   void EndLocked();
   // Waits while the lookahead is full; false when `needed` turned false meanwhile.
   bool WaitForRoomLocked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& needed);

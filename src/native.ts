@@ -66,6 +66,8 @@ export type NativeSession =
       crewHold: number;
       /** free-form engine configuration recorded in the header */
       configJson: string;
+      /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
+      deflateLevel?: number;
     }
   | {
       mode: 'replay';

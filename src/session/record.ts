@@ -32,6 +32,8 @@ export interface RecordOptions {
   crewGranularity?: number;
   /** instructions a vCPU keeps a page it gained before serving requests for it; default CREW_DEFAULT_HOLD */
   crewHold?: number;
+  /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (the log bench compares them) */
+  deflateLevel?: number;
 }
 
 export async function record(options: RecordOptions): Promise<RunResult> {
@@ -57,6 +59,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       crewHold,
       // For provenance: replay does not need it (it follows the logged edges).
       configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold } : { rrkit: 1 }),
+      ...(options.deflateLevel === undefined ? {} : { deflateLevel: options.deflateLevel }),
     },
   });
 }

@@ -12,6 +12,7 @@
 #include "kvm/registers.h"
 #include "kvm/thread_kick.h"
 #include "replay/divergence.h"
+#include "replay/log_error.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -59,11 +60,17 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   if (options_.host_time_sink) host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
-  } else {
-    next_interrupt_ = world_.ScheduledInterrupt(0);
-    if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
-    if (const auto finals = world_.FinalLandmarks()) final_exits_ = finals->at(0);
   }
+}
+
+// Replay reads the log as the run reaches it (replay/world.h, Horizon): everything logged
+// below the horizon has been read, so what comes next is known until the run gets there.
+void Machine::RefreshFromLog(replay::Landmark at) {
+  if (world_.Horizon(0) > at.count) return;
+  world_.Advance(0, at.count);
+  next_interrupt_ = world_.ScheduledInterrupt(0);
+  if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
+  if (const auto finals = world_.FinalLandmarks()) final_exits_ = finals->at(0);
 }
 
 Machine::~Machine() = default;
@@ -109,6 +116,8 @@ void Machine::Loop() {
     guest_time();
   } catch (const replay::Divergence& d) {
     stop_ = Stop{machine::Outcome::kDiverged, DivergenceMessage(d), d};
+  } catch (const replay::LogError& e) {
+    stop_ = Stop{machine::Outcome::kLogDamaged, e.what(), std::nullopt};
   } catch (const std::exception& e) {
     stop_ = Stop{machine::Outcome::kHostError, e.what(), std::nullopt};
   }
@@ -153,6 +162,7 @@ void Machine::RunLoop() {
     ++exits_;
     exits_published_.store(exits_, std::memory_order_relaxed);
     const replay::Landmark at = Here();
+    if (!live_) RefreshFromLog(at);
     if (final_exits_.has_value() && exits_ > *final_exits_) {
       throw replay::Divergence{at, "exit count", "the recording stopped at exit " + std::to_string(*final_exits_),
                                "the guest went on (" + ExitReasonName(exit.reason) + ")"};

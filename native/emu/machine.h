@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "machine/console.h"
 #include "machine/consistent_cut.h"
 #include "machine/cut_schedule.h"
+#include "machine/host_time_samples.h"
 #include "machine/run_result.h"
 #include "machine/stop_protocol.h"
 #include "replay/world.h"
@@ -51,9 +53,14 @@ struct MachineOptions {
   // serving requests for it (Crew's hold); 0 serves them at its next block boundary. The
   // record session sets it (default: CREW_DEFAULT_HOLD in src/smp/crew-options.ts).
   uint64_t crew_hold_instructions = 0;
-  // SMP replay: the recorded transfer edges each hart waits at.
-  std::optional<std::vector<crew::TransferEdge>> crew_edges;
+  // SMP replay: each hart waits at the recorded transfer edges, which whoever reads the
+  // log hands to replay_gate() as it reads them.
+  bool follow_crew_edges = false;
   std::chrono::milliseconds crew_stall_timeout{3000};
+  // Record with wall-clock samples: each taken by `host_time_sink`, one per hart every
+  // `host_time_period` while it runs and at both ends of its stalls (machine/host_time_samples.h).
+  machine::HostTimeSamples::Sink host_time_sink;
+  std::chrono::microseconds host_time_period{1000};
 };
 
 class Machine final : private BoardEvents {
@@ -80,6 +87,9 @@ class Machine final : private BoardEvents {
   // A store hit a code line: every hart drops its decoded blocks at its next block boundary.
   void CodeModified();
 
+  // SMP replay with follow_crew_edges: where the recorded edges go. Null otherwise.
+  crew::ReplayGate* replay_gate() { return gate_.get(); }
+
  private:
   // BoardEvents
   void SoftwareInterruptChanged(uint32_t hart) override;
@@ -92,6 +102,10 @@ class Machine final : private BoardEvents {
   bool HandleAttention(HartRun& run, uint32_t bits);
   bool ReachTarget(HartRun& run);
   void UpdateTarget(HartRun& run);
+  // Replay: what the log has said so far about this hart's next stops.
+  void RefreshFromLog(HartRun& run);
+  // Whether every hart's final count is known: stop_at, or the replayed log's stop record.
+  bool FinalCountsKnown();
   void FinishHart(HartRun& run);
   void Sleep(HartRun& run);
   void SpinWait(HartRun& run);
@@ -115,6 +129,14 @@ class Machine final : private BoardEvents {
     crew::Crew* crew_;
     uint32_t vcpu_;
   };
+
+  // --- replay, then live (machine.cc) ----------------------------------------------------
+  // The hart is at its last landmark in the log (World::SwitchLandmarks); the last hart to
+  // arrive turns the machine live, while every hart is paused there.
+  void JoinSwitch(HartRun& run);
+  void GoLive();
+  // SMP record: CREW page ownership (at construction, or when a replay goes live).
+  void StartCrew();
 
   // --- consistent cuts (machine.cc) -------------------------------------------------------
   // Hart 0 decided (record/live): ask every other hart to pause at its next boundary.
@@ -141,13 +163,20 @@ class Machine final : private BoardEvents {
 
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;
+  // Where every hart stops: options.stop_at, or in replay the log's stop record once read.
+  std::mutex final_counts_mutex_;
   std::optional<std::vector<uint64_t>> final_counts_;
 
   machine::StopProtocol stop_;
   machine::ConsistentCut cut_;
+  machine::ConsistentCut switch_cut_;  // replay then live: where every hart leaves the log
+  std::mutex switch_mutex_;
+  std::optional<std::vector<uint64_t>> switch_at_;
   machine::CutSchedule cut_schedule_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;
+  // Record --wall-samples only (null otherwise); its ticker raises the harts' attention.
+  std::unique_ptr<machine::HostTimeSamples> host_time_;
 };
 
 }  // namespace rrkit::emu

@@ -10,6 +10,7 @@
 #include <sched.h>
 
 #include "emu/machine.h"
+#include "replay/log_error.h"
 
 namespace rrkit::emu {
 namespace {
@@ -23,7 +24,9 @@ constexpr std::chrono::microseconds kSpinWaitTimeout{200};
 void Machine::HartThread(uint32_t index) {
   HartRun& run = *runs_[index];
   try {
+    if (host_time_) host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kRunning);
     RunLoop(run);
+    if (host_time_) host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kStopped);
   } catch (const replay::Divergence& d) {
     Diverged(d);
   } catch (const crew::ReplayStalled& stalled) {
@@ -33,6 +36,8 @@ void Machine::HartThread(uint32_t index) {
       Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "transfer order",
                                   "every hart progressing", stalled.what()});
     }
+  } catch (const replay::LogError& e) {
+    Stop(machine::Outcome::kLogDamaged, e.what());
   } catch (const std::exception& e) {
     Stop(machine::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }
@@ -89,7 +94,10 @@ void Machine::ExecuteOneBlock(HartRun& run) {
         // looking at attention: a request that arrived meanwhile must not take the page
         // back before the instruction used it (that would ping-pong without progress).
         // False: the machine is stopping, which the attention word reports next.
-        if (!crew_->Acquire(hart.id(), run.ownership_fault.page, run.ownership_fault.write, hart.instret)) return;
+        {
+          const machine::HostTimeSamples::Stall stall(host_time_.get(), hart.LandmarkAt(hart.instret), replay::VcpuActivity::kPageWait);
+          if (!crew_->Acquire(hart.id(), run.ownership_fault.page, run.ownership_fault.write, hart.instret)) return;
+        }
         continue;
       case BlockExit::kPause:
         SpinWait(run);
@@ -118,6 +126,9 @@ bool Machine::HandleAttention(HartRun& run, uint32_t bits) {
   if ((bits & kAttentionFlushCode) != 0) run.hart.blocks.Clear();
   if ((bits & kAttentionPause) != 0) JoinCut(run);
   if ((bits & kAttentionInterrupt) != 0) interrupts_->AttentionRaised(run);
+  if ((bits & kAttentionSample) != 0 && host_time_ && !run.sleeping) {
+    host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kRunning);
+  }
   return !stopping();
 }
 
@@ -131,6 +142,7 @@ void Machine::Sleep(HartRun& run) {
     case InterruptSource::Asleep::kWaitForAttention: {
       // Until a timer, another hart, a cut or the stop sets this hart's attention. Parked,
       // so that CREW takes this hart's pages without waiting for it (and sets no attention bit).
+      const machine::HostTimeSamples::Stall stall(host_time_.get(), run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kSleep);
       const ParkedIfCrew parked(crew_.get(), run.hart);
       FutexWait(run.hart.attention, 0);
       return;
@@ -151,6 +163,7 @@ void Machine::SpinWait(HartRun& run) {
     sched_yield();
     return;
   }
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kSpinWait);
   const crew::Crew::Parked parked(*crew_, run.hart.id(), run.hart.instret, crew::ParkReason::kSpinWait);
   FutexWait(run.hart.attention, 0, kSpinWaitTimeout);
 }
@@ -166,15 +179,49 @@ void Machine::PollCrew(HartRun& run) {
 
 void Machine::UpdateTarget(HartRun& run) {
   const uint32_t id = run.hart.id();
+  if (!world_.DeliversLiveInterrupts()) RefreshFromLog(run);
   uint64_t target = std::min(run.final_count, cut_schedule_.next(id));
+  target = std::min(target, run.horizon);
+  target = std::min(target, run.switch_at);
   target = std::min(target, run.crew_poll_at);
   if (gate_) target = std::min(target, gate_->NextWaitCount(id));
   if (run.next_interrupt.has_value()) target = std::min(target, run.next_interrupt->count);
   run.target = target;
 }
 
+// Replay reads the log as the harts reach it (replay/world.h, Horizon): a hart runs freely
+// up to its horizon, below which every record of it has been read. Another hart may have
+// read further since this one computed its target; this one sees that when it reaches the
+// target, which is at most its horizon, so nothing it needs can lie below.
+void Machine::RefreshFromLog(HartRun& run) {
+  const uint32_t id = run.hart.id();
+  run.horizon = world_.Horizon(id);
+  if (!run.next_interrupt.has_value()) run.next_interrupt = interrupts_->NextScheduled(id);
+  if (run.final_count == replay::kNever && FinalCountsKnown()) {
+    std::lock_guard lock(final_counts_mutex_);
+    run.final_count = (*final_counts_)[id];
+  }
+  cut_schedule_.Refresh();
+  if (run.switch_at == replay::kNever) {
+    std::lock_guard lock(switch_mutex_);
+    if (!switch_at_.has_value()) switch_at_ = world_.SwitchLandmarks();
+    if (switch_at_.has_value() && id < switch_at_->size()) run.switch_at = (*switch_at_)[id];
+  }
+}
+
+bool Machine::FinalCountsKnown() {
+  std::lock_guard lock(final_counts_mutex_);
+  if (final_counts_.has_value()) return true;
+  if (world_.DeliversLiveInterrupts()) return false;
+  auto counts = world_.FinalLandmarks();
+  if (!counts.has_value()) return false;
+  counts->resize(harts_.size(), replay::kNever);
+  final_counts_ = std::move(counts);
+  return true;
+}
+
 // The hart is at run.target: join a cut, wait at its replay gate, take a scheduled
-// interrupt, or stop. In that order when they coincide, with one exception: an interrupt
+// interrupt, stop, or (replay) read on in the log. In that order when they coincide, with one exception: an interrupt
 // the recording took before that cut (a hart woken from wfi joins cuts without retiring
 // anything, so both can fall on one count; the log's order says which came first). A cut
 // comes before the gate because the recorded cut was consistent: every hart reaches its
@@ -202,6 +249,13 @@ bool Machine::ReachTarget(HartRun& run) {
   } else if (now >= run.final_count) {
     FinishHart(run);
     return false;
+  } else if (now >= run.switch_at) {
+    JoinSwitch(run);
+    if (stopping()) return false;
+    return true;  // live now: its target is set
+  } else if (now >= run.horizon) {
+    world_.Advance(hart.id(), now);
+    if (stopping()) return false;
   } else if (now > run.target) {
     throw std::runtime_error("hart " + std::to_string(hart.id()) + " passed its target count " +
                              std::to_string(run.target) + " (at " + std::to_string(now) + ")");

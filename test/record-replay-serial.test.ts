@@ -124,6 +124,28 @@ describe('serialized mode', () => {
     await expectExactReplay(logPath, recorded, { threads: 1 });
   }, 120_000);
 
+  test('streamed in many small chunks: the switches reach the follower as they are read, replayed exactly', async () => {
+    const dir = logFolder('serial-streamed');
+    const { logPath, recorded } = await serializedLog(dir);
+    const small = join(dir, 'small-chunks.rrlog');
+    const log = readLogFile(logPath);
+    native().logWrite(small, { header: log.header, records: [...log.records], close: true, maxChunkBytes: 512 });
+    expect(readLogFile(small).chunks.length).toBeGreaterThan(20);
+    await expectExactReplay(small, recorded);
+    await expectExactReplay(small, recorded, { threads: 1 });
+  }, 120_000);
+
+  test('replay --then-run refuses a log with serialized groups, in one line', async () => {
+    const dir = logFolder('serial-then-run');
+    const { logPath } = await serializedLog(dir);
+    const error = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS, thenRun: {} }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toMatch(/--then-run does not support logs recorded in serialized mode/);
+    expect(error!.message.split('\n')).toHaveLength(1);
+  }, 60_000);
+
   test('never, with the entry rate 0: no mode or turn switches', async () => {
     const dir = logFolder('serial-off');
     const logPath = join(dir, 'locked-ring.rrlog');

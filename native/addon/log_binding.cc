@@ -87,6 +87,7 @@ Record RecordFrom(const Napi::Object& o) {
   if (type == "disk-read") return DiskReadRecord{LandmarkFrom(o), U64(o, "address"), U64(o, "diskOffset"), U64(o, "length")};
   if (type == "mode-switch") return ModeSwitchRecord{LandmarkFrom(o), U64(o, "group"), o.Get("serialized").ToBoolean().Value()};
   if (type == "turn-switch") return TurnSwitchRecord{LandmarkFrom(o), static_cast<uint32_t>(U64(o, "next"))};
+  if (type == "host-time") return HostTimeRecord{LandmarkFrom(o), U64(o, "ns"), static_cast<VcpuActivity>(U64(o, "activity"))};
   throw Napi::TypeError::New(o.Env(), "unknown record type " + type);
 }
 
@@ -181,11 +182,16 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           PutLandmark(o, r.at);
           o.Set("group", Big(env, r.group));
           o.Set("serialized", Napi::Boolean::New(env, r.serialized));
-        } else {
-          static_assert(std::is_same_v<T, TurnSwitchRecord>);
+        } else if constexpr (std::is_same_v<T, TurnSwitchRecord>) {
           o.Set("type", "turn-switch");
           PutLandmark(o, r.at);
           o.Set("next", Napi::Number::New(env, r.next));
+        } else {
+          static_assert(std::is_same_v<T, HostTimeRecord>);
+          o.Set("type", "host-time");
+          PutLandmark(o, r.at);
+          o.Set("ns", Big(env, r.ns));
+          o.Set("activity", Napi::Number::New(env, static_cast<uint8_t>(r.activity)));
         }
       },
       record);
@@ -212,7 +218,7 @@ Napi::Object HeaderTo(Napi::Env env, const LogHeader& h) {
   return o;
 }
 
-// logWrite(path, {header, records, close, maxChunkBytes}): writes the log synchronously.
+// logWrite(path, {header, records, close, maxChunkBytes, deflateLevel?}): writes the log synchronously.
 Napi::Value LogWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -222,6 +228,8 @@ Napi::Value LogWrite(const Napi::CallbackInfo& info) {
   const bool close = description.Get("close").ToBoolean();
   LogWriter::Options options;
   options.max_chunk_bytes = static_cast<size_t>(U64(description, "maxChunkBytes"));
+  if (description.Has("deflateLevel")) options.deflate_level = static_cast<int>(U64(description, "deflateLevel"));
+  if (options.deflate_level < 0 || options.deflate_level > 9) throw Napi::RangeError::New(env, "deflateLevel must be 0..9");
   try {
     LogWriter writer(header, std::make_shared<FileChunkSink>(path), options);
     for (uint32_t i = 0; i < records.Length(); ++i) writer.Append(RecordFrom(records.Get(i).As<Napi::Object>()));

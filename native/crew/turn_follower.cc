@@ -18,67 +18,92 @@ std::string DescribeRecord(const SerialRecord& r) {
   return s.str();
 }
 
-[[noreturn]] void Invalid(size_t index, const SerialRecord& r, const std::string& why) {
-  throw InvalidSerialLog("serialized-mode record " + std::to_string(index) + " (" + DescribeRecord(r) + ") " + why);
-}
-
 }  // namespace
+
+TurnFollower::TurnFollower(uint32_t vcpus) : vcpus_(vcpus) {
+  check_.member_of.resize(vcpus);
+  check_.last_count.resize(vcpus, 0);
+}
 
 TurnFollower::TurnFollower(uint32_t vcpus, std::vector<LoggedSerialRecord> records,
                            const std::optional<std::vector<uint64_t>>& final_counts)
-    : vcpus_(vcpus) {
-  // Who is in which group, and who holds each group's turn, as the log goes.
-  std::map<uint64_t, size_t> active;  // recorded group id -> internal group
-  std::vector<std::optional<size_t>> member_of(vcpus);
-  std::vector<uint64_t> last_count(vcpus, 0);
-  std::vector<std::optional<uint32_t>> holder;  // per internal group
-  std::vector<size_t> members;                  // per internal group
-  for (size_t i = 0; i < records.size(); ++i) {
-    const SerialRecord& r = records[i].record;
-    const uint32_t v = VcpuOf(r);
-    if (v >= vcpus) Invalid(i, r, "names a vCPU the machine lacks (it has " + std::to_string(vcpus) + ")");
-    const uint64_t count = CountOf(r);
-    if (count < last_count[v]) Invalid(i, r, "goes back from vcpu " + std::to_string(v) + "'s earlier record @ " + std::to_string(last_count[v]));
-    last_count[v] = count;
+    : TurnFollower(vcpus) {
+  for (const LoggedSerialRecord& logged : records) {
+    const uint32_t v = VcpuOf(logged.record);
+    const uint64_t count = CountOf(logged.record);
     if (final_counts.has_value() && v < final_counts->size() && count > (*final_counts)[v]) {
-      Invalid(i, r, "lies past the vCPU's end @ " + std::to_string((*final_counts)[v]) + " (a truncated or damaged log)");
+      Invalid(logged.record, "lies past the vCPU's end @ " + std::to_string((*final_counts)[v]) + " (a truncated or damaged log)");
     }
+    Add(logged);
+  }
+}
+
+void TurnFollower::Invalid(const SerialRecord& r, const std::string& why) const {
+  throw InvalidSerialLog("serialized-mode record " + std::to_string(added_) + " (" + DescribeRecord(r) + ") " + why);
+}
+
+void TurnFollower::Add(const LoggedSerialRecord& logged) {
+  std::vector<uint32_t> woken;
+  {
+    std::lock_guard lock(mutex_);
+    const SerialRecord& r = logged.record;
+    const auto vcpus = static_cast<uint32_t>(vcpus_.size());
+    const uint32_t v = VcpuOf(r);
+    if (v >= vcpus) Invalid(r, "names a vCPU the machine lacks (it has " + std::to_string(vcpus) + ")");
+    const uint64_t count = CountOf(r);
+    if (count < check_.last_count[v]) {
+      Invalid(r, "goes back from vcpu " + std::to_string(v) + "'s earlier record @ " + std::to_string(check_.last_count[v]));
+    }
+    check_.last_count[v] = count;
     size_t group = 0;
     if (const auto* m = std::get_if<ModeSwitch>(&r)) {
       if (m->serialized) {
-        if (member_of[v].has_value()) Invalid(i, r, "but the vCPU is in a group already");
-        auto it = active.find(m->group);
-        if (it == active.end()) {
-          it = active.emplace(m->group, groups_.size()).first;
+        if (check_.member_of[v].has_value()) Invalid(r, "but the vCPU is in a group already");
+        auto it = check_.active.find(m->group);
+        if (it == check_.active.end()) {
+          it = check_.active.emplace(m->group, groups_.size()).first;
           groups_.emplace_back();
-          holder.emplace_back();
-          members.push_back(0);
+          check_.holder.emplace_back();
+          check_.members.push_back(0);
         }
         group = it->second;
-        member_of[v] = group;
-        ++members[group];
+        check_.member_of[v] = group;
+        ++check_.members[group];
       } else {
-        const auto it = active.find(m->group);
-        if (it == active.end() || member_of[v] != it->second) Invalid(i, r, "but the vCPU is not in that group");
+        const auto it = check_.active.find(m->group);
+        if (it == check_.active.end() || check_.member_of[v] != it->second) Invalid(r, "but the vCPU is not in that group");
         group = it->second;
-        member_of[v].reset();
-        if (holder[group] == v) holder[group].reset();
-        if (--members[group] == 0) active.erase(it);
+        check_.member_of[v].reset();
+        if (check_.holder[group] == v) check_.holder[group].reset();
+        if (--check_.members[group] == 0) check_.active.erase(it);
       }
     } else {
       const auto& t = std::get<TurnSwitch>(r);
-      if (!member_of[v].has_value()) Invalid(i, r, "but the vCPU is in no group");
-      group = *member_of[v];
-      if (t.next >= vcpus || member_of[t.next] != group) Invalid(i, r, "passes the turn to a vCPU outside the group");
-      if (holder[group].has_value() ? *holder[group] != v : t.next != v) {
-        Invalid(i, r, "but the vCPU does not hold the group's turn");
+      if (!check_.member_of[v].has_value()) Invalid(r, "but the vCPU is in no group");
+      group = *check_.member_of[v];
+      if (t.next >= vcpus || check_.member_of[t.next] != group) Invalid(r, "passes the turn to a vCPU outside the group");
+      if (check_.holder[group].has_value() ? *check_.holder[group] != v : t.next != v) {
+        Invalid(r, "but the vCPU does not hold the group's turn");
       }
-      holder[group] = t.next;
+      check_.holder[group] = t.next;
     }
-    entries_.push_back(Entry{r, records[i].checkpoints_before, group, groups_[group].sequence.size()});
-    groups_[group].sequence.push_back(i);
-    vcpus_[v].entries.push_back(i);
+    const size_t index = entries_.size();
+    Group& g = groups_[group];
+    entries_.push_back(Entry{r, logged.checkpoints_before, group, g.sequence.size()});
+    g.sequence.push_back(index);
+    vcpus_[v].entries.push_back(index);
+    ++added_;
+    // Its vCPU may be stopped at its count already, waiting for its turn: let it look.
+    if (vcpus_[v].waiting) woken.push_back(v);
   }
+  if (wake_) {
+    for (uint32_t w : woken) wake_(w);
+  }
+}
+
+size_t TurnFollower::Pending() const {
+  std::lock_guard lock(mutex_);
+  return added_ - processed_;
 }
 
 uint64_t TurnFollower::NextStop(uint32_t vcpu) const {
@@ -109,6 +134,7 @@ void TurnFollower::Process(const Entry& entry, std::vector<uint32_t>& woken) {
     if (next != v) woken.push_back(next);
   }
   ++g.next;
+  ++processed_;
   if (g.next < g.sequence.size()) woken.push_back(VcpuOf(entries_[g.sequence[g.next]].record));
 }
 

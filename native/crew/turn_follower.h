@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -43,12 +44,21 @@ class TurnFollower {
  public:
   static constexpr uint64_t kNever = UINT64_MAX;
 
-  // Validates the records (throws InvalidSerialLog): each vCPU's counts never go back; a
-  // vCPU joins only when in no group and leaves only its own; a turn passes from the
-  // holder (or, for a group's first turn, from the member to itself) to a member; no
-  // record lies past a vCPU's final count, when known.
+  // Records to come: Add() as the log is read (the streaming replay).
+  explicit TurnFollower(uint32_t vcpus);
+  // All records at once (they are Added in order; throws InvalidSerialLog), and no record
+  // may lie past a vCPU's final count, when known.
   TurnFollower(uint32_t vcpus, std::vector<LoggedSerialRecord> records,
                const std::optional<std::vector<uint64_t>>& final_counts);
+
+  // From any thread, in log order: one more record, checked against those before it
+  // (throws InvalidSerialLog): each vCPU's counts never go back; a vCPU joins only when in
+  // no group and leaves only its own; a turn passes from the holder (or, for a group's first
+  // turn, from the member to itself) to a member. A vCPU reads its records before it runs
+  // past them (the replay's horizon), so one added now is never one it passed.
+  void Add(const LoggedSerialRecord& logged);
+  // Records added and not yet processed.
+  size_t Pending() const;
 
   void SetWake(std::function<void(uint32_t vcpu)> wake) { wake_ = std::move(wake); }
 
@@ -88,6 +98,20 @@ class TurnFollower {
   };
 
   void Process(const Entry& entry, std::vector<uint32_t>& woken);
+  [[noreturn]] void Invalid(const SerialRecord& r, const std::string& why) const;
+
+  // What Add checks against: who is in which group, and who holds each group's turn, as
+  // the log goes (not as the replay goes: that is Group::holder and Vcpu::group).
+  struct Check {
+    std::map<uint64_t, size_t> active;  // recorded group id -> internal group
+    std::vector<std::optional<size_t>> member_of;
+    std::vector<uint64_t> last_count;
+    std::vector<std::optional<uint32_t>> holder;  // per internal group
+    std::vector<size_t> members;                  // per internal group
+  };
+  Check check_;
+  size_t added_ = 0;
+  size_t processed_ = 0;
 
   std::vector<Entry> entries_;
   std::vector<Group> groups_;  // by internal index (a recorded group id may come back)

@@ -53,8 +53,9 @@ enum Attention : uint32_t {
   kAttentionFlushCode = 1u << 3,  // decoded code may be stale
   kAttentionCrew = 1u << 4,       // SMP record: another hart waits for a page this one holds
   kAttentionPublish = 1u << 5,    // publish the retired count for progress reports
-  kAttentionSerial = 1u << 6,     // SMP record: stop to join a serialized group
-  kAttentionGate = 1u << 7,       // SMP replay: another hart now waits for this one's count
+  kAttentionSample = 1u << 6,     // log a host-time sample (record --wall-samples)
+  kAttentionSerial = 1u << 7,     // SMP record: stop to join a serialized group
+  kAttentionGate = 1u << 8,       // SMP replay: another hart now waits for this one's count
 };
 
 // Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and

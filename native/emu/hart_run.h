@@ -14,6 +14,7 @@
 #include "emu/block_cache.h"
 #include "emu/decoder.h"
 #include "emu/hart.h"
+#include "machine/host_time_samples.h"
 #include "replay/world.h"
 
 namespace rrkit::emu {
@@ -27,6 +28,7 @@ enum class HartWait : uint8_t {
   kTurn,   // serialized mode: its group's turn (or, recording, the group to form)
   kSpin,   // it spins (a spin-wait hint, or a spin loop the executor recognised)
   kSleep,  // wfi, until an interrupt
+  kSwitch, // replay then live: the others to reach the end of the log
 };
 
 struct alignas(64) HartRun {
@@ -45,8 +47,12 @@ struct alignas(64) HartRun {
   bool spin_probe = false;                // probe from the next block
   bool crew_parked = false;               // SMP record: CREW takes its pages without its help
   bool turn_held = true;                  // serialized mode: free, or holding its group's turn
+  bool start_sampled = false;             // record --wall-samples: its first running sample is logged
+  std::optional<machine::HostTimeSamples::Stall> stall;  // ... what it waits for, while off its thread
   OwnershipFault ownership_fault;         // SMP record: the page the last refused access needs
   uint64_t crew_poll_at = replay::kNever;  // SMP record: serve requests CREW deferred (a hold) here
+  uint64_t horizon = replay::kNever;       // replay: every record of this hart below it has been read
+  uint64_t switch_at = replay::kNever;     // replay then live: this hart's last landmark in the log
   std::atomic<uint64_t> published{0};     // hart.instret as of its last run-loop pass (RetiredSoFar)
   bool done = false;
   // A block cut short at `target`: its first instructions and a sentinel.

@@ -7,6 +7,7 @@
 #include "emu/logged_interrupts.h"
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
+#include "replay/log_error.h"
 
 namespace rrkit::emu {
 namespace {
@@ -34,14 +35,17 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
       board_(options.harts, world, *this, options.console, std::move(input)),
       stop_([this] { WakeAll(); }, "instruction"),
       cut_(options.harts),
+      switch_cut_(options.harts),
       cut_schedule_(CutScheduleFor(options, world)),
       scheduler_(std::max(1u, options.harts), ThreadsFor(options)) {
   if (options.slice_instructions == 0) throw std::invalid_argument("a slice must be at least one instruction");
   for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
 
-  final_counts_ = world_.FinalLandmarks();
-  if (!final_counts_.has_value() && !options.stop_at.empty()) final_counts_ = options.stop_at;
-  if (final_counts_.has_value()) final_counts_->resize(options.harts, replay::kNever);
+  // Replay: the log's stop record comes as the harts read the log (FinalCountsKnown).
+  if (!options.stop_at.empty()) {
+    final_counts_ = options.stop_at;
+    final_counts_->resize(options.harts, replay::kNever);
+  }
 
   std::vector<Hart*> harts;
   for (uint32_t id = 0; id < options.harts; ++id) {
@@ -64,63 +68,69 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
   if (world_.DeliversLiveInterrupts()) {
     interrupts_ = std::make_unique<LiveInterrupts>(world_, board_.clint(), board_.clock(), std::move(harts));
   } else {
-    interrupts_ = std::make_unique<LoggedInterrupts>(world_, final_counts_.has_value());
+    interrupts_ = std::make_unique<LoggedInterrupts>(world_);
   }
-  for (auto& run : runs_) run->next_interrupt = interrupts_->NextScheduled(run->hart.id());
 
-  if (options.crew_granularity != 0 && options.harts > 1) {
-    if (options.crew_edges.has_value()) throw std::invalid_argument("CREW records; a replay follows the recorded edges instead");
-    if (options.serializer.enter_transfers_per_million != 0) {
-      if (!options.serial_sink) throw std::invalid_argument("serialized mode needs somewhere to write its records");
-      serializer_ = std::make_unique<crew::Serializer>(
-          options.harts, options.serializer, options.serial_sink,
-          crew::SerializerHooks{[this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionSerial); },
-                                [this](uint32_t v) { scheduler_.Wake(v, true); }});
-    }
-    // RAM, then one more page for the ordered devices (access_policy.h).
-    const uint64_t g = options.crew_granularity;
-    crew_device_page_ = (options.ram_bytes + g - 1) / g;
-    std::vector<crew::VcpuHooks> hooks;
-    for (const auto& hart : harts_) {
-      const uint32_t v = hart->id();
-      hooks.push_back({&hart->attention, kAttentionCrew, [this, v] { scheduler_.Wake(v); },
-                       [this, v] { scheduler_.Wake(v, true); }});
-    }
-    // Transfers among a serialized group's members are implied by its turns: not logged.
-    crew::TransferSink sink = options.crew_sink;
-    if (serializer_) {
-      sink = [this, log = options.crew_sink](const crew::TransferEdge& e) {
-        if (serializer_->OnTransfer(e)) log(e);
-      };
-    }
-    crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
-                                         std::move(hooks), std::move(sink), options.crew_hold_instructions);
-  }
-  if (options.harts > 1 && (options.crew_edges.has_value() || !options.serial_records.empty())) {
-    // Validates the edges and the serialized-mode records against the harts and their
-    // final landmarks (throws crew::InvalidEdgeLog or crew::InvalidSerialLog before
-    // anything runs).
-    gate_ = std::make_unique<crew::ReplayGate>(options.harts, options.crew_edges.value_or(std::vector<crew::TransferEdge>{}),
-                                               final_counts_, crew::ReplayGate::Options{options.crew_stall_timeout});
+  // SMP record: CREW from the start; a replay going live (then recording) starts it then.
+  if (options.crew_granularity != 0 && options.harts > 1 && world_.DeliversLiveInterrupts()) StartCrew();
+  if (options.follow_crew_edges && options.harts > 1) {
+    // The recorded edges and the serialized-mode records come as the log is read (the
+    // binding hands them to replay_gate() and turn_follower()).
+    gate_ = std::make_unique<crew::ReplayGate>(options.harts, crew::ReplayGate::Options{options.crew_stall_timeout});
     gate_->SetWakeHooks({[this](uint32_t v) { scheduler_.Wake(v, true); },
                          [this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionGate); }});
-    if (!options.serial_records.empty()) {
-      follower_ = std::make_unique<crew::TurnFollower>(options.harts, options.serial_records, final_counts_);
-      follower_->SetWake([this](uint32_t v) { scheduler_.Wake(v, true); });
-    }
+    follower_ = std::make_unique<crew::TurnFollower>(options.harts);
+    follower_->SetWake([this](uint32_t v) { scheduler_.Wake(v, true); });
+  }
+  if (options.host_time_sink) {
+    // No wake-up: a sleeping hart logged its stall as it fell asleep and logs its wake-up.
+    host_time_ = std::make_unique<machine::HostTimeSamples>(options.host_time_sink, options.host_time_period, [this] {
+      for (const auto& hart : harts_) hart->attention.fetch_or(kAttentionSample, std::memory_order_relaxed);
+    });
   }
 }
 
 Machine::~Machine() = default;
+
+void Machine::StartCrew() {
+  const MachineOptions& options = options_;
+  if (options.serializer.enter_transfers_per_million != 0) {
+    if (!options.serial_sink) throw std::invalid_argument("serialized mode needs somewhere to write its records");
+    serializer_ = std::make_unique<crew::Serializer>(
+        options.harts, options.serializer, options.serial_sink,
+        crew::SerializerHooks{[this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionSerial); },
+                              [this](uint32_t v) { scheduler_.Wake(v, true); }});
+  }
+  // RAM, then one more page for the ordered devices (access_policy.h).
+  const uint64_t g = options.crew_granularity;
+  crew_device_page_ = (options.ram_bytes + g - 1) / g;
+  std::vector<crew::VcpuHooks> hooks;
+  for (const auto& hart : harts_) {
+    const uint32_t v = hart->id();
+    hooks.push_back({&hart->attention, kAttentionCrew, [this, v] { scheduler_.Wake(v); },
+                     [this, v] { scheduler_.Wake(v, true); }});
+  }
+  // Transfers among a serialized group's members are implied by its turns: not logged.
+  crew::TransferSink sink = options.crew_sink;
+  if (serializer_) {
+    sink = [this, log = options.crew_sink](const crew::TransferEdge& e) {
+      if (serializer_->OnTransfer(e)) log(e);
+    };
+  }
+  crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
+                                       std::move(hooks), std::move(sink), options.crew_hold_instructions);
+}
 
 // --- the run ---------------------------------------------------------------------------
 
 machine::RunResult Machine::RunUntilStopped() {
   const auto started = std::chrono::steady_clock::now();
   interrupts_->Start();
+  if (host_time_) host_time_->Start();
   scheduler_.Start({[this](uint32_t v) { return RunSlice(v); }, [this] { stop_.ThreadEnded(); }, [this] { AllBlocked(); }});
   stop_.WaitForThreads(scheduler_.thread_count(), options_.timeout);
   scheduler_.Join();
+  if (host_time_) host_time_->Stop();
   interrupts_->Stop();
   board_.console().Flush();
 
@@ -152,6 +162,9 @@ machine::RunResult Machine::RunUntilStopped() {
       result.outcome = machine::Outcome::kDiverged;
       result.error = replay::DescribeDivergence(d, "instruction");
       result.divergence = d;
+    } catch (const replay::LogError& e) {
+      result.outcome = machine::Outcome::kLogDamaged;
+      result.error = e.what();
     }
   }
   return result;
@@ -165,6 +178,50 @@ uint64_t Machine::RetiredSoFar() {
     harts_[i]->attention.fetch_or(kAttentionPublish, std::memory_order_relaxed);
   }
   return total;
+}
+
+// --- replay, then live ----------------------------------------------------------------
+
+Machine::Step Machine::JoinSwitch(HartRun& run) {
+  std::vector<uint32_t> released;
+  const bool last = switch_cut_.TryArrive(
+      run.hart.id(),
+      [this] {
+        try {
+          GoLive();
+        } catch (const std::exception& e) {
+          Stop(machine::Outcome::kHostError, std::string("going live at the end of the log: ") + e.what());
+        }
+      },
+      run.cut_generation, released);
+  if (!last) return Wait(run, HartWait::kSwitch);
+  for (uint32_t v : released) scheduler_.Wake(v, true);
+  if (stopping()) return Step::kDone;
+  UpdateTarget(run);
+  return Step::kContinue;
+}
+
+// Every hart is paused at its last landmark in the log: from here the machine runs as a
+// plain run or a recording does. The guest saw the recording's clock; host time goes on
+// from the latest value it read.
+void Machine::GoLive() {
+  world_.GoLive();
+  board_.clock().ContinueFrom(board_.clint().LatestMtime());
+  std::vector<Hart*> harts;
+  for (const auto& hart : harts_) harts.push_back(hart.get());
+  interrupts_ = std::make_unique<LiveInterrupts>(world_, board_.clint(), board_.clock(), std::move(harts));
+  interrupts_->Start();
+  cut_schedule_.GoLive(options_.checkpoint_interval, harts_[0]->instret);
+  gate_.reset();
+  follower_.reset();  // a log with serialized groups is refused before it gets here (binding.cc)
+  if (options_.crew_granularity != 0 && harts_.size() > 1) StartCrew();
+  for (auto& run : runs_) {
+    run->next_interrupt.reset();
+    run->horizon = replay::kNever;
+    run->switch_at = replay::kNever;
+    // A timer may have fallen due, or msip been set, while the log said nothing: look.
+    run->hart.RaiseAttention(kAttentionInterrupt);
+  }
 }
 
 // --- consistent cuts ---------------------------------------------------------------------
@@ -208,7 +265,13 @@ replay::Checkpoint Machine::CaptureState() {
 // --- stop ------------------------------------------------------------------------------
 
 void Machine::WakeAll() {
+  // An abort: harts waiting for more of the log give up. (A guest's exit needs none: a
+  // replaying hart reaches its exit only once the log is read past it, and a finished one
+  // waits for nothing; the world must stay readable for the stop record's trailer.)
+  const machine::Outcome outcome = stop_.outcome();
+  if (outcome != machine::Outcome::kExited && outcome != machine::Outcome::kReachedCounts) world_.Cancel();
   if (crew_) crew_->Stop();   // harts waiting for a page give up
+  switch_cut_.Cancel();
   if (gate_) gate_->Cancel();  // ... and so do harts waiting at their gates
   for (const auto& hart : harts_) hart->RaiseAttention(kAttentionStop);
   cut_.Cancel();
@@ -228,8 +291,10 @@ void Machine::TimerCompareChanged(uint32_t hart) { interrupts_->TimerCompareChan
 
 void Machine::ExitRequested(replay::Landmark at, int code) {
   if (!stop_.RecordExit(at, code)) return;
-  // Replaying to final landmarks: the other harts still run to theirs.
-  if (!final_counts_.has_value()) Stop(machine::Outcome::kExited, "");
+  // Replaying to final landmarks: the other harts still run to theirs. (A replaying hart
+  // reaches its exit only once the log is read past it: the stop record, if the log has
+  // one, is known by now.)
+  if (!FinalCountsKnown()) Stop(machine::Outcome::kExited, "");
 }
 
 }  // namespace rrkit::emu

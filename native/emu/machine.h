@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "machine/console.h"
 #include "machine/consistent_cut.h"
 #include "machine/cut_schedule.h"
+#include "machine/host_time_samples.h"
 #include "machine/run_result.h"
 #include "machine/stop_protocol.h"
 #include "machine/vcpu_scheduler.h"
@@ -57,15 +59,15 @@ struct MachineOptions {
   // serving requests for it (Crew's hold); 0 serves them at its next block boundary. The
   // record session sets it (default: CREW_DEFAULT_HOLD in src/smp/crew-options.ts).
   uint64_t crew_hold_instructions = 0;
-  // SMP replay: the recorded transfer edges each hart waits at.
-  std::optional<std::vector<crew::TransferEdge>> crew_edges;
+  // SMP replay: each hart waits at the recorded transfer edges, and follows the recorded
+  // serialized-mode turns, which whoever reads the log hands to replay_gate() and
+  // turn_follower() as it reads them.
+  bool follow_crew_edges = false;
   std::chrono::milliseconds crew_stall_timeout{3000};
   // SMP record: serialized mode (crew/serializer.h), its records handed to `serial_sink`
   // (under the serializer's lock: it must be quick). Off when the entry rate is 0.
   crew::SerializerOptions serializer;
   crew::SerialSink serial_sink;
-  // SMP replay: the recorded mode and turn switches, in log order.
-  std::vector<crew::LoggedSerialRecord> serial_records;
   // M:N: host threads that run the harts (0: the host's cores), and the instructions a hart
   // runs before it gives its thread to another that waits for one.
   uint32_t threads = 0;
@@ -73,6 +75,10 @@ struct MachineOptions {
   // Busy-wait detection without the hint (executor.h, the spin probe): timing only, so a
   // log recorded with it replays exactly without it and the other way round.
   bool spin_detection = true;
+  // Record with wall-clock samples: each taken by `host_time_sink`, one per hart every
+  // `host_time_period` while it runs and at both ends of its stalls (machine/host_time_samples.h).
+  machine::HostTimeSamples::Sink host_time_sink;
+  std::chrono::microseconds host_time_period{1000};
 };
 
 class Machine final : private BoardEvents {
@@ -101,6 +107,11 @@ class Machine final : private BoardEvents {
   // Another thread raised `hart`'s attention: run it if it waits (Hart::RaiseAttention).
   void HartAttention(uint32_t hart) { scheduler_.Wake(hart); }
 
+  // SMP replay with follow_crew_edges: where the recorded edges go. Null otherwise.
+  crew::ReplayGate* replay_gate() { return gate_.get(); }
+  // ... and where the recorded mode and turn switches go (serialized mode). Null otherwise.
+  crew::TurnFollower* turn_follower() { return follower_.get(); }
+
  private:
   // BoardEvents
   void SoftwareInterruptChanged(uint32_t hart) override;
@@ -121,8 +132,13 @@ class Machine final : private BoardEvents {
   Step Sleep(HartRun& run);
   Step SpinWait(HartRun& run);
   Step Wait(HartRun& run, HartWait why, crew::ParkReason reason = crew::ParkReason::kBlocked);
+  Step ResumedWait(HartRun& run);
   void ParkCrew(HartRun& run, crew::ParkReason reason = crew::ParkReason::kBlocked);
   void UnparkCrew(HartRun& run);
+  // Replay: what the log has said so far about this hart's next stops.
+  void RefreshFromLog(HartRun& run);
+  // Whether every hart's final count is known: stop_at, or the replayed log's stop record.
+  bool FinalCountsKnown();
   void PollCrew(HartRun& run);
   Step ExecuteOneBlock(HartRun& run);
   Step OwnershipFault(HartRun& run);
@@ -132,6 +148,14 @@ class Machine final : private BoardEvents {
   uint64_t CutsFor(const HartRun& run, uint64_t count);
   // Every hart waits and nothing inside the machine can wake one (scheduler's all_blocked).
   void AllBlocked();
+
+  // --- replay, then live (machine.cc) ----------------------------------------------------
+  // The hart is at its last landmark in the log (World::SwitchLandmarks); the last hart to
+  // arrive turns the machine live, while every hart is paused there.
+  Step JoinSwitch(HartRun& run);
+  void GoLive();
+  // SMP record: CREW page ownership (at construction, or when a replay goes live).
+  void StartCrew();
 
   // --- consistent cuts (machine.cc) -------------------------------------------------------
   // Hart 0 decided (record/live): ask every other hart to pause at its next boundary.
@@ -161,14 +185,21 @@ class Machine final : private BoardEvents {
 
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;
+  // Where every hart stops: options.stop_at, or in replay the log's stop record once read.
+  std::mutex final_counts_mutex_;
   std::optional<std::vector<uint64_t>> final_counts_;
 
   machine::StopProtocol stop_;
   machine::ConsistentCut cut_;
+  machine::ConsistentCut switch_cut_;  // replay then live: where every hart leaves the log
+  std::mutex switch_mutex_;
+  std::optional<std::vector<uint64_t>> switch_at_;
   machine::CutSchedule cut_schedule_;
   machine::VcpuScheduler scheduler_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;
+  // Record --wall-samples only (null otherwise); its ticker raises the harts' attention.
+  std::unique_ptr<machine::HostTimeSamples> host_time_;
 };
 
 }  // namespace rrkit::emu

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "emu/machine.h"
+#include "replay/log_error.h"
 
 namespace rrkit::emu {
 namespace {
@@ -52,6 +53,10 @@ SliceEnd Machine::RunSlice(uint32_t index) {
   HartRun& run = *runs_[index];
   Step step = Step::kDone;
   try {
+    if (host_time_ && !run.start_sampled) {
+      host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kRunning);
+      run.start_sampled = true;
+    }
     step = Slice(run);
   } catch (const replay::Divergence& d) {
     Diverged(d);
@@ -64,6 +69,8 @@ SliceEnd Machine::RunSlice(uint32_t index) {
     }
   } catch (const crew::InvalidSerialLog& bad) {
     Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "turn order", "the recorded turns", bad.what()});
+  } catch (const replay::LogError& e) {
+    Stop(machine::Outcome::kLogDamaged, e.what());
   } catch (const std::exception& e) {
     Stop(machine::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }
@@ -87,6 +94,8 @@ void Machine::EndHart(HartRun& run) {
     run.crew_parked = true;
   }
   if (gate_) gate_->Finish(id, run.hart.instret);
+  run.stall.reset();
+  if (host_time_) host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kStopped);
   run.done = true;
 }
 
@@ -129,6 +138,12 @@ Machine::Step Machine::Slice(HartRun& run) {
 
 // What the hart waited for, looked at again. kContinue: it may go on.
 Machine::Step Machine::Resumed(HartRun& run) {
+  const Step step = ResumedWait(run);
+  if (run.wait == HartWait::kNone) run.stall.reset();  // its wait (if any) ended: logs the stall
+  return step;
+}
+
+Machine::Step Machine::ResumedWait(HartRun& run) {
   Hart& hart = run.hart;
   const uint32_t id = hart.id();
   const HartWait why = run.wait;
@@ -142,6 +157,11 @@ Machine::Step Machine::Resumed(HartRun& run) {
       return Step::kContinue;
     case HartWait::kCut:
       if (!cut_.Completed(run.cut_generation)) break;
+      UpdateTarget(run);
+      return Step::kContinue;
+    case HartWait::kSwitch:
+      if (!switch_cut_.Completed(run.cut_generation)) break;
+      if (stopping()) return Step::kDone;
       UpdateTarget(run);
       return Step::kContinue;
     case HartWait::kGate:
@@ -169,6 +189,23 @@ Machine::Step Machine::Resumed(HartRun& run) {
 Machine::Step Machine::Wait(HartRun& run, HartWait why, crew::ParkReason reason) {
   if (why != HartWait::kPage) ParkCrew(run, reason);
   run.wait = why;
+  if (host_time_) {
+    // Record --wall-samples: logged when the wait ends, if it lasted long enough. A turn is
+    // waited for because of the pages the group trades: drawn as a page wait.
+    std::optional<replay::VcpuActivity> activity;
+    switch (why) {
+      case HartWait::kPage:
+      case HartWait::kTurn: activity = replay::VcpuActivity::kPageWait; break;
+      case HartWait::kCut: activity = replay::VcpuActivity::kCut; break;
+      case HartWait::kSleep: activity = replay::VcpuActivity::kSleep; break;
+      case HartWait::kSpin: activity = replay::VcpuActivity::kSpinWait; break;
+      case HartWait::kNone:
+      case HartWait::kGate:
+      case HartWait::kSwitch: break;  // replay: no samples
+    }
+    run.stall.reset();
+    if (activity.has_value()) run.stall.emplace(host_time_.get(), run.hart.LandmarkAt(run.hart.instret), *activity);
+  }
   return Step::kBlocked;
 }
 
@@ -282,6 +319,9 @@ Machine::Step Machine::HandleAttention(HartRun& run, uint32_t bits) {
     }
   }
   if ((bits & kAttentionInterrupt) != 0) interrupts_->AttentionRaised(run);
+  if ((bits & kAttentionSample) != 0 && host_time_ && !run.sleeping) {
+    host_time_->Sample(hart.LandmarkAt(hart.instret), replay::VcpuActivity::kRunning);
+  }
   if ((bits & kAttentionSerial) != 0 && serializer_ && serializer_->MustStop(hart.id())) {
     // Serialized record: it joins a group where it stands, and runs only when its turn comes.
     ParkCrew(run);
@@ -352,7 +392,8 @@ void Machine::PollCrew(HartRun& run) {
 void Machine::UpdateTarget(HartRun& run) {
   const uint32_t id = run.hart.id();
   const uint64_t now = run.hart.instret;
-  uint64_t logged = std::min(run.final_count, cut_schedule_.next(id));
+  if (!world_.DeliversLiveInterrupts()) RefreshFromLog(run);
+  uint64_t logged = std::min({run.final_count, cut_schedule_.next(id), run.horizon, run.switch_at});
   if (gate_) logged = std::min(logged, gate_->NextWaitCount(id));
   if (follower_) logged = std::min(logged, follower_->NextStop(id));
   if (run.next_interrupt.has_value()) logged = std::min(logged, run.next_interrupt->count);
@@ -368,6 +409,37 @@ void Machine::UpdateTarget(HartRun& run) {
   run.target = target;
 }
 
+// Replay reads the log as the harts reach it (replay/world.h, Horizon): a hart runs freely
+// up to its horizon, below which every record of it has been read. Another hart may have
+// read further since this one computed its target; this one sees that when it reaches the
+// target, which is at most its horizon, so nothing it needs can lie below.
+void Machine::RefreshFromLog(HartRun& run) {
+  const uint32_t id = run.hart.id();
+  run.horizon = world_.Horizon(id);
+  if (!run.next_interrupt.has_value()) run.next_interrupt = interrupts_->NextScheduled(id);
+  if (run.final_count == replay::kNever && FinalCountsKnown()) {
+    std::lock_guard lock(final_counts_mutex_);
+    run.final_count = (*final_counts_)[id];
+  }
+  cut_schedule_.Refresh();
+  if (run.switch_at == replay::kNever) {
+    std::lock_guard lock(switch_mutex_);
+    if (!switch_at_.has_value()) switch_at_ = world_.SwitchLandmarks();
+    if (switch_at_.has_value() && id < switch_at_->size()) run.switch_at = (*switch_at_)[id];
+  }
+}
+
+bool Machine::FinalCountsKnown() {
+  std::lock_guard lock(final_counts_mutex_);
+  if (final_counts_.has_value()) return true;
+  if (world_.DeliversLiveInterrupts()) return false;
+  auto counts = world_.FinalLandmarks();
+  if (!counts.has_value()) return false;
+  counts->resize(harts_.size(), replay::kNever);
+  final_counts_ = std::move(counts);
+  return true;
+}
+
 // Replay: the cuts that precede the hart's records at `count` in the recording. A record
 // logged after a cut the hart has not joined yet must wait for it, but only where that
 // cut falls (a log that says otherwise is damaged, and must not hold the hart forever).
@@ -377,7 +449,7 @@ uint64_t Machine::CutsFor(const HartRun& run, uint64_t count) {
 
 // The hart is at run.target: serve deferred CREW requests, end its slice or its turn, join
 // a cut, process its serialized-mode records, wait at its replay gate, take a scheduled
-// interrupt, or stop. In that order when they coincide, with two exceptions: an interrupt
+// interrupt, stop, or (replay) go live or read on in the log. In that order when they coincide, with two exceptions: an interrupt
 // or a serialized-mode record the recording took before that cut (a hart woken from wfi
 // joins cuts without retiring anything, and a hart stopped for its turn joins them where
 // it stopped, so both can fall on one count; the log's order says which came first). A
@@ -440,6 +512,11 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
     interrupts_->TakeScheduled(run);
   } else if (now >= run.final_count) {
     return FinishHart(run);
+  } else if (now >= run.switch_at) {
+    return JoinSwitch(run);
+  } else if (now >= run.horizon) {
+    world_.Advance(id, now);
+    if (stopping()) return Step::kDone;
   } else if (now > run.logged_target) {
     throw std::runtime_error("hart " + std::to_string(id) + " passed its target count " +
                              std::to_string(run.logged_target) + " (at " + std::to_string(now) + ")");
@@ -489,6 +566,7 @@ void Machine::AllBlocked() {
       case HartWait::kPage: report << "waiting for a CREW page"; break;
       case HartWait::kCut: report << "waiting at a checkpoint cut"; break;
       case HartWait::kGate: report << "waiting for a transfer edge's predecessor"; break;
+      case HartWait::kSwitch: report << "waiting at the end of the log for the others, to go live"; break;
       case HartWait::kTurn: {
         const std::string why = follower_ ? follower_->Describe(r->hart.id()) : "";
         report << (why.empty() ? "waiting for its serialized group's turn" : why);

@@ -12,6 +12,7 @@
 #include "kvm/registers.h"
 #include "kvm/thread_kick.h"
 #include "replay/divergence.h"
+#include "replay/log_error.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -55,13 +56,21 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   vcpu_.SetRegs(regs);
 
   if (options_.track_memory) memory_hash_ = std::make_unique<MemoryHash>(memory_);
+  // No ticker (a kick would cost an exit): the vCPU thread samples at its entries and exits.
+  if (options_.host_time_sink) host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
-  } else {
-    next_interrupt_ = world_.ScheduledInterrupt(0);
-    if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
-    if (const auto finals = world_.FinalLandmarks()) final_exits_ = finals->at(0);
   }
+}
+
+// Replay reads the log as the run reaches it (replay/world.h, Horizon): everything logged
+// below the horizon has been read, so what comes next is known until the run gets there.
+void Machine::RefreshFromLog(replay::Landmark at) {
+  if (world_.Horizon(0) > at.count) return;
+  world_.Advance(0, at.count);
+  next_interrupt_ = world_.ScheduledInterrupt(0);
+  if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
+  if (const auto finals = world_.FinalLandmarks()) final_exits_ = finals->at(0);
 }
 
 Machine::~Machine() = default;
@@ -99,12 +108,16 @@ void Machine::Loop() {
   const auto started = std::chrono::steady_clock::now();
   auto guest_time = [&] { result_.guest_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   try {
+    if (host_time_) host_time_->Start();
+    guest_entries_.emplace(host_time_.get(), Here());
     RunLoop();
     guest_time();
   } catch (const Stopped&) {
     guest_time();
   } catch (const replay::Divergence& d) {
     stop_ = Stop{machine::Outcome::kDiverged, DivergenceMessage(d), d};
+  } catch (const replay::LogError& e) {
+    stop_ = Stop{machine::Outcome::kLogDamaged, e.what(), std::nullopt};
   } catch (const std::exception& e) {
     stop_ = Stop{machine::Outcome::kHostError, e.what(), std::nullopt};
   }
@@ -134,6 +147,7 @@ void Machine::Loop() {
 
 void Machine::RunLoop() {
   for (;;) {
+    guest_entries_->Entering(Here());
     if (!vcpu_.Run()) {
       vcpu_.ClearKick();
       if (timed_out_.load()) {
@@ -148,11 +162,13 @@ void Machine::RunLoop() {
     ++exits_;
     exits_published_.store(exits_, std::memory_order_relaxed);
     const replay::Landmark at = Here();
+    if (!live_) RefreshFromLog(at);
     if (final_exits_.has_value() && exits_ > *final_exits_) {
       throw replay::Divergence{at, "exit count", "the recording stopped at exit " + std::to_string(*final_exits_),
                                "the guest went on (" + ExitReasonName(exit.reason) + ")"};
     }
 
+    guest_entries_->Exited(at);
     TakeCheckpointIfDue(at);
     CompleteDiskIfDue(at);
     const ExitAction action = HandleExit(exit, devices_, at);
@@ -167,6 +183,8 @@ void Machine::RunLoop() {
         result_.run.exit_code = action.exit_code;
         result_.run.exit_at = at;
         const replay::Checkpoint final_state = CaptureState(at, true);
+        // Before the stop record, which ends the log.
+        if (host_time_) host_time_->Sample(at, replay::VcpuActivity::kStopped);
         world_.MachineStopped(at, action.exit_code, final_state, console_out_.Digest());
         return;
       }
@@ -181,7 +199,11 @@ void Machine::RunLoop() {
 
 void Machine::TakeCheckpointIfDue(replay::Landmark at) {
   if (next_checkpoint_ == 0 || at.count != next_checkpoint_) return;
-  world_.CheckpointTaken(CaptureState(at, false));
+  {
+    // The guest waits while its memory is hashed: on the wall axis, the checkpoint's cost.
+    const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kCut);
+    world_.CheckpointTaken(CaptureState(at, false));
+  }
   if (live_) {
     next_checkpoint_ += options_.checkpoint_interval;
   } else {
@@ -300,6 +322,7 @@ void Machine::WaitInHalt(replay::Landmark at) {
     }
     return;
   }
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSleep);
   for (;;) {
     const auto now = clock_.Now();
     if (const auto due = timer_.TakeDue(now)) interrupts_.Raise(kTimerVector, *due);

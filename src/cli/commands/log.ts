@@ -1,8 +1,11 @@
-/** `rrkit log stats|dump RUN.rrlog [--json]`: read a log with the TypeScript reader. */
+/** `rrkit log stats|dump|timeline RUN.rrlog`: read a log with the TypeScript reader. */
 import type { Argv, CommandModule } from 'yargs';
+import { parseLandmark, LandmarkWindow } from '../../analysis/timeline/timeline-filter.js';
+import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { formatRecord, toJsonSafe } from '../../analysis/log-dump.js';
-import { readLogFile } from '../../analysis/log-reader.js';
+import { readLogHeaderFile, scanLogFile } from '../../analysis/log-reader.js';
 import { logFileStats, type LogStats } from '../../analysis/log-stats.js';
+import { UsageError, checkOption } from '../errors.js';
 
 interface LogArgs {
   log: string;
@@ -83,27 +86,115 @@ const dumpCommand: CommandModule<object, LogArgs> = {
   describe: 'one line per record',
   builder: withLogArgs,
   handler: (args) => {
-    const log = readLogFile(args.log);
+    // Streamed a chunk at a time: a log of any size, in the memory of one chunk.
+    const header = readLogHeaderFile(args.log);
+    const out = new BufferedWriter();
     if (args.json) {
-      process.stdout.write(
-        JSON.stringify({ header: toJsonSafe(log.header), complete: log.complete, records: log.records.map(toJsonSafe) }) + '\n',
-      );
+      out.write(`{"header":${JSON.stringify(toJsonSafe(header))},"records":[`);
+      let first = true;
+      const outline = scanLogFile(args.log, (record) => {
+        out.write(`${first ? '' : ','}${JSON.stringify(toJsonSafe(record))}`);
+        first = false;
+      });
+      out.write(`],"complete":${outline.complete}}\n`);
+      out.flush();
       return;
     }
-    const h = log.header;
-    const out = [
-      `# ${h.engine}, ${h.vcpus} vcpus, ${h.ramMib} MiB, image ${h.imagePath} sha256 ${h.imageHash}`,
-      `# CREW granularity ${h.crewGranularity}, checkpoint interval ${h.checkpointInterval}, config ${h.configJson}`,
-      ...log.records.map(formatRecord),
-      log.complete ? '# complete' : '# incomplete: no trailer',
-    ];
-    process.stdout.write(out.join('\n') + '\n');
+    out.write(
+      `# ${header.engine}, ${header.vcpus} vcpus, ${header.ramMib} MiB, image ${header.imagePath} sha256 ${header.imageHash}\n` +
+        `# CREW granularity ${header.crewGranularity}, checkpoint interval ${header.checkpointInterval}, config ${header.configJson}\n`,
+    );
+    const outline = scanLogFile(args.log, (record) => out.write(`${formatRecord(record)}\n`));
+    out.write(outline.complete ? '# complete\n' : '# incomplete: no trailer\n');
+    out.flush();
+  },
+};
+
+/** Collects output and writes it to stdout in large pieces (stdout to a file or pipe is synchronous on Linux). */
+class BufferedWriter {
+  private parts: string[] = [];
+  private size = 0;
+
+  write(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= 1 << 20) this.flush();
+  }
+
+  flush(): void {
+    process.stdout.write(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+interface TimelineArgs {
+  log: string;
+  output: string;
+  html: boolean;
+  from: string | undefined;
+  to: string | undefined;
+  pages: string | undefined;
+  interval: string | undefined;
+  guest: string | undefined;
+  wall: boolean;
+}
+
+const timelineCommand: CommandModule<object, TimelineArgs> = {
+  command: 'timeline <log>',
+  describe: 'a timeline of vCPUs, interrupts and CREW transfers (trace-event JSON for Perfetto, or --html)',
+  builder: (y: Argv) =>
+    y
+      .positional('log', { type: 'string', demandOption: true, describe: 'the .rrlog file' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the trace to write (RUN.trace.json, or RUN.html with --html)' })
+      .option('html', { type: 'boolean', default: false, describe: 'a self-contained HTML page instead of trace-event JSON' })
+      .option('from', { type: 'string', describe: 'only landmarks from this count on, on every vCPU (10M, 0x1000, 250k)' })
+      .option('to', { type: 'string', describe: 'only landmarks up to this count' })
+      .option('pages', { type: 'string', describe: 'only transfers of these CREW pages: numbers (0x3), ranges (0x3-0x7), guest variable names' })
+      .option('wall', { type: 'boolean', default: false, describe: 'host time instead of landmarks, from a log recorded with --wall-samples' })
+      .option('interval', { type: 'string', describe: 'landmarks per counter interval (default 1M instructions, 100 exits)' })
+      .option('guest', { type: 'string', describe: 'the guest ELF whose variables name pages, when not at the path recorded in the log' }) as unknown as Argv<TimelineArgs>,
+  handler: (args) => {
+    const landmark = (flag: string, text: string | undefined): bigint | undefined => {
+      let value: bigint | undefined;
+      checkOption(flag, text, (t) => (value = parseLandmark(t)));
+      return value;
+    };
+    let window: LandmarkWindow;
+    try {
+      window = LandmarkWindow.between(landmark('--from', args.from), landmark('--to', args.to));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`--from/--to: ${(error as Error).message}`);
+    }
+    const interval = landmark('--interval', args.interval);
+    let result;
+    try {
+      result = writeTimeline({
+        logPath: args.log,
+        outPath: args.output,
+        format: args.html ? 'html' : 'json',
+        guest: args.guest,
+        window,
+        pages: args.pages,
+        interval,
+        wall: args.wall,
+      });
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(error.message);
+      throw error;
+    }
+    process.stderr.write(
+      `rrkit: wrote ${result.path}: ${result.vcpus} vCPU tracks, ${result.transfers} CREW transfers, ${result.instants} instants, ` +
+        `${result.checkpoints} checkpoints (${result.events} trace events${result.complete ? '' : '; the log is incomplete'})` +
+        (args.html ? '\n' : '; open it in the Perfetto UI or chrome://tracing\n'),
+    );
   },
 };
 
 export const logCommand: CommandModule = {
   command: 'log <command>',
   describe: 'inspect a record log',
-  builder: (y: Argv) => y.command(statsCommand).command(dumpCommand).demandCommand(1),
+  builder: (y: Argv) => y.command(statsCommand).command(dumpCommand).command(timelineCommand).demandCommand(1),
   handler: () => {},
 };

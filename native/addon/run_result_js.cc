@@ -32,6 +32,8 @@ Napi::Object RunResultToJs(Napi::Env env, const machine::RunResult& result, bool
   out.Set("stateHash", Napi::BigInt::New(env, result.state_hash));
   out.Set("wallSeconds", result.wall_seconds);
   out.Set("logComplete", log_complete);
+  out.Set("interrupts", Napi::Number::New(env, static_cast<double>(result.interrupts_taken)));
+  out.Set("checkpointsCompared", Napi::Number::New(env, static_cast<double>(result.checkpoints_compared)));
   out.Set("console", Napi::Buffer<char>::Copy(env, result.console.data(), result.console.size()));
   return out;
 }

@@ -6,6 +6,7 @@
 #include "emu/logged_interrupts.h"
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
+#include "machine/run_interrupts.h"
 
 namespace rrkit::emu {
 namespace {
@@ -82,6 +83,8 @@ Machine::~Machine() = default;
 machine::RunResult Machine::RunUntilStopped() {
   const auto started = std::chrono::steady_clock::now();
   interrupts_->Start();
+  // SIGINT/SIGTERM: stopped like a timeout (a recording's log sealed, incomplete).
+  const machine::InterruptibleRun interruptible([this] { Stop(machine::Outcome::kInterrupted, "the run was interrupted"); });
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < harts_.size(); ++i) threads.emplace_back([this, i] { HartThread(i); });
   stop_.WaitForThreads(hart_count(), options_.timeout);
@@ -91,6 +94,7 @@ machine::RunResult Machine::RunUntilStopped() {
 
   machine::RunResult result;
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.interrupts_taken = interrupts_->taken();
   result.outcome = stop_.outcome();
   result.error = stop_.error();
   result.divergence = stop_.divergence();

@@ -19,6 +19,7 @@ enum class Outcome {
   kTimeout,        // the run's timeout passed
   kHostError,      // rrkit failed
   kDiverged,       // replay: the guest did not follow the log; `divergence` says where
+  kInterrupted,    // stopped from outside (SIGINT, SIGTERM: machine/run_interrupts.h)
 };
 
 // The name TypeScript sees ("exited", "reached-counts", ...).
@@ -40,6 +41,10 @@ struct RunResult {
   uint64_t memory_hash = 0;
   uint64_t state_hash = 0;  // every vCPU's registers and all memory
   double wall_seconds = 0;
+  // Asynchronous interrupts the vCPUs took.
+  uint64_t interrupts_taken = 0;
+  // Replay: the log's checkpoints this run compared and found equal (what verify reports).
+  uint64_t checkpoints_compared = 0;
   std::string console;  // captured console output, when the run captured it
 };
 

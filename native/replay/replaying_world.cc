@@ -1,5 +1,6 @@
 #include "replay/replaying_world.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <type_traits>
 
@@ -27,9 +28,43 @@ std::string DescribeOutput(const OutputDigest& output) {
   return std::to_string(output.bytes) + " bytes, digest " + hash;
 }
 
+// How far an incomplete log vouches for each vCPU: the highest landmark any record names
+// for it. A vCPU's own records are logged in its execution order, and a record another
+// thread logs about it (a checkpoint, the `from` side of a CREW edge) names a count it had
+// already passed, so every record of that vCPU up to this count is in the log; beyond it,
+// an interrupt or a rare outcome may have been in the chunk that was never sealed.
+std::vector<uint64_t> VouchedLandmarks(const std::vector<Record>& records, uint32_t vcpus) {
+  std::vector<uint64_t> last(vcpus, 0);
+  auto saw = [&](Landmark at) {
+    if (at.vcpu < vcpus) last[at.vcpu] = std::max(last[at.vcpu], at.count);
+  };
+  for (const Record& record : records) {
+    std::visit(
+        [&](const auto& r) {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, CheckpointRecord>) {
+            for (const auto& v : r.checkpoint.vcpus) saw(v.at);
+          } else if constexpr (std::is_same_v<T, CrewTransferRecord>) {
+            saw(r.from);
+            saw(r.to);
+          } else if constexpr (std::is_same_v<T, MachineStopRecord>) {
+            saw(r.exit_at);
+            for (const auto& v : r.final_state.vcpus) saw(v.at);
+          } else {
+            saw(r.at);
+          }
+        },
+        record);
+  }
+  return last;
+}
+
 }  // namespace
 
-ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_(log.complete) {
+ReplayingWorld::ReplayingWorld(LogContents log)
+    : header_(log.header),
+      complete_(log.complete),
+      vouched_(log.complete ? std::vector<uint64_t>{} : VouchedLandmarks(log.records, log.header.vcpus)) {
   for (uint32_t i = 0; i < header_.vcpus; ++i) vcpus_.push_back(std::make_unique<VcpuLog>());
   for (Record& record : log.records) {
     std::visit(
@@ -114,6 +149,7 @@ void ReplayingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
   checkpoints_.pop_front();
   const std::vector<Divergence> differences = CompareCheckpoints(expected, checkpoint);
   if (!differences.empty()) throw differences.front();
+  checkpoints_compared_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
@@ -160,7 +196,7 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
 
 std::optional<std::vector<uint64_t>> ReplayingWorld::FinalLandmarks() {
   std::lock_guard lock(machine_mutex_);
-  if (!stop_) return std::nullopt;
+  if (!stop_) return complete_ ? std::nullopt : std::optional(vouched_);
   std::vector<uint64_t> counts;
   for (const auto& v : stop_->final_state.vcpus) counts.push_back(v.at.count);
   return counts;

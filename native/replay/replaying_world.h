@@ -4,6 +4,7 @@
 // and the actual value.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -28,10 +29,15 @@ class ReplayingWorld final : public World {
   void CheckpointTaken(const Checkpoint& checkpoint) override;
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                       const OutputDigest& output) override;
+  // Where each vCPU stopped in the recording; for an incomplete log (no stop record), the
+  // last landmark of each vCPU that the log vouches for: replay stops there, since what the
+  // recording did after its last sealed chunk is unknown.
   std::optional<std::vector<uint64_t>> FinalLandmarks() override;
 
   const LogHeader& header() const { return header_; }
   bool log_complete() const { return complete_; }
+  // Checkpoints compared with the log and found equal so far.
+  uint64_t checkpoints_compared() const { return checkpoints_compared_.load(std::memory_order_relaxed); }
   // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
   const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
   // Bytes devices wrote into guest memory, in log order. An engine with DMA devices (kvm)
@@ -52,6 +58,9 @@ class ReplayingWorld final : public World {
 
   const LogHeader header_;
   const bool complete_;
+  // An incomplete log: each vCPU's last landmark in it, as far as replay may go (see
+  // VouchedLandmarks in replaying_world.cc).
+  std::vector<uint64_t> vouched_;
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
   std::vector<CrewTransferRecord> crew_transfers_;
   std::vector<DmaWriteRecord> dma_writes_;
@@ -59,6 +68,7 @@ class ReplayingWorld final : public World {
   std::mutex machine_mutex_;  // checkpoints and the stop
   std::deque<Checkpoint> checkpoints_;
   std::optional<MachineStopRecord> stop_;
+  std::atomic<uint64_t> checkpoints_compared_{0};
 };
 
 }  // namespace rrkit::replay

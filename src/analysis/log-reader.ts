@@ -6,7 +6,7 @@
  * and `complete` is false. scanLog hands records to a visitor chunk by chunk, so that a log
  * of millions of records can be summarised without holding them; readLog keeps them all.
  */
-import { readFileSync } from 'node:fs';
+import { FileRefused, readRegularFile, readRegularFilePrefix } from '../files/regular-file.js';
 import { ByteReader } from './byte-reader.js';
 import { crc32c } from './crc32c.js';
 import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from './log-error.js';
@@ -241,12 +241,19 @@ function readTrailer(bytes: Buffer, start: number, chunkCount: number, recordTot
   return trailer;
 }
 
+/** The most this reader, which holds a log file whole, reads (a streaming reader has no such limit). */
+export const MAX_LOG_FILE_BYTES = 2 ** 31 - 1;
+
+/**
+ * A log file's bytes, once it is known to be a regular file of at most MAX_LOG_FILE_BYTES
+ * (a FIFO, a device or a directory is LogFormatError('io') before anything is read).
+ */
 function readBytes(path: string): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, 'log', MAX_LOG_FILE_BYTES, 'the TypeScript log reader holds a log whole');
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new LogFormatError('io', HEADER_CHUNK, 0, `cannot read ${path}: ${reason}`);
+    if (error instanceof FileRefused) throw new LogFormatError('io', HEADER_CHUNK, 0, error.message);
+    throw error;
   }
 }
 
@@ -262,8 +269,16 @@ export function scanLogFile(path: string, visit: RecordVisitor): LogOutline {
 
 /**
  * Reads and validates only a log file's header (what a replay needs before it starts; the
- * engine's own reader validates every chunk as it loads the log).
+ * engine's own reader validates every chunk as it loads the log). Reads no more than a
+ * header can be (its body is at most 1 MiB), whatever the file's size.
  */
 export function readLogHeaderFile(path: string): LogHeader {
-  return readHeader(readBytes(path)).header;
+  let prefix: Buffer;
+  try {
+    prefix = readRegularFilePrefix(path, 'log', HEADER_FIXED_BYTES + MAX_HEADER_BODY_BYTES + 4);
+  } catch (error) {
+    if (error instanceof FileRefused) throw new LogFormatError('io', HEADER_CHUNK, 0, error.message);
+    throw error;
+  }
+  return readHeader(prefix).header;
 }

@@ -2,9 +2,9 @@
  * Statistics of a log: what it holds, what each kind of event costs, and how dense it is
  * per million landmarks (instructions on emu, exits on kvm).
  */
-import { readFileSync } from 'node:fs';
 import { landmarkUnitOf, type LandmarkUnit } from '../engines/index.js';
-import { sha256Of } from '../guests/image.js';
+import { readRegularFile } from '../files/regular-file.js';
+import { MAX_GUEST_IMAGE_BYTES, sha256Of } from '../guests/image.js';
 import { readGuestSymbols, symbolsIn, type GuestSymbol } from './guest-symbols.js';
 import { scanLogFile, type LogHeader, type LogOutline } from './log-reader.js';
 import type { LogRecord, RecordType } from './log-records.js';
@@ -156,11 +156,14 @@ export function logFileStats(path: string, guest?: string): LogStats {
   return builder.finish(outline, recordedImageSymbols(guest ?? outline.header.imagePath, outline.header.imageHash));
 }
 
-/** The data objects of the image at `path` if it is the one hashed `imageHashHex`; else none. */
+/**
+ * The data objects of the image at `path` if it is the one hashed `imageHashHex`; else none.
+ * The path may come from the log's header: only a regular file of a guest image's size is read.
+ */
 function recordedImageSymbols(path: string, imageHashHex: string): GuestSymbol[] {
   let image: Buffer;
   try {
-    image = readFileSync(path);
+    image = readRegularFile(path, 'guest image', MAX_GUEST_IMAGE_BYTES);
   } catch {
     return [];
   }

@@ -1,32 +1,32 @@
 /** Checks and conversions for the machine options that run, record and demo share. */
-import { readFile } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
 import type { ConsoleInput, Engine } from '../engines/engine.js';
 import { DEFAULT_ENGINE, engineFor, engineNamed } from '../engines/index.js';
+import { openRegularFile } from '../files/regular-file.js';
 import { resolveGuest } from '../guests/catalog.js';
 import { readGuestImage, type GuestImage } from '../guests/image.js';
+import type { ReadPath } from '../session/log-destination.js';
 import { UsageError } from './errors.js';
+import { numberOption } from './number-option.js';
 
 /** The most vCPUs any engine has, for help texts (each engine checks its own limit). */
 export function maxVcpusHelp(): string {
   return `1..${engineNamed(DEFAULT_ENGINE).maxVcpus} on emu`;
 }
 
-export function checkVcpus(vcpus: number, engine: Engine): number {
-  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > engine.maxVcpus)
-    throw new UsageError(`--vcpus must be an integer from 1 to ${engine.maxVcpus}, not ${vcpus}`);
-  return vcpus;
+/** `--vcpus` as typed (default 1). */
+export function checkVcpus(raw: string | number | undefined, engine: Engine): number {
+  return numberOption('--vcpus', raw, { integer: true, min: 1, max: engine.maxVcpus }) ?? 1;
 }
 
-export function checkRamMiB(ram: number): number {
-  if (!Number.isInteger(ram) || ram < 1 || ram > 4096)
-    throw new UsageError(`--ram must be an integer number of MiB from 1 to 4096, not ${ram}`);
-  return ram;
+/** `--ram` as typed, or undefined for the engine's default. */
+export function checkRamMiB(raw: string | number | undefined): number | undefined {
+  return numberOption('--ram', raw, { integer: true, min: 1, max: 4096, unit: 'MiB' });
 }
 
-export function checkTimeout(seconds: number): number {
-  if (!Number.isFinite(seconds) || seconds < 0)
-    throw new UsageError(`--timeout must be a non-negative number of seconds, not ${seconds}`);
-  return seconds;
+/** `--timeout` as typed (default 0: none). At most a year: beyond that it is a typo. */
+export function checkTimeout(raw: string | number | undefined): number {
+  return numberOption('--timeout', raw, { integer: false, min: 0, max: 365 * 24 * 3600, unit: 'seconds; 0: none' }) ?? 0;
 }
 
 /**
@@ -41,13 +41,23 @@ export async function guestAndEngine(guest: string, engineName: string | undefin
   return { image, engine: named ?? engineFor(image) };
 }
 
-/** `--input FILE` (its bytes), `--input -` (stdin, polled without blocking) or none. */
-export async function readConsoleInput(path: string | undefined): Promise<ConsoleInput> {
-  if (path === undefined) return { kind: 'none' };
-  if (path === '-') return { kind: 'fd', fd: 0 };
-  try {
-    return { kind: 'bytes', data: await readFile(path) };
-  } catch {
-    throw new UsageError(`--input ${path}: no such file or not readable`);
-  }
+/** Console input for a run, and what to release after it. */
+export interface ConsoleInputSource {
+  input: ConsoleInput;
+  /** the file read, for `record -o` to refuse it */
+  reads: ReadPath[];
+  close(): void;
+}
+
+/**
+ * `--input FILE` (a regular file, streamed: the engine reads it as the guest asks, so a
+ * file of any size costs no memory), `--input -` (stdin, polled without blocking) or none.
+ * A FIFO, a device or a directory is refused: use `--input -` with a redirection for those.
+ */
+export function openConsoleInput(path: string | undefined): ConsoleInputSource {
+  if (path === undefined) return { input: { kind: 'none' }, reads: [], close: () => {} };
+  if (path === '-') return { input: { kind: 'fd', fd: 0 }, reads: [], close: () => {} };
+  if (path === '') throw new UsageError('--input needs a file, or - for stdin');
+  const { fd } = openRegularFile(path, '--input');
+  return { input: { kind: 'fd', fd }, reads: [{ role: 'the console input (--input)', path }], close: () => closeSync(fd) };
 }

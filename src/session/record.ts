@@ -5,10 +5,11 @@
  * shared-memory accesses and the log holds every ownership transfer
  * (src/smp/crew-options.ts, docs/crew.md).
  */
-import type { ConsoleInput, RunProgress, RunResult } from '../engines/engine.js';
+import { RunFailure, type ConsoleInput, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
+import { LogDestination, type LogPlacement, type ReadPath } from './log-destination.js';
 
 /** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
 export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
@@ -16,7 +17,12 @@ export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
 export interface RecordOptions {
   /** the guest ELF's path, or its image already read */
   elf: string | GuestImage;
+  /** where the log goes (written beside it first: src/session/log-destination.ts) */
   logPath: string;
+  /** replace an existing file at logPath with the new log, once it is complete */
+  force?: boolean;
+  /** files the recording reads besides the guest image (console input, a disk), which logPath must not name */
+  reads?: readonly ReadPath[];
   /** default: the engine for the ELF's machine type */
   engine?: string;
   vcpus?: number;
@@ -34,12 +40,50 @@ export interface RecordOptions {
   crewHold?: number;
 }
 
-export async function record(options: RecordOptions): Promise<RunResult> {
+/** A recording's result, and where its log is. */
+export interface RecordResult extends RunResult {
+  log: LogPlacement;
+}
+
+/**
+ * Records; the log is in place when this resolves. When the run fails (a guest fault, the
+ * timeout, an interruption), the error is a RunFailure whose `incompleteLog` says where the
+ * incomplete log was kept.
+ */
+export async function record(options: RecordOptions): Promise<RecordResult> {
   const vcpus = options.vcpus ?? 1;
   const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
   const image = await guestImage(options.elf);
-  return engineFor(image, options.engine).run(image, {
+  const engine = engineFor(image, options.engine);
+  const destination = LogDestination.prepare(options.logPath, {
+    force: options.force ?? false,
+    reads: [{ role: 'the guest image', path: image.path }, ...(options.reads ?? [])],
+  });
+  let result: RunResult;
+  try {
+    result = await runRecording(engine, image, destination.partialPath, options, vcpus, crewGranularity, crewHold);
+  } catch (error) {
+    const kept = destination.settle(false);
+    if (error instanceof RunFailure && kept !== undefined) error.incompleteLog = kept.path;
+    throw error;
+  }
+  // The trailer is written when the guest exits; any other end leaves the log incomplete.
+  const log = destination.settle(result.outcome === 'exited');
+  if (log === undefined) throw new Error(`the engine wrote no log to ${destination.partialPath}`);
+  return { ...result, log };
+}
+
+function runRecording(
+  engine: ReturnType<typeof engineFor>,
+  image: GuestImage,
+  logPath: string,
+  options: RecordOptions,
+  vcpus: number,
+  crewGranularity: number,
+  crewHold: number,
+): Promise<RunResult> {
+  return engine.run(image, {
     vcpus,
     ramMiB: options.ramMiB,
     input: options.input,
@@ -49,7 +93,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
     checkpointInterval: options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
     session: {
       mode: 'record',
-      path: options.logPath,
+      path: logPath,
       // The bytes the engine runs are the bytes hashed here.
       imageHash: image.sha256,
       imagePath: image.path,

@@ -9,7 +9,10 @@ import { divergenceFromNative, type DivergenceReport } from '../analysis/diverge
 import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-reader.js';
 import { EngineFailure, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineNamed } from '../engines/index.js';
-import { readGuestImage, type GuestImage } from '../guests/image.js';
+import { LogFormatError, HEADER_CHUNK } from '../analysis/log-error.js';
+import { FileRefused } from '../files/regular-file.js';
+import { printable } from '../files/printable.js';
+import { GuestImageError, readGuestImage, type GuestImage } from '../guests/image.js';
 
 export interface ReplayOptions {
   logPath: string;
@@ -32,19 +35,19 @@ interface ReplayFacts {
 export type ReplayOutcome =
   | ({ kind: 'exited'; exitCode: number } & ReplayFacts)
   /**
-   * The recording ended without a clean close: replayed as far as the last sealed chunk
-   * carries it. `endedAt` is where the guest asked for more than the log holds (absent when
-   * the guest ran to its exit on what there was).
+   * The recording ended without a clean close: replayed up to the last landmark the log
+   * vouches for on each vCPU (`reached`, one count per vCPU; every checkpoint up to there
+   * compared), and stopped there: what the recording did after its last sealed chunk is unknown.
    */
-  | ({ kind: 'incomplete'; endedAt?: DivergenceReport } & ReplayFacts)
+  | ({ kind: 'incomplete'; reached: bigint[] } & ReplayFacts)
   | ({ kind: 'diverged'; report: DivergenceReport } & ReplayFacts);
 
-/** Throws a one-line error when `image` is not the one the log was recorded from. */
+/** Throws a one-line GuestImageError when `image` is not the one the log was recorded from. */
 export function checkImageMatchesLog(image: GuestImage, loggedHashHex: string): void {
   const actual = image.sha256.toString('hex');
   if (actual !== loggedHashHex) {
-    throw new Error(
-      `${image.path} is not the guest image this log was recorded from (log: sha256 ${loggedHashHex.slice(0, 16)}…, ` +
+    throw new GuestImageError(
+      `${printable(image.path)} is not the guest image this log was recorded from (log: sha256 ${loggedHashHex.slice(0, 16)}…, ` +
         `file: sha256 ${actual.slice(0, 16)}…); give the right ELF with --guest`,
     );
   }
@@ -71,11 +74,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   try {
     engine = engineNamed(header.engine);
   } catch (error) {
-    throw new Error(`${options.logPath} was recorded on the ${header.engine} engine: ${(error as Error).message}`);
+    throw new LogFormatError('bad-header', HEADER_CHUNK, 16, `the log names the engine '${printable(header.engine)}': ${(error as Error).message}`);
   }
+  checkHeaderFits(header, engine);
   const elf = options.elf ?? header.imagePath;
   if (options.elf === undefined && !existsSync(elf)) {
-    throw new Error(`the guest image recorded in the log, ${elf}, is gone; give it with --guest`);
+    throw new FileRefused('missing', elf, `the guest image recorded in the log, ${printable(elf)}, is gone; give it with --guest`);
   }
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
@@ -90,13 +94,26 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
     session: { mode: 'replay', path: options.logPath },
   });
   const facts: ReplayFacts = { header, engine, result };
+  // Replay never goes past what the log vouches for, so a divergence is one, complete log or not.
   if (result.outcome === 'diverged') {
     if (result.divergence === undefined) throw new EngineFailure(`a divergence without a report: ${result.error}`, result);
     const report = divergenceFromNative(result.divergence, result.error);
-    if (!result.logComplete) return { kind: 'incomplete', endedAt: report, ...facts };
     report.lastMatchingCheckpoint = lastMatchingCheckpoint(options.logPath, report);
     return { kind: 'diverged', report, ...facts };
   }
-  if (!result.logComplete) return { kind: 'incomplete', ...facts };
+  if (!result.logComplete) return { kind: 'incomplete', reached: result.vcpus.map((v) => v.landmark), ...facts };
   return { kind: 'exited', exitCode: result.exitCode, ...facts };
+}
+
+/**
+ * The header's machine, checked against what the engine can build, so that a value out of
+ * range (a crafted or damaged header whose CRC was fixed) is reported as coming from the log
+ * rather than as a bad option.
+ */
+function checkHeaderFits(header: LogHeader, engine: Engine): void {
+  const bad = (what: string): never => {
+    throw new LogFormatError('bad-header', HEADER_CHUNK, 16, `the log's header says ${what}`);
+  };
+  if (header.vcpus > engine.maxVcpus) bad(`${header.vcpus} vCPUs; the ${engine.name} engine has at most ${engine.maxVcpus}`);
+  if (header.ramMib < 1 || header.ramMib > engine.maxRamMiB) bad(`${header.ramMib} MiB of RAM; the ${engine.name} engine takes 1 to ${engine.maxRamMiB}`);
 }

@@ -1,10 +1,11 @@
 /**
  * Verification: replay a log and say whether the replay was identical to the recording —
  * every checkpoint's register and memory hashes (compared during the replay), the console
- * output, the exit code and the final state — as a verdict that is data.
+ * output, the exit code and the final state — as a verdict that is data. What it reports
+ * is what the replay checked (the engine counts the checkpoints it compared), never a count
+ * read from the file afterwards, which a recording still writing it may have grown.
  */
 import type { DivergenceReport } from '../analysis/divergence.js';
-import { scanLogFile } from '../analysis/log-reader.js';
 import type { LandmarkUnit } from '../engines/engine.js';
 import { totalLandmarks } from '../engines/engine.js';
 import { replay, type ReplayOptions, type ReplayOutcome } from './replay.js';
@@ -12,7 +13,7 @@ import { replay, type ReplayOptions, type ReplayOutcome } from './replay.js';
 export type Verdict =
   | {
       verdict: 'identical';
-      /** checkpoints in the log, each compared */
+      /** checkpoints compared, every one equal */
       checkpoints: number;
       /** landmarks over all vCPUs, in `landmarkUnit` */
       landmarks: bigint;
@@ -21,8 +22,11 @@ export type Verdict =
       consoleBytes: number;
       stateHash: bigint;
     }
-  /** the log has no trailer: checked as far as its sealed chunks reach (`endedAt`: where the guest wanted more) */
-  | { verdict: 'incomplete'; checkpoints: number; endedAt?: DivergenceReport }
+  /**
+   * the log has no trailer: replayed up to the last landmark it vouches for on each vCPU
+   * (`reached`), with `checkpoints` compared, every one equal
+   */
+  | { verdict: 'incomplete'; checkpoints: number; reached: bigint[]; landmarkUnit: LandmarkUnit }
   | { verdict: 'diverged'; report: DivergenceReport };
 
 export interface Verification {
@@ -38,12 +42,20 @@ export async function verify(options: Omit<ReplayOptions, 'capture'>): Promise<V
     case 'diverged':
       return { verdict: { verdict: 'diverged', report: outcome.report }, outcome };
     case 'incomplete':
-      return { verdict: { verdict: 'incomplete', checkpoints: countCheckpoints(options.logPath), endedAt: outcome.endedAt }, outcome };
+      return {
+        verdict: {
+          verdict: 'incomplete',
+          checkpoints: outcome.result.checkpointsCompared,
+          reached: outcome.reached,
+          landmarkUnit: outcome.engine.landmarkUnit,
+        },
+        outcome,
+      };
     case 'exited':
       return {
         verdict: {
           verdict: 'identical',
-          checkpoints: countCheckpoints(options.logPath),
+          checkpoints: outcome.result.checkpointsCompared,
           landmarks: totalLandmarks(outcome.result),
           landmarkUnit: outcome.engine.landmarkUnit,
           exitCode: outcome.exitCode,
@@ -53,12 +65,4 @@ export async function verify(options: Omit<ReplayOptions, 'capture'>): Promise<V
         outcome,
       };
   }
-}
-
-function countCheckpoints(logPath: string): number {
-  let checkpoints = 0;
-  scanLogFile(logPath, (r) => {
-    if (r.type === 'checkpoint') checkpoints++;
-  });
-  return checkpoints;
 }

@@ -17,12 +17,13 @@ import { record } from '../../session/record.js';
 import { runGuest } from '../../session/run.js';
 import { verify } from '../../session/verify.js';
 import { UsageError } from '../errors.js';
+import { EXIT } from '../exit-status.js';
 import { checkVcpus } from '../machine-args.js';
 
 interface DemoArgs {
   workload: string;
   small: boolean;
-  vcpus: number;
+  vcpus: string | undefined;
 }
 
 const grouped = (n: bigint | number): string => n.toLocaleString('en-US');
@@ -34,7 +35,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     y
       .option('workload', { type: 'string', default: 'timer-ticks', describe: 'the built-in workload to record' })
       .option('small', { type: 'boolean', default: false, describe: 'its quick-test size' })
-      .option('vcpus', { type: 'number', default: 1, describe: 'vCPUs; more than 1 records their sharing with CREW' })
+      .option('vcpus', { type: 'string', describe: 'vCPUs (default 1); more than 1 records their sharing with CREW' })
       .example('$0 demo --workload racy-counter --vcpus 4', 'a data race on 4 vCPUs, recorded and replayed exactly') as unknown as Argv<DemoArgs>,
   handler: async (args) => {
     const found = findWorkload(args.workload);
@@ -81,7 +82,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     say(`  replay            ${ratio(replayed.result.wallSeconds)}`);
     if (verdict.verdict === 'diverged') {
       say(`  verify            DIVERGED: ${formatDivergence(verdict.report)}`);
-      process.exitCode = 1;
+      process.exitCode = EXIT.diverged;
       return;
     }
     // The replay checked itself against the log; this checks it against the recording's own result too.
@@ -93,6 +94,6 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     );
     say('');
     say(`  next: rrkit log stats ${log}`);
-    process.exitCode = same ? 0 : 1;
+    process.exitCode = same ? EXIT.ok : EXIT.diverged;
   },
 };

@@ -1,8 +1,9 @@
 /** `rrkit log stats|dump RUN.rrlog [--json]`: read a log with the TypeScript reader. */
 import type { Argv, CommandModule } from 'yargs';
-import { formatRecord, toJsonSafe } from '../../analysis/log-dump.js';
-import { readLogFile } from '../../analysis/log-reader.js';
+import { dumpLogFile } from '../../analysis/log-dump.js';
+import { printable } from '../../files/printable.js';
 import { logFileStats, type LogStats } from '../../analysis/log-stats.js';
+import { StdoutWriter } from '../stdout-writer.js';
 
 interface LogArgs {
   log: string;
@@ -24,7 +25,7 @@ const fixed = (n: number | null, digits = 2): string => (n === null ? 'n/a' : n.
 
 function printStats(s: LogStats): void {
   const lines = [
-    `engine          ${s.engine}, ${s.vcpus} vcpu${s.vcpus === 1 ? '' : 's'}`,
+    `engine          ${printable(s.engine)}, ${s.vcpus} vcpu${s.vcpus === 1 ? '' : 's'}`,
     `status          ${s.complete ? 'complete' : 'incomplete (no trailer: recording did not close cleanly)'}`,
     `size            ${s.bytes} bytes in ${s.chunks} chunks, ${s.records} records`,
     `${s.landmarkUnit.padEnd(16)}${s.landmarks}`,
@@ -38,7 +39,7 @@ function printStats(s: LogStats): void {
   if (s.crew !== null) {
     lines.push('', `CREW transfers  ${s.crew.transfers} (${fixed(s.crew.perMillion)} per million ${s.landmarkUnit})`);
     for (const [pair, n] of Object.entries(s.crew.byPair)) lines.push(`  vcpu ${pair.replace('->', ' -> vcpu ')}: ${n}`);
-    lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page}${p.where ? ` [${p.where}]` : ''} (${p.transfers})`).join(', '));
+    lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page}${p.where ? ` [${printable(p.where)}]` : ''} (${p.transfers})`).join(', '));
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -56,24 +57,15 @@ const statsCommand: CommandModule<object, LogArgs> = {
 
 const dumpCommand: CommandModule<object, LogArgs> = {
   command: 'dump <log>',
-  describe: 'one line per record',
+  describe: 'one line per record (--json: one object, streamed)',
   builder: withLogArgs,
   handler: (args) => {
-    const log = readLogFile(args.log);
-    if (args.json) {
-      process.stdout.write(
-        JSON.stringify({ header: toJsonSafe(log.header), complete: log.complete, records: log.records.map(toJsonSafe) }) + '\n',
-      );
-      return;
+    const out = new StdoutWriter();
+    try {
+      dumpLogFile(args.log, args.json, (text) => out.write(text));
+    } finally {
+      out.flush();
     }
-    const h = log.header;
-    const out = [
-      `# ${h.engine}, ${h.vcpus} vcpus, ${h.ramMib} MiB, image ${h.imagePath} sha256 ${h.imageHash}`,
-      `# CREW granularity ${h.crewGranularity}, checkpoint interval ${h.checkpointInterval}, config ${h.configJson}`,
-      ...log.records.map(formatRecord),
-      log.complete ? '# complete' : '# incomplete: no trailer',
-    ];
-    process.stdout.write(out.join('\n') + '\n');
   },
 };
 

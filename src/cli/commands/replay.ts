@@ -1,21 +1,26 @@
 /** `rrkit replay`: the recorded guest's output again, from the log alone. */
 import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
-import { scanLogFile } from '../../analysis/log-reader.js';
 import { replay } from '../../session/replay.js';
+import { EXIT, guestCodeNote, guestExitStatus } from '../exit-status.js';
 import { ProgressLine } from '../progress.js';
 
 /** Exit status of `rrkit replay` when the replay does not follow the log. */
-export const REPLAY_DIVERGED_EXIT = 125;
+export const REPLAY_DIVERGED_EXIT = EXIT.diverged;
 
 interface ReplayArgs {
   log: string;
   guest: string | undefined;
 }
 
+/** "vcpu 0 @ 1200, vcpu 1 @ 800" */
+export function describeReached(reached: readonly bigint[], unit: string): string {
+  return reached.map((count, vcpu) => `vcpu ${vcpu} @ ${count}`).join(', ') + ` ${unit}`;
+}
+
 export const replayCommand: CommandModule<object, ReplayArgs> = {
   command: 'replay <log>',
-  describe: `replay a log: the guest's console output again, and its exit code (${REPLAY_DIVERGED_EXIT} if it diverges)`,
+  describe: `replay a log: the guest's console output again, and its exit code (${EXIT.diverged} if it diverges, ${EXIT.incomplete} if the log is incomplete)`,
   builder: (y: Argv) =>
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
@@ -24,19 +29,22 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const progress = new ProgressLine(`replaying ${args.log}`, true);
     const outcome = await replay({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
     switch (outcome.kind) {
-      case 'exited':
-        process.exitCode = outcome.exitCode;
+      case 'exited': {
+        const note = guestCodeNote(outcome.exitCode);
+        if (note !== undefined) process.stderr.write(`rrkit: note: ${note}\n`);
+        process.exitCode = guestExitStatus(outcome.exitCode);
         return;
+      }
       case 'incomplete':
         process.stderr.write(
-          `rrkit: the log is incomplete (the recording did not close it); replayed its ${scanLogFile(args.log, () => {}).chunks.length} sealed chunks` +
-            (outcome.endedAt ? `, up to vcpu ${outcome.endedAt.vcpu} @ ${outcome.endedAt.count}` : '') + '\n',
+          `rrkit: the log is incomplete (the recording did not close it): replayed as far as it vouches, ` +
+            `${describeReached(outcome.reached, outcome.engine.landmarkUnit)}, and stopped there\n`,
         );
-        process.exitCode = outcome.endedAt ? REPLAY_DIVERGED_EXIT : outcome.result.exitCode;
+        process.exitCode = EXIT.incomplete;
         return;
       case 'diverged':
         process.stderr.write(`rrkit: ${formatDivergence(outcome.report)}\n`);
-        process.exitCode = REPLAY_DIVERGED_EXIT;
+        process.exitCode = EXIT.diverged;
         return;
     }
   },

@@ -1,14 +1,17 @@
 /**
  * `rrkit verify`: replay a log and check it against the recording — every checkpoint's
  * register and memory hashes, the console output, the exit code and the final state.
- * Exit status 0 when identical, 1 at the first divergence, 2 for a bad log or usage.
+ * Exit status 0 when identical, 125 at the first divergence, 123 for an incomplete log, 120
+ * for a damaged log or a wrong image, 119 for bad usage (src/cli/exit-status.ts).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { toJsonSafe } from '../../analysis/log-dump.js';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { LogFormatError } from '../../analysis/log-error.js';
 import { verify, type Verification } from '../../session/verify.js';
+import { EXIT, exitStatusOf } from '../exit-status.js';
 import { ProgressLine } from '../progress.js';
+import { describeReached } from './replay.js';
 
 interface VerifyArgs {
   log: string;
@@ -18,7 +21,7 @@ interface VerifyArgs {
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify <log>',
-  describe: 'replay a log and check every checkpoint; exit 0 if identical, 1 at the first divergence',
+  describe: `replay a log and check every checkpoint; exit 0 if identical, ${EXIT.diverged} at the first divergence, ${EXIT.incomplete} for an incomplete log`,
   builder: (y: Argv) =>
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
@@ -36,7 +39,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);
-      process.exitCode = 2;
+      process.exitCode = exitStatusOf(error);
       return;
     }
     const v = verification.verdict;
@@ -47,20 +50,20 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
           `identical: ${v.checkpoints} checkpoints, ${v.landmarks} ${v.landmarkUnit}, console output (${v.consoleBytes} bytes), ` +
             `exit code ${v.exitCode} and final state ${v.stateHash.toString(16).padStart(16, '0')}`,
         );
-        process.exitCode = 0;
+        process.exitCode = EXIT.ok;
         return;
       }
       case 'incomplete':
         report(
-          { verdict: v.verdict, checkpoints: v.checkpoints, endedAt: v.endedAt },
-          `the log is incomplete (no trailer): checked ${v.checkpoints} checkpoints as far as its sealed chunks reach` +
-            (v.endedAt ? `, up to vcpu ${v.endedAt.vcpu} @ ${v.endedAt.count}` : ''),
+          { verdict: v.verdict, checkpoints: v.checkpoints, reached: v.reached },
+          `the log is incomplete (no trailer): replayed as far as it vouches, ${describeReached(v.reached, v.landmarkUnit)}, ` +
+            `and checked ${v.checkpoints} checkpoints on the way, all identical`,
         );
-        process.exitCode = 1;
+        process.exitCode = EXIT.incomplete;
         return;
       case 'diverged':
         report({ verdict: v.verdict, ...v.report }, formatDivergence(v.report));
-        process.exitCode = 1;
+        process.exitCode = EXIT.diverged;
         return;
     }
   },

@@ -46,9 +46,9 @@ export interface BoundedRun {
 export interface BoundedRunOptions {
   timeoutMs?: number;
   /**
-   * The command's address space (RLIMIT_AS), MiB; default 8 GiB. A safety net, so that a
-   * command that reads without end fails here instead of taking the machine's memory; the
-   * tests' own bound is on the peak resident memory, far lower.
+   * The command's address space (RLIMIT_AS), MiB; default RRKIT_TEST_ADDRESS_SPACE_MIB or
+   * 8 GiB. A safety net, so that a command that reads without end fails here instead of
+   * taking the machine's memory; the tests' own bound is on the peak resident memory, far lower.
    */
   addressSpaceMiB?: number;
   cwd?: string;
@@ -62,7 +62,7 @@ export function runBounded(args: readonly string[], options: BoundedRunOptions =
   const keep = options.keepStdoutBytes ?? 1 << 20;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', WRAPPER, String(timeoutMs / 1000), String(options.addressSpaceMiB ?? 8192), command, ...args], {
+    const child = spawn('python3', ['-c', WRAPPER, String(timeoutMs / 1000), String(options.addressSpaceMiB ?? (Number(process.env['RRKIT_TEST_ADDRESS_SPACE_MIB']) || 8192)), command, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });

@@ -314,6 +314,32 @@ describe('SIGINT and SIGTERM during record', () => {
   }, 60_000);
 });
 
+describe('verify of a log still being written', () => {
+  test('reports the checkpoints its replay compared, not those the file has grown to since', async () => {
+    const out = join(dir, 'growing.rrlog');
+    const interval = 10_000_000;
+    const recorder = spawn(COMMAND, ['record', loop, '-o', out, '--checkpoint-every', String(interval), '--timeout', '30'], { cwd: dir });
+    const writing = (): string => (existsSync(`${out}.recording`) ? `${out}.recording` : out);
+    const checkpointsIn = (path: string): number => {
+      try {
+        return readLogFile(path).records.filter((r) => r.type === 'checkpoint').length;
+      } catch {
+        return 0; // not there yet, or a frame half written
+      }
+    };
+    for (let i = 0; i < 300 && checkpointsIn(writing()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    let run = await rrkit(['verify', writing()]);
+    // The writer may be between the two halves of a frame: a truncated file, read again.
+    for (let i = 0; i < 3 && /truncated/.test(run.stderr); i++) run = await rrkit(['verify', writing()]);
+    recorder.kill('SIGINT');
+    await new Promise((resolve) => recorder.on('close', resolve));
+    expect(run.code, run.stderr).toBe(EXIT.incomplete);
+    const said = /vcpu 0 @ (\d+) instructions, and checked (\d+) checkpoints/.exec(run.stderr);
+    expect(said, run.stderr).not.toBeNull();
+    expect(Number(said![2])).toBe(Math.floor(Number(said![1]) / interval));
+  }, 90_000);
+});
+
 describe('messages', () => {
   test('--input naming a directory says so (not "no such file")', async () => {
     const run = await rrkit(['run', 'console-echo.small', '--input', dir]);

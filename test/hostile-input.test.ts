@@ -129,7 +129,8 @@ describe('defect 4: -o never destroys what is there', () => {
 describe('defect 5: two recordings to one path', () => {
   test('the second is refused while the first runs; the file is the first one\'s log, whole', async () => {
     const out = join(dir, 'twice.rrlog');
-    const first = rrkit(['record', loop, '-o', out, '--timeout', '4']);
+    // Long enough that the second starts (node's start-up on a loaded machine) while it runs.
+    const first = rrkit(['record', loop, '-o', out, '--timeout', '20']);
     // Until the first has created its partial log.
     for (let i = 0; i < 200 && !existsSync(`${out}.recording`); i++) await new Promise((r) => setTimeout(r, 50));
     const second = await rrkit(['record', 'entropy-mix.small', '-o', out]);
@@ -140,7 +141,7 @@ describe('defect 5: two recordings to one path', () => {
     const log = readLogFile(out);
     expect(log.header.imagePath).toBe(loop);
     expect(log.chunks.length).toBeGreaterThan(0);
-  }, 60_000);
+  }, 90_000);
 
   test('two --force recordings one after the other: each leaves a whole log, the last one\'s', async () => {
     const out = join(dir, 'again.rrlog');

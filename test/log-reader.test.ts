@@ -6,7 +6,7 @@ import { crc32c } from '../src/analysis/crc32c.js';
 import { toJsonSafe } from '../src/analysis/log-dump.js';
 import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from '../src/analysis/log-error.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
-import { readLog, readLogFile, scanLog } from '../src/analysis/log-reader.js';
+import { LOG_FORMAT_VERSION, readLog, readLogFile, scanLog } from '../src/analysis/log-reader.js';
 import { logFileStats } from '../src/analysis/log-stats.js';
 import { native, repoRoot } from '../src/native.js';
 import { sampleRecords, tempDir, writeLog } from './log-fixtures.js';
@@ -65,7 +65,7 @@ describe('log reader (TypeScript)', () => {
     expect(errorOf(() => readLogFile(join(dir, 'missing.rrlog')))).toMatchObject({ code: 'io' });
     expect(errorOf(() => readLog(Buffer.from('\x7fELF and then some more bytes')))).toMatchObject({ code: 'bad-magic', offset: 0 });
     const version = Buffer.from(good);
-    version.writeUInt16LE(2, 8);
+    version.writeUInt16LE(LOG_FORMAT_VERSION + 1, 8);
     expect(errorOf(() => readLog(version))).toMatchObject({ code: 'bad-version', chunk: HEADER_CHUNK, offset: 8 });
 
     const flipped = Buffer.from(good);

@@ -1,6 +1,7 @@
 /**
  * Every command that opens a file, fed what a careless or hostile user might give it:
- * endless devices (/dev/zero, /dev/urandom), an empty one (/dev/null), a FIFO nobody writes,
+ * (as a log, a guest image, console input, a disk image, the log to write, or named by a
+ * crafted log's header) endless devices (/dev/zero, /dev/urandom), an empty one (/dev/null), a FIFO nobody writes,
  * a directory, a huge sparse file, and a log whose header names one of those as its guest
  * image (a crafted log alone must not exhaust memory). Each run must end in bounded time
  * and memory with one clear line and the status the README's table gives it — never grow,
@@ -120,6 +121,14 @@ describe.concurrent.each(Object.entries(SPECIAL))('%s', (name, path) => {
     expectRefused(await rrkit(...args()), `${what} --input ${name}`, [path === sparse ? EXIT.timeout : EXIT.usage]);
   });
 
+  // Checked before any engine runs (so this needs no /dev/kvm): the kvm board's disk.
+  test.each([
+    ['run', () => ['run', 'disk-checksum.small', '--disk', path]],
+    ['record', () => ['record', 'disk-checksum.small', '--disk', path, '-o', freshOutput()]],
+  ])('as the disk image: %s refuses it', async (what, args) => {
+    expectRefused(await rrkit(...args()), `${what} --disk ${name}`, REFUSED);
+  });
+
   test('as the log to write: record -o refuses it, and leaves it as it was', async () => {
     const run = await rrkit('record', 'entropy-mix.small', '-o', path);
     expectRefused(run, `record -o ${name}`, [EXIT.usage]);
@@ -146,7 +155,7 @@ describe.concurrent('huge and malformed numbers', () => {
     [['run', 'matmul.small', '--timeout', '1e300'], /--timeout must be a number from 0 to 31536000/],
     [['run', 'matmul.small', '--timeout', '-1'], /--timeout must be a number from 0 to 31536000/],
     [['record', 'matmul.small', '-o', 'x.rrlog', '--checkpoint-every', '1e30'], /--checkpoint-every must be an integer/],
-    [['record', 'matmul.small', '-o', 'x.rrlog', '--checkpoint-every', '1'], /--checkpoint-every must be 0 \(none\) or at least 10000, not 1/],
+    [['record', 'matmul.small', '-o', 'x.rrlog', '--checkpoint-every', '1'], /--checkpoint-every must be 0 \(none\) or at least 10000 on emu, not 1/],
     [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--crew-granularity', '1e15'], /--crew-granularity: the CREW granularity must be a power of two/],
     [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--crew-hold', '1e15'], /--crew-hold must be an integer from 0 to 100000000/],
     [['demo', '--vcpus', 'many'], /--vcpus must be an integer from 1 to 8, not 'many'/],

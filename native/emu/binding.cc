@@ -209,9 +209,9 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
 // writes; replaying a log that holds some would ignore input the guest once saw.
 void RefuseDmaWrites(replay::Session& session) {
   const replay::ReplayingWorld* replaying = session.replaying();
-  if (replaying == nullptr || replaying->dma_writes().empty()) return;
-  const replay::Landmark at = replaying->dma_writes().front().at;
-  throw replay::UnreplayableLog("the log holds " + std::to_string(replaying->dma_writes().size()) +
+  if (replaying == nullptr || !replaying->first_dma()) return;
+  const replay::Landmark at = *replaying->first_dma();
+  throw replay::UnreplayableLog("the log holds " + std::to_string(replaying->dma_count()) +
                               " DMA writes (the first at vcpu " + std::to_string(at.vcpu) + " @ " +
                               std::to_string(at.count) +
                               "), which the emu engine has no device for: it was not recorded on emu");

@@ -2,12 +2,12 @@
 
 #include <elf.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include "emu/memory.h"
+#include "machine/segment_overlap.h"
 
 namespace rrkit::emu {
 namespace {
@@ -57,11 +57,7 @@ BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64
     throw fail("entry point " + Hex(header.e_entry) + " is outside " + ram_range());
   if ((header.e_entry & 3) != 0) throw fail("entry point " + Hex(header.e_entry) + " is not 4-byte aligned");
 
-  struct Extent {
-    uint16_t index;
-    uint64_t start, end;
-  };
-  std::vector<Extent> extents;
+  std::vector<machine::SegmentExtent> extents;
   for (uint16_t i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr ph;
     std::memcpy(&ph, file.data() + header.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
@@ -80,17 +76,7 @@ BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64
     image.segments.push_back(std::move(segment));
   }
   if (image.segments.empty()) throw fail("no loadable segments");
-  // Overlapping segments would have the later one overwrite the earlier (code, typically):
-  // no linker writes them, so the file is damaged or crafted.
-  std::sort(extents.begin(), extents.end(), [](const Extent& a, const Extent& b) { return a.start < b.start; });
-  for (size_t i = 1; i < extents.size(); ++i) {
-    const Extent& a = extents[i - 1];
-    const Extent& b = extents[i];
-    if (b.start < a.end) {
-      throw fail("segments " + std::to_string(a.index) + " (" + Hex(a.start) + ".." + Hex(a.end) + ") and " +
-                 std::to_string(b.index) + " (" + Hex(b.start) + ".." + Hex(b.end) + ") overlap");
-    }
-  }
+  machine::RefuseOverlappingSegments(std::move(extents), name);
   return image;
 }
 

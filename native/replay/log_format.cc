@@ -35,7 +35,7 @@ std::vector<uint8_t> EncodeFileHeader(const LogHeader& header) {
   std::vector<uint8_t> frame(kLogMagic.begin(), kLogMagic.end());
   ByteWriter f(frame);
   f.FixedLe(kLogFormatVersion, 2);
-  f.FixedLe(0, 2);  // flags: none defined in version 1
+  f.FixedLe(0, 2);  // flags: none defined
   f.FixedLe(body.size(), 4);
   f.Bytes(body);
   AppendCrc(frame, frame.size());

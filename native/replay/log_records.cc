@@ -1,5 +1,6 @@
 #include "replay/log_records.h"
 
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -155,12 +156,41 @@ DmaWriteRecord GetDmaWrite(ByteReader& r, std::vector<uint64_t>& p) {
   return out;
 }
 
+void Put(ByteWriter& w, std::vector<uint64_t>& p, const DelayedInterruptRecord& r) {
+  PutLandmark(w, p, r.at);
+  w.Varint(r.cause);
+  w.Varint(r.delay_ns);
+}
+DelayedInterruptRecord GetDelayedInterrupt(ByteReader& r, std::vector<uint64_t>& p) {
+  DelayedInterruptRecord out;
+  out.at = GetLandmark(r, p);
+  out.cause = r.Varint();
+  out.delay_ns = r.Varint();
+  return out;
+}
+
+void Put(ByteWriter& w, std::vector<uint64_t>& p, const DiskReadRecord& r) {
+  PutLandmark(w, p, r.at);
+  w.Varint(r.address);
+  w.Varint(r.disk_offset);
+  w.Varint(r.length);
+}
+DiskReadRecord GetDiskRead(ByteReader& r, std::vector<uint64_t>& p) {
+  DiskReadRecord out;
+  out.at = GetLandmark(r, p);
+  out.address = r.Varint();
+  out.disk_offset = r.Varint();
+  out.length = r.Varint();
+  return out;
+}
+
 }  // namespace
 
 RecordKind KindOf(const Record& record) {
   static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
                                           RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
-                                          RecordKind::kDmaWrite};
+                                          RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead};
+  static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
 
@@ -203,6 +233,8 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kCrewTransfer: return GetCrewTransfer(reader_, previous_);
     case RecordKind::kMachineStop: return GetMachineStop(reader_, previous_);
     case RecordKind::kDmaWrite: return GetDmaWrite(reader_, previous_);
+    case RecordKind::kDelayedInterrupt: return GetDelayedInterrupt(reader_, previous_);
+    case RecordKind::kDiskRead: return GetDiskRead(reader_, previous_);
   }
   reader_.Fail(LogErrorCode::kBadRecord, at, "unknown record kind " + std::to_string(kind));
 }

@@ -22,6 +22,17 @@ std::string KindName(InputKind kind) {
 
 std::string At(uint64_t count) { return "@ " + std::to_string(count); }
 
+std::string Hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string DescribeDma(const DmaWrite& dma) {
+  return std::to_string(dma.length) + " bytes at " + Hex(dma.address) +
+         (dma.from_shared_disk ? " from disk offset " + std::to_string(dma.disk_offset) : "") + " " + At(dma.at.count);
+}
+
 std::string DescribeOutput(const OutputDigest& output) {
   char hash[24];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(output.hash));
@@ -76,10 +87,26 @@ ReplayingWorld::ReplayingWorld(LogContents log)
           else if constexpr (std::is_same_v<T, CheckpointRecord>) checkpoints_.push_back(std::move(r.checkpoint));
           else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
           else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
-          else if constexpr (std::is_same_v<T, DmaWriteRecord>) dma_writes_.push_back(std::move(r));
+          else if constexpr (std::is_same_v<T, DmaWriteRecord>) {
+            NoteDma(r.at);
+            const uint64_t length = r.data.size();
+            vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, std::move(r.data), false, 0, length});
+          } else if constexpr (std::is_same_v<T, DelayedInterruptRecord>) {
+            vcpus_[r.at.vcpu]->interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_.size());
+          } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
+            NoteDma(r.at);
+            vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, {}, true, r.disk_offset, r.length});
+          }
         },
         record);
   }
+  // A stop record without the trailer (a crash between the two): the stop says where to end.
+  if (stop_) vouched_.clear();
+}
+
+void ReplayingWorld::NoteDma(Landmark at) {
+  if (!first_dma_) first_dma_ = at;
+  ++dma_count_;
 }
 
 ReplayingWorld::VcpuLog& ReplayingWorld::ForVcpu(Landmark at) {
@@ -187,6 +214,9 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
       throw Divergence{{i, v.interrupts.front().first.at.count}, "untaken interrupt",
                        "cause " + std::to_string(v.interrupts.front().first.cause), "machine stopped"};
     }
+    if (!v.dmas.empty()) {
+      throw Divergence{{i, v.dmas.front().at.count}, "unperformed DMA", DescribeDma(v.dmas.front()), "machine stopped"};
+    }
     if (!v.rare_outcomes.empty()) {
       throw Divergence{{i, v.rare_outcomes.front().at.count}, "unconsumed rare outcome",
                        KindName(v.rare_outcomes.front().kind), "machine stopped"};
@@ -194,9 +224,28 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
   }
 }
 
+void ReplayingWorld::DmaDone(const DmaWrite& dma) {
+  VcpuLog& v = ForVcpu(dma.at);
+  std::lock_guard lock(v.mutex);
+  if (v.dmas.empty()) throw Divergence{dma.at, "DMA", "none", DescribeDma(dma)};
+  const DmaWrite& next = v.dmas.front();
+  if (next.at.count != dma.at.count || next.address != dma.address || next.length != dma.length ||
+      next.from_shared_disk != dma.from_shared_disk || next.disk_offset != dma.disk_offset) {
+    throw Divergence{dma.at, "DMA", DescribeDma(next), DescribeDma(dma)};
+  }
+  v.dmas.pop_front();
+}
+
+std::optional<DmaWrite> ReplayingWorld::ScheduledDma(uint32_t vcpu) {
+  VcpuLog& v = ForVcpu({vcpu, 0});
+  std::lock_guard lock(v.mutex);
+  if (v.dmas.empty()) return std::nullopt;
+  return v.dmas.front();
+}
+
 std::optional<std::vector<uint64_t>> ReplayingWorld::FinalLandmarks() {
   std::lock_guard lock(machine_mutex_);
-  if (!stop_) return complete_ ? std::nullopt : std::optional(vouched_);
+  if (!stop_) return vouched_.empty() ? std::nullopt : std::optional(vouched_);
   std::vector<uint64_t> counts;
   for (const auto& v : stop_->final_state.vcpus) counts.push_back(v.at.count);
   return counts;

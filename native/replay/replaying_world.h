@@ -33,6 +33,9 @@ class ReplayingWorld final : public World {
   // last landmark of each vCPU that the log vouches for: replay stops there, since what the
   // recording did after its last sealed chunk is unknown.
   std::optional<std::vector<uint64_t>> FinalLandmarks() override;
+  bool FinalLandmarksEndAnIncompleteLog() const override { return !vouched_.empty(); }
+  void DmaDone(const DmaWrite& dma) override;
+  std::optional<DmaWrite> ScheduledDma(uint32_t vcpu) override;
 
   const LogHeader& header() const { return header_; }
   bool log_complete() const { return complete_; }
@@ -40,9 +43,9 @@ class ReplayingWorld final : public World {
   uint64_t checkpoints_compared() const { return checkpoints_compared_.load(std::memory_order_relaxed); }
   // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
   const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
-  // Bytes devices wrote into guest memory, in log order. An engine with DMA devices (kvm)
-  // consumes them; an engine without (emu) must refuse a log that holds any.
-  const std::vector<DmaWriteRecord>& dma_writes() const { return dma_writes_; }
+  // DMA records in the log (an engine without DMA devices, emu, refuses a log that holds any).
+  size_t dma_count() const { return dma_count_; }
+  std::optional<Landmark> first_dma() const { return first_dma_; }
 
  private:
   // What one vCPU still has to consume; only that vCPU's thread normally touches it, the
@@ -52,9 +55,11 @@ class ReplayingWorld final : public World {
     std::deque<InputRecord> inputs;
     std::deque<RareOutcomeRecord> rare_outcomes;
     std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
+    std::deque<DmaWrite> dmas;
   };
 
   VcpuLog& ForVcpu(Landmark at);
+  void NoteDma(Landmark at);
 
   const LogHeader header_;
   const bool complete_;
@@ -63,7 +68,8 @@ class ReplayingWorld final : public World {
   std::vector<uint64_t> vouched_;
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
   std::vector<CrewTransferRecord> crew_transfers_;
-  std::vector<DmaWriteRecord> dma_writes_;
+  size_t dma_count_ = 0;
+  std::optional<Landmark> first_dma_;
 
   std::mutex machine_mutex_;  // checkpoints and the stop
   std::deque<Checkpoint> checkpoints_;

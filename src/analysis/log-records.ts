@@ -14,6 +14,8 @@ export const RecordKind = {
   crewTransfer: 5,
   machineStop: 6,
   dmaWrite: 7,
+  delayedInterrupt: 8,
+  diskRead: 9,
 } as const;
 
 /** world.h's InputKind, by number (append only). */
@@ -80,6 +82,20 @@ export interface DmaWriteRecord extends Landmark {
   data: Uint8Array;
 }
 
+/** An interrupt taken `delayNs` after it fell due (kvm takes interrupts only at VM exits). */
+export interface DelayedInterruptRecord extends Landmark {
+  type: 'delayed-interrupt';
+  cause: bigint;
+  delayNs: bigint;
+}
+/** A DMA of `length` bytes from `diskOffset` of the disk image to `address`; the bytes are the replay's own copy (--disk-shared). */
+export interface DiskReadRecord extends Landmark {
+  type: 'disk-read';
+  address: bigint;
+  diskOffset: bigint;
+  length: bigint;
+}
+
 export type LogRecord =
   | InputRecord
   | RareOutcomeRecord
@@ -87,7 +103,9 @@ export type LogRecord =
   | CheckpointRecord
   | CrewTransferRecord
   | MachineStopRecord
-  | DmaWriteRecord;
+  | DmaWriteRecord
+  | DelayedInterruptRecord
+  | DiskReadRecord;
 
 export type RecordType = LogRecord['type'];
 
@@ -136,6 +154,17 @@ export class ChunkDecoder {
         const where = this.landmark();
         const address = r.varint();
         return { type: 'dma-write', ...where, address, data: Uint8Array.from(r.blob(MAX_DMA_BYTES, 'DMA data')) };
+      }
+      case RecordKind.delayedInterrupt: {
+        const where = this.landmark();
+        const cause = r.varint();
+        return { type: 'delayed-interrupt', ...where, cause, delayNs: r.varint() };
+      }
+      case RecordKind.diskRead: {
+        const where = this.landmark();
+        const address = r.varint();
+        const diskOffset = r.varint();
+        return { type: 'disk-read', ...where, address, diskOffset, length: r.varint() };
       }
       default:
         return r.fail(at, `unknown record kind ${kind}`);

@@ -3,9 +3,10 @@ import { closeSync } from 'node:fs';
 import type { ConsoleInput, Engine } from '../engines/engine.js';
 import { DEFAULT_ENGINE, engineFor, engineNamed } from '../engines/index.js';
 import { openRegularFile } from '../files/regular-file.js';
-import { resolveGuest } from '../guests/catalog.js';
+import { findWorkload, resolveGuest } from '../guests/catalog.js';
 import { readGuestImage, type GuestImage } from '../guests/image.js';
 import type { ReadPath } from '../session/log-destination.js';
+import { MAX_DISK_BYTES } from '../session/recorded-disk.js';
 import { UsageError } from './errors.js';
 import { numberOption } from './number-option.js';
 
@@ -16,6 +17,11 @@ export function maxVcpusHelp(): string {
 
 /** `--vcpus` as typed (default 1). */
 export function checkVcpus(raw: string | number | undefined, engine: Engine): number {
+  if (engine.maxVcpus === 1) {
+    const vcpus = numberOption('--vcpus', raw, { integer: true, min: 1, max: Number.MAX_SAFE_INTEGER }) ?? 1;
+    if (vcpus !== 1) throw new UsageError(`--vcpus ${vcpus}: the ${engine.name} engine runs one vCPU`);
+    return vcpus;
+  }
   return numberOption('--vcpus', raw, { integer: true, min: 1, max: engine.maxVcpus }) ?? 1;
 }
 
@@ -32,13 +38,36 @@ export function checkTimeout(raw: string | number | undefined): number {
 /**
  * A GUEST argument and an optional `--engine`, as the image (read once, here) and the
  * engine that runs it: the named engine (a built-in workload then for its architecture),
- * else the default engine for a built-in workload and the ELF's machine type for a file.
+ * else for a file the ELF's machine type, and for a built-in workload the default engine —
+ * or kvm when the workload reads a disk or `withDisk` (only the kvm board has a block device).
  */
-export async function guestAndEngine(guest: string, engineName: string | undefined): Promise<{ image: GuestImage; engine: Engine }> {
+export async function guestAndEngine(
+  guest: string,
+  engineName: string | undefined,
+  withDisk = false,
+): Promise<{ image: GuestImage; engine: Engine }> {
+  const builtIn = findWorkload(guest);
+  const diskEngine = builtIn !== undefined && (builtIn.workload.needsDisk || withDisk) ? 'kvm' : undefined;
   const named = engineName === undefined ? undefined : engineNamed(engineName);
-  const path = resolveGuest(guest, (named ?? engineNamed(DEFAULT_ENGINE)).guestArch);
+  const path = resolveGuest(guest, (named ?? engineNamed(diskEngine ?? DEFAULT_ENGINE)).guestArch);
   const image = await readGuestImage(path);
-  return { image, engine: named ?? engineFor(image) };
+  return { image, engine: named ?? (diskEngine !== undefined ? engineNamed(diskEngine) : engineFor(image)) };
+}
+
+/**
+ * `--disk FILE` for an engine: only the kvm engine's board has a block device, and the file
+ * must be a regular one of at most MAX_DISK_BYTES (checked before anything runs).
+ */
+export function checkDiskOption(disk: string | undefined, engine: Engine): void {
+  if (disk === undefined) return;
+  checkDiskEngine(engine);
+  const { fd } = openRegularFile(disk, '--disk', MAX_DISK_BYTES, 'rrkit hashes the whole image');
+  closeSync(fd);
+}
+
+/** A disk for `engine`: only the kvm engine's board has a block device. */
+export function checkDiskEngine(engine: Engine): void {
+  if (engine.name !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
 }
 
 /** Console input for a run, and what to release after it. */

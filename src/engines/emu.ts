@@ -11,6 +11,8 @@ import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult
 import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
+/** A few checkpoints per second of guest time at emu speed. */
+const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
 const MAX_RAM_MIB = 4096;
 
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
@@ -67,6 +69,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n)
     throw new TypeError('checkpointInterval must be a non-negative bigint');
   const input = checkInput(options.input);
+  if (options.disk !== undefined) throw new RangeError("disk: the emu engine's board has no block device (the kvm engine's has)");
   const session = checkSession(options.session);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
@@ -120,5 +123,9 @@ export const emuEngine: Engine = {
   },
   defaultRamMiB: DEFAULT_RAM_MIB,
   maxRamMiB: MAX_RAM_MIB,
+  defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
+  // A checkpoint hashes all written memory and logs ~19 bytes per vCPU: closer than this it
+  // costs more than the run (every instruction: 19 bytes per instruction).
+  minCheckpointInterval: 10_000n,
   run,
 };

@@ -5,14 +5,12 @@
  * shared-memory accesses and the log holds every ownership transfer
  * (src/smp/crew-options.ts, docs/crew.md).
  */
-import { RunFailure, type ConsoleInput, type RunProgress, type RunResult } from '../engines/engine.js';
+import { RunFailure, type ConsoleInput, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
 import { LogDestination, type LogPlacement, type ReadPath } from './log-destination.js';
-
-/** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
-export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
+import { describeDisk } from './recorded-disk.js';
 
 export interface RecordOptions {
   /** the guest ELF's path, or its image already read */
@@ -28,7 +26,7 @@ export interface RecordOptions {
   vcpus?: number;
   ramMiB?: number;
   input?: ConsoleInput;
-  /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none */
+  /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none; default: the engine's */
   checkpointInterval?: bigint;
   capture?: boolean;
   /** called about once a second while the guest runs */
@@ -38,6 +36,10 @@ export interface RecordOptions {
   crewGranularity?: number;
   /** instructions a vCPU keeps a page it gained before serving requests for it; default CREW_DEFAULT_HOLD */
   crewHold?: number;
+  /** a disk-image file for the board's block device (kvm); the bytes the guest reads from it are logged */
+  disk?: string;
+  /** with `disk`: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image) */
+  diskShared?: boolean;
 }
 
 /** A recording's result, and where its log is. */
@@ -56,13 +58,20 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
   const image = await guestImage(options.elf);
   const engine = engineFor(image, options.engine);
+  if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
+  // The disk's size (and, shared, which image by SHA-256) go into the header for replay.
+  const disk = options.disk === undefined ? undefined : { ...(await describeDisk(options.disk)), shared: options.diskShared ?? false };
   const destination = LogDestination.prepare(options.logPath, {
     force: options.force ?? false,
-    reads: [{ role: 'the guest image', path: image.path }, ...(options.reads ?? [])],
+    reads: [
+      { role: 'the guest image', path: image.path },
+      ...(disk === undefined ? [] : [{ role: 'the disk image (--disk)', path: disk.path }]),
+      ...(options.reads ?? []),
+    ],
   });
   let result: RunResult;
   try {
-    result = await runRecording(engine, image, destination.partialPath, options, vcpus, crewGranularity, crewHold);
+    result = await runRecording(engine, image, destination.partialPath, options, { vcpus, crewGranularity, crewHold, disk });
   } catch (error) {
     const kept = destination.settle(false);
     if (error instanceof RunFailure && kept !== undefined) error.incompleteLog = kept.path;
@@ -74,15 +83,16 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
   return { ...result, log };
 }
 
-function runRecording(
-  engine: ReturnType<typeof engineFor>,
-  image: GuestImage,
-  logPath: string,
-  options: RecordOptions,
-  vcpus: number,
-  crewGranularity: number,
-  crewHold: number,
-): Promise<RunResult> {
+interface RecordingFacts {
+  vcpus: number;
+  crewGranularity: number;
+  crewHold: number;
+  disk: (Awaited<ReturnType<typeof describeDisk>> & { shared: boolean }) | undefined;
+}
+
+function runRecording(engine: Engine, image: GuestImage, logPath: string, options: RecordOptions, facts: RecordingFacts): Promise<RunResult> {
+  const { vcpus, crewGranularity, crewHold, disk } = facts;
+  const config = { rrkit: 1, ...(vcpus > 1 ? { crewHold } : {}), ...(disk === undefined ? {} : { disk }) };
   return engine.run(image, {
     vcpus,
     ramMiB: options.ramMiB,
@@ -90,7 +100,8 @@ function runRecording(
     capture: options.capture,
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
-    checkpointInterval: options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
+    checkpointInterval: options.checkpointInterval ?? engine.defaultCheckpointInterval,
+    disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors, shared: disk.shared },
     session: {
       mode: 'record',
       path: logPath,
@@ -99,8 +110,8 @@ function runRecording(
       imagePath: image.path,
       crewGranularity,
       crewHold,
-      // For provenance: replay does not need it (it follows the logged edges).
-      configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold } : { rrkit: 1 }),
+      // crewHold for provenance: replay does not need it (it follows the logged edges).
+      configJson: JSON.stringify(config),
     },
   });
 }

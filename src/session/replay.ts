@@ -13,6 +13,7 @@ import { LogFormatError, HEADER_CHUNK } from '../analysis/log-error.js';
 import { FileRefused } from '../files/regular-file.js';
 import { printable } from '../files/printable.js';
 import { GuestImageError, readGuestImage, type GuestImage } from '../guests/image.js';
+import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
   logPath: string;
@@ -23,6 +24,8 @@ export interface ReplayOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
+  disk?: string;
 }
 
 /** What every outcome carries: the log's header, the engine it ran on and its result. */
@@ -83,6 +86,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   }
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
+  // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
+  // needs the very image it was recorded with.
+  const disk = recordedDisk(header.configJson);
+  const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
 
   const result = await engine.run(image, {
     vcpus: header.vcpus,
@@ -92,6 +99,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
     onProgress: options.onProgress,
     progressIntervalMs: options.progressIntervalMs,
     session: { mode: 'replay', path: options.logPath },
+    disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
   });
   const facts: ReplayFacts = { header, engine, result };
   // Replay never goes past what the log vouches for, so a divergence is one, complete log or not.

@@ -3,30 +3,25 @@ import { statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { GuestFailure, Interrupted, RunFailure, totalLandmarks, type RunResult } from '../../engines/engine.js';
-import { ENGINE_NAMES } from '../../engines/index.js';
+import { ENGINE_NAMES, engineNamed } from '../../engines/index.js';
+import type { Engine } from '../../engines/engine.js';
 import { printable } from '../../files/printable.js';
-import { DEFAULT_CHECKPOINT_INTERVAL, record, type RecordResult } from '../../session/record.js';
+import { record, type RecordResult } from '../../session/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
 import { EXIT, guestCodeNote, guestExitStatus } from '../exit-status.js';
 import { InterruptWatch } from '../interrupts.js';
 import { numberOption } from '../number-option.js';
 import { ProgressLine } from '../progress.js';
-import { checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, openConsoleInput } from '../machine-args.js';
-
-/**
- * The fewest landmarks between checkpoints the command line takes: a checkpoint hashes the
- * registers and all written guest memory and logs about 19 bytes per vCPU, so much closer
- * ones cost more than the run itself and bloat the log (`--checkpoint-every 1`: 19 bytes per
- * instruction). The session API takes any interval (tests check every few instructions).
- */
-export const MIN_CHECKPOINT_INTERVAL = 10_000;
+import { checkDiskOption, checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, openConsoleInput } from '../machine-args.js';
 
 interface RecordArgs {
   guest: string;
   output: string;
   force: boolean;
   engine: string | undefined;
+  disk: string | undefined;
+  'disk-shared': boolean;
   vcpus: string | undefined;
   ram: string | undefined;
   input: string | undefined;
@@ -36,14 +31,19 @@ interface RecordArgs {
   'crew-hold': string | undefined;
 }
 
-/** `--checkpoint-every` as typed: 0 (none) or at least MIN_CHECKPOINT_INTERVAL. */
-function checkpointInterval(raw: string | undefined): bigint {
+/**
+ * `--checkpoint-every` as typed: undefined (the engine's default), 0 (none) or at least the
+ * engine's minimum (a checkpoint hashes the registers and the written guest memory and logs
+ * ~19 bytes per vCPU: `--checkpoint-every 1` on emu was 19 bytes per instruction). The
+ * session API takes any interval (tests check every few instructions).
+ */
+function checkpointInterval(raw: string | undefined, engine: Engine): bigint | undefined {
   const every = numberOption('--checkpoint-every', raw, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'landmarks; 0: none' });
-  if (every === undefined) return DEFAULT_CHECKPOINT_INTERVAL;
-  if (every !== 0 && every < MIN_CHECKPOINT_INTERVAL) {
+  if (every === undefined) return undefined;
+  if (every !== 0 && BigInt(every) < engine.minCheckpointInterval) {
     throw new UsageError(
-      `--checkpoint-every must be 0 (none) or at least ${MIN_CHECKPOINT_INTERVAL}, not ${every}: ` +
-        'each checkpoint hashes all guest memory and logs ~19 bytes per vCPU',
+      `--checkpoint-every must be 0 (none) or at least ${engine.minCheckpointInterval} on ${engine.name}, not ${every}: ` +
+        `each checkpoint hashes the guest's memory and logs ~19 bytes per vCPU`,
     );
   }
   return BigInt(every);
@@ -54,7 +54,7 @@ function checkpointInterval(raw: string | undefined): bigint {
  * logged, so a timer period shorter than the guest's handler takes here grows the log by
  * megabytes a minute while the guest crawls.
  */
-const INTERRUPT_STORM = { perSecond: 20_000, atLeast: 100_000 };
+const INTERRUPT_STORM = { perSecond: 10_000, atLeast: 50_000 };
 
 function interruptStormWarning(result: RunResult): string | undefined {
   const rate = result.interrupts / Math.max(result.wallSeconds, 1e-3);
@@ -89,13 +89,25 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         default: false,
         describe: 'replace an existing file at -o, once the new log is complete (a failed or interrupted recording never replaces it)',
       })
-      .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads)' })
+      .option('engine', {
+        choices: ENGINE_NAMES,
+        describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads, kvm for one that reads a disk)',
+      })
+      .option('disk', { type: 'string', describe: "kvm: a disk image for the board's block device; the bytes the guest reads are logged" })
+      .option('disk-shared', {
+        type: 'boolean',
+        default: false,
+        describe: "with --disk: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image)",
+      })
       .option('vcpus', { type: 'string', describe: `vCPUs (${maxVcpusHelp()}; default 1)` })
       .option('ram', { type: 'string', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('input', { type: 'string', describe: 'console input: a regular file (read as the guest asks), or - for stdin' })
       .option('checkpoint-every', {
         type: 'string',
-        describe: `a checkpoint (register and memory hashes) every N landmarks of vCPU 0 (instructions on emu); 0: none, else at least ${MIN_CHECKPOINT_INTERVAL} (default ${DEFAULT_CHECKPOINT_INTERVAL})`,
+        describe:
+          `a checkpoint (register and memory hashes) every N landmarks of vCPU 0; 0: none ` +
+          `(default: ${engineNamed('emu').defaultCheckpointInterval} instructions on emu, at least ${engineNamed('emu').minCheckpointInterval}; ` +
+          `${engineNamed('kvm').defaultCheckpointInterval} exits on kvm, at least ${engineNamed('kvm').minCheckpointInterval})`,
       })
       .option('crew-granularity', {
         type: 'string',
@@ -107,9 +119,10 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       })
       .option('timeout', { type: 'string', describe: 'stop the guest after this many seconds (default 0: never); the log is then incomplete' })
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
-      .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
+      .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW')
+      .example('$0 record disk-checksum --disk disk.img --disk-shared -o disk.rrlog', 'on kvm; the replay reads disk.img itself') as unknown as Argv<RecordArgs>,
   handler: async (args) => {
-    const every = checkpointInterval(args['checkpoint-every']);
+    if (args['disk-shared'] && args.disk === undefined) throw new UsageError('--disk-shared needs --disk FILE');
     const granularity = checkOption(
       '--crew-granularity',
       numberOption('--crew-granularity', args['crew-granularity'], { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
@@ -118,8 +131,10 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     const hold = checkOption('--crew-hold', numberOption('--crew-hold', args['crew-hold'], { integer: true, min: 0, max: CREW_MAX_HOLD }), checkCrewHold);
     const timeoutSeconds = checkTimeout(args.timeout);
     const ramMiB = checkRamMiB(args.ram);
-    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
+    checkDiskOption(args.disk, engine);
     const vcpus = checkVcpus(args.vcpus, engine);
+    const every = checkpointInterval(args['checkpoint-every'], engine);
     const consoleInput = openConsoleInput(args.input);
     const partial = `${resolve(args.output)}.recording`;
     // A signal before the run started leaves nothing worth keeping: an empty partial log goes.
@@ -143,6 +158,8 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         timeoutSeconds,
         input: consoleInput.input,
         checkpointInterval: every,
+        disk: args.disk,
+        diskShared: args['disk-shared'],
         crewGranularity: granularity,
         crewHold: hold,
         onProgress: progress.onProgress,

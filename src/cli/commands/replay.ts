@@ -11,6 +11,7 @@ export const REPLAY_DIVERGED_EXIT = EXIT.diverged;
 interface ReplayArgs {
   log: string;
   guest: string | undefined;
+  disk: string | undefined;
 }
 
 /** "vcpu 0 @ 1200, vcpu 1 @ 800" */
@@ -24,10 +25,11 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
   builder: (y: Argv) =>
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
-      .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
+      .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' }) as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
     const progress = new ProgressLine(`replaying ${args.log}`, true);
-    const outcome = await replay({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
+    const outcome = await replay({ logPath: args.log, elf: args.guest, disk: args.disk, onProgress: progress.onProgress }).finally(() => progress.end());
     switch (outcome.kind) {
       case 'exited': {
         const note = guestCodeNote(outcome.exitCode);

@@ -1,0 +1,288 @@
+// The kvm engine's JavaScript surface (declared in src/native.ts): kvmRun runs an x86_64
+// guest ELF on a fresh VM off the JavaScript thread and resolves with the outcome;
+// kvmProbe says whether /dev/kvm can be used here, and if not, why. Arguments arrive
+// checked and positional (src/engines/kvm.ts validates them).
+#include <napi.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+
+#include "addon/js_error.h"
+#include "addon/registry.h"
+#include "addon/run_result_js.h"
+#include "kvm/disk_image.h"
+#include "kvm/elf_image.h"
+#include "kvm/kvm_system.h"
+#include "kvm/machine.h"
+#include "replay/session.h"
+
+namespace rrkit::kvm {
+namespace {
+
+struct RunProgress {
+  uint64_t exits;
+  double seconds;
+};
+
+struct ProgressRequest {
+  Napi::Function callback;
+  std::chrono::milliseconds interval;
+};
+
+// Everything one run needs kept alive, in destruction order: the machine refers to the
+// session's world and to the disk image.
+struct RunParts {
+  KvmSystem system;
+  std::unique_ptr<DiskImage> disk;
+  std::unique_ptr<replay::Session> session;
+  std::unique_ptr<Machine> machine;
+};
+
+class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
+ public:
+  RunWorker(Napi::Env env, std::unique_ptr<RunParts> parts, std::optional<ProgressRequest> progress)
+      : Napi::AsyncProgressWorker<RunProgress>(env, "rrkit.kvmRun"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        parts_(std::move(parts)) {
+    if (progress) {
+      on_progress_ = Napi::Persistent(progress->callback);
+      progress_interval_ = progress->interval;
+    }
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute(const ExecutionProgress& progress) override {
+    try {
+      result_ = on_progress_.IsEmpty() ? parts_->machine->Run() : RunSampling(progress);
+      if (const replay::ReplayingWorld* replaying = parts_->session->replaying()) {
+        log_complete_ = replaying->log_complete();
+        result_.run.checkpoints_compared = replaying->checkpoints_compared();
+      }
+      // Seal the log (and its trailer after a clean stop) before the promise resolves.
+      parts_.reset();
+    } catch (...) {
+      // Turned into a JavaScript error on the JavaScript thread (OnError), keeping its kind.
+      error_ = std::current_exception();
+      SetError("kvmRun failed");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = addon::RunResultToJs(env, result_.run, log_complete_);
+    out.Set("interrupts", static_cast<double>(result_.interrupts));
+    Napi::Array delays = Napi::Array::New(env, result_.interrupt_delays_ns.size());
+    for (uint32_t i = 0; i < result_.interrupt_delays_ns.size(); ++i) delays.Set(i, static_cast<double>(result_.interrupt_delays_ns[i]));
+    out.Set("interruptDelaysNs", delays);
+    out.Set("dmaBytes", static_cast<double>(result_.dma_bytes));
+    out.Set("guestSeconds", result_.guest_seconds);
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(error_ ? addon::ErrorToJs(Env(), error_, "kvmRun").Value() : error.Value());
+  }
+
+  void OnProgress(const RunProgress* samples, size_t count) override {
+    if (samples == nullptr || count == 0 || on_progress_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Object sample = Napi::Object::New(env);
+    sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].exits));
+    sample.Set("seconds", samples[count - 1].seconds);
+    on_progress_.Call({sample});
+  }
+
+ private:
+  // Runs the machine while a sampler thread sends a progress sample every interval.
+  RunResult RunSampling(const ExecutionProgress& progress) {
+    std::mutex mutex;
+    std::condition_variable ended_cv;
+    bool ended = false;
+    const auto started = std::chrono::steady_clock::now();
+    Machine& machine = *parts_->machine;
+    std::thread sampler([&] {
+      std::unique_lock lock(mutex);
+      while (!ended_cv.wait_for(lock, progress_interval_, [&] { return ended; })) {
+        const RunProgress sample{machine.ExitsSoFar(),
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+        progress.Send(&sample, 1);
+      }
+    });
+    auto stop_sampler = [&] {
+      {
+        std::lock_guard lock(mutex);
+        ended = true;
+      }
+      ended_cv.notify_all();
+      sampler.join();
+    };
+    try {
+      RunResult result = machine.Run();
+      stop_sampler();
+      return result;
+    } catch (...) {
+      stop_sampler();  // a joinable thread destroyed would end the process
+      throw;
+    }
+  }
+
+  Napi::FunctionReference on_progress_;
+  std::chrono::milliseconds progress_interval_{1000};
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<RunParts> parts_;
+  RunResult result_;
+  bool log_complete_ = true;
+  std::exception_ptr error_;  // what Execute threw
+};
+
+uint64_t ToU64(const Napi::Value& value, const char* name) {
+  if (!value.IsBigInt()) throw std::invalid_argument(std::string(name) + " must be a bigint");
+  bool lossless = true;
+  const uint64_t out = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw std::out_of_range(std::string(name) + " must be a bigint from 0 to 2^64-1");
+  return out;
+}
+
+// A number argument in [min, max], or std::out_of_range naming it.
+double NumberIn(const Napi::Value& value, const char* name, double min, double max) {
+  if (!value.IsNumber()) throw std::invalid_argument(std::string(name) + " must be a number");
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max)) throw std::out_of_range(std::string(name) + " is out of range");
+  return d;
+}
+
+std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
+  if (!value.IsBuffer()) throw std::invalid_argument(std::string(name) + " must be a Buffer");
+  const auto bytes = value.As<Napi::Buffer<uint8_t>>();
+  return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
+}
+
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson, ... }
+// (the CREW fields are not used: one vCPU) or { mode: 'replay', path }.
+std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
+  if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
+  const Napi::Object session = value.As<Napi::Object>();
+  const std::string mode = session.Get("mode").As<Napi::String>();
+  const std::string path = session.Get("path").As<Napi::String>();
+  if (mode == "replay") return replay::Session::Replay(path);
+  if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
+  replay::LogHeader header;
+  header.engine = "kvm";
+  header.image_hash = BytesOf(session.Get("imageHash"), "session.imageHash");
+  header.image_path = session.Get("imagePath").As<Napi::String>();
+  header.vcpus = 1;
+  header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
+  header.crew_granularity = 0;
+  header.checkpoint_interval = options.checkpoint_interval;
+  header.start_unix_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  header.config_json = session.Get("configJson").As<Napi::String>();
+  return replay::Session::Record(path, header);
+}
+
+std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
+  if (value.IsNull() || value.IsUndefined()) return std::nullopt;
+  const Napi::Object progress = value.As<Napi::Object>();
+  const double interval = progress.Get("intervalMs").As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(interval) || interval < 10 || interval > 3'600'000) {
+    throw std::invalid_argument("progress.intervalMs must be from 10 to 3600000");
+  }
+  if (!progress.Get("callback").IsFunction()) throw std::invalid_argument("progress.callback must be a function");
+  return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
+}
+
+machine::ConsoleInput InputOf(const Napi::Value& value) {
+  if (value.IsBuffer()) {
+    const auto bytes = value.As<Napi::Buffer<uint8_t>>();
+    return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
+  }
+  if (value.IsNumber()) return machine::ConsoleInput::FromFd(static_cast<int>(NumberIn(value, "input", 0, INT32_MAX)));
+  if (!value.IsNull() && !value.IsUndefined()) throw std::invalid_argument("input must be a Buffer, a file descriptor or null");
+  return machine::ConsoleInput::None();
+}
+
+// kvmRun(image, imageName, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
+// disk: null, or { path: string | null, sectors: number, shared: boolean } (path null: a
+// replay that takes the disk's bytes from the log).
+// Arguments are checked here too (TypeScript checks them first): a bad one is a TypeError or
+// RangeError, never a crash.
+Napi::Value KvmRun(const Napi::CallbackInfo& info) {
+  return addon::Guarded(info.Env(), "kvmRun", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 10) throw Napi::TypeError::New(env, "kvmRun takes 10 arguments");
+    if (!info[0].IsBuffer()) throw std::invalid_argument("image must be a Buffer");
+    const auto image = info[0].As<Napi::Buffer<uint8_t>>();
+    if (!info[1].IsString()) throw std::invalid_argument("imageName must be a string");
+    const std::string name = info[1].As<Napi::String>();
+    MachineOptions options;
+    options.ram_bytes = static_cast<uint64_t>(NumberIn(info[2], "ramBytes", 2 << 20, 4096.0 * (1 << 20)));
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[3], "timeoutMs", 0, 1e15)));
+    options.checkpoint_interval = ToU64(info[4], "checkpointInterval");
+    if (!info[6].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
+    options.console = info[6].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+    if (!info[7].IsNull() && !info[7].IsUndefined() && !info[7].IsObject()) throw std::invalid_argument("session must be an object or null");
+    if (!info[8].IsNull() && !info[8].IsUndefined() && !info[8].IsObject()) throw std::invalid_argument("progress must be an object or null");
+    if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("disk must be an object or null");
+    options.track_memory = !info[7].IsNull() && !info[7].IsUndefined();
+
+    auto parts = std::unique_ptr<RunParts>(new RunParts{KvmSystem::Open(), nullptr, nullptr, nullptr});
+    const ElfImage elf = LoadX86Elf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
+    if (info[9].IsObject()) {
+      const Napi::Object disk = info[9].As<Napi::Object>();
+      const Napi::Value path = disk.Get("path");
+      if (path.IsString()) parts->disk = std::make_unique<DiskImage>(path.As<Napi::String>().Utf8Value());
+      else if (!path.IsNull() && !path.IsUndefined()) throw std::invalid_argument("disk.path must be a string or null");
+      options.disk_sectors = static_cast<uint64_t>(NumberIn(disk.Get("sectors"), "disk.sectors", 0, 9'007'199'254'740'991.0));
+      options.disk_shared = disk.Get("shared").ToBoolean().Value();
+    }
+    parts->session = MakeSession(info[7], options);
+    parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[5]), elf,
+                                               parts->disk.get());
+    auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[8]));
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+// kvmProbe's body: never throws for a missing or unusable /dev/kvm (it says why).
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "/dev/kvm";
+  Napi::Object out = Napi::Object::New(env);
+  try {
+    const KvmSystem system = KvmSystem::Open(path);
+    out.Set("available", true);
+    out.Set("reason", "");
+    out.Set("syncRegs", system.Extension(KVM_CAP_SYNC_REGS) > 0);
+  } catch (const std::exception& e) {
+    out.Set("available", false);
+    out.Set("reason", e.what());
+    out.Set("syncRegs", false);
+  }
+  return out;
+}
+
+// kvmProbe(path) -> { available, reason, syncRegs }
+Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
+  return addon::Guarded(info.Env(), "kvmProbe", [&]() -> Napi::Value { return Probe(info); });
+}
+
+void Export(Napi::Env env, Napi::Object exports) {
+  exports.Set("kvmRun", Napi::Function::New(env, KvmRun, "kvmRun"));
+  exports.Set("kvmProbe", Napi::Function::New(env, KvmProbe, "kvmProbe"));
+}
+
+const addon::ExportRegistrar kRegistrar("kvm", Export);
+
+}  // namespace
+}  // namespace rrkit::kvm

@@ -15,7 +15,9 @@
       # frame pointers): the executor needs every register it can get for its hot locals.
       "cflags_cc": ["-std=c++20", "-fexceptions", "-O3", "-fno-crossjumping", "-fomit-frame-pointer",
                     "-Wall", "-Wextra", "-Werror", "-pthread"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      # zlib (zlib1g-dev): log chunks are deflated (native/replay/chunk_codec.cc).
+      "libraries": ["-lz"]
     }
   ]
 }

@@ -126,6 +126,22 @@ describe('defect 4: -o never destroys what is there', () => {
   }, 60_000);
 });
 
+describe('defect 4, replay --then-run -o: the log it records on is put as record -o puts one', () => {
+  test('-o naming the log being replayed is refused even with --force, an existing file without it; both untouched', async () => {
+    const log = freshCopyOfGoodLog('then-run-source.rrlog');
+    const before = readFileSync(log);
+    const self = await rrkit(['replay', log, '--then-run', '-o', log, '--force']);
+    expect(self.code).toBe(EXIT.usage);
+    expect(oneLine(self)).toMatch(/then-run-source\.rrlog: is the log being replayed, which this recording reads/);
+    const other = freshCopyOfGoodLog('then-run-existing.rrlog');
+    const existing = await rrkit(['replay', log, '--then-run', '-o', other]);
+    expect(existing.code).toBe(EXIT.usage);
+    expect(oneLine(existing)).toMatch(/then-run-existing\.rrlog: exists; give --force to replace it/);
+    expect(readFileSync(log).equals(before)).toBe(true);
+    expect(readFileSync(other).equals(goodLog)).toBe(true);
+  }, 60_000);
+});
+
 describe('defect 5: two recordings to one path', () => {
   test('the second is refused while the first runs; the file is the first one\'s log, whole', async () => {
     const out = join(dir, 'twice.rrlog');
@@ -201,7 +217,7 @@ function bigLog(path: string, chunks: number, records: number): void {
   const small = join(dir, 'one-chunk.rrlog');
   const header = readLogFile(join(dir, 'good.rrlog')).header;
   const inputs = Array.from({ length: records }, (_, i) => ({ type: 'input', vcpu: 0, count: BigInt(i * 7), kind: 1, value: BigInt(i) * 1000003n }));
-  native().logWrite(small, { header, records: inputs, close: false, maxChunkBytes: 1 << 24 });
+  native().logWrite(small, { header, records: inputs, close: false, maxChunkBytes: 4 << 20 });
   const bytes = readFileSync(small);
   const log = readLogFile(small);
   expect(log.chunks).toHaveLength(1);
@@ -212,7 +228,7 @@ function bigLog(path: string, chunks: number, records: number): void {
   for (let i = 0; i < chunks; i++) {
     const copy = Buffer.from(chunk);
     copy.writeUInt32LE(i, 4);
-    copy.writeUInt32LE(crc32c(copy.subarray(20), crc32c(copy.subarray(0, 16))), 16);
+    copy.writeUInt32LE(crc32c(copy.subarray(28), crc32c(copy.subarray(0, 24))), 24);
     parts.push(copy);
   }
   const trailer = Buffer.alloc(28);
@@ -319,7 +335,9 @@ describe('verify of a log still being written', () => {
   test('reports the checkpoints its replay compared, not those the file has grown to since', async () => {
     const out = join(dir, 'growing.rrlog');
     const interval = 10_000_000;
-    const recorder = spawn(COMMAND, ['record', loop, '-o', out, '--checkpoint-every', String(interval), '--timeout', '30'], { cwd: dir });
+    // The replay reads the log as it reaches it, so it may follow the recording to its end: short.
+    const recorder = spawn(COMMAND, ['record', loop, '-o', out, '--checkpoint-every', String(interval), '--timeout', '8'], { cwd: dir });
+    const recorded = new Promise((resolve) => recorder.on('close', resolve)); // it may end before the verify does
     const writing = (): string => (existsSync(`${out}.recording`) ? `${out}.recording` : out);
     const checkpointsIn = (path: string): number => {
       try {
@@ -333,12 +351,12 @@ describe('verify of a log still being written', () => {
     // The writer may be between the two halves of a frame: a truncated file, read again.
     for (let i = 0; i < 3 && /truncated/.test(run.stderr); i++) run = await rrkit(['verify', writing()]);
     recorder.kill('SIGINT');
-    await new Promise((resolve) => recorder.on('close', resolve));
+    await recorded;
     expect(run.code, run.stderr).toBe(EXIT.incomplete);
     const said = /vcpu 0 @ (\d+) instructions, and checked (\d+) checkpoints/.exec(run.stderr);
     expect(said, run.stderr).not.toBeNull();
     expect(Number(said![2])).toBe(Math.floor(Number(said![1]) / interval));
-  }, 90_000);
+  }, 120_000);
 });
 
 describe('messages', () => {
@@ -380,7 +398,7 @@ describe('messages', () => {
     writeFileSync(path, bytes);
     const run = await rrkit(['verify', path, '--json']);
     expect(run.code).toBe(EXIT.damaged);
-    expect(JSON.parse(run.stdout)).toMatchObject({ verdict: 'error', code: 'bad-crc', chunk: 0, offset: log.chunks[0]!.offset + 16 });
+    expect(JSON.parse(run.stdout)).toMatchObject({ verdict: 'error', code: 'bad-crc', chunk: 0, offset: log.chunks[0]!.offset + 24 });
   });
 
   test('a guest whose own exit code is one of rrkit\'s statuses: that code, and a note saying it is the guest\'s', async () => {

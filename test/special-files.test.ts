@@ -25,7 +25,7 @@ const COMMAND = process.env['RRKIT_TEST_COMMAND'] || RRKIT;
 const TIME_LIMIT_MS = 30_000;
 /** rrkit itself takes ~100 MiB; reading an endless file whole would take gigabytes. */
 const MEMORY_LIMIT_MIB = 400;
-/** Far beyond a guest image's 512 MiB and the TypeScript reader's 2 GiB. */
+/** Far beyond a guest image's 512 MiB and a disk image's 4 GiB; a log of zeros, read a chunk at a time. */
 const SPARSE_BYTES = 64 * 2 ** 30;
 
 const dir = mkdtempSync(join(tmpdir(), 'rrkit-special-'));

@@ -238,7 +238,7 @@ Napi::Object ObjectArgument(const Napi::CallbackInfo& info, size_t index, const 
   return info[index].As<Napi::Object>();
 }
 
-// logWrite(path, {header, records, close, maxChunkBytes}): writes the log synchronously.
+// logWrite(path, {header, records, close, maxChunkBytes, deflateLevel?}): writes the log synchronously.
 Napi::Value LogWrite(const Napi::CallbackInfo& info) {
   return Guarded(info.Env(), "logWrite", [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -251,6 +251,11 @@ Napi::Value LogWrite(const Napi::CallbackInfo& info) {
     const bool close = description.Get("close").ToBoolean();
     LogWriter::Options options;
     options.max_chunk_bytes = static_cast<size_t>(U64(description, "maxChunkBytes"));
+    if (description.Has("deflateLevel")) {
+      const uint64_t level = U64(description, "deflateLevel");
+      if (level > 9) throw Napi::RangeError::New(env, "deflateLevel must be 0..9");
+      options.deflate_level = static_cast<int>(level);
+    }
     LogWriter writer(header, std::make_shared<FileChunkSink>(path), options);
     for (uint32_t i = 0; i < records.Length(); ++i) {
       const Napi::Value record = records.Get(i);

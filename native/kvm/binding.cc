@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <thread>
 
 #include "addon/js_error.h"
@@ -21,6 +22,7 @@
 #include "kvm/elf_image.h"
 #include "kvm/kvm_system.h"
 #include "kvm/machine.h"
+#include "replay/chunk_source.h"
 #include "replay/session.h"
 
 namespace rrkit::kvm {
@@ -62,10 +64,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       result_ = on_progress_.IsEmpty() ? parts_->machine->Run() : RunSampling(progress);
-      if (const replay::ReplayingWorld* replaying = parts_->session->replaying()) {
-        log_complete_ = replaying->log_complete();
-        result_.run.checkpoints_compared = replaying->checkpoints_compared();
-      }
+      if (parts_->session->replaying() != nullptr) replay_report_ = parts_->session->replay_report();
       // Seal the log (and its trailer after a clean stop) before the promise resolves.
       parts_.reset();
     } catch (...) {
@@ -77,7 +76,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 
   void OnOK() override {
     Napi::Env env = Env();
-    Napi::Object out = addon::RunResultToJs(env, result_.run, log_complete_);
+    Napi::Object out = addon::RunResultToJs(env, result_.run, replay_report_ ? &*replay_report_ : nullptr);
     out.Set("interrupts", static_cast<double>(result_.interrupts));
     Napi::Array delays = Napi::Array::New(env, result_.interrupt_delays_ns.size());
     for (uint32_t i = 0; i < result_.interrupt_delays_ns.size(); ++i) delays.Set(i, static_cast<double>(result_.interrupt_delays_ns[i]));
@@ -140,7 +139,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<RunParts> parts_;
   RunResult result_;
-  bool log_complete_ = true;
+  std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
   std::exception_ptr error_;  // what Execute threw
 };
 
@@ -166,14 +165,29 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
-// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson, ... }
-// (the CREW fields are not used: one vCPU) or { mode: 'replay', path }.
+// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
+// on writing it, giving up after followMs without a new byte (0: never).
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
+  if (follow_ms < 0) return replay::LogReader::Open(path);
+  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
+      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
+}
+
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson,
+// deflateLevel?, ... } (the CREW fields are not used: one vCPU) or { mode: 'replay', path,
+// followMs } (chunks streamed as the replay reaches them; src/engines/kvm.ts refuses thenRun).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
   const std::string path = session.Get("path").As<Napi::String>();
-  if (mode == "replay") return replay::Session::Replay(path);
+  if (mode == "replay") {
+    const Napi::Value follow = session.Get("followMs");
+    replay::ReplayingWorld::Options replaying;
+    replaying.replays_dma_writes = true;  // the board's disk
+    replaying.landmarks_count_instructions = false;  // exits
+    return replay::Session::Replay(OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1), replaying);
+  }
   if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
   header.engine = "kvm";
@@ -186,7 +200,11 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   header.config_json = session.Get("configJson").As<Napi::String>();
-  return replay::Session::Record(path, header);
+  replay::LogWriter::Options writer;
+  const Napi::Value level = session.Get("deflateLevel");
+  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
+  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
+  return replay::Session::Record(path, header, writer);
 }
 
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {

@@ -13,6 +13,7 @@
 #include "kvm/thread_kick.h"
 #include "machine/run_interrupts.h"
 #include "replay/divergence.h"
+#include "replay/log_error.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -58,11 +59,17 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   if (options_.track_memory) memory_hash_ = std::make_unique<MemoryHash>(memory_);
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
-  } else {
-    next_interrupt_ = world_.ScheduledInterrupt(0);
-    if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
-    if (const auto finals = world_.FinalLandmarks()) final_exits_ = finals->at(0);
   }
+}
+
+// Replay reads the log as the run reaches it (replay/world.h, Horizon): everything logged
+// below the horizon has been read, so what comes next is known until the run gets there.
+void Machine::RefreshFromLog(replay::Landmark at) {
+  if (world_.Horizon(0) > at.count) return;
+  world_.Advance(0, at.count);
+  next_interrupt_ = world_.ScheduledInterrupt(0);
+  if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
+  if (const auto finals = world_.FinalLandmarks()) final_exits_ = finals->at(0);
 }
 
 Machine::~Machine() = default;
@@ -111,6 +118,10 @@ void Machine::Loop() {
     guest_time();
   } catch (const replay::Divergence& d) {
     stop_ = Stop{machine::Outcome::kDiverged, DivergenceMessage(d), d};
+  } catch (const replay::LogError& e) {
+    stop_ = Stop{machine::Outcome::kLogDamaged, e.what(), std::nullopt};
+  } catch (const replay::UnreplayableLog& e) {
+    stop_ = Stop{machine::Outcome::kLogDamaged, e.what(), std::nullopt};
   } catch (const std::exception& e) {
     stop_ = Stop{machine::Outcome::kHostError, e.what(), std::nullopt};
   }
@@ -155,6 +166,7 @@ void Machine::RunLoop() {
     ++exits_;
     exits_published_.store(exits_, std::memory_order_relaxed);
     const replay::Landmark at = Here();
+    if (!live_) RefreshFromLog(at);
     if (final_exits_.has_value() && exits_ > *final_exits_) {
       if (world_.FinalLandmarksEndAnIncompleteLog()) {
         // The log vouches for nothing beyond: stop before handling this exit.

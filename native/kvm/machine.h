@@ -96,6 +96,8 @@ class Machine {
   void Timeout();
   replay::Landmark Here() const { return {0, exits_}; }
 
+  // Replay: at each exit, reads the log on when the run has reached what was read.
+  void RefreshFromLog(replay::Landmark at);
   // At the exit with landmark `at`, before the exit's own access is handled.
   void TakeCheckpointIfDue(replay::Landmark at);
   void CompleteDiskIfDue(replay::Landmark at);

@@ -11,6 +11,7 @@ const char* OutcomeName(Outcome outcome) {
     case Outcome::kHostError: return "host-error";
     case Outcome::kDiverged: return "diverged";
     case Outcome::kInterrupted: return "interrupted";
+    case Outcome::kLogDamaged: return "log-damaged";
   }
   return "host-error";
 }

@@ -20,6 +20,7 @@ enum class Outcome {
   kHostError,      // rrkit failed
   kDiverged,       // replay: the guest did not follow the log; `divergence` says where
   kInterrupted,    // stopped from outside (SIGINT, SIGTERM: machine/run_interrupts.h)
+  kLogDamaged,     // replay: the log is damaged where the replay reached it; `error` says where
 };
 
 // The name TypeScript sees ("exited", "reached-counts", ...).
@@ -43,8 +44,6 @@ struct RunResult {
   double wall_seconds = 0;
   // Asynchronous interrupts the vCPUs took.
   uint64_t interrupts_taken = 0;
-  // Replay: the log's checkpoints this run compared and found equal (what verify reports).
-  uint64_t checkpoints_compared = 0;
   std::string console;  // captured console output, when the run captured it
 };
 

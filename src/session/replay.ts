@@ -3,16 +3,25 @@
  * feeding it the logged values at the logged landmarks, reading nothing from the world, and
  * comparing every checkpoint and the final state with the recording. The outcome is data
  * (rr's replay_step): the guest exited as recorded, or it diverged and the report says where.
+ *
+ * The log is read once: its header here (to pick the engine and check the image), then the
+ * engine streams its chunks as the replay reaches them and reports what it read and checked
+ * (NativeReplayReport): the checkpoints compared, the last that matched, the chunks, and
+ * where a damaged chunk was met.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
-import { readLogHeaderFile, scanLogFile, type LogHeader } from '../analysis/log-reader.js';
+import { LogFormatError, type LogErrorCode } from '../analysis/log-error.js';
+import { readLogHeaderFile, type LogHeader } from '../analysis/log-reader.js';
 import { EngineFailure, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineNamed } from '../engines/index.js';
-import { LogFormatError, HEADER_CHUNK } from '../analysis/log-error.js';
-import { FileRefused } from '../files/regular-file.js';
+import { HEADER_CHUNK, UnreplayableLog } from '../analysis/log-error.js';
+import { FileRefused, openRegularFile } from '../files/regular-file.js';
 import { printable } from '../files/printable.js';
 import { GuestImageError, readGuestImage, type GuestImage } from '../guests/image.js';
+import type { NativeReplayReport } from '../native.js';
+import { CREW_DEFAULT_HOLD } from '../smp/crew-options.js';
+import { LogDestination, type LogPlacement } from './log-destination.js';
 import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
@@ -24,15 +33,29 @@ export interface ReplayOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /**
+   * Follow a log a recording is still writing: wait for new chunks until the trailer, giving
+   * up after `idleSeconds` without a new byte (0: never). The file may not exist yet.
+   */
+  follow?: { idleSeconds: number };
+  /**
+   * At the end of an incomplete log, go on live from exactly the replayed state (every vCPU
+   * paused at its last landmark in the log, then devices read the world), recording into
+   * `logPath` if given: a log that replays from reset on its own (the replayed records,
+   * then the live ones). A replica's switchover. An existing file at `logPath` is replaced
+   * only with `force`, and only by a complete log (as `record -o`).
+   */
+  thenRun?: { logPath?: string; force?: boolean };
   /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
   disk?: string;
 }
 
-/** What every outcome carries: the log's header, the engine it ran on and its result. */
+/** What every outcome carries: the log's header, the engine it ran on, its result and what it read of the log. */
 interface ReplayFacts {
   header: LogHeader;
   engine: Engine;
   result: RunResult;
+  log: NativeReplayReport;
 }
 
 export type ReplayOutcome =
@@ -43,7 +66,12 @@ export type ReplayOutcome =
    * compared), and stopped there: what the recording did after its last sealed chunk is unknown.
    */
   | ({ kind: 'incomplete'; reached: bigint[] } & ReplayFacts)
-  | ({ kind: 'diverged'; report: DivergenceReport } & ReplayFacts);
+  | ({ kind: 'diverged'; report: DivergenceReport } & ReplayFacts)
+  /**
+   * thenRun: replayed to the end of the log, then ran live from `liveFrom` (each vCPU's
+   * landmark) to the guest's exit; `nextLog`: where the log recorded on was put
+   */
+  | ({ kind: 'went-live'; exitCode: number; liveFrom: bigint[]; nextLog?: LogPlacement } & ReplayFacts);
 
 /** Throws a one-line GuestImageError when `image` is not the one the log was recorded from. */
 export function checkImageMatchesLog(image: GuestImage, loggedHashHex: string): void {
@@ -56,23 +84,60 @@ export function checkImageMatchesLog(image: GuestImage, loggedHashHex: string): 
   }
 }
 
-/** The last checkpoint in the log that the replay passed before diverging. */
-function lastMatchingCheckpoint(logPath: string, report: DivergenceReport): bigint[] | undefined {
-  const checkpointField = report.what === 'register hash' || report.what === 'memory hash';
-  let last: bigint[] | undefined;
-  scanLogFile(logPath, (record) => {
-    if (record.type !== 'checkpoint') return;
-    const at = record.vcpus[report.vcpu]?.count;
-    if (at === undefined) return;
-    if (at < report.count || (!checkpointField && at === report.count)) last = record.vcpus.map((v) => v.count);
-  });
-  return last;
+/** A log to replay: its header, and the path the engine reads it from. */
+interface LogToReplay {
+  header: LogHeader;
+  path: string;
+  close(): void;
+}
+
+/**
+ * The log's header, and where the engine reads the log. Following a recording, waits for
+ * the recorder to create the file and write its header: `record -o OUT` writes
+ * `OUT.recording` and renames it to OUT when it ends, so whichever of the two is there is
+ * followed, through a descriptor held open here (`/proc/self/fd/N`), which the rename
+ * does not disturb.
+ */
+async function logToReplay(options: ReplayOptions): Promise<LogToReplay> {
+  if (options.follow === undefined) return { header: readLogHeaderFile(options.logPath), path: options.logPath, close: () => {} };
+  const deadline = options.follow.idleSeconds > 0 ? Date.now() + options.follow.idleSeconds * 1000 : Infinity;
+  const partial = `${options.logPath}.recording`;
+  for (;;) {
+    const path = [options.logPath, partial].find((p) => existsSync(p));
+    if (path !== undefined) {
+      try {
+        const header = readLogHeaderFile(path);
+        if (path === options.logPath) return { header, path, close: () => {} };
+        const { fd } = openRegularFile(path, 'log');
+        return { header, path: `/proc/self/fd/${fd}`, close: () => closeSync(fd) };
+      } catch (error) {
+        // A header not yet written whole; or the file renamed between the look and the read.
+        const notYet = error instanceof LogFormatError && (error.code === 'empty' || error.code === 'truncated');
+        const moved = (error instanceof LogFormatError || error instanceof FileRefused) && !existsSync(path);
+        if (!(notYet || moved) || Date.now() > deadline) throw error;
+      }
+    } else if (Date.now() > deadline) {
+      throw new FileRefused(
+        'missing',
+        options.logPath,
+        `log ${printable(options.logPath)}: no such file, and no recording to it appeared within ${options.follow.idleSeconds} s`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
-  // The header only: the engine's reader validates every chunk as it loads the log, and a
-  // second full parse here would cost as much as a short replay.
-  const header = readLogHeaderFile(options.logPath);
+  // The header only: the engine reads, checks and decodes every chunk as the replay reaches it.
+  const log = await logToReplay(options);
+  try {
+    return await replayLog(options, log);
+  } finally {
+    log.close();
+  }
+}
+
+async function replayLog(options: ReplayOptions, { header, path: logPath }: LogToReplay): Promise<ReplayOutcome> {
   let engine: Engine;
   try {
     engine = engineNamed(header.engine);
@@ -91,25 +156,64 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   const disk = recordedDisk(header.configJson);
   const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
 
-  const result = await engine.run(image, {
-    vcpus: header.vcpus,
-    ramMiB: header.ramMib,
-    capture: options.capture,
-    timeoutSeconds: options.timeoutSeconds,
-    onProgress: options.onProgress,
-    progressIntervalMs: options.progressIntervalMs,
-    session: { mode: 'replay', path: options.logPath },
-    disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
-  });
-  const facts: ReplayFacts = { header, engine, result };
+  // --then-run -o: the log recorded on goes where `record -o` puts its log, and never over
+  // the log being replayed, the image or a disk (session/log-destination.ts).
+  const nextLog =
+    options.thenRun?.logPath === undefined
+      ? undefined
+      : LogDestination.prepare(options.thenRun.logPath, {
+          force: options.thenRun.force ?? false,
+          reads: [
+            { role: 'the log being replayed', path: options.logPath },
+            { role: 'the guest image', path: image.path },
+            ...(diskPath === null ? [] : [{ role: 'the disk image (--disk)', path: diskPath }]),
+          ],
+        });
+  let result: RunResult;
+  try {
+    result = await engine.run(image, {
+      vcpus: header.vcpus,
+      ramMiB: header.ramMib,
+      // Live after the log: checkpoints as the recording had them (replay takes the log's).
+      checkpointInterval: options.thenRun === undefined ? undefined : header.checkpointInterval,
+      capture: options.capture,
+      timeoutSeconds: options.timeoutSeconds,
+      onProgress: options.onProgress,
+      progressIntervalMs: options.progressIntervalMs,
+      session: {
+        mode: 'replay',
+        path: logPath,
+        followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
+        thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD },
+      },
+      disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
+    });
+  } catch (error) {
+    nextLog?.settle(false);
+    throw error;
+  }
+  // The next log has its trailer when the guest exited (live, or within the replayed log).
+  const placed = nextLog?.settle(result.outcome === 'exited');
+  const log = result.replay;
+  if (log === undefined) throw new EngineFailure('a replay without a report of what it read', result);
+  const facts: ReplayFacts = { header, engine, result, log };
+  if (result.outcome === 'log-damaged') {
+    // Met where the replay reached it: the same error as any reader gives for that chunk.
+    // No damage where it stopped: a log that reads well but that this run cannot follow.
+    if (log.damage === undefined) throw new UnreplayableLog(result.error);
+    throw new LogFormatError(log.damage.code as LogErrorCode, log.damage.chunk, log.damage.offset, log.damage.detail);
+  }
   // Replay never goes past what the log vouches for, so a divergence is one, complete log or not.
   if (result.outcome === 'diverged') {
     if (result.divergence === undefined) throw new EngineFailure(`a divergence without a report: ${result.error}`, result);
     const report = divergenceFromNative(result.divergence, result.error);
-    report.lastMatchingCheckpoint = lastMatchingCheckpoint(options.logPath, report);
+    if (log.lastMatchingCheckpoint !== undefined) report.lastMatchingCheckpoint = [...log.lastMatchingCheckpoint];
     return { kind: 'diverged', report, ...facts };
   }
-  if (!result.logComplete) return { kind: 'incomplete', reached: result.vcpus.map((v) => v.landmark), ...facts };
+  if (log.liveFrom !== undefined) {
+    return { kind: 'went-live', exitCode: result.exitCode, liveFrom: [...log.liveFrom], nextLog: placed, ...facts };
+  }
+  if (!log.complete) return { kind: 'incomplete', reached: result.vcpus.map((v) => v.landmark), ...facts };
   return { kind: 'exited', exitCode: result.exitCode, ...facts };
 }
 

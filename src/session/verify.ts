@@ -41,11 +41,13 @@ export async function verify(options: Omit<ReplayOptions, 'capture'>): Promise<V
   switch (outcome.kind) {
     case 'diverged':
       return { verdict: { verdict: 'diverged', report: outcome.report }, outcome };
+    case 'went-live':
+      throw new Error('verify replays only: it never goes live');
     case 'incomplete':
       return {
         verdict: {
           verdict: 'incomplete',
-          checkpoints: outcome.result.checkpointsCompared,
+          checkpoints: outcome.log.checkpointsCompared,
           reached: outcome.reached,
           landmarkUnit: outcome.engine.landmarkUnit,
         },
@@ -55,7 +57,7 @@ export async function verify(options: Omit<ReplayOptions, 'capture'>): Promise<V
       return {
         verdict: {
           verdict: 'identical',
-          checkpoints: outcome.result.checkpointsCompared,
+          checkpoints: outcome.log.checkpointsCompared,
           landmarks: totalLandmarks(outcome.result),
           landmarkUnit: outcome.engine.landmarkUnit,
           exitCode: outcome.exitCode,

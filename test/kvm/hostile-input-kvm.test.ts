@@ -169,7 +169,7 @@ describe('rrkit on kvm, given hostile input', () => {
     const records = log.records.filter((r) => r.type !== 'machine-stop').slice(0, Math.floor(log.records.length / 2));
     const cut = join(dir, 'storm-cut.rrlog');
     native().logWrite(cut, { header: log.header, records, close: false, maxChunkBytes: 4096 });
-    const [last] = lastLandmarks(records, 1);
+    const [last] = lastLandmarks(records, 1, 'exits');
     for (const command of ['verify', 'replay']) {
       const run = await rrkit(command, cut);
       expect(run.code, run.stderr).toBe(EXIT.incomplete);

@@ -11,6 +11,7 @@
 #include "kvm/long_mode.h"
 #include "kvm/registers.h"
 #include "kvm/thread_kick.h"
+#include "machine/run_interrupts.h"
 #include "replay/divergence.h"
 #include "replay/log_error.h"
 
@@ -77,6 +78,11 @@ Machine::~Machine() = default;
 
 RunResult Machine::Run() {
   const auto started = std::chrono::steady_clock::now();
+  // SIGINT/SIGTERM: stopped at the next exit like a timeout (a recording's log sealed, incomplete).
+  const machine::InterruptibleRun interruptible([this] {
+    interrupted_.store(true);
+    vcpu_.Kick();
+  });
   std::thread vcpu_thread([this] { Loop(); });
   std::thread watchdog;
   if (options_.timeout.count() > 0) watchdog = std::thread([this] { Timeout(); });
@@ -118,6 +124,8 @@ void Machine::Loop() {
     stop_ = Stop{machine::Outcome::kDiverged, DivergenceMessage(d), d};
   } catch (const replay::LogError& e) {
     stop_ = Stop{machine::Outcome::kLogDamaged, e.what(), std::nullopt};
+  } catch (const replay::UnreplayableLog& e) {
+    stop_ = Stop{machine::Outcome::kLogDamaged, e.what(), std::nullopt};
   } catch (const std::exception& e) {
     stop_ = Stop{machine::Outcome::kHostError, e.what(), std::nullopt};
   }
@@ -150,6 +158,7 @@ void Machine::RunLoop() {
     guest_entries_->Entering(Here());
     if (!vcpu_.Run()) {
       vcpu_.ClearKick();
+      if (interrupted_.load()) Interrupted();
       if (timed_out_.load()) {
         char seconds[32];
         std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(options_.timeout.count()) / 1000.0);
@@ -164,6 +173,13 @@ void Machine::RunLoop() {
     const replay::Landmark at = Here();
     if (!live_) RefreshFromLog(at);
     if (final_exits_.has_value() && exits_ > *final_exits_) {
+      if (world_.FinalLandmarksEndAnIncompleteLog()) {
+        // The log vouches for nothing beyond: stop before handling this exit.
+        --exits_;
+        exits_published_.store(exits_, std::memory_order_relaxed);
+        stop_ = Stop{machine::Outcome::kReachedCounts, "", std::nullopt};
+        throw Stopped{};
+      }
       throw replay::Divergence{at, "exit count", "the recording stopped at exit " + std::to_string(*final_exits_),
                                "the guest went on (" + ExitReasonName(exit.reason) + ")"};
     }
@@ -328,6 +344,7 @@ void Machine::WaitInHalt(replay::Landmark at) {
     if (const auto due = timer_.TakeDue(now)) interrupts_.Raise(kTimerVector, *due);
     CompleteDiskIfDue(at);
     if (interrupts_.Deliverable()) return;  // DeliverInterrupt injects it
+    if (interrupted_.load()) Interrupted();
     if (timed_out_.load()) Fault("the guest halted and the timeout passed at exit " + std::to_string(exits_));
     auto wake = now + std::chrono::milliseconds(10);
     if (const auto due = timer_.next_due()) wake = std::min(wake, *due);
@@ -339,6 +356,11 @@ void Machine::WaitInHalt(replay::Landmark at) {
       std::this_thread::sleep_until(wake);
     }
   }
+}
+
+void Machine::Interrupted() {
+  stop_ = Stop{machine::Outcome::kInterrupted, "the run was interrupted at exit " + std::to_string(exits_), std::nullopt};
+  throw Stopped{};
 }
 
 void Machine::Fault(const std::string& why) {

@@ -118,6 +118,8 @@ class Machine {
   replay::Checkpoint CaptureState(replay::Landmark at, bool final);
   uint64_t CurrentMemoryHash(bool final);
   [[noreturn]] void Fault(const std::string& why);
+  // interruptRuns() asked the run to stop: outcome interrupted.
+  [[noreturn]] void Interrupted();
 
   MachineOptions options_;
   replay::World& world_;
@@ -153,6 +155,7 @@ class Machine {
   std::condition_variable watchdog_cv_;
   bool finished_ = false;
   std::atomic<bool> timed_out_{false};
+  std::atomic<bool> interrupted_{false};  // interruptRuns() (SIGINT, SIGTERM)
 };
 
 }  // namespace rrkit::kvm

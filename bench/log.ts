@@ -145,19 +145,40 @@ export async function benchLog(): Promise<LogBench> {
   }
 }
 
+/** The issue's targets (issue 11), each checked on this run's numbers. */
+const TARGET = {
+  peakRssBytes: 256 * 1024 * 1024,
+  bigLogBytes: 1e9,
+  clockPollBytesPerSecond: 1e6,
+  entropyBytesPerValue: 9,
+  crewBytesPerTransfer: 6.5 / 3,
+};
+/** Keeping up: the follower ends within the writer's 1 s chunk age limit plus a second. */
+const FOLLOW_LAG_SECONDS = 2;
+
 export function formatLogBench(b: LogBench): string {
   const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
+  const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
+  const pollRate = b.clockPoll.logBytes / b.clockPoll.seconds;
+  const entropyPerValue = b.entropy.logBytes / b.entropy.values;
   const lines = [
     `replay of a big log   ${mb(b.big.logBytes)} log (entropy-flood, ${FLOOD_DRAWS} draws; recorded in ${b.big.recordSeconds.toFixed(1)} s), ` +
-      `replayed (${b.big.replayed}) in ${b.big.replaySeconds.toFixed(1)} s with peak RSS ${mb(b.big.peakRssBytes)}   target: peak RSS ≤ 256 MB`,
-    `clock-poll            ${mb(b.clockPoll.logBytes)} for ${b.clockPoll.seconds.toFixed(2)} s of run = ${(b.clockPoll.logBytes / MB / b.clockPoll.seconds).toFixed(3)} MB/s; ` +
-      `${b.clockPoll.reads} clock reads, ${(b.clockPoll.logBytes / b.clockPoll.reads).toFixed(3)} B per read   target: ≤ 1 MB/s`,
-    `entropy-mix           ${(b.entropy.logBytes / b.entropy.values).toFixed(2)} B per 8-byte value (${b.entropy.logBytes} B for ${b.entropy.values} values, header and checkpoints included)   target: ≤ 9`,
-    'CREW on 2 vCPUs       workload             transfers   log bytes   B/transfer   (version 1: ~6.5–8; target ≤ 2.2)',
-    ...b.crew.map(
-      (c) =>
-        `                      ${c.workload.padEnd(18)} ${String(c.transfers).padStart(10)} ${String(c.logBytes).padStart(11)} ${(c.logBytes / Math.max(1, c.transfers)).toFixed(3).padStart(12)}`,
-    ),
+      `replayed (${b.big.replayed}) in ${b.big.replaySeconds.toFixed(1)} s with peak RSS ${mb(b.big.peakRssBytes)}   ` +
+      `target: peak RSS ≤ 256 MiB: ${verdict(b.big.peakRssBytes <= TARGET.peakRssBytes)}` +
+      (b.big.logBytes < TARGET.bigLogBytes ? ' (a log under 1 GB: not the target run)' : ''),
+    `clock-poll            ${mb(b.clockPoll.logBytes)} for ${b.clockPoll.seconds.toFixed(2)} s of run = ${(pollRate / MB).toFixed(3)} MB/s; ` +
+      `${b.clockPoll.reads} clock reads, ${(b.clockPoll.logBytes / b.clockPoll.reads).toFixed(3)} B per read   ` +
+      `target: ≤ 1 MB/s: ${verdict(pollRate <= TARGET.clockPollBytesPerSecond)}`,
+    `entropy-mix           ${entropyPerValue.toFixed(2)} B per 8-byte value (${b.entropy.logBytes} B for ${b.entropy.values} values, header and checkpoints included)   ` +
+      `target: ≤ 9: ${verdict(entropyPerValue <= TARGET.entropyBytesPerValue)}`,
+    'CREW on 2 vCPUs       workload             transfers   log bytes   B/transfer   (whole log / transfers; version 1: ~6.5–8; target ≤ 2.2)',
+    ...b.crew.map((c) => {
+      const perTransfer = c.logBytes / Math.max(1, c.transfers);
+      return (
+        `                      ${c.workload.padEnd(18)} ${String(c.transfers).padStart(10)} ${String(c.logBytes).padStart(11)} ${perTransfer.toFixed(3).padStart(12)}   ` +
+        verdict(perTransfer <= TARGET.crewBytesPerTransfer)
+      );
+    }),
     'chunk codec           recording of      ' + CODEC_LEVELS.map((l) => (l === 0 ? 'stored: KiB, s, CPU s' : `deflate ${l}`).padStart(24)).join(''),
     ...b.codec.map(
       (c) =>
@@ -165,7 +186,8 @@ export function formatLogBench(b: LogBench): string {
         c.sizes.map((s) => `${(s.bytes / 1024).toFixed(0)} ${s.seconds.toFixed(2)} ${s.cpuSeconds.toFixed(2)}`.padStart(24)).join(''),
     ),
     `replay --follow       started with a recording of clock-poll (${b.follow.recordSeconds.toFixed(2)} s): ${b.follow.sameOutput ? 'same output' : 'DIFFERENT OUTPUT'}, ` +
-      `ended ${b.follow.lagSeconds.toFixed(2)} s after the recording   (sealed chunks reach it within the writer's 1 s age limit)`,
+      `ended ${b.follow.lagSeconds.toFixed(2)} s after the recording   (sealed chunks reach it within the writer's 1 s age limit)   ` +
+      `target: keeps up, same result: ${verdict(b.follow.sameOutput && b.follow.lagSeconds <= FOLLOW_LAG_SECONDS)}`,
   ];
   return lines.join('\n');
 }

@@ -27,6 +27,7 @@ namespace {
 struct RunProgress {
   uint64_t landmarks;  // emu: instructions retired by all harts
   double seconds;
+  bool live;  // replay then live: gone live
 };
 
 // What emuRun's `progress` argument asks for: a callback and how often to call it.
@@ -77,6 +78,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Object sample = Napi::Object::New(env);
     sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].landmarks));
     sample.Set("seconds", samples[count - 1].seconds);
+    sample.Set("live", samples[count - 1].live);
     on_progress_.Call({sample});
   }
 
@@ -92,7 +94,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       std::unique_lock lock(mutex);
       while (!ended_cv.wait_for(lock, progress_interval_, [&] { return ended; })) {
         const RunProgress sample{machine_->RetiredSoFar(),
-                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                                 session_->is_live()};
         progress.Send(&sample, 1);
       }
     });
@@ -133,9 +136,14 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
-// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
-// on writing it, giving up after followMs without a new byte (0: never).
-std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
+// The log a replay reads: the file as it is, (followMs non-negative) as a recording goes
+// on writing it, giving up after followMs without a new byte (0: never), or (streamFd
+// non-negative) as it arrives on a pipe or socket, to the writer's close.
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms, int stream_fd) {
+  if (stream_fd >= 0) {
+    return std::make_unique<replay::LogReader>(
+        std::make_unique<replay::StreamChunkSource>(stream_fd, "the log stream on fd " + std::to_string(stream_fd)));
+  }
   if (follow_ms < 0) return replay::LogReader::Open(path);
   return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
       path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
@@ -153,7 +161,9 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   // The emu board has no device that writes guest memory: a log holding DMA writes is
   // refused where the replay reads one (ReplayingWorld::Options).
   if (mode == "replay") {
-    auto reader = OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue());
+    const Napi::Value stream_fd = session.Get("streamFd");
+    auto reader = OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue(),
+                          stream_fd.IsNumber() ? stream_fd.As<Napi::Number>().Int32Value() : -1);
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
     const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
@@ -213,6 +223,14 @@ void FollowCrew(replay::Session& session, Machine& machine) {
                               [gate] { return gate->Pending(); }});
 }
 
+// Tagged console: each flush carries the log's record count once the open chunk is sealed
+// (a recording's log, or the next log of a replay going live); 0 with no log written.
+void TagConsole(replay::Session& session, Machine& machine) {
+  replay::LogWriter* writer = session.writer();
+  if (writer == nullptr) return;
+  machine.board().console().SetTag([writer] { return writer->SealAndCount(); });
+}
+
 // progress: null, or { callback, intervalMs }.
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (value.IsNull() || value.IsUndefined()) return std::nullopt;
@@ -237,7 +255,11 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   options.checkpoint_interval = ToU64(info[5]);
   const auto stop_at = info[6].As<Napi::Array>();
   for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i)));
-  options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+  // capture: true, false, or "tagged" (a replica's engine: framed output carrying log positions)
+  const bool tagged = info[8].IsString() && info[8].As<Napi::String>().Utf8Value() == "tagged";
+  options.console = tagged                               ? machine::ConsoleOutput::Mode::kTagged
+                    : info[8].ToBoolean().Value() ? machine::ConsoleOutput::Mode::kCapture
+                                                         : machine::ConsoleOutput::Mode::kStdout;
 
   auto make_input = [&] {
     if (info[7].IsBuffer()) {
@@ -254,6 +276,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     FollowCrew(*session, *machine);
+    if (tagged) TagConsole(*session, *machine);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
 import { LogFormatError, type LogErrorCode } from '../analysis/log-error.js';
 import { readLogHeaderFile, type LogHeader } from '../analysis/log-reader.js';
-import { EngineFailure, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
+import { EngineFailure, type ConsoleInput, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineNamed } from '../engines/index.js';
 import { readGuestImage, type GuestImage } from '../guests/image.js';
 import type { NativeReplayReport } from '../native.js';
@@ -23,8 +23,15 @@ export interface ReplayOptions {
   logPath: string;
   /** the guest ELF; default: the path recorded in the log's header */
   elf?: string;
-  capture?: boolean;
+  capture?: boolean | 'tagged';
   timeoutSeconds?: number;
+  /** console input for the live run after the log (thenRun); the replay takes the log's */
+  input?: ConsoleInput;
+  /**
+   * The log arrives on this pipe or socket instead of a file (a replica's engine): read to
+   * the writer's close; `header` is its header, already received (logPath names it in messages).
+   */
+  stream?: { fd: number; header: LogHeader };
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
@@ -75,6 +82,7 @@ export function checkImageMatchesLog(image: GuestImage, loggedHashHex: string): 
 
 /** The header; when following, waits for the recorder to create the file and write it. */
 async function headerOf(options: ReplayOptions): Promise<LogHeader> {
+  if (options.stream !== undefined) return options.stream.header;
   if (options.follow === undefined) return readLogHeaderFile(options.logPath);
   const deadline = options.follow.idleSeconds > 0 ? Date.now() + options.follow.idleSeconds * 1000 : Infinity;
   for (;;) {
@@ -110,6 +118,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
     // Live after the log: checkpoints as the recording had them (replay takes the log's).
     checkpointInterval: options.thenRun === undefined ? undefined : header.checkpointInterval,
     capture: options.capture,
+    input: options.input,
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
     progressIntervalMs: options.progressIntervalMs,
@@ -117,6 +126,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
       mode: 'replay',
       path: options.logPath,
       followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
+      streamFd: options.stream?.fd,
       thenRun: options.thenRun === undefined ? null : { path: options.thenRun.logPath ?? '', crewHold: CREW_DEFAULT_HOLD },
     },
   });

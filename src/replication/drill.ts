@@ -19,7 +19,11 @@ export interface DrillOptions {
   killPrimaryAfterMs?: number;
   /** also kill the first backup that takes over, this long after it announced itself */
   killNewPrimaryAfterMs?: number;
+  /** kill the first backup this long after the primary announced itself */
+  killBackupAfterMs?: number;
   heartbeatTimeoutMs: number;
+  /** test hooks passed to the primary (--corrupt-frame N, --die-mid-frame N) */
+  primaryTestArgs?: string[];
   /** where the guest's output goes as it arrives */
   write: (bytes: Buffer) => void;
   /** rrkit's messages (the replicas' stderr, prefixed) */
@@ -93,6 +97,13 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
         }, ms);
         timer.unref();
       };
+      if (epoch === 0 && options.killBackupAfterMs !== undefined) {
+        const [first, victim] = [...byName.entries()][0]!;
+        setTimeout(() => {
+          options.log(`[drill] SIGKILL backup ${first} after ${options.killBackupAfterMs} ms`);
+          victim.kill('SIGKILL');
+        }, options.killBackupAfterMs).unref();
+      }
       if (epoch === 0) kill(options.killPrimaryAfterMs);
       else if (epoch === 1) kill(options.killNewPrimaryAfterMs);
     },
@@ -109,7 +120,7 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       byName.set(address, child);
       backups.push(address);
     }
-    const primaryArgs = ['replica', 'primary', '--name', 'primary', '--vcpus', String(options.vcpus), '--output', relayAddress, ...common];
+    const primaryArgs = ['replica', 'primary', '--name', 'primary', '--vcpus', String(options.vcpus), '--output', relayAddress, ...common, ...(options.primaryTestArgs ?? [])];
     for (const b of backups) primaryArgs.push('--backup', b);
     const primary = startReplica([...primaryArgs, options.guest], options.log, 'primary');
     primary.listening.catch(() => {}); // a primary does not listen

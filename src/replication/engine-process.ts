@@ -13,6 +13,8 @@
  * and exits when its parent goes (the IPC channel closes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { REPO_ROOT } from '../guests/catalog.js';
 import type { Writable } from 'node:stream';
 import { TaggedOutputReader, type TaggedOutput } from './engine-output.js';
 import { LogFrameSplitter, type LogFrame } from './log-frames.js';
@@ -40,9 +42,11 @@ export interface EngineHandlers {
   onDone(done: Extract<EngineEvent, { kind: 'done' }>): void;
 }
 
-/** The command line that runs rrkit itself (the same script this process runs). */
+/** The command line that runs rrkit itself: the script this process runs, or (a test, a script) the checkout's bin/rrkit. */
 export function rrkitCommand(): { command: string; args: string[] } {
-  return { command: process.execPath, args: [...process.execArgv, process.argv[1]!] };
+  const script = process.argv[1] ?? '';
+  if (basename(script) === 'rrkit' || basename(script) === 'rrkit.mjs') return { command: process.execPath, args: [script] };
+  return { command: process.execPath, args: [join(REPO_ROOT, 'bin', 'rrkit')] };
 }
 
 export class EngineProcess {

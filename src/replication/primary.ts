@@ -28,6 +28,8 @@ export interface PrimaryOptions {
   log: (line: string) => void;
   /** test hook: corrupt this log frame (its index) the first time it is sent */
   corruptFrame?: number;
+  /** test hook: die (SIGKILL) halfway through sending this log frame (its index) */
+  dieMidFrame?: number;
 }
 
 export type PrimaryEnd =
@@ -201,6 +203,10 @@ export class Primary {
         frame = Buffer.from(frame);
         frame[frame.length - 6]! ^= 0x5a; // a bit flipped in the frame's last bytes
         this.options.log(`corrupting log frame ${index} on its way to ${link.address} (test)`);
+      }
+      if (this.options.dieMidFrame === index) {
+        socket.write(frame.subarray(0, frame.length >> 1), () => process.kill(process.pid, 'SIGKILL'));
+        return;
       }
       socket.write(frame);
     }

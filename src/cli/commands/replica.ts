@@ -65,6 +65,7 @@ interface PrimaryArgs extends CommonArgs {
   output: string | undefined;
   name: string;
   'corrupt-frame': number | undefined;
+  'die-mid-frame': number | undefined;
 }
 
 const primaryCommand: CommandModule<object, PrimaryArgs> = {
@@ -76,7 +77,8 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
       .option('vcpus', { type: 'number', default: 1 })
       .option('output', { type: 'string', describe: 'send the guest\'s output to this receiver (rrkit replica attach) instead of stdout' })
       .option('name', { type: 'string', default: 'primary', describe: 'this replica\'s name in the lease and messages' })
-      .option('corrupt-frame', { type: 'number', hidden: true }) as unknown as Argv<PrimaryArgs>,
+      .option('corrupt-frame', { type: 'number', hidden: true, describe: 'test: corrupt log frame N on the wire once' })
+      .option('die-mid-frame', { type: 'number', hidden: true, describe: 'test: SIGKILL itself halfway through sending log frame N' }) as unknown as Argv<PrimaryArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
     const vcpus = checkVcpus(args.vcpus, engine);
@@ -108,6 +110,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
         lease,
         log: say,
         corruptFrame: args['corrupt-frame'],
+        dieMidFrame: args['die-mid-frame'],
       },
       engineProcess,
     );
@@ -197,7 +200,10 @@ interface ReplicateArgs {
   backups: number;
   'kill-primary-after': number | undefined;
   'kill-new-primary-after': number | undefined;
+  'kill-backup-after': number | undefined;
   'heartbeat-timeout': number;
+  'corrupt-frame': number | undefined;
+  'die-mid-frame': number | undefined;
 }
 
 export const replicateCommand: CommandModule<object, ReplicateArgs> = {
@@ -211,13 +217,20 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('backups', { type: 'number', default: 1, describe: 'backups (1..8)' })
       .option('kill-primary-after', { type: 'number', describe: 'SIGKILL the primary this many ms after its guest started' })
       .option('kill-new-primary-after', { type: 'number', describe: 'SIGKILL the first backup that takes over too, this many ms after it did' })
+      .option('kill-backup-after', { type: 'number', describe: 'SIGKILL the first backup this many ms after the guest started (the primary goes on)' })
       .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS })
+      .option('corrupt-frame', { type: 'number', hidden: true })
+      .option('die-mid-frame', { type: 'number', hidden: true })
       .example('$0 replicate --backups 2 --kill-primary-after 700 clock-poll', '') as unknown as Argv<ReplicateArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
     const vcpus = checkVcpus(args.vcpus, engine);
     if (!Number.isInteger(args.backups) || args.backups < 1 || args.backups > 8) throw new UsageError(`--backups must be an integer from 1 to 8, not ${args.backups}`);
-    for (const [name, v] of [['--kill-primary-after', args['kill-primary-after']], ['--kill-new-primary-after', args['kill-new-primary-after']]] as const) {
+    for (const [name, v] of [
+      ['--kill-primary-after', args['kill-primary-after']],
+      ['--kill-new-primary-after', args['kill-new-primary-after']],
+      ['--kill-backup-after', args['kill-backup-after']],
+    ] as const) {
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${name} must be a non-negative number of ms, not ${v}`);
     }
     if (args['kill-new-primary-after'] !== undefined && args.backups < 2) throw new UsageError('--kill-new-primary-after needs --backups 2 or more');
@@ -228,6 +241,11 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       backups: args.backups,
       killPrimaryAfterMs: args['kill-primary-after'],
       killNewPrimaryAfterMs: args['kill-new-primary-after'],
+      killBackupAfterMs: args['kill-backup-after'],
+      primaryTestArgs: [
+        ...(args['corrupt-frame'] === undefined ? [] : ['--corrupt-frame', String(args['corrupt-frame'])]),
+        ...(args['die-mid-frame'] === undefined ? [] : ['--die-mid-frame', String(args['die-mid-frame'])]),
+      ],
       heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
       write: (bytes) => process.stdout.write(bytes),
       log: (line) => process.stderr.write(`${line}\n`),

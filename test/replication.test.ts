@@ -43,7 +43,8 @@ function expectEveryLineOnce(r: Run): void {
   expect(r.stderr).toMatch(/lost \(gaps\): 0 bytes/);
 }
 
-const randomKill = (): number => 200 + Math.floor(Math.random() * 1600);
+/** A kill time into clock-poll's 2 s (measured from its first log frame), uniformly from `from` to `to` ms. */
+const randomKill = (from = 200, to = 1800): number => from + Math.floor(Math.random() * (to - from));
 
 describe('rrkit replicate (failover drill on emu)', () => {
   it.each([1, 2])('kills the primary at a random time, %i vCPU(s): every line once, in order', async (vcpus) => {
@@ -60,8 +61,10 @@ describe('rrkit replicate (failover drill on emu)', () => {
     expect(r.stderr).toMatch(/replaying the 20 frames received/);
   }, 120_000);
 
+  // The guest reads host time: after a takeover it prints the lines whose time has passed at
+  // once, so the second kill comes early, while the first new primary still has lines to print.
   it('two backups, the first new primary killed too: the second takes over and nothing is lost or repeated', async () => {
-    const r = await run(['replicate', '--backups', '2', '--kill-primary-after', String(randomKill()), '--kill-new-primary-after', '300', 'clock-poll']);
+    const r = await run(['replicate', '--backups', '2', '--kill-primary-after', String(randomKill(200, 900)), '--kill-new-primary-after', '100', 'clock-poll']);
     expectEveryLineOnce(r);
     expect(r.stderr).toMatch(/epoch 1: \S+ took over/);
     expect(r.stderr).toMatch(/epoch 2: \S+ took over/);
@@ -117,5 +120,29 @@ describe('rrkit replica', () => {
     const p = await run(['replica', 'primary', '--backup', 'nowhere', '--lease', tmpdir(), 'clock-poll.small']);
     expect(p.code).not.toBe(0);
     expect(p.stderr).toMatch(/--backup must be HOST:PORT, not "nowhere"/);
+  }, 60_000);
+});
+
+describe('the lease under a partition', () => {
+  it('a primary stopped past its lease: the backup takes over once, the old primary wakes, releases nothing more and stops', async () => {
+    const r = await run(['replicate', '--backups', '1', '--pause-primary', '700:1500', 'clock-poll']);
+    expectEveryLineOnce(r);
+    expect(r.stderr.match(/epoch \d+: \S+ took over/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/\[primary\] rrkit replica: lost the lease \(replica \S+ took over \(epoch 1\)\): released nothing more, stopped/);
+  }, 120_000);
+});
+
+describe('console input', () => {
+  it('goes to the primary, is logged, and the guest echoes it once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rrkit-input-'));
+    try {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(dir, 'in.txt'), 'hello\nreplica\nend\n');
+      const r = await run(['replicate', '--backups', '1', '--input', join(dir, 'in.txt'), 'console-echo.small']);
+      expect(r.stdout, r.stderr).toMatch(/^> HELLO\n> REPLICA\nconsole-echo: ok lines=2 bytes=18 fnv=[0-9a-f]+\n$/);
+      expect(r.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -108,8 +108,8 @@ export class Backup {
         }
         const bytes = Buffer.from(body.subarray(4));
         const frame = describeFrame(bytes, index === 0);
-        if (index === 0) standby.engine = this.startEngine(standby, bytes);
-        standby.engine!.feedLog(bytes);
+        if (index === 0) standby.engine!.startLog(bytes);
+        else standby.engine!.feedLog(bytes);
         standby.frames += 1;
         standby.records += BigInt(frame.records);
         if (frame.kind === 'trailer') standby.complete = true;
@@ -141,7 +141,10 @@ export class Backup {
     if (current === undefined || hello.epoch > current.epoch) {
       // A new primary's stream: its log starts from reset (docs/replication.md).
       current?.engine?.kill();
-      this.standby = { epoch: hello.epoch, hello, frames: 0, records: 0n, complete: false, nextFrames: [], outputs: [] };
+      const fresh: Standby = { epoch: hello.epoch, hello, frames: 0, records: 0n, complete: false, nextFrames: [], outputs: [] };
+      // Started now, so that it is warm by the time the log's header arrives.
+      fresh.engine = this.startEngine(fresh);
+      this.standby = fresh;
       if (current !== undefined) this.options.log(`following primary ${hello.primary} (epoch ${hello.epoch}) from the start of its log`);
     }
     this.primarySocket?.destroy();
@@ -151,8 +154,8 @@ export class Backup {
     socket.write(encodeMessage(MessageType.Welcome, json({ frames: this.standby!.frames })));
   }
 
-  private startEngine(standby: Standby, header: Buffer): EngineProcess {
-    const spec: EngineSpec = { role: 'standby', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus, header };
+  private startEngine(standby: Standby): EngineProcess {
+    const spec: EngineSpec = { role: 'standby', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus };
     return new EngineProcess(spec, {
       onLogFrame: (frame) => (this.promoted && this.standby === standby ? this.promoted.onLogFrame(frame) : standby.nextFrames.push(frame)),
       onOutput: (output) => (this.promoted && this.standby === standby ? this.promoted.onOutput(output) : standby.outputs.push(output)),
@@ -178,11 +181,12 @@ export class Backup {
   private promote(standby: Standby, lease: import('./lease.js').HeldLease): void {
     this.options.log(
       `taking over from ${standby.hello.primary} as the primary of epoch ${lease.epoch}: replaying the ${standby.frames} frames received ` +
-        `(${standby.records} records${standby.complete ? ', to the trailer' : ''}), then live`,
+        `(${standby.records} records${standby.complete ? ', to the trailer' : ''}), then live; its own log so far: ${standby.nextFrames.length} frames`,
     );
     this.primarySocket?.destroy();
     let engine = standby.engine;
-    if (engine === undefined) {
+    if (standby.frames === 0) {
+      engine?.kill();
       // Nothing received: nothing was released either; start the guest from reset.
       engine = new EngineProcess(
         { role: 'record', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus },
@@ -195,7 +199,7 @@ export class Backup {
       );
       standby.engine = engine;
     } else {
-      engine.endLog();
+      engine!.endLog();
     }
     this.promoted = new Primary(
       {
@@ -209,7 +213,7 @@ export class Backup {
         lease,
         log: this.options.log,
       },
-      engine,
+      engine!,
     );
     this.promoted.start({ frames: standby.nextFrames, outputs: standby.outputs, liveAt: standby.liveAt, done: standby.done });
     void this.promoted.done.then((end) => this.finish(end));

@@ -21,6 +21,10 @@ export interface DrillOptions {
   killNewPrimaryAfterMs?: number;
   /** kill the first backup this long after the primary announced itself */
   killBackupAfterMs?: number;
+  /** stop the primary (SIGSTOP) this long after it announced itself, for `forMs`, then let it go on (a partition) */
+  pausePrimary?: { afterMs: number; forMs: number };
+  /** console input, sent to the first primary as soon as it announces itself */
+  input?: Buffer;
   heartbeatTimeoutMs: number;
   /** test hooks passed to the primary (--corrupt-frame N, --die-mid-frame N) */
   primaryTestArgs?: string[];
@@ -36,8 +40,8 @@ export interface DrillReport {
   exitCode: number;
   output: Buffer;
   killedAt: number[];
-  /** each takeover: who, and how long from the kill to its machine's first live instruction (ms) */
-  takeovers: { replica: string; epoch: number; liveAfterKillMs?: number }[];
+  /** each takeover: who, how long from the kill to its taking the lease and announcing itself, and to its machine's first live instruction (ms) */
+  takeovers: { replica: string; epoch: number; announcedAfterKillMs?: number; liveAfterKillMs?: number }[];
   releasedBy: Record<string, number>;
   duplicateBytes: number;
   gapBytes: number;
@@ -71,12 +75,15 @@ function startReplica(args: string[], log: (line: string) => void, tag: string):
 }
 
 export async function drill(options: DrillOptions): Promise<DrillReport> {
+  const started = Date.now();
+  const userLog = options.log;
+  // Every line with the drill's clock, so that a failover's steps can be timed from stderr.
+  options = { ...options, log: (line) => userLog(`${String(Date.now() - started).padStart(6)} ms ${line}`) };
   const leaseDir = mkdtempSync(join(tmpdir(), 'rrkit-lease-'));
   const children: ChildProcess[] = [];
   const output: Buffer[] = [];
   const killedAt: number[] = [];
   let releasedAtKill = 0;
-  const announcements: { replica: string; epoch: number }[] = [];
   const byName = new Map<string, ChildProcess>();
   const relay = new Relay(
     (bytes) => {
@@ -85,7 +92,6 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
     },
     options.log,
     (replica, epoch) => {
-      announcements.push({ replica, epoch });
       const child = byName.get(replica);
       const kill = (ms: number | undefined): void => {
         if (ms === undefined || child === undefined) return;
@@ -105,6 +111,20 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
         }, options.killBackupAfterMs).unref();
       }
       if (epoch === 0) kill(options.killPrimaryAfterMs);
+      if (epoch === 0 && options.input !== undefined) relay.input(options.input);
+      const pause = options.pausePrimary;
+      if (epoch === 0 && pause !== undefined && child !== undefined) {
+        setTimeout(() => {
+          releasedAtKill = relay.writtenBytes;
+          killedAt.push(Date.now());
+          options.log(`[drill] SIGSTOP ${replica} (primary of epoch 0) after ${pause.afterMs} ms, for ${pause.forMs} ms`);
+          child.kill('SIGSTOP');
+          setTimeout(() => {
+            options.log(`[drill] SIGCONT ${replica}`);
+            child.kill('SIGCONT');
+          }, pause.forMs).unref();
+        }, pause.afterMs).unref();
+      }
       else if (epoch === 1) kill(options.killNewPrimaryAfterMs);
     },
   );
@@ -127,19 +147,24 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
     children.push(primary.child);
     byName.set('primary', primary.child);
     const deadline = options.deadlineMs ?? 120_000;
+    const allEnded = Promise.all(children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())))));
     const exitCode = await Promise.race([
       relay.exit,
+      // Every replica gone and no exit heard: the guest's end was never released.
+      allEnded.then(() => new Promise<number>((_, reject) => setTimeout(() => reject(new Error('every replica ended before the guest\'s exit was released')), 200))),
       new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`the drill did not end within ${deadline} ms`)), deadline).unref()),
     ]);
-    const takeovers: DrillReport['takeovers'] = relay.stats.live.map((l) => ({
-      replica: l.replica,
-      epoch: l.epoch,
-      liveAfterKillMs: killedAt[l.epoch - 1] === undefined ? undefined : l.at - killedAt[l.epoch - 1]!,
-    }));
-    for (const a of announcements) {
-      if (a.epoch > 0 && !takeovers.some((t) => t.epoch === a.epoch)) takeovers.push({ replica: a.replica, epoch: a.epoch });
-    }
-    takeovers.sort((x, y) => x.epoch - y.epoch);
+    const sinceKill = (epoch: number, at: number | undefined): number | undefined =>
+      at === undefined || killedAt[epoch - 1] === undefined ? undefined : at - killedAt[epoch - 1]!;
+    const takeovers: DrillReport['takeovers'] = relay.stats.announced
+      .filter((a) => a.epoch > 0)
+      .map((a) => ({
+        replica: a.replica,
+        epoch: a.epoch,
+        announcedAfterKillMs: sinceKill(a.epoch, a.at),
+        liveAfterKillMs: sinceKill(a.epoch, relay.stats.live.find((l) => l.epoch === a.epoch)?.at),
+      }))
+      .sort((x, y) => x.epoch - y.epoch);
     const all = Buffer.concat(output);
     return {
       exitCode,
@@ -177,8 +202,9 @@ export function formatDrillReport(report: DrillReport): string {
   const lines = [`failover drill: guest exit code ${report.exitCode}, ${report.output.length} output bytes`];
   report.killedAt.forEach((_, i) => lines.push(`  kill ${i + 1}: primary of epoch ${i} killed`));
   for (const t of report.takeovers) {
-    const when = t.liveAfterKillMs === undefined ? 'live time not reported (the log was complete: no live run)' : `first live instruction ${t.liveAfterKillMs.toFixed(1)} ms after the kill`;
-    lines.push(`  epoch ${t.epoch}: ${t.replica} took over; ${when}`);
+    const took = t.announcedAfterKillMs === undefined ? '' : ` ${t.announcedAfterKillMs.toFixed(0)} ms after the kill`;
+    const when = t.liveAfterKillMs === undefined ? 'no live instruction reported (killed before, or it held the whole log)' : `first live instruction ${t.liveAfterKillMs.toFixed(0)} ms after the kill`;
+    lines.push(`  epoch ${t.epoch}: ${t.replica} took over${took}; ${when}`);
   }
   lines.push(`  output released before the kill: ${report.releasedBeforeKill} bytes; after: ${report.releasedAfterKill} bytes`);
   lines.push(`  by replica: ${Object.entries(report.releasedBy).map(([r, n]) => `${r} ${n}`).join(', ')}`);

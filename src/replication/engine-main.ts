@@ -20,7 +20,19 @@ function report(event: EngineEvent): Promise<void> {
   });
 }
 
-export async function engineMain(role: EngineRole, guest: string, engine: string, vcpus: number, headerHex: string | undefined): Promise<void> {
+/** A standby starts before its primary's log exists: the header comes over IPC. */
+function headerFromParent(): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const onMessage = (message: { kind: string; hex: string }): void => {
+      if (message.kind !== 'header') return;
+      process.off('message', onMessage);
+      resolve(Buffer.from(message.hex, 'hex'));
+    };
+    process.on('message', onMessage);
+  });
+}
+
+export async function engineMain(role: EngineRole, guest: string, engine: string, vcpus: number): Promise<void> {
   // The replica is gone: so is its machine.
   process.on('disconnect', () => process.exit(137));
   try {
@@ -35,12 +47,12 @@ export async function engineMain(role: EngineRole, guest: string, engine: string
       });
       await report({ kind: 'done', exitCode: result.exitCode, outcome: result.outcome, detail: result.error });
     } else {
-      if (headerHex === undefined) throw new Error('a standby engine needs the log header (--header)');
+      const header = readLogHeader(await headerFromParent());
       let live = false;
       const outcome = await replay({
         logPath: 'the primary\'s log',
         elf: guest,
-        stream: { fd: 0, header: readLogHeader(Buffer.from(headerHex, 'hex')) },
+        stream: { fd: 0, header },
         thenRun: { logPath: `/dev/fd/${LOG_FD}` },
         input: { kind: 'fd', fd: INPUT_FD },
         capture: 'tagged',

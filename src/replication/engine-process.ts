@@ -26,8 +26,6 @@ export interface EngineSpec {
   guest: string;
   engine: string;
   vcpus: number;
-  /** standby: the log's header frame (the child needs it before the stream's first read) */
-  header?: Buffer;
 }
 
 /** What the child reports over IPC. */
@@ -57,7 +55,6 @@ export class EngineProcess {
   constructor(spec: EngineSpec, handlers: EngineHandlers) {
     const { command, args } = rrkitCommand();
     const engineArgs = ['replica', 'engine', '--role', spec.role, '--engine', spec.engine, '--vcpus', String(spec.vcpus)];
-    if (spec.header !== undefined) engineArgs.push('--header', spec.header.toString('hex'));
     engineArgs.push(spec.guest);
     this.child = spawn(command, [...args, ...engineArgs], {
       stdio: [spec.role === 'standby' ? 'pipe' : 'ignore', 'pipe', 'inherit', 'pipe', 'pipe', 'ipc'],
@@ -81,6 +78,15 @@ export class EngineProcess {
       this.finished = true;
       handlers.onDone({ kind: 'done', exitCode: code ?? 1, outcome: 'engine-died', detail: `the engine process ended (${signal ?? `exit ${code}`}) without a result` });
     });
+  }
+
+  /**
+   * Standby: the log's header frame, which the child needs before it reads the stream (it
+   * starts, warm, before the header exists), then the header goes down the stream too.
+   */
+  startLog(header: Buffer): void {
+    this.child.send({ kind: 'header', hex: header.toString('hex') });
+    this.feedLog(header);
   }
 
   /** Standby: the next bytes of the log. */

@@ -79,6 +79,8 @@ export class Primary {
 
   /** Starts shipping and releasing; `earlier` is what the engine produced before (a promoted backup's). */
   start(earlier: { frames: LogFrame[]; outputs: TaggedOutput[]; liveAt?: number; done?: Extract<EngineEvent, { kind: 'done' }> }): void {
+    // A backup taking over is heard of at once; a first primary once its machine runs.
+    if (this.options.lease.epoch > 0 && this.options.output !== undefined) this.connectRelay();
     for (const frame of earlier.frames) this.onLogFrame(frame);
     for (const output of earlier.outputs) this.onOutput(output);
     if (earlier.liveAt !== undefined) this.onLive(earlier.liveAt);
@@ -97,7 +99,7 @@ export class Primary {
     this.frames.push(frame);
     this.recordsThrough.push(before + BigInt(frame.records));
     // The receiver hears of this primary once its machine runs (the log's first frame).
-    if (this.frames.length === 1 && this.options.output !== undefined) this.connectRelay();
+    if (this.frames.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
     for (const link of this.links.values()) this.pump(link);
   }
 
@@ -290,6 +292,7 @@ export class Primary {
     const socket = connect({ host, port });
     socket.setNoDelay(true);
     socket.on('connect', () => {
+      if (this.options.lease.epoch > 0) this.options.log(`epoch ${this.options.lease.epoch}: output to ${this.options.output}`);
       this.relay = socket;
       socket.write(encodeMessage(MessageType.Announce, json({ replica: this.options.name, epoch: this.options.lease.epoch })));
       for (const message of this.relayQueue) socket.write(message);

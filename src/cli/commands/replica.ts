@@ -14,7 +14,7 @@ import { HeldLease } from '../../replication/lease.js';
 import { Primary, type PrimaryEnd } from '../../replication/primary.js';
 import { Relay } from '../../replication/relay.js';
 import { UsageError } from '../errors.js';
-import { checkVcpus, guestAndEngine } from '../machine-args.js';
+import { checkVcpus, guestAndEngine, readConsoleInput } from '../machine-args.js';
 
 /** Heartbeats every timeout/4; a replica silent this long is taken as gone. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 300;
@@ -170,7 +170,6 @@ interface EngineArgs {
   role: 'record' | 'standby';
   engine: string;
   vcpus: number;
-  header: string | undefined;
 }
 
 const engineCommand: CommandModule<object, EngineArgs> = {
@@ -181,9 +180,8 @@ const engineCommand: CommandModule<object, EngineArgs> = {
       .positional('guest', { type: 'string', demandOption: true })
       .option('role', { choices: ['record', 'standby'] as const, demandOption: true })
       .option('engine', { type: 'string', demandOption: true })
-      .option('vcpus', { type: 'number', default: 1 })
-      .option('header', { type: 'string' }) as unknown as Argv<EngineArgs>,
-  handler: (args) => engineMain(args.role, args.guest, args.engine, args.vcpus, args.header),
+      .option('vcpus', { type: 'number', default: 1 }) as unknown as Argv<EngineArgs>,
+  handler: (args) => engineMain(args.role, args.guest, args.engine, args.vcpus),
 };
 
 export const replicaCommand: CommandModule = {
@@ -204,6 +202,8 @@ interface ReplicateArgs {
   'heartbeat-timeout': number;
   'corrupt-frame': number | undefined;
   'die-mid-frame': number | undefined;
+  'pause-primary': string | undefined;
+  input: string | undefined;
 }
 
 export const replicateCommand: CommandModule<object, ReplicateArgs> = {
@@ -219,8 +219,10 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('kill-new-primary-after', { type: 'number', describe: 'SIGKILL the first backup that takes over too, this many ms after it did' })
       .option('kill-backup-after', { type: 'number', describe: 'SIGKILL the first backup this many ms after the guest started (the primary goes on)' })
       .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS })
+      .option('input', { type: 'string', describe: 'console input (a file), sent to the primary once its guest runs' })
       .option('corrupt-frame', { type: 'number', hidden: true })
       .option('die-mid-frame', { type: 'number', hidden: true })
+      .option('pause-primary', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the primary then SIGCONT it' })
       .example('$0 replicate --backups 2 --kill-primary-after 700 clock-poll', '') as unknown as Argv<ReplicateArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
@@ -234,7 +236,16 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${name} must be a non-negative number of ms, not ${v}`);
     }
     if (args['kill-new-primary-after'] !== undefined && args.backups < 2) throw new UsageError('--kill-new-primary-after needs --backups 2 or more');
+    let pausePrimary: { afterMs: number; forMs: number } | undefined;
+    if (args['pause-primary'] !== undefined) {
+      const m = /^(\d+):(\d+)$/.exec(args['pause-primary']);
+      if (m === null) throw new UsageError(`--pause-primary must be AFTER_MS:FOR_MS, not ${args['pause-primary']}`);
+      pausePrimary = { afterMs: Number(m[1]), forMs: Number(m[2]) };
+    }
+    const input = await readConsoleInput(args.input);
     const report = await drill({
+      pausePrimary,
+      input: input.kind === 'bytes' ? Buffer.from(input.data) : undefined,
       guest: image.path,
       engine: engine.name,
       vcpus,

@@ -53,6 +53,7 @@ for (const c of CONFIGURATIONS) {
     let report: DrillReport | undefined;
     let error = '';
     const lines: string[] = [];
+    const seen: Buffer[] = [];
     try {
       report = await drill({
         guest: 'clock-poll',
@@ -62,14 +63,15 @@ for (const c of CONFIGURATIONS) {
         killPrimaryAfterMs: killAfter,
         killNewPrimaryAfterMs: c.secondKillMs,
         heartbeatTimeoutMs: c.heartbeatTimeoutMs,
-        write: () => {},
+        write: (bytes) => seen.push(bytes),
         log: (line) => lines.push(line),
         deadlineMs: 60_000,
       });
     } catch (e) {
       error = (e as Error).message;
     }
-    const judged = report === undefined ? { lost: LINES, repeated: 0, inOrder: false, verdict: false } : judgeOutput(report.output.toString('utf8'));
+    // What the world saw, also of a drill that did not end (its replicas all gone, or the deadline).
+    const judged = judgeOutput(Buffer.concat(seen).toString('utf8'));
     const first = report?.takeovers[0];
     const row = {
       configuration: c.label,
@@ -78,6 +80,7 @@ for (const c of CONFIGURATIONS) {
       heartbeat_timeout_ms: c.heartbeatTimeoutMs,
       kill_after_ms: killAfter,
       exit_code: report?.exitCode ?? -1,
+      ended: report === undefined ? 0 : 1,
       lost_lines: judged.lost,
       repeated_lines: judged.repeated,
       in_order: judged.inOrder ? 1 : 0,
@@ -104,6 +107,7 @@ const byConfiguration = CONFIGURATIONS.map((c) => {
     drills: mine.length,
     lost: mine.reduce((n, r) => n + Number(r.lost_lines), 0),
     repeated: mine.reduce((n, r) => n + Number(r.repeated_lines), 0),
+    unfinished: mine.filter((r) => r.ended === 0).length,
     failed: mine.filter((r) => r.error !== '' || Number(r.exit_code) !== 0).length,
     medianLive: sorted[Math.floor(sorted.length / 2)] ?? NaN,
     maxLive: sorted.at(-1) ?? NaN,
@@ -111,7 +115,7 @@ const byConfiguration = CONFIGURATIONS.map((c) => {
 });
 for (const s of byConfiguration) {
   process.stderr.write(
-    `${s.label}: ${s.drills} drills, ${s.failed} failed, lines lost ${s.lost}, repeated ${s.repeated}; ` +
+    `${s.label}: ${s.drills} drills, ${s.failed} failed (${s.unfinished} never ended), lines lost ${s.lost} (an unfinished drill's missing lines count), repeated ${s.repeated}; ` +
       `kill → first live instruction median ${s.medianLive.toFixed(0)} ms, max ${s.maxLive.toFixed(0)} ms (3 × timeout = ${3 * s.timeout} ms)\n`,
   );
 }

@@ -43,6 +43,12 @@ void ConsoleOutput::WriteAll(const char* bytes, size_t length) {
   while (done < length) {
     const ssize_t n = write(STDOUT_FILENO, bytes + done, length - done);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // A non-blocking stdout (a pipe another process drains): wait until it takes more.
+      pollfd out{STDOUT_FILENO, POLLOUT, 0};
+      poll(&out, 1, -1);
+      continue;
+    }
     if (n <= 0) break;  // stdout closed: the guest keeps running, its output is dropped
     done += static_cast<size_t>(n);
   }

@@ -66,17 +66,19 @@ export class EngineProcess {
     const output = new TaggedOutputReader((o) => handlers.onOutput(o));
     this.child.stdout!.on('data', (bytes: Buffer) => output.push(bytes));
     (this.child.stdio[4] as Writable).on('error', () => {});
+    // 'done' is reported once the child has exited and its descriptors are drained: the
+    // last output and the log's trailer may still be in the pipes when its IPC message comes.
+    let reported: Extract<EngineEvent, { kind: 'done' }> | undefined;
     this.child.on('message', (message: EngineEvent) => {
       if (message.kind === 'live') handlers.onLive(message.at);
-      if (message.kind === 'done') {
-        this.finished = true;
-        handlers.onDone(message);
-      }
+      if (message.kind === 'done') reported = message;
     });
-    this.child.on('exit', (code, signal) => {
+    this.child.on('close', (code, signal) => {
       if (this.finished) return;
       this.finished = true;
-      handlers.onDone({ kind: 'done', exitCode: code ?? 1, outcome: 'engine-died', detail: `the engine process ended (${signal ?? `exit ${code}`}) without a result` });
+      handlers.onDone(
+        reported ?? { kind: 'done', exitCode: code ?? 1, outcome: 'engine-died', detail: `the engine process ended (${signal ?? `exit ${code}`}) without a result` },
+      );
     });
   }
 

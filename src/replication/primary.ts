@@ -101,6 +101,7 @@ export class Primary {
     // The receiver hears of this primary once its machine runs (the log's first frame).
     if (this.frames.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
     for (const link of this.links.values()) this.pump(link);
+    this.tryFinish(); // the trailer may come after the engine said it was done
   }
 
   onOutput(output: TaggedOutput): void {

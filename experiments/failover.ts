@@ -20,9 +20,12 @@ interface Configuration {
   heartbeatTimeoutMs: number;
   /** also kill the first new primary, this long after it took over */
   secondKillMs?: number;
+  /** a drill without a kill: the primary lives to report what the output rule cost */
+  noKill?: boolean;
 }
 
 const CONFIGURATIONS: Configuration[] = [
+  { label: 'no kill (output rule cost, log bandwidth), hb 300 ms', vcpus: 1, backups: 1, heartbeatTimeoutMs: 300, noKill: true },
   { label: '1 vCPU, hb 100 ms', vcpus: 1, backups: 1, heartbeatTimeoutMs: 100 },
   { label: '1 vCPU, hb 300 ms', vcpus: 1, backups: 1, heartbeatTimeoutMs: 300 },
   { label: '1 vCPU, hb 1000 ms', vcpus: 1, backups: 1, heartbeatTimeoutMs: 1000 },
@@ -60,7 +63,7 @@ for (const c of CONFIGURATIONS) {
         engine: 'emu',
         vcpus: c.vcpus,
         backups: c.backups,
-        killPrimaryAfterMs: killAfter,
+        killPrimaryAfterMs: c.noKill === true ? undefined : killAfter,
         killNewPrimaryAfterMs: c.secondKillMs,
         heartbeatTimeoutMs: c.heartbeatTimeoutMs,
         write: (bytes) => seen.push(bytes),
@@ -73,12 +76,14 @@ for (const c of CONFIGURATIONS) {
     // What the world saw, also of a drill that did not end (its replicas all gone, or the deadline).
     const judged = judgeOutput(Buffer.concat(seen).toString('utf8'));
     const first = report?.takeovers[0];
+    // The first primary's own account, if it lived to the guest's exit (it does not in a drill with a kill).
+    const costs = lines.map((l) => /output rule held \d+ flushes a median ([\d.]+) ms.*log shipped: .*?([\d.]+) Mbit\/s/.exec(l)).find((m) => m !== null);
     const row = {
       configuration: c.label,
       vcpus: c.vcpus,
       backups: c.backups,
       heartbeat_timeout_ms: c.heartbeatTimeoutMs,
-      kill_after_ms: killAfter,
+      kill_after_ms: c.noKill === true ? '' : killAfter,
       exit_code: report?.exitCode ?? -1,
       ended: report === undefined ? 0 : 1,
       lost_lines: judged.lost,
@@ -88,6 +93,8 @@ for (const c of CONFIGURATIONS) {
       takeover_ms: first?.announcedAfterKillMs?.toFixed(1) ?? '',
       live_ms: first?.liveAfterKillMs?.toFixed(1) ?? '',
       takeovers: report?.takeovers.length ?? 0,
+      output_rule_median_ms: costs?.[1] ?? '',
+      log_mbit_per_s: costs?.[2] ?? '',
       duplicate_bytes_dropped: report?.duplicateBytes ?? '',
       error,
     };

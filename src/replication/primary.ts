@@ -68,6 +68,11 @@ export class Primary {
   private resolveEnd!: (end: PrimaryEnd) => void;
   readonly done: Promise<PrimaryEnd>;
   private corruptOnce: number | undefined;
+  /** when each pending output reached this process (ms), for the output rule's cost */
+  private readonly arrived = new Map<number, number>();
+  private readonly heldMs: number[] = [];
+  private logBytes = 0;
+  private readonly started = performance.now();
 
   constructor(
     private readonly options: PrimaryOptions,
@@ -96,6 +101,7 @@ export class Primary {
 
   onLogFrame(frame: LogFrame): void {
     const before = this.recordsThrough.at(-1) ?? 0n;
+    this.logBytes += frame.bytes.length;
     this.frames.push(frame);
     this.recordsThrough.push(before + BigInt(frame.records));
     // The receiver hears of this primary once its machine runs (the log's first frame).
@@ -105,6 +111,7 @@ export class Primary {
   }
 
   onOutput(output: TaggedOutput): void {
+    this.arrived.set(output.offset, performance.now());
     this.pending.push(output);
     this.tryRelease();
   }
@@ -258,6 +265,9 @@ export class Primary {
     const acknowledged = this.acknowledged();
     while (this.pending.length > 0 && this.pending[0]!.position <= acknowledged) {
       const output = this.pending.shift()!;
+      const arrived = this.arrived.get(output.offset);
+      this.arrived.delete(output.offset);
+      if (arrived !== undefined && this.options.lease.epoch === 0) this.heldMs.push(performance.now() - arrived);
       this.released = output.offset + output.bytes.length;
       if (this.options.output === undefined) process.stdout.write(output.bytes);
       else this.toRelay(encodeMessage(MessageType.Output, encodeOutput(output.offset, output.bytes)));
@@ -272,6 +282,7 @@ export class Primary {
     if (!complete) return;
     for (const link of this.links.values()) if (!link.dropped && !(link.acked.complete && link.acked.frames === this.frames.length)) return;
     if (!this.options.lease.mayRelease()) return;
+    this.reportCosts();
     this.toRelay(encodeMessage(MessageType.Exit, encodeInt(done.exitCode)));
     for (const link of this.links.values()) link.socket?.write(encodeMessage(MessageType.Bye, encodeInt(done.exitCode)));
     this.finish({ kind: 'exited', exitCode: done.exitCode });
@@ -317,6 +328,19 @@ export class Primary {
     if (this.options.output === undefined) return;
     if (this.relay !== undefined) this.relay.write(message);
     else this.relayQueue.push(message);
+  }
+
+  /** One line: how long the output rule held output, and the log's bandwidth. */
+  private reportCosts(): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    const held = [...this.heldMs].sort((a, b) => a - b);
+    const at = (q: number): string => (held.length === 0 ? '-' : held[Math.min(held.length - 1, Math.floor(q * held.length))]!.toFixed(2));
+    const live = [...this.links.values()].filter((l) => !l.dropped).length;
+    this.options.log(
+      `the guest exited (${this.released} output bytes released); ` +
+        (this.options.lease.epoch === 0 ? `the output rule held ${held.length} flushes a median ${at(0.5)} ms, p99 ${at(0.99)} ms with ${live} backup(s); ` : '') +
+        `log shipped: ${this.frames.length} frames, ${this.logBytes} bytes, ${((this.logBytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(2)} s`,
+    );
   }
 
   /** Bytes of output released so far. */

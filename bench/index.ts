@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- SECTION...]`: every benchmark, one after another (they share two cores),
- * or only the named sections (emu, record-replay, crew, startup).
+ * or only the named sections (emu, record-replay, crew, kvm, startup, log).
  */
 import { benchEmu, formatEmuBench } from './emu.js';
 import { benchCrew, formatCrewBench } from './crew.js';
+import { kvmBenchSection } from './kvm.js';
 import { benchRecordReplay, formatRecordReplay } from './record-replay.js';
 import { benchStartup, formatStartup } from './startup.js';
+import { benchLog, formatLogBench } from './log.js';
 
 const SECTIONS: Record<string, () => Promise<string>> = {
   emu: async () => `emu against qemu-system-riscv64 TCG, same ELF, same run:\n${formatEmuBench(await benchEmu())}`,
@@ -13,7 +15,9 @@ const SECTIONS: Record<string, () => Promise<string>> = {
     `uniprocessor record/replay on emu (1 vCPU, full size, best of 3 rounds of plain/record/replay):\n${formatRecordReplay(await benchRecordReplay())}`,
   crew: async () =>
     `SMP record/replay with CREW on emu (full size, 1 to 8 vCPUs on this machine's cores, best of 2 rounds of plain/record/replay):\n${formatCrewBench(await benchCrew())}`,
+  kvm: kvmBenchSection,
   startup: async () => `start-up of the rrkit command (whole processes, median of 15, interleaved):\n${formatStartup(await benchStartup())}`,
+  log: async () => `the log at scale (format version 3, one run):\n${formatLogBench(await benchLog())}`,
 };
 
 const asked = process.argv.slice(2);

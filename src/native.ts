@@ -13,17 +13,21 @@ import { fileURLToPath } from 'node:url';
 /** Repository root (this file lives in src/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-// --- what every engine's run returns (native/emu/, and native/kvm/ next) -------------
+// --- what every engine's run returns (native/emu/, native/kvm/) -----------------------
 
 /** How a run ended. */
 export type NativeOutcome =
-  /** the guest asked to stop (emu: the test finisher; exitCode is its code) */
+  /** the guest asked to stop (emu: the test finisher; kvm: the exit register; exitCode is its code) */
   | 'exited'
   /** every vCPU reached the landmark it was asked to stop at */
   | 'reached-counts'
-  /** a guest error the guest did not handle (illegal instruction, access fault with no trap handler, trap loop); `error` names vCPU, pc, instruction and cause */
+  /**
+   * a guest error the guest did not handle; `error` says which — emu: illegal instruction,
+   * access fault with no trap handler, trap loop (vCPU, pc, instruction, cause); kvm: triple
+   * fault, emulation failure, an access to no RAM or register, an unhandled exit (with the registers)
+   */
   | 'fault'
-  /** the timeout passed before the guest stopped */
+  /** the timeout passed before the guest stopped (kvm kicks a vCPU that makes no exit; `error` has its registers) */
   | 'timeout'
   /** rrkit itself failed */
   | 'host-error'
@@ -66,6 +70,8 @@ export type NativeSession =
       crewHold: number;
       /** free-form engine configuration recorded in the header */
       configJson: string;
+      /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
+      deflateLevel?: number;
     }
   | {
       mode: 'replay';
@@ -140,6 +146,40 @@ export interface NativeRunResult {
   readonly console: Buffer;
 }
 
+// --- kvm: x86_64 guests on /dev/kvm (native/kvm/) ----------------------------------------
+
+/**
+ * The disk behind the kvm board's block device: a file (running, recording, or replaying a
+ * log that left the disk's bytes out), or only its size (replaying a log that holds them).
+ */
+export interface NativeDisk {
+  path: string | null;
+  /** size in 512-byte sectors when `path` is null (otherwise the file's) */
+  sectors: number;
+  /** recording: leave the bytes the disk writes into guest memory out of the log (the replay reads its own copy of the image) */
+  shared: boolean;
+}
+
+/** What `kvmRun` resolves with: every engine's result, and what the board's devices did. */
+export interface KvmNativeResult extends NativeRunResult {
+  /** interrupts injected */
+  readonly interrupts: number;
+  /** running and recording: for each interrupt, ns from when it fell due to its delivery at an exit */
+  readonly interruptDelaysNs: readonly number[];
+  /** bytes the disk wrote into guest memory */
+  readonly dmaBytes: number;
+  /** from the first KVM_RUN to the exit that stopped the guest: its own time, without the VMM's set-up and final hashes */
+  readonly guestSeconds: number;
+}
+
+/** Whether /dev/kvm can be used here; if not, `reason` is one line saying why and what to do. */
+export interface KvmProbeResult {
+  readonly available: boolean;
+  readonly reason: string;
+  /** KVM_CAP_SYNC_REGS (registers and event injection without ioctls at each exit) */
+  readonly syncRegs: boolean;
+}
+
 /** The functions the addon exports. Sections are added by each native module. */
 export interface NativeAddon {
   /** Names of the native modules compiled into this build. */
@@ -185,6 +225,32 @@ export interface NativeAddon {
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
   ): Promise<NativeRunResult>;
+
+  /**
+   * kvm: loads an x86_64 ELF into a fresh VM (one vCPU) and runs it off the JavaScript
+   * thread: a plain run, a recording or a replay, as `session` says. Landmarks are VM exits.
+   * Throws synchronously (Error, one line) when /dev/kvm cannot be used (naming the cause),
+   * the ELF is not an x86_64 rrkit guest, the disk image cannot be opened, or the log is bad.
+   * Arguments are positional and unchecked: call it through src/engines/kvm.ts.
+   *
+   * @param checkpointInterval recording: a checkpoint every this many exits (0n: none)
+   * @param session as for emuRun (the CREW fields are ignored: one vCPU)
+   * @param disk null for a board without a disk
+   */
+  kvmRun(
+    image: Buffer,
+    imageName: string,
+    ramBytes: number,
+    timeoutMs: number,
+    checkpointInterval: bigint,
+    input: Buffer | number | null,
+    capture: boolean,
+    session: NativeSession | null,
+    progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
+    disk: NativeDisk | null,
+  ): Promise<KvmNativeResult>;
+  /** kvm: opens `path` (default /dev/kvm) and reports whether it can run guests. Never throws. */
+  kvmProbe(path?: string): KvmProbeResult;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---
 

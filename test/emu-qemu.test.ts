@@ -43,7 +43,7 @@ beforeAll(async () => {
 });
 
 describe('emu against QEMU', () => {
-  for (const workload of WORKLOADS.filter((w) => w.deterministic)) {
+  for (const workload of WORKLOADS.filter((w) => w.deterministic && !w.needsDisk)) {
     for (const harts of [1, 4]) {
       it(`${workload.name}.small on ${harts} hart(s)`, async () => {
         const elf = builtGuestPath(workload.name, 'rv64', true);
@@ -64,7 +64,7 @@ describe('emu against QEMU', () => {
   }
 
   it('nondeterministic workloads still run and check themselves (entropy-mix uses the rrkit device)', async () => {
-    for (const workload of WORKLOADS.filter((w) => !w.deterministic)) {
+    for (const workload of WORKLOADS.filter((w) => !w.deterministic && !w.needsDisk)) {
       const emu = await runGuest({ elf: builtGuestPath(workload.name, 'rv64', true), vcpus: 2, capture: true, timeoutSeconds: 60 });
       expect(resultLine(workload.name, emu.console.toString())).toMatch(new RegExp(`^${workload.name}: ok`));
     }
@@ -101,9 +101,10 @@ describe('rrkit run', () => {
     const cases: [string[], RegExp][] = [
       [['run', join(dir, 'missing.elf')], /no such guest ELF/],
       [['run', text], /not an ELF file/],
-      [['run', '/bin/sh'], /wrong architecture: x86_64 ELF/],
+      [['run', '--engine', 'emu', '/bin/sh'], /wrong architecture: x86_64 ELF/],
       [['run', low], /entry point 0x70000000 is outside RAM/],
-      [['run', '--engine', 'kvm', 'matmul.small'], /kvm engine is not available here/],
+      [['run', '--engine', 'kvm', '--vcpus', '2', 'matmul.small'], /the kvm engine runs one vCPU/],
+      [['run', '--engine', 'emu', '--disk', text, 'matmul.small'], /only the kvm engine's board has a block device/],
       [['run', '--vcpus', '9', 'matmul.small'], /--vcpus must be/],
     ];
     for (const [args, pattern] of cases) {

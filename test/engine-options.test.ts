@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunOptions } from '../src/engines/engine.js';
 import { emuEngine, emuRunArguments } from '../src/engines/emu.js';
 import { engineFor, engineNamed, landmarkUnitOf } from '../src/engines/index.js';
+import { kvmEngine, kvmRunArguments } from '../src/engines/kvm.js';
 import { ELF_MACHINE_RISCV, ELF_MACHINE_X86_64, elfMachineOf, guestImageOf } from '../src/guests/image.js';
 import { native } from '../src/native.js';
 import {
@@ -163,11 +164,9 @@ describe('choosing an engine', () => {
     expect(engineFor(guestImageOf('a.txt', Buffer.from('hello'))).name).toBe('emu');
   });
 
-  it('an x86_64 ELF, and a named engine this build lacks, are one-line errors', () => {
-    expect(() => engineFor(guestImageOf('/g/x.elf', elfHeader(ELF_MACHINE_X86_64)))).toThrow(
-      /^\/g\/x\.elf: wrong architecture: x86_64 ELF, which only the kvm engine runs/,
-    );
-    expect(() => engineNamed('kvm')).toThrow(/^the kvm engine is not available here: .* \(use --engine emu\)$/);
+  it('an x86_64 ELF goes to kvm (whether /dev/kvm works is for its run to say); an unknown engine is a one-line error', () => {
+    expect(engineFor(guestImageOf('/g/x.elf', elfHeader(ELF_MACHINE_X86_64))).name).toBe('kvm');
+    expect(engineNamed('kvm')).toBe(kvmEngine);
     expect(() => engineNamed('qemu')).toThrow("unknown engine 'qemu' (engines: emu, kvm)");
   });
 
@@ -175,5 +174,40 @@ describe('choosing an engine', () => {
     expect(emuEngine.landmarkUnit).toBe('instructions');
     expect(landmarkUnitOf('emu')).toBe('instructions');
     expect(landmarkUnitOf('kvm')).toBe('exits');
+    expect(kvmEngine.landmarkUnit).toBe('exits');
+  });
+});
+
+describe('kvm run options', () => {
+  it('fills in the defaults', () => {
+    expect(kvmRunArguments({})).toEqual({
+      ramBytes: 128 * 1024 * 1024,
+      timeoutMs: 0,
+      checkpointInterval: 0n,
+      input: null,
+      capture: false,
+      session: null,
+      progressIntervalMs: 1000,
+      disk: null,
+    });
+  });
+
+  const bad: [string, RunOptions, ErrorConstructor, RegExp][] = [
+    ['two vCPUs', { vcpus: 2 }, RangeError, /^vcpus must be between 1 and 1, not 2$/],
+    ['1 MiB of RAM', { ramMiB: 1 }, RangeError, /^ramMiB must be between 2 and 4096/],
+    ['a stop landmark', { stopAt: [5n] }, RangeError, /^stopAt: the kvm engine stops only where the guest exits$/],
+    ['a negative timeout', { timeoutSeconds: -1 }, RangeError, /^timeoutSeconds must not be negative/],
+    ['a shared disk with no image', { disk: { path: null, sectors: 8, shared: true } }, TypeError, /needs its image/],
+    ['a fractional sector count', { disk: { path: null, sectors: 1.5, shared: false } }, TypeError, /^disk\.sectors must be an integer$/],
+  ];
+  for (const [name, options, type, message] of bad) {
+    it(`refuses ${name}: ${type.name}, one line naming the option`, () => {
+      expect(() => kvmRunArguments(options)).toThrow(type);
+      expect(() => kvmRunArguments(options)).toThrow(message);
+    });
+  }
+
+  it('emu refuses a disk: its board has no block device', () => {
+    expect(() => emuRunArguments({ disk: { path: '/d.img', sectors: 0, shared: false } }, MAX_HARTS)).toThrow(/no block device/);
   });
 });

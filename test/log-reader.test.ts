@@ -6,7 +6,7 @@ import { crc32c } from '../src/analysis/crc32c.js';
 import { toJsonSafe } from '../src/analysis/log-dump.js';
 import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from '../src/analysis/log-error.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
-import { readLog, readLogFile, scanLog } from '../src/analysis/log-reader.js';
+import { LOG_FORMAT_VERSION, readLog, readLogFile, scanLog } from '../src/analysis/log-reader.js';
 import { logFileStats } from '../src/analysis/log-stats.js';
 import { native, repoRoot } from '../src/native.js';
 import { sampleRecords, tempDir, writeLog } from './log-fixtures.js';
@@ -65,12 +65,16 @@ describe('log reader (TypeScript)', () => {
     expect(errorOf(() => readLogFile(join(dir, 'missing.rrlog')))).toMatchObject({ code: 'io' });
     expect(errorOf(() => readLog(Buffer.from('\x7fELF and then some more bytes')))).toMatchObject({ code: 'bad-magic', offset: 0 });
     const version = Buffer.from(good);
-    version.writeUInt16LE(3, 8);
+    version.writeUInt16LE(LOG_FORMAT_VERSION + 1, 8);
     expect(errorOf(() => readLog(version))).toMatchObject({ code: 'bad-version', chunk: HEADER_CHUNK, offset: 8 });
-    // Version 1 logs (before deflated two-stream chunks) are refused, saying so, by both readers.
-    version.writeUInt16LE(1, 8);
-    expect(errorOf(() => readLog(version)).message).toMatch(/^bad-version in the header at byte 8: format version 1, this reader knows 2 \(.*record it again\)$/);
-    expect(() => native().logRead(version)).toThrow(/format version 1, this reader knows 2/);
+    // Version 1 and 2 logs (before deflated two-stream chunks) are refused, saying so, by both readers.
+    for (const old of [1, 2]) {
+      version.writeUInt16LE(old, 8);
+      expect(errorOf(() => readLog(version)).message).toMatch(
+        new RegExp(`^bad-version in the header at byte 8: format version ${old}, this reader knows 3 \\(.*record it again\\)$`),
+      );
+      expect(() => native().logRead(version)).toThrow(new RegExp(`format version ${old}, this reader knows 3`));
+    }
 
     const flipped = Buffer.from(good);
     flipped[starts[2]! + 30]! ^= 0x04;

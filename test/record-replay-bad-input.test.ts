@@ -172,3 +172,18 @@ describe('the CLI on several vCPUs', () => {
     expect(oneLine(bad.stderr)).toMatch(/--vcpus must be an integer from 1 to 8, not 9/);
   });
 });
+
+describe('disk options that are wrong before any engine runs', () => {
+  test('--disk-shared without --disk, a missing disk image, and --disk on emu: one line each', async () => {
+    const dir = logFolder('disk-options');
+    const noDisk = await rrkit('record', 'disk-checksum.small', '--disk-shared', '-o', join(dir, 'a.rrlog'));
+    expect(noDisk.code).toBe(2);
+    expect(oneLine(noDisk.stderr)).toMatch(/--disk-shared needs --disk FILE/);
+    const missing = await rrkit('record', 'disk-checksum.small', '--disk', join(dir, 'missing.img'), '-o', join(dir, 'b.rrlog'));
+    expect(missing.code).toBe(1);
+    expect(oneLine(missing.stderr)).toMatch(/--disk .*missing\.img: no such file/);
+    const onEmu = await rrkit('run', '--engine', 'emu', '--disk', join(dir, 'missing.img'), 'matmul.small');
+    expect(onEmu.code).toBe(2);
+    expect(oneLine(onEmu.stderr)).toMatch(/--disk: only the kvm engine's board has a block device/);
+  });
+});

@@ -65,6 +65,16 @@ unsigned long random_u64(void);     /* host entropy */
 void timer_start(unsigned long period_ns, void (*handler)(void));
 void timer_stop(void);
 
+/* --- the disk (boards with a block device: x86_64 on kvm with --disk FILE) ---------- */
+
+#define RRKIT_SECTOR_SIZE 512
+
+/* The attached disk's size in 512-byte sectors; 0 when the board has no disk. */
+unsigned long disk_sectors(void);
+/* Reads `count` sectors from `sector` on into `buffer` (by DMA; hart 0 only). Returns 0,
+ * or -1 when the request lies outside the disk or there is no disk. */
+int disk_read(unsigned long sector, unsigned long count, void *buffer);
+
 /* --- synchronisation (each call is a full memory barrier) ------------------------- */
 
 /* A zero-initialised lock is unlocked. */

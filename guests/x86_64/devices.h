@@ -18,9 +18,23 @@
 #define DEVICE_ENTROPY        0x20 /* read */
 #define DEVICE_TIMER_PERIOD   0x28 /* write: ns; 0 stops */
 #define DEVICE_HARTS          0x30 /* read */
-#define DEVICE_TIMER_EOI      0x38 /* write: acknowledge vector 0x20 */
+#define DEVICE_EOI            0x38 /* write: the vector whose handler finished */
+#define DEVICE_DISK_SECTORS   0x40 /* read: disk size in sectors, 0 without a disk */
+#define DEVICE_DISK_SECTOR    0x48 /* write: first sector of the next request */
+#define DEVICE_DISK_ADDRESS   0x50 /* write: buffer (guest-physical = virtual) */
+#define DEVICE_DISK_COUNT     0x58 /* write: sectors to read; starts the request */
+#define DEVICE_DISK_STATUS    0x60 /* read: 0 idle, 1 busy, 2 error */
+#define DEVICE_CONSOLE_WRITE  0x68 /* write: (length << 48) | address: transmit a buffer */
+
+#define CONSOLE_WRITE_LENGTH_SHIFT 48
+
+#define DISK_STATUS_IDLE      0
+#define DISK_MAX_REQUEST      256  /* sectors per request */
 
 #define TIMER_VECTOR          0x20
+#define DISK_VECTOR           0x21
+
+void x86_console_flush(void); /* console.c: out with the line collected so far */
 
 static inline unsigned long device_read(unsigned long offset)
 {

@@ -3,17 +3,18 @@
  */
 #include "devices.h"
 
-extern char __bss_start[], __bss_end[];
-
-/* Written at CPL0 before .bss is cleared, so it must live in .data. */
+/* Written at CPL0 by crt/start.S. */
 __attribute__((section(".data"))) unsigned long x86_boot_hart_id;
 
 static unsigned harts;
 
-/* Runs at CPL3 with interrupts enabled but no timer started yet. */
+/*
+ * Runs at CPL3 with interrupts enabled but no timer started yet. .bss is not cleared: the
+ * VMM starts the guest with zeroed RAM (docs/platform.md), and clearing it would touch —
+ * fault in — every page of .bss, used or not.
+ */
 void x86_user_init(void)
 {
-    memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
     unsigned long n = device_read(DEVICE_HARTS); /* read once: each read is a VM exit */
     harts = n == 0 ? 1 : n > RRKIT_MAX_HARTS ? RRKIT_MAX_HARTS : (unsigned)n;
 }

@@ -2,7 +2,7 @@
  * idt.c — the interrupt descriptor table (built and loaded at CPL0 by crt/start.S) and
  * the report for an unexpected exception.
  *
- * Vectors 0..31 (exceptions) and 0x20 (timer) get 64-bit interrupt gates, DPL 0, on
+ * Vectors 0..31 (exceptions), 0x20 (timer) and 0x21 (disk) get 64-bit interrupt gates, DPL 0, on
  * the kernel code segment: a guest at CPL3 cannot raise them with INT, and every
  * gate clears IF, so the CPL0 code never nests.
  */
@@ -10,7 +10,7 @@
 
 #define KERNEL_CODE_SELECTOR 0x08
 #define GATE_INTERRUPT_64    0x8e /* present, DPL 0, type 0xE */
-#define IDT_ENTRIES          (TIMER_VECTOR + 1)
+#define IDT_ENTRIES          (DISK_VECTOR + 1)
 
 struct idt_gate {
     unsigned short offset_low;
@@ -27,11 +27,12 @@ struct idt_pointer {
     unsigned long base;
 } __attribute__((packed));
 
-/* In .data, not .bss: the IDT is filled at CPL0 before .bss is cleared at CPL3. */
+/* In .data: filled at CPL0, where the runtime writes as little as it can (it is emulated). */
 __attribute__((section(".data"), aligned(16))) static struct idt_gate idt[IDT_ENTRIES];
 
 extern const unsigned long x86_exception_stubs[32]; /* crt/vectors.S */
 void x86_timer_stub(void);
+void x86_disk_stub(void);
 
 static void set_gate(unsigned vector, unsigned long handler)
 {
@@ -51,6 +52,7 @@ void x86_idt_init(void)
     for (unsigned v = 0; v < 32; v++)
         set_gate(v, x86_exception_stubs[v]);
     set_gate(TIMER_VECTOR, (unsigned long)x86_timer_stub);
+    set_gate(DISK_VECTOR, (unsigned long)x86_disk_stub);
     struct idt_pointer pointer = { sizeof idt - 1, (unsigned long)idt };
     __asm__ volatile("lidt %0" ::"m"(pointer));
 }

@@ -1,7 +1,7 @@
 /*
  * timer.c — the periodic timer: the VMM raises vector 0x20 every period; the CPL0
- * stub in crt/vectors.S calls x86_timer_interrupt, which calls the workload's handler
- * and then acknowledges the interrupt.
+ * interrupt entry (crt/vectors.S, interrupts.c) calls x86_timer_tick, which calls the
+ * workload's handler.
  */
 #include "devices.h"
 
@@ -19,10 +19,9 @@ void timer_stop(void)
 }
 
 /* CPL0, interrupts disabled (interrupt gate). */
-void x86_timer_interrupt(void)
+void x86_timer_tick(void)
 {
     void (*handler)(void) = timer_handler;
     if (handler)
         handler();
-    device_write(DEVICE_TIMER_EOI, TIMER_VECTOR);
 }

@@ -83,6 +83,8 @@ Record RecordFrom(const Napi::Object& o) {
     const Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
     return DmaWriteRecord{LandmarkFrom(o), U64(o, "address"), {bytes.Data(), bytes.Data() + bytes.ElementLength()}};
   }
+  if (type == "delayed-interrupt") return DelayedInterruptRecord{LandmarkFrom(o), U64(o, "cause"), U64(o, "delayNs")};
+  if (type == "disk-read") return DiskReadRecord{LandmarkFrom(o), U64(o, "address"), U64(o, "diskOffset"), U64(o, "length")};
   throw Napi::TypeError::New(o.Env(), "unknown record type " + type);
 }
 
@@ -156,11 +158,23 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           PutCheckpoint(o, r.final_state);
           o.Set("outputBytes", Big(env, r.output.bytes));
           o.Set("outputHash", Big(env, r.output.hash));
-        } else {
+        } else if constexpr (std::is_same_v<T, DmaWriteRecord>) {
           o.Set("type", "dma-write");
           PutLandmark(o, r.at);
           o.Set("address", Big(env, r.address));
           o.Set("data", Napi::Buffer<uint8_t>::Copy(env, r.data.data(), r.data.size()));
+        } else if constexpr (std::is_same_v<T, DelayedInterruptRecord>) {
+          o.Set("type", "delayed-interrupt");
+          PutLandmark(o, r.at);
+          o.Set("cause", Big(env, r.cause));
+          o.Set("delayNs", Big(env, r.delay_ns));
+        } else {
+          static_assert(std::is_same_v<T, DiskReadRecord>);
+          o.Set("type", "disk-read");
+          PutLandmark(o, r.at);
+          o.Set("address", Big(env, r.address));
+          o.Set("diskOffset", Big(env, r.disk_offset));
+          o.Set("length", Big(env, r.length));
         }
       },
       record);

@@ -186,7 +186,11 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
-  return replay::Session::Record(path, header);
+  replay::LogWriter::Options writer;
+  const Napi::Value level = session.Get("deflateLevel");
+  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
+  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
+  return replay::Session::Record(path, header, writer);
 }
 
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;

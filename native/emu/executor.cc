@@ -28,6 +28,16 @@ inline void AfterStore(Hart& hart, GuestRam& ram, uint64_t offset) {
   ram.NoteStore(offset);
 }
 
+// Device accesses, out of line: the slow paths below are inlined at every load and store
+// handler, and the bus call must not grow them (the handlers' layout is the hot path).
+[[gnu::noinline]] bool BusLoad(Hart& hart, uint64_t addr, unsigned size, uint64_t count, uint64_t& value) {
+  return hart.machine().board().bus().Load(hart.LandmarkAt(count), addr, size, value);
+}
+
+[[gnu::noinline]] bool BusStore(Hart& hart, uint64_t addr, unsigned size, uint64_t value, uint64_t count) {
+  return hart.machine().board().bus().Store(hart.LandmarkAt(count), addr, size, value);
+}
+
 // Loads that are not plain aligned RAM: misaligned (trap), devices, or nothing there.
 bool LoadSlow(Hart& hart, uint64_t addr, unsigned size, uint64_t count, uint64_t& value, Fault& fault) {
   if ((addr & (size - 1)) != 0) {
@@ -45,7 +55,7 @@ bool LoadSlow(Hart& hart, uint64_t addr, unsigned size, uint64_t count, uint64_t
     }
     return true;
   }
-  if (hart.machine().board().bus().Load(hart.LandmarkAt(count), addr, size, value)) return true;
+  if (BusLoad(hart, addr, size, count, value)) return true;
   fault = {Exception::kLoadAccessFault, addr};
   return false;
 }
@@ -69,7 +79,7 @@ bool StoreSlow(Hart& hart, uint64_t addr, unsigned size, uint64_t value, uint64_
     AfterStore(hart, ram, addr - ram.base());
     return true;
   }
-  if (hart.machine().board().bus().Store(hart.LandmarkAt(count), addr, size, value)) {
+  if (BusStore(hart, addr, size, value, count)) {
     leave = hart.attention.load(std::memory_order_acquire) != 0;
     return true;
   }

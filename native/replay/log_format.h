@@ -20,9 +20,9 @@
 namespace rrkit::replay {
 
 inline constexpr std::array<uint8_t, 8> kLogMagic = {'R', 'R', 'K', 'I', 'T', 'L', 'O', 'G'};
-// Version 2: chunk payloads in two streams, predicted values, optional deflate (version 1
-// logs are refused with a message saying so).
-inline constexpr uint16_t kLogFormatVersion = 2;
+// Version 3: chunk payloads in two streams, predicted values, optional deflate, and record
+// kinds 7-14 (version 1 and 2 logs are refused with a message saying so).
+inline constexpr uint16_t kLogFormatVersion = 3;
 
 inline constexpr size_t kFileHeaderFixedBytes = 16;  // magic, version, flags, body length
 inline constexpr size_t kMaxHeaderBodyBytes = 1 << 20;

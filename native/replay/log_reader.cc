@@ -39,7 +39,8 @@ LogReader::LogReader(std::unique_ptr<ChunkSource> source) : source_(std::move(so
   if (got < kFileHeaderFixedBytes) throw HeaderError(LogErrorCode::kTruncated, got, "the file ends inside the header");
   const uint64_t version = LoadLe(&fixed[8], 2);
   if (version != kLogFormatVersion) {
-    const std::string old = version == 1 ? " (rrkit before the compressed v2 format wrote it: record it again)" : "";
+    const std::string old =
+        version == 1 || version == 2 ? " (rrkit before the compressed v3 format wrote it: record it again)" : "";
     throw HeaderError(LogErrorCode::kBadVersion, 8,
                       "format version " + std::to_string(version) + ", this reader knows " +
                           std::to_string(kLogFormatVersion) + old);

@@ -1,5 +1,6 @@
 #include "replay/log_records.h"
 
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -239,6 +240,34 @@ DmaWriteRecord GetDmaWrite(Readers& r, Vcpus& vcpus) {
   return out;
 }
 
+void Put(Streams& s, Vcpus& vcpus, const DelayedInterruptRecord& r) {
+  PutLandmark(s.events, vcpus, r.at);
+  s.events.Varint(r.cause);
+  s.values.Varint(r.delay_ns);
+}
+DelayedInterruptRecord GetDelayedInterrupt(Readers& r, Vcpus& vcpus) {
+  DelayedInterruptRecord out;
+  out.at = GetLandmark(r.events, vcpus);
+  out.cause = r.events.Varint();
+  out.delay_ns = r.values.Varint();
+  return out;
+}
+
+void Put(Streams& s, Vcpus& vcpus, const DiskReadRecord& r) {
+  PutLandmark(s.events, vcpus, r.at);
+  s.events.Varint(r.address);
+  s.events.Varint(r.disk_offset);
+  s.events.Varint(r.length);
+}
+DiskReadRecord GetDiskRead(Readers& r, Vcpus& vcpus) {
+  DiskReadRecord out;
+  out.at = GetLandmark(r.events, vcpus);
+  out.address = r.events.Varint();
+  out.disk_offset = r.events.Varint();
+  out.length = r.events.Varint();
+  return out;
+}
+
 // The two streams of a payload: a varint length, the events, then the values.
 std::pair<ByteReader, ByteReader> SplitPayload(std::span<const uint8_t> payload, uint64_t file_offset, int64_t chunk) {
   ByteReader head(payload, file_offset, chunk, LogErrorCode::kBadRecord);
@@ -256,7 +285,8 @@ std::pair<ByteReader, ByteReader> SplitPayload(std::span<const uint8_t> payload,
 RecordKind KindOf(const Record& record) {
   static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
                                           RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
-                                          RecordKind::kDmaWrite};
+                                          RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead};
+  static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
 
@@ -346,6 +376,8 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kCrewTransfer: return GetCrewTransfer(r, vcpus_);
     case RecordKind::kMachineStop: return GetMachineStop(r, vcpus_);
     case RecordKind::kDmaWrite: return GetDmaWrite(r, vcpus_);
+    case RecordKind::kDelayedInterrupt: return GetDelayedInterrupt(r, vcpus_);
+    case RecordKind::kDiskRead: return GetDiskRead(r, vcpus_);
     case RecordKind::kRepeatedInput: return GetRepeatedInput(r, vcpus_);
   }
   events_.Fail(LogErrorCode::kBadRecord, at, "unknown record kind " + std::to_string(kind));

@@ -30,8 +30,10 @@ enum class RecordKind : uint8_t {
   kCheckpoint = 4,    // per-vCPU landmark + register hash, and the memory hash
   kCrewTransfer = 5,  // CREW ownership edge: page, vcpu A @ a -> vcpu B @ b
   kMachineStop = 6,   // the machine stopped: who, where, exit code, final state
-  kDmaWrite = 7,      // bytes a device wrote into guest memory (kvm devices, later)
-  kRepeatedInput = 8,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
+  kDmaWrite = 7,      // bytes a device wrote into guest memory (the kvm board's disk)
+  kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
+  kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
+  kRepeatedInput = 10,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
 };
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
@@ -73,8 +75,25 @@ struct DmaWriteRecord {
   std::vector<uint8_t> data;
 };
 
+// An interrupt taken at `at`, `delay_ns` after it fell due: kvm delivers interrupts only at
+// VM exits, and the log keeps how long each waited (for `rrkit log stats`; replay needs
+// only the landmark and the cause).
+struct DelayedInterruptRecord {
+  Landmark at;
+  uint64_t cause = 0;
+  uint64_t delay_ns = 0;
+};
+// The disk wrote `length` bytes from `disk_offset` of its image to guest-physical `address`
+// at `at`; the bytes are not in the log (the replay reads its own copy of the image).
+struct DiskReadRecord {
+  Landmark at;
+  uint64_t address = 0;
+  uint64_t disk_offset = 0;
+  uint64_t length = 0;
+};
+
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
-                            MachineStopRecord, DmaWriteRecord>;
+                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord>;
 
 // The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
 RecordKind KindOf(const Record& record);

@@ -19,6 +19,17 @@ void RecordingWorld::InterruptTaken(Landmark at, uint64_t cause) {
   log_.Append(InterruptRecord{at, cause});
 }
 
+void RecordingWorld::DelayedInterruptTaken(Landmark at, uint64_t cause, uint64_t delay_ns) {
+  source_.DelayedInterruptTaken(at, cause, delay_ns);
+  log_.Append(DelayedInterruptRecord{at, cause, delay_ns});
+}
+
+void RecordingWorld::DmaDone(const DmaWrite& dma) {
+  source_.DmaDone(dma);
+  if (dma.from_shared_disk) log_.Append(DiskReadRecord{dma.at, dma.address, dma.disk_offset, dma.length});
+  else log_.Append(DmaWriteRecord{dma.at, dma.address, dma.data});
+}
+
 void RecordingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
   source_.CheckpointTaken(checkpoint);
   log_.Append(CheckpointRecord{checkpoint});

@@ -16,6 +16,7 @@ class RecordingWorld final : public World {
   uint64_t RareOutcome(Landmark at, InputKind kind, uint64_t usual, const std::function<uint64_t()>& live) override;
   bool DeliversLiveInterrupts() const override { return source_.DeliversLiveInterrupts(); }
   void InterruptTaken(Landmark at, uint64_t cause) override;
+  void DelayedInterruptTaken(Landmark at, uint64_t cause, uint64_t delay_ns) override;
   std::optional<Scheduled> ScheduledInterrupt(uint32_t vcpu) override { return source_.ScheduledInterrupt(vcpu); }
   // Recording: the engine's checkpoint interval decides, so the world schedules none.
   std::optional<Checkpoint> ScheduledCheckpoint() override { return std::nullopt; }
@@ -23,6 +24,7 @@ class RecordingWorld final : public World {
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                       const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override { return std::nullopt; }
+  void DmaDone(const DmaWrite& dma) override;
 
  private:
   World& source_;

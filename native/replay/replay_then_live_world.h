@@ -29,6 +29,9 @@ class ReplayThenLiveWorld final : public World {
   }
   bool DeliversLiveInterrupts() const override { return is_live() && live_.DeliversLiveInterrupts(); }
   void InterruptTaken(Landmark at, uint64_t cause) override { now().InterruptTaken(at, cause); }
+  void DelayedInterruptTaken(Landmark at, uint64_t cause, uint64_t delay_ns) override {
+    now().DelayedInterruptTaken(at, cause, delay_ns);
+  }
   std::optional<Scheduled> ScheduledInterrupt(uint32_t vcpu) override { return now().ScheduledInterrupt(vcpu); }
   std::optional<Checkpoint> ScheduledCheckpoint() override { return now().ScheduledCheckpoint(); }
   void CheckpointTaken(const Checkpoint& checkpoint) override { now().CheckpointTaken(checkpoint); }
@@ -37,6 +40,8 @@ class ReplayThenLiveWorld final : public World {
   uint64_t Horizon(uint32_t vcpu) override { return now().Horizon(vcpu); }
   void Advance(uint32_t vcpu, uint64_t count) override { now().Advance(vcpu, count); }
   void Cancel() override { replaying_.Cancel(); }
+  void DmaDone(const DmaWrite& dma) override { now().DmaDone(dma); }
+  std::optional<DmaWrite> ScheduledDma(uint32_t vcpu) override { return now().ScheduledDma(vcpu); }
   std::optional<std::vector<uint64_t>> SwitchLandmarks() override;
   void GoLive() override { live_now_.store(true, std::memory_order_release); }
 

@@ -22,6 +22,17 @@ std::string KindName(InputKind kind) {
 
 std::string At(uint64_t count) { return "@ " + std::to_string(count); }
 
+std::string Hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string DescribeDma(const DmaWrite& dma) {
+  return std::to_string(dma.length) + " bytes at " + Hex(dma.address) +
+         (dma.from_shared_disk ? " from disk offset " + std::to_string(dma.disk_offset) : "") + " " + At(dma.at.count);
+}
+
 std::string DescribeOutput(const OutputDigest& output) {
   char hash[24];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(output.hash));
@@ -157,12 +168,14 @@ void ReplayingWorld::DecodeChunkLocked() {
 // there, ran on, and the edge was logged when the requester got the page, possibly after
 // more of the holder's records), and the stop record's exit landmark. Every
 // other landmark is at or above everything logged before it for its vCPU; one below means
-// the log was reordered or damaged, and following it could deadlock. Any landmark, `from`
-// included, shows that the vCPU's records below it have been read (the horizon).
+// the log was reordered or damaged, and following it could deadlock vCPUs that wait for
+// each other. On one vCPU nothing waits: a misplaced record is a divergence where the guest
+// reaches it (the engine reports the landmark). Any landmark, `from` included, shows that
+// the vCPU's records below it have been read (the horizon).
 void ReplayingWorld::SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered,
                                  bool during) {
   VcpuLog& v = *vcpus_[at.vcpu];
-  if (ordered && at.count < v.last_count) {
+  if (ordered && vcpus_.size() > 1 && at.count < v.last_count) {
     throw LogOrderError("the log is out of order in chunk " + std::to_string(chunk) + ": vcpu " +
                         std::to_string(at.vcpu) + " @ " + std::to_string(at.count) + " after @ " +
                         std::to_string(v.last_count) +
@@ -206,14 +219,28 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
           Consumed(1);
           std::lock_guard lock(machine_mutex_);
           stop_ = std::move(r);
+        } else if constexpr (std::is_same_v<T, DelayedInterruptRecord>) {
+          // Replay needs only where and which; the delay is for `rrkit log stats`.
+          VcpuLog& v = *vcpus_[r.at.vcpu];
+          std::lock_guard lock(v.mutex);
+          v.interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_decoded_);
         } else {
-          Consumed(1);
-          // An engine with DMA devices (kvm) will take these from a queue here; one without
+          static_assert(std::is_same_v<T, DmaWriteRecord> || std::is_same_v<T, DiskReadRecord>);
+          // An engine with DMA devices (kvm) takes these from its vCPU's queue; one without
           // (emu) cannot have recorded any.
           if (!options_.replays_dma_writes) {
+            Consumed(1);
             throw std::invalid_argument("the log holds a DMA write (vcpu " + std::to_string(r.at.vcpu) + " @ " +
                                         std::to_string(r.at.count) + "), which the " + header_.engine +
                                         " engine has no device for: it was not recorded on " + header_.engine);
+          }
+          VcpuLog& v = *vcpus_[r.at.vcpu];
+          std::lock_guard lock(v.mutex);
+          if constexpr (std::is_same_v<T, DmaWriteRecord>) {
+            const uint64_t length = r.data.size();
+            v.dmas.push_back(DmaWrite{r.at, r.address, std::move(r.data), false, 0, length});
+          } else {
+            v.dmas.push_back(DmaWrite{r.at, r.address, {}, true, r.disk_offset, r.length});
           }
         }
       },
@@ -373,11 +400,34 @@ void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Check
       throw Divergence{{i, v.interrupts.front().first.at.count}, "untaken interrupt",
                        "cause " + std::to_string(v.interrupts.front().first.cause), "machine stopped"};
     }
+    if (!v.dmas.empty()) {
+      throw Divergence{{i, v.dmas.front().at.count}, "unperformed DMA", DescribeDma(v.dmas.front()), "machine stopped"};
+    }
     if (!v.rare_outcomes.empty()) {
       throw Divergence{{i, v.rare_outcomes.front().at.count}, "unconsumed rare outcome",
                        KindName(v.rare_outcomes.front().kind), "machine stopped"};
     }
   }
+}
+
+void ReplayingWorld::DmaDone(const DmaWrite& dma) {
+  VcpuLog& v = ForVcpu(dma.at);
+  std::lock_guard lock(v.mutex);
+  if (v.dmas.empty()) throw Divergence{dma.at, "DMA", "none", DescribeDma(dma)};
+  const DmaWrite& next = v.dmas.front();
+  if (next.at.count != dma.at.count || next.address != dma.address || next.length != dma.length ||
+      next.from_shared_disk != dma.from_shared_disk || next.disk_offset != dma.disk_offset) {
+    throw Divergence{dma.at, "DMA", DescribeDma(next), DescribeDma(dma)};
+  }
+  v.dmas.pop_front();
+  Consumed(1);
+}
+
+std::optional<DmaWrite> ReplayingWorld::ScheduledDma(uint32_t vcpu) {
+  VcpuLog& v = ForVcpu({vcpu, 0});
+  std::lock_guard lock(v.mutex);
+  if (v.dmas.empty()) return std::nullopt;
+  return v.dmas.front();
 }
 
 std::optional<std::vector<uint64_t>> ReplayingWorld::FinalLandmarks() {

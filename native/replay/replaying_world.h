@@ -88,6 +88,8 @@ class ReplayingWorld final : public World {
   uint64_t Horizon(uint32_t vcpu) override;
   void Advance(uint32_t vcpu, uint64_t count) override;
   void Cancel() override;
+  void DmaDone(const DmaWrite& dma) override;
+  std::optional<DmaWrite> ScheduledDma(uint32_t vcpu) override;
 
   const LogHeader& header() const { return header_; }
   // Before the run: where CREW edges go (without one they are dropped, as on one vCPU).
@@ -114,6 +116,7 @@ class ReplayingWorld final : public World {
     std::deque<InputRecord> inputs;
     std::deque<RareOutcomeRecord> rare_outcomes;
     std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
+    std::deque<DmaWrite> dmas;  // kvm: what its disk wrote, where
     std::atomic<uint64_t> horizon{0};
     uint64_t last_count = 0;  // decoder only: the highest landmark read (the order check)
     bool last_is_during = false;  // ... and a record there is what that instruction did

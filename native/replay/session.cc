@@ -14,10 +14,10 @@ std::unique_ptr<Session> Session::Live() {
   return session;
 }
 
-std::unique_ptr<Session> Session::Record(const std::string& path, const LogHeader& header) {
+std::unique_ptr<Session> Session::Record(const std::string& path, const LogHeader& header, LogWriter::Options options) {
   std::unique_ptr<Session> session(new Session());
   session->live_ = std::make_unique<LiveWorld>();
-  session->writer_ = std::make_unique<LogWriter>(header, std::make_shared<FileChunkSink>(path));
+  session->writer_ = std::make_unique<LogWriter>(header, std::make_shared<FileChunkSink>(path), options);
   session->world_ = std::make_unique<RecordingWorld>(*session->live_, *session->writer_);
   return session;
 }

@@ -23,7 +23,8 @@ class Session {
   static std::unique_ptr<Session> Live();
   // Record to the file at `path` (created or truncated). Throws std::runtime_error naming
   // the path when it cannot be opened.
-  static std::unique_ptr<Session> Record(const std::string& path, const LogHeader& header);
+  static std::unique_ptr<Session> Record(const std::string& path, const LogHeader& header,
+                                         LogWriter::Options options = LogWriter::Options{});
   // Replay the log `reader` reads (its header already validated; chunks are read as the
   // replay reaches them). A bad chunk is a LogError when the replay reaches it.
   static std::unique_ptr<Session> Replay(std::unique_ptr<LogReader> reader,

@@ -55,6 +55,18 @@ struct OutputDigest {
   uint64_t hash = 0;  // FNV-1a 64 over every byte, in order
 };
 
+// Bytes a device wrote into guest memory (DMA). Logged with the bytes, so that replay
+// needs no copy of where they came from — unless they came from a disk image that the
+// replay holds too (--disk-shared): then the log says only where in the image.
+struct DmaWrite {
+  Landmark at;
+  uint64_t address = 0;  // guest-physical
+  std::vector<uint8_t> data;  // empty when from_shared_disk
+  bool from_shared_disk = false;
+  uint64_t disk_offset = 0;  // from_shared_disk: where the bytes are in the image
+  uint64_t length = 0;       // bytes written (data.size() unless from_shared_disk)
+};
+
 class World {
  public:
   virtual ~World() = default;
@@ -75,6 +87,12 @@ class World {
 
   // The engine took interrupt `cause` at `at` (recording logs it).
   virtual void InterruptTaken(Landmark at, uint64_t cause) = 0;
+  // The same, for an interrupt that fell due `delay_ns` before it could be taken (kvm takes
+  // interrupts only at VM exits). Recording logs the delay too; replay ignores it.
+  virtual void DelayedInterruptTaken(Landmark at, uint64_t cause, uint64_t delay_ns) {
+    (void)delay_ns;
+    InterruptTaken(at, cause);
+  }
 
   // Replay: the next interrupt this vCPU must take, and where. The engine runs exactly up
   // to that landmark and then takes it.
@@ -124,6 +142,18 @@ class World {
   // is true and values come from the world. nullopt otherwise.
   virtual std::optional<std::vector<uint64_t>> SwitchLandmarks() { return std::nullopt; }
   virtual void GoLive() {}
+
+  // --- devices that write guest memory (the kvm board's disk); other engines never call these ---
+
+  // A device wrote `dma.data` into guest memory at `dma.at`. Recording logs it; replay
+  // checks that it is the DMA the log holds next for that vCPU.
+  virtual void DmaDone(const DmaWrite& dma) { (void)dma; }
+  // Replay: the next DMA this vCPU's devices must perform, and where (the engine performs
+  // it when the vCPU reaches that landmark). Otherwise none.
+  virtual std::optional<DmaWrite> ScheduledDma(uint32_t vcpu) {
+    (void)vcpu;
+    return std::nullopt;
+  }
 };
 
 // A plain run: the world as it is, nothing logged.

@@ -22,6 +22,10 @@ export function formatRecord(record: LogRecord): string {
       return `machine-stop  vcpu ${record.vcpu} @ ${record.count}: exit code ${record.exitCode}; ${vcpuList(record.vcpus)}; memory ${hex(record.memoryHash)}; console ${record.outputBytes} bytes ${hex(record.outputHash)}`;
     case 'dma-write':
       return `dma-write     vcpu ${record.vcpu} @ ${record.count}: ${record.data.length} bytes at 0x${record.address.toString(16)}`;
+    case 'delayed-interrupt':
+      return `interrupt     vcpu ${record.vcpu} @ ${record.count}: cause ${record.cause}, ${(Number(record.delayNs) / 1000).toFixed(1)} µs after it fell due`;
+    case 'disk-read':
+      return `disk-read     vcpu ${record.vcpu} @ ${record.count}: ${record.length} bytes at 0x${record.address.toString(16)} from disk offset ${record.diskOffset} (bytes not logged)`;
   }
 }
 

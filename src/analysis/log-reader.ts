@@ -15,7 +15,7 @@ import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from './log-error.js';
 import { ChunkDecoder, type LogRecord } from './log-records.js';
 
 export const LOG_MAGIC = Buffer.from('RRKITLOG', 'latin1');
-export const LOG_FORMAT_VERSION = 2;
+export const LOG_FORMAT_VERSION = 3;
 const HEADER_FIXED_BYTES = 16;
 const MAX_HEADER_BODY_BYTES = 1 << 20;
 const MAX_IMAGE_HASH_BYTES = 64;
@@ -92,7 +92,7 @@ function readHeader(source: ByteSupplier): { header: LogHeader; end: number } {
   if (fixed.length < HEADER_FIXED_BYTES) fail('truncated', fixed.length, 'the file ends inside the header');
   const version = fixed.readUInt16LE(8);
   if (version !== LOG_FORMAT_VERSION) {
-    const old = version === 1 ? ' (rrkit before the compressed v2 format wrote it: record it again)' : '';
+    const old = version === 1 || version === 2 ? ' (rrkit before the compressed v3 format wrote it: record it again)' : '';
     fail('bad-version', 8, `format version ${version}, this reader knows ${LOG_FORMAT_VERSION}${old}`);
   }
   if (fixed.readUInt16LE(10) !== 0) fail('bad-header', 10, 'unknown header flags');

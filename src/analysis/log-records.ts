@@ -17,8 +17,10 @@ export const RecordKind = {
   crewTransfer: 5,
   machineStop: 6,
   dmaWrite: 7,
+  delayedInterrupt: 8,
+  diskRead: 9,
   /** an input shaped like its vCPU's previous one in the chunk; decodes to an 'input' record */
-  repeatedInput: 8,
+  repeatedInput: 10,
 } as const;
 
 /** Input kinds whose value encoding is not a delta from the previous value. */
@@ -89,6 +91,20 @@ export interface DmaWriteRecord extends Landmark {
   data: Uint8Array;
 }
 
+/** An interrupt taken `delayNs` after it fell due (kvm takes interrupts only at VM exits). */
+export interface DelayedInterruptRecord extends Landmark {
+  type: 'delayed-interrupt';
+  cause: bigint;
+  delayNs: bigint;
+}
+/** A DMA of `length` bytes from `diskOffset` of the disk image to `address`; the bytes are the replay's own copy (--disk-shared). */
+export interface DiskReadRecord extends Landmark {
+  type: 'disk-read';
+  address: bigint;
+  diskOffset: bigint;
+  length: bigint;
+}
+
 export type LogRecord =
   | InputRecord
   | RareOutcomeRecord
@@ -96,7 +112,9 @@ export type LogRecord =
   | CheckpointRecord
   | CrewTransferRecord
   | MachineStopRecord
-  | DmaWriteRecord;
+  | DmaWriteRecord
+  | DelayedInterruptRecord
+  | DiskReadRecord;
 
 export type RecordType = LogRecord['type'];
 
@@ -176,6 +194,17 @@ export class ChunkDecoder {
         const length = e.varint();
         const data = length > BigInt(v.remaining) ? v.fail(v.position, 'DMA data runs past the end') : v.take(Number(length), 'DMA data');
         return { type: 'dma-write', ...where, address, data: Uint8Array.from(data) };
+      }
+      case RecordKind.delayedInterrupt: {
+        const where = this.landmark();
+        const cause = e.varint();
+        return { type: 'delayed-interrupt', ...where, cause, delayNs: v.varint() };
+      }
+      case RecordKind.diskRead: {
+        const where = this.landmark();
+        const address = e.varint();
+        const diskOffset = e.varint();
+        return { type: 'disk-read', ...where, address, diskOffset, length: e.varint() };
       }
       default:
         return e.fail(at, `unknown record kind ${kind}`);

@@ -23,6 +23,44 @@ export interface CrewStats {
   hottestPages: { page: string; where: string; transfers: number }[];
 }
 
+/**
+ * How late interrupts were delivered: kvm takes an interrupt only at a VM exit, so each one
+ * waits from the time it fell due until the guest's next exit (in µs).
+ */
+export interface InterruptDelayStats {
+  interrupts: number;
+  meanUs: number;
+  medianUs: number;
+  p90Us: number;
+  p99Us: number;
+  maxUs: number;
+  /** interrupts whose delay was at most `upToUs` (and above the previous bucket's); the last bucket has no bound (null) */
+  histogram: { upToUs: number | null; interrupts: number }[];
+}
+
+/** Bucket bounds for the delay histogram, in µs: decades. */
+const DELAY_BUCKETS_US = [10, 100, 1_000, 10_000, 100_000];
+
+export function interruptDelayStats(delaysNs: readonly number[]): InterruptDelayStats | null {
+  if (delaysNs.length === 0) return null;
+  const us = delaysNs.map((ns) => ns / 1000).sort((a, b) => a - b);
+  const at = (q: number): number => us[Math.min(us.length - 1, Math.floor(q * us.length))]!;
+  const histogram = [...DELAY_BUCKETS_US, null].map((upToUs) => ({ upToUs, interrupts: 0 }));
+  for (const d of us) {
+    const bucket = DELAY_BUCKETS_US.findIndex((bound) => d <= bound);
+    histogram[bucket === -1 ? DELAY_BUCKETS_US.length : bucket]!.interrupts++;
+  }
+  return {
+    interrupts: us.length,
+    meanUs: us.reduce((a, b) => a + b, 0) / us.length,
+    medianUs: at(0.5),
+    p90Us: at(0.9),
+    p99Us: at(0.99),
+    maxUs: us[us.length - 1]!,
+    histogram,
+  };
+}
+
 export interface LogStats {
   engine: string;
   vcpus: number;
@@ -39,6 +77,8 @@ export interface LogStats {
   durationMs: number | null;
   exitCode: string | null;
   crew: CrewStats | null;
+  /** kvm: how long interrupts waited for an exit; null when the log has no delays */
+  interruptDelay: InterruptDelayStats | null;
 }
 
 /** emu's RAM starts here (docs/platform.md); CREW numbers pages from it. */
@@ -77,6 +117,7 @@ export class LogStatsBuilder {
   private readonly pages = new Map<bigint, number>();
   private records = 0;
   private transfers = 0;
+  private readonly delaysNs: number[] = [];
 
   add(record: LogRecord, encodedBytes: number): void {
     this.records++;
@@ -100,6 +141,10 @@ export class LogStatsBuilder {
         this.pages.set(record.page, (this.pages.get(record.page) ?? 0) + 1);
         break;
       }
+      case 'delayed-interrupt':
+        this.delaysNs.push(Number(record.delayNs));
+        this.see(record.vcpu, record.count);
+        break;
       default:
         this.see(record.vcpu, record.count);
     }
@@ -137,6 +182,7 @@ export class LogStatsBuilder {
               byPair: Object.fromEntries(this.pairs),
               hottestPages,
             },
+      interruptDelay: interruptDelayStats(this.delaysNs),
     };
   }
 

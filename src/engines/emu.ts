@@ -9,6 +9,8 @@ import { ELF_MACHINE_RISCV } from '../guests/image.js';
 import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
 
 const DEFAULT_RAM_MIB = 128;
+/** A few checkpoints per second of guest time at emu speed. */
+const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
 const MAX_RAM_MIB = 4096;
 
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
@@ -65,6 +67,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n)
     throw new TypeError('checkpointInterval must be a non-negative bigint');
   const input = checkInput(options.input);
+  if (options.disk !== undefined) throw new RangeError("disk: the emu engine's board has no block device (the kvm engine's has)");
   const session = checkSession(options.session);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
@@ -111,5 +114,6 @@ export const emuEngine: Engine = {
     return native().emuMaxHarts;
   },
   defaultRamMiB: DEFAULT_RAM_MIB,
+  defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
   run,
 };

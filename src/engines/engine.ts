@@ -7,7 +7,7 @@
  */
 import type { GuestArch } from '../guests/catalog.js';
 import type { GuestImage } from '../guests/image.js';
-import type { NativeOutcome, NativeProgress, NativeRunResult, NativeSession, NativeVcpuFinal } from '../native.js';
+import type { NativeDisk, NativeOutcome, NativeProgress, NativeRunResult, NativeSession, NativeVcpuFinal } from '../native.js';
 
 export type EngineName = 'emu' | 'kvm';
 
@@ -21,6 +21,8 @@ export type RunOutcome = NativeOutcome;
 export type RunResult = NativeRunResult;
 export type VcpuFinal = NativeVcpuFinal;
 export type SessionRequest = NativeSession;
+/** A disk for the board's block device (only the kvm engine's board has one). */
+export type DiskAttachment = NativeDisk;
 
 /** A sample of a run in progress. */
 export interface RunProgress extends NativeProgress {
@@ -47,6 +49,8 @@ export interface RunOptions {
   checkpointInterval?: bigint;
   /** record to or replay from a log (src/session/ builds these); default: a plain run */
   session?: SessionRequest;
+  /** a disk for the board's block device; default none (an engine whose board has none refuses one) */
+  disk?: DiskAttachment;
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
@@ -61,6 +65,8 @@ export interface Engine {
   readonly elfMachine: number;
   readonly maxVcpus: number;
   readonly defaultRamMiB: number;
+  /** landmarks between checkpoints when a recording names no interval: a few checkpoints per second of typical guest time */
+  readonly defaultCheckpointInterval: bigint;
   /**
    * Runs `image` (these bytes, read once by the caller). Options are checked first
    * (TypeError/RangeError before anything runs). Resolves for 'exited', 'reached-counts'

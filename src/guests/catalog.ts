@@ -22,13 +22,15 @@ export interface Workload {
   readonly needsConsoleInput: boolean;
   /** Reads a device only rrkit's board has (the entropy register); under QEMU the runtime substitutes. */
   readonly usesRrkitDevice: boolean;
+  /** Reads a disk image (`--disk FILE`, made by `rrkit guest disk`): only the x86_64 board has the block device. */
+  readonly needsDisk: boolean;
 }
 
 function workload(
   name: string,
   cls: WorkloadClass,
   description: string,
-  flags: { deterministic?: boolean; needsConsoleInput?: boolean; usesRrkitDevice?: boolean } = {},
+  flags: { deterministic?: boolean; needsConsoleInput?: boolean; usesRrkitDevice?: boolean; needsDisk?: boolean } = {},
 ): Workload {
   return {
     name,
@@ -37,6 +39,7 @@ function workload(
     deterministic: flags.deterministic ?? true,
     needsConsoleInput: flags.needsConsoleInput ?? false,
     usesRrkitDevice: flags.usesRrkitDevice ?? false,
+    needsDisk: flags.needsDisk ?? false,
   };
 }
 
@@ -60,6 +63,10 @@ export const WORKLOADS: readonly Workload[] = [
   workload('clock-poll', 'world', 'busy-polls clock_ns() with no timer or wfi, printing a line every 5 ms (2 s in all)'),
   workload('console-echo', 'world', 'echoes console input upper-cased until 0x04 or a line `end`, with a checksum', {
     needsConsoleInput: true,
+  }),
+  workload('disk-checksum', 'world', 'reads a disk image it did not write by DMA and checks the checksum it carries', {
+    usesRrkitDevice: true,
+    needsDisk: true,
   }),
   workload('racy-counter', 'race', 'unsynchronised increments from all harts; the final count varies', {
     deterministic: false,

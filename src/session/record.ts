@@ -9,9 +9,7 @@ import type { ConsoleInput, RunProgress, RunResult } from '../engines/engine.js'
 import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
-
-/** Checkpoint interval when none is given: a few per second of guest time at emu speed. */
-export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
+import { describeDisk } from './recorded-disk.js';
 
 export interface RecordOptions {
   /** the guest ELF's path, or its image already read */
@@ -22,7 +20,7 @@ export interface RecordOptions {
   vcpus?: number;
   ramMiB?: number;
   input?: ConsoleInput;
-  /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none */
+  /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none; default: the engine's */
   checkpointInterval?: bigint;
   capture?: boolean | 'tagged';
   /** called about once a second while the guest runs */
@@ -32,6 +30,12 @@ export interface RecordOptions {
   crewGranularity?: number;
   /** instructions a vCPU keeps a page it gained before serving requests for it; default CREW_DEFAULT_HOLD */
   crewHold?: number;
+  /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (the log bench compares them) */
+  deflateLevel?: number;
+  /** a disk-image file for the board's block device (kvm); the bytes the guest reads from it are logged */
+  disk?: string;
+  /** with `disk`: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image) */
+  diskShared?: boolean;
 }
 
 export async function record(options: RecordOptions): Promise<RunResult> {
@@ -39,14 +43,20 @@ export async function record(options: RecordOptions): Promise<RunResult> {
   const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
   const image = await guestImage(options.elf);
-  return engineFor(image, options.engine).run(image, {
+  const engine = engineFor(image, options.engine);
+  if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
+  // The disk's size (and, shared, which image by SHA-256) go into the header for replay.
+  const disk = options.disk === undefined ? undefined : { ...(await describeDisk(options.disk)), shared: options.diskShared ?? false };
+  const config = { rrkit: 1, ...(vcpus > 1 ? { crewHold } : {}), ...(disk === undefined ? {} : { disk }) };
+  return engine.run(image, {
     vcpus,
     ramMiB: options.ramMiB,
     input: options.input,
     capture: options.capture,
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
-    checkpointInterval: options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
+    checkpointInterval: options.checkpointInterval ?? engine.defaultCheckpointInterval,
+    disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors, shared: disk.shared },
     session: {
       mode: 'record',
       path: options.logPath,
@@ -55,8 +65,9 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       imagePath: image.path,
       crewGranularity,
       crewHold,
-      // For provenance: replay does not need it (it follows the logged edges).
-      configJson: JSON.stringify(vcpus > 1 ? { rrkit: 1, crewHold } : { rrkit: 1 }),
+      // crewHold for provenance: replay does not need it (it follows the logged edges).
+      configJson: JSON.stringify(config),
+      ...(options.deflateLevel === undefined ? {} : { deflateLevel: options.deflateLevel }),
     },
   });
 }

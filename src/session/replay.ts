@@ -18,6 +18,7 @@ import { engineNamed } from '../engines/index.js';
 import { readGuestImage, type GuestImage } from '../guests/image.js';
 import type { NativeReplayReport } from '../native.js';
 import { CREW_DEFAULT_HOLD } from '../smp/crew-options.js';
+import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
   logPath: string;
@@ -47,6 +48,8 @@ export interface ReplayOptions {
    * then the live ones). A replica's switchover.
    */
   thenRun?: { logPath?: string };
+  /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
+  disk?: string;
 }
 
 /** What every outcome carries: the log's header, the engine it ran on, its result and what it read of the log. */
@@ -111,6 +114,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   }
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
+  // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
+  // needs the very image it was recorded with.
+  const disk = recordedDisk(header.configJson);
+  const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
 
   const result = await engine.run(image, {
     vcpus: header.vcpus,
@@ -129,6 +136,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
       streamFd: options.stream?.fd,
       thenRun: options.thenRun === undefined ? null : { path: options.thenRun.logPath ?? '', crewHold: CREW_DEFAULT_HOLD },
     },
+    disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
   });
   const log = result.replay;
   if (log === undefined) throw new EngineFailure('a replay without a report of what it read', result);

@@ -5,7 +5,8 @@
  *
  * CPL0 code is emulated and slow on the nested PVM backend, so CPL0 does only what
  * needs it: load the IDT, then IRETQ to user_start at CPL3, where everything else
- * (clearing .bss, main) runs at native speed.
+ * (reading the hart count, main) runs at native speed. RAM starts zeroed (the VMM
+ * guarantees it), so .bss needs no clearing.
  */
 #include "rrkit.h"
 
@@ -41,9 +42,8 @@ user_start:                                /* CPL3 from here on */
     call    exit
 
     /*
-     * Stacks, outside .bss (which is cleared after the boot stack is in use).
-     * The boot stack is also the CPL0 interrupt stack: the VMM points TSS.RSP0 at
-     * __boot_stack_top, which is free once the CPU has left CPL0 for good.
+     * Stacks, outside .bss. The boot stack is also the CPL0 interrupt stack: the
+     * VMM points TSS.RSP0 at __boot_stack_top, which is free once the CPU has left CPL0 for good.
      */
     .section .stacks, "aw", @nobits
     .balign 16

@@ -68,13 +68,14 @@ x86_exception_stubs:
     .endr
 
 /*
- * Vector 0x20, the timer: save the registers a C call may clobber (guests are built
- * with -mgeneral-regs-only, so there is no SSE state to save), call
- * x86_timer_interrupt on a 16-byte aligned stack, restore, IRETQ.
+ * Device interrupts (0x20 timer, 0x21 disk): save the registers a C call may clobber
+ * (guests are built with -mgeneral-regs-only, so there is no SSE state to save), call
+ * x86_interrupt(vector) on a 16-byte aligned stack, restore, IRETQ.
  */
+.macro DEVICE_INTERRUPT name, vector
     .text
-    .globl x86_timer_stub
-x86_timer_stub:
+    .globl \name
+\name:
     pushq   %rbp
     mov     %rsp, %rbp
     pushq   %rax
@@ -88,7 +89,8 @@ x86_timer_stub:
     pushq   %r11
     and     $-16, %rsp
     cld
-    call    x86_timer_interrupt
+    mov     $\vector, %edi
+    call    x86_interrupt
     lea     -72(%rbp), %rsp
     popq    %r11
     popq    %r10
@@ -101,5 +103,9 @@ x86_timer_stub:
     popq    %rax
     popq    %rbp
     iretq
+.endm
+
+    DEVICE_INTERRUPT x86_timer_stub, 0x20
+    DEVICE_INTERRUPT x86_disk_stub, 0x21
 
     .section .note.GNU-stack, "", @progbits   /* no executable stack */

@@ -32,9 +32,26 @@ function printStats(s: LogStats): void {
     `duration        ${s.durationMs === null ? 'n/a' : `${s.durationMs.toFixed(1)} ms`}`,
     `exit code       ${s.exitCode ?? 'n/a'}`,
     '',
-    'type            events       bytes',
-    ...Object.entries(s.byType).map(([type, t]) => `${type.padEnd(16)}${String(t.events).padStart(6)}  ${String(t.bytes).padStart(10)}`),
+    'type                events       bytes',
+    ...Object.entries(s.byType).map(([type, t]) => `${type.padEnd(18)}${String(t.events).padStart(8)}  ${String(t.bytes).padStart(10)}`),
   ];
+  if (s.interruptDelay !== null) {
+    const d = s.interruptDelay;
+    const us = (v: number): string => (v < 10 ? v.toFixed(1) : v.toFixed(0));
+    lines.push(
+      '',
+      `interrupt delay ${d.interrupts} interrupts waited for an exit: mean ${us(d.meanUs)} µs, median ${us(d.medianUs)}, ` +
+        `p90 ${us(d.p90Us)}, p99 ${us(d.p99Us)}, max ${us(d.maxUs)}`,
+      '  ' +
+        d.histogram
+          .map((b, i) => {
+            const previous = i === 0 ? undefined : d.histogram[i - 1]!.upToUs;
+            const label = b.upToUs === null ? `> ${previous} µs` : `≤ ${b.upToUs} µs`;
+            return `${label}: ${b.interrupts}`;
+          })
+          .join(', '),
+    );
+  }
   if (s.crew !== null) {
     lines.push('', `CREW transfers  ${s.crew.transfers} (${fixed(s.crew.perMillion)} per million ${s.landmarkUnit})`);
     for (const [pair, n] of Object.entries(s.crew.byPair)) lines.push(`  vcpu ${pair.replace('->', ' -> vcpu ')}: ${n}`);

@@ -2,21 +2,23 @@
 import { stat } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { RunFailure, totalLandmarks } from '../../engines/engine.js';
-import { ENGINE_NAMES } from '../../engines/index.js';
-import { DEFAULT_CHECKPOINT_INTERVAL, record } from '../../session/record.js';
+import { ENGINE_NAMES, engineNamed } from '../../engines/index.js';
+import { record } from '../../session/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
-import { checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
+import { checkDiskOption, checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
 
 interface RecordArgs {
   guest: string;
   output: string;
   engine: string | undefined;
+  disk: string | undefined;
+  'disk-shared': boolean;
   vcpus: number;
   ram: number | undefined;
   input: string | undefined;
-  'checkpoint-every': number;
+  'checkpoint-every': number | undefined;
   timeout: number;
   'crew-granularity': number | undefined;
   'crew-hold': number | undefined;
@@ -29,14 +31,24 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     y
       .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the log to write' })
-      .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads)' })
+      .option('engine', {
+        choices: ENGINE_NAMES,
+        describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads, kvm for one that reads a disk)',
+      })
+      .option('disk', { type: 'string', describe: "kvm: a disk image for the board's block device; the bytes the guest reads are logged" })
+      .option('disk-shared', {
+        type: 'boolean',
+        default: false,
+        describe: "with --disk: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image)",
+      })
       .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (${maxVcpusHelp()})` })
       .option('ram', { type: 'number', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
       .option('checkpoint-every', {
         type: 'number',
-        default: Number(DEFAULT_CHECKPOINT_INTERVAL),
-        describe: 'a checkpoint (register and memory hashes) every N landmarks of vCPU 0 (instructions on emu); 0: none',
+        describe:
+          `a checkpoint (register and memory hashes) every N landmarks of vCPU 0; 0: none ` +
+          `(default: ${engineNamed('emu').defaultCheckpointInterval} instructions on emu, ${engineNamed('kvm').defaultCheckpointInterval} exits on kvm)`,
       })
       .option('crew-granularity', {
         type: 'number',
@@ -48,13 +60,17 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
-      .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW') as unknown as Argv<RecordArgs>,
+      .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW')
+      .example('$0 record disk-checksum --disk disk.img --disk-shared -o disk.rrlog', 'on kvm; the replay reads disk.img itself') as unknown as Argv<RecordArgs>,
   handler: async (args) => {
     const every = args['checkpoint-every'];
-    if (!Number.isSafeInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
+    if (every !== undefined && (!Number.isSafeInteger(every) || every < 0))
+      throw new UsageError(`--checkpoint-every must be a non-negative integer, not ${every}`);
+    if (args['disk-shared'] && args.disk === undefined) throw new UsageError('--disk-shared needs --disk FILE');
     const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
     const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
-    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
+    checkDiskOption(args.disk, engine);
     const vcpus = checkVcpus(args.vcpus, engine);
     const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
     const timeoutSeconds = checkTimeout(args.timeout);
@@ -69,7 +85,9 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         ramMiB,
         timeoutSeconds,
         input,
-        checkpointInterval: BigInt(every),
+        checkpointInterval: every === undefined ? undefined : BigInt(every),
+        disk: args.disk,
+        diskShared: args['disk-shared'],
         crewGranularity: granularity,
         crewHold: hold,
         onProgress: progress.onProgress,

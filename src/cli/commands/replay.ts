@@ -17,6 +17,7 @@ interface ReplayArgs {
   'follow-timeout': number;
   'then-run': boolean;
   output: string | undefined;
+  disk: string | undefined;
 }
 
 export const replayCommand: CommandModule<object, ReplayArgs> = {
@@ -42,6 +43,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         describe: 'at the end of an incomplete log, go on live from exactly the replayed state (a replica taking over)',
       })
       .option('output', { alias: 'o', type: 'string', describe: 'with --then-run: record on into this log (the replayed records, then the live run)' })
+      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .example('$0 replay run.rrlog --then-run -o next.rrlog', 'replay a crashed recording, then continue it live, recording on')
       .example('$0 record lock-counter -o run.rrlog & $0 replay --follow run.rrlog', 'replay while it is recorded') as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
@@ -54,6 +56,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       elf: args.guest,
       onProgress: progress.onProgress,
       follow: args.follow ? { idleSeconds: timeout } : undefined,
+      disk: args.disk,
       thenRun: args['then-run'] ? { logPath: args.output } : undefined,
     }).finally(() => progress.end());
     switch (outcome.kind) {

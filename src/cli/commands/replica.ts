@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
+import type { Engine } from '../../engines/engine.js';
 import { ENGINE_NAMES } from '../../engines/index.js';
 import { parseAddress } from '../../replication/address.js';
 import { Backup } from '../../replication/backup.js';
@@ -22,6 +23,13 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 300;
 const say = (line: string): void => {
   process.stderr.write(`rrkit replica: ${line}\n`);
 };
+
+/** A backup takes over by a replay that goes live at the end of its log (then-run): emu only, so far. */
+function checkReplicable(engine: Engine): void {
+  if (engine.name !== 'emu') {
+    throw new UsageError(`replication needs an engine whose replay goes live at the end of the log (--then-run); ${engine.name} does not yet, emu does`);
+  }
+}
 
 function checkTimeoutMs(ms: number): number {
   if (!Number.isInteger(ms) || ms < 20 || ms > 600_000) throw new UsageError(`--heartbeat-timeout must be an integer number of ms from 20 to 600000, not ${ms}`);
@@ -81,6 +89,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
       .option('die-mid-frame', { type: 'number', hidden: true, describe: 'test: SIGKILL itself halfway through sending log frame N' }) as unknown as Argv<PrimaryArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    checkReplicable(engine);
     const vcpus = checkVcpus(args.vcpus, engine);
     const backups = args.backup === undefined ? [] : ([] as string[]).concat(args.backup);
     for (const b of backups) parseAddress(b, '--backup');
@@ -129,7 +138,8 @@ const backupCommand: CommandModule<object, BackupArgs> = {
   builder: (y: Argv) =>
     common(y).option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' }) as unknown as Argv<BackupArgs>,
   handler: async (args) => {
-    const { image } = await guestAndEngine(args.guest, args.engine);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    checkReplicable(engine);
     parseAddress(args.listen, '--listen');
     const backup = new Backup({
       listen: args.listen,
@@ -226,6 +236,7 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .example('$0 replicate --backups 2 --kill-primary-after 700 clock-poll', '') as unknown as Argv<ReplicateArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    checkReplicable(engine);
     const vcpus = checkVcpus(args.vcpus, engine);
     if (!Number.isInteger(args.backups) || args.backups < 1 || args.backups > 8) throw new UsageError(`--backups must be an integer from 1 to 8, not ${args.backups}`);
     for (const [name, v] of [

@@ -3,10 +3,11 @@ import type { Argv, CommandModule } from 'yargs';
 import { GuestFailure, totalLandmarks } from '../../engines/engine.js';
 import { ENGINE_NAMES } from '../../engines/index.js';
 import { runGuest } from '../../session/run.js';
-import { checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
+import { checkDiskOption, checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, readConsoleInput } from '../machine-args.js';
 
 interface RunArgs {
   engine: string | undefined;
+  disk: string | undefined;
   vcpus: number;
   ram: number | undefined;
   timeout: number;
@@ -21,28 +22,36 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y: Argv) =>
     y
       .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
-      .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads)' })
+      .option('engine', {
+        choices: ENGINE_NAMES,
+        describe: 'execution engine (default: by the ELF machine type; emu for built-in workloads, kvm for one that reads a disk)',
+      })
+      .option('disk', { type: 'string', describe: "kvm: a disk image for the board's block device (`rrkit guest disk`)" })
       .option('vcpus', { type: 'number', default: 1, describe: `vCPUs (${maxVcpusHelp()})` })
       .option('ram', { type: 'number', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .option('input', { type: 'string', describe: 'console input: a file, or - for stdin' })
       .option('stats', { type: 'boolean', default: false, describe: 'print landmark counts (instructions on emu) and their rate to stderr' })
-      .example('$0 run --engine emu --vcpus 4 matmul', '') as unknown as Argv<RunArgs>,
+      .example('$0 run --engine emu --vcpus 4 matmul', '')
+      .example('$0 run disk-checksum --disk disk.img', 'on kvm: a disk read by DMA') as unknown as Argv<RunArgs>,
   handler: async (args) => {
-    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
+    checkDiskOption(args.disk, engine);
     const vcpus = checkVcpus(args.vcpus, engine);
     const ramMiB = args.ram === undefined ? undefined : checkRamMiB(args.ram);
     const timeoutSeconds = checkTimeout(args.timeout);
     const input = await readConsoleInput(args.input);
     try {
-      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input });
+      const disk = args.disk === undefined ? undefined : { path: args.disk, sectors: 0, shared: false };
+      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input, disk });
       if (args.stats) {
         const counts = result.vcpus.map((v) => v.landmark);
         const perSecond = Number(totalLandmarks(result)) / result.wallSeconds / 1e6;
         const rate = engine.landmarkUnit === 'instructions' ? 'MIPS' : `M ${engine.landmarkUnit}/s`;
+        const precision = engine.landmarkUnit === 'instructions' ? 0 : 4;
         process.stderr.write(
           `rrkit: exit ${result.exitCode}, ${engine.landmarkUnit} ${counts.join(' ')}, ${result.wallSeconds.toFixed(3)} s, ` +
-            `${perSecond.toFixed(0)} ${rate}, state ${result.stateHash.toString(16).padStart(16, '0')}\n`,
+            `${perSecond.toFixed(precision)} ${rate}, state ${result.stateHash.toString(16).padStart(16, '0')}\n`,
         );
       }
       process.exitCode = result.exitCode;

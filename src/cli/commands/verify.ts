@@ -13,6 +13,7 @@ import { ProgressLine } from '../progress.js';
 interface VerifyArgs {
   log: string;
   guest: string | undefined;
+  disk: string | undefined;
   json: boolean;
 }
 
@@ -23,6 +24,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
+      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' }) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     const report = (value: object, line: string): void => {
@@ -32,7 +34,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     let verification: Verification;
     try {
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      verification = await verify({ logPath: args.log, elf: args.guest, onProgress: progress.onProgress }).finally(() => progress.end());
+      verification = await verify({ logPath: args.log, elf: args.guest, disk: args.disk, onProgress: progress.onProgress }).finally(() => progress.end());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);

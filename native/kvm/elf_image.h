@@ -1,0 +1,35 @@
+// An x86_64 guest ELF as the board loads it (docs/platform.md): its loadable segments,
+// entry, and the two symbols the VMM needs (`__boot_stack_top`, where the guest starts and
+// takes interrupts, and `__image_end`, which guest RAM must reach). Errors are one line
+// naming the file.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rrkit::kvm {
+
+class ElfError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ElfImage {
+  struct Segment {
+    uint64_t address = 0;
+    std::vector<uint8_t> bytes;  // the file bytes; the rest of the segment is zero
+  };
+  uint64_t entry = 0;
+  uint64_t boot_stack_top = 0;
+  uint64_t image_end = 0;
+  std::vector<Segment> segments;
+};
+
+// `name` appears in errors only. Checks that the image fits RAM of `ram_bytes`, above the
+// VMM's low memory.
+ElfImage LoadX86Elf(std::span<const uint8_t> file, const std::string& name, uint64_t ram_bytes);
+
+}  // namespace rrkit::kvm

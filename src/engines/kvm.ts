@@ -1,0 +1,130 @@
+/**
+ * The kvm engine (native/kvm/): x86_64 guests on /dev/kvm, one vCPU in long mode over a
+ * VMM of rrkit's own, landmarks = synchronous VM exits. Checks and defaults the run
+ * options, then makes one native call with the image bytes it was given. A host without a
+ * usable /dev/kvm gets one line saying why and what to do (kvmAvailability).
+ */
+import { ELF_MACHINE_X86_64, type GuestImage } from '../guests/image.js';
+import { native, type KvmNativeResult, type KvmProbeResult, type NativeDisk, type NativeSession } from '../native.js';
+import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
+
+const DEFAULT_RAM_MIB = 128;
+const MAX_RAM_MIB = 4096;
+/**
+ * A checkpoint costs a dirty-log fetch and a rehash of the pages written since the last
+ * (docs/status.md); exit-heavy guests exit every 10–60 µs, so this is a few per second there.
+ */
+const DEFAULT_CHECKPOINT_INTERVAL = 5_000n;
+
+let probed: KvmProbeResult | undefined;
+
+/** Whether /dev/kvm works here (asked once per process; never throws). */
+export function kvmAvailability(): KvmProbeResult {
+  probed ??= native().kvmProbe();
+  return probed;
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, not ${value}`);
+  return value;
+}
+
+function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
+  if (input === undefined || input.kind === 'none') return null;
+  if (input.kind === 'bytes') {
+    if (!(input.data instanceof Uint8Array)) throw new TypeError('input.data must be a Uint8Array');
+    return Buffer.from(input.data);
+  }
+  if (input.kind === 'fd') return checkInteger('input.fd', input.fd, 0, 2 ** 31 - 1);
+  throw new TypeError(`unknown input kind ${(input as { kind: unknown }).kind}`);
+}
+
+function checkDisk(disk: NativeDisk | undefined): NativeDisk | null {
+  if (disk === undefined) return null;
+  if (disk.path !== null && (typeof disk.path !== 'string' || disk.path === '')) throw new TypeError('disk.path must be a path or null');
+  checkInteger('disk.sectors', disk.sectors, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof disk.shared !== 'boolean') throw new TypeError('disk.shared must be a boolean');
+  if (disk.shared && disk.path === null) throw new TypeError('a shared disk needs its image (disk.path)');
+  return { path: disk.path, sectors: disk.sectors, shared: disk.shared };
+}
+
+/** kvmRun's arguments after the image and its name, in order (see NativeAddon.kvmRun). */
+export interface KvmRunArguments {
+  ramBytes: number;
+  timeoutMs: number;
+  checkpointInterval: bigint;
+  input: Buffer | number | null;
+  capture: boolean;
+  session: NativeSession | null;
+  progressIntervalMs: number;
+  disk: NativeDisk | null;
+}
+
+/** Checks `options` and fills in the defaults; throws TypeError/RangeError (one line naming the option). */
+export function kvmRunArguments(options: RunOptions): KvmRunArguments {
+  checkInteger('vcpus', options.vcpus ?? 1, 1, 1);
+  const ramMiB = checkInteger('ramMiB', options.ramMiB ?? DEFAULT_RAM_MIB, 2, MAX_RAM_MIB);
+  const timeoutSeconds = options.timeoutSeconds ?? 0;
+  if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
+  if (timeoutSeconds < 0) throw new RangeError(`timeoutSeconds must not be negative, not ${timeoutSeconds}`);
+  if (options.stopAt !== undefined && options.stopAt.length > 0) throw new RangeError('stopAt: the kvm engine stops only where the guest exits');
+  const checkpointInterval = options.checkpointInterval ?? 0n;
+  if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  if (options.session?.mode === 'replay' && options.session.thenRun !== null) {
+    throw new RangeError('--then-run: the kvm engine does not go live at the end of a log (emu does)');
+  }
+  if (options.capture === 'tagged') throw new RangeError('a tagged console (replication): the kvm engine does not tag its output yet (emu does)');
+  return {
+    ramBytes: ramMiB * 1024 * 1024,
+    timeoutMs: Math.round(timeoutSeconds * 1000),
+    checkpointInterval,
+    input: checkInput(options.input),
+    capture: options.capture === true,
+    session: options.session ?? null,
+    progressIntervalMs: checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000),
+    disk: checkDisk(options.disk),
+  };
+}
+
+async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
+  const a = kvmRunArguments(options);
+  const availability = kvmAvailability();
+  if (!availability.available) throw new Error(availability.reason);
+  const onProgress = options.onProgress;
+  const result = await native().kvmRun(
+    image.bytes,
+    image.path,
+    a.ramBytes,
+    a.timeoutMs,
+    a.checkpointInterval,
+    a.input,
+    a.capture,
+    a.session,
+    onProgress === undefined ? null : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'exits' }), intervalMs: a.progressIntervalMs },
+    a.disk,
+  );
+  return settle(result);
+}
+
+/** What the kvm board's devices did in a run, and the guest's own time (present on results of kvm runs). */
+export function kvmDeviceFacts(
+  result: RunResult,
+): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes' | 'guestSeconds'> | undefined {
+  const r = result as Partial<KvmNativeResult>;
+  if (r.interrupts === undefined || r.interruptDelaysNs === undefined || r.dmaBytes === undefined || r.guestSeconds === undefined)
+    return undefined;
+  return { interrupts: r.interrupts, interruptDelaysNs: r.interruptDelaysNs, dmaBytes: r.dmaBytes, guestSeconds: r.guestSeconds };
+}
+
+export const kvmEngine: Engine = {
+  name: 'kvm',
+  landmarkUnit: 'exits',
+  guestArch: 'x86_64',
+  elfMachine: ELF_MACHINE_X86_64,
+  maxVcpus: 1,
+  defaultRamMiB: DEFAULT_RAM_MIB,
+  defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
+  run,
+};

@@ -56,6 +56,8 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   vcpu_.SetRegs(regs);
 
   if (options_.track_memory) memory_hash_ = std::make_unique<MemoryHash>(memory_);
+  // No ticker (a kick would cost an exit): the vCPU thread samples at its entries and exits.
+  if (options_.host_time_sink) host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
   if (live_) {
     next_checkpoint_ = options_.checkpoint_interval;
   }
@@ -106,6 +108,8 @@ void Machine::Loop() {
   const auto started = std::chrono::steady_clock::now();
   auto guest_time = [&] { result_.guest_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   try {
+    if (host_time_) host_time_->Start();
+    guest_entries_.emplace(host_time_.get(), Here());
     RunLoop();
     guest_time();
   } catch (const Stopped&) {
@@ -143,6 +147,7 @@ void Machine::Loop() {
 
 void Machine::RunLoop() {
   for (;;) {
+    guest_entries_->Entering(Here());
     if (!vcpu_.Run()) {
       vcpu_.ClearKick();
       if (timed_out_.load()) {
@@ -163,6 +168,7 @@ void Machine::RunLoop() {
                                "the guest went on (" + ExitReasonName(exit.reason) + ")"};
     }
 
+    guest_entries_->Exited(at);
     TakeCheckpointIfDue(at);
     CompleteDiskIfDue(at);
     const ExitAction action = HandleExit(exit, devices_, at);
@@ -177,6 +183,8 @@ void Machine::RunLoop() {
         result_.run.exit_code = action.exit_code;
         result_.run.exit_at = at;
         const replay::Checkpoint final_state = CaptureState(at, true);
+        // Before the stop record, which ends the log.
+        if (host_time_) host_time_->Sample(at, replay::VcpuActivity::kStopped);
         world_.MachineStopped(at, action.exit_code, final_state, console_out_.Digest());
         return;
       }
@@ -191,7 +199,11 @@ void Machine::RunLoop() {
 
 void Machine::TakeCheckpointIfDue(replay::Landmark at) {
   if (next_checkpoint_ == 0 || at.count != next_checkpoint_) return;
-  world_.CheckpointTaken(CaptureState(at, false));
+  {
+    // The guest waits while its memory is hashed: on the wall axis, the checkpoint's cost.
+    const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kCut);
+    world_.CheckpointTaken(CaptureState(at, false));
+  }
   if (live_) {
     next_checkpoint_ += options_.checkpoint_interval;
   } else {
@@ -310,6 +322,7 @@ void Machine::WaitInHalt(replay::Landmark at) {
     }
     return;
   }
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSleep);
   for (;;) {
     const auto now = clock_.Now();
     if (const auto due = timer_.TakeDue(now)) interrupts_.Raise(kTimerVector, *due);

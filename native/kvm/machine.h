@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "machine/console.h"
+#include "machine/host_time_samples.h"
 #include "kvm/devices_page.h"
 #include "kvm/disk_device.h"
 #include "kvm/disk_image.h"
@@ -54,6 +55,12 @@ struct MachineOptions {
   // replay reads them from its own copy of the image (VMware FT's backups read their own
   // disk).
   bool disk_shared = false;
+  // Record with wall-clock samples (`rrkit record --wall-samples`): each taken by
+  // `host_time_sink`, at the first exit after every `host_time_period` of running and around
+  // every longer stretch in the guest, and at both ends of a halt and of a checkpoint
+  // (machine/host_time_samples.h). Empty: none.
+  machine::HostTimeSamples::Sink host_time_sink;
+  std::chrono::microseconds host_time_period{1000};
 };
 
 // What a kvm run returns: every engine's result (landmarks are exits), and what the
@@ -137,6 +144,9 @@ class Machine {
   std::optional<uint64_t> final_exits_;                     // replay: where the recording stopped
   std::optional<Stop> stop_;
   RunResult result_;
+  // Record --wall-samples only (null otherwise), and the vCPU's entries into the guest.
+  std::unique_ptr<machine::HostTimeSamples> host_time_;
+  std::optional<machine::HostTimeSamples::GuestEntries> guest_entries_;
 
   // The timeout watchdog.
   std::mutex watchdog_mutex_;

@@ -34,7 +34,19 @@ enum class RecordKind : uint8_t {
   kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
   kRepeatedInput = 10,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
+  kHostTime = 13,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
 };
+
+// What a vCPU did from a host-time sample on (HostTimeRecord). Part of the format: append only.
+enum class VcpuActivity : uint8_t {
+  kRunning = 1,    // executing the guest
+  kPageWait = 2,   // waiting for a CREW page another vCPU holds
+  kCut = 3,        // paused at a checkpoint cut, waiting for the others
+  kSleep = 4,      // asleep in wfi (or hlt) until an interrupt
+  kSpinWait = 5,   // asleep in a guest spin-wait (cpu_relax) until its pages may have changed
+  kStopped = 6,    // done: it runs no more
+};
+inline constexpr uint8_t kMaxVcpuActivity = static_cast<uint8_t>(VcpuActivity::kStopped);
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
 
@@ -92,8 +104,16 @@ struct DiskReadRecord {
   uint64_t length = 0;
 };
 
+// At `at`, `ns` nanoseconds after the machine started running (host monotonic clock), the
+// vCPU began `activity`. Only for the timeline (`rrkit log timeline --wall`): replay needs none.
+struct HostTimeRecord {
+  Landmark at;
+  uint64_t ns = 0;
+  VcpuActivity activity = VcpuActivity::kRunning;
+};
+
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
-                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord>;
+                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, HostTimeRecord>;
 
 // The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
 RecordKind KindOf(const Record& record);

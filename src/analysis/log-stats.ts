@@ -2,11 +2,10 @@
  * Statistics of a log: what it holds, what each kind of event costs, and how dense it is
  * per million landmarks (instructions on emu, exits on kvm).
  */
-import { readFileSync } from 'node:fs';
 import { landmarkUnitOf, type LandmarkUnit } from '../engines/index.js';
-import { sha256Of } from '../guests/image.js';
-import { readGuestSymbols, symbolsIn, type GuestSymbol } from './guest-symbols.js';
-import { scanLogFile, type LogHeader, type LogOutline } from './log-reader.js';
+import { pageLocation, recordedImageSymbols } from './crew-pages.js';
+import type { GuestSymbol } from './guest-symbols.js';
+import { scanLogFile, type LogOutline } from './log-reader.js';
 import type { LogRecord, RecordType } from './log-records.js';
 
 export interface TypeStats {
@@ -79,28 +78,6 @@ export interface LogStats {
   crew: CrewStats | null;
   /** kvm: how long interrupts waited for an exit; null when the log has no delays */
   interruptDelay: InterruptDelayStats | null;
-}
-
-/** emu's RAM starts here (docs/platform.md); CREW numbers pages from it. */
-const EMU_RAM_BASE = 0x8000_0000n;
-
-/** At most this many variable names per hot page. */
-const NAMES_PER_PAGE = 4;
-
-/**
- * Where a CREW page lies in the guest: its guest-physical address and the guest's data
- * objects on it (when the image's symbols are known), or "devices" for the one page after
- * RAM that stands for the UART and CLINT (docs/crew.md).
- */
-function pageLocation(header: LogHeader, page: bigint, symbols: readonly GuestSymbol[]): string {
-  if (header.engine !== 'emu' || header.crewGranularity === 0) return '';
-  const granularity = BigInt(header.crewGranularity);
-  const ramPages = (BigInt(header.ramMib) << 20n) / granularity;
-  if (page >= ramPages) return 'devices';
-  const start = EMU_RAM_BASE + page * granularity;
-  const names = symbolsIn(symbols, start, start + granularity);
-  const shown = names.length > NAMES_PER_PAGE ? [...names.slice(0, NAMES_PER_PAGE), '…'] : names;
-  return `guest 0x${start.toString(16)}${shown.length > 0 ? `: ${shown.join(', ')}` : ''}`;
 }
 
 /**
@@ -200,20 +177,4 @@ export function logFileStats(path: string, guest?: string): LogStats {
   const builder = new LogStatsBuilder();
   const outline = scanLogFile(path, (record, encodedBytes) => builder.add(record, encodedBytes));
   return builder.finish(outline, recordedImageSymbols(guest ?? outline.header.imagePath, outline.header.imageHash));
-}
-
-/** The data objects of the image at `path` if it is the one hashed `imageHashHex`; else none. */
-function recordedImageSymbols(path: string, imageHashHex: string): GuestSymbol[] {
-  let image: Buffer;
-  try {
-    image = readFileSync(path);
-  } catch {
-    return [];
-  }
-  if (sha256Of(image).toString('hex') !== imageHashHex) return [];
-  try {
-    return readGuestSymbols(image);
-  } catch {
-    return [];
-  }
 }

@@ -86,6 +86,8 @@ export type NativeSession =
        * byte (0: never).
        */
       followMs: number;
+      /** a pipe or socket the log arrives on, read to the writer's close (a replica's engine); path and followMs are then unused */
+      streamFd?: number;
       /**
        * null: stop at the end of the log. Otherwise go on live from there (every vCPU
        * paused at its last landmark in the log, then the devices switch to the world),
@@ -119,6 +121,8 @@ export interface NativeProgress {
   readonly landmarks: bigint;
   /** since the guest started */
   readonly seconds: number;
+  /** replay then live: the machine has gone live */
+  readonly live?: boolean;
 }
 
 /** What an engine's run resolves with. */
@@ -222,7 +226,9 @@ export interface NativeAddon {
    * @param checkpointInterval a consistent cut every this many instructions of hart 0 (0n: never)
    * @param stopAt per-hart instruction counts (landmarks) to stop exactly at ([] = run until exit)
    * @param input console input: bytes, a file descriptor polled without blocking, or null
-   * @param capture collect console output into the result instead of writing it to stdout
+   * @param capture collect console output into the result instead of writing it to stdout;
+   *   'tagged': write it to stdout in frames "u64 position, u32 length, bytes" (little-endian),
+   *   the position being the log's record count at the flush (a replica's engine, src/replication/)
    * @param session null for a plain run; a recording's log path and header fields; or the
    *   log to replay (whose header the caller has already checked against the image)
    * @param progress null, or a callback called on the JavaScript thread every intervalMs
@@ -237,7 +243,7 @@ export interface NativeAddon {
     checkpointInterval: bigint,
     stopAt: readonly bigint[],
     input: Buffer | number | null,
-    capture: boolean,
+    capture: boolean | 'tagged',
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
   ): Promise<NativeRunResult>;

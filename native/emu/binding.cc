@@ -30,6 +30,7 @@ namespace {
 struct RunProgress {
   uint64_t landmarks;  // emu: instructions retired by all harts
   double seconds;
+  bool live;  // replay then live: gone live
 };
 
 // What emuRun's `progress` argument asks for: a callback and how often to call it.
@@ -84,6 +85,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Object sample = Napi::Object::New(env);
     sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].landmarks));
     sample.Set("seconds", samples[count - 1].seconds);
+    sample.Set("live", samples[count - 1].live);
     on_progress_.Call({sample});
   }
 
@@ -99,7 +101,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       std::unique_lock lock(mutex);
       while (!ended_cv.wait_for(lock, progress_interval_, [&] { return ended; })) {
         const RunProgress sample{machine_->RetiredSoFar(),
-                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                                 session_->is_live()};
         progress.Send(&sample, 1);
       }
     });
@@ -153,9 +156,14 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
-// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
-// on writing it, giving up after followMs without a new byte (0: never).
-std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
+// The log a replay reads: the file as it is, (followMs non-negative) as a recording goes
+// on writing it, giving up after followMs without a new byte (0: never), or (streamFd
+// non-negative) as it arrives on a pipe or socket, to the writer's close.
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms, int stream_fd) {
+  if (stream_fd >= 0) {
+    return std::make_unique<replay::LogReader>(
+        std::make_unique<replay::StreamChunkSource>(stream_fd, "the log stream on fd " + std::to_string(stream_fd)));
+  }
   if (follow_ms < 0) return replay::LogReader::Open(path);
   return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
       path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
@@ -175,7 +183,9 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   // refused where the replay reads one (ReplayingWorld::Options).
   if (mode == "replay") {
     const Napi::Value follow = session.Get("followMs");
-    auto reader = OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1);
+    const Napi::Value stream_fd = session.Get("streamFd");
+    auto reader = OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1,
+                          stream_fd.IsNumber() ? static_cast<int>(NumberIn(stream_fd, "session.streamFd", 0, INT32_MAX)) : -1);
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
     const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
@@ -246,6 +256,14 @@ void FollowCrew(replay::Session& session, Machine& machine) {
                               [gate] { return gate->Pending(); }});
 }
 
+// Tagged console: each flush carries the log's record count once the open chunk is sealed
+// (a recording's log, or the next log of a replay going live); 0 with no log written.
+void TagConsole(replay::Session& session, Machine& machine) {
+  replay::LogWriter* writer = session.writer();
+  if (writer == nullptr) return;
+  machine.board().console().SetTag([writer] { return writer->SealAndCount(); });
+}
+
 // progress: null, or { callback, intervalMs }.
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (value.IsNull() || value.IsUndefined()) return std::nullopt;
@@ -277,8 +295,12 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     if (!info[6].IsArray()) throw std::invalid_argument("stopAt must be an array");
     const auto stop_at = info[6].As<Napi::Array>();
     for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i), "stopAt[i]"));
-    if (!info[8].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
-    options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+    // capture: true, false, or "tagged" (a replica's engine: framed output carrying log positions)
+    const bool tagged = info[8].IsString() && info[8].As<Napi::String>().Utf8Value() == "tagged";
+    if (!tagged && !info[8].IsBoolean()) throw std::invalid_argument("capture must be a boolean or 'tagged'");
+    options.console = tagged                             ? machine::ConsoleOutput::Mode::kTagged
+                      : info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture
+                                                            : machine::ConsoleOutput::Mode::kStdout;
 
     auto make_input = [&] {
       if (info[7].IsBuffer()) {
@@ -297,6 +319,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     FollowCrew(*session, *machine);
+    if (tagged) TagConsole(*session, *machine);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();

@@ -45,6 +45,12 @@ void LogWriter::Seal() {
   SealLocked();
 }
 
+uint64_t LogWriter::SealAndCount() {
+  std::lock_guard lock(mutex_);
+  SealLocked();
+  return records_;
+}
+
 void LogWriter::Close() {
   {
     std::lock_guard lock(mutex_);

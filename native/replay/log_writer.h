@@ -47,6 +47,9 @@ class LogWriter {
   void Append(const Record& record);
   // Seal the open chunk now (no-op when it is empty).
   void Seal();
+  // Seal, and return how many records the log holds: an output produced before this call
+  // depends on none after them (a replica's output rule, src/replication/).
+  uint64_t SealAndCount();
   // Seal, write the trailer, wait for the sink to take everything. Idempotent.
   void Close();
 

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "replay/chunk_codec.h"
+#include "replay/chunk_sink.h"
+#include "replay/chunk_source.h"
 #include "replay/crc32c.h"
 #include "replay/log_reader.h"
 #include "replay/log_writer.h"
@@ -393,6 +395,47 @@ TEST(TestStreamingSources, "sources: a trickling source, a file followed while i
   LogReader idle(std::make_unique<FollowingFileChunkSource>(path, std::chrono::milliseconds(50), std::chrono::milliseconds(1)));
   CHECK(!idle.Next() && !idle.complete());
   std::filesystem::remove(path);
+}
+
+TEST(TestStreamSource, "sources: a log written to /dev/fd/N of a pipe and read from the other end as it arrives; the writer's close ends it; Cancel wakes a blocked read") {
+  int fds[2];
+  CHECK(::pipe(fds) == 0);
+  constexpr uint64_t kRecords = 2000;
+  uint64_t counted_at_seal = 0;
+  std::thread writer_thread([&] {
+    {
+      LogWriter writer(TestHeader(1), std::make_shared<FileChunkSink>("/dev/fd/" + std::to_string(fds[1])),
+                       {256, std::chrono::milliseconds(1000)});
+      for (uint64_t i = 0; i < kRecords; ++i) {
+        writer.Append(InputRecord{{0, i * 3}, InputKind::kEntropy, i});
+        if (i == kRecords / 2) counted_at_seal = writer.SealAndCount();
+      }
+      // No Close(): the log ends incomplete, as when a primary dies.
+    }
+    ::close(fds[1]);  // the sink held a duplicate; this was the last write end
+  });
+  LogReader reader(std::make_unique<StreamChunkSource>(fds[0], "a pipe"));
+  uint64_t read = 0;
+  bool in_order = true;
+  while (auto r = reader.Next()) {
+    in_order = in_order && std::get<InputRecord>(*r).value == read;
+    ++read;
+  }
+  writer_thread.join();
+  CHECK(read == kRecords && in_order && !reader.complete());
+  CHECK(counted_at_seal == kRecords / 2 + 1);
+
+  int idle[2];
+  CHECK(::pipe(idle) == 0);
+  StreamChunkSource blocked(idle[0], "an idle pipe");
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    blocked.Cancel();
+  });
+  uint8_t byte = 0;
+  CHECK(blocked.Read({&byte, 1}) == 0);  // returns once cancelled, though the writer is still open
+  canceller.join();
+  ::close(idle[1]);
 }
 
 // Two vCPUs whose records interleave in the log, vCPU 0 reading ahead while vCPU 1 consumes

@@ -354,6 +354,11 @@ export function scanLogFile(path: string, visit: RecordVisitor): LogOutline {
   return withFile(path, (source) => scanSupplied(source, visit));
 }
 
+/** Reads and validates a log's header from its first bytes (a log arriving on a stream). */
+export function readLogHeader(bytes: Buffer): LogHeader {
+  return readHeader(bufferSupplier(bytes)).header;
+}
+
 /** Reads and validates only a log file's header (what a replay needs before it starts). */
 export function readLogHeaderFile(path: string): LogHeader {
   return withFile(path, (source) => readHeader(source).header);

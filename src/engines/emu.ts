@@ -45,7 +45,7 @@ export interface EmuRunArguments {
   checkpointInterval: bigint;
   stopAt: readonly bigint[];
   input: Buffer | number | null;
-  capture: boolean;
+  capture: boolean | 'tagged';
   session: NativeSession | null;
   progressIntervalMs: number;
 }

@@ -38,8 +38,11 @@ export interface RunOptions {
   timeoutSeconds?: number;
   /** console input; default none */
   input?: ConsoleInput;
-  /** capture console output in the result instead of writing it to stdout; default false */
-  capture?: boolean;
+  /**
+   * capture console output in the result instead of writing it to stdout; default false.
+   * 'tagged': stdout gets frames carrying each flush's log position (src/replication/engine-output.ts).
+   */
+  capture?: boolean | 'tagged';
   /** stop each vCPU exactly at this landmark (one per vCPU) */
   stopAt?: readonly bigint[];
   /** a consistent cut every this many landmarks of vCPU 0 (0 = never; default 0) */

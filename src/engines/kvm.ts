@@ -77,12 +77,13 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   if (options.session?.mode === 'replay' && options.session.thenRun !== null) {
     throw new RangeError('--then-run: the kvm engine does not go live at the end of a log (emu does)');
   }
+  if (options.capture === 'tagged') throw new RangeError('a tagged console (replication): the kvm engine does not tag its output yet (emu does)');
   return {
     ramBytes: ramMiB * 1024 * 1024,
     timeoutMs: Math.round(timeoutSeconds * 1000),
     checkpointInterval,
     input: checkInput(options.input),
-    capture: options.capture ?? false,
+    capture: options.capture === true,
     session: options.session ?? null,
     progressIntervalMs: checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000),
     disk: checkDisk(options.disk),

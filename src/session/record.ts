@@ -28,7 +28,7 @@ export interface RecordOptions {
   input?: ConsoleInput;
   /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none; default: the engine's */
   checkpointInterval?: bigint;
-  capture?: boolean;
+  capture?: boolean | 'tagged';
   /** called about once a second while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   timeoutSeconds?: number;

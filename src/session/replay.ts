@@ -13,7 +13,7 @@ import { closeSync, existsSync } from 'node:fs';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
 import { LogFormatError, type LogErrorCode } from '../analysis/log-error.js';
 import { readLogHeaderFile, type LogHeader } from '../analysis/log-reader.js';
-import { EngineFailure, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
+import { EngineFailure, type ConsoleInput, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineNamed } from '../engines/index.js';
 import { HEADER_CHUNK, UnreplayableLog } from '../analysis/log-error.js';
 import { FileRefused, openRegularFile } from '../files/regular-file.js';
@@ -28,8 +28,15 @@ export interface ReplayOptions {
   logPath: string;
   /** the guest ELF; default: the path recorded in the log's header */
   elf?: string;
-  capture?: boolean;
+  capture?: boolean | 'tagged';
   timeoutSeconds?: number;
+  /** console input for the live run after the log (thenRun); the replay takes the log's */
+  input?: ConsoleInput;
+  /**
+   * The log arrives on this pipe or socket instead of a file (a replica's engine): read to
+   * the writer's close; `header` is its header, already received (logPath names it in messages).
+   */
+  stream?: { fd: number; header: LogHeader };
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
@@ -99,6 +106,8 @@ interface LogToReplay {
  * does not disturb.
  */
 async function logToReplay(options: ReplayOptions): Promise<LogToReplay> {
+  // A replica's backup: the log arrives on a descriptor, its header already read from the wire.
+  if (options.stream !== undefined) return { header: options.stream.header, path: options.logPath, close: () => {} };
   if (options.follow === undefined) return { header: readLogHeaderFile(options.logPath), path: options.logPath, close: () => {} };
   const deadline = options.follow.idleSeconds > 0 ? Date.now() + options.follow.idleSeconds * 1000 : Infinity;
   const partial = `${options.logPath}.recording`;
@@ -158,8 +167,11 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
 
   // --then-run -o: the log recorded on goes where `record -o` puts its log, and never over
   // the log being replayed, the image or a disk (session/log-destination.ts).
+  // A replica's backup records on into an inherited descriptor (/dev/fd/N): nothing there to
+  // protect or rename.
+  const toDescriptor = options.thenRun?.logPath?.startsWith('/dev/fd/') === true;
   const nextLog =
-    options.thenRun?.logPath === undefined
+    options.thenRun?.logPath === undefined || toDescriptor
       ? undefined
       : LogDestination.prepare(options.thenRun.logPath, {
           force: options.thenRun.force ?? false,
@@ -177,6 +189,7 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
       // Live after the log: checkpoints as the recording had them (replay takes the log's).
       checkpointInterval: options.thenRun === undefined ? undefined : header.checkpointInterval,
       capture: options.capture,
+      input: options.input,
       timeoutSeconds: options.timeoutSeconds,
       onProgress: options.onProgress,
       progressIntervalMs: options.progressIntervalMs,
@@ -184,7 +197,11 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         mode: 'replay',
         path: logPath,
         followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
-        thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD },
+        streamFd: options.stream?.fd,
+        thenRun:
+          options.thenRun === undefined
+            ? null
+            : { path: toDescriptor ? (options.thenRun.logPath ?? '') : (nextLog?.partialPath ?? ''), crewHold: CREW_DEFAULT_HOLD },
       },
       disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
     });

@@ -18,7 +18,6 @@ import { UsageError } from '../errors.js';
 import { readRegularFile } from '../../files/regular-file.js';
 import { checkVcpus, guestAndEngine } from '../machine-args.js';
 
-/** Heartbeats every timeout/4; a replica silent this long is taken as gone. */
 /** The drill feeds its console input to whichever replica is primary, so it holds it whole: a bounded file, or stdin. */
 const MAX_DRILL_INPUT_BYTES = 64 << 20;
 
@@ -28,6 +27,7 @@ function drillInput(path: string | undefined): Buffer | undefined {
   return readRegularFile(path, '--input', MAX_DRILL_INPUT_BYTES);
 }
 
+/** Heartbeats every timeout/4; a replica silent this long is taken as gone. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 300;
 
 const say = (line: string): void => {

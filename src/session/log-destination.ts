@@ -64,6 +64,8 @@ export class LogDestination {
     readonly partialPath: string,
     private readonly force: boolean,
     private readonly existedAtStart: boolean,
+    /** an inherited descriptor (/dev/fd/N: a replica's log goes down a pipe): written as it is, never renamed */
+    private readonly descriptor = false,
   ) {}
 
   /**
@@ -71,6 +73,8 @@ export class LogDestination {
    * LogDestinationRefused. `reads`: the files the recording reads, which `-o` must not name.
    */
   static prepare(out: string, options: { force: boolean; reads: readonly ReadPath[] }): LogDestination {
+    // A process that hands rrkit a descriptor (a replica's engine) owns what is behind it.
+    if (/^\/dev\/fd\/\d+$/.test(out)) return new LogDestination(out, out, false, false, true);
     const path = resolve(out);
     const shown = `-o ${printable(out)}`;
     const existing = statOrUndefined(path, false);
@@ -119,6 +123,7 @@ export class LogDestination {
   settle(complete: boolean): LogPlacement | undefined {
     if (this.settled) throw new Error('the log destination is already settled');
     this.settled = true;
+    if (this.descriptor) return { path: this.path, replaced: false, beside: false };
     if (statSync(this.partialPath).size === 0) {
       unlinkSync(this.partialPath);
       return undefined;

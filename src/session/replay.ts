@@ -167,11 +167,8 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
 
   // --then-run -o: the log recorded on goes where `record -o` puts its log, and never over
   // the log being replayed, the image or a disk (session/log-destination.ts).
-  // A replica's backup records on into an inherited descriptor (/dev/fd/N): nothing there to
-  // protect or rename.
-  const toDescriptor = options.thenRun?.logPath?.startsWith('/dev/fd/') === true;
   const nextLog =
-    options.thenRun?.logPath === undefined || toDescriptor
+    options.thenRun?.logPath === undefined
       ? undefined
       : LogDestination.prepare(options.thenRun.logPath, {
           force: options.thenRun.force ?? false,
@@ -198,10 +195,7 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         path: logPath,
         followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
         streamFd: options.stream?.fd,
-        thenRun:
-          options.thenRun === undefined
-            ? null
-            : { path: toDescriptor ? (options.thenRun.logPath ?? '') : (nextLog?.partialPath ?? ''), crewHold: CREW_DEFAULT_HOLD },
+        thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD },
       },
       disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
     });

@@ -15,7 +15,10 @@
       # frame pointers): the executor needs every register it can get for its hot locals.
       "cflags_cc": ["-std=c++20", "-fexceptions", "-O3", "-fno-crossjumping", "-fomit-frame-pointer",
                     "-Wall", "-Wextra", "-Werror", "-pthread"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      # Zydis (Debian's libzydis-dev) decodes the instruction that stopped on a protected
+      # page (native/kvm/access_decoder.cc).
+      "libraries": ["-lZydis"]
     }
   ]
 }

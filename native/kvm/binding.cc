@@ -15,9 +15,13 @@
 
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
+#include "kvm/board.h"
+#include "kvm/crew_recording.h"
+#include "kvm/crew_replay.h"
 #include "kvm/disk_image.h"
 #include "kvm/elf_image.h"
 #include "kvm/kvm_system.h"
+#include "kvm/long_mode.h"
 #include "kvm/machine.h"
 #include "replay/session.h"
 
@@ -77,6 +81,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     out.Set("interruptDelaysNs", delays);
     out.Set("dmaBytes", static_cast<double>(result_.dma_bytes));
     out.Set("guestSeconds", result_.guest_seconds);
+    out.Set("crewFaults", static_cast<double>(result_.crew_faults));
     deferred_.Resolve(out);
   }
 
@@ -136,8 +141,8 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
-// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson, ... }
-// (the CREW fields are not used: one vCPU) or { mode: 'replay', path }.
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
+// configJson, ... } (crewHold is emu's) or { mode: 'replay', path }.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -148,9 +153,9 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   header.engine = "kvm";
   header.image_hash = BytesOf(session.Get("imageHash"));
   header.image_path = session.Get("imagePath").As<Napi::String>();
-  header.vcpus = 1;
+  header.vcpus = options.vcpus;
   header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
-  header.crew_granularity = 0;
+  header.crew_granularity = options.vcpus > 1 ? session.Get("crewGranularity").As<Napi::Number>().Uint32Value() : 0;
   header.checkpoint_interval = options.checkpoint_interval;
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -168,6 +173,46 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
+// SMP: recording several vCPUs runs CREW over host page protection and logs each transfer
+// and each fault; replaying them follows the log (docs/kvm-smp.md). Nothing for one vCPU
+// or a plain run.
+OrderingFactory OrderingFor(replay::Session& session, const MachineOptions& options) {
+  if (options.vcpus < 2) return {};
+  if (replay::LogWriter* writer = session.writer()) {
+    const uint64_t granularity = writer->header().crew_granularity;
+    if (granularity < kPageBytes || granularity > kImageBase)
+      throw std::invalid_argument("the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect), not " +
+                                  std::to_string(granularity) + " bytes");
+    const MachineOptions o = options;
+    return [writer, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage& image) {
+      CrewLayout layout{o.vcpus, o.ram_bytes, granularity, kImageBase, image.writable_start, image.hart_areas, kHartAreaBytes};
+      // Edges arrive under CREW's lock; Append takes only the writer's lock, which nothing
+      // holds while calling into CREW.
+      return std::make_unique<CrewRecording>(
+          layout, protectors,
+          [writer](const crew::TransferEdge& e) {
+            writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
+          },
+          [writer](const replay::CrewFaultRecord& f) { writer->Append(f); });
+    };
+  }
+  replay::ReplayingWorld* replaying = session.replaying();
+  if (replaying == nullptr) return {};
+  if (replaying->header().vcpus != options.vcpus) {
+    throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) + " vCPUs, not " +
+                                std::to_string(options.vcpus));
+  }
+  const uint64_t granularity = replaying->header().crew_granularity;
+  if (granularity < kPageBytes || granularity > kImageBase)
+    throw std::invalid_argument("the log's CREW granularity (" + std::to_string(granularity) + " bytes) is not one the kvm engine records");
+  const MachineOptions o = options;
+  return [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
+    return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity),
+                                        replaying->crew_transfers(), replaying->crew_faults(), replaying->FinalLandmarks(),
+                                        protectors, std::chrono::milliseconds(3000));
+  };
+}
+
 machine::ConsoleInput InputOf(const Napi::Value& value) {
   if (value.IsBuffer()) {
     const auto bytes = value.As<Napi::Buffer<uint8_t>>();
@@ -177,35 +222,36 @@ machine::ConsoleInput InputOf(const Napi::Value& value) {
   return machine::ConsoleInput::None();
 }
 
-// kvmRun(image, imageName, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
+// kvmRun(image, imageName, vcpus, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
 // disk: null, or { path: string | null, sectors: number, shared: boolean } (path null: a
 // replay that takes the disk's bytes from the log).
 Napi::Value KvmRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 10) throw Napi::TypeError::New(env, "kvmRun takes 10 arguments");
+  if (info.Length() != 11) throw Napi::TypeError::New(env, "kvmRun takes 11 arguments");
   const auto image = info[0].As<Napi::Buffer<uint8_t>>();
   const std::string name = info[1].As<Napi::String>();
   MachineOptions options;
-  options.ram_bytes = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(info[3].As<Napi::Number>().DoubleValue()));
-  options.checkpoint_interval = ToU64(info[4]);
-  options.console = info[6].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
-  options.track_memory = !info[7].IsNull() && !info[7].IsUndefined();
+  options.vcpus = info[2].As<Napi::Number>().Uint32Value();
+  options.ram_bytes = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
+  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(info[4].As<Napi::Number>().DoubleValue()));
+  options.checkpoint_interval = ToU64(info[5]);
+  options.console = info[7].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+  options.track_memory = !info[8].IsNull() && !info[8].IsUndefined();
 
   try {
     auto parts = std::unique_ptr<RunParts>(new RunParts{KvmSystem::Open(), nullptr, nullptr, nullptr});
     const ElfImage elf = LoadX86Elf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
-    if (info[9].IsObject()) {
-      const Napi::Object disk = info[9].As<Napi::Object>();
+    if (info[10].IsObject()) {
+      const Napi::Object disk = info[10].As<Napi::Object>();
       const Napi::Value path = disk.Get("path");
       if (path.IsString()) parts->disk = std::make_unique<DiskImage>(path.As<Napi::String>().Utf8Value());
       options.disk_sectors = static_cast<uint64_t>(disk.Get("sectors").As<Napi::Number>().DoubleValue());
       options.disk_shared = disk.Get("shared").ToBoolean().Value();
     }
-    parts->session = MakeSession(info[7], options);
-    parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[5]), elf,
-                                               parts->disk.get());
-    auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[8]));
+    parts->session = MakeSession(info[8], options);
+    parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[6]), elf,
+                                               parts->disk.get(), OrderingFor(*parts->session, options));
+    auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[9]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -184,12 +184,28 @@ DiskReadRecord GetDiskRead(ByteReader& r, std::vector<uint64_t>& p) {
   return out;
 }
 
+void Put(ByteWriter& w, std::vector<uint64_t>& p, const CrewFaultRecord& r) {
+  PutLandmark(w, p, r.at);
+  w.Varint(r.page << 1 | (r.write ? 1 : 0));
+  w.Varint(r.edges);
+}
+CrewFaultRecord GetCrewFault(ByteReader& r, std::vector<uint64_t>& p) {
+  CrewFaultRecord out;
+  out.at = GetLandmark(r, p);
+  const uint64_t page_and_write = r.Varint();
+  out.page = page_and_write >> 1;
+  out.write = (page_and_write & 1) != 0;
+  out.edges = r.Varint();
+  return out;
+}
+
 }  // namespace
 
 RecordKind KindOf(const Record& record) {
   static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
                                           RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
-                                          RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead};
+                                          RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead,
+                                          RecordKind::kCrewFault};
   static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
@@ -235,6 +251,7 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kDmaWrite: return GetDmaWrite(reader_, previous_);
     case RecordKind::kDelayedInterrupt: return GetDelayedInterrupt(reader_, previous_);
     case RecordKind::kDiskRead: return GetDiskRead(reader_, previous_);
+    case RecordKind::kCrewFault: return GetCrewFault(reader_, previous_);
   }
   reader_.Fail(LogErrorCode::kBadRecord, at, "unknown record kind " + std::to_string(kind));
 }

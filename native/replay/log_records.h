@@ -28,6 +28,7 @@ enum class RecordKind : uint8_t {
   kDmaWrite = 7,      // bytes a device wrote into guest memory (the kvm board's disk)
   kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
+  kCrewFault = 10,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
 };
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
@@ -86,8 +87,19 @@ struct DiskReadRecord {
   uint64_t length = 0;
 };
 
+// kvm SMP recording: at landmark `at` the vCPU stopped on an access to `page` that its
+// rights did not allow (`write`: it wanted to write). Such a stop is a landmark, as exact
+// as an exit; replay takes the page away from that vCPU just before it, so that it stops
+// at the same instruction, then checks that `edges` transfer edges lead into it (docs/kvm-smp.md).
+struct CrewFaultRecord {
+  Landmark at;
+  uint64_t page = 0;
+  bool write = false;
+  uint64_t edges = 0;
+};
+
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
-                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord>;
+                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, CrewFaultRecord>;
 
 RecordKind KindOf(const Record& record);
 

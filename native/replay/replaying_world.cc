@@ -51,6 +51,7 @@ ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_
           else if constexpr (std::is_same_v<T, InterruptRecord>) vcpus_[r.at.vcpu]->interrupts.emplace_back(r, checkpoints_.size());
           else if constexpr (std::is_same_v<T, CheckpointRecord>) checkpoints_.push_back(std::move(r.checkpoint));
           else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
+          else if constexpr (std::is_same_v<T, CrewFaultRecord>) crew_faults_.push_back(r);
           else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
           else if constexpr (std::is_same_v<T, DmaWriteRecord>) {
             NoteDma(r.at);

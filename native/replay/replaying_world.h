@@ -36,6 +36,8 @@ class ReplayingWorld final : public World {
   bool log_complete() const { return complete_; }
   // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
   const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
+  // kvm SMP: where each vCPU stopped on a page it had no right to, in log order.
+  const std::vector<CrewFaultRecord>& crew_faults() const { return crew_faults_; }
   // DMA records in the log (an engine without DMA devices, emu, refuses a log that holds any).
   size_t dma_count() const { return dma_count_; }
   std::optional<Landmark> first_dma() const { return first_dma_; }
@@ -58,6 +60,7 @@ class ReplayingWorld final : public World {
   const bool complete_;
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
   std::vector<CrewTransferRecord> crew_transfers_;
+  std::vector<CrewFaultRecord> crew_faults_;
   size_t dma_count_ = 0;
   std::optional<Landmark> first_dma_;
 

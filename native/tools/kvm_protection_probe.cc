@@ -74,12 +74,12 @@ struct Guest {
   }
   // Runs to the next exit; returns errno (0 at an exit).
   int RunOnce() {
-    try {
-      vcpu.Run();
-      return 0;
-    } catch (const KvmError& e) {
-      return e.error_number();
+    switch (vcpu.Run()) {
+      case Vcpu::Stop::kExit: return 0;
+      case Vcpu::Stop::kMemoryFault: return EFAULT;
+      case Vcpu::Stop::kKicked: return EINTR;
     }
+    return -1;
   }
   uint8_t* page(int i) { return memory.host() + kTarget + uint64_t(i) * 4096; }
 };

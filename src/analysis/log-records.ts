@@ -16,6 +16,7 @@ export const RecordKind = {
   dmaWrite: 7,
   delayedInterrupt: 8,
   diskRead: 9,
+  crewFault: 10,
 } as const;
 
 /** world.h's InputKind, by number (append only). */
@@ -96,6 +97,14 @@ export interface DiskReadRecord extends Landmark {
   length: bigint;
 }
 
+/** kvm SMP: the vCPU stopped at this landmark on `page`, which its rights did not allow (`write`: it wanted to write); `edges` transfer edges lead into it. */
+export interface CrewFaultRecord extends Landmark {
+  type: 'crew-fault';
+  page: bigint;
+  write: boolean;
+  edges: bigint;
+}
+
 export type LogRecord =
   | InputRecord
   | RareOutcomeRecord
@@ -105,7 +114,8 @@ export type LogRecord =
   | MachineStopRecord
   | DmaWriteRecord
   | DelayedInterruptRecord
-  | DiskReadRecord;
+  | DiskReadRecord
+  | CrewFaultRecord;
 
 export type RecordType = LogRecord['type'];
 
@@ -165,6 +175,11 @@ export class ChunkDecoder {
         const address = r.varint();
         const diskOffset = r.varint();
         return { type: 'disk-read', ...where, address, diskOffset, length: r.varint() };
+      }
+      case RecordKind.crewFault: {
+        const where = this.landmark();
+        const pageAndWrite = r.varint();
+        return { type: 'crew-fault', ...where, page: pageAndWrite >> 1n, write: (pageAndWrite & 1n) === 1n, edges: r.varint() };
       }
       default:
         return r.fail(at, `unknown record kind ${kind}`);

@@ -81,8 +81,8 @@ export interface LogStats {
   interruptDelay: InterruptDelayStats | null;
 }
 
-/** emu's RAM starts here (docs/platform.md); CREW numbers pages from it. */
-const EMU_RAM_BASE = 0x8000_0000n;
+/** Where CREW numbers pages from: emu's RAM base; kvm's guest-physical 0 (docs/platform.md). */
+const CREW_PAGE_BASE: Readonly<Record<string, bigint>> = { emu: 0x8000_0000n, kvm: 0n };
 
 /** At most this many variable names per hot page. */
 const NAMES_PER_PAGE = 4;
@@ -93,11 +93,12 @@ const NAMES_PER_PAGE = 4;
  * RAM that stands for the UART and CLINT (docs/crew.md).
  */
 function pageLocation(header: LogHeader, page: bigint, symbols: readonly GuestSymbol[]): string {
-  if (header.engine !== 'emu' || header.crewGranularity === 0) return '';
+  const base = CREW_PAGE_BASE[header.engine];
+  if (base === undefined || header.crewGranularity === 0) return '';
   const granularity = BigInt(header.crewGranularity);
   const ramPages = (BigInt(header.ramMib) << 20n) / granularity;
-  if (page >= ramPages) return 'devices';
-  const start = EMU_RAM_BASE + page * granularity;
+  if (page >= ramPages) return header.engine === 'kvm' ? 'console' : 'devices';
+  const start = base + page * granularity;
   const names = symbolsIn(symbols, start, start + granularity);
   const shown = names.length > NAMES_PER_PAGE ? [...names.slice(0, NAMES_PER_PAGE), '…'] : names;
   return `guest 0x${start.toString(16)}${shown.length > 0 ? `: ${shown.join(', ')}` : ''}`;

@@ -89,10 +89,12 @@ std::optional<DecodedAccesses> AccessDecoder::Decode(std::span<const uint8_t> by
       address += *index * op.mem.scale;
     }
     if (op.mem.disp.has_displacement) address += static_cast<uint64_t>(op.mem.disp.value);
+    const uint64_t length = std::max<uint64_t>(1, op.size / 8);
+    // A push (push, call, pushf) stores below rsp; Zydis names the slot [rsp].
+    if (op.visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN && op.mem.base == ZYDIS_REGISTER_RSP && writes && !reads) address -= length;
     if (insn.address_width == 32) address &= 0xffff'ffff;
     if (op.mem.segment == ZYDIS_REGISTER_FS) address += sregs.fs.base;
     if (op.mem.segment == ZYDIS_REGISTER_GS) address += sregs.gs.base;
-    const uint64_t length = std::max<uint64_t>(1, op.size / 8);
     out.accesses.push_back({address, length, writes});
   }
   return out;

@@ -93,6 +93,13 @@ void CrewRecording::AtExit(uint32_t v, uint64_t count) {
   if ((vcpus_[v]->attention.load(std::memory_order_acquire) & kAttentionCrew) != 0) crew_->Poll(v, count);
 }
 
+bool CrewRecording::Protects(uint32_t v, std::span<const PageAccess> needed) const {
+  for (const PageAccess& p : needed) {
+    if (!crew_->Permissions(v).Allows(p.page, p.write)) return true;
+  }
+  return false;
+}
+
 bool CrewRecording::Gain(uint32_t v, uint64_t page, bool write, uint64_t count) {
   if (crew_->Permissions(v).Allows(page, write)) return true;
   return crew_->Acquire(v, page, write, count);

@@ -50,6 +50,7 @@ class CrewRecording final : public VcpuOrdering {
   const crew::PermissionTable& Permissions(uint32_t v) const { return crew_->Permissions(v); }
 
   void BeforeRun(uint32_t v, uint64_t count) override;
+  bool Protects(uint32_t v, std::span<const PageAccess> needed) const override;
   void AtExit(uint32_t v, uint64_t count) override;
   bool AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) override;
   bool GuestAccess(uint32_t v, uint64_t count, uint64_t address, uint64_t length, bool write) override;

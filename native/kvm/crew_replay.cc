@@ -68,6 +68,17 @@ void CrewReplay::BeforeRun(uint32_t v, uint64_t count) {
   me.armed = true;
 }
 
+bool CrewReplay::Protects(uint32_t v, std::span<const PageAccess> needed) const {
+  const Vcpu& me = vcpus_[v];
+  if (!me.armed) return false;
+  for (const replay::CrewFaultRecord& f : me.faults.front().pages) {
+    for (const PageAccess& p : needed) {
+      if (p.page == f.page) return true;
+    }
+  }
+  return false;
+}
+
 void CrewReplay::WaitAtGate(uint32_t v, uint64_t count) {
   gate_->Publish(v, count);
   if (gate_->NextWaitCount(v) != count) return;

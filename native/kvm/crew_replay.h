@@ -37,6 +37,7 @@ class CrewReplay final : public VcpuOrdering {
 
   const crew::PageGeometry& geometry() const override { return geometry_; }
   void BeforeRun(uint32_t v, uint64_t count) override;
+  bool Protects(uint32_t v, std::span<const PageAccess> needed) const override;
   void AtExit(uint32_t v, uint64_t count) override;
   bool AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) override;
   bool GuestAccess(uint32_t, uint64_t, uint64_t, uint64_t, bool) override { return true; }

@@ -283,7 +283,7 @@ void Machine::RunLoop(Hart& hart) {
         if (stop_.stopping()) throw Finished{};
         continue;
       case Vcpu::Stop::kMemoryFault:
-        HandleMemoryFault(hart);
+        HandleMemoryFault(hart, false);
         continue;
       case Vcpu::Stop::kExit:
         break;
@@ -291,6 +291,10 @@ void Machine::RunLoop(Hart& hart) {
     const VmExit exit = DecodeExit(vcpu.run());
     if (exit.kind == VmExit::Kind::kMmio && exit.address < options_.ram_bytes) {
       if (HandleRamMmio(hart)) continue;
+    }
+    if (ordering_ && exit.kind == VmExit::Kind::kInternalError && exit.detail == KVM_INTERNAL_ERROR_EMULATION &&
+        HandleMemoryFault(hart, true)) {
+      continue;
     }
     const bool exit_write = exit.kind == VmExit::Kind::kMmio && exit.is_write &&
                             exit.address == kDevicesBase + static_cast<uint64_t>(DeviceRegister::kExit);
@@ -333,7 +337,10 @@ void Machine::RunLoop(Hart& hart) {
 
 // KVM_RUN failed with EFAULT: the guest touched a page its mapping does not allow (SMP:
 // CREW's protection). KVM reports no address, so the instruction at rip says which pages.
-void Machine::HandleMemoryFault(Hart& hart) {
+// `emulation_failure`: the PVM backend could not emulate a CPL0 instruction (a locked one)
+// on a protected page: the same, if the instruction needs a page the vCPU lacks (returns
+// false otherwise: a real emulation failure).
+bool Machine::HandleMemoryFault(Hart& hart, bool emulation_failure) {
   const kvm_regs& regs = hart.vcpu->Regs();
   if (!ordering_) Fault(hart, "the guest touched memory KVM could not map (KVM_RUN failed with EFAULT)");
   uint8_t bytes[15] = {};
@@ -342,12 +349,17 @@ void Machine::HandleMemoryFault(Hart& hart) {
   memory_.Read(regs.rip, std::span(bytes, available));
   std::string error;
   const auto decoded = decoder_.Decode(std::span<const uint8_t>(bytes, available), regs, hart.vcpu->Sregs(), error);
-  if (!decoded) Fault(hart, "a stop on a protected page (EFAULT): " + error);
+  if (!decoded) {
+    if (emulation_failure) return false;
+    Fault(hart, "a stop on a protected page (EFAULT): " + error);
+  }
   const std::vector<PageAccess> needed = PagesTouched(ordering_->geometry(), decoded->accesses, kImageBase, options_.ram_bytes);
+  if (emulation_failure && !ordering_->Protects(hart.id, needed)) return false;
   // A vCPU that stops here still reports the fault: replay must stop at it too.
   const bool go_on = ReachLandmark(hart, false);
   ++hart.faults;
   if (!ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on)) throw Finished{};
+  return true;
 }
 
 // On the PVM backend CPL0 code is emulated, and its access to a protected page exits as

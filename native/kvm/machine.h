@@ -118,7 +118,7 @@ class Machine {
   // One landmark of `hart` (an exit or a CREW fault): counts it and says whether the vCPU
   // stops there instead (the machine is stopping, or replay reached the recorded end).
   bool ReachLandmark(Hart& hart, bool is_exit_write_to_stop);
-  void HandleMemoryFault(Hart& hart);
+  bool HandleMemoryFault(Hart& hart, bool emulation_failure);
   bool HandleRamMmio(Hart& hart);  // an emulated CPL0 access to a protected page (PVM)
   void CheckpointOrStop(Hart& hart, replay::Landmark at);
 

@@ -47,6 +47,11 @@ class VcpuOrdering {
   // stopping (v then stops at this landmark). `stop_here`: v stops at this landmark
   // anyway (the fault is still recorded, so that replay stops there too).
   virtual bool AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) = 0;
+  // Whether v's mapping keeps it from some access in `needed` now: on the PVM backend an
+  // emulated CPL0 instruction that KVM cannot complete on a protected page (a locked one)
+  // ends as an emulation failure rather than an MMIO exit; this tells that apart from a
+  // real one.
+  virtual bool Protects(uint32_t v, std::span<const PageAccess> needed) const = 0;
   // At an exit, the VMM is about to touch guest memory on v's behalf (the console buffer,
   // DMA) or state other vCPUs share (the console). False if the machine is stopping.
   virtual bool GuestAccess(uint32_t v, uint64_t count, uint64_t address, uint64_t length, bool write) = 0;

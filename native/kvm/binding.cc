@@ -176,10 +176,11 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
 // SMP: recording several vCPUs runs CREW over host page protection and logs each transfer
 // and each fault; replaying them follows the log (docs/kvm-smp.md). Nothing for one vCPU
 // or a plain run.
-OrderingFactory OrderingFor(replay::Session& session, const MachineOptions& options) {
+OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
   if (options.vcpus < 2) return {};
   if (replay::LogWriter* writer = session.writer()) {
     const uint64_t granularity = writer->header().crew_granularity;
+    options.crew_granularity = granularity;
     if (granularity < kPageBytes || granularity > kImageBase)
       throw std::invalid_argument("the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect), not " +
                                   std::to_string(granularity) + " bytes");
@@ -205,6 +206,7 @@ OrderingFactory OrderingFor(replay::Session& session, const MachineOptions& opti
   const uint64_t granularity = replaying->header().crew_granularity;
   if (granularity < kPageBytes || granularity > kImageBase)
     throw std::invalid_argument("the log's CREW granularity (" + std::to_string(granularity) + " bytes) is not one the kvm engine records");
+  options.crew_granularity = granularity;
   const MachineOptions o = options;
   return [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
     return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity),
@@ -249,8 +251,9 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
       options.disk_shared = disk.Get("shared").ToBoolean().Value();
     }
     parts->session = MakeSession(info[8], options);
+    const OrderingFactory ordering = OrderingFor(*parts->session, options);
     parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[6]), elf,
-                                               parts->disk.get(), OrderingFor(*parts->session, options));
+                                               parts->disk.get(), ordering);
     auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[9]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();

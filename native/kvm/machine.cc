@@ -88,7 +88,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
       hart->mapping = memory_.MapAgain();
       view = hart->mapping.get();
     }
-    hart->protector = std::make_unique<MappingProtector>(*view, kPageBytes);
+    hart->protector = std::make_unique<MappingProtector>(*view, options.crew_granularity);
     hart->vm = std::make_unique<Vm>(system, *view);
     hart->vcpu = std::make_unique<Vcpu>(*hart->vm, 0);
     hart->vcpu->SetCpuid(cpuid);

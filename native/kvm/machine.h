@@ -52,6 +52,9 @@ namespace rrkit::kvm {
 struct MachineOptions {
   uint32_t vcpus = 1;
   uint64_t ram_bytes = uint64_t{128} << 20;
+  // Several vCPUs: bytes per CREW page, in which each vCPU's view of RAM is protected
+  // (recording and replay; the log header's).
+  uint64_t crew_granularity = kPageBytes;
   // Record/live: a checkpoint every this many exits (0 = never); one vCPU only. Replay:
   // the log decides.
   uint64_t checkpoint_interval = 0;

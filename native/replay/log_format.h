@@ -17,7 +17,7 @@
 namespace rrkit::replay {
 
 inline constexpr std::array<uint8_t, 8> kLogMagic = {'R', 'R', 'K', 'I', 'T', 'L', 'O', 'G'};
-inline constexpr uint16_t kLogFormatVersion = 2;  // 2: record kinds 8 and 9
+inline constexpr uint16_t kLogFormatVersion = 3;  // 2: record kinds 8 and 9; 3: kinds 10-14
 
 inline constexpr size_t kFileHeaderFixedBytes = 16;  // magic, version, flags, body length
 inline constexpr size_t kMaxHeaderBodyBytes = 1 << 20;

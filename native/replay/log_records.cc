@@ -185,6 +185,8 @@ DiskReadRecord GetDiskRead(ByteReader& r, std::vector<uint64_t>& p) {
 }
 
 void Put(ByteWriter& w, std::vector<uint64_t>& p, const CrewFaultRecord& r) {
+  // The page shares a varint with the write bit.
+  if (r.page >> 63 != 0) throw std::invalid_argument("log record: CREW fault page " + std::to_string(r.page) + " does not fit in 63 bits");
   PutLandmark(w, p, r.at);
   w.Varint(r.page << 1 | (r.write ? 1 : 0));
   w.Varint(r.edges);

@@ -28,7 +28,9 @@ enum class RecordKind : uint8_t {
   kDmaWrite = 7,      // bytes a device wrote into guest memory (the kvm board's disk)
   kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
-  kCrewFault = 10,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
+  // 10-13 belong to other record kinds of format version 3 (repeated input, mode switch,
+  // turn switch, host time), defined where those features live.
+  kCrewFault = 14,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
 };
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);

@@ -13,7 +13,7 @@ import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from './log-error.js';
 import { ChunkDecoder, type LogRecord } from './log-records.js';
 
 export const LOG_MAGIC = Buffer.from('RRKITLOG', 'latin1');
-export const LOG_FORMAT_VERSION = 2;
+export const LOG_FORMAT_VERSION = 3;
 const HEADER_FIXED_BYTES = 16;
 const MAX_HEADER_BODY_BYTES = 1 << 20;
 const MAX_IMAGE_HASH_BYTES = 64;

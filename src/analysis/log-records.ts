@@ -16,7 +16,7 @@ export const RecordKind = {
   dmaWrite: 7,
   delayedInterrupt: 8,
   diskRead: 9,
-  crewFault: 10,
+  crewFault: 14,
 } as const;
 
 /** world.h's InputKind, by number (append only). */

@@ -1,10 +1,10 @@
 /**
  * SMP record/replay on the kvm engine (needs a working /dev/kvm: these tests fail, never skip,
  * without one; machines without it run them inside QEMU, test/kvm-sandbox): every x86_64
- * workload (small size) on 2 and 4 vCPUs, recorded with CREW by host page protection,
- * replayed and compared (console output, exit code, every vCPU's final landmark, final state
- * hash); transfer statistics in `log stats`; damaged transfer edges caught as divergences,
- * never a hang; the options' errors in one line.
+ * workload (small size) self-checks in a plain run on 2, 4 and 8 vCPUs, and is recorded on 2,
+ * 4 and 8 with CREW by host page protection, replayed and compared (console output, exit
+ * code, every vCPU's final landmark, final state hash); transfer statistics in `log stats`;
+ * damaged transfer edges caught as divergences, never a hang; the options' errors in one line.
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -12,7 +12,7 @@ import { readLogFile } from '../../src/analysis/log-reader.js';
 import type { LogRecord } from '../../src/analysis/log-records.js';
 import { logFileStats } from '../../src/analysis/log-stats.js';
 import { kvmAvailability } from '../../src/engines/kvm.js';
-import { builtGuestPath, WORKLOADS } from '../../src/guests/catalog.js';
+import { builtGuestPath, GUESTS_DIR, WORKLOADS } from '../../src/guests/catalog.js';
 import { writeDiskImage } from '../../src/guests/disk-image.js';
 import { native } from '../../src/native.js';
 import { record } from '../../src/session/record.js';
@@ -22,7 +22,9 @@ import { verify } from '../../src/session/verify.js';
 import { logFolder } from '../kept-logs.js';
 
 const CONSOLE_INPUT = Buffer.from('hello rrkit\nrecord and replay\nend\n');
-const VCPU_COUNTS = [2, 4];
+const VCPU_COUNTS = [2, 4, 8];
+/** the damaged-log tests: the smallest and a crowded machine */
+const DAMAGE_VCPU_COUNTS = [2, 4];
 type Transfer = Extract<LogRecord, { type: 'crew-transfer' }>;
 type Fault = Extract<LogRecord, { type: 'crew-fault' }>;
 
@@ -35,18 +37,46 @@ beforeAll(() => {
   expect(kvm.available, kvm.reason).toBe(true);
 });
 
-async function recordSmall(name: string, vcpus: number, logPath: string, disk?: string) {
+function inputFor(name: string) {
   const workload = WORKLOADS.find((w) => w.name === name)!;
+  return workload.needsConsoleInput ? { kind: 'bytes' as const, data: CONSOLE_INPUT } : { kind: 'none' as const };
+}
+
+async function recordSmall(name: string, vcpus: number, logPath: string, disk?: string) {
   return record({
     elf: builtGuestPath(name, 'x86_64', true),
     logPath,
     vcpus,
     capture: true,
-    input: workload.needsConsoleInput ? { kind: 'bytes', data: CONSOLE_INPUT } : { kind: 'none' },
+    input: inputFor(name),
     timeoutSeconds: 120,
     disk,
   });
 }
+
+describe.each(VCPU_COUNTS)('every x86_64 workload self-checks in a plain kvm run on %i vCPUs', (vcpus) => {
+  for (const workload of WORKLOADS) {
+    test(`${workload.name}: ok`, async () => {
+      const dir = logFolder(`kvm-smp-plain-${workload.name}-${vcpus}`);
+      const disk = workload.needsDisk ? join(dir, 'disk.img') : undefined;
+      if (disk !== undefined) await writeDiskImage(disk, 512);
+      const result = await runGuest({
+        elf: builtGuestPath(workload.name, 'x86_64', true),
+        engine: 'kvm',
+        vcpus,
+        capture: true,
+        input: inputFor(workload.name),
+        timeoutSeconds: 120,
+        disk: disk === undefined ? undefined : { path: disk, sectors: 0, shared: false },
+      });
+      const output = result.console.toString();
+      expect(result.outcome, output).toBe('exited');
+      expect(resultLine(workload.name, output), output).toMatch(new RegExp(`^${workload.name}: ok\\b`));
+      expect(result.exitCode).toBe(0);
+      expect(result.vcpus.length).toBe(vcpus);
+    });
+  }
+});
 
 describe.each(VCPU_COUNTS)('every x86_64 workload on %i vCPUs, recorded with CREW and replayed on kvm', (vcpus) => {
   for (const workload of WORKLOADS) {
@@ -93,6 +123,16 @@ describe('kvm SMP: plain runs, statistics and options', () => {
     }
   });
 
+  test('an image without the SMP runtime (no hart areas) is refused on several vCPUs in one line', async () => {
+    // guests/kvm-tests/ are raw assembly with no runtime, so no __hart_areas.
+    const elf = join(GUESTS_DIR, 'build', 'x86_64', 'kvm-tests', 'triple-fault.elf');
+    const error = await runGuest({ elf, engine: 'kvm', vcpus: 2, capture: true, timeoutSeconds: 5 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/^this image was not built with rrkit's SMP x86_64 runtime \(no __hart_areas\): it runs on one vCPU$/);
+  });
+
   test('log stats counts the transfers of a kvm SMP log, per vCPU pair and per page, as on emu', async () => {
     const dir = logFolder('kvm-smp-stats');
     const logPath = join(dir, 'lock.rrlog');
@@ -132,7 +172,7 @@ describe('damaged kvm SMP logs: caught as divergences, never a hang', () => {
     return verdict.report;
   }
 
-  test.each(VCPU_COUNTS)('a transfer edge removed on %i vCPUs: the fault it led into reports a missing edge', async (vcpus) => {
+  test.each(DAMAGE_VCPU_COUNTS)('a transfer edge removed on %i vCPUs: the fault it led into reports a missing edge', async (vcpus) => {
     const dir = logFolder(`kvm-smp-removed-${vcpus}`);
     const original = join(dir, 'racy.rrlog');
     await recordSmall('racy-counter', vcpus, original);

@@ -28,6 +28,11 @@
 namespace rrkit::kvm {
 namespace {
 
+// SMP replay: a stall is reported 3 s after every vCPU stopped advancing while all wait at
+// their gates; while one is not waiting (it may be running a long stretch between exits,
+// which publish nothing), after a minute.
+const crew::ReplayGate::Options kReplayGateOptions{std::chrono::milliseconds(3000), std::chrono::milliseconds(60'000)};
+
 struct RunProgress {
   uint64_t exits;
   double seconds;
@@ -211,7 +216,7 @@ OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
   return [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
     return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity),
                                         replaying->crew_transfers(), replaying->crew_faults(), replaying->FinalLandmarks(),
-                                        protectors, std::chrono::milliseconds(3000));
+                                        protectors, kReplayGateOptions);
   };
 }
 

@@ -147,6 +147,14 @@ void CrewRecording::SpinWait(uint32_t v, uint64_t count) {
   AtExit(v, count);  // clears the bit CREW set to wake it
 }
 
+void CrewRecording::Halted(uint32_t v, uint64_t count, const std::function<void()>& wait) {
+  {
+    const crew::Crew::Parked parked(*crew_, v, count);
+    wait();
+  }
+  AtExit(v, count);  // requests that came while it was parked were served by whoever took the page
+}
+
 void CrewRecording::Finished(uint32_t v, uint64_t count) { crew_->Park(v, count); }
 
 void CrewRecording::Stop(bool abandon) {

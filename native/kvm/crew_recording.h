@@ -56,6 +56,7 @@ class CrewRecording final : public VcpuOrdering {
   bool GuestAccess(uint32_t v, uint64_t count, uint64_t address, uint64_t length, bool write) override;
   bool SharedDevice(uint32_t v, uint64_t count) override;
   void SpinWait(uint32_t v, uint64_t count) override;
+  void Halted(uint32_t v, uint64_t count, const std::function<void()>& wait) override;
   void Finished(uint32_t v, uint64_t count) override;
   void Stop(bool abandon) override;
 

@@ -31,7 +31,7 @@ std::string Describe(const std::vector<replay::CrewFaultRecord>& pages) {
 CrewReplay::CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, const std::vector<replay::CrewTransferRecord>& edges,
                        const std::vector<replay::CrewFaultRecord>& faults,
                        const std::optional<std::vector<uint64_t>>& final_counts, std::vector<PageProtector*> protectors,
-                       std::chrono::milliseconds stall_timeout)
+                       crew::ReplayGate::Options gate_options)
     : geometry_(geometry), vcpus_(vcpus) {
   if (protectors.size() != vcpus) throw std::invalid_argument("CREW replay: one page protector per vCPU");
   std::vector<crew::TransferEdge> gate_edges;
@@ -39,7 +39,7 @@ CrewReplay::CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, const std::v
     gate_edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
     ++edges_into_[{r.to.vcpu, r.to.count, r.page}];
   }
-  gate_ = std::make_unique<crew::ReplayGate>(vcpus, gate_edges, final_counts, crew::ReplayGate::Options{stall_timeout});
+  gate_ = std::make_unique<crew::ReplayGate>(vcpus, gate_edges, final_counts, gate_options);
   for (uint32_t v = 0; v < vcpus; ++v) vcpus_[v].protector = protectors[v];
   for (const replay::CrewFaultRecord& f : faults) {
     if (f.at.vcpu >= vcpus) {

@@ -33,7 +33,7 @@ class CrewReplay final : public VcpuOrdering {
   // std::invalid_argument for a fault naming a vCPU the machine lacks.
   CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, const std::vector<replay::CrewTransferRecord>& edges,
              const std::vector<replay::CrewFaultRecord>& faults, const std::optional<std::vector<uint64_t>>& final_counts,
-             std::vector<PageProtector*> protectors, std::chrono::milliseconds stall_timeout);
+             std::vector<PageProtector*> protectors, crew::ReplayGate::Options gate_options);
 
   const crew::PageGeometry& geometry() const override { return geometry_; }
   void BeforeRun(uint32_t v, uint64_t count) override;
@@ -43,6 +43,7 @@ class CrewReplay final : public VcpuOrdering {
   bool GuestAccess(uint32_t, uint64_t, uint64_t, uint64_t, bool) override { return true; }
   bool SharedDevice(uint32_t, uint64_t) override { return true; }
   void SpinWait(uint32_t v, uint64_t count) override;
+  void Halted(uint32_t, uint64_t, const std::function<void()>& wait) override { wait(); }
   void Finished(uint32_t v, uint64_t count) override;
   void Stop(bool abandon) override;
 

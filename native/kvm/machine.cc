@@ -319,7 +319,11 @@ void Machine::RunLoop(Hart& hart) {
       case ExitAction::Kind::kPark:
         throw Finished{};
       case ExitAction::Kind::kHalt:
-        WaitInHalt(hart, at);
+        if (ordering_) {
+          ordering_->Halted(hart.id, at.count, [&] { WaitInHalt(hart, at); });
+        } else {
+          WaitInHalt(hart, at);
+        }
         break;
       case ExitAction::Kind::kStop:
         if (!stop_.RecordExit(at, action.exit_code)) throw Finished{};

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -58,6 +59,10 @@ class VcpuOrdering {
   virtual bool SharedDevice(uint32_t v, uint64_t count) = 0;
   // The spin-wait hint at an exit: let the vCPUs doing work run.
   virtual void SpinWait(uint32_t v, uint64_t count) = 0;
+  // v halted at its exit `count` and `wait` blocks until it can go on (an interrupt is
+  // due, or the machine stops; it may throw): recording runs it with v parked, so that
+  // others take its pages without waiting for it.
+  virtual void Halted(uint32_t v, uint64_t count, const std::function<void()>& wait) = 0;
   // v stopped for good at `count`.
   virtual void Finished(uint32_t v, uint64_t count) = 0;
   // The machine is stopping. `abandon` (a fault, the timeout, a divergence): nobody waits

@@ -202,12 +202,35 @@ TEST(TestRecordingParked, "a spin-waiting or finished holder gives pages up at o
   CHECK(crew->Protects(1, std::span(&other, 1)) && !crew->Protects(1, std::span(&write, 1)));
 }
 
+TEST(TestRecordingHalted, "a halted holder gives its pages up at once, at its halt; it polls again when it goes on") {
+  FakeProtector p0, p1;
+  Recorded out;
+  auto crew = Recording(p0, p1, out);
+  const PageAccess page{0x300, true};
+  CHECK(crew->AtFault(0, 2, std::span(&page, 1), false));
+  std::atomic<bool> halted{false};
+  std::atomic<bool> resume{false};
+  std::thread zero([&] {
+    crew->Halted(0, 6, [&] {
+      halted = true;
+      while (!resume.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  });
+  while (!halted.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(crew->AtFault(1, 3, std::span(&page, 1), false));  // granted while vCPU 0 still halts
+  resume = true;
+  zero.join();
+  CHECK(out.edges.size() == 1 && out.edges[0] == (crew::TransferEdge{0x300, 0, 6, 1, 3}));
+  crew->BeforeRun(0, 6);
+  CHECK(p0.Of(0x300) == Access::kNone);
+}
+
 TEST(TestReplayFollows, "replay protects a recorded fault's page just before it, checks the stop and its edges, waits at the gate") {
   FakeProtector p0, p1;
   const std::vector<replay::CrewTransferRecord> edges = {{0x300, {0, 9}, {1, 7}}};
   const std::vector<replay::CrewFaultRecord> faults = {{{0, 4}, 0x300, true, 0}, {{1, 7}, 0x300, true, 1}};
   CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), edges, faults, std::vector<uint64_t>{20, 20},
-                    {&p0, &p1}, std::chrono::milliseconds(2000));
+                    {&p0, &p1}, crew::ReplayGate::Options{std::chrono::milliseconds(2000)});
   replay.BeforeRun(0, 2);
   CHECK(p0.Of(0x300) == Access::kWrite);  // not yet: the fault is at 4
   replay.BeforeRun(0, 3);
@@ -245,7 +268,7 @@ TEST(TestReplayDivergences, "replay: an exit where a fault was recorded, another
   FakeProtector p0, p1;
   const std::vector<replay::CrewFaultRecord> faults = {{{0, 4}, 0x300, true, 1}};
   CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), {}, faults, std::nullopt, {&p0, &p1},
-                    std::chrono::milliseconds(200));
+                    crew::ReplayGate::Options{std::chrono::milliseconds(200)});
   CHECK(DivergenceOf([&] { replay.AtExit(0, 4); }).find("CREW fault") == 0);
   const PageAccess other{0x301, true};
   CHECK(DivergenceOf([&] { replay.AtFault(0, 4, std::span(&other, 1), false); }).find("CREW fault") == 0);

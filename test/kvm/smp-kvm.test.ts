@@ -145,13 +145,16 @@ describe('kvm SMP: plain runs, statistics and options', () => {
     expect(stats.crew?.hottestPages[0]?.where).toMatch(/^guest 0x[0-9a-f]+/);
   });
 
-  test('--crew-granularity below a host page, or above 1 MiB, is refused in one line before anything runs', async () => {
+  test('--crew-granularity below a host page, or above 1 MiB, and --crew-hold are refused in one line before anything runs', async () => {
     const dir = logFolder('kvm-smp-granularity');
     for (const bytes of [1024, 2 * 1024 * 1024]) {
       await expect(
         record({ elf: builtGuestPath('matmul', 'x86_64', true), logPath: join(dir, 'x.rrlog'), vcpus: 2, crewGranularity: bytes }),
       ).rejects.toThrow(/^the kvm engine's CREW pages are 4 KiB to 1 MiB/);
     }
+    await expect(
+      record({ elf: builtGuestPath('matmul', 'x86_64', true), logPath: join(dir, 'x.rrlog'), vcpus: 2, crewHold: 1000 }),
+    ).rejects.toThrow(/^--crew-hold is for engines that count instructions: the kvm engine gives a page up at the holder's next exit$/);
     const wide = join(dir, 'wide.rrlog');
     const recorded = await record({ elf: builtGuestPath('radix-sort', 'x86_64', true), logPath: wide, vcpus: 2, crewGranularity: 65536, capture: true });
     expect(resultLine('radix-sort', recorded.console.toString())).toMatch(/^radix-sort: ok/);

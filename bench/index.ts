@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- SECTION...]`: every benchmark, one after another (they share two cores),
- * or only the named sections (emu, record-replay, crew, kvm, kvm-smp, startup).
+ * or only the named sections (emu, record-replay, crew, kvm, kvm-smp, startup, log).
  */
 import { benchEmu, formatEmuBench } from './emu.js';
 import { benchCrew, formatCrewBench } from './crew.js';
@@ -8,6 +8,7 @@ import { kvmBenchSection } from './kvm.js';
 import { kvmSmpBenchSection } from './kvm-smp.js';
 import { benchRecordReplay, formatRecordReplay } from './record-replay.js';
 import { benchStartup, formatStartup } from './startup.js';
+import { benchLog, formatLogBench } from './log.js';
 
 const SECTIONS: Record<string, () => Promise<string>> = {
   emu: async () => `emu against qemu-system-riscv64 TCG, same ELF, same run:\n${formatEmuBench(await benchEmu())}`,
@@ -18,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<string>> = {
   kvm: kvmBenchSection,
   'kvm-smp': () => kvmSmpBenchSection(),
   startup: async () => `start-up of the rrkit command (whole processes, median of 15, interleaved):\n${formatStartup(await benchStartup())}`,
+  log: async () => `the log at scale (format version 3, one run):\n${formatLogBench(await benchLog())}`,
 };
 
 const asked = process.argv.slice(2);

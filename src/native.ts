@@ -32,7 +32,9 @@ export type NativeOutcome =
   /** rrkit itself failed */
   | 'host-error'
   /** replay: the guest did not follow the log; `divergence` says where */
-  | 'diverged';
+  | 'diverged'
+  /** replay: the log is damaged where the replay reached it; `replay.damage` says where */
+  | 'log-damaged';
 
 /** The first place a replay differed from its recording (rr's compare_with, as data). */
 export interface NativeDivergence {
@@ -68,8 +70,44 @@ export type NativeSession =
       crewHold: number;
       /** free-form engine configuration recorded in the header */
       configJson: string;
+      /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
+      deflateLevel?: number;
     }
-  | { mode: 'replay'; path: string };
+  | {
+      mode: 'replay';
+      path: string;
+      /**
+       * -1: the file as it is. Otherwise follow a file a recording is still writing, waiting
+       * for new chunks until the trailer, and giving up after this many ms without a new
+       * byte (0: never).
+       */
+      followMs: number;
+      /**
+       * null: stop at the end of the log. Otherwise go on live from there (every vCPU
+       * paused at its last landmark in the log, then the devices switch to the world),
+       * recording into `path` unless it is '' (a log holding the replayed one's records,
+       * then the live run's; `crewHold` for its CREW recording on several vCPUs).
+       */
+      thenRun: { path: string; crewHold: number } | null;
+    };
+
+/** What a replay read and checked, reported by the native run so that nothing reads the log again. */
+export interface NativeReplayReport {
+  /** chunks read and decoded */
+  readonly chunks: number;
+  readonly records: number;
+  /** the whole log was read */
+  readonly ended: boolean;
+  /** ... and it ended with its trailer */
+  readonly complete: boolean;
+  readonly checkpointsCompared: number;
+  /** each vCPU's count at the last checkpoint that matched */
+  readonly lastMatchingCheckpoint?: readonly bigint[];
+  /** replay then live: each vCPU's landmark where it went live (its last in the log), if it did */
+  readonly liveFrom?: readonly bigint[];
+  /** where the replay met a damaged log: as LogFormatError */
+  readonly damage?: { readonly code: string; readonly chunk: number; readonly offset: number; readonly detail: string };
+}
 
 /** A sample of a run in progress. */
 export interface NativeProgress {
@@ -98,6 +136,8 @@ export interface NativeRunResult {
   readonly wallSeconds: number;
   /** replay: whether the log had its trailer (a clean close); true for other runs */
   readonly logComplete: boolean;
+  /** replay only */
+  readonly replay?: NativeReplayReport;
   /** the console output, when `capture` was set (otherwise it went to stdout) */
   readonly console: Buffer;
 }
@@ -237,6 +277,8 @@ export interface NativeLogDescription {
   close: boolean;
   /** Seal a chunk when its payload reaches this many bytes. */
   maxChunkBytes: number;
+  /** zlib level for the chunks, 0 (stored) .. 9; default the writer's */
+  deflateLevel?: number;
 }
 
 export interface NativeLogContents {

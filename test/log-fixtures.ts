@@ -55,12 +55,16 @@ export function sampleRecords(): object[] {
   return records;
 }
 
-export function writeLog(path: string, options: { close?: boolean; maxChunkBytes?: number; records?: object[] } = {}): Buffer {
+export function writeLog(
+  path: string,
+  options: { close?: boolean; maxChunkBytes?: number; records?: object[]; deflateLevel?: number } = {},
+): Buffer {
   native().logWrite(path, {
     header: header(2),
     records: options.records ?? sampleRecords(),
     close: options.close ?? true,
     maxChunkBytes: options.maxChunkBytes ?? 256,
+    ...(options.deflateLevel === undefined ? {} : { deflateLevel: options.deflateLevel }),
   });
   return readFileSync(path);
 }

@@ -1,10 +1,13 @@
 /**
  * Mutates real logs thousands of times — byte flips, truncations, chunk swaps, duplicated
- * and dropped chunks — and requires both readers (TypeScript, and C++ through the addon) to
- * give either a valid parse or a typed error, and to agree on which, where and what.
+ * and dropped chunks, and chunks changed under a recomputed CRC (so that the codec and the
+ * record decoders see the damage) — and requires both readers (TypeScript, and C++ through
+ * the addon) to give either a valid parse or a typed error, and to agree on which, where
+ * and what.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { crc32c } from '../src/analysis/crc32c.js';
 import { toJsonSafe } from '../src/analysis/log-dump.js';
 import { LogFormatError } from '../src/analysis/log-error.js';
 import { readLog } from '../src/analysis/log-reader.js';
@@ -29,8 +32,8 @@ function rng(seed: number): (n: number) => number {
 function chunks(bytes: Buffer): { start: number; end: number }[] {
   const out: { start: number; end: number }[] = [];
   let at = 16 + bytes.readUInt32LE(12) + 4;
-  while (at + 20 <= bytes.length && bytes.readUInt32LE(at) === 0x4b4e4843) {
-    const end = at + 20 + bytes.readUInt32LE(at + 8);
+  while (at + 28 <= bytes.length && bytes.readUInt32LE(at) === 0x4b4e4843) {
+    const end = at + 28 + bytes.readUInt32LE(at + 8);
     out.push({ start: at, end });
     at = end;
   }
@@ -40,7 +43,7 @@ function chunks(bytes: Buffer): { start: number; end: number }[] {
 function mutate(original: Buffer, random: (n: number) => number): { bytes: Buffer; how: string } {
   const bytes = Buffer.from(original);
   const parts = chunks(bytes);
-  switch (random(6)) {
+  switch (random(8)) {
     case 0: {
       const flips = 1 + random(4);
       for (let i = 0; i < flips; i++) bytes[random(bytes.length)]! ^= 1 << random(8);
@@ -77,9 +80,21 @@ function mutate(original: Buffer, random: (n: number) => number): { bytes: Buffe
         how: `chunk at ${c.start} duplicated`,
       };
     }
-    default: {
+    case 5: {
       const c = parts[random(parts.length)]!;
       return { bytes: Buffer.concat([bytes.subarray(0, c.start), bytes.subarray(c.end)]), how: `chunk at ${c.start} dropped` };
+    }
+    default: {
+      // Bytes of a chunk (its header fields or stored bytes) changed, and its CRC made right.
+      const c = parts[random(parts.length)]!;
+      const changes = 1 + random(3);
+      for (let i = 0; i < changes; i++) {
+        const at = random(2) === 0 ? c.start + 8 + random(16) : c.start + 28 + random(c.end - c.start - 28);
+        if (at < c.end) bytes[at] = random(256);
+      }
+      const storedEnd = Math.min(bytes.length, c.start + 28 + bytes.readUInt32LE(c.start + 8));
+      bytes.writeUInt32LE(crc32c(bytes.subarray(c.start + 28, storedEnd), crc32c(bytes.subarray(c.start, c.start + 24))), c.start + 24);
+      return { bytes, how: `${changes} bytes of the chunk at ${c.start} changed under a good CRC` };
     }
   }
 }
@@ -115,6 +130,7 @@ describe('log readers under mutation', () => {
     writeLog(join(dir, 'complete.rrlog')),
     writeLog(join(dir, 'incomplete.rrlog'), { close: false }),
     writeLog(join(dir, 'big-chunks.rrlog'), { maxChunkBytes: 4096 }),
+    writeLog(join(dir, 'stored.rrlog'), { deflateLevel: 0 }),
   ];
 
   it(`${ITERATIONS} mutations: a valid parse or the same typed error from both readers`, () => {
@@ -129,6 +145,8 @@ describe('log readers under mutation', () => {
       expect(cpp, `iteration ${i}: ${how}`).toEqual(ts);
     }
     // The mutations exercise the detectors, not just one of them.
-    for (const code of ['bad-crc', 'truncated', 'bad-sequence', 'ok']) expect(seen.get(code) ?? 0, code).toBeGreaterThan(0);
+    for (const code of ['bad-crc', 'truncated', 'bad-sequence', 'bad-payload', 'bad-record', 'ok']) {
+      expect(seen.get(code) ?? 0, code).toBeGreaterThan(0);
+    }
   });
 });

@@ -141,6 +141,23 @@ test('the log stays compact: bytes per 1000 instructions for a compute workload 
   writeFileSync(join(dir, 'size.txt'), `${bytes} bytes for ${instructions} instructions\n`);
 });
 
+test('chunks stored (deflate level 0) or deflated replay alike; stored is bigger; a bad level is refused', async () => {
+  const dir = logFolder('deflate-level');
+  const elf = builtGuestPath('clock-poll', 'rv64', true);
+  const sizes: number[] = [];
+  for (const deflateLevel of [0, 9]) {
+    const logPath = join(dir, `clock-poll-${deflateLevel}.rrlog`);
+    const recorded = await record({ elf, logPath, capture: true, deflateLevel, timeoutSeconds: 60 });
+    const replayed = await replay({ logPath, capture: true });
+    expect(replayed.kind).toBe('exited');
+    expect(replayed.result.console.equals(recorded.console)).toBe(true);
+    expect(replayed.result.stateHash).toBe(recorded.stateHash);
+    sizes.push(readFileSync(logPath).length);
+  }
+  expect(sizes[0]).toBeGreaterThan(sizes[1]!);
+  await expect(record({ elf, logPath: join(dir, 'bad.rrlog'), capture: true, deflateLevel: 10 })).rejects.toThrow(/deflateLevel must be 0\.\.9/);
+});
+
 describe('progress samples', () => {
   test('arrive while the guest runs, count up, and change nothing the replay sees', async () => {
     const dir = logFolder('progress');

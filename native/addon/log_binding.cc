@@ -210,7 +210,7 @@ Napi::Object HeaderTo(Napi::Env env, const LogHeader& h) {
   return o;
 }
 
-// logWrite(path, {header, records, close, maxChunkBytes}): writes the log synchronously.
+// logWrite(path, {header, records, close, maxChunkBytes, deflateLevel?}): writes the log synchronously.
 Napi::Value LogWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -220,6 +220,8 @@ Napi::Value LogWrite(const Napi::CallbackInfo& info) {
   const bool close = description.Get("close").ToBoolean();
   LogWriter::Options options;
   options.max_chunk_bytes = static_cast<size_t>(U64(description, "maxChunkBytes"));
+  if (description.Has("deflateLevel")) options.deflate_level = static_cast<int>(U64(description, "deflateLevel"));
+  if (options.deflate_level < 0 || options.deflate_level > 9) throw Napi::RangeError::New(env, "deflateLevel must be 0..9");
   try {
     LogWriter writer(header, std::make_shared<FileChunkSink>(path), options);
     for (uint32_t i = 0; i < records.Length(); ++i) writer.Append(RecordFrom(records.Get(i).As<Napi::Object>()));

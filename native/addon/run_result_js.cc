@@ -1,8 +1,42 @@
 #include "addon/run_result_js.h"
 
 namespace rrkit::addon {
+namespace {
 
-Napi::Object RunResultToJs(Napi::Env env, const machine::RunResult& result, bool log_complete) {
+Napi::Array CountsToJs(Napi::Env env, const replay::Checkpoint& checkpoint) {
+  Napi::Array counts = Napi::Array::New(env, checkpoint.vcpus.size());
+  for (uint32_t i = 0; i < checkpoint.vcpus.size(); ++i) counts.Set(i, Napi::BigInt::New(env, checkpoint.vcpus[i].at.count));
+  return counts;
+}
+
+// src/native.ts's NativeReplayReport.
+Napi::Object ReplayReportToJs(Napi::Env env, const replay::ReplayReport& report) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("chunks", Napi::Number::New(env, report.chunks));
+  out.Set("records", Napi::Number::New(env, static_cast<double>(report.records)));
+  out.Set("ended", report.ended);
+  out.Set("complete", report.complete);
+  out.Set("checkpointsCompared", Napi::Number::New(env, static_cast<double>(report.checkpoints_compared)));
+  if (report.last_matching_checkpoint) out.Set("lastMatchingCheckpoint", CountsToJs(env, *report.last_matching_checkpoint));
+  if (report.live_from) {
+    Napi::Array counts = Napi::Array::New(env, report.live_from->size());
+    for (uint32_t i = 0; i < report.live_from->size(); ++i) counts.Set(i, Napi::BigInt::New(env, (*report.live_from)[i]));
+    out.Set("liveFrom", counts);
+  }
+  if (report.damage) {
+    Napi::Object damage = Napi::Object::New(env);
+    damage.Set("code", replay::LogErrorCodeName(report.damage->code));
+    damage.Set("chunk", Napi::Number::New(env, static_cast<double>(report.damage->chunk)));
+    damage.Set("offset", Napi::Number::New(env, static_cast<double>(report.damage->offset)));
+    damage.Set("detail", report.damage->detail);
+    out.Set("damage", damage);
+  }
+  return out;
+}
+
+}  // namespace
+
+Napi::Object RunResultToJs(Napi::Env env, const machine::RunResult& result, const replay::ReplayReport* replay) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("outcome", machine::OutcomeName(result.outcome));
   out.Set("exitCode", result.exit_code);
@@ -31,7 +65,8 @@ Napi::Object RunResultToJs(Napi::Env env, const machine::RunResult& result, bool
   out.Set("memoryHash", Napi::BigInt::New(env, result.memory_hash));
   out.Set("stateHash", Napi::BigInt::New(env, result.state_hash));
   out.Set("wallSeconds", result.wall_seconds);
-  out.Set("logComplete", log_complete);
+  out.Set("logComplete", replay == nullptr || replay->complete);
+  if (replay != nullptr) out.Set("replay", ReplayReportToJs(env, *replay));
   out.Set("console", Napi::Buffer<char>::Copy(env, result.console.data(), result.console.size()));
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <iterator>
 #include <thread>
 
 #include "crew/edge_validation.h"
@@ -24,28 +25,52 @@ std::string StallReport::ToString() const {
   return s.str();
 }
 
+ReplayGate::ReplayGate(uint32_t vcpus, Options options) : options_(options) {
+  for (uint32_t v = 0; v < vcpus; ++v) vcpus_.push_back(std::make_unique<Vcpu>());
+}
+
 ReplayGate::ReplayGate(uint32_t vcpus, const std::vector<TransferEdge>& edges,
                        const std::optional<std::vector<uint64_t>>& final_counts, Options options)
-    : options_(options) {
+    : ReplayGate(vcpus, options) {
   ValidateEdges(vcpus, edges, final_counts);
-  for (uint32_t v = 0; v < vcpus; ++v) vcpus_.push_back(std::make_unique<Vcpu>());
-  for (const TransferEdge& e : edges) {
-    if (e.from_count == 0) continue;  // already satisfied at the start
-    vcpus_[e.to_vcpu]->waits.push_back(Wait{e.to_count, e.from_vcpu, e.from_count});
+  for (const TransferEdge& e : edges) AddEdge(e);
+}
+
+void ReplayGate::AddEdge(const TransferEdge& e) {
+  const auto n = static_cast<uint32_t>(vcpus_.size());
+  if (e.from_vcpu >= n || e.to_vcpu >= n) {
+    throw InvalidEdgeLog("CREW log: edge names a vCPU the machine lacks (it has " + std::to_string(n) + "): vcpu " +
+                         std::to_string(e.from_vcpu) + " -> vcpu " + std::to_string(e.to_vcpu));
   }
-  for (auto& v : vcpus_) {
-    std::sort(v->waits.begin(), v->waits.end(),
-              [](const Wait& a, const Wait& b) { return a.to_count < b.to_count; });
+  if (e.from_vcpu == e.to_vcpu) {
+    throw InvalidEdgeLog("CREW log: edge from a vCPU to itself: vcpu " + std::to_string(e.from_vcpu) + " @ " +
+                         std::to_string(e.from_count) + " -> @ " + std::to_string(e.to_count));
   }
+  if (e.from_count == 0) return;  // already satisfied at the start
+  Vcpu& to = *vcpus_[e.to_vcpu];
+  std::lock_guard lock(to.waits_mutex);
+  // In log order a vCPU's waits come by count; keep them sorted whatever the order.
+  auto at = to.waits.end();
+  while (at != to.waits.begin() && std::prev(at)->to_count > e.to_count) --at;
+  to.waits.insert(at, Wait{e.to_count, e.from_vcpu, e.from_count});
+  pending_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ReplayGate::WaitAt(uint32_t vcpu, uint64_t count) {
   Vcpu& me = *vcpus_[vcpu];
   Publish(vcpu, count);
-  // Skip gates a caller passed without stopping (it may start past them, e.g. at 0).
-  while (me.next < me.waits.size() && me.waits[me.next].to_count < count) ++me.next;
-  for (; me.next < me.waits.size() && me.waits[me.next].to_count == count; ++me.next) {
-    WaitFor(me, count, me.waits[me.next]);
+  // Skip gates a caller passed without stopping (it may start past them, e.g. at 0), then
+  // wait for every predecessor at this count.
+  for (;;) {
+    Wait wait;
+    {
+      std::lock_guard lock(me.waits_mutex);
+      if (me.waits.empty() || me.waits.front().to_count > count) return;
+      wait = me.waits.front();
+      me.waits.pop_front();
+    }
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    if (wait.to_count == count) WaitFor(me, count, wait);
   }
 }
 

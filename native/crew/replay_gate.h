@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -63,16 +64,26 @@ class ReplayGate {
     std::chrono::milliseconds running_stall_timeout{0};
   };
 
-  // Validates the log first (throws InvalidEdgeLog, see edge_validation.h).
+  // Edges to come: AddEdge() as the log is read (a streaming replay).
+  ReplayGate(uint32_t vcpus, Options options);
+  // All edges at once: validates them first (throws InvalidEdgeLog, see edge_validation.h).
   ReplayGate(uint32_t vcpus, const std::vector<TransferEdge>& edges,
              const std::optional<std::vector<uint64_t>>& final_counts, Options options);
   ReplayGate(uint32_t vcpus, const std::vector<TransferEdge>& edges)
       : ReplayGate(vcpus, edges, std::nullopt, Options{}) {}
 
+  // From any thread, in log order: one more edge (throws InvalidEdgeLog for an unknown
+  // vCPU or a self edge). A cycle cannot be seen from one edge; the log's order check
+  // (ReplayingWorld) and the stall report catch it.
+  void AddEdge(const TransferEdge& edge);
+  // Waits added and not yet passed.
+  size_t Pending() const { return pending_.load(std::memory_order_relaxed); }
+
   // The count before which `vcpu` must next stop and call WaitAt, or kNever.
   uint64_t NextWaitCount(uint32_t vcpu) const {
     const Vcpu& v = *vcpus_[vcpu];
-    return v.next < v.waits.size() ? v.waits[v.next].to_count : kNever;
+    std::lock_guard lock(v.waits_mutex);
+    return v.waits.empty() ? kNever : v.waits.front().to_count;
   }
 
   // Blocks `vcpu`, stopped before instruction `count` (== NextWaitCount), until its
@@ -101,9 +112,9 @@ class ReplayGate {
     std::atomic<uint64_t> waiting_at{0};
     std::atomic<uint32_t> waiting_for{0};
     std::atomic<uint64_t> waiting_for_count{0};
-    // Owner thread only.
-    std::vector<Wait> waits;  // by to_count
-    size_t next = 0;
+    // Taken by the owner thread, added by whichever thread reads the log.
+    mutable std::mutex waits_mutex;
+    std::deque<Wait> waits;  // by to_count
   };
 
   void WaitFor(Vcpu& me, uint64_t count, const Wait& wait);
@@ -113,6 +124,7 @@ class ReplayGate {
 
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   Options options_;
+  std::atomic<size_t> pending_{0};
   std::atomic<bool> failed_{false};
   std::mutex failure_mutex_;
   std::optional<StallReport> failure_;  // the first failure, rethrown to every waiter

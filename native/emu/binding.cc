@@ -16,6 +16,7 @@
 #include "addon/run_result_js.h"
 #include "emu/elf_loader.h"
 #include "emu/machine.h"
+#include "replay/chunk_source.h"
 #include "replay/log_error.h"
 #include "replay/session.h"
 
@@ -53,7 +54,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       result_ = on_progress_.IsEmpty() ? machine_->RunUntilStopped() : RunSampling(progress);
-      if (session_->replaying() != nullptr) log_complete_ = session_->replaying()->log_complete();
+      if (session_->replaying() != nullptr) replay_report_ = session_->replay_report();
       // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
       // the promise resolves, so that the caller can read it at once.
       machine_.reset();
@@ -63,7 +64,9 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     }
   }
 
-  void OnOK() override { deferred_.Resolve(addon::RunResultToJs(Env(), result_, log_complete_)); }
+  void OnOK() override {
+    deferred_.Resolve(addon::RunResultToJs(Env(), result_, replay_report_ ? &*replay_report_ : nullptr));
+  }
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
@@ -117,7 +120,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::unique_ptr<replay::Session> session_;  // outlives machine_, which refers to its world
   std::unique_ptr<Machine> machine_;
   machine::RunResult result_;
-  bool log_complete_ = true;  // replay: whether the log had its trailer
+  std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
 };
 
 uint64_t ToU64(const Napi::Value& value) {
@@ -130,15 +133,33 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
+// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
+// on writing it, giving up after followMs without a new byte (0: never).
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
+  if (follow_ms < 0) return replay::LogReader::Open(path);
+  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
+      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
+}
+
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson } or { mode: 'replay', path }.
+// crewHold, configJson } or { mode: 'replay', path, followMs, thenRun } (thenRun: null, or
+// { path } to go on live at the end of the log, recording into `path` unless it is empty).
 // Recording also sets options.crew_hold_instructions (TypeScript owns its default).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
   const std::string path = session.Get("path").As<Napi::String>();
-  if (mode == "replay") return replay::Session::Replay(path);
+  // The emu board has no device that writes guest memory: a log holding DMA writes is
+  // refused where the replay reads one (ReplayingWorld::Options).
+  if (mode == "replay") {
+    auto reader = OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue());
+    const Napi::Value then_run = session.Get("thenRun");
+    if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
+    const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
+    options.crew_hold_instructions = static_cast<uint64_t>(then_run.As<Napi::Object>().Get("crewHold").As<Napi::Number>().DoubleValue());
+    return replay::Session::ReplayThenLive(std::move(reader), {}, next);
+  }
   replay::LogHeader header;
   header.engine = "emu";
   header.image_hash = BytesOf(session.Get("imageHash"));
@@ -155,13 +176,25 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
-  return replay::Session::Record(path, header);
+  replay::LogWriter::Options writer;
+  const Napi::Value level = session.Get("deflateLevel");
+  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
+  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
+  return replay::Session::Record(path, header, writer);
 }
 
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;
-// replaying them follows the logged transfers.
+// replaying them follows the logged transfers; a replay going live and recording on does
+// the one, then the other.
 void ConnectCrew(replay::Session& session, MachineOptions& options) {
   if (options.harts < 2) return;
+  if (replay::ReplayingWorld* replaying = session.replaying()) {
+    if (replaying->header().vcpus != options.harts) {
+      throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
+                                  " harts, not " + std::to_string(options.harts));
+    }
+    options.follow_crew_edges = true;
+  }
   if (replay::LogWriter* writer = session.writer()) {
     options.crew_granularity = writer->header().crew_granularity;
     if (options.crew_granularity == 0) throw std::invalid_argument("recording several harts needs a CREW granularity");
@@ -170,28 +203,18 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
     options.crew_sink = [writer](const crew::TransferEdge& e) {
       writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
     };
-  } else if (replay::ReplayingWorld* replaying = session.replaying()) {
-    if (replaying->header().vcpus != options.harts) {
-      throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
-                                  " harts, not " + std::to_string(options.harts));
-    }
-    std::vector<crew::TransferEdge> edges;
-    for (const replay::CrewTransferRecord& r : replaying->crew_transfers())
-      edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
-    options.crew_edges = std::move(edges);
   }
 }
 
-// The emu board has no device that writes guest memory, so it cannot have recorded DMA
-// writes; replaying a log that holds some would ignore input the guest once saw.
-void RefuseDmaWrites(replay::Session& session) {
-  const replay::ReplayingWorld* replaying = session.replaying();
-  if (replaying == nullptr || !replaying->first_dma()) return;
-  const replay::Landmark at = *replaying->first_dma();
-  throw std::invalid_argument("the log holds " + std::to_string(replaying->dma_count()) +
-                              " DMA writes (the first at vcpu " + std::to_string(at.vcpu) + " @ " +
-                              std::to_string(at.count) +
-                              "), which the emu engine has no device for: it was not recorded on emu");
+// SMP replay: the edges the world reads go to the machine's gate, as it reads them.
+void FollowCrew(replay::Session& session, Machine& machine) {
+  replay::ReplayingWorld* replaying = session.replaying();
+  crew::ReplayGate* gate = machine.replay_gate();
+  if (replaying == nullptr || gate == nullptr) return;
+  replaying->FollowTransfers({[gate](const replay::CrewTransferRecord& r) {
+                                gate->AddEdge({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
+                              },
+                              [gate] { return gate->Pending(); }});
 }
 
 // progress: null, or { callback, intervalMs }.
@@ -232,9 +255,9 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
-    RefuseDmaWrites(*session);
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
+    FollowCrew(*session, *machine);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();

@@ -40,6 +40,7 @@ class Board {
   const machine::MmioBus& bus() const { return bus_; }
   Clint& clint() { return clint_; }
   const MachineClock& clock() const { return clock_; }
+  MachineClock& clock() { return clock_; }
   machine::ConsoleOutput& console() { return console_out_; }
 
  private:

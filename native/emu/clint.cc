@@ -40,7 +40,9 @@ uint64_t Clint::Read(uint64_t offset, unsigned size, replay::Landmark at) {
 }
 
 uint64_t Clint::ReadMtime(replay::Landmark at) {
-  return world_.Input(at, replay::InputKind::kClock, [this] { return clock_.Ticks(); });
+  const uint64_t now = world_.Input(at, replay::InputKind::kClock, [this] { return clock_.Ticks(); });
+  if (at.vcpu < latest_mtime_.size()) latest_mtime_[at.vcpu].store(now, std::memory_order_relaxed);
+  return now;
 }
 
 void Clint::Write(uint64_t offset, unsigned size, uint64_t value, replay::Landmark /*at*/) {

@@ -3,6 +3,7 @@
 // host time since the machine started. mtime reads are world inputs (kClock).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -21,24 +22,36 @@ inline constexpr uint64_t kClintMtimeOffset = 0xbff8;
 
 class BoardEvents;
 
-// Host time in CLINT ticks (100 ns) since the machine was created.
+// Host time in CLINT ticks (100 ns) since the machine was created, or since the tick a
+// replay went live at (ContinueFrom).
 class MachineClock {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr uint64_t kNanosPerTick = 100;
 
   uint64_t Ticks() const {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start_).count()) /
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start()).count()) /
            kNanosPerTick;
   }
   Clock::time_point TimeOfTicks(uint64_t ticks) const {
     // Saturate far-future compares (mtimecmp = ~0 means "never").
     if (ticks > (uint64_t{1} << 52)) return Clock::time_point::max();
-    return start_ + std::chrono::nanoseconds(ticks * kNanosPerTick);
+    return start() + std::chrono::nanoseconds(ticks * kNanosPerTick);
+  }
+  // Going live after a replay: the guest saw the recording's clock up to `ticks`, so host
+  // time goes on from there (never backwards), whenever the replay ran.
+  void ContinueFrom(uint64_t ticks) {
+    const Clock::time_point now = Clock::now();
+    const auto since = std::chrono::nanoseconds(ticks * kNanosPerTick);
+    if (now - start() < since) start_ns_.store((now - since).time_since_epoch().count(), std::memory_order_release);
   }
 
  private:
-  Clock::time_point start_ = Clock::now();
+  Clock::time_point start() const {
+    return Clock::time_point(Clock::duration(start_ns_.load(std::memory_order_acquire)));
+  }
+
+  std::atomic<Clock::rep> start_ns_{Clock::now().time_since_epoch().count()};
 };
 
 class Clint final : public machine::Device {
@@ -50,6 +63,12 @@ class Clint final : public machine::Device {
 
   // mtime, a world input (what the `time` CSR reads too).
   uint64_t ReadMtime(replay::Landmark at);
+  // The latest mtime any hart has read (replay then live: where the live clock goes on).
+  uint64_t LatestMtime() const {
+    uint64_t latest = 0;
+    for (const auto& read : latest_mtime_) latest = std::max(latest, read.load(std::memory_order_relaxed));
+    return latest;
+  }
 
   bool SoftwarePending(uint32_t hart) const { return msip_[hart].load(std::memory_order_acquire) != 0; }
   uint64_t TimerCompare(uint32_t hart) const { return mtimecmp_[hart].load(std::memory_order_acquire); }
@@ -63,6 +82,7 @@ class Clint final : public machine::Device {
   const MachineClock& clock_;
   std::array<std::atomic<uint32_t>, kMaxHarts> msip_{};
   std::array<std::atomic<uint64_t>, kMaxHarts> mtimecmp_{};
+  std::array<std::atomic<uint64_t>, kMaxHarts> latest_mtime_{};  // each hart's last mtime read
 };
 
 }  // namespace rrkit::emu

@@ -25,9 +25,10 @@ bool LoggedInterrupts::SleepsAfterWfi(HartRun& run) {
 // run) is logged at this very count, so it is the hart's target and came first (cuts leave
 // a sleeping hart asleep). Sleeping means the hart is somewhere the recording never was,
 // unless the log is incomplete and simply holds nothing more for it (a hart parked for
-// good after main): that is where its part of the log ends.
+// good after main): that is where its part of the log ends. (A target of kNever means the
+// log has been read to its end; the stop record, if any, would have given a final count.)
 InterruptSource::Asleep LoggedInterrupts::WhileAsleep(HartRun& run) {
-  if (!log_has_end_ && run.target == replay::kNever) return Asleep::kLogEnded;
+  if (run.target == replay::kNever && !world_.FinalLandmarks().has_value()) return Asleep::kLogEnded;
   const bool more = run.target != replay::kNever;
   throw replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "wfi wake-up",
                            "an interrupt, a logged wake-up or the end of the run at this count",

@@ -8,10 +8,7 @@ namespace rrkit::emu {
 
 class LoggedInterrupts final : public InterruptSource {
  public:
-  // `log_has_end`: the log says where every hart stopped (it was closed cleanly) or the
-  // run has stop counts; otherwise a hart asleep with nothing more logged has reached the
-  // end of an incomplete log.
-  LoggedInterrupts(replay::World& world, bool log_has_end) : world_(world), log_has_end_(log_has_end) {}
+  explicit LoggedInterrupts(replay::World& world) : world_(world) {}
 
   std::optional<replay::World::Scheduled> NextScheduled(uint32_t hart) override { return world_.ScheduledInterrupt(hart); }
   void TakeScheduled(HartRun& run) override;
@@ -23,7 +20,6 @@ class LoggedInterrupts final : public InterruptSource {
 
  private:
   replay::World& world_;
-  const bool log_has_end_;
 };
 
 }  // namespace rrkit::emu

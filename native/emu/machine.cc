@@ -6,6 +6,7 @@
 #include "emu/logged_interrupts.h"
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
+#include "replay/log_error.h"
 
 namespace rrkit::emu {
 namespace {
@@ -28,12 +29,15 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
       board_(options.harts, world, *this, options.console, std::move(input)),
       stop_([this] { WakeAll(); }, "instruction"),
       cut_(options.harts),
+      switch_cut_(options.harts),
       cut_schedule_(CutScheduleFor(options, world)) {
   for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
 
-  final_counts_ = world_.FinalLandmarks();
-  if (!final_counts_.has_value() && !options.stop_at.empty()) final_counts_ = options.stop_at;
-  if (final_counts_.has_value()) final_counts_->resize(options.harts, replay::kNever);
+  // Replay: the log's stop record comes as the harts read the log (FinalCountsKnown).
+  if (!options.stop_at.empty()) {
+    final_counts_ = options.stop_at;
+    final_counts_->resize(options.harts, replay::kNever);
+  }
 
   std::vector<Hart*> harts;
   for (uint32_t id = 0; id < options.harts; ++id) {
@@ -50,32 +54,30 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
   if (world_.DeliversLiveInterrupts()) {
     interrupts_ = std::make_unique<LiveInterrupts>(world_, board_.clint(), board_.clock(), std::move(harts));
   } else {
-    interrupts_ = std::make_unique<LoggedInterrupts>(world_, final_counts_.has_value());
+    interrupts_ = std::make_unique<LoggedInterrupts>(world_);
   }
-  for (auto& run : runs_) run->next_interrupt = interrupts_->NextScheduled(run->hart.id());
 
-  if (options.crew_granularity != 0 && options.harts > 1) {
-    if (options.crew_edges.has_value()) throw std::invalid_argument("CREW records; a replay follows the recorded edges instead");
-    // RAM, then one more page for the ordered devices (access_policy.h).
-    const uint64_t g = options.crew_granularity;
-    crew_device_page_ = (options.ram_bytes + g - 1) / g;
-    std::vector<crew::VcpuHooks> hooks;
-    for (const auto& hart : harts_) {
-      std::atomic<uint32_t>* attention = &hart->attention;
-      hooks.push_back({attention, kAttentionCrew, [attention] { FutexWakeAll(*attention); }});
-    }
-    crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
-                                         std::move(hooks), options.crew_sink, options.crew_hold_instructions);
-  }
-  if (options.crew_edges.has_value() && options.harts > 1) {
-    // Validates the edges against the harts and their final landmarks (throws
-    // crew::InvalidEdgeLog before anything runs).
-    gate_ = std::make_unique<crew::ReplayGate>(options.harts, *options.crew_edges, final_counts_,
-                                               crew::ReplayGate::Options{options.crew_stall_timeout});
+  // SMP record: CREW from the start; a replay going live (then recording) starts it then.
+  if (options.crew_granularity != 0 && options.harts > 1 && world_.DeliversLiveInterrupts()) StartCrew();
+  if (options.follow_crew_edges && options.harts > 1) {
+    gate_ = std::make_unique<crew::ReplayGate>(options.harts, crew::ReplayGate::Options{options.crew_stall_timeout});
   }
 }
 
 Machine::~Machine() = default;
+
+void Machine::StartCrew() {
+  // RAM, then one more page for the ordered devices (access_policy.h).
+  const uint64_t g = options_.crew_granularity;
+  crew_device_page_ = (options_.ram_bytes + g - 1) / g;
+  std::vector<crew::VcpuHooks> hooks;
+  for (const auto& hart : harts_) {
+    std::atomic<uint32_t>* attention = &hart->attention;
+    hooks.push_back({attention, kAttentionCrew, [attention] { FutexWakeAll(*attention); }});
+  }
+  crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g), std::move(hooks),
+                                       options_.crew_sink, options_.crew_hold_instructions);
+}
 
 // --- the run ---------------------------------------------------------------------------
 
@@ -117,6 +119,9 @@ machine::RunResult Machine::RunUntilStopped() {
       result.outcome = machine::Outcome::kDiverged;
       result.error = replay::DescribeDivergence(d, "instruction");
       result.divergence = d;
+    } catch (const replay::LogError& e) {
+      result.outcome = machine::Outcome::kLogDamaged;
+      result.error = e.what();
     }
   }
   return result;
@@ -130,6 +135,41 @@ uint64_t Machine::RetiredSoFar() {
     harts_[i]->attention.fetch_or(kAttentionPublish, std::memory_order_relaxed);
   }
   return total;
+}
+
+// --- replay, then live ----------------------------------------------------------------
+
+void Machine::JoinSwitch(HartRun& run) {
+  switch_cut_.Arrive([this] {
+    try {
+      GoLive();
+    } catch (const std::exception& e) {
+      Stop(machine::Outcome::kHostError, std::string("going live at the end of the log: ") + e.what());
+    }
+  });
+  UpdateTarget(run);
+}
+
+// Every hart is paused at its last landmark in the log: from here the machine runs as a
+// plain run or a recording does. The guest saw the recording's clock; host time goes on
+// from the latest value it read.
+void Machine::GoLive() {
+  world_.GoLive();
+  board_.clock().ContinueFrom(board_.clint().LatestMtime());
+  std::vector<Hart*> harts;
+  for (const auto& hart : harts_) harts.push_back(hart.get());
+  interrupts_ = std::make_unique<LiveInterrupts>(world_, board_.clint(), board_.clock(), std::move(harts));
+  interrupts_->Start();
+  cut_schedule_.GoLive(options_.checkpoint_interval, harts_[0]->instret);
+  gate_.reset();
+  if (options_.crew_granularity != 0 && harts_.size() > 1) StartCrew();
+  for (auto& run : runs_) {
+    run->next_interrupt.reset();
+    run->horizon = replay::kNever;
+    run->switch_at = replay::kNever;
+    // A timer may have fallen due, or msip been set, while the log said nothing: look.
+    run->hart.RaiseAttention(kAttentionInterrupt);
+  }
 }
 
 // --- consistent cuts ---------------------------------------------------------------------
@@ -165,7 +205,13 @@ replay::Checkpoint Machine::CaptureState() {
 // --- stop ------------------------------------------------------------------------------
 
 void Machine::WakeAll() {
+  // An abort: harts waiting for more of the log give up. (A guest's exit needs none: a
+  // replaying hart reaches its exit only once the log is read past it, and a finished one
+  // waits for nothing; the world must stay readable for the stop record's trailer.)
+  const machine::Outcome outcome = stop_.outcome();
+  if (outcome != machine::Outcome::kExited && outcome != machine::Outcome::kReachedCounts) world_.Cancel();
   if (crew_) crew_->Stop();   // harts waiting for a page give up
+  switch_cut_.Cancel();
   if (gate_) gate_->Cancel();  // ... and so do harts waiting at their gates
   for (const auto& hart : harts_) hart->RaiseAttention(kAttentionStop);
   cut_.Cancel();
@@ -184,8 +230,10 @@ void Machine::TimerCompareChanged(uint32_t hart) { interrupts_->TimerCompareChan
 
 void Machine::ExitRequested(replay::Landmark at, int code) {
   if (!stop_.RecordExit(at, code)) return;
-  // Replaying to final landmarks: the other harts still run to theirs.
-  if (!final_counts_.has_value()) Stop(machine::Outcome::kExited, "");
+  // Replaying to final landmarks: the other harts still run to theirs. (A replaying hart
+  // reaches its exit only once the log is read past it: the stop record, if the log has
+  // one, is known by now.)
+  if (!FinalCountsKnown()) Stop(machine::Outcome::kExited, "");
 }
 
 }  // namespace rrkit::emu

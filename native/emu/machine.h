@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,8 +52,9 @@ struct MachineOptions {
   // serving requests for it (Crew's hold); 0 serves them at its next block boundary. The
   // record session sets it (default: CREW_DEFAULT_HOLD in src/smp/crew-options.ts).
   uint64_t crew_hold_instructions = 0;
-  // SMP replay: the recorded transfer edges each hart waits at.
-  std::optional<std::vector<crew::TransferEdge>> crew_edges;
+  // SMP replay: each hart waits at the recorded transfer edges, which whoever reads the
+  // log hands to replay_gate() as it reads them.
+  bool follow_crew_edges = false;
   std::chrono::milliseconds crew_stall_timeout{3000};
 };
 
@@ -80,6 +82,9 @@ class Machine final : private BoardEvents {
   // A store hit a code line: every hart drops its decoded blocks at its next block boundary.
   void CodeModified();
 
+  // SMP replay with follow_crew_edges: where the recorded edges go. Null otherwise.
+  crew::ReplayGate* replay_gate() { return gate_.get(); }
+
  private:
   // BoardEvents
   void SoftwareInterruptChanged(uint32_t hart) override;
@@ -92,6 +97,10 @@ class Machine final : private BoardEvents {
   bool HandleAttention(HartRun& run, uint32_t bits);
   bool ReachTarget(HartRun& run);
   void UpdateTarget(HartRun& run);
+  // Replay: what the log has said so far about this hart's next stops.
+  void RefreshFromLog(HartRun& run);
+  // Whether every hart's final count is known: stop_at, or the replayed log's stop record.
+  bool FinalCountsKnown();
   void FinishHart(HartRun& run);
   void Sleep(HartRun& run);
   void SpinWait(HartRun& run);
@@ -115,6 +124,14 @@ class Machine final : private BoardEvents {
     crew::Crew* crew_;
     uint32_t vcpu_;
   };
+
+  // --- replay, then live (machine.cc) ----------------------------------------------------
+  // The hart is at its last landmark in the log (World::SwitchLandmarks); the last hart to
+  // arrive turns the machine live, while every hart is paused there.
+  void JoinSwitch(HartRun& run);
+  void GoLive();
+  // SMP record: CREW page ownership (at construction, or when a replay goes live).
+  void StartCrew();
 
   // --- consistent cuts (machine.cc) -------------------------------------------------------
   // Hart 0 decided (record/live): ask every other hart to pause at its next boundary.
@@ -141,10 +158,15 @@ class Machine final : private BoardEvents {
 
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;
+  // Where every hart stops: options.stop_at, or in replay the log's stop record once read.
+  std::mutex final_counts_mutex_;
   std::optional<std::vector<uint64_t>> final_counts_;
 
   machine::StopProtocol stop_;
   machine::ConsistentCut cut_;
+  machine::ConsistentCut switch_cut_;  // replay then live: where every hart leaves the log
+  std::mutex switch_mutex_;
+  std::optional<std::vector<uint64_t>> switch_at_;
   machine::CutSchedule cut_schedule_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;

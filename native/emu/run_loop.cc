@@ -10,6 +10,7 @@
 #include <sched.h>
 
 #include "emu/machine.h"
+#include "replay/log_error.h"
 
 namespace rrkit::emu {
 namespace {
@@ -33,6 +34,8 @@ void Machine::HartThread(uint32_t index) {
       Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "transfer order",
                                   "every hart progressing", stalled.what()});
     }
+  } catch (const replay::LogError& e) {
+    Stop(machine::Outcome::kLogDamaged, e.what());
   } catch (const std::exception& e) {
     Stop(machine::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }
@@ -166,15 +169,49 @@ void Machine::PollCrew(HartRun& run) {
 
 void Machine::UpdateTarget(HartRun& run) {
   const uint32_t id = run.hart.id();
+  if (!world_.DeliversLiveInterrupts()) RefreshFromLog(run);
   uint64_t target = std::min(run.final_count, cut_schedule_.next(id));
+  target = std::min(target, run.horizon);
+  target = std::min(target, run.switch_at);
   target = std::min(target, run.crew_poll_at);
   if (gate_) target = std::min(target, gate_->NextWaitCount(id));
   if (run.next_interrupt.has_value()) target = std::min(target, run.next_interrupt->count);
   run.target = target;
 }
 
+// Replay reads the log as the harts reach it (replay/world.h, Horizon): a hart runs freely
+// up to its horizon, below which every record of it has been read. Another hart may have
+// read further since this one computed its target; this one sees that when it reaches the
+// target, which is at most its horizon, so nothing it needs can lie below.
+void Machine::RefreshFromLog(HartRun& run) {
+  const uint32_t id = run.hart.id();
+  run.horizon = world_.Horizon(id);
+  if (!run.next_interrupt.has_value()) run.next_interrupt = interrupts_->NextScheduled(id);
+  if (run.final_count == replay::kNever && FinalCountsKnown()) {
+    std::lock_guard lock(final_counts_mutex_);
+    run.final_count = (*final_counts_)[id];
+  }
+  cut_schedule_.Refresh();
+  if (run.switch_at == replay::kNever) {
+    std::lock_guard lock(switch_mutex_);
+    if (!switch_at_.has_value()) switch_at_ = world_.SwitchLandmarks();
+    if (switch_at_.has_value() && id < switch_at_->size()) run.switch_at = (*switch_at_)[id];
+  }
+}
+
+bool Machine::FinalCountsKnown() {
+  std::lock_guard lock(final_counts_mutex_);
+  if (final_counts_.has_value()) return true;
+  if (world_.DeliversLiveInterrupts()) return false;
+  auto counts = world_.FinalLandmarks();
+  if (!counts.has_value()) return false;
+  counts->resize(harts_.size(), replay::kNever);
+  final_counts_ = std::move(counts);
+  return true;
+}
+
 // The hart is at run.target: join a cut, wait at its replay gate, take a scheduled
-// interrupt, or stop. In that order when they coincide, with one exception: an interrupt
+// interrupt, stop, or (replay) read on in the log. In that order when they coincide, with one exception: an interrupt
 // the recording took before that cut (a hart woken from wfi joins cuts without retiring
 // anything, so both can fall on one count; the log's order says which came first). A cut
 // comes before the gate because the recorded cut was consistent: every hart reaches its
@@ -202,6 +239,13 @@ bool Machine::ReachTarget(HartRun& run) {
   } else if (now >= run.final_count) {
     FinishHart(run);
     return false;
+  } else if (now >= run.switch_at) {
+    JoinSwitch(run);
+    if (stopping()) return false;
+    return true;  // live now: its target is set
+  } else if (now >= run.horizon) {
+    world_.Advance(hart.id(), now);
+    if (stopping()) return false;
   } else if (now > run.target) {
     throw std::runtime_error("hart " + std::to_string(hart.id()) + " passed its target count " +
                              std::to_string(run.target) + " (at " + std::to_string(now) + ")");

@@ -2,16 +2,24 @@
 
 #include <sys/random.h>
 
+#include <array>
 #include <stdexcept>
 
 namespace rrkit::emu {
 namespace {
 
+// Host entropy, fetched 64 values per getrandom call (a system call per 8 bytes would cost
+// more than everything else a read of the register does), buffered per hart thread.
 uint64_t HostEntropy() {
-  uint64_t value = 0;
-  if (getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value))
-    throw std::runtime_error("getrandom for the rrkit entropy register failed");
-  return value;
+  constexpr size_t kBuffered = 64;
+  thread_local std::array<uint64_t, kBuffered> buffer;
+  thread_local size_t next = kBuffered;
+  if (next == kBuffered) {
+    if (getrandom(buffer.data(), sizeof buffer, 0) != static_cast<ssize_t>(sizeof buffer))
+      throw std::runtime_error("getrandom for the rrkit entropy register failed");
+    next = 0;
+  }
+  return buffer[next++];
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <thread>
 
 #include "addon/registry.h"
@@ -23,6 +24,7 @@
 #include "kvm/kvm_system.h"
 #include "kvm/long_mode.h"
 #include "kvm/machine.h"
+#include "replay/chunk_source.h"
 #include "replay/session.h"
 
 namespace rrkit::kvm {
@@ -69,7 +71,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       result_ = on_progress_.IsEmpty() ? parts_->machine->Run() : RunSampling(progress);
-      if (parts_->session->replaying() != nullptr) log_complete_ = parts_->session->replaying()->log_complete();
+      if (parts_->session->replaying() != nullptr) replay_report_ = parts_->session->replay_report();
       // Seal the log (and its trailer after a clean stop) before the promise resolves.
       parts_.reset();
     } catch (const std::exception& e) {
@@ -79,7 +81,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 
   void OnOK() override {
     Napi::Env env = Env();
-    Napi::Object out = addon::RunResultToJs(env, result_.run, log_complete_);
+    Napi::Object out = addon::RunResultToJs(env, result_.run, replay_report_ ? &*replay_report_ : nullptr);
     out.Set("interrupts", static_cast<double>(result_.interrupts));
     Napi::Array delays = Napi::Array::New(env, result_.interrupt_delays_ns.size());
     for (uint32_t i = 0; i < result_.interrupt_delays_ns.size(); ++i) delays.Set(i, static_cast<double>(result_.interrupt_delays_ns[i]));
@@ -133,7 +135,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<RunParts> parts_;
   RunResult result_;
-  bool log_complete_ = true;
+  std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
 };
 
 uint64_t ToU64(const Napi::Value& value) {
@@ -146,14 +148,29 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value) {
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
 
+// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
+// on writing it, giving up after followMs without a new byte (0: never).
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
+  if (follow_ms < 0) return replay::LogReader::Open(path);
+  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
+      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
+}
+
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// configJson, ... } (crewHold is emu's) or { mode: 'replay', path }.
+// configJson, deflateLevel?, ... } (crewHold is emu's) or { mode: 'replay', path, followMs }
+// (chunks streamed as the replay reaches them; src/engines/kvm.ts refuses thenRun; SMP
+// reads the whole log before it starts: docs/kvm-smp.md).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
   const std::string path = session.Get("path").As<Napi::String>();
-  if (mode == "replay") return replay::Session::Replay(path);
+  if (mode == "replay") {
+    const Napi::Value follow = session.Get("followMs");
+    replay::ReplayingWorld::Options replaying;
+    replaying.replays_dma_writes = true;  // the board's disk
+    return replay::Session::Replay(OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1), replaying);
+  }
   replay::LogHeader header;
   header.engine = "kvm";
   header.image_hash = BytesOf(session.Get("imageHash"));
@@ -165,7 +182,11 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   header.config_json = session.Get("configJson").As<Napi::String>();
-  return replay::Session::Record(path, header);
+  replay::LogWriter::Options writer;
+  const Napi::Value level = session.Get("deflateLevel");
+  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
+  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
+  return replay::Session::Record(path, header, writer);
 }
 
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
@@ -212,11 +233,22 @@ OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
   if (granularity < kPageBytes || granularity > kImageBase)
     throw std::invalid_argument("the log's CREW granularity (" + std::to_string(granularity) + " bytes) is not one the kvm engine records");
   options.crew_granularity = granularity;
+  if (options.vcpus == 1) return {};
+  // SMP: the whole log, read before the run (the gate checks the edges for cycles, and each
+  // vCPU re-arms its next stop before it reaches it). Streaming it is left to do.
+  struct LoggedCrew {
+    std::vector<replay::CrewTransferRecord> edges;
+    std::vector<replay::CrewFaultRecord> faults;
+  };
+  auto logged = std::make_shared<LoggedCrew>();
+  replaying->FollowTransfers({[logged](const replay::CrewTransferRecord& r) { logged->edges.push_back(r); },
+                              [] { return size_t{0}; },  // held here, not in the lookahead
+                              [logged](const replay::CrewFaultRecord& r) { logged->faults.push_back(r); }});
+  replaying->Advance(0, replay::kNever - 1);
   const MachineOptions o = options;
-  return [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
-    return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity),
-                                        replaying->crew_transfers(), replaying->crew_faults(), replaying->FinalLandmarks(),
-                                        protectors, kReplayGateOptions);
+  return [replaying, granularity, o, logged](const std::vector<PageProtector*>& protectors, const ElfImage&) {
+    return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity), logged->edges,
+                                        logged->faults, replaying->FinalLandmarks(), protectors, kReplayGateOptions);
   };
 }
 

@@ -14,6 +14,7 @@
 #include "kvm/registers.h"
 #include "kvm/thread_kick.h"
 #include "replay/divergence.h"
+#include "replay/log_error.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -121,17 +122,29 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   if (options_.track_memory && n == 1) memory_hash_ = std::make_unique<MemoryHash>(memory_);
   if (live_) {
     next_checkpoint_ = n == 1 ? options_.checkpoint_interval : 0;
-  } else {
+  } else if (n > 1) {
+    // SMP replay has read the whole log before the machine (OrderingFor, binding.cc): the
+    // interrupts and the end are known now. One vCPU streams the log (RefreshFromLog).
     for (auto& hart : harts_) hart->next_interrupt = world_.ScheduledInterrupt(hart->id);
-    if (const auto checkpoint = world_.ScheduledCheckpoint()) {
-      if (n > 1) throw std::invalid_argument("the log holds checkpoints of several vCPUs, which the kvm engine does not take");
-      next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
+    if (world_.ScheduledCheckpoint()) {
+      throw std::invalid_argument("the log holds checkpoints of several vCPUs, which the kvm engine does not take");
     }
     final_ = world_.FinalLandmarks();
     if (final_ && final_->size() != n) {
       throw std::invalid_argument("the log's final landmarks name " + std::to_string(final_->size()) + " vCPUs, not " + std::to_string(n));
     }
   }
+}
+
+// One vCPU's replay reads the log as the run reaches it (replay/world.h, Horizon):
+// everything logged below the horizon has been read, so what comes next is known until the
+// run gets there. (Several vCPUs: the whole log was read before the run.)
+void Machine::RefreshFromLog(Hart& hart) {
+  if (world_.Horizon(hart.id) > hart.landmarks) return;
+  world_.Advance(hart.id, hart.landmarks);
+  hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
+  if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
+  if (!final_) final_ = world_.FinalLandmarks();
 }
 
 Machine::~Machine() = default;
@@ -233,6 +246,8 @@ void Machine::HartThread(Hart& hart) {
   } catch (const Finished&) {
   } catch (const replay::Divergence& d) {
     stop_.Diverged(d);
+  } catch (const replay::LogError& e) {
+    stop_.Stop(machine::Outcome::kLogDamaged, e.what());
   } catch (const std::exception& e) {
     stop_.Stop(machine::Outcome::kHostError, (smp() ? "vcpu " + std::to_string(hart.id) + ": " : std::string()) + e.what());
   }
@@ -258,6 +273,7 @@ void Machine::HartThread(Hart& hart) {
 bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
   ++hart.landmarks;
   hart.published.store(hart.landmarks, std::memory_order_relaxed);
+  if (!live_ && !smp()) RefreshFromLog(hart);
   if (final_) {
     const uint64_t end = (*final_)[hart.id];
     if (hart.landmarks > end) {

@@ -125,6 +125,8 @@ class Machine {
   bool HandleRamMmio(Hart& hart);  // an emulated CPL0 access to a protected page (PVM)
   void CheckpointOrStop(Hart& hart, replay::Landmark at);
 
+  // Replay on one vCPU: at each landmark, reads the log on when the run has reached what was read.
+  void RefreshFromLog(Hart& hart);
   // At the exit with landmark `at`, before the exit's own access is handled.
   void TakeCheckpointIfDue(Hart& hart, replay::Landmark at);
   void CompleteDiskIfDue(Hart& hart, replay::Landmark at);

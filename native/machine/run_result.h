@@ -19,6 +19,7 @@ enum class Outcome {
   kTimeout,        // the run's timeout passed
   kHostError,      // rrkit failed
   kDiverged,       // replay: the guest did not follow the log; `divergence` says where
+  kLogDamaged,     // replay: the log is damaged where the replay reached it; `error` says where
 };
 
 // The name TypeScript sees ("exited", "reached-counts", ...).

@@ -22,6 +22,7 @@ const char* LogErrorCodeName(LogErrorCode code) {
     case LogErrorCode::kTruncated: return "truncated";
     case LogErrorCode::kBadFrame: return "bad-frame";
     case LogErrorCode::kBadCrc: return "bad-crc";
+    case LogErrorCode::kBadPayload: return "bad-payload";
     case LogErrorCode::kBadSequence: return "bad-sequence";
     case LogErrorCode::kBadRecord: return "bad-record";
     case LogErrorCode::kBadTrailer: return "bad-trailer";

@@ -18,6 +18,7 @@ enum class LogErrorCode {
   kTruncated,     // the file ends inside the header, a chunk or the trailer
   kBadFrame,      // something other than a chunk or the trailer where one should start
   kBadCrc,        // a chunk's CRC32C does not match its bytes
+  kBadPayload,    // a chunk's codec unknown, or its stored bytes do not decode to its payload
   kBadSequence,   // chunks out of order, missing or repeated
   kBadRecord,     // a record that does not decode (unknown kind, bad vCPU, overrun, ...)
   kBadTrailer,    // trailer CRC or totals do not match the chunks read

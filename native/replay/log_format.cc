@@ -68,21 +68,26 @@ LogHeader DecodeHeaderBody(std::span<const uint8_t> body, uint64_t file_offset) 
   return header;
 }
 
-// Chunk frame: the CRC covers the 16 bytes before it and the payload, so that a flipped
-// sequence number or record count is caught as surely as a flipped payload byte.
+// Chunk frame: the CRC covers the 24 bytes before it and the stored bytes, so that a flipped
+// sequence number, count, length or codec is caught as surely as a flipped payload byte.
 
-std::vector<uint8_t> EncodeChunkFrame(uint32_t sequence, uint32_t record_count, std::span<const uint8_t> payload) {
-  if (payload.size() > kMaxChunkPayloadBytes) throw std::invalid_argument("log chunk: payload larger than 16 MiB");
+std::vector<uint8_t> EncodeChunkFrame(uint32_t sequence, uint32_t record_count, uint32_t payload_length,
+                                      ChunkCodec codec, std::span<const uint8_t> stored) {
+  if (payload_length > kMaxChunkPayloadBytes || stored.size() > kMaxChunkPayloadBytes) {
+    throw std::invalid_argument("log chunk: payload larger than 4 MiB");
+  }
   std::vector<uint8_t> frame;
-  frame.reserve(kChunkHeaderBytes + payload.size());
+  frame.reserve(kChunkHeaderBytes + stored.size());
   ByteWriter f(frame);
   f.FixedLe(kChunkMagic, 4);
   f.FixedLe(sequence, 4);
-  f.FixedLe(payload.size(), 4);
+  f.FixedLe(stored.size(), 4);
   f.FixedLe(record_count, 4);
-  const uint32_t crc = Crc32c(payload, Crc32c({frame.data(), 16}));
+  f.FixedLe(payload_length, 4);
+  f.FixedLe(static_cast<uint32_t>(codec), 4);
+  const uint32_t crc = Crc32c(stored, Crc32c({frame.data(), kChunkHeaderBytes - 4}));
   f.FixedLe(crc, 4);
-  f.Bytes(payload);
+  f.Bytes(stored);
   return frame;
 }
 

@@ -4,7 +4,8 @@
 //
 //   file    = header chunk* [trailer]
 //   header  = "RRKITLOG" u16 version u16 flags(0) u32 body_length body u32 crc32c
-//   chunk   = "CHNK" u32 sequence u32 payload_length u32 record_count u32 crc32c payload
+//   chunk   = "CHNK" u32 sequence u32 stored_length u32 record_count u32 payload_length
+//             u32 codec u32 crc32c stored[stored_length]
 //   trailer = "TRLR" u32 chunk_count u64 record_count u64 elapsed_ns u32 crc32c
 #pragma once
 
@@ -14,10 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "replay/chunk_codec.h"
+
 namespace rrkit::replay {
 
 inline constexpr std::array<uint8_t, 8> kLogMagic = {'R', 'R', 'K', 'I', 'T', 'L', 'O', 'G'};
-inline constexpr uint16_t kLogFormatVersion = 3;  // 2: record kinds 8 and 9; 3: kinds 10-14
+// Version 3: chunk payloads in two streams, predicted values, optional deflate, and record
+// kinds 7-14 (version 1 and 2 logs are refused with a message saying so).
+inline constexpr uint16_t kLogFormatVersion = 3;
 
 inline constexpr size_t kFileHeaderFixedBytes = 16;  // magic, version, flags, body length
 inline constexpr size_t kMaxHeaderBodyBytes = 1 << 20;
@@ -27,8 +32,10 @@ inline constexpr uint32_t kMaxVcpus = 4096;
 // Frame magics, read as little-endian u32 from the first four bytes of each frame.
 inline constexpr uint32_t kChunkMagic = 0x4B4E4843;    // "CHNK"
 inline constexpr uint32_t kTrailerMagic = 0x524C5254;  // "TRLR"
-inline constexpr size_t kChunkHeaderBytes = 20;
-inline constexpr size_t kMaxChunkPayloadBytes = 16 << 20;
+inline constexpr size_t kChunkHeaderBytes = 28;
+// Both a chunk's stored bytes and its decoded payload: small enough that a replay holding
+// one decoded chunk stays within its memory bound whatever wrote the log.
+inline constexpr size_t kMaxChunkPayloadBytes = 4 << 20;
 inline constexpr size_t kTrailerBytes = 28;
 
 // The machine a log was recorded on: everything replay needs to rebuild the initial state.
@@ -53,7 +60,10 @@ struct LogTrailer {
 
 // Encode: whole frames, CRC included. Decode: see LogReader, which validates as it goes.
 std::vector<uint8_t> EncodeFileHeader(const LogHeader& header);
-std::vector<uint8_t> EncodeChunkFrame(uint32_t sequence, uint32_t record_count, std::span<const uint8_t> payload);
+// `stored` is the payload as `codec` stores it (chunk_codec.h); `payload_length` its
+// decoded size.
+std::vector<uint8_t> EncodeChunkFrame(uint32_t sequence, uint32_t record_count, uint32_t payload_length,
+                                      ChunkCodec codec, std::span<const uint8_t> stored);
 std::vector<uint8_t> EncodeTrailer(const LogTrailer& trailer);
 
 // Decodes a header body that has passed its CRC check; `file_offset` locates errors.

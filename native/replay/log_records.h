@@ -2,17 +2,22 @@
 // renumber, and any change to a record's layout bumps kLogFormatVersion. Each kind's encoder
 // and decoder sit next to each other in log_records.cc.
 //
-// Counts are delta encoded per vCPU within a chunk (each chunk starts from zero for every
-// vCPU), so that any chunk decodes on its own: a replica can start from shipped chunks and
-// a damaged chunk costs only itself.
+// A chunk's payload is two streams: events (kinds, vCPUs, landmark deltas, pages, counts)
+// and values (values from the world, hashes, DMA bytes). Events repeat and compress to
+// almost nothing; values are what the world really said. Counts are delta encoded per vCPU
+// and input values predicted from the vCPU's previous ones (value_prediction.h), all
+// within a chunk (each chunk starts from zero), so that any chunk decodes on its own: a
+// replica can start from shipped chunks and a damaged chunk costs only itself.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "replay/value_prediction.h"
 #include "replay/varint.h"
 #include "replay/world.h"
 
@@ -28,8 +33,8 @@ enum class RecordKind : uint8_t {
   kDmaWrite = 7,      // bytes a device wrote into guest memory (the kvm board's disk)
   kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
-  // 10-13 belong to other record kinds of format version 3 (repeated input, mode switch,
-  // turn switch, host time), defined where those features live.
+  kRepeatedInput = 10,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
+  // 11-13: mode switch, turn switch, host time (format version 3, defined with their features).
   kCrewFault = 14,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
 };
 // The highest InputKind this format version knows (world.h; append only, bump the version).
@@ -103,29 +108,43 @@ struct CrewFaultRecord {
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
                             MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, CrewFaultRecord>;
 
+// The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
 RecordKind KindOf(const Record& record);
+
+// Per-vCPU state both directions share within a chunk: the previous count, and what the
+// next input is predicted from.
+struct VcpuCodecState {
+  uint64_t count = 0;
+  InputHistory inputs;
+};
 
 // Encodes records into one chunk's payload. Not thread safe (the writer serialises).
 class ChunkEncoder {
  public:
-  explicit ChunkEncoder(uint32_t vcpus) : previous_(vcpus, 0) {}
+  explicit ChunkEncoder(uint32_t vcpus) : vcpus_(vcpus) {}
 
   // Throws std::invalid_argument for a record that cannot be valid (vCPU out of range,
-  // checkpoint without one entry per vCPU).
+  // checkpoint without one entry per vCPU), leaving the chunk untouched.
   void Append(const Record& record);
-  size_t bytes() const { return payload_.size(); }
+  // The payload's size if it were taken now.
+  size_t bytes() const { return events_.size() + values_.size() + kMaxVarintBytes; }
   uint32_t records() const { return records_; }
   bool empty() const { return records_ == 0; }
-  // The payload so far; resets the encoder for the next chunk.
+  // The payload so far (events length, events, values); resets the encoder for the next chunk.
   std::vector<uint8_t> Take();
 
  private:
-  std::vector<uint64_t> previous_;  // last count per vCPU in this chunk
-  std::vector<uint8_t> payload_;
+  void Validate(const Record& record) const;
+
+  std::vector<VcpuCodecState> vcpus_;
+  std::vector<uint8_t> events_;
+  std::vector<uint8_t> values_;
   uint32_t records_ = 0;
 };
 
-// Decodes one chunk's payload (already CRC-checked), throwing LogError(kBadRecord).
+// Decodes one chunk's payload (already CRC-checked and decoded from its codec), throwing
+// LogError(kBadRecord). `file_offset` is where the payload would start in the file:
+// error offsets are it plus the position in the payload.
 class ChunkDecoder {
  public:
   ChunkDecoder(std::span<const uint8_t> payload, uint64_t file_offset, int64_t chunk_index, uint32_t vcpus);
@@ -133,8 +152,11 @@ class ChunkDecoder {
   std::optional<Record> Next();
 
  private:
-  ByteReader reader_;
-  std::vector<uint64_t> previous_;  // last count per vCPU in this chunk
+  ChunkDecoder(std::pair<ByteReader, ByteReader> streams, uint32_t vcpus);
+
+  ByteReader events_;
+  ByteReader values_;
+  std::vector<VcpuCodecState> vcpus_;
 };
 
 }  // namespace rrkit::replay

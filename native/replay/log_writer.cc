@@ -6,7 +6,7 @@ namespace rrkit::replay {
 
 LogWriter::LogWriter(const LogHeader& header, std::shared_ptr<ChunkSink> sink, Options options)
     : header_(header), sink_(std::move(sink)), options_(options), open_chunk_(header.vcpus) {
-  pending_.push_back({ChunkSink::Frame::kHeader, EncodeFileHeader(header_)});
+  pending_.push_back({ChunkSink::Frame::kHeader, EncodeFileHeader(header_), 0, 0});
   io_thread_ = std::thread([this] { IoLoop(); });
 }
 
@@ -49,7 +49,7 @@ void LogWriter::Close() {
     SealLocked();
     const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - opened_);
     pending_.push_back({ChunkSink::Frame::kTrailer,
-                        EncodeTrailer({next_sequence_, records_, static_cast<uint64_t>(elapsed.count())})});
+                        EncodeTrailer({next_sequence_, records_, static_cast<uint64_t>(elapsed.count())}), 0, 0});
     closing_ = true;
   }
   wake_io_.notify_one();
@@ -61,8 +61,7 @@ void LogWriter::Close() {
 void LogWriter::SealLocked() {
   if (open_chunk_.empty()) return;
   const uint32_t count = open_chunk_.records();
-  const std::vector<uint8_t> payload = open_chunk_.Take();
-  pending_.push_back({ChunkSink::Frame::kChunk, EncodeChunkFrame(next_sequence_++, count, payload)});
+  pending_.push_back({ChunkSink::Frame::kChunk, open_chunk_.Take(), next_sequence_++, count});
   wake_io_.notify_one();
 }
 
@@ -91,7 +90,15 @@ void LogWriter::IoLoop() {
     lock.unlock();
     std::exception_ptr error;
     try {
-      for (const PendingFrame& frame : batch) sink_->Write(frame.kind, frame.bytes);
+      for (const PendingFrame& frame : batch) {
+        if (frame.kind != ChunkSink::Frame::kChunk) {
+          sink_->Write(frame.kind, frame.bytes);
+          continue;
+        }
+        const StoredPayload stored = StorePayload(frame.bytes, options_.deflate_level);
+        sink_->Write(frame.kind, EncodeChunkFrame(frame.sequence, frame.records, static_cast<uint32_t>(frame.bytes.size()),
+                                                  stored.codec, stored.bytes));
+      }
       sink_->Flush();
     } catch (...) {
       error = std::current_exception();

@@ -1,6 +1,7 @@
 // Writes an rrkit log. Appends come from every vCPU thread; they encode under one lock
 // (records are events, not instructions, so the lock is on the rare path) and never touch
-// the disk: sealed chunks go to a background thread that hands them to a ChunkSink.
+// the disk: sealed chunks go to a background thread that compresses them and hands them to
+// a ChunkSink.
 #pragma once
 
 #include <chrono>
@@ -25,6 +26,7 @@ class LogWriter {
   struct Options {
     size_t max_chunk_bytes = 64 * 1024;                    // seal when the payload reaches this
     std::chrono::milliseconds max_chunk_age{1000};         // ... or when its first record is this old
+    int deflate_level = kDefaultDeflateLevel;              // 0: store payloads uncompressed
   };
 
   LogWriter(const LogHeader& header, std::shared_ptr<ChunkSink> sink, Options options);
@@ -47,9 +49,12 @@ class LogWriter {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // A frame to write; a chunk's payload is compressed and framed on the I/O thread.
   struct PendingFrame {
     ChunkSink::Frame kind;
-    std::vector<uint8_t> bytes;
+    std::vector<uint8_t> bytes;  // the whole frame, or a chunk's payload
+    uint32_t sequence = 0;       // chunks only
+    uint32_t records = 0;
   };
 
   void SealLocked();

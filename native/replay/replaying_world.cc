@@ -1,5 +1,6 @@
 #include "replay/replaying_world.h"
 
+#include <chrono>
 #include <cstdio>
 #include <type_traits>
 
@@ -40,38 +41,248 @@ std::string DescribeOutput(const OutputDigest& output) {
 
 }  // namespace
 
-ReplayingWorld::ReplayingWorld(LogContents log) : header_(log.header), complete_(log.complete) {
+ReplayingWorld::ReplayingWorld(std::unique_ptr<LogReader> reader, Options options)
+    : header_(reader->header()), options_(options), reader_(std::move(reader)) {
   for (uint32_t i = 0; i < header_.vcpus; ++i) vcpus_.push_back(std::make_unique<VcpuLog>());
-  for (Record& record : log.records) {
-    std::visit(
-        [&](auto& r) {
-          using T = std::decay_t<decltype(r)>;
-          if constexpr (std::is_same_v<T, InputRecord>) vcpus_[r.at.vcpu]->inputs.push_back(r);
-          else if constexpr (std::is_same_v<T, RareOutcomeRecord>) vcpus_[r.at.vcpu]->rare_outcomes.push_back(r);
-          else if constexpr (std::is_same_v<T, InterruptRecord>) vcpus_[r.at.vcpu]->interrupts.emplace_back(r, checkpoints_.size());
-          else if constexpr (std::is_same_v<T, CheckpointRecord>) checkpoints_.push_back(std::move(r.checkpoint));
-          else if constexpr (std::is_same_v<T, CrewTransferRecord>) crew_transfers_.push_back(r);
-          else if constexpr (std::is_same_v<T, CrewFaultRecord>) crew_faults_.push_back(r);
-          else if constexpr (std::is_same_v<T, MachineStopRecord>) stop_ = std::move(r);
-          else if constexpr (std::is_same_v<T, DmaWriteRecord>) {
-            NoteDma(r.at);
-            const uint64_t length = r.data.size();
-            vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, std::move(r.data), false, 0, length});
-          } else if constexpr (std::is_same_v<T, DelayedInterruptRecord>) {
-            vcpus_[r.at.vcpu]->interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_.size());
-          } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
-            NoteDma(r.at);
-            vcpus_[r.at.vcpu]->dmas.push_back(DmaWrite{r.at, r.address, {}, true, r.disk_offset, r.length});
-          }
-        },
-        record);
+}
+
+void ReplayingWorld::FollowTransfers(TransferFollower follower) {
+  std::lock_guard lock(decode_mutex_);
+  transfers_ = std::move(follower);
+}
+
+void ReplayingWorld::CopyRecordsTo(std::function<void(const Record&)> copy) {
+  std::lock_guard lock(decode_mutex_);
+  copy_ = std::move(copy);
+}
+
+std::vector<uint64_t> ReplayingWorld::LastLandmarks() const {
+  std::lock_guard lock(decode_mutex_);
+  std::vector<uint64_t> out;
+  for (const auto& v : vcpus_) out.push_back(v->last_count + (v->last_is_during ? 1 : 0));
+  return out;
+}
+
+// --- reading the log as the replay reaches it ----------------------------------------------
+
+uint64_t ReplayingWorld::Horizon(uint32_t vcpu) {
+  if (vcpu >= vcpus_.size()) return kNever;
+  return vcpus_[vcpu]->horizon.load(std::memory_order_acquire);
+}
+
+void ReplayingWorld::Advance(uint32_t vcpu, uint64_t count) {
+  if (vcpu >= vcpus_.size()) return;
+  std::unique_lock lock(decode_mutex_);
+  const auto needed = [&] { return !ended_ && !cancelled_ && vcpus_[vcpu]->horizon.load(std::memory_order_acquire) <= count; };
+  while (needed()) {
+    // Another vCPU may read what this one needs while it waits for room.
+    if (!WaitForRoomLocked(lock, needed)) continue;
+    DecodeChunkLocked();
   }
 }
 
-void ReplayingWorld::NoteDma(Landmark at) {
-  if (!first_dma_) first_dma_ = at;
-  ++dma_count_;
+void ReplayingWorld::Cancel() {
+  cancelled_ = true;  // without decode_mutex_: its holder may be blocked reading
+  reader_->Cancel();
+  room_cv_.notify_all();
 }
+
+size_t ReplayingWorld::PendingTotal() const {
+  return pending_.load(std::memory_order_relaxed) + (transfers_.pending ? transfers_.pending() : 0);
+}
+
+// Waits while the lookahead is full. Whoever the others wait for has its records decoded
+// already (see the header), so the wait ends as they consume; should nobody consume for a
+// while (a replay that is going wrong anyway), read on rather than risk waiting forever.
+bool ReplayingWorld::WaitForRoomLocked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& needed) {
+  constexpr auto kNobodyConsumes = std::chrono::seconds(2);
+  uint64_t consumed = consumed_.load(std::memory_order_relaxed);
+  auto since = std::chrono::steady_clock::now();
+  while (PendingTotal() >= options_.lookahead_records) {
+    room_cv_.wait_for(lock, std::chrono::milliseconds(1));
+    if (!needed()) return false;
+    const uint64_t now = consumed_.load(std::memory_order_relaxed);
+    const auto time = std::chrono::steady_clock::now();
+    if (now != consumed) {
+      consumed = now;
+      since = time;
+    } else if (time - since > kNobodyConsumes) {
+      return true;
+    }
+  }
+  return true;
+}
+
+void ReplayingWorld::DecodeChunkLocked() {
+  std::optional<std::vector<Record>> chunk;
+  try {
+    chunk = reader_->NextChunk();
+  } catch (const LogError& e) {
+    {
+      std::lock_guard lock(machine_mutex_);
+      damage_ = ReplayReport::Damage{e.code(), e.chunk(), e.offset(), e.detail()};
+    }
+    EndLocked();
+    throw;
+  }
+  if (!chunk) {
+    EndLocked();
+    return;
+  }
+  const int64_t index = static_cast<int64_t>(reader_->chunks_read()) - 1;
+  std::vector<uint64_t> highest(vcpus_.size());
+  for (size_t v = 0; v < vcpus_.size(); ++v) highest[v] = vcpus_[v]->horizon.load(std::memory_order_relaxed);
+  // Counted before anyone can consume them.
+  pending_.fetch_add(chunk->size(), std::memory_order_relaxed);
+  for (Record& record : *chunk) {
+    const auto landmark = [&](Landmark at) { SawLandmark(at, index, highest, true, false); };
+    std::visit(
+        [&](const auto& r) {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, CheckpointRecord>) {
+            for (const auto& v : r.checkpoint.vcpus) landmark(v.at);
+          } else if constexpr (std::is_same_v<T, CrewTransferRecord>) {
+            SawLandmark(r.from, index, highest, false, false);
+            landmark(r.to);
+          } else if constexpr (std::is_same_v<T, MachineStopRecord>) {
+            SawLandmark(r.exit_at, index, highest, false, false);  // where the exit was written, before the end
+            for (const auto& v : r.final_state.vcpus) landmark(v.at);
+          } else {
+            // An input, or a store-conditional's outcome, is what the instruction at its
+            // count did (others come before that instruction).
+            constexpr bool kInput = std::is_same_v<T, InputRecord>;
+            bool during = kInput;
+            if constexpr (std::is_same_v<T, RareOutcomeRecord>) during = r.kind == InputKind::kStoreConditional;
+            SawLandmark(r.at, index, highest, true, during);
+          }
+        },
+        record);
+    if (copy_) copy_(record);
+    Distribute(record, index);
+  }
+  for (size_t v = 0; v < vcpus_.size(); ++v) vcpus_[v]->horizon.store(highest[v], std::memory_order_release);
+}
+
+// Records of one vCPU are in its execution order (docs/log-format.md, "Order"), except two
+// landmarks that name a past point: the `from` side of a CREW edge (the holder yielded
+// there, ran on, and the edge was logged when the requester got the page, possibly after
+// more of the holder's records), and the stop record's exit landmark. Every
+// other landmark is at or above everything logged before it for its vCPU; one below means
+// the log was reordered or damaged, and following it could deadlock vCPUs that wait for
+// each other. On one vCPU nothing waits: a misplaced record is a divergence where the guest
+// reaches it (the engine reports the landmark). Any landmark, `from` included, shows that
+// the vCPU's records below it have been read (the horizon).
+void ReplayingWorld::SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered,
+                                 bool during) {
+  VcpuLog& v = *vcpus_[at.vcpu];
+  if (ordered && vcpus_.size() > 1 && at.count < v.last_count) {
+    throw LogOrderError("the log is out of order in chunk " + std::to_string(chunk) + ": vcpu " +
+                        std::to_string(at.vcpu) + " @ " + std::to_string(at.count) + " after @ " +
+                        std::to_string(v.last_count) +
+                        " (records reordered, or a CREW edge past a vCPU's end or forming a cycle)");
+  }
+  if (at.count > v.last_count) {
+    v.last_count = at.count;
+    v.last_is_during = during;
+  } else if (at.count == v.last_count) {
+    v.last_is_during = v.last_is_during || during;
+  }
+  highest[at.vcpu] = std::max(highest[at.vcpu], at.count);
+}
+
+// Hands a decoded record to whoever consumes it. Counted in pending_ by the caller; those
+// consumed elsewhere or never are uncounted here.
+void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
+  std::visit(
+      [&](auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, InputRecord>) {
+          VcpuLog& v = *vcpus_[r.at.vcpu];
+          std::lock_guard lock(v.mutex);
+          v.inputs.push_back(r);
+        } else if constexpr (std::is_same_v<T, RareOutcomeRecord>) {
+          VcpuLog& v = *vcpus_[r.at.vcpu];
+          std::lock_guard lock(v.mutex);
+          v.rare_outcomes.push_back(r);
+        } else if constexpr (std::is_same_v<T, InterruptRecord>) {
+          VcpuLog& v = *vcpus_[r.at.vcpu];
+          std::lock_guard lock(v.mutex);
+          v.interrupts.emplace_back(r, checkpoints_decoded_);
+        } else if constexpr (std::is_same_v<T, CheckpointRecord>) {
+          std::lock_guard lock(machine_mutex_);
+          checkpoints_.push_back(std::move(r.checkpoint));
+          ++checkpoints_decoded_;
+        } else if constexpr (std::is_same_v<T, CrewTransferRecord>) {
+          Consumed(1);  // the follower counts it from here
+          if (transfers_.add) transfers_.add(r);
+        } else if constexpr (std::is_same_v<T, CrewFaultRecord>) {
+          Consumed(1);  // the follower keeps it from here
+          if (transfers_.add_fault) transfers_.add_fault(r);
+        } else if constexpr (std::is_same_v<T, MachineStopRecord>) {
+          Consumed(1);
+          std::lock_guard lock(machine_mutex_);
+          stop_ = std::move(r);
+        } else if constexpr (std::is_same_v<T, DelayedInterruptRecord>) {
+          // Replay needs only where and which; the delay is for `rrkit log stats`.
+          VcpuLog& v = *vcpus_[r.at.vcpu];
+          std::lock_guard lock(v.mutex);
+          v.interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_decoded_);
+        } else {
+          static_assert(std::is_same_v<T, DmaWriteRecord> || std::is_same_v<T, DiskReadRecord>);
+          // An engine with DMA devices (kvm) takes these from its vCPU's queue; one without
+          // (emu) cannot have recorded any.
+          if (!options_.replays_dma_writes) {
+            Consumed(1);
+            throw std::invalid_argument("the log holds a DMA write (vcpu " + std::to_string(r.at.vcpu) + " @ " +
+                                        std::to_string(r.at.count) + "), which the " + header_.engine +
+                                        " engine has no device for: it was not recorded on " + header_.engine);
+          }
+          VcpuLog& v = *vcpus_[r.at.vcpu];
+          std::lock_guard lock(v.mutex);
+          if constexpr (std::is_same_v<T, DmaWriteRecord>) {
+            const uint64_t length = r.data.size();
+            v.dmas.push_back(DmaWrite{r.at, r.address, std::move(r.data), false, 0, length});
+          } else {
+            v.dmas.push_back(DmaWrite{r.at, r.address, {}, true, r.disk_offset, r.length});
+          }
+        }
+      },
+      record);
+}
+
+void ReplayingWorld::EndLocked() {
+  ended_ = true;
+  for (auto& v : vcpus_) v->horizon.store(kNever, std::memory_order_release);
+  room_cv_.notify_all();
+}
+
+bool ReplayingWorld::log_ended() const {
+  std::lock_guard lock(decode_mutex_);
+  return ended_;
+}
+
+bool ReplayingWorld::log_complete() const {
+  std::lock_guard lock(decode_mutex_);
+  return ended_ && reader_->complete();
+}
+
+ReplayReport ReplayingWorld::report() const {
+  ReplayReport out;
+  {
+    std::lock_guard lock(decode_mutex_);
+    out.chunks = reader_->chunks_read();
+    out.records = reader_->records_read();
+    out.ended = ended_;
+    out.complete = ended_ && reader_->complete();
+  }
+  std::lock_guard lock(machine_mutex_);
+  out.checkpoints_compared = checkpoints_compared_;
+  out.last_matching_checkpoint = last_matching_;
+  out.damage = damage_;
+  return out;
+}
+
+// --- what the engine asks ---------------------------------------------------------------
 
 ReplayingWorld::VcpuLog& ReplayingWorld::ForVcpu(Landmark at) {
   if (at.vcpu >= vcpus_.size()) {
@@ -82,6 +293,8 @@ ReplayingWorld::VcpuLog& ReplayingWorld::ForVcpu(Landmark at) {
 
 uint64_t ReplayingWorld::Input(Landmark at, InputKind kind, const std::function<uint64_t()>&) {
   VcpuLog& v = ForVcpu(at);
+  // An engine runs to the horizon before it asks; one that asks beyond it gets the log read on.
+  if (v.horizon.load(std::memory_order_acquire) <= at.count) Advance(at.vcpu, at.count);
   std::lock_guard lock(v.mutex);
   if (v.inputs.empty()) throw Divergence{at, "input", "no more inputs", KindName(kind) + " " + At(at.count)};
   const InputRecord& next = v.inputs.front();
@@ -91,11 +304,13 @@ uint64_t ReplayingWorld::Input(Landmark at, InputKind kind, const std::function<
   if (next.kind != kind) throw Divergence{at, "input kind", KindName(next.kind), KindName(kind)};
   const uint64_t value = next.value;
   v.inputs.pop_front();
+  Consumed(1);
   return value;
 }
 
 uint64_t ReplayingWorld::RareOutcome(Landmark at, InputKind kind, uint64_t usual, const std::function<uint64_t()>&) {
   VcpuLog& v = ForVcpu(at);
+  if (v.horizon.load(std::memory_order_acquire) <= at.count) Advance(at.vcpu, at.count);
   std::lock_guard lock(v.mutex);
   if (v.rare_outcomes.empty()) return usual;
   const RareOutcomeRecord& next = v.rare_outcomes.front();
@@ -105,6 +320,7 @@ uint64_t ReplayingWorld::RareOutcome(Landmark at, InputKind kind, uint64_t usual
   if (next.at.count != at.count || next.kind != kind) return usual;
   const uint64_t value = next.value;
   v.rare_outcomes.pop_front();
+  Consumed(1);
   return value;
 }
 
@@ -116,6 +332,7 @@ void ReplayingWorld::InterruptTaken(Landmark at, uint64_t cause) {
   if (next.at.count != at.count) throw Divergence{at, "interrupt landmark", At(next.at.count), At(at.count)};
   if (next.cause != cause) throw Divergence{at, "interrupt cause", std::to_string(next.cause), std::to_string(cause)};
   v.interrupts.pop_front();
+  Consumed(1);
 }
 
 std::optional<World::Scheduled> ReplayingWorld::ScheduledInterrupt(uint32_t vcpu) {
@@ -136,14 +353,23 @@ void ReplayingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
   std::lock_guard lock(machine_mutex_);
   const Landmark at = checkpoint.vcpus.empty() ? Landmark{} : checkpoint.vcpus.front().at;
   if (checkpoints_.empty()) throw Divergence{at, "checkpoint", "none left in the log", "a checkpoint"};
-  const Checkpoint expected = std::move(checkpoints_.front());
+  Checkpoint expected = std::move(checkpoints_.front());
   checkpoints_.pop_front();
+  Consumed(1);
   const std::vector<Divergence> differences = CompareCheckpoints(expected, checkpoint);
   if (!differences.empty()) throw differences.front();
+  ++checkpoints_compared_;
+  last_matching_ = std::move(expected);
 }
 
 void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                                     const OutputDigest& output) {
+  // The stop record is the log's last: read on to the end (the trailer), unless what comes
+  // instead is more to replay, which the checks below report.
+  {
+    std::unique_lock lock(decode_mutex_);
+    while (!ended_ && !cancelled_ && pending_.load(std::memory_order_relaxed) == 0) DecodeChunkLocked();
+  }
   {
     std::lock_guard lock(machine_mutex_);
     if (!stop_) return;  // an incomplete log: nothing recorded to compare with
@@ -197,6 +423,7 @@ void ReplayingWorld::DmaDone(const DmaWrite& dma) {
     throw Divergence{dma.at, "DMA", DescribeDma(next), DescribeDma(dma)};
   }
   v.dmas.pop_front();
+  Consumed(1);
 }
 
 std::optional<DmaWrite> ReplayingWorld::ScheduledDma(uint32_t vcpu) {

@@ -2,22 +2,81 @@
 // recorded order, and reads nothing from the world. Anything the engine does that the log
 // does not hold throws Divergence naming the vCPU, the landmark, the field, the expected
 // and the actual value.
+//
+// The log streams in (World::Horizon/Advance): chunks are read, checked and decoded as the
+// replay reaches them and dropped once their records are consumed. What is decoded but not
+// yet consumed is the lookahead. On one vCPU it is one chunk. On several, the vCPUs that
+// run ahead decode past the records of those behind, which wait in their queues; a vCPU
+// that needs more while `lookahead_records` are waiting waits for the others to consume
+// (never for long: whoever another vCPU waits for, at a CREW gate or a cut, has its
+// records before that gate or cut in the log, so already decoded). The bound is then
+// lookahead_records plus one chunk (at most 4 MiB decoded).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "replay/divergence.h"
+#include "replay/log_error.h"
 #include "replay/log_reader.h"
 #include "replay/world.h"
 
 namespace rrkit::replay {
 
+// A log whose records cannot be what a recording wrote: a vCPU's landmarks go back in log
+// order (records reordered, or CREW edges past a vCPU's end or forming a cycle).
+class LogOrderError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What a replay read and checked: what `rrkit verify` reports, without reading the log again.
+struct ReplayReport {
+  uint32_t chunks = 0;             // chunks read and decoded
+  uint64_t records = 0;
+  bool ended = false;              // the whole log was read
+  bool complete = false;           // ... and it had its trailer
+  uint64_t checkpoints_compared = 0;
+  std::optional<Checkpoint> last_matching_checkpoint;
+  struct Damage {
+    LogErrorCode code;
+    int64_t chunk;
+    uint64_t offset;
+    std::string detail;  // LogError::detail()
+  };
+  std::optional<Damage> damage;  // where the replay met a damaged log
+  // Replay then live: where each vCPU went live (its last landmark in the log), if it did.
+  std::optional<std::vector<uint64_t>> live_from;
+};
+
 class ReplayingWorld final : public World {
  public:
-  explicit ReplayingWorld(LogContents log);
+  struct Options {
+    size_t lookahead_records = size_t{1} << 20;
+    // Whether the engine replays DMA writes (kvm's devices); without, a log holding one is
+    // refused where the replay reads it.
+    bool replays_dma_writes = false;
+  };
+  // CREW replay: each transfer edge as it is decoded, and how many handed-over edges are
+  // still waiting to be passed (they count towards the lookahead).
+  struct TransferFollower {
+    std::function<void(const CrewTransferRecord&)> add;
+    std::function<size_t()> pending;
+    // kvm SMP: each CREW fault record (a stop on a protected page) as it is decoded; without
+    // one they are dropped.
+    std::function<void(const CrewFaultRecord&)> add_fault = {};
+  };
+
+  ReplayingWorld(std::unique_ptr<LogReader> reader, Options options);
+  explicit ReplayingWorld(std::unique_ptr<LogReader> reader) : ReplayingWorld(std::move(reader), Options{}) {}
 
   uint64_t Input(Landmark at, InputKind kind, const std::function<uint64_t()>& live) override;
   uint64_t RareOutcome(Landmark at, InputKind kind, uint64_t usual, const std::function<uint64_t()>& live) override;
@@ -29,44 +88,80 @@ class ReplayingWorld final : public World {
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                       const OutputDigest& output) override;
   std::optional<std::vector<uint64_t>> FinalLandmarks() override;
+  uint64_t Horizon(uint32_t vcpu) override;
+  void Advance(uint32_t vcpu, uint64_t count) override;
+  void Cancel() override;
   void DmaDone(const DmaWrite& dma) override;
   std::optional<DmaWrite> ScheduledDma(uint32_t vcpu) override;
 
   const LogHeader& header() const { return header_; }
-  bool log_complete() const { return complete_; }
-  // In log order, for CREW replay (each vCPU waits at `to` until `from` has passed).
-  const std::vector<CrewTransferRecord>& crew_transfers() const { return crew_transfers_; }
-  // kvm SMP: where each vCPU stopped on a page it had no right to, in log order.
-  const std::vector<CrewFaultRecord>& crew_faults() const { return crew_faults_; }
-  // DMA records in the log (an engine without DMA devices, emu, refuses a log that holds any).
-  size_t dma_count() const { return dma_count_; }
-  std::optional<Landmark> first_dma() const { return first_dma_; }
+  // Before the run: where CREW edges go (without one they are dropped, as on one vCPU).
+  void FollowTransfers(TransferFollower follower);
+  // Before the run: every record as it is read, in log order (--then-run -o copies the log
+  // it replays into the one it goes on recording).
+  void CopyRecordsTo(std::function<void(const Record&)> copy);
+  // Once the log has ended: where each vCPU leaves it: its last landmark (0 for one it never
+  // names), or just after it when the log says what the instruction there did (an input:
+  // that instruction runs on the logged value).
+  std::vector<uint64_t> LastLandmarks() const;
+  // Whether the log has been read to its end, and whether it had its trailer.
+  bool log_ended() const;
+  bool log_complete() const;
+  ReplayReport report() const;
+  // Records decoded and not yet consumed (the lookahead; for tests and the bench).
+  size_t lookahead() const { return pending_.load(std::memory_order_relaxed); }
 
  private:
-  // What one vCPU still has to consume; only that vCPU's thread normally touches it, the
-  // lock makes a stray cross-thread call safe rather than fast.
+  // What one vCPU still has to consume; its own thread takes from it, whichever thread
+  // decodes adds to it.
   struct VcpuLog {
     std::mutex mutex;
     std::deque<InputRecord> inputs;
     std::deque<RareOutcomeRecord> rare_outcomes;
     std::deque<std::pair<InterruptRecord, uint64_t>> interrupts;  // with the checkpoints logged before it
-    std::deque<DmaWrite> dmas;
+    std::deque<DmaWrite> dmas;  // kvm: what its disk wrote, where
+    std::atomic<uint64_t> horizon{0};
+    uint64_t last_count = 0;  // decoder only: the highest landmark read (the order check)
+    bool last_is_during = false;  // ... and a record there is what that instruction did
   };
 
   VcpuLog& ForVcpu(Landmark at);
-  void NoteDma(Landmark at);
+  void Consumed(size_t records) {
+    pending_.fetch_sub(records, std::memory_order_relaxed);
+    consumed_.fetch_add(records, std::memory_order_relaxed);
+  }
+  // Decoder (under decode_mutex_): reads one chunk, or the end, and hands out its records.
+  void DecodeChunkLocked();
+  void Distribute(Record& record, int64_t chunk);
+  // `ordered`: must not go below what was read before (all but CREW `from` and the exit
+  // landmark); `during`: the record is something the instruction at its count did.
+  void SawLandmark(Landmark at, int64_t chunk, std::vector<uint64_t>& highest, bool ordered, bool during);
+  void EndLocked();
+  // Waits while the lookahead is full; false when `needed` turned false meanwhile.
+  bool WaitForRoomLocked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& needed);
+  size_t PendingTotal() const;
 
   const LogHeader header_;
-  const bool complete_;
+  const Options options_;
   std::vector<std::unique_ptr<VcpuLog>> vcpus_;
-  std::vector<CrewTransferRecord> crew_transfers_;
-  std::vector<CrewFaultRecord> crew_faults_;
-  size_t dma_count_ = 0;
-  std::optional<Landmark> first_dma_;
 
-  std::mutex machine_mutex_;  // checkpoints and the stop
+  mutable std::mutex decode_mutex_;  // the reader and everything below it
+  std::condition_variable room_cv_;
+  std::unique_ptr<LogReader> reader_;
+  TransferFollower transfers_;
+  std::function<void(const Record&)> copy_;
+  bool ended_ = false;
+  std::atomic<bool> cancelled_{false};
+  uint64_t checkpoints_decoded_ = 0;
+  std::optional<ReplayReport::Damage> damage_;
+  std::atomic<size_t> pending_{0};
+  std::atomic<uint64_t> consumed_{0};  // ever: whether anyone consumes while the lookahead is full
+
+  mutable std::mutex machine_mutex_;  // checkpoints, the stop and the report
   std::deque<Checkpoint> checkpoints_;
   std::optional<MachineStopRecord> stop_;
+  uint64_t checkpoints_compared_ = 0;
+  std::optional<Checkpoint> last_matching_;
 };
 
 }  // namespace rrkit::replay

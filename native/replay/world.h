@@ -120,8 +120,28 @@ class World {
   virtual void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                               const OutputDigest& output) = 0;
 
-  // Replay only: the landmark at which each vCPU stopped in the recording (to stop there).
+  // Replay only: the landmark at which each vCPU stopped in the recording (to stop there),
+  // once the replay has read that far in the log.
   virtual std::optional<std::vector<uint64_t>> FinalLandmarks() = 0;
+
+  // Replay reads the log as it goes (ReplayingWorld). Every record of `vcpu` below its
+  // horizon has been read, so the vCPU runs freely up to it (ScheduledInterrupt,
+  // ScheduledCheckpoint and FinalLandmarks are complete up to there) and then calls
+  // Advance(). kNever: nothing more will come (the log ended, or nothing is replayed).
+  virtual uint64_t Horizon(uint32_t /*vcpu*/) { return kNever; }
+  // Reads on until Horizon(vcpu) > count or the log ends; may block (a log still being
+  // written, or a full lookahead on SMP). Throws LogError for a damaged log.
+  virtual void Advance(uint32_t /*vcpu*/, uint64_t /*count*/) {}
+  // The machine is stopping: release every thread blocked in Advance().
+  virtual void Cancel() {}
+
+  // Replay, then live (ReplayThenLiveWorld): once the log has been read to its end without
+  // a stop record, the landmark at which each vCPU leaves it (its last in the log). The
+  // engine runs every vCPU there, pauses them all (a consistent cut: every logged edge and
+  // checkpoint lies within it) and calls GoLive(); from then on DeliversLiveInterrupts()
+  // is true and values come from the world. nullopt otherwise.
+  virtual std::optional<std::vector<uint64_t>> SwitchLandmarks() { return std::nullopt; }
+  virtual void GoLive() {}
 
   // --- devices that write guest memory (the kvm board's disk); other engines never call these ---
 

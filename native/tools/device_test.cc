@@ -260,7 +260,9 @@ TEST(TestReplayFeedsTheLog, "replay: every device value comes from the log; the 
   CHECK(live_calls_recording == 6);  // recording reads the world: the watch can see it
   CHECK(recorded[1] == 'x' && recorded[4] == 'y');
 
-  replay::ReplayingWorld replaying(replay::ReadLog(sink->bytes()));
+  // The log streams in: the replaying world reads it as far as each access needs.
+  replay::ReplayingWorld replaying(
+      std::make_unique<replay::LogReader>(std::make_unique<replay::MemoryChunkSource>(sink->bytes())));
   WatchingWorld world(replaying);
   TestBoard t(2, world, "QQ");
   std::vector<uint64_t> replayed;

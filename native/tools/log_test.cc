@@ -13,6 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include <cstring>
+#include <filesystem>
+#include <unistd.h>
+
+#include "replay/chunk_codec.h"
 #include "replay/crc32c.h"
 #include "replay/log_reader.h"
 #include "replay/log_writer.h"
@@ -269,6 +274,117 @@ TEST(TestConcurrentAppends, "writer: appends from four threads keep each vCPU's 
 
 // 10 s of a compute workload at 100 MIPS with a 1 kHz timer: per interrupt, the interrupt
 // record and a clock read in the handler.
+// Deflated chunks: a payload that compresses is stored deflated, reads back the same, and
+// a deflate stream that is damaged (under a good CRC) is bad-payload, never a crash.
+TEST(TestCompression, "deflate: a compressible chunk is stored deflated and reads back the same; damaged streams are refused") {
+  std::vector<Record> records;
+  uint64_t clock = 5'000'000;
+  for (uint64_t i = 1; i <= 20'000; ++i) {
+    clock += 1 + (i * 7919) % 3;
+    records.push_back(InputRecord{{0, i * 10}, InputKind::kClock, clock});
+  }
+  const std::vector<uint8_t> bytes = WriteLog(TestHeader(1), records, true, 64 * 1024);
+  const LogContents log = ReadLog(bytes);
+  CHECK(log.complete && log.records.size() == records.size());
+  bool same = log.records.size() == records.size();
+  for (size_t i = 0; same && i < records.size(); ++i) same = SameRecord(records[i], log.records[i]);
+  CHECK(same);
+  const double per_read = static_cast<double>(bytes.size()) / static_cast<double>(records.size());
+  std::printf("compression: %zu clock reads in %zu bytes = %.3f bytes per read\n", records.size(), bytes.size(), per_read);
+  CHECK(per_read < 0.5);
+
+  const auto stored = StorePayload(std::vector<uint8_t>(4096, 7), kDefaultDeflateLevel);
+  CHECK(stored.codec == ChunkCodec::kDeflate && stored.bytes.size() < 100);
+  CHECK(LoadPayload(stored.codec, stored.bytes, 4096) == std::vector<uint8_t>(4096, 7));
+  CHECK(!LoadPayload(stored.codec, stored.bytes, 4095));
+  CHECK(!LoadPayload(stored.codec, stored.bytes, 4097));
+  auto damaged = stored.bytes;
+  damaged.back() ^= 0xFF;
+  CHECK(!LoadPayload(stored.codec, damaged, 4096));
+  auto longer = stored.bytes;
+  longer.push_back(0);  // bytes after the end of the deflate stream
+  CHECK(!LoadPayload(stored.codec, longer, 4096));
+  const auto random = StorePayload(std::vector<uint8_t>{1, 2, 3}, kDefaultDeflateLevel);
+  CHECK(random.codec == ChunkCodec::kStored);  // deflate would not make it smaller
+}
+
+// A source that hands out one byte at a time, and a file being written while it is read:
+// the reader gives the same records as from the whole file.
+TEST(TestStreamingSources, "sources: a trickling source, a file followed while it is written, a follower giving up when the file stops growing") {
+  const auto records = OneOfEachKind();
+  const std::vector<uint8_t> bytes = WriteLog(TestHeader(2), records, true);
+  LogReader trickle(std::make_unique<MemoryChunkSource>(bytes, 1));
+  size_t count = 0;
+  while (trickle.Next()) ++count;
+  CHECK(count == records.size() && trickle.complete() && trickle.bytes_read() == bytes.size());
+
+  const std::string path = (std::filesystem::temp_directory_path() / ("rrkit-follow-" + std::to_string(::getpid()) + ".rrlog")).string();
+  std::filesystem::remove(path);
+  constexpr uint64_t kRecords = 3000;
+  std::thread writer_thread([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the reader waits for the file to appear
+    LogWriter writer(TestHeader(1), std::make_shared<FileChunkSink>(path), {256, std::chrono::milliseconds(5)});
+    for (uint64_t i = 0; i < kRecords; ++i) {
+      writer.Append(InputRecord{{0, i * 3}, InputKind::kEntropy, i});
+      if (i % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    writer.Close();
+  });
+  LogReader follower(std::make_unique<FollowingFileChunkSource>(path, std::chrono::seconds(10), std::chrono::milliseconds(1)));
+  uint64_t followed = 0;
+  bool in_order = true;
+  while (auto r = follower.Next()) {
+    in_order = in_order && std::get<InputRecord>(*r).value == followed;
+    ++followed;
+  }
+  writer_thread.join();
+  CHECK(followed == kRecords && in_order && follower.complete());
+  // A follower whose file stops growing gives up after its idle timeout: an incomplete log.
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    const size_t header_size = kFileHeaderFixedBytes + (bytes[12] | bytes[13] << 8) + 4;
+    std::fwrite(bytes.data(), 1, header_size, f);
+    std::fclose(f);
+  }
+  LogReader idle(std::make_unique<FollowingFileChunkSource>(path, std::chrono::milliseconds(50), std::chrono::milliseconds(1)));
+  CHECK(!idle.Next() && !idle.complete());
+  std::filesystem::remove(path);
+}
+
+// Two vCPUs whose records interleave in the log, vCPU 0 reading ahead while vCPU 1 consumes
+// slowly: the decoded-but-unconsumed records stay within the lookahead and one chunk.
+TEST(TestLookaheadBound, "replaying world: records decoded ahead of a slow vCPU stay within the lookahead and one chunk") {
+  constexpr uint64_t kPerVcpu = 4000;
+  std::vector<Record> records;
+  for (uint64_t i = 1; i <= kPerVcpu; ++i) {
+    records.push_back(InputRecord{{0, i * 10}, InputKind::kEntropy, i});
+    records.push_back(InputRecord{{1, i * 10}, InputKind::kEntropy, i});
+  }
+  const std::vector<uint8_t> bytes = WriteLog(TestHeader(2), records, true, 512);
+  size_t per_chunk = 0;  // the most records one chunk holds
+  LogReader chunks(std::make_unique<MemoryChunkSource>(bytes));
+  while (auto chunk = chunks.NextChunk()) per_chunk = std::max(per_chunk, chunk->size());
+  ReplayingWorld world(std::make_unique<LogReader>(std::make_unique<MemoryChunkSource>(bytes)), {200});
+  std::atomic<size_t> most{0};
+  const auto vcpu = [&](uint32_t v, bool slow) {
+    for (uint64_t i = 1; i <= kPerVcpu; ++i) {
+      if (world.Horizon(v) <= i * 10) world.Advance(v, i * 10);
+      CHECK(world.Input({v, i * 10}, InputKind::kEntropy, [] { return 0ull; }) == i);
+      size_t seen = world.lookahead();
+      size_t prior = most.load();
+      while (seen > prior && !most.compare_exchange_weak(prior, seen)) {
+      }
+      if (slow && i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  std::thread fast([&] { vcpu(0, false); });
+  std::thread slow([&] { vcpu(1, true); });
+  fast.join();
+  slow.join();
+  std::printf("lookahead: at most %zu records decoded ahead (bound %zu + a chunk of <= %zu)\n", most.load(), size_t{200}, per_chunk);
+  CHECK(most.load() <= 200 + per_chunk);
+}
+
 TEST(TestCompactness, "log size: a compute workload with a 1 kHz timer stays under 0.2 B per 1000 instructions") {
   auto sink = std::make_shared<MemoryChunkSink>();
   constexpr uint64_t kInstructions = 1'000'000'000;
@@ -299,6 +415,17 @@ TEST(TestBadHeaders, "reader: an empty, foreign, newer, damaged or missing log i
   auto wrong_version = good;
   wrong_version[8] = kLogFormatVersion + 1;
   CHECK_LOG_ERROR(read(wrong_version), LogErrorCode::kBadVersion, LogError::kHeaderChunk);
+  for (const uint8_t old : {1, 2}) {  // a log from before version 3: refused, saying why
+    auto old_version = good;
+    old_version[8] = old;
+    CHECK_LOG_ERROR(read(old_version), LogErrorCode::kBadVersion, LogError::kHeaderChunk);
+    try {
+      read(old_version);
+    } catch (const LogError& e) {
+      CHECK(std::string(e.what()).find("format version " + std::to_string(old) + ", this reader knows 3 (rrkit before") !=
+            std::string::npos);
+    }
+  }
   auto header_flip = good;
   header_flip[20] ^= 0x10;
   CHECK_LOG_ERROR(read(header_flip), LogErrorCode::kBadCrc, LogError::kHeaderChunk);
@@ -314,7 +441,7 @@ TEST(TestBadChunks, "reader: damaged, cut, swapped, repeated or trailing chunks 
   std::vector<size_t> chunk_starts;
   for (size_t at = header_size; at + 4 <= good.size() && good[at] == 'C';) {
     chunk_starts.push_back(at);
-    at += kChunkHeaderBytes + (good[at + 8] | good[at + 9] << 8);
+    at += kChunkHeaderBytes + (good[at + 8] | good[at + 9] << 8 | good[at + 10] << 16);
   }
   CHECK(chunk_starts.size() >= 3);
   if (chunk_starts.size() < 3) return;
@@ -325,12 +452,13 @@ TEST(TestBadChunks, "reader: damaged, cut, swapped, repeated or trailing chunks 
   try {
     read(payload_flip);
   } catch (const LogError& e) {
-    CHECK(e.offset() == chunk_starts[1] + 16);
+    CHECK(e.offset() == chunk_starts[1] + 24);
     CHECK(std::string(e.what()).find("chunk 1 at byte") != std::string::npos);
   }
 
   CHECK_LOG_ERROR(read({good.begin(), good.begin() + chunk_starts[2] + 7}), LogErrorCode::kTruncated, 2);
   CHECK_LOG_ERROR(read({good.begin(), good.begin() + chunk_starts[2] + 25}), LogErrorCode::kTruncated, 2);
+  CHECK_LOG_ERROR(read({good.begin(), good.begin() + chunk_starts[2] + 30}), LogErrorCode::kTruncated, 2);
   CHECK_LOG_ERROR(read({good.begin(), good.end() - 3}), LogErrorCode::kTruncated, LogError::kTrailerChunk);
   // Cut exactly at a chunk boundary: incomplete, not an error.
   const LogContents cut = ReadLog({good.begin(), good.begin() + chunk_starts[2]});
@@ -356,6 +484,21 @@ TEST(TestBadChunks, "reader: damaged, cut, swapped, repeated or trailing chunks 
   garbage_frame[chunk_starts[1]] = 'X';
   CHECK_LOG_ERROR(read(garbage_frame), LogErrorCode::kBadFrame, 1);
 
+  // A chunk whose CRC is right but whose codec or stored bytes are not.
+  const auto recrc = [&](std::vector<uint8_t>& bytes, size_t start) {
+    const size_t stored = bytes[start + 8] | bytes[start + 9] << 8 | bytes[start + 10] << 16;
+    const uint32_t crc = Crc32c({bytes.data() + start + kChunkHeaderBytes, stored}, Crc32c({bytes.data() + start, kChunkHeaderBytes - 4}));
+    for (int i = 0; i < 4; ++i) bytes[start + 24 + i] = static_cast<uint8_t>(crc >> (8 * i));
+  };
+  auto unknown_codec = good;
+  unknown_codec[chunk_starts[1] + 20] = 7;
+  recrc(unknown_codec, chunk_starts[1]);
+  CHECK_LOG_ERROR(read(unknown_codec), LogErrorCode::kBadPayload, 1);
+  auto wrong_length = good;  // the payload is shorter than the chunk says
+  wrong_length[chunk_starts[1] + 16] += 1;
+  recrc(wrong_length, chunk_starts[1]);
+  CHECK_LOG_ERROR(read(wrong_length), LogErrorCode::kBadPayload, 1);
+
   auto trailer_flip = good;
   trailer_flip[good.size() - 10] ^= 0x40;
   CHECK_LOG_ERROR(read(trailer_flip), LogErrorCode::kBadTrailer, LogError::kTrailerChunk);
@@ -379,7 +522,6 @@ FakeRun RunFakeEngine(World& world, uint32_t vcpus, uint64_t steps, int exit_cod
   FakeRun run;
   run.state.assign(vcpus, 0xCBF29CE484222325ull);
   run.final_counts.assign(vcpus, 0);
-  const auto final_landmarks = world.FinalLandmarks();
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> errors(vcpus);  // a vCPU thread's Divergence, rethrown after join
   for (uint32_t v = 0; v < vcpus; ++v) {
@@ -387,8 +529,16 @@ FakeRun RunFakeEngine(World& world, uint32_t vcpus, uint64_t steps, int exit_cod
      try {
       std::mt19937_64 host(seed * 1000 + v);  // "the world": differs between record and replay
       uint64_t h = run.state[v];
-      const uint64_t my_steps = final_landmarks ? (*final_landmarks)[v] : steps + v * 13;
-      for (uint64_t count = 0; count < my_steps; ++count) {
+      // Live: a fixed length. Replay: up to the recorded final landmark, reading the log as
+      // far as each step needs (World::Horizon and Advance, as an engine does).
+      uint64_t my_steps = world.DeliversLiveInterrupts() ? steps + v * 13 : kNever;
+      for (uint64_t count = 0;; ++count) {
+        if (world.Horizon(v) <= count) world.Advance(v, count);
+        if (!world.DeliversLiveInterrupts()) {
+          const auto final_landmarks = world.FinalLandmarks();
+          if (final_landmarks) my_steps = (*final_landmarks)[v];
+        }
+        if (count >= my_steps) break;
         const Landmark at{v, count};
         if (world.DeliversLiveInterrupts()) {
           if (host() % 400 == 0) {
@@ -438,9 +588,15 @@ std::optional<Divergence> CatchDivergence(Body body) {
 
 // A recording of the fake engine on 3 vCPUs, and what it computed.
 struct FakeRecording {
+  std::vector<uint8_t> bytes;
   LogContents log;
   FakeRun run;
 };
+
+// A replaying world that streams `bytes`.
+std::unique_ptr<ReplayingWorld> Replaying(const std::vector<uint8_t>& bytes) {
+  return std::make_unique<ReplayingWorld>(std::make_unique<LogReader>(std::make_unique<MemoryChunkSource>(bytes)));
+}
 
 FakeRecording RecordFakeEngine() {
   constexpr uint32_t kVcpus = 3;
@@ -452,7 +608,7 @@ FakeRecording RecordFakeEngine() {
     RecordingWorld recording(live, writer);
     recorded = RunFakeEngine(recording, kVcpus, 20000, 3, /*seed=*/1);
   }
-  return {ReadLog(sink->bytes()), recorded};
+  return {sink->bytes(), ReadLog(sink->bytes()), recorded};
 }
 
 TEST(TestRecordingWorld, "recording world: logs every input, rare outcome, interrupt, the checkpoint and the stop") {
@@ -466,8 +622,9 @@ TEST(TestRecordingWorld, "recording world: logs every input, rare outcome, inter
 
 TEST(TestReplayReproduces, "replaying world: another host, the same states, because every value comes from the log") {
   const FakeRecording recording = RecordFakeEngine();
-  ReplayingWorld replaying(recording.log);
-  CHECK(replaying.FinalLandmarks().has_value());
+  auto world = Replaying(recording.bytes);
+  ReplayingWorld& replaying = *world;
+  CHECK(!replaying.FinalLandmarks().has_value());  // nothing read yet: the log streams in
   auto divergence = CatchDivergence([&] {
     const FakeRun replayed = RunFakeEngine(replaying, 3, 0, 3, /*seed=*/2);
     CHECK(replayed.state == recording.run.state);
@@ -475,23 +632,31 @@ TEST(TestReplayReproduces, "replaying world: another host, the same states, beca
   });
   CHECK(!divergence);
   if (divergence) std::printf("  unexpected: %s\n", DescribeDivergence(*divergence, "instruction").c_str());
+  const ReplayReport report = replaying.report();
+  CHECK(report.ended && report.complete && report.chunks == recording.log.chunks && report.checkpoints_compared == 1);
+  CHECK(report.last_matching_checkpoint.has_value() && !report.damage);
 }
 
 TEST(TestReplayOtherDevice, "replaying world: reading another device at a landmark diverges as 'input kind' on that vCPU") {
-  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
   auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, 3, 0, 3, 2, /*perturb_vcpu=*/1); });
   CHECK(divergence && divergence->at.vcpu == 1 && divergence->at.count == 331 * 3 && divergence->what == "input kind");
   CHECK(divergence && divergence->expected == "entropy" && divergence->actual == "console-data");
 }
 
 TEST(TestReplayOtherExitCode, "replaying world: another exit code diverges as 'exit code'") {
-  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
   auto divergence = CatchDivergence([&] { RunFakeEngine(replaying, 3, 0, 4, 2); });
   CHECK(divergence && divergence->what == "exit code" && divergence->expected == "3" && divergence->actual == "4");
 }
 
 TEST(TestCheckpointComparison, "checkpoints: a difference names the vCPU, the field, expected and actual, in one line") {
-  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
+  replaying.Advance(0, kNever - 1);  // read the whole (small) log
+  CHECK(replaying.log_ended() && replaying.log_complete());
   auto expected = replaying.ScheduledCheckpoint();
   CHECK(expected.has_value());
   if (expected) {
@@ -511,7 +676,8 @@ TEST(TestCheckpointComparison, "checkpoints: a difference names the vCPU, the fi
 }
 
 TEST(TestReplayInputsOutOfOrder, "replaying world: an input at the wrong landmark or vCPU diverges; the live source is never called") {
-  ReplayingWorld replaying(RecordFakeEngine().log);
+  auto world = Replaying(RecordFakeEngine().bytes);
+  ReplayingWorld& replaying = *world;
   auto wrong_count = CatchDivergence([&] { replaying.Input({0, 1}, InputKind::kClock, [] { return 0ull; }); });
   CHECK(wrong_count && wrong_count->what == "input landmark");
   auto bad_vcpu = CatchDivergence([&] { replaying.Input({9, 0}, InputKind::kClock, [] { return 0ull; }); });

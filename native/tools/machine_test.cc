@@ -73,8 +73,9 @@ TEST(TestLiveCutSchedule, "cut schedule, live: vCPU 0 starts a cut every interva
   CHECK(none.next(0) == kNever);
 }
 
-// A log whose checkpoints fall at the given landmarks of two vCPUs.
-replay::LogContents LogWithCheckpoints(const std::vector<std::vector<uint64_t>>& cuts) {
+// A replay of a log whose checkpoints fall at the given landmarks of two vCPUs, already
+// read to its end (a replay reads it as the vCPUs reach it: CutSchedule::Refresh).
+std::unique_ptr<replay::ReplayingWorld> LogWithCheckpoints(const std::vector<std::vector<uint64_t>>& cuts) {
   auto sink = std::make_shared<replay::MemoryChunkSink>();
   {
     replay::LogHeader header;
@@ -88,11 +89,15 @@ replay::LogContents LogWithCheckpoints(const std::vector<std::vector<uint64_t>>&
     }
     writer.Close();
   }
-  return replay::ReadLog(sink->bytes());
+  auto world = std::make_unique<replay::ReplayingWorld>(
+      std::make_unique<replay::LogReader>(std::make_unique<replay::MemoryChunkSource>(sink->bytes())));
+  world->Advance(0, kNever - 1);
+  return world;
 }
 
 TEST(TestLoggedCutSchedule, "cut schedule, replay: every vCPU at its logged landmark, then the next checkpoint, then none") {
-  replay::ReplayingWorld world(LogWithCheckpoints({{100, 250}, {300, 400}}));
+  auto replaying = LogWithCheckpoints({{100, 250}, {300, 400}});
+  replay::ReplayingWorld& world = *replaying;
   machine::CutSchedule cuts(2, world);
   CHECK(cuts.next(0) == 100 && cuts.next(1) == 250);
   CHECK(!cuts.Reached(1));  // nobody starts a logged cut: each vCPU comes by its count
@@ -105,7 +110,8 @@ TEST(TestLoggedCutSchedule, "cut schedule, replay: every vCPU at its logged land
 }
 
 TEST(TestLoggedCutScheduleMismatch, "cut schedule, replay: a checkpoint for another vCPU count is refused") {
-  replay::ReplayingWorld world(LogWithCheckpoints({{100, 250}}));
+  auto replaying = LogWithCheckpoints({{100, 250}});
+  replay::ReplayingWorld& world = *replaying;
   bool refused = false;
   try {
     machine::CutSchedule cuts(3, world);

@@ -11,6 +11,7 @@ export type LogErrorCode =
   | 'truncated'
   | 'bad-frame'
   | 'bad-crc'
+  | 'bad-payload'
   | 'bad-sequence'
   | 'bad-record'
   | 'bad-trailer'

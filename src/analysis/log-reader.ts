@@ -1,12 +1,14 @@
 /**
  * Reads an rrkit log from a Buffer, validating everything exactly as the C++ reader does
- * (native/replay/log_reader.cc): header, each chunk's CRC32C and sequence number, every
- * record, the trailer. Problems throw LogFormatError with the chunk and byte offset. A log
- * without a trailer that ends on a chunk boundary is `incomplete`: every record is returned
- * and `complete` is false. scanLog hands records to a visitor chunk by chunk, so that a log
- * of millions of records can be summarised without holding them; readLog keeps them all.
+ * (native/replay/log_reader.cc): header, each chunk's CRC32C, sequence number and codec,
+ * every record, the trailer. Problems throw LogFormatError with the chunk and byte offset.
+ * A log without a trailer that ends on a chunk boundary is `incomplete`: every record is
+ * returned and `complete` is false. scanLog hands records to a visitor chunk by chunk, so
+ * that a log of millions of records can be summarised without holding them; readLog keeps
+ * them all. scanLogFile reads the file a piece at a time.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
 import { ByteReader } from './byte-reader.js';
 import { crc32c } from './crc32c.js';
 import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from './log-error.js';
@@ -20,9 +22,12 @@ const MAX_IMAGE_HASH_BYTES = 64;
 const MAX_VCPUS = 4096;
 const CHUNK_MAGIC = 0x4b4e4843; // "CHNK"
 const TRAILER_MAGIC = 0x524c5254; // "TRLR"
-const CHUNK_HEADER_BYTES = 20;
-const MAX_CHUNK_PAYLOAD_BYTES = 16 << 20;
+const CHUNK_HEADER_BYTES = 28;
+const MAX_CHUNK_PAYLOAD_BYTES = 4 << 20;
 const TRAILER_BYTES = 28;
+/** native/replay/chunk_codec.h: 0 stored, 1 raw deflate (RFC 1951). */
+const CODEC_STORED = 0;
+const CODEC_DEFLATE = 1;
 
 export interface LogHeader {
   engine: string;
@@ -43,10 +48,14 @@ export interface LogTrailer {
   elapsedNs: bigint;
 }
 
-/** Where each chunk sits, and its records' total encoded size (for statistics). */
+/** Where each chunk sits, its size in the file and decoded, and its records (for statistics). */
 export interface ChunkInfo {
   offset: number;
+  /** bytes after the chunk header in the file */
+  storedBytes: number;
+  /** the payload once decoded from its codec */
   payloadBytes: number;
+  codec: number;
   records: number;
 }
 
@@ -65,29 +74,32 @@ export interface LogContents extends LogOutline {
   recordBytes: number[];
 }
 
-/** Called for each record of a validated chunk, in log order, with its encoded size. */
+/** Called for each record of a validated chunk, in log order, with its size in the decoded payload. */
 export type RecordVisitor = (record: LogRecord, encodedBytes: number) => void;
 
 const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 
-function readHeader(bytes: Buffer): { header: LogHeader; end: number } {
+function readHeader(source: ByteSupplier): { header: LogHeader; end: number } {
   const fail = (code: 'empty' | 'bad-magic' | 'truncated' | 'bad-version' | 'bad-header' | 'bad-crc', at: number, detail: string): never => {
     throw new LogFormatError(code, HEADER_CHUNK, at, detail);
   };
-  if (bytes.length === 0) fail('empty', 0, 'the log is empty');
-  const magicBytes = Math.min(bytes.length, LOG_MAGIC.length);
-  if (!bytes.subarray(0, magicBytes).equals(LOG_MAGIC.subarray(0, magicBytes))) {
+  const fixed = source.read(0, HEADER_FIXED_BYTES);
+  if (fixed.length === 0) fail('empty', 0, 'the log is empty');
+  const magicBytes = Math.min(fixed.length, LOG_MAGIC.length);
+  if (!fixed.subarray(0, magicBytes).equals(LOG_MAGIC.subarray(0, magicBytes))) {
     fail('bad-magic', 0, 'not an rrkit log (no RRKITLOG magic)');
   }
-  if (bytes.length < HEADER_FIXED_BYTES) fail('truncated', bytes.length, 'the file ends inside the header');
-  const version = bytes.readUInt16LE(8);
+  if (fixed.length < HEADER_FIXED_BYTES) fail('truncated', fixed.length, 'the file ends inside the header');
+  const version = fixed.readUInt16LE(8);
   if (version !== LOG_FORMAT_VERSION) {
-    fail('bad-version', 8, `format version ${version}, this reader knows ${LOG_FORMAT_VERSION}`);
+    const old = version === 1 || version === 2 ? ' (rrkit before the compressed v3 format wrote it: record it again)' : '';
+    fail('bad-version', 8, `format version ${version}, this reader knows ${LOG_FORMAT_VERSION}${old}`);
   }
-  if (bytes.readUInt16LE(10) !== 0) fail('bad-header', 10, 'unknown header flags');
-  const bodyLength = bytes.readUInt32LE(12);
+  if (fixed.readUInt16LE(10) !== 0) fail('bad-header', 10, 'unknown header flags');
+  const bodyLength = fixed.readUInt32LE(12);
   if (bodyLength > MAX_HEADER_BODY_BYTES) fail('bad-header', 12, 'header body larger than 1 MiB');
   const crcAt = HEADER_FIXED_BYTES + bodyLength;
+  const bytes = Buffer.concat([fixed, source.read(HEADER_FIXED_BYTES, bodyLength + 4)]);
   if (bytes.length < crcAt + 4) fail('truncated', bytes.length, 'the file ends inside the header');
   const stored = bytes.readUInt32LE(crcAt);
   const computed = crc32c(bytes.subarray(0, crcAt));
@@ -127,32 +139,52 @@ function readHeader(bytes: Buffer): { header: LogHeader; end: number } {
 }
 
 /**
+ * The bytes of a log as a reader asks for them: `read(at, length)` returns up to `length`
+ * bytes from offset `at` (fewer only at the end), so that a file need not be held whole.
+ */
+interface ByteSupplier {
+  read(at: number, length: number): Buffer;
+}
+
+function bufferSupplier(bytes: Buffer): ByteSupplier {
+  return { read: (at, length) => bytes.subarray(at, Math.min(bytes.length, at + length)) };
+}
+
+/**
  * Parses and validates a whole log, visiting each chunk's records once the whole chunk has
  * validated (a bad chunk throws before any of its records is visited); throws LogFormatError.
  */
 export function scanLog(bytes: Buffer, visit: RecordVisitor): LogOutline {
-  const { header, end } = readHeader(bytes);
-  const outline: LogOutline = { header, chunks: [], complete: false, trailer: undefined, bytes: bytes.length };
+  return scanSupplied(bufferSupplier(bytes), visit);
+}
+
+function scanSupplied(source: ByteSupplier, visit: RecordVisitor): LogOutline {
+  const { header, end } = readHeader(source);
+  const outline: LogOutline = { header, chunks: [], complete: false, trailer: undefined, bytes: end };
   let offset = end;
   let recordTotal = 0n;
   for (;;) {
     const index = outline.chunks.length;
-    const remaining = bytes.length - offset;
-    if (remaining === 0) return outline; // no trailer: incomplete
-    if (remaining < 4) throw new LogFormatError('truncated', index, bytes.length, 'the file ends inside a frame');
-    const magic = bytes.readUInt32LE(offset);
+    const magicBytes = source.read(offset, 4);
+    if (magicBytes.length === 0) {
+      outline.bytes = offset;
+      return outline; // no trailer: incomplete
+    }
+    if (magicBytes.length < 4) throw new LogFormatError('truncated', index, offset + magicBytes.length, 'the file ends inside a frame');
+    const magic = magicBytes.readUInt32LE(0);
     if (magic === TRAILER_MAGIC) {
-      outline.trailer = readTrailer(bytes, offset, index, recordTotal);
+      outline.trailer = readTrailer(source, offset, index, recordTotal);
       outline.complete = true;
+      outline.bytes = offset + TRAILER_BYTES;
       return outline;
     }
     if (magic !== CHUNK_MAGIC) {
       throw new LogFormatError('bad-frame', index, offset, `expected a chunk or the trailer, found ${hex(magic)}`);
     }
-    const chunk = readChunk(bytes, offset, index, header.vcpus, visit);
+    const chunk = readChunk(source, offset, index, header.vcpus, visit);
     outline.chunks.push(chunk);
     recordTotal += BigInt(chunk.records);
-    offset = chunk.offset + CHUNK_HEADER_BYTES + chunk.payloadBytes;
+    offset = chunk.offset + CHUNK_HEADER_BYTES + chunk.storedBytes;
   }
 }
 
@@ -167,40 +199,65 @@ export function readLog(bytes: Buffer): LogContents {
   return { ...outline, records, recordBytes };
 }
 
+/** A chunk's stored bytes decoded with its codec, or undefined unless they give exactly `length` bytes. */
+function loadPayload(codec: number, stored: Buffer, length: number): Buffer | undefined {
+  if (codec === CODEC_STORED) return stored.length === length ? stored : undefined;
+  try {
+    // One byte of room beyond the declared length, as in C++: a longer stream fails the check.
+    const { buffer, engine } = inflateRawSync(stored, { info: true, maxOutputLength: length + 1 }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
+    return buffer.length === length && engine.bytesWritten === stored.length ? buffer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads and validates one chunk, then visits its records. */
-function readChunk(bytes: Buffer, start: number, index: number, vcpus: number, visit: RecordVisitor): ChunkInfo {
-  const remaining = bytes.length - start;
-  if (remaining < CHUNK_HEADER_BYTES) {
-    throw new LogFormatError('truncated', index, bytes.length, 'the file ends inside a chunk header');
+function readChunk(source: ByteSupplier, start: number, index: number, vcpus: number, visit: RecordVisitor): ChunkInfo {
+  const head = source.read(start, CHUNK_HEADER_BYTES);
+  if (head.length < CHUNK_HEADER_BYTES) {
+    throw new LogFormatError('truncated', index, start + head.length, 'the file ends inside a chunk header');
   }
-  const sequence = bytes.readUInt32LE(start + 4);
-  const payloadLength = bytes.readUInt32LE(start + 8);
-  const recordCount = bytes.readUInt32LE(start + 12);
-  const stored = bytes.readUInt32LE(start + 16);
+  const sequence = head.readUInt32LE(4);
+  const storedLength = head.readUInt32LE(8);
+  const recordCount = head.readUInt32LE(12);
+  const payloadLength = head.readUInt32LE(16);
+  const codec = head.readUInt32LE(20);
+  const storedCrc = head.readUInt32LE(24);
+  if (storedLength > MAX_CHUNK_PAYLOAD_BYTES) {
+    throw new LogFormatError('bad-frame', index, start + 8, `stored length ${storedLength} exceeds 4 MiB`);
+  }
   if (payloadLength > MAX_CHUNK_PAYLOAD_BYTES) {
-    throw new LogFormatError('bad-frame', index, start + 8, `payload length ${payloadLength} exceeds 16 MiB`);
+    throw new LogFormatError('bad-frame', index, start + 16, `payload length ${payloadLength} exceeds 4 MiB`);
   }
-  if (remaining < CHUNK_HEADER_BYTES + payloadLength) {
+  const storedAt = start + CHUNK_HEADER_BYTES;
+  const stored = source.read(storedAt, storedLength);
+  if (stored.length < storedLength) {
     throw new LogFormatError(
       'truncated',
       index,
-      bytes.length,
-      `the file ends inside the chunk's payload (${payloadLength} bytes from byte ${start + CHUNK_HEADER_BYTES})`,
+      storedAt + stored.length,
+      `the file ends inside the chunk's payload (${storedLength} bytes from byte ${storedAt})`,
     );
   }
-  const payloadAt = start + CHUNK_HEADER_BYTES;
-  const payload = bytes.subarray(payloadAt, payloadAt + payloadLength);
-  const computed = crc32c(payload, crc32c(bytes.subarray(start, start + 16)));
-  if (stored !== computed) {
-    throw new LogFormatError('bad-crc', index, start + 16, `chunk CRC32C stored ${hex(stored)}, computed ${hex(computed)}`);
+  const computed = crc32c(stored, crc32c(head.subarray(0, CHUNK_HEADER_BYTES - 4)));
+  if (storedCrc !== computed) {
+    throw new LogFormatError('bad-crc', index, start + 24, `chunk CRC32C stored ${hex(storedCrc)}, computed ${hex(computed)}`);
   }
   if (sequence !== index) {
     throw new LogFormatError('bad-sequence', index, start + 4, `chunk has sequence number ${sequence}, expected ${index}`);
   }
-  const decoder = new ChunkDecoder(payload, payloadAt, index, vcpus);
+  if (codec > CODEC_DEFLATE) throw new LogFormatError('bad-payload', index, start + 20, `unknown codec ${codec}`);
+  const payload = loadPayload(codec, stored, payloadLength);
+  if (payload === undefined) {
+    throw new LogFormatError('bad-payload', index, storedAt, `the stored bytes do not decode to the payload's ${payloadLength} bytes`);
+  }
+  const decoder = new ChunkDecoder(payload, storedAt, index, vcpus);
   const records: LogRecord[] = [];
   const sizes: number[] = [];
-  let before = 0;
+  let before = decoder.position;
   for (let record = decoder.next(); record !== undefined; record = decoder.next()) {
     records.push(record);
     sizes.push(decoder.position - before);
@@ -215,21 +272,22 @@ function readChunk(bytes: Buffer, start: number, index: number, vcpus: number, v
     );
   }
   records.forEach((record, i) => visit(record, sizes[i]!));
-  return { offset: start, payloadBytes: payloadLength, records: recordCount };
+  return { offset: start, storedBytes: storedLength, payloadBytes: payloadLength, codec, records: recordCount };
 }
 
-function readTrailer(bytes: Buffer, start: number, chunkCount: number, recordTotal: bigint): LogTrailer {
+function readTrailer(source: ByteSupplier, start: number, chunkCount: number, recordTotal: bigint): LogTrailer {
   const fail = (code: 'truncated' | 'bad-trailer' | 'trailing-data', at: number, detail: string): never => {
     throw new LogFormatError(code, TRAILER_CHUNK, at, detail);
   };
-  if (bytes.length - start < TRAILER_BYTES) fail('truncated', bytes.length, 'the file ends inside the trailer');
-  const stored = bytes.readUInt32LE(start + 24);
-  const computed = crc32c(bytes.subarray(start, start + 24));
+  const t = source.read(start, TRAILER_BYTES);
+  if (t.length < TRAILER_BYTES) fail('truncated', start + t.length, 'the file ends inside the trailer');
+  const stored = t.readUInt32LE(24);
+  const computed = crc32c(t.subarray(0, 24));
   if (stored !== computed) fail('bad-trailer', start + 24, `trailer CRC32C stored ${hex(stored)}, computed ${hex(computed)}`);
   const trailer: LogTrailer = {
-    chunkCount: bytes.readUInt32LE(start + 4),
-    recordCount: bytes.readBigUInt64LE(start + 8),
-    elapsedNs: bytes.readBigUInt64LE(start + 16),
+    chunkCount: t.readUInt32LE(4),
+    recordCount: t.readBigUInt64LE(8),
+    elapsedNs: t.readBigUInt64LE(16),
   };
   if (trailer.chunkCount !== chunkCount) {
     fail('bad-trailer', start + 4, `trailer counts ${trailer.chunkCount} chunks, the log has ${chunkCount}`);
@@ -237,33 +295,60 @@ function readTrailer(bytes: Buffer, start: number, chunkCount: number, recordTot
   if (trailer.recordCount !== recordTotal) {
     fail('bad-trailer', start + 8, `trailer counts ${trailer.recordCount} records, the log has ${recordTotal}`);
   }
-  if (bytes.length > start + TRAILER_BYTES) fail('trailing-data', start + TRAILER_BYTES, 'bytes after the trailer');
+  if (source.read(start + TRAILER_BYTES, 1).length > 0) fail('trailing-data', start + TRAILER_BYTES, 'bytes after the trailer');
   return trailer;
 }
 
-function readBytes(path: string): Buffer {
+/** Reads a file a piece at a time, keeping only the piece asked for. */
+function withFile<T>(path: string, body: (source: ByteSupplier) => T): T {
+  let fd: number;
   try {
-    return readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new LogFormatError('io', HEADER_CHUNK, 0, `cannot read ${path}: ${reason}`);
+  }
+  try {
+    return body({
+      read(at, length) {
+        const out = Buffer.allocUnsafe(length);
+        let done = 0;
+        while (done < length) {
+          let got: number;
+          try {
+            got = readSync(fd, out, done, length - done, at + done);
+          } catch (error) {
+            const reason = error instanceof Error ? error.message : String(error);
+            throw new LogFormatError('io', HEADER_CHUNK, at + done, `cannot read ${path}: ${reason}`);
+          }
+          if (got === 0) break;
+          done += got;
+        }
+        return out.subarray(0, done);
+      },
+    });
+  } finally {
+    closeSync(fd);
   }
 }
 
 /** Reads a log file; a missing or unreadable file is LogFormatError('io'). */
 export function readLogFile(path: string): LogContents {
-  return readLog(readBytes(path));
+  const records: LogRecord[] = [];
+  const recordBytes: number[] = [];
+  const outline = scanLogFile(path, (record, encodedBytes) => {
+    records.push(record);
+    recordBytes.push(encodedBytes);
+  });
+  return { ...outline, records, recordBytes };
 }
 
-/** Scans a log file (see scanLog); a missing or unreadable file is LogFormatError('io'). */
+/** Scans a log file (see scanLog) a chunk at a time; a missing or unreadable file is LogFormatError('io'). */
 export function scanLogFile(path: string, visit: RecordVisitor): LogOutline {
-  return scanLog(readBytes(path), visit);
+  return withFile(path, (source) => scanSupplied(source, visit));
 }
 
-/**
- * Reads and validates only a log file's header (what a replay needs before it starts; the
- * engine's own reader validates every chunk as it loads the log).
- */
+/** Reads and validates only a log file's header (what a replay needs before it starts). */
 export function readLogHeaderFile(path: string): LogHeader {
-  return readHeader(readBytes(path)).header;
+  return withFile(path, (source) => readHeader(source).header);
 }

@@ -1,10 +1,13 @@
 /**
  * The records of an rrkit log and their decoders — the TypeScript twin of
  * native/replay/log_records.{h,cc}. The record kind numbers are the format: append only.
- * Counts are delta encoded per vCPU within a chunk (every chunk starts each vCPU at 0).
- * 64-bit fields are bigints; vCPU numbers and kinds are numbers.
+ * A chunk's payload holds two streams, events and values (docs/log-format.md); counts are
+ * delta encoded per vCPU and input values predicted from the vCPU's previous ones, within
+ * a chunk (every chunk starts afresh). 64-bit fields are bigints; vCPU numbers and kinds
+ * are numbers.
  */
 import { ByteReader } from './byte-reader.js';
+import { InputHistory } from './value-prediction.js';
 
 export const RecordKind = {
   input: 1,
@@ -16,8 +19,14 @@ export const RecordKind = {
   dmaWrite: 7,
   delayedInterrupt: 8,
   diskRead: 9,
+  /** an input shaped like its vCPU's previous one in the chunk; decodes to an 'input' record */
+  repeatedInput: 10,
   crewFault: 14,
 } as const;
+
+/** Input kinds whose value encoding is not a delta from the previous value. */
+const CLOCK = 1;
+const ENTROPY = 2;
 
 /** world.h's InputKind, by number (append only). */
 export const INPUT_KIND_NAMES: Readonly<Record<number, string>> = {
@@ -30,7 +39,7 @@ export const INPUT_KIND_NAMES: Readonly<Record<number, string>> = {
   7: 'wfi-wake',
 };
 const MAX_INPUT_KIND = 7;
-const MAX_DMA_BYTES = 16 << 20;
+const MASK = (1n << 64n) - 1n;
 
 export interface Landmark {
   vcpu: number;
@@ -119,110 +128,180 @@ export type LogRecord =
 
 export type RecordType = LogRecord['type'];
 
-/** Decodes one chunk's payload (already CRC-checked); throws LogFormatError('bad-record'). */
+interface VcpuState {
+  count: bigint;
+  inputs: InputHistory;
+}
+
+/**
+ * Decodes one chunk's payload (CRC-checked and decoded from its codec); throws
+ * LogFormatError('bad-record'). `fileOffset` is where the payload starts in the file:
+ * error offsets are it plus the position in the payload.
+ */
 export class ChunkDecoder {
-  private readonly reader: ByteReader;
-  private readonly previous: bigint[];
+  private readonly events: ByteReader;
+  private readonly values: ByteReader;
+  private readonly vcpus: VcpuState[];
+  private readonly headBytes: number;
 
   constructor(payload: Uint8Array, fileOffset: number, chunkIndex: number, vcpus: number) {
-    this.reader = new ByteReader(payload, fileOffset, chunkIndex, 'bad-record');
-    this.previous = new Array<bigint>(vcpus).fill(0n);
+    const head = new ByteReader(payload, fileOffset, chunkIndex, 'bad-record');
+    const length = head.varint();
+    if (length > BigInt(head.remaining)) head.fail(0, 'event stream longer than the payload');
+    const eventsAt = head.position;
+    const valuesAt = eventsAt + Number(length);
+    this.headBytes = eventsAt;
+    this.events = new ByteReader(payload.subarray(eventsAt, valuesAt), fileOffset + eventsAt, chunkIndex, 'bad-record');
+    this.values = new ByteReader(payload.subarray(valuesAt), fileOffset + valuesAt, chunkIndex, 'bad-record');
+    this.vcpus = Array.from({ length: vcpus }, () => ({ count: 0n, inputs: new InputHistory() }));
   }
 
   /** Bytes of the payload consumed so far. */
   get position(): number {
-    return this.reader.position;
+    return this.headBytes + this.events.position + this.values.position;
   }
 
   next(): LogRecord | undefined {
-    const r = this.reader;
-    if (r.done) return undefined;
-    const at = r.position;
-    const kind = r.u8();
+    const e = this.events;
+    const v = this.values;
+    if (e.done) {
+      if (!v.done) v.fail(v.position, `${v.remaining} value bytes no record uses`);
+      return undefined;
+    }
+    const at = e.position;
+    const kind = e.u8();
     switch (kind) {
       case RecordKind.input:
-        return { type: 'input', ...this.landmark(), kind: this.inputKind(), value: r.varint() };
-      case RecordKind.rareOutcome:
-        return { type: 'rare-outcome', ...this.landmark(), kind: this.inputKind(), value: r.varint() };
-      case RecordKind.interrupt:
-        return { type: 'interrupt', ...this.landmark(), cause: r.varint() };
+        return this.input();
+      case RecordKind.repeatedInput:
+        return this.repeatedInput();
+      case RecordKind.rareOutcome: {
+        const where = this.landmark();
+        const inputKind = this.inputKind();
+        return { type: 'rare-outcome', ...where, kind: inputKind, value: v.varint() };
+      }
+      case RecordKind.interrupt: {
+        const where = this.landmark();
+        return { type: 'interrupt', ...where, cause: e.varint() };
+      }
       case RecordKind.checkpoint:
         return { type: 'checkpoint', ...this.checkpoint() };
       case RecordKind.crewTransfer: {
-        const page = r.varint();
+        const page = e.varint();
         const from = this.landmark();
         return { type: 'crew-transfer', page, from, to: this.landmark() };
       }
       case RecordKind.machineStop: {
         const exitAt = this.landmark();
-        const exitCode = r.signedVarint();
+        const exitCode = e.signedVarint();
         const finalState = this.checkpoint();
-        const outputBytes = r.varint();
-        return { type: 'machine-stop', ...exitAt, exitCode, ...finalState, outputBytes, outputHash: r.fixedLe(8) };
+        const outputBytes = e.varint();
+        return { type: 'machine-stop', ...exitAt, exitCode, ...finalState, outputBytes, outputHash: v.fixedLe(8) };
       }
       case RecordKind.dmaWrite: {
         const where = this.landmark();
-        const address = r.varint();
-        return { type: 'dma-write', ...where, address, data: Uint8Array.from(r.blob(MAX_DMA_BYTES, 'DMA data')) };
+        const address = e.varint();
+        const length = e.varint();
+        const data = length > BigInt(v.remaining) ? v.fail(v.position, 'DMA data runs past the end') : v.take(Number(length), 'DMA data');
+        return { type: 'dma-write', ...where, address, data: Uint8Array.from(data) };
       }
       case RecordKind.delayedInterrupt: {
         const where = this.landmark();
-        const cause = r.varint();
-        return { type: 'delayed-interrupt', ...where, cause, delayNs: r.varint() };
+        const cause = e.varint();
+        return { type: 'delayed-interrupt', ...where, cause, delayNs: v.varint() };
       }
       case RecordKind.diskRead: {
         const where = this.landmark();
-        const address = r.varint();
-        const diskOffset = r.varint();
-        return { type: 'disk-read', ...where, address, diskOffset, length: r.varint() };
+        const address = e.varint();
+        const diskOffset = e.varint();
+        return { type: 'disk-read', ...where, address, diskOffset, length: e.varint() };
       }
       case RecordKind.crewFault: {
         const where = this.landmark();
-        const pageAndWrite = r.varint();
-        return { type: 'crew-fault', ...where, page: pageAndWrite >> 1n, write: (pageAndWrite & 1n) === 1n, edges: r.varint() };
+        const pageAndWrite = e.varint();
+        return { type: 'crew-fault', ...where, page: pageAndWrite >> 1n, write: (pageAndWrite & 1n) === 1n, edges: e.varint() };
       }
       default:
-        return r.fail(at, `unknown record kind ${kind}`);
+        return e.fail(at, `unknown record kind ${kind}`);
     }
+  }
+
+  private input(): InputRecord {
+    const vcpu = this.vcpu();
+    const state = this.vcpus[vcpu]!;
+    const before = state.count;
+    const count = this.count(vcpu);
+    const kind = this.inputKind();
+    state.inputs.lastKind = kind;
+    state.inputs.lastDelta = (count - before) & MASK;
+    return { type: 'input', vcpu, count, kind, value: this.inputValue(state, count, kind) };
+  }
+
+  private repeatedInput(): InputRecord {
+    const at = this.events.position;
+    const vcpu = this.vcpu();
+    const state = this.vcpus[vcpu]!;
+    if (state.inputs.lastKind === 0) {
+      this.events.fail(at, `repeated input for vcpu ${vcpu} with no input before it in this chunk`);
+    }
+    state.count = (state.count + state.inputs.lastDelta) & MASK;
+    const kind = state.inputs.lastKind;
+    return { type: 'input', vcpu, count: state.count, kind, value: this.inputValue(state, state.count, kind) };
+  }
+
+  /** A clock read against its prediction, entropy as 8 bytes, anything else against the previous value of its kind. */
+  private inputValue(state: VcpuState, count: bigint, kind: number): bigint {
+    const v = this.values;
+    const history = state.inputs;
+    if (kind === CLOCK) {
+      const value = (history.clock.predict(count) + v.signedVarint()) & MASK;
+      history.clock.observe(count, value);
+      return value;
+    }
+    if (kind === ENTROPY) return v.fixedLe(8);
+    const value = (history.lastValue[kind]! + v.signedVarint()) & MASK;
+    history.lastValue[kind] = value;
+    return value;
+  }
+
+  private vcpu(): number {
+    const r = this.events;
+    const at = r.position;
+    const vcpu = r.varint();
+    if (vcpu >= BigInt(this.vcpus.length)) r.fail(at, `vcpu ${vcpu} out of range`);
+    return Number(vcpu);
   }
 
   /** (vcpu, zigzag delta from that vCPU's previous count), wrapping mod 2^64. */
   private landmark(): Landmark {
-    const r = this.reader;
-    const at = r.position;
-    const vcpu = r.varint();
-    if (vcpu >= BigInt(this.previous.length)) r.fail(at, `vcpu ${vcpu} out of range`);
-    const v = Number(vcpu);
-    return { vcpu: v, count: this.count(v) };
+    const vcpu = this.vcpu();
+    return { vcpu, count: this.count(vcpu) };
   }
 
   private count(vcpu: number): bigint {
-    const count = BigInt.asUintN(64, this.previous[vcpu]! + this.reader.signedVarint());
-    this.previous[vcpu] = count;
-    return count;
+    const state = this.vcpus[vcpu]!;
+    state.count = (state.count + this.events.signedVarint()) & MASK;
+    return state.count;
   }
 
   private inputKind(): number {
-    const r = this.reader;
+    const r = this.events;
     const at = r.position;
     const kind = r.u8();
     if (kind === 0 || kind > MAX_INPUT_KIND) r.fail(at, `unknown input kind ${kind}`);
     return kind;
   }
 
-  /** For vCPU 0..n-1: count delta and register hash (8 bytes LE); then the memory hash. */
+  /** Events: n, each vCPU's count delta. Values: each vCPU's register hash, then the memory hash. */
   private checkpoint(): { vcpus: CheckpointVcpu[]; memoryHash: bigint } {
-    const r = this.reader;
+    const r = this.events;
     const at = r.position;
     const n = r.varint();
-    if (n !== BigInt(this.previous.length)) {
-      r.fail(at, `checkpoint has ${n} vcpus, machine has ${this.previous.length}`);
+    if (n !== BigInt(this.vcpus.length)) {
+      r.fail(at, `checkpoint has ${n} vcpus, machine has ${this.vcpus.length}`);
     }
-    const vcpus: CheckpointVcpu[] = [];
-    for (let i = 0; i < this.previous.length; i++) {
-      const count = this.count(i);
-      vcpus.push({ count, registerHash: r.fixedLe(8) });
-    }
-    return { vcpus, memoryHash: r.fixedLe(8) };
+    const counts = this.vcpus.map((_, i) => this.count(i));
+    const vcpus = counts.map((count) => ({ count, registerHash: this.values.fixedLe(8) }));
+    return { vcpus, memoryHash: this.values.fixedLe(8) };
   }
 }

@@ -84,6 +84,9 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   const checkpointInterval = options.checkpointInterval ?? 0n;
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  if (options.session?.mode === 'replay' && options.session.thenRun !== null) {
+    throw new RangeError('--then-run: the kvm engine does not go live at the end of a log (emu does)');
+  }
   return {
     vcpus,
     ramBytes: ramMiB * 1024 * 1024,

@@ -60,6 +60,7 @@ export const WORKLOADS: readonly Workload[] = [
     deterministic: false,
     usesRrkitDevice: true,
   }),
+  workload('clock-poll', 'world', 'busy-polls clock_ns() with no timer or wfi, printing a line every 5 ms (2 s in all)'),
   workload('console-echo', 'world', 'echoes console input upper-cased until 0x04 or a line `end`, with a checksum', {
     needsConsoleInput: true,
   }),

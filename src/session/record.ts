@@ -30,6 +30,8 @@ export interface RecordOptions {
   crewGranularity?: number;
   /** instructions a vCPU keeps a page it gained before serving requests for it; default CREW_DEFAULT_HOLD */
   crewHold?: number;
+  /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (the log bench compares them) */
+  deflateLevel?: number;
   /** a disk-image file for the board's block device (kvm); the bytes the guest reads from it are logged */
   disk?: string;
   /** with `disk`: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image) */
@@ -70,6 +72,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       crewHold,
       // crewHold for provenance: replay does not need it (it follows the logged edges).
       configJson: JSON.stringify(config),
+      ...(options.deflateLevel === undefined ? {} : { deflateLevel: options.deflateLevel }),
     },
   });
 }

@@ -4,7 +4,6 @@
  * output, the exit code and the final state — as a verdict that is data.
  */
 import type { DivergenceReport } from '../analysis/divergence.js';
-import { scanLogFile } from '../analysis/log-reader.js';
 import type { LandmarkUnit } from '../engines/engine.js';
 import { totalLandmarks } from '../engines/engine.js';
 import { replay, type ReplayOptions, type ReplayOutcome } from './replay.js';
@@ -12,7 +11,7 @@ import { replay, type ReplayOptions, type ReplayOutcome } from './replay.js';
 export type Verdict =
   | {
       verdict: 'identical';
-      /** checkpoints in the log, each compared */
+      /** checkpoints compared during the replay (every one in the log) */
       checkpoints: number;
       /** landmarks over all vCPUs, in `landmarkUnit` */
       landmarks: bigint;
@@ -21,7 +20,7 @@ export type Verdict =
       consoleBytes: number;
       stateHash: bigint;
     }
-  /** the log has no trailer: checked as far as its sealed chunks reach (`endedAt`: where the guest wanted more) */
+  /** the log has no trailer: checked as far as its sealed chunks reach (`checkpoints` compared; `endedAt`: where the guest wanted more) */
   | { verdict: 'incomplete'; checkpoints: number; endedAt?: DivergenceReport }
   | { verdict: 'diverged'; report: DivergenceReport };
 
@@ -37,13 +36,15 @@ export async function verify(options: Omit<ReplayOptions, 'capture'>): Promise<V
   switch (outcome.kind) {
     case 'diverged':
       return { verdict: { verdict: 'diverged', report: outcome.report }, outcome };
+    case 'went-live':
+      throw new Error('verify replays only: it never goes live');
     case 'incomplete':
-      return { verdict: { verdict: 'incomplete', checkpoints: countCheckpoints(options.logPath), endedAt: outcome.endedAt }, outcome };
+      return { verdict: { verdict: 'incomplete', checkpoints: outcome.log.checkpointsCompared, endedAt: outcome.endedAt }, outcome };
     case 'exited':
       return {
         verdict: {
           verdict: 'identical',
-          checkpoints: countCheckpoints(options.logPath),
+          checkpoints: outcome.log.checkpointsCompared,
           landmarks: totalLandmarks(outcome.result),
           landmarkUnit: outcome.engine.landmarkUnit,
           exitCode: outcome.exitCode,
@@ -53,12 +54,4 @@ export async function verify(options: Omit<ReplayOptions, 'capture'>): Promise<V
         outcome,
       };
   }
-}
-
-function countCheckpoints(logPath: string): number {
-  let checkpoints = 0;
-  scanLogFile(logPath, (r) => {
-    if (r.type === 'checkpoint') checkpoints++;
-  });
-  return checkpoints;
 }

@@ -11,6 +11,7 @@ import { readLogFile } from '../../src/analysis/log-reader.js';
 import { kvmAvailability } from '../../src/engines/kvm.js';
 import { builtGuestPath, GUESTS_DIR, WORKLOADS } from '../../src/guests/catalog.js';
 import { writeDiskImage } from '../../src/guests/disk-image.js';
+import { native } from '../../src/native.js';
 import { record } from '../../src/session/record.js';
 import { replay } from '../../src/session/replay.js';
 import { runGuest } from '../../src/session/run.js';
@@ -84,6 +85,40 @@ describe('interrupts at exits replay exactly', () => {
     expect(replayed.result.console.equals(recorded.console)).toBe(true);
     expect(replayed.result.stateHash).toBe(recorded.stateHash);
   });
+});
+
+describe('the log streams in as the kvm replay reaches it', () => {
+  // Interrupts, DMA data, inputs and checkpoints spread over many chunks: each chunk is read
+  // only when the replay has reached the exits before it.
+  for (const [name, minChunks] of [['disk-checksum', 5], ['entropy-mix', 20]] as const) {
+    test(`${name} rewritten into chunks of a few records: replayed exactly, every chunk read once`, async () => {
+      const dir = logFolder(`kvm-streaming-${name}`);
+      const disk = name === 'disk-checksum' ? join(dir, 'disk.img') : undefined;
+      if (disk !== undefined) await writeDiskImage(disk, 512);
+      const original = join(dir, `${name}.rrlog`);
+      const recorded = await record({
+        elf: builtGuestPath(name, 'x86_64', true),
+        logPath: original,
+        capture: true,
+        checkpointInterval: CHECKPOINT_INTERVAL,
+        timeoutSeconds: 60,
+        disk,
+      });
+      const log = readLogFile(original);
+      const small = join(dir, 'small-chunks.rrlog');
+      native().logWrite(small, { header: log.header, records: [...log.records], close: true, maxChunkBytes: 64 });
+      const chunks = readLogFile(small).chunks.length;
+      expect(chunks).toBeGreaterThanOrEqual(minChunks);
+      const replayed = await replay({ logPath: small, capture: true, timeoutSeconds: 60 });
+      expect(replayed.kind).toBe('exited');
+      expect(replayed.result.console.equals(recorded.console)).toBe(true);
+      expect(replayed.result.stateHash).toBe(recorded.stateHash);
+      expect(replayed.log.chunks).toBe(chunks);
+      expect(replayed.log.records).toBe(log.records.length);
+      // Going live at the end of a log is emu's only.
+      await expect(replay({ logPath: small, thenRun: {} })).rejects.toThrow(/^--then-run: the kvm engine does not go live/);
+    });
+  }
 });
 
 describe('the same result line on emu and kvm', () => {

@@ -1,7 +1,7 @@
 /** `rrkit log stats|dump RUN.rrlog [--json]`: read a log with the TypeScript reader. */
 import type { Argv, CommandModule } from 'yargs';
 import { formatRecord, toJsonSafe } from '../../analysis/log-dump.js';
-import { readLogFile } from '../../analysis/log-reader.js';
+import { readLogHeaderFile, scanLogFile } from '../../analysis/log-reader.js';
 import { logFileStats, type LogStats } from '../../analysis/log-stats.js';
 
 interface LogArgs {
@@ -76,23 +76,47 @@ const dumpCommand: CommandModule<object, LogArgs> = {
   describe: 'one line per record',
   builder: withLogArgs,
   handler: (args) => {
-    const log = readLogFile(args.log);
+    // Streamed a chunk at a time: a log of any size, in the memory of one chunk.
+    const header = readLogHeaderFile(args.log);
+    const out = new BufferedWriter();
     if (args.json) {
-      process.stdout.write(
-        JSON.stringify({ header: toJsonSafe(log.header), complete: log.complete, records: log.records.map(toJsonSafe) }) + '\n',
-      );
+      out.write(`{"header":${JSON.stringify(toJsonSafe(header))},"records":[`);
+      let first = true;
+      const outline = scanLogFile(args.log, (record) => {
+        out.write(`${first ? '' : ','}${JSON.stringify(toJsonSafe(record))}`);
+        first = false;
+      });
+      out.write(`],"complete":${outline.complete}}\n`);
+      out.flush();
       return;
     }
-    const h = log.header;
-    const out = [
-      `# ${h.engine}, ${h.vcpus} vcpus, ${h.ramMib} MiB, image ${h.imagePath} sha256 ${h.imageHash}`,
-      `# CREW granularity ${h.crewGranularity}, checkpoint interval ${h.checkpointInterval}, config ${h.configJson}`,
-      ...log.records.map(formatRecord),
-      log.complete ? '# complete' : '# incomplete: no trailer',
-    ];
-    process.stdout.write(out.join('\n') + '\n');
+    out.write(
+      `# ${header.engine}, ${header.vcpus} vcpus, ${header.ramMib} MiB, image ${header.imagePath} sha256 ${header.imageHash}\n` +
+        `# CREW granularity ${header.crewGranularity}, checkpoint interval ${header.checkpointInterval}, config ${header.configJson}\n`,
+    );
+    const outline = scanLogFile(args.log, (record) => out.write(`${formatRecord(record)}\n`));
+    out.write(outline.complete ? '# complete\n' : '# incomplete: no trailer\n');
+    out.flush();
   },
 };
+
+/** Collects output and writes it to stdout in large pieces (stdout to a file or pipe is synchronous on Linux). */
+class BufferedWriter {
+  private parts: string[] = [];
+  private size = 0;
+
+  write(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= 1 << 20) this.flush();
+  }
+
+  flush(): void {
+    process.stdout.write(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+}
 
 export const logCommand: CommandModule = {
   command: 'log <command>',

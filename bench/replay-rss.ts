@@ -1,0 +1,8 @@
+/**
+ * Replays a log in this process and prints its peak RSS: `node --import tsx bench/replay-rss.ts LOG`
+ * (bench/log.ts runs it as a process of its own, so that nothing else counts).
+ */
+import { replay } from '../src/session/replay.js';
+
+const outcome = await replay({ logPath: process.argv[2]!, capture: false, onProgress: undefined });
+process.stdout.write(`${JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, kind: outcome.kind })}\n`);

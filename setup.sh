@@ -12,12 +12,14 @@ fail() { printf '\nsetup.sh: %s\n' "$*" >&2; exit 1; }
 # the rv64 guests, QEMU as the independent oracle, clang for the log decoder's fuzz target,
 # zlib for the log's deflated chunks, Zydis for the kvm engine's SMP recording (it decodes
 # the instruction that faulted on a protected page, docs/kvm-smp.md).
+# Chromium for the test that opens `rrkit log timeline --html` headless (test/timeline-html.test.ts).
 packages=(
   build-essential python3 pkg-config make zlib1g-dev
   libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev
   gcc-riscv64-linux-gnu qemu-system-misc
   clang libclang-rt-14-dev
   libzydis-dev
+  chromium
 )
 
 missing=()

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- SECTION...]`: every benchmark, one after another (they share two cores),
- * or only the named sections (emu, record-replay, crew, kvm, kvm-smp, startup, log).
+ * or only the named sections (emu, record-replay, crew, kvm, kvm-smp, startup, log, timeline).
  */
 import { benchEmu, formatEmuBench } from './emu.js';
 import { benchCrew, formatCrewBench } from './crew.js';
@@ -9,6 +9,7 @@ import { kvmSmpBenchSection } from './kvm-smp.js';
 import { benchRecordReplay, formatRecordReplay } from './record-replay.js';
 import { benchStartup, formatStartup } from './startup.js';
 import { benchLog, formatLogBench } from './log.js';
+import { benchTimelineCost, benchWallSamples, formatTimelineCost, formatWallSamples } from './timeline.js';
 
 const SECTIONS: Record<string, () => Promise<string>> = {
   emu: async () => `emu against qemu-system-riscv64 TCG, same ELF, same run:\n${formatEmuBench(await benchEmu())}`,
@@ -20,6 +21,9 @@ const SECTIONS: Record<string, () => Promise<string>> = {
   'kvm-smp': () => kvmSmpBenchSection(),
   startup: async () => `start-up of the rrkit command (whole processes, median of 15, interleaved):\n${formatStartup(await benchStartup())}`,
   log: async () => `the log at scale (format version 3, one run):\n${formatLogBench(await benchLog())}`,
+  timeline: async () =>
+    `wall-clock samples in a recording (record vs record --wall-samples at 1 ms, best of 4 alternating rounds; wall and CPU time):\n${formatWallSamples(await benchWallSamples())}\n\n` +
+    `rrkit log timeline against log stats on one large log (best of 3, whole processes):\n${formatTimelineCost(benchTimelineCost())}`,
 };
 
 const asked = process.argv.slice(2);

@@ -72,6 +72,8 @@ export type NativeSession =
       configJson: string;
       /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
       deflateLevel?: number;
+      /** keep wall-clock samples every this many µs of a running vCPU, and at its stalls (10..60e6; absent: none) */
+      wallSampleUs?: number;
     }
   | {
       mode: 'replay';

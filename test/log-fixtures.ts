@@ -27,7 +27,7 @@ const checkpoint = (counts: bigint[], salt: bigint) => ({
   memoryHash: salt ^ 0xfeedfacecafebeefn,
 });
 
-/** A two-vCPU run with every record kind: a timer, clock reads, SC failures, CREW traffic. */
+/** A two-vCPU run with every record kind: a timer, clock reads, SC failures, CREW traffic, wall-clock samples. */
 export function sampleRecords(): object[] {
   const records: object[] = [];
   for (let t = 1n; t <= 40n; t++) {
@@ -44,6 +44,11 @@ export function sampleRecords(): object[] {
       to: { vcpu: Number((t + 1n) % 2n), count: t * 100_000n + 70n },
     });
     if (t % 10n === 0n) records.push({ type: 'checkpoint', ...checkpoint([t * 100_000n + 80n, t * 100_000n + 90n], t) });
+    // vCPU 1 waits for a page for 30 µs, then runs again (wall-clock samples, record --wall-samples).
+    if (t % 8n === 0n) {
+      records.push({ type: 'host-time', vcpu: 1, count: t * 100_000n + 70n, ns: t * 1_000_000n, activity: 2 });
+      records.push({ type: 'host-time', vcpu: 1, count: t * 100_000n + 70n, ns: t * 1_000_000n + 30_000n, activity: 1 });
+    }
   }
   records.push({ type: 'input', vcpu: 0, count: 4_100_000n, kind: 2, value: 0xffffffffffffffffn });
   records.push({ type: 'dma-write', vcpu: 0, count: 4_100_010n, address: 0x80001000n, data: Uint8Array.from([1, 2, 3]) });

@@ -85,6 +85,7 @@ Record RecordFrom(const Napi::Object& o) {
   }
   if (type == "delayed-interrupt") return DelayedInterruptRecord{LandmarkFrom(o), U64(o, "cause"), U64(o, "delayNs")};
   if (type == "disk-read") return DiskReadRecord{LandmarkFrom(o), U64(o, "address"), U64(o, "diskOffset"), U64(o, "length")};
+  if (type == "host-time") return HostTimeRecord{LandmarkFrom(o), U64(o, "ns"), static_cast<VcpuActivity>(U64(o, "activity"))};
   if (type == "crew-fault") {
     return CrewFaultRecord{LandmarkFrom(o), U64(o, "page"), o.Get("write").ToBoolean().Value(), U64(o, "edges")};
   }
@@ -177,13 +178,18 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           o.Set("page", Big(env, r.page));
           o.Set("write", r.write);
           o.Set("edges", Big(env, r.edges));
-        } else {
-          static_assert(std::is_same_v<T, DiskReadRecord>);
+        } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
           o.Set("type", "disk-read");
           PutLandmark(o, r.at);
           o.Set("address", Big(env, r.address));
           o.Set("diskOffset", Big(env, r.disk_offset));
           o.Set("length", Big(env, r.length));
+        } else {
+          static_assert(std::is_same_v<T, HostTimeRecord>);
+          o.Set("type", "host-time");
+          PutLandmark(o, r.at);
+          o.Set("ns", Big(env, r.ns));
+          o.Set("activity", Napi::Number::New(env, static_cast<uint8_t>(r.activity)));
         }
       },
       record);

@@ -14,6 +14,7 @@
 
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
+#include "addon/wall_samples_js.h"
 #include "emu/elf_loader.h"
 #include "emu/machine.h"
 #include "replay/chunk_source.h"
@@ -142,8 +143,9 @@ std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follo
 }
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson } or { mode: 'replay', path, followMs, thenRun } (thenRun: null, or
-// { path } to go on live at the end of the log, recording into `path` unless it is empty).
+// crewHold, configJson, deflateLevel?, wallSampleUs? } or { mode: 'replay', path, followMs,
+// thenRun } (thenRun: null, or { path } to go on live at the end of the log, recording into
+// `path` unless it is empty).
 // Recording also sets options.crew_hold_instructions (TypeScript owns its default).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
@@ -180,7 +182,13 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   const Napi::Value level = session.Get("deflateLevel");
   if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
   if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
-  return replay::Session::Record(path, header, writer);
+  auto recording = replay::Session::Record(path, header, writer);
+  // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
+  if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
+    options.host_time_sink = std::move(samples->sink);
+    options.host_time_period = samples->period;
+  }
+  return recording;
 }
 
 // SMP: recording several harts tracks page ownership (CREW) and logs each transfer;

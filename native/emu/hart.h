@@ -54,6 +54,7 @@ enum Attention : uint32_t {
   kAttentionFlushCode = 1u << 3,  // decoded code may be stale
   kAttentionCrew = 1u << 4,       // SMP record: another hart waits for a page this one holds
   kAttentionPublish = 1u << 5,    // publish the retired count for progress reports
+  kAttentionSample = 1u << 6,     // log a host-time sample (record --wall-samples)
 };
 
 // Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and

@@ -62,6 +62,12 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
   if (options.follow_crew_edges && options.harts > 1) {
     gate_ = std::make_unique<crew::ReplayGate>(options.harts, crew::ReplayGate::Options{options.crew_stall_timeout});
   }
+  if (options.host_time_sink) {
+    // No wake-up: a sleeping hart logged its stall as it fell asleep and logs its wake-up.
+    host_time_ = std::make_unique<machine::HostTimeSamples>(options.host_time_sink, options.host_time_period, [this] {
+      for (const auto& hart : harts_) hart->attention.fetch_or(kAttentionSample, std::memory_order_relaxed);
+    });
+  }
 }
 
 Machine::~Machine() = default;
@@ -84,10 +90,12 @@ void Machine::StartCrew() {
 machine::RunResult Machine::RunUntilStopped() {
   const auto started = std::chrono::steady_clock::now();
   interrupts_->Start();
+  if (host_time_) host_time_->Start();
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < harts_.size(); ++i) threads.emplace_back([this, i] { HartThread(i); });
   stop_.WaitForThreads(hart_count(), options_.timeout);
   for (auto& thread : threads) thread.join();
+  if (host_time_) host_time_->Stop();
   interrupts_->Stop();
   board_.console().Flush();
 
@@ -181,6 +189,7 @@ void Machine::StartCut() {
 
 // SMP record: while a hart blocks at the cut, CREW takes its pages without its help.
 void Machine::JoinCut(HartRun& run) {
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kCut);
   const ParkedIfCrew parked(crew_.get(), run.hart);  // before the cut's lock: CREW's lock is never held around it
   cut_.Arrive([this] {
     // The last to arrive: every hart is paused at an instruction boundary.

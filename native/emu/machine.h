@@ -28,6 +28,7 @@
 #include "machine/console.h"
 #include "machine/consistent_cut.h"
 #include "machine/cut_schedule.h"
+#include "machine/host_time_samples.h"
 #include "machine/run_result.h"
 #include "machine/stop_protocol.h"
 #include "replay/world.h"
@@ -56,6 +57,10 @@ struct MachineOptions {
   // log hands to replay_gate() as it reads them.
   bool follow_crew_edges = false;
   std::chrono::milliseconds crew_stall_timeout{3000};
+  // Record with wall-clock samples: each taken by `host_time_sink`, one per hart every
+  // `host_time_period` while it runs and at both ends of its stalls (machine/host_time_samples.h).
+  machine::HostTimeSamples::Sink host_time_sink;
+  std::chrono::microseconds host_time_period{1000};
 };
 
 class Machine final : private BoardEvents {
@@ -170,6 +175,8 @@ class Machine final : private BoardEvents {
   machine::CutSchedule cut_schedule_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;
+  // Record --wall-samples only (null otherwise); its ticker raises the harts' attention.
+  std::unique_ptr<machine::HostTimeSamples> host_time_;
 };
 
 }  // namespace rrkit::emu

@@ -24,7 +24,9 @@ constexpr std::chrono::microseconds kSpinWaitTimeout{200};
 void Machine::HartThread(uint32_t index) {
   HartRun& run = *runs_[index];
   try {
+    if (host_time_) host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kRunning);
     RunLoop(run);
+    if (host_time_) host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kStopped);
   } catch (const replay::Divergence& d) {
     Diverged(d);
   } catch (const crew::ReplayStalled& stalled) {
@@ -92,7 +94,10 @@ void Machine::ExecuteOneBlock(HartRun& run) {
         // looking at attention: a request that arrived meanwhile must not take the page
         // back before the instruction used it (that would ping-pong without progress).
         // False: the machine is stopping, which the attention word reports next.
-        if (!crew_->Acquire(hart.id(), run.ownership_fault.page, run.ownership_fault.write, hart.instret)) return;
+        {
+          const machine::HostTimeSamples::Stall stall(host_time_.get(), hart.LandmarkAt(hart.instret), replay::VcpuActivity::kPageWait);
+          if (!crew_->Acquire(hart.id(), run.ownership_fault.page, run.ownership_fault.write, hart.instret)) return;
+        }
         continue;
       case BlockExit::kPause:
         SpinWait(run);
@@ -121,6 +126,9 @@ bool Machine::HandleAttention(HartRun& run, uint32_t bits) {
   if ((bits & kAttentionFlushCode) != 0) run.hart.blocks.Clear();
   if ((bits & kAttentionPause) != 0) JoinCut(run);
   if ((bits & kAttentionInterrupt) != 0) interrupts_->AttentionRaised(run);
+  if ((bits & kAttentionSample) != 0 && host_time_ && !run.sleeping) {
+    host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kRunning);
+  }
   return !stopping();
 }
 
@@ -134,6 +142,7 @@ void Machine::Sleep(HartRun& run) {
     case InterruptSource::Asleep::kWaitForAttention: {
       // Until a timer, another hart, a cut or the stop sets this hart's attention. Parked,
       // so that CREW takes this hart's pages without waiting for it (and sets no attention bit).
+      const machine::HostTimeSamples::Stall stall(host_time_.get(), run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kSleep);
       const ParkedIfCrew parked(crew_.get(), run.hart);
       FutexWait(run.hart.attention, 0);
       return;
@@ -154,6 +163,7 @@ void Machine::SpinWait(HartRun& run) {
     sched_yield();
     return;
   }
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kSpinWait);
   const crew::Crew::Parked parked(*crew_, run.hart.id(), run.hart.instret, crew::ParkReason::kSpinWait);
   FutexWait(run.hart.attention, 0, kSpinWaitTimeout);
 }

@@ -16,6 +16,7 @@
 
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
+#include "addon/wall_samples_js.h"
 #include "kvm/board.h"
 #include "kvm/crew_recording.h"
 #include "kvm/crew_replay.h"
@@ -157,10 +158,11 @@ std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follo
 }
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// configJson, deflateLevel?, ... } (crewHold is emu's) or { mode: 'replay', path, followMs }
-// (chunks streamed as the replay reaches them; src/engines/kvm.ts refuses thenRun; SMP
-// reads the whole log before it starts: docs/kvm-smp.md).
-std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const MachineOptions& options) {
+// configJson, deflateLevel?, wallSampleUs?, ... } (crewHold is emu's) or { mode: 'replay',
+// path, followMs } (chunks streamed as the replay reaches them; src/engines/kvm.ts refuses
+// thenRun; SMP reads the whole log before it starts: docs/kvm-smp.md). Recording with
+// wall-clock samples also sets options.host_time_*.
+std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
@@ -186,7 +188,13 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, const Mac
   const Napi::Value level = session.Get("deflateLevel");
   if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
   if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
-  return replay::Session::Record(path, header, writer);
+  auto recording = replay::Session::Record(path, header, writer);
+  // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
+  if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
+    options.host_time_sink = std::move(samples->sink);
+    options.host_time_period = samples->period;
+  }
+  return recording;
 }
 
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {

@@ -120,6 +120,12 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   }
 
   if (options_.track_memory && n == 1) memory_hash_ = std::make_unique<MemoryHash>(memory_);
+  // No ticker (a kick would cost an exit): the vCPU thread samples at its entries and exits.
+  // One vCPU only: the samples follow one thread's entries into the guest.
+  if (options_.host_time_sink) {
+    if (n > 1) throw std::invalid_argument("wall-clock samples (--wall-samples) are taken on one vCPU on the kvm engine");
+    host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
+  }
   if (live_) {
     next_checkpoint_ = n == 1 ? options_.checkpoint_interval : 0;
   } else if (n > 1) {
@@ -242,6 +248,10 @@ void Machine::HartThread(Hart& hart) {
   UnblockKickOnThisThread();
   hart.vcpu->BindToCallingThread();
   try {
+    if (!smp()) {
+      if (host_time_) host_time_->Start();
+      guest_entries_.emplace(host_time_.get(), hart.Here());
+    }
     RunLoop(hart);
   } catch (const Finished&) {
   } catch (const replay::Divergence& d) {
@@ -289,6 +299,7 @@ void Machine::RunLoop(Hart& hart) {
   Vcpu& vcpu = *hart.vcpu;
   for (;;) {
     if (ordering_) ordering_->BeforeRun(hart.id, hart.landmarks);
+    if (guest_entries_) guest_entries_->Entering(hart.Here());
     switch (vcpu.Run()) {
       case Vcpu::Stop::kKicked:
         vcpu.ClearKick();
@@ -318,6 +329,7 @@ void Machine::RunLoop(Hart& hart) {
     const replay::Landmark at = hart.Here();
     if (ordering_) ordering_->AtExit(hart.id, at.count);
 
+    if (guest_entries_) guest_entries_->Exited(at);
     if (hart.id == 0) TakeCheckpointIfDue(hart, at);
     if (hart.id == 0) CompleteDiskIfDue(hart, at);
     const ExitAction action = HandleExit(exit, *hart.devices, at);
@@ -346,6 +358,8 @@ void Machine::RunLoop(Hart& hart) {
         if (final_ && hart.landmarks != (*final_)[hart.id]) {
           throw replay::Divergence{at, "exit", "the guest's exit at exit " + std::to_string((*final_)[hart.id]), "an exit here"};
         }
+        // Before the stop record, which ends the log.
+        if (host_time_) host_time_->Sample(at, replay::VcpuActivity::kStopped);
         if (!final_) stop_.Stop(machine::Outcome::kExited, "");
         throw Finished{};
       case ExitAction::Kind::kFault:
@@ -407,7 +421,11 @@ bool Machine::HandleRamMmio(Hart& hart) {
 
 void Machine::TakeCheckpointIfDue(Hart&, replay::Landmark at) {
   if (next_checkpoint_ == 0 || at.count != next_checkpoint_) return;
-  world_.CheckpointTaken(CaptureState(false));
+  {
+    // The guest waits while its memory is hashed: on the wall axis, the checkpoint's cost.
+    const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kCut);
+    world_.CheckpointTaken(CaptureState(false));
+  }
   if (live_) {
     next_checkpoint_ += options_.checkpoint_interval;
   } else {
@@ -530,6 +548,7 @@ void Machine::WaitInHalt(Hart& hart, replay::Landmark at) {
     }
     return;
   }
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSleep);
   for (;;) {
     const auto now = clock_.Now();
     if (const auto due = hart.timer.TakeDue(now)) hart.interrupts.Raise(kTimerVector, *due);

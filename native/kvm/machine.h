@@ -28,6 +28,8 @@
 #include <vector>
 
 #include "kvm/access_decoder.h"
+#include "machine/console.h"
+#include "machine/host_time_samples.h"
 #include "kvm/devices_page.h"
 #include "kvm/disk_device.h"
 #include "kvm/disk_image.h"
@@ -42,7 +44,6 @@
 #include "kvm/vcpu.h"
 #include "kvm/vcpu_ordering.h"
 #include "kvm/vm.h"
-#include "machine/console.h"
 #include "machine/run_result.h"
 #include "machine/stop_protocol.h"
 #include "replay/world.h"
@@ -70,6 +71,12 @@ struct MachineOptions {
   // replay reads them from its own copy of the image (VMware FT's backups read their own
   // disk).
   bool disk_shared = false;
+  // Record with wall-clock samples (`rrkit record --wall-samples`): each taken by
+  // `host_time_sink`, at the first exit after every `host_time_period` of running and around
+  // every longer stretch in the guest, and at both ends of a halt and of a checkpoint
+  // (machine/host_time_samples.h). Empty: none.
+  machine::HostTimeSamples::Sink host_time_sink;
+  std::chrono::microseconds host_time_period{1000};
 };
 
 // What a kvm run returns: every engine's result (landmarks are exits, and CREW faults),
@@ -162,6 +169,9 @@ class Machine {
   std::optional<replay::Landmark> final_exit_;  // replay: who wrote the exit register, where
   RunResult result_;
   std::mutex result_mutex_;
+  // Record --wall-samples only (null otherwise), and the vCPU's entries into the guest.
+  std::unique_ptr<machine::HostTimeSamples> host_time_;
+  std::optional<machine::HostTimeSamples::GuestEntries> guest_entries_;
 
   // The timeout watchdog.
   std::mutex watchdog_mutex_;

@@ -268,6 +268,24 @@ DiskReadRecord GetDiskRead(Readers& r, Vcpus& vcpus) {
   return out;
 }
 
+void Put(Streams& s, Vcpus& vcpus, const HostTimeRecord& r) {
+  PutLandmark(s.events, vcpus, r.at);
+  s.events.U8(static_cast<uint8_t>(r.activity));  // checked by Validate
+  s.values.Varint(r.ns);
+}
+HostTimeRecord GetHostTime(Readers& r, Vcpus& vcpus) {
+  HostTimeRecord out;
+  out.at = GetLandmark(r.events, vcpus);
+  const size_t at = r.events.position();
+  const uint8_t activity = r.events.U8();
+  if (activity == 0 || activity > kMaxVcpuActivity) {
+    r.events.Fail(LogErrorCode::kBadRecord, at, "unknown vCPU activity " + std::to_string(activity));
+  }
+  out.activity = static_cast<VcpuActivity>(activity);
+  out.ns = r.values.Varint();
+  return out;
+}
+
 void Put(Streams& s, Vcpus& vcpus, const CrewFaultRecord& r) {
   PutLandmark(s.events, vcpus, r.at);
   s.events.Varint(r.page << 1 | (r.write ? 1 : 0));  // Validate: the page fits in 63 bits
@@ -301,7 +319,7 @@ RecordKind KindOf(const Record& record) {
   static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
                                           RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
                                           RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead,
-                                          RecordKind::kCrewFault};
+                                          RecordKind::kHostTime,     RecordKind::kCrewFault};
   static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
@@ -335,6 +353,10 @@ void ChunkEncoder::Validate(const Record& record) const {
           }
           if constexpr (std::is_same_v<T, DmaWriteRecord>) {
             if (r.data.size() > kMaxChunkPayloadBytes / 2) throw std::invalid_argument("log record: DMA write larger than 2 MiB");
+          }
+          if constexpr (std::is_same_v<T, HostTimeRecord>) {
+            const auto activity = static_cast<uint8_t>(r.activity);
+            if (activity == 0 || activity > kMaxVcpuActivity) throw std::invalid_argument("log record: unknown vCPU activity " + std::to_string(activity));
           }
           if constexpr (std::is_same_v<T, CrewFaultRecord>) {
             // The page shares a varint with the write bit.
@@ -399,6 +421,7 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kDelayedInterrupt: return GetDelayedInterrupt(r, vcpus_);
     case RecordKind::kDiskRead: return GetDiskRead(r, vcpus_);
     case RecordKind::kRepeatedInput: return GetRepeatedInput(r, vcpus_);
+    case RecordKind::kHostTime: return GetHostTime(r, vcpus_);
     case RecordKind::kCrewFault: return GetCrewFault(r, vcpus_);
   }
   events_.Fail(LogErrorCode::kBadRecord, at, "unknown record kind " + std::to_string(kind));

@@ -34,9 +34,20 @@ enum class RecordKind : uint8_t {
   kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
   kRepeatedInput = 10,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
-  // 11-13: mode switch, turn switch, host time (format version 3, defined with their features).
+  kHostTime = 13,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
   kCrewFault = 14,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
 };
+
+// What a vCPU did from a host-time sample on (HostTimeRecord). Part of the format: append only.
+enum class VcpuActivity : uint8_t {
+  kRunning = 1,    // executing the guest
+  kPageWait = 2,   // waiting for a CREW page another vCPU holds
+  kCut = 3,        // paused at a checkpoint cut, waiting for the others
+  kSleep = 4,      // asleep in wfi (or hlt) until an interrupt
+  kSpinWait = 5,   // asleep in a guest spin-wait (cpu_relax) until its pages may have changed
+  kStopped = 6,    // done: it runs no more
+};
+inline constexpr uint8_t kMaxVcpuActivity = static_cast<uint8_t>(VcpuActivity::kStopped);
 // The highest InputKind this format version knows (world.h; append only, bump the version).
 inline constexpr uint8_t kMaxInputKind = static_cast<uint8_t>(InputKind::kWfiWake);
 
@@ -94,6 +105,14 @@ struct DiskReadRecord {
   uint64_t length = 0;
 };
 
+// At `at`, `ns` nanoseconds after the machine started running (host monotonic clock), the
+// vCPU began `activity`. Only for the timeline (`rrkit log timeline --wall`): replay needs none.
+struct HostTimeRecord {
+  Landmark at;
+  uint64_t ns = 0;
+  VcpuActivity activity = VcpuActivity::kRunning;
+};
+
 // kvm SMP recording: at landmark `at` the vCPU stopped on an access to `page` that its
 // rights did not allow (`write`: it wanted to write). Such a stop is a landmark, as exact
 // as an exit; replay takes the page away from that vCPU just before it, so that it stops
@@ -106,7 +125,8 @@ struct CrewFaultRecord {
 };
 
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
-                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, CrewFaultRecord>;
+                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, HostTimeRecord,
+                            CrewFaultRecord>;
 
 // The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
 RecordKind KindOf(const Record& record);

@@ -227,6 +227,8 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
           VcpuLog& v = *vcpus_[r.at.vcpu];
           std::lock_guard lock(v.mutex);
           v.interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_decoded_);
+        } else if constexpr (std::is_same_v<T, HostTimeRecord>) {
+          Consumed(1);  // wall-clock samples are for the timeline: nothing the replay feeds the guest
         } else {
           static_assert(std::is_same_v<T, DmaWriteRecord> || std::is_same_v<T, DiskReadRecord>);
           // An engine with DMA devices (kvm) takes these from its vCPU's queue; one without

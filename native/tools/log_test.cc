@@ -87,6 +87,7 @@ std::vector<Record> OneOfEachKind() {
       DmaWriteRecord{{0, 3000}, 0x80001000, {1, 2, 3, 4, 5}},
       DelayedInterruptRecord{{1, 3100}, 0x20, 123456},
       DiskReadRecord{{0, 3200}, 0x200000, 4096 * 512, 65536},
+      HostTimeRecord{{1, 3300}, 1'234'567'890, VcpuActivity::kPageWait},
       CrewFaultRecord{{1, 3300}, 0x80043, true, 2},
       CrewFaultRecord{{0, 3250}, 0x7fffffffffffffffull, false, 0},  // the largest page the page/write packing holds
       MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6), {42, 0x1234567890abcdefull}},
@@ -126,6 +127,8 @@ bool SameRecord(const Record& a, const Record& b) {
           return SameLandmark(x.at, y.at) && x.address == y.address && x.data == y.data;
         else if constexpr (std::is_same_v<T, DelayedInterruptRecord>)
           return SameLandmark(x.at, y.at) && x.cause == y.cause && x.delay_ns == y.delay_ns;
+        else if constexpr (std::is_same_v<T, HostTimeRecord>)
+          return SameLandmark(x.at, y.at) && x.ns == y.ns && x.activity == y.activity;
         else if constexpr (std::is_same_v<T, CrewFaultRecord>)
           return SameLandmark(x.at, y.at) && x.page == y.page && x.write == y.write && x.edges == y.edges;
         else

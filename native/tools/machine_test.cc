@@ -1,6 +1,6 @@
 // The engine-neutral parts of a machine (native/machine/), each on its own: the MMIO bus,
-// the cut schedule for live and logged runs, the consistent-cut barrier, the stop protocol
-// and the deadline timer, driven by plain threads and a recorded log.
+// the cut schedule for live and logged runs, the consistent-cut barrier, the stop protocol,
+// the deadline timer and the wall-clock samples, driven by plain threads and a recorded log.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -11,6 +11,7 @@
 #include "machine/consistent_cut.h"
 #include "machine/cut_schedule.h"
 #include "machine/deadline_timer.h"
+#include "machine/host_time_samples.h"
 #include "machine/mmio_bus.h"
 #include "machine/stop_protocol.h"
 #include "replay/chunk_sink.h"
@@ -235,6 +236,41 @@ TEST(TestDeadlineTimer, "deadline timer: fires once per arming after the deadlin
   CHECK(fired[0].load() == 2);
   timer.Stop();
   timer.Stop();
+}
+
+TEST(TestGuestEntrySamples, "wall-clock samples without a ticker: at the start, when due, around a long stretch in the guest; stalls") {
+  using replay::VcpuActivity;
+  std::vector<replay::HostTimeRecord> got;
+  // A long period: only the stretch slept through below lasts it; everything else is far shorter.
+  machine::HostTimeSamples samples([&](const replay::HostTimeRecord& r) { got.push_back(r); }, std::chrono::milliseconds(200), nullptr);
+  samples.Start();
+  machine::HostTimeSamples::GuestEntries entries(&samples, {0, 0});
+  CHECK(got.size() == 1 && got[0].at.count == 0 && got[0].activity == VcpuActivity::kRunning);
+  entries.Entering({0, 0});
+  entries.Exited({0, 1});  // a short stretch, not due: nothing
+  entries.Entering({0, 1});
+  entries.Exited({0, 2});
+  CHECK(got.size() == 1);
+  entries.Entering({0, 2});
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  entries.Exited({0, 3});  // the stretch from exit 2 to exit 3: a sample at each end
+  CHECK(got.size() == 3);
+  CHECK(got[1].at.count == 2 && got[2].at.count == 3);
+  CHECK(got[2].ns - got[1].ns >= 250'000'000);
+  {
+    const machine::HostTimeSamples::Stall cut(&samples, {0, 3}, VcpuActivity::kCut);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(got.size() == 5 && got[3].activity == VcpuActivity::kCut && got[4].activity == VcpuActivity::kRunning);
+  CHECK(got[3].at.count == 3 && got[4].at.count == 3 && got[4].ns > got[3].ns);
+  // A vCPU's samples never go back in time or in landmarks.
+  for (size_t i = 1; i < got.size(); ++i) CHECK(got[i].ns >= got[i - 1].ns && got[i].at.count >= got[i - 1].at.count);
+  // Without samples (no --wall-samples) nothing is logged and no clock is needed.
+  machine::HostTimeSamples::GuestEntries none(nullptr, {0, 0});
+  none.Entering({0, 0});
+  none.Exited({0, 1});
+  samples.Stop();
+  CHECK(got.size() == 5);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 /** One readable line per record (`rrkit log dump`), and a JSON-safe form (bigints as strings). */
-import { INPUT_KIND_NAMES, type CheckpointVcpu, type LogRecord } from './log-records.js';
+import { INPUT_KIND_NAMES, VCPU_ACTIVITY_NAMES, type CheckpointVcpu, type LogRecord } from './log-records.js';
 
 const hex = (n: bigint): string => `0x${n.toString(16).padStart(16, '0')}`;
 const kindName = (kind: number): string => INPUT_KIND_NAMES[kind] ?? `kind-${kind}`;
@@ -24,6 +24,8 @@ export function formatRecord(record: LogRecord): string {
       return `dma-write     vcpu ${record.vcpu} @ ${record.count}: ${record.data.length} bytes at 0x${record.address.toString(16)}`;
     case 'delayed-interrupt':
       return `interrupt     vcpu ${record.vcpu} @ ${record.count}: cause ${record.cause}, ${(Number(record.delayNs) / 1000).toFixed(1)} µs after it fell due`;
+    case 'host-time':
+      return `host-time     vcpu ${record.vcpu} @ ${record.count}: ${(Number(record.ns) / 1e6).toFixed(6)} ms, ${VCPU_ACTIVITY_NAMES[record.activity] ?? `activity ${record.activity}`}`;
     case 'crew-fault':
       return `crew-fault    vcpu ${record.vcpu} @ ${record.count}: page 0x${record.page.toString(16)} (${record.write ? 'write' : 'read'}), ${record.edges} edge(s) in`;
     case 'disk-read':

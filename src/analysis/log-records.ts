@@ -21,12 +21,24 @@ export const RecordKind = {
   diskRead: 9,
   /** an input shaped like its vCPU's previous one in the chunk; decodes to an 'input' record */
   repeatedInput: 10,
+  hostTime: 13,
   crewFault: 14,
 } as const;
 
 /** Input kinds whose value encoding is not a delta from the previous value. */
 const CLOCK = 1;
 const ENTROPY = 2;
+
+/** What a vCPU did from a host-time sample on (native/replay/log_records.h VcpuActivity, append only). */
+export const VCPU_ACTIVITY_NAMES: Readonly<Record<number, string>> = {
+  1: 'running',
+  2: 'page-wait',
+  3: 'cut',
+  4: 'sleep',
+  5: 'spin-wait',
+  6: 'stopped',
+};
+const MAX_VCPU_ACTIVITY = 6;
 
 /** world.h's InputKind, by number (append only). */
 export const INPUT_KIND_NAMES: Readonly<Record<number, string>> = {
@@ -106,6 +118,13 @@ export interface DiskReadRecord extends Landmark {
   length: bigint;
 }
 
+/** At its landmark, `ns` after the machine started (host clock), the vCPU began `activity` (record --wall-samples). */
+export interface HostTimeRecord extends Landmark {
+  type: 'host-time';
+  ns: bigint;
+  /** VCPU_ACTIVITY_NAMES */
+  activity: number;
+}
 /** kvm SMP: the vCPU stopped at this landmark on `page`, which its rights did not allow (`write`: it wanted to write); `edges` transfer edges lead into it. */
 export interface CrewFaultRecord extends Landmark {
   type: 'crew-fault';
@@ -124,6 +143,7 @@ export type LogRecord =
   | DmaWriteRecord
   | DelayedInterruptRecord
   | DiskReadRecord
+  | HostTimeRecord
   | CrewFaultRecord;
 
 export type RecordType = LogRecord['type'];
@@ -215,6 +235,14 @@ export class ChunkDecoder {
         const address = e.varint();
         const diskOffset = e.varint();
         return { type: 'disk-read', ...where, address, diskOffset, length: e.varint() };
+      }
+      case RecordKind.hostTime: {
+        // The landmark and the activity are events; the time a value.
+        const where = this.landmark();
+        const activityAt = e.position;
+        const activity = e.u8();
+        if (activity === 0 || activity > MAX_VCPU_ACTIVITY) e.fail(activityAt, `unknown vCPU activity ${activity}`);
+        return { type: 'host-time', ...where, activity, ns: v.varint() };
       }
       case RecordKind.crewFault: {
         const where = this.landmark();

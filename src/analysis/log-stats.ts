@@ -2,11 +2,10 @@
  * Statistics of a log: what it holds, what each kind of event costs, and how dense it is
  * per million landmarks (instructions on emu, exits on kvm).
  */
-import { readFileSync } from 'node:fs';
 import { landmarkUnitOf, type LandmarkUnit } from '../engines/index.js';
-import { sha256Of } from '../guests/image.js';
-import { readGuestSymbols, symbolsIn, type GuestSymbol } from './guest-symbols.js';
-import { scanLogFile, type LogHeader, type LogOutline } from './log-reader.js';
+import { pageLocation, recordedImageSymbols } from './crew-pages.js';
+import type { GuestSymbol } from './guest-symbols.js';
+import { scanLogFile, type LogOutline } from './log-reader.js';
 import type { LogRecord, RecordType } from './log-records.js';
 
 export interface TypeStats {
@@ -79,29 +78,6 @@ export interface LogStats {
   crew: CrewStats | null;
   /** kvm: how long interrupts waited for an exit; null when the log has no delays */
   interruptDelay: InterruptDelayStats | null;
-}
-
-/** Where CREW numbers pages from: emu's RAM base; kvm's guest-physical 0 (docs/platform.md). */
-const CREW_PAGE_BASE: Readonly<Record<string, bigint>> = { emu: 0x8000_0000n, kvm: 0n };
-
-/** At most this many variable names per hot page. */
-const NAMES_PER_PAGE = 4;
-
-/**
- * Where a CREW page lies in the guest: its guest-physical address and the guest's data
- * objects on it (when the image's symbols are known), or "devices" for the one page after
- * RAM that stands for the UART and CLINT (docs/crew.md).
- */
-function pageLocation(header: LogHeader, page: bigint, symbols: readonly GuestSymbol[]): string {
-  const base = CREW_PAGE_BASE[header.engine];
-  if (base === undefined || header.crewGranularity === 0) return '';
-  const granularity = BigInt(header.crewGranularity);
-  const ramPages = (BigInt(header.ramMib) << 20n) / granularity;
-  if (page >= ramPages) return header.engine === 'kvm' ? 'console' : 'devices';
-  const start = base + page * granularity;
-  const names = symbolsIn(symbols, start, start + granularity);
-  const shown = names.length > NAMES_PER_PAGE ? [...names.slice(0, NAMES_PER_PAGE), '…'] : names;
-  return `guest 0x${start.toString(16)}${shown.length > 0 ? `: ${shown.join(', ')}` : ''}`;
 }
 
 /**
@@ -201,20 +177,4 @@ export function logFileStats(path: string, guest?: string): LogStats {
   const builder = new LogStatsBuilder();
   const outline = scanLogFile(path, (record, encodedBytes) => builder.add(record, encodedBytes));
   return builder.finish(outline, recordedImageSymbols(guest ?? outline.header.imagePath, outline.header.imageHash));
-}
-
-/** The data objects of the image at `path` if it is the one hashed `imageHashHex`; else none. */
-function recordedImageSymbols(path: string, imageHashHex: string): GuestSymbol[] {
-  let image: Buffer;
-  try {
-    image = readFileSync(path);
-  } catch {
-    return [];
-  }
-  if (sha256Of(image).toString('hex') !== imageHashHex) return [];
-  try {
-    return readGuestSymbols(image);
-  } catch {
-    return [];
-  }
 }

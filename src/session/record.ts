@@ -36,7 +36,15 @@ export interface RecordOptions {
   disk?: string;
   /** with `disk`: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image) */
   diskShared?: boolean;
+  /**
+   * keep wall-clock samples in the log for `rrkit log timeline --wall`: each running vCPU's
+   * landmark and host time every this many µs, and every stall of 2 µs or more (default none)
+   */
+  wallSampleUs?: number;
 }
+
+/** The shortest and longest period between wall-clock samples, in µs. */
+export const WALL_SAMPLE_US = { min: 10, max: 60_000_000, default: 1000 } as const;
 
 export async function record(options: RecordOptions): Promise<RunResult> {
   const vcpus = options.vcpus ?? 1;
@@ -52,7 +60,18 @@ export async function record(options: RecordOptions): Promise<RunResult> {
   if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
   // The disk's size (and, shared, which image by SHA-256) go into the header for replay.
   const disk = options.disk === undefined ? undefined : { ...(await describeDisk(options.disk)), shared: options.diskShared ?? false };
-  const config = { rrkit: 1, ...(vcpus > 1 && holds ? { crewHold } : {}), ...(disk === undefined ? {} : { disk }) };
+  const wallSampleUs = options.wallSampleUs;
+  if (wallSampleUs !== undefined) {
+    if (!Number.isInteger(wallSampleUs) || wallSampleUs < WALL_SAMPLE_US.min || wallSampleUs > WALL_SAMPLE_US.max) {
+      throw new RangeError(`wall-clock samples every ${wallSampleUs} µs: give ${WALL_SAMPLE_US.min}..${WALL_SAMPLE_US.max} µs`);
+    }
+  }
+  const config = {
+    rrkit: 1,
+    ...(vcpus > 1 && holds ? { crewHold } : {}),
+    ...(disk === undefined ? {} : { disk }),
+    ...(wallSampleUs === undefined ? {} : { wallSampleUs }),
+  };
   return engine.run(image, {
     vcpus,
     ramMiB: options.ramMiB,
@@ -70,6 +89,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       imagePath: image.path,
       crewGranularity,
       crewHold,
+      ...(wallSampleUs === undefined ? {} : { wallSampleUs }),
       // crewHold for provenance: replay does not need it (it follows the logged edges).
       configJson: JSON.stringify(config),
       ...(options.deflateLevel === undefined ? {} : { deflateLevel: options.deflateLevel }),

@@ -1,8 +1,11 @@
-/** `rrkit log stats|dump RUN.rrlog [--json]`: read a log with the TypeScript reader. */
+/** `rrkit log stats|dump|timeline RUN.rrlog`: read a log with the TypeScript reader. */
 import type { Argv, CommandModule } from 'yargs';
+import { parseLandmark, LandmarkWindow } from '../../analysis/timeline/timeline-filter.js';
+import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { formatRecord, toJsonSafe } from '../../analysis/log-dump.js';
 import { readLogHeaderFile, scanLogFile } from '../../analysis/log-reader.js';
 import { logFileStats, type LogStats } from '../../analysis/log-stats.js';
+import { UsageError, checkOption } from '../errors.js';
 
 interface LogArgs {
   log: string;
@@ -118,9 +121,73 @@ class BufferedWriter {
   }
 }
 
+interface TimelineArgs {
+  log: string;
+  output: string;
+  html: boolean;
+  from: string | undefined;
+  to: string | undefined;
+  pages: string | undefined;
+  interval: string | undefined;
+  guest: string | undefined;
+  wall: boolean;
+}
+
+const timelineCommand: CommandModule<object, TimelineArgs> = {
+  command: 'timeline <log>',
+  describe: 'a timeline of vCPUs, interrupts and CREW transfers (trace-event JSON for Perfetto, or --html)',
+  builder: (y: Argv) =>
+    y
+      .positional('log', { type: 'string', demandOption: true, describe: 'the .rrlog file' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the trace to write (RUN.trace.json, or RUN.html with --html)' })
+      .option('html', { type: 'boolean', default: false, describe: 'a self-contained HTML page instead of trace-event JSON' })
+      .option('from', { type: 'string', describe: 'only landmarks from this count on, on every vCPU (10M, 0x1000, 250k)' })
+      .option('to', { type: 'string', describe: 'only landmarks up to this count' })
+      .option('pages', { type: 'string', describe: 'only transfers of these CREW pages: numbers (0x3), ranges (0x3-0x7), guest variable names' })
+      .option('wall', { type: 'boolean', default: false, describe: 'host time instead of landmarks, from a log recorded with --wall-samples' })
+      .option('interval', { type: 'string', describe: 'landmarks per counter interval (default 1M instructions, 100 exits)' })
+      .option('guest', { type: 'string', describe: 'the guest ELF whose variables name pages, when not at the path recorded in the log' }) as unknown as Argv<TimelineArgs>,
+  handler: (args) => {
+    const landmark = (flag: string, text: string | undefined): bigint | undefined => {
+      let value: bigint | undefined;
+      checkOption(flag, text, (t) => (value = parseLandmark(t)));
+      return value;
+    };
+    let window: LandmarkWindow;
+    try {
+      window = LandmarkWindow.between(landmark('--from', args.from), landmark('--to', args.to));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`--from/--to: ${(error as Error).message}`);
+    }
+    const interval = landmark('--interval', args.interval);
+    let result;
+    try {
+      result = writeTimeline({
+        logPath: args.log,
+        outPath: args.output,
+        format: args.html ? 'html' : 'json',
+        guest: args.guest,
+        window,
+        pages: args.pages,
+        interval,
+        wall: args.wall,
+      });
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(error.message);
+      throw error;
+    }
+    process.stderr.write(
+      `rrkit: wrote ${result.path}: ${result.vcpus} vCPU tracks, ${result.transfers} CREW transfers, ${result.instants} instants, ` +
+        `${result.checkpoints} checkpoints (${result.events} trace events${result.complete ? '' : '; the log is incomplete'})` +
+        (args.html ? '\n' : '; open it in the Perfetto UI or chrome://tracing\n'),
+    );
+  },
+};
+
 export const logCommand: CommandModule = {
   command: 'log <command>',
   describe: 'inspect a record log',
-  builder: (y: Argv) => y.command(statsCommand).command(dumpCommand).demandCommand(1),
+  builder: (y: Argv) => y.command(statsCommand).command(dumpCommand).command(timelineCommand).demandCommand(1),
   handler: () => {},
 };

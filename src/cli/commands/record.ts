@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { RunFailure, totalLandmarks } from '../../engines/engine.js';
 import { ENGINE_NAMES, engineNamed } from '../../engines/index.js';
-import { record } from '../../session/record.js';
+import { record, WALL_SAMPLE_US } from '../../session/record.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD, CREW_MAX_HOLD, checkCrewGranularity, checkCrewHold } from '../../smp/crew-options.js';
 import { checkOption, UsageError } from '../errors.js';
 import { ProgressLine } from '../progress.js';
@@ -22,6 +22,8 @@ interface RecordArgs {
   timeout: number;
   'crew-granularity': number | undefined;
   'crew-hold': number | undefined;
+  'wall-samples': boolean;
+  'wall-sample-us': number | undefined;
 }
 
 export const recordCommand: CommandModule<object, RecordArgs> = {
@@ -58,6 +60,15 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         type: 'number',
         describe: `with --vcpus > 1: instructions a vCPU keeps a page it gained before yielding it (0..${CREW_MAX_HOLD}; default ${CREW_DEFAULT_HOLD})`,
       })
+      .option('wall-samples', {
+        type: 'boolean',
+        default: false,
+        describe: 'keep wall-clock samples in the log (each vCPU\'s landmark and host time, its page waits, cuts and sleeps) for `rrkit log timeline --wall`',
+      })
+      .option('wall-sample-us', {
+        type: 'number',
+        describe: `with --wall-samples: µs between samples of a running vCPU (${WALL_SAMPLE_US.min}..${WALL_SAMPLE_US.max}; default ${WALL_SAMPLE_US.default})`,
+      })
       .option('timeout', { type: 'number', default: 0, describe: 'stop the guest after this many seconds (0: never)' })
       .example('$0 record timer-ticks -o ticks.rrlog', 'record, then `rrkit verify ticks.rrlog`')
       .example('$0 record lock-counter --vcpus 2 -o lock.rrlog', 'record 2 vCPUs, their sharing ordered by CREW')
@@ -69,6 +80,11 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
     if (args['disk-shared'] && args.disk === undefined) throw new UsageError('--disk-shared needs --disk FILE');
     const granularity = checkOption('--crew-granularity', args['crew-granularity'], checkCrewGranularity);
     const hold = checkOption('--crew-hold', args['crew-hold'], checkCrewHold);
+    if (args['wall-sample-us'] !== undefined && !args['wall-samples']) throw new UsageError('--wall-sample-us needs --wall-samples');
+    const wallSampleUs = args['wall-samples'] ? (args['wall-sample-us'] ?? WALL_SAMPLE_US.default) : undefined;
+    if (wallSampleUs !== undefined && (!Number.isInteger(wallSampleUs) || wallSampleUs < WALL_SAMPLE_US.min || wallSampleUs > WALL_SAMPLE_US.max)) {
+      throw new UsageError(`--wall-sample-us must be an integer from ${WALL_SAMPLE_US.min} to ${WALL_SAMPLE_US.max}, not ${wallSampleUs}`);
+    }
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkDiskOption(args.disk, engine);
     const vcpus = checkVcpus(args.vcpus, engine);
@@ -90,6 +106,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         diskShared: args['disk-shared'],
         crewGranularity: granularity,
         crewHold: hold,
+        wallSampleUs,
         onProgress: progress.onProgress,
       }).finally(() => progress.end());
       const bytes = (await stat(args.output)).size;

@@ -1,63 +1,76 @@
 /**
  * Figure: what the CREW page size costs — record time over a plain run, and transfers per
  * million instructions, for ownership pages from a cache line (64 B) to a huge page (2 MiB),
- * on 2 and 4 vCPUs, measured side by side (rounds of plain / record / replay, best of 2).
- * Small pages cut false sharing but fault more often (and first touches cost a fault each);
- * large pages fault rarely but share more.
+ * on 2 and 4 vCPUs (emu). Small pages cut false sharing but fault more often (and first
+ * touches cost a fault each); large pages fault rarely but share more.
  *
- *   npx tsx experiments/crew-granularity.ts      (about six minutes)
- *
- * Writes results/crew-granularity.{csv,json,png}.
+ *   npm run experiments -- crew-granularity [--quick]
  */
-import { benchCrew, crewBenchCells, type CrewBenchRow } from '../bench/crew.js';
+import { PALETTE, series, subtitle, unavailableNote, type ChartSpec } from './lib/charts.js';
+import type { CellPlan, Figure, FigureTable } from './lib/figure.js';
+import { METRICS, rrkitCell } from './lib/rrkit-cells.js';
 import { CREW_DEFAULT_HOLD } from '../src/smp/crew-options.js';
-import { writeChart, writeData } from './lib/results.js';
 
 const WORKLOADS = ['matmul', 'fft', 'radix-sort', 'atomic-histogram', 'barrier-stencil'];
-const GRANULARITIES = [64, 256, 1024, 4096, 16384, 65536, 262144, 2097152];
+// Six sizes, not every power of four: the small pages thrash on 4 vCPUs (atomic-histogram at
+// 256 B took half a minute of CPU a trial), and the whole set must fit in 20 minutes.
+const GRANULARITIES = [64, 1024, 4096, 16384, 65536, 2097152];
 const VCPUS = [2, 4];
-const ROUNDS = 2;
 
-const rows: (CrewBenchRow & { granularity: number })[] = [];
-for (const granularity of GRANULARITIES) {
-  process.stderr.write(`granularity ${granularity} B\n`);
-  for (const row of await benchCrew(WORKLOADS, VCPUS, ROUNDS, { crewGranularity: granularity })) rows.push({ ...row, granularity });
-}
+const sizeLabel = (g: number): string => (g >= 1024 * 1024 ? `${g / 1024 / 1024} MiB` : g >= 1024 ? `${g / 1024} KiB` : `${g} B`);
 
-const data = rows.map((r) => ({ granularity_bytes: r.granularity, ...crewBenchCells(r) }));
-for (const d of data) {
-  process.stdout.write(
-    `${d.workload.padEnd(18)} ${String(d.vcpus).padStart(2)} vCPUs ${String(d.granularity_bytes).padStart(8)} B  record/plain ${d.record_over_plain.padStart(7)}  transfers/M ${d.transfers_per_million_instructions.padStart(9)}\n`,
+function cells(quick: boolean): CellPlan[] {
+  return VCPUS.flatMap((vcpus) =>
+    WORKLOADS.flatMap((workload) =>
+      GRANULARITIES.map((granularity) =>
+        rrkitCell(
+          { workload, vcpus, granularity_bytes: granularity },
+          { engine: 'emu', workload, small: quick, vcpus, crewGranularity: granularity, variants: ['plain', 'record'] },
+        ),
+      ),
+    ),
   );
 }
-const written = writeData('crew-granularity', data, {
-  what: `CREW record over a plain run by ownership page size; emu engine; hold ${CREW_DEFAULT_HOLD} instructions; best of ${ROUNDS} rounds`,
-});
 
-const colours = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
-const png = await writeChart('crew-granularity', {
-  type: 'line',
-  data: {
-    labels: GRANULARITIES.map((g) => (g >= 1024 * 1024 ? `${g / 1024 / 1024} MiB` : g >= 1024 ? `${g / 1024} KiB` : `${g} B`)),
-    datasets: VCPUS.flatMap((vcpus) =>
-      WORKLOADS.map((workload, i) => ({
-        label: `${workload}, ${vcpus} vCPUs`,
-        data: GRANULARITIES.map((g) => {
-          const r = rows.find((x) => x.workload === workload && x.vcpus === vcpus && x.granularity === g);
-          return r === undefined ? null : r.recordSeconds / r.plainSeconds;
-        }),
-        borderColor: colours[i % colours.length],
-        backgroundColor: colours[i % colours.length],
-        borderDash: vcpus === VCPUS[0] ? [] : [6, 4],
-      })),
-    ),
-  },
-  options: {
-    plugins: { title: { display: true, text: 'CREW record overhead by ownership page size (emu; solid: 2 vCPUs, dashed: 4)' } },
-    scales: {
-      x: { title: { display: true, text: 'CREW page (granularity)' } },
-      y: { type: 'logarithmic', title: { display: true, text: 'record time relative to a plain run (log scale)' } },
+function chart(table: FigureTable): ChartSpec {
+  const sets = VCPUS.flatMap((vcpus) =>
+    WORKLOADS.map((workload, i) => ({
+      label: `${workload}, ${vcpus} vCPUs`,
+      ...series(table, 'record_over_plain', GRANULARITIES.map((granularity_bytes) => ({ workload, vcpus, granularity_bytes }))),
+      borderColor: PALETTE[i % PALETTE.length]!,
+      backgroundColor: PALETTE[i % PALETTE.length]!,
+      borderDash: vcpus === VCPUS[0] ? [] : [6, 4],
+    })),
+  );
+  return {
+    config: {
+      type: 'line',
+      data: { labels: GRANULARITIES.map(sizeLabel), datasets: sets.map(({ ranges: _r, ...d }) => d) },
+      options: {
+        plugins: {
+          title: { display: true, text: 'CREW record overhead by ownership page size (emu; solid: 2 vCPUs, dashed: 4 vCPUs)' },
+          subtitle: { display: true, text: [subtitle(table, 'transfers per million instructions in the CSV'), unavailableNote(table)].filter((s) => s !== '') },
+        },
+        scales: {
+          x: { title: { display: true, text: 'CREW ownership page (bytes)' } },
+          y: { title: { display: true, text: 'record time relative to a plain run (×, log scale)' } },
+        },
+      },
     },
-  },
-});
-process.stderr.write(`wrote ${[...written, png].join(', ')}\n`);
+    errorBars: sets.map((s) => s.ranges),
+    logAxes: ['y'],
+  };
+}
+
+export const figure: Figure = {
+  name: 'crew-granularity',
+  title: 'CREW record overhead and transfers against ownership page size',
+  description:
+    'Record time divided by a plain run (same trial, same vCPU count) and CREW transfers per million instructions, for ownership pages of 64 B, 1, 4, 16 and 64 KiB and 2 MiB, 2 and 4 vCPUs, emu. 4 KiB is the default and what EPT write protection gives. Smaller pages fault more (every first touch is a fault) and split data that one instruction pair touches; larger pages bring back false sharing (fft\'s per-hart rows share 64 KiB pages; at 2 MiB everything shares).',
+  repeats: { full: 2, quick: 1 },
+  cells,
+  metrics: [METRICS.recordOverPlain, METRICS.plainSeconds, METRICS.transfersPerMillion, METRICS.logBytesPerMillionLandmarks],
+  scansLogs: true,
+  chart,
+  notes: { crewHoldInstructions: CREW_DEFAULT_HOLD },
+};

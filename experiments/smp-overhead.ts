@@ -1,65 +1,86 @@
 /**
- * Figure: uniprocessor against SMP record overhead, on both engines side by side in one run —
- * CREW record time over a plain run with the same vCPU count. emu: 1 vCPU (no CREW) and 2,
- * 4 and 8 vCPUs (CREW on a software CPU, transfers at exact instruction counts); kvm: 2, 4
- * and 8 vCPUs (CREW by host page protection, transfers at exit landmarks; docs/kvm-smp.md),
- * where /dev/kvm works. Replay/record, transfers, CREW faults and log bytes in the data.
+ * Figure: uniprocessor against SMP record overhead — record time over a plain run with the
+ * same vCPU count, for 1 vCPU (no CREW) and 2, 4 and 8 vCPUs (CREW page ownership), per
+ * workload, on emu and on kvm where this commit runs kvm with several vCPUs. The sharing
+ * workloads are the catalog's (new ones join). Replay/record, transfers and log bytes per
+ * million landmarks in the data.
  *
- *   npx tsx experiments/smp-overhead.ts      (about ten minutes on a 2-core machine)
+ *   npm run experiments -- smp-overhead [--quick]
  *
- * Writes results/smp-overhead.{csv,json,png}. On a 2-core host, 4 and 8 vCPUs run 2 and 4
- * vCPU threads per core.
+ * On a 2-core host, 4 and 8 vCPUs run 2 and 4 vCPU threads per core.
  */
-import { benchCrew, CREW_BENCH_VCPUS, crewBenchCells, formatCrewBench } from '../bench/crew.js';
-import { kvmBenchContext } from '../bench/kvm.js';
-import { benchKvmSmp, formatKvmSmp, KVM_SMP_VCPUS, KVM_SMP_WORKLOADS, kvmSmpCells, type KvmSmpRow } from '../bench/kvm-smp.js';
-import { writeChart, writeData } from './lib/results.js';
+import { PALETTE, series, subtitle, unavailableNote, type ChartSpec } from './lib/charts.js';
+import type { CellPlan, Figure, FigureTable } from './lib/figure.js';
+import { ALL_VARIANTS, METRICS, reproducedFact, rrkitCell, workloadsOf, type EngineName } from './lib/rrkit-cells.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD } from '../src/smp/crew-options.js';
 
-const ROUNDS = 3;
-const emuRows = await benchCrew(undefined, CREW_BENCH_VCPUS, ROUNDS);
-process.stdout.write(`emu:\n${formatCrewBench(emuRows)}\n\n`);
-const kvm = kvmBenchContext();
-let kvmRows: KvmSmpRow[] = [];
-if (kvm.usable) {
-  kvmRows = await benchKvmSmp(KVM_SMP_WORKLOADS, KVM_SMP_VCPUS, ROUNDS, (r) => process.stderr.write(`  kvm ${r.workload} on ${r.vcpus} vCPUs done\n`));
-  process.stdout.write(`kvm (${kvm.backend}${kvm.comparable ? '' : `; NOT COMPARABLE: ${kvm.reason}`}):\n${formatKvmSmp(kvmRows)}\n`);
-} else {
-  process.stdout.write(`kvm: not measured: ${kvm.reason}\n`);
+export const SMP_VCPUS = [1, 2, 4, 8];
+export const SMP_ENGINES: readonly EngineName[] = ['emu', 'kvm'];
+/** Compute, every sharing workload, the race, and the two that take world inputs (console-echo is too short to time). */
+export function smpWorkloads(): string[] {
+  return [...workloadsOf('compute', 'sharing', 'race'), 'timer-ticks', 'entropy-mix'];
 }
 
-const written = writeData('smp-overhead', [...emuRows.map((r) => ({ engine: 'emu', ...crewBenchCells(r) })), ...kvmRows.map(kvmSmpCells)], {
-  what: `CREW record over a plain run with the same vCPU count, emu and kvm side by side in one run; best of ${ROUNDS} rounds`,
-  crew: { granularityBytes: CREW_DEFAULT_GRANULARITY, emuHoldInstructions: CREW_DEFAULT_HOLD, kvmHold: 'none: transfers at the holder’s next landmark' },
-  kvm: kvm.usable ? { backend: kvm.backend, comparable: kvm.comparable, note: kvm.reason } : { absent: kvm.reason },
-  targets: { recordOverPlainLowSharing: 1.5, replayOverRecord: 2 },
-});
-const workloads = [...new Set(emuRows.map((r) => r.workload))];
-const colours = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2'];
-const datasets = [
-  ...CREW_BENCH_VCPUS.map((vcpus) => ({
-    label: vcpus === 1 ? 'emu, 1 vCPU (uniprocessor)' : `emu, ${vcpus} vCPUs (CREW)`,
-    data: workloads.map((w) => {
-      const r = emuRows.find((x) => x.workload === w && x.vcpus === vcpus);
-      return r === undefined ? null : r.recordSeconds / r.plainSeconds;
-    }),
-  })),
-  ...(kvmRows.length === 0
-    ? []
-    : KVM_SMP_VCPUS.map((vcpus) => ({
-        label: `kvm, ${vcpus} vCPUs (CREW by page protection)`,
-        data: workloads.map((w) => {
-          const r = kvmRows.find((x) => x.workload.split('.')[0] === w.split('.')[0] && x.vcpus === vcpus);
-          return r === undefined ? null : r.recordSeconds / r.plainSeconds;
-        }),
-      }))),
-].map((d, i) => ({ ...d, backgroundColor: colours[i % colours.length] }));
-const png = await writeChart('smp-overhead', {
-  type: 'bar',
-  data: { labels: workloads, datasets },
-  options: {
-    plugins: { title: { display: true, text: 'Record overhead: uniprocessor vs SMP with CREW, emu and kvm (target ≤ 1.5 on low-sharing)' } },
-    scales: { y: { type: 'logarithmic', title: { display: true, text: 'record time relative to a plain run (log scale)' } } },
+/** The cells smp-overhead and log-rate share (the same trials: log-rate costs no run of its own). */
+export function smpCells(quick: boolean): CellPlan[] {
+  return SMP_ENGINES.flatMap((engine) =>
+    smpWorkloads().flatMap((workload) =>
+      SMP_VCPUS.map((vcpus) => rrkitCell({ engine, workload, vcpus }, { engine, workload, small: quick, vcpus, variants: ALL_VARIANTS })),
+    ),
+  );
+}
+
+/** The engine × vCPU series that have at least one measured cell (the rest are in the chart's note). */
+export function measuredSeries(table: FigureTable): { engine: EngineName; vcpus: number }[] {
+  return SMP_ENGINES.flatMap((engine) => SMP_VCPUS.map((vcpus) => ({ engine, vcpus }))).filter(({ engine, vcpus }) =>
+    table.cells.some((c) => c.key.engine === engine && c.key.vcpus === vcpus && c.status !== 'unavailable'),
+  );
+}
+
+export function seriesLabel(engine: EngineName, vcpus: number): string {
+  return vcpus === 1 ? `${engine}, 1 vCPU (uniprocessor)` : `${engine}, ${vcpus} vCPUs (CREW)`;
+}
+
+function chart(table: FigureTable): ChartSpec {
+  const workloads = smpWorkloads();
+  const sets = measuredSeries(table).map(({ engine, vcpus }, i) => ({
+    label: seriesLabel(engine, vcpus),
+    ...series(table, 'record_over_plain', workloads.map((workload) => ({ engine, workload, vcpus }))),
+    backgroundColor: PALETTE[i % PALETTE.length]!,
+  }));
+  return {
+    config: {
+      type: 'bar',
+      data: { labels: workloads, datasets: sets.map(({ ranges: _r, ...d }) => d) },
+      options: {
+        plugins: {
+          title: { display: true, text: 'Record time over a plain run with the same vCPU count: uniprocessor against SMP with CREW (4 KiB pages)' },
+          subtitle: { display: true, text: [subtitle(table, 'target ≤ 1.5 on low-sharing workloads'), unavailableNote(table)].filter((s) => s !== '') },
+        },
+        scales: {
+          x: { title: { display: true, text: 'workload' } },
+          y: { title: { display: true, text: 'record time relative to a plain run (×, log scale)' } },
+        },
+      },
+    },
+    errorBars: sets.map((s) => s.ranges),
+    logAxes: ['y'],
+  };
+}
+
+export const figure: Figure = {
+  name: 'smp-overhead',
+  title: 'Uniprocessor against SMP record overhead (CREW), emu and kvm',
+  description:
+    'Record time divided by a plain run with the same vCPU count, in the same trial, per workload: 1 vCPU (uniprocessor, no CREW) against 2, 4 and 8 vCPUs recorded with CREW page ownership (4 KiB pages). Compute workloads share little; the sharing workloads (lock-counter, atomic-histogram, false-sharing, producer-consumer, barrier-stencil, and any the catalog adds) move pages between vCPUs, and each move is a logged transfer. replay_over_record, transfers and log bytes per million landmarks in the data. On a 2-core host 4 and 8 vCPUs share the cores.',
+  repeats: { full: 3, quick: 1 },
+  cells: smpCells,
+  metrics: [METRICS.recordOverPlain, METRICS.replayOverRecord, METRICS.plainSeconds, METRICS.transfersPerMillion, METRICS.logBytesPerMillionLandmarks],
+  facts: (repeats) => ({ reproduced: reproducedFact(repeats) }),
+  scansLogs: true,
+  chart,
+  notes: {
+    crew: { granularityBytes: CREW_DEFAULT_GRANULARITY, emuHoldInstructions: CREW_DEFAULT_HOLD },
+    targets: { recordOverPlainLowSharing: 1.5, replayOverRecord: 2 },
   },
-});
-process.stderr.write(`wrote ${[...written, png].join(', ')}\n`);
+};

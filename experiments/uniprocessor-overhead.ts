@@ -1,46 +1,59 @@
 /**
- * Figure: the cost of uniprocessor record and replay on the emu engine — record and replay
- * time relative to a plain run of the same workload, measured side by side (rounds of
- * plain / record / replay, best of 3), with the log's size per 1000 instructions.
+ * Figure: what uniprocessor record and replay cost, on the emu and kvm engines side by side —
+ * record and replay time over a plain run of the same workload, all three in one trial.
  *
- *   npx tsx experiments/uniprocessor-overhead.ts      (about a minute)
- *
- * Writes results/uniprocessor-overhead.{csv,json,png}.
+ *   npm run experiments -- uniprocessor-overhead [--quick]
  */
-import { benchRecordReplay, formatRecordReplay } from '../bench/record-replay.js';
-import { writeChart, writeData } from './lib/results.js';
+import { PALETTE, series, subtitle, unavailableNote, type ChartSpec } from './lib/charts.js';
+import type { CellPlan, Figure, FigureTable } from './lib/figure.js';
+import { ALL_VARIANTS, METRICS, reproducedFact, rrkitCell, type EngineName } from './lib/rrkit-cells.js';
 
-const WORKLOADS = ['matmul', 'fft', 'radix-sort', 'sha256', 'lock-counter', 'timer-ticks', 'entropy-mix'];
+export const UNIPROCESSOR_WORKLOADS = ['matmul', 'fft', 'radix-sort', 'sha256', 'lock-counter', 'timer-ticks', 'entropy-mix'];
+const ENGINES: readonly EngineName[] = ['emu', 'kvm'];
 
-const rows = await benchRecordReplay(3, WORKLOADS);
-process.stdout.write(`${formatRecordReplay(rows)}\n`);
+function cells(quick: boolean): CellPlan[] {
+  return ENGINES.flatMap((engine) =>
+    UNIPROCESSOR_WORKLOADS.map((workload) =>
+      rrkitCell({ engine, workload }, { engine, workload, small: quick, vcpus: 1, variants: ALL_VARIANTS }),
+    ),
+  );
+}
 
-const data = rows.map((r) => ({
-  workload: r.workload,
-  instructions: r.instructions,
-  plain_s: r.plainSeconds.toFixed(4),
-  record_over_plain: (r.recordSeconds / r.plainSeconds).toFixed(3),
-  replay_over_plain: (r.replaySeconds / r.plainSeconds).toFixed(3),
-  log_bytes: r.logBytes,
-  events: r.events,
-  log_bytes_per_1000_instructions: ((r.logBytes * 1000) / Number(r.instructions)).toFixed(4),
-}));
-const written = writeData('uniprocessor-overhead', data, {
-  what: 'record and replay time over a plain run, 1 vCPU, emu engine, full-size workloads, best of 3 rounds',
-  targets: { recordOverPlain: 1.1, replayOverPlain: 1.1, logBytesPer1000Instructions: 1 },
-});
-const png = await writeChart('uniprocessor-overhead', {
-  type: 'bar',
-  data: {
-    labels: rows.map((r) => r.workload),
-    datasets: [
-      { label: 'record / plain', data: rows.map((r) => r.recordSeconds / r.plainSeconds), backgroundColor: '#1f77b4' },
-      { label: 'replay / plain', data: rows.map((r) => r.replaySeconds / r.plainSeconds), backgroundColor: '#ff7f0e' },
-    ],
-  },
-  options: {
-    plugins: { title: { display: true, text: 'Uniprocessor record/replay overhead (emu, 1 vCPU; target ≤ 1.10)' } },
-    scales: { y: { beginAtZero: true, title: { display: true, text: 'time relative to a plain run' } } },
-  },
-});
-process.stderr.write(`wrote ${[...written, png].join(', ')}\n`);
+function chart(table: FigureTable): ChartSpec {
+  const keys = (engine: EngineName) => UNIPROCESSOR_WORKLOADS.map((workload) => ({ engine, workload }));
+  const sets = ENGINES.flatMap((engine, e) =>
+    (['record_over_plain', 'replay_over_plain'] as const).map((metric, m) => ({
+      label: `${engine}: ${metric === 'record_over_plain' ? 'record' : 'replay'} / plain`,
+      ...series(table, metric, keys(engine)),
+      backgroundColor: PALETTE[e * 2 + m]!,
+    })),
+  );
+  const config: ChartSpec['config'] = {
+    type: 'bar',
+    data: { labels: UNIPROCESSOR_WORKLOADS, datasets: sets.map(({ ranges: _r, ...d }) => d) },
+    options: {
+      plugins: {
+        title: { display: true, text: 'Uniprocessor record and replay time over a plain run (1 vCPU; emu and kvm side by side)' },
+        subtitle: { display: true, text: [subtitle(table, 'kvm: x86-64 build of the same workload'), unavailableNote(table)].filter((s) => s !== '') },
+      },
+      scales: {
+        x: { title: { display: true, text: 'workload' } },
+        y: { beginAtZero: true, title: { display: true, text: 'time relative to a plain run (×)' } },
+      },
+    },
+  };
+  return { config, errorBars: sets.map((s) => s.ranges) };
+}
+
+export const figure: Figure = {
+  name: 'uniprocessor-overhead',
+  title: 'Uniprocessor record and replay overhead, emu and kvm',
+  description:
+    'Record and replay time divided by a plain run of the same workload in the same trial (one process per trial, plain then record then replay), 1 vCPU, on the emu engine (RV64, exact instruction counts) and the kvm engine (x86-64 on /dev/kvm, landmarks at VM exits). 1.0 is free; the targets are ≤ 1.10 (emu) and record ≤ 1.05 (kvm). reproduced: whether every replay matched its recording (checkpoints, console output, exit code).',
+  repeats: { full: 3, quick: 1 },
+  cells,
+  metrics: [METRICS.recordOverPlain, METRICS.replayOverPlain, METRICS.plainSeconds, METRICS.logBytesPerMillionLandmarks],
+  facts: (repeats) => ({ reproduced: reproducedFact(repeats) }),
+  chart,
+  notes: { targets: { emuRecordOverPlain: 1.1, emuReplayOverPlain: 1.1, kvmRecordOverPlain: 1.05 } },
+};

@@ -33,6 +33,8 @@ export type NativeOutcome =
   | 'host-error'
   /** replay: the guest did not follow the log; `divergence` says where */
   | 'diverged'
+  /** interruptRuns() stopped it (SIGINT, SIGTERM); a recording's log is sealed and incomplete */
+  | 'interrupted'
   /** replay: the log is damaged where the replay reached it; `replay.damage` says where */
   | 'log-damaged';
 
@@ -138,10 +140,28 @@ export interface NativeRunResult {
   readonly wallSeconds: number;
   /** replay: whether the log had its trailer (a clean close); true for other runs */
   readonly logComplete: boolean;
+  /** asynchronous interrupts the vCPUs took */
+  readonly interrupts: number;
   /** replay only */
   readonly replay?: NativeReplayReport;
   /** the console output, when `capture` was set (otherwise it went to stdout) */
   readonly console: Buffer;
+}
+
+/**
+ * What every native function throws: a JavaScript Error (TypeError/RangeError for a bad
+ * argument), never a crash, with a `code` (native/addon/js_error.h): a log error's code
+ * ('bad-crc', ...) with `chunk`, `offset` and `detail`; 'bad-image'; 'diverged' with
+ * `divergence`; 'replay-stalled'; 'bad-argument'; 'out-of-memory'; 'system' with `errno`;
+ * 'internal'. src/engines/native-error.ts maps them to rrkit's error types.
+ */
+export interface NativeError extends Error {
+  readonly code: string;
+  readonly chunk?: number;
+  readonly offset?: number;
+  readonly detail?: string;
+  readonly divergence?: NativeDivergence;
+  readonly errno?: number;
 }
 
 // --- kvm: x86_64 guests on /dev/kvm (native/kvm/) ----------------------------------------
@@ -191,10 +211,10 @@ export interface NativeAddon {
   /**
    * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, one
    * host thread per hart: a plain run, a recording or a replay, as `session` says. Throws
-   * synchronously (Error, one line naming the file) when the ELF is not a loadable rv64
-   * executable, the log cannot be created, or the log to replay is bad (one line with its
-   * chunk and byte offset).
-   * Arguments are positional and unchecked: call it through src/engines/emu.ts.
+   * synchronously (a NativeError, one line) when the ELF is not a loadable rv64 executable
+   * ('bad-image'), the log cannot be created ('system'), or the log to replay is bad (its
+   * code, chunk and byte offset); a bad argument is a TypeError or RangeError.
+   * Arguments are positional and checked only for safety: call it through src/engines/emu.ts.
    *
    * @param image the ELF file's bytes (for a recording: the bytes `session.imageHash` hashes)
    * @param imageName used in error messages (the path)
@@ -252,6 +272,13 @@ export interface NativeAddon {
   ): Promise<KvmNativeResult>;
   /** kvm: opens `path` (default /dev/kvm) and reports whether it can run guests. Never throws. */
   kvmProbe(path?: string): KvmProbeResult;
+
+  /**
+   * Stops every run in progress in this process (SIGINT, SIGTERM): each resolves with
+   * outcome 'interrupted', a recording's log sealed and incomplete. Returns how many runs
+   * there were.
+   */
+  interruptRuns(): number;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---
 

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <thread>
 
+#include "addon/js_error.h"
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
 #include "addon/wall_samples_js.h"
@@ -60,8 +62,10 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       // the promise resolves, so that the caller can read it at once.
       machine_.reset();
       session_.reset();
-    } catch (const std::exception& e) {
-      SetError(e.what());
+    } catch (...) {
+      // Turned into a JavaScript error on the JavaScript thread (OnError), keeping its kind.
+      error_ = std::current_exception();
+      SetError("emuRun failed");
     }
   }
 
@@ -69,7 +73,9 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     deferred_.Resolve(addon::RunResultToJs(Env(), result_, replay_report_ ? &*replay_report_ : nullptr));
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(error_ ? addon::ErrorToJs(Env(), error_, "emuRun").Value() : error.Value());
+  }
 
   void OnProgress(const RunProgress* samples, size_t count) override {
     if (samples == nullptr || count == 0 || on_progress_.IsEmpty()) return;
@@ -122,14 +128,27 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::unique_ptr<Machine> machine_;
   machine::RunResult result_;
   std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
+  std::exception_ptr error_;  // what Execute threw
 };
 
-uint64_t ToU64(const Napi::Value& value) {
+uint64_t ToU64(const Napi::Value& value, const char* name) {
+  if (!value.IsBigInt()) throw std::invalid_argument(std::string(name) + " must be a bigint");
   bool lossless = true;
-  return value.As<Napi::BigInt>().Uint64Value(&lossless);
+  const uint64_t out = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw std::out_of_range(std::string(name) + " must be a bigint from 0 to 2^64-1");
+  return out;
 }
 
-std::vector<uint8_t> BytesOf(const Napi::Value& value) {
+// A number argument in [min, max], or std::out_of_range naming it.
+double NumberIn(const Napi::Value& value, const char* name, double min, double max) {
+  if (!value.IsNumber()) throw std::invalid_argument(std::string(name) + " must be a number");
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max)) throw std::out_of_range(std::string(name) + " is out of range");
+  return d;
+}
+
+std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
+  if (!value.IsBuffer()) throw std::invalid_argument(std::string(name) + " must be a Buffer");
   const auto bytes = value.As<Napi::Buffer<uint8_t>>();
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
@@ -155,16 +174,18 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   // The emu board has no device that writes guest memory: a log holding DMA writes is
   // refused where the replay reads one (ReplayingWorld::Options).
   if (mode == "replay") {
-    auto reader = OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue());
+    const Napi::Value follow = session.Get("followMs");
+    auto reader = OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1);
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
     const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
     options.crew_hold_instructions = static_cast<uint64_t>(then_run.As<Napi::Object>().Get("crewHold").As<Napi::Number>().DoubleValue());
     return replay::Session::ReplayThenLive(std::move(reader), {}, next);
   }
+  if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
   header.engine = "emu";
-  header.image_hash = BytesOf(session.Get("imageHash"));
+  header.image_hash = BytesOf(session.Get("imageHash"), "session.imageHash");
   header.image_path = session.Get("imagePath").As<Napi::String>();
   header.vcpus = options.harts;
   header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
@@ -198,8 +219,8 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
   if (options.harts < 2) return;
   if (replay::ReplayingWorld* replaying = session.replaying()) {
     if (replaying->header().vcpus != options.harts) {
-      throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
-                                  " harts, not " + std::to_string(options.harts));
+      throw replay::UnreplayableLog("the log was recorded with " + std::to_string(replaying->header().vcpus) +
+                                    " harts, not " + std::to_string(options.harts));
     }
     options.follow_crew_edges = true;
   }
@@ -233,34 +254,44 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (!std::isfinite(interval) || interval < 10 || interval > 3'600'000) {
     throw std::invalid_argument("progress.intervalMs must be from 10 to 3600000");
   }
+  if (!progress.Get("callback").IsFunction()) throw std::invalid_argument("progress.callback must be a function");
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
 // emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress)
+// Arguments are checked here too (TypeScript checks them first): a bad one is a TypeError or
+// RangeError, never a crash.
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 11) throw Napi::TypeError::New(env, "emuRun takes 11 arguments");
-  const auto image = info[0].As<Napi::Buffer<uint8_t>>();
-  const std::string name = info[1].As<Napi::String>();
-  MachineOptions options;
-  options.harts = info[2].As<Napi::Number>().Uint32Value();
-  options.ram_bytes = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(info[4].As<Napi::Number>().DoubleValue()));
-  options.checkpoint_interval = ToU64(info[5]);
-  const auto stop_at = info[6].As<Napi::Array>();
-  for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i)));
-  options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+  return addon::Guarded(info.Env(), "emuRun", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 11) throw Napi::TypeError::New(env, "emuRun takes 11 arguments");
+    if (!info[0].IsBuffer()) throw std::invalid_argument("image must be a Buffer");
+    const auto image = info[0].As<Napi::Buffer<uint8_t>>();
+    if (!info[1].IsString()) throw std::invalid_argument("imageName must be a string");
+    const std::string name = info[1].As<Napi::String>();
+    MachineOptions options;
+    options.harts = static_cast<uint32_t>(NumberIn(info[2], "harts", 1, kMaxHarts));
+    options.ram_bytes = static_cast<uint64_t>(NumberIn(info[3], "ramBytes", 1 << 20, 4096.0 * (1 << 20)));
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[4], "timeoutMs", 0, 1e15)));
+    options.checkpoint_interval = ToU64(info[5], "checkpointInterval");
+    if (!info[6].IsArray()) throw std::invalid_argument("stopAt must be an array");
+    const auto stop_at = info[6].As<Napi::Array>();
+    for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i), "stopAt[i]"));
+    if (!info[8].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
+    options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
 
-  auto make_input = [&] {
-    if (info[7].IsBuffer()) {
-      const auto bytes = info[7].As<Napi::Buffer<uint8_t>>();
-      return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
-    }
-    if (info[7].IsNumber()) return machine::ConsoleInput::FromFd(info[7].As<Napi::Number>().Int32Value());
-    return machine::ConsoleInput::None();
-  };
+    auto make_input = [&] {
+      if (info[7].IsBuffer()) {
+        const auto bytes = info[7].As<Napi::Buffer<uint8_t>>();
+        return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
+      }
+      if (info[7].IsNumber()) return machine::ConsoleInput::FromFd(static_cast<int>(NumberIn(info[7], "input", 0, INT32_MAX)));
+      if (!info[7].IsNull() && !info[7].IsUndefined()) throw std::invalid_argument("input must be a Buffer, a file descriptor or null");
+      return machine::ConsoleInput::None();
+    };
+    if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("session must be an object or null");
+    if (!info[10].IsNull() && !info[10].IsUndefined() && !info[10].IsObject()) throw std::invalid_argument("progress must be an object or null");
 
-  try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
     ConnectCrew(*session, options);
@@ -270,9 +301,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  });
 }
 
 void Export(Napi::Env env, Napi::Object exports) {

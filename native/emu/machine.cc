@@ -6,6 +6,7 @@
 #include "emu/logged_interrupts.h"
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
+#include "machine/run_interrupts.h"
 #include "replay/log_error.h"
 
 namespace rrkit::emu {
@@ -90,6 +91,8 @@ void Machine::StartCrew() {
 machine::RunResult Machine::RunUntilStopped() {
   const auto started = std::chrono::steady_clock::now();
   interrupts_->Start();
+  // SIGINT/SIGTERM: stopped like a timeout (a recording's log sealed, incomplete).
+  const machine::InterruptibleRun interruptible([this] { Stop(machine::Outcome::kInterrupted, "the run was interrupted"); });
   if (host_time_) host_time_->Start();
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < harts_.size(); ++i) threads.emplace_back([this, i] { HartThread(i); });
@@ -101,6 +104,7 @@ machine::RunResult Machine::RunUntilStopped() {
 
   machine::RunResult result;
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.interrupts_taken = interrupts_->taken();
   result.outcome = stop_.outcome();
   result.error = stop_.error();
   result.divergence = stop_.divergence();
@@ -128,6 +132,9 @@ machine::RunResult Machine::RunUntilStopped() {
       result.error = replay::DescribeDivergence(d, "instruction");
       result.divergence = d;
     } catch (const replay::LogError& e) {
+      result.outcome = machine::Outcome::kLogDamaged;
+      result.error = e.what();
+    } catch (const replay::UnreplayableLog& e) {
       result.outcome = machine::Outcome::kLogDamaged;
       result.error = e.what();
     }

@@ -38,6 +38,8 @@ void Machine::HartThread(uint32_t index) {
     }
   } catch (const replay::LogError& e) {
     Stop(machine::Outcome::kLogDamaged, e.what());
+  } catch (const replay::UnreplayableLog& e) {
+    Stop(machine::Outcome::kLogDamaged, e.what());  // no damage in the report: TypeScript says unreplayable
   } catch (const std::exception& e) {
     Stop(machine::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }

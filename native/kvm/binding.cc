@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "addon/js_error.h"
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
 #include "addon/wall_samples_js.h"
@@ -75,8 +77,10 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       if (parts_->session->replaying() != nullptr) replay_report_ = parts_->session->replay_report();
       // Seal the log (and its trailer after a clean stop) before the promise resolves.
       parts_.reset();
-    } catch (const std::exception& e) {
-      SetError(e.what());
+    } catch (...) {
+      // Turned into a JavaScript error on the JavaScript thread (OnError), keeping its kind.
+      error_ = std::current_exception();
+      SetError("kvmRun failed");
     }
   }
 
@@ -93,7 +97,9 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     deferred_.Resolve(out);
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(error_ ? addon::ErrorToJs(Env(), error_, "kvmRun").Value() : error.Value());
+  }
 
   void OnProgress(const RunProgress* samples, size_t count) override {
     if (samples == nullptr || count == 0 || on_progress_.IsEmpty()) return;
@@ -121,14 +127,22 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
         progress.Send(&sample, 1);
       }
     });
-    RunResult result = machine.Run();
-    {
-      std::lock_guard lock(mutex);
-      ended = true;
+    auto stop_sampler = [&] {
+      {
+        std::lock_guard lock(mutex);
+        ended = true;
+      }
+      ended_cv.notify_all();
+      sampler.join();
+    };
+    try {
+      RunResult result = machine.Run();
+      stop_sampler();
+      return result;
+    } catch (...) {
+      stop_sampler();  // a joinable thread destroyed would end the process
+      throw;
     }
-    ended_cv.notify_all();
-    sampler.join();
-    return result;
   }
 
   Napi::FunctionReference on_progress_;
@@ -137,14 +151,27 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::unique_ptr<RunParts> parts_;
   RunResult result_;
   std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
+  std::exception_ptr error_;  // what Execute threw
 };
 
-uint64_t ToU64(const Napi::Value& value) {
+uint64_t ToU64(const Napi::Value& value, const char* name) {
+  if (!value.IsBigInt()) throw std::invalid_argument(std::string(name) + " must be a bigint");
   bool lossless = true;
-  return value.As<Napi::BigInt>().Uint64Value(&lossless);
+  const uint64_t out = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw std::out_of_range(std::string(name) + " must be a bigint from 0 to 2^64-1");
+  return out;
 }
 
-std::vector<uint8_t> BytesOf(const Napi::Value& value) {
+// A number argument in [min, max], or std::out_of_range naming it.
+double NumberIn(const Napi::Value& value, const char* name, double min, double max) {
+  if (!value.IsNumber()) throw std::invalid_argument(std::string(name) + " must be a number");
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max)) throw std::out_of_range(std::string(name) + " is out of range");
+  return d;
+}
+
+std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
+  if (!value.IsBuffer()) throw std::invalid_argument(std::string(name) + " must be a Buffer");
   const auto bytes = value.As<Napi::Buffer<uint8_t>>();
   return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
 }
@@ -171,11 +198,13 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     const Napi::Value follow = session.Get("followMs");
     replay::ReplayingWorld::Options replaying;
     replaying.replays_dma_writes = true;  // the board's disk
+    replaying.landmarks_count_instructions = false;  // exits
     return replay::Session::Replay(OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1), replaying);
   }
+  if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
   header.engine = "kvm";
-  header.image_hash = BytesOf(session.Get("imageHash"));
+  header.image_hash = BytesOf(session.Get("imageHash"), "session.imageHash");
   header.image_path = session.Get("imagePath").As<Napi::String>();
   header.vcpus = options.vcpus;
   header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
@@ -204,6 +233,7 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (!std::isfinite(interval) || interval < 10 || interval > 3'600'000) {
     throw std::invalid_argument("progress.intervalMs must be from 10 to 3600000");
   }
+  if (!progress.Get("callback").IsFunction()) throw std::invalid_argument("progress.callback must be a function");
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
@@ -265,34 +295,44 @@ machine::ConsoleInput InputOf(const Napi::Value& value) {
     const auto bytes = value.As<Napi::Buffer<uint8_t>>();
     return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
   }
-  if (value.IsNumber()) return machine::ConsoleInput::FromFd(value.As<Napi::Number>().Int32Value());
+  if (value.IsNumber()) return machine::ConsoleInput::FromFd(static_cast<int>(NumberIn(value, "input", 0, INT32_MAX)));
+  if (!value.IsNull() && !value.IsUndefined()) throw std::invalid_argument("input must be a Buffer, a file descriptor or null");
   return machine::ConsoleInput::None();
 }
 
 // kvmRun(image, imageName, vcpus, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
 // disk: null, or { path: string | null, sectors: number, shared: boolean } (path null: a
 // replay that takes the disk's bytes from the log).
+// Arguments are checked here too (TypeScript checks them first): a bad one is a TypeError or
+// RangeError, never a crash.
 Napi::Value KvmRun(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 11) throw Napi::TypeError::New(env, "kvmRun takes 11 arguments");
-  const auto image = info[0].As<Napi::Buffer<uint8_t>>();
-  const std::string name = info[1].As<Napi::String>();
-  MachineOptions options;
-  options.vcpus = info[2].As<Napi::Number>().Uint32Value();
-  options.ram_bytes = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(info[4].As<Napi::Number>().DoubleValue()));
-  options.checkpoint_interval = ToU64(info[5]);
-  options.console = info[7].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
-  options.track_memory = !info[8].IsNull() && !info[8].IsUndefined();
+  return addon::Guarded(info.Env(), "kvmRun", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 11) throw Napi::TypeError::New(env, "kvmRun takes 11 arguments");
+    if (!info[0].IsBuffer()) throw std::invalid_argument("image must be a Buffer");
+    const auto image = info[0].As<Napi::Buffer<uint8_t>>();
+    if (!info[1].IsString()) throw std::invalid_argument("imageName must be a string");
+    const std::string name = info[1].As<Napi::String>();
+    MachineOptions options;
+    options.vcpus = static_cast<uint32_t>(NumberIn(info[2], "vcpus", 1, 64));
+    options.ram_bytes = static_cast<uint64_t>(NumberIn(info[3], "ramBytes", 2 << 20, 4096.0 * (1 << 20)));
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[4], "timeoutMs", 0, 1e15)));
+    options.checkpoint_interval = ToU64(info[5], "checkpointInterval");
+    if (!info[7].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
+    options.console = info[7].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+    if (!info[8].IsNull() && !info[8].IsUndefined() && !info[8].IsObject()) throw std::invalid_argument("session must be an object or null");
+    if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("progress must be an object or null");
+    if (!info[10].IsNull() && !info[10].IsUndefined() && !info[10].IsObject()) throw std::invalid_argument("disk must be an object or null");
+    options.track_memory = !info[8].IsNull() && !info[8].IsUndefined();
 
-  try {
     auto parts = std::unique_ptr<RunParts>(new RunParts{KvmSystem::Open(), nullptr, nullptr, nullptr});
     const ElfImage elf = LoadX86Elf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     if (info[10].IsObject()) {
       const Napi::Object disk = info[10].As<Napi::Object>();
       const Napi::Value path = disk.Get("path");
       if (path.IsString()) parts->disk = std::make_unique<DiskImage>(path.As<Napi::String>().Utf8Value());
-      options.disk_sectors = static_cast<uint64_t>(disk.Get("sectors").As<Napi::Number>().DoubleValue());
+      else if (!path.IsNull() && !path.IsUndefined()) throw std::invalid_argument("disk.path must be a string or null");
+      options.disk_sectors = static_cast<uint64_t>(NumberIn(disk.Get("sectors"), "disk.sectors", 0, 9'007'199'254'740'991.0));
       options.disk_shared = disk.Get("shared").ToBoolean().Value();
     }
     parts->session = MakeSession(info[8], options);
@@ -303,13 +343,11 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  });
 }
 
-// kvmProbe(path) -> { available, reason, syncRegs }
-Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
+// kvmProbe's body: never throws for a missing or unusable /dev/kvm (it says why).
+Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "/dev/kvm";
   Napi::Object out = Napi::Object::New(env);
@@ -324,6 +362,11 @@ Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
     out.Set("syncRegs", false);
   }
   return out;
+}
+
+// kvmProbe(path) -> { available, reason, syncRegs }
+Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
+  return addon::Guarded(info.Env(), "kvmProbe", [&]() -> Napi::Value { return Probe(info); });
 }
 
 void Export(Napi::Env env, Napi::Object exports) {

@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "machine/image_error.h"
+
 namespace rrkit::kvm {
 
-class ElfError : public std::runtime_error {
+class ElfError : public machine::ImageError {
  public:
-  using std::runtime_error::runtime_error;
+  using machine::ImageError::ImageError;
 };
 
 struct ElfImage {

@@ -13,6 +13,7 @@
 #include "kvm/long_mode.h"
 #include "kvm/registers.h"
 #include "kvm/thread_kick.h"
+#include "machine/run_interrupts.h"
 #include "replay/divergence.h"
 #include "replay/log_error.h"
 
@@ -163,6 +164,12 @@ uint64_t Machine::ExitsSoFar() const {
 
 RunResult Machine::Run() {
   const auto started = std::chrono::steady_clock::now();
+  // SIGINT/SIGTERM: every vCPU stopped at its next landmark like a timeout (a recording's log
+  // sealed, incomplete).
+  const machine::InterruptibleRun interruptible([this] {
+    interrupted_.store(true);
+    for (auto& hart : harts_) hart->vcpu->Kick();
+  });
   std::vector<std::thread> threads;
   for (auto& hart : harts_) threads.emplace_back([this, h = hart.get()] { HartThread(*h); });
   std::thread watchdog;
@@ -258,6 +265,8 @@ void Machine::HartThread(Hart& hart) {
     stop_.Diverged(d);
   } catch (const replay::LogError& e) {
     stop_.Stop(machine::Outcome::kLogDamaged, e.what());
+  } catch (const replay::UnreplayableLog& e) {
+    stop_.Stop(machine::Outcome::kLogDamaged, e.what());
   } catch (const std::exception& e) {
     stop_.Stop(machine::Outcome::kHostError, (smp() ? "vcpu " + std::to_string(hart.id) + ": " : std::string()) + e.what());
   }
@@ -286,6 +295,13 @@ bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
   if (!live_ && !smp()) RefreshFromLog(hart);
   if (final_) {
     const uint64_t end = (*final_)[hart.id];
+    if (world_.FinalLandmarksEndAnIncompleteLog()) {
+      // The log vouches for nothing beyond its last landmark: stop before handling this one.
+      if (hart.landmarks <= end) return true;
+      --hart.landmarks;
+      hart.published.store(hart.landmarks, std::memory_order_relaxed);
+      return false;
+    }
     if (hart.landmarks > end) {
       throw replay::Divergence{hart.Here(), "exit count", "the recording stopped at exit " + std::to_string(end),
                                "the guest went on (" + ExitReasonName(hart.vcpu->run().exit_reason) + ")"};
@@ -303,6 +319,7 @@ void Machine::RunLoop(Hart& hart) {
     switch (vcpu.Run()) {
       case Vcpu::Stop::kKicked:
         vcpu.ClearKick();
+        if (interrupted_.load()) Interrupted(hart);
         if (timed_out_.load()) {
           Fault(hart, "the guest did not stop within the timeout of " + Seconds(options_.timeout) + " s (it was at exit " +
                           std::to_string(hart.landmarks) + ")");
@@ -554,6 +571,7 @@ void Machine::WaitInHalt(Hart& hart, replay::Landmark at) {
     if (const auto due = hart.timer.TakeDue(now)) hart.interrupts.Raise(kTimerVector, *due);
     if (hart.id == 0) CompleteDiskIfDue(hart, at);
     if (hart.interrupts.Deliverable()) return;  // DeliverInterrupt injects it
+    if (interrupted_.load()) Interrupted(hart);
     if (timed_out_.load()) Fault(hart, "the guest halted and the timeout passed at exit " + std::to_string(hart.landmarks));
     if (stop_.stopping()) throw Finished{};
     auto wake = now + std::chrono::milliseconds(10);
@@ -566,6 +584,12 @@ void Machine::WaitInHalt(Hart& hart, replay::Landmark at) {
       std::this_thread::sleep_until(wake);
     }
   }
+}
+
+void Machine::Interrupted(Hart& hart) {
+  stop_.Stop(machine::Outcome::kInterrupted,
+             (smp() ? "vcpu " + std::to_string(hart.id) + ": " : std::string()) + "the run was interrupted at exit " + std::to_string(hart.landmarks));
+  throw Finished{};
 }
 
 void Machine::Fault(Hart& hart, const std::string& why) {

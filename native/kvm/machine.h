@@ -146,6 +146,8 @@ class Machine {
   replay::Checkpoint CaptureState(bool final);
   uint64_t CurrentMemoryHash(bool final);
   [[noreturn]] void Fault(Hart& hart, const std::string& why);
+  // interruptRuns() asked the run to stop (SIGINT, SIGTERM): outcome interrupted.
+  [[noreturn]] void Interrupted(Hart& hart);
 
   MachineOptions options_;
   replay::World& world_;
@@ -178,6 +180,7 @@ class Machine {
   std::condition_variable watchdog_cv_;
   bool finished_ = false;
   std::atomic<bool> timed_out_{false};
+  std::atomic<bool> interrupted_{false};  // interruptRuns() (SIGINT, SIGTERM)
 };
 
 }  // namespace rrkit::kvm

@@ -3,8 +3,8 @@
  * objects on it, named from the recorded image's symbols. `log stats` names its hottest
  * pages this way, and `log timeline` each transfer.
  */
-import { readFileSync } from 'node:fs';
-import { sha256Of } from '../guests/image.js';
+import { readRegularFile } from '../files/regular-file.js';
+import { MAX_GUEST_IMAGE_BYTES, sha256Of } from '../guests/image.js';
 import { readGuestSymbols, symbolsIn, type GuestSymbol } from './guest-symbols.js';
 import type { LogHeader } from './log-reader.js';
 
@@ -58,11 +58,14 @@ export function pagesOfSymbol(header: LogHeader, name: string, symbols: readonly
   return pages;
 }
 
-/** The data objects of the image at `path` if it is the one hashed `imageHashHex`; else none. */
+/**
+ * The data objects of the image at `path` if it is the one hashed `imageHashHex`; else none.
+ * The path may come from the log's header: only a regular file of a guest image's size is read.
+ */
 export function recordedImageSymbols(path: string, imageHashHex: string): GuestSymbol[] {
   let image: Buffer;
   try {
-    image = readFileSync(path);
+    image = readRegularFile(path, 'guest image', MAX_GUEST_IMAGE_BYTES);
   } catch {
     return [];
   }

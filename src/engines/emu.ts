@@ -3,10 +3,12 @@
  * thread per hart, landmarks = retired instructions. Checks and defaults the run options,
  * then makes one native call with the image bytes it was given.
  */
+import { printable } from '../files/printable.js';
 import { native, type NativeSession } from '../native.js';
 import type { GuestImage } from '../guests/image.js';
 import { ELF_MACHINE_RISCV } from '../guests/image.js';
 import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
 /** A few checkpoints per second of guest time at emu speed. */
@@ -87,21 +89,27 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
 async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
   const a = emuRunArguments(options, native().emuMaxHarts);
   const onProgress = options.onProgress;
-  const result = await native().emuRun(
-    image.bytes,
-    image.path,
-    a.harts,
-    a.ramBytes,
-    a.timeoutMs,
-    a.checkpointInterval,
-    a.stopAt,
-    a.input,
-    a.capture,
-    a.session,
-    onProgress === undefined
-      ? null
-      : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
-  );
+  let result: RunResult;
+  try {
+    result = await native().emuRun(
+      image.bytes,
+      // The name in the loader's messages: escaped, since it is printed as it is.
+      printable(image.path),
+      a.harts,
+      a.ramBytes,
+      a.timeoutMs,
+      a.checkpointInterval,
+      a.stopAt,
+      a.input,
+      a.capture,
+      a.session,
+      onProgress === undefined
+        ? null
+        : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
+    );
+  } catch (error) {
+    throw fromNativeError(error);
+  }
   return settle(result);
 }
 
@@ -114,6 +122,10 @@ export const emuEngine: Engine = {
     return native().emuMaxHarts;
   },
   defaultRamMiB: DEFAULT_RAM_MIB,
+  maxRamMiB: MAX_RAM_MIB,
   defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
+  // A checkpoint hashes all written memory and logs ~19 bytes per vCPU: closer than this it
+  // costs more than the run (every instruction: 19 bytes per instruction).
+  minCheckpointInterval: 10_000n,
   run,
 };

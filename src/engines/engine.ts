@@ -62,13 +62,18 @@ export interface Engine {
   readonly elfMachine: number;
   readonly maxVcpus: number;
   readonly defaultRamMiB: number;
+  /** the most guest RAM it takes, in MiB */
+  readonly maxRamMiB: number;
   /** landmarks between checkpoints when a recording names no interval: a few checkpoints per second of typical guest time */
   readonly defaultCheckpointInterval: bigint;
+  /** the fewest landmarks between checkpoints the command line takes (closer ones cost more than the run) */
+  readonly minCheckpointInterval: bigint;
   /**
    * Runs `image` (these bytes, read once by the caller). Options are checked first
    * (TypeError/RangeError before anything runs). Resolves for 'exited', 'reached-counts'
    * and, in a replay, 'diverged' (the result says where); rejects with GuestFailure for a
-   * guest fault or the timeout, and with EngineFailure when rrkit itself failed.
+   * guest fault or the timeout, with Interrupted when interruptRuns() stopped it, and with
+   * EngineFailure when rrkit itself failed.
    */
   run(image: GuestImage, options: RunOptions): Promise<RunResult>;
 }
@@ -76,6 +81,8 @@ export interface Engine {
 /** A run that ended without the guest reaching its end; `result` holds what there is. The message is one line. */
 export class RunFailure extends Error {
   override name = 'RunFailure';
+  /** record: where the incomplete log was kept (src/session/log-destination.ts) */
+  incompleteLog?: string;
   constructor(
     message: string,
     readonly result: RunResult,
@@ -94,10 +101,16 @@ export class EngineFailure extends RunFailure {
   override name = 'EngineFailure';
 }
 
+/** Stopped from outside (interruptRuns: SIGINT, SIGTERM) before the guest reached its end. */
+export class Interrupted extends RunFailure {
+  override name = 'Interrupted';
+}
+
 /** Turns an engine's result into the promise Engine.run describes. */
 export function settle(result: RunResult): RunResult {
   if (result.outcome === 'fault' || result.outcome === 'timeout') throw new GuestFailure(result.error, result);
   if (result.outcome === 'host-error') throw new EngineFailure(result.error, result);
+  if (result.outcome === 'interrupted') throw new Interrupted(result.error, result);
   return result;
 }
 

@@ -6,7 +6,9 @@
  */
 import { ELF_MACHINE_X86_64, type GuestImage } from '../guests/image.js';
 import { native, type KvmNativeResult, type KvmProbeResult, type NativeDisk, type NativeSession } from '../native.js';
+import { printable } from '../files/printable.js';
 import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
 /** RRKIT_MAX_HARTS: one VM per vCPU over one RAM (docs/kvm-smp.md). */
@@ -105,19 +107,25 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
   const availability = kvmAvailability();
   if (!availability.available) throw new Error(availability.reason);
   const onProgress = options.onProgress;
-  const result = await native().kvmRun(
-    image.bytes,
-    image.path,
-    a.vcpus,
-    a.ramBytes,
-    a.timeoutMs,
-    a.checkpointInterval,
-    a.input,
-    a.capture,
-    a.session,
-    onProgress === undefined ? null : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'exits' }), intervalMs: a.progressIntervalMs },
-    a.disk,
-  );
+  let result: RunResult;
+  try {
+    result = await native().kvmRun(
+      image.bytes,
+      // The name in the loader's messages: escaped, since it is printed as it is.
+      printable(image.path),
+      a.vcpus,
+      a.ramBytes,
+      a.timeoutMs,
+      a.checkpointInterval,
+      a.input,
+      a.capture,
+      a.session,
+      onProgress === undefined ? null : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'exits' }), intervalMs: a.progressIntervalMs },
+      a.disk,
+    );
+  } catch (error) {
+    throw fromNativeError(error);
+  }
   return settle(result);
 }
 
@@ -144,6 +152,10 @@ export const kvmEngine: Engine = {
   elfMachine: ELF_MACHINE_X86_64,
   maxVcpus: MAX_VCPUS,
   defaultRamMiB: DEFAULT_RAM_MIB,
+  maxRamMiB: MAX_RAM_MIB,
   defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
+  // A checkpoint fetches the dirty log and rehashes the pages written since the last: at
+  // every exit or so it would cost more than the run.
+  minCheckpointInterval: 100n,
   run,
 };

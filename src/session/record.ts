@@ -5,16 +5,22 @@
  * shared-memory accesses and the log holds every ownership transfer
  * (src/smp/crew-options.ts, docs/crew.md).
  */
-import type { ConsoleInput, RunProgress, RunResult } from '../engines/engine.js';
+import { RunFailure, type ConsoleInput, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
+import { LogDestination, type LogPlacement, type ReadPath } from './log-destination.js';
 import { describeDisk } from './recorded-disk.js';
 
 export interface RecordOptions {
   /** the guest ELF's path, or its image already read */
   elf: string | GuestImage;
+  /** where the log goes (written beside it first: src/session/log-destination.ts) */
   logPath: string;
+  /** replace an existing file at logPath with the new log, once it is complete */
+  force?: boolean;
+  /** files the recording reads besides the guest image (console input, a disk), which logPath must not name */
+  reads?: readonly ReadPath[];
   /** default: the engine for the ELF's machine type */
   engine?: string;
   vcpus?: number;
@@ -46,7 +52,17 @@ export interface RecordOptions {
 /** The shortest and longest period between wall-clock samples, in µs. */
 export const WALL_SAMPLE_US = { min: 10, max: 60_000_000, default: 1000 } as const;
 
-export async function record(options: RecordOptions): Promise<RunResult> {
+/** A recording's result, and where its log is. */
+export interface RecordResult extends RunResult {
+  log: LogPlacement;
+}
+
+/**
+ * Records; the log is in place when this resolves. When the run fails (a guest fault, the
+ * timeout, an interruption), the error is a RunFailure whose `incompleteLog` says where the
+ * incomplete log was kept.
+ */
+export async function record(options: RecordOptions): Promise<RecordResult> {
   const vcpus = options.vcpus ?? 1;
   const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
@@ -66,9 +82,41 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       throw new RangeError(`wall-clock samples every ${wallSampleUs} µs: give ${WALL_SAMPLE_US.min}..${WALL_SAMPLE_US.max} µs`);
     }
   }
+  const destination = LogDestination.prepare(options.logPath, {
+    force: options.force ?? false,
+    reads: [
+      { role: 'the guest image', path: image.path },
+      ...(disk === undefined ? [] : [{ role: 'the disk image (--disk)', path: disk.path }]),
+      ...(options.reads ?? []),
+    ],
+  });
+  let result: RunResult;
+  try {
+    result = await runRecording(engine, image, destination.partialPath, options, { vcpus, crewGranularity, crewHold, disk });
+  } catch (error) {
+    const kept = destination.settle(false);
+    if (error instanceof RunFailure && kept !== undefined) error.incompleteLog = kept.path;
+    throw error;
+  }
+  // The trailer is written when the guest exits; any other end leaves the log incomplete.
+  const log = destination.settle(result.outcome === 'exited');
+  if (log === undefined) throw new Error(`the engine wrote no log to ${destination.partialPath}`);
+  return { ...result, log };
+}
+
+interface RecordingFacts {
+  vcpus: number;
+  crewGranularity: number;
+  crewHold: number;
+  disk: (Awaited<ReturnType<typeof describeDisk>> & { shared: boolean }) | undefined;
+}
+
+function runRecording(engine: Engine, image: GuestImage, logPath: string, options: RecordOptions, facts: RecordingFacts): Promise<RunResult> {
+  const { vcpus, crewGranularity, crewHold, disk } = facts;
+  const wallSampleUs = options.wallSampleUs;
   const config = {
     rrkit: 1,
-    ...(vcpus > 1 && holds ? { crewHold } : {}),
+    ...(vcpus > 1 && engine.landmarkUnit === 'instructions' ? { crewHold } : {}),
     ...(disk === undefined ? {} : { disk }),
     ...(wallSampleUs === undefined ? {} : { wallSampleUs }),
   };
@@ -83,7 +131,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
     disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors, shared: disk.shared },
     session: {
       mode: 'record',
-      path: options.logPath,
+      path: logPath,
       // The bytes the engine runs are the bytes hashed here.
       imageHash: image.sha256,
       imagePath: image.path,

@@ -192,6 +192,8 @@ export interface KvmNativeResult extends NativeRunResult {
   readonly dmaBytes: number;
   /** from the first KVM_RUN to the exit that stopped the guest: its own time, without the VMM's set-up and final hashes */
   readonly guestSeconds: number;
+  /** several vCPUs: stops on pages a vCPU had no right to (CREW faults, recording and replay), over all vCPUs */
+  readonly crewFaults: number;
 }
 
 /** Whether /dev/kvm can be used here; if not, `reason` is one line saying why and what to do. */
@@ -250,18 +252,21 @@ export interface NativeAddon {
 
   /**
    * kvm: loads an x86_64 ELF into a fresh VM (one vCPU) and runs it off the JavaScript
-   * thread: a plain run, a recording or a replay, as `session` says. Landmarks are VM exits.
+   * thread: a plain run, a recording or a replay, as `session` says. Landmarks are VM exits
+   * (and, with several vCPUs, CREW faults: docs/kvm-smp.md).
    * Throws synchronously (Error, one line) when /dev/kvm cannot be used (naming the cause),
    * the ELF is not an x86_64 rrkit guest, the disk image cannot be opened, or the log is bad.
    * Arguments are positional and unchecked: call it through src/engines/kvm.ts.
    *
    * @param checkpointInterval recording: a checkpoint every this many exits (0n: none)
-   * @param session as for emuRun (the CREW fields are ignored: one vCPU)
+   * @param vcpus 1..8, each on a VM of its own over one RAM
+   * @param session as for emuRun (crewGranularity 4 KiB..1 MiB with several vCPUs; crewHold is ignored)
    * @param disk null for a board without a disk
    */
   kvmRun(
     image: Buffer,
     imageName: string,
+    vcpus: number,
     ramBytes: number,
     timeoutMs: number,
     checkpointInterval: bigint,

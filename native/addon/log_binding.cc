@@ -99,6 +99,9 @@ Record RecordFrom(const Napi::Object& o) {
   if (type == "delayed-interrupt") return DelayedInterruptRecord{LandmarkFrom(o), U64(o, "cause"), U64(o, "delayNs")};
   if (type == "disk-read") return DiskReadRecord{LandmarkFrom(o), U64(o, "address"), U64(o, "diskOffset"), U64(o, "length")};
   if (type == "host-time") return HostTimeRecord{LandmarkFrom(o), U64(o, "ns"), static_cast<VcpuActivity>(U64(o, "activity"))};
+  if (type == "crew-fault") {
+    return CrewFaultRecord{LandmarkFrom(o), U64(o, "page"), o.Get("write").ToBoolean().Value(), U64(o, "edges")};
+  }
   throw Napi::TypeError::New(o.Env(), "unknown record type " + type);
 }
 
@@ -200,6 +203,12 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           PutLandmark(o, r.at);
           o.Set("cause", Big(env, r.cause));
           o.Set("delayNs", Big(env, r.delay_ns));
+        } else if constexpr (std::is_same_v<T, CrewFaultRecord>) {
+          o.Set("type", "crew-fault");
+          PutLandmark(o, r.at);
+          o.Set("page", Big(env, r.page));
+          o.Set("write", r.write);
+          o.Set("edges", Big(env, r.edges));
         } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
           o.Set("type", "disk-read");
           PutLandmark(o, r.at);

@@ -19,15 +19,24 @@
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
 #include "addon/wall_samples_js.h"
+#include "kvm/board.h"
+#include "kvm/crew_recording.h"
+#include "kvm/crew_replay.h"
 #include "kvm/disk_image.h"
 #include "kvm/elf_image.h"
 #include "kvm/kvm_system.h"
+#include "kvm/long_mode.h"
 #include "kvm/machine.h"
 #include "replay/chunk_source.h"
 #include "replay/session.h"
 
 namespace rrkit::kvm {
 namespace {
+
+// SMP replay: a stall is reported 3 s after every vCPU stopped advancing while all wait at
+// their gates; while one is not waiting (it may be running a long stretch between exits,
+// which publish nothing), after a minute.
+const crew::ReplayGate::Options kReplayGateOptions{std::chrono::milliseconds(3000), std::chrono::milliseconds(60'000)};
 
 struct RunProgress {
   uint64_t exits;
@@ -84,6 +93,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     out.Set("interruptDelaysNs", delays);
     out.Set("dmaBytes", static_cast<double>(result_.dma_bytes));
     out.Set("guestSeconds", result_.guest_seconds);
+    out.Set("crewFaults", static_cast<double>(result_.crew_faults));
     deferred_.Resolve(out);
   }
 
@@ -174,10 +184,11 @@ std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follo
       path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
 }
 
-// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson,
-// deflateLevel?, wallSampleUs?, ... } (the CREW fields are not used: one vCPU) or { mode:
-// 'replay', path, followMs } (chunks streamed as the replay reaches them; src/engines/kvm.ts
-// refuses thenRun). Recording with wall-clock samples also sets options.host_time_*.
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
+// configJson, deflateLevel?, wallSampleUs?, ... } (crewHold is emu's) or { mode: 'replay',
+// path, followMs } (chunks streamed as the replay reaches them; src/engines/kvm.ts refuses
+// thenRun; SMP reads the whole log before it starts: docs/kvm-smp.md). Recording with
+// wall-clock samples also sets options.host_time_*.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -195,9 +206,9 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   header.engine = "kvm";
   header.image_hash = BytesOf(session.Get("imageHash"), "session.imageHash");
   header.image_path = session.Get("imagePath").As<Napi::String>();
-  header.vcpus = 1;
+  header.vcpus = options.vcpus;
   header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
-  header.crew_granularity = 0;
+  header.crew_granularity = options.vcpus > 1 ? session.Get("crewGranularity").As<Napi::Number>().Uint32Value() : 0;
   header.checkpoint_interval = options.checkpoint_interval;
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -226,6 +237,59 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
+// SMP: recording several vCPUs runs CREW over host page protection and logs each transfer
+// and each fault; replaying them follows the log (docs/kvm-smp.md). Nothing for one vCPU
+// or a plain run.
+OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
+  if (options.vcpus < 2) return {};
+  if (replay::LogWriter* writer = session.writer()) {
+    const uint64_t granularity = writer->header().crew_granularity;
+    options.crew_granularity = granularity;
+    if (granularity < kPageBytes || granularity > kImageBase)
+      throw std::invalid_argument("the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect), not " +
+                                  std::to_string(granularity) + " bytes");
+    const MachineOptions o = options;
+    return [writer, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage& image) {
+      CrewLayout layout{o.vcpus, o.ram_bytes, granularity, kImageBase, image.writable_start, image.hart_areas, kHartAreaBytes};
+      // Edges arrive under CREW's lock; Append takes only the writer's lock, which nothing
+      // holds while calling into CREW.
+      return std::make_unique<CrewRecording>(
+          layout, protectors,
+          [writer](const crew::TransferEdge& e) {
+            writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
+          },
+          [writer](const replay::CrewFaultRecord& f) { writer->Append(f); });
+    };
+  }
+  replay::ReplayingWorld* replaying = session.replaying();
+  if (replaying == nullptr) return {};
+  if (replaying->header().vcpus != options.vcpus) {
+    throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) + " vCPUs, not " +
+                                std::to_string(options.vcpus));
+  }
+  const uint64_t granularity = replaying->header().crew_granularity;
+  if (granularity < kPageBytes || granularity > kImageBase)
+    throw std::invalid_argument("the log's CREW granularity (" + std::to_string(granularity) + " bytes) is not one the kvm engine records");
+  options.crew_granularity = granularity;
+  if (options.vcpus == 1) return {};
+  // SMP: the whole log, read before the run (the gate checks the edges for cycles, and each
+  // vCPU re-arms its next stop before it reaches it). Streaming it is left to do.
+  struct LoggedCrew {
+    std::vector<replay::CrewTransferRecord> edges;
+    std::vector<replay::CrewFaultRecord> faults;
+  };
+  auto logged = std::make_shared<LoggedCrew>();
+  replaying->FollowTransfers({[logged](const replay::CrewTransferRecord& r) { logged->edges.push_back(r); },
+                              [] { return size_t{0}; },  // held here, not in the lookahead
+                              [logged](const replay::CrewFaultRecord& r) { logged->faults.push_back(r); }});
+  replaying->Advance(0, replay::kNever - 1);
+  const MachineOptions o = options;
+  return [replaying, granularity, o, logged](const std::vector<PageProtector*>& protectors, const ElfImage&) {
+    return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity), logged->edges,
+                                        logged->faults, replaying->FinalLandmarks(), protectors, kReplayGateOptions);
+  };
+}
+
 machine::ConsoleInput InputOf(const Napi::Value& value) {
   if (value.IsBuffer()) {
     const auto bytes = value.As<Napi::Buffer<uint8_t>>();
@@ -236,7 +300,7 @@ machine::ConsoleInput InputOf(const Napi::Value& value) {
   return machine::ConsoleInput::None();
 }
 
-// kvmRun(image, imageName, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
+// kvmRun(image, imageName, vcpus, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
 // disk: null, or { path: string | null, sectors: number, shared: boolean } (path null: a
 // replay that takes the disk's bytes from the log).
 // Arguments are checked here too (TypeScript checks them first): a bad one is a TypeError or
@@ -244,36 +308,38 @@ machine::ConsoleInput InputOf(const Napi::Value& value) {
 Napi::Value KvmRun(const Napi::CallbackInfo& info) {
   return addon::Guarded(info.Env(), "kvmRun", [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    if (info.Length() != 10) throw Napi::TypeError::New(env, "kvmRun takes 10 arguments");
+    if (info.Length() != 11) throw Napi::TypeError::New(env, "kvmRun takes 11 arguments");
     if (!info[0].IsBuffer()) throw std::invalid_argument("image must be a Buffer");
     const auto image = info[0].As<Napi::Buffer<uint8_t>>();
     if (!info[1].IsString()) throw std::invalid_argument("imageName must be a string");
     const std::string name = info[1].As<Napi::String>();
     MachineOptions options;
-    options.ram_bytes = static_cast<uint64_t>(NumberIn(info[2], "ramBytes", 2 << 20, 4096.0 * (1 << 20)));
-    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[3], "timeoutMs", 0, 1e15)));
-    options.checkpoint_interval = ToU64(info[4], "checkpointInterval");
-    if (!info[6].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
-    options.console = info[6].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
-    if (!info[7].IsNull() && !info[7].IsUndefined() && !info[7].IsObject()) throw std::invalid_argument("session must be an object or null");
-    if (!info[8].IsNull() && !info[8].IsUndefined() && !info[8].IsObject()) throw std::invalid_argument("progress must be an object or null");
-    if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("disk must be an object or null");
-    options.track_memory = !info[7].IsNull() && !info[7].IsUndefined();
+    options.vcpus = static_cast<uint32_t>(NumberIn(info[2], "vcpus", 1, 64));
+    options.ram_bytes = static_cast<uint64_t>(NumberIn(info[3], "ramBytes", 2 << 20, 4096.0 * (1 << 20)));
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[4], "timeoutMs", 0, 1e15)));
+    options.checkpoint_interval = ToU64(info[5], "checkpointInterval");
+    if (!info[7].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
+    options.console = info[7].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+    if (!info[8].IsNull() && !info[8].IsUndefined() && !info[8].IsObject()) throw std::invalid_argument("session must be an object or null");
+    if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("progress must be an object or null");
+    if (!info[10].IsNull() && !info[10].IsUndefined() && !info[10].IsObject()) throw std::invalid_argument("disk must be an object or null");
+    options.track_memory = !info[8].IsNull() && !info[8].IsUndefined();
 
     auto parts = std::unique_ptr<RunParts>(new RunParts{KvmSystem::Open(), nullptr, nullptr, nullptr});
     const ElfImage elf = LoadX86Elf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
-    if (info[9].IsObject()) {
-      const Napi::Object disk = info[9].As<Napi::Object>();
+    if (info[10].IsObject()) {
+      const Napi::Object disk = info[10].As<Napi::Object>();
       const Napi::Value path = disk.Get("path");
       if (path.IsString()) parts->disk = std::make_unique<DiskImage>(path.As<Napi::String>().Utf8Value());
       else if (!path.IsNull() && !path.IsUndefined()) throw std::invalid_argument("disk.path must be a string or null");
       options.disk_sectors = static_cast<uint64_t>(NumberIn(disk.Get("sectors"), "disk.sectors", 0, 9'007'199'254'740'991.0));
       options.disk_shared = disk.Get("shared").ToBoolean().Value();
     }
-    parts->session = MakeSession(info[7], options);
-    parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[5]), elf,
-                                               parts->disk.get());
-    auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[8]));
+    parts->session = MakeSession(info[8], options);
+    const OrderingFactory ordering = OrderingFor(*parts->session, options);
+    parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[6]), elf,
+                                               parts->disk.get(), ordering);
+    auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[9]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

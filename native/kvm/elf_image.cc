@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 
+#include "kvm/board.h"
 #include "kvm/long_mode.h"
 #include "machine/segment_overlap.h"
 
@@ -100,6 +101,16 @@ ElfImage LoadX86Elf(std::span<const uint8_t> file, const std::string& name, uint
                std::to_string(ram_bytes >> 20) + " MiB; give more with --ram");
   if (image.boot_stack_top < kImageBase || image.boot_stack_top > image.image_end)
     throw fail("__boot_stack_top " + Hex(image.boot_stack_top) + " is outside the image");
+  const auto areas = FindSymbol(file, header, "__hart_areas");
+  const auto writable = FindSymbol(file, header, "__writable_start");
+  if (areas && writable) {
+    if (*areas < kImageBase || *areas % 4096 != 0 || *areas + kMaxVcpus * kHartAreaBytes > image.image_end)
+      throw fail("__hart_areas " + Hex(*areas) + " is not a page inside the image with room for " + std::to_string(kMaxVcpus) + " harts");
+    if (*writable < kImageBase || *writable % 4096 != 0 || *writable > image.image_end)
+      throw fail("__writable_start " + Hex(*writable) + " is not a page boundary inside the image");
+    image.hart_areas = *areas;
+    image.writable_start = *writable;
+  }
   return image;
 }
 

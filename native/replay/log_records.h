@@ -35,6 +35,7 @@ enum class RecordKind : uint8_t {
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
   kRepeatedInput = 10,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
   kHostTime = 13,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
+  kCrewFault = 14,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
 };
 
 // What a vCPU did from a host-time sample on (HostTimeRecord). Part of the format: append only.
@@ -112,8 +113,20 @@ struct HostTimeRecord {
   VcpuActivity activity = VcpuActivity::kRunning;
 };
 
+// kvm SMP recording: at landmark `at` the vCPU stopped on an access to `page` that its
+// rights did not allow (`write`: it wanted to write). Such a stop is a landmark, as exact
+// as an exit; replay takes the page away from that vCPU just before it, so that it stops
+// at the same instruction, then checks that `edges` transfer edges lead into it (docs/kvm-smp.md).
+struct CrewFaultRecord {
+  Landmark at;
+  uint64_t page = 0;
+  bool write = false;
+  uint64_t edges = 0;
+};
+
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
-                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, HostTimeRecord>;
+                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, HostTimeRecord,
+                            CrewFaultRecord>;
 
 // The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
 RecordKind KindOf(const Record& record);

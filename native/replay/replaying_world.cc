@@ -217,6 +217,9 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
         } else if constexpr (std::is_same_v<T, CrewTransferRecord>) {
           Consumed(1);  // the follower counts it from here
           if (transfers_.add) transfers_.add(r);
+        } else if constexpr (std::is_same_v<T, CrewFaultRecord>) {
+          Consumed(1);  // the follower keeps it from here
+          if (transfers_.add_fault) transfers_.add_fault(r);
         } else if constexpr (std::is_same_v<T, MachineStopRecord>) {
           Consumed(1);
           std::lock_guard lock(machine_mutex_);

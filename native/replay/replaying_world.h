@@ -74,6 +74,9 @@ class ReplayingWorld final : public World {
   struct TransferFollower {
     std::function<void(const CrewTransferRecord&)> add;
     std::function<size_t()> pending;
+    // kvm SMP: each CREW fault record (a stop on a protected page) as it is decoded; without
+    // one they are dropped.
+    std::function<void(const CrewFaultRecord&)> add_fault = {};
   };
 
   ReplayingWorld(std::unique_ptr<LogReader> reader, Options options);

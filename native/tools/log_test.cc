@@ -92,6 +92,8 @@ std::vector<Record> OneOfEachKind() {
       DelayedInterruptRecord{{1, 3100}, 0x20, 123456},
       DiskReadRecord{{0, 3200}, 0x200000, 4096 * 512, 65536},
       HostTimeRecord{{1, 3300}, 1'234'567'890, VcpuActivity::kPageWait},
+      CrewFaultRecord{{1, 3300}, 0x80043, true, 2},
+      CrewFaultRecord{{0, 3250}, 0x7fffffffffffffffull, false, 0},  // the largest page the page/write packing holds
       MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6), {42, 0x1234567890abcdefull}},
   };
 }
@@ -131,6 +133,8 @@ bool SameRecord(const Record& a, const Record& b) {
           return SameLandmark(x.at, y.at) && x.cause == y.cause && x.delay_ns == y.delay_ns;
         else if constexpr (std::is_same_v<T, HostTimeRecord>)
           return SameLandmark(x.at, y.at) && x.ns == y.ns && x.activity == y.activity;
+        else if constexpr (std::is_same_v<T, CrewFaultRecord>)
+          return SameLandmark(x.at, y.at) && x.page == y.page && x.write == y.write && x.edges == y.edges;
         else
           return SameLandmark(x.at, y.at) && x.address == y.address && x.disk_offset == y.disk_offset && x.length == y.length;
       },
@@ -214,6 +218,13 @@ TEST(TestInvalidRecordsRejected, "writer: invalid records refused, the log stays
   threw = false;
   try {
     writer.Append(CheckpointRecord{MakeCheckpoint({1}, 1)});  // one entry for two vcpus
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+  threw = false;
+  try {
+    writer.Append(CrewFaultRecord{{0, 3}, 1ull << 63, true, 0});  // the page would lose its top bit
   } catch (const std::invalid_argument&) {
     threw = true;
   }

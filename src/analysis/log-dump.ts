@@ -28,6 +28,8 @@ export function formatRecord(record: LogRecord): string {
       return `interrupt     vcpu ${record.vcpu} @ ${record.count}: cause ${record.cause}, ${(Number(record.delayNs) / 1000).toFixed(1)} µs after it fell due`;
     case 'host-time':
       return `host-time     vcpu ${record.vcpu} @ ${record.count}: ${(Number(record.ns) / 1e6).toFixed(6)} ms, ${VCPU_ACTIVITY_NAMES[record.activity] ?? `activity ${record.activity}`}`;
+    case 'crew-fault':
+      return `crew-fault    vcpu ${record.vcpu} @ ${record.count}: page 0x${record.page.toString(16)} (${record.write ? 'write' : 'read'}), ${record.edges} edge(s) in`;
     case 'disk-read':
       return `disk-read     vcpu ${record.vcpu} @ ${record.count}: ${record.length} bytes at 0x${record.address.toString(16)} from disk offset ${record.diskOffset} (bytes not logged)`;
   }

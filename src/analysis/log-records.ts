@@ -22,6 +22,7 @@ export const RecordKind = {
   /** an input shaped like its vCPU's previous one in the chunk; decodes to an 'input' record */
   repeatedInput: 10,
   hostTime: 13,
+  crewFault: 14,
 } as const;
 
 /** Input kinds whose value encoding is not a delta from the previous value. */
@@ -124,6 +125,13 @@ export interface HostTimeRecord extends Landmark {
   /** VCPU_ACTIVITY_NAMES */
   activity: number;
 }
+/** kvm SMP: the vCPU stopped at this landmark on `page`, which its rights did not allow (`write`: it wanted to write); `edges` transfer edges lead into it. */
+export interface CrewFaultRecord extends Landmark {
+  type: 'crew-fault';
+  page: bigint;
+  write: boolean;
+  edges: bigint;
+}
 
 export type LogRecord =
   | InputRecord
@@ -135,7 +143,8 @@ export type LogRecord =
   | DmaWriteRecord
   | DelayedInterruptRecord
   | DiskReadRecord
-  | HostTimeRecord;
+  | HostTimeRecord
+  | CrewFaultRecord;
 
 export type RecordType = LogRecord['type'];
 
@@ -234,6 +243,11 @@ export class ChunkDecoder {
         const activity = e.u8();
         if (activity === 0 || activity > MAX_VCPU_ACTIVITY) e.fail(activityAt, `unknown vCPU activity ${activity}`);
         return { type: 'host-time', ...where, activity, ns: v.varint() };
+      }
+      case RecordKind.crewFault: {
+        const where = this.landmark();
+        const pageAndWrite = e.varint();
+        return { type: 'crew-fault', ...where, page: pageAndWrite >> 1n, write: (pageAndWrite & 1n) === 1n, edges: e.varint() };
       }
       default:
         return e.fail(at, `unknown record kind ${kind}`);

@@ -1,6 +1,6 @@
 /**
- * The kvm engine (native/kvm/): x86_64 guests on /dev/kvm, one vCPU in long mode over a
- * VMM of rrkit's own, landmarks = synchronous VM exits. Checks and defaults the run
+ * The kvm engine (native/kvm/): x86_64 guests on /dev/kvm, 1..8 vCPUs in long mode over a
+ * VMM of rrkit's own, landmarks = synchronous VM exits (and CREW faults with several vCPUs). Checks and defaults the run
  * options, then makes one native call with the image bytes it was given. A host without a
  * usable /dev/kvm gets one line saying why and what to do (kvmAvailability).
  */
@@ -11,6 +11,11 @@ import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult
 import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
+/** RRKIT_MAX_HARTS: one VM per vCPU over one RAM (docs/kvm-smp.md). */
+const MAX_VCPUS = 8;
+/** CREW pages the host can protect for one vCPU: a host page up to the VMM's low memory (1 MiB). */
+export const KVM_CREW_MIN_GRANULARITY = 4096;
+export const KVM_CREW_MAX_GRANULARITY = 1024 * 1024;
 const MAX_RAM_MIB = 4096;
 /**
  * A checkpoint costs a dirty-log fetch and a rehash of the pages written since the last
@@ -53,6 +58,7 @@ function checkDisk(disk: NativeDisk | undefined): NativeDisk | null {
 
 /** kvmRun's arguments after the image and its name, in order (see NativeAddon.kvmRun). */
 export interface KvmRunArguments {
+  vcpus: number;
   ramBytes: number;
   timeoutMs: number;
   checkpointInterval: bigint;
@@ -65,7 +71,13 @@ export interface KvmRunArguments {
 
 /** Checks `options` and fills in the defaults; throws TypeError/RangeError (one line naming the option). */
 export function kvmRunArguments(options: RunOptions): KvmRunArguments {
-  checkInteger('vcpus', options.vcpus ?? 1, 1, 1);
+  const vcpus = checkInteger('vcpus', options.vcpus ?? 1, 1, MAX_VCPUS);
+  const session = options.session;
+  if (session?.mode === 'record' && vcpus > 1) {
+    const g = session.crewGranularity;
+    if (g < KVM_CREW_MIN_GRANULARITY || g > KVM_CREW_MAX_GRANULARITY)
+      throw new RangeError(`the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect for one vCPU), not ${g} bytes`);
+  }
   const ramMiB = checkInteger('ramMiB', options.ramMiB ?? DEFAULT_RAM_MIB, 2, MAX_RAM_MIB);
   const timeoutSeconds = options.timeoutSeconds ?? 0;
   if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
@@ -79,6 +91,7 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   }
   if (options.capture === 'tagged') throw new RangeError('a tagged console (replication): the kvm engine does not tag its output yet (emu does)');
   return {
+    vcpus,
     ramBytes: ramMiB * 1024 * 1024,
     timeoutMs: Math.round(timeoutSeconds * 1000),
     checkpointInterval,
@@ -101,6 +114,7 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
       image.bytes,
       // The name in the loader's messages: escaped, since it is printed as it is.
       printable(image.path),
+      a.vcpus,
       a.ramBytes,
       a.timeoutMs,
       a.checkpointInterval,
@@ -119,11 +133,17 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
 /** What the kvm board's devices did in a run, and the guest's own time (present on results of kvm runs). */
 export function kvmDeviceFacts(
   result: RunResult,
-): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes' | 'guestSeconds'> | undefined {
+): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes' | 'guestSeconds' | 'crewFaults'> | undefined {
   const r = result as Partial<KvmNativeResult>;
   if (r.interrupts === undefined || r.interruptDelaysNs === undefined || r.dmaBytes === undefined || r.guestSeconds === undefined)
     return undefined;
-  return { interrupts: r.interrupts, interruptDelaysNs: r.interruptDelaysNs, dmaBytes: r.dmaBytes, guestSeconds: r.guestSeconds };
+  return {
+    interrupts: r.interrupts,
+    interruptDelaysNs: r.interruptDelaysNs,
+    dmaBytes: r.dmaBytes,
+    guestSeconds: r.guestSeconds,
+    crewFaults: r.crewFaults ?? 0,
+  };
 }
 
 export const kvmEngine: Engine = {
@@ -131,7 +151,7 @@ export const kvmEngine: Engine = {
   landmarkUnit: 'exits',
   guestArch: 'x86_64',
   elfMachine: ELF_MACHINE_X86_64,
-  maxVcpus: 1,
+  maxVcpus: MAX_VCPUS,
   defaultRamMiB: DEFAULT_RAM_MIB,
   maxRamMiB: MAX_RAM_MIB,
   defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,

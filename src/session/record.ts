@@ -68,6 +68,11 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
   const image = await guestImage(options.elf);
   const engine = engineFor(image, options.engine);
+  // A hold counts instructions; an engine whose landmarks are exits transfers at its next one.
+  const holds = engine.landmarkUnit === 'instructions';
+  if (!holds && options.crewHold !== undefined) {
+    throw new RangeError(`--crew-hold is for engines that count instructions: the ${engine.name} engine gives a page up at the holder's next ${engine.landmarkUnit.replace(/s$/, '')}`);
+  }
   if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
   // The disk's size (and, shared, which image by SHA-256) go into the header for replay.
   const disk = options.disk === undefined ? undefined : { ...(await describeDisk(options.disk)), shared: options.diskShared ?? false };
@@ -111,7 +116,7 @@ function runRecording(engine: Engine, image: GuestImage, logPath: string, option
   const wallSampleUs = options.wallSampleUs;
   const config = {
     rrkit: 1,
-    ...(vcpus > 1 ? { crewHold } : {}),
+    ...(vcpus > 1 && engine.landmarkUnit === 'instructions' ? { crewHold } : {}),
     ...(disk === undefined ? {} : { disk }),
     ...(wallSampleUs === undefined ? {} : { wallSampleUs }),
   };

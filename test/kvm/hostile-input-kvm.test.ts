@@ -52,27 +52,28 @@ const a = require(process.argv[1]);
 const image = require('fs').readFileSync(process.argv[2]);
 const overlap = require('fs').readFileSync(process.argv[3]);
 const run = (...changed) => {
-  const args = [image, 'g.elf', 16 << 20, 1000, 0n, null, true, null, null, null];
+  const args = [image, 'g.elf', 1, 16 << 20, 1000, 0n, null, true, null, null, null];
   for (const [i, v] of changed) args[i] = v;
   return a.kvmRun(...args);
 };
 const cases = {
   'kvmRun()': () => a.kvmRun(),
+  '0 vCPUs': () => run([2, 0]),
   'image not a Buffer': () => run([0, 'elf']),
   'image not an ELF': () => run([0, Buffer.from('not an elf')]),
   'overlapping segments': () => run([0, overlap], [1, 'overlap-x86.elf']),
-  'RAM of 1e20 bytes': () => run([2, 1e20]),
-  'NaN timeout': () => run([3, NaN]),
-  'a number checkpoint interval': () => run([4, 5]),
-  "input 'x'": () => run([5, 'x']),
-  "capture 'yes'": () => run([6, 'yes']),
-  'session 5': () => run([7, 5]),
-  "session mode 'x'": () => run([7, { mode: 'x', path: '/tmp/x' }]),
-  'record with a string imageHash': () => run([7, { mode: 'record', path: '/tmp/never-written.rrlog', imageHash: 'zz', imagePath: 'g', crewGranularity: 0, crewHold: 0, configJson: '{}' }]),
-  'replay a missing log': () => run([7, { mode: 'replay', path: '/nonexistent/x.rrlog' }]),
-  'disk 5': () => run([9, 5]),
-  'disk path 5': () => run([9, { path: 5, sectors: 0, shared: false }]),
-  'progress without a callback': () => run([8, { callback: 5, intervalMs: 100 }]),
+  'RAM of 1e20 bytes': () => run([3, 1e20]),
+  'NaN timeout': () => run([4, NaN]),
+  'a number checkpoint interval': () => run([5, 5]),
+  "input 'x'": () => run([6, 'x']),
+  "capture 'yes'": () => run([7, 'yes']),
+  'session 5': () => run([8, 5]),
+  "session mode 'x'": () => run([8, { mode: 'x', path: '/tmp/x' }]),
+  'record with a string imageHash': () => run([8, { mode: 'record', path: '/tmp/never-written.rrlog', imageHash: 'zz', imagePath: 'g', crewGranularity: 0, crewHold: 0, configJson: '{}' }]),
+  'replay a missing log': () => run([8, { mode: 'replay', path: '/nonexistent/x.rrlog' }]),
+  'disk 5': () => run([10, 5]),
+  'disk path 5': () => run([10, { path: 5, sectors: 0, shared: false }]),
+  'progress without a callback': () => run([9, { callback: 5, intervalMs: 100 }]),
 };
 (async () => {
   for (const [name, call] of Object.entries(cases)) {
@@ -106,7 +107,7 @@ describe('the kvm binding, crossed with bad arguments', () => {
         .map((l) => JSON.parse(l) as { name: string; threw: boolean; kind?: string; code?: string; chunk?: number; offset?: number; message?: string; available?: boolean })
         .map((o) => [o.name, o]),
     );
-    expect(outcomes.size).toBe(17);
+    expect(outcomes.size).toBe(18);
     for (const [name, o] of outcomes) if (name !== 'kvmProbe(5)') expect(o.threw, name).toBe(true);
     expect(outcomes.get('image not an ELF')).toMatchObject({ code: 'bad-image', message: 'g.elf: not an ELF file' });
     expect(outcomes.get('overlapping segments')?.code).toBe('bad-image');

@@ -277,6 +277,10 @@ void Machine::HartThread(Hart& hart) {
   if (stop_.VcpuFinished() == harts_.size() && !stop_.stopping()) {
     if (stop_.exit()) {
       stop_.Stop(machine::Outcome::kExited, "");
+    } else if (final_ && !world_.FinalLandmarksEndAnIncompleteLog()) {
+      // A complete log ends with the guest's exit: every vCPU at its end without it is a divergence.
+      stop_.Diverged(replay::Divergence{hart.Here(), "exit", "the guest's exit, as recorded",
+                                        "every vCPU reached its recorded end without it"});
     } else {
       stop_.Stop(final_ ? machine::Outcome::kReachedCounts : machine::Outcome::kFault,
                  final_ ? "" : "every vCPU stopped without an exit");

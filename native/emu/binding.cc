@@ -13,6 +13,7 @@
 #include <span>
 #include <thread>
 
+#include "addon/js_args.h"
 #include "addon/js_error.h"
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
@@ -25,6 +26,11 @@
 
 namespace rrkit::emu {
 namespace {
+
+using addon::BytesOf;
+using addon::NumberIn;
+using addon::OpenLog;
+using addon::ToU64;
 
 // A sample of a run in progress, sent to the JavaScript thread.
 struct RunProgress {
@@ -133,41 +139,6 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
   std::exception_ptr error_;  // what Execute threw
 };
-
-uint64_t ToU64(const Napi::Value& value, const char* name) {
-  if (!value.IsBigInt()) throw std::invalid_argument(std::string(name) + " must be a bigint");
-  bool lossless = true;
-  const uint64_t out = value.As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!lossless) throw std::out_of_range(std::string(name) + " must be a bigint from 0 to 2^64-1");
-  return out;
-}
-
-// A number argument in [min, max], or std::out_of_range naming it.
-double NumberIn(const Napi::Value& value, const char* name, double min, double max) {
-  if (!value.IsNumber()) throw std::invalid_argument(std::string(name) + " must be a number");
-  const double d = value.As<Napi::Number>().DoubleValue();
-  if (!(d >= min && d <= max)) throw std::out_of_range(std::string(name) + " is out of range");
-  return d;
-}
-
-std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
-  if (!value.IsBuffer()) throw std::invalid_argument(std::string(name) + " must be a Buffer");
-  const auto bytes = value.As<Napi::Buffer<uint8_t>>();
-  return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
-}
-
-// The log a replay reads: the file as it is, (followMs non-negative) as a recording goes
-// on writing it, giving up after followMs without a new byte (0: never), or (streamFd
-// non-negative) as it arrives on a pipe or socket, to the writer's close.
-std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms, int stream_fd) {
-  if (stream_fd >= 0) {
-    return std::make_unique<replay::LogReader>(
-        std::make_unique<replay::StreamChunkSource>(stream_fd, "the log stream on fd " + std::to_string(stream_fd)));
-  }
-  if (follow_ms < 0) return replay::LogReader::Open(path);
-  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
-      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
-}
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // crewHold, configJson, deflateLevel?, wallSampleUs? } or { mode: 'replay', path, followMs,

@@ -7,7 +7,8 @@
 import { ELF_MACHINE_X86_64, type GuestImage } from '../guests/image.js';
 import { native, type KvmNativeResult, type KvmProbeResult, type NativeDisk, type NativeSession } from '../native.js';
 import { printable } from '../files/printable.js';
-import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { settle, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { checkInput, checkInteger } from './native-arguments.js';
 import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
@@ -29,22 +30,6 @@ let probed: KvmProbeResult | undefined;
 export function kvmAvailability(): KvmProbeResult {
   probed ??= native().kvmProbe();
   return probed;
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
-  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, not ${value}`);
-  return value;
-}
-
-function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
-  if (input === undefined || input.kind === 'none') return null;
-  if (input.kind === 'bytes') {
-    if (!(input.data instanceof Uint8Array)) throw new TypeError('input.data must be a Uint8Array');
-    return Buffer.from(input.data);
-  }
-  if (input.kind === 'fd') return checkInteger('input.fd', input.fd, 0, 2 ** 31 - 1);
-  throw new TypeError(`unknown input kind ${(input as { kind: unknown }).kind}`);
 }
 
 function checkDisk(disk: NativeDisk | undefined): NativeDisk | null {

@@ -16,8 +16,10 @@
       "cflags_cc": ["-std=c++20", "-fexceptions", "-O3", "-fno-crossjumping", "-fomit-frame-pointer",
                     "-Wall", "-Wextra", "-Werror", "-pthread"],
       "ldflags": ["-pthread"],
-      # zlib (zlib1g-dev): log chunks are deflated (native/replay/chunk_codec.cc).
-      "libraries": ["-lz"]
+      # zlib (zlib1g-dev): log chunks are deflated (native/replay/chunk_codec.cc). Zydis
+      # (libzydis-dev) decodes the instruction that stopped on a protected page
+      # (native/kvm/access_decoder.cc).
+      "libraries": ["-lz", "-lZydis"]
     }
   ]
 }

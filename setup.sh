@@ -11,13 +11,15 @@ fail() { printf '\nsetup.sh: %s\n' "$*" >&2; exit 1; }
 # chartjs-node-canvas (node-canvas builds from source here) and a font for the charts' text
 # (`npm run experiments`), the RISC-V cross compiler for the rv64 guests, QEMU as the
 # independent oracle and the experiments' comparison, clang for the log decoder's fuzz target,
-# zlib for the log's deflated chunks.
+# zlib for the log's deflated chunks, Zydis for the kvm engine's SMP recording (it decodes
+# the instruction that faulted on a protected page, docs/kvm-smp.md).
 # Chromium for the test that opens `rrkit log timeline --html` headless (test/timeline-html.test.ts).
 packages=(
   build-essential python3 pkg-config make zlib1g-dev
   libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev fonts-dejavu-core
   gcc-riscv64-linux-gnu qemu-system-misc
   clang libclang-rt-14-dev
+  libzydis-dev
   chromium
 )
 

@@ -33,6 +33,8 @@ export type NativeOutcome =
   | 'host-error'
   /** replay: the guest did not follow the log; `divergence` says where */
   | 'diverged'
+  /** interruptRuns() stopped it (SIGINT, SIGTERM); a recording's log is sealed and incomplete */
+  | 'interrupted'
   /** replay: the log is damaged where the replay reached it; `replay.damage` says where */
   | 'log-damaged';
 
@@ -86,6 +88,8 @@ export type NativeSession =
        * byte (0: never).
        */
       followMs: number;
+      /** a pipe or socket the log arrives on, read to the writer's close (a replica's engine); path and followMs are then unused */
+      streamFd?: number;
       /**
        * null: stop at the end of the log. Otherwise go on live from there (every vCPU
        * paused at its last landmark in the log, then the devices switch to the world),
@@ -119,6 +123,8 @@ export interface NativeProgress {
   readonly landmarks: bigint;
   /** since the guest started */
   readonly seconds: number;
+  /** replay then live: the machine has gone live */
+  readonly live?: boolean;
 }
 
 /** What an engine's run resolves with. */
@@ -140,10 +146,28 @@ export interface NativeRunResult {
   readonly wallSeconds: number;
   /** replay: whether the log had its trailer (a clean close); true for other runs */
   readonly logComplete: boolean;
+  /** asynchronous interrupts the vCPUs took */
+  readonly interrupts: number;
   /** replay only */
   readonly replay?: NativeReplayReport;
   /** the console output, when `capture` was set (otherwise it went to stdout) */
   readonly console: Buffer;
+}
+
+/**
+ * What every native function throws: a JavaScript Error (TypeError/RangeError for a bad
+ * argument), never a crash, with a `code` (native/addon/js_error.h): a log error's code
+ * ('bad-crc', ...) with `chunk`, `offset` and `detail`; 'bad-image'; 'diverged' with
+ * `divergence`; 'replay-stalled'; 'bad-argument'; 'out-of-memory'; 'system' with `errno`;
+ * 'internal'. src/engines/native-error.ts maps them to rrkit's error types.
+ */
+export interface NativeError extends Error {
+  readonly code: string;
+  readonly chunk?: number;
+  readonly offset?: number;
+  readonly detail?: string;
+  readonly divergence?: NativeDivergence;
+  readonly errno?: number;
 }
 
 // --- kvm: x86_64 guests on /dev/kvm (native/kvm/) ----------------------------------------
@@ -170,6 +194,8 @@ export interface KvmNativeResult extends NativeRunResult {
   readonly dmaBytes: number;
   /** from the first KVM_RUN to the exit that stopped the guest: its own time, without the VMM's set-up and final hashes */
   readonly guestSeconds: number;
+  /** several vCPUs: stops on pages a vCPU had no right to (CREW faults, recording and replay), over all vCPUs */
+  readonly crewFaults: number;
 }
 
 /** Whether /dev/kvm can be used here; if not, `reason` is one line saying why and what to do. */
@@ -192,12 +218,12 @@ export interface NativeAddon {
 
   /**
    * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, its
-   * harts run M:N by a pool of `threads` host threads: a plain run, a recording or a
-   * replay, as `session` says. Throws
-   * synchronously (Error, one line naming the file) when the ELF is not a loadable rv64
-   * executable, the log cannot be created, or the log to replay is bad (one line with its
-   * chunk and byte offset).
-   * Arguments are positional and unchecked: call it through src/engines/emu.ts.
+   * harts run M:N by a pool of `schedule.threads` host threads: a plain run, a recording or
+   * a replay, as `session` says. Throws synchronously (a NativeError, one line) when the ELF
+   * is not a loadable rv64 executable ('bad-image'), the log cannot be created ('system'), or
+   * the log to replay is bad (its code, chunk and byte offset); a bad argument is a TypeError
+   * or RangeError.
+   * Arguments are positional and checked only for safety: call it through src/engines/emu.ts.
    *
    * @param image the ELF file's bytes (for a recording: the bytes `session.imageHash` hashes)
    * @param imageName used in error messages (the path)
@@ -207,7 +233,9 @@ export interface NativeAddon {
    * @param checkpointInterval a consistent cut every this many instructions of hart 0 (0n: never)
    * @param stopAt per-hart instruction counts (landmarks) to stop exactly at ([] = run until exit)
    * @param input console input: bytes, a file descriptor polled without blocking, or null
-   * @param capture collect console output into the result instead of writing it to stdout
+   * @param capture collect console output into the result instead of writing it to stdout;
+   *   'tagged': write it to stdout in frames "u64 position, u32 length, bytes" (little-endian),
+   *   the position being the log's record count at the flush (a replica's engine, src/replication/)
    * @param session null for a plain run; a recording's log path and header fields; or the
    *   log to replay (whose header the caller has already checked against the image)
    * @param progress null, or a callback called on the JavaScript thread every intervalMs
@@ -225,7 +253,7 @@ export interface NativeAddon {
     checkpointInterval: bigint,
     stopAt: readonly bigint[],
     input: Buffer | number | null,
-    capture: boolean,
+    capture: boolean | 'tagged',
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
     schedule: { threads: number; sliceInstructions: number; spinDetection: boolean },
@@ -233,18 +261,21 @@ export interface NativeAddon {
 
   /**
    * kvm: loads an x86_64 ELF into a fresh VM (one vCPU) and runs it off the JavaScript
-   * thread: a plain run, a recording or a replay, as `session` says. Landmarks are VM exits.
+   * thread: a plain run, a recording or a replay, as `session` says. Landmarks are VM exits
+   * (and, with several vCPUs, CREW faults: docs/kvm-smp.md).
    * Throws synchronously (Error, one line) when /dev/kvm cannot be used (naming the cause),
    * the ELF is not an x86_64 rrkit guest, the disk image cannot be opened, or the log is bad.
    * Arguments are positional and unchecked: call it through src/engines/kvm.ts.
    *
    * @param checkpointInterval recording: a checkpoint every this many exits (0n: none)
-   * @param session as for emuRun (the CREW fields are ignored: one vCPU)
+   * @param vcpus 1..8, each on a VM of its own over one RAM
+   * @param session as for emuRun (crewGranularity 4 KiB..1 MiB with several vCPUs; crewHold is ignored)
    * @param disk null for a board without a disk
    */
   kvmRun(
     image: Buffer,
     imageName: string,
+    vcpus: number,
     ramBytes: number,
     timeoutMs: number,
     checkpointInterval: bigint,
@@ -256,6 +287,13 @@ export interface NativeAddon {
   ): Promise<KvmNativeResult>;
   /** kvm: opens `path` (default /dev/kvm) and reports whether it can run guests. Never throws. */
   kvmProbe(path?: string): KvmProbeResult;
+
+  /**
+   * Stops every run in progress in this process (SIGINT, SIGTERM): each resolves with
+   * outcome 'interrupted', a recording's log sealed and incomplete. Returns how many runs
+   * there were.
+   */
+  interruptRuns(): number;
 
   // --- log (native/addon/log_binding.cc, native/replay/) ---
 

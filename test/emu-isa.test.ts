@@ -11,7 +11,7 @@ import { buildIsaPrograms } from './isa-build.js';
 let elf: Record<string, string> = {};
 
 beforeAll(async () => {
-  elf = await buildIsaPrograms(['alu', 'amo', 'trap', 'bad-illegal', 'bad-jump', 'bad-store', 'loop', 'zero-page']);
+  elf = await buildIsaPrograms(['alu', 'amo', 'trap', 'branch-misaligned', 'bad-illegal', 'bad-jump', 'bad-store', 'loop', 'zero-page']);
 });
 
 describe('instruction set', () => {
@@ -29,6 +29,12 @@ describe('instruction set', () => {
   it('A: LR/SC and amoadd counters under contention on 4 harts', async () => {
     const result = await runGuest({ elf: elf['amo']!, vcpus: 4, capture: true, timeoutSeconds: 30 });
     expect(result.console.toString()).toBe('PASS amo\n');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('a taken branch to a target not 4-byte aligned: instruction-address-misaligned on the branch (mcause 0, mepc the branch, mtval the target); not taken: nothing', async () => {
+    const result = await runGuest({ elf: elf['branch-misaligned']!, capture: true, timeoutSeconds: 10 });
+    expect(result.console.toString()).toBe('PASS branch-misaligned\n');
     expect(result.exitCode).toBe(0);
   });
 

@@ -103,7 +103,7 @@ describe('rrkit run', () => {
       [['run', text], /not an ELF file/],
       [['run', '--engine', 'emu', '/bin/sh'], /wrong architecture: x86_64 ELF/],
       [['run', low], /entry point 0x70000000 is outside RAM/],
-      [['run', '--engine', 'kvm', '--vcpus', '2', 'matmul.small'], /the kvm engine runs one vCPU/],
+      [['run', '--engine', 'kvm', '--vcpus', '9', 'matmul.small'], /--vcpus must be an integer from 1 to 8, not '9'/],
       [['run', '--engine', 'emu', '--disk', text, 'matmul.small'], /only the kvm engine's board has a block device/],
       [['run', '--vcpus', '65', 'matmul.small'], /--vcpus must be/],
     ];

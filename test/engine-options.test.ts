@@ -218,6 +218,7 @@ describe('choosing an engine', () => {
 describe('kvm run options', () => {
   it('fills in the defaults', () => {
     expect(kvmRunArguments({})).toEqual({
+      vcpus: 1,
       ramBytes: 128 * 1024 * 1024,
       timeoutMs: 0,
       checkpointInterval: 0n,
@@ -230,7 +231,7 @@ describe('kvm run options', () => {
   });
 
   const bad: [string, RunOptions, ErrorConstructor, RegExp][] = [
-    ['two vCPUs', { vcpus: 2 }, RangeError, /^vcpus must be between 1 and 1, not 2$/],
+    ['nine vCPUs', { vcpus: 9 }, RangeError, /^vcpus must be between 1 and 8, not 9$/],
     ['1 MiB of RAM', { ramMiB: 1 }, RangeError, /^ramMiB must be between 2 and 4096/],
     ['a stop landmark', { stopAt: [5n] }, RangeError, /^stopAt: the kvm engine stops only where the guest exits$/],
     ['a negative timeout', { timeoutSeconds: -1 }, RangeError, /^timeoutSeconds must not be negative/],

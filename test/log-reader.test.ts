@@ -178,14 +178,16 @@ describe('rrkit log', () => {
     expect(JSON.parse(run('log', 'dump', path, '--json').stdout).records.length).toBe(sampleRecords().length);
   });
 
-  it('reports a damaged log in one line, exit status 1', () => {
+  it('reports a damaged log in one line, exit status 120 (a damaged log, as verify), from stats and dump', () => {
     const path = join(dir, 'bad.rrlog');
     const bad = Buffer.from(good);
     bad[bad.length - 40]! ^= 0xff;
     writeFileSync(path, bad);
-    const result = run('log', 'stats', path);
-    expect(result.status).toBe(1);
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^rrkit: bad-crc in chunk \d+ at byte \d+/);
+    for (const command of ['stats', 'dump']) {
+      const result = run('log', command, path);
+      expect(result.status).toBe(120);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(/^rrkit: bad-crc in chunk \d+ at byte \d+/);
+    }
   });
 });

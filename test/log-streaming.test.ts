@@ -6,11 +6,12 @@
  * record-then-continue equal to a plain run's and the continued log verifying on its own.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { readLogFile, scanLogFile } from '../src/analysis/log-reader.js';
+import { EXIT } from '../src/cli/exit-status.js';
 import { REPO_ROOT } from '../src/guests/catalog.js';
 import { native } from '../src/native.js';
 import { logFolder } from './kept-logs.js';
@@ -56,7 +57,8 @@ describe('rrkit replay --follow', () => {
     const sizes: number[] = [];
     const sampler = setInterval(() => {
       try {
-        sizes.push(statSync(log).size);
+        // record -o writes LOG.recording and renames it to LOG at the end
+        sizes.push(statSync(existsSync(`${log}.recording`) ? `${log}.recording` : log).size);
       } catch {
         // not created yet
       }
@@ -82,7 +84,8 @@ describe('rrkit replay --follow', () => {
     const full = readFileSync(join(dir, 'full.rrlog'));
     writeFileSync(log, full.subarray(0, chunkBounds(full)[3]));
     const followed = await rrkit('replay', '--follow', '--follow-timeout', '1', log);
-    expect(followed.stderr).toMatch(/the log is incomplete .* replayed its 3 sealed chunks/);
+    expect(followed.code, followed.stderr).toBe(EXIT.incomplete);
+    expect(followed.stderr).toMatch(/the log is incomplete .* replayed as far as it vouches, vcpu 0 @ \d+ instructions, and stopped there \(its 3 sealed chunks\)/);
   }, 60_000);
 });
 
@@ -139,7 +142,7 @@ describe('rrkit replay --then-run', () => {
     expect(continued.stdout).toBe(plain.stdout);
     expect(continued.stderr).not.toMatch(/recording on/);
     const usage = await rrkit('replay', log, '-o', join(dir, 'x.rrlog'));
-    expect(usage.code).toBe(2);
+    expect(usage.code).toBe(EXIT.usage);
     expect(usage.stderr.trim()).toBe('rrkit: -o/--output records the live run: it needs --then-run');
   }, 60_000);
 

@@ -1,7 +1,8 @@
 /**
  * Bad input to replay and verify: each case gives one clear line naming the problem (and,
- * for a damaged log, the chunk and byte offset), a non-zero exit, never a crash or a hang.
- * Also the CLI's demo on several vCPUs, and its usage error.
+ * for a damaged log, the chunk and byte offset), the exit status the README's table gives
+ * it (src/cli/exit-status.ts), never a crash or a hang. Also the CLI's demo on several
+ * vCPUs, and its usage error.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readLogFile } from '../src/analysis/log-reader.js';
 import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
+import { EXIT } from '../src/cli/exit-status.js';
 import { native } from '../src/native.js';
 import { logFolder } from './kept-logs.js';
 
@@ -73,23 +75,23 @@ describe('replay and verify refuse bad input', () => {
   ];
 
   for (const c of cases) {
-    test(`${c.name}: one clear line, exit 2 from verify, non-zero from replay`, async () => {
+    test(`${c.name}: one clear line, exit 120 (damaged) from verify and replay`, async () => {
       const dir = logFolder(`bad-${c.name}`);
       const path = join(dir, 'bad.rrlog');
       writeFileSync(path, c.make(good));
       const verify = await rrkit('verify', path);
-      expect(verify.code).toBe(2);
+      expect(verify.code).toBe(EXIT.damaged);
       expect(oneLine(verify.stderr)).toMatch(c.expect);
       const replay = await rrkit('replay', path);
-      expect(replay.code).not.toBe(0);
+      expect(replay.code).toBe(EXIT.damaged);
       expect(oneLine(replay.stderr)).toMatch(c.expect);
     });
   }
 
-  test('a missing log', async () => {
+  test('a missing log: bad usage', async () => {
     const verify = await rrkit('verify', '/nonexistent/run.rrlog');
-    expect(verify.code).toBe(2);
-    expect(oneLine(verify.stderr)).toMatch(/cannot read \/nonexistent\/run.rrlog.*no such file/i);
+    expect(verify.code).toBe(EXIT.usage);
+    expect(oneLine(verify.stderr)).toMatch(/log \/nonexistent\/run.rrlog: no such file/);
   });
 
   test('the wrong guest image', async () => {
@@ -97,7 +99,7 @@ describe('replay and verify refuse bad input', () => {
     const path = join(dir, 'good.rrlog');
     writeFileSync(path, good);
     const verify = await rrkit('verify', path, '--guest', builtGuestPath('matmul', 'rv64', true));
-    expect(verify.code).toBe(2);
+    expect(verify.code).toBe(EXIT.damaged);
     expect(oneLine(verify.stderr)).toMatch(/is not the guest image this log was recorded from/);
   });
 
@@ -109,11 +111,11 @@ describe('replay and verify refuse bad input', () => {
     expect((await rrkit('record', elf, '-o', path)).code).toBe(0);
     writeFileSync(elf, 'changed');
     const changed = await rrkit('verify', path);
-    expect(changed.code).toBe(2);
+    expect(changed.code).toBe(EXIT.damaged);
     expect(oneLine(changed.stderr)).toMatch(/not the guest image/);
     rmSync(elf);
     const gone = await rrkit('verify', path);
-    expect(gone.code).toBe(2);
+    expect(gone.code).toBe(EXIT.usage);
     expect(oneLine(gone.stderr)).toMatch(/is gone; give it with --guest/);
   });
 
@@ -126,7 +128,7 @@ describe('replay and verify refuse bad input', () => {
     const records = log.records.filter((r) => r.type !== 'input');
     native().logWrite(path, { header: log.header, records, close: true, maxChunkBytes: 65536 });
     const verify = await rrkit('verify', path);
-    expect(verify.code).toBe(1);
+    expect(verify.code).toBe(EXIT.diverged);
     expect(oneLine(verify.stderr)).toMatch(/replay diverged at vcpu 0 @ instruction \d+: .*input/);
   });
 
@@ -139,10 +141,10 @@ describe('replay and verify refuse bad input', () => {
     const dma = { type: 'dma-write', vcpu: 0, count: 1234n, address: 0x8000_1000n, data: new Uint8Array([1, 2, 3]) };
     native().logWrite(path, { header: log.header, records: [dma, ...log.records], close: true, maxChunkBytes: 65536 });
     const verify = await rrkit('verify', path);
-    expect(verify.code).toBe(2);
+    expect(verify.code).toBe(EXIT.damaged);
     expect(oneLine(verify.stderr)).toMatch(/the log holds a DMA write \(vcpu 0 @ 1234\), which the emu engine has no device for/);
     const replay = await rrkit('replay', path);
-    expect(replay.code).not.toBe(0);
+    expect(replay.code).toBe(EXIT.damaged);
     expect(oneLine(replay.stderr)).toMatch(/DMA write/);
   });
 
@@ -155,7 +157,7 @@ describe('replay and verify refuse bad input', () => {
     native().logWrite(path, { header: log.header, records: log.records, close: false, maxChunkBytes: 65536 });
     expect(readLogFile(path).complete).toBe(false);
     const verify = await rrkit('verify', path);
-    expect(verify.code).toBe(1);
+    expect(verify.code).toBe(EXIT.incomplete);
     expect(oneLine(verify.stderr)).toMatch(/incomplete/);
   });
 });
@@ -168,8 +170,8 @@ describe('the CLI on several vCPUs', () => {
     expect(demo.stderr).toMatch(/[\d,]+ CREW page transfers/);
     expect(demo.stderr).toMatch(/verify {12}identical/);
     const bad = await rrkit('demo', '--vcpus', '65');
-    expect(bad.code).toBe(2);
-    expect(oneLine(bad.stderr)).toMatch(/--vcpus must be an integer from 1 to 64, not 65/);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(oneLine(bad.stderr)).toMatch(/--vcpus must be an integer from 1 to 64, not '65'/);
   });
 });
 
@@ -177,13 +179,13 @@ describe('disk options that are wrong before any engine runs', () => {
   test('--disk-shared without --disk, a missing disk image, and --disk on emu: one line each', async () => {
     const dir = logFolder('disk-options');
     const noDisk = await rrkit('record', 'disk-checksum.small', '--disk-shared', '-o', join(dir, 'a.rrlog'));
-    expect(noDisk.code).toBe(2);
+    expect(noDisk.code).toBe(EXIT.usage);
     expect(oneLine(noDisk.stderr)).toMatch(/--disk-shared needs --disk FILE/);
     const missing = await rrkit('record', 'disk-checksum.small', '--disk', join(dir, 'missing.img'), '-o', join(dir, 'b.rrlog'));
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(EXIT.usage);
     expect(oneLine(missing.stderr)).toMatch(/--disk .*missing\.img: no such file/);
     const onEmu = await rrkit('run', '--engine', 'emu', '--disk', join(dir, 'missing.img'), 'matmul.small');
-    expect(onEmu.code).toBe(2);
+    expect(onEmu.code).toBe(EXIT.usage);
     expect(oneLine(onEmu.stderr)).toMatch(/--disk: only the kvm engine's board has a block device/);
   });
 });

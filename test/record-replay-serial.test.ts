@@ -10,7 +10,9 @@
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { UnreplayableLog } from '../src/analysis/log-error.js';
 import { readLogFile } from '../src/analysis/log-reader.js';
+import { EXIT, exitStatusOf } from '../src/cli/exit-status.js';
 import { logFileStats } from '../src/analysis/log-stats.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
@@ -144,6 +146,9 @@ describe('serialized mode', () => {
     );
     expect(error?.message).toMatch(/--then-run does not support logs recorded in serialized mode/);
     expect(error!.message.split('\n')).toHaveLength(1);
+    // A log this run cannot follow: the CLI exits as for a damaged log (src/cli/exit-status.ts).
+    expect(error).toBeInstanceOf(UnreplayableLog);
+    expect(exitStatusOf(error)).toBe(EXIT.damaged);
   }, 60_000);
 
   test('never, with the entry rate 0: no mode or turn switches', async () => {

@@ -12,14 +12,21 @@
 #define RT_FATAL_EXIT_CODE 255
 
 /*
- * Spin-wait hint: PAUSE on x86_64, Zihintpause's pause (fence w,0, which cores without
+ * Spin-wait hint: an exit to the VMM on the kvm board (x86_64/harts.c), PAUSE on the x86_64
+ * host shim, Zihintpause's pause (fence w,0, which cores without
  * the extension run as a fence) on rv64. rrkit's engines use it to let the harts that
  * do work run: under SMP recording a spinning hart sleeps until another hart takes one
  * of its pages.
  */
+#if defined(RRKIT_KVM_BOARD)
+void x86_cpu_relax(void); /* x86_64/harts.c: an exit, so that a spinning hart reaches a landmark */
+#endif
+
 static inline void rt_cpu_relax(void)
 {
-#if defined(__x86_64__)
+#if defined(RRKIT_KVM_BOARD)
+    x86_cpu_relax();
+#elif defined(__x86_64__)
     __builtin_ia32_pause();
 #elif defined(__riscv)
     __asm__ volatile(".insn i 0x0f, 0, x0, x0, 0x010"); /* pause */

@@ -7,22 +7,25 @@
  * a newline, when the buffer is full, before console input is read, and at exit.
  */
 #include "devices.h"
+#include "hart_area.h"
 
-static char line[256];
-static unsigned long line_length;
-
+/* Each hart collects its own line (hart-local): harts never share the buffer. */
 void x86_console_flush(void)
 {
-    if (line_length == 0)
+    unsigned long length = HART_LOCAL->line_length;
+    if (length == 0)
         return;
-    device_write(DEVICE_CONSOLE_WRITE, line_length << CONSOLE_WRITE_LENGTH_SHIFT | (unsigned long)line);
-    line_length = 0;
+    unsigned long line = HART_LOCAL->self + __builtin_offsetof(struct hart_local, line);
+    device_write(DEVICE_CONSOLE_WRITE, length << CONSOLE_WRITE_LENGTH_SHIFT | line);
+    HART_LOCAL->line_length = 0;
 }
 
 int putchar(int c)
 {
-    line[line_length++] = (char)c;
-    if (c == '\n' || line_length == sizeof line)
+    unsigned long n = HART_LOCAL->line_length;
+    HART_LOCAL->line[n++] = (char)c;
+    HART_LOCAL->line_length = n;
+    if (c == '\n' || n == sizeof HART_LOCAL->line)
         x86_console_flush();
     return (unsigned char)c;
 }

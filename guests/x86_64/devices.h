@@ -25,6 +25,8 @@
 #define DEVICE_DISK_COUNT     0x58 /* write: sectors to read; starts the request */
 #define DEVICE_DISK_STATUS    0x60 /* read: 0 idle, 1 busy, 2 error */
 #define DEVICE_CONSOLE_WRITE  0x68 /* write: (length << 48) | address: transmit a buffer */
+#define DEVICE_RELAX          0x70 /* write: the spin-wait hint (cpu_relax) */
+#define DEVICE_PARK           0x78 /* write: this hart is done (a hart other than 0 returned from main) */
 
 #define CONSOLE_WRITE_LENGTH_SHIFT 48
 
@@ -35,6 +37,7 @@
 #define DISK_VECTOR           0x21
 
 void x86_console_flush(void); /* console.c: out with the line collected so far */
+void x86_hart_park(void) __attribute__((noreturn)); /* harts.c */
 
 static inline unsigned long device_read(unsigned long offset)
 {

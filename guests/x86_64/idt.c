@@ -27,14 +27,11 @@ struct idt_pointer {
     unsigned long base;
 } __attribute__((packed));
 
-/* In .data: filled at CPL0, where the runtime writes as little as it can (it is emulated). */
-__attribute__((section(".data"), aligned(16))) static struct idt_gate idt[IDT_ENTRIES];
-
 extern const unsigned long x86_exception_stubs[32]; /* crt/vectors.S */
 void x86_timer_stub(void);
 void x86_disk_stub(void);
 
-static void set_gate(unsigned vector, unsigned long handler)
+static void set_gate(struct idt_gate *idt, unsigned vector, unsigned long handler)
 {
     idt[vector] = (struct idt_gate){
         .offset_low = (unsigned short)handler,
@@ -47,13 +44,15 @@ static void set_gate(unsigned vector, unsigned long handler)
     };
 }
 
-void x86_idt_init(void)
+/* Each hart fills its own IDT, in its hart area (hart_area.h), at CPL0, where the runtime
+ * writes as little as it can (it is emulated on the PVM backend). */
+void x86_idt_init(struct idt_gate *idt)
 {
     for (unsigned v = 0; v < 32; v++)
-        set_gate(v, x86_exception_stubs[v]);
-    set_gate(TIMER_VECTOR, (unsigned long)x86_timer_stub);
-    set_gate(DISK_VECTOR, (unsigned long)x86_disk_stub);
-    struct idt_pointer pointer = { sizeof idt - 1, (unsigned long)idt };
+        set_gate(idt, v, x86_exception_stubs[v]);
+    set_gate(idt, TIMER_VECTOR, (unsigned long)x86_timer_stub);
+    set_gate(idt, DISK_VECTOR, (unsigned long)x86_disk_stub);
+    struct idt_pointer pointer = { IDT_ENTRIES * sizeof *idt - 1, (unsigned long)idt };
     __asm__ volatile("lidt %0" ::"m"(pointer));
 }
 

@@ -4,12 +4,12 @@
  * workload's handler.
  */
 #include "devices.h"
+#include "hart_area.h"
 
-static void (*volatile timer_handler)(void);
-
+/* Each hart's timer and handler are its own (hart-local). */
 void timer_start(unsigned long period_ns, void (*handler)(void))
 {
-    timer_handler = handler;
+    HART_LOCAL->timer_handler = handler;
     device_write(DEVICE_TIMER_PERIOD, period_ns ? period_ns : 1);
 }
 
@@ -21,7 +21,7 @@ void timer_stop(void)
 /* CPL0, interrupts disabled (interrupt gate). */
 void x86_timer_tick(void)
 {
-    void (*handler)(void) = timer_handler;
+    void (*handler)(void) = HART_LOCAL->timer_handler;
     if (handler)
         handler();
 }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "addon/js_error.h"
 #include "addon/registry.h"
 #include "replay/log_reader.h"
 #include "replay/log_writer.h"
@@ -24,8 +25,20 @@ uint64_t U64(const Napi::Object& o, const char* key) {
     if (!lossless) throw Napi::RangeError::New(o.Env(), std::string(key) + " does not fit in 64 bits");
     return out;
   }
-  if (v.IsNumber()) return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+  if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 9'007'199'254'740'991.0) || d != static_cast<double>(static_cast<uint64_t>(d)))
+      throw Napi::RangeError::New(o.Env(), std::string(key) + " must be a non-negative integer");
+    return static_cast<uint64_t>(d);
+  }
   throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a bigint or a number");
+}
+
+// U64 with an upper bound (a field narrower than 64 bits).
+uint64_t U64AtMost(const Napi::Object& o, const char* key, uint64_t max) {
+  const uint64_t v = U64(o, key);
+  if (v > max) throw Napi::RangeError::New(o.Env(), std::string(key) + " must be at most " + std::to_string(max));
+  return v;
 }
 
 int64_t I64(const Napi::Object& o, const char* key) {
@@ -52,7 +65,7 @@ Napi::Object Obj(const Napi::Object& o, const char* key) {
   return v.As<Napi::Object>();
 }
 
-Landmark LandmarkFrom(const Napi::Object& o) { return {static_cast<uint32_t>(U64(o, "vcpu")), U64(o, "count")}; }
+Landmark LandmarkFrom(const Napi::Object& o) { return {static_cast<uint32_t>(U64AtMost(o, "vcpu", UINT32_MAX)), U64(o, "count")}; }
 
 // {vcpus: [{count, registerHash}], memoryHash}
 Checkpoint CheckpointFrom(const Napi::Object& o) {
@@ -68,8 +81,8 @@ Checkpoint CheckpointFrom(const Napi::Object& o) {
 
 Record RecordFrom(const Napi::Object& o) {
   const std::string type = Str(o, "type");
-  if (type == "input") return InputRecord{LandmarkFrom(o), static_cast<InputKind>(U64(o, "kind")), U64(o, "value")};
-  if (type == "rare-outcome") return RareOutcomeRecord{LandmarkFrom(o), static_cast<InputKind>(U64(o, "kind")), U64(o, "value")};
+  if (type == "input") return InputRecord{LandmarkFrom(o), static_cast<InputKind>(U64AtMost(o, "kind", 255)), U64(o, "value")};
+  if (type == "rare-outcome") return RareOutcomeRecord{LandmarkFrom(o), static_cast<InputKind>(U64AtMost(o, "kind", 255)), U64(o, "value")};
   if (type == "interrupt") return InterruptRecord{LandmarkFrom(o), U64(o, "cause")};
   if (type == "checkpoint") return CheckpointRecord{CheckpointFrom(o)};
   if (type == "crew-transfer") return CrewTransferRecord{U64(o, "page"), LandmarkFrom(Obj(o, "from")), LandmarkFrom(Obj(o, "to"))};
@@ -88,19 +101,40 @@ Record RecordFrom(const Napi::Object& o) {
   if (type == "mode-switch") return ModeSwitchRecord{LandmarkFrom(o), U64(o, "group"), o.Get("serialized").ToBoolean().Value()};
   if (type == "turn-switch") return TurnSwitchRecord{LandmarkFrom(o), static_cast<uint32_t>(U64(o, "next"))};
   if (type == "host-time") return HostTimeRecord{LandmarkFrom(o), U64(o, "ns"), static_cast<VcpuActivity>(U64(o, "activity"))};
+  if (type == "crew-fault") {
+    return CrewFaultRecord{LandmarkFrom(o), U64(o, "page"), o.Get("write").ToBoolean().Value(), U64(o, "edges")};
+  }
   throw Napi::TypeError::New(o.Env(), "unknown record type " + type);
+}
+
+// "00ff..." as bytes; anything but an even number of hex digits is a TypeError.
+std::vector<uint8_t> HexBytes(Napi::Env env, const std::string& hex, const char* key) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<uint8_t> bytes;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int high = digit(hex[i]);
+    const int low = i + 1 < hex.size() ? digit(hex[i + 1]) : -1;
+    if (high < 0 || low < 0) throw Napi::TypeError::New(env, std::string(key) + " must be an even number of hex digits");
+    bytes.push_back(static_cast<uint8_t>(high * 16 + low));
+  }
+  return bytes;
 }
 
 LogHeader HeaderFrom(const Napi::Object& o) {
   LogHeader h;
   h.engine = Str(o, "engine");
-  const std::string hex = Str(o, "imageHash");
-  if (hex.size() % 2 != 0) throw Napi::TypeError::New(o.Env(), "imageHash must be hex");
-  for (size_t i = 0; i < hex.size(); i += 2) h.image_hash.push_back(static_cast<uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+  h.image_hash = HexBytes(o.Env(), Str(o, "imageHash"), "imageHash");
   h.image_path = Str(o, "imagePath");
-  h.vcpus = static_cast<uint32_t>(U64(o, "vcpus"));
-  h.ram_mib = static_cast<uint32_t>(U64(o, "ramMib"));
-  h.crew_granularity = static_cast<uint32_t>(U64(o, "crewGranularity"));
+  const uint64_t vcpus = U64AtMost(o, "vcpus", 4096);
+  if (vcpus == 0) throw Napi::RangeError::New(o.Env(), "vcpus must be at least 1");
+  h.vcpus = static_cast<uint32_t>(vcpus);
+  h.ram_mib = static_cast<uint32_t>(U64AtMost(o, "ramMib", UINT32_MAX));
+  h.crew_granularity = static_cast<uint32_t>(U64AtMost(o, "crewGranularity", UINT32_MAX));
   h.checkpoint_interval = U64(o, "checkpointInterval");
   h.start_unix_ms = U64(o, "startUnixMs");
   h.config_json = Str(o, "configJson");
@@ -171,6 +205,12 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           PutLandmark(o, r.at);
           o.Set("cause", Big(env, r.cause));
           o.Set("delayNs", Big(env, r.delay_ns));
+        } else if constexpr (std::is_same_v<T, CrewFaultRecord>) {
+          o.Set("type", "crew-fault");
+          PutLandmark(o, r.at);
+          o.Set("page", Big(env, r.page));
+          o.Set("write", r.write);
+          o.Set("edges", Big(env, r.edges));
         } else if constexpr (std::is_same_v<T, DiskReadRecord>) {
           o.Set("type", "disk-read");
           PutLandmark(o, r.at);
@@ -218,36 +258,49 @@ Napi::Object HeaderTo(Napi::Env env, const LogHeader& h) {
   return o;
 }
 
+// Argument `index` as an object, or a TypeError naming it.
+Napi::Object ObjectArgument(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (info.Length() <= index || !info[index].IsObject()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be an object");
+  return info[index].As<Napi::Object>();
+}
+
 // logWrite(path, {header, records, close, maxChunkBytes, deflateLevel?}): writes the log synchronously.
 Napi::Value LogWrite(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
-  const Napi::Object description = info[1].As<Napi::Object>();
-  const LogHeader header = HeaderFrom(Obj(description, "header"));
-  const Napi::Array records = description.Get("records").As<Napi::Array>();
-  const bool close = description.Get("close").ToBoolean();
-  LogWriter::Options options;
-  options.max_chunk_bytes = static_cast<size_t>(U64(description, "maxChunkBytes"));
-  if (description.Has("deflateLevel")) options.deflate_level = static_cast<int>(U64(description, "deflateLevel"));
-  if (options.deflate_level < 0 || options.deflate_level > 9) throw Napi::RangeError::New(env, "deflateLevel must be 0..9");
-  try {
+  return Guarded(info.Env(), "logWrite", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    const Napi::Object description = ObjectArgument(info, 1, "the log description");
+    const LogHeader header = HeaderFrom(Obj(description, "header"));
+    if (!description.Get("records").IsArray()) throw Napi::TypeError::New(env, "records must be an array");
+    const Napi::Array records = description.Get("records").As<Napi::Array>();
+    const bool close = description.Get("close").ToBoolean();
+    LogWriter::Options options;
+    options.max_chunk_bytes = static_cast<size_t>(U64(description, "maxChunkBytes"));
+    if (description.Has("deflateLevel")) {
+      const uint64_t level = U64(description, "deflateLevel");
+      if (level > 9) throw Napi::RangeError::New(env, "deflateLevel must be 0..9");
+      options.deflate_level = static_cast<int>(level);
+    }
     LogWriter writer(header, std::make_shared<FileChunkSink>(path), options);
-    for (uint32_t i = 0; i < records.Length(); ++i) writer.Append(RecordFrom(records.Get(i).As<Napi::Object>()));
+    for (uint32_t i = 0; i < records.Length(); ++i) {
+      const Napi::Value record = records.Get(i);
+      if (!record.IsObject()) throw Napi::TypeError::New(env, "records[" + std::to_string(i) + "] must be an object");
+      writer.Append(RecordFrom(record.As<Napi::Object>()));
+    }
     if (close) writer.Close();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, std::string("logWrite: ") + e.what());
-  }
-  return env.Undefined();
+    return env.Undefined();
+  });
 }
 
 // logRead(bytes): {header, records, complete, chunks, bytes}; a bad log throws an Error
-// with code ("bad-crc", ...), chunk (-1 header, -2 trailer) and offset.
+// with code ("bad-crc", ...), chunk (-1 header, -2 trailer), offset and detail.
 Napi::Value LogRead(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const Napi::Uint8Array input = info[0].As<Napi::Uint8Array>();
-  try {
+  return Guarded(info.Env(), "logRead", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw Napi::TypeError::New(env, "logRead takes the log's bytes as a Uint8Array");
+    const Napi::Uint8Array input = info[0].As<Napi::Uint8Array>();
     const LogContents log = ReadLog({input.Data(), input.Data() + input.ElementLength()});
     Napi::Object out = Napi::Object::New(env);
     out.Set("header", HeaderTo(env, log.header));
@@ -257,13 +310,7 @@ Napi::Value LogRead(const Napi::CallbackInfo& info) {
     out.Set("complete", Napi::Boolean::New(env, log.complete));
     out.Set("chunks", Napi::Number::New(env, log.chunks));
     return out;
-  } catch (const LogError& e) {
-    Napi::Error error = Napi::Error::New(env, e.what());
-    error.Set("code", LogErrorCodeName(e.code()));
-    error.Set("chunk", Napi::Number::New(env, static_cast<double>(e.chunk())));
-    error.Set("offset", Napi::Number::New(env, static_cast<double>(e.offset())));
-    throw error;
-  }
+  });
 }
 
 void Export(Napi::Env env, Napi::Object exports) {

@@ -66,6 +66,7 @@ Napi::Object RunResultToJs(Napi::Env env, const machine::RunResult& result, cons
   out.Set("stateHash", Napi::BigInt::New(env, result.state_hash));
   out.Set("wallSeconds", result.wall_seconds);
   out.Set("logComplete", replay == nullptr || replay->complete);
+  out.Set("interrupts", Napi::Number::New(env, static_cast<double>(result.interrupts_taken)));
   if (replay != nullptr) out.Set("replay", ReplayReportToJs(env, *replay));
   out.Set("console", Napi::Buffer<char>::Copy(env, result.console.data(), result.console.size()));
   return out;

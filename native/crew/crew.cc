@@ -66,7 +66,7 @@ Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t coun
   Vcpu& me = *vcpus_[vcpu];
   if (me.request.active) throw std::logic_error("CREW: vcpu " + std::to_string(vcpu) + " already waits for a page");
   if (ownership_.HolderAccess(page, vcpu) >= want) {  // nothing to transfer
-    me.table.Set(page, ownership_.HolderAccess(page, vcpu));
+    SetRights(me, page, ownership_.HolderAccess(page, vcpu));
     return Grant::kGranted;
   }
   // Stopped at an instruction boundary: from here on others may take our pages, and we
@@ -199,6 +199,11 @@ bool Crew::Keeps(uint32_t holder, uint64_t page, uint32_t requester) const {
   return std::find(h.pinned.begin(), h.pinned.end(), page) != h.pinned.end();
 }
 
+void Crew::SetRights(Vcpu& v, uint64_t page, Access access) {
+  v.table.Set(page, access);
+  if (v.hooks.rights_changed) v.hooks.rights_changed(page, access);
+}
+
 void Crew::SetAttention(Vcpu& v) { v.hooks.attention->fetch_or(v.hooks.attention_bit, std::memory_order_release); }
 
 void Crew::DropTicket(Vcpu& v) {
@@ -226,7 +231,7 @@ void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
   const Access keep = req.want == Access::kWrite ? Access::kNone : Access::kRead;
   ownership_.Yield(req.page, holder, keep, at);
   ++vcpus_[holder]->yields;
-  vcpus_[holder]->table.Set(req.page, ownership_.HolderAccess(req.page, holder));
+  SetRights(*vcpus_[holder], req.page, ownership_.HolderAccess(req.page, holder));
 }
 
 bool Crew::TryComplete(uint32_t vcpu) {
@@ -267,7 +272,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
   for (const Landmark& from : ownership_.Grant(req.page, vcpu, req.want, req.count)) {
     sink_(TransferEdge{req.page, from.vcpu, from.count, vcpu, req.count});
   }
-  me.table.Set(req.page, req.want);
+  SetRights(me, req.page, req.want);
   me.pinned.push_back(req.page);
   if (hold_ > 0) {  // expired grants go here, where the list grows
     std::erase_if(me.recent_grants, [&](const Vcpu::Grant& g) { return g.page == req.page || req.count - g.count >= hold_; });

@@ -54,6 +54,11 @@ struct VcpuHooks {
   // Wakes the vCPU's thread if it sleeps on `attention` (called with CREW's lock held).
   // Only needed for parking with kSpinWait.
   std::function<void()> wake = {};
+  // Called (with CREW's lock held) after every change to the vCPU's rights on a page, for
+  // an engine that enforces rights outside the table (kvm: host page protection). Only
+  // while the vCPU cannot be accessing memory (it is waiting, parked or polling), as for
+  // the table itself.
+  std::function<void(uint64_t page, Access access)> rights_changed = {};
   // A request that Request() left pending has been granted: the engine should run the
   // vCPU again and call Resume() (called with CREW's lock held). Only needed with Request.
   std::function<void()> granted = {};
@@ -175,6 +180,7 @@ class Crew {
   bool Keeps(uint32_t holder, uint64_t page, uint32_t requester) const;
   void DropTicket(Vcpu& v);
   static void SetAttention(Vcpu& v);
+  static void SetRights(Vcpu& v, uint64_t page, Access access);
   void YieldTo(uint32_t holder, uint64_t at, uint32_t requester);
 
   PageGeometry geometry_;

@@ -221,11 +221,19 @@ void ReplayGate::WaitFor(Vcpu& me, uint64_t count, const Wait& wait) {
     if (now_signature != signature) {
       signature = now_signature;
       last_progress = now;
-    } else if (now - last_progress > options_.stall_timeout) {
-      Fail("no vCPU advanced for " + std::to_string(options_.stall_timeout.count()) + " ms");
+    } else if (now - last_progress > options_.stall_timeout &&
+               (now - last_progress > options_.running_stall_timeout || EveryOtherVcpuWaitsOrFinished(me))) {
+      Fail("no vCPU advanced for " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_progress).count()) + " ms");
     }
   }
   me.waiting.store(false, std::memory_order_release);
+}
+
+bool ReplayGate::EveryOtherVcpuWaitsOrFinished(const Vcpu& me) const {
+  for (const auto& v : vcpus_) {
+    if (v.get() != &me && !v->finished.load(std::memory_order_acquire) && !v->waiting.load(std::memory_order_acquire)) return false;
+  }
+  return true;
 }
 
 uint64_t ReplayGate::ProgressSignature() const {

@@ -10,7 +10,9 @@
 //   - when the vCPU stops for good: gate.Finish(v, count).
 // A log that cannot progress raises ReplayStalled with a report of who waits on what:
 // at once when a predecessor finished below the count it is waited for, or after
-// `stall_timeout` without any vCPU advancing.
+// `stall_timeout` without any vCPU advancing — or, when some vCPU is neither waiting here
+// nor finished (it may be running a long stretch between landmarks), after
+// `running_stall_timeout` if that is longer.
 //
 // An engine that runs vCPUs M:N on fewer threads must not block a thread in WaitAt. It
 // calls TryPass instead; when that says no, the vCPU gives its thread up and the gate calls
@@ -65,6 +67,9 @@ class ReplayGate {
 
   struct Options {
     std::chrono::milliseconds stall_timeout{2000};
+    // An engine whose landmarks can be far apart (kvm: exits) gives a vCPU that is not
+    // waiting at a gate this long to reach its next one; below stall_timeout it changes nothing.
+    std::chrono::milliseconds running_stall_timeout{0};
   };
 
   // Edges to come: AddEdge() as the log is read (a streaming replay).
@@ -143,6 +148,7 @@ class ReplayGate {
   void WaitFor(Vcpu& me, uint64_t count, const Wait& wait);
   uint64_t ProgressSignature() const;
   StallReport Report(const std::string& reason) const;
+  bool EveryOtherVcpuWaitsOrFinished(const Vcpu& me) const;
   [[noreturn]] void Fail(const std::string& reason);
   void WakeAllWaiters(uint32_t vcpu);
 

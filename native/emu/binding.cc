@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,8 @@
 #include <thread>
 #include <variant>
 
+#include "addon/js_args.h"
+#include "addon/js_error.h"
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
 #include "addon/wall_samples_js.h"
@@ -25,10 +28,16 @@
 namespace rrkit::emu {
 namespace {
 
+using addon::BytesOf;
+using addon::NumberIn;
+using addon::OpenLog;
+using addon::ToU64;
+
 // A sample of a run in progress, sent to the JavaScript thread.
 struct RunProgress {
   uint64_t landmarks;  // emu: instructions retired by all harts
   double seconds;
+  bool live;  // replay then live: gone live
 };
 
 // What emuRun's `progress` argument asks for: a callback and how often to call it.
@@ -61,8 +70,10 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       // the promise resolves, so that the caller can read it at once.
       machine_.reset();
       session_.reset();
-    } catch (const std::exception& e) {
-      SetError(e.what());
+    } catch (...) {
+      // Turned into a JavaScript error on the JavaScript thread (OnError), keeping its kind.
+      error_ = std::current_exception();
+      SetError("emuRun failed");
     }
   }
 
@@ -70,7 +81,9 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     deferred_.Resolve(addon::RunResultToJs(Env(), result_, replay_report_ ? &*replay_report_ : nullptr));
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(error_ ? addon::ErrorToJs(Env(), error_, "emuRun").Value() : error.Value());
+  }
 
   void OnProgress(const RunProgress* samples, size_t count) override {
     if (samples == nullptr || count == 0 || on_progress_.IsEmpty()) return;
@@ -79,6 +92,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Object sample = Napi::Object::New(env);
     sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].landmarks));
     sample.Set("seconds", samples[count - 1].seconds);
+    sample.Set("live", samples[count - 1].live);
     on_progress_.Call({sample});
   }
 
@@ -94,7 +108,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       std::unique_lock lock(mutex);
       while (!ended_cv.wait_for(lock, progress_interval_, [&] { return ended; })) {
         const RunProgress sample{machine_->RetiredSoFar(),
-                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                                 session_->is_live()};
         progress.Send(&sample, 1);
       }
     });
@@ -123,28 +138,21 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::unique_ptr<Machine> machine_;
   machine::RunResult result_;
   std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
+  std::exception_ptr error_;  // what Execute threw
 };
 
-uint64_t ToU64(const Napi::Value& value) {
-  bool lossless = true;
-  return value.As<Napi::BigInt>().Uint64Value(&lossless);
-}
+// The most host threads a schedule may ask for (MAX_THREADS in src/engines/emu.ts).
+constexpr double kMaxThreads = 1024;
 
-std::vector<uint8_t> BytesOf(const Napi::Value& value) {
-  const auto bytes = value.As<Napi::Buffer<uint8_t>>();
-  return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
-}
-
+// A non-negative safe integer property of a JavaScript object.
 uint64_t SafeInteger(const Napi::Object& o, const char* key) {
-  const double v = o.Get(key).As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v <= 9'007'199'254'740'991.0) || v != static_cast<double>(static_cast<uint64_t>(v))) {
-    throw std::invalid_argument(std::string(key) + " must be a non-negative safe integer");
-  }
-  return static_cast<uint64_t>(v);
+  return static_cast<uint64_t>(NumberIn(o.Get(key), key, 0, 9'007'199'254'740'991.0));
 }
 
 // session.serialize: { enterPerMillion, window, quantum, probe, idleTurns } (src/smp/serial-options.ts).
-crew::SerializerOptions SerializerOptionsOf(const Napi::Object& o) {
+crew::SerializerOptions SerializerOptionsOf(const Napi::Value& value) {
+  if (!value.IsObject()) throw std::invalid_argument("session.serialize must be an object");
+  const Napi::Object o = value.As<Napi::Object>();
   crew::SerializerOptions s;
   s.enter_transfers_per_million = SafeInteger(o, "enterPerMillion");
   s.window = SafeInteger(o, "window");
@@ -154,14 +162,19 @@ crew::SerializerOptions SerializerOptionsOf(const Napi::Object& o) {
   return s;
 }
 
-// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
-// on writing it, giving up after followMs without a new byte (0: never).
-std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
-  if (follow_ms < 0) return replay::LogReader::Open(path);
-  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
-      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
+// schedule: { threads, sliceInstructions, spinDetection } (timing only; src/engines/emu.ts
+// checks and defaults them; threads 0: the host's cores).
+void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
+  if (!value.IsObject()) throw std::invalid_argument("schedule must be an object");
+  const Napi::Object schedule = value.As<Napi::Object>();
+  options.threads = static_cast<uint32_t>(NumberIn(schedule.Get("threads"), "schedule.threads", 0, kMaxThreads));
+  const double slice = NumberIn(schedule.Get("sliceInstructions"), "schedule.sliceInstructions", 1, 1e12);
+  if (slice != static_cast<double>(static_cast<uint64_t>(slice))) throw std::invalid_argument("schedule.sliceInstructions must be an integer");
+  options.slice_instructions = static_cast<uint64_t>(slice);
+  const Napi::Value spin = schedule.Get("spinDetection");
+  if (!spin.IsBoolean()) throw std::invalid_argument("schedule.spinDetection must be a boolean");
+  options.spin_detection = spin.As<Napi::Boolean>().Value();
 }
-
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // crewHold, serialize, configJson, deflateLevel?, wallSampleUs? } or { mode: 'replay', path,
 // followMs, thenRun } (thenRun: null, or { path, crewHold } to go on live at the end of the
@@ -176,16 +189,20 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   // The emu board has no device that writes guest memory: a log holding DMA writes is
   // refused where the replay reads one (ReplayingWorld::Options).
   if (mode == "replay") {
-    auto reader = OpenLog(path, session.Get("followMs").As<Napi::Number>().DoubleValue());
+    const Napi::Value follow = session.Get("followMs");
+    const Napi::Value stream_fd = session.Get("streamFd");
+    auto reader = OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1,
+                          stream_fd.IsNumber() ? static_cast<int>(NumberIn(stream_fd, "session.streamFd", 0, INT32_MAX)) : -1);
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
     const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
     options.crew_hold_instructions = static_cast<uint64_t>(then_run.As<Napi::Object>().Get("crewHold").As<Napi::Number>().DoubleValue());
     return replay::Session::ReplayThenLive(std::move(reader), {}, next);
   }
+  if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
   header.engine = "emu";
-  header.image_hash = BytesOf(session.Get("imageHash"));
+  header.image_hash = BytesOf(session.Get("imageHash"), "session.imageHash");
   header.image_path = session.Get("imagePath").As<Napi::String>();
   header.vcpus = options.harts;
   header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
@@ -199,7 +216,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
-  options.serializer = SerializerOptionsOf(session.Get("serialize").As<Napi::Object>());
+  options.serializer = SerializerOptionsOf(session.Get("serialize"));
   replay::LogWriter::Options writer;
   const Napi::Value level = session.Get("deflateLevel");
   if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
@@ -220,8 +237,8 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
   if (options.harts < 2) return;
   if (replay::ReplayingWorld* replaying = session.replaying()) {
     if (replaying->header().vcpus != options.harts) {
-      throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) +
-                                  " harts, not " + std::to_string(options.harts));
+      throw replay::UnreplayableLog("the log was recorded with " + std::to_string(replaying->header().vcpus) +
+                                    " harts, not " + std::to_string(options.harts));
     }
     options.follow_crew_edges = true;
     // Replay then live: serialized mode stays off in the live part (docs/crew.md).
@@ -263,7 +280,7 @@ void FollowCrew(replay::Session& session, Machine& machine) {
   replaying->FollowSerialRecords(
       {[follower, then_live](const replay::ReplayingWorld::SerialModeRecord& logged) {
          if (then_live) {
-           throw std::runtime_error(
+           throw replay::UnreplayableLog(
                "replay --then-run does not support logs recorded in serialized mode (mode/turn switch records): "
                "replay this log without --then-run");
          }
@@ -279,6 +296,14 @@ void FollowCrew(replay::Session& session, Machine& machine) {
        [follower] { return follower->Pending(); }});
 }
 
+// Tagged console: each flush carries the log's record count once the open chunk is sealed
+// (a recording's log, or the next log of a replay going live); 0 with no log written.
+void TagConsole(replay::Session& session, Machine& machine) {
+  replay::LogWriter* writer = session.writer();
+  if (writer == nullptr) return;
+  machine.board().console().SetTag([writer] { return writer->SealAndCount(); });
+}
+
 // progress: null, or { callback, intervalMs }.
 std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (value.IsNull() || value.IsUndefined()) return std::nullopt;
@@ -287,51 +312,60 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (!std::isfinite(interval) || interval < 10 || interval > 3'600'000) {
     throw std::invalid_argument("progress.intervalMs must be from 10 to 3600000");
   }
+  if (!progress.Get("callback").IsFunction()) throw std::invalid_argument("progress.callback must be a function");
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
 // emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress, schedule)
+// Arguments are checked here too (TypeScript checks them first): a bad one is a TypeError or
+// RangeError, never a crash.
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 12) throw Napi::TypeError::New(env, "emuRun takes 12 arguments");
-  const auto image = info[0].As<Napi::Buffer<uint8_t>>();
-  const std::string name = info[1].As<Napi::String>();
-  MachineOptions options;
-  options.harts = info[2].As<Napi::Number>().Uint32Value();
-  options.ram_bytes = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(info[4].As<Napi::Number>().DoubleValue()));
-  options.checkpoint_interval = ToU64(info[5]);
-  const auto stop_at = info[6].As<Napi::Array>();
-  for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i)));
-  options.console = info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
-  // schedule: { threads, sliceInstructions, spinDetection } (timing only; src/engines/emu.ts)
-  const Napi::Object schedule = info[11].As<Napi::Object>();
-  options.threads = schedule.Get("threads").As<Napi::Number>().Uint32Value();
-  options.slice_instructions = static_cast<uint64_t>(schedule.Get("sliceInstructions").As<Napi::Number>().DoubleValue());
-  options.spin_detection = schedule.Get("spinDetection").As<Napi::Boolean>().Value();
+  return addon::Guarded(info.Env(), "emuRun", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 12) throw Napi::TypeError::New(env, "emuRun takes 12 arguments");
+    if (!info[0].IsBuffer()) throw std::invalid_argument("image must be a Buffer");
+    const auto image = info[0].As<Napi::Buffer<uint8_t>>();
+    if (!info[1].IsString()) throw std::invalid_argument("imageName must be a string");
+    const std::string name = info[1].As<Napi::String>();
+    MachineOptions options;
+    options.harts = static_cast<uint32_t>(NumberIn(info[2], "harts", 1, kMaxHarts));
+    options.ram_bytes = static_cast<uint64_t>(NumberIn(info[3], "ramBytes", 1 << 20, 4096.0 * (1 << 20)));
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[4], "timeoutMs", 0, 1e15)));
+    options.checkpoint_interval = ToU64(info[5], "checkpointInterval");
+    if (!info[6].IsArray()) throw std::invalid_argument("stopAt must be an array");
+    const auto stop_at = info[6].As<Napi::Array>();
+    for (uint32_t i = 0; i < stop_at.Length(); ++i) options.stop_at.push_back(ToU64(stop_at.Get(i), "stopAt[i]"));
+    // capture: true, false, or "tagged" (a replica's engine: framed output carrying log positions)
+    const bool tagged = info[8].IsString() && info[8].As<Napi::String>().Utf8Value() == "tagged";
+    if (!tagged && !info[8].IsBoolean()) throw std::invalid_argument("capture must be a boolean or 'tagged'");
+    options.console = tagged                             ? machine::ConsoleOutput::Mode::kTagged
+                      : info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture
+                                                            : machine::ConsoleOutput::Mode::kStdout;
+    ReadSchedule(info[11], options);
 
-  auto make_input = [&] {
-    if (info[7].IsBuffer()) {
-      const auto bytes = info[7].As<Napi::Buffer<uint8_t>>();
-      return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
-    }
-    if (info[7].IsNumber()) return machine::ConsoleInput::FromFd(info[7].As<Napi::Number>().Int32Value());
-    return machine::ConsoleInput::None();
-  };
+    auto make_input = [&] {
+      if (info[7].IsBuffer()) {
+        const auto bytes = info[7].As<Napi::Buffer<uint8_t>>();
+        return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
+      }
+      if (info[7].IsNumber()) return machine::ConsoleInput::FromFd(static_cast<int>(NumberIn(info[7], "input", 0, INT32_MAX)));
+      if (!info[7].IsNull() && !info[7].IsUndefined()) throw std::invalid_argument("input must be a Buffer, a file descriptor or null");
+      return machine::ConsoleInput::None();
+    };
+    if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("session must be an object or null");
+    if (!info[10].IsNull() && !info[10].IsUndefined() && !info[10].IsObject()) throw std::invalid_argument("progress must be an object or null");
 
-  try {
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
     auto session = MakeSession(info[9], options);
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     FollowCrew(*session, *machine);
+    if (tagged) TagConsole(*session, *machine);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  });
 }
 
 void Export(Napi::Env env, Napi::Object exports) {

@@ -4,8 +4,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "emu/memory.h"
+#include "machine/segment_overlap.h"
 
 namespace rrkit::emu {
 namespace {
@@ -55,6 +57,7 @@ BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64
     throw fail("entry point " + Hex(header.e_entry) + " is outside " + ram_range());
   if ((header.e_entry & 3) != 0) throw fail("entry point " + Hex(header.e_entry) + " is not 4-byte aligned");
 
+  std::vector<machine::SegmentExtent> extents;
   for (uint16_t i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr ph;
     std::memcpy(&ph, file.data() + header.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
@@ -65,6 +68,7 @@ BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64
     if (ph.p_paddr < kRamBase || ph.p_memsz > ram_end - ph.p_paddr || ph.p_paddr >= ram_end)
       throw fail("segment " + std::to_string(i) + " at " + Hex(ph.p_paddr) + ".." + Hex(ph.p_paddr + ph.p_memsz) +
                  " is outside " + ram_range());
+    extents.push_back({i, ph.p_paddr, ph.p_paddr + ph.p_memsz});
     BootImage::Segment segment;
     segment.addr = ph.p_paddr;
     segment.bytes.assign(file.begin() + static_cast<ptrdiff_t>(ph.p_offset),
@@ -72,6 +76,7 @@ BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64
     image.segments.push_back(std::move(segment));
   }
   if (image.segments.empty()) throw fail("no loadable segments");
+  machine::RefuseOverlappingSegments(std::move(extents), name);
   return image;
 }
 

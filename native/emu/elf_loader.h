@@ -9,12 +9,13 @@
 #include <string>
 
 #include "emu/boot_image.h"
+#include "machine/image_error.h"
 
 namespace rrkit::emu {
 
-class ElfError : public std::runtime_error {
+class ElfError : public machine::ImageError {
  public:
-  using std::runtime_error::runtime_error;
+  using machine::ImageError::ImageError;
 };
 
 // `name` is used in error messages only (a path, or "the guest image").

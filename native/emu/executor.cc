@@ -236,13 +236,16 @@ BlockExit ExecuteBlocks(Hart& hart, const Policy& policy, Block& first, const De
 #define RD x[insn->rd]
 #define IMM insn->imm
 #define UIMM static_cast<uint64_t>(insn->imm)
-#define BRANCH(cond)                 \
-  do {                               \
-    if (cond) {                      \
-      next_pc = UIMM;                \
-      goto jump;                     \
-    }                                \
-    goto fall_through;               \
+// A taken branch to a target that is not 4-byte aligned (no C extension) traps on the
+// branch itself, as jal and jalr do; a branch not taken never does.
+#define BRANCH(cond)                                                       \
+  do {                                                                     \
+    if (cond) {                                                            \
+      next_pc = UIMM;                                                      \
+      if (next_pc & 3) FAIL(Exception::kInstructionMisaligned, next_pc);   \
+      goto jump;                                                           \
+    }                                                                      \
+    goto fall_through;                                                     \
   } while (0)
 #define FAIL(cause, tval)      \
   do {                         \

@@ -9,6 +9,7 @@
 //                     whether a wfi ended without one; the devices raise nothing.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -49,6 +50,16 @@ class InterruptSource {
   // What the CLINT tells the machine (BoardEvents), as far as interrupts are concerned.
   virtual void SoftwareInterruptChanged(uint32_t hart) = 0;
   virtual void TimerCompareChanged(uint32_t hart) = 0;
+
+  // Interrupts taken by all harts so far (the run result reports it: a recording whose
+  // interrupts come faster than the guest handles them says so).
+  uint64_t taken() const { return taken_.load(std::memory_order_relaxed); }
+
+ protected:
+  void CountTaken() { taken_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> taken_{0};
 };
 
 }  // namespace rrkit::emu

@@ -2,6 +2,8 @@
 // interrupt_source.h.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <vector>
 
 #include "emu/clint.h"
@@ -11,6 +13,13 @@
 
 namespace rrkit::emu {
 
+// A timer interrupt is delivered when the deadline timer fires for the hart's current
+// mtimecmp (as QEMU's CLINT raises MTIP from a timer callback), not whenever an instruction
+// boundary finds mtime past mtimecmp. The difference matters when the guest's handler takes
+// longer in host time than its period: checked at every boundary, the interrupt would be
+// pending again at the handler's mret and taken before the interrupted code retired a
+// single instruction, for ever; delivered by the timer, the interrupted code runs until the
+// timer thread wakes for the new deadline, and the guest progresses as on hardware.
 class LiveInterrupts final : public InterruptSource {
  public:
   // Everything must outlive this source.
@@ -28,9 +37,13 @@ class LiveInterrupts final : public InterruptSource {
 
  private:
   void Evaluate(HartRun& run);
+  // The interrupts pending and enabled in mie that may be delivered now (MTIP only once fired).
+  uint64_t Deliverable(Hart& hart) const;
 
   replay::World& world_;
   const std::vector<Hart*> harts_;
+  // Per hart: the timer fired for its current mtimecmp (cleared when the guest writes it).
+  std::unique_ptr<std::atomic<bool>[]> timer_fired_;
   // Raises MTIP (as attention) on each hart whose mtimecmp host time has passed.
   machine::DeadlineTimer timer_;
 };

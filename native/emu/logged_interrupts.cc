@@ -9,6 +9,7 @@ void LoggedInterrupts::TakeScheduled(HartRun& run) {
   const uint64_t cause = run.next_interrupt->cause & ~kMcauseInterrupt;
   world_.InterruptTaken(hart.LandmarkAt(hart.instret), cause);
   hart.TakeInterrupt(cause);
+  CountTaken();
   run.sleeping = false;
   run.next_interrupt = world_.ScheduledInterrupt(hart.id());
 }

@@ -7,6 +7,7 @@
 #include "emu/logged_interrupts.h"
 #include "emu/ram_hash.h"
 #include "emu/state_hash.h"
+#include "machine/run_interrupts.h"
 #include "replay/log_error.h"
 
 namespace rrkit::emu {
@@ -107,8 +108,10 @@ void Machine::StartCrew() {
   std::vector<crew::VcpuHooks> hooks;
   for (const auto& hart : harts_) {
     const uint32_t v = hart->id();
-    hooks.push_back({&hart->attention, kAttentionCrew, [this, v] { scheduler_.Wake(v); },
-                     [this, v] { scheduler_.Wake(v, true); }});
+    hooks.push_back({.attention = &hart->attention,
+                     .attention_bit = kAttentionCrew,
+                     .wake = [this, v] { scheduler_.Wake(v); },
+                     .granted = [this, v] { scheduler_.Wake(v, true); }});
   }
   // Transfers among a serialized group's members are implied by its turns: not logged.
   crew::TransferSink sink = options.crew_sink;
@@ -126,6 +129,8 @@ void Machine::StartCrew() {
 machine::RunResult Machine::RunUntilStopped() {
   const auto started = std::chrono::steady_clock::now();
   interrupts_->Start();
+  // SIGINT/SIGTERM: stopped like a timeout (a recording's log sealed, incomplete).
+  const machine::InterruptibleRun interruptible([this] { Stop(machine::Outcome::kInterrupted, "the run was interrupted"); });
   if (host_time_) host_time_->Start();
   scheduler_.Start({[this](uint32_t v) { return RunSlice(v); }, [this] { stop_.ThreadEnded(); }, [this] { AllBlocked(); }});
   stop_.WaitForThreads(scheduler_.thread_count(), options_.timeout);
@@ -136,6 +141,7 @@ machine::RunResult Machine::RunUntilStopped() {
 
   machine::RunResult result;
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.interrupts_taken = interrupts_->taken();
   result.outcome = stop_.outcome();
   result.error = stop_.error();
   result.divergence = stop_.divergence();
@@ -163,6 +169,9 @@ machine::RunResult Machine::RunUntilStopped() {
       result.error = replay::DescribeDivergence(d, "instruction");
       result.divergence = d;
     } catch (const replay::LogError& e) {
+      result.outcome = machine::Outcome::kLogDamaged;
+      result.error = e.what();
+    } catch (const replay::UnreplayableLog& e) {
       result.outcome = machine::Outcome::kLogDamaged;
       result.error = e.what();
     }

@@ -71,6 +71,8 @@ SliceEnd Machine::RunSlice(uint32_t index) {
     Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "turn order", "the recorded turns", bad.what()});
   } catch (const replay::LogError& e) {
     Stop(machine::Outcome::kLogDamaged, e.what());
+  } catch (const replay::UnreplayableLog& e) {
+    Stop(machine::Outcome::kLogDamaged, e.what());  // no damage in the report: TypeScript says unreplayable
   } catch (const std::exception& e) {
     Stop(machine::Outcome::kHostError, "hart " + std::to_string(index) + ": " + e.what());
   }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,18 +15,34 @@
 #include <stdexcept>
 #include <thread>
 
+#include "addon/js_args.h"
+#include "addon/js_error.h"
 #include "addon/registry.h"
 #include "addon/run_result_js.h"
 #include "addon/wall_samples_js.h"
+#include "kvm/board.h"
+#include "kvm/crew_recording.h"
+#include "kvm/crew_replay.h"
 #include "kvm/disk_image.h"
 #include "kvm/elf_image.h"
 #include "kvm/kvm_system.h"
+#include "kvm/long_mode.h"
 #include "kvm/machine.h"
 #include "replay/chunk_source.h"
 #include "replay/session.h"
 
 namespace rrkit::kvm {
 namespace {
+
+using addon::BytesOf;
+using addon::NumberIn;
+using addon::OpenLog;
+using addon::ToU64;
+
+// SMP replay: a stall is reported 3 s after every vCPU stopped advancing while all wait at
+// their gates; while one is not waiting (it may be running a long stretch between exits,
+// which publish nothing), after a minute.
+const crew::ReplayGate::Options kReplayGateOptions{std::chrono::milliseconds(3000), std::chrono::milliseconds(60'000)};
 
 struct RunProgress {
   uint64_t exits;
@@ -66,8 +83,10 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       if (parts_->session->replaying() != nullptr) replay_report_ = parts_->session->replay_report();
       // Seal the log (and its trailer after a clean stop) before the promise resolves.
       parts_.reset();
-    } catch (const std::exception& e) {
-      SetError(e.what());
+    } catch (...) {
+      // Turned into a JavaScript error on the JavaScript thread (OnError), keeping its kind.
+      error_ = std::current_exception();
+      SetError("kvmRun failed");
     }
   }
 
@@ -80,10 +99,13 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     out.Set("interruptDelaysNs", delays);
     out.Set("dmaBytes", static_cast<double>(result_.dma_bytes));
     out.Set("guestSeconds", result_.guest_seconds);
+    out.Set("crewFaults", static_cast<double>(result_.crew_faults));
     deferred_.Resolve(out);
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(error_ ? addon::ErrorToJs(Env(), error_, "kvmRun").Value() : error.Value());
+  }
 
   void OnProgress(const RunProgress* samples, size_t count) override {
     if (samples == nullptr || count == 0 || on_progress_.IsEmpty()) return;
@@ -111,14 +133,22 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
         progress.Send(&sample, 1);
       }
     });
-    RunResult result = machine.Run();
-    {
-      std::lock_guard lock(mutex);
-      ended = true;
+    auto stop_sampler = [&] {
+      {
+        std::lock_guard lock(mutex);
+        ended = true;
+      }
+      ended_cv.notify_all();
+      sampler.join();
+    };
+    try {
+      RunResult result = machine.Run();
+      stop_sampler();
+      return result;
+    } catch (...) {
+      stop_sampler();  // a joinable thread destroyed would end the process
+      throw;
     }
-    ended_cv.notify_all();
-    sampler.join();
-    return result;
   }
 
   Napi::FunctionReference on_progress_;
@@ -127,30 +157,14 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::unique_ptr<RunParts> parts_;
   RunResult result_;
   std::optional<replay::ReplayReport> replay_report_;  // replay: what was read and checked
+  std::exception_ptr error_;  // what Execute threw
 };
 
-uint64_t ToU64(const Napi::Value& value) {
-  bool lossless = true;
-  return value.As<Napi::BigInt>().Uint64Value(&lossless);
-}
-
-std::vector<uint8_t> BytesOf(const Napi::Value& value) {
-  const auto bytes = value.As<Napi::Buffer<uint8_t>>();
-  return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
-}
-
-// The log a replay reads: the file as it is, or (followMs non-negative) as a recording goes
-// on writing it, giving up after followMs without a new byte (0: never).
-std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms) {
-  if (follow_ms < 0) return replay::LogReader::Open(path);
-  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
-      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
-}
-
-// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, configJson,
-// deflateLevel?, wallSampleUs?, ... } (the CREW fields are not used: one vCPU) or { mode:
-// 'replay', path, followMs } (chunks streamed as the replay reaches them; src/engines/kvm.ts
-// refuses thenRun). Recording with wall-clock samples also sets options.host_time_*.
+// session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
+// configJson, deflateLevel?, wallSampleUs?, ... } (crewHold is emu's) or { mode: 'replay',
+// path, followMs } (chunks streamed as the replay reaches them; src/engines/kvm.ts refuses
+// thenRun; SMP reads the whole log before it starts: docs/kvm-smp.md). Recording with
+// wall-clock samples also sets options.host_time_*.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -160,15 +174,17 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     const Napi::Value follow = session.Get("followMs");
     replay::ReplayingWorld::Options replaying;
     replaying.replays_dma_writes = true;  // the board's disk
+    replaying.landmarks_count_instructions = false;  // exits
     return replay::Session::Replay(OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1), replaying);
   }
+  if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
   header.engine = "kvm";
-  header.image_hash = BytesOf(session.Get("imageHash"));
+  header.image_hash = BytesOf(session.Get("imageHash"), "session.imageHash");
   header.image_path = session.Get("imagePath").As<Napi::String>();
-  header.vcpus = 1;
+  header.vcpus = options.vcpus;
   header.ram_mib = static_cast<uint32_t>(options.ram_bytes >> 20);
-  header.crew_granularity = 0;
+  header.crew_granularity = options.vcpus > 1 ? session.Get("crewGranularity").As<Napi::Number>().Uint32Value() : 0;
   header.checkpoint_interval = options.checkpoint_interval;
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -193,7 +209,61 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   if (!std::isfinite(interval) || interval < 10 || interval > 3'600'000) {
     throw std::invalid_argument("progress.intervalMs must be from 10 to 3600000");
   }
+  if (!progress.Get("callback").IsFunction()) throw std::invalid_argument("progress.callback must be a function");
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
+}
+
+// SMP: recording several vCPUs runs CREW over host page protection and logs each transfer
+// and each fault; replaying them follows the log (docs/kvm-smp.md). Nothing for one vCPU
+// or a plain run.
+OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
+  if (options.vcpus < 2) return {};
+  if (replay::LogWriter* writer = session.writer()) {
+    const uint64_t granularity = writer->header().crew_granularity;
+    options.crew_granularity = granularity;
+    if (granularity < kPageBytes || granularity > kImageBase)
+      throw std::invalid_argument("the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect), not " +
+                                  std::to_string(granularity) + " bytes");
+    const MachineOptions o = options;
+    return [writer, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage& image) {
+      CrewLayout layout{o.vcpus, o.ram_bytes, granularity, kImageBase, image.writable_start, image.hart_areas, kHartAreaBytes};
+      // Edges arrive under CREW's lock; Append takes only the writer's lock, which nothing
+      // holds while calling into CREW.
+      return std::make_unique<CrewRecording>(
+          layout, protectors,
+          [writer](const crew::TransferEdge& e) {
+            writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
+          },
+          [writer](const replay::CrewFaultRecord& f) { writer->Append(f); });
+    };
+  }
+  replay::ReplayingWorld* replaying = session.replaying();
+  if (replaying == nullptr) return {};
+  if (replaying->header().vcpus != options.vcpus) {
+    throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) + " vCPUs, not " +
+                                std::to_string(options.vcpus));
+  }
+  const uint64_t granularity = replaying->header().crew_granularity;
+  if (granularity < kPageBytes || granularity > kImageBase)
+    throw std::invalid_argument("the log's CREW granularity (" + std::to_string(granularity) + " bytes) is not one the kvm engine records");
+  options.crew_granularity = granularity;
+  if (options.vcpus == 1) return {};
+  // SMP: the whole log, read before the run (the gate checks the edges for cycles, and each
+  // vCPU re-arms its next stop before it reaches it). Streaming it is left to do.
+  struct LoggedCrew {
+    std::vector<replay::CrewTransferRecord> edges;
+    std::vector<replay::CrewFaultRecord> faults;
+  };
+  auto logged = std::make_shared<LoggedCrew>();
+  replaying->FollowTransfers({[logged](const replay::CrewTransferRecord& r) { logged->edges.push_back(r); },
+                              [] { return size_t{0}; },  // held here, not in the lookahead
+                              [logged](const replay::CrewFaultRecord& r) { logged->faults.push_back(r); }});
+  replaying->Advance(0, replay::kNever - 1);
+  const MachineOptions o = options;
+  return [replaying, granularity, o, logged](const std::vector<PageProtector*>& protectors, const ElfImage&) {
+    return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity), logged->edges,
+                                        logged->faults, replaying->FinalLandmarks(), protectors, kReplayGateOptions);
+  };
 }
 
 machine::ConsoleInput InputOf(const Napi::Value& value) {
@@ -201,49 +271,59 @@ machine::ConsoleInput InputOf(const Napi::Value& value) {
     const auto bytes = value.As<Napi::Buffer<uint8_t>>();
     return machine::ConsoleInput::FromBytes(std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length()));
   }
-  if (value.IsNumber()) return machine::ConsoleInput::FromFd(value.As<Napi::Number>().Int32Value());
+  if (value.IsNumber()) return machine::ConsoleInput::FromFd(static_cast<int>(NumberIn(value, "input", 0, INT32_MAX)));
+  if (!value.IsNull() && !value.IsUndefined()) throw std::invalid_argument("input must be a Buffer, a file descriptor or null");
   return machine::ConsoleInput::None();
 }
 
-// kvmRun(image, imageName, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
+// kvmRun(image, imageName, vcpus, ramBytes, timeoutMs, checkpointInterval, input, capture, session, progress, disk)
 // disk: null, or { path: string | null, sectors: number, shared: boolean } (path null: a
 // replay that takes the disk's bytes from the log).
+// Arguments are checked here too (TypeScript checks them first): a bad one is a TypeError or
+// RangeError, never a crash.
 Napi::Value KvmRun(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 10) throw Napi::TypeError::New(env, "kvmRun takes 10 arguments");
-  const auto image = info[0].As<Napi::Buffer<uint8_t>>();
-  const std::string name = info[1].As<Napi::String>();
-  MachineOptions options;
-  options.ram_bytes = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(info[3].As<Napi::Number>().DoubleValue()));
-  options.checkpoint_interval = ToU64(info[4]);
-  options.console = info[6].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
-  options.track_memory = !info[7].IsNull() && !info[7].IsUndefined();
+  return addon::Guarded(info.Env(), "kvmRun", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 11) throw Napi::TypeError::New(env, "kvmRun takes 11 arguments");
+    if (!info[0].IsBuffer()) throw std::invalid_argument("image must be a Buffer");
+    const auto image = info[0].As<Napi::Buffer<uint8_t>>();
+    if (!info[1].IsString()) throw std::invalid_argument("imageName must be a string");
+    const std::string name = info[1].As<Napi::String>();
+    MachineOptions options;
+    options.vcpus = static_cast<uint32_t>(NumberIn(info[2], "vcpus", 1, 64));
+    options.ram_bytes = static_cast<uint64_t>(NumberIn(info[3], "ramBytes", 2 << 20, 4096.0 * (1 << 20)));
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[4], "timeoutMs", 0, 1e15)));
+    options.checkpoint_interval = ToU64(info[5], "checkpointInterval");
+    if (!info[7].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
+    options.console = info[7].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+    if (!info[8].IsNull() && !info[8].IsUndefined() && !info[8].IsObject()) throw std::invalid_argument("session must be an object or null");
+    if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("progress must be an object or null");
+    if (!info[10].IsNull() && !info[10].IsUndefined() && !info[10].IsObject()) throw std::invalid_argument("disk must be an object or null");
+    options.track_memory = !info[8].IsNull() && !info[8].IsUndefined();
 
-  try {
     auto parts = std::unique_ptr<RunParts>(new RunParts{KvmSystem::Open(), nullptr, nullptr, nullptr});
     const ElfImage elf = LoadX86Elf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
-    if (info[9].IsObject()) {
-      const Napi::Object disk = info[9].As<Napi::Object>();
+    if (info[10].IsObject()) {
+      const Napi::Object disk = info[10].As<Napi::Object>();
       const Napi::Value path = disk.Get("path");
       if (path.IsString()) parts->disk = std::make_unique<DiskImage>(path.As<Napi::String>().Utf8Value());
-      options.disk_sectors = static_cast<uint64_t>(disk.Get("sectors").As<Napi::Number>().DoubleValue());
+      else if (!path.IsNull() && !path.IsUndefined()) throw std::invalid_argument("disk.path must be a string or null");
+      options.disk_sectors = static_cast<uint64_t>(NumberIn(disk.Get("sectors"), "disk.sectors", 0, 9'007'199'254'740'991.0));
       options.disk_shared = disk.Get("shared").ToBoolean().Value();
     }
-    parts->session = MakeSession(info[7], options);
-    parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[5]), elf,
-                                               parts->disk.get());
-    auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[8]));
+    parts->session = MakeSession(info[8], options);
+    const OrderingFactory ordering = OrderingFor(*parts->session, options);
+    parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[6]), elf,
+                                               parts->disk.get(), ordering);
+    auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[9]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  });
 }
 
-// kvmProbe(path) -> { available, reason, syncRegs }
-Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
+// kvmProbe's body: never throws for a missing or unusable /dev/kvm (it says why).
+Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "/dev/kvm";
   Napi::Object out = Napi::Object::New(env);
@@ -258,6 +338,11 @@ Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
     out.Set("syncRegs", false);
   }
   return out;
+}
+
+// kvmProbe(path) -> { available, reason, syncRegs }
+Napi::Value KvmProbe(const Napi::CallbackInfo& info) {
+  return addon::Guarded(info.Env(), "kvmProbe", [&]() -> Napi::Value { return Probe(info); });
 }
 
 void Export(Napi::Env env, Napi::Object exports) {

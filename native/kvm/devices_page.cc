@@ -46,10 +46,11 @@ std::optional<uint64_t> DevicesPage::Read(uint64_t offset, replay::Landmark at) 
     case R::kEntropy:
       return p_.world.Input(at, replay::InputKind::kEntropy, [] { return HostEntropy(); });
     case R::kHarts:
-      return 1;
+      return p_.harts;
     case R::kDiskSectors:
       return p_.disk.sectors();
     case R::kDiskStatus:
+      if (p_.hart != 0) return std::nullopt;  // hart 0's (the disk's completions reach it only)
       return static_cast<uint64_t>(p_.disk.status());
     default:
       return std::nullopt;
@@ -60,6 +61,7 @@ bool DevicesPage::Write(uint64_t offset, uint64_t value, replay::Landmark) {
   using R = DeviceRegister;
   switch (static_cast<R>(offset)) {
     case R::kConsoleTransmit:
+      if (p_.shared_device) p_.shared_device();
       p_.console_out.Put(static_cast<uint8_t>(value));
       return true;
     case R::kConsoleWrite: {
@@ -72,6 +74,8 @@ bool DevicesPage::Write(uint64_t offset, uint64_t value, replay::Landmark) {
         throw BadDeviceAccess("console write of " + std::to_string(length) + " bytes from " + Hex(address) +
                               ", which is not all in guest RAM");
       // Bytes in guest memory are the guest's own state: they replay without being logged.
+      if (p_.guest_access) p_.guest_access(address, length, false);
+      if (p_.shared_device) p_.shared_device();
       const uint8_t* bytes = p_.memory.host() + address;
       for (uint64_t i = 0; i < length; ++i) p_.console_out.Put(bytes[i]);
       return true;
@@ -85,13 +89,22 @@ bool DevicesPage::Write(uint64_t offset, uint64_t value, replay::Landmark) {
     case R::kEndOfInterrupt:
       p_.interrupts.EndOfInterrupt(static_cast<uint8_t>(value));
       return true;
+    case R::kRelax:
+      hart_request_ = HartRequest::kRelax;
+      return true;
+    case R::kPark:
+      hart_request_ = HartRequest::kPark;
+      return true;
     case R::kDiskSector:
+      if (p_.hart != 0) throw BadDeviceAccess("the disk belongs to hart 0; hart " + std::to_string(p_.hart) + " wrote its sector register");
       p_.disk.SetSector(value);
       return true;
     case R::kDiskAddress:
+      if (p_.hart != 0) throw BadDeviceAccess("the disk belongs to hart 0; hart " + std::to_string(p_.hart) + " wrote its address register");
       p_.disk.SetAddress(value);
       return true;
     case R::kDiskCount:
+      if (p_.hart != 0) throw BadDeviceAccess("the disk belongs to hart 0; hart " + std::to_string(p_.hart) + " wrote its count register");
       if (const std::optional<DiskRequest> request = p_.disk.Start(value)) {
         p_.start_disk_read(*request);
       } else if (p_.disk.status() == DiskStatus::kError) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "machine/console.h"
 #include "kvm/disk_device.h"
@@ -36,6 +37,9 @@ class DeviceBus {
   virtual bool Write(uint64_t offset, uint64_t value, replay::Landmark at) = 0;
   // Set once the guest wrote the exit register.
   virtual std::optional<int> exit_code() const = 0;
+  // What the last write asked of the hart itself (the spin-wait hint, parking); taking it clears it.
+  enum class HartRequest { kNone, kRelax, kPark };
+  virtual HartRequest TakeHartRequest() { return HartRequest::kNone; }
 };
 
 class DevicesPage final : public DeviceBus {
@@ -52,12 +56,22 @@ class DevicesPage final : public DeviceBus {
     // Starts the host side of an accepted disk request (a read on the disk's thread when
     // running or recording; nothing when replaying, where the log says when it completes).
     std::function<void(const DiskRequest&)> start_disk_read;
+    // The machine's vCPUs (the harts register) and which one this page belongs to: each
+    // vCPU has its own view of the devices page (its own timer and interrupts); the
+    // console and the disk are shared.
+    uint32_t harts = 1;
+    uint32_t hart = 0;
+    // Before the page touches guest memory for the hart (the console buffer) or state
+    // other harts share (the console): under SMP recording, gains the right to it (CREW).
+    std::function<void(uint64_t address, uint64_t length, bool write)> guest_access = {};
+    std::function<void()> shared_device = {};
   };
   explicit DevicesPage(Parts parts) : p_(std::move(parts)) {}
 
   std::optional<uint64_t> Read(uint64_t offset, replay::Landmark at) override;
   bool Write(uint64_t offset, uint64_t value, replay::Landmark at) override;
   std::optional<int> exit_code() const override { return exit_code_; }
+  HartRequest TakeHartRequest() override { return std::exchange(hart_request_, HartRequest::kNone); }
 
   // The console-receive value as logged: 0 when no byte waits, else the byte + 1 (so the
   // common "nothing" costs one byte in the log, not ten).
@@ -66,6 +80,7 @@ class DevicesPage final : public DeviceBus {
  private:
   Parts p_;
   std::optional<int> exit_code_;
+  HartRequest hart_request_ = HartRequest::kNone;
 };
 
 }  // namespace rrkit::kvm

@@ -9,17 +9,20 @@
 #include <stdexcept>
 
 #include "kvm/disk_device.h"
+#include "machine/image_error.h"
 
 namespace rrkit::kvm {
 
 DiskImage::DiskImage(const std::string& path) : path_(path) {
-  fd_ = UniqueFd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO must not block the open (it is refused below); reads of a regular
+  // file are unaffected.
+  fd_ = UniqueFd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd_.valid()) throw std::runtime_error("--disk " + path + ": " + std::strerror(errno));
   struct stat info {};
   if (fstat(fd_.get(), &info) != 0) throw std::runtime_error("--disk " + path + ": " + std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) throw std::runtime_error("--disk " + path + ": not a regular file");
+  if (!S_ISREG(info.st_mode)) throw machine::ImageError("--disk " + path + ": not a regular file");
   if (info.st_size == 0 || info.st_size % kSectorBytes != 0)
-    throw std::runtime_error("--disk " + path + ": its size (" + std::to_string(info.st_size) +
+    throw machine::ImageError("--disk " + path + ": its size (" + std::to_string(info.st_size) +
                              " bytes) is not a positive multiple of 512-byte sectors");
   sectors_ = static_cast<uint64_t>(info.st_size) / kSectorBytes;
 }

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <optional>
 
+#include "kvm/board.h"
 #include "kvm/long_mode.h"
+#include "machine/segment_overlap.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -68,6 +70,7 @@ ElfImage LoadX86Elf(std::span<const uint8_t> file, const std::string& name, uint
                           " is the VMM's; --ram sets the end)";
   ElfImage image;
   image.entry = header.e_entry;
+  std::vector<machine::SegmentExtent> extents;
   for (uint16_t i = 0; i < header.e_phnum; ++i) {
     const auto ph = ReadAt<Elf64_Phdr>(file, header.e_phoff + i * sizeof(Elf64_Phdr));
     if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
@@ -76,6 +79,7 @@ ElfImage LoadX86Elf(std::span<const uint8_t> file, const std::string& name, uint
     if (ph.p_paddr < kImageBase || ph.p_paddr >= ram_bytes || ph.p_memsz > ram_bytes - ph.p_paddr)
       throw fail("segment " + std::to_string(i) + " at " + Hex(ph.p_paddr) + ".." + Hex(ph.p_paddr + ph.p_memsz) +
                  " is outside " + ram);
+    extents.push_back({i, ph.p_paddr, ph.p_paddr + ph.p_memsz});
     ElfImage::Segment segment;
     segment.address = ph.p_paddr;
     segment.bytes.assign(file.begin() + static_cast<ptrdiff_t>(ph.p_offset),
@@ -83,6 +87,7 @@ ElfImage LoadX86Elf(std::span<const uint8_t> file, const std::string& name, uint
     image.segments.push_back(std::move(segment));
   }
   if (image.segments.empty()) throw fail("no loadable segments");
+  machine::RefuseOverlappingSegments(std::move(extents), name);
   if (image.entry < kImageBase || image.entry >= ram_bytes) throw fail("entry point " + Hex(image.entry) + " is outside " + ram);
 
   const auto stack = FindSymbol(file, header, "__boot_stack_top");
@@ -96,6 +101,16 @@ ElfImage LoadX86Elf(std::span<const uint8_t> file, const std::string& name, uint
                std::to_string(ram_bytes >> 20) + " MiB; give more with --ram");
   if (image.boot_stack_top < kImageBase || image.boot_stack_top > image.image_end)
     throw fail("__boot_stack_top " + Hex(image.boot_stack_top) + " is outside the image");
+  const auto areas = FindSymbol(file, header, "__hart_areas");
+  const auto writable = FindSymbol(file, header, "__writable_start");
+  if (areas && writable) {
+    if (*areas < kImageBase || *areas % 4096 != 0 || *areas + kMaxVcpus * kHartAreaBytes > image.image_end)
+      throw fail("__hart_areas " + Hex(*areas) + " is not a page inside the image with room for " + std::to_string(kMaxVcpus) + " harts");
+    if (*writable < kImageBase || *writable % 4096 != 0 || *writable > image.image_end)
+      throw fail("__writable_start " + Hex(*writable) + " is not a page boundary inside the image");
+    image.hart_areas = *areas;
+    image.writable_start = *writable;
+  }
   return image;
 }
 

@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "machine/image_error.h"
+
 namespace rrkit::kvm {
 
-class ElfError : public std::runtime_error {
+class ElfError : public machine::ImageError {
  public:
-  using std::runtime_error::runtime_error;
+  using machine::ImageError::ImageError;
 };
 
 struct ElfImage {
@@ -25,6 +27,11 @@ struct ElfImage {
   uint64_t entry = 0;
   uint64_t boot_stack_top = 0;
   uint64_t image_end = 0;
+  // SMP (board.h): the harts' areas (`__hart_areas`) and where writable data starts
+  // (`__writable_start`: below it, code and constants every hart may read from the start).
+  // 0 for an image not built with the SMP runtime, which runs on one vCPU only.
+  uint64_t hart_areas = 0;
+  uint64_t writable_start = 0;
   std::vector<Segment> segments;
 };
 

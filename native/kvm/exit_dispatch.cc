@@ -52,6 +52,12 @@ ExitAction HandleMmio(const VmExit& exit, DeviceBus& bus, replay::Landmark at) {
     if (const std::optional<int> code = bus.exit_code()) {
       action.kind = ExitAction::Kind::kStop;
       action.exit_code = *code;
+      return action;
+    }
+    switch (bus.TakeHartRequest()) {
+      case DeviceBus::HartRequest::kRelax: action.kind = ExitAction::Kind::kRelax; break;
+      case DeviceBus::HartRequest::kPark: action.kind = ExitAction::Kind::kPark; break;
+      case DeviceBus::HartRequest::kNone: break;
     }
     return action;
   }

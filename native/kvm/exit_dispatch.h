@@ -50,6 +50,8 @@ struct ExitAction {
     kHalt,    // the guest halted: resume when an interrupt can wake it
     kStop,    // the guest wrote the exit register: `exit_code`
     kFault,   // the guest cannot go on: `fault` says why (the caller adds the registers)
+    kRelax,   // the spin-wait hint: resume (SMP recording: after sleeping until a page is taken)
+    kPark,    // this hart is done: it stops for good
   };
   Kind kind = Kind::kResume;
   std::optional<uint64_t> mmio_value;

@@ -39,8 +39,10 @@ kvm_segment FlatSegment(uint16_t selector, bool code) {
 
 }  // namespace
 
-void WriteLongModeTables(GuestMemory& memory, uint64_t interrupt_stack_top) {
+void WriteLongModeTables(GuestMemory& memory, const std::vector<uint64_t>& interrupt_stack_tops) {
   if (memory.size() < kImageBase) throw std::invalid_argument("guest RAM must hold at least 1 MiB");
+  if (interrupt_stack_tops.empty() || TssAddress(static_cast<uint32_t>(interrupt_stack_tops.size())) > kPml4Address)
+    throw std::invalid_argument("between 1 and 32 TSSs fit below the page tables");
 
   // GDT: null, kernel code, kernel data, user code, user data, TSS (16 bytes).
   const uint64_t tss_low = (kTssBytes - 1) | ((kTssAddress & 0xff'ffff) << 16) | (uint64_t{kTssTypeAvailable} << 40) |
@@ -49,13 +51,16 @@ void WriteLongModeTables(GuestMemory& memory, uint64_t interrupt_stack_top) {
                           tss_low, kTssAddress >> 32};
   for (size_t i = 0; i < std::size(gdt); ++i) memory.Write64(kGdtAddress + 8 * i, gdt[i]);
 
-  // TSS: RSP0 at offset 4 (unaligned), the I/O map base at 102 pointing past the limit.
-  for (uint64_t offset = 0; offset < kTssBytes; offset += 8) memory.Write64(kTssAddress + offset, 0);
-  uint8_t rsp0[8];
-  for (int i = 0; i < 8; ++i) rsp0[i] = static_cast<uint8_t>(interrupt_stack_top >> (8 * i));
-  memory.Write(kTssAddress + 4, rsp0);
-  const uint8_t io_map_base[2] = {static_cast<uint8_t>(kTssBytes), 0};
-  memory.Write(kTssAddress + 102, io_map_base);
+  // Each TSS: RSP0 at offset 4 (unaligned), the I/O map base at 102 pointing past the limit.
+  for (uint32_t v = 0; v < interrupt_stack_tops.size(); ++v) {
+    const uint64_t tss = TssAddress(v);
+    for (uint64_t offset = 0; offset < kTssStride; offset += 8) memory.Write64(tss + offset, 0);
+    uint8_t rsp0[8];
+    for (int i = 0; i < 8; ++i) rsp0[i] = static_cast<uint8_t>(interrupt_stack_tops[v] >> (8 * i));
+    memory.Write(tss + 4, rsp0);
+    const uint8_t io_map_base[2] = {static_cast<uint8_t>(kTssBytes), 0};
+    memory.Write(tss + 102, io_map_base);
+  }
 
   // Page tables: PML4[0] -> PDPT; PDPT[0..3] -> one page directory per GiB of 2 MiB pages.
   memory.Write64(kPml4Address, kPdptAddress | kTableFlags);
@@ -68,12 +73,13 @@ void WriteLongModeTables(GuestMemory& memory, uint64_t interrupt_stack_top) {
     memory.Write64(kPageDirectoriesAddress + 8 * page, (page << 21) | kTableFlags | kLargePage);
 }
 
-kvm_sregs LongModeSregs(const kvm_sregs& base) {
+kvm_sregs LongModeSregs(const kvm_sregs& base, uint32_t vcpu, uint64_t fs_base) {
   kvm_sregs s = base;
   s.cs = FlatSegment(kKernelCodeSelector, true);
   s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(kKernelDataSelector, false);
+  s.fs.base = fs_base;
   s.tr = kvm_segment{};
-  s.tr.base = kTssAddress;
+  s.tr.base = TssAddress(vcpu);
   s.tr.limit = kTssBytes - 1;
   s.tr.selector = kTssSelector;
   s.tr.type = kTssTypeBusy;

@@ -37,14 +37,21 @@ inline constexpr uint64_t kCr0 = 0x8005'0033;  // PG AM WP NE ET MP PE
 inline constexpr uint64_t kCr4 = 0x624;
 inline constexpr uint64_t kEfer = 0x500;  // LME LMA
 
-// Writes the GDT, the TSS (RSP0 = `interrupt_stack_top`, no I/O bitmap) and the page
-// tables into `memory`, which must hold at least kImageBase bytes.
-void WriteLongModeTables(GuestMemory& memory, uint64_t interrupt_stack_top);
+// One TSS per vCPU (SMP: each hart takes interrupts on its own stack), 128 bytes apart.
+inline constexpr uint64_t kTssStride = 128;
+inline constexpr uint64_t TssAddress(uint32_t vcpu) { return kTssAddress + vcpu * kTssStride; }
 
-// `base` with long mode, the segments, GDTR and TR set: CPL0, interrupts disabled (the
-// rest of `base` — APIC base, interrupt bitmap — is kept; the VMM passes zeros). The IDT
-// is the guest's to load.
-kvm_sregs LongModeSregs(const kvm_sregs& base);
+// Writes the GDT, one TSS per entry of `interrupt_stack_tops` (vCPU i's RSP0, no I/O
+// bitmap) and the page tables into `memory`, which must hold at least kImageBase bytes.
+void WriteLongModeTables(GuestMemory& memory, const std::vector<uint64_t>& interrupt_stack_tops);
+inline void WriteLongModeTables(GuestMemory& memory, uint64_t interrupt_stack_top) {
+  WriteLongModeTables(memory, std::vector<uint64_t>{interrupt_stack_top});
+}
+
+// `base` with long mode, the segments, GDTR and TR (vCPU `vcpu`'s TSS) set: CPL0,
+// interrupts disabled (the rest of `base` — APIC base, interrupt bitmap — is kept; the
+// VMM passes zeros). The IDT is the guest's to load. `fs_base`: the hart's area (SMP).
+kvm_sregs LongModeSregs(const kvm_sregs& base, uint32_t vcpu = 0, uint64_t fs_base = 0);
 
 // The guest's CPUID: what KVM supports, minus what would make a guest nondeterministic or
 // assume hardware the board lacks. Pure, for tests.

@@ -1,5 +1,7 @@
 #include "kvm/machine.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -11,76 +13,169 @@
 #include "kvm/long_mode.h"
 #include "kvm/registers.h"
 #include "kvm/thread_kick.h"
+#include "machine/run_interrupts.h"
 #include "replay/divergence.h"
 #include "replay/log_error.h"
 
 namespace rrkit::kvm {
 namespace {
 
-// Unwinds the run loop once stop_ is set.
-struct Stopped {};
-
 std::string DivergenceMessage(const replay::Divergence& d) { return replay::DescribeDivergence(d, "exit"); }
+
+std::string Seconds(std::chrono::milliseconds ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(ms.count()) / 1000.0);
+  return text;
+}
 
 }  // namespace
 
+// One vCPU: its VM (its own view of RAM when there are several), its devices page (its own
+// timer and interrupts; console and disk shared) and where it is.
+struct Machine::Hart {
+  uint32_t id = 0;
+  std::unique_ptr<GuestMemory> mapping;  // SMP: this vCPU's view, protected to its rights
+  std::unique_ptr<MappingProtector> protector;
+  std::unique_ptr<Vm> vm;
+  std::unique_ptr<Vcpu> vcpu;
+  PeriodicTimer timer;
+  InterruptController interrupts;
+  std::unique_ptr<DevicesPage> devices;
+  uint64_t landmarks = 0;  // exits and CREW faults so far
+  std::atomic<uint64_t> published{0};
+  std::optional<replay::World::Scheduled> next_interrupt;  // replay
+  uint64_t interrupts_taken = 0;
+  uint64_t faults = 0;
+  std::vector<uint64_t> delays;
+  std::chrono::steady_clock::time_point stopped_at;
+
+  replay::Landmark Here() const { return {id, landmarks}; }
+};
+
 Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, machine::ConsoleInput input,
-                 const ElfImage& image, const DiskImage* disk)
+                 const ElfImage& image, const DiskImage* disk, const OrderingFactory& ordering)
     : options_(options),
       world_(world),
       live_(world.DeliversLiveInterrupts()),
       memory_file_(std::make_shared<MemoryFile>(options.ram_bytes)),
       memory_(memory_file_),
-      vm_(system, memory_),
-      vcpu_(vm_, 0),
       console_out_(options.console),
       console_in_(std::move(input)),
       disk_(disk != nullptr ? disk->sectors() : options.disk_sectors, kImageBase, options.ram_bytes),
       disk_image_(disk),
-      devices_(DevicesPage::Parts{world, clock_, memory_, console_out_, console_in_, timer_, interrupts_, disk_,
-                                  [this](const DiskRequest& request) { StartDiskRead(request); }}) {
+      stop_([this] { WakeAll(); }, "exit") {
+  const uint32_t n = options.vcpus;
+  if (n < 1 || n > kMaxVcpus) throw std::invalid_argument("the kvm engine runs 1 to " + std::to_string(kMaxVcpus) + " vCPUs");
+  if (n > 1 && image.hart_areas == 0) {
+    throw std::invalid_argument("this image was not built with rrkit's SMP x86_64 runtime (no __hart_areas): it runs on one vCPU");
+  }
   // All the guest can touch is the image (stacks and .bss included): back it with host
   // pages before it runs.
   memory_.Populate(image.image_end);
-  WriteLongModeTables(memory_, image.boot_stack_top);
+  std::vector<uint64_t> interrupt_stacks;
+  auto area = [&](uint32_t v) { return image.hart_areas + v * kHartAreaBytes; };
+  for (uint32_t v = 0; v < n; ++v) interrupt_stacks.push_back(image.hart_areas != 0 ? area(v) + kHartBootStackTop : image.boot_stack_top);
+  WriteLongModeTables(memory_, interrupt_stacks);
   for (const ElfImage::Segment& segment : image.segments) memory_.Write(segment.address, segment.bytes);
   if (disk_image_ != nullptr && live_) disk_reader_ = std::make_unique<DiskReader>(*disk_image_);
 
-  vcpu_.SetCpuid(GuestCpuid(system.SupportedCpuid()));
-  vcpu_.SetSregs(LongModeSregs(kvm_sregs{}));
-  kvm_regs regs{};
-  regs.rip = image.entry;
-  regs.rsp = image.boot_stack_top;
-  regs.rdi = 0;  // hart id
-  regs.rflags = 0x2;
-  vcpu_.SetRegs(regs);
+  const std::vector<kvm_cpuid_entry2> cpuid = GuestCpuid(system.SupportedCpuid());
+  for (uint32_t v = 0; v < n; ++v) {
+    auto hart = std::make_unique<Hart>();
+    hart->id = v;
+    // One vCPU runs on the VMM's view; several each get a view of their own, so that
+    // protecting a page for one vCPU leaves the others and the VMM alone.
+    GuestMemory* view = &memory_;
+    if (n > 1) {
+      hart->mapping = memory_.MapAgain();
+      view = hart->mapping.get();
+    }
+    hart->protector = std::make_unique<MappingProtector>(*view, options.crew_granularity);
+    hart->vm = std::make_unique<Vm>(system, *view);
+    hart->vcpu = std::make_unique<Vcpu>(*hart->vm, 0);
+    hart->vcpu->SetCpuid(cpuid);
+    hart->vcpu->SetSregs(LongModeSregs(kvm_sregs{}, v, image.hart_areas != 0 ? area(v) : 0));
+    kvm_regs regs{};
+    regs.rip = image.entry;
+    regs.rsp = interrupt_stacks[v];
+    regs.rdi = v;  // hart id
+    regs.rsi = image.hart_areas != 0 ? area(v) : 0;
+    regs.rflags = 0x2;
+    hart->vcpu->SetRegs(regs);
+    Hart* raw = hart.get();
+    hart->devices = std::make_unique<DevicesPage>(DevicesPage::Parts{
+        world, clock_, memory_, console_out_, console_in_, hart->timer, hart->interrupts, disk_,
+        [this](const DiskRequest& request) { StartDiskRead(request); }, n, v,
+        [this, raw](uint64_t address, uint64_t length, bool write) {
+          if (ordering_ && !ordering_->GuestAccess(raw->id, raw->landmarks, address, length, write)) throw Finished{};
+        },
+        [this, raw] {
+          if (ordering_ && !ordering_->SharedDevice(raw->id, raw->landmarks)) throw Finished{};
+        }});
+    harts_.push_back(std::move(hart));
+  }
+  if (ordering && n > 1) {
+    std::vector<PageProtector*> protectors;
+    for (auto& hart : harts_) protectors.push_back(hart->protector.get());
+    ordering_ = ordering(protectors, image);
+  }
 
-  if (options_.track_memory) memory_hash_ = std::make_unique<MemoryHash>(memory_);
+  if (options_.track_memory && n == 1) memory_hash_ = std::make_unique<MemoryHash>(memory_);
   // No ticker (a kick would cost an exit): the vCPU thread samples at its entries and exits.
-  if (options_.host_time_sink) host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
+  // One vCPU only: the samples follow one thread's entries into the guest.
+  if (options_.host_time_sink) {
+    if (n > 1) throw std::invalid_argument("wall-clock samples (--wall-samples) are taken on one vCPU on the kvm engine");
+    host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
+  }
   if (live_) {
-    next_checkpoint_ = options_.checkpoint_interval;
+    next_checkpoint_ = n == 1 ? options_.checkpoint_interval : 0;
+  } else if (n > 1) {
+    // SMP replay has read the whole log before the machine (OrderingFor, binding.cc): the
+    // interrupts and the end are known now. One vCPU streams the log (RefreshFromLog).
+    for (auto& hart : harts_) hart->next_interrupt = world_.ScheduledInterrupt(hart->id);
+    if (world_.ScheduledCheckpoint()) {
+      throw std::invalid_argument("the log holds checkpoints of several vCPUs, which the kvm engine does not take");
+    }
+    final_ = world_.FinalLandmarks();
+    if (final_ && final_->size() != n) {
+      throw std::invalid_argument("the log's final landmarks name " + std::to_string(final_->size()) + " vCPUs, not " + std::to_string(n));
+    }
   }
 }
 
-// Replay reads the log as the run reaches it (replay/world.h, Horizon): everything logged
-// below the horizon has been read, so what comes next is known until the run gets there.
-void Machine::RefreshFromLog(replay::Landmark at) {
-  if (world_.Horizon(0) > at.count) return;
-  world_.Advance(0, at.count);
-  next_interrupt_ = world_.ScheduledInterrupt(0);
+// One vCPU's replay reads the log as the run reaches it (replay/world.h, Horizon):
+// everything logged below the horizon has been read, so what comes next is known until the
+// run gets there. (Several vCPUs: the whole log was read before the run.)
+void Machine::RefreshFromLog(Hart& hart) {
+  if (world_.Horizon(hart.id) > hart.landmarks) return;
+  world_.Advance(hart.id, hart.landmarks);
+  hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
   if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
-  if (const auto finals = world_.FinalLandmarks()) final_exits_ = finals->at(0);
+  if (!final_) final_ = world_.FinalLandmarks();
 }
 
 Machine::~Machine() = default;
 
+uint64_t Machine::ExitsSoFar() const {
+  uint64_t total = 0;
+  for (const auto& hart : harts_) total += hart->published.load(std::memory_order_relaxed);
+  return total;
+}
+
 RunResult Machine::Run() {
   const auto started = std::chrono::steady_clock::now();
-  std::thread vcpu_thread([this] { Loop(); });
+  // SIGINT/SIGTERM: every vCPU stopped at its next landmark like a timeout (a recording's log
+  // sealed, incomplete).
+  const machine::InterruptibleRun interruptible([this] {
+    interrupted_.store(true);
+    for (auto& hart : harts_) hart->vcpu->Kick();
+  });
+  std::vector<std::thread> threads;
+  for (auto& hart : harts_) threads.emplace_back([this, h = hart.get()] { HartThread(*h); });
   std::thread watchdog;
   if (options_.timeout.count() > 0) watchdog = std::thread([this] { Timeout(); });
-  vcpu_thread.join();
+  stop_.WaitForThreads(static_cast<uint32_t>(harts_.size()), std::chrono::milliseconds(0));
+  for (auto& thread : threads) thread.join();
   {
     std::lock_guard lock(watchdog_mutex_);
     finished_ = true;
@@ -88,6 +183,48 @@ RunResult Machine::Run() {
   watchdog_cv_.notify_all();
   if (watchdog.joinable()) watchdog.join();
   console_out_.Flush();
+
+  machine::RunResult& run = result_.run;
+  run.outcome = stop_.stopping() ? stop_.outcome() : machine::Outcome::kExited;
+  run.error = stop_.error();
+  run.divergence = stop_.divergence();
+  const auto exit = stop_.exit();
+  if (exit) {
+    run.exit_at = exit->at;
+    run.exit_code = exit->code;
+  }
+  auto last_stop = started;
+  emu::StateHasher state;
+  replay::Checkpoint final_state;
+  try {
+    for (auto& hart : harts_) {
+      const kvm_regs& regs = hart->vcpu->Regs();
+      const uint64_t register_hash = RegisterHash(regs, hart->vcpu->Sregs());
+      run.vcpus.push_back({hart->landmarks, regs.rip, register_hash});
+      final_state.vcpus.push_back({hart->Here(), register_hash});
+      state.Add(register_hash);
+      result_.interrupts += hart->interrupts_taken;
+      result_.crew_faults += hart->faults;
+      result_.interrupt_delays_ns.insert(result_.interrupt_delays_ns.end(), hart->delays.begin(), hart->delays.end());
+      last_stop = std::max(last_stop, hart->stopped_at);
+    }
+    run.memory_hash = CurrentMemoryHash(true);
+    final_state.memory_hash = run.memory_hash;
+  } catch (const std::exception& e) {
+    if (run.error.empty()) run.error = e.what();
+  }
+  state.Add(run.memory_hash);
+  run.state_hash = state.Finish();
+  result_.guest_seconds = std::chrono::duration<double>(last_stop - started).count();
+  if (run.outcome == machine::Outcome::kExited && exit) {
+    try {
+      world_.MachineStopped(exit->at, exit->code, final_state, console_out_.Digest());
+    } catch (const replay::Divergence& d) {
+      run.outcome = machine::Outcome::kDiverged;
+      run.error = DivergenceMessage(d);
+      run.divergence = d;
+    }
+  }
 
   RunResult result = std::move(result_);
   result.run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -99,110 +236,216 @@ void Machine::Timeout() {
   std::unique_lock lock(watchdog_mutex_);
   if (watchdog_cv_.wait_for(lock, options_.timeout, [this] { return finished_; })) return;
   timed_out_.store(true);
-  vcpu_.Kick();
+  for (auto& hart : harts_) hart->vcpu->Kick();
+  if (ordering_) ordering_->Stop(true);
 }
 
-void Machine::Loop() {
+// The stop protocol's wake-up. After an exit the other vCPUs stop at their next landmarks
+// (so that replay can stop them there too): only sleepers are woken. After anything else
+// the run's end state does not matter: every vCPU is kicked out of KVM_RUN.
+void Machine::WakeAll() {
+  const bool abandon = stop_.outcome() != machine::Outcome::kExited;
+  if (ordering_) ordering_->Stop(abandon);
+  if (abandon) {
+    for (auto& hart : harts_) hart->vcpu->Kick();
+  }
+}
+
+void Machine::HartThread(Hart& hart) {
   UnblockKickOnThisThread();
-  vcpu_.BindToCallingThread();
-  const auto started = std::chrono::steady_clock::now();
-  auto guest_time = [&] { result_.guest_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  hart.vcpu->BindToCallingThread();
   try {
-    if (host_time_) host_time_->Start();
-    guest_entries_.emplace(host_time_.get(), Here());
-    RunLoop();
-    guest_time();
-  } catch (const Stopped&) {
-    guest_time();
+    if (!smp()) {
+      if (host_time_) host_time_->Start();
+      guest_entries_.emplace(host_time_.get(), hart.Here());
+    }
+    RunLoop(hart);
+  } catch (const Finished&) {
   } catch (const replay::Divergence& d) {
-    stop_ = Stop{machine::Outcome::kDiverged, DivergenceMessage(d), d};
+    stop_.Diverged(d);
   } catch (const replay::LogError& e) {
-    stop_ = Stop{machine::Outcome::kLogDamaged, e.what(), std::nullopt};
+    stop_.Stop(machine::Outcome::kLogDamaged, e.what());
+  } catch (const replay::UnreplayableLog& e) {
+    stop_.Stop(machine::Outcome::kLogDamaged, e.what());
   } catch (const std::exception& e) {
-    stop_ = Stop{machine::Outcome::kHostError, e.what(), std::nullopt};
+    stop_.Stop(machine::Outcome::kHostError, (smp() ? "vcpu " + std::to_string(hart.id) + ": " : std::string()) + e.what());
   }
-  vcpu_.UnbindThread();
-
-  machine::RunResult& run = result_.run;
-  run.outcome = stop_ ? stop_->outcome : machine::Outcome::kExited;
-  if (stop_) {
-    run.error = stop_->error;
-    run.divergence = stop_->divergence;
+  hart.stopped_at = std::chrono::steady_clock::now();
+  hart.vcpu->UnbindThread();
+  if (ordering_) ordering_->Finished(hart.id, hart.landmarks);
+  // Replay: once every vCPU reached its recorded end, the machine has stopped.
+  if (stop_.VcpuFinished() == harts_.size() && !stop_.stopping()) {
+    if (stop_.exit()) {
+      stop_.Stop(machine::Outcome::kExited, "");
+    } else if (final_ && !world_.FinalLandmarksEndAnIncompleteLog()) {
+      // A complete log ends with the guest's exit: every vCPU at its end without it is a divergence.
+      stop_.Diverged(replay::Divergence{hart.Here(), "exit", "the guest's exit, as recorded",
+                                        "every vCPU reached its recorded end without it"});
+    } else {
+      stop_.Stop(final_ ? machine::Outcome::kReachedCounts : machine::Outcome::kFault,
+                 final_ ? "" : "every vCPU stopped without an exit");
+    }
   }
-  machine::VcpuFinal vcpu{exits_, 0, 0};
-  try {
-    const kvm_regs& regs = vcpu_.Regs();
-    vcpu.pc = regs.rip;
-    vcpu.register_hash = RegisterHash(regs, vcpu_.Sregs());
-    run.memory_hash = CurrentMemoryHash(true);
-  } catch (const std::exception& e) {
-    if (run.error.empty()) run.error = e.what();
-  }
-  run.vcpus = {vcpu};
-  emu::StateHasher state;
-  state.Add(vcpu.register_hash);
-  state.Add(run.memory_hash);
-  run.state_hash = state.Finish();
+  stop_.ThreadEnded();
 }
 
-void Machine::RunLoop() {
+// Counts a landmark. Returns false when the vCPU stops there without acting on it: the
+// machine is stopping (another vCPU wrote the exit register), or replay reached the
+// landmark where the recording's vCPU stopped — unless that is where it wrote the exit
+// register, which replay then does too.
+bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
+  ++hart.landmarks;
+  hart.published.store(hart.landmarks, std::memory_order_relaxed);
+  if (!live_ && !smp()) RefreshFromLog(hart);
+  if (final_) {
+    const uint64_t end = (*final_)[hart.id];
+    if (world_.FinalLandmarksEndAnIncompleteLog()) {
+      // The log vouches for nothing beyond its last landmark: stop before handling this one.
+      if (hart.landmarks <= end) return true;
+      --hart.landmarks;
+      hart.published.store(hart.landmarks, std::memory_order_relaxed);
+      return false;
+    }
+    if (hart.landmarks > end) {
+      throw replay::Divergence{hart.Here(), "exit count", "the recording stopped at exit " + std::to_string(end),
+                               "the guest went on (" + ExitReasonName(hart.vcpu->run().exit_reason) + ")"};
+    }
+    return hart.landmarks < end || exit_write;
+  }
+  return !stop_.stopping();
+}
+
+void Machine::RunLoop(Hart& hart) {
+  Vcpu& vcpu = *hart.vcpu;
   for (;;) {
-    guest_entries_->Entering(Here());
-    if (!vcpu_.Run()) {
-      vcpu_.ClearKick();
-      if (timed_out_.load()) {
-        char seconds[32];
-        std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(options_.timeout.count()) / 1000.0);
-        Fault(std::string("the guest did not stop within the timeout of ") + seconds + " s (it was at exit " +
-              std::to_string(exits_) + ")");
-      }
+    if (ordering_) ordering_->BeforeRun(hart.id, hart.landmarks);
+    if (guest_entries_) guest_entries_->Entering(hart.Here());
+    switch (vcpu.Run()) {
+      case Vcpu::Stop::kKicked:
+        vcpu.ClearKick();
+        if (interrupted_.load()) Interrupted(hart);
+        if (timed_out_.load()) {
+          Fault(hart, "the guest did not stop within the timeout of " + Seconds(options_.timeout) + " s (it was at exit " +
+                          std::to_string(hart.landmarks) + ")");
+        }
+        if (stop_.stopping()) throw Finished{};
+        continue;
+      case Vcpu::Stop::kMemoryFault:
+        HandleMemoryFault(hart, false);
+        continue;
+      case Vcpu::Stop::kExit:
+        break;
+    }
+    const VmExit exit = DecodeExit(vcpu.run());
+    if (exit.kind == VmExit::Kind::kMmio && exit.address < options_.ram_bytes) {
+      if (HandleRamMmio(hart)) continue;
+    }
+    if (ordering_ && exit.kind == VmExit::Kind::kInternalError && exit.detail == KVM_INTERNAL_ERROR_EMULATION &&
+        HandleMemoryFault(hart, true)) {
       continue;
     }
-    const VmExit exit = DecodeExit(vcpu_.run());
-    ++exits_;
-    exits_published_.store(exits_, std::memory_order_relaxed);
-    const replay::Landmark at = Here();
-    if (!live_) RefreshFromLog(at);
-    if (final_exits_.has_value() && exits_ > *final_exits_) {
-      throw replay::Divergence{at, "exit count", "the recording stopped at exit " + std::to_string(*final_exits_),
-                               "the guest went on (" + ExitReasonName(exit.reason) + ")"};
-    }
+    const bool exit_write = exit.kind == VmExit::Kind::kMmio && exit.is_write &&
+                            exit.address == kDevicesBase + static_cast<uint64_t>(DeviceRegister::kExit);
+    if (!ReachLandmark(hart, exit_write)) throw Finished{};
+    const replay::Landmark at = hart.Here();
+    if (ordering_) ordering_->AtExit(hart.id, at.count);
 
-    guest_entries_->Exited(at);
-    TakeCheckpointIfDue(at);
-    CompleteDiskIfDue(at);
-    const ExitAction action = HandleExit(exit, devices_, at);
+    if (guest_entries_) guest_entries_->Exited(at);
+    if (hart.id == 0) TakeCheckpointIfDue(hart, at);
+    if (hart.id == 0) CompleteDiskIfDue(hart, at);
+    const ExitAction action = HandleExit(exit, *hart.devices, at);
     switch (action.kind) {
       case ExitAction::Kind::kResume:
-        if (action.mmio_value) std::memcpy(vcpu_.run().mmio.data, &*action.mmio_value, sizeof *action.mmio_value);
+        if (action.mmio_value) std::memcpy(vcpu.run().mmio.data, &*action.mmio_value, sizeof *action.mmio_value);
         break;
+      case ExitAction::Kind::kRelax:
+        if (ordering_) {
+          ordering_->SpinWait(hart.id, at.count);
+        } else if (smp()) {
+          sched_yield();
+        }
+        break;
+      case ExitAction::Kind::kPark:
+        throw Finished{};
       case ExitAction::Kind::kHalt:
-        WaitInHalt(at);
+        if (ordering_) {
+          ordering_->Halted(hart.id, at.count, [&] { WaitInHalt(hart, at); });
+        } else {
+          WaitInHalt(hart, at);
+        }
         break;
-      case ExitAction::Kind::kStop: {
-        result_.run.exit_code = action.exit_code;
-        result_.run.exit_at = at;
-        const replay::Checkpoint final_state = CaptureState(at, true);
+      case ExitAction::Kind::kStop:
+        if (!stop_.RecordExit(at, action.exit_code)) throw Finished{};
+        if (final_ && hart.landmarks != (*final_)[hart.id]) {
+          throw replay::Divergence{at, "exit", "the guest's exit at exit " + std::to_string((*final_)[hart.id]), "an exit here"};
+        }
         // Before the stop record, which ends the log.
         if (host_time_) host_time_->Sample(at, replay::VcpuActivity::kStopped);
-        world_.MachineStopped(at, action.exit_code, final_state, console_out_.Digest());
-        return;
-      }
+        if (!final_) stop_.Stop(machine::Outcome::kExited, "");
+        throw Finished{};
       case ExitAction::Kind::kFault:
-        Fault(action.fault + " at exit " + std::to_string(exits_));
+        Fault(hart, action.fault + " at exit " + std::to_string(hart.landmarks));
     }
-    DeliverInterrupt(at);
+    DeliverInterrupt(hart, at);
   }
 }
 
-// --- checkpoints ------------------------------------------------------------------------
+// KVM_RUN failed with EFAULT: the guest touched a page its mapping does not allow (SMP:
+// CREW's protection). KVM reports no address, so the instruction at rip says which pages.
+// `emulation_failure`: the PVM backend could not emulate a CPL0 instruction (a locked one)
+// on a protected page: the same, if the instruction needs a page the vCPU lacks (returns
+// false otherwise: a real emulation failure).
+bool Machine::HandleMemoryFault(Hart& hart, bool emulation_failure) {
+  const kvm_regs& regs = hart.vcpu->Regs();
+  if (!ordering_) Fault(hart, "the guest touched memory KVM could not map (KVM_RUN failed with EFAULT)");
+  uint8_t bytes[15] = {};
+  const uint64_t available = regs.rip < options_.ram_bytes ? std::min<uint64_t>(15, options_.ram_bytes - regs.rip) : 0;
+  if (available == 0) Fault(hart, "KVM_RUN failed with EFAULT with rip outside RAM");
+  memory_.Read(regs.rip, std::span(bytes, available));
+  std::string error;
+  const auto decoded = decoder_.Decode(std::span<const uint8_t>(bytes, available), regs, hart.vcpu->Sregs(), error);
+  if (!decoded) {
+    if (emulation_failure) return false;
+    Fault(hart, "a stop on a protected page (EFAULT): " + error);
+  }
+  const std::vector<PageAccess> needed = PagesTouched(ordering_->geometry(), decoded->accesses, kImageBase, options_.ram_bytes);
+  if (emulation_failure && !ordering_->Protects(hart.id, needed)) return false;
+  // A vCPU that stops here still reports the fault: replay must stop at it too.
+  const bool go_on = ReachLandmark(hart, false);
+  ++hart.faults;
+  if (!ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on)) throw Finished{};
+  return true;
+}
 
-void Machine::TakeCheckpointIfDue(replay::Landmark at) {
+// On the PVM backend CPL0 code is emulated, and its access to a protected page exits as
+// MMIO inside RAM, with the address. A CREW fault like the others; once the page is the
+// vCPU's, the VMM completes the access itself (KVM has emulated the instruction up to it).
+bool Machine::HandleRamMmio(Hart& hart) {
+  kvm_run& run = hart.vcpu->run();
+  if (!ordering_) Fault(hart, "an access to guest RAM exited as MMIO");
+  const MemoryAccess access{run.mmio.phys_addr, run.mmio.len, run.mmio.is_write != 0};
+  if (access.length > sizeof run.mmio.data || !memory_.Contains(access.address, access.length))
+    Fault(hart, "an MMIO exit inside RAM the VMM cannot complete");
+  const std::vector<PageAccess> needed = PagesTouched(ordering_->geometry(), std::span(&access, 1), kImageBase, options_.ram_bytes);
+  const bool go_on = ReachLandmark(hart, false);
+  ++hart.faults;
+  if (!ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on)) throw Finished{};
+  if (access.write) {
+    memory_.Write(access.address, std::span<const uint8_t>(run.mmio.data, access.length));
+  } else {
+    memory_.Read(access.address, std::span<uint8_t>(run.mmio.data, access.length));
+  }
+  return true;
+}
+
+// --- checkpoints (one vCPU) -------------------------------------------------------------
+
+void Machine::TakeCheckpointIfDue(Hart&, replay::Landmark at) {
   if (next_checkpoint_ == 0 || at.count != next_checkpoint_) return;
   {
     // The guest waits while its memory is hashed: on the wall axis, the checkpoint's cost.
     const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kCut);
-    world_.CheckpointTaken(CaptureState(at, false));
+    world_.CheckpointTaken(CaptureState(false));
   }
   if (live_) {
     next_checkpoint_ += options_.checkpoint_interval;
@@ -212,9 +455,9 @@ void Machine::TakeCheckpointIfDue(replay::Landmark at) {
   }
 }
 
-replay::Checkpoint Machine::CaptureState(replay::Landmark at, bool final) {
+replay::Checkpoint Machine::CaptureState(bool final) {
   replay::Checkpoint checkpoint;
-  checkpoint.vcpus.push_back({at, RegisterHash(vcpu_.Regs(), vcpu_.Sregs())});
+  for (auto& hart : harts_) checkpoint.vcpus.push_back({hart->Here(), RegisterHash(hart->vcpu->Regs(), hart->vcpu->Sregs())});
   checkpoint.memory_hash = CurrentMemoryHash(final);
   return checkpoint;
 }
@@ -222,34 +465,35 @@ replay::Checkpoint Machine::CaptureState(replay::Landmark at, bool final) {
 // The first hash reads every page that can hold data and, unless it is the last, starts
 // the dirty log; later ones rehash only the pages written since (KVM's log and the VMM's
 // own DMA). Most compute workloads reach their end with no checkpoint before it, and so
-// never pay for dirty logging.
+// never pay for dirty logging. Several vCPUs: the whole of RAM once, at the end.
 uint64_t Machine::CurrentMemoryHash(bool final) {
   if (!memory_hash_) return HashGuestMemory(memory_);
-  if (vm_.logs_dirty_pages()) {
-    memory_hash_->Update(vm_.TakeDirtyPages());
+  Vm& vm = *harts_[0]->vm;
+  if (vm.logs_dirty_pages()) {
+    memory_hash_->Update(vm.TakeDirtyPages());
   } else {
     memory_hash_->UpdateAll();
-    if (!final) vm_.StartDirtyLog();
+    if (!final) vm.StartDirtyLog();
   }
   return memory_hash_->value();
 }
 
-// --- the disk -----------------------------------------------------------------------------
+// --- the disk (hart 0's) ---------------------------------------------------------------------
 
 void Machine::StartDiskRead(const DiskRequest& request) {
   if (disk_reader_) disk_reader_->Start(request.disk_offset(), request.bytes());
   // Replay: the log says at which exit the bytes arrive (CompleteDiskIfDue).
 }
 
-void Machine::CompleteDiskIfDue(replay::Landmark at) {
+void Machine::CompleteDiskIfDue(Hart& hart, replay::Landmark at) {
   if (!disk_.in_flight().has_value()) return;
   if (live_) {
     if (!disk_reader_) return;
     std::optional<DiskReader::Done> done = disk_reader_->Poll();
     if (!done) return;
     if (!done->error.empty()) throw std::runtime_error(done->error);
-    FinishDiskRequest(at, std::move(done->data), options_.disk_shared);
-    interrupts_.Raise(kDiskVector, done->finished);
+    FinishDiskRequest(hart, at, std::move(done->data), options_.disk_shared);
+    hart.interrupts.Raise(kDiskVector, done->finished);
     return;
   }
   std::optional<replay::DmaWrite> dma = world_.ScheduledDma(0);
@@ -264,16 +508,18 @@ void Machine::CompleteDiskIfDue(replay::Landmark at) {
     dma->data.resize(dma->length);
     disk_image_->Read(dma->disk_offset, dma->data);
   }
-  FinishDiskRequest(at, std::move(dma->data), dma->from_shared_disk);
-  interrupts_.Raise(kDiskVector, clock_.Now());
+  FinishDiskRequest(hart, at, std::move(dma->data), dma->from_shared_disk);
+  hart.interrupts.Raise(kDiskVector, clock_.Now());
 }
 
-void Machine::FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data, bool from_shared_disk) {
+void Machine::FinishDiskRequest(Hart& hart, replay::Landmark at, std::vector<uint8_t> data, bool from_shared_disk) {
   const DiskRequest request = *disk_.in_flight();
   if (data.size() != request.bytes()) {
     throw replay::Divergence{at, "DMA length", std::to_string(request.bytes()) + " bytes requested",
                              std::to_string(data.size()) + " bytes"};
   }
+  // SMP: the DMA writes for hart 0, which must own the pages first.
+  if (ordering_ && !ordering_->GuestAccess(hart.id, at.count, request.address, data.size(), true)) throw Finished{};
   memory_.Write(request.address, data);
   if (memory_hash_) memory_hash_->NoteWritten(request.address, data.size());
   result_.dma_bytes += data.size();
@@ -286,38 +532,39 @@ void Machine::FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data, 
 
 // --- interrupts ---------------------------------------------------------------------------
 
-void Machine::DeliverInterrupt(replay::Landmark at) {
+void Machine::DeliverInterrupt(Hart& hart, replay::Landmark at) {
+  Vcpu& vcpu = *hart.vcpu;
   if (live_) {
     const auto now = clock_.Now();
-    if (const auto due = timer_.TakeDue(now)) interrupts_.Raise(kTimerVector, *due);
-    const std::optional<uint8_t> vector = interrupts_.Deliverable();
-    if (!vector || !vcpu_.ReadyForInterrupt()) return;
-    const auto due = interrupts_.Deliver(*vector);
+    if (const auto due = hart.timer.TakeDue(now)) hart.interrupts.Raise(kTimerVector, *due);
+    const std::optional<uint8_t> vector = hart.interrupts.Deliverable();
+    if (!vector || !vcpu.ReadyForInterrupt()) return;
+    const auto due = hart.interrupts.Deliver(*vector);
     const auto delay = static_cast<uint64_t>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count()));
     world_.DelayedInterruptTaken(at, *vector, delay);
-    vcpu_.InjectInterrupt(*vector);
-    ++result_.interrupts;
-    result_.interrupt_delays_ns.push_back(delay);
+    vcpu.InjectInterrupt(*vector);
+    ++hart.interrupts_taken;
+    hart.delays.push_back(delay);
     return;
   }
-  if (!next_interrupt_ || next_interrupt_->count != at.count) return;
-  const auto vector = static_cast<uint8_t>(next_interrupt_->cause);
-  if (!vcpu_.ReadyForInterrupt()) {
+  if (!hart.next_interrupt || hart.next_interrupt->count != at.count) return;
+  const auto vector = static_cast<uint8_t>(hart.next_interrupt->cause);
+  if (!vcpu.ReadyForInterrupt()) {
     throw replay::Divergence{at, "interrupt", "the guest able to take vector " + std::to_string(vector),
                              "interrupts blocked (IF clear or an interrupt in service)"};
   }
-  interrupts_.Deliver(vector);
+  hart.interrupts.Deliver(vector);
   world_.InterruptTaken(at, vector);
-  vcpu_.InjectInterrupt(vector);
-  ++result_.interrupts;
-  next_interrupt_ = world_.ScheduledInterrupt(0);
+  vcpu.InjectInterrupt(vector);
+  ++hart.interrupts_taken;
+  hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
 }
 
 // HLT: the guest waits for an interrupt. With IF clear nothing can wake it.
-void Machine::WaitInHalt(replay::Landmark at) {
-  if (vcpu_.run().if_flag == 0) Fault("the guest halted with interrupts disabled at exit " + std::to_string(exits_));
+void Machine::WaitInHalt(Hart& hart, replay::Landmark at) {
+  if (hart.vcpu->run().if_flag == 0) Fault(hart, "the guest halted with interrupts disabled at exit " + std::to_string(hart.landmarks));
   if (!live_) {
-    if (!next_interrupt_ || next_interrupt_->count != at.count) {
+    if (!hart.next_interrupt || hart.next_interrupt->count != at.count) {
       throw replay::Divergence{at, "halt", "an interrupt logged at this exit", "none: the guest would sleep forever"};
     }
     return;
@@ -325,32 +572,40 @@ void Machine::WaitInHalt(replay::Landmark at) {
   const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSleep);
   for (;;) {
     const auto now = clock_.Now();
-    if (const auto due = timer_.TakeDue(now)) interrupts_.Raise(kTimerVector, *due);
-    CompleteDiskIfDue(at);
-    if (interrupts_.Deliverable()) return;  // DeliverInterrupt injects it
-    if (timed_out_.load()) Fault("the guest halted and the timeout passed at exit " + std::to_string(exits_));
+    if (const auto due = hart.timer.TakeDue(now)) hart.interrupts.Raise(kTimerVector, *due);
+    if (hart.id == 0) CompleteDiskIfDue(hart, at);
+    if (hart.interrupts.Deliverable()) return;  // DeliverInterrupt injects it
+    if (interrupted_.load()) Interrupted(hart);
+    if (timed_out_.load()) Fault(hart, "the guest halted and the timeout passed at exit " + std::to_string(hart.landmarks));
+    if (stop_.stopping()) throw Finished{};
     auto wake = now + std::chrono::milliseconds(10);
-    if (const auto due = timer_.next_due()) wake = std::min(wake, *due);
-    if (disk_reader_ && disk_.in_flight()) {
+    if (const auto due = hart.timer.next_due()) wake = std::min(wake, *due);
+    if (hart.id == 0 && disk_reader_ && disk_.in_flight()) {
       disk_reader_->WaitUntil(wake);
-    } else if (!disk_.in_flight() && !timer_.next_due()) {
-      Fault("the guest halted with no timer running and no disk request in flight at exit " + std::to_string(exits_));
+    } else if ((hart.id != 0 || !disk_.in_flight()) && !hart.timer.next_due()) {
+      Fault(hart, "the guest halted with no timer running and no disk request in flight at exit " + std::to_string(hart.landmarks));
     } else {
       std::this_thread::sleep_until(wake);
     }
   }
 }
 
-void Machine::Fault(const std::string& why) {
+void Machine::Interrupted(Hart& hart) {
+  stop_.Stop(machine::Outcome::kInterrupted,
+             (smp() ? "vcpu " + std::to_string(hart.id) + ": " : std::string()) + "the run was interrupted at exit " + std::to_string(hart.landmarks));
+  throw Finished{};
+}
+
+void Machine::Fault(Hart& hart, const std::string& why) {
   std::string registers;
   try {
-    registers = DescribeRegisters(vcpu_.Regs(), vcpu_.Sregs());
+    registers = DescribeRegisters(hart.vcpu->Regs(), hart.vcpu->Sregs());
   } catch (const std::exception& e) {
     registers = std::string("registers unavailable: ") + e.what();
   }
-  stop_ = Stop{timed_out_.load() ? machine::Outcome::kTimeout : machine::Outcome::kFault, why + "; " + registers,
-               std::nullopt};
-  throw Stopped{};
+  stop_.Stop(timed_out_.load() ? machine::Outcome::kTimeout : machine::Outcome::kFault,
+             (smp() ? "vcpu " + std::to_string(hart.id) + ": " : std::string()) + why + "; " + registers);
+  throw Finished{};
 }
 
 }  // namespace rrkit::kvm

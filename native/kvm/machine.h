@@ -1,13 +1,20 @@
-// The kvm engine's machine: one VM with one vCPU in long mode over memfd-backed RAM, the
-// x86_64 board's devices, and the run loop that drives KVM_RUN on a thread of its own.
+// The kvm engine's machine: 1..8 vCPUs in long mode over memfd-backed RAM, the x86_64
+// board's devices, and the run loop that drives each vCPU's KVM_RUN on a thread of its own.
 //
-// A point in the run is a landmark: the number of synchronous VM exits the vCPU has taken
-// (MMIO, I/O, HLT, ...; a kick is not one). Everything from the world enters at an exit
-// through the World: device reads, the completion of disk reads, and interrupts, which
-// the VMM injects only at an exit where the guest can take them — so replay, counting the
-// same exits, feeds the same values and injects the same interrupts at the same points.
-// Checkpoints are taken at exits too: the register hash from the registers KVM reports at
-// the exit, the memory hash kept current with KVM's dirty-page log.
+// A point in a vCPU's run is a landmark: the number of synchronous VM exits it has taken
+// (MMIO, I/O, HLT, ...; a kick is not one), plus, with several vCPUs, its CREW faults
+// (docs/kvm-smp.md). Everything from the world enters at an exit through the World:
+// device reads, the completion of disk reads, and interrupts, which the VMM injects only
+// at an exit where the guest can take them — so replay, counting the same landmarks, feeds
+// the same values and injects the same interrupts at the same points. One vCPU:
+// checkpoints at exits, the memory hash kept current with KVM's dirty-page log.
+//
+// Several vCPUs: one VM per vCPU over the one memfd, each with its own host mapping, so
+// that each vCPU's page rights can differ (SMP recording enforces CREW by host page
+// protection, replay follows the recorded transfers; VcpuOrdering). The machine stops
+// when a vCPU writes the exit register: every other vCPU stops at its next landmark, so
+// that the final state is one replay can reach again (no PMU: a kick stops a vCPU at no
+// position replay could find).
 #pragma once
 
 #include <atomic>
@@ -20,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "kvm/access_decoder.h"
 #include "machine/console.h"
 #include "machine/host_time_samples.h"
 #include "kvm/devices_page.h"
@@ -31,20 +39,28 @@
 #include "kvm/interrupt_controller.h"
 #include "kvm/kvm_system.h"
 #include "kvm/memory_hash.h"
+#include "kvm/page_rights.h"
 #include "kvm/periodic_timer.h"
 #include "kvm/vcpu.h"
+#include "kvm/vcpu_ordering.h"
 #include "kvm/vm.h"
 #include "machine/run_result.h"
+#include "machine/stop_protocol.h"
 #include "replay/world.h"
 
 namespace rrkit::kvm {
 
 struct MachineOptions {
+  uint32_t vcpus = 1;
   uint64_t ram_bytes = uint64_t{128} << 20;
-  // Record/live: a checkpoint every this many exits (0 = never). Replay: the log decides.
+  // Several vCPUs: bytes per CREW page, in which each vCPU's view of RAM is protected
+  // (recording and replay; the log header's).
+  uint64_t crew_granularity = kPageBytes;
+  // Record/live: a checkpoint every this many exits (0 = never); one vCPU only. Replay:
+  // the log decides.
   uint64_t checkpoint_interval = 0;
-  // Record and replay: keep the memory hash current between checkpoints with KVM's dirty
-  // log, started at the first checkpoint; otherwise hash all of RAM once at the end.
+  // Record and replay on one vCPU: keep the memory hash current between checkpoints with
+  // KVM's dirty log, started at the first checkpoint; otherwise hash all of RAM once at the end.
   bool track_memory = false;
   machine::ConsoleOutput::Mode console = machine::ConsoleOutput::Mode::kStdout;
   std::chrono::milliseconds timeout{0};  // 0 = none
@@ -63,87 +79,98 @@ struct MachineOptions {
   std::chrono::microseconds host_time_period{1000};
 };
 
-// What a kvm run returns: every engine's result (landmarks are exits), and what the
-// board's devices did.
+// What a kvm run returns: every engine's result (landmarks are exits, and CREW faults),
+// and what the board's devices did.
 struct RunResult {
   machine::RunResult run;
   uint64_t interrupts = 0;
   uint64_t dma_bytes = 0;
   std::vector<uint64_t> interrupt_delays_ns;  // live and record: due time to delivery, per interrupt
-  // From the first KVM_RUN to the exit that stopped the run: the guest's own time, without
-  // the VMM's set-up and final state hash.
+  // From the first KVM_RUN to the stop: the guest's own time, without the VMM's set-up and
+  // final state hash.
   double guest_seconds = 0;
+  uint64_t crew_faults = 0;  // SMP: stops on protected pages, over all vCPUs
 };
+
+// What the machine is told to order its vCPUs with: nothing (a plain run, one vCPU), or
+// a factory that gets each vCPU's page protector once the VMs exist.
+using OrderingFactory =
+    std::function<std::unique_ptr<VcpuOrdering>(const std::vector<PageProtector*>& protectors, const ElfImage& image)>;
 
 class Machine {
  public:
   // `disk` (may be null) must outlive the machine. A replay needs it only when the log
-  // left the disk's bytes out.
+  // left the disk's bytes out. `ordering`: with several vCPUs, recording's CREW or
+  // replay's gate (null: a plain run).
   Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, machine::ConsoleInput input,
-          const ElfImage& image, const DiskImage* disk);
+          const ElfImage& image, const DiskImage* disk, const OrderingFactory& ordering = {});
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
-  // Runs the guest on a thread of its own until it stops. Call once.
+  // Runs the guest, each vCPU on a thread of its own, until it stops. Call once.
   RunResult Run();
 
-  // Exits taken so far (for progress reports from another thread).
-  uint64_t ExitsSoFar() const { return exits_published_.load(std::memory_order_relaxed); }
+  // Landmarks taken so far over all vCPUs (for progress reports from another thread).
+  uint64_t ExitsSoFar() const;
 
  private:
-  struct Stop {
-    machine::Outcome outcome;
-    std::string error;
-    std::optional<replay::Divergence> divergence;
-  };
+  struct Hart;
+  // Unwinds a vCPU's run loop: it stops for good at its current landmark.
+  struct Finished {};
 
-  void Loop();
-  void RunLoop();
+  void HartThread(Hart& hart);
+  void RunLoop(Hart& hart);
   void Timeout();
-  replay::Landmark Here() const { return {0, exits_}; }
+  void WakeAll();
+  bool smp() const { return harts_.size() > 1; }
 
-  // Replay: at each exit, reads the log on when the run has reached what was read.
-  void RefreshFromLog(replay::Landmark at);
+  // One landmark of `hart` (an exit or a CREW fault): counts it and says whether the vCPU
+  // stops there instead (the machine is stopping, or replay reached the recorded end).
+  bool ReachLandmark(Hart& hart, bool is_exit_write_to_stop);
+  bool HandleMemoryFault(Hart& hart, bool emulation_failure);
+  bool HandleRamMmio(Hart& hart);  // an emulated CPL0 access to a protected page (PVM)
+  void CheckpointOrStop(Hart& hart, replay::Landmark at);
+
+  // Replay on one vCPU: at each landmark, reads the log on when the run has reached what was read.
+  void RefreshFromLog(Hart& hart);
   // At the exit with landmark `at`, before the exit's own access is handled.
-  void TakeCheckpointIfDue(replay::Landmark at);
-  void CompleteDiskIfDue(replay::Landmark at);
+  void TakeCheckpointIfDue(Hart& hart, replay::Landmark at);
+  void CompleteDiskIfDue(Hart& hart, replay::Landmark at);
   void StartDiskRead(const DiskRequest& request);
-  void FinishDiskRequest(replay::Landmark at, std::vector<uint8_t> data, bool from_shared_disk);
+  void FinishDiskRequest(Hart& hart, replay::Landmark at, std::vector<uint8_t> data, bool from_shared_disk);
   // After the exit was handled: inject an interrupt if one is due and the guest can take it.
-  void DeliverInterrupt(replay::Landmark at);
-  void WaitInHalt(replay::Landmark at);
+  void DeliverInterrupt(Hart& hart, replay::Landmark at);
+  void WaitInHalt(Hart& hart, replay::Landmark at);
 
-  // `final`: no checkpoint follows (the stop), so the dirty log need not start.
-  replay::Checkpoint CaptureState(replay::Landmark at, bool final);
+  replay::Checkpoint CaptureState(bool final);
   uint64_t CurrentMemoryHash(bool final);
-  [[noreturn]] void Fault(const std::string& why);
+  [[noreturn]] void Fault(Hart& hart, const std::string& why);
+  // interruptRuns() asked the run to stop (SIGINT, SIGTERM): outcome interrupted.
+  [[noreturn]] void Interrupted(Hart& hart);
 
   MachineOptions options_;
   replay::World& world_;
   const bool live_;  // the world delivers live interrupts (plain run, recording)
   HostClock clock_;
   std::shared_ptr<MemoryFile> memory_file_;
-  GuestMemory memory_;
-  Vm vm_;
-  Vcpu vcpu_;
+  GuestMemory memory_;  // the VMM's own view of RAM (vCPU 0's VM maps it too)
   machine::ConsoleOutput console_out_;
   machine::ConsoleInput console_in_;
-  PeriodicTimer timer_;
-  InterruptController interrupts_;
   DiskDevice disk_;
   const DiskImage* disk_image_;
   std::unique_ptr<DiskReader> disk_reader_;
-  DevicesPage devices_;
   std::unique_ptr<MemoryHash> memory_hash_;
+  AccessDecoder decoder_;
+  std::vector<std::unique_ptr<Hart>> harts_;
+  std::unique_ptr<VcpuOrdering> ordering_;
+  machine::StopProtocol stop_;
 
-  uint64_t exits_ = 0;
-  std::atomic<uint64_t> exits_published_{0};
-  uint64_t next_checkpoint_ = 0;  // landmark of the next checkpoint; 0 = none
-  std::optional<replay::World::Scheduled> next_interrupt_;  // replay
-  std::optional<uint64_t> final_exits_;                     // replay: where the recording stopped
-  std::optional<Stop> stop_;
+  uint64_t next_checkpoint_ = 0;                // landmark of vCPU 0's next checkpoint; 0 = none (one vCPU)
+  std::optional<std::vector<uint64_t>> final_;  // replay: where each vCPU stopped in the recording
+  std::optional<replay::Landmark> final_exit_;  // replay: who wrote the exit register, where
   RunResult result_;
+  std::mutex result_mutex_;
   // Record --wall-samples only (null otherwise), and the vCPU's entries into the guest.
   std::unique_ptr<machine::HostTimeSamples> host_time_;
   std::optional<machine::HostTimeSamples::GuestEntries> guest_entries_;
@@ -153,6 +180,7 @@ class Machine {
   std::condition_variable watchdog_cv_;
   bool finished_ = false;
   std::atomic<bool> timed_out_{false};
+  std::atomic<bool> interrupted_{false};  // interruptRuns() (SIGINT, SIGTERM)
 };
 
 }  // namespace rrkit::kvm

@@ -80,11 +80,12 @@ void Vcpu::InjectInterrupt(uint8_t vector) {
   if (ioctl(fd_.get(), KVM_INTERRUPT, &interrupt) != 0) throw KvmError("KVM_INTERRUPT", errno);
 }
 
-bool Vcpu::Run() {
+Vcpu::Stop Vcpu::Run() {
   regs_cached_ = false;
   sregs_cached_ = false;
-  if (ioctl(fd_.get(), KVM_RUN, 0) == 0) return true;
-  if (errno == EINTR) return false;
+  if (ioctl(fd_.get(), KVM_RUN, 0) == 0) return Stop::kExit;
+  if (errno == EINTR) return Stop::kKicked;
+  if (errno == EFAULT) return Stop::kMemoryFault;
   throw KvmError("KVM_RUN", errno);
 }
 

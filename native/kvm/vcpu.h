@@ -47,9 +47,12 @@ class Vcpu {
   // KVM_RUN replaces the first.
   void InjectInterrupt(uint8_t vector);
 
-  // KVM_RUN on the calling thread. True at an exit (run().exit_reason says which); false
-  // when a kick interrupted it (EINTR). Throws KvmError for any other failure.
-  bool Run();
+  // KVM_RUN on the calling thread: at an exit (run().exit_reason says which), interrupted by
+  // a kick (EINTR), or stopped on a guest access the host mapping does not allow (EFAULT:
+  // KVM reports only the registers; SMP recording protects pages that way). Throws
+  // KvmError for any other failure.
+  enum class Stop { kExit, kKicked, kMemoryFault };
+  Stop Run();
 
   // The thread that calls Run() binds itself; Kick() signals it until it unbinds (before
   // it ends).

@@ -25,14 +25,33 @@ void ConsoleOutput::Flush() {
 }
 
 void ConsoleOutput::FlushLocked() {
+  if (pending_.empty()) return;
+  if (mode_ == Mode::kTagged) {
+    const uint64_t position = tag_ ? tag_() : 0;
+    const auto length = static_cast<uint32_t>(pending_.size());
+    char head[12];
+    for (int i = 0; i < 8; ++i) head[i] = static_cast<char>(position >> (8 * i));
+    for (int i = 0; i < 4; ++i) head[8 + i] = static_cast<char>(length >> (8 * i));
+    pending_.insert(0, head, sizeof head);
+  }
+  WriteAll(pending_.data(), pending_.size());
+  pending_.clear();
+}
+
+void ConsoleOutput::WriteAll(const char* bytes, size_t length) {
   size_t done = 0;
-  while (done < pending_.size()) {
-    const ssize_t n = write(STDOUT_FILENO, pending_.data() + done, pending_.size() - done);
+  while (done < length) {
+    const ssize_t n = write(STDOUT_FILENO, bytes + done, length - done);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // A non-blocking stdout (a pipe another process drains): wait until it takes more.
+      pollfd out{STDOUT_FILENO, POLLOUT, 0};
+      poll(&out, 1, -1);
+      continue;
+    }
     if (n <= 0) break;  // stdout closed: the guest keeps running, its output is dropped
     done += static_cast<size_t>(n);
   }
-  pending_.clear();
 }
 
 replay::OutputDigest ConsoleOutput::Digest() {

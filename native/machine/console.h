@@ -1,9 +1,14 @@
 // Where the guest's console goes (UART transmit) and where its input comes from (UART
 // receive). Output reaches stdout byte for byte, flushed at each newline and at stop.
+// Tagged (a replica's engine, src/replication/): each flush goes to stdout as a frame
+// "u64 position, u32 length, bytes" (little-endian), the position being what the tag
+// function returns at the flush — the log's record count, every record the bytes can
+// depend on included.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -14,8 +19,14 @@ namespace rrkit::machine {
 
 class ConsoleOutput {
  public:
-  enum class Mode { kStdout, kCapture };
+  enum class Mode { kStdout, kCapture, kTagged };
+  using Tag = std::function<uint64_t()>;
   explicit ConsoleOutput(Mode mode) : mode_(mode) {}
+  // kTagged: the position each flush carries (none set: 0).
+  void SetTag(Tag tag) {
+    std::lock_guard lock(mutex_);
+    tag_ = std::move(tag);
+  }
   ~ConsoleOutput() { Flush(); }
 
   void Put(uint8_t byte);
@@ -28,7 +39,10 @@ class ConsoleOutput {
  private:
   void FlushLocked();
 
+  void WriteAll(const char* bytes, size_t length);
+
   Mode mode_;
+  Tag tag_;
   std::mutex mutex_;
   std::string pending_;
   std::string captured_;

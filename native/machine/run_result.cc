@@ -10,6 +10,7 @@ const char* OutcomeName(Outcome outcome) {
     case Outcome::kTimeout: return "timeout";
     case Outcome::kHostError: return "host-error";
     case Outcome::kDiverged: return "diverged";
+    case Outcome::kInterrupted: return "interrupted";
     case Outcome::kLogDamaged: return "log-damaged";
   }
   return "host-error";

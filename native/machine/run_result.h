@@ -19,6 +19,7 @@ enum class Outcome {
   kTimeout,        // the run's timeout passed
   kHostError,      // rrkit failed
   kDiverged,       // replay: the guest did not follow the log; `divergence` says where
+  kInterrupted,    // stopped from outside (SIGINT, SIGTERM: machine/run_interrupts.h)
   kLogDamaged,     // replay: the log is damaged where the replay reached it; `error` says where
 };
 
@@ -41,6 +42,8 @@ struct RunResult {
   uint64_t memory_hash = 0;
   uint64_t state_hash = 0;  // every vCPU's registers and all memory
   double wall_seconds = 0;
+  // Asynchronous interrupts the vCPUs took.
+  uint64_t interrupts_taken = 0;
   std::string console;  // captured console output, when the run captured it
 };
 

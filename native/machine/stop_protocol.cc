@@ -1,8 +1,19 @@
 #include "machine/stop_protocol.h"
 
+#include <cstdio>
 #include <utility>
 
 namespace rrkit::machine {
+namespace {
+
+// "5", "0.25", "1.5": as few digits as the milliseconds need.
+std::string Seconds(std::chrono::milliseconds duration) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(duration.count()) / 1000.0);
+  return text;
+}
+
+}  // namespace
 
 StopProtocol::StopProtocol(std::function<void()> wake_all, std::string_view landmark_name)
     : wake_all_(std::move(wake_all)), landmark_name_(landmark_name) {}
@@ -54,8 +65,7 @@ void StopProtocol::WaitForThreads(uint32_t threads, std::chrono::milliseconds ti
   auto all_ended = [&] { return threads_ended_ == threads; };
   if (timeout.count() > 0 && !threads_cv_.wait_for(lock, timeout, all_ended)) {
     lock.unlock();
-    Stop(Outcome::kTimeout,
-         "the guest did not stop within the timeout of " + std::to_string(timeout.count() / 1000.0) + " s");
+    Stop(Outcome::kTimeout, "the guest did not stop within the timeout of " + Seconds(timeout) + " s");
     lock.lock();
   }
   threads_cv_.wait(lock, all_ended);

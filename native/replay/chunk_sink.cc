@@ -1,11 +1,37 @@
 #include "replay/chunk_sink.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <string_view>
 #include <system_error>
 
 namespace rrkit::replay {
 
-FileChunkSink::FileChunkSink(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "wb")) {
+namespace {
+
+// "/dev/fd/N" names descriptor N as inherited — a pipe or a socket (a replica's engine
+// writes its log to its parent), which Linux cannot reopen through /proc — so it is
+// duplicated rather than opened. Anything else is a file, created or truncated.
+std::FILE* OpenLogFile(const std::string& path) {
+  constexpr std::string_view kInherited = "/dev/fd/";
+  if (path.starts_with(kInherited)) {
+    const std::string digits = path.substr(kInherited.size());
+    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+      const int fd = ::fcntl(std::stoi(digits), F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) return nullptr;
+      std::FILE* file = ::fdopen(fd, "wb");
+      if (file == nullptr) ::close(fd);
+      return file;
+    }
+  }
+  return std::fopen(path.c_str(), "wb");
+}
+
+}  // namespace
+
+FileChunkSink::FileChunkSink(const std::string& path) : path_(path), file_(OpenLogFile(path)) {
   if (!file_) throw std::system_error(errno, std::generic_category(), "cannot create log " + path);
 }
 

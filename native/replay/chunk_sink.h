@@ -25,7 +25,8 @@ class ChunkSink {
   virtual void Flush() = 0;
 };
 
-// Writes the log to a file (created or truncated).
+// Writes the log to a file (created or truncated), or to an inherited descriptor named
+// /dev/fd/N (a pipe or socket: a replica's engine, src/replication/).
 class FileChunkSink final : public ChunkSink {
  public:
   explicit FileChunkSink(const std::string& path);

@@ -1,6 +1,7 @@
 #include "replay/chunk_source.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,6 +84,57 @@ void FollowingFileChunkSource::Cancel() {
     cancelled_ = true;
   }
   cancelled_cv_.notify_all();
+}
+
+StreamChunkSource::StreamChunkSource(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
+  if (::pipe2(cancel_pipe_, O_CLOEXEC) != 0) {
+    ::close(fd_);
+    throw IoError("cannot make a cancel pipe for", name_, 0);
+  }
+}
+
+StreamChunkSource::~StreamChunkSource() {
+  ::close(fd_);
+  ::close(cancel_pipe_[0]);
+  ::close(cancel_pipe_[1]);
+}
+
+bool StreamChunkSource::WaitReadable(int timeout_ms) {
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {cancel_pipe_[0], POLLIN, 0}};
+  for (;;) {
+    const int ready = ::poll(fds, 2, timeout_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) throw IoError("cannot poll", name_, offset_);
+    if (fds[1].revents != 0) return false;  // cancelled
+    return ready > 0 && fds[0].revents != 0;  // bytes, or the writer's end closed (read gives 0)
+  }
+}
+
+size_t StreamChunkSource::ReadOnce(std::span<uint8_t> out) {
+  for (;;) {
+    const ssize_t got = ::read(fd_, out.data(), out.size());
+    if (got >= 0) {
+      offset_ += static_cast<uint64_t>(got);
+      return static_cast<size_t>(got);
+    }
+    if (errno != EINTR) throw IoError("cannot read", name_, offset_);
+  }
+}
+
+size_t StreamChunkSource::Read(std::span<uint8_t> out) {
+  if (!WaitReadable(-1)) return 0;
+  return ReadOnce(out);
+}
+
+size_t StreamChunkSource::ReadAvailable(std::span<uint8_t> out) {
+  if (!WaitReadable(0)) return 0;
+  return ReadOnce(out);
+}
+
+void StreamChunkSource::Cancel() {
+  const uint8_t byte = 1;
+  while (::write(cancel_pipe_[1], &byte, 1) < 0 && errno == EINTR) {
+  }
 }
 
 size_t MemoryChunkSource::Read(std::span<uint8_t> out) {

@@ -2,11 +2,8 @@
 // bytes as a replay reaches them and keeps only the frame it is reading.
 //
 // Sources: a file (FileChunkSource); a file another process is still writing
-// (FollowingFileChunkSource: `rrkit replay --follow`); bytes in memory (tests, the fuzzer).
-// A replication link implements the same three calls over a socket: Read() returns what
-// recv() gives (blocking until at least one byte arrives, 0 once the primary closed the
-// connection, which reads as the end of an incomplete log unless the trailer came),
-// ReadAvailable() polls without blocking, and Cancel() shuts the socket down.
+// (FollowingFileChunkSource: `rrkit replay --follow`); a pipe or socket
+// (StreamChunkSource: a replica's log as it arrives); bytes in memory (tests, the fuzzer).
 #pragma once
 
 #include <chrono>
@@ -79,6 +76,33 @@ class FollowingFileChunkSource final : public ChunkSource {
   std::mutex mutex_;
   std::condition_variable cancelled_cv_;
   bool cancelled_ = false;
+};
+
+// A pipe or socket (a replica's log as it arrives, src/replication/): Read() returns what
+// read() gives, blocking until at least one byte arrives, and 0 once the writer closed its
+// end (the end of an incomplete log unless the trailer came: a backup taking over closes
+// it). ReadAvailable() polls without blocking; Cancel() wakes a blocked Read() through a
+// pipe of its own. Takes ownership of `fd`.
+class StreamChunkSource final : public ChunkSource {
+ public:
+  StreamChunkSource(int fd, std::string name);
+  ~StreamChunkSource() override;
+  StreamChunkSource(const StreamChunkSource&) = delete;
+  StreamChunkSource& operator=(const StreamChunkSource&) = delete;
+  size_t Read(std::span<uint8_t> out) override;
+  size_t ReadAvailable(std::span<uint8_t> out) override;
+  void Cancel() override;
+  std::string name() const override { return name_; }
+
+ private:
+  // Waits up to `timeout_ms` (-1: forever) for bytes or a cancel; true when bytes can be read.
+  bool WaitReadable(int timeout_ms);
+  size_t ReadOnce(std::span<uint8_t> out);
+
+  int fd_;
+  std::string name_;
+  int cancel_pipe_[2] = {-1, -1};
+  uint64_t offset_ = 0;
 };
 
 // Bytes already in memory, handed out in pieces of at most `piece` bytes (1 exercises a

@@ -4,15 +4,28 @@
 // TypeScript in the run result.
 #pragma once
 
+#include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "replay/landmark.h"
 
 namespace rrkit::replay {
 
-struct Divergence {
+// What makes a Divergence a std::exception, so that whatever catches exceptions in general
+// at a boundary (a thread, the addon) catches it too. Its own class because Divergence's
+// field `what` hides the function of that name.
+struct DivergenceException : std::exception {
+  const char* what() const noexcept override { return "replay diverged"; }
+};
+
+struct Divergence : DivergenceException {
+  Divergence() = default;
+  Divergence(Landmark at_, std::string what_, std::string expected_, std::string actual_)
+      : at(at_), what(std::move(what_)), expected(std::move(expected_)), actual(std::move(actual_)) {}
+
   Landmark at;
   std::string what;      // e.g. "input kind", "register hash", "memory hash"
   std::string expected;

@@ -48,4 +48,12 @@ class LogError : public std::runtime_error {
   std::string detail_;
 };
 
+// A log that reads without error but that this run cannot follow: records an engine has
+// no device for (DMA writes on emu), another vCPU count than the run's, CREW edges that
+// cannot all be honoured. Reported like a damaged log (code "unreplayable-log").
+class UnreplayableLog : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace rrkit::replay

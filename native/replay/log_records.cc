@@ -313,6 +313,21 @@ HostTimeRecord GetHostTime(Readers& r, Vcpus& vcpus) {
   return out;
 }
 
+void Put(Streams& s, Vcpus& vcpus, const CrewFaultRecord& r) {
+  PutLandmark(s.events, vcpus, r.at);
+  s.events.Varint(r.page << 1 | (r.write ? 1 : 0));  // Validate: the page fits in 63 bits
+  s.events.Varint(r.edges);
+}
+CrewFaultRecord GetCrewFault(Readers& r, Vcpus& vcpus) {
+  CrewFaultRecord out;
+  out.at = GetLandmark(r.events, vcpus);
+  const uint64_t page_and_write = r.events.Varint();
+  out.page = page_and_write >> 1;
+  out.write = (page_and_write & 1) != 0;
+  out.edges = r.events.Varint();
+  return out;
+}
+
 // The two streams of a payload: a varint length, the events, then the values.
 std::pair<ByteReader, ByteReader> SplitPayload(std::span<const uint8_t> payload, uint64_t file_offset, int64_t chunk) {
   ByteReader head(payload, file_offset, chunk, LogErrorCode::kBadRecord);
@@ -331,7 +346,8 @@ RecordKind KindOf(const Record& record) {
   static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
                                           RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
                                           RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead,
-                                          RecordKind::kModeSwitch,   RecordKind::kTurnSwitch,  RecordKind::kHostTime};
+                                          RecordKind::kModeSwitch,   RecordKind::kTurnSwitch,  RecordKind::kHostTime,
+                                          RecordKind::kCrewFault};
   static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
@@ -372,6 +388,10 @@ void ChunkEncoder::Validate(const Record& record) const {
           if constexpr (std::is_same_v<T, HostTimeRecord>) {
             const auto activity = static_cast<uint8_t>(r.activity);
             if (activity == 0 || activity > kMaxVcpuActivity) throw std::invalid_argument("log record: unknown vCPU activity " + std::to_string(activity));
+          }
+          if constexpr (std::is_same_v<T, CrewFaultRecord>) {
+            // The page shares a varint with the write bit.
+            if (r.page >> 63 != 0) throw std::invalid_argument("log record: CREW fault page " + std::to_string(r.page) + " does not fit in 63 bits");
           }
         }
       },
@@ -435,6 +455,7 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kModeSwitch: return GetModeSwitch(r, vcpus_);
     case RecordKind::kTurnSwitch: return GetTurnSwitch(r, vcpus_);
     case RecordKind::kHostTime: return GetHostTime(r, vcpus_);
+    case RecordKind::kCrewFault: return GetCrewFault(r, vcpus_);
   }
   events_.Fail(LogErrorCode::kBadRecord, at, "unknown record kind " + std::to_string(kind));
 }

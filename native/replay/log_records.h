@@ -37,7 +37,7 @@ enum class RecordKind : uint8_t {
   kModeSwitch = 11,   // serialized mode: a vCPU joins or leaves a group, where it stopped
   kTurnSwitch = 12,   // serialized mode: a vCPU's turn ends at a count; who holds it next
   kHostTime = 13,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
-  // 14 is another branch's kind this round (docs/log-format.md).
+  kCrewFault = 14,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
 };
 
 // What a vCPU did from a host-time sample on (HostTimeRecord). Part of the format: append only.
@@ -128,9 +128,20 @@ struct HostTimeRecord {
   VcpuActivity activity = VcpuActivity::kRunning;
 };
 
+// kvm SMP recording: at landmark `at` the vCPU stopped on an access to `page` that its
+// rights did not allow (`write`: it wanted to write). Such a stop is a landmark, as exact
+// as an exit; replay takes the page away from that vCPU just before it, so that it stops
+// at the same instruction, then checks that `edges` transfer edges lead into it (docs/kvm-smp.md).
+struct CrewFaultRecord {
+  Landmark at;
+  uint64_t page = 0;
+  bool write = false;
+  uint64_t edges = 0;
+};
+
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
                             MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, ModeSwitchRecord,
-                            TurnSwitchRecord, HostTimeRecord>;
+                            TurnSwitchRecord, HostTimeRecord, CrewFaultRecord>;
 
 // The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
 RecordKind KindOf(const Record& record);

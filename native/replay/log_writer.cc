@@ -18,12 +18,13 @@ LogWriter::~LogWriter() {
       closing_ = true;  // no trailer: the log stays incomplete
     }
   }
+  room_.notify_all();
   wake_io_.notify_one();
   if (io_thread_.joinable()) io_thread_.join();
 }
 
 void LogWriter::Append(const Record& record) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (closing_) throw std::logic_error("log writer: append after close");
   RethrowIfFailedLocked();
   const bool first_in_chunk = open_chunk_.empty();
@@ -32,6 +33,8 @@ void LogWriter::Append(const Record& record) {
   ++records_;
   if (open_chunk_.bytes() >= options_.max_chunk_bytes) {
     SealLocked();
+    room_.wait(lock, [this] { return queued_bytes_ <= options_.max_queued_bytes || io_error_ || closing_; });
+    RethrowIfFailedLocked();
   } else if (first_in_chunk) {
     wake_io_.notify_one();  // the IO thread may sleep with no deadline: start the age clock
   }
@@ -40,6 +43,12 @@ void LogWriter::Append(const Record& record) {
 void LogWriter::Seal() {
   std::lock_guard lock(mutex_);
   SealLocked();
+}
+
+uint64_t LogWriter::SealAndCount() {
+  std::lock_guard lock(mutex_);
+  SealLocked();
+  return records_;
 }
 
 void LogWriter::Close() {
@@ -62,6 +71,7 @@ void LogWriter::SealLocked() {
   if (open_chunk_.empty()) return;
   const uint32_t count = open_chunk_.records();
   pending_.push_back({ChunkSink::Frame::kChunk, open_chunk_.Take(), next_sequence_++, count});
+  queued_bytes_ += pending_.back().bytes.size();
   wake_io_.notify_one();
 }
 
@@ -87,6 +97,8 @@ void LogWriter::IoLoop() {
     }
     std::deque<PendingFrame> batch;
     batch.swap(pending_);
+    size_t batch_bytes = 0;
+    for (const PendingFrame& frame : batch) batch_bytes += frame.kind == ChunkSink::Frame::kChunk ? frame.bytes.size() : 0;
     lock.unlock();
     std::exception_ptr error;
     try {
@@ -104,6 +116,8 @@ void LogWriter::IoLoop() {
       error = std::current_exception();
     }
     lock.lock();
+    queued_bytes_ -= batch_bytes;
+    room_.notify_all();
     if (error) {
       io_error_ = error;
       return;  // later appends and Close() report it

@@ -27,6 +27,10 @@ class LogWriter {
     size_t max_chunk_bytes = 64 * 1024;                    // seal when the payload reaches this
     std::chrono::milliseconds max_chunk_age{1000};         // ... or when its first record is this old
     int deflate_level = kDefaultDeflateLevel;              // 0: store payloads uncompressed
+    // Sealed chunks not yet written: beyond this, Append waits for the I/O thread (a guest
+    // that logs faster than the chunks can be compressed and written slows down rather
+    // than filling memory).
+    size_t max_queued_bytes = size_t{32} << 20;
   };
 
   LogWriter(const LogHeader& header, std::shared_ptr<ChunkSink> sink, Options options);
@@ -38,10 +42,14 @@ class LogWriter {
   LogWriter& operator=(const LogWriter&) = delete;
 
   // Thread safe. Throws std::invalid_argument for an invalid record, std::logic_error after
-  // Close(), and rethrows the sink's error if writing has failed.
+  // Close(), and rethrows the sink's error if writing has failed. Waits while more than
+  // Options::max_queued_bytes of sealed chunks wait to be written.
   void Append(const Record& record);
   // Seal the open chunk now (no-op when it is empty).
   void Seal();
+  // Seal, and return how many records the log holds: an output produced before this call
+  // depends on none after them (a replica's output rule, src/replication/).
+  uint64_t SealAndCount();
   // Seal, write the trailer, wait for the sink to take everything. Idempotent.
   void Close();
 
@@ -68,6 +76,8 @@ class LogWriter {
 
   std::mutex mutex_;
   std::condition_variable wake_io_;
+  std::condition_variable room_;  // queued_bytes_ went down, or writing failed
+  size_t queued_bytes_ = 0;       // payloads sealed and not yet written
   ChunkEncoder open_chunk_;
   Clock::time_point open_chunk_started_{};
   uint32_t next_sequence_ = 0;

@@ -14,7 +14,7 @@ void ReplayThenLiveWorld::MachineStopped(Landmark exit_at, int exit_code, const 
 }
 
 std::optional<std::vector<uint64_t>> ReplayThenLiveWorld::SwitchLandmarks() {
-  if (is_live() || !replaying_.log_ended() || replaying_.FinalLandmarks().has_value()) return std::nullopt;
+  if (is_live() || !replaying_.log_ended() || replaying_.stopped_in_log()) return std::nullopt;
   return replaying_.LastLandmarks();
 }
 

@@ -36,7 +36,12 @@ class ReplayThenLiveWorld final : public World {
   std::optional<Checkpoint> ScheduledCheckpoint() override { return now().ScheduledCheckpoint(); }
   void CheckpointTaken(const Checkpoint& checkpoint) override { now().CheckpointTaken(checkpoint); }
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state, const OutputDigest& output) override;
-  std::optional<std::vector<uint64_t>> FinalLandmarks() override { return now().FinalLandmarks(); }
+  // Where the recording stopped, if the log says; not the end of an incomplete log, where
+  // this world goes live instead of stopping (SwitchLandmarks).
+  std::optional<std::vector<uint64_t>> FinalLandmarks() override {
+    if (!is_live() && replaying_.FinalLandmarksEndAnIncompleteLog()) return std::nullopt;
+    return now().FinalLandmarks();
+  }
   uint64_t Horizon(uint32_t vcpu) override { return now().Horizon(vcpu); }
   void Advance(uint32_t vcpu, uint64_t count) override { now().Advance(vcpu, count); }
   void Cancel() override { replaying_.Cancel(); }

@@ -1,5 +1,6 @@
 #include "replay/replaying_world.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <type_traits>
@@ -64,7 +65,8 @@ void ReplayingWorld::CopyRecordsTo(std::function<void(const Record&)> copy) {
 std::vector<uint64_t> ReplayingWorld::LastLandmarks() const {
   std::lock_guard lock(decode_mutex_);
   std::vector<uint64_t> out;
-  for (const auto& v : vcpus_) out.push_back(v->last_count + (v->last_is_during ? 1 : 0));
+  const bool past_during = options_.landmarks_count_instructions;
+  for (const auto& v : vcpus_) out.push_back(v->last_count + (past_during && v->last_is_during ? 1 : 0));
   return out;
 }
 
@@ -221,6 +223,9 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
         } else if constexpr (std::is_same_v<T, CrewTransferRecord>) {
           Consumed(1);  // the follower counts it from here
           if (transfers_.add) transfers_.add(r);
+        } else if constexpr (std::is_same_v<T, CrewFaultRecord>) {
+          Consumed(1);  // the follower keeps it from here
+          if (transfers_.add_fault) transfers_.add_fault(r);
         } else if constexpr (std::is_same_v<T, MachineStopRecord>) {
           Consumed(1);
           std::lock_guard lock(machine_mutex_);
@@ -245,7 +250,7 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
           // (emu) cannot have recorded any.
           if (!options_.replays_dma_writes) {
             Consumed(1);
-            throw std::invalid_argument("the log holds a DMA write (vcpu " + std::to_string(r.at.vcpu) + " @ " +
+            throw UnreplayableLog("the log holds a DMA write (vcpu " + std::to_string(r.at.vcpu) + " @ " +
                                         std::to_string(r.at.count) + "), which the " + header_.engine +
                                         " engine has no device for: it was not recorded on " + header_.engine);
           }
@@ -446,11 +451,29 @@ std::optional<DmaWrite> ReplayingWorld::ScheduledDma(uint32_t vcpu) {
 }
 
 std::optional<std::vector<uint64_t>> ReplayingWorld::FinalLandmarks() {
+  {
+    std::lock_guard lock(machine_mutex_);
+    if (stop_) {
+      std::vector<uint64_t> counts;
+      for (const auto& v : stop_->final_state.vcpus) counts.push_back(v.at.count);
+      return counts;
+    }
+  }
+  // An incomplete log read to its end: as far as it vouches. (A stop record without the
+  // trailer, a crash between the two, says where to end, above.)
+  if (FinalLandmarksEndAnIncompleteLog()) return LastLandmarks();
+  return std::nullopt;
+}
+
+bool ReplayingWorld::FinalLandmarksEndAnIncompleteLog() const {
+  if (stopped_in_log()) return false;
+  std::lock_guard lock(decode_mutex_);
+  return ended_ && !damage_.has_value() && !reader_->complete();
+}
+
+bool ReplayingWorld::stopped_in_log() const {
   std::lock_guard lock(machine_mutex_);
-  if (!stop_) return std::nullopt;
-  std::vector<uint64_t> counts;
-  for (const auto& v : stop_->final_state.vcpus) counts.push_back(v.at.count);
-  return counts;
+  return stop_.has_value();
 }
 
 }  // namespace rrkit::replay

@@ -34,9 +34,9 @@ namespace rrkit::replay {
 
 // A log whose records cannot be what a recording wrote: a vCPU's landmarks go back in log
 // order (records reordered, or CREW edges past a vCPU's end or forming a cycle).
-class LogOrderError : public std::runtime_error {
+class LogOrderError : public UnreplayableLog {
  public:
-  using std::runtime_error::runtime_error;
+  using UnreplayableLog::UnreplayableLog;
 };
 
 // What a replay read and checked: what `rrkit verify` reports, without reading the log again.
@@ -65,12 +65,19 @@ class ReplayingWorld final : public World {
     // Whether the engine replays DMA writes (kvm's devices); without, a log holding one is
     // refused where the replay reads it.
     bool replays_dma_writes = false;
+    // Whether a landmark counts instructions (emu), so that a record of what the instruction
+    // at count N did is consumed by running to N + 1; on kvm a landmark counts exits, and a
+    // record at exit N is consumed while the engine handles exit N (LastLandmarks).
+    bool landmarks_count_instructions = true;
   };
   // CREW replay: each transfer edge as it is decoded, and how many handed-over edges are
   // still waiting to be passed (they count towards the lookahead).
   struct TransferFollower {
     std::function<void(const CrewTransferRecord&)> add;
     std::function<size_t()> pending;
+    // kvm SMP: each CREW fault record (a stop on a protected page) as it is decoded; without
+    // one they are dropped.
+    std::function<void(const CrewFaultRecord&)> add_fault = {};
   };
 
   // Serialized mode: each mode or turn switch as it is decoded, with the number of
@@ -97,7 +104,12 @@ class ReplayingWorld final : public World {
   void CheckpointTaken(const Checkpoint& checkpoint) override;
   void MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                       const OutputDigest& output) override;
+  // Where each vCPU stopped in the recording, once the stop record has been read; for an
+  // incomplete log (no stop record), once it has been read to its end, LastLandmarks():
+  // replay stops there, since what the recording did after its last sealed chunk is unknown.
   std::optional<std::vector<uint64_t>> FinalLandmarks() override;
+  // Whether FinalLandmarks() is that end of an incomplete log.
+  bool FinalLandmarksEndAnIncompleteLog() const override;
   uint64_t Horizon(uint32_t vcpu) override;
   void Advance(uint32_t vcpu, uint64_t count) override;
   void Cancel() override;
@@ -114,12 +126,14 @@ class ReplayingWorld final : public World {
   // it replays into the one it goes on recording).
   void CopyRecordsTo(std::function<void(const Record&)> copy);
   // Once the log has ended: where each vCPU leaves it: its last landmark (0 for one it never
-  // names), or just after it when the log says what the instruction there did (an input:
-  // that instruction runs on the logged value).
+  // names), or, when landmarks count instructions, just after it when the log says what the
+  // instruction there did (an input: that instruction runs on the logged value).
   std::vector<uint64_t> LastLandmarks() const;
   // Whether the log has been read to its end, and whether it had its trailer.
   bool log_ended() const;
   bool log_complete() const;
+  // Whether the log held a stop record (read so far): where the recording stopped.
+  bool stopped_in_log() const;
   ReplayReport report() const;
   // Records decoded and not yet consumed (the lookahead; for tests and the bench).
   size_t lookahead() const { return pending_.load(std::memory_order_relaxed); }

@@ -40,6 +40,8 @@ class Session {
   ReplayingWorld* replaying() { return replaying_; }
   // Replay: what it read and checked, and (replay then live) where it went live.
   ReplayReport replay_report() const;
+  // Replay then live: whether the machine has gone live (read from any thread).
+  bool is_live() const { return then_live_ != nullptr && then_live_->is_live(); }
   // Recording (and replay then live with a next log): the log being written, for records
   // the World does not carry (CREW transfers).
   LogWriter* writer() { return writer_.get(); }

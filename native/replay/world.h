@@ -121,8 +121,13 @@ class World {
                               const OutputDigest& output) = 0;
 
   // Replay only: the landmark at which each vCPU stopped in the recording (to stop there),
-  // once the replay has read that far in the log.
+  // once the replay has read that far in the log; for an incomplete log, once it has been read
+  // to its end, the last landmark it vouches for on each vCPU.
   virtual std::optional<std::vector<uint64_t>> FinalLandmarks() = 0;
+  // Replay only: FinalLandmarks() is where an incomplete log stops vouching, not where the
+  // recording stopped: an engine that reaches it stops there (outcome reached-counts)
+  // rather than judging what lies beyond as a divergence.
+  virtual bool FinalLandmarksEndAnIncompleteLog() const { return false; }
 
   // Replay reads the log as it goes (ReplayingWorld). Every record of `vcpu` below its
   // horizon has been read, so the vCPU runs freely up to it (ScheduledInterrupt,

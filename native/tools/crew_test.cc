@@ -705,6 +705,31 @@ void TestBadLogs() {
   });
   check_contains(stalled, "no vCPU advanced");
   check_contains(stalled, "vcpu 1: @ 5 waiting for vcpu 0 to reach 10 (it is at 3)");
+
+  // With a running-stall timeout, a predecessor that is not waiting anywhere (kvm: a long
+  // stretch between exits) is given that long; one waiting at a gate itself is not.
+  WithinSeconds(30, "running predecessor", [&] {
+    ReplayGate gate(2, {{1, 0, 10, 1, 5}}, std::nullopt,
+                    ReplayGate::Options{std::chrono::milliseconds(100), std::chrono::milliseconds(5000)});
+    gate.Publish(0, 3);
+    std::thread zero([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));  // six stall timeouts without a landmark
+      gate.Publish(0, 10);
+    });
+    gate.WaitAt(1, 5);  // does not throw
+    zero.join();
+  });
+  // ... but not forever: a predecessor stuck outside the gate fails after that timeout.
+  std::string stuck;
+  WithinSeconds(30, "stuck predecessor, running timeout", [&] {
+    ReplayGate gate(2, {{1, 0, 10, 1, 5}}, std::nullopt,
+                    ReplayGate::Options{std::chrono::milliseconds(100), std::chrono::milliseconds(400)});
+    gate.Publish(0, 3);
+    const auto started = std::chrono::steady_clock::now();
+    stuck = ErrorOf<ReplayStalled>([&] { gate.WaitAt(1, 5); });
+    if (std::chrono::steady_clock::now() - started < std::chrono::milliseconds(400)) stuck = "failed before the running timeout";
+  });
+  check_contains(stuck, "no vCPU advanced");
 }
 
 // ---------------------------------------------------------------- measurements

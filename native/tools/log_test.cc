@@ -4,6 +4,8 @@
 // as its own vitest case.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <exception>
 #include <cstdio>
 #include <functional>
@@ -18,6 +20,8 @@
 #include <unistd.h>
 
 #include "replay/chunk_codec.h"
+#include "replay/chunk_sink.h"
+#include "replay/chunk_source.h"
 #include "replay/crc32c.h"
 #include "replay/log_reader.h"
 #include "replay/log_writer.h"
@@ -88,6 +92,8 @@ std::vector<Record> OneOfEachKind() {
       DelayedInterruptRecord{{1, 3100}, 0x20, 123456},
       DiskReadRecord{{0, 3200}, 0x200000, 4096 * 512, 65536},
       HostTimeRecord{{1, 3300}, 1'234'567'890, VcpuActivity::kPageWait},
+      CrewFaultRecord{{1, 3300}, 0x80043, true, 2},
+      CrewFaultRecord{{0, 3250}, 0x7fffffffffffffffull, false, 0},  // the largest page the page/write packing holds
       MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6), {42, 0x1234567890abcdefull}},
       ModeSwitchRecord{{1, 9100}, 7, true},
       TurnSwitchRecord{{1, 9200}, 0},
@@ -130,6 +136,8 @@ bool SameRecord(const Record& a, const Record& b) {
           return SameLandmark(x.at, y.at) && x.cause == y.cause && x.delay_ns == y.delay_ns;
         else if constexpr (std::is_same_v<T, HostTimeRecord>)
           return SameLandmark(x.at, y.at) && x.ns == y.ns && x.activity == y.activity;
+        else if constexpr (std::is_same_v<T, CrewFaultRecord>)
+          return SameLandmark(x.at, y.at) && x.page == y.page && x.write == y.write && x.edges == y.edges;
         else if constexpr (std::is_same_v<T, DiskReadRecord>)
           return SameLandmark(x.at, y.at) && x.address == y.address && x.disk_offset == y.disk_offset && x.length == y.length;
         else if constexpr (std::is_same_v<T, ModeSwitchRecord>)
@@ -228,6 +236,13 @@ TEST(TestInvalidRecordsRejected, "writer: invalid records refused, the log stays
     threw = true;
   }
   CHECK(threw);
+  threw = false;
+  try {
+    writer.Append(CrewFaultRecord{{0, 3}, 1ull << 63, true, 0});  // the page would lose its top bit
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
   writer.Append(InputRecord{{1, 5}, InputKind::kClock, 9});
   writer.Close();
   const LogContents log = ReadLog(sink->bytes());
@@ -293,6 +308,56 @@ TEST(TestConcurrentAppends, "writer: appends from four threads keep each vCPU's 
     ++next[v];
   }
   CHECK(in_order);
+}
+
+// A sink that takes nothing until opened: the writer's I/O thread blocks in Write().
+class GatedSink final : public ChunkSink {
+ public:
+  void Write(Frame /*frame*/, std::span<const uint8_t> bytes) override {
+    std::unique_lock lock(mutex_);
+    open_cv_.wait(lock, [this] { return open_; });
+    bytes_ += bytes.size();
+  }
+  void Flush() override {}
+  void Open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    open_cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable open_cv_;
+  bool open_ = false;
+  size_t bytes_ = 0;
+};
+
+TEST(TestWriterBackpressure, "writer: with the sink stuck, appends wait once the queued chunks reach the bound, then go on") {
+  auto sink = std::make_shared<GatedSink>();
+  LogWriter::Options options;
+  options.max_chunk_bytes = 1024;
+  options.max_queued_bytes = 16 * 1024;
+  LogWriter writer(TestHeader(1), sink, options);
+  constexpr uint64_t kRecords = 20'000;  // ~180 KB of entropy values: far beyond the bound
+  std::atomic<uint64_t> appended{0};
+  std::thread appender([&] {
+    for (uint64_t i = 0; i < kRecords; ++i) {
+      writer.Append(InputRecord{{0, i * 7}, InputKind::kEntropy, i * 0x9e3779b97f4a7c15ull});
+      appended.store(i + 1);
+    }
+  });
+  // The header's write blocks the I/O thread; the appender must stop near the bound
+  // (16 KiB of ~9-byte records, plus the batch the I/O thread holds) rather than run on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t stalled_at = appended.load();
+  CHECK(stalled_at < kRecords);
+  CHECK(stalled_at < 4'000);
+  sink->Open();
+  appender.join();
+  writer.Close();
+  CHECK(appended.load() == kRecords);
 }
 
 // 10 s of a compute workload at 100 MIPS with a 1 kHz timer: per interrupt, the interrupt
@@ -372,6 +437,47 @@ TEST(TestStreamingSources, "sources: a trickling source, a file followed while i
   LogReader idle(std::make_unique<FollowingFileChunkSource>(path, std::chrono::milliseconds(50), std::chrono::milliseconds(1)));
   CHECK(!idle.Next() && !idle.complete());
   std::filesystem::remove(path);
+}
+
+TEST(TestStreamSource, "sources: a log written to /dev/fd/N of a pipe and read from the other end as it arrives; the writer's close ends it; Cancel wakes a blocked read") {
+  int fds[2];
+  CHECK(::pipe(fds) == 0);
+  constexpr uint64_t kRecords = 2000;
+  uint64_t counted_at_seal = 0;
+  std::thread writer_thread([&] {
+    {
+      LogWriter writer(TestHeader(1), std::make_shared<FileChunkSink>("/dev/fd/" + std::to_string(fds[1])),
+                       {256, std::chrono::milliseconds(1000)});
+      for (uint64_t i = 0; i < kRecords; ++i) {
+        writer.Append(InputRecord{{0, i * 3}, InputKind::kEntropy, i});
+        if (i == kRecords / 2) counted_at_seal = writer.SealAndCount();
+      }
+      // No Close(): the log ends incomplete, as when a primary dies.
+    }
+    ::close(fds[1]);  // the sink held a duplicate; this was the last write end
+  });
+  LogReader reader(std::make_unique<StreamChunkSource>(fds[0], "a pipe"));
+  uint64_t read = 0;
+  bool in_order = true;
+  while (auto r = reader.Next()) {
+    in_order = in_order && std::get<InputRecord>(*r).value == read;
+    ++read;
+  }
+  writer_thread.join();
+  CHECK(read == kRecords && in_order && !reader.complete());
+  CHECK(counted_at_seal == kRecords / 2 + 1);
+
+  int idle[2];
+  CHECK(::pipe(idle) == 0);
+  StreamChunkSource blocked(idle[0], "an idle pipe");
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    blocked.Cancel();
+  });
+  uint8_t byte = 0;
+  CHECK(blocked.Read({&byte, 1}) == 0);  // returns once cancelled, though the writer is still open
+  canceller.join();
+  ::close(idle[1]);
 }
 
 // Two vCPUs whose records interleave in the log, vCPU 0 reading ahead while vCPU 1 consumes

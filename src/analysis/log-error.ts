@@ -17,6 +17,25 @@ export type LogErrorCode =
   | 'bad-trailer'
   | 'trailing-data';
 
+const LOG_ERROR_CODES: ReadonlySet<string> = new Set<LogErrorCode>([
+  'io',
+  'empty',
+  'bad-magic',
+  'bad-version',
+  'bad-header',
+  'truncated',
+  'bad-frame',
+  'bad-crc',
+  'bad-sequence',
+  'bad-record',
+  'bad-trailer',
+  'trailing-data',
+]);
+
+export function isLogErrorCode(code: string): code is LogErrorCode {
+  return LOG_ERROR_CODES.has(code);
+}
+
 /** `chunk` for problems in the file header. */
 export const HEADER_CHUNK = -1;
 /** `chunk` for problems in the trailer. */
@@ -41,4 +60,13 @@ export class LogFormatError extends Error {
     // An unreadable file has no chunk or offset worth naming.
     super(code === 'io' ? detail : `${code} ${where(chunk, offset)}: ${detail}`);
   }
+}
+
+/**
+ * A log that reads without error but that this run cannot follow (records the engine has no
+ * device for, another vCPU count, CREW edges that cannot all be honoured): reported like a
+ * damaged log. One line.
+ */
+export class UnreplayableLog extends Error {
+  override name = 'UnreplayableLog';
 }

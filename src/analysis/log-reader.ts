@@ -7,8 +7,10 @@
  * that a log of millions of records can be summarised without holding them; readLog keeps
  * them all. scanLogFile reads the file a piece at a time.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
+import { printable } from '../files/printable.js';
+import { FileRefused, openRegularFile } from '../files/regular-file.js';
 import { ByteReader } from './byte-reader.js';
 import { crc32c } from './crc32c.js';
 import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from './log-error.js';
@@ -299,14 +301,18 @@ function readTrailer(source: ByteSupplier, start: number, chunkCount: number, re
   return trailer;
 }
 
-/** Reads a file a piece at a time, keeping only the piece asked for. */
+/**
+ * Reads a file a piece at a time, keeping only the piece asked for. The file is checked
+ * first (a regular file: a FIFO, a device or a directory is LogFormatError('io') before
+ * anything is read); its size needs no bound, since only a chunk at a time is held.
+ */
 function withFile<T>(path: string, body: (source: ByteSupplier) => T): T {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    ({ fd } = openRegularFile(path, 'log'));
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new LogFormatError('io', HEADER_CHUNK, 0, `cannot read ${path}: ${reason}`);
+    if (error instanceof FileRefused) throw new LogFormatError('io', HEADER_CHUNK, 0, error.message);
+    throw error;
   }
   try {
     return body({
@@ -319,7 +325,7 @@ function withFile<T>(path: string, body: (source: ByteSupplier) => T): T {
             got = readSync(fd, out, done, length - done, at + done);
           } catch (error) {
             const reason = error instanceof Error ? error.message : String(error);
-            throw new LogFormatError('io', HEADER_CHUNK, at + done, `cannot read ${path}: ${reason}`);
+            throw new LogFormatError('io', HEADER_CHUNK, at + done, `cannot read ${printable(path)}: ${reason}`);
           }
           if (got === 0) break;
           done += got;
@@ -346,6 +352,11 @@ export function readLogFile(path: string): LogContents {
 /** Scans a log file (see scanLog) a chunk at a time; a missing or unreadable file is LogFormatError('io'). */
 export function scanLogFile(path: string, visit: RecordVisitor): LogOutline {
   return withFile(path, (source) => scanSupplied(source, visit));
+}
+
+/** Reads and validates a log's header from its first bytes (a log arriving on a stream). */
+export function readLogHeader(bytes: Buffer): LogHeader {
+  return readHeader(bufferSupplier(bytes)).header;
 }
 
 /** Reads and validates only a log file's header (what a replay needs before it starts). */

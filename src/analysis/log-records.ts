@@ -24,7 +24,7 @@ export const RecordKind = {
   modeSwitch: 11,
   turnSwitch: 12,
   hostTime: 13,
-  // 14 is another branch's kind this round (docs/log-format.md).
+  crewFault: 14,
 } as const;
 
 /** Input kinds whose value encoding is not a delta from the previous value. */
@@ -138,6 +138,13 @@ export interface HostTimeRecord extends Landmark {
   /** VCPU_ACTIVITY_NAMES */
   activity: number;
 }
+/** kvm SMP: the vCPU stopped at this landmark on `page`, which its rights did not allow (`write`: it wanted to write); `edges` transfer edges lead into it. */
+export interface CrewFaultRecord extends Landmark {
+  type: 'crew-fault';
+  page: bigint;
+  write: boolean;
+  edges: bigint;
+}
 
 export type LogRecord =
   | InputRecord
@@ -151,7 +158,8 @@ export type LogRecord =
   | DiskReadRecord
   | ModeSwitchRecord
   | TurnSwitchRecord
-  | HostTimeRecord;
+  | HostTimeRecord
+  | CrewFaultRecord;
 
 export type RecordType = LogRecord['type'];
 
@@ -262,6 +270,11 @@ export class ChunkDecoder {
       case RecordKind.turnSwitch: {
         const where = this.landmark();
         return { type: 'turn-switch', ...where, next: this.vcpu() };
+      }
+      case RecordKind.crewFault: {
+        const where = this.landmark();
+        const pageAndWrite = e.varint();
+        return { type: 'crew-fault', ...where, page: pageAndWrite >> 1n, write: (pageAndWrite & 1n) === 1n, edges: e.varint() };
       }
       default:
         return e.fail(at, `unknown record kind ${kind}`);

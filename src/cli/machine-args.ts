@@ -1,46 +1,48 @@
 /** Checks and conversions for the machine options that run, record and demo share. */
-import { readFile } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
 import type { ConsoleInput, Engine } from '../engines/engine.js';
 import { DEFAULT_ENGINE, engineFor, engineNamed } from '../engines/index.js';
+import { openRegularFile } from '../files/regular-file.js';
 import { findWorkload, resolveGuest } from '../guests/catalog.js';
 import { readGuestImage, type GuestImage } from '../guests/image.js';
+import type { ReadPath } from '../session/log-destination.js';
+import { MAX_DISK_BYTES } from '../session/recorded-disk.js';
 import { UsageError } from './errors.js';
+import { numberOption } from './number-option.js';
 
 /** The most vCPUs any engine has, for help texts (each engine checks its own limit). */
 export function maxVcpusHelp(): string {
   return `1..${engineNamed(DEFAULT_ENGINE).maxVcpus} on emu`;
 }
 
-export function checkVcpus(vcpus: number, engine: Engine): number {
-  if (engine.maxVcpus === 1 && vcpus !== 1) throw new UsageError(`--vcpus ${vcpus}: the ${engine.name} engine runs one vCPU`);
-  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > engine.maxVcpus)
-    throw new UsageError(`--vcpus must be an integer from 1 to ${engine.maxVcpus}, not ${vcpus}`);
-  return vcpus;
+/** `--vcpus` as typed (default 1). */
+export function checkVcpus(raw: string | number | undefined, engine: Engine): number {
+  if (engine.maxVcpus === 1) {
+    const vcpus = numberOption('--vcpus', raw, { integer: true, min: 1, max: Number.MAX_SAFE_INTEGER }) ?? 1;
+    if (vcpus !== 1) throw new UsageError(`--vcpus ${vcpus}: the ${engine.name} engine runs one vCPU`);
+    return vcpus;
+  }
+  return numberOption('--vcpus', raw, { integer: true, min: 1, max: engine.maxVcpus }) ?? 1;
 }
 
-export function checkRamMiB(ram: number): number {
-  if (!Number.isInteger(ram) || ram < 1 || ram > 4096)
-    throw new UsageError(`--ram must be an integer number of MiB from 1 to 4096, not ${ram}`);
-  return ram;
+/** `--ram` as typed, or undefined for the engine's default. */
+export function checkRamMiB(raw: string | number | undefined): number | undefined {
+  return numberOption('--ram', raw, { integer: true, min: 1, max: 4096, unit: 'MiB' });
 }
 
-/** `--threads`: host threads for the vCPUs (emu runs them M:N); absent: the host's cores. */
-export function checkThreads(threads: number | undefined): number | undefined {
-  if (threads === undefined) return undefined;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 1024)
-    throw new UsageError(`--threads must be an integer from 1 to 1024, not ${threads}`);
-  return threads;
+/** `--threads` as typed: host threads for the vCPUs (emu runs them M:N); absent: the host's cores. */
+export function checkThreads(raw: string | number | undefined): number | undefined {
+  return numberOption('--threads', raw, { integer: true, min: 1, max: 1024 });
 }
 
 export const THREADS_OPTION = {
-  type: 'number',
-  describe: 'host threads that run the vCPUs, M:N (default: the host\'s cores; as many as vCPUs is one thread each)',
+  type: 'string',
+  describe: 'host threads that run the vCPUs, M:N (1..1024; default: the host\'s cores; as many as vCPUs is one thread each)',
 } as const;
 
-export function checkTimeout(seconds: number): number {
-  if (!Number.isFinite(seconds) || seconds < 0)
-    throw new UsageError(`--timeout must be a non-negative number of seconds, not ${seconds}`);
-  return seconds;
+/** `--timeout` as typed (default 0: none). At most a year: beyond that it is a typo. */
+export function checkTimeout(raw: string | number | undefined): number {
+  return numberOption('--timeout', raw, { integer: false, min: 0, max: 365 * 24 * 3600, unit: 'seconds; 0: none' }) ?? 0;
 }
 
 /**
@@ -62,18 +64,39 @@ export async function guestAndEngine(
   return { image, engine: named ?? (diskEngine !== undefined ? engineNamed(diskEngine) : engineFor(image)) };
 }
 
-/** `--disk FILE` for an engine: only the kvm engine's board has a block device. */
+/**
+ * `--disk FILE` for an engine: only the kvm engine's board has a block device, and the file
+ * must be a regular one of at most MAX_DISK_BYTES (checked before anything runs).
+ */
 export function checkDiskOption(disk: string | undefined, engine: Engine): void {
-  if (disk !== undefined && engine.name !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
+  if (disk === undefined) return;
+  checkDiskEngine(engine);
+  const { fd } = openRegularFile(disk, '--disk', MAX_DISK_BYTES, 'rrkit hashes the whole image');
+  closeSync(fd);
 }
 
-/** `--input FILE` (its bytes), `--input -` (stdin, polled without blocking) or none. */
-export async function readConsoleInput(path: string | undefined): Promise<ConsoleInput> {
-  if (path === undefined) return { kind: 'none' };
-  if (path === '-') return { kind: 'fd', fd: 0 };
-  try {
-    return { kind: 'bytes', data: await readFile(path) };
-  } catch {
-    throw new UsageError(`--input ${path}: no such file or not readable`);
-  }
+/** A disk for `engine`: only the kvm engine's board has a block device. */
+export function checkDiskEngine(engine: Engine): void {
+  if (engine.name !== 'kvm') throw new UsageError("--disk: only the kvm engine's board has a block device");
+}
+
+/** Console input for a run, and what to release after it. */
+export interface ConsoleInputSource {
+  input: ConsoleInput;
+  /** the file read, for `record -o` to refuse it */
+  reads: ReadPath[];
+  close(): void;
+}
+
+/**
+ * `--input FILE` (a regular file, streamed: the engine reads it as the guest asks, so a
+ * file of any size costs no memory), `--input -` (stdin, polled without blocking) or none.
+ * A FIFO, a device or a directory is refused: use `--input -` with a redirection for those.
+ */
+export function openConsoleInput(path: string | undefined): ConsoleInputSource {
+  if (path === undefined) return { input: { kind: 'none' }, reads: [], close: () => {} };
+  if (path === '-') return { input: { kind: 'fd', fd: 0 }, reads: [], close: () => {} };
+  if (path === '') throw new UsageError('--input needs a file, or - for stdin');
+  const { fd } = openRegularFile(path, '--input');
+  return { input: { kind: 'fd', fd }, reads: [{ role: 'the console input (--input)', path }], close: () => closeSync(fd) };
 }

@@ -6,7 +6,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
-import { UsageError } from './errors.js';
+import { EXIT, exitStatusOf } from './exit-status.js';
 import { versionText } from './version.js';
 
 // `rrkit log dump RUN.rrlog | head` closes stdout early: that is not an error.
@@ -38,19 +38,16 @@ async function main(): Promise<void> {
     .fail((message, error) => {
       if (error !== undefined && error !== null) throw error;
       process.stderr.write(`rrkit: ${message}\nRun \`rrkit --help\` for usage.\n`);
-      process.exit(2);
+      process.exit(EXIT.usage);
     });
   for (const command of commands) parser.command(command);
   await parser.parseAsync();
 }
 
+// One line on stderr, and the status the README's table gives this kind of failure.
 main().catch((error: unknown) => {
-  if (error instanceof UsageError) {
-    process.stderr.write(`rrkit: ${error.message}\n`);
-    process.exit(2);
-  }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`rrkit: ${message}\n`);
   if (process.env['RRKIT_DEBUG'] !== undefined && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-  process.exit(1);
+  process.exit(exitStatusOf(error));
 });

@@ -3,31 +3,18 @@
  * run M:N on a pool of host threads, landmarks = retired instructions. Checks and defaults the run options,
  * then makes one native call with the image bytes it was given.
  */
+import { printable } from '../files/printable.js';
 import { native, type NativeSession } from '../native.js';
 import type { GuestImage } from '../guests/image.js';
 import { ELF_MACHINE_RISCV } from '../guests/image.js';
-import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { settle, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { checkInput, checkInteger } from './native-arguments.js';
+import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
 /** A few checkpoints per second of guest time at emu speed. */
 const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
 const MAX_RAM_MIB = 4096;
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
-  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, not ${value}`);
-  return value;
-}
-
-function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
-  if (input === undefined || input.kind === 'none') return null;
-  if (input.kind === 'bytes') {
-    if (!(input.data instanceof Uint8Array)) throw new TypeError('input.data must be a Uint8Array');
-    return Buffer.from(input.data);
-  }
-  if (input.kind === 'fd') return checkInteger('input.fd', input.fd, 0, 2 ** 31 - 1);
-  throw new TypeError(`unknown input kind ${(input as { kind: unknown }).kind}`);
-}
 
 const MAX_THREADS = 1024;
 
@@ -51,7 +38,7 @@ export interface EmuRunArguments {
   checkpointInterval: bigint;
   stopAt: readonly bigint[];
   input: Buffer | number | null;
-  capture: boolean;
+  capture: boolean | 'tagged';
   session: NativeSession | null;
   progressIntervalMs: number;
   /** timing only: how the harts share host threads, and whether busy-waits are detected */
@@ -112,22 +99,28 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
 async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
   const a = emuRunArguments(options, native().emuMaxHarts);
   const onProgress = options.onProgress;
-  const result = await native().emuRun(
-    image.bytes,
-    image.path,
-    a.harts,
-    a.ramBytes,
-    a.timeoutMs,
-    a.checkpointInterval,
-    a.stopAt,
-    a.input,
-    a.capture,
-    a.session,
-    onProgress === undefined
-      ? null
-      : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
-    a.schedule,
-  );
+  let result: RunResult;
+  try {
+    result = await native().emuRun(
+      image.bytes,
+      // The name in the loader's messages: escaped, since it is printed as it is.
+      printable(image.path),
+      a.harts,
+      a.ramBytes,
+      a.timeoutMs,
+      a.checkpointInterval,
+      a.stopAt,
+      a.input,
+      a.capture,
+      a.session,
+      onProgress === undefined
+        ? null
+        : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
+      a.schedule,
+    );
+  } catch (error) {
+    throw fromNativeError(error);
+  }
   return settle(result);
 }
 
@@ -140,6 +133,10 @@ export const emuEngine: Engine = {
     return native().emuMaxHarts;
   },
   defaultRamMiB: DEFAULT_RAM_MIB,
+  maxRamMiB: MAX_RAM_MIB,
   defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
+  // A checkpoint hashes all written memory and logs ~19 bytes per vCPU: closer than this it
+  // costs more than the run (every instruction: 19 bytes per instruction).
+  minCheckpointInterval: 10_000n,
   run,
 };

@@ -38,8 +38,11 @@ export interface RunOptions {
   timeoutSeconds?: number;
   /** console input; default none */
   input?: ConsoleInput;
-  /** capture console output in the result instead of writing it to stdout; default false */
-  capture?: boolean;
+  /**
+   * capture console output in the result instead of writing it to stdout; default false.
+   * 'tagged': stdout gets frames carrying each flush's log position (src/replication/engine-output.ts).
+   */
+  capture?: boolean | 'tagged';
   /** stop each vCPU exactly at this landmark (one per vCPU) */
   stopAt?: readonly bigint[];
   /** a consistent cut every this many landmarks of vCPU 0 (0 = never; default 0) */
@@ -77,13 +80,18 @@ export interface Engine {
   readonly elfMachine: number;
   readonly maxVcpus: number;
   readonly defaultRamMiB: number;
+  /** the most guest RAM it takes, in MiB */
+  readonly maxRamMiB: number;
   /** landmarks between checkpoints when a recording names no interval: a few checkpoints per second of typical guest time */
   readonly defaultCheckpointInterval: bigint;
+  /** the fewest landmarks between checkpoints the command line takes (closer ones cost more than the run) */
+  readonly minCheckpointInterval: bigint;
   /**
    * Runs `image` (these bytes, read once by the caller). Options are checked first
    * (TypeError/RangeError before anything runs). Resolves for 'exited', 'reached-counts'
    * and, in a replay, 'diverged' (the result says where); rejects with GuestFailure for a
-   * guest fault or the timeout, and with EngineFailure when rrkit itself failed.
+   * guest fault or the timeout, with Interrupted when interruptRuns() stopped it, and with
+   * EngineFailure when rrkit itself failed.
    */
   run(image: GuestImage, options: RunOptions): Promise<RunResult>;
 }
@@ -91,6 +99,8 @@ export interface Engine {
 /** A run that ended without the guest reaching its end; `result` holds what there is. The message is one line. */
 export class RunFailure extends Error {
   override name = 'RunFailure';
+  /** record: where the incomplete log was kept (src/session/log-destination.ts) */
+  incompleteLog?: string;
   constructor(
     message: string,
     readonly result: RunResult,
@@ -109,10 +119,16 @@ export class EngineFailure extends RunFailure {
   override name = 'EngineFailure';
 }
 
+/** Stopped from outside (interruptRuns: SIGINT, SIGTERM) before the guest reached its end. */
+export class Interrupted extends RunFailure {
+  override name = 'Interrupted';
+}
+
 /** Turns an engine's result into the promise Engine.run describes. */
 export function settle(result: RunResult): RunResult {
   if (result.outcome === 'fault' || result.outcome === 'timeout') throw new GuestFailure(result.error, result);
   if (result.outcome === 'host-error') throw new EngineFailure(result.error, result);
+  if (result.outcome === 'interrupted') throw new Interrupted(result.error, result);
   return result;
 }
 

@@ -1,14 +1,22 @@
 /**
- * The kvm engine (native/kvm/): x86_64 guests on /dev/kvm, one vCPU in long mode over a
- * VMM of rrkit's own, landmarks = synchronous VM exits. Checks and defaults the run
+ * The kvm engine (native/kvm/): x86_64 guests on /dev/kvm, 1..8 vCPUs in long mode over a
+ * VMM of rrkit's own, landmarks = synchronous VM exits (and CREW faults with several vCPUs). Checks and defaults the run
  * options, then makes one native call with the image bytes it was given. A host without a
  * usable /dev/kvm gets one line saying why and what to do (kvmAvailability).
  */
 import { ELF_MACHINE_X86_64, type GuestImage } from '../guests/image.js';
 import { native, type KvmNativeResult, type KvmProbeResult, type NativeDisk, type NativeSession } from '../native.js';
-import { settle, type ConsoleInput, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { printable } from '../files/printable.js';
+import { settle, type Engine, type RunOptions, type RunResult } from './engine.js';
+import { checkInput, checkInteger } from './native-arguments.js';
+import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
+/** RRKIT_MAX_HARTS: one VM per vCPU over one RAM (docs/kvm-smp.md). */
+const MAX_VCPUS = 8;
+/** CREW pages the host can protect for one vCPU: a host page up to the VMM's low memory (1 MiB). */
+export const KVM_CREW_MIN_GRANULARITY = 4096;
+export const KVM_CREW_MAX_GRANULARITY = 1024 * 1024;
 const MAX_RAM_MIB = 4096;
 /**
  * A checkpoint costs a dirty-log fetch and a rehash of the pages written since the last
@@ -24,22 +32,6 @@ export function kvmAvailability(): KvmProbeResult {
   return probed;
 }
 
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
-  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, not ${value}`);
-  return value;
-}
-
-function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
-  if (input === undefined || input.kind === 'none') return null;
-  if (input.kind === 'bytes') {
-    if (!(input.data instanceof Uint8Array)) throw new TypeError('input.data must be a Uint8Array');
-    return Buffer.from(input.data);
-  }
-  if (input.kind === 'fd') return checkInteger('input.fd', input.fd, 0, 2 ** 31 - 1);
-  throw new TypeError(`unknown input kind ${(input as { kind: unknown }).kind}`);
-}
-
 function checkDisk(disk: NativeDisk | undefined): NativeDisk | null {
   if (disk === undefined) return null;
   if (disk.path !== null && (typeof disk.path !== 'string' || disk.path === '')) throw new TypeError('disk.path must be a path or null');
@@ -51,6 +43,7 @@ function checkDisk(disk: NativeDisk | undefined): NativeDisk | null {
 
 /** kvmRun's arguments after the image and its name, in order (see NativeAddon.kvmRun). */
 export interface KvmRunArguments {
+  vcpus: number;
   ramBytes: number;
   timeoutMs: number;
   checkpointInterval: bigint;
@@ -63,7 +56,13 @@ export interface KvmRunArguments {
 
 /** Checks `options` and fills in the defaults; throws TypeError/RangeError (one line naming the option). */
 export function kvmRunArguments(options: RunOptions): KvmRunArguments {
-  checkInteger('vcpus', options.vcpus ?? 1, 1, 1);
+  const vcpus = checkInteger('vcpus', options.vcpus ?? 1, 1, MAX_VCPUS);
+  const session = options.session;
+  if (session?.mode === 'record' && vcpus > 1) {
+    const g = session.crewGranularity;
+    if (g < KVM_CREW_MIN_GRANULARITY || g > KVM_CREW_MAX_GRANULARITY)
+      throw new RangeError(`the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect for one vCPU), not ${g} bytes`);
+  }
   const ramMiB = checkInteger('ramMiB', options.ramMiB ?? DEFAULT_RAM_MIB, 2, MAX_RAM_MIB);
   const timeoutSeconds = options.timeoutSeconds ?? 0;
   if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
@@ -75,12 +74,14 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   if (options.session?.mode === 'replay' && options.session.thenRun !== null) {
     throw new RangeError('--then-run: the kvm engine does not go live at the end of a log (emu does)');
   }
+  if (options.capture === 'tagged') throw new RangeError('a tagged console (replication): the kvm engine does not tag its output yet (emu does)');
   return {
+    vcpus,
     ramBytes: ramMiB * 1024 * 1024,
     timeoutMs: Math.round(timeoutSeconds * 1000),
     checkpointInterval,
     input: checkInput(options.input),
-    capture: options.capture ?? false,
+    capture: options.capture === true,
     session: options.session ?? null,
     progressIntervalMs: checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000),
     disk: checkDisk(options.disk),
@@ -92,29 +93,42 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
   const availability = kvmAvailability();
   if (!availability.available) throw new Error(availability.reason);
   const onProgress = options.onProgress;
-  const result = await native().kvmRun(
-    image.bytes,
-    image.path,
-    a.ramBytes,
-    a.timeoutMs,
-    a.checkpointInterval,
-    a.input,
-    a.capture,
-    a.session,
-    onProgress === undefined ? null : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'exits' }), intervalMs: a.progressIntervalMs },
-    a.disk,
-  );
+  let result: RunResult;
+  try {
+    result = await native().kvmRun(
+      image.bytes,
+      // The name in the loader's messages: escaped, since it is printed as it is.
+      printable(image.path),
+      a.vcpus,
+      a.ramBytes,
+      a.timeoutMs,
+      a.checkpointInterval,
+      a.input,
+      a.capture,
+      a.session,
+      onProgress === undefined ? null : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'exits' }), intervalMs: a.progressIntervalMs },
+      a.disk,
+    );
+  } catch (error) {
+    throw fromNativeError(error);
+  }
   return settle(result);
 }
 
 /** What the kvm board's devices did in a run, and the guest's own time (present on results of kvm runs). */
 export function kvmDeviceFacts(
   result: RunResult,
-): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes' | 'guestSeconds'> | undefined {
+): Pick<KvmNativeResult, 'interrupts' | 'interruptDelaysNs' | 'dmaBytes' | 'guestSeconds' | 'crewFaults'> | undefined {
   const r = result as Partial<KvmNativeResult>;
   if (r.interrupts === undefined || r.interruptDelaysNs === undefined || r.dmaBytes === undefined || r.guestSeconds === undefined)
     return undefined;
-  return { interrupts: r.interrupts, interruptDelaysNs: r.interruptDelaysNs, dmaBytes: r.dmaBytes, guestSeconds: r.guestSeconds };
+  return {
+    interrupts: r.interrupts,
+    interruptDelaysNs: r.interruptDelaysNs,
+    dmaBytes: r.dmaBytes,
+    guestSeconds: r.guestSeconds,
+    crewFaults: r.crewFaults ?? 0,
+  };
 }
 
 export const kvmEngine: Engine = {
@@ -122,8 +136,12 @@ export const kvmEngine: Engine = {
   landmarkUnit: 'exits',
   guestArch: 'x86_64',
   elfMachine: ELF_MACHINE_X86_64,
-  maxVcpus: 1,
+  maxVcpus: MAX_VCPUS,
   defaultRamMiB: DEFAULT_RAM_MIB,
+  maxRamMiB: MAX_RAM_MIB,
   defaultCheckpointInterval: DEFAULT_CHECKPOINT_INTERVAL,
+  // A checkpoint fetches the dirty log and rehashes the pages written since the last: at
+  // every exit or so it would cost more than the run.
+  minCheckpointInterval: 100n,
   run,
 };

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printable } from '../files/printable.js';
 
 export type GuestArch = 'rv64' | 'x86_64';
 export const GUEST_ARCHES: readonly GuestArch[] = ['rv64', 'x86_64'];
@@ -80,6 +81,11 @@ export const WORKLOADS: readonly Workload[] = [
   }),
 ];
 
+/** A GUEST argument that names neither a built-in workload nor a file (or a workload not built). */
+export class UnknownGuest extends Error {
+  override name = 'UnknownGuest';
+}
+
 /** The repository's root: the nearest directory above this module that holds guests/Makefile. */
 function findRepoRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
@@ -114,15 +120,15 @@ export function resolveGuest(nameOrPath: string, arch: GuestArch): string {
   if (builtIn) {
     const path = builtGuestPath(builtIn.workload.name, arch, builtIn.small);
     if (!existsSync(path)) {
-      throw new Error(`guest '${nameOrPath}' for ${arch} is not built (no ${path}): run \`make -C guests\``);
+      throw new UnknownGuest(`guest '${nameOrPath}' for ${arch} is not built (no ${path}): run \`make -C guests\``);
     }
     return path;
   }
   const path = resolve(nameOrPath);
   if (existsSync(path)) return path;
-  if (nameOrPath.includes('/') || nameOrPath.endsWith('.elf')) throw new Error(`no such guest ELF: ${path}`);
+  if (nameOrPath.includes('/') || nameOrPath.endsWith('.elf')) throw new UnknownGuest(`no such guest ELF: ${printable(path)}`);
   const names = WORKLOADS.map((w) => w.name).join(', ');
-  throw new Error(
-    `unknown guest '${nameOrPath}': not a file, and not a built-in workload (${names}; add .small for the quick size)`,
+  throw new UnknownGuest(
+    `unknown guest '${printable(nameOrPath)}': not a file, and not a built-in workload (${names}; add .small for the quick size)`,
   );
 }

@@ -4,12 +4,25 @@
  * bytes is what lets a log's header vouch for the image that ran.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { readRegularFile } from '../files/regular-file.js';
 
 /** ELF e_machine values of the guests rrkit runs. */
 export const ELF_MACHINE_RISCV = 243;
 export const ELF_MACHINE_X86_64 = 62;
+
+/**
+ * The largest guest image rrkit reads. An image's loadable segments must fit in guest RAM
+ * (128 MiB by default, 4 GiB at most), and what a linker adds beyond them (symbols, debug
+ * sections) is a fraction of that; a larger file is not a guest image, and reading it whole
+ * (rrkit hashes and loads the whole file) would only exhaust memory.
+ */
+export const MAX_GUEST_IMAGE_BYTES = 512 * 1024 * 1024;
+
+/** A guest image an engine will not run, or not the one a log was recorded from. One line. */
+export class GuestImageError extends Error {
+  override name = 'GuestImageError';
+}
 
 export interface GuestImage {
   /** absolute path, as recorded in a log's header */
@@ -38,15 +51,13 @@ export function guestImageOf(path: string, bytes: Buffer): GuestImage {
   return { path: resolve(path), bytes, sha256: sha256Of(bytes), elfMachine: elfMachineOf(bytes) };
 }
 
-/** Reads the image at `path`; a missing or unreadable file is a one-line error naming it. */
+/**
+ * Reads the image at `path`: a regular file of at most MAX_GUEST_IMAGE_BYTES, else a
+ * one-line FileRefused naming it (a FIFO, /dev/zero, a directory or a huge file is refused
+ * before anything is read).
+ */
 export async function readGuestImage(path: string): Promise<GuestImage> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read (${code ?? String(error)})`);
-  }
+  const bytes = readRegularFile(path, 'guest image', MAX_GUEST_IMAGE_BYTES, 'its loadable segments must fit in guest RAM');
   return guestImageOf(path, bytes);
 }
 

@@ -6,17 +6,23 @@
  * that share so much that they run one at a time, whose turn switches it holds instead
  * (src/smp/crew-options.ts, src/smp/serial-options.ts, docs/crew.md).
  */
-import type { ConsoleInput, RunProgress, RunResult } from '../engines/engine.js';
+import { RunFailure, type ConsoleInput, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
 import { checkSerialOptions, type SerialOptions } from '../smp/serial-options.js';
+import { LogDestination, type LogPlacement, type ReadPath } from './log-destination.js';
 import { describeDisk } from './recorded-disk.js';
 
 export interface RecordOptions {
   /** the guest ELF's path, or its image already read */
   elf: string | GuestImage;
+  /** where the log goes (written beside it first: src/session/log-destination.ts) */
   logPath: string;
+  /** replace an existing file at logPath with the new log, once it is complete */
+  force?: boolean;
+  /** files the recording reads besides the guest image (console input, a disk), which logPath must not name */
+  reads?: readonly ReadPath[];
   /** default: the engine for the ELF's machine type */
   engine?: string;
   vcpus?: number;
@@ -24,7 +30,7 @@ export interface RecordOptions {
   input?: ConsoleInput;
   /** a checkpoint (register and memory hashes) every this many landmarks of vCPU 0; 0n: none; default: the engine's */
   checkpointInterval?: bigint;
-  capture?: boolean;
+  capture?: boolean | 'tagged';
   /** called about once a second while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   timeoutSeconds?: number;
@@ -54,13 +60,32 @@ export interface RecordOptions {
 /** The shortest and longest period between wall-clock samples, in µs. */
 export const WALL_SAMPLE_US = { min: 10, max: 60_000_000, default: 1000 } as const;
 
-export async function record(options: RecordOptions): Promise<RunResult> {
+/** A recording's result, and where its log is. */
+export interface RecordResult extends RunResult {
+  log: LogPlacement;
+}
+
+/**
+ * Records; the log is in place when this resolves. When the run fails (a guest fault, the
+ * timeout, an interruption), the error is a RunFailure whose `incompleteLog` says where the
+ * incomplete log was kept.
+ */
+export async function record(options: RecordOptions): Promise<RecordResult> {
   const vcpus = options.vcpus ?? 1;
   const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
   const serialize = checkSerialOptions(options.serialize);
   const image = await guestImage(options.elf);
   const engine = engineFor(image, options.engine);
+  // A hold counts instructions; an engine whose landmarks are exits transfers at its next one.
+  const holds = engine.landmarkUnit === 'instructions';
+  if (!holds && options.crewHold !== undefined) {
+    throw new RangeError(`--crew-hold is for engines that count instructions: the ${engine.name} engine gives a page up at the holder's next ${engine.landmarkUnit.replace(/s$/, '')}`);
+  }
+  // Serialized mode counts turns in instructions too (native/crew/serializer.h).
+  if (!holds && options.serialize !== undefined && Object.keys(options.serialize).length > 0) {
+    throw new RangeError(`--serialize-above and --turn-quantum are for engines that count instructions, not the ${engine.name} engine`);
+  }
   if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
   // The disk's size (and, shared, which image by SHA-256) go into the header for replay.
   const disk = options.disk === undefined ? undefined : { ...(await describeDisk(options.disk)), shared: options.diskShared ?? false };
@@ -70,9 +95,42 @@ export async function record(options: RecordOptions): Promise<RunResult> {
       throw new RangeError(`wall-clock samples every ${wallSampleUs} µs: give ${WALL_SAMPLE_US.min}..${WALL_SAMPLE_US.max} µs`);
     }
   }
+  const destination = LogDestination.prepare(options.logPath, {
+    force: options.force ?? false,
+    reads: [
+      { role: 'the guest image', path: image.path },
+      ...(disk === undefined ? [] : [{ role: 'the disk image (--disk)', path: disk.path }]),
+      ...(options.reads ?? []),
+    ],
+  });
+  let result: RunResult;
+  try {
+    result = await runRecording(engine, image, destination.partialPath, options, { vcpus, crewGranularity, crewHold, serialize, disk });
+  } catch (error) {
+    const kept = destination.settle(false);
+    if (error instanceof RunFailure && kept !== undefined) error.incompleteLog = kept.path;
+    throw error;
+  }
+  // The trailer is written when the guest exits; any other end leaves the log incomplete.
+  const log = destination.settle(result.outcome === 'exited');
+  if (log === undefined) throw new Error(`the engine wrote no log to ${destination.partialPath}`);
+  return { ...result, log };
+}
+
+interface RecordingFacts {
+  vcpus: number;
+  crewGranularity: number;
+  crewHold: number;
+  serialize: SerialOptions;
+  disk: (Awaited<ReturnType<typeof describeDisk>> & { shared: boolean }) | undefined;
+}
+
+function runRecording(engine: Engine, image: GuestImage, logPath: string, options: RecordOptions, facts: RecordingFacts): Promise<RunResult> {
+  const { vcpus, crewGranularity, crewHold, serialize, disk } = facts;
+  const wallSampleUs = options.wallSampleUs;
   const config = {
     rrkit: 1,
-    ...(vcpus > 1 ? { crewHold, serialize } : {}),
+    ...(vcpus > 1 && engine.landmarkUnit === 'instructions' ? { crewHold, serialize } : {}),
     ...(disk === undefined ? {} : { disk }),
     ...(wallSampleUs === undefined ? {} : { wallSampleUs }),
   };
@@ -89,7 +147,7 @@ export async function record(options: RecordOptions): Promise<RunResult> {
     disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors, shared: disk.shared },
     session: {
       mode: 'record',
-      path: options.logPath,
+      path: logPath,
       // The bytes the engine runs are the bytes hashed here.
       imageHash: image.sha256,
       imagePath: image.path,

@@ -5,9 +5,11 @@
  * --disk-shared recording, can refuse a different one).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { closeSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { printable } from '../files/printable.js';
+import { openRegularFile } from '../files/regular-file.js';
+import { GuestImageError } from '../guests/image.js';
 
 export interface RecordedDisk {
   /** size in 512-byte sectors */
@@ -19,24 +21,35 @@ export interface RecordedDisk {
   shared: boolean;
 }
 
-/** Size and hash of a disk-image file; one-line errors. */
+/**
+ * The largest disk image rrkit takes: it hashes the whole image into the log's header when
+ * it records, and again when a replay reads its own copy, so a huge (or huge sparse) file
+ * would take minutes before anything runs.
+ */
+export const MAX_DISK_BYTES = 4 * 1024 * 1024 * 1024;
+
+/**
+ * Size and hash of a disk-image file: a regular file of at most MAX_DISK_BYTES (FileRefused
+ * otherwise) whose size is a whole number of 512-byte sectors (GuestImageError otherwise).
+ */
 export async function describeDisk(path: string): Promise<RecordedDisk> {
-  let size: number;
+  const { fd, size } = openRegularFile(path, '--disk', MAX_DISK_BYTES, 'rrkit hashes the whole image');
   try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new Error(`--disk ${path}: not a regular file`);
-    size = info.size;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`--disk ${path}: no such file`);
-    throw error;
+    if (size === 0 || size % 512 !== 0) {
+      throw new GuestImageError(`--disk ${printable(path)}: its size (${size} bytes) is not a positive multiple of 512-byte sectors`);
+    }
+    const hash = createHash('sha256');
+    const piece = Buffer.allocUnsafe(1 << 20);
+    for (let at = 0; at < size; ) {
+      const got = readSync(fd, piece, 0, Math.min(piece.length, size - at), at);
+      if (got === 0) throw new GuestImageError(`--disk ${printable(path)}: it shrank while rrkit read it`);
+      hash.update(piece.subarray(0, got));
+      at += got;
+    }
+    return { sectors: size / 512, sha256: hash.digest('hex'), path: resolve(path), shared: false };
+  } finally {
+    closeSync(fd);
   }
-  if (size === 0 || size % 512 !== 0) {
-    throw new Error(`--disk ${path}: its size (${size} bytes) is not a positive multiple of 512-byte sectors`);
-  }
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { sectors: size / 512, sha256: hash.digest('hex'), path: resolve(path), shared: false };
 }
 
 /** The disk recorded in a log header's config_json, if any. */
@@ -62,12 +75,14 @@ export async function sharedDiskForReplay(recorded: RecordedDisk, given: string 
   try {
     actual = await describeDisk(path);
   } catch (error) {
-    const hint = given === undefined ? ' (the log left the disk\'s bytes out: give the image with --disk)' : '';
-    throw new Error(`${(error as Error).message}${hint}`);
+    if (given !== undefined || !(error instanceof Error)) throw error;
+    // Same kind (a missing file is still bad usage), with what to do.
+    (error as { message: string }).message += " (the log left the disk's bytes out: give the image with --disk)";
+    throw error;
   }
   if (actual.sha256 !== recorded.sha256) {
-    throw new Error(
-      `--disk ${path} is not the disk image this log was recorded with (log: sha256 ${recorded.sha256.slice(0, 16)}…, ` +
+    throw new GuestImageError(
+      `--disk ${printable(path)} is not the disk image this log was recorded with (log: sha256 ${recorded.sha256.slice(0, 16)}…, ` +
         `file: sha256 ${actual.sha256.slice(0, 16)}…)`,
     );
   }

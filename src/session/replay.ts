@@ -9,23 +9,34 @@
  * (NativeReplayReport): the checkpoints compared, the last that matched, the chunks, and
  * where a damaged chunk was met.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
 import { LogFormatError, type LogErrorCode } from '../analysis/log-error.js';
 import { readLogHeaderFile, type LogHeader } from '../analysis/log-reader.js';
-import { EngineFailure, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
+import { EngineFailure, type ConsoleInput, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineNamed } from '../engines/index.js';
-import { readGuestImage, type GuestImage } from '../guests/image.js';
+import { HEADER_CHUNK, UnreplayableLog } from '../analysis/log-error.js';
+import { FileRefused, openRegularFile } from '../files/regular-file.js';
+import { printable } from '../files/printable.js';
+import { GuestImageError, readGuestImage, type GuestImage } from '../guests/image.js';
 import type { NativeReplayReport } from '../native.js';
 import { CREW_DEFAULT_HOLD } from '../smp/crew-options.js';
+import { LogDestination, type LogPlacement } from './log-destination.js';
 import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
   logPath: string;
   /** the guest ELF; default: the path recorded in the log's header */
   elf?: string;
-  capture?: boolean;
+  capture?: boolean | 'tagged';
   timeoutSeconds?: number;
+  /** console input for the live run after the log (thenRun); the replay takes the log's */
+  input?: ConsoleInput;
+  /**
+   * The log arrives on this pipe or socket instead of a file (a replica's engine): read to
+   * the writer's close; `header` is its header, already received (logPath names it in messages).
+   */
+  stream?: { fd: number; header: LogHeader };
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
@@ -42,9 +53,10 @@ export interface ReplayOptions {
    * At the end of an incomplete log, go on live from exactly the replayed state (every vCPU
    * paused at its last landmark in the log, then devices read the world), recording into
    * `logPath` if given: a log that replays from reset on its own (the replayed records,
-   * then the live ones). A replica's switchover.
+   * then the live ones). A replica's switchover. An existing file at `logPath` is replaced
+   * only with `force`, and only by a complete log (as `record -o`).
    */
-  thenRun?: { logPath?: string };
+  thenRun?: { logPath?: string; force?: boolean };
   /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
   disk?: string;
 }
@@ -60,36 +72,69 @@ interface ReplayFacts {
 export type ReplayOutcome =
   | ({ kind: 'exited'; exitCode: number } & ReplayFacts)
   /**
-   * The recording ended without a clean close: replayed as far as the last sealed chunk
-   * carries it. `endedAt` is where the guest asked for more than the log holds (absent when
-   * the guest ran to its exit on what there was).
+   * The recording ended without a clean close: replayed up to the last landmark the log
+   * vouches for on each vCPU (`reached`, one count per vCPU; every checkpoint up to there
+   * compared), and stopped there: what the recording did after its last sealed chunk is unknown.
    */
-  | ({ kind: 'incomplete'; endedAt?: DivergenceReport } & ReplayFacts)
+  | ({ kind: 'incomplete'; reached: bigint[] } & ReplayFacts)
   | ({ kind: 'diverged'; report: DivergenceReport } & ReplayFacts)
-  /** thenRun: replayed to the end of the log, then ran live from `liveFrom` (each vCPU's landmark) to the guest's exit */
-  | ({ kind: 'went-live'; exitCode: number; liveFrom: bigint[] } & ReplayFacts);
+  /**
+   * thenRun: replayed to the end of the log, then ran live from `liveFrom` (each vCPU's
+   * landmark) to the guest's exit; `nextLog`: where the log recorded on was put
+   */
+  | ({ kind: 'went-live'; exitCode: number; liveFrom: bigint[]; nextLog?: LogPlacement } & ReplayFacts);
 
-/** Throws a one-line error when `image` is not the one the log was recorded from. */
+/** Throws a one-line GuestImageError when `image` is not the one the log was recorded from. */
 export function checkImageMatchesLog(image: GuestImage, loggedHashHex: string): void {
   const actual = image.sha256.toString('hex');
   if (actual !== loggedHashHex) {
-    throw new Error(
-      `${image.path} is not the guest image this log was recorded from (log: sha256 ${loggedHashHex.slice(0, 16)}…, ` +
+    throw new GuestImageError(
+      `${printable(image.path)} is not the guest image this log was recorded from (log: sha256 ${loggedHashHex.slice(0, 16)}…, ` +
         `file: sha256 ${actual.slice(0, 16)}…); give the right ELF with --guest`,
     );
   }
 }
 
-/** The header; when following, waits for the recorder to create the file and write it. */
-async function headerOf(options: ReplayOptions): Promise<LogHeader> {
-  if (options.follow === undefined) return readLogHeaderFile(options.logPath);
+/** A log to replay: its header, and the path the engine reads it from. */
+interface LogToReplay {
+  header: LogHeader;
+  path: string;
+  close(): void;
+}
+
+/**
+ * The log's header, and where the engine reads the log. Following a recording, waits for
+ * the recorder to create the file and write its header: `record -o OUT` writes
+ * `OUT.recording` and renames it to OUT when it ends, so whichever of the two is there is
+ * followed, through a descriptor held open here (`/proc/self/fd/N`), which the rename
+ * does not disturb.
+ */
+async function logToReplay(options: ReplayOptions): Promise<LogToReplay> {
+  // A replica's backup: the log arrives on a descriptor, its header already read from the wire.
+  if (options.stream !== undefined) return { header: options.stream.header, path: options.logPath, close: () => {} };
+  if (options.follow === undefined) return { header: readLogHeaderFile(options.logPath), path: options.logPath, close: () => {} };
   const deadline = options.follow.idleSeconds > 0 ? Date.now() + options.follow.idleSeconds * 1000 : Infinity;
+  const partial = `${options.logPath}.recording`;
   for (;;) {
-    try {
-      return readLogHeaderFile(options.logPath);
-    } catch (error) {
-      const notYet = error instanceof LogFormatError && (error.code === 'io' || error.code === 'empty' || error.code === 'truncated');
-      if (!notYet || Date.now() > deadline) throw error;
+    const path = [options.logPath, partial].find((p) => existsSync(p));
+    if (path !== undefined) {
+      try {
+        const header = readLogHeaderFile(path);
+        if (path === options.logPath) return { header, path, close: () => {} };
+        const { fd } = openRegularFile(path, 'log');
+        return { header, path: `/proc/self/fd/${fd}`, close: () => closeSync(fd) };
+      } catch (error) {
+        // A header not yet written whole; or the file renamed between the look and the read.
+        const notYet = error instanceof LogFormatError && (error.code === 'empty' || error.code === 'truncated');
+        const moved = (error instanceof LogFormatError || error instanceof FileRefused) && !existsSync(path);
+        if (!(notYet || moved) || Date.now() > deadline) throw error;
+      }
+    } else if (Date.now() > deadline) {
+      throw new FileRefused(
+        'missing',
+        options.logPath,
+        `log ${printable(options.logPath)}: no such file, and no recording to it appeared within ${options.follow.idleSeconds} s`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -97,16 +142,25 @@ async function headerOf(options: ReplayOptions): Promise<LogHeader> {
 
 export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   // The header only: the engine reads, checks and decodes every chunk as the replay reaches it.
-  const header = await headerOf(options);
+  const log = await logToReplay(options);
+  try {
+    return await replayLog(options, log);
+  } finally {
+    log.close();
+  }
+}
+
+async function replayLog(options: ReplayOptions, { header, path: logPath }: LogToReplay): Promise<ReplayOutcome> {
   let engine: Engine;
   try {
     engine = engineNamed(header.engine);
   } catch (error) {
-    throw new Error(`${options.logPath} was recorded on the ${header.engine} engine: ${(error as Error).message}`);
+    throw new LogFormatError('bad-header', HEADER_CHUNK, 16, `the log names the engine '${printable(header.engine)}': ${(error as Error).message}`);
   }
+  checkHeaderFits(header, engine);
   const elf = options.elf ?? header.imagePath;
   if (options.elf === undefined && !existsSync(elf)) {
-    throw new Error(`the guest image recorded in the log, ${elf}, is gone; give it with --guest`);
+    throw new FileRefused('missing', elf, `the guest image recorded in the log, ${printable(elf)}, is gone; give it with --guest`);
   }
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
@@ -115,42 +169,80 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome> {
   const disk = recordedDisk(header.configJson);
   const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
 
-  const result = await engine.run(image, {
-    vcpus: header.vcpus,
-    ramMiB: header.ramMib,
-    // Live after the log: checkpoints as the recording had them (replay takes the log's).
-    checkpointInterval: options.thenRun === undefined ? undefined : header.checkpointInterval,
-    capture: options.capture,
-    timeoutSeconds: options.timeoutSeconds,
-    onProgress: options.onProgress,
-    progressIntervalMs: options.progressIntervalMs,
-    threads: options.threads,
-    spinDetection: options.spinDetection,
-    session: {
-      mode: 'replay',
-      path: options.logPath,
-      followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
-      thenRun: options.thenRun === undefined ? null : { path: options.thenRun.logPath ?? '', crewHold: CREW_DEFAULT_HOLD },
-    },
-    disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
-  });
+  // --then-run -o: the log recorded on goes where `record -o` puts its log, and never over
+  // the log being replayed, the image or a disk (session/log-destination.ts).
+  const nextLog =
+    options.thenRun?.logPath === undefined
+      ? undefined
+      : LogDestination.prepare(options.thenRun.logPath, {
+          force: options.thenRun.force ?? false,
+          reads: [
+            { role: 'the log being replayed', path: options.logPath },
+            { role: 'the guest image', path: image.path },
+            ...(diskPath === null ? [] : [{ role: 'the disk image (--disk)', path: diskPath }]),
+          ],
+        });
+  let result: RunResult;
+  try {
+    result = await engine.run(image, {
+      vcpus: header.vcpus,
+      ramMiB: header.ramMib,
+      // Live after the log: checkpoints as the recording had them (replay takes the log's).
+      checkpointInterval: options.thenRun === undefined ? undefined : header.checkpointInterval,
+      capture: options.capture,
+      input: options.input,
+      timeoutSeconds: options.timeoutSeconds,
+      onProgress: options.onProgress,
+      progressIntervalMs: options.progressIntervalMs,
+      threads: options.threads,
+      spinDetection: options.spinDetection,
+      session: {
+        mode: 'replay',
+        path: logPath,
+        followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
+        streamFd: options.stream?.fd,
+        thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD },
+      },
+      disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
+    });
+  } catch (error) {
+    nextLog?.settle(false);
+    throw error;
+  }
+  // The next log has its trailer when the guest exited (live, or within the replayed log).
+  const placed = nextLog?.settle(result.outcome === 'exited');
   const log = result.replay;
   if (log === undefined) throw new EngineFailure('a replay without a report of what it read', result);
   const facts: ReplayFacts = { header, engine, result, log };
   if (result.outcome === 'log-damaged') {
     // Met where the replay reached it: the same error as any reader gives for that chunk.
-    if (log.damage === undefined) throw new EngineFailure(result.error, result);
+    // No damage where it stopped: a log that reads well but that this run cannot follow.
+    if (log.damage === undefined) throw new UnreplayableLog(result.error);
     throw new LogFormatError(log.damage.code as LogErrorCode, log.damage.chunk, log.damage.offset, log.damage.detail);
   }
+  // Replay never goes past what the log vouches for, so a divergence is one, complete log or not.
   if (result.outcome === 'diverged') {
     if (result.divergence === undefined) throw new EngineFailure(`a divergence without a report: ${result.error}`, result);
     const report = divergenceFromNative(result.divergence, result.error);
-    // Ran out of log: the guest asked for more than an incomplete log holds.
-    if (log.ended && !log.complete) return { kind: 'incomplete', endedAt: report, ...facts };
     if (log.lastMatchingCheckpoint !== undefined) report.lastMatchingCheckpoint = [...log.lastMatchingCheckpoint];
     return { kind: 'diverged', report, ...facts };
   }
-  if (log.liveFrom !== undefined) return { kind: 'went-live', exitCode: result.exitCode, liveFrom: [...log.liveFrom], ...facts };
-  if (!log.complete) return { kind: 'incomplete', ...facts };
+  if (log.liveFrom !== undefined) {
+    return { kind: 'went-live', exitCode: result.exitCode, liveFrom: [...log.liveFrom], nextLog: placed, ...facts };
+  }
+  if (!log.complete) return { kind: 'incomplete', reached: result.vcpus.map((v) => v.landmark), ...facts };
   return { kind: 'exited', exitCode: result.exitCode, ...facts };
+}
+
+/**
+ * The header's machine, checked against what the engine can build, so that a value out of
+ * range (a crafted or damaged header whose CRC was fixed) is reported as coming from the log
+ * rather than as a bad option.
+ */
+function checkHeaderFits(header: LogHeader, engine: Engine): void {
+  const bad = (what: string): never => {
+    throw new LogFormatError('bad-header', HEADER_CHUNK, 16, `the log's header says ${what}`);
+  };
+  if (header.vcpus > engine.maxVcpus) bad(`${header.vcpus} vCPUs; the ${engine.name} engine has at most ${engine.maxVcpus}`);
+  if (header.ramMib < 1 || header.ramMib > engine.maxRamMiB) bad(`${header.ramMib} MiB of RAM; the ${engine.name} engine takes 1 to ${engine.maxRamMiB}`);
 }

@@ -1,7 +1,9 @@
 /**
  * Verification: replay a log and say whether the replay was identical to the recording —
  * every checkpoint's register and memory hashes (compared during the replay), the console
- * output, the exit code and the final state — as a verdict that is data.
+ * output, the exit code and the final state — as a verdict that is data. What it reports
+ * is what the replay checked (the engine counts the checkpoints it compared), never a count
+ * read from the file afterwards, which a recording still writing it may have grown.
  */
 import type { DivergenceReport } from '../analysis/divergence.js';
 import type { LandmarkUnit } from '../engines/engine.js';
@@ -11,7 +13,7 @@ import { replay, type ReplayOptions, type ReplayOutcome } from './replay.js';
 export type Verdict =
   | {
       verdict: 'identical';
-      /** checkpoints compared during the replay (every one in the log) */
+      /** checkpoints compared, every one equal */
       checkpoints: number;
       /** landmarks over all vCPUs, in `landmarkUnit` */
       landmarks: bigint;
@@ -20,8 +22,11 @@ export type Verdict =
       consoleBytes: number;
       stateHash: bigint;
     }
-  /** the log has no trailer: checked as far as its sealed chunks reach (`checkpoints` compared; `endedAt`: where the guest wanted more) */
-  | { verdict: 'incomplete'; checkpoints: number; endedAt?: DivergenceReport }
+  /**
+   * the log has no trailer: replayed up to the last landmark it vouches for on each vCPU
+   * (`reached`), with `checkpoints` compared, every one equal
+   */
+  | { verdict: 'incomplete'; checkpoints: number; reached: bigint[]; landmarkUnit: LandmarkUnit }
   | { verdict: 'diverged'; report: DivergenceReport };
 
 export interface Verification {
@@ -39,7 +44,15 @@ export async function verify(options: Omit<ReplayOptions, 'capture'>): Promise<V
     case 'went-live':
       throw new Error('verify replays only: it never goes live');
     case 'incomplete':
-      return { verdict: { verdict: 'incomplete', checkpoints: outcome.log.checkpointsCompared, endedAt: outcome.endedAt }, outcome };
+      return {
+        verdict: {
+          verdict: 'incomplete',
+          checkpoints: outcome.log.checkpointsCompared,
+          reached: outcome.reached,
+          landmarkUnit: outcome.engine.landmarkUnit,
+        },
+        outcome,
+      };
     case 'exited':
       return {
         verdict: {

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/exit-status.js';
 import { builtGuestPath, REPO_ROOT } from '../../src/guests/catalog.js';
 import { writeDiskImage } from '../../src/guests/disk-image.js';
 import { logFileStats } from '../../src/analysis/log-stats.js';
@@ -36,9 +37,9 @@ describe('rrkit on the kvm engine', () => {
     expect(withDisk.code, withDisk.stderr).toBe(0);
     expect(withDisk.stdout).toMatch(/^disk-checksum: ok sectors=256 /);
     const missing = await run(['run', 'disk-checksum.small', '--disk', join(dir, 'missing.img')]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(EXIT.usage);
     expect(missing.stderr.trim().split('\n'), missing.stderr).toHaveLength(1);
-    expect(missing.stderr).toMatch(/missing\.img: No such file or directory/);
+    expect(missing.stderr).toMatch(/--disk .*missing\.img: no such file/);
   });
 
   it('demo --engine kvm records, replays and verifies, and says how long interrupts waited', async () => {
@@ -70,7 +71,7 @@ describe('rrkit on the kvm engine', () => {
 
     // (Options wrong before anything runs: test/record-replay-bad-input.test.ts.)
     const missing = await run(['verify', log, '--disk', join(dir, 'missing.img')]);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(EXIT.usage);
     expect(missing.stderr.trim().split('\n'), missing.stderr).toHaveLength(1);
     expect(missing.stderr).toMatch(/missing\.img: no such file/);
   });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/exit-status.js';
 import { GuestFailure } from '../../src/engines/engine.js';
 import { kvmAvailability } from '../../src/engines/kvm.js';
 import { GUESTS_DIR, REPO_ROOT } from '../../src/guests/catalog.js';
@@ -69,7 +70,7 @@ describe('a guest that cannot go on gets one line with what happened and the reg
     expect(failure.message).toMatch(/ cs=0x1b /);
   });
 
-  it('a fault while recording leaves the log incomplete, and the CLI exits 1 with the line (124 at the timeout)', async () => {
+  it('a fault while recording leaves the log incomplete, and the CLI exits 122 (a guest fault) with the line (124 at the timeout)', async () => {
     const logPath = join(dir, 'triple.rrlog');
     const failure = await failureOf(record({ elf: elves['triple-fault']!, logPath, capture: true }));
     expect(failure.result.outcome).toBe('fault');
@@ -82,11 +83,11 @@ describe('a guest that cannot go on gets one line with what happened and the reg
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );
     const triple = await run(['run', elves['triple-fault']!]);
-    expect(triple.code).toBe(1);
+    expect(triple.code).toBe(EXIT.guestFault);
     expect(triple.stderr).toMatch(/^rrkit: triple fault: .*; rip=0x[0-9a-f]+ /);
     expect(triple.stderr.trim().split('\n')).toHaveLength(1);
     const timeout = await run(['run', '--timeout', '0.2', elves['never-exits']!]);
-    expect(timeout.code).toBe(124);
+    expect(timeout.code).toBe(EXIT.timeout);
     expect(timeout.stderr).toMatch(/^rrkit: the guest did not stop within the timeout/);
   });
 });

@@ -20,12 +20,13 @@ import { record } from '../../session/record.js';
 import { runGuest } from '../../session/run.js';
 import { verify } from '../../session/verify.js';
 import { UsageError } from '../errors.js';
-import { checkDiskOption, checkVcpus } from '../machine-args.js';
+import { EXIT } from '../exit-status.js';
+import { checkDiskEngine, checkVcpus } from '../machine-args.js';
 
 interface DemoArgs {
   workload: string | undefined;
   small: boolean;
-  vcpus: number;
+  vcpus: string | undefined;
   engine: string;
 }
 
@@ -44,7 +45,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         describe: 'the built-in workload to record (default: timer-ticks on emu; on kvm, which delivers interrupts only at VM exits, disk-checksum)',
       })
       .option('small', { type: 'boolean', default: false, describe: 'its quick-test size' })
-      .option('vcpus', { type: 'number', default: 1, describe: 'vCPUs; more than 1 records their sharing with CREW (emu)' })
+      .option('vcpus', { type: 'string', describe: 'vCPUs (default 1); more than 1 records their sharing with CREW (emu)' })
       .option('engine', { choices: ENGINE_NAMES, default: DEFAULT_ENGINE, describe: 'execution engine' })
       .example('$0 demo --workload racy-counter --vcpus 4', 'a data race on 4 vCPUs, recorded and replayed exactly')
       .example('$0 demo --engine kvm', 'on /dev/kvm: a disk read by DMA and its completion interrupts, recorded and replayed') as unknown as Argv<DemoArgs>,
@@ -56,7 +57,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     }
     const engine = engineNamed(args.engine);
     const vcpus = checkVcpus(args.vcpus, engine);
-    checkDiskOption(found.workload.needsDisk ? 'disk' : undefined, engine);
+    if (found.workload.needsDisk) checkDiskEngine(engine);
     const small = args.small || found.small;
     const image = await readGuestImage(builtGuestPath(found.workload.name, engine.guestArch, small));
     const dir = mkdtempSync(join(tmpdir(), 'rrkit-demo-'));
@@ -116,7 +117,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     say(`  replay            ${ratio(replayed.result.wallSeconds)}`);
     if (verdict.verdict === 'diverged') {
       say(`  verify            DIVERGED: ${formatDivergence(verdict.report)}`);
-      process.exitCode = 1;
+      process.exitCode = EXIT.diverged;
       return;
     }
     // The replay checked itself against the log; this checks it against the recording's own result too.
@@ -128,6 +129,6 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     );
     say('');
     say(`  next: rrkit log stats ${log}`);
-    process.exitCode = same ? 0 : 1;
+    process.exitCode = same ? EXIT.ok : EXIT.diverged;
   },
 };

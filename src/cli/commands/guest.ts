@@ -26,7 +26,13 @@ const buildCommand: CommandModule<object, BuildArgs> = {
       .example('$0 guest build hello.c --arch rv64 -o hello.elf', '') as unknown as Argv<BuildArgs>,
   handler: async (args) => {
     if (args.files.length === 0) throw new UsageError('guest build needs at least one C file');
-    await buildGuest({ sources: args.files, arch: args.arch, output: args.output, small: args.small });
+    try {
+      await buildGuest({ sources: args.files, arch: args.arch, output: args.output, small: args.small });
+    } catch (error) {
+      // buildGuest checks its arguments with TypeError/RangeError: here they are the user's.
+      if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
+      throw error;
+    }
     process.stderr.write(`rrkit: built ${args.output} (${args.arch})\n`);
   },
 };

@@ -5,6 +5,7 @@ import { guestCommand } from './guest.js';
 import { logCommand } from './log.js';
 import { recordCommand } from './record.js';
 import { replayCommand } from './replay.js';
+import { replicaCommand, replicateCommand } from './replica.js';
 import { runCommand } from './run.js';
 import { verifyCommand } from './verify.js';
 
@@ -17,5 +18,7 @@ export const commands: CommandModule<any, any>[] = [
   replayCommand,
   verifyCommand,
   logCommand,
+  replicaCommand,
+  replicateCommand,
   guestCommand,
 ];

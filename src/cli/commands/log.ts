@@ -2,10 +2,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { parseLandmark, LandmarkWindow } from '../../analysis/timeline/timeline-filter.js';
 import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
-import { formatRecord, toJsonSafe } from '../../analysis/log-dump.js';
-import { readLogHeaderFile, scanLogFile } from '../../analysis/log-reader.js';
+import { dumpLogFile } from '../../analysis/log-dump.js';
+import { printable } from '../../files/printable.js';
 import { logFileStats, type LogStats } from '../../analysis/log-stats.js';
 import { UsageError, checkOption } from '../errors.js';
+import { StdoutWriter } from '../stdout-writer.js';
 
 interface LogArgs {
   log: string;
@@ -27,7 +28,7 @@ const fixed = (n: number | null, digits = 2): string => (n === null ? 'n/a' : n.
 
 function printStats(s: LogStats): void {
   const lines = [
-    `engine          ${s.engine}, ${s.vcpus} vcpu${s.vcpus === 1 ? '' : 's'}`,
+    `engine          ${printable(s.engine)}, ${s.vcpus} vcpu${s.vcpus === 1 ? '' : 's'}`,
     `status          ${s.complete ? 'complete' : 'incomplete (no trailer: recording did not close cleanly)'}`,
     `size            ${s.bytes} bytes in ${s.chunks} chunks, ${s.records} records`,
     `${s.landmarkUnit.padEnd(16)}${s.landmarks}`,
@@ -58,7 +59,7 @@ function printStats(s: LogStats): void {
   if (s.crew !== null) {
     lines.push('', `CREW transfers  ${s.crew.transfers} (${fixed(s.crew.perMillion)} per million ${s.landmarkUnit})`);
     for (const [pair, n] of Object.entries(s.crew.byPair)) lines.push(`  vcpu ${pair.replace('->', ' -> vcpu ')}: ${n}`);
-    lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page}${p.where ? ` [${p.where}]` : ''} (${p.transfers})`).join(', '));
+    lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page}${p.where ? ` [${printable(p.where)}]` : ''} (${p.transfers})`).join(', '));
   }
   if (s.serial !== null) {
     lines.push(
@@ -83,50 +84,17 @@ const statsCommand: CommandModule<object, LogArgs> = {
 
 const dumpCommand: CommandModule<object, LogArgs> = {
   command: 'dump <log>',
-  describe: 'one line per record',
+  describe: 'one line per record (--json: one object, streamed)',
   builder: withLogArgs,
   handler: (args) => {
-    // Streamed a chunk at a time: a log of any size, in the memory of one chunk.
-    const header = readLogHeaderFile(args.log);
-    const out = new BufferedWriter();
-    if (args.json) {
-      out.write(`{"header":${JSON.stringify(toJsonSafe(header))},"records":[`);
-      let first = true;
-      const outline = scanLogFile(args.log, (record) => {
-        out.write(`${first ? '' : ','}${JSON.stringify(toJsonSafe(record))}`);
-        first = false;
-      });
-      out.write(`],"complete":${outline.complete}}\n`);
+    const out = new StdoutWriter();
+    try {
+      dumpLogFile(args.log, args.json, (text) => out.write(text));
+    } finally {
       out.flush();
-      return;
     }
-    out.write(
-      `# ${header.engine}, ${header.vcpus} vcpus, ${header.ramMib} MiB, image ${header.imagePath} sha256 ${header.imageHash}\n` +
-        `# CREW granularity ${header.crewGranularity}, checkpoint interval ${header.checkpointInterval}, config ${header.configJson}\n`,
-    );
-    const outline = scanLogFile(args.log, (record) => out.write(`${formatRecord(record)}\n`));
-    out.write(outline.complete ? '# complete\n' : '# incomplete: no trailer\n');
-    out.flush();
   },
 };
-
-/** Collects output and writes it to stdout in large pieces (stdout to a file or pipe is synchronous on Linux). */
-class BufferedWriter {
-  private parts: string[] = [];
-  private size = 0;
-
-  write(text: string): void {
-    this.parts.push(text);
-    this.size += text.length;
-    if (this.size >= 1 << 20) this.flush();
-  }
-
-  flush(): void {
-    process.stdout.write(this.parts.join(''));
-    this.parts = [];
-    this.size = 0;
-  }
-}
 
 interface TimelineArgs {
   log: string;

@@ -1,7 +1,8 @@
 /**
  * `rrkit verify`: replay a log and check it against the recording — every checkpoint's
  * register and memory hashes, the console output, the exit code and the final state.
- * Exit status 0 when identical, 1 at the first divergence, 2 for a bad log or usage.
+ * Exit status 0 when identical, 125 at the first divergence, 123 for an incomplete log, 120
+ * for a damaged log or a wrong image, 119 for bad usage (src/cli/exit-status.ts).
  * `--timeline OUT` writes the timeline around a divergence (from the last cut before it to
  * the first after it), with the divergence marked, for a look in Perfetto or a browser.
  */
@@ -13,14 +14,16 @@ import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { LogFormatError } from '../../analysis/log-error.js';
 import { verify, type Verification } from '../../session/verify.js';
 import { checkThreads, THREADS_OPTION } from '../machine-args.js';
+import { EXIT, exitStatusOf } from '../exit-status.js';
 import { ProgressLine } from '../progress.js';
+import { describeReached } from './replay.js';
 
 interface VerifyArgs {
   log: string;
   guest: string | undefined;
   disk: string | undefined;
   json: boolean;
-  threads: number | undefined;
+  threads: string | undefined;
   timeline: string | undefined;
 }
 
@@ -43,9 +46,15 @@ function divergenceTimeline(args: VerifyArgs, report: DivergenceReport): { field
   }
 }
 
+/** Where an incomplete log ends, marked on its timeline as a divergence is (on vCPU 0's axis). */
+function endOfLog(reached: readonly bigint[]): DivergenceReport {
+  const count = reached[0] ?? 0n;
+  return { vcpu: 0, count, what: 'the log ends', expected: 'more log', actual: 'no trailer', summary: `the incomplete log ends at vcpu 0 @ ${count}` };
+}
+
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify <log>',
-  describe: 'replay a log and check every checkpoint; exit 0 if identical, 1 at the first divergence',
+  describe: `replay a log and check every checkpoint; exit 0 if identical, ${EXIT.diverged} at the first divergence, ${EXIT.incomplete} for an incomplete log`,
   builder: (y: Argv) =>
     y
       .positional('log', { type: 'string', demandOption: true, describe: 'the log (RUN.rrlog)' })
@@ -72,7 +81,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);
-      process.exitCode = 2;
+      process.exitCode = exitStatusOf(error);
       return;
     }
     const v = verification.verdict;
@@ -84,24 +93,24 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
             `exit code ${v.exitCode} and final state ${v.stateHash.toString(16).padStart(16, '0')}` +
             (args.timeline === undefined ? '' : ' (no divergence: no timeline written)'),
         );
-        process.exitCode = 0;
+        process.exitCode = EXIT.ok;
         return;
       }
       case 'incomplete': {
-        const timeline = v.endedAt === undefined ? { fields: {}, line: '' } : divergenceTimeline(args, v.endedAt);
+        const timeline = divergenceTimeline(args, endOfLog(v.reached));
         report(
-          { verdict: v.verdict, checkpoints: v.checkpoints, endedAt: v.endedAt, ...timeline.fields },
-          `the log is incomplete (no trailer): checked ${v.checkpoints} checkpoints as far as its sealed chunks reach` +
-            (v.endedAt ? `, up to vcpu ${v.endedAt.vcpu} @ ${v.endedAt.count}` : '') +
+          { verdict: v.verdict, checkpoints: v.checkpoints, reached: v.reached, ...timeline.fields },
+          `the log is incomplete (no trailer): replayed as far as it vouches, ${describeReached(v.reached, v.landmarkUnit)}, ` +
+            `and checked ${v.checkpoints} checkpoints on the way, all identical` +
             timeline.line,
         );
-        process.exitCode = 1;
+        process.exitCode = EXIT.incomplete;
         return;
       }
       case 'diverged': {
         const timeline = divergenceTimeline(args, v.report);
         report({ verdict: v.verdict, ...v.report, ...timeline.fields }, formatDivergence(v.report) + timeline.line);
-        process.exitCode = 1;
+        process.exitCode = EXIT.diverged;
         return;
       }
     }

@@ -1,0 +1,41 @@
+#include "addon/js_args.h"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "replay/chunk_source.h"
+
+namespace rrkit::addon {
+
+uint64_t ToU64(const Napi::Value& value, const char* name) {
+  if (!value.IsBigInt()) throw std::invalid_argument(std::string(name) + " must be a bigint");
+  bool lossless = true;
+  const uint64_t out = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw std::out_of_range(std::string(name) + " must be a bigint from 0 to 2^64-1");
+  return out;
+}
+
+double NumberIn(const Napi::Value& value, const char* name, double min, double max) {
+  if (!value.IsNumber()) throw std::invalid_argument(std::string(name) + " must be a number");
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max)) throw std::out_of_range(std::string(name) + " is out of range");
+  return d;
+}
+
+std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
+  if (!value.IsBuffer()) throw std::invalid_argument(std::string(name) + " must be a Buffer");
+  const auto bytes = value.As<Napi::Buffer<uint8_t>>();
+  return std::vector<uint8_t>(bytes.Data(), bytes.Data() + bytes.Length());
+}
+
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms, int stream_fd) {
+  if (stream_fd >= 0) {
+    return std::make_unique<replay::LogReader>(
+        std::make_unique<replay::StreamChunkSource>(stream_fd, "the log stream on fd " + std::to_string(stream_fd)));
+  }
+  if (follow_ms < 0) return replay::LogReader::Open(path);
+  return std::make_unique<replay::LogReader>(std::make_unique<replay::FollowingFileChunkSource>(
+      path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
+}
+
+}  // namespace rrkit::addon

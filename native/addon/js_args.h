@@ -1,0 +1,31 @@
+// What every engine's binding reads from its JavaScript arguments, checked: a bad argument is
+// std::invalid_argument or std::out_of_range naming it (addon/js_error.h makes it a
+// TypeError or RangeError), never a crash.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "replay/log_reader.h"
+
+namespace rrkit::addon {
+
+// A bigint from 0 to 2^64-1.
+uint64_t ToU64(const Napi::Value& value, const char* name);
+
+// A number argument in [min, max].
+double NumberIn(const Napi::Value& value, const char* name, double min, double max);
+
+// A Buffer's bytes, copied.
+std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name);
+
+// The log a replay reads: the file as it is; (follow_ms non-negative) as a recording goes on
+// writing it, giving up after follow_ms without a new byte (0: never); or (stream_fd
+// non-negative) as it arrives on a pipe or socket, to the writer's close.
+std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms, int stream_fd = -1);
+
+}  // namespace rrkit::addon

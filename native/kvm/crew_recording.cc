@@ -1,0 +1,168 @@
+#include "kvm/crew_recording.h"
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include "emu/futex.h"
+
+namespace rrkit::kvm {
+namespace {
+
+constexpr uint32_t kAttentionCrew = 1;
+constexpr uint32_t kAttentionStop = 2;
+// A spin-waiting vCPU sleeps at most this long without news (a spin on the clock or a
+// device, which no page transfer announces), as on emu.
+constexpr std::chrono::microseconds kSpinWaitTimeout{200};
+
+}  // namespace
+
+std::vector<PageAccess> PagesTouched(const crew::PageGeometry& geometry, std::span<const MemoryAccess> accesses,
+                                     uint64_t first_address, uint64_t end_address) {
+  std::vector<PageAccess> pages;
+  for (const MemoryAccess& a : accesses) {
+    if (a.length == 0) continue;
+    const uint64_t begin = std::max(a.address, first_address);
+    const uint64_t last = std::min(a.address + a.length - 1, end_address - 1);
+    if (a.address + a.length - 1 < a.address || begin > last) continue;  // wraps, or outside RAM
+    for (uint64_t page = geometry.PageOf(begin); page <= geometry.PageOf(last); ++page) {
+      bool seen = false;
+      for (PageAccess& p : pages) {
+        if (p.page == page) {
+          p.write = p.write || a.write;
+          seen = true;
+        }
+      }
+      if (!seen) pages.push_back({page, a.write});
+    }
+  }
+  return pages;
+}
+
+CrewRecording::CrewRecording(const CrewLayout& layout, std::vector<PageProtector*> protectors, crew::TransferSink edges,
+                             FaultSink faults)
+    : layout_(layout), console_page_(layout.ram_bytes / layout.granularity), edges_(std::move(edges)), faults_(std::move(faults)) {
+  if (protectors.size() != layout.vcpus) throw std::invalid_argument("CREW recording: one page protector per vCPU");
+  if (layout.image_start % layout.granularity != 0 || layout.ram_bytes % layout.granularity != 0)
+    throw std::invalid_argument("CREW granularity " + std::to_string(layout.granularity) +
+                                " must divide the image's start and the RAM size (at most 1 MiB on kvm)");
+  std::vector<crew::VcpuHooks> hooks;
+  for (uint32_t v = 0; v < layout.vcpus; ++v) {
+    auto vcpu = std::make_unique<Vcpu>();
+    vcpu->protector = protectors[v];
+    Vcpu* raw = vcpu.get();
+    const uint64_t ram_pages = console_page_;
+    hooks.push_back({&raw->attention, kAttentionCrew, [raw] { emu::FutexWakeAll(raw->attention); },
+                     [raw, ram_pages](uint64_t page, crew::Access access) {
+                       if (page < ram_pages) raw->pending.Note(page, access);
+                     }});
+    vcpus_.push_back(std::move(vcpu));
+  }
+  // Edges are counted per grant, so that the fault record can say how many lead into it.
+  auto sink = [this](const crew::TransferEdge& e) {
+    vcpus_[e.to_vcpu]->edges_in.fetch_add(1, std::memory_order_relaxed);
+    edges_(e);
+  };
+  crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(0, layout.ram_bytes + layout.granularity, layout.granularity),
+                                       std::move(hooks), sink, /*hold=*/0);
+
+  // The start: RAM above the VMM's tables unheld (no access), then the same grants in every run.
+  const uint64_t g = layout.granularity;
+  const uint64_t first = layout.image_start / g;
+  for (auto& v : vcpus_) v->protector->Protect(first, console_page_ - first, crew::Access::kNone);
+  for (uint64_t page = first; page < layout.writable_start / g; ++page) {
+    for (uint32_t v = 0; v < layout.vcpus; ++v) crew_->Acquire(v, page, false, 0);
+  }
+  if (layout.hart_areas != 0) {
+    for (uint32_t v = 0; v < layout.vcpus; ++v) {
+      const uint64_t begin = layout.hart_areas + v * layout.hart_area_bytes;
+      for (uint64_t page = (begin + g - 1) / g; (page + 1) * g <= begin + layout.hart_area_bytes; ++page) {
+        crew_->Acquire(v, page, true, 0);
+      }
+    }
+  }
+  for (uint32_t v = 0; v < layout.vcpus; ++v) BeforeRun(v, 0);
+}
+
+void CrewRecording::BeforeRun(uint32_t v, uint64_t) {
+  Vcpu& me = *vcpus_[v];
+  me.protect_calls += me.pending.Apply(*me.protector);
+}
+
+void CrewRecording::AtExit(uint32_t v, uint64_t count) {
+  if ((vcpus_[v]->attention.load(std::memory_order_acquire) & kAttentionCrew) != 0) crew_->Poll(v, count);
+}
+
+bool CrewRecording::Protects(uint32_t v, std::span<const PageAccess> needed) const {
+  for (const PageAccess& p : needed) {
+    if (!crew_->Permissions(v).Allows(p.page, p.write)) return true;
+  }
+  return false;
+}
+
+bool CrewRecording::Gain(uint32_t v, uint64_t page, bool write, uint64_t count) {
+  if (crew_->Permissions(v).Allows(page, write)) return true;
+  return crew_->Acquire(v, page, write, count);
+}
+
+bool CrewRecording::AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) {
+  Vcpu& me = *vcpus_[v];
+  bool any = false;
+  for (const PageAccess& p : needed) {
+    if (crew_->Permissions(v).Allows(p.page, p.write)) continue;
+    any = true;
+    if (stop_here) {
+      faults_(replay::CrewFaultRecord{{v, count}, p.page, p.write, 0});
+      continue;
+    }
+    me.edges_in.store(0, std::memory_order_relaxed);
+    const bool granted = crew_->Acquire(v, p.page, p.write, count);
+    faults_(replay::CrewFaultRecord{{v, count}, p.page, p.write, granted ? me.edges_in.load(std::memory_order_relaxed) : 0});
+    if (!granted) return false;
+  }
+  if (stop_here) return false;
+  if (!any) {
+    throw std::runtime_error("vCPU " + std::to_string(v) + " stopped on a protected page at landmark " + std::to_string(count) +
+                             ", but every page its instruction touches is allowed to it");
+  }
+  return true;
+}
+
+bool CrewRecording::GuestAccess(uint32_t v, uint64_t count, uint64_t address, uint64_t length, bool write) {
+  const MemoryAccess access{address, length, write};
+  for (const PageAccess& p : PagesTouched(crew_->geometry(), std::span(&access, 1), layout_.image_start, layout_.ram_bytes)) {
+    if (!Gain(v, p.page, p.write, count)) return false;
+  }
+  return true;
+}
+
+bool CrewRecording::SharedDevice(uint32_t v, uint64_t count) { return Gain(v, console_page_, true, count); }
+
+void CrewRecording::SpinWait(uint32_t v, uint64_t count) {
+  Vcpu& me = *vcpus_[v];
+  {
+    const crew::Crew::Parked parked(*crew_, v, count, crew::ParkReason::kSpinWait);
+    emu::FutexWait(me.attention, 0, kSpinWaitTimeout);
+  }
+  AtExit(v, count);  // clears the bit CREW set to wake it
+}
+
+void CrewRecording::Halted(uint32_t v, uint64_t count, const std::function<void()>& wait) {
+  {
+    const crew::Crew::Parked parked(*crew_, v, count);
+    wait();
+  }
+  AtExit(v, count);  // requests that came while it was parked were served by whoever took the page
+}
+
+void CrewRecording::Finished(uint32_t v, uint64_t count) { crew_->Park(v, count); }
+
+void CrewRecording::Stop(bool abandon) {
+  if (abandon) crew_->Stop();
+  for (auto& v : vcpus_) {
+    v->attention.fetch_or(kAttentionStop, std::memory_order_release);
+    emu::FutexWakeAll(v->attention);
+  }
+}
+
+}  // namespace rrkit::kvm

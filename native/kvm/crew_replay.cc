@@ -1,0 +1,143 @@
+#include "kvm/crew_replay.h"
+
+#include <sched.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "replay/divergence.h"
+
+namespace rrkit::kvm {
+namespace {
+
+std::string PageName(uint64_t page, bool write) {
+  char text[48];
+  std::snprintf(text, sizeof text, "page 0x%llx (%s)", static_cast<unsigned long long>(page), write ? "write" : "read");
+  return text;
+}
+
+std::string Describe(const std::vector<replay::CrewFaultRecord>& pages) {
+  std::string out = "a stop on ";
+  for (size_t i = 0; i < pages.size(); ++i) {
+    if (i > 0) out.append(", ");
+    out.append(PageName(pages[i].page, pages[i].write));
+  }
+  return out;
+}
+
+}  // namespace
+
+CrewReplay::CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, const std::vector<replay::CrewTransferRecord>& edges,
+                       const std::vector<replay::CrewFaultRecord>& faults,
+                       const std::optional<std::vector<uint64_t>>& final_counts, std::vector<PageProtector*> protectors,
+                       crew::ReplayGate::Options gate_options)
+    : geometry_(geometry), vcpus_(vcpus) {
+  if (protectors.size() != vcpus) throw std::invalid_argument("CREW replay: one page protector per vCPU");
+  std::vector<crew::TransferEdge> gate_edges;
+  for (const replay::CrewTransferRecord& r : edges) {
+    gate_edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
+    ++edges_into_[{r.to.vcpu, r.to.count, r.page}];
+  }
+  gate_ = std::make_unique<crew::ReplayGate>(vcpus, gate_edges, final_counts, gate_options);
+  for (uint32_t v = 0; v < vcpus; ++v) vcpus_[v].protector = protectors[v];
+  for (const replay::CrewFaultRecord& f : faults) {
+    if (f.at.vcpu >= vcpus) {
+      throw std::invalid_argument("CREW log: a fault of vcpu " + std::to_string(f.at.vcpu) + " on a machine of " +
+                                  std::to_string(vcpus) + " vCPUs");
+    }
+    std::deque<Fault>& list = vcpus_[f.at.vcpu].faults;
+    if (!list.empty() && list.back().count > f.at.count) {
+      throw std::invalid_argument("CREW log: vcpu " + std::to_string(f.at.vcpu) + "'s faults out of order (@ " +
+                                  std::to_string(f.at.count) + " after @ " + std::to_string(list.back().count) + ")");
+    }
+    if (list.empty() || list.back().count != f.at.count) list.push_back(Fault{f.at.count, {}});
+    list.back().pages.push_back(f);
+  }
+}
+
+// Just before the landmark of a recorded fault, the page goes: the vCPU stops at the first
+// access that needs it, which is the instruction that stopped in the recording (its rights
+// there had not changed since its previous landmark).
+void CrewReplay::BeforeRun(uint32_t v, uint64_t count) {
+  Vcpu& me = vcpus_[v];
+  if (me.armed || me.faults.empty() || me.faults.front().count != count + 1) return;
+  for (const replay::CrewFaultRecord& f : me.faults.front().pages) {
+    me.protector->Protect(f.page, 1, f.write ? crew::Access::kRead : crew::Access::kNone);
+  }
+  me.armed = true;
+}
+
+bool CrewReplay::Protects(uint32_t v, std::span<const PageAccess> needed) const {
+  const Vcpu& me = vcpus_[v];
+  if (!me.armed) return false;
+  for (const replay::CrewFaultRecord& f : me.faults.front().pages) {
+    for (const PageAccess& p : needed) {
+      if (p.page == f.page) return true;
+    }
+  }
+  return false;
+}
+
+void CrewReplay::WaitAtGate(uint32_t v, uint64_t count) {
+  gate_->Publish(v, count);
+  if (gate_->NextWaitCount(v) != count) return;
+  try {
+    gate_->WaitAt(v, count);
+  } catch (const crew::ReplayStalled& stalled) {
+    throw replay::Divergence{{v, count}, "transfer order", "every vCPU progressing", stalled.what()};
+  }
+}
+
+void CrewReplay::AtExit(uint32_t v, uint64_t count) {
+  const Vcpu& me = vcpus_[v];
+  if (!me.faults.empty() && me.faults.front().count == count) {
+    throw replay::Divergence{{v, count}, "CREW fault", Describe(me.faults.front().pages), "an exit"};
+  }
+  WaitAtGate(v, count);
+}
+
+bool CrewReplay::AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) {
+  Vcpu& me = vcpus_[v];
+  if (stop_here) {  // the recorded end: the vCPU stopped here without running the instruction
+    gate_->Publish(v, count);
+    return false;
+  }
+  if (me.faults.empty() || me.faults.front().count != count) {
+    std::string actual = "a stop on";
+    for (const PageAccess& p : needed) {
+      actual.append(" ");
+      actual.append(PageName(p.page, p.write));
+    }
+    throw replay::Divergence{{v, count}, "CREW fault",
+                             me.faults.empty() ? std::string("no more stops") : "the next stop @ " + std::to_string(me.faults.front().count),
+                             actual};
+  }
+  const Fault& fault = me.faults.front();
+  for (const replay::CrewFaultRecord& f : fault.pages) {
+    bool found = false;
+    for (const PageAccess& p : needed) found = found || (p.page == f.page && (p.write || !f.write));
+    if (!found) throw replay::Divergence{{v, count}, "CREW fault", Describe(fault.pages), "an instruction that does not touch it so"};
+    const auto edges = edges_into_.find({v, count, f.page});
+    const uint64_t logged = edges == edges_into_.end() ? 0 : edges->second;
+    if (logged != f.edges) {
+      throw replay::Divergence{{v, count}, "transfer edges", std::to_string(f.edges) + " into the stop on " + PageName(f.page, f.write),
+                               std::to_string(logged) + " in the log"};
+    }
+  }
+  WaitAtGate(v, count);
+  for (const replay::CrewFaultRecord& f : fault.pages) me.protector->Protect(f.page, 1, crew::Access::kWrite);
+  me.faults.pop_front();
+  me.armed = false;
+  return true;
+}
+
+void CrewReplay::SpinWait(uint32_t, uint64_t) { sched_yield(); }
+
+void CrewReplay::Finished(uint32_t v, uint64_t count) { gate_->Finish(v, count); }
+
+void CrewReplay::Stop(bool abandon) {
+  if (abandon) gate_->Cancel();
+}
+
+}  // namespace rrkit::kvm

@@ -1,0 +1,284 @@
+// The kvm engine's SMP glue without /dev/kvm (docs/kvm-smp.md): which pages an instruction
+// touches (Zydis), how pending rights become protect calls, CREW recording over fake
+// page protectors (transfers only at landmarks, fault records with their edge counts),
+// and replay's arming, checks and gate over the same fakes. Run through vitest
+// (test/kvm-crew-glue.test.ts), one case per test.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "kvm/access_decoder.h"
+#include "kvm/crew_recording.h"
+#include "kvm/crew_replay.h"
+#include "kvm/page_rights.h"
+#include "replay/divergence.h"
+#include "tools/test_harness.h"
+
+namespace rrkit::kvm {
+namespace {
+
+using crew::Access;
+
+// Records the protection each page of a fake mapping ends up with, and every call.
+class FakeProtector final : public PageProtector {
+ public:
+  void Protect(uint64_t first, uint64_t count, Access access) override {
+    std::lock_guard lock(mutex_);
+    ++calls_;
+    for (uint64_t p = first; p < first + count; ++p) pages_[p] = access;
+  }
+  Access Of(uint64_t page) {
+    std::lock_guard lock(mutex_);
+    const auto it = pages_.find(page);
+    return it == pages_.end() ? Access::kWrite : it->second;  // untouched: the mapping's read-write
+  }
+  uint64_t calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<uint64_t, Access> pages_;
+  uint64_t calls_ = 0;
+};
+
+kvm_regs Registers() {
+  kvm_regs r{};
+  r.rip = 0x100000;
+  r.rax = 1;
+  r.rbx = 0x200ff8;
+  r.rsp = 0x300010;
+  r.rsi = 0x400000;
+  r.rdi = 0x500000;
+  return r;
+}
+
+std::vector<MemoryAccess> Decode(std::vector<uint8_t> bytes, kvm_sregs sregs = {}) {
+  std::string error;
+  const auto decoded = AccessDecoder().Decode(bytes, Registers(), sregs, error);
+  CHECK(decoded.has_value());
+  return decoded ? decoded->accesses : std::vector<MemoryAccess>{};
+}
+
+TEST(TestDecoder, "decoder: a store, a push, a locked add, movs, FS- and rip-relative operands, the fetch first") {
+  // mov [rbx], rax
+  auto a = Decode({0x48, 0x89, 0x03});
+  CHECK(a.size() == 2 && a[0] == (MemoryAccess{0x100000, 3, false}) && a[1] == (MemoryAccess{0x200ff8, 8, true}));
+  // push rax: 8 bytes below rsp; call: the same; pop: at rsp
+  a = Decode({0x50});
+  CHECK(a.size() == 2 && a[1] == (MemoryAccess{0x300008, 8, true}));
+  a = Decode({0xe8, 0x00, 0x00, 0x00, 0x00});
+  CHECK(a.size() == 2 && a[1] == (MemoryAccess{0x300008, 8, true}));
+  a = Decode({0x58});
+  CHECK(a.size() == 2 && a[1] == (MemoryAccess{0x300010, 8, false}));
+  // lock xadd [rdi], rax: read and written
+  a = Decode({0xf0, 0x48, 0x0f, 0xc1, 0x07});
+  CHECK(a.size() == 2 && a[1] == (MemoryAccess{0x500000, 8, true}));
+  // movsq: reads [rsi], writes [rdi]
+  a = Decode({0x48, 0xa5});
+  bool reads_rsi = false, writes_rdi = false;
+  for (const MemoryAccess& m : a) {
+    reads_rsi = reads_rsi || (m.address == 0x400000 && !m.write);
+    writes_rdi = writes_rdi || (m.address == 0x500000 && m.write);
+  }
+  CHECK(reads_rsi && writes_rdi);
+  // mov rax, fs:[8], with FS.base 0x600000
+  kvm_sregs sregs{};
+  sregs.fs.base = 0x600000;
+  a = Decode({0x64, 0x48, 0x8b, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00}, sregs);
+  CHECK(a.size() == 2 && a[1] == (MemoryAccess{0x600008, 8, false}));
+  // mov rax, [rip + 0x10]: after the 7-byte instruction
+  a = Decode({0x48, 0x8b, 0x05, 0x10, 0x00, 0x00, 0x00});
+  CHECK(a.size() == 2 && a[1] == (MemoryAccess{0x100000 + 7 + 0x10, 8, false}));
+  // lea touches nothing
+  a = Decode({0x48, 0x8d, 0x03});
+  CHECK(a.size() == 1);
+  std::string error;
+  const std::vector<uint8_t> junk = {0x0f, 0xff};
+  CHECK(!AccessDecoder().Decode(junk, Registers(), {}, error).has_value() && error.find("rip 0x100000") != std::string::npos);
+}
+
+TEST(TestPagesTouched, "pages touched: an access across a page boundary is two pages, writes win, nothing below the image or past RAM") {
+  const crew::PageGeometry g(0, 16 << 20, 4096);
+  const std::vector<MemoryAccess> accesses = {{0x200ffc, 8, false}, {0x201000, 4, true}, {0x1000, 8, true}, {(16 << 20) - 4, 8, true}};
+  const auto pages = PagesTouched(g, accesses, 0x100000, 16 << 20);
+  CHECK(pages.size() == 3);
+  CHECK(pages[0] == (PageAccess{0x200, false}) && pages[1] == (PageAccess{0x201, true}) && pages[2] == (PageAccess{0xfff, true}));
+}
+
+TEST(TestPendingRights, "pending rights: the last change per page counts, neighbours with the same access are one protect call") {
+  PendingRights pending;
+  FakeProtector protector;
+  pending.Note(5, Access::kRead);
+  pending.Note(6, Access::kRead);
+  pending.Note(7, Access::kWrite);
+  pending.Note(7, Access::kRead);  // later: wins
+  pending.Note(9, Access::kNone);
+  CHECK(pending.Apply(protector) == 2);  // [5, 8) read, 9 none
+  CHECK(protector.Of(5) == Access::kRead && protector.Of(7) == Access::kRead && protector.Of(9) == Access::kNone);
+  CHECK(pending.Apply(protector) == 0);
+}
+
+// Two vCPUs over 4 MiB of RAM: image from 1 MiB, code below 0x102000, hart areas at 0x200000.
+CrewLayout TwoVcpus() { return CrewLayout{2, 4 << 20, 4096, 0x100000, 0x102000, 0x200000, 0x26000}; }
+
+struct Recorded {
+  std::mutex mutex;
+  std::vector<crew::TransferEdge> edges;
+  std::vector<replay::CrewFaultRecord> faults;
+};
+
+std::unique_ptr<CrewRecording> Recording(FakeProtector& p0, FakeProtector& p1, Recorded& out) {
+  return std::make_unique<CrewRecording>(
+      TwoVcpus(), std::vector<PageProtector*>{&p0, &p1},
+      [&out](const crew::TransferEdge& e) {
+        std::lock_guard lock(out.mutex);
+        out.edges.push_back(e);
+      },
+      [&out](const replay::CrewFaultRecord& f) {
+        std::lock_guard lock(out.mutex);
+        out.faults.push_back(f);
+      });
+}
+
+TEST(TestRecordingStart, "recording starts the same every time: code readable by all, each hart area its own, the rest protected") {
+  FakeProtector p0, p1;
+  Recorded out;
+  auto crew = Recording(p0, p1, out);
+  CHECK(p0.Of(0x100) == Access::kRead && p1.Of(0x101) == Access::kRead);   // code
+  CHECK(p0.Of(0x102) == Access::kNone && p1.Of(0x3ff) == Access::kNone);   // data, the rest of RAM
+  CHECK(p0.Of(0x200) == Access::kWrite && p1.Of(0x200) == Access::kNone);  // hart 0's area
+  CHECK(p1.Of(0x226) == Access::kWrite && p0.Of(0x226) == Access::kNone);  // hart 1's
+  CHECK(p0.Of(0x50) == Access::kWrite);                                    // the VMM's low memory: untouched
+  CHECK(out.edges.empty());
+}
+
+TEST(TestRecordingLandmarks, "a running holder gives a page up only at a landmark of its own; the edge and the fault record say so") {
+  FakeProtector p0, p1;
+  Recorded out;
+  auto crew = Recording(p0, p1, out);
+  const PageAccess page{0x300, true};
+  // vCPU 0 faults on an unheld page at its landmark 4: granted at once, no edge.
+  CHECK(crew->AtFault(0, 4, std::span(&page, 1), false));
+  crew->BeforeRun(0, 4);
+  CHECK(p0.Of(0x300) == Access::kWrite);
+  // vCPU 1 faults on it at its landmark 7 while vCPU 0 runs: it waits.
+  std::atomic<bool> granted{false};
+  std::thread one([&] {
+    CHECK(crew->AtFault(1, 7, std::span(&page, 1), false));
+    granted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(!granted.load());
+  // vCPU 0 reaches its exit at landmark 9: it yields there.
+  crew->AtExit(0, 9);
+  one.join();
+  CHECK(granted.load());
+  crew->BeforeRun(0, 9);
+  crew->BeforeRun(1, 7);
+  CHECK(p0.Of(0x300) == Access::kNone && p1.Of(0x300) == Access::kWrite);
+  CHECK(out.edges.size() == 1 && out.edges[0] == (crew::TransferEdge{0x300, 0, 9, 1, 7}));
+  CHECK(out.faults.size() == 2);
+  CHECK(out.faults[0].at.vcpu == 0 && out.faults[0].at.count == 4 && out.faults[0].edges == 0 && out.faults[0].write);
+  CHECK(out.faults[1].at.vcpu == 1 && out.faults[1].at.count == 7 && out.faults[1].edges == 1);
+}
+
+TEST(TestRecordingParked, "a spin-waiting or finished holder gives pages up at once; a stop that ends a vCPU still logs its fault") {
+  FakeProtector p0, p1;
+  Recorded out;
+  auto crew = Recording(p0, p1, out);
+  const PageAccess read{0x300, false};
+  CHECK(crew->AtFault(0, 2, std::span(&read, 1), false));
+  crew->Finished(0, 5);  // vCPU 0 parked for good at 5
+  const PageAccess write{0x300, true};
+  CHECK(crew->AtFault(1, 3, std::span(&write, 1), false));
+  CHECK(out.edges.size() == 1 && out.edges[0] == (crew::TransferEdge{0x300, 0, 5, 1, 3}));
+  const PageAccess other{0x301, true};
+  CHECK(!crew->AtFault(1, 8, std::span(&other, 1), true));  // stops here
+  CHECK(out.faults.back().at.count == 8 && out.faults.back().page == 0x301 && out.faults.back().edges == 0);
+  CHECK(crew->Protects(1, std::span(&other, 1)) && !crew->Protects(1, std::span(&write, 1)));
+}
+
+TEST(TestRecordingHalted, "a halted holder gives its pages up at once, at its halt; it polls again when it goes on") {
+  FakeProtector p0, p1;
+  Recorded out;
+  auto crew = Recording(p0, p1, out);
+  const PageAccess page{0x300, true};
+  CHECK(crew->AtFault(0, 2, std::span(&page, 1), false));
+  std::atomic<bool> halted{false};
+  std::atomic<bool> resume{false};
+  std::thread zero([&] {
+    crew->Halted(0, 6, [&] {
+      halted = true;
+      while (!resume.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  });
+  while (!halted.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(crew->AtFault(1, 3, std::span(&page, 1), false));  // granted while vCPU 0 still halts
+  resume = true;
+  zero.join();
+  CHECK(out.edges.size() == 1 && out.edges[0] == (crew::TransferEdge{0x300, 0, 6, 1, 3}));
+  crew->BeforeRun(0, 6);
+  CHECK(p0.Of(0x300) == Access::kNone);
+}
+
+TEST(TestReplayFollows, "replay protects a recorded fault's page just before it, checks the stop and its edges, waits at the gate") {
+  FakeProtector p0, p1;
+  const std::vector<replay::CrewTransferRecord> edges = {{0x300, {0, 9}, {1, 7}}};
+  const std::vector<replay::CrewFaultRecord> faults = {{{0, 4}, 0x300, true, 0}, {{1, 7}, 0x300, true, 1}};
+  CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), edges, faults, std::vector<uint64_t>{20, 20},
+                    {&p0, &p1}, crew::ReplayGate::Options{std::chrono::milliseconds(2000)});
+  replay.BeforeRun(0, 2);
+  CHECK(p0.Of(0x300) == Access::kWrite);  // not yet: the fault is at 4
+  replay.BeforeRun(0, 3);
+  CHECK(p0.Of(0x300) == Access::kRead);  // a write fault: reads still pass
+  const PageAccess page{0x300, true};
+  CHECK(replay.AtFault(0, 4, std::span(&page, 1), false));
+  CHECK(p0.Of(0x300) == Access::kWrite);
+  replay.BeforeRun(1, 6);
+  std::atomic<bool> passed{false};
+  std::thread one([&] {
+    CHECK(replay.AtFault(1, 7, std::span(&page, 1), false));
+    passed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(!passed.load());  // vCPU 0 has not reached 9
+  replay.AtExit(0, 8);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(!passed.load());
+  replay.AtExit(0, 9);
+  one.join();
+  CHECK(passed.load());
+}
+
+template <typename F>
+std::string DivergenceOf(F&& f) {
+  try {
+    f();
+  } catch (const replay::Divergence& d) {
+    return d.what + ": expected " + d.expected + ", got " + d.actual;
+  }
+  return "";
+}
+
+TEST(TestReplayDivergences, "replay: an exit where a fault was recorded, another page, and a missing edge are divergences") {
+  FakeProtector p0, p1;
+  const std::vector<replay::CrewFaultRecord> faults = {{{0, 4}, 0x300, true, 1}};
+  CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), {}, faults, std::nullopt, {&p0, &p1},
+                    crew::ReplayGate::Options{std::chrono::milliseconds(200)});
+  CHECK(DivergenceOf([&] { replay.AtExit(0, 4); }).find("CREW fault") == 0);
+  const PageAccess other{0x301, true};
+  CHECK(DivergenceOf([&] { replay.AtFault(0, 4, std::span(&other, 1), false); }).find("CREW fault") == 0);
+  const PageAccess page{0x300, true};
+  const std::string missing = DivergenceOf([&] { replay.AtFault(0, 4, std::span(&page, 1), false); });
+  CHECK(missing.find("transfer edges: expected 1 into") == 0);
+  CHECK(DivergenceOf([&] { replay.AtFault(1, 2, std::span(&page, 1), false); }).find("CREW fault: expected no more stops") == 0);
+}
+
+}  // namespace
+}  // namespace rrkit::kvm
+
+int main(int argc, char** argv) { return rrkit::testing::RunTests(argc, argv); }

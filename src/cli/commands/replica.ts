@@ -1,0 +1,287 @@
+/**
+ * `rrkit replica primary|backup|attach`: replicas of one guest as processes talking TCP
+ * (src/replication/, docs/replication.md), and `rrkit replicate`, the failover drill.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import type { Engine } from '../../engines/engine.js';
+import { ENGINE_NAMES } from '../../engines/index.js';
+import { parseAddress } from '../../replication/address.js';
+import { Backup } from '../../replication/backup.js';
+import { drill, formatDrillReport } from '../../replication/drill.js';
+import { engineMain } from '../../replication/engine-main.js';
+import { EngineProcess } from '../../replication/engine-process.js';
+import { HeldLease } from '../../replication/lease.js';
+import { Primary, type PrimaryEnd } from '../../replication/primary.js';
+import { Relay } from '../../replication/relay.js';
+import { UsageError } from '../errors.js';
+import { readRegularFile } from '../../files/regular-file.js';
+import { checkVcpus, guestAndEngine } from '../machine-args.js';
+
+/** The drill feeds its console input to whichever replica is primary, so it holds it whole: a bounded file, or stdin. */
+const MAX_DRILL_INPUT_BYTES = 64 << 20;
+
+function drillInput(path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined;
+  if (path === '-') return readFileSync(0);
+  return readRegularFile(path, '--input', MAX_DRILL_INPUT_BYTES);
+}
+
+/** Heartbeats every timeout/4; a replica silent this long is taken as gone. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 300;
+
+const say = (line: string): void => {
+  process.stderr.write(`rrkit replica: ${line}\n`);
+};
+
+/** A backup takes over by a replay that goes live at the end of its log (then-run): emu only, so far. */
+function checkReplicable(engine: Engine): void {
+  if (engine.name !== 'emu') {
+    throw new UsageError(`replication needs an engine whose replay goes live at the end of the log (--then-run); ${engine.name} does not yet, emu does`);
+  }
+}
+
+function checkTimeoutMs(ms: number): number {
+  if (!Number.isInteger(ms) || ms < 20 || ms > 600_000) throw new UsageError(`--heartbeat-timeout must be an integer number of ms from 20 to 600000, not ${ms}`);
+  return ms;
+}
+
+function exitWith(end: PrimaryEnd | { kind: 'bye'; exitCode: number }): void {
+  switch (end.kind) {
+    case 'exited':
+    case 'bye':
+      process.exitCode = end.exitCode;
+      return;
+    case 'lost-lease':
+      say(`lost the lease (${end.reason}): released nothing more, stopped`);
+      process.exitCode = 3;
+      return;
+    case 'failed':
+      say(end.message);
+      process.exitCode = 2;
+      return;
+  }
+}
+
+interface CommonArgs {
+  guest: string;
+  engine: string | undefined;
+  lease: string;
+  'heartbeat-timeout': number;
+}
+
+const common = (y: Argv): Argv =>
+  y
+    .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path (the same image on every replica)' })
+    .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type)' })
+    .option('lease', { type: 'string', demandOption: true, describe: 'directory of the lock-file lease, shared by the replicas on this host' })
+    .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS, describe: 'ms of silence after which a replica counts as gone (also the lease time)' });
+
+interface PrimaryArgs extends CommonArgs {
+  backup: string | string[] | undefined;
+  vcpus: number;
+  output: string | undefined;
+  name: string;
+  'corrupt-frame': number | undefined;
+  'die-mid-frame': number | undefined;
+}
+
+const primaryCommand: CommandModule<object, PrimaryArgs> = {
+  command: 'primary <guest>',
+  describe: 'record the guest, stream each sealed log chunk to the backups, release output by the output rule',
+  builder: (y: Argv) =>
+    common(y)
+      .option('backup', { type: 'string', describe: 'a backup\'s HOST:PORT (repeat for each)' })
+      .option('vcpus', { type: 'number', default: 1 })
+      .option('output', { type: 'string', describe: 'send the guest\'s output to this receiver (rrkit replica attach) instead of stdout' })
+      .option('name', { type: 'string', default: 'primary', describe: 'this replica\'s name in the lease and messages' })
+      .option('corrupt-frame', { type: 'number', hidden: true, describe: 'test: corrupt log frame N on the wire once' })
+      .option('die-mid-frame', { type: 'number', hidden: true, describe: 'test: SIGKILL itself halfway through sending log frame N' }) as unknown as Argv<PrimaryArgs>,
+  handler: async (args) => {
+    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    checkReplicable(engine);
+    const vcpus = checkVcpus(args.vcpus, engine);
+    const backups = args.backup === undefined ? [] : ([] as string[]).concat(args.backup);
+    for (const b of backups) parseAddress(b, '--backup');
+    if (args.output !== undefined) parseAddress(args.output, '--output');
+    const heartbeatTimeoutMs = checkTimeoutMs(args['heartbeat-timeout']);
+    mkdirSync(args.lease, { recursive: true });
+    const lease = HeldLease.acquireFirst(args.lease, heartbeatTimeoutMs, { holder: args.name, members: backups });
+    let primary: Primary | undefined;
+    const engineProcess = new EngineProcess(
+      { role: 'record', guest: image.path, engine: engine.name, vcpus },
+      {
+        onLogFrame: (f) => primary!.onLogFrame(f),
+        onOutput: (o) => primary!.onOutput(o),
+        onLive: (at) => primary!.onLive(at),
+        onDone: (d) => primary!.onDone(d),
+      },
+    );
+    primary = new Primary(
+      {
+        name: args.name,
+        engineName: engine.name,
+        vcpus,
+        imageSha256: image.sha256.toString('hex'),
+        backups,
+        output: args.output,
+        heartbeatTimeoutMs,
+        lease,
+        log: say,
+        corruptFrame: args['corrupt-frame'],
+        dieMidFrame: args['die-mid-frame'],
+      },
+      engineProcess,
+    );
+    primary.start({ frames: [], outputs: [] });
+    exitWith(await primary.done);
+  },
+};
+
+interface BackupArgs extends CommonArgs {
+  listen: string;
+}
+
+const backupCommand: CommandModule<object, BackupArgs> = {
+  command: 'backup <guest>',
+  describe: 'a hot standby: replay the primary\'s log as it arrives; take over when the primary is lost',
+  builder: (y: Argv) =>
+    common(y).option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' }) as unknown as Argv<BackupArgs>,
+  handler: async (args) => {
+    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    checkReplicable(engine);
+    parseAddress(args.listen, '--listen');
+    const backup = new Backup({
+      listen: args.listen,
+      guest: image.path,
+      imageSha256: image.sha256.toString('hex'),
+      leaseDir: args.lease,
+      heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
+      log: say,
+      onListening: (address) => say(`listening on ${address}`),
+    });
+    await backup.listen();
+    exitWith(await backup.done);
+  },
+};
+
+interface AttachArgs {
+  listen: string;
+}
+
+const attachCommand: CommandModule<object, AttachArgs> = {
+  command: 'attach',
+  describe: 'receive the replicated guest\'s output (each byte once, across switchovers) and send it console input',
+  builder: (y: Argv) =>
+    y.option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT the primaries send output to (their --output)' }) as unknown as Argv<AttachArgs>,
+  handler: async (args) => {
+    const { host, port } = parseAddress(args.listen, '--listen');
+    const relay = new Relay((bytes) => process.stdout.write(bytes), say);
+    say(`listening on ${host}:${await relay.listen(host, port)}`);
+    process.stdin.on('data', (bytes: Buffer) => relay.input(bytes));
+    process.exitCode = await relay.exit;
+    relay.close();
+    process.stdin.destroy();
+  },
+};
+
+interface EngineArgs {
+  guest: string;
+  role: 'record' | 'standby';
+  engine: string;
+  vcpus: number;
+}
+
+const engineCommand: CommandModule<object, EngineArgs> = {
+  command: 'engine <guest>',
+  describe: false,
+  builder: (y: Argv) =>
+    y
+      .positional('guest', { type: 'string', demandOption: true })
+      .option('role', { choices: ['record', 'standby'] as const, demandOption: true })
+      .option('engine', { type: 'string', demandOption: true })
+      .option('vcpus', { type: 'number', default: 1 }) as unknown as Argv<EngineArgs>,
+  handler: (args) => engineMain(args.role, args.guest, args.engine, args.vcpus),
+};
+
+export const replicaCommand: CommandModule = {
+  command: 'replica <role>',
+  describe: 'run one replica of a guest: primary, backup, or attach (the output\'s receiver)',
+  builder: (y: Argv) => y.command(primaryCommand).command(backupCommand).command(attachCommand).command(engineCommand).demandCommand(1),
+  handler: () => {},
+};
+
+interface ReplicateArgs {
+  guest: string;
+  engine: string | undefined;
+  vcpus: number;
+  backups: number;
+  'kill-primary-after': number | undefined;
+  'kill-new-primary-after': number | undefined;
+  'kill-backup-after': number | undefined;
+  'heartbeat-timeout': number;
+  'corrupt-frame': number | undefined;
+  'die-mid-frame': number | undefined;
+  'pause-primary': string | undefined;
+  input: string | undefined;
+}
+
+export const replicateCommand: CommandModule<object, ReplicateArgs> = {
+  command: 'replicate <guest>',
+  describe: 'failover drill: a primary and K backups as processes, the primary killed mid-run; the guest\'s output as the world saw it',
+  builder: (y: Argv) =>
+    y
+      .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path' })
+      .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type)' })
+      .option('vcpus', { type: 'number', default: 1 })
+      .option('backups', { type: 'number', default: 1, describe: 'backups (1..8)' })
+      .option('kill-primary-after', { type: 'number', describe: 'SIGKILL the primary this many ms after its guest started' })
+      .option('kill-new-primary-after', { type: 'number', describe: 'SIGKILL the first backup that takes over too, this many ms after it did' })
+      .option('kill-backup-after', { type: 'number', describe: 'SIGKILL the first backup this many ms after the guest started (the primary goes on)' })
+      .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS })
+      .option('input', { type: 'string', describe: 'console input (a file), sent to the primary once its guest runs' })
+      .option('corrupt-frame', { type: 'number', hidden: true })
+      .option('die-mid-frame', { type: 'number', hidden: true })
+      .option('pause-primary', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the primary then SIGCONT it' })
+      .example('$0 replicate --backups 2 --kill-primary-after 700 clock-poll', '') as unknown as Argv<ReplicateArgs>,
+  handler: async (args) => {
+    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    checkReplicable(engine);
+    const vcpus = checkVcpus(args.vcpus, engine);
+    if (!Number.isInteger(args.backups) || args.backups < 1 || args.backups > 8) throw new UsageError(`--backups must be an integer from 1 to 8, not ${args.backups}`);
+    for (const [name, v] of [
+      ['--kill-primary-after', args['kill-primary-after']],
+      ['--kill-new-primary-after', args['kill-new-primary-after']],
+      ['--kill-backup-after', args['kill-backup-after']],
+    ] as const) {
+      if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${name} must be a non-negative number of ms, not ${v}`);
+    }
+    if (args['kill-new-primary-after'] !== undefined && args.backups < 2) throw new UsageError('--kill-new-primary-after needs --backups 2 or more');
+    let pausePrimary: { afterMs: number; forMs: number } | undefined;
+    if (args['pause-primary'] !== undefined) {
+      const m = /^(\d+):(\d+)$/.exec(args['pause-primary']);
+      if (m === null) throw new UsageError(`--pause-primary must be AFTER_MS:FOR_MS, not ${args['pause-primary']}`);
+      pausePrimary = { afterMs: Number(m[1]), forMs: Number(m[2]) };
+    }
+    const report = await drill({
+      pausePrimary,
+      input: drillInput(args.input),
+      guest: image.path,
+      engine: engine.name,
+      vcpus,
+      backups: args.backups,
+      killPrimaryAfterMs: args['kill-primary-after'],
+      killNewPrimaryAfterMs: args['kill-new-primary-after'],
+      killBackupAfterMs: args['kill-backup-after'],
+      primaryTestArgs: [
+        ...(args['corrupt-frame'] === undefined ? [] : ['--corrupt-frame', String(args['corrupt-frame'])]),
+        ...(args['die-mid-frame'] === undefined ? [] : ['--die-mid-frame', String(args['die-mid-frame'])]),
+      ],
+      heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
+      write: (bytes) => process.stdout.write(bytes),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stderr.write(formatDrillReport(report));
+    process.exitCode = report.exitCode;
+  },
+};

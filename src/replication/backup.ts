@@ -1,0 +1,229 @@
+/**
+ * A backup: listens for its primary, checks that both run the same guest image, feeds the
+ * log frames it receives to a standby engine that replays them as they arrive (hot
+ * standby), and acknowledges what it holds. When the primary falls silent for the
+ * heartbeat timeout and its lease has lapsed, one backup wins the next epoch's lease: its
+ * engine replays what it received, goes live, and it becomes the primary of the others.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { EngineProcess, type EngineEvent, type EngineSpec } from './engine-process.js';
+import type { TaggedOutput } from './engine-output.js';
+import { tryTakeOver } from './lease.js';
+import type { LogFrame } from './log-frames.js';
+import { describeFrame } from './log-frames.js';
+import { encodeAck, json, MessageType, parseJson, type Hello } from './messages.js';
+import { Primary, type PrimaryEnd } from './primary.js';
+import { parseAddress, formatAddress } from './address.js';
+import { encodeMessage, readMessages } from './wire.js';
+
+export interface BackupOptions {
+  listen: string;
+  guest: string;
+  imageSha256: string;
+  leaseDir: string;
+  heartbeatTimeoutMs: number;
+  log: (line: string) => void;
+  /** called once listening, with the address actually bound */
+  onListening?: (address: string) => void;
+}
+
+export type BackupEnd = PrimaryEnd | { kind: 'bye'; exitCode: number };
+
+/** One engine's life: the stream of one epoch, and what the engine made of it. */
+interface Standby {
+  epoch: number;
+  hello: Hello;
+  engine?: EngineProcess;
+  frames: number;
+  records: bigint;
+  complete: boolean;
+  /** the engine's own log (the next log, if it goes live) and its console output, kept for a takeover */
+  nextFrames: LogFrame[];
+  outputs: TaggedOutput[];
+  liveAt?: number;
+  done?: Extract<EngineEvent, { kind: 'done' }>;
+}
+
+export class Backup {
+  private server?: Server;
+  private name = '';
+  private standby?: Standby;
+  private primarySocket?: Socket;
+  private lastHeard = Date.now();
+  private promoted?: Primary;
+  private watchdog?: NodeJS.Timeout;
+  private told = '';
+  private resolveEnd!: (end: BackupEnd) => void;
+  readonly done: Promise<BackupEnd> = new Promise((resolve) => (this.resolveEnd = resolve));
+
+  constructor(private readonly options: BackupOptions) {}
+
+  async listen(): Promise<string> {
+    const { host, port } = parseAddress(this.options.listen, '--listen');
+    this.server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const bound = this.server.address();
+    this.name = typeof bound === 'object' && bound !== null ? formatAddress({ host, port: bound.port }) : this.options.listen;
+    this.watchdog = setInterval(() => this.watch(), Math.max(5, this.options.heartbeatTimeoutMs / 8));
+    this.options.onListening?.(this.name);
+    return this.name;
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    readMessages(
+      socket,
+      (type, body) => this.onMessage(socket, type, body),
+      (error) => this.options.log(`refused a message from the primary: ${error.message}; connection reset`),
+    );
+    socket.on('close', () => {
+      if (this.primarySocket === socket) this.primarySocket = undefined;
+    });
+  }
+
+  private onMessage(socket: Socket, type: number, body: Buffer): void {
+    if (this.promoted !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (type === MessageType.Hello) return this.onHello(socket, parseJson<Hello>(body));
+    if (socket !== this.primarySocket) {
+      socket.destroy();
+      return;
+    }
+    this.lastHeard = Date.now();
+    const standby = this.standby!;
+    switch (type) {
+      case MessageType.Frame: {
+        const index = body.readUInt32LE(0);
+        if (index < standby.frames) return; // resent: already held
+        if (index > standby.frames) {
+          this.options.log(`frame ${index} arrived while ${standby.frames} was expected; connection reset`);
+          socket.resetAndDestroy();
+          return;
+        }
+        const bytes = Buffer.from(body.subarray(4));
+        const frame = describeFrame(bytes, index === 0);
+        if (index === 0) standby.engine!.startLog(bytes);
+        else standby.engine!.feedLog(bytes);
+        standby.frames += 1;
+        standby.records += BigInt(frame.records);
+        if (frame.kind === 'trailer') standby.complete = true;
+        socket.write(encodeMessage(MessageType.Ack, encodeAck({ frames: standby.frames, records: standby.records, complete: standby.complete })));
+        return;
+      }
+      case MessageType.Heartbeat:
+        socket.write(encodeMessage(MessageType.Heartbeat, Buffer.alloc(0)));
+        return;
+      case MessageType.Bye:
+        this.finish({ kind: 'bye', exitCode: body.readInt32LE(0) });
+        return;
+    }
+  }
+
+  private onHello(socket: Socket, hello: Hello): void {
+    const refuse = (reason: string): void => {
+      this.options.log(`refused primary ${hello.primary}: ${reason}`);
+      socket.end(encodeMessage(MessageType.Refuse, Buffer.from(reason)));
+    };
+    if (hello.imageSha256 !== this.options.imageSha256) {
+      return refuse(
+        `guest image mismatch: the primary runs sha256 ${hello.imageSha256.slice(0, 16)}…, this backup has ${this.options.guest} ` +
+          `(sha256 ${this.options.imageSha256.slice(0, 16)}…)`,
+      );
+    }
+    const current = this.standby;
+    if (current !== undefined && hello.epoch < current.epoch) return refuse(`stale epoch ${hello.epoch}: this backup follows epoch ${current.epoch}`);
+    if (current === undefined || hello.epoch > current.epoch) {
+      // A new primary's stream: its log starts from reset (docs/replication.md).
+      current?.engine?.kill();
+      const fresh: Standby = { epoch: hello.epoch, hello, frames: 0, records: 0n, complete: false, nextFrames: [], outputs: [] };
+      // Started now, so that it is warm by the time the log's header arrives.
+      fresh.engine = this.startEngine(fresh);
+      this.standby = fresh;
+      if (current !== undefined) this.options.log(`following primary ${hello.primary} (epoch ${hello.epoch}) from the start of its log`);
+    }
+    this.primarySocket?.destroy();
+    this.primarySocket = socket;
+    this.lastHeard = Date.now();
+    this.told = '';
+    socket.write(encodeMessage(MessageType.Welcome, json({ frames: this.standby!.frames })));
+  }
+
+  private startEngine(standby: Standby): EngineProcess {
+    const spec: EngineSpec = { role: 'standby', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus };
+    return new EngineProcess(spec, {
+      onLogFrame: (frame) => (this.promoted && this.standby === standby ? this.promoted.onLogFrame(frame) : standby.nextFrames.push(frame)),
+      onOutput: (output) => (this.promoted && this.standby === standby ? this.promoted.onOutput(output) : standby.outputs.push(output)),
+      onLive: (at) => (this.promoted && this.standby === standby ? this.promoted.onLive(at) : (standby.liveAt = at)),
+      onDone: (done) => (this.promoted && this.standby === standby ? this.promoted.onDone(done) : (standby.done = done)),
+    });
+  }
+
+  private watch(): void {
+    const standby = this.standby;
+    if (this.promoted !== undefined || standby === undefined) return;
+    if (Date.now() - this.lastHeard <= this.options.heartbeatTimeoutMs) return;
+    const outcome = tryTakeOver(this.options.leaseDir, this.name, this.options.heartbeatTimeoutMs);
+    if (outcome.kind === 'held') return;
+    if (outcome.kind === 'lost') {
+      if (this.told !== outcome.reason) this.options.log(`primary ${standby.hello.primary} silent; not taking over: ${outcome.reason}`);
+      this.told = outcome.reason;
+      return;
+    }
+    this.promote(standby, outcome.lease);
+  }
+
+  private promote(standby: Standby, lease: import('./lease.js').HeldLease): void {
+    this.options.log(
+      `taking over from ${standby.hello.primary} as the primary of epoch ${lease.epoch}: replaying the ${standby.frames} frames received ` +
+        `(${standby.records} records${standby.complete ? ', to the trailer' : ''}), then live; its own log so far: ${standby.nextFrames.length} frames`,
+    );
+    this.primarySocket?.destroy();
+    let engine = standby.engine;
+    if (standby.frames === 0) {
+      engine?.kill();
+      // Nothing received: nothing was released either; start the guest from reset.
+      engine = new EngineProcess(
+        { role: 'record', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus },
+        {
+          onLogFrame: (f) => this.promoted!.onLogFrame(f),
+          onOutput: (o) => this.promoted!.onOutput(o),
+          onLive: (at) => this.promoted!.onLive(at),
+          onDone: (d) => this.promoted!.onDone(d),
+        },
+      );
+      standby.engine = engine;
+    } else {
+      engine!.endLog();
+    }
+    this.promoted = new Primary(
+      {
+        name: this.name,
+        engineName: standby.hello.engine,
+        vcpus: standby.hello.vcpus,
+        imageSha256: this.options.imageSha256,
+        backups: lease.members,
+        output: standby.hello.output,
+        heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+        lease,
+        log: this.options.log,
+      },
+      engine!,
+    );
+    this.promoted.start({ frames: standby.nextFrames, outputs: standby.outputs, liveAt: standby.liveAt, done: standby.done });
+    void this.promoted.done.then((end) => this.finish(end));
+  }
+
+  private finish(end: BackupEnd): void {
+    clearInterval(this.watchdog);
+    this.server?.close();
+    this.primarySocket?.destroy();
+    if (end.kind === 'bye') this.standby?.engine?.kill();
+    this.resolveEnd(end);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The failover drill: a relay (the outside world), a primary and K backups as separate
+ * processes on this host, the primary killed with SIGKILL a given time into the guest's
+ * run, and the guest's output as the world saw it. `rrkit replicate`; experiments/failover.ts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rrkitCommand } from './engine-process.js';
+import { Relay } from './relay.js';
+
+export interface DrillOptions {
+  guest: string;
+  engine: string;
+  vcpus: number;
+  backups: number;
+  /** kill the primary this long after it announced itself (its guest running); undefined: never */
+  killPrimaryAfterMs?: number;
+  /** also kill the first backup that takes over, this long after it announced itself */
+  killNewPrimaryAfterMs?: number;
+  /** kill the first backup this long after the primary announced itself */
+  killBackupAfterMs?: number;
+  /** stop the primary (SIGSTOP) this long after it announced itself, for `forMs`, then let it go on (a partition) */
+  pausePrimary?: { afterMs: number; forMs: number };
+  /** console input, sent to the first primary as soon as it announces itself */
+  input?: Buffer;
+  heartbeatTimeoutMs: number;
+  /** test hooks passed to the primary (--corrupt-frame N, --die-mid-frame N) */
+  primaryTestArgs?: string[];
+  /** where the guest's output goes as it arrives */
+  write: (bytes: Buffer) => void;
+  /** rrkit's messages (the replicas' stderr, prefixed) */
+  log: (line: string) => void;
+  /** give up after this long (ms) */
+  deadlineMs?: number;
+}
+
+export interface DrillReport {
+  exitCode: number;
+  output: Buffer;
+  killedAt: number[];
+  /** each takeover: who, how long from the kill to its taking the lease and announcing itself, and to its machine's first live instruction (ms) */
+  takeovers: { replica: string; epoch: number; announcedAfterKillMs?: number; liveAfterKillMs?: number }[];
+  releasedBy: Record<string, number>;
+  duplicateBytes: number;
+  gapBytes: number;
+  /** output bytes released before the (first) kill, and after */
+  releasedBeforeKill: number;
+  releasedAfterKill: number;
+}
+
+function startReplica(args: string[], log: (line: string) => void, tag: string): { child: ChildProcess; listening: Promise<string> } {
+  const { command, args: base } = rrkitCommand();
+  const child = spawn(command, [...base, ...args], { stdio: ['ignore', 'inherit', 'pipe'] });
+  let resolveListening!: (address: string) => void;
+  let rejectListening!: (error: Error) => void;
+  const listening = new Promise<string>((resolve, reject) => {
+    resolveListening = resolve;
+    rejectListening = reject;
+  });
+  let partial = '';
+  child.stderr!.on('data', (bytes: Buffer) => {
+    partial += bytes.toString('utf8');
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const m = /listening on (\S+)$/.exec(line);
+      if (m !== null) resolveListening(m[1]!);
+      log(`[${tag}] ${line}`);
+    }
+  });
+  child.on('exit', (code, signal) => rejectListening(new Error(`${tag} ended (${signal ?? code}) before it listened`)));
+  return { child, listening };
+}
+
+export async function drill(options: DrillOptions): Promise<DrillReport> {
+  const started = Date.now();
+  const userLog = options.log;
+  // Every line with the drill's clock, so that a failover's steps can be timed from stderr.
+  options = { ...options, log: (line) => userLog(`${String(Date.now() - started).padStart(6)} ms ${line}`) };
+  const leaseDir = mkdtempSync(join(tmpdir(), 'rrkit-lease-'));
+  const children: ChildProcess[] = [];
+  const output: Buffer[] = [];
+  const killedAt: number[] = [];
+  let releasedAtKill = 0;
+  const byName = new Map<string, ChildProcess>();
+  const relay = new Relay(
+    (bytes) => {
+      output.push(bytes);
+      options.write(bytes);
+    },
+    options.log,
+    (replica, epoch) => {
+      const child = byName.get(replica);
+      const kill = (ms: number | undefined): void => {
+        if (ms === undefined || child === undefined) return;
+        const timer = setTimeout(() => {
+          if (killedAt.length === 0) releasedAtKill = relay.writtenBytes;
+          killedAt.push(Date.now());
+          options.log(`[drill] SIGKILL ${replica} (primary of epoch ${epoch}) after ${ms} ms`);
+          child.kill('SIGKILL');
+        }, ms);
+        timer.unref();
+      };
+      if (epoch === 0 && options.killBackupAfterMs !== undefined) {
+        const [first, victim] = [...byName.entries()][0]!;
+        setTimeout(() => {
+          options.log(`[drill] SIGKILL backup ${first} after ${options.killBackupAfterMs} ms`);
+          victim.kill('SIGKILL');
+        }, options.killBackupAfterMs).unref();
+      }
+      if (epoch === 0) kill(options.killPrimaryAfterMs);
+      if (epoch === 0 && options.input !== undefined) relay.input(options.input);
+      const pause = options.pausePrimary;
+      if (epoch === 0 && pause !== undefined && child !== undefined) {
+        setTimeout(() => {
+          releasedAtKill = relay.writtenBytes;
+          killedAt.push(Date.now());
+          options.log(`[drill] SIGSTOP ${replica} (primary of epoch 0) after ${pause.afterMs} ms, for ${pause.forMs} ms`);
+          child.kill('SIGSTOP');
+          setTimeout(() => {
+            options.log(`[drill] SIGCONT ${replica}`);
+            child.kill('SIGCONT');
+          }, pause.forMs).unref();
+        }, pause.afterMs).unref();
+      }
+      else if (epoch === 1) kill(options.killNewPrimaryAfterMs);
+    },
+  );
+  const relayPort = await relay.listen('127.0.0.1', 0);
+  const relayAddress = `127.0.0.1:${relayPort}`;
+  const common = ['--engine', options.engine, '--lease', leaseDir, '--heartbeat-timeout', String(options.heartbeatTimeoutMs)];
+  try {
+    const backups: string[] = [];
+    for (let i = 0; i < options.backups; i++) {
+      const { child, listening } = startReplica(['replica', 'backup', '--listen', '127.0.0.1:0', ...common, options.guest], options.log, `backup ${i + 1}`);
+      children.push(child);
+      const address = await listening;
+      byName.set(address, child);
+      backups.push(address);
+    }
+    const primaryArgs = ['replica', 'primary', '--name', 'primary', '--vcpus', String(options.vcpus), '--output', relayAddress, ...common, ...(options.primaryTestArgs ?? [])];
+    for (const b of backups) primaryArgs.push('--backup', b);
+    const primary = startReplica([...primaryArgs, options.guest], options.log, 'primary');
+    primary.listening.catch(() => {}); // a primary does not listen
+    children.push(primary.child);
+    byName.set('primary', primary.child);
+    const deadline = options.deadlineMs ?? 120_000;
+    const allEnded = Promise.all(children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())))));
+    const exitCode = await Promise.race([
+      relay.exit,
+      // Every replica gone and no exit heard: the guest's end was never released.
+      allEnded.then(() => new Promise<number>((_, reject) => setTimeout(() => reject(new Error('every replica ended before the guest\'s exit was released')), 200))),
+      new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`the drill did not end within ${deadline} ms`)), deadline).unref()),
+    ]);
+    const sinceKill = (epoch: number, at: number | undefined): number | undefined =>
+      at === undefined || killedAt[epoch - 1] === undefined ? undefined : at - killedAt[epoch - 1]!;
+    const takeovers: DrillReport['takeovers'] = relay.stats.announced
+      .filter((a) => a.epoch > 0)
+      .map((a) => ({
+        replica: a.replica,
+        epoch: a.epoch,
+        announcedAfterKillMs: sinceKill(a.epoch, a.at),
+        liveAfterKillMs: sinceKill(a.epoch, relay.stats.live.find((l) => l.epoch === a.epoch)?.at),
+      }))
+      .sort((x, y) => x.epoch - y.epoch);
+    const all = Buffer.concat(output);
+    return {
+      exitCode,
+      output: all,
+      killedAt,
+      takeovers,
+      releasedBy: Object.fromEntries(relay.stats.releasedBy),
+      duplicateBytes: relay.stats.duplicateBytes,
+      gapBytes: relay.stats.gapBytes,
+      releasedBeforeKill: killedAt.length === 0 ? all.length : releasedAtKill,
+      releasedAfterKill: killedAt.length === 0 ? 0 : all.length - releasedAtKill,
+    };
+  } finally {
+    relay.close();
+    // The replicas end by themselves once the guest has exited; anything left is stopped.
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+    rmSync(leaseDir, { recursive: true, force: true });
+  }
+}
+
+/** The failover report's lines (stderr of `rrkit replicate`). */
+export function formatDrillReport(report: DrillReport): string {
+  const lines = [`failover drill: guest exit code ${report.exitCode}, ${report.output.length} output bytes`];
+  report.killedAt.forEach((_, i) => lines.push(`  kill ${i + 1}: primary of epoch ${i} killed`));
+  for (const t of report.takeovers) {
+    const took = t.announcedAfterKillMs === undefined ? '' : ` ${t.announcedAfterKillMs.toFixed(0)} ms after the kill`;
+    const when = t.liveAfterKillMs === undefined ? 'no live instruction reported (killed before, or it held the whole log)' : `first live instruction ${t.liveAfterKillMs.toFixed(0)} ms after the kill`;
+    lines.push(`  epoch ${t.epoch}: ${t.replica} took over${took}; ${when}`);
+  }
+  lines.push(`  output released before the kill: ${report.releasedBeforeKill} bytes; after: ${report.releasedAfterKill} bytes`);
+  lines.push(`  by replica: ${Object.entries(report.releasedBy).map(([r, n]) => `${r} ${n}`).join(', ')}`);
+  lines.push(`  duplicates dropped by the relay: ${report.duplicateBytes} bytes; lost (gaps): ${report.gapBytes} bytes`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,85 @@
+/**
+ * The replication protocol's messages (framed by wire.ts). Between a primary and a backup:
+ *
+ *   primary → backup   HELLO {epoch, primary, engine, vcpus, imageSha256, members}
+ *   backup → primary   WELCOME {frames}  (how many log frames of this epoch it holds: resend from there)
+ *                      | REFUSE "reason" (an image mismatch; the connection then closes)
+ *   primary → backup   FRAME u32 index, one whole log frame (header, chunk or trailer)
+ *   backup → primary   ACK u32 frames, u64 records, u8 complete  (received and handed to its replay)
+ *   both ways          HEARTBEAT (every timeout / 4)
+ *   primary → backup   BYE u32 exit code (the guest exited and every backup holds the whole log)
+ *
+ * Between a primary and the output's receiver (the relay: `rrkit replica attach`, the drill):
+ *
+ *   primary → relay    ANNOUNCE {replica, epoch}
+ *   primary → relay    OUTPUT u64 offset, bytes  (console bytes at this offset of the guest's output)
+ *   primary → relay    LIVE f64 unix ms          (a new primary's machine went live)
+ *   primary → relay    EXIT i32 code
+ *   relay → primary    INPUT bytes               (console input, logged by the primary)
+ */
+export const enum MessageType {
+  Hello = 1,
+  Welcome = 2,
+  Refuse = 3,
+  Frame = 4,
+  Ack = 5,
+  Heartbeat = 6,
+  Bye = 7,
+  Announce = 8,
+  Output = 9,
+  Live = 10,
+  Exit = 11,
+  Input = 12,
+}
+
+export interface Hello {
+  epoch: number;
+  /** the primary's name (its listen address, or "primary") */
+  primary: string;
+  engine: string;
+  vcpus: number;
+  imageSha256: string;
+  /** every backup of this epoch (listen addresses), so that one taking over can reach the others */
+  members: string[];
+  /** where output goes (the relay), if anywhere but the primary's stdout */
+  output?: string;
+}
+
+export interface Ack {
+  frames: number;
+  records: bigint;
+  complete: boolean;
+}
+
+export const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+export const parseJson = <T>(body: Buffer): T => JSON.parse(body.toString('utf8')) as T;
+
+export function encodeAck(ack: Ack): Buffer {
+  const body = Buffer.alloc(13);
+  body.writeUInt32LE(ack.frames, 0);
+  body.writeBigUInt64LE(ack.records, 4);
+  body.writeUInt8(ack.complete ? 1 : 0, 12);
+  return body;
+}
+
+export function decodeAck(body: Buffer): Ack {
+  return { frames: body.readUInt32LE(0), records: body.readBigUInt64LE(4), complete: body.readUInt8(12) === 1 };
+}
+
+export function encodeFrame(index: number, frame: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(index, 0);
+  return Buffer.concat([head, frame]);
+}
+
+export function encodeOutput(offset: number, bytes: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(offset), 0);
+  return Buffer.concat([head, bytes]);
+}
+
+export function encodeInt(value: number): Buffer {
+  const body = Buffer.alloc(4);
+  body.writeInt32LE(value, 0);
+  return body;
+}

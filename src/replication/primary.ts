@@ -1,0 +1,368 @@
+/**
+ * The primary: its engine records the guest (or, after a takeover, replays what the
+ * replica received and goes live); every sealed log frame goes to every backup, and the
+ * guest's console output leaves only once every live backup has acknowledged the log up to
+ * the record that produced it (the output rule), and only while the lease is held.
+ */
+import { connect, type Socket } from 'node:net';
+import type { TaggedOutput } from './engine-output.js';
+import type { EngineEvent, EngineProcess } from './engine-process.js';
+import type { HeldLease } from './lease.js';
+import type { LogFrame } from './log-frames.js';
+import { decodeAck, encodeFrame, encodeInt, encodeOutput, json, MessageType, parseJson, type Ack, type Hello } from './messages.js';
+import { parseAddress } from './address.js';
+import { encodeMessage, readMessages } from './wire.js';
+
+export interface PrimaryOptions {
+  /** this replica's name in messages and the lease */
+  name: string;
+  engineName: string;
+  vcpus: number;
+  imageSha256: string;
+  /** the backups (listen addresses) */
+  backups: readonly string[];
+  /** the output's receiver (HOST:PORT); absent: this process's stdout */
+  output?: string;
+  heartbeatTimeoutMs: number;
+  lease: HeldLease;
+  log: (line: string) => void;
+  /** test hook: corrupt this log frame (its index) the first time it is sent */
+  corruptFrame?: number;
+  /** test hook: die (SIGKILL) halfway through sending this log frame (its index) */
+  dieMidFrame?: number;
+}
+
+export type PrimaryEnd =
+  | { kind: 'exited'; exitCode: number }
+  | { kind: 'lost-lease'; reason: string }
+  | { kind: 'failed'; message: string };
+
+interface BackupLink {
+  address: string;
+  socket?: Socket;
+  /** the next frame to send */
+  next: number;
+  acked: Ack;
+  welcomed: boolean;
+  lastHeard: number;
+  downSince?: number;
+  dropped: boolean;
+  reconnect?: NodeJS.Timeout;
+}
+
+const RECONNECT_MS = 20;
+
+export class Primary {
+  private readonly frames: LogFrame[] = [];
+  /** records in frames[0..i] */
+  private readonly recordsThrough: bigint[] = [];
+  private readonly links = new Map<string, BackupLink>();
+  private readonly pending: TaggedOutput[] = [];
+  private released = 0;
+  private relay?: Socket;
+  private relayQueue: Buffer[] = [];
+  private engineDone?: Extract<EngineEvent, { kind: 'done' }>;
+  private liveAt?: number;
+  private ended = false;
+  private timers: NodeJS.Timeout[] = [];
+  private resolveEnd!: (end: PrimaryEnd) => void;
+  readonly done: Promise<PrimaryEnd>;
+  private corruptOnce: number | undefined;
+  /** when each pending output reached this process (ms), for the output rule's cost */
+  private readonly arrived = new Map<number, number>();
+  private readonly heldMs: number[] = [];
+  private logBytes = 0;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly options: PrimaryOptions,
+    private readonly engine: EngineProcess,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveEnd = resolve));
+    this.corruptOnce = options.corruptFrame;
+  }
+
+  /** Starts shipping and releasing; `earlier` is what the engine produced before (a promoted backup's). */
+  start(earlier: { frames: LogFrame[]; outputs: TaggedOutput[]; liveAt?: number; done?: Extract<EngineEvent, { kind: 'done' }> }): void {
+    // A backup taking over is heard of at once; a first primary once its machine runs.
+    if (this.options.lease.epoch > 0 && this.options.output !== undefined) this.connectRelay();
+    for (const frame of earlier.frames) this.onLogFrame(frame);
+    for (const output of earlier.outputs) this.onOutput(output);
+    if (earlier.liveAt !== undefined) this.onLive(earlier.liveAt);
+    for (const address of this.options.backups) this.addBackup(address);
+    const hb = this.options.heartbeatTimeoutMs;
+    this.timers.push(setInterval(() => this.renewLease(), Math.max(5, hb / 4)));
+    this.timers.push(setInterval(() => this.heartbeat(), Math.max(5, hb / 4)));
+    this.timers.push(setInterval(() => this.tryRelease(), 5));
+    if (earlier.done !== undefined) this.onDone(earlier.done);
+  }
+
+  // --- engine events ---------------------------------------------------------------------
+
+  onLogFrame(frame: LogFrame): void {
+    const before = this.recordsThrough.at(-1) ?? 0n;
+    this.logBytes += frame.bytes.length;
+    this.frames.push(frame);
+    this.recordsThrough.push(before + BigInt(frame.records));
+    // The receiver hears of this primary once its machine runs (the log's first frame).
+    if (this.frames.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
+    for (const link of this.links.values()) this.pump(link);
+    this.tryFinish(); // the trailer may come after the engine said it was done
+  }
+
+  onOutput(output: TaggedOutput): void {
+    this.arrived.set(output.offset, performance.now());
+    this.pending.push(output);
+    this.tryRelease();
+  }
+
+  onLive(at: number): void {
+    this.liveAt = at;
+    const body = Buffer.alloc(8);
+    body.writeDoubleLE(at, 0);
+    this.toRelay(encodeMessage(MessageType.Live, body));
+  }
+
+  onDone(done: Extract<EngineEvent, { kind: 'done' }>): void {
+    this.engineDone = done;
+    if (done.outcome !== 'exited' && done.outcome !== 'went-live') {
+      this.finish({ kind: 'failed', message: `the guest's machine failed (${done.outcome}): ${done.detail}` });
+      return;
+    }
+    this.tryFinish();
+  }
+
+  // --- backups ---------------------------------------------------------------------------
+
+  private addBackup(address: string): void {
+    const link: BackupLink = { address, next: 0, acked: { frames: 0, records: 0n, complete: false }, welcomed: false, lastHeard: Date.now(), dropped: false };
+    this.links.set(address, link);
+    this.connectBackup(link);
+  }
+
+  private connectBackup(link: BackupLink): void {
+    if (this.ended || link.dropped) return;
+    const { host, port } = parseAddress(link.address, 'a backup');
+    const socket = connect({ host, port });
+    socket.setNoDelay(true);
+    link.socket = socket;
+    link.welcomed = false;
+    socket.on('connect', () => {
+      link.lastHeard = Date.now();
+      const hello: Hello = {
+        epoch: this.options.lease.epoch,
+        primary: this.options.name,
+        engine: this.options.engineName,
+        vcpus: this.options.vcpus,
+        imageSha256: this.options.imageSha256,
+        members: [...this.options.lease.members],
+        output: this.options.output,
+      };
+      socket.write(encodeMessage(MessageType.Hello, json(hello)));
+    });
+    readMessages(
+      socket,
+      (type, body) => this.onBackupMessage(link, socket, type, body),
+      (error) => this.options.log(`backup ${link.address}: ${error.message}; connection reset`),
+    );
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (link.socket !== socket) return;
+      link.socket = undefined;
+      link.downSince ??= Date.now();
+      if (this.ended || link.dropped) return;
+      if (Date.now() - link.downSince > this.options.heartbeatTimeoutMs) return this.dropBackup(link, 'unreachable');
+      link.reconnect = setTimeout(() => this.connectBackup(link), RECONNECT_MS);
+    });
+  }
+
+  private onBackupMessage(link: BackupLink, socket: Socket, type: number, body: Buffer): void {
+    link.lastHeard = Date.now();
+    switch (type) {
+      case MessageType.Welcome: {
+        const { frames } = parseJson<{ frames: number }>(body);
+        link.welcomed = true;
+        link.downSince = undefined;
+        link.next = frames;
+        this.pump(link);
+        return;
+      }
+      case MessageType.Refuse:
+        link.dropped = true;
+        socket.destroy();
+        this.finish({ kind: 'failed', message: `backup ${link.address} refused the primary: ${body.toString('utf8')}` });
+        return;
+      case MessageType.Ack:
+        link.acked = decodeAck(body);
+        this.tryRelease();
+        this.tryFinish();
+        return;
+      case MessageType.Heartbeat:
+        return;
+    }
+  }
+
+  private pump(link: BackupLink): void {
+    const socket = link.socket;
+    if (socket === undefined || !link.welcomed || socket.destroyed) return;
+    while (link.next < this.frames.length) {
+      const index = link.next++;
+      let frame = encodeMessage(MessageType.Frame, encodeFrame(index, this.frames[index]!.bytes));
+      if (this.corruptOnce === index) {
+        this.corruptOnce = undefined;
+        frame = Buffer.from(frame);
+        frame[frame.length - 6]! ^= 0x5a; // a bit flipped in the frame's last bytes
+        this.options.log(`corrupting log frame ${index} on its way to ${link.address} (test)`);
+      }
+      if (this.options.dieMidFrame === index) {
+        socket.write(frame.subarray(0, frame.length >> 1), () => process.kill(process.pid, 'SIGKILL'));
+        return;
+      }
+      socket.write(frame);
+    }
+  }
+
+  private dropBackup(link: BackupLink, why: string): void {
+    if (link.dropped) return;
+    // Out of the lease's members before the output rule stops counting it: a dropped
+    // backup must never take over with less than was released.
+    const members = [...this.links.values()].filter((l) => !l.dropped && l !== link).map((l) => l.address);
+    if (!this.options.lease.setMembers(members)) return this.loseLease();
+    link.dropped = true;
+    link.socket?.destroy();
+    clearTimeout(link.reconnect);
+    this.options.log(`backup ${link.address} dropped (${why}); ${members.length} backup(s) left`);
+    this.tryRelease();
+    this.tryFinish();
+  }
+
+  private heartbeat(): void {
+    const now = Date.now();
+    for (const link of this.links.values()) {
+      if (link.dropped) continue;
+      if (link.socket !== undefined && link.welcomed) link.socket.write(encodeMessage(MessageType.Heartbeat, Buffer.alloc(0)));
+      if (now - link.lastHeard > this.options.heartbeatTimeoutMs) {
+        if (link.socket !== undefined) link.socket.destroy();
+        else if (link.downSince !== undefined && now - link.downSince > this.options.heartbeatTimeoutMs) this.dropBackup(link, 'silent');
+      }
+    }
+  }
+
+  // --- the output rule -------------------------------------------------------------------
+
+  /** Records every live backup holds (all of them: no backup left). */
+  private acknowledged(): bigint {
+    let min: bigint | undefined;
+    for (const link of this.links.values()) {
+      if (link.dropped) continue;
+      if (min === undefined || link.acked.records < min) min = link.acked.records;
+    }
+    return min ?? (this.recordsThrough.at(-1) ?? 0n) + (1n << 62n);
+  }
+
+  private tryRelease(): void {
+    if (this.ended || this.pending.length === 0 || !this.options.lease.mayRelease()) return;
+    const acknowledged = this.acknowledged();
+    while (this.pending.length > 0 && this.pending[0]!.position <= acknowledged) {
+      const output = this.pending.shift()!;
+      const arrived = this.arrived.get(output.offset);
+      this.arrived.delete(output.offset);
+      if (arrived !== undefined && this.options.lease.epoch === 0) this.heldMs.push(performance.now() - arrived);
+      this.released = output.offset + output.bytes.length;
+      if (this.options.output === undefined) process.stdout.write(output.bytes);
+      else this.toRelay(encodeMessage(MessageType.Output, encodeOutput(output.offset, output.bytes)));
+    }
+    this.tryFinish();
+  }
+
+  private tryFinish(): void {
+    const done = this.engineDone;
+    if (this.ended || done === undefined || this.pending.length > 0) return;
+    const complete = this.frames.at(-1)?.kind === 'trailer';
+    if (!complete) return;
+    for (const link of this.links.values()) if (!link.dropped && !(link.acked.complete && link.acked.frames === this.frames.length)) return;
+    if (!this.options.lease.mayRelease()) return;
+    this.reportCosts();
+    this.toRelay(encodeMessage(MessageType.Exit, encodeInt(done.exitCode)));
+    for (const link of this.links.values()) link.socket?.write(encodeMessage(MessageType.Bye, encodeInt(done.exitCode)));
+    this.finish({ kind: 'exited', exitCode: done.exitCode });
+  }
+
+  // --- lease and relay -------------------------------------------------------------------
+
+  private renewLease(): void {
+    if (!this.ended && !this.options.lease.renew()) this.loseLease();
+  }
+
+  private loseLease(): void {
+    this.finish({ kind: 'lost-lease', reason: this.options.lease.lost ?? 'the lease lapsed' });
+  }
+
+  private connectRelay(): void {
+    if (this.ended) return;
+    const { host, port } = parseAddress(this.options.output!, '--output');
+    const socket = connect({ host, port });
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      if (this.options.lease.epoch > 0) this.options.log(`epoch ${this.options.lease.epoch}: output to ${this.options.output}`);
+      this.relay = socket;
+      socket.write(encodeMessage(MessageType.Announce, json({ replica: this.options.name, epoch: this.options.lease.epoch })));
+      for (const message of this.relayQueue) socket.write(message);
+      this.relayQueue = [];
+    });
+    readMessages(
+      socket,
+      (type, body) => {
+        if (type === MessageType.Input) this.engine.input(body);
+      },
+      () => {},
+    );
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (this.relay === socket) this.relay = undefined;
+      if (!this.ended) setTimeout(() => this.connectRelay(), RECONNECT_MS);
+    });
+  }
+
+  private toRelay(message: Buffer): void {
+    if (this.options.output === undefined) return;
+    if (this.relay !== undefined) this.relay.write(message);
+    else this.relayQueue.push(message);
+  }
+
+  /** One line: how long the output rule held output, and the log's bandwidth. */
+  private reportCosts(): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    const held = [...this.heldMs].sort((a, b) => a - b);
+    const at = (q: number): string => (held.length === 0 ? '-' : held[Math.min(held.length - 1, Math.floor(q * held.length))]!.toFixed(2));
+    const live = [...this.links.values()].filter((l) => !l.dropped).length;
+    this.options.log(
+      `the guest exited (${this.released} output bytes released); ` +
+        (this.options.lease.epoch === 0 ? `the output rule held ${held.length} flushes a median ${at(0.5)} ms, p99 ${at(0.99)} ms with ${live} backup(s); ` : '') +
+        `log shipped: ${this.frames.length} frames, ${this.logBytes} bytes, ${((this.logBytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(2)} s`,
+    );
+  }
+
+  /** Bytes of output released so far. */
+  get releasedBytes(): number {
+    return this.released;
+  }
+
+  private finish(end: PrimaryEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const link of this.links.values()) clearTimeout(link.reconnect);
+    if (end.kind !== 'exited') this.engine.kill();
+    const sockets = [...[...this.links.values()].map((l) => l.socket), this.relay].filter((s): s is Socket => s !== undefined);
+    // Let what was written reach the wire, then close.
+    let open = sockets.length;
+    if (open === 0) return this.resolveEnd(end);
+    for (const socket of sockets) {
+      socket.end(() => {
+        if (--open === 0) this.resolveEnd(end);
+      });
+    }
+    setTimeout(() => this.resolveEnd(end), 500);
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * SMP record/replay on the kvm engine (needs a working /dev/kvm: these tests fail, never skip,
+ * without one; machines without it run them inside QEMU, test/kvm-sandbox): every x86_64
+ * workload (small size) self-checks in a plain run on 2, 4 and 8 vCPUs, and is recorded on 2,
+ * 4 and 8 with CREW by host page protection, replayed and compared (console output, exit
+ * code, every vCPU's final landmark, final state hash); transfer statistics in `log stats`;
+ * damaged transfer edges caught as divergences, never a hang; the options' errors in one line.
+ */
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { readLogFile } from '../../src/analysis/log-reader.js';
+import type { LogRecord } from '../../src/analysis/log-records.js';
+import { logFileStats } from '../../src/analysis/log-stats.js';
+import { kvmAvailability } from '../../src/engines/kvm.js';
+import { builtGuestPath, GUESTS_DIR, WORKLOADS } from '../../src/guests/catalog.js';
+import { writeDiskImage } from '../../src/guests/disk-image.js';
+import { native } from '../../src/native.js';
+import { record } from '../../src/session/record.js';
+import { replay } from '../../src/session/replay.js';
+import { runGuest } from '../../src/session/run.js';
+import { verify } from '../../src/session/verify.js';
+import { logFolder } from '../kept-logs.js';
+
+const CONSOLE_INPUT = Buffer.from('hello rrkit\nrecord and replay\nend\n');
+const VCPU_COUNTS = [2, 4, 8];
+/** the damaged-log tests: the smallest and a crowded machine */
+const DAMAGE_VCPU_COUNTS = [2, 4];
+type Transfer = Extract<LogRecord, { type: 'crew-transfer' }>;
+type Fault = Extract<LogRecord, { type: 'crew-fault' }>;
+
+function resultLine(name: string, output: string): string | undefined {
+  return output.split('\n').find((line) => line.startsWith(`${name}: `));
+}
+
+beforeAll(() => {
+  const kvm = kvmAvailability();
+  expect(kvm.available, kvm.reason).toBe(true);
+});
+
+function inputFor(name: string) {
+  const workload = WORKLOADS.find((w) => w.name === name)!;
+  return workload.needsConsoleInput ? { kind: 'bytes' as const, data: CONSOLE_INPUT } : { kind: 'none' as const };
+}
+
+async function recordSmall(name: string, vcpus: number, logPath: string, disk?: string) {
+  return record({
+    elf: builtGuestPath(name, 'x86_64', true),
+    logPath,
+    vcpus,
+    capture: true,
+    input: inputFor(name),
+    timeoutSeconds: 120,
+    disk,
+  });
+}
+
+describe.each(VCPU_COUNTS)('every x86_64 workload self-checks in a plain kvm run on %i vCPUs', (vcpus) => {
+  for (const workload of WORKLOADS) {
+    test(`${workload.name}: ok`, async () => {
+      const dir = logFolder(`kvm-smp-plain-${workload.name}-${vcpus}`);
+      const disk = workload.needsDisk ? join(dir, 'disk.img') : undefined;
+      if (disk !== undefined) await writeDiskImage(disk, 512);
+      const result = await runGuest({
+        elf: builtGuestPath(workload.name, 'x86_64', true),
+        engine: 'kvm',
+        vcpus,
+        capture: true,
+        input: inputFor(workload.name),
+        timeoutSeconds: 120,
+        disk: disk === undefined ? undefined : { path: disk, sectors: 0, shared: false },
+      });
+      const output = result.console.toString();
+      expect(result.outcome, output).toBe('exited');
+      expect(resultLine(workload.name, output), output).toMatch(new RegExp(`^${workload.name}: ok\\b`));
+      expect(result.exitCode).toBe(0);
+      expect(result.vcpus.length).toBe(vcpus);
+    });
+  }
+});
+
+describe.each(VCPU_COUNTS)('every x86_64 workload on %i vCPUs, recorded with CREW and replayed on kvm', (vcpus) => {
+  for (const workload of WORKLOADS) {
+    test(`${workload.name}: replay identical to the recording`, async () => {
+      const dir = logFolder(`kvm-smp-${workload.name}-${vcpus}`);
+      const disk = workload.needsDisk ? join(dir, 'disk.img') : undefined;
+      if (disk !== undefined) await writeDiskImage(disk, 512);
+      const logPath = join(dir, 'run.rrlog');
+      const recorded = await recordSmall(workload.name, vcpus, logPath, disk);
+      const output = recorded.console.toString();
+      expect(resultLine(workload.name, output), output).toMatch(new RegExp(`^${workload.name}: ok\\b`));
+      expect(recorded.exitCode).toBe(0);
+      expect(recorded.vcpus.length).toBe(vcpus);
+
+      const log = readLogFile(logPath);
+      expect(log.complete).toBe(true);
+      expect(log.header.vcpus).toBe(vcpus);
+      expect(log.header.crewGranularity).toBe(4096);
+      // Every fault is its own landmark, and each says how many edges lead into it.
+      const faults = log.records.filter((r): r is Fault => r.type === 'crew-fault');
+      const transfers = log.records.filter((r): r is Transfer => r.type === 'crew-transfer');
+      expect(faults.reduce((sum, f) => sum + f.edges, 0n)).toBeLessThanOrEqual(BigInt(transfers.length));
+
+      const replayed = await replay({ logPath, capture: true, timeoutSeconds: 120 });
+      expect(replayed.kind, JSON.stringify(replayed.kind === 'diverged' ? replayed.report : {}, (_k, v) => (typeof v === 'bigint' ? `${v}` : v))).toBe('exited');
+      expect(replayed.result.console.equals(recorded.console)).toBe(true);
+      expect(replayed.result.exitCode).toBe(recorded.exitCode);
+      expect(replayed.result.stateHash).toBe(recorded.stateHash);
+      expect(replayed.result.vcpus.map((v) => v.landmark)).toEqual(recorded.vcpus.map((v) => v.landmark));
+    });
+  }
+});
+
+describe('kvm SMP: plain runs, statistics and options', () => {
+  test('the deterministic workloads print the same line on 1 and 8 vCPUs in a plain run', async () => {
+    for (const name of ['matmul', 'radix-sort', 'barrier-stencil']) {
+      const lines = [];
+      for (const vcpus of [1, 8]) {
+        const result = await runGuest({ elf: builtGuestPath(name, 'x86_64', true), engine: 'kvm', vcpus, capture: true, timeoutSeconds: 120 });
+        lines.push(resultLine(name, result.console.toString()));
+      }
+      expect(lines[0]).toMatch(new RegExp(`^${name}: ok\\b`));
+      expect(lines[1]).toBe(lines[0]);
+    }
+  });
+
+  test('an image without the SMP runtime (no hart areas) is refused on several vCPUs in one line', async () => {
+    // guests/kvm-tests/ are raw assembly with no runtime, so no __hart_areas.
+    const elf = join(GUESTS_DIR, 'build', 'x86_64', 'kvm-tests', 'triple-fault.elf');
+    const error = await runGuest({ elf, engine: 'kvm', vcpus: 2, capture: true, timeoutSeconds: 5 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/^this image was not built with rrkit's SMP x86_64 runtime \(no __hart_areas\): it runs on one vCPU$/);
+  });
+
+  test('log stats counts the transfers of a kvm SMP log, per vCPU pair and per page, as on emu', async () => {
+    const dir = logFolder('kvm-smp-stats');
+    const logPath = join(dir, 'lock.rrlog');
+    await recordSmall('lock-counter', 2, logPath);
+    const stats = logFileStats(logPath);
+    const transfers = readLogFile(logPath).records.filter((r) => r.type === 'crew-transfer').length;
+    expect(transfers).toBeGreaterThan(0);
+    expect(stats.crew?.transfers).toBe(transfers);
+    expect(stats.landmarkUnit).toBe('exits');
+    expect(stats.crew?.hottestPages[0]?.where).toMatch(/^guest 0x[0-9a-f]+/);
+  });
+
+  test('--crew-granularity below a host page, or above 1 MiB, and --crew-hold are refused in one line before anything runs', async () => {
+    const dir = logFolder('kvm-smp-granularity');
+    for (const bytes of [1024, 2 * 1024 * 1024]) {
+      await expect(
+        record({ elf: builtGuestPath('matmul', 'x86_64', true), logPath: join(dir, 'x.rrlog'), vcpus: 2, crewGranularity: bytes }),
+      ).rejects.toThrow(/^the kvm engine's CREW pages are 4 KiB to 1 MiB/);
+    }
+    await expect(
+      record({ elf: builtGuestPath('matmul', 'x86_64', true), logPath: join(dir, 'x.rrlog'), vcpus: 2, crewHold: 1000 }),
+    ).rejects.toThrow(/^--crew-hold is for engines that count instructions: the kvm engine gives a page up at the holder's next exit$/);
+    const wide = join(dir, 'wide.rrlog');
+    const recorded = await record({ elf: builtGuestPath('radix-sort', 'x86_64', true), logPath: wide, vcpus: 2, crewGranularity: 65536, capture: true });
+    expect(resultLine('radix-sort', recorded.console.toString())).toMatch(/^radix-sort: ok/);
+    expect((await verify({ logPath: wide })).verdict.verdict).toBe('identical');
+  });
+});
+
+describe('damaged kvm SMP logs: caught as divergences, never a hang', () => {
+  function rewriteLog(from: string, to: string, change: (records: LogRecord[]) => LogRecord[]): void {
+    const log = readLogFile(from);
+    native().logWrite(to, { header: log.header, records: change([...log.records]), close: log.complete, maxChunkBytes: 64 * 1024 });
+  }
+
+  async function divergenceOf(logPath: string) {
+    const { verdict } = await verify({ logPath, timeoutSeconds: 60 });
+    expect(verdict.verdict).toBe('diverged');
+    if (verdict.verdict !== 'diverged') throw new Error('not diverged');
+    return verdict.report;
+  }
+
+  test.each(DAMAGE_VCPU_COUNTS)('a transfer edge removed on %i vCPUs: the fault it led into reports a missing edge', async (vcpus) => {
+    const dir = logFolder(`kvm-smp-removed-${vcpus}`);
+    const original = join(dir, 'racy.rrlog');
+    await recordSmall('racy-counter', vcpus, original);
+    const damaged = join(dir, 'removed.rrlog');
+    let victim: Transfer | undefined;
+    rewriteLog(original, damaged, (records) => {
+      const transfers = records.filter((r): r is Transfer => r.type === 'crew-transfer');
+      victim = transfers.reduce((a, b) => (b.from.count > a.from.count ? b : a));
+      return records.filter((r) => r !== victim);
+    });
+    const report = await divergenceOf(damaged);
+    expect(report.vcpu).toBe(victim!.to.vcpu);
+    expect(report.count).toBe(victim!.to.count);
+    expect(report.what).toBe('transfer edges');
+  }, 60_000);
+
+  test('an edge moved to a later fault, or one that makes a cycle: the log is refused as out of order before running', async () => {
+    const dir = logFolder('kvm-smp-moved');
+    const original = join(dir, 'lock.rrlog');
+    await recordSmall('lock-counter', 2, original);
+    const moved = join(dir, 'moved.rrlog');
+    let from: bigint = -1n;
+    rewriteLog(original, moved, (records) => {
+      const transfers = records.filter((r): r is Transfer => r.type === 'crew-transfer');
+      const victim = transfers[0]!;
+      const faults = records.filter((r): r is Fault => r.type === 'crew-fault' && r.vcpu === victim.to.vcpu && r.count > victim.to.count);
+      from = victim.to.count;
+      return records.map((r) => (r === victim ? { ...victim, to: { vcpu: victim.to.vcpu, count: faults[0]!.count } } : r));
+    });
+    // The edge now names a landmark of its vCPU above records logged after it.
+    await expect(verify({ logPath: moved, timeoutSeconds: 60 })).rejects.toThrow(
+      new RegExp(`^the log is out of order in chunk \\d+: vcpu \\d+ @ \\d+ after @ \\d+ `),
+    );
+    expect(from).toBeGreaterThan(0n);
+
+    const cycle = join(dir, 'cycle.rrlog');
+    rewriteLog(original, cycle, (records) => {
+      const at = records.findIndex((r) => r.type === 'crew-transfer' && r.from.count > 1n);
+      const e = records[at] as Transfer;
+      const back: Transfer = { ...e, from: { vcpu: e.to.vcpu, count: e.to.count + 1n }, to: { vcpu: e.from.vcpu, count: e.from.count - 1n } };
+      records.splice(at + 1, 0, back);
+      return records;
+    });
+    await expect(verify({ logPath: cycle, timeoutSeconds: 60 })).rejects.toThrow(/cycle/);
+  }, 60_000);
+
+  test('a fault record removed: the replay stops at an exit where the recording stopped on a page, or the other way round', async () => {
+    const dir = logFolder('kvm-smp-fault-removed');
+    const original = join(dir, 'matmul.rrlog');
+    await recordSmall('matmul', 2, original);
+    const damaged = join(dir, 'no-fault.rrlog');
+    let removed: Fault | undefined;
+    rewriteLog(original, damaged, (records) => {
+      const faults = records.filter((r): r is Fault => r.type === 'crew-fault' && r.edges === 0n);
+      removed = faults[Math.floor(faults.length / 2)]!;
+      return records.filter((r) => r !== removed);
+    });
+    const report = await divergenceOf(damaged);
+    expect(report.vcpu).toBe(removed!.vcpu);
+    expect(report.count).toBeGreaterThanOrEqual(removed!.count);
+  }, 60_000);
+});

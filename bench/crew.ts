@@ -9,12 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import type { ConsoleInput } from '../src/engines/engine.js';
-import { runGuest } from '../src/session/run.js';
-import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
-import { record } from '../src/session/record.js';
-import { replay } from '../src/session/replay.js';
-import { secondsSince } from './timing.js';
+import { benchGuest, timedRound } from './timed-round.js';
 
 export interface CrewBenchRow {
   workload: string;
@@ -43,8 +38,6 @@ export const CREW_BENCH_WORKLOADS = [
   'entropy-mix',
   'console-echo',
 ];
-/** What workloads that read the console (console-echo) get to read. */
-const BENCH_CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
 /** 1 is the uniprocessor baseline; the targets are stated for 2 and 4. */
 export const CREW_BENCH_VCPUS = [1, 2, 4, 8];
 
@@ -64,24 +57,18 @@ export async function benchCrew(
   const rows: CrewBenchRow[] = [];
   try {
     for (const name of workloads) {
-      const [workload, size] = name.split('.') as [string, string | undefined];
-      const elf = builtGuestPath(workload, 'rv64', size === 'small');
-      const input: ConsoleInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
-        ? { kind: 'bytes', data: BENCH_CONSOLE_INPUT }
-        : undefined;
+      const guest = benchGuest(name, 'rv64');
       for (const vcpus of vcpuCounts) {
-        const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
+        const logPath = join(dir, `${guest.workload}-${vcpus}.rrlog`);
         let best: CrewBenchRow | undefined;
         for (let round = 0; round < repeats; round++) {
-          let t = process.hrtime.bigint();
-          await runGuest({ elf, vcpus: vcpus, input, capture: true, timeoutSeconds: 120 });
-          const plainSeconds = secondsSince(t);
-          t = process.hrtime.bigint();
-          const recorded = await record({ elf, logPath, vcpus, input, capture: true, timeoutSeconds: 120, ...settings });
-          const recordSeconds = secondsSince(t);
-          t = process.hrtime.bigint();
-          const replayed = await replay({ logPath, capture: true, timeoutSeconds: 240 });
-          const replaySeconds = secondsSince(t);
+          const { plainSeconds, recordSeconds, replaySeconds, recorded, replayed } = await timedRound(guest, {
+            vcpus,
+            logPath,
+            timeoutSeconds: 120,
+            replayTimeoutSeconds: 240,
+            ...settings,
+          });
           if (replayed.kind !== 'exited') throw new Error(`${name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
           let transfers = 0;
           scanLogFile(logPath, (r) => {

@@ -11,13 +11,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import type { ConsoleInput } from '../src/engines/engine.js';
-import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
-import { record } from '../src/session/record.js';
-import { replay } from '../src/session/replay.js';
-import { runGuest } from '../src/session/run.js';
 import { kvmBenchContext } from './kvm.js';
-import { secondsSince } from './timing.js';
+import { benchGuest, timedRound } from './timed-round.js';
 
 export interface KvmSmpRow {
   workload: string;
@@ -56,7 +51,6 @@ export const KVM_SMP_WORKLOADS = [
   'console-echo',
 ];
 export const KVM_SMP_VCPUS = [2, 4, 8];
-const CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function benchKvmSmp(
@@ -69,27 +63,19 @@ export async function benchKvmSmp(
   const rows: KvmSmpRow[] = [];
   try {
     for (const name of workloads) {
-      const [workload, size] = name.split('.') as [string, string | undefined];
-      const elf = builtGuestPath(workload, 'x86_64', size === 'small');
-      const input: ConsoleInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
-        ? { kind: 'bytes', data: CONSOLE_INPUT }
-        : undefined;
+      const guest = benchGuest(name, 'x86_64');
       for (const vcpus of vcpuCounts) {
-        const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
+        const logPath = join(dir, `${guest.workload}-${vcpus}.rrlog`);
         const plain: number[] = [];
         const recorded: number[] = [];
         const replayed: number[] = [];
         let best: { landmarks: bigint; transfers: number; faults: number; logBytes: number } | undefined;
         for (let round = 0; round < rounds; round++) {
-          let t = process.hrtime.bigint();
-          await runGuest({ elf, engine: 'kvm', vcpus, input, capture: true, timeoutSeconds: 300 });
-          plain.push(secondsSince(t));
-          t = process.hrtime.bigint();
-          const r = await record({ elf, engine: 'kvm', logPath, vcpus, input, capture: true, timeoutSeconds: 300 });
-          recorded.push(secondsSince(t));
-          t = process.hrtime.bigint();
-          const p = await replay({ logPath, capture: true, timeoutSeconds: 600 });
-          replayed.push(secondsSince(t));
+          const timed = await timedRound(guest, { engine: 'kvm', vcpus, logPath, timeoutSeconds: 300, replayTimeoutSeconds: 600 });
+          plain.push(timed.plainSeconds);
+          recorded.push(timed.recordSeconds);
+          replayed.push(timed.replaySeconds);
+          const { recorded: r, replayed: p } = timed;
           if (p.kind !== 'exited' || !p.result.console.equals(r.console) || p.result.stateHash !== r.stateHash) {
             throw new Error(`${name} on ${vcpus} vCPUs: replay ${p.kind}, not identical to the recording`);
           }

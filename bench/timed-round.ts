@@ -1,0 +1,68 @@
+/**
+ * One round of the SMP benches (bench/crew.ts on emu, bench/kvm-smp.ts on kvm): a plain run,
+ * a recording and its replay of the same guest with the same vCPUs, one after another, each
+ * timed by wall clock. The benches keep their own rounds, bests and medians.
+ */
+import type { ConsoleInput } from '../src/engines/engine.js';
+import { builtGuestPath, findWorkload, type GuestArch } from '../src/guests/catalog.js';
+import { record, type RecordResult } from '../src/session/record.js';
+import { replay, type ReplayOutcome } from '../src/session/replay.js';
+import { runGuest } from '../src/session/run.js';
+import { secondsSince } from './timing.js';
+
+/** What workloads that read the console (console-echo) get to read. */
+const BENCH_CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
+
+/** A bench workload, `name` or `name.small`, built for one architecture. */
+export interface BenchGuest {
+  /** as the bench lists it (`name` or `name.small`) */
+  name: string;
+  /** the workload without the size */
+  workload: string;
+  elf: string;
+  /** the console input it needs, if it reads the console */
+  input?: ConsoleInput;
+}
+
+export function benchGuest(name: string, arch: GuestArch): BenchGuest {
+  const [workload, size] = name.split('.') as [string, string | undefined];
+  const input: ConsoleInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
+    ? { kind: 'bytes', data: BENCH_CONSOLE_INPUT }
+    : undefined;
+  return { name, workload, elf: builtGuestPath(workload, arch, size === 'small'), input };
+}
+
+export interface RoundSettings {
+  /** default: the engine for the ELF */
+  engine?: string;
+  vcpus: number;
+  logPath: string;
+  /** for the plain run and the recording */
+  timeoutSeconds: number;
+  replayTimeoutSeconds: number;
+  /** CREW parameters for the recording (defaults: src/smp/crew-options.ts) */
+  crewGranularity?: number;
+  crewHold?: number;
+}
+
+export interface TimedRound {
+  plainSeconds: number;
+  recordSeconds: number;
+  replaySeconds: number;
+  recorded: RecordResult;
+  replayed: ReplayOutcome;
+}
+
+export async function timedRound(guest: BenchGuest, settings: RoundSettings): Promise<TimedRound> {
+  const { engine, vcpus, logPath, timeoutSeconds, replayTimeoutSeconds, ...crew } = settings;
+  const { elf, input } = guest;
+  let t = process.hrtime.bigint();
+  await runGuest({ elf, engine, vcpus, input, capture: true, timeoutSeconds });
+  const plainSeconds = secondsSince(t);
+  t = process.hrtime.bigint();
+  const recorded = await record({ elf, engine, logPath, vcpus, input, capture: true, timeoutSeconds, ...crew });
+  const recordSeconds = secondsSince(t);
+  t = process.hrtime.bigint();
+  const replayed = await replay({ logPath, capture: true, timeoutSeconds: replayTimeoutSeconds });
+  return { plainSeconds, recordSeconds, replaySeconds: secondsSince(t), recorded, replayed };
+}

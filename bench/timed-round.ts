@@ -60,7 +60,8 @@ export async function timedRound(guest: BenchGuest, settings: RoundSettings): Pr
   await runGuest({ elf, engine, vcpus, input, capture: true, timeoutSeconds });
   const plainSeconds = secondsSince(t);
   t = process.hrtime.bigint();
-  const recorded = await record({ elf, engine, logPath, vcpus, input, capture: true, timeoutSeconds, ...crew });
+  // force: each round replaces the previous round's log (the bench's own file).
+  const recorded = await record({ elf, engine, logPath, force: true, vcpus, input, capture: true, timeoutSeconds, ...crew });
   const recordSeconds = secondsSince(t);
   t = process.hrtime.bigint();
   const replayed = await replay({ logPath, capture: true, timeoutSeconds: replayTimeoutSeconds });

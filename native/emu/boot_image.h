@@ -5,13 +5,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "elf/loadable_segments.h"
+
 namespace rrkit::emu {
 
 struct BootImage {
-  struct Segment {
-    uint64_t addr;
-    std::vector<uint8_t> bytes;  // file bytes; the rest of memsz is zero already
-  };
+  using Segment = elf::Segment;  // file bytes; the rest of memsz is zero already
   uint64_t entry = 0;
   std::vector<Segment> segments;
 };

@@ -5,12 +5,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "elf/loadable_segments.h"
-
 namespace rrkit::emu {
 
 struct BootImage {
-  using Segment = elf::Segment;  // file bytes; the rest of memsz is zero already
+  struct Segment {
+    uint64_t addr;
+    std::vector<uint8_t> bytes;  // file bytes; the rest of memsz is zero already
+  };
   uint64_t entry = 0;
   std::vector<Segment> segments;
 };

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <utility>
+
 #include "emu/memory.h"
 
 namespace rrkit::emu {
@@ -54,7 +56,8 @@ BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64
     throw fail("entry point " + Hex(header.e_entry) + " is outside " + ram_range());
   if ((header.e_entry & 3) != 0) throw fail("entry point " + Hex(header.e_entry) + " is not 4-byte aligned");
 
-  image.segments = elf::LoadableSegments(file, header, {kRamBase, ram_end, ram_range()}, name);
+  for (elf::Segment& segment : elf::LoadableSegments(file, header, {kRamBase, ram_end, ram_range()}, name))
+    image.segments.push_back({segment.address, std::move(segment.bytes)});
   return image;
 }
 

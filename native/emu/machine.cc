@@ -32,7 +32,7 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
       cut_(options.harts),
       switch_cut_(options.harts),
       cut_schedule_(CutScheduleFor(options, world)) {
-  for (const auto& segment : image.segments) ram_.Write(segment.address, segment.bytes);
+  for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
 
   // Replay: the log's stop record comes as the harts read the log (FinalCountsKnown).
   if (!options.stop_at.empty()) {

@@ -5,11 +5,9 @@
  * (target ≤ 2), ownership transfers and log bytes per million instructions. One vCPU is
  * the uniprocessor baseline (no CREW).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import { benchGuest, timedRound } from './timed-round.js';
+import { sweep, timedRound } from './timed-round.js';
 
 export interface CrewBenchRow {
   workload: string;
@@ -53,46 +51,35 @@ export async function benchCrew(
   repeats = 2,
   settings: CrewBenchSettings = {},
 ): Promise<CrewBenchRow[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-crew-'));
-  const rows: CrewBenchRow[] = [];
-  try {
-    for (const name of workloads) {
-      const guest = benchGuest(name, 'rv64');
-      for (const vcpus of vcpuCounts) {
-        const logPath = join(dir, `${guest.workload}-${vcpus}.rrlog`);
-        let best: CrewBenchRow | undefined;
-        for (let round = 0; round < repeats; round++) {
-          const { plainSeconds, recordSeconds, replaySeconds, recorded, replayed } = await timedRound(guest, {
-            vcpus,
-            logPath,
-            timeoutSeconds: 120,
-            replayTimeoutSeconds: 240,
-            ...settings,
-          });
-          if (replayed.kind !== 'exited') throw new Error(`${name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
-          let transfers = 0;
-          scanLogFile(logPath, (r) => {
-            if (r.type === 'crew-transfer') transfers++;
-          });
-          best = {
-            workload: name,
-            vcpus,
-            instructions: recorded.vcpus.reduce((sum, v) => sum + v.landmark, 0n),
-            plainSeconds: Math.min(plainSeconds, best?.plainSeconds ?? Infinity),
-            recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
-            replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),
-            transfers,
-            logBytes: statSync(logPath).size,
-          };
-        }
-        rows.push(best!);
-        process.stderr.write(`  ${name} on ${vcpus} vCPU(s) done\n`);
-      }
+  return sweep('crew', 'rv64', workloads, vcpuCounts, async ({ guest, vcpus, logPath }) => {
+    let best: CrewBenchRow | undefined;
+    for (let round = 0; round < repeats; round++) {
+      const { plainSeconds, recordSeconds, replaySeconds, recorded, replayed } = await timedRound(guest, {
+        vcpus,
+        logPath,
+        timeoutSeconds: 120,
+        replayTimeoutSeconds: 240,
+        ...settings,
+      });
+      if (replayed.kind !== 'exited') throw new Error(`${guest.name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
+      let transfers = 0;
+      scanLogFile(logPath, (r) => {
+        if (r.type === 'crew-transfer') transfers++;
+      });
+      best = {
+        workload: guest.name,
+        vcpus,
+        instructions: recorded.vcpus.reduce((sum, v) => sum + v.landmark, 0n),
+        plainSeconds: Math.min(plainSeconds, best?.plainSeconds ?? Infinity),
+        recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
+        replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),
+        transfers,
+        logBytes: statSync(logPath).size,
+      };
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return rows;
+    process.stderr.write(`  ${guest.name} on ${vcpus} vCPU(s) done\n`);
+    return best!;
+  });
 }
 
 /** The ratios and densities every CREW figure reports. */

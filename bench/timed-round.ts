@@ -1,8 +1,12 @@
 /**
- * One round of the SMP benches (bench/crew.ts on emu, bench/kvm-smp.ts on kvm): a plain run,
- * a recording and its replay of the same guest with the same vCPUs, one after another, each
- * timed by wall clock. The benches keep their own rounds, bests and medians.
+ * The SMP benches' sweep and round (bench/crew.ts on emu, bench/kvm-smp.ts on kvm): every
+ * workload × vCPU count with a log of its own in a temporary folder, and in each, rounds of
+ * a plain run, a recording and its replay of the same guest with the same vCPUs, one after
+ * another, each timed by wall clock. The benches keep their own bests, medians and checks.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ConsoleInput } from '../src/engines/engine.js';
 import { builtGuestPath, findWorkload, type GuestArch } from '../src/guests/catalog.js';
 import { record, type RecordResult } from '../src/session/record.js';
@@ -30,6 +34,34 @@ export function benchGuest(name: string, arch: GuestArch): BenchGuest {
     ? { kind: 'bytes', data: BENCH_CONSOLE_INPUT }
     : undefined;
   return { name, workload, elf: builtGuestPath(workload, arch, size === 'small'), input };
+}
+
+/** One cell of a sweep: the guest, its vCPUs, and the log path its rounds record to. */
+export interface SweepCell {
+  guest: BenchGuest;
+  vcpus: number;
+  logPath: string;
+}
+
+/** `measure` for every workload × vCPU count, in that order; the logs' folder is removed at the end. */
+export async function sweep<Row>(
+  name: string,
+  arch: GuestArch,
+  workloads: readonly string[],
+  vcpuCounts: readonly number[],
+  measure: (cell: SweepCell) => Promise<Row>,
+): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), `rrkit-bench-${name}-`));
+  const rows: Row[] = [];
+  try {
+    for (const workload of workloads) {
+      const guest = benchGuest(workload, arch);
+      for (const vcpus of vcpuCounts) rows.push(await measure({ guest, vcpus, logPath: join(dir, `${guest.workload}-${vcpus}.rrlog`) }));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
 }
 
 export interface RoundSettings {

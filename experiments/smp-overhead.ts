@@ -54,11 +54,21 @@ export function seriesLabel(engine: EngineName, vcpus: number): string {
   return vcpus === 1 ? `${engine}, 1 vCPU (uniprocessor)` : `${engine}, ${vcpus} vCPUs (CREW)`;
 }
 
-function chart(table: FigureTable): ChartSpec {
+/** How smp-overhead and log-rate chart one column: what the bars are, in words. */
+export interface SmpBarChart {
+  column: string;
+  title: string;
+  /** lines under the title (empty ones are left out) */
+  subtitle: string[];
+  yAxis: string;
+}
+
+/** One column per workload, a bar for each measured engine × vCPU series, on a log axis with min–max whiskers. */
+export function smpBarChart(table: FigureTable, chart: SmpBarChart): ChartSpec {
   const workloads = smpWorkloads();
   const sets = measuredSeries(table).map(({ engine, vcpus }, i) => ({
     label: seriesLabel(engine, vcpus),
-    ...series(table, 'record_over_plain', workloads.map((workload) => ({ engine, workload, vcpus }))),
+    ...series(table, chart.column, workloads.map((workload) => ({ engine, workload, vcpus }))),
     backgroundColor: PALETTE[i % PALETTE.length]!,
   }));
   return {
@@ -67,18 +77,27 @@ function chart(table: FigureTable): ChartSpec {
       data: { labels: workloads, datasets: sets.map(({ ranges: _r, ...d }) => d) },
       options: {
         plugins: {
-          title: { display: true, text: 'Record time over a plain run with the same vCPU count: uniprocessor against SMP with CREW (4 KiB pages)' },
-          subtitle: { display: true, text: [subtitle(table, 'target ≤ 1.5 on low-sharing workloads'), unavailableNote(table)].filter((s) => s !== '') },
+          title: { display: true, text: chart.title },
+          subtitle: { display: true, text: chart.subtitle.filter((s) => s !== '') },
         },
         scales: {
           x: { title: { display: true, text: 'workload' } },
-          y: { title: { display: true, text: 'record time relative to a plain run (×, log scale)' } },
+          y: { title: { display: true, text: chart.yAxis } },
         },
       },
     },
     errorBars: sets.map((s) => s.ranges),
     logAxes: ['y'],
   };
+}
+
+function chart(table: FigureTable): ChartSpec {
+  return smpBarChart(table, {
+    column: 'record_over_plain',
+    title: 'Record time over a plain run with the same vCPU count: uniprocessor against SMP with CREW (4 KiB pages)',
+    subtitle: [subtitle(table, 'target ≤ 1.5 on low-sharing workloads'), unavailableNote(table)],
+    yAxis: 'record time relative to a plain run (×, log scale)',
+  });
 }
 
 export const figure: Figure = {

@@ -308,6 +308,25 @@ export interface NativeAddon {
    * `chunk` and `offset` as in LogFormatError (src/analysis/log-error.ts).
    */
   logRead(bytes: Uint8Array): NativeLogContents;
+
+  // --- micro benchmarks (native/addon/bench_binding.cc, native/bench/), for bench/micro.ts only ---
+
+  /** Appends `batch` clock input records to a log writer whose chunks go nowhere. */
+  benchLogAppend(batch: number): NativeBatchTiming;
+  /** `batch` CREW permission checks that pass (the fast path before every emu memory access). */
+  benchPermissionCheck(batch: number): NativeBatchTiming;
+  /** emu's state hash of `batch` MiB of RAM full of data; operations are MiB. */
+  benchEmuStateHash(batch: number): NativeBatchTiming;
+  /** kvm's state hash, from scratch, of `batch` MiB of RAM full of data; operations are MiB. */
+  benchKvmStateHash(batch: number): NativeBatchTiming;
+  /** Two threads pass one CREW page back and forth at least `batch` times; operations are round trips. */
+  benchOwnershipRoundTrip(batch: number): NativeBatchTiming;
+}
+
+/** A batch of a micro benchmark, timed in C++: its nanoseconds and how many operations it did. */
+export interface NativeBatchTiming {
+  readonly ns: number;
+  readonly operations: number;
 }
 
 /** The header fields of a log: the same shape as the TypeScript reader's. */

@@ -319,7 +319,11 @@ bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
   hart.published.store(hart.landmarks, std::memory_order_relaxed);
   if (!live_ && !smp()) {
     RefreshFromLog(hart);
-    if (switch_at_ && hart.landmarks > (*switch_at_)[hart.id]) GoLive(hart);
+    // Past the log's end; or at its last landmark, the guest writing the exit register, when
+    // the stop record never reached the log: the live world records the stop.
+    if (switch_at_ && (hart.landmarks > (*switch_at_)[hart.id] || (exit_write && hart.landmarks == (*switch_at_)[hart.id]))) {
+      GoLive(hart);
+    }
   }
   if (final_) {
     const uint64_t end = (*final_)[hart.id];

@@ -78,7 +78,11 @@ function writeCut(path: string, from: string, records: readonly LogRecord[]): vo
  * `expected` (when given), NEXT is complete and replays with the same output, exit code and
  * final state hash. Returns the then-run's outcome.
  */
-async function continueAndCheck(log: string, expected: { console?: Buffer; exitCode?: number }, disk?: string): Promise<ReplayOutcome> {
+async function continueAndCheck(
+  log: string,
+  expected: { console?: Buffer; exitCode?: number },
+  disk?: string,
+): Promise<Extract<ReplayOutcome, { kind: 'went-live' }>> {
   const next = `${log}.next.rrlog`;
   const live = await replay({ logPath: log, thenRun: { logPath: next }, capture: true, timeoutSeconds: 120, disk });
   expect(live.kind, describeOutcome(live)).toBe('went-live');
@@ -185,6 +189,25 @@ describe('kvm replay --then-run (one vCPU)', () => {
       await expect(replay({ logPath: cut, thenRun: {}, disk: join(dir, 'nowhere.img') })).rejects.toThrow(/nowhere\.img/);
     }, HANG_MS);
   }
+
+  test('a log that lost only its stop record: the guest\'s exit at the last landmark goes live, and the live world records the stop', async () => {
+    const dir = logFolder('kvm-then-run-stop-lost');
+    const elf = builtGuestPath('matmul', 'x86_64', true);
+    const first = await record({ elf, logPath: join(dir, 'first.rrlog'), capture: true, checkpointInterval: 0n, timeoutSeconds: 120 });
+    // A compute workload's exits are the same in every run: a checkpoint at the exit that writes the exit register.
+    const exits = first.vcpus[0]!.landmark;
+    const log = join(dir, 'run.rrlog');
+    const full = await record({ elf, logPath: log, capture: true, checkpointInterval: exits, timeoutSeconds: 120 });
+    expect(full.vcpus[0]!.landmark).toBe(exits);
+    const { records } = readLogFile(log);
+    expect(records.at(-1)!.type).toBe('machine-stop');
+    expect(records.at(-2)!.type).toBe('checkpoint');
+    const cut = join(dir, 'cut.rrlog');
+    writeCut(cut, log, records.slice(0, -1));
+    const live = await continueAndCheck(cut, { console: full.console, exitCode: 0 });
+    expect(live.liveFrom).toEqual([exits]);
+    expect(live.result.stateHash).toBe(full.stateHash);
+  }, HANG_MS);
 
   test('several vCPUs: refused in one line', async () => {
     const dir = logFolder('kvm-then-run-smp');

@@ -1,10 +1,11 @@
 /**
  * `npm run bench [-- SECTION...]`: every benchmark, one after another (they share two cores),
- * or only the named sections (emu, record-replay, crew, kvm, kvm-smp, startup, log, timeline).
+ * or only the named sections (emu, record-replay, crew, smp, kvm, kvm-smp, startup, log, timeline).
  */
 import { benchEmu, formatEmuBench } from './emu.js';
 import { benchCrew, formatCrewBench } from './crew.js';
 import { kvmBenchSection } from './kvm.js';
+import { smpBenchSection } from './smp.js';
 import { kvmSmpBenchSection } from './kvm-smp.js';
 import { benchRecordReplay, formatRecordReplay } from './record-replay.js';
 import { benchStartup, formatStartup } from './startup.js';
@@ -17,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<string>> = {
     `uniprocessor record/replay on emu (1 vCPU, full size, best of 3 rounds of plain/record/replay):\n${formatRecordReplay(await benchRecordReplay())}`,
   crew: async () =>
     `SMP record/replay with CREW on emu (full size, 1 to 8 vCPUs on this machine's cores, best of 2 rounds of plain/record/replay):\n${formatCrewBench(await benchCrew())}`,
+  smp: smpBenchSection,
   kvm: kvmBenchSection,
   'kvm-smp': () => kvmSmpBenchSection(),
   startup: async () => `start-up of the rrkit command (whole processes, median of 15, interleaved):\n${formatStartup(await benchStartup())}`,

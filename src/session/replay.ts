@@ -40,6 +40,10 @@ export interface ReplayOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /** emu: host threads that run the vCPUs (default: the host's cores); the replay follows the log whatever it is */
+  threads?: number;
+  /** emu: detect busy-waits without the spin-wait hint (default true); the replay follows the log whatever it is */
+  spinDetection?: boolean;
   /**
    * Follow a log a recording is still writing: wait for new chunks until the trailer, giving
    * up after `idleSeconds` without a new byte (0: never). The file may not exist yet.
@@ -198,6 +202,8 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
       timeoutSeconds: options.timeoutSeconds,
       onProgress: options.onProgress,
       progressIntervalMs: options.progressIntervalMs,
+      threads: options.threads,
+      spinDetection: options.spinDetection,
       session: {
         mode: 'replay',
         path: logPath,

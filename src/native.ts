@@ -280,7 +280,7 @@ export interface NativeAddon {
     timeoutMs: number,
     checkpointInterval: bigint,
     input: Buffer | number | null,
-    capture: boolean,
+    capture: boolean | 'tagged',
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
     disk: NativeDisk | null,

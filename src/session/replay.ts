@@ -165,9 +165,17 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
   // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
-  // needs the very image it was recorded with.
+  // needs the very image it was recorded with, and so does a replay that goes on live
+  // (the disk is read from the image from there on).
   const disk = recordedDisk(header.configJson);
-  const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
+  const diskPath =
+    disk === undefined
+      ? null
+      : disk.shared
+        ? await sharedDiskForReplay(disk, options.disk)
+        : options.thenRun !== undefined
+          ? await sharedDiskForReplay(disk, options.disk, 'going on live after the log reads the disk')
+          : null;
 
   // --then-run -o: the log recorded on goes where `record -o` puts its log, and never over
   // the log being replayed, the image or a disk (session/log-destination.ts).
@@ -203,7 +211,8 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         streamFd: options.stream?.fd,
         thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD },
       },
-      disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
+      // Live after the log, the disk's reads are logged as the recording logged them.
+      disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: options.thenRun !== undefined && disk.shared },
     });
   } catch (error) {
     nextLog?.settle(false);

@@ -59,7 +59,10 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         default: false,
         describe: 'with -o: replace an existing file (only a complete new log replaces it)',
       })
-      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
+      .option('disk', {
+        type: 'string',
+        describe: 'a log recorded with --disk-shared, or any log with a disk and --then-run (live, the disk is read): the disk image, when not at the path recorded in the log',
+      })
       .option('threads', THREADS_OPTION)
       .example('$0 replay run.rrlog --then-run -o next.rrlog', 'replay a crashed recording, then continue it live, recording on')
       .example('$0 record lock-counter -o run.rrlog & $0 replay --follow run.rrlog', 'replay while it is recorded') as unknown as Argv<ReplayArgs>,

@@ -135,6 +135,13 @@ machine::RunResult Machine::RunUntilStopped() {
   scheduler_.Start({[this](uint32_t v) { return RunSlice(v); }, [this] { stop_.ThreadEnded(); }, [this] { AllBlocked(); }});
   stop_.WaitForThreads(scheduler_.thread_count(), options_.timeout);
   scheduler_.Join();
+  // A stall still open when the run is over is dropped without a sample: its destructor
+  // would otherwise write to the log after it was sealed (a crash), or behind records the
+  // hart logged since (an M:N hart can leave one open; why is not yet found).
+  for (const auto& run : runs_) {
+    if (run->stall) run->stall->Discard();
+    run->stall.reset();
+  }
   if (host_time_) host_time_->Stop();
   interrupts_->Stop();
   board_.console().Flush();

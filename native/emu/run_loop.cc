@@ -53,6 +53,9 @@ SliceEnd Machine::RunSlice(uint32_t index) {
   HartRun& run = *runs_[index];
   Step step = Step::kDone;
   try {
+    // Its wait, if any, is over when the hart has a thread again: the stall's samples go in
+    // now, at the count where it waited, before the hart logs anything further on.
+    run.stall.reset();
     if (host_time_ && !run.start_sampled) {
       host_time_->Sample(run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kRunning);
       run.start_sampled = true;

@@ -69,6 +69,8 @@ class HostTimeSamples {
     ~Stall();
     Stall(const Stall&) = delete;
     Stall& operator=(const Stall&) = delete;
+    // Ends the stall without a sample: the run is over and the log may be sealed.
+    void Discard() { samples_ = nullptr; }
 
    private:
     HostTimeSamples* samples_;

@@ -21,16 +21,15 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
-import type { ConsoleInput, RunResult } from '../src/engines/engine.js';
+import type { RunResult } from '../src/engines/engine.js';
 import { record } from '../src/session/record.js';
 import { replay } from '../src/session/replay.js';
 import { runGuest } from '../src/session/run.js';
 import { SERIAL_OFF } from '../src/smp/serial-options.js';
+import { benchGuest, type BenchGuest } from './timed-round.js';
 import { secondsSince } from './timing.js';
 
 const SMALL = process.env.RRKIT_BENCH_SIZE === 'small';
-const CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
 const TIMEOUT_SECONDS = 600;
 
 export const SHARING_WORKLOADS = [
@@ -54,16 +53,9 @@ export const WIDE_VCPUS = [1, 16, 32, 64];
 export const THREADS_WORKLOADS = ['radix-sort', 'matmul', 'lock-counter', 'producer-consumer'];
 export const THREADS_VCPUS = [2, 4, 8];
 
-interface Setup {
-  elf: string;
-  input: ConsoleInput | undefined;
-}
-
-function setup(workload: string): Setup {
-  return {
-    elf: builtGuestPath(workload, 'rv64', SMALL),
-    input: findWorkload(workload)?.workload.needsConsoleInput ? { kind: 'bytes', data: CONSOLE_INPUT } : undefined,
-  };
+/** The workload's rv64 build, full or small (RRKIT_BENCH_SIZE), with the console input it needs. */
+function setup(workload: string): BenchGuest {
+  return benchGuest(SMALL ? `${workload}.small` : workload, 'rv64');
 }
 
 function instructionsOf(r: RunResult): bigint {

@@ -135,9 +135,8 @@ machine::RunResult Machine::RunUntilStopped() {
   scheduler_.Start({[this](uint32_t v) { return RunSlice(v); }, [this] { stop_.ThreadEnded(); }, [this] { AllBlocked(); }});
   stop_.WaitForThreads(scheduler_.thread_count(), options_.timeout);
   scheduler_.Join();
-  // A stall still open when the run is over is dropped without a sample: its destructor
-  // would otherwise write to the log after it was sealed (a crash), or behind records the
-  // hart logged since (an M:N hart can leave one open; why is not yet found).
+  // A hart still waiting when the machine stopped (at a cut, for a page) has its stall open:
+  // it is dropped without a sample, since its destructor would run after the log is sealed.
   for (const auto& run : runs_) {
     if (run->stall) run->stall->Discard();
     run->stall.reset();

@@ -135,10 +135,20 @@ machine::RunResult Machine::RunUntilStopped() {
   scheduler_.Start({[this](uint32_t v) { return RunSlice(v); }, [this] { stop_.ThreadEnded(); }, [this] { AllBlocked(); }});
   stop_.WaitForThreads(scheduler_.thread_count(), options_.timeout);
   scheduler_.Join();
-  // A hart still waiting when the machine stopped (at a cut, for a page) has its stall open:
-  // it is dropped without a sample, since its destructor would run after the log is sealed.
+  // A hart still waiting when the machine stopped (at a cut, for a page, asleep) never ran
+  // again, so EndHart did not sample its stop: its stall ends here, stopped where it waited
+  // (here, not in ~Machine: the log is sealed before the machine goes).
   for (const auto& run : runs_) {
-    if (run->stall) run->stall->Discard();
+    if (run->done) continue;
+    if (run->stall) {
+      run->stall->EndAs(replay::VcpuActivity::kStopped);
+    } else if (host_time_) {
+      try {
+        host_time_->Sample(run->hart.LandmarkAt(run->hart.instret), replay::VcpuActivity::kStopped);
+      } catch (const std::exception&) {
+        // The log failed; the run's outcome says so already.
+      }
+    }
     run->stall.reset();
   }
   if (host_time_) host_time_->Stop();

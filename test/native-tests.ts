@@ -5,6 +5,7 @@
  * names the test and shows its failed checks.
  */
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { repoRoot } from '../src/native.js';
 
@@ -38,8 +39,11 @@ export interface NativeTestProgram {
 
 /** Declares the program's tests as vitest cases; call inside a describe. */
 export function nativeTestCases(p: NativeTestProgram): void {
-  const [command, ...args] = p.build;
-  const build = run(command!, args);
+  // Test files are collected in parallel workers, and three of them build into the same
+  // native/tools/build/obj/: one make writing an object while another links it fails the
+  // link. Builds take turns, under a lock on the Makefile.
+  // Generous: a build may wait for the others, on a loaded machine.
+  const build = run('flock', [join(repoRoot, 'native', 'tools', 'Makefile'), ...p.build], {}, 1_800_000);
   if (build.status !== 0) {
     it(`builds (${p.build.join(' ')})`, () => {
       throw new Error(`building ${p.program} failed:\n${build.output}`);

@@ -258,6 +258,8 @@ void Machine::GoLive() {
   if (options_.crew_granularity != 0 && harts_.size() > 1) StartCrew();
   for (auto& run : runs_) {
     run->turn_held = true;  // every group left serialized mode
+    // Live harts look for spins again (the replay did not: it follows the logged counts).
+    if (options_.spin_detection && harts_.size() > 1) run->spin_sample_at = run->hart.instret;
     run->next_interrupt.reset();
     run->horizon = replay::kNever;
     run->switch_at = replay::kNever;

@@ -94,9 +94,11 @@ export type NativeSession =
        * null: stop at the end of the log. Otherwise go on live from there (every vCPU
        * paused at its last landmark in the log, then the devices switch to the world),
        * recording into `path` unless it is '' (a log holding the replayed one's records,
-       * then the live run's; `crewHold` for its CREW recording on several vCPUs).
+       * then the live run's; `crewHold` and `serialize` for its CREW recording on several
+       * vCPUs: the serialized groups the log left open end at the switch, and the live part
+       * forms its own as `serialize` says; absent, it never serializes).
        */
-      thenRun: { path: string; crewHold: number } | null;
+      thenRun: { path: string; crewHold: number; serialize?: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number } } | null;
     };
 
 /** What a replay read and checked, reported by the native run so that nothing reads the log again. */

@@ -17,7 +17,7 @@ import {
   checkCrewHold,
   crewGranularityFor,
 } from '../src/smp/crew-options.js';
-import { checkSerialOptions, SERIAL_DEFAULTS } from '../src/smp/serial-options.js';
+import { checkSerialOptions, SERIAL_DEFAULTS, serialOptionsOfLog } from '../src/smp/serial-options.js';
 
 const MAX_HARTS = 64;
 
@@ -168,6 +168,16 @@ describe('serialized-mode options', () => {
     expect(() => checkSerialOptions({ window: 1.5 })).toThrow(TypeError);
     expect(() => checkSerialOptions({ enterPerMillion: -1 })).toThrow(RangeError);
     expect(() => checkSerialOptions({ idleTurns: 0 })).toThrow(RangeError);
+  });
+
+  it("a replay going on live serializes as the log's header says, or by the defaults", () => {
+    const recorded = { ...SERIAL_DEFAULTS, enterPerMillion: 5, quantum: 50_000 };
+    expect(serialOptionsOfLog(JSON.stringify({ rrkit: 1, crewHold: 10_000, serialize: recorded }))).toEqual(recorded);
+    expect(serialOptionsOfLog(JSON.stringify({ rrkit: 1, serialize: { enterPerMillion: 0 } })).enterPerMillion).toBe(0);
+    expect(serialOptionsOfLog(JSON.stringify({ rrkit: 1 }))).toEqual(SERIAL_DEFAULTS);
+    expect(serialOptionsOfLog('')).toEqual(SERIAL_DEFAULTS);
+    expect(() => serialOptionsOfLog(JSON.stringify({ serialize: { quantum: 10 } }))).toThrow('serialized mode: quantum must be from 1000 to 1000000000, not 10');
+    expect(() => serialOptionsOfLog(JSON.stringify({ serialize: 7 }))).toThrow(TypeError);
   });
 });
 

@@ -10,9 +10,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { UnreplayableLog } from '../src/analysis/log-error.js';
 import { readLogFile } from '../src/analysis/log-reader.js';
-import { EXIT, exitStatusOf } from '../src/cli/exit-status.js';
 import { logFileStats } from '../src/analysis/log-stats.js';
 import type { LogRecord } from '../src/analysis/log-records.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
@@ -82,6 +80,13 @@ async function expectCaughtDamage(logPath: string): Promise<string> {
   }
 }
 
+/** locked-ring on 2 vCPUs, serializing early and often. */
+async function serializedLog(dir: string): Promise<{ logPath: string; recorded: RunResult; records: LogRecord[] }> {
+  const logPath = join(dir, 'locked-ring.rrlog');
+  const recorded = await recordSmall('locked-ring', 2, logPath, { serialize: SERIALIZE_OFTEN });
+  return { logPath, recorded, records: [...readLogFile(logPath).records] };
+}
+
 type TurnSwitch = Extract<LogRecord, { type: 'turn-switch' }>;
 type ModeSwitch = Extract<LogRecord, { type: 'mode-switch' }>;
 
@@ -99,12 +104,6 @@ describe('workloads written without rrkit habits', () => {
 });
 
 describe('serialized mode', () => {
-  async function serializedLog(dir: string): Promise<{ logPath: string; recorded: RunResult; records: LogRecord[] }> {
-    const logPath = join(dir, 'locked-ring.rrlog');
-    const recorded = await recordSmall('locked-ring', 2, logPath, { serialize: SERIALIZE_OFTEN });
-    return { logPath, recorded, records: [...readLogFile(logPath).records] };
-  }
-
   test('entered and left several times: replayed exactly, the options in the header', async () => {
     const { logPath, recorded, records } = await serializedLog(logFolder('serial-enter-leave'));
     const modes = records.filter((r): r is ModeSwitch => r.type === 'mode-switch');
@@ -136,20 +135,6 @@ describe('serialized mode', () => {
     await expectExactReplay(small, recorded);
     await expectExactReplay(small, recorded, { threads: 1 });
   }, 120_000);
-
-  test('replay --then-run refuses a log with serialized groups, in one line', async () => {
-    const dir = logFolder('serial-then-run');
-    const { logPath } = await serializedLog(dir);
-    const error = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS, thenRun: {} }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-    expect(error?.message).toMatch(/--then-run does not support logs recorded in serialized mode/);
-    expect(error!.message.split('\n')).toHaveLength(1);
-    // A log this run cannot follow: the CLI exits as for a damaged log (src/cli/exit-status.ts).
-    expect(error).toBeInstanceOf(UnreplayableLog);
-    expect(exitStatusOf(error)).toBe(EXIT.damaged);
-  }, 60_000);
 
   test('never, with the entry rate 0: no mode or turn switches', async () => {
     const dir = logFolder('serial-off');
@@ -229,6 +214,67 @@ describe('serialized mode', () => {
       await expectExactReplay(logPath, recorded);
     }
   }, 120_000);
+});
+
+describe('replay --then-run from serialized groups', () => {
+  /** After each record, the vCPUs in a serialized group. */
+  function inGroups(records: readonly LogRecord[]): number[] {
+    let members = 0;
+    return records.map((r) => {
+      if (r.type === 'mode-switch') members += r.serialized ? 1 : -1;
+      return members;
+    });
+  }
+
+  test('complete, cut inside a serialized stretch (stopped, crashed) and after leaving one: live from the end, each next log replayed exactly', async () => {
+    const dir = logFolder('serial-then-run');
+    const { logPath, recorded, records } = await serializedLog(dir);
+    const { header } = readLogFile(logPath);
+    const body = records.filter((r) => r.type !== 'machine-stop');
+    const members = inGroups(body);
+    // Stopped inside a stretch: right after a hand-over of the turn, a third of the way in.
+    const inside = body.findIndex((r, i) => i > body.length / 3 && members[i]! > 0 && r.type === 'turn-switch' && r.next !== r.vcpu);
+    // Left before its end: the last leave (everyone free again) in the first 90%, then up to the next join.
+    let leftAt = -1;
+    for (let i = 0; i < body.length * 0.9; i++) if (body[i]!.type === 'mode-switch' && members[i] === 0) leftAt = i;
+    const rejoin = body.findIndex((r, i) => i > leftAt && r.type === 'mode-switch' && r.serialized);
+    expect(inside).toBeGreaterThan(0);
+    expect(leftAt).toBeGreaterThan(0);
+    const cuts = [
+      { name: 'stopped inside a stretch', records: body.slice(0, inside + 1), chunk: 65536 },
+      { name: 'crashed: half the records', records: body.slice(0, Math.floor(body.length / 2)), chunk: 4096 },
+      { name: 'left serialized mode before its end', records: body.slice(0, rejoin < 0 ? leftAt + 1 : rejoin), chunk: 4096 },
+    ];
+    expect(members[inside]).toBe(2);
+    expect(inGroups(cuts[2]!.records).at(-1)).toBe(0);
+
+    // The complete log: the replay ends with the guest, nothing goes live, the next log is its copy.
+    const completeNext = join(dir, 'complete.next.rrlog');
+    const complete = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS, thenRun: { logPath: completeNext } });
+    expect(complete.kind).toBe('exited');
+    expect(complete.result.console.equals(recorded.console)).toBe(true);
+    expect(readLogFile(completeNext).records).toEqual(records);
+
+    for (const cut of cuts) {
+      const cutLog = join(dir, `${cut.name.replace(/\W+/g, '-')}.rrlog`);
+      native().logWrite(cutLog, { header, records: cut.records, close: false, maxChunkBytes: cut.chunk });
+      const next = `${cutLog}.next.rrlog`;
+      const continued = await replay({ logPath: cutLog, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS, thenRun: { logPath: next } });
+      expect(continued.kind, cut.name).toBe('went-live');
+      expect(continued.result.exitCode, cut.name).toBe(0);
+      expect(continued.result.console.equals(recorded.console), cut.name).toBe(true);
+      // The next log: the copy, a checkpoint at the switch, then a leave for every member of an open group.
+      const nextRecords = readLogFile(next).records;
+      expect(nextRecords.slice(0, cut.records.length), cut.name).toEqual(cut.records);
+      expect(nextRecords[cut.records.length]!.type, cut.name).toBe('checkpoint');
+      const open = inGroups(cut.records).at(-1)!;
+      const leaves = nextRecords.slice(cut.records.length + 1, cut.records.length + 1 + open);
+      expect(leaves.every((r) => r.type === 'mode-switch' && !r.serialized), cut.name).toBe(true);
+      expect(new Set(leaves.map((r) => (r as ModeSwitch).vcpu)).size, cut.name).toBe(open);
+      const verified = await verify({ logPath: next, timeoutSeconds: RUN_TIMEOUT_SECONDS });
+      expect(verified.verdict.verdict, cut.name).toBe('identical');
+    }
+  }, 240_000);
 });
 
 describe('spin detection', () => {

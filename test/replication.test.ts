@@ -161,3 +161,33 @@ describe('console input', () => {
     }
   }, 60_000);
 });
+
+describe('an SMP guest whose vCPUs serialize (issue 15)', () => {
+  // locked-ring: lock, indices and slots on one page, bare busy-waits. The primary records as
+  // `rrkit record` does (serialized mode on), so its log holds turns; the backup follows them
+  // to the end of what it received, every group leaves serialized mode there, and the new
+  // primary serializes again as its own sharing calls for.
+  it('fails over with its output neither lost nor repeated', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rrkit-serial-replica-'));
+    try {
+      // The same guest recorded as the primary records it: its log shows the turns.
+      const log = join(dir, 'locked-ring.rrlog');
+      const recorded = await run(['record', 'locked-ring', '--vcpus', '2', '-o', log]);
+      expect(recorded.code, recorded.stderr).toBe(0);
+      const stats = await run(['log', 'stats', log]);
+      const turns = /serialized\s+\d+ groups?, \d+ mode switches, (\d+) turn switches/.exec(stats.stdout);
+      expect(Number(turns?.[1] ?? 0), stats.stdout).toBeGreaterThan(1000);
+
+      const r = await run(['replicate', '--vcpus', '2', '--backups', '1', '--kill-primary-after', String(randomKill(300, 2000)), 'locked-ring']);
+      const context = `stderr:\n${r.stderr}`;
+      expect(r.stdout, context).toBe(recorded.stdout);
+      expect(r.stdout, context).toMatch(/^locked-ring: ok items=\d+ sum=[0-9a-f]+\n$/);
+      expect(r.code, context).toBe(0);
+      expect(r.stderr).toMatch(/SIGKILL primary/);
+      expect(r.stderr).toMatch(/epoch 1: 127\.0\.0\.1:\d+ took over/);
+      expect(r.stderr).toMatch(/duplicates dropped by the relay: \d+ bytes; lost \(gaps\): 0 bytes/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

@@ -151,7 +151,11 @@ TurnFollower::Pass TurnFollower::TryPass(uint32_t vcpu, uint64_t count, uint64_t
         throw InvalidSerialLog("vcpu " + std::to_string(vcpu) + " passed its serialized-mode record @ " +
                                std::to_string(at) + " (now @ " + std::to_string(count) + ")");
       }
-      if (at > count || entry.checkpoints_before > cuts_completed) break;
+      if (at > count) break;
+      if (entry.checkpoints_before > cuts_completed) {  // written after a cut it has not joined
+        pass = Pass::kCutFirst;
+        break;
+      }
       if (groups_[entry.group].next != entry.position) {  // an earlier record of its group first
         pass = Pass::kWaitRecord;
         break;
@@ -160,7 +164,7 @@ TurnFollower::Pass TurnFollower::TryPass(uint32_t vcpu, uint64_t count, uint64_t
       me.entries.pop_front();
     }
     if (pass == Pass::kGo && me.group.has_value() && groups_[*me.group].holder != vcpu) pass = Pass::kWaitTurn;
-    me.waiting = pass != Pass::kGo;
+    me.waiting = pass == Pass::kWaitRecord || pass == Pass::kWaitTurn;
     me.waiting_at = count;
   }
   if (wake_) {
@@ -169,6 +173,28 @@ TurnFollower::Pass TurnFollower::TryPass(uint32_t vcpu, uint64_t count, uint64_t
     }
   }
   return pass;
+}
+
+std::vector<ModeSwitch> TurnFollower::Leaving(const std::vector<uint64_t>& counts) const {
+  std::lock_guard lock(mutex_);
+  if (processed_ != added_) {
+    throw std::logic_error("serialized mode: " + std::to_string(added_ - processed_) + " records not followed at the end of the log");
+  }
+  std::vector<ModeSwitch> out;
+  for (const auto& [id, group] : check_.active) {
+    std::vector<uint32_t> members;
+    if (const std::optional<uint32_t> holder = groups_[group].holder) members.push_back(*holder);
+    for (uint32_t v = 0; v < vcpus_.size(); ++v) {
+      if (check_.member_of[v] == group && groups_[group].holder != v) members.push_back(v);
+    }
+    for (uint32_t v : members) {
+      if (v >= counts.size() || counts[v] < check_.last_count[v]) {
+        throw std::logic_error("serialized mode: vcpu " + std::to_string(v) + " would leave its group below its last record");
+      }
+      out.push_back(ModeSwitch{v, counts[v], id, false});
+    }
+  }
+  return out;
 }
 
 std::string TurnFollower::Describe(uint32_t vcpu) const {

@@ -6,10 +6,16 @@
 // holds the group's turn; a vCPU in no group runs freely (CREW edges still order it).
 //
 // What the engine does, per vCPU:
-//   - stops at NextStop(v), and calls TryPass(v, count) there and whenever it is about to
-//     execute after having waited; false: it waits, and hooks.wake says when to try again;
+//   - stops at NextStop(v), and calls TryPass(v, count, cuts completed) there and whenever
+//     it is about to execute after having waited; kWait*: it waits, and hooks.wake says
+//     when to try again; kCutFirst: it joins the cut at `count` first;
 //   - where a checkpoint cut falls on the same count as a record, the cut comes first when
-//     the recording took it first (NextCheckpointsBefore(v) > cuts completed).
+//     the recording took it first (the record's checkpoints_before > cuts completed). The
+//     follower decides that from the count of cuts completed alone, never from whether the
+//     engine has scheduled the cut yet: the checkpoint is read before the record, but the
+//     engine learns of it later (replay reads the log on any vCPU's thread).
+//   - replay then live: at the end of the log, Leaving() says how every group leaves
+//     serialized mode where its members stand, for the next log.
 #pragma once
 
 #include <cstdint>
@@ -67,13 +73,22 @@ class TurnFollower {
   // Checkpoints the recording took before that record.
   uint64_t NextCheckpointsBefore(uint32_t vcpu) const;
 
-  // `vcpu` is stopped at `count`: processes its records there (those the recording wrote
-  // before cut number `cuts_completed` + 1), then says whether it may go on: kWaitRecord
-  // while an earlier record of its group is not processed yet, kWaitTurn when it is a
-  // member of a group without the turn (it may still stop for good there). hooks.wake
-  // follows either.
-  enum class Pass { kGo, kWaitRecord, kWaitTurn };
+  // `vcpu` is stopped at `count`, and the replay has completed `cuts_completed` cuts:
+  // processes its records there that the recording wrote before the next cut, then says
+  // whether it may go on. kCutFirst: its next record at `count` was written after a cut
+  // not completed yet, which it joins first (at `count`: a log that says otherwise is
+  // damaged); kWaitRecord: an earlier record of its group is not processed yet; kWaitTurn:
+  // it is a member of a group without the turn (it may still join a cut or stop for good
+  // there). hooks.wake follows either wait.
+  enum class Pass { kGo, kCutFirst, kWaitRecord, kWaitTurn };
   Pass TryPass(uint32_t vcpu, uint64_t count, uint64_t cuts_completed);
+
+  // Replay then live, at the end of the log (every record processed, each vCPU paused at
+  // counts[v]): the mode switches that take every member of every group out of serialized
+  // mode where it stands, group by group, its holder first. The next log holds them, so
+  // that its replay follows the groups to the same place and then runs the vCPUs freely.
+  // Throws std::logic_error when records are still to be processed.
+  std::vector<ModeSwitch> Leaving(const std::vector<uint64_t>& counts) const;
 
   // Why `vcpu` waits, for a stall report ("" when it does not).
   std::string Describe(uint32_t vcpu) const;

@@ -177,10 +177,10 @@ void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
 }
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // crewHold, serialize, configJson, deflateLevel?, wallSampleUs? } or { mode: 'replay', path,
-// followMs, thenRun } (thenRun: null, or { path, crewHold } to go on live at the end of the
-// log, recording into `path` unless it is empty; serialized mode stays off there).
-// Recording also sets options.crew_hold_instructions and options.serializer (TypeScript
-// owns their defaults).
+// followMs, thenRun } (thenRun: null, or { path, crewHold, serialize? } to go on live at the
+// end of the log, recording into `path` unless it is empty, in serialized mode as
+// `serialize` says: absent, never). Recording, and a replay going on live, also set
+// options.crew_hold_instructions and options.serializer (TypeScript owns their defaults).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -195,8 +195,18 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
                           stream_fd.IsNumber() ? static_cast<int>(NumberIn(stream_fd, "session.streamFd", 0, INT32_MAX)) : -1);
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
-    const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
-    options.crew_hold_instructions = static_cast<uint64_t>(then_run.As<Napi::Object>().Get("crewHold").As<Napi::Number>().DoubleValue());
+    if (!then_run.IsObject()) throw std::invalid_argument("session.thenRun must be an object or null");
+    const Napi::Object live = then_run.As<Napi::Object>();
+    const std::string next = live.Get("path").As<Napi::String>();
+    options.crew_hold_instructions = static_cast<uint64_t>(live.Get("crewHold").As<Napi::Number>().DoubleValue());
+    // The live part serializes as the recording did (the groups the log left open end at
+    // the switch: Machine::GoLive), or never when the caller says nothing.
+    const Napi::Value serialize = live.Get("serialize");
+    if (serialize.IsUndefined() || serialize.IsNull()) {
+      options.serializer.enter_transfers_per_million = 0;
+    } else {
+      options.serializer = SerializerOptionsOf(serialize);
+    }
     return replay::Session::ReplayThenLive(std::move(reader), {}, next);
   }
   if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
@@ -241,8 +251,6 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
                                     " harts, not " + std::to_string(options.harts));
     }
     options.follow_crew_edges = true;
-    // Replay then live: serialized mode stays off in the live part (docs/crew.md).
-    options.serializer.enter_transfers_per_million = 0;
   }
   if (replay::LogWriter* writer = session.writer()) {
     options.crew_granularity = writer->header().crew_granularity;
@@ -275,15 +283,10 @@ void FollowCrew(replay::Session& session, Machine& machine) {
                               },
                               [gate] { return gate->Pending(); }});
   // Serialized mode: each mode and turn switch as it is read, checked against those before
-  // it (crew::InvalidSerialLog). Replay then live cannot go on from a serialized group.
-  const bool then_live = &session.world() != static_cast<replay::World*>(replaying);
+  // it (crew::InvalidSerialLog). Replay then live follows them to the end of the log, where
+  // every group leaves serialized mode (Machine::GoLive).
   replaying->FollowSerialRecords(
-      {[follower, then_live](const replay::ReplayingWorld::SerialModeRecord& logged) {
-         if (then_live) {
-           throw replay::UnreplayableLog(
-               "replay --then-run does not support logs recorded in serialized mode (mode/turn switch records): "
-               "replay this log without --then-run");
-         }
+      {[follower](const replay::ReplayingWorld::SerialModeRecord& logged) {
          crew::SerialRecord record;
          if (const auto* m = std::get_if<replay::ModeSwitchRecord>(&logged.record)) {
            record = crew::ModeSwitch{m->at.vcpu, m->at.count, m->group, m->serialized};

@@ -229,8 +229,24 @@ Machine::Step Machine::JoinSwitch(HartRun& run) {
 // Every hart is paused at its last landmark in the log: from here the machine runs as a
 // plain run or a recording does. The guest saw the recording's clock; host time goes on
 // from the latest value it read.
+//
+// SMP, recording on: the next log's replay runs the harts from reset with nothing to stop
+// one at the switch, and the live part's CREW starts afresh (a first touch logs no edge),
+// so one hart's live part could overtake another's last replayed instructions there. A
+// checkpoint at the switch orders them: its replay is a cut that every hart joins at its
+// own count. After it, every serialized group the log left open leaves serialized mode
+// where its members stand (mode switches in the next log, which its replay follows); the
+// live part serializes again only if the live serializer decides so.
 void Machine::GoLive() {
+  std::vector<uint64_t> counts;
+  for (const auto& hart : harts_) counts.push_back(hart->instret);
+  // Before the world changes: what the log left open, every record of it followed.
+  const std::vector<crew::ModeSwitch> leaving = follower_ ? follower_->Leaving(counts) : std::vector<crew::ModeSwitch>{};
   world_.GoLive();
+  if (harts_.size() > 1 && options_.crew_sink) world_.CheckpointTaken(CaptureState());
+  if (options_.serial_sink) {
+    for (const crew::ModeSwitch& m : leaving) options_.serial_sink(m);
+  }
   board_.clock().ContinueFrom(board_.clint().LatestMtime());
   std::vector<Hart*> harts;
   for (const auto& hart : harts_) harts.push_back(hart.get());
@@ -238,9 +254,12 @@ void Machine::GoLive() {
   interrupts_->Start();
   cut_schedule_.GoLive(options_.checkpoint_interval, harts_[0]->instret);
   gate_.reset();
-  follower_.reset();  // a log with serialized groups is refused before it gets here (binding.cc)
+  follower_.reset();
   if (options_.crew_granularity != 0 && harts_.size() > 1) StartCrew();
   for (auto& run : runs_) {
+    run->turn_held = true;  // every group left serialized mode
+    // Live harts look for spins again (the replay did not: it follows the logged counts).
+    if (options_.spin_detection && harts_.size() > 1) run->spin_sample_at = run->hart.instret;
     run->next_interrupt.reset();
     run->horizon = replay::kNever;
     run->switch_at = replay::kNever;

@@ -145,7 +145,6 @@ class Machine final : private BoardEvents {
   template <bool kSpinProbe>
   BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns, uint64_t limit);
   void EndHart(HartRun& run);
-  uint64_t CutsFor(const HartRun& run, uint64_t count);
   // Every hart waits and nothing inside the machine can wake one (scheduler's all_blocked).
   void AllBlocked();
 

@@ -445,13 +445,6 @@ bool Machine::FinalCountsKnown() {
   return true;
 }
 
-// Replay: the cuts that precede the hart's records at `count` in the recording. A record
-// logged after a cut the hart has not joined yet must wait for it, but only where that
-// cut falls (a log that says otherwise is damaged, and must not hold the hart forever).
-uint64_t Machine::CutsFor(const HartRun& run, uint64_t count) {
-  return count == cut_schedule_.next(run.hart.id()) ? cut_.completed() : UINT64_MAX;
-}
-
 // The hart is at run.target: serve deferred CREW requests, end its slice or its turn, join
 // a cut, process its serialized-mode records, wait at its replay gate, take a scheduled
 // interrupt, stop, or (replay) go live or read on in the log. In that order when they coincide, with two exceptions: an interrupt
@@ -534,11 +527,28 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
 // A member without the turn waits for it only `before_executing`: where it stands it may
 // still have to join a cut or stop for good, as it did in the recording.
 Machine::Step Machine::FollowTurns(HartRun& run, bool before_executing) {
+  const uint32_t id = run.hart.id();
   const uint64_t now = run.hart.instret;
-  switch (follower_->TryPass(run.hart.id(), now, CutsFor(run, now))) {
+  const uint64_t cuts = cut_.completed();
+  switch (follower_->TryPass(id, now, cuts)) {
     case crew::TurnFollower::Pass::kGo:
       run.turn_held = true;
       return Step::kContinue;
+    case crew::TurnFollower::Pass::kCutFirst: {
+      // The record was logged after the next cut, so that cut was read before it; the
+      // schedule may not show it yet when another hart's thread read it just now. Once it
+      // does, the hart's target is here, and ReachTarget joins the cut before the record.
+      cut_schedule_.Refresh();
+      const uint64_t cut_at = cut_schedule_.next(id);
+      if (cut_at != now) {
+        throw crew::InvalidSerialLog("vcpu " + std::to_string(id) + "'s serialized-mode record @ " + std::to_string(now) +
+                                     " was logged after checkpoint " + std::to_string(cuts + 1) + ", which has the vCPU " +
+                                     (cut_at == replay::kNever ? std::string("nowhere") : "@ " + std::to_string(cut_at)) +
+                                     " (a damaged log)");
+      }
+      UpdateTarget(run);
+      return Step::kContinue;
+    }
     case crew::TurnFollower::Pass::kWaitRecord:
       return Wait(run, HartWait::kTurn);
     case crew::TurnFollower::Pass::kWaitTurn:

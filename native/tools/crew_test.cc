@@ -19,6 +19,7 @@
 #include <future>
 #include <latch>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "crew/page_geometry.h"
 #include "crew/replay_gate.h"
 #include "crew/transfer_stats.h"
+#include "crew/turn_follower.h"
 #include "tools/test_harness.h"
 
 namespace rrkit::crew {
@@ -732,6 +734,101 @@ void TestBadLogs() {
   check_contains(stuck, "no vCPU advanced");
 }
 
+// ---------------------------------------------------------------- serialized-mode replay
+
+using Pass = TurnFollower::Pass;
+
+// The stall of issue 15's 16-vCPU locked-ring replay, forced: vCPU 4 waits for its turn
+// at 1500 (its quantum ended there) when checkpoint 1 is taken with vCPU 0 at 1800 and
+// vCPU 4 at 1500; after it, vCPU 0 gives vCPU 4 the turn at 1836, and vCPU 4 gives it
+// back where it stands (asleep), so both of those records come after the checkpoint. The
+// replay's reader hands them to the follower while vCPU 4 waits at 1500 and before the
+// engine has scheduled that cut. vCPU 4 must join the cut first: the follower says so from
+// the cuts completed alone. (Before, the engine passed "no cut here" when it had not
+// scheduled one, the follower looked past the checkpoint, vCPU 4 waited for vCPU 0's
+// record @ 1836, and vCPU 0 waited at the cut @ 1800 for vCPU 4: "every hart waits".)
+void TestTurnFollowerCutBeforeRecord() {
+  constexpr uint64_t kGroup = 7;
+  TurnFollower f(5);
+  std::vector<uint32_t> woken;
+  f.SetWake([&](uint32_t v) { woken.push_back(v); });
+  for (const SerialRecord& r : std::vector<SerialRecord>{ModeSwitch{0, 100, kGroup, true}, ModeSwitch{4, 200, kGroup, true},
+                                                         TurnSwitch{0, 100, 0}, TurnSwitch{0, 1000, 4}, TurnSwitch{4, 1500, 0}}) {
+    f.Add({r, 0});
+  }
+  CHECK(f.TryPass(0, 100, 0) == Pass::kWaitRecord);  // vCPU 4's join comes before vCPU 0's first turn
+  CHECK(f.TryPass(4, 200, 0) == Pass::kWaitTurn);
+  CHECK(f.TryPass(0, 100, 0) == Pass::kGo);
+  CHECK(f.TryPass(0, 1000, 0) == Pass::kWaitTurn);
+  CHECK(f.TryPass(4, 200, 0) == Pass::kGo);
+  CHECK(f.TryPass(4, 1500, 0) == Pass::kWaitTurn);  // waits for its turn at 1500 ...
+  CHECK(f.TryPass(0, 1000, 0) == Pass::kGo);         // ... while vCPU 0 runs on to its cut @ 1800
+  CHECK(f.Pending() == 0);
+
+  // The reader decodes checkpoint 1, then the two records after it, waking vCPU 4.
+  woken.clear();
+  f.Add({TurnSwitch{0, 1836, 4}, 1});
+  f.Add({TurnSwitch{4, 1500, 0}, 1});
+  CHECK(std::find(woken.begin(), woken.end(), 4u) != woken.end());
+  CHECK(f.NextStop(4) == 1500 && f.NextCheckpointsBefore(4) == 1);
+  // No cut completed yet: vCPU 4 joins the cut at 1500 first; it neither passes its record
+  // nor waits for vCPU 0's.
+  CHECK(f.TryPass(4, 1500, 0) == Pass::kCutFirst);
+  CHECK(f.Describe(4).empty());
+  CHECK(f.Pending() == 2);
+  CHECK(f.TryPass(0, 1800, 0) == Pass::kGo);  // vCPU 0 at its cut count: nothing of its own there
+  // Cut 1 completed (both joined it): the turns go on as recorded.
+  CHECK(f.TryPass(4, 1500, 1) == Pass::kWaitRecord);  // vCPU 0's record @ 1836 first
+  CHECK(f.TryPass(0, 1836, 1) == Pass::kWaitTurn);    // gives the turn to vCPU 4 ...
+  CHECK(f.TryPass(4, 1500, 1) == Pass::kWaitTurn);    // ... which gives it back at once
+  CHECK(f.TryPass(0, 1836, 1) == Pass::kGo);
+  CHECK(f.Pending() == 0);
+}
+
+// Replay then live: at the end of the log every group leaves serialized mode where its
+// members stand; those records, after the replayed ones, are a sequence a replay of the
+// next log accepts and follows to every vCPU running freely.
+void TestTurnFollowerLeaving() {
+  const std::vector<SerialRecord> records{ModeSwitch{1, 50, 3, true}, ModeSwitch{2, 60, 3, true}, ModeSwitch{0, 70, 3, true},
+                                          TurnSwitch{1, 50, 1},       TurnSwitch{1, 400, 2},      TurnSwitch{2, 500, 0}};
+  // Each vCPU stops at its counts in order, going on to the next only when it may execute
+  // (one thread plays every vCPU, round after round, until nothing moves).
+  using Stops = std::vector<std::vector<uint64_t>>;
+  auto follow = [](TurnFollower& f, const Stops& stops, uint64_t cuts) {
+    std::vector<size_t> at(stops.size(), 0);
+    for (int round = 0; round < 16; ++round) {
+      for (uint32_t v = 0; v < stops.size(); ++v) {
+        if (at[v] < stops[v].size() && f.TryPass(v, stops[v][at[v]], cuts) == Pass::kGo && at[v] + 1 < stops[v].size()) ++at[v];
+      }
+    }
+  };
+  const Stops stops{{70, 700}, {50, 400}, {60, 500}, {}};
+  const std::vector<uint64_t> ends{700, 400, 500, 900};  // vCPU 0 holds the turn and ran on to 700; 3 never joined
+  TurnFollower f(4);
+  for (const SerialRecord& r : records) f.Add({r, 0});
+  CHECK(!ErrorOf<std::logic_error>([&] { (void)f.Leaving(ends); }).empty());  // records not followed yet
+  follow(f, stops, 0);
+  CHECK(f.Pending() == 0);
+  CHECK(!ErrorOf<std::logic_error>([&] { (void)f.Leaving({700, 399, 500, 900}); }).empty());  // below vCPU 1's record @ 400
+  const std::vector<ModeSwitch> leaving = f.Leaving(ends);
+  const std::vector<ModeSwitch> expected{{0, 700, 3, false}, {1, 400, 3, false}, {2, 500, 3, false}};
+  CHECK(leaving == expected);
+
+  // The next log: the same records, a checkpoint at the switch, the leaves after it.
+  TurnFollower next(4);
+  for (const SerialRecord& r : records) next.Add({r, 0});
+  for (const ModeSwitch& m : leaving) next.Add({m, 1});
+  follow(next, stops, 0);
+  CHECK(next.Pending() == 3);
+  CHECK(next.TryPass(1, 400, 0) == Pass::kCutFirst);  // the switch's cut first
+  follow(next, {{700}, {400}, {500}, {}}, 1);
+  CHECK(next.Pending() == 0);
+  for (uint32_t v = 0; v < 4; ++v) CHECK(next.TryPass(v, ends[v], 1) == Pass::kGo);  // every vCPU free
+  // A group the live part forms may reuse the recorded group's id.
+  next.Add({ModeSwitch{1, 800, 3, true}, 1});
+  CHECK(next.Pending() == 1);
+}
+
 // ---------------------------------------------------------------- measurements
 
 void BenchFastPath() {
@@ -854,6 +951,8 @@ int main(int argc, char** argv) {
       {"writer among 4 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(4); }},
       {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},
       {"bad logs: clear errors, no hang", TestBadLogs},
+      {"turn follower: a record logged after a cut waits for that cut, not for its group", TestTurnFollowerCutBeforeRecord},
+      {"turn follower: every group leaves where its members stand, and the next log follows", TestTurnFollowerLeaving},
   };
   // A test that deadlocks stops the program with a message instead of hanging its caller.
   for (const auto& [name, body] : tests) {

@@ -18,14 +18,18 @@ const MAX_RAM_MIB = 4096;
 
 const MAX_THREADS = 1024;
 
+function checkSerialize(what: string, serialize: unknown): void {
+  if (typeof serialize !== 'object' || serialize === null) throw new TypeError(`${what} must be an object`);
+  for (const [name, value] of Object.entries(serialize)) checkInteger(`${what}.${name}`, value, 0, Number.MAX_SAFE_INTEGER);
+}
+
 function checkSession(session: NativeSession | undefined): NativeSession | null {
   if (session === undefined) return null;
   if (session.mode === 'record') {
     checkInteger('session.crewHold', session.crewHold, 0, Number.MAX_SAFE_INTEGER);
-    if (typeof session.serialize !== 'object' || session.serialize === null) throw new TypeError('session.serialize must be an object');
-    for (const [name, value] of Object.entries(session.serialize)) {
-      checkInteger(`session.serialize.${name}`, value, 0, Number.MAX_SAFE_INTEGER);
-    }
+    checkSerialize('session.serialize', session.serialize);
+  } else if (session.thenRun !== null && session.thenRun.serialize !== undefined) {
+    checkSerialize('session.thenRun.serialize', session.thenRun.serialize);
   }
   return session;
 }

@@ -21,6 +21,7 @@ import { printable } from '../files/printable.js';
 import { GuestImageError, readGuestImage, type GuestImage } from '../guests/image.js';
 import type { NativeReplayReport } from '../native.js';
 import { CREW_DEFAULT_HOLD } from '../smp/crew-options.js';
+import { serialOptionsOfLog } from '../smp/serial-options.js';
 import { LogDestination, type LogPlacement } from './log-destination.js';
 import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
@@ -209,7 +210,10 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         path: logPath,
         followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
         streamFd: options.stream?.fd,
-        thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD },
+        thenRun:
+          options.thenRun === undefined
+            ? null
+            : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD, serialize: serialOptionsOfLog(header.configJson) },
       },
       // Live after the log, the disk's reads are logged as the recording logged them.
       disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: options.thenRun !== undefined && disk.shared },

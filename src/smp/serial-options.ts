@@ -53,3 +53,22 @@ export function checkSerialOptions(given: Partial<SerialOptions> | undefined): S
   }
   return out;
 }
+
+/**
+ * The serialized-mode options a log was recorded with (its header's config JSON), for a
+ * replay that goes on live and records on (then-run: a replica's switchover), so that the
+ * live part serializes as the recording did; the defaults when the log does not say.
+ * Throws TypeError/RangeError (one line) when it says something out of range.
+ */
+export function serialOptionsOfLog(configJson: string): SerialOptions {
+  let config: unknown;
+  try {
+    config = JSON.parse(configJson);
+  } catch {
+    return { ...SERIAL_DEFAULTS };
+  }
+  const recorded = typeof config === 'object' && config !== null ? (config as { serialize?: unknown }).serialize : undefined;
+  if (recorded === undefined) return { ...SERIAL_DEFAULTS };
+  if (typeof recorded !== 'object' || recorded === null) throw new TypeError('serialized mode: the log\'s header holds no options object');
+  return checkSerialOptions(recorded as Partial<SerialOptions>);
+}

@@ -85,7 +85,7 @@ export async function benchKvmSmp(
           await runGuest({ elf, engine: 'kvm', vcpus, input, capture: true, timeoutSeconds: 300 });
           plain.push(secondsSince(t));
           t = process.hrtime.bigint();
-          const r = await record({ elf, engine: 'kvm', logPath, vcpus, input, capture: true, timeoutSeconds: 300 });
+          const r = await record({ elf, engine: 'kvm', logPath, vcpus, input, capture: true, timeoutSeconds: 300, force: true });
           recorded.push(secondsSince(t));
           t = process.hrtime.bigint();
           const p = await replay({ logPath, capture: true, timeoutSeconds: 600 });

@@ -5,8 +5,8 @@
  * the takeover (the lease won) and to the new primary's first live instruction, against
  * the heartbeat timeout (the target: failover ≤ 3 × the timeout).
  *
- *   npm run drill -- N          (N drills per configuration, default 10; ~8 s a drill)
- *   npx tsx experiments/failover.ts N
+ *   npm run drill -- N          (N drills per configuration, default 4; ~8 s a drill)
+ *   npx tsx experiments/failover.ts [N] [--quick]   (--quick: one drill per configuration; the runner's --quick)
  *
  * Writes results/failover.{csv,json,png}.
  */
@@ -47,7 +47,14 @@ export function judgeOutput(output: string): { lost: number; repeated: number; i
   return { lost, repeated, inOrder, verdict: output.includes(`clock-poll: ok lines=${LINES} backwards=0`) };
 }
 
-const perConfiguration = Math.max(1, Number(process.argv[2] ?? 10));
+// The runner passes --quick (CI) or nothing (the full set, which has to fit its 20 minutes).
+const quick = process.argv.includes('--quick');
+const drillsArgument = process.argv.slice(2).find((a) => a !== '--quick');
+if (drillsArgument !== undefined && !/^[1-9]\d*$/.test(drillsArgument)) {
+  process.stderr.write(`failover: the number of drills per configuration must be a whole number ≥ 1, not '${drillsArgument}'\n`);
+  process.exit(2);
+}
+const perConfiguration = drillsArgument !== undefined ? Number(drillsArgument) : quick ? 1 : 4;
 const rows: Record<string, string | number>[] = [];
 for (const c of CONFIGURATIONS) {
   for (let i = 0; i < perConfiguration; i++) {

@@ -223,10 +223,9 @@ describe('damaged kvm SMP logs: caught as divergences, never a hang', () => {
   }, 60_000);
 
   // The log does not say which landmarks are exits: without the record, the replay does not
-  // stop at that instruction and counts its next exit in its place. If another stop of the
-  // vCPU follows before an exit, it comes one landmark early (a divergence); otherwise the
-  // next recorded stop, armed an exit later, realigns the counts at the next access to its
-  // page, and only the final state can tell (docs/kvm-smp.md, "Limits").
+  // stop at that instruction and counts its next exit in its place; the next recorded stop,
+  // armed an exit later, can realign the counts at the next access to its page, and then
+  // only the final state can tell (docs/kvm-smp.md, "Limits").
   test('a fault record removed: a divergence at or after it, or a replay whose final state is still the recording\'s', async () => {
     const dir = logFolder('kvm-smp-fault-removed');
     const original = join(dir, 'matmul.rrlog');

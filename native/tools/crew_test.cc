@@ -897,7 +897,6 @@ int main(int argc, char** argv) {
       {"record/replay 8 vCPUs, 64 B pages", [&] { TestRecordReplay(8, 64, n); }},
       {"record/replay 2 vCPUs, 64 B pages, 3 pages along each stop", [&] { TestRecordReplay(2, 64, n, 3); }},
       {"record/replay 4 vCPUs, 64 B pages, 3 pages along each stop", [&] { TestRecordReplay(4, 64, n, 3); }},
-      {"record/replay 8 vCPUs, 64 B pages, 3 pages along each stop", [&] { TestRecordReplay(8, 64, n, 3); }},
       {"grants along a stop: untouched pages, and pages of stopped holders only", TestGrantsAlong},
       {"cross fault at a barrier: no deadlock", TestCrossFaultNoDeadlock},
       {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},

@@ -15,6 +15,8 @@ import { writeChart, writeData } from './lib/results.js';
 
 interface Configuration {
   label: string;
+  /** default emu; kvm replicates one vCPU */
+  engine?: 'emu' | 'kvm';
   vcpus: number;
   backups: number;
   heartbeatTimeoutMs: number;
@@ -32,6 +34,8 @@ const CONFIGURATIONS: Configuration[] = [
   { label: '2 vCPUs, hb 300 ms', vcpus: 2, backups: 1, heartbeatTimeoutMs: 300 },
   { label: '4 vCPUs, hb 300 ms', vcpus: 4, backups: 1, heartbeatTimeoutMs: 300 },
   { label: '2 backups, both primaries killed, hb 300 ms', vcpus: 1, backups: 2, heartbeatTimeoutMs: 300, secondKillMs: 100 },
+  { label: 'kvm, 1 vCPU, hb 300 ms', engine: 'kvm', vcpus: 1, backups: 1, heartbeatTimeoutMs: 300 },
+  { label: 'kvm, 1 vCPU, hb 1000 ms', engine: 'kvm', vcpus: 1, backups: 1, heartbeatTimeoutMs: 1000 },
 ];
 const LINES = 400; // clock-poll
 
@@ -67,7 +71,7 @@ for (const c of CONFIGURATIONS) {
     try {
       report = await drill({
         guest: 'clock-poll',
-        engine: 'emu',
+        engine: c.engine ?? 'emu',
         vcpus: c.vcpus,
         backups: c.backups,
         killPrimaryAfterMs: c.noKill === true ? undefined : killAfter,
@@ -87,6 +91,7 @@ for (const c of CONFIGURATIONS) {
     const costs = lines.map((l) => /output rule held \d+ flushes a median ([\d.]+) ms.*log shipped: .*?([\d.]+) Mbit\/s/.exec(l)).find((m) => m !== null);
     const row = {
       configuration: c.label,
+      engine: c.engine ?? 'emu',
       vcpus: c.vcpus,
       backups: c.backups,
       heartbeat_timeout_ms: c.heartbeatTimeoutMs,
@@ -134,7 +139,7 @@ for (const s of byConfiguration) {
   );
 }
 const written = writeData('failover', rows, {
-  what: 'failover drills on loopback, emu engine, clock-poll (400 numbered lines over 2 s), primary SIGKILLed at a random time',
+  what: 'failover drills on loopback, emu engine (and kvm, one vCPU, where labelled), clock-poll (400 numbered lines over 2 s), primary SIGKILLed at a random time',
   perConfiguration,
   summary: byConfiguration,
   targets: { lostLines: 0, repeatedLines: 0, failoverOverHeartbeatTimeout: 3 },
@@ -151,7 +156,7 @@ const png = await writeChart('failover', {
     ],
   },
   options: {
-    plugins: { title: { display: true, text: `Failover on loopback (emu; ${perConfiguration} drills each; lost and repeated lines in the data)` } },
+    plugins: { title: { display: true, text: `Failover on loopback (emu, and kvm where labelled; ${perConfiguration} drills each; lost and repeated lines in the data)` } },
     scales: { y: { beginAtZero: true, title: { display: true, text: 'ms' } } },
   },
 });

@@ -378,9 +378,11 @@ void Machine::RunLoop(Hart& hart) {
                             exit.address == kDevicesBase + static_cast<uint64_t>(DeviceRegister::kExit);
     if (!ReachLandmark(hart, exit_write)) throw Finished{};
     const replay::Landmark at = hart.Here();
+    // Samples first: one for the stretch's start names the landmark before this one, and
+    // CREW's Poll here may log edges from this landmark (the log is in order per vCPU).
+    hart.guest_entries->Exited(at);
     if (ordering_) ordering_->AtExit(hart.id, at.count);
 
-    hart.guest_entries->Exited(at);
     if (hart.id == 0) TakeCheckpointIfDue(hart, at);
     if (hart.id == 0) CompleteDiskIfDue(hart, at);
     const ExitAction action = HandleExit(exit, *hart.devices, at);

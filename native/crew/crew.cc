@@ -27,8 +27,8 @@ inline void CpuRelax() {
 
 }  // namespace
 
-Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink, uint64_t hold)
-    : geometry_(geometry), sink_(std::move(sink)), hold_(hold) {
+Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink, uint64_t hold, AlongSink along_sink)
+    : geometry_(geometry), sink_(std::move(sink)), hold_(hold), along_sink_(std::move(along_sink)) {
   if (hooks.empty()) throw std::invalid_argument("CREW needs at least one vCPU");
   for (const VcpuHooks& h : hooks) {
     if (h.attention == nullptr || h.attention_bit == 0) {
@@ -38,8 +38,8 @@ Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sin
   }
 }
 
-bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count) {
-  Grant grant = Request(vcpu, page, want_write, count);
+bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count, uint32_t along) {
+  Grant grant = Request(vcpu, page, want_write, count, along);
   if (grant == Grant::kPending) {
     // The holder is usually a block away from its boundary: a short wait saves a sleep and
     // a wake-up. The lock still decides.
@@ -55,7 +55,7 @@ bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count
   return grant == Grant::kGranted;
 }
 
-Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count) {
+Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count, uint32_t along) {
   const Access want = want_write ? Access::kWrite : Access::kRead;
   if (vcpu >= vcpus_.size() || page >= geometry_.page_count()) {
     throw std::out_of_range("CREW Acquire: vcpu " + std::to_string(vcpu) + " page " + std::to_string(page) +
@@ -81,7 +81,7 @@ Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t coun
     me.ticket_count = count;
   }
   ServeRequests(vcpu, count, Keep::kPinned);
-  me.request = PageRequest{true, page, want, count};
+  me.request = PageRequest{true, page, want, count, along, !ownership_.Touched(page)};
   me.waiting_grant.store(true, std::memory_order_relaxed);
   Settle();
   if (me.request.active) return Grant::kPending;
@@ -115,8 +115,11 @@ uint64_t Crew::Poll(uint32_t vcpu, uint64_t count) {
   me.hooks.attention->fetch_and(~me.hooks.attention_bit, std::memory_order_acq_rel);
   std::lock_guard lock(mutex_);
   if (me.ticket_count != count) DropTicket(me);  // it has executed that instruction
+  polling_ = vcpu;
+  polling_at_ = count;
   const uint64_t again = ServeRequests(vcpu, count, Keep::kHeld);
   Settle();
+  polling_ = kNobodyPolling;
   return again;
 }
 
@@ -273,6 +276,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
     sink_(TransferEdge{req.page, from.vcpu, from.count, vcpu, req.count});
   }
   SetRights(me, req.page, req.want);
+  if (req.along > 0) GrantAlong(vcpu, req);
   me.pinned.push_back(req.page);
   if (hold_ > 0) {  // expired grants go here, where the list grows
     std::erase_if(me.recent_grants, [&](const Vcpu::Grant& g) { return g.page == req.page || req.count - g.count >= hold_; });
@@ -285,6 +289,63 @@ bool Crew::TryComplete(uint32_t vcpu) {
   me.granted.notify_one();
   if (me.hooks.granted) me.hooks.granted();
   return true;
+}
+
+// Whether `vcpu` is stopped at a landmark now, and which: waiting, parked, or polling.
+bool Crew::StoppedAt(uint32_t vcpu, uint64_t& count) const {
+  const Vcpu& v = *vcpus_[vcpu];
+  if (v.state != State::kRunning) {
+    count = v.parked_at;
+    return true;
+  }
+  if (polling_ == vcpu) {
+    count = polling_at_;
+    return true;
+  }
+  return false;
+}
+
+// `req` was just granted: the same access on the pages after it, while each can be had at
+// once. Nobody waits here, so the protocol's waits (and the argument that they end) are
+// unchanged; each page is granted as a request would be (yields at the holders' landmarks,
+// edges from the page's history), at the landmark where `vcpu` stopped.
+void Crew::GrantAlong(uint32_t vcpu, const PageRequest& req) {
+  Vcpu& me = *vcpus_[vcpu];
+  const uint64_t end = std::min(geometry_.page_count(), req.page + 1 + req.along);
+  for (uint64_t page = req.page + 1; page < end; ++page) {
+    if (ownership_.HolderAccess(page, vcpu) >= req.want) continue;
+    if (ownership_.Touched(page) == req.first_touch) break;  // not like the requested page
+    bool requested = false;
+    for (const auto& other : vcpus_) requested = requested || (other->request.active && other->request.page == page);
+    if (requested) break;
+    const std::vector<uint32_t> conflicts = ownership_.Conflicts(page, vcpu, req.want);
+    bool stopped = true;
+    for (uint32_t h : conflicts) {
+      uint64_t at = 0;
+      // Never a page a waiting vCPU gained for the instruction it waits on (it would stop
+      // on it again), nor one still within its hold.
+      const Vcpu& holder = *vcpus_[h];
+      const bool pinned = holder.state == State::kWaiting && std::find(holder.pinned.begin(), holder.pinned.end(), page) != holder.pinned.end();
+      stopped = stopped && StoppedAt(h, at) && !pinned && at >= HeldUntil(holder, page);
+    }
+    if (!stopped) break;
+    for (uint32_t h : conflicts) {
+      Vcpu& holder = *vcpus_[h];
+      uint64_t at = 0;
+      StoppedAt(h, at);
+      ownership_.Yield(page, h, req.want == Access::kWrite ? Access::kNone : Access::kRead, at);
+      ++holder.yields;
+      SetRights(holder, page, ownership_.HolderAccess(page, h));
+      if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait) {
+        SetAttention(holder);
+        holder.hooks.wake();
+      }
+    }
+    const std::vector<Landmark> from = ownership_.Grant(page, vcpu, req.want, req.count);
+    for (const Landmark& l : from) sink_(TransferEdge{page, l.vcpu, l.count, vcpu, req.count});
+    SetRights(me, page, req.want);
+    if (along_sink_) along_sink_(AlongGrant{page, vcpu, req.count, req.want == Access::kWrite, static_cast<uint32_t>(from.size())});
+  }
 }
 
 }  // namespace rrkit::crew

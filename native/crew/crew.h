@@ -80,7 +80,8 @@ class Crew {
   // Poll's answer when it deferred nothing.
   static constexpr uint64_t kNoDeferral = UINT64_MAX;
 
-  Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink, uint64_t hold = 0);
+  // `along_sink` hears of every page granted along with a requested one (Acquire's `along`).
+  Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sink, uint64_t hold = 0, AlongSink along_sink = {});
   Crew(const Crew&) = delete;
   Crew& operator=(const Crew&) = delete;
 
@@ -92,14 +93,20 @@ class Crew {
 
   // Gains read (or write) on `page` for `vcpu`, stopped before the instruction at `count`.
   // Blocks until every conflicting holder has yielded. Returns false if Stop() was called.
-  bool Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count);
+  //
+  // `along` (an engine whose stops are dear, kvm): once `page` is granted, the same access
+  // on up to `along` following pages too, at the same count, as long as that needs no
+  // wait (docs/crew.md, "Grants along a stop"): each must be like `page` was (never
+  // touched if it was not), and every holder that must yield it stopped at a landmark
+  // (waiting, parked, or the vCPU serving this request at its Poll), with no request on it.
+  bool Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count, uint32_t along = 0);
 
   // Acquire without blocking, for engines that run vCPUs M:N. kPending: the vCPU now waits,
   // stopped at `count` like a parked one (others take its pages, except those it was granted
   // for this instruction, which it keeps against younger requests); once its request is
   // granted, hooks.granted is called, and the engine calls Resume when the vCPU has a
   // thread again.
-  Grant Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count);
+  Grant Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count, uint32_t along = 0);
   // The waiting vCPU is back on a thread: kGranted (it runs again; a page granted to it
   // may have been taken since by an older request, so the instruction may fault again,
   // which keeps its place in the queue), kPending (not granted yet) or kStopped.
@@ -144,6 +151,8 @@ class Crew {
     uint64_t page = 0;
     Access want = Access::kNone;
     uint64_t count = 0;
+    uint32_t along = 0;
+    bool first_touch = false;  // nobody had touched `page` when it was asked for
   };
 
   struct Vcpu {
@@ -155,7 +164,7 @@ class Crew {
     ParkReason park_reason = ParkReason::kBlocked;  // valid while parked
     uint64_t yields = 0;               // pages it has given up, ever
     uint64_t yields_when_unparked = 0;  // `yields` at its last Unpark
-    PageRequest request;                   // valid while waiting
+    PageRequest request;               // valid while waiting
     // The instruction it faulted on: its age in the queue (smaller is older) and the pages
     // granted for it, which it keeps against younger requests while it waits for another.
     bool has_ticket = false;
@@ -176,6 +185,8 @@ class Crew {
   uint64_t ServeRequests(uint32_t vcpu, uint64_t count, Keep keep);
   uint64_t HeldUntil(const Vcpu& v, uint64_t page) const;
   bool TryComplete(uint32_t vcpu);
+  void GrantAlong(uint32_t vcpu, const PageRequest& req);
+  bool StoppedAt(uint32_t vcpu, uint64_t& count) const;
   void Settle();
   bool Keeps(uint32_t holder, uint64_t page, uint32_t requester) const;
   void DropTicket(Vcpu& v);
@@ -186,6 +197,7 @@ class Crew {
   PageGeometry geometry_;
   TransferSink sink_;
   uint64_t hold_;
+  AlongSink along_sink_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
 
   std::mutex mutex_;  // guards everything below and every Vcpu's slow-path fields
@@ -193,6 +205,10 @@ class Crew {
   uint64_t next_ticket_ = 0;
   std::vector<uint32_t> by_age_;  // scratch for Settle
   bool stopped_ = false;
+  // The vCPU inside Poll, and its count: a landmark where it can yield more than was asked.
+  static constexpr uint32_t kNobodyPolling = UINT32_MAX;
+  uint32_t polling_ = kNobodyPolling;
+  uint64_t polling_at_ = 0;
 };
 
 }  // namespace rrkit::crew

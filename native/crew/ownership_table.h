@@ -47,6 +47,9 @@ class OwnershipTable {
 
   Access HolderAccess(uint64_t page, uint32_t vcpu) const;
 
+  // Whether anyone has ever held `page` (a page nobody touched has its image contents).
+  bool Touched(uint64_t page) const { return pages_.contains(page); }
+
  private:
   // A yield belongs to the page, not to the request that caused it: every later holder
   // that conflicts with what was given up must follow it, whichever of several waiting

@@ -22,4 +22,17 @@ struct TransferEdge {
 // completed the transfer: it must be quick and must not call back into Crew.
 using TransferSink = std::function<void(const TransferEdge&)>;
 
+// A page granted along with a requested one (Crew::Acquire's `along`): `vcpu` has `write`
+// (or read) on `page` from its landmark `count`, the one where it stopped for another
+// page, without having stopped on this one. `edges`: the TransferEdges into it (sent to
+// the TransferSink just before).
+struct AlongGrant {
+  uint64_t page;
+  uint32_t vcpu;
+  uint64_t count;
+  bool write;
+  uint32_t edges;
+};
+using AlongSink = std::function<void(const AlongGrant&)>;
+
 }  // namespace rrkit::crew

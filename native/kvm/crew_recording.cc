@@ -1,5 +1,6 @@
 #include "kvm/crew_recording.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -105,6 +106,24 @@ bool CrewRecording::Gain(uint32_t v, uint64_t page, bool write, uint64_t count) 
   return crew_->Acquire(v, page, write, count);
 }
 
+// How many pages may come along with `page` (crew::Crew::Acquire): never into the hart
+// areas, which their vCPUs own from the start so that interrupt delivery at CPL0 never
+// meets a protected page, nor into the console's page.
+uint32_t CrewRecording::AlongLimit(uint64_t page) const {
+  const uint64_t g = layout_.granularity;
+  uint64_t end = console_page_;
+  if (layout_.hart_areas != 0) {
+    const uint64_t areas_first = layout_.hart_areas / g;
+    const uint64_t areas_end = (layout_.hart_areas + uint64_t{layout_.vcpus} * layout_.hart_area_bytes + g - 1) / g;
+    if (page < areas_first) {
+      end = areas_first;
+    } else if (page < areas_end) {
+      return 0;
+    }
+  }
+  return static_cast<uint32_t>(std::min<uint64_t>(layout_.along, end > page ? end - page - 1 : 0));
+}
+
 bool CrewRecording::AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) {
   Vcpu& me = *vcpus_[v];
   bool any = false;
@@ -116,7 +135,9 @@ bool CrewRecording::AtFault(uint32_t v, uint64_t count, std::span<const PageAcce
       continue;
     }
     me.edges_in.store(0, std::memory_order_relaxed);
-    const bool granted = crew_->Acquire(v, p.page, p.write, count);
+    // Each record counts the edges its Acquire brought, pages along included: replay
+    // compares their sum with the edges the log has into this landmark.
+    const bool granted = crew_->Acquire(v, p.page, p.write, count, AlongLimit(p.page));
     faults_(replay::CrewFaultRecord{{v, count}, p.page, p.write, granted ? me.edges_in.load(std::memory_order_relaxed) : 0});
     if (!granted) return false;
   }

@@ -34,6 +34,10 @@ struct CrewLayout {
   uint64_t writable_start = 0;   // image code and constants below: every vCPU reads them from the start
   uint64_t hart_areas = 0;       // vCPU v owns [hart_areas + v * hart_area_bytes, + hart_area_bytes)
   uint64_t hart_area_bytes = 0;
+  // A stop also takes up to this many following pages, where that needs no wait
+  // (crew::Crew::Acquire's `along`; docs/kvm-smp.md, "Fewer stops").
+  uint32_t along = kAlongPages;
+  static constexpr uint32_t kAlongPages = 15;
 };
 
 class CrewRecording final : public VcpuOrdering {
@@ -68,11 +72,12 @@ class CrewRecording final : public VcpuOrdering {
     std::atomic<uint32_t> attention{0};
     PendingRights pending;
     PageProtector* protector = nullptr;
-    std::atomic<uint64_t> edges_in{0};  // edges into its current grant (the sink counts them)
+    std::atomic<uint64_t> edges_in{0};  // edges into its current grant and the pages along it (the sink counts them)
     uint64_t protect_calls = 0;
   };
 
   bool Gain(uint32_t v, uint64_t page, bool write, uint64_t count);
+  uint32_t AlongLimit(uint64_t page) const;
 
   CrewLayout layout_;
   uint64_t console_page_;

@@ -37,7 +37,7 @@ CrewReplay::CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, const std::v
   std::vector<crew::TransferEdge> gate_edges;
   for (const replay::CrewTransferRecord& r : edges) {
     gate_edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
-    ++edges_into_[{r.to.vcpu, r.to.count, r.page}];
+    ++edges_into_[{r.to.vcpu, r.to.count}];
   }
   gate_ = std::make_unique<crew::ReplayGate>(vcpus, gate_edges, final_counts, gate_options);
   for (uint32_t v = 0; v < vcpus; ++v) vcpus_[v].protector = protectors[v];
@@ -114,16 +114,18 @@ bool CrewReplay::AtFault(uint32_t v, uint64_t count, std::span<const PageAccess>
                              actual};
   }
   const Fault& fault = me.faults.front();
+  uint64_t recorded = 0;  // edges into the stop: its pages' and those of the pages that came along
   for (const replay::CrewFaultRecord& f : fault.pages) {
     bool found = false;
     for (const PageAccess& p : needed) found = found || (p.page == f.page && (p.write || !f.write));
     if (!found) throw replay::Divergence{{v, count}, "CREW fault", Describe(fault.pages), "an instruction that does not touch it so"};
-    const auto edges = edges_into_.find({v, count, f.page});
-    const uint64_t logged = edges == edges_into_.end() ? 0 : edges->second;
-    if (logged != f.edges) {
-      throw replay::Divergence{{v, count}, "transfer edges", std::to_string(f.edges) + " into the stop on " + PageName(f.page, f.write),
-                               std::to_string(logged) + " in the log"};
-    }
+    recorded += f.edges;
+  }
+  const auto edges = edges_into_.find({v, count});
+  const uint64_t logged = edges == edges_into_.end() ? 0 : edges->second;
+  if (logged != recorded) {
+    throw replay::Divergence{{v, count}, "transfer edges", std::to_string(recorded) + " into " + Describe(fault.pages),
+                             std::to_string(logged) + " in the log"};
   }
   WaitAtGate(v, count);
   for (const replay::CrewFaultRecord& f : fault.pages) me.protector->Protect(f.page, 1, crew::Access::kWrite);

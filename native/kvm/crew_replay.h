@@ -63,7 +63,7 @@ class CrewReplay final : public VcpuOrdering {
   crew::PageGeometry geometry_;
   std::unique_ptr<crew::ReplayGate> gate_;
   std::vector<Vcpu> vcpus_;
-  std::map<std::tuple<uint32_t, uint64_t, uint64_t>, uint64_t> edges_into_;  // (vcpu, count, page) -> edges
+  std::map<std::pair<uint32_t, uint64_t>, uint64_t> edges_into_;  // (vcpu, count) -> edges in the log
 };
 
 }  // namespace rrkit::kvm

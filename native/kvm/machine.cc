@@ -48,6 +48,8 @@ struct Machine::Hart {
   uint64_t faults = 0;
   std::vector<uint64_t> delays;
   std::chrono::steady_clock::time_point stopped_at;
+  // Its entries into the guest and exits from it, for wall-clock samples (none: a no-op).
+  std::optional<machine::HostTimeSamples::GuestEntries> guest_entries;
 
   replay::Landmark Here() const { return {id, landmarks}; }
 };
@@ -121,10 +123,9 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   }
 
   if (options_.track_memory && n == 1) memory_hash_ = std::make_unique<MemoryHash>(memory_);
-  // No ticker (a kick would cost an exit): the vCPU thread samples at its entries and exits.
-  // One vCPU only: the samples follow one thread's entries into the guest.
+  // No ticker (a kick would cost an exit): each vCPU's thread samples at its own entries
+  // and exits, and around its stalls (a CREW stop, a spin-wait, a halt).
   if (options_.host_time_sink) {
-    if (n > 1) throw std::invalid_argument("wall-clock samples (--wall-samples) are taken on one vCPU on the kvm engine");
     host_time_ = std::make_unique<machine::HostTimeSamples>(options_.host_time_sink, options_.host_time_period, nullptr);
   }
   if (live_) {
@@ -191,6 +192,7 @@ RunResult Machine::Run() {
     interrupted_.store(true);
     for (auto& hart : harts_) hart->vcpu->Kick();
   });
+  if (host_time_) host_time_->Start();
   std::vector<std::thread> threads;
   for (auto& hart : harts_) threads.emplace_back([this, h = hart.get()] { HartThread(*h); });
   std::thread watchdog;
@@ -276,12 +278,12 @@ void Machine::HartThread(Hart& hart) {
   UnblockKickOnThisThread();
   hart.vcpu->BindToCallingThread();
   try {
-    if (!smp()) {
-      if (host_time_) host_time_->Start();
-      guest_entries_.emplace(host_time_.get(), hart.Here());
-    }
+    hart.guest_entries.emplace(host_time_.get(), hart.Here());
     RunLoop(hart);
   } catch (const Finished&) {
+    // The vCPU that wrote the exit register sampled its stop already; the others stop here.
+    const auto exit = stop_.exit();
+    if (host_time_ && smp() && !(exit && exit->at.vcpu == hart.id)) host_time_->Sample(hart.Here(), replay::VcpuActivity::kStopped);
   } catch (const replay::Divergence& d) {
     stop_.Diverged(d);
   } catch (const replay::LogError& e) {
@@ -347,7 +349,7 @@ void Machine::RunLoop(Hart& hart) {
   Vcpu& vcpu = *hart.vcpu;
   for (;;) {
     if (ordering_) ordering_->BeforeRun(hart.id, hart.landmarks);
-    if (guest_entries_) guest_entries_->Entering(hart.Here());
+    hart.guest_entries->Entering(hart.Here());
     switch (vcpu.Run()) {
       case Vcpu::Stop::kKicked:
         vcpu.ClearKick();
@@ -376,9 +378,11 @@ void Machine::RunLoop(Hart& hart) {
                             exit.address == kDevicesBase + static_cast<uint64_t>(DeviceRegister::kExit);
     if (!ReachLandmark(hart, exit_write)) throw Finished{};
     const replay::Landmark at = hart.Here();
+    // Samples first: one for the stretch's start names the landmark before this one, and
+    // CREW's Poll here may log edges from this landmark (the log is in order per vCPU).
+    hart.guest_entries->Exited(at);
     if (ordering_) ordering_->AtExit(hart.id, at.count);
 
-    if (guest_entries_) guest_entries_->Exited(at);
     if (hart.id == 0) TakeCheckpointIfDue(hart, at);
     if (hart.id == 0) CompleteDiskIfDue(hart, at);
     const ExitAction action = HandleExit(exit, *hart.devices, at);
@@ -388,12 +392,19 @@ void Machine::RunLoop(Hart& hart) {
         break;
       case ExitAction::Kind::kRelax:
         if (ordering_) {
+          const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSpinWait);
           ordering_->SpinWait(hart.id, at.count);
         } else if (smp()) {
           sched_yield();
         }
         break;
       case ExitAction::Kind::kPark:
+        // Replay stops a vCPU at its recorded end before it handles that exit: parking
+        // earlier means it has fewer landmarks than the recording's (a fault record lost).
+        if (final_ && !world_.FinalLandmarksEndAnIncompleteLog()) {
+          throw replay::Divergence{at, "exit count", "the recording's vCPU went on to exit " + std::to_string((*final_)[hart.id]),
+                                   "it parked here (its main returned)"};
+        }
         throw Finished{};
       case ExitAction::Kind::kHalt:
         if (ordering_) {
@@ -447,8 +458,15 @@ bool Machine::HandleMemoryFault(Hart& hart, bool emulation_failure) {
   // A vCPU that stops here still reports the fault: replay must stop at it too.
   const bool go_on = ReachLandmark(hart, false);
   ++hart.faults;
-  if (!ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on)) throw Finished{};
+  if (!AtFault(hart, needed, go_on)) throw Finished{};
   return true;
+}
+
+// A CREW stop: the vCPU waits (a page wait on the wall-clock timeline) until it may go on.
+bool Machine::AtFault(Hart& hart, std::span<const PageAccess> needed, bool go_on) {
+  hart.guest_entries->Exited(hart.Here());
+  const machine::HostTimeSamples::Stall stall(host_time_.get(), hart.Here(), replay::VcpuActivity::kPageWait);
+  return ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on);
 }
 
 // On the PVM backend CPL0 code is emulated, and its access to a protected page exits as
@@ -463,7 +481,7 @@ bool Machine::HandleRamMmio(Hart& hart) {
   const std::vector<PageAccess> needed = PagesTouched(ordering_->geometry(), std::span(&access, 1), kImageBase, options_.ram_bytes);
   const bool go_on = ReachLandmark(hart, false);
   ++hart.faults;
-  if (!ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on)) throw Finished{};
+  if (!AtFault(hart, needed, go_on)) throw Finished{};
   if (access.write) {
     memory_.Write(access.address, std::span<const uint8_t>(run.mmio.data, access.length));
   } else {

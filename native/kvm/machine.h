@@ -133,6 +133,7 @@ class Machine {
   bool ReachLandmark(Hart& hart, bool is_exit_write_to_stop);
   bool HandleMemoryFault(Hart& hart, bool emulation_failure);
   bool HandleRamMmio(Hart& hart);  // an emulated CPL0 access to a protected page (PVM)
+  bool AtFault(Hart& hart, std::span<const PageAccess> needed, bool go_on);
   void CheckpointOrStop(Hart& hart, replay::Landmark at);
 
   // Replay on one vCPU: at each landmark, reads the log on when the run has reached what was read.
@@ -180,9 +181,8 @@ class Machine {
   std::optional<std::vector<uint64_t>> switch_at_;  // replay then live: where the log ends
   RunResult result_;
   std::mutex result_mutex_;
-  // Record --wall-samples only (null otherwise), and the vCPU's entries into the guest.
+  // Record --wall-samples only (null otherwise); each vCPU samples at its own exits (Hart).
   std::unique_ptr<machine::HostTimeSamples> host_time_;
-  std::optional<machine::HostTimeSamples::GuestEntries> guest_entries_;
 
   // The timeout watchdog.
   std::mutex watchdog_mutex_;

@@ -153,7 +153,7 @@ struct Recording {
 
 // One recording vCPU: the engine's run loop, reduced to what CREW sees.
 void RecordVcpu(Crew& crew, GuestMemory& memory, std::atomic<uint32_t>& attention, uint32_t vcpu, uint32_t vcpus,
-                uint64_t instructions, uint64_t jitter_seed, std::vector<uint64_t>& observed) {
+                uint64_t instructions, uint64_t jitter_seed, uint32_t along, std::vector<uint64_t>& observed) {
   const PermissionTable& table = crew.Permissions(vcpu);
   const PageGeometry& geometry = crew.geometry();
   uint64_t count = 0;
@@ -169,9 +169,9 @@ void RecordVcpu(Crew& crew, GuestMemory& memory, std::atomic<uint32_t>& attentio
       // since a page already granted may have been taken while this vCPU waited.
       for (;;) {
         if (!table.Allows(page, in.writes())) {
-          crew.Acquire(vcpu, page, in.writes(), count);
+          crew.Acquire(vcpu, page, in.writes(), count, along);
         } else if (in.op == Instruction::kMove && !table.Allows(target, true)) {
-          crew.Acquire(vcpu, target, true, count);
+          crew.Acquire(vcpu, target, true, count, along);
         } else {
           break;
         }
@@ -190,7 +190,7 @@ void RecordVcpu(Crew& crew, GuestMemory& memory, std::atomic<uint32_t>& attentio
   crew.Park(vcpu, count);  // main returned: parked for good, its pages still transferable
 }
 
-Recording Record(uint32_t vcpus, uint64_t granularity, uint64_t instructions, uint64_t seed) {
+Recording Record(uint32_t vcpus, uint64_t granularity, uint64_t instructions, uint64_t seed, uint32_t along = 0) {
   Recording rec;
   rec.granularity = granularity;
   GuestMemory memory(SlotCount(vcpus));
@@ -205,7 +205,7 @@ Recording Record(uint32_t vcpus, uint64_t granularity, uint64_t instructions, ui
   for (uint32_t v = 0; v < vcpus; ++v) {
     threads.emplace_back([&, v] {
       start.arrive_and_wait();
-      RecordVcpu(crew, memory, attention[v], v, vcpus, instructions, Mix(seed * 131 + v), rec.run.observed[v]);
+      RecordVcpu(crew, memory, attention[v], v, vcpus, instructions, Mix(seed * 131 + v), along, rec.run.observed[v]);
     });
   }
   for (auto& t : threads) t.join();
@@ -354,11 +354,11 @@ bool Different(const std::vector<Recording>& recs) {
   return false;
 }
 
-void TestRecordReplay(uint32_t vcpus, uint64_t granularity, uint64_t instructions) {
+void TestRecordReplay(uint32_t vcpus, uint64_t granularity, uint64_t instructions, uint32_t along = 0) {
   std::vector<Recording> recs;
   uint64_t total_edges = 0;
   for (uint64_t seed = 1; seed <= 3; ++seed) {
-    recs.push_back(Record(vcpus, granularity, instructions, seed * 7919 + vcpus));
+    recs.push_back(Record(vcpus, granularity, instructions, seed * 7919 + vcpus, along));
     const Recording& rec = recs.back();
     total_edges += rec.edges.size();
     CHECK(!rec.edges.empty());
@@ -488,6 +488,55 @@ void TestIdleHolderYields() {
     waiter.join();
   });
   CHECK(!acquired);
+}
+
+// Acquire's `along`: the pages after the requested one come with it when that needs no
+// wait, each like the requested page was (never touched, or touched), with the edges a
+// request of its own would have had, at the landmark of the stop.
+void TestGrantsAlong() {
+  std::vector<std::atomic<uint32_t>> attention(3);
+  std::vector<TransferEdge> edges;
+  std::vector<AlongGrant> along;
+  Crew crew(PageGeometry(kBase, 16 * 4096), {{&attention[0], kCrewBit}, {&attention[1], kCrewBit}, {&attention[2], kCrewBit}},
+            [&](const TransferEdge& e) { edges.push_back(e); }, 0, [&](const AlongGrant& g) { along.push_back(g); });
+  CHECK(crew.Acquire(2, 5, false, 1));  // vCPU 2 reads page 5 first
+  // A first touch of page 2 takes 3 and 4 along (untouched), and stops before 5 (touched).
+  CHECK(crew.Acquire(0, 2, true, 10, 8));
+  CHECK(crew.Permissions(0).Get(3) == Access::kWrite && crew.Permissions(0).Get(4) == Access::kWrite);
+  CHECK(crew.Permissions(0).Get(5) == Access::kNone);
+  CHECK(along.size() == 2 && along[0].page == 3 && along[1].page == 4 && along[1].count == 10 && along[1].write &&
+        along[1].edges == 0);
+  CHECK(edges.empty());
+  // vCPU 0 parks at 20 (a spin-wait, a halt): vCPU 1's read of page 2 takes 3 and 4 along,
+  // each with an edge from where vCPU 0 stopped (0 keeps read), and 5, which vCPU 2 only
+  // reads (no edge), and stops before 6 (untouched).
+  crew.Park(0, 20);
+  CHECK(crew.Acquire(1, 2, false, 30, 8));
+  CHECK(crew.Permissions(1).Get(3) == Access::kRead && crew.Permissions(1).Get(4) == Access::kRead);
+  CHECK(crew.Permissions(0).Get(3) == Access::kRead);
+  CHECK(along.size() == 5 && along[3].page == 4 && !along[3].write && along[3].edges == 1);
+  CHECK(along[4].page == 5 && along[4].edges == 0 && crew.Permissions(2).Get(5) == Access::kRead);
+  CHECK(crew.Permissions(1).Get(6) == Access::kNone);
+  CHECK(edges.size() == 3 && edges[2] == (TransferEdge{4, 0, 20, 1, 30}));
+  crew.Unpark(0);
+  // A running holder is not asked for pages along: vCPU 0 (running again) writes 6 and 7;
+  // vCPU 2, stopped for 6, gets it at 0's next Poll, and nothing along from a running holder.
+  CHECK(crew.Acquire(0, 6, true, 40));
+  CHECK(crew.Acquire(0, 7, true, 41));
+  const size_t before = along.size();
+  WithinSeconds(20, "along from a running holder", [&] {
+    std::thread requester([&] { CHECK(crew.Acquire(2, 6, true, 50, 8)); });
+    while (!(attention[0].load() & kCrewBit)) std::this_thread::yield();
+    crew.Poll(0, 45);  // at its landmark 45 it yields 6 and, stopped there, 7 along
+    requester.join();
+  });
+  CHECK(crew.Permissions(2).Get(6) == Access::kWrite && crew.Permissions(2).Get(7) == Access::kWrite);
+  CHECK(crew.Permissions(0).Get(7) == Access::kNone);
+  CHECK(along.size() == before + 1 && along.back().page == 7 && along.back().edges == 1);
+  CHECK(edges.back() == (TransferEdge{7, 0, 45, 2, 50}));
+  // Without `along`, nothing comes along.
+  CHECK(crew.Acquire(1, 10, true, 60));
+  CHECK(crew.Permissions(1).Get(11) == Access::kNone);
 }
 
 // The hold: a running holder's Poll defers a request for a page it gained less than `hold`
@@ -943,6 +992,9 @@ int main(int argc, char** argv) {
       {"record/replay 2 vCPUs, 64 B pages", [&] { TestRecordReplay(2, 64, n); }},
       {"record/replay 4 vCPUs, 64 B pages", [&] { TestRecordReplay(4, 64, n); }},
       {"record/replay 8 vCPUs, 64 B pages", [&] { TestRecordReplay(8, 64, n); }},
+      {"record/replay 2 vCPUs, 64 B pages, 3 pages along each stop", [&] { TestRecordReplay(2, 64, n, 3); }},
+      {"record/replay 4 vCPUs, 64 B pages, 3 pages along each stop", [&] { TestRecordReplay(4, 64, n, 3); }},
+      {"grants along a stop: untouched pages, and pages of stopped holders only", TestGrantsAlong},
       {"cross fault at a barrier: no deadlock", TestCrossFaultNoDeadlock},
       {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},
       {"idle holder yields; stop releases waiters", TestIdleHolderYields},

@@ -122,8 +122,13 @@ TEST(TestPendingRights, "pending rights: the last change per page counts, neighb
   CHECK(pending.Apply(protector) == 0);
 }
 
-// Two vCPUs over 4 MiB of RAM: image from 1 MiB, code below 0x102000, hart areas at 0x200000.
-CrewLayout TwoVcpus() { return CrewLayout{2, 4 << 20, 4096, 0x100000, 0x102000, 0x200000, 0x26000}; }
+// Two vCPUs over 4 MiB of RAM: image from 1 MiB, code below 0x102000, hart areas at
+// 0x200000. `along`: pages granted along each stop (the protocol's tests take none).
+CrewLayout TwoVcpus(uint32_t along = 0) {
+  CrewLayout layout{2, 4 << 20, 4096, 0x100000, 0x102000, 0x200000, 0x26000};
+  layout.along = along;
+  return layout;
+}
 
 struct Recorded {
   std::mutex mutex;
@@ -131,9 +136,9 @@ struct Recorded {
   std::vector<replay::CrewFaultRecord> faults;
 };
 
-std::unique_ptr<CrewRecording> Recording(FakeProtector& p0, FakeProtector& p1, Recorded& out) {
+std::unique_ptr<CrewRecording> Recording(FakeProtector& p0, FakeProtector& p1, Recorded& out, uint32_t along = 0) {
   return std::make_unique<CrewRecording>(
-      TwoVcpus(), std::vector<PageProtector*>{&p0, &p1},
+      TwoVcpus(along), std::vector<PageProtector*>{&p0, &p1},
       [&out](const crew::TransferEdge& e) {
         std::lock_guard lock(out.mutex);
         out.edges.push_back(e);
@@ -225,6 +230,62 @@ TEST(TestRecordingHalted, "a halted holder gives its pages up at once, at its ha
   CHECK(p0.Of(0x300) == Access::kNone);
 }
 
+template <typename F>
+std::string DivergenceOf(F&& f) {
+  try {
+    f();
+  } catch (const replay::Divergence& d) {
+    return d.what + ": expected " + d.expected + ", got " + d.actual;
+  }
+  return "";
+}
+
+TEST(TestRecordingAlong, "pages along a stop: untouched ones with a first touch, a stopped holder's with a transfer, never a hart area; the fault record counts their edges") {
+  FakeProtector p0, p1;
+  Recorded out;
+  auto crew = Recording(p0, p1, out, 15);
+  // A first touch at 0x1f8 takes 0x1f9..0x1ff along and stops at hart 0's area (0x200).
+  const PageAccess first{0x1f8, true};
+  CHECK(crew->AtFault(0, 4, std::span(&first, 1), false));
+  crew->BeforeRun(0, 4);
+  CHECK(p0.Of(0x1f8) == Access::kWrite && p0.Of(0x1ff) == Access::kWrite);
+  CHECK(crew->Permissions(1).Get(0x200) == Access::kNone && crew->Permissions(0).Get(0x200) == Access::kWrite);
+  CHECK(out.edges.empty() && out.faults.size() == 1 && out.faults[0].edges == 0);
+  // vCPU 0 spin-waits at 6 (parked): vCPU 1's read of 0x1f8 takes 0x1f9..0x1ff along, one
+  // edge each from 0@6, all counted by its fault record; vCPU 0 keeps read.
+  std::atomic<bool> parked{false};
+  std::thread zero([&] {
+    crew->Halted(0, 6, [&] {
+      parked = true;
+      while (crew->Permissions(1).Get(0x1ff) != Access::kRead) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  });
+  while (!parked.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const PageAccess read{0x1f8, false};
+  CHECK(crew->AtFault(1, 3, std::span(&read, 1), false));
+  zero.join();
+  crew->BeforeRun(0, 6);
+  crew->BeforeRun(1, 3);
+  CHECK(p1.Of(0x1f9) == Access::kRead && p1.Of(0x1ff) == Access::kRead && p1.Of(0x200) == Access::kNone);
+  CHECK(p0.Of(0x1f9) == Access::kRead);
+  CHECK(out.edges.size() == 8 && out.edges.back() == (crew::TransferEdge{0x1ff, 0, 6, 1, 3}));
+  CHECK(out.faults.size() == 2 && out.faults[1].page == 0x1f8 && out.faults[1].edges == 8);
+  // Replay compares the sum with the edges into the stop: one missing is a divergence.
+  std::vector<replay::CrewTransferRecord> edges;
+  for (const crew::TransferEdge& e : out.edges) edges.push_back({e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
+  const std::vector<replay::CrewFaultRecord> faults(out.faults.begin(), out.faults.end());
+  FakeProtector r0, r1;
+  CrewReplay whole(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), edges, faults, std::nullopt, {&r0, &r1},
+                   crew::ReplayGate::Options{std::chrono::milliseconds(200)});
+  whole.AtExit(0, 6);  // vCPU 0 has passed 6
+  CHECK(whole.AtFault(1, 3, std::span(&read, 1), false));
+  edges.erase(edges.begin() + 3);
+  FakeProtector q0, q1;
+  CrewReplay damaged(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), edges, faults, std::nullopt, {&q0, &q1},
+                     crew::ReplayGate::Options{std::chrono::milliseconds(200)});
+  CHECK(DivergenceOf([&] { damaged.AtFault(1, 3, std::span(&read, 1), false); }).find("transfer edges: expected 8 into") == 0);
+}
+
 TEST(TestReplayFollows, "replay protects a recorded fault's page just before it, checks the stop and its edges, waits at the gate") {
   FakeProtector p0, p1;
   const std::vector<replay::CrewTransferRecord> edges = {{0x300, {0, 9}, {1, 7}}};
@@ -252,16 +313,6 @@ TEST(TestReplayFollows, "replay protects a recorded fault's page just before it,
   replay.AtExit(0, 9);
   one.join();
   CHECK(passed.load());
-}
-
-template <typename F>
-std::string DivergenceOf(F&& f) {
-  try {
-    f();
-  } catch (const replay::Divergence& d) {
-    return d.what + ": expected " + d.expected + ", got " + d.actual;
-  }
-  return "";
 }
 
 TEST(TestReplayDivergences, "replay: an exit where a fault was recorded, another page, and a missing edge are divergences") {

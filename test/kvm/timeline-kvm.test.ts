@@ -3,7 +3,7 @@
  * exit landmarks with the kvm records — interrupts by vector with how long each waited for
  * an exit, the disk's DMA writes, checkpoints — and `record --wall-samples` on kvm: the
  * replay unchanged, samples at exits, around long stretches in the guest and around
- * checkpoints, the track on host time.
+ * checkpoints, the track on host time; on 2 vCPUs, a track for each.
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -96,6 +96,43 @@ describe('the timeline of a kvm recording', () => {
     expect(states.at(-1)!.ts + states.at(-1)!.dur!).toBeCloseTo(lastUs, 3);
     for (const e of wall.events.filter((e) => e.ph !== 'M')) expect(e.ts, JSON.stringify(e)).toBeLessThanOrEqual(lastUs + 1e-6);
     expect(wall.events.filter((e) => e.cat === 'interrupt').length).toBe(interrupts.length);
+  });
+
+  test('--wall-samples on 2 vCPUs: each vCPU samples at its own exits and stops, a wall track each, the replay unchanged', async () => {
+    const dir = logFolder('kvm-timeline-smp');
+    const log = join(dir, 'lock-counter.rrlog');
+    const recorded = await record({ elf: builtGuestPath('lock-counter', 'x86_64', true), logPath: log, vcpus: 2, capture: true, timeoutSeconds: 60, wallSampleUs: 100 });
+    expect(recorded.exitCode).toBe(0);
+    expect((await verify({ logPath: log })).verdict.verdict).toBe('identical');
+    const samples = readLogFile(log).records.filter((r): r is HostTime => r.type === 'host-time');
+    for (const vcpu of [0, 1]) {
+      const mine = samples.filter((s) => s.vcpu === vcpu);
+      // Running from landmark 0, stopped at its final landmark; landmarks and times rising.
+      expect([mine[0]!.count, mine[0]!.activity]).toEqual([0n, 1]);
+      expect([mine.at(-1)!.count, mine.at(-1)!.activity]).toEqual([recorded.vcpus[vcpu]!.landmark, 6]);
+      mine.forEach((s, i) => i > 0 && expect(s.count >= mine[i - 1]!.count && s.ns >= mine[i - 1]!.ns).toBe(true));
+    }
+    const out = join(dir, 'wall.trace.json');
+    writeTimeline({ logPath: log, outPath: out, format: 'json', wall: true });
+    const wall = readTrace(out);
+    expect(wall.otherData.rrkit['unplaced']).toBe(0);
+    expect([...wall.tracks].map(([, name]) => name)).toEqual(['vcpu 0', 'vcpu 1']);
+    expect(wall.events.some((e) => e.cat === 'state' && e.name === 'running')).toBe(true);
+  });
+
+  // A stretch's start is sampled at its end, with the landmark it began at: an exit where the
+  // vCPU gives pages up logs edges from that exit, and the samples must come before them
+  // (radix-sort's exits hand pages over after stretches longer than 10 µs; under QEMU any).
+  test('--wall-samples every 10 µs on 2 vCPUs with pages given up at exits: the log in order, the replay unchanged', async () => {
+    const dir = logFolder('kvm-timeline-smp-short');
+    for (let round = 0; round < 3; round++) {
+      const log = join(dir, `radix-sort-${round}.rrlog`);
+      const recorded = await record({ elf: builtGuestPath('radix-sort', 'x86_64', true), logPath: log, vcpus: 2, capture: true, timeoutSeconds: 60, wallSampleUs: 10 });
+      expect(recorded.exitCode).toBe(0);
+      const transfers = readLogFile(log).records.filter((r) => r.type === 'crew-transfer');
+      expect(transfers.length).toBeGreaterThan(0);
+      expect((await verify({ logPath: log })).verdict.verdict).toBe('identical');
+    }
   });
 
   test('a stretch of a sample period or more in the guest without an exit has a sample at each end', async () => {

@@ -68,13 +68,17 @@ function checkpointInterval(raw: string | undefined, engine: Engine): bigint | u
 /**
  * A recording whose guest takes interrupts this often (and this many) says so: each one is
  * logged, so a timer period shorter than the guest's handler takes here grows the log by
- * megabytes a minute while the guest crawls.
+ * megabytes a minute while the guest crawls. Often: per second of the run, or, on an engine
+ * that counts instructions, per instruction (a loaded host slows the guest and its timer's
+ * interrupts per second alike; the guest's own instructions between them do not change).
  */
-const INTERRUPT_STORM = { perSecond: 10_000, atLeast: 50_000 };
+const INTERRUPT_STORM = { perSecond: 10_000, instructionsPerInterrupt: 1000, atLeast: 50_000 };
 
-function interruptStormWarning(result: RunResult): string | undefined {
+function interruptStormWarning(result: RunResult, engine: Engine): string | undefined {
   const rate = result.interrupts / Math.max(result.wallSeconds, 1e-3);
-  if (result.interrupts < INTERRUPT_STORM.atLeast || rate < INTERRUPT_STORM.perSecond) return undefined;
+  const dense =
+    engine.landmarkUnit === 'instructions' && totalLandmarks(result) <= BigInt(result.interrupts) * BigInt(INTERRUPT_STORM.instructionsPerInterrupt);
+  if (result.interrupts < INTERRUPT_STORM.atLeast || (rate < INTERRUPT_STORM.perSecond && !dense)) return undefined;
   return (
     `warning: the guest took ${result.interrupts} interrupts in ${result.wallSeconds.toFixed(1)} s (${Math.round(rate)} per second), ` +
     'each one logged: its timer period is shorter than its handler takes here, and the log grows with every interrupt'
@@ -225,14 +229,14 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         `rrkit: recorded ${describePlacement(result, args.output)}: ${totalLandmarks(result)} ${engine.landmarkUnit} in ${result.wallSeconds.toFixed(3)} s, ` +
           `log ${bytes} bytes, exit code ${result.exitCode}\n`,
       );
-      const storm = interruptStormWarning(result);
+      const storm = interruptStormWarning(result, engine);
       if (storm !== undefined) process.stderr.write(`rrkit: ${storm}\n`);
       const note = guestCodeNote(result.exitCode);
       if (note !== undefined) process.stderr.write(`rrkit: note: ${note}\n`);
       process.exitCode = guestExitStatus(result.exitCode);
     } catch (error) {
       if (!(error instanceof RunFailure)) throw error;
-      const storm = interruptStormWarning(error.result);
+      const storm = interruptStormWarning(error.result, engine);
       if (storm !== undefined) process.stderr.write(`rrkit: ${storm}\n`);
       const kept =
         error.incompleteLog === undefined

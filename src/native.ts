@@ -74,6 +74,8 @@ export type NativeSession =
       configJson: string;
       /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
       deflateLevel?: number;
+      /** sealed chunks waiting to be written before the recording waits for its sink; default the writer's (32 MiB) */
+      maxQueuedLogBytes?: number;
       /** keep wall-clock samples every this many µs of a running vCPU, and at its stalls (10..60e6; absent: none) */
       wallSampleUs?: number;
     }
@@ -94,7 +96,7 @@ export type NativeSession =
        * recording into `path` unless it is '' (a log holding the replayed one's records,
        * then the live run's; `crewHold` for its CREW recording on several vCPUs).
        */
-      thenRun: { path: string; crewHold: number } | null;
+      thenRun: { path: string; crewHold: number; maxQueuedLogBytes?: number } | null;
     };
 
 /** What a replay read and checked, reported by the native run so that nothing reads the log again. */

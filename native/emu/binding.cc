@@ -28,6 +28,7 @@ namespace rrkit::emu {
 namespace {
 
 using addon::BytesOf;
+using addon::LogWriterOptionsFrom;
 using addon::NumberIn;
 using addon::OpenLog;
 using addon::ToU64;
@@ -141,8 +142,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 };
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson, deflateLevel?, wallSampleUs? } or { mode: 'replay', path, followMs,
-// thenRun } (thenRun: null, or { path } to go on live at the end of the log, recording into
+// crewHold, configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs? } or { mode: 'replay', path, followMs,
+// thenRun } (thenRun: null, or { path, crewHold, maxQueuedLogBytes? } to go on live at the end of the log, recording into
 // `path` unless it is empty).
 // Recording also sets options.crew_hold_instructions (TypeScript owns its default).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
@@ -161,7 +162,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
     const std::string next = then_run.As<Napi::Object>().Get("path").As<Napi::String>();
     options.crew_hold_instructions = static_cast<uint64_t>(then_run.As<Napi::Object>().Get("crewHold").As<Napi::Number>().DoubleValue());
-    return replay::Session::ReplayThenLive(std::move(reader), {}, next);
+    return replay::Session::ReplayThenLive(std::move(reader), {}, next, LogWriterOptionsFrom(then_run.As<Napi::Object>()));
   }
   if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
@@ -180,11 +181,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
-  replay::LogWriter::Options writer;
-  const Napi::Value level = session.Get("deflateLevel");
-  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
-  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
-  auto recording = replay::Session::Record(path, header, writer);
+  auto recording = replay::Session::Record(path, header, LogWriterOptionsFrom(session));
   // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
   if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
     options.host_time_sink = std::move(samples->sink);

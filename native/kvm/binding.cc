@@ -35,6 +35,7 @@ namespace rrkit::kvm {
 namespace {
 
 using addon::BytesOf;
+using addon::LogWriterOptionsFrom;
 using addon::NumberIn;
 using addon::OpenLog;
 using addon::ToU64;
@@ -189,11 +190,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   header.config_json = session.Get("configJson").As<Napi::String>();
-  replay::LogWriter::Options writer;
-  const Napi::Value level = session.Get("deflateLevel");
-  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
-  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
-  auto recording = replay::Session::Record(path, header, writer);
+  auto recording = replay::Session::Record(path, header, LogWriterOptionsFrom(session));
   // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
   if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
     options.host_time_sink = std::move(samples->sink);

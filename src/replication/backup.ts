@@ -23,6 +23,8 @@ export interface BackupOptions {
   leaseDir: string;
   heartbeatTimeoutMs: number;
   log: (line: string) => void;
+  /** test hook: a slow backup — send each ACK this long after the previous one */
+  ackDelayMs?: number;
   /** called once listening, with the address actually bound */
   onListening?: (address: string) => void;
 }
@@ -53,6 +55,8 @@ export class Backup {
   private promoted?: Primary;
   private watchdog?: NodeJS.Timeout;
   private told = '';
+  private readonly slowAcks: { socket: Socket; message: Buffer }[] = [];
+  private slowAckTimer?: NodeJS.Timeout;
   private resolveEnd!: (end: BackupEnd) => void;
   readonly done: Promise<BackupEnd> = new Promise((resolve) => (this.resolveEnd = resolve));
 
@@ -113,7 +117,7 @@ export class Backup {
         standby.frames += 1;
         standby.records += BigInt(frame.records);
         if (frame.kind === 'trailer') standby.complete = true;
-        socket.write(encodeMessage(MessageType.Ack, encodeAck({ frames: standby.frames, records: standby.records, complete: standby.complete })));
+        this.ack(socket, encodeMessage(MessageType.Ack, encodeAck({ frames: standby.frames, records: standby.records, complete: standby.complete })));
         return;
       }
       case MessageType.Heartbeat:
@@ -123,6 +127,25 @@ export class Backup {
         this.finish({ kind: 'bye', exitCode: body.readInt32LE(0) });
         return;
     }
+  }
+
+  private ack(socket: Socket, message: Buffer): void {
+    const delay = this.options.ackDelayMs;
+    if (delay === undefined) {
+      socket.write(message);
+      return;
+    }
+    this.slowAcks.push({ socket, message });
+    const next = (): void => {
+      const ack = this.slowAcks.shift();
+      if (ack === undefined) {
+        this.slowAckTimer = undefined;
+        return;
+      }
+      if (!ack.socket.destroyed) ack.socket.write(ack.message);
+      this.slowAckTimer = setTimeout(next, delay);
+    };
+    this.slowAckTimer ??= setTimeout(next, delay);
   }
 
   private onHello(socket: Socket, hello: Hello): void {
@@ -151,6 +174,8 @@ export class Backup {
     this.primarySocket = socket;
     this.lastHeard = Date.now();
     this.told = '';
+    // The lease knows this backup by the address its primary reaches it at.
+    if (hello.you !== undefined) this.name = hello.you;
     socket.write(encodeMessage(MessageType.Welcome, json({ frames: this.standby!.frames })));
   }
 
@@ -210,6 +235,7 @@ export class Backup {
         backups: lease.members,
         output: standby.hello.output,
         heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+        maxLagBytes: standby.hello.maxLagBytes,
         lease,
         log: this.options.log,
       },
@@ -221,6 +247,7 @@ export class Backup {
 
   private finish(end: BackupEnd): void {
     clearInterval(this.watchdog);
+    clearTimeout(this.slowAckTimer);
     this.server?.close();
     this.primarySocket?.destroy();
     if (end.kind === 'bye') this.standby?.engine?.kill();

@@ -12,6 +12,12 @@ const LOG_FD = 3;
 const INPUT_FD = 4;
 /** How often a standby checks whether its machine went live (the failover report's resolution). */
 const LIVE_POLL_MS = 10;
+/**
+ * Sealed log chunks the engine's writer queues before the guest waits for its reader: small,
+ * so that a primary that stops reading the log (a backup too far behind) holds the guest
+ * back within about this much more log (flow control, docs/replication.md).
+ */
+export const ENGINE_LOG_QUEUE_BYTES = 64 << 10;
 
 function report(event: EngineEvent): Promise<void> {
   return new Promise((resolve) => {
@@ -44,6 +50,7 @@ export async function engineMain(role: EngineRole, guest: string, engine: string
         logPath: `/dev/fd/${LOG_FD}`,
         input: { kind: 'fd', fd: INPUT_FD },
         capture: 'tagged',
+        maxQueuedLogBytes: ENGINE_LOG_QUEUE_BYTES,
       });
       await report({ kind: 'done', exitCode: result.exitCode, outcome: result.outcome, detail: result.error });
     } else {
@@ -53,7 +60,7 @@ export async function engineMain(role: EngineRole, guest: string, engine: string
         logPath: 'the primary\'s log',
         elf: guest,
         stream: { fd: 0, header },
-        thenRun: { logPath: `/dev/fd/${LOG_FD}` },
+        thenRun: { logPath: `/dev/fd/${LOG_FD}`, maxQueuedLogBytes: ENGINE_LOG_QUEUE_BYTES },
         input: { kind: 'fd', fd: INPUT_FD },
         capture: 'tagged',
         progressIntervalMs: LIVE_POLL_MS,

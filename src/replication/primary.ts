@@ -24,6 +24,12 @@ export interface PrimaryOptions {
   /** the output's receiver (HOST:PORT); absent: this process's stdout */
   output?: string;
   heartbeatTimeoutMs: number;
+  /**
+   * Flow control: log bytes shipped and not yet acknowledged by every live backup past which
+   * the primary stops taking its engine's log, so that the guest waits (at least one frame
+   * is always let through)
+   */
+  maxLagBytes: number;
   lease: HeldLease;
   log: (line: string) => void;
   /** test hook: corrupt this log frame (its index) the first time it is sent */
@@ -52,10 +58,23 @@ interface BackupLink {
 
 const RECONNECT_MS = 20;
 
+/**
+ * The default bound on log bytes shipped and not yet acknowledged (`--max-lag`). A loopback
+ * backup keeping up holds the lag under a few frames (docs/replication.md, "Flow control",
+ * measured); a backup this far behind has about a second of a busy guest's log to replay
+ * before it could take over.
+ */
+export const DEFAULT_MAX_LAG_BYTES = 4 << 20;
+
 export class Primary {
   private readonly frames: LogFrame[] = [];
   /** records in frames[0..i] */
   private readonly recordsThrough: bigint[] = [];
+  /** log bytes in frames[0..i] */
+  private readonly bytesThrough: number[] = [];
+  /** frames the engine wrote that wait for room under maxLagBytes (the engine's log is paused meanwhile) */
+  private readonly held: LogFrame[] = [];
+  private flow = { waits: 0, waitedMs: 0, since: 0, maxLag: 0 };
   private readonly links = new Map<string, BackupLink>();
   private readonly pending: TaggedOutput[] = [];
   private released = 0;
@@ -100,10 +119,26 @@ export class Primary {
   // --- engine events ---------------------------------------------------------------------
 
   onLogFrame(frame: LogFrame): void {
+    if (this.held.length > 0 || !this.roomFor(frame)) {
+      this.held.push(frame);
+      if (this.held.length === 1) {
+        this.engine.pauseLog();
+        this.flow.waits += 1;
+        this.flow.since = performance.now();
+      }
+      return;
+    }
+    this.take(frame);
+  }
+
+  /** Ships a frame the engine wrote: into the resend buffer and down every backup link. */
+  private take(frame: LogFrame): void {
     const before = this.recordsThrough.at(-1) ?? 0n;
     this.logBytes += frame.bytes.length;
     this.frames.push(frame);
     this.recordsThrough.push(before + BigInt(frame.records));
+    this.bytesThrough.push(this.logBytes);
+    this.flow.maxLag = Math.max(this.flow.maxLag, this.lagBytes());
     // The receiver hears of this primary once its machine runs (the log's first frame).
     if (this.frames.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
     for (const link of this.links.values()) this.pump(link);
@@ -132,6 +167,34 @@ export class Primary {
     this.tryFinish();
   }
 
+  // --- flow control ----------------------------------------------------------------------
+
+  /** Log bytes shipped that some live backup has not acknowledged. */
+  private lagBytes(): number {
+    let acked: number | undefined;
+    for (const link of this.links.values()) {
+      if (link.dropped) continue;
+      const through = link.acked.frames === 0 ? 0 : this.bytesThrough[link.acked.frames - 1]!;
+      acked = acked === undefined ? through : Math.min(acked, through);
+    }
+    return acked === undefined ? 0 : this.logBytes - acked;
+  }
+
+  private roomFor(frame: LogFrame): boolean {
+    const lag = this.lagBytes();
+    return lag === 0 || lag + frame.bytes.length <= this.options.maxLagBytes;
+  }
+
+  /** Takes the held frames there is room for now; once none is left, the engine's log flows again. */
+  private drainHeld(): void {
+    if (this.held.length === 0) return;
+    while (this.held.length > 0 && this.roomFor(this.held[0]!)) this.take(this.held.shift()!);
+    if (this.held.length === 0) {
+      this.flow.waitedMs += performance.now() - this.flow.since;
+      this.engine.resumeLog();
+    }
+  }
+
   // --- backups ---------------------------------------------------------------------------
 
   private addBackup(address: string): void {
@@ -154,8 +217,10 @@ export class Primary {
         primary: this.options.name,
         engine: this.options.engineName,
         vcpus: this.options.vcpus,
+        maxLagBytes: this.options.maxLagBytes,
         imageSha256: this.options.imageSha256,
         members: [...this.options.lease.members],
+        you: link.address,
         output: this.options.output,
       };
       socket.write(encodeMessage(MessageType.Hello, json(hello)));
@@ -194,6 +259,7 @@ export class Primary {
         return;
       case MessageType.Ack:
         link.acked = decodeAck(body);
+        this.drainHeld();
         this.tryRelease();
         this.tryFinish();
         return;
@@ -232,6 +298,7 @@ export class Primary {
     link.socket?.destroy();
     clearTimeout(link.reconnect);
     this.options.log(`backup ${link.address} dropped (${why}); ${members.length} backup(s) left`);
+    this.drainHeld();
     this.tryRelease();
     this.tryFinish();
   }
@@ -339,7 +406,9 @@ export class Primary {
     this.options.log(
       `the guest exited (${this.released} output bytes released); ` +
         (this.options.lease.epoch === 0 ? `the output rule held ${held.length} flushes a median ${at(0.5)} ms, p99 ${at(0.99)} ms with ${live} backup(s); ` : '') +
-        `log shipped: ${this.frames.length} frames, ${this.logBytes} bytes, ${((this.logBytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(2)} s`,
+        `log shipped: ${this.frames.length} frames, ${this.logBytes} bytes, ${((this.logBytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(2)} s; ` +
+        `flow control: at most ${this.flow.maxLag} bytes unacknowledged (bound ${this.options.maxLagBytes}), ` +
+        `the guest waited for the backups ${this.flow.waits} times, ${this.flow.waitedMs.toFixed(0)} ms in all`,
     );
   }
 

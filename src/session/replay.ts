@@ -52,7 +52,7 @@ export interface ReplayOptions {
    * then the live ones). A replica's switchover. An existing file at `logPath` is replaced
    * only with `force`, and only by a complete log (as `record -o`).
    */
-  thenRun?: { logPath?: string; force?: boolean };
+  thenRun?: { logPath?: string; force?: boolean; maxQueuedLogBytes?: number };
   /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
   disk?: string;
 }
@@ -195,7 +195,7 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         path: logPath,
         followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
         streamFd: options.stream?.fd,
-        thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD },
+        thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD, ...(options.thenRun.maxQueuedLogBytes === undefined ? {} : { maxQueuedLogBytes: options.thenRun.maxQueuedLogBytes }) },
       },
       disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
     });

@@ -12,7 +12,8 @@ import { drill, formatDrillReport } from '../../replication/drill.js';
 import { engineMain } from '../../replication/engine-main.js';
 import { EngineProcess } from '../../replication/engine-process.js';
 import { HeldLease } from '../../replication/lease.js';
-import { Primary, type PrimaryEnd } from '../../replication/primary.js';
+import { DEFAULT_MAX_LAG_BYTES, Primary, type PrimaryEnd } from '../../replication/primary.js';
+import { numberOption } from '../number-option.js';
 import { Relay } from '../../replication/relay.js';
 import { UsageError } from '../errors.js';
 import { readRegularFile } from '../../files/regular-file.js';
@@ -44,6 +45,11 @@ function checkReplicable(engine: Engine): void {
 function checkTimeoutMs(ms: number): number {
   if (!Number.isInteger(ms) || ms < 20 || ms > 600_000) throw new UsageError(`--heartbeat-timeout must be an integer number of ms from 20 to 600000, not ${ms}`);
   return ms;
+}
+
+/** --max-lag: at least one 4 KiB page of log; at most 1 GiB (the primary keeps that much to resend). */
+function maxLagOption(raw: string | undefined): number {
+  return numberOption('--max-lag', raw, { integer: true, min: 4096, max: 1 << 30, unit: 'bytes of log' }) ?? DEFAULT_MAX_LAG_BYTES;
 }
 
 function exitWith(end: PrimaryEnd | { kind: 'bye'; exitCode: number }): void {
@@ -84,6 +90,7 @@ interface PrimaryArgs extends CommonArgs {
   name: string;
   'corrupt-frame': number | undefined;
   'die-mid-frame': number | undefined;
+  'max-lag': string | undefined;
 }
 
 const primaryCommand: CommandModule<object, PrimaryArgs> = {
@@ -95,6 +102,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
       .option('vcpus', { type: 'number', default: 1 })
       .option('output', { type: 'string', describe: 'send the guest\'s output to this receiver (rrkit replica attach) instead of stdout' })
       .option('name', { type: 'string', default: 'primary', describe: 'this replica\'s name in the lease and messages' })
+      .option('max-lag', { type: 'string', describe: `log bytes a live backup may leave unacknowledged before the guest waits for it (default ${DEFAULT_MAX_LAG_BYTES})` })
       .option('corrupt-frame', { type: 'number', hidden: true, describe: 'test: corrupt log frame N on the wire once' })
       .option('die-mid-frame', { type: 'number', hidden: true, describe: 'test: SIGKILL itself halfway through sending log frame N' }) as unknown as Argv<PrimaryArgs>,
   handler: async (args) => {
@@ -105,6 +113,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
     for (const b of backups) parseAddress(b, '--backup');
     if (args.output !== undefined) parseAddress(args.output, '--output');
     const heartbeatTimeoutMs = checkTimeoutMs(args['heartbeat-timeout']);
+    const maxLagBytes = maxLagOption(args['max-lag']);
     mkdirSync(args.lease, { recursive: true });
     const lease = HeldLease.acquireFirst(args.lease, heartbeatTimeoutMs, { holder: args.name, members: backups });
     let primary: Primary | undefined;
@@ -126,6 +135,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
         backups,
         output: args.output,
         heartbeatTimeoutMs,
+        maxLagBytes,
         lease,
         log: say,
         corruptFrame: args['corrupt-frame'],
@@ -140,13 +150,16 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
 
 interface BackupArgs extends CommonArgs {
   listen: string;
+  'ack-delay': string | undefined;
 }
 
 const backupCommand: CommandModule<object, BackupArgs> = {
   command: 'backup <guest>',
   describe: 'a hot standby: replay the primary\'s log as it arrives; take over when the primary is lost',
   builder: (y: Argv) =>
-    common(y).option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' }) as unknown as Argv<BackupArgs>,
+    common(y)
+      .option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' })
+      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: a slow backup, each ACK sent this many ms after the previous one' }) as unknown as Argv<BackupArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
     checkReplicable(engine);
@@ -157,6 +170,7 @@ const backupCommand: CommandModule<object, BackupArgs> = {
       imageSha256: image.sha256.toString('hex'),
       leaseDir: args.lease,
       heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
+      ackDelayMs: numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' }),
       log: say,
       onListening: (address) => say(`listening on ${address}`),
     });
@@ -223,6 +237,9 @@ interface ReplicateArgs {
   'corrupt-frame': number | undefined;
   'die-mid-frame': number | undefined;
   'pause-primary': string | undefined;
+  'pause-backup': string | undefined;
+  'ack-delay': string | undefined;
+  'max-lag': string | undefined;
   input: string | undefined;
 }
 
@@ -243,6 +260,9 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('corrupt-frame', { type: 'number', hidden: true })
       .option('die-mid-frame', { type: 'number', hidden: true })
       .option('pause-primary', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the primary then SIGCONT it' })
+      .option('pause-backup', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the first backup then SIGCONT it' })
+      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: slow backups, each ACK sent this many ms after the previous one' })
+      .option('max-lag', { type: 'string', describe: `log bytes a live backup may leave unacknowledged before the guest waits for it (default ${DEFAULT_MAX_LAG_BYTES})` })
       .example('$0 replicate --backups 2 --kill-primary-after 700 clock-poll', '') as unknown as Argv<ReplicateArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine);
@@ -257,14 +277,18 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${name} must be a non-negative number of ms, not ${v}`);
     }
     if (args['kill-new-primary-after'] !== undefined && args.backups < 2) throw new UsageError('--kill-new-primary-after needs --backups 2 or more');
-    let pausePrimary: { afterMs: number; forMs: number } | undefined;
-    if (args['pause-primary'] !== undefined) {
-      const m = /^(\d+):(\d+)$/.exec(args['pause-primary']);
-      if (m === null) throw new UsageError(`--pause-primary must be AFTER_MS:FOR_MS, not ${args['pause-primary']}`);
-      pausePrimary = { afterMs: Number(m[1]), forMs: Number(m[2]) };
-    }
+    const pause = (flag: string, raw: string | undefined): { afterMs: number; forMs: number } | undefined => {
+      if (raw === undefined) return undefined;
+      const m = /^(\d+):(\d+)$/.exec(raw);
+      if (m === null) throw new UsageError(`${flag} must be AFTER_MS:FOR_MS, not ${raw}`);
+      return { afterMs: Number(m[1]), forMs: Number(m[2]) };
+    };
+    const maxLagBytes = maxLagOption(args['max-lag']);
+    const ackDelay = numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' });
     const report = await drill({
-      pausePrimary,
+      pausePrimary: pause('--pause-primary', args['pause-primary']),
+      pauseBackup: pause('--pause-backup', args['pause-backup']),
+      backupTestArgs: ackDelay === undefined ? [] : ['--ack-delay', String(ackDelay)],
       input: drillInput(args.input),
       guest: image.path,
       engine: engine.name,
@@ -276,6 +300,8 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       primaryTestArgs: [
         ...(args['corrupt-frame'] === undefined ? [] : ['--corrupt-frame', String(args['corrupt-frame'])]),
         ...(args['die-mid-frame'] === undefined ? [] : ['--die-mid-frame', String(args['die-mid-frame'])]),
+        '--max-lag',
+        String(maxLagBytes),
       ],
       heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
       write: (bytes) => process.stdout.write(bytes),

@@ -34,6 +34,8 @@ export interface DrillOptions {
    */
   backupPlace?: { prefix: string[]; host: string };
   relayHost?: string;
+  /** the address the primaries reach a backup at, given the one it listens on (a forwarder between them: the tests' delay) */
+  reach?: (listening: string) => Promise<string>;
   /** console input, sent to the first primary as soon as it announces itself */
   input?: Buffer;
   heartbeatTimeoutMs: number;
@@ -166,7 +168,7 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
         options.backupPlace?.prefix,
       );
       children.push(child);
-      const address = await listening;
+      const address = options.reach === undefined ? await listening : await options.reach(await listening);
       byName.set(address, child);
       backups.push(address);
     }

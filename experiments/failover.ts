@@ -7,8 +7,8 @@
  * configurations with `delayMs` put the backup in a network namespace behind a veth pair
  * with that one-way delay each way (experiments/lib/netns.ts, delay-forwarder.ts; root).
  *
- *   npm run drill -- N          (N drills per configuration, default 10; ~8 s a drill)
- *   npx tsx experiments/failover.ts N
+ *   npm run drill -- N          (N drills per configuration, default 4; ~8 s a drill)
+ *   npx tsx experiments/failover.ts [N] [--quick]   (--quick: one drill per configuration; the runner's --quick)
  *
  * Writes results/failover.{csv,json,png}.
  */
@@ -57,7 +57,14 @@ export function judgeOutput(output: string): { lost: number; repeated: number; i
   return { lost, repeated, inOrder, verdict: output.includes(`clock-poll: ok lines=${LINES} backwards=0`) };
 }
 
-const perConfiguration = Math.max(1, Number(process.argv[2] ?? 10));
+// The runner passes --quick (CI) or nothing (the full set, which has to fit its 20 minutes).
+const quick = process.argv.includes('--quick');
+const drillsArgument = process.argv.slice(2).find((a) => a !== '--quick');
+if (drillsArgument !== undefined && !/^[1-9]\d*$/.test(drillsArgument)) {
+  process.stderr.write(`failover: the number of drills per configuration must be a whole number ≥ 1, not '${drillsArgument}'\n`);
+  process.exit(2);
+}
+const perConfiguration = drillsArgument !== undefined ? Number(drillsArgument) : quick ? 1 : 4;
 const rows: Record<string, string | number>[] = [];
 // One namespace for every networked drill, removed at the end (and on an error).
 let netns: NetnsLink | undefined;

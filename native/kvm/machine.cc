@@ -376,6 +376,12 @@ void Machine::RunLoop(Hart& hart) {
         break;
       case ExitAction::Kind::kStop:
         if (!stop_.RecordExit(at, action.exit_code)) throw Finished{};
+        if (!live_ && !final_) {
+          // The log streams in and its end is not read yet: read on to it, so that an exit
+          // the recording did not make is a divergence rather than an early end of the log.
+          world_.Advance(hart.id, replay::kNever);
+          final_ = world_.FinalLandmarks();
+        }
         if (final_ && hart.landmarks != (*final_)[hart.id]) {
           throw replay::Divergence{at, "exit", "the guest's exit at exit " + std::to_string((*final_)[hart.id]), "an exit here"};
         }

@@ -90,6 +90,34 @@ describe('a tampered kvm log is caught by verify, at a landmark', () => {
     expect(report.what).toMatch(/input/);
   });
 
+  test('a guest that exits where the recording went on: a divergence at that exit, not an early end of the log', async () => {
+    // Without the disk's first completion interrupt the guest gives up and exits early. With
+    // no checkpoint between (one per 100 000 exits) and a chunk per record, the replay meets
+    // that exit before it has read the log's end: it must read on and find the recording went on.
+    const dir = logFolder('kvm-tampered-end');
+    const original = join(dir, 'disk.rrlog');
+    const disk = join(dir, 'disk.img');
+    await writeDiskImage(disk, 512);
+    await record({
+      elf: builtGuestPath('disk-checksum', 'x86_64', true),
+      logPath: original,
+      capture: true,
+      checkpointInterval: 100_000n,
+      timeoutSeconds: 60,
+      disk,
+    });
+    const log = readLogFile(original);
+    const recordedEnd = log.records.find((r) => r.type === 'machine-stop')!.count;
+    const records = [...log.records];
+    records.splice(records.findIndex((r) => r.type === 'delayed-interrupt'), 1);
+    const tampered = join(dir, 'tampered.rrlog');
+    native().logWrite(tampered, { header: log.header, records, close: true, maxChunkBytes: 64 });
+    const report = await divergenceOf(tampered);
+    expect(report.count).toBeLessThan(recordedEnd);
+    expect(report.what).toMatch(/exit/);
+    expect(formatDivergence(report)).toContain(`exit at exit ${recordedEnd}`);
+  });
+
   test('an interrupt removed, and one with another vector: neither replays silently', async () => {
     // (An interrupt merely moved to a later exit can replay to the same end: the guest waits
     // for it by polling the disk's status, one more poll here is one fewer later, and the

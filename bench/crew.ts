@@ -5,16 +5,9 @@
  * (target ≤ 2), ownership transfers and log bytes per million instructions. One vCPU is
  * the uniprocessor baseline (no CREW).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import type { ConsoleInput } from '../src/engines/engine.js';
-import { runGuest } from '../src/session/run.js';
-import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
-import { record } from '../src/session/record.js';
-import { replay } from '../src/session/replay.js';
-import { secondsSince } from './timing.js';
+import { sweep, timedRound } from './timed-round.js';
 
 export interface CrewBenchRow {
   workload: string;
@@ -43,8 +36,6 @@ export const CREW_BENCH_WORKLOADS = [
   'entropy-mix',
   'console-echo',
 ];
-/** What workloads that read the console (console-echo) get to read. */
-const BENCH_CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
 /** 1 is the uniprocessor baseline; the targets are stated for 2 and 4. */
 export const CREW_BENCH_VCPUS = [1, 2, 4, 8];
 
@@ -60,52 +51,35 @@ export async function benchCrew(
   repeats = 2,
   settings: CrewBenchSettings = {},
 ): Promise<CrewBenchRow[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-crew-'));
-  const rows: CrewBenchRow[] = [];
-  try {
-    for (const name of workloads) {
-      const [workload, size] = name.split('.') as [string, string | undefined];
-      const elf = builtGuestPath(workload, 'rv64', size === 'small');
-      const input: ConsoleInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
-        ? { kind: 'bytes', data: BENCH_CONSOLE_INPUT }
-        : undefined;
-      for (const vcpus of vcpuCounts) {
-        const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
-        let best: CrewBenchRow | undefined;
-        for (let round = 0; round < repeats; round++) {
-          let t = process.hrtime.bigint();
-          await runGuest({ elf, vcpus: vcpus, input, capture: true, timeoutSeconds: 120 });
-          const plainSeconds = secondsSince(t);
-          t = process.hrtime.bigint();
-          const recorded = await record({ elf, logPath, vcpus, input, capture: true, timeoutSeconds: 120, ...settings });
-          const recordSeconds = secondsSince(t);
-          t = process.hrtime.bigint();
-          const replayed = await replay({ logPath, capture: true, timeoutSeconds: 240 });
-          const replaySeconds = secondsSince(t);
-          if (replayed.kind !== 'exited') throw new Error(`${name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
-          let transfers = 0;
-          scanLogFile(logPath, (r) => {
-            if (r.type === 'crew-transfer') transfers++;
-          });
-          best = {
-            workload: name,
-            vcpus,
-            instructions: recorded.vcpus.reduce((sum, v) => sum + v.landmark, 0n),
-            plainSeconds: Math.min(plainSeconds, best?.plainSeconds ?? Infinity),
-            recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
-            replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),
-            transfers,
-            logBytes: statSync(logPath).size,
-          };
-        }
-        rows.push(best!);
-        process.stderr.write(`  ${name} on ${vcpus} vCPU(s) done\n`);
-      }
+  return sweep('crew', 'rv64', workloads, vcpuCounts, async ({ guest, vcpus, logPath }) => {
+    let best: CrewBenchRow | undefined;
+    for (let round = 0; round < repeats; round++) {
+      const { plainSeconds, recordSeconds, replaySeconds, recorded, replayed } = await timedRound(guest, {
+        vcpus,
+        logPath,
+        timeoutSeconds: 120,
+        replayTimeoutSeconds: 240,
+        ...settings,
+      });
+      if (replayed.kind !== 'exited') throw new Error(`${guest.name} on ${vcpus} vCPUs: replay ${replayed.kind}`);
+      let transfers = 0;
+      scanLogFile(logPath, (r) => {
+        if (r.type === 'crew-transfer') transfers++;
+      });
+      best = {
+        workload: guest.name,
+        vcpus,
+        instructions: recorded.vcpus.reduce((sum, v) => sum + v.landmark, 0n),
+        plainSeconds: Math.min(plainSeconds, best?.plainSeconds ?? Infinity),
+        recordSeconds: Math.min(recordSeconds, best?.recordSeconds ?? Infinity),
+        replaySeconds: Math.min(replaySeconds, best?.replaySeconds ?? Infinity),
+        transfers,
+        logBytes: statSync(logPath).size,
+      };
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return rows;
+    process.stderr.write(`  ${guest.name} on ${vcpus} vCPU(s) done\n`);
+    return best!;
+  });
 }
 
 /** The ratios and densities every CREW figure reports. */

@@ -7,17 +7,11 @@
  * protected page, first touches included), and what recording adds per fault and per
  * transfer: (record − plain) ÷ count, in µs. Every replay is checked against its recording.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { scanLogFile } from '../src/analysis/log-reader.js';
-import type { ConsoleInput } from '../src/engines/engine.js';
-import { builtGuestPath, findWorkload } from '../src/guests/catalog.js';
-import { record } from '../src/session/record.js';
-import { replay } from '../src/session/replay.js';
-import { runGuest } from '../src/session/run.js';
 import { kvmBenchContext } from './kvm.js';
-import { secondsSince } from './timing.js';
+import { sweep, timedRound } from './timed-round.js';
 
 export interface KvmSmpRow {
   workload: string;
@@ -56,7 +50,6 @@ export const KVM_SMP_WORKLOADS = [
   'console-echo',
 ];
 export const KVM_SMP_VCPUS = [2, 4, 8];
-const CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function benchKvmSmp(
@@ -65,62 +58,43 @@ export async function benchKvmSmp(
   rounds = 3,
   onRow: (row: KvmSmpRow) => void = () => {},
 ): Promise<KvmSmpRow[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'rrkit-bench-kvm-smp-'));
-  const rows: KvmSmpRow[] = [];
-  try {
-    for (const name of workloads) {
-      const [workload, size] = name.split('.') as [string, string | undefined];
-      const elf = builtGuestPath(workload, 'x86_64', size === 'small');
-      const input: ConsoleInput | undefined = findWorkload(workload)?.workload.needsConsoleInput
-        ? { kind: 'bytes', data: CONSOLE_INPUT }
-        : undefined;
-      for (const vcpus of vcpuCounts) {
-        const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
-        const plain: number[] = [];
-        const recorded: number[] = [];
-        const replayed: number[] = [];
-        let best: { landmarks: bigint; transfers: number; faults: number; logBytes: number } | undefined;
-        for (let round = 0; round < rounds; round++) {
-          let t = process.hrtime.bigint();
-          await runGuest({ elf, engine: 'kvm', vcpus, input, capture: true, timeoutSeconds: 300 });
-          plain.push(secondsSince(t));
-          t = process.hrtime.bigint();
-          const r = await record({ elf, engine: 'kvm', logPath, vcpus, input, capture: true, timeoutSeconds: 300 });
-          recorded.push(secondsSince(t));
-          t = process.hrtime.bigint();
-          const p = await replay({ logPath, capture: true, timeoutSeconds: 600 });
-          replayed.push(secondsSince(t));
-          if (p.kind !== 'exited' || !p.result.console.equals(r.console) || p.result.stateHash !== r.stateHash) {
-            throw new Error(`${name} on ${vcpus} vCPUs: replay ${p.kind}, not identical to the recording`);
-          }
-          if (recorded[round] === Math.min(...recorded)) {
-            let transfers = 0;
-            let faults = 0;
-            scanLogFile(logPath, (record) => {
-              if (record.type === 'crew-transfer') transfers++;
-              if (record.type === 'crew-fault') faults++;
-            });
-            best = { landmarks: r.vcpus.reduce((sum, v) => sum + v.landmark, 0n), transfers, faults, logBytes: statSync(logPath).size };
-          }
-        }
-        const row: KvmSmpRow = {
-          workload: name,
-          vcpus,
-          ...best!,
-          plainSeconds: Math.min(...plain),
-          recordSeconds: Math.min(...recorded),
-          replaySeconds: Math.min(...replayed),
-          medianRecordOverPlain: median(recorded.map((r, i) => r / plain[i]!)),
-          medianReplayOverRecord: median(replayed.map((p, i) => p / recorded[i]!)),
-        };
-        rows.push(row);
-        onRow(row);
+  return sweep('kvm-smp', 'x86_64', workloads, vcpuCounts, async ({ guest, vcpus, logPath }) => {
+    const plain: number[] = [];
+    const recorded: number[] = [];
+    const replayed: number[] = [];
+    let best: { landmarks: bigint; transfers: number; faults: number; logBytes: number } | undefined;
+    for (let round = 0; round < rounds; round++) {
+      const timed = await timedRound(guest, { engine: 'kvm', vcpus, logPath, timeoutSeconds: 300, replayTimeoutSeconds: 600 });
+      plain.push(timed.plainSeconds);
+      recorded.push(timed.recordSeconds);
+      replayed.push(timed.replaySeconds);
+      const { recorded: r, replayed: p } = timed;
+      if (p.kind !== 'exited' || !p.result.console.equals(r.console) || p.result.stateHash !== r.stateHash) {
+        throw new Error(`${guest.name} on ${vcpus} vCPUs: replay ${p.kind}, not identical to the recording`);
+      }
+      if (recorded[round] === Math.min(...recorded)) {
+        let transfers = 0;
+        let faults = 0;
+        scanLogFile(logPath, (record) => {
+          if (record.type === 'crew-transfer') transfers++;
+          if (record.type === 'crew-fault') faults++;
+        });
+        best = { landmarks: r.vcpus.reduce((sum, v) => sum + v.landmark, 0n), transfers, faults, logBytes: statSync(logPath).size };
       }
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return rows;
+    const row: KvmSmpRow = {
+      workload: guest.name,
+      vcpus,
+      ...best!,
+      plainSeconds: Math.min(...plain),
+      recordSeconds: Math.min(...recorded),
+      replaySeconds: Math.min(...replayed),
+      medianRecordOverPlain: median(recorded.map((r, i) => r / plain[i]!)),
+      medianReplayOverRecord: median(replayed.map((p, i) => p / recorded[i]!)),
+    };
+    onRow(row);
+    return row;
+  });
 }
 
 /** What recording adds per CREW fault, in µs; null without faults. */

@@ -120,7 +120,7 @@ export async function benchKvmCompute(workloads = COMPUTE, rounds = COMPUTE_ROUN
         const p = await runGuest({ elf, engine: 'kvm', capture: true });
         plain.push(p.wallSeconds);
         guest.push(kvmDeviceFacts(p)!.guestSeconds);
-        const r = await record({ elf, engine: 'kvm', logPath, capture: true });
+        const r = await record({ elf, engine: 'kvm', logPath, force: true, capture: true });
         recorded.push(r.wallSeconds);
         exits = r.vcpus[0]!.landmark;
       }
@@ -166,7 +166,7 @@ export async function benchKvmExits(rounds = EXIT_ROUNDS): Promise<ExitRow[]> {
         const p = await runGuest({ elf, engine: 'kvm', capture: true, disk: c.disk === undefined ? undefined : { path: c.disk, sectors: 0, shared: false } });
         plain.push((p.wallSeconds * 1e6) / Number(p.vcpus[0]!.landmark));
         plainSeconds.push(p.wallSeconds);
-        const r = await record({ elf, engine: 'kvm', logPath, capture: true, disk: c.disk, diskShared: c.diskShared });
+        const r = await record({ elf, engine: 'kvm', logPath, force: true, capture: true, disk: c.disk, diskShared: c.diskShared });
         recorded.push((r.wallSeconds * 1e6) / Number(r.vcpus[0]!.landmark));
         if (r.wallSeconds < recordSeconds) {
           recordSeconds = r.wallSeconds;

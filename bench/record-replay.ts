@@ -40,7 +40,7 @@ export async function benchRecordReplay(repeats = 3, workloads = WORKLOADS): Pro
         await runGuest({ elf, capture: true });
         const plainSeconds = secondsSince(t);
         t = process.hrtime.bigint();
-        const recorded = await record({ elf, logPath, capture: true });
+        const recorded = await record({ elf, logPath, force: true, capture: true });
         const recordSeconds = secondsSince(t);
         t = process.hrtime.bigint();
         const replayed = await replay({ logPath, capture: true });

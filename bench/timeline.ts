@@ -59,7 +59,7 @@ export async function benchWallSamples(repeats = 4): Promise<WallSampleRow[]> {
       const once = async (sampledRun: boolean): Promise<void> => {
         const t = process.hrtime.bigint();
         const cpu = process.cpuUsage();
-        await record({ elf, logPath: sampledRun ? sampledLog : plainLog, vcpus, capture: true, timeoutSeconds: 300, ...(sampledRun ? { wallSampleUs: 1000 } : {}) });
+        await record({ elf, logPath: sampledRun ? sampledLog : plainLog, force: true, vcpus, capture: true, timeoutSeconds: 300, ...(sampledRun ? { wallSampleUs: 1000 } : {}) });
         const used = process.cpuUsage(cpu);
         const seconds = secondsSince(t);
         const cpuSeconds = (used.user + used.system) / 1e6;

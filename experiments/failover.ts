@@ -19,6 +19,8 @@ import { writeChart, writeData } from './lib/results.js';
 
 interface Configuration {
   label: string;
+  /** default emu; kvm replicates one vCPU */
+  engine?: 'emu' | 'kvm';
   vcpus: number;
   backups: number;
   heartbeatTimeoutMs: number;
@@ -42,6 +44,8 @@ const CONFIGURATIONS: Configuration[] = [
     { label: `netns ${delayMs} ms each way, no kill, hb 300 ms`, vcpus: 1, backups: 1, heartbeatTimeoutMs: 300, noKill: true, delayMs },
     { label: `netns ${delayMs} ms each way, hb 300 ms`, vcpus: 1, backups: 1, heartbeatTimeoutMs: 300, delayMs },
   ]),
+  { label: 'kvm, 1 vCPU, hb 300 ms', engine: 'kvm', vcpus: 1, backups: 1, heartbeatTimeoutMs: 300 },
+  { label: 'kvm, 1 vCPU, hb 1000 ms', engine: 'kvm', vcpus: 1, backups: 1, heartbeatTimeoutMs: 1000 },
 ];
 const LINES = 400; // clock-poll
 
@@ -102,7 +106,7 @@ for (const c of CONFIGURATIONS) {
       report = await drill({
         ...away,
         guest: 'clock-poll',
-        engine: 'emu',
+        engine: c.engine ?? 'emu',
         vcpus: c.vcpus,
         backups: c.backups,
         killPrimaryAfterMs: c.noKill === true ? undefined : killAfter,
@@ -122,6 +126,7 @@ for (const c of CONFIGURATIONS) {
     const costs = lines.map((l) => /output rule held \d+ flushes a median ([\d.]+) ms.*log shipped: .*?([\d.]+) Mbit\/s/.exec(l)).find((m) => m !== null);
     const row = {
       configuration: c.label,
+      engine: c.engine ?? 'emu',
       vcpus: c.vcpus,
       backups: c.backups,
       heartbeat_timeout_ms: c.heartbeatTimeoutMs,
@@ -177,7 +182,7 @@ for (const s of byConfiguration) {
   );
 }
 const written = writeData('failover', rows, {
-  what: 'failover drills on loopback and (netns rows) with the backup in a network namespace 0-50 ms away each way, emu engine, clock-poll (400 numbered lines over 2 s), primary SIGKILLed at a random time',
+  what: 'failover drills on loopback and (netns rows) with the backup in a network namespace 0-50 ms away each way, emu engine (and kvm, one vCPU, where labelled), clock-poll (400 numbered lines over 2 s), primary SIGKILLed at a random time',
   perConfiguration,
   summary: byConfiguration,
   targets: { lostLines: 0, repeatedLines: 0, failoverOverHeartbeatTimeout: 3 },
@@ -195,7 +200,7 @@ const png = await writeChart('failover', {
     ],
   },
   options: {
-    plugins: { title: { display: true, text: `Failover and output latency against heartbeat timeout and network delay (emu; ${perConfiguration} drills each; lost and repeated lines in the data)` } },
+    plugins: { title: { display: true, text: `Failover and output latency against heartbeat timeout and network delay (emu, and kvm where labelled; ${perConfiguration} drills each; lost and repeated lines in the data)` } },
     scales: { y: { beginAtZero: true, title: { display: true, text: 'ms' } } },
   },
 });

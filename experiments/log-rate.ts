@@ -6,10 +6,10 @@
  *
  *   npm run experiments -- log-rate [--quick]
  */
-import { PALETTE, series, subtitle, unavailableNote, type ChartSpec } from './lib/charts.js';
+import { subtitle, unavailableNote, type ChartSpec } from './lib/charts.js';
 import type { Figure, FigureTable, Metric } from './lib/figure.js';
 import { METRICS } from './lib/rrkit-cells.js';
-import { measuredSeries, seriesLabel, smpCells, smpWorkloads } from './smp-overhead.js';
+import { smpBarChart, smpCells } from './smp-overhead.js';
 
 const uncompressedPerSecond: Metric = {
   column: 'log_bytes_before_compression_per_second',
@@ -23,37 +23,16 @@ const compressionRatio: Metric = {
 };
 
 function chart(table: FigureTable): ChartSpec {
-  const workloads = smpWorkloads();
-  const sets = measuredSeries(table).map(({ engine, vcpus }, i) => ({
-    label: seriesLabel(engine, vcpus),
-    ...series(table, 'log_bytes_per_second', workloads.map((workload) => ({ engine, workload, vcpus }))),
-    backgroundColor: PALETTE[i % PALETTE.length]!,
-  }));
   const compresses = table.cells.some((c) => c.metrics.compression_ratio != null);
-  return {
-    config: {
-      type: 'bar',
-      data: { labels: workloads, datasets: sets.map(({ ranges: _r, ...d }) => d) },
-      options: {
-        plugins: {
-          title: { display: true, text: 'Log rate while recording, per workload, engine and vCPU count (as written to disk)' },
-          subtitle: {
-            display: true,
-            text: [
-              subtitle(table, compresses ? 'before-compression rates and ratios in the CSV' : 'the log is not compressed on this commit'),
-              unavailableNote(table),
-            ].filter((s) => s !== ''),
-          },
-        },
-        scales: {
-          x: { title: { display: true, text: 'workload' } },
-          y: { title: { display: true, text: 'log bytes per second of recording (B/s, log scale)' } },
-        },
-      },
-    },
-    errorBars: sets.map((s) => s.ranges),
-    logAxes: ['y'],
-  };
+  return smpBarChart(table, {
+    column: 'log_bytes_per_second',
+    title: 'Log rate while recording, per workload, engine and vCPU count (as written to disk)',
+    subtitle: [
+      subtitle(table, compresses ? 'before-compression rates and ratios in the CSV' : 'the log is not compressed on this commit'),
+      unavailableNote(table),
+    ],
+    yAxis: 'log bytes per second of recording (B/s, log scale)',
+  });
 }
 
 export const figure: Figure = {

@@ -70,6 +70,8 @@ export type NativeSession =
       crewGranularity: number;
       /** instructions a vCPU keeps a page it gained before serving requests for it (used with several vCPUs) */
       crewHold: number;
+      /** serialized mode (src/smp/serial-options.ts; used with several vCPUs) */
+      serialize: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number };
       /** free-form engine configuration recorded in the header */
       configJson: string;
       /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
@@ -213,13 +215,16 @@ export interface NativeAddon {
 
   /** emu: the most harts its machine has (native/emu/board.h's kMaxHarts; src/engines/emu.ts validates against it). */
   readonly emuMaxHarts: number;
+  /** The host cores this process may run on: emu's default number of threads for its vCPUs. */
+  readonly hostCores: number;
 
   /**
-   * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, one
-   * host thread per hart: a plain run, a recording or a replay, as `session` says. Throws
-   * synchronously (a NativeError, one line) when the ELF is not a loadable rv64 executable
-   * ('bad-image'), the log cannot be created ('system'), or the log to replay is bad (its
-   * code, chunk and byte offset); a bad argument is a TypeError or RangeError.
+   * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, its
+   * harts run M:N by a pool of `schedule.threads` host threads: a plain run, a recording or
+   * a replay, as `session` says. Throws synchronously (a NativeError, one line) when the ELF
+   * is not a loadable rv64 executable ('bad-image'), the log cannot be created ('system'), or
+   * the log to replay is bad (its code, chunk and byte offset); a bad argument is a TypeError
+   * or RangeError.
    * Arguments are positional and checked only for safety: call it through src/engines/emu.ts.
    *
    * @param image the ELF file's bytes (for a recording: the bytes `session.imageHash` hashes)
@@ -237,6 +242,9 @@ export interface NativeAddon {
    *   log to replay (whose header the caller has already checked against the image)
    * @param progress null, or a callback called on the JavaScript thread every intervalMs
    *   while the guest runs
+   * @param schedule timing only: `threads` host threads run the harts (0: the host's cores;
+   *   at most `harts` are used), a hart gives up its thread after `sliceInstructions` when
+   *   another waits for one, and `spinDetection` treats busy-waits as spin-wait hints
    */
   emuRun(
     image: Buffer,
@@ -250,6 +258,7 @@ export interface NativeAddon {
     capture: boolean | 'tagged',
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
+    schedule: { threads: number; sliceInstructions: number; spinDetection: boolean },
   ): Promise<NativeRunResult>;
 
   /**
@@ -273,7 +282,7 @@ export interface NativeAddon {
     timeoutMs: number,
     checkpointInterval: bigint,
     input: Buffer | number | null,
-    capture: boolean,
+    capture: boolean | 'tagged',
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
     disk: NativeDisk | null,
@@ -301,6 +310,25 @@ export interface NativeAddon {
    * `chunk` and `offset` as in LogFormatError (src/analysis/log-error.ts).
    */
   logRead(bytes: Uint8Array): NativeLogContents;
+
+  // --- micro benchmarks (native/addon/bench_binding.cc, native/bench/), for bench/micro.ts only ---
+
+  /** Appends `batch` clock input records to a log writer whose chunks go nowhere. */
+  benchLogAppend(batch: number): NativeBatchTiming;
+  /** `batch` CREW permission checks that pass (the fast path before every emu memory access). */
+  benchPermissionCheck(batch: number): NativeBatchTiming;
+  /** emu's state hash of `batch` MiB of RAM full of data; operations are MiB. */
+  benchEmuStateHash(batch: number): NativeBatchTiming;
+  /** kvm's state hash, from scratch, of `batch` MiB of RAM full of data; operations are MiB. */
+  benchKvmStateHash(batch: number): NativeBatchTiming;
+  /** Two threads pass one CREW page back and forth at least `batch` times; operations are round trips. */
+  benchOwnershipRoundTrip(batch: number): NativeBatchTiming;
+}
+
+/** A batch of a micro benchmark, timed in C++: its nanoseconds and how many operations it did. */
+export interface NativeBatchTiming {
+  readonly ns: number;
+  readonly operations: number;
 }
 
 /** The header fields of a log: the same shape as the TypeScript reader's. */

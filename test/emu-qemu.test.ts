@@ -105,7 +105,7 @@ describe('rrkit run', () => {
       [['run', low], /entry point 0x70000000 is outside RAM/],
       [['run', '--engine', 'kvm', '--vcpus', '9', 'matmul.small'], /--vcpus must be an integer from 1 to 8, not '9'/],
       [['run', '--engine', 'emu', '--disk', text, 'matmul.small'], /only the kvm engine's board has a block device/],
-      [['run', '--vcpus', '9', 'matmul.small'], /--vcpus must be/],
+      [['run', '--vcpus', '65', 'matmul.small'], /--vcpus must be/],
     ];
     for (const [args, pattern] of cases) {
       const r = await run(args);

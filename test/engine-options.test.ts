@@ -17,8 +17,9 @@ import {
   checkCrewHold,
   crewGranularityFor,
 } from '../src/smp/crew-options.js';
+import { checkSerialOptions, SERIAL_DEFAULTS } from '../src/smp/serial-options.js';
 
-const MAX_HARTS = 8;
+const MAX_HARTS = 64;
 
 describe('emu run options', () => {
   it('fills in the defaults', () => {
@@ -32,6 +33,7 @@ describe('emu run options', () => {
       capture: false,
       session: null,
       progressIntervalMs: 1000,
+      schedule: { threads: 0, sliceInstructions: 100_000, spinDetection: true },
     });
   });
 
@@ -46,10 +48,20 @@ describe('emu run options', () => {
         input: { kind: 'bytes', data: new Uint8Array([1, 2]) },
         capture: true,
         progressIntervalMs: 10,
+        threads: 2,
+        sliceInstructions: 5000,
+        spinDetection: false,
       },
       MAX_HARTS,
     );
-    expect(a).toMatchObject({ harts: 8, ramBytes: 4096 * 1024 * 1024, timeoutMs: 1500, checkpointInterval: 5n, capture: true });
+    expect(a).toMatchObject({
+      harts: 8,
+      ramBytes: 4096 * 1024 * 1024,
+      timeoutMs: 1500,
+      checkpointInterval: 5n,
+      capture: true,
+      schedule: { threads: 2, sliceInstructions: 5000, spinDetection: false },
+    });
     expect(a.stopAt).toEqual([0n, 10n]);
     expect(Buffer.isBuffer(a.input) && [...(a.input as Buffer)]).toEqual([1, 2]);
     expect(emuRunArguments({ input: { kind: 'fd', fd: 0 } }, MAX_HARTS).input).toBe(0);
@@ -57,8 +69,12 @@ describe('emu run options', () => {
   });
 
   const bad: [string, RunOptions, ErrorConstructor, RegExp][] = [
-    ['no vCPU', { vcpus: 0 }, RangeError, /^vcpus must be between 1 and 8, not 0$/],
-    ['one vCPU too many', { vcpus: 9 }, RangeError, /^vcpus must be between 1 and 8, not 9$/],
+    ['no vCPU', { vcpus: 0 }, RangeError, /^vcpus must be between 1 and 64, not 0$/],
+    ['one vCPU too many', { vcpus: 65 }, RangeError, /^vcpus must be between 1 and 64, not 65$/],
+    ['no thread', { threads: 0 }, RangeError, /^threads must be between 1 and 1024, not 0$/],
+    ['a fractional thread count', { threads: 1.5 }, TypeError, /^threads must be an integer$/],
+    ['an empty slice', { sliceInstructions: 0 }, RangeError, /^sliceInstructions must be between 1 and/],
+    ['spin detection that is a string', { spinDetection: 'no' as unknown as boolean }, TypeError, /^spinDetection must be a boolean$/],
     ['a fractional vCPU count', { vcpus: 1.5 }, TypeError, /^vcpus must be an integer$/],
     ['no RAM', { ramMiB: 0 }, RangeError, /^ramMiB must be between 1 and 4096, not 0$/],
     ['too much RAM', { ramMiB: 4097 }, RangeError, /^ramMiB must be between 1 and 4096/],
@@ -76,9 +92,15 @@ describe('emu run options', () => {
     ['a progress interval below 10 ms', { progressIntervalMs: 5 }, RangeError, /^progressIntervalMs must be between 10/],
     [
       'a recording with a negative CREW hold',
-      { session: { mode: 'record', path: 'x', imageHash: Buffer.alloc(32), imagePath: 'x', crewGranularity: 0, crewHold: -1, configJson: '{}' } },
+      { session: { mode: 'record', path: 'x', imageHash: Buffer.alloc(32), imagePath: 'x', crewGranularity: 0, crewHold: -1, serialize: SERIAL_DEFAULTS, configJson: '{}' } },
       RangeError,
       /^session.crewHold must be between 0/,
+    ],
+    [
+      'a recording with a fractional turn quantum',
+      { session: { mode: 'record', path: 'x', imageHash: Buffer.alloc(32), imagePath: 'x', crewGranularity: 0, crewHold: 0, serialize: { ...SERIAL_DEFAULTS, quantum: 0.5 }, configJson: '{}' } },
+      TypeError,
+      /^session.serialize.quantum must be an integer$/,
     ],
   ];
   for (const [name, options, type, message] of bad) {
@@ -131,6 +153,21 @@ describe('CREW options', () => {
     expect(() => checkCrewHold(CREW_MAX_HOLD + 1)).toThrow(`the CREW hold must be from 0 to ${CREW_MAX_HOLD} instructions, not ${CREW_MAX_HOLD + 1}`);
     expect(() => checkCrewHold(1.5)).toThrow(TypeError);
     expect(() => checkCrewHold(undefined)).toThrow(TypeError);
+  });
+});
+
+describe('serialized-mode options', () => {
+  it('defaults filled in; 0 turns serialization off', () => {
+    expect(checkSerialOptions(undefined)).toEqual(SERIAL_DEFAULTS);
+    expect(checkSerialOptions({ enterPerMillion: 0 }).enterPerMillion).toBe(0);
+    expect(checkSerialOptions({ quantum: 50_000 })).toEqual({ ...SERIAL_DEFAULTS, quantum: 50_000 });
+  });
+
+  it('a bad value: one line naming the option', () => {
+    expect(() => checkSerialOptions({ quantum: 10 })).toThrow('serialized mode: quantum must be from 1000 to 1000000000, not 10');
+    expect(() => checkSerialOptions({ window: 1.5 })).toThrow(TypeError);
+    expect(() => checkSerialOptions({ enterPerMillion: -1 })).toThrow(RangeError);
+    expect(() => checkSerialOptions({ idleTurns: 0 })).toThrow(RangeError);
   });
 });
 

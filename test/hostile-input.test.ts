@@ -377,7 +377,7 @@ describe('messages', () => {
   });
 
   test.each([
-    ['vcpus', { vcpus: 100 }, /the log's header says 100 vCPUs; the emu engine has at most 8/],
+    ['vcpus', { vcpus: 100 }, /the log's header says 100 vCPUs; the emu engine has at most 64/],
     ['ramMib', { ramMib: 999_999 }, /the log's header says 999999 MiB of RAM; the emu engine takes 1 to 4096/],
     ['engine', { engine: 'vax' }, /the log names the engine 'vax'/],
   ])('a header %s out of range says it came from the log', async (_field, change, message) => {

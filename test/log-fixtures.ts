@@ -27,7 +27,7 @@ const checkpoint = (counts: bigint[], salt: bigint) => ({
   memoryHash: salt ^ 0xfeedfacecafebeefn,
 });
 
-/** A two-vCPU run with every record kind: a timer, clock reads, SC failures, CREW traffic, wall-clock samples. */
+/** A two-vCPU run with every record kind: a timer, clock reads, SC failures, CREW traffic, serialized turns, wall-clock samples. */
 export function sampleRecords(): object[] {
   const records: object[] = [];
   for (let t = 1n; t <= 40n; t++) {
@@ -56,6 +56,11 @@ export function sampleRecords(): object[] {
   records.push({ type: 'disk-read', vcpu: 0, count: 4_100_030n, address: 0x200000n, diskOffset: 1024n, length: 65536n });
   records.push({ type: 'crew-fault', vcpu: 1, count: 4_100_040n, page: 0x80043n, write: true, edges: 2n });
   records.push({ type: 'crew-fault', vcpu: 0, count: 4_100_050n, page: 0x7fffffffffffffffn, write: false, edges: 0n });
+  // Serialized mode: both vCPUs join group 0, vCPU 0 takes the first turn, then passes it.
+  records.push({ type: 'mode-switch', vcpu: 1, count: 4_100_060n, group: 0n, serialized: true });
+  records.push({ type: 'mode-switch', vcpu: 0, count: 4_100_070n, group: 0n, serialized: true });
+  records.push({ type: 'turn-switch', vcpu: 0, count: 4_100_070n, next: 0 });
+  records.push({ type: 'turn-switch', vcpu: 0, count: 4_150_000n, next: 1 });
   records.push({ type: 'machine-stop', vcpu: 1, count: 4_200_000n, exitCode: -3n, ...checkpoint([4_199_000n, 4_200_000n], 99n), outputBytes: 31n, outputHash: 0xfeedn });
   return records;
 }

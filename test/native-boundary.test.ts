@@ -29,10 +29,12 @@ const CHILD = String.raw`
 const a = require(process.argv[1]);
 const image = require('fs').readFileSync(process.argv[2]);
 const header = { engine: 'emu', imageHash: '00ff', imagePath: 'x', vcpus: 1, ramMib: 1, crewGranularity: 0, checkpointInterval: 0n, startUnixMs: 0n, configJson: '{}' };
+const serialize = { enterPerMillion: 0, window: 1, quantum: 1, probe: 1, idleTurns: 1 };
 const description = (change) => ({ header, records: [], close: true, maxChunkBytes: 4096, ...change });
 const tmp = require('os').tmpdir() + '/rrkit-boundary-' + process.pid + '.rrlog';
+// 8 MiB of RAM: the rv64 images hold 64 harts' stacks (4 MiB of bss).
 const run = (...changed) => {
-  const args = [image, 'g.elf', 1, 1 << 20, 1000, 0n, [], null, true, null, null];
+  const args = [image, 'g.elf', 1, 8 << 20, 1000, 0n, [], null, true, null, null, { threads: 1, sliceInstructions: 100000, spinDetection: true }];
   for (const [i, v] of changed) args[i] = v;
   return a.emuRun(...args);
 };
@@ -77,12 +79,22 @@ const cases = {
   'emuRun: session 5': () => run([9, 5]),
   "emuRun: session mode 'x'": () => run([9, { mode: 'x', path: tmp }]),
   'emuRun: record to a missing directory': () =>
-    run([9, { mode: 'record', path: '/nonexistent/dir/x.rrlog', imageHash: Buffer.alloc(32), imagePath: 'g', crewGranularity: 0, crewHold: 0, configJson: '{}' }]),
+    run([9, { mode: 'record', path: '/nonexistent/dir/x.rrlog', imageHash: Buffer.alloc(32), imagePath: 'g', crewGranularity: 0, crewHold: 0, serialize, configJson: '{}' }]),
   'emuRun: record with a string imageHash': () =>
-    run([9, { mode: 'record', path: tmp, imageHash: 'zz', imagePath: 'g', crewGranularity: 0, crewHold: 0, configJson: '{}' }]),
+    run([9, { mode: 'record', path: tmp, imageHash: 'zz', imagePath: 'g', crewGranularity: 0, crewHold: 0, serialize, configJson: '{}' }]),
   'emuRun: replay a missing log': () => run([9, { mode: 'replay', path: '/nonexistent/x.rrlog' }]),
   'emuRun: progress without a callback': () => run([10, { callback: 5, intervalMs: 100 }]),
   'emuRun: progress every 1 ms': () => run([10, { callback: () => {}, intervalMs: 1 }]),
+  'emuRun: 11 arguments': () => a.emuRun(image, 'g.elf', 1, 1 << 20, 1000, 0n, [], null, true, null, null),
+  'emuRun: schedule null': () => run([11, null]),
+  'emuRun: 5000 threads': () => run([11, { threads: 5000, sliceInstructions: 1, spinDetection: true }]),
+  'emuRun: a slice of 0 instructions': () => run([11, { threads: 1, sliceInstructions: 0, spinDetection: true }]),
+  'emuRun: a slice of 1.5 instructions': () => run([11, { threads: 1, sliceInstructions: 1.5, spinDetection: true }]),
+  "emuRun: spinDetection 'yes'": () => run([11, { threads: 1, sliceInstructions: 1, spinDetection: 'yes' }]),
+  'emuRun: record without serialize': () =>
+    run([9, { mode: 'record', path: tmp, imageHash: Buffer.alloc(32), imagePath: 'g', crewGranularity: 0, crewHold: 0, configJson: '{}' }]),
+  'emuRun: record with a negative quantum': () =>
+    run([9, { mode: 'record', path: tmp, imageHash: Buffer.alloc(32), imagePath: 'g', crewGranularity: 0, crewHold: 0, serialize: { ...serialize, quantum: -1 }, configJson: '{}' }]),
 };
 (async () => {
   for (const [name, call] of Object.entries(cases)) {
@@ -134,6 +146,14 @@ describe('the addon boundary, crossed with bad arguments', () => {
     ['emuRun: record to a missing directory', 'Error', 'system', /cannot create log/],
     ["emuRun: session mode 'x'", 'TypeError', 'bad-argument', /session\.mode must be 'record' or 'replay'/],
     ['emuRun: record with a string imageHash', 'TypeError', 'bad-argument', /session\.imageHash must be a Buffer/],
+    ['emuRun: 11 arguments', 'TypeError', undefined, /emuRun takes 12 arguments/],
+    ['emuRun: schedule null', 'TypeError', 'bad-argument', /schedule must be an object/],
+    ['emuRun: 5000 threads', 'RangeError', 'bad-argument', /schedule\.threads is out of range/],
+    ['emuRun: a slice of 0 instructions', 'RangeError', 'bad-argument', /schedule\.sliceInstructions is out of range/],
+    ['emuRun: a slice of 1.5 instructions', 'TypeError', 'bad-argument', /schedule\.sliceInstructions must be an integer/],
+    ["emuRun: spinDetection 'yes'", 'TypeError', 'bad-argument', /schedule\.spinDetection must be a boolean/],
+    ['emuRun: record without serialize', 'TypeError', 'bad-argument', /session\.serialize must be an object/],
+    ['emuRun: record with a negative quantum', 'RangeError', 'bad-argument', /quantum is out of range/],
   ])('%s: %s, code %s', (name, kind, code, message) => {
     const o = outcomes.get(name);
     expect(o, name).toBeDefined();

@@ -95,7 +95,7 @@ describe('the CREW hold', () => {
       const logPath = join(dir, `${name}.rrlog`);
       const recorded = await recordSmall(name, 2, logPath, crewHold);
       expect(recorded.exitCode, name).toBe(0);
-      expect(JSON.parse(readLogFile(logPath).header.configJson)).toEqual({ rrkit: 1, crewHold });
+      expect(JSON.parse(readLogFile(logPath).header.configJson)).toMatchObject({ rrkit: 1, crewHold });
       const replayed = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS });
       expect(replayed.kind, name).toBe('exited');
       expect(replayed.result.console.equals(recorded.console)).toBe(true);

@@ -148,9 +148,9 @@ describe.concurrent.each(Object.entries(SPECIAL))('%s', (name, path) => {
 
 describe.concurrent('huge and malformed numbers', () => {
   test.each([
-    [['run', 'matmul.small', '--vcpus', '1e9'], /--vcpus must be an integer from 1 to 8, not '1e9'/],
-    [['run', 'matmul.small', '--vcpus', 'abc'], /--vcpus must be an integer from 1 to 8, not 'abc'/],
-    [['run', 'matmul.small', '--vcpus', ''], /--vcpus needs a value: an integer from 1 to 8/],
+    [['run', 'matmul.small', '--vcpus', '1e9'], /--vcpus must be an integer from 1 to 64, not '1e9'/],
+    [['run', 'matmul.small', '--vcpus', 'abc'], /--vcpus must be an integer from 1 to 64, not 'abc'/],
+    [['run', 'matmul.small', '--vcpus', ''], /--vcpus needs a value: an integer from 1 to 64/],
     [['run', 'matmul.small', '--ram', '1e12'], /--ram must be an integer from 1 to 4096 \(MiB\), not '1e12'/],
     [['run', 'matmul.small', '--timeout', '1e300'], /--timeout must be a number from 0 to 31536000/],
     [['run', 'matmul.small', '--timeout', '-1'], /--timeout must be a number from 0 to 31536000/],
@@ -158,7 +158,14 @@ describe.concurrent('huge and malformed numbers', () => {
     [['record', 'matmul.small', '-o', 'x.rrlog', '--checkpoint-every', '1'], /--checkpoint-every must be 0 \(none\) or at least 10000 on emu, not 1/],
     [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--crew-granularity', '1e15'], /--crew-granularity: the CREW granularity must be a power of two/],
     [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--crew-hold', '1e15'], /--crew-hold must be an integer from 0 to 100000000/],
-    [['demo', '--vcpus', 'many'], /--vcpus must be an integer from 1 to 8, not 'many'/],
+    [['run', 'matmul.small', '--threads', '0'], /--threads must be an integer from 1 to 1024, not '0'/],
+    [['run', 'matmul.small', '--threads', '1e9'], /--threads must be an integer from 1 to 1024, not '1e9'/],
+    [['replay', 'x.rrlog', '--threads', 'two'], /--threads must be an integer from 1 to 1024, not 'two'/],
+    [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--serialize-above', '-5'], /--serialize-above must be an integer/],
+    [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--serialize-above', '2e6'], /--serialize-above: serialized mode: enterPerMillion must be from 0 to 1000000/],
+    [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--turn-quantum', '10'], /--turn-quantum: serialized mode: quantum must be from 1000 to 1000000000/],
+    [['record', 'matmul.small', '-o', 'x.rrlog', '--vcpus', '2', '--turn-quantum', 'x'], /--turn-quantum must be an integer/],
+    [['demo', '--vcpus', 'many'], /--vcpus must be an integer from 1 to 64, not 'many'/],
   ] as const)('%j: bad usage, one line', async (args, message) => {
     const run = await rrkit(...args);
     expectRefused(run, args.join(' '), [EXIT.usage]);

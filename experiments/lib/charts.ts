@@ -9,7 +9,8 @@ import { findCell, type CellKey, type FigureTable } from './figure.js';
 
 export const WIDTH = 1100;
 export const HEIGHT = 560;
-export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+// Ten distinct hues, then five darker ones: smp-overhead draws eleven series (emu at 1–64 vCPUs, kvm at 1–8).
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#0b3c5d', '#8a3b00', '#14561a', '#6b0f10', '#3f2a5c'];
 
 let canvas: ChartJSNodeCanvas | undefined;
 

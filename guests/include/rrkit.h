@@ -14,7 +14,7 @@
 #define RRKIT_H
 
 /* The most harts a runtime supports; extra harts park at boot and are not counted. */
-#define RRKIT_MAX_HARTS 8
+#define RRKIT_MAX_HARTS 64
 
 /*
  * Data one hart writes alone belongs on its own page. Under CREW (SMP recording) write

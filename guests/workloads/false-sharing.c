@@ -1,7 +1,7 @@
 /*
- * false-sharing — each hart increments only its own counter, but all the counters
- * are packed into one 64-byte cache line (and one page), so every write contends
- * with the other harts' writes although no data is actually shared.
+ * false-sharing — each hart increments only its own counter, but the counters are
+ * packed side by side, eight to a 64-byte cache line and all on one page, so every
+ * write contends with the other harts' writes although no data is actually shared.
  */
 #include "rrkit.h"
 
@@ -16,7 +16,8 @@ static struct {
 } line __attribute__((aligned(64)));
 static barrier_t barrier;
 
-_Static_assert(sizeof line == 64, "the counters must fill exactly one cache line");
+_Static_assert(sizeof line == 8 * RRKIT_MAX_HARTS && sizeof line <= RRKIT_PAGE_SIZE,
+               "the counters must be packed, eight to a cache line, on one page");
 
 int main(void)
 {

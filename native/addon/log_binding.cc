@@ -98,6 +98,8 @@ Record RecordFrom(const Napi::Object& o) {
   }
   if (type == "delayed-interrupt") return DelayedInterruptRecord{LandmarkFrom(o), U64(o, "cause"), U64(o, "delayNs")};
   if (type == "disk-read") return DiskReadRecord{LandmarkFrom(o), U64(o, "address"), U64(o, "diskOffset"), U64(o, "length")};
+  if (type == "mode-switch") return ModeSwitchRecord{LandmarkFrom(o), U64(o, "group"), o.Get("serialized").ToBoolean().Value()};
+  if (type == "turn-switch") return TurnSwitchRecord{LandmarkFrom(o), static_cast<uint32_t>(U64(o, "next"))};
   if (type == "host-time") return HostTimeRecord{LandmarkFrom(o), U64(o, "ns"), static_cast<VcpuActivity>(U64(o, "activity"))};
   if (type == "crew-fault") {
     return CrewFaultRecord{LandmarkFrom(o), U64(o, "page"), o.Get("write").ToBoolean().Value(), U64(o, "edges")};
@@ -215,6 +217,15 @@ Napi::Object RecordTo(Napi::Env env, const Record& record) {
           o.Set("address", Big(env, r.address));
           o.Set("diskOffset", Big(env, r.disk_offset));
           o.Set("length", Big(env, r.length));
+        } else if constexpr (std::is_same_v<T, ModeSwitchRecord>) {
+          o.Set("type", "mode-switch");
+          PutLandmark(o, r.at);
+          o.Set("group", Big(env, r.group));
+          o.Set("serialized", Napi::Boolean::New(env, r.serialized));
+        } else if constexpr (std::is_same_v<T, TurnSwitchRecord>) {
+          o.Set("type", "turn-switch");
+          PutLandmark(o, r.at);
+          o.Set("next", Napi::Number::New(env, r.next));
         } else {
           static_assert(std::is_same_v<T, HostTimeRecord>);
           o.Set("type", "host-time");

@@ -39,17 +39,35 @@ Crew::Crew(PageGeometry geometry, std::vector<VcpuHooks> hooks, TransferSink sin
 }
 
 bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count) {
+  Grant grant = Request(vcpu, page, want_write, count);
+  if (grant == Grant::kPending) {
+    // The holder is usually a block away from its boundary: a short wait saves a sleep and
+    // a wake-up. The lock still decides.
+    Vcpu& me = *vcpus_[vcpu];
+    for (int i = 0; i < kSpinBeforeYield && me.waiting_grant.load(std::memory_order_acquire); ++i) CpuRelax();
+    for (int i = 0; i < kYieldsBeforeSleep && me.waiting_grant.load(std::memory_order_acquire); ++i) sched_yield();
+    {
+      std::unique_lock lock(mutex_);
+      me.granted.wait(lock, [&] { return !me.request.active || stopped_; });
+    }
+    grant = Resume(vcpu);
+  }
+  return grant == Grant::kGranted;
+}
+
+Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count) {
   const Access want = want_write ? Access::kWrite : Access::kRead;
   if (vcpu >= vcpus_.size() || page >= geometry_.page_count()) {
     throw std::out_of_range("CREW Acquire: vcpu " + std::to_string(vcpu) + " page " + std::to_string(page) +
                             " outside the machine");
   }
-  std::unique_lock lock(mutex_);
-  if (stopped_) return false;
+  std::lock_guard lock(mutex_);
+  if (stopped_) return Grant::kStopped;
   Vcpu& me = *vcpus_[vcpu];
+  if (me.request.active) throw std::logic_error("CREW: vcpu " + std::to_string(vcpu) + " already waits for a page");
   if (ownership_.HolderAccess(page, vcpu) >= want) {  // nothing to transfer
     SetRights(me, page, ownership_.HolderAccess(page, vcpu));
-    return true;
+    return Grant::kGranted;
   }
   // Stopped at an instruction boundary: from here on others may take our pages, and we
   // first give them what they asked for, so that two vCPUs faulting on each other's pages
@@ -63,25 +81,32 @@ bool Crew::Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count
     me.ticket_count = count;
   }
   ServeRequests(vcpu, count, Keep::kPinned);
-  me.request = Request{true, page, want, count};
+  me.request = PageRequest{true, page, want, count};
   me.waiting_grant.store(true, std::memory_order_relaxed);
   Settle();
-  if (me.request.active) {
-    // The holder is usually a block away from its boundary: a short wait saves a sleep and
-    // a wake-up. The lock still decides.
-    lock.unlock();
-    for (int i = 0; i < kSpinBeforeYield && me.waiting_grant.load(std::memory_order_acquire); ++i) CpuRelax();
-    for (int i = 0; i < kYieldsBeforeSleep && me.waiting_grant.load(std::memory_order_acquire); ++i) sched_yield();
-    lock.lock();
-  }
-  me.granted.wait(lock, [&] { return !me.request.active || stopped_; });
-  if (me.request.active) {
-    me.request = Request{};
-    me.waiting_grant.store(false, std::memory_order_relaxed);
+  if (me.request.active) return Grant::kPending;
+  me.state = State::kRunning;  // granted at once: it never stopped being on its thread
+  return Grant::kGranted;
+}
+
+Grant Crew::Resume(uint32_t vcpu) {
+  std::lock_guard lock(mutex_);
+  Vcpu& me = *vcpus_[vcpu];
+  if (stopped_) {
+    if (me.request.active) {
+      me.request = PageRequest{};
+      me.waiting_grant.store(false, std::memory_order_relaxed);
+    }
     me.state = State::kRunning;
-    return false;
+    return Grant::kStopped;
   }
-  return true;
+  if (me.request.active) return Grant::kPending;
+  if (me.state == State::kWaiting) {
+    me.state = State::kRunning;
+    // Requests that its pins held back can now be posted to it.
+    Settle();
+  }
+  return Grant::kGranted;
 }
 
 uint64_t Crew::Poll(uint32_t vcpu, uint64_t count) {
@@ -98,6 +123,7 @@ uint64_t Crew::Poll(uint32_t vcpu, uint64_t count) {
 void Crew::Park(uint32_t vcpu, uint64_t count, ParkReason reason) {
   std::lock_guard lock(mutex_);
   Vcpu& me = *vcpus_[vcpu];
+  if (me.request.active) throw std::logic_error("CREW: vcpu " + std::to_string(vcpu) + " parks while it waits for a page");
   if (reason == ParkReason::kSpinWait && !me.hooks.wake) {
     throw std::invalid_argument("CREW: vCPU " + std::to_string(vcpu) + " has no wake hook to park with kSpinWait");
   }
@@ -201,7 +227,7 @@ void Crew::Settle() {
 }
 
 void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
-  Request& req = vcpus_[requester]->request;
+  PageRequest& req = vcpus_[requester]->request;
   const Access keep = req.want == Access::kWrite ? Access::kNone : Access::kRead;
   ownership_.Yield(req.page, holder, keep, at);
   ++vcpus_[holder]->yields;
@@ -210,7 +236,7 @@ void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
 
 bool Crew::TryComplete(uint32_t vcpu) {
   Vcpu& me = *vcpus_[vcpu];
-  Request& req = me.request;
+  PageRequest& req = me.request;
   if (!req.active) return false;
   // An older conflicting request on the page goes first; its grant retries this one. Without
   // this, readers that re-read the page as soon as they yielded it starve a writer.
@@ -252,10 +278,12 @@ bool Crew::TryComplete(uint32_t vcpu) {
     std::erase_if(me.recent_grants, [&](const Vcpu::Grant& g) { return g.page == req.page || req.count - g.count >= hold_; });
     me.recent_grants.push_back({req.page, req.count});
   }
-  req = Request{};
+  req = PageRequest{};
   me.waiting_grant.store(false, std::memory_order_release);
-  me.state = State::kRunning;
+  // It stays stopped before its instruction (kWaiting, keeping what it pinned against
+  // younger requests) until Resume puts it back on its thread.
   me.granted.notify_one();
+  if (me.hooks.granted) me.hooks.granted();
   return true;
 }
 

@@ -4,7 +4,9 @@
 //   - before every guest memory access (atomics and LR/SC count as writes):
 //       if (!crew.Permissions(v).Allows(page, write)) crew.Acquire(v, page, write, count);
 //     at the instruction boundary, before the access has any effect; `count` is the number
-//     of instructions the vCPU has retired.
+//     of instructions the vCPU has retired. An engine that runs vCPUs M:N on fewer threads
+//     must not block a thread: it calls Request instead, gives the thread to another vCPU
+//     when the answer is kPending, and calls Resume when hooks.granted says so.
 //   - at every block boundary: if (attention & hooks.attention_bit) crew.Poll(v, count);
 //     and again when the vCPU reaches the count Poll returned, if any (the hold, below).
 //   - around anything that blocks the vCPU (wfi, a parked hart, a stopped machine, waiting
@@ -57,6 +59,16 @@ struct VcpuHooks {
   // while the vCPU cannot be accessing memory (it is waiting, parked or polling), as for
   // the table itself.
   std::function<void(uint64_t page, Access access)> rights_changed = {};
+  // A request that Request() left pending has been granted: the engine should run the
+  // vCPU again and call Resume() (called with CREW's lock held). Only needed with Request.
+  std::function<void()> granted = {};
+};
+
+// What a request came to.
+enum class Grant {
+  kGranted,  // the vCPU has the right and is running: execute the instruction now
+  kPending,  // it waits, stopped before the instruction (hooks.granted, then Resume)
+  kStopped,  // Stop() was called
 };
 
 // Why a vCPU parks: it is blocked (wfi, a cut, a hart done), woken by the engine; or it
@@ -81,6 +93,19 @@ class Crew {
   // Gains read (or write) on `page` for `vcpu`, stopped before the instruction at `count`.
   // Blocks until every conflicting holder has yielded. Returns false if Stop() was called.
   bool Acquire(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count);
+
+  // Acquire without blocking, for engines that run vCPUs M:N. kPending: the vCPU now waits,
+  // stopped at `count` like a parked one (others take its pages, except those it was granted
+  // for this instruction, which it keeps against younger requests); once its request is
+  // granted, hooks.granted is called, and the engine calls Resume when the vCPU has a
+  // thread again.
+  Grant Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t count);
+  // The waiting vCPU is back on a thread: kGranted (it runs again; a page granted to it
+  // may have been taken since by an older request, so the instruction may fault again,
+  // which keeps its place in the queue), kPending (not granted yet) or kStopped.
+  Grant Resume(uint32_t vcpu);
+  // Whether `vcpu`'s request is still pending (for a short spin before giving the thread up).
+  bool Pending(uint32_t vcpu) const { return vcpus_[vcpu]->waiting_grant.load(std::memory_order_acquire); }
 
   // At a block boundary, after seeing the attention bit: yields what others asked for,
   // except pages granted to `vcpu` less than `hold` instructions ago. Returns the count at
@@ -114,7 +139,7 @@ class Crew {
  private:
   enum class State { kRunning, kWaiting, kParked };
 
-  struct Request {
+  struct PageRequest {
     bool active = false;
     uint64_t page = 0;
     Access want = Access::kNone;
@@ -130,7 +155,7 @@ class Crew {
     ParkReason park_reason = ParkReason::kBlocked;  // valid while parked
     uint64_t yields = 0;               // pages it has given up, ever
     uint64_t yields_when_unparked = 0;  // `yields` at its last Unpark
-    Request request;                   // valid while waiting
+    PageRequest request;                   // valid while waiting
     // The instruction it faulted on: its age in the queue (smaller is older) and the pages
     // granted for it, which it keeps against younger requests while it waits for another.
     bool has_ticket = false;

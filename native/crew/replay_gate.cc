@@ -77,13 +77,117 @@ void ReplayGate::WaitAt(uint32_t vcpu, uint64_t count) {
 void ReplayGate::Finish(uint32_t vcpu, uint64_t count) {
   Publish(vcpu, count);
   vcpus_[vcpu]->finished.store(true, std::memory_order_release);
+  WakeAllWaiters(vcpu);
 }
 
 void ReplayGate::Cancel() {
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (failure_) return;
+    failure_ = StallReport{"the machine stopped", {}};
+    failed_.store(true, std::memory_order_release);
+  }
+  for (uint32_t v = 0; v < vcpus_.size(); ++v) WakeAllWaiters(v);
+}
+
+bool ReplayGate::TryPass(uint32_t vcpu, uint64_t count) {
+  Vcpu& me = *vcpus_[vcpu];
+  Publish(vcpu, count);
+  // As WaitAt: skip gates passed without stopping, then every predecessor at this count. A
+  // wait stays queued until its predecessor has passed (the next call checks it again).
+  for (;;) {
+    Wait wait;
+    {
+      std::lock_guard lock(me.waits_mutex);
+      if (me.waits.empty() || me.waits.front().to_count > count) break;
+      wait = me.waits.front();
+    }
+    const auto pop = [&] {
+      {
+        std::lock_guard lock(me.waits_mutex);
+        me.waits.pop_front();
+      }
+      pending_.fetch_sub(1, std::memory_order_relaxed);
+    };
+    if (wait.to_count < count) {
+      pop();
+      continue;
+    }
+    Vcpu& pred = *vcpus_[wait.from_vcpu];
+    if (failed_.load(std::memory_order_acquire)) Fail("");
+    if (pred.published.load(std::memory_order_acquire) >= wait.from_count) {
+      pop();
+      continue;
+    }
+    {
+      std::lock_guard lock(pred.waiters_mutex);
+      pred.waiters.emplace_back(vcpu, wait.from_count);
+      if (wait.from_count < pred.wake_count.load(std::memory_order_relaxed)) {
+        pred.wake_count.store(wait.from_count, std::memory_order_release);
+      }
+    }
+    // Whether it finished or got there meanwhile: after registering, so that one of the
+    // two sees the other (Reached and Finish take the waiters' lock).
+    if (pred.published.load(std::memory_order_acquire) >= wait.from_count) {
+      pop();
+      continue;
+    }
+    if (pred.finished.load(std::memory_order_acquire)) {
+      Fail("vcpu " + std::to_string(wait.from_vcpu) + " finished before the count it is waited for");
+    }
+    me.waiting_at.store(count, std::memory_order_relaxed);
+    me.waiting_for.store(wait.from_vcpu, std::memory_order_relaxed);
+    me.waiting_for_count.store(wait.from_count, std::memory_order_relaxed);
+    me.waiting.store(true, std::memory_order_release);
+    if (hooks_.wanted) hooks_.wanted(wait.from_vcpu);
+    return false;
+  }
+  me.waiting.store(false, std::memory_order_release);
+  return true;
+}
+
+void ReplayGate::Reached(uint32_t vcpu, uint64_t count) {
+  Vcpu& v = *vcpus_[vcpu];
+  if (count < v.wake_count.load(std::memory_order_acquire)) return;
+  std::vector<uint32_t> woken;
+  {
+    std::lock_guard lock(v.waiters_mutex);
+    uint64_t next = kNever;
+    std::erase_if(v.waiters, [&](const std::pair<uint32_t, uint64_t>& w) {
+      if (w.second <= count) {
+        woken.push_back(w.first);
+        return true;
+      }
+      next = std::min(next, w.second);
+      return false;
+    });
+    v.wake_count.store(next, std::memory_order_release);
+  }
+  if (hooks_.wake) {
+    for (uint32_t w : woken) hooks_.wake(w);
+  }
+}
+
+void ReplayGate::WakeAllWaiters(uint32_t vcpu) {
+  Vcpu& v = *vcpus_[vcpu];
+  std::vector<std::pair<uint32_t, uint64_t>> woken;
+  {
+    std::lock_guard lock(v.waiters_mutex);
+    woken.swap(v.waiters);
+    v.wake_count.store(kNever, std::memory_order_release);
+  }
+  if (hooks_.wake) {
+    for (const auto& w : woken) hooks_.wake(w.first);
+  }
+}
+
+StallReport ReplayGate::Stalled(const std::string& reason) {
   std::lock_guard lock(failure_mutex_);
-  if (failure_) return;
-  failure_ = StallReport{"the machine stopped", {}};
-  failed_.store(true, std::memory_order_release);
+  if (!failure_) {
+    failure_ = Report(reason);
+    failed_.store(true, std::memory_order_release);
+  }
+  return *failure_;
 }
 
 void ReplayGate::WaitFor(Vcpu& me, uint64_t count, const Wait& wait) {
@@ -138,19 +242,23 @@ uint64_t ReplayGate::ProgressSignature() const {
   return sum;
 }
 
+StallReport ReplayGate::Report(const std::string& reason) const {
+  StallReport report;
+  report.reason = reason;
+  for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+    const Vcpu& v = *vcpus_[i];
+    report.vcpus.push_back(StallReport::Vcpu{
+        i, v.published.load(std::memory_order_acquire), v.finished.load(std::memory_order_acquire),
+        v.waiting.load(std::memory_order_acquire), v.waiting_at.load(std::memory_order_relaxed),
+        v.waiting_for.load(std::memory_order_relaxed), v.waiting_for_count.load(std::memory_order_relaxed)});
+  }
+  return report;
+}
+
 void ReplayGate::Fail(const std::string& reason) {
   std::lock_guard lock(failure_mutex_);
   if (!failure_) {
-    StallReport report;
-    report.reason = reason;
-    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
-      const Vcpu& v = *vcpus_[i];
-      report.vcpus.push_back(StallReport::Vcpu{
-          i, v.published.load(std::memory_order_acquire), v.finished.load(std::memory_order_acquire),
-          v.waiting.load(std::memory_order_acquire), v.waiting_at.load(std::memory_order_relaxed),
-          v.waiting_for.load(std::memory_order_relaxed), v.waiting_for_count.load(std::memory_order_relaxed)});
-    }
-    failure_ = std::move(report);
+    failure_ = Report(reason);
     failed_.store(true, std::memory_order_release);
   }
   throw ReplayStalled(*failure_);

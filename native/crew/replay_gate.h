@@ -13,12 +13,20 @@
 // `stall_timeout` without any vCPU advancing — or, when some vCPU is neither waiting here
 // nor finished (it may be running a long stretch between landmarks), after
 // `running_stall_timeout` if that is longer.
+//
+// An engine that runs vCPUs M:N on fewer threads must not block a thread in WaitAt. It
+// calls TryPass instead; when that says no, the vCPU gives its thread up and the gate calls
+// hooks.wake once it may pass. For that, each vCPU calls Reached(v, count) when it gets to
+// WakeCount(v) (the smallest count some waiter needs from it; hooks.wanted says when that
+// changed) and Finish when it stops. Such an engine detects a stall itself, when every vCPU
+// waits (Stalled builds the report).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -90,6 +98,22 @@ class ReplayGate {
   // predecessors there have passed. Throws ReplayStalled.
   void WaitAt(uint32_t vcpu, uint64_t count);
 
+  // What an M:N engine gives the gate (see above). Both are called without the gate's locks.
+  struct WakeHooks {
+    std::function<void(uint32_t waiter)> wake;        // may pass now: run it, it calls TryPass again
+    std::function<void(uint32_t predecessor)> wanted;  // its WakeCount went down
+  };
+  void SetWakeHooks(WakeHooks hooks) { hooks_ = std::move(hooks); }
+  // WaitAt without blocking: true when `vcpu` may run the instruction at `count`
+  // (== NextWaitCount); false when it must wait (hooks.wake follows). Throws ReplayStalled.
+  bool TryPass(uint32_t vcpu, uint64_t count);
+  // The smallest count a waiter needs `vcpu` to reach, or kNever.
+  uint64_t WakeCount(uint32_t vcpu) const { return vcpus_[vcpu]->wake_count.load(std::memory_order_acquire); }
+  // `vcpu` is at `count` (it publishes it): wakes whoever waited for it to get here.
+  void Reached(uint32_t vcpu, uint64_t count);
+  // Every vCPU waits and none can move: the report, kept as the gate's failure.
+  StallReport Stalled(const std::string& reason);
+
   void Publish(uint32_t vcpu, uint64_t count) { vcpus_[vcpu]->published.store(count, std::memory_order_release); }
   void Finish(uint32_t vcpu, uint64_t count);
   // The machine is stopping for another reason: every WaitAt, now or later, throws.
@@ -115,12 +139,20 @@ class ReplayGate {
     // Taken by the owner thread, added by whichever thread reads the log.
     mutable std::mutex waits_mutex;
     std::deque<Wait> waits;  // by to_count
+    // M:N: who waits for this vCPU to reach a count (TryPass), and the smallest such count.
+    std::mutex waiters_mutex;
+    std::vector<std::pair<uint32_t, uint64_t>> waiters;
+    std::atomic<uint64_t> wake_count{kNever};
   };
 
   void WaitFor(Vcpu& me, uint64_t count, const Wait& wait);
   uint64_t ProgressSignature() const;
+  StallReport Report(const std::string& reason) const;
   bool EveryOtherVcpuWaitsOrFinished(const Vcpu& me) const;
   [[noreturn]] void Fail(const std::string& reason);
+  void WakeAllWaiters(uint32_t vcpu);
+
+  WakeHooks hooks_;
 
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   Options options_;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <variant>
 
 #include "addon/js_args.h"
 #include "addon/js_error.h"
@@ -141,11 +142,47 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
   std::exception_ptr error_;  // what Execute threw
 };
 
+// The most host threads a schedule may ask for (MAX_THREADS in src/engines/emu.ts).
+constexpr double kMaxThreads = 1024;
+
+// A non-negative safe integer property of a JavaScript object.
+uint64_t SafeInteger(const Napi::Object& o, const char* key) {
+  return static_cast<uint64_t>(NumberIn(o.Get(key), key, 0, 9'007'199'254'740'991.0));
+}
+
+// session.serialize: { enterPerMillion, window, quantum, probe, idleTurns } (src/smp/serial-options.ts).
+crew::SerializerOptions SerializerOptionsOf(const Napi::Value& value) {
+  if (!value.IsObject()) throw std::invalid_argument("session.serialize must be an object");
+  const Napi::Object o = value.As<Napi::Object>();
+  crew::SerializerOptions s;
+  s.enter_transfers_per_million = SafeInteger(o, "enterPerMillion");
+  s.window = SafeInteger(o, "window");
+  s.quantum = SafeInteger(o, "quantum");
+  s.probe = SafeInteger(o, "probe");
+  s.idle_turns = SafeInteger(o, "idleTurns");
+  return s;
+}
+
+// schedule: { threads, sliceInstructions, spinDetection } (timing only; src/engines/emu.ts
+// checks and defaults them; threads 0: the host's cores).
+void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
+  if (!value.IsObject()) throw std::invalid_argument("schedule must be an object");
+  const Napi::Object schedule = value.As<Napi::Object>();
+  options.threads = static_cast<uint32_t>(NumberIn(schedule.Get("threads"), "schedule.threads", 0, kMaxThreads));
+  const double slice = NumberIn(schedule.Get("sliceInstructions"), "schedule.sliceInstructions", 1, 1e12);
+  if (slice != static_cast<double>(static_cast<uint64_t>(slice))) throw std::invalid_argument("schedule.sliceInstructions must be an integer");
+  options.slice_instructions = static_cast<uint64_t>(slice);
+  const Napi::Value spin = schedule.Get("spinDetection");
+  if (!spin.IsBoolean()) throw std::invalid_argument("schedule.spinDetection must be a boolean");
+  options.spin_detection = spin.As<Napi::Boolean>().Value();
+}
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs? } or { mode: 'replay', path, followMs,
-// thenRun } (thenRun: null, or { path, crewHold, maxQueuedLogBytes? } to go on live at the end of the log, recording into
-// `path` unless it is empty).
-// Recording also sets options.crew_hold_instructions (TypeScript owns its default).
+// crewHold, serialize, configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs? } or
+// { mode: 'replay', path, followMs, thenRun } (thenRun: null, or { path, crewHold,
+// maxQueuedLogBytes? } to go on live at the end of the log, recording into `path` unless it is
+// empty; serialized mode stays off there).
+// Recording also sets options.crew_hold_instructions and options.serializer (TypeScript
+// owns their defaults).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -181,6 +218,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     throw std::invalid_argument("session.crewHold must be a non-negative safe integer");
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
+  options.serializer = SerializerOptionsOf(session.Get("serialize"));
   auto recording = replay::Session::Record(path, header, LogWriterOptionsFrom(session));
   // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
   if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
@@ -201,6 +239,8 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
                                     " harts, not " + std::to_string(options.harts));
     }
     options.follow_crew_edges = true;
+    // Replay then live: serialized mode stays off in the live part (docs/crew.md).
+    options.serializer.enter_transfers_per_million = 0;
   }
   if (replay::LogWriter* writer = session.writer()) {
     options.crew_granularity = writer->header().crew_granularity;
@@ -210,6 +250,15 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
     options.crew_sink = [writer](const crew::TransferEdge& e) {
       writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
     };
+    // Under the serializer's lock (and sometimes CREW's): the same lock order as above.
+    options.serial_sink = [writer](const crew::SerialRecord& r) {
+      if (const auto* m = std::get_if<crew::ModeSwitch>(&r)) {
+        writer->Append(replay::ModeSwitchRecord{{m->vcpu, m->count}, m->group, m->serialized});
+      } else {
+        const auto& t = std::get<crew::TurnSwitch>(r);
+        writer->Append(replay::TurnSwitchRecord{{t.vcpu, t.count}, t.next});
+      }
+    };
   }
 }
 
@@ -217,11 +266,32 @@ void ConnectCrew(replay::Session& session, MachineOptions& options) {
 void FollowCrew(replay::Session& session, Machine& machine) {
   replay::ReplayingWorld* replaying = session.replaying();
   crew::ReplayGate* gate = machine.replay_gate();
+  crew::TurnFollower* follower = machine.turn_follower();
   if (replaying == nullptr || gate == nullptr) return;
   replaying->FollowTransfers({[gate](const replay::CrewTransferRecord& r) {
                                 gate->AddEdge({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
                               },
                               [gate] { return gate->Pending(); }});
+  // Serialized mode: each mode and turn switch as it is read, checked against those before
+  // it (crew::InvalidSerialLog). Replay then live cannot go on from a serialized group.
+  const bool then_live = &session.world() != static_cast<replay::World*>(replaying);
+  replaying->FollowSerialRecords(
+      {[follower, then_live](const replay::ReplayingWorld::SerialModeRecord& logged) {
+         if (then_live) {
+           throw replay::UnreplayableLog(
+               "replay --then-run does not support logs recorded in serialized mode (mode/turn switch records): "
+               "replay this log without --then-run");
+         }
+         crew::SerialRecord record;
+         if (const auto* m = std::get_if<replay::ModeSwitchRecord>(&logged.record)) {
+           record = crew::ModeSwitch{m->at.vcpu, m->at.count, m->group, m->serialized};
+         } else {
+           const auto& t = std::get<replay::TurnSwitchRecord>(logged.record);
+           record = crew::TurnSwitch{t.at.vcpu, t.at.count, t.next};
+         }
+         follower->Add({record, logged.checkpoints_before});
+       },
+       [follower] { return follower->Pending(); }});
 }
 
 // Tagged console: each flush carries the log's record count once the open chunk is sealed
@@ -244,13 +314,13 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
-// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress)
+// emuRun(image, imageName, harts, ramBytes, timeoutMs, checkpointInterval, stopAt, input, capture, session, progress, schedule)
 // Arguments are checked here too (TypeScript checks them first): a bad one is a TypeError or
 // RangeError, never a crash.
 Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   return addon::Guarded(info.Env(), "emuRun", [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    if (info.Length() != 11) throw Napi::TypeError::New(env, "emuRun takes 11 arguments");
+    if (info.Length() != 12) throw Napi::TypeError::New(env, "emuRun takes 12 arguments");
     if (!info[0].IsBuffer()) throw std::invalid_argument("image must be a Buffer");
     const auto image = info[0].As<Napi::Buffer<uint8_t>>();
     if (!info[1].IsString()) throw std::invalid_argument("imageName must be a string");
@@ -269,6 +339,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     options.console = tagged                             ? machine::ConsoleOutput::Mode::kTagged
                       : info[8].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture
                                                             : machine::ConsoleOutput::Mode::kStdout;
+    ReadSchedule(info[11], options);
 
     auto make_input = [&] {
       if (info[7].IsBuffer()) {
@@ -298,6 +369,7 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("emuRun", Napi::Function::New(env, EmuRun, "emuRun"));
   exports.Set("emuMaxHarts", Napi::Number::New(env, kMaxHarts));
+  exports.Set("hostCores", Napi::Number::New(env, machine::VcpuScheduler::HostCores()));
 }
 
 const addon::ExportRegistrar kRegistrar("emu", Export);

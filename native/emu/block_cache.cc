@@ -3,6 +3,27 @@
 #include "emu/memory.h"
 
 namespace rrkit::emu {
+namespace {
+
+// What a spin loop may do: read memory and registers, compute, jump and branch.
+bool ReadsOnly(Op op) {
+  switch (op) {
+    case Op::kSb: case Op::kSh: case Op::kSw: case Op::kSd:
+    case Op::kLrW: case Op::kScW: case Op::kLrD: case Op::kScD:
+    case Op::kAmoswapW: case Op::kAmoaddW: case Op::kAmoxorW: case Op::kAmoandW: case Op::kAmoorW:
+    case Op::kAmominW: case Op::kAmomaxW: case Op::kAmominuW: case Op::kAmomaxuW:
+    case Op::kAmoswapD: case Op::kAmoaddD: case Op::kAmoxorD: case Op::kAmoandD: case Op::kAmoorD:
+    case Op::kAmominD: case Op::kAmomaxD: case Op::kAmominuD: case Op::kAmomaxuD:
+    case Op::kPause: case Op::kFenceI: case Op::kEcall: case Op::kEbreak: case Op::kMret: case Op::kWfi:
+    case Op::kCsrrw: case Op::kCsrrs: case Op::kCsrrc: case Op::kCsrrwi: case Op::kCsrrsi: case Op::kCsrrci:
+    case Op::kIllegal: case Op::kBlockEnd: case Op::kCount:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
 
 Block& BlockCache::Miss(uint64_t pc, GuestRam& ram) {
   auto& owned = blocks_[pc];
@@ -21,6 +42,8 @@ Block& BlockCache::Miss(uint64_t pc, GuestRam& ram) {
       at += 4;
       if (EndsBlock(insn.op) || (at & line_mask) == 0) break;
     }
+    block->reads_only = block->length > 0;
+    for (const DecodedInsn& insn : block->insns) block->reads_only &= ReadsOnly(insn.op);
     DecodedInsn end;
     end.op = Op::kBlockEnd;
     block->insns.push_back(end);

@@ -28,6 +28,10 @@ struct Block {
   Block* taken = nullptr;
   Block* fallthrough = nullptr;
   std::vector<DecodedInsn> insns;  // length + 1 entries
+  // Only loads, arithmetic, fences, jumps and branches: no store, atomic or system
+  // instruction. A loop of such blocks that comes round with the same registers does the
+  // same again until another hart changes memory: it spins (the executor's spin probe).
+  bool reads_only = false;
 };
 
 class BlockCache {

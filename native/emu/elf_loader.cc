@@ -4,10 +4,9 @@
 
 #include <cstdio>
 #include <cstring>
-#include <vector>
+#include <utility>
 
 #include "emu/memory.h"
-#include "machine/segment_overlap.h"
 
 namespace rrkit::emu {
 namespace {
@@ -57,26 +56,8 @@ BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64
     throw fail("entry point " + Hex(header.e_entry) + " is outside " + ram_range());
   if ((header.e_entry & 3) != 0) throw fail("entry point " + Hex(header.e_entry) + " is not 4-byte aligned");
 
-  std::vector<machine::SegmentExtent> extents;
-  for (uint16_t i = 0; i < header.e_phnum; ++i) {
-    Elf64_Phdr ph;
-    std::memcpy(&ph, file.data() + header.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
-    if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
-    if (ph.p_filesz > ph.p_memsz) throw fail("segment " + std::to_string(i) + " has filesz > memsz");
-    if (ph.p_offset > file.size() || ph.p_filesz > file.size() - ph.p_offset)
-      throw fail("segment " + std::to_string(i) + " lies outside the file");
-    if (ph.p_paddr < kRamBase || ph.p_memsz > ram_end - ph.p_paddr || ph.p_paddr >= ram_end)
-      throw fail("segment " + std::to_string(i) + " at " + Hex(ph.p_paddr) + ".." + Hex(ph.p_paddr + ph.p_memsz) +
-                 " is outside " + ram_range());
-    extents.push_back({i, ph.p_paddr, ph.p_paddr + ph.p_memsz});
-    BootImage::Segment segment;
-    segment.addr = ph.p_paddr;
-    segment.bytes.assign(file.begin() + static_cast<ptrdiff_t>(ph.p_offset),
-                         file.begin() + static_cast<ptrdiff_t>(ph.p_offset + ph.p_filesz));
-    image.segments.push_back(std::move(segment));
-  }
-  if (image.segments.empty()) throw fail("no loadable segments");
-  machine::RefuseOverlappingSegments(std::move(extents), name);
+  for (elf::Segment& segment : elf::LoadableSegments(file, header, {kRamBase, ram_end, ram_range()}, name))
+    image.segments.push_back({segment.address, std::move(segment.bytes)});
   return image;
 }
 

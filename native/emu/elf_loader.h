@@ -8,15 +8,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "elf/loadable_segments.h"
 #include "emu/boot_image.h"
-#include "machine/image_error.h"
 
 namespace rrkit::emu {
 
-class ElfError : public machine::ImageError {
- public:
-  using machine::ImageError::ImageError;
-};
+using ElfError = elf::ElfError;
 
 // `name` is used in error messages only (a path, or "the guest image").
 BootImage LoadElf(std::span<const uint8_t> file, const std::string& name, uint64_t ram_bytes);

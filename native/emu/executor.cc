@@ -5,6 +5,7 @@
 // (sentinel, branch, trap) adds exactly the number that retired.
 #include "emu/executor.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "emu/machine.h"
@@ -140,6 +141,11 @@ bool Amo(Hart& hart, const DecodedInsn& insn, Fault& fault) {
   return true;
 }
 
+// The spin probe is back where it began: every register as it was then?
+bool SameRegisters(const Hart& hart) {
+  return std::equal(hart.spin_snapshot.begin() + 1, hart.spin_snapshot.end(), hart.x.begin() + 1);
+}
+
 void DropReservation(Hart& hart) {
   if (!hart.reservation.has_value()) return;
   hart.reservation.reset();
@@ -193,7 +199,7 @@ bool StoreConditional(Hart& hart, const DecodedInsn& insn, uint64_t count, Fault
 
 }  // namespace
 
-template <class Policy>
+template <class Policy, bool kSpinProbe>
 BlockExit ExecuteBlocks(Hart& hart, const Policy& policy, Block& first, const DecodedInsn* first_insns, uint64_t limit) {
   static const void* const kHandlers[] = {
 #define RRKIT_EMU_OP_LABEL(name) &&op_##name,
@@ -455,6 +461,15 @@ chain: {
     next = &hart.blocks.Get(next_pc, ram);
     *successor = next;
   }
+  if constexpr (kSpinProbe) {
+    if (!next->reads_only) return BlockExit::kContinue;  // it writes: no spin to see here
+    if (next_pc == hart.spin_head) {
+      // Round once, storing nothing: if every register is as it was, the next round loads
+      // the same and does the same, until another hart changes memory.
+      if (SameRegisters(hart)) return BlockExit::kPause;
+      std::copy(hart.x.begin(), hart.x.begin() + 32, hart.spin_snapshot.begin());
+    }
+  }
   if (limit - hart.instret < next->length) return BlockExit::kContinue;
   block = next;
   block_pc = next_pc;
@@ -493,8 +508,11 @@ trap: {
 #undef CHECK_ATOMIC
 }
 
-template BlockExit ExecuteBlocks<NoAccessCheck>(Hart&, const NoAccessCheck&, Block&, const DecodedInsn*, uint64_t);
-template BlockExit ExecuteBlocks<CrewAccessCheck>(Hart&, const CrewAccessCheck&, Block&, const DecodedInsn*, uint64_t);
-template BlockExit ExecuteBlocks<GatePublish>(Hart&, const GatePublish&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<NoAccessCheck, false>(Hart&, const NoAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<CrewAccessCheck, false>(Hart&, const CrewAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<GatePublish, false>(Hart&, const GatePublish&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<NoAccessCheck, true>(Hart&, const NoAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<CrewAccessCheck, true>(Hart&, const CrewAccessCheck&, Block&, const DecodedInsn*, uint64_t);
+template BlockExit ExecuteBlocks<GatePublish, true>(Hart&, const GatePublish&, Block&, const DecodedInsn*, uint64_t);
 
 }  // namespace rrkit::emu

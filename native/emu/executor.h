@@ -13,7 +13,8 @@ namespace rrkit::emu {
 enum class BlockExit {
   kContinue,  // pc and instret updated (a trap may have been taken)
   kWfi,       // a wfi retired: the hart should sleep until an interrupt is pending
-  kPause,     // a pause (spin-wait hint) retired: the hart may let others run first
+  kPause,     // a pause (spin-wait hint) retired, or the spin probe saw the hart spin: it
+              // may let others run first
   kFatal,     // an exception the guest cannot handle: hart.fatal_error() says which
   // The policy refused an access (SMP record: a CREW ownership fault). pc and instret are
   // those of the refused instruction, which has had no effect; acquire, then run it again.
@@ -28,7 +29,14 @@ enum class BlockExit {
 // Updates hart.pc and hart.instret exactly, also when an instruction traps; never runs
 // past `limit`.
 // `policy` checks accesses and acts at block boundaries (access_policy.h).
-template <class Policy>
+//
+// kSpinProbe: the run loop samples now and then whether the hart spins: it notes the
+// registers at a block that only reads (Hart::spin_head, spin_snapshot) and runs this
+// variant for a few hundred instructions. If the hart comes back to that block through
+// blocks that only read, with every register as it was, each round does the same again
+// until another hart changes memory: it returns kPause, as for a spin-wait hint. It stops
+// probing (kContinue) at the first block that writes. Detection changes only timing.
+template <class Policy, bool kSpinProbe = false>
 BlockExit ExecuteBlocks(Hart& hart, const Policy& policy, Block& block, const DecodedInsn* insns, uint64_t limit);
 
 }  // namespace rrkit::emu

@@ -98,11 +98,11 @@ bool Hart::WriteCsr(uint32_t csr, uint64_t value, uint64_t count) {
   switch (csr) {
     case kMstatus:
       mstatus = (value & (kMstatusMie | kMstatusMpie)) | kMstatusMpp;
-      RaiseAttention(kAttentionInterrupt);
+      NoteAttention(kAttentionInterrupt);
       return true;
     case kMie:
       mie = value & kInterruptMask;
-      RaiseAttention(kAttentionInterrupt);
+      NoteAttention(kAttentionInterrupt);
       return true;
     // mtvec modes 0 (direct) and 1 (vectored); reserved modes read back as direct.
     case kMtvec: mtvec = (value & ~uint64_t{3}) | ((value & 3) == 1 ? 1 : 0); return true;
@@ -152,7 +152,12 @@ void Hart::Mret() {
   const bool mpie = (mstatus & kMstatusMpie) != 0;
   mstatus = (mstatus & ~kMstatusMie) | (mpie ? kMstatusMie : 0) | kMstatusMpie | kMstatusMpp;
   pc = mepc;
-  RaiseAttention(kAttentionInterrupt);
+  NoteAttention(kAttentionInterrupt);
+}
+
+void Hart::RaiseAttention(uint32_t bits) {
+  attention.fetch_or(bits, std::memory_order_release);
+  machine_.HartAttention(id_);
 }
 
 bool Hart::TakeException(Exception cause, uint64_t tval, uint32_t raw_instruction) {

@@ -11,7 +11,6 @@
 
 #include "emu/block_cache.h"
 #include "emu/decoder.h"
-#include "emu/futex.h"
 #include "replay/world.h"
 
 namespace rrkit::emu {
@@ -55,6 +54,8 @@ enum Attention : uint32_t {
   kAttentionCrew = 1u << 4,       // SMP record: another hart waits for a page this one holds
   kAttentionPublish = 1u << 5,    // publish the retired count for progress reports
   kAttentionSample = 1u << 6,     // log a host-time sample (record --wall-samples)
+  kAttentionSerial = 1u << 7,     // SMP record: stop to join a serialized group
+  kAttentionGate = 1u << 8,       // SMP replay: another hart now waits for this one's count
 };
 
 // Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and
@@ -84,6 +85,9 @@ class alignas(64) Hart {
 
   std::atomic<uint32_t> attention{0};
   BlockCache blocks;
+  // The spin probe (executor.h): where it began, and the registers there.
+  uint64_t spin_head = 0;
+  std::array<uint64_t, 32> spin_snapshot{};
 
   // LR reservation (see GuestRam for how stores break it).
   struct Reservation {
@@ -96,10 +100,10 @@ class alignas(64) Hart {
 
   replay::Landmark LandmarkAt(uint64_t count) const { return {id_, count}; }
 
-  void RaiseAttention(uint32_t bits) {
-    attention.fetch_or(bits, std::memory_order_release);
-    FutexWakeAll(attention);
-  }
+  // From another thread: sets `bits` and runs the hart if it waits (Machine::HartAttention).
+  void RaiseAttention(uint32_t bits);
+  // From the hart's own thread.
+  void NoteAttention(uint32_t bits) { attention.fetch_or(bits, std::memory_order_relaxed); }
 
   // Executes a CSR instruction retiring at landmark `count`. False: illegal instruction.
   bool ExecuteCsr(const DecodedInsn& insn, uint64_t count);

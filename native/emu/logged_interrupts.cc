@@ -29,11 +29,11 @@ bool LoggedInterrupts::SleepsAfterWfi(HartRun& run) {
 // good after main): that is where its part of the log ends. (A target of kNever means the
 // log has been read to its end; the stop record, if any, would have given a final count.)
 InterruptSource::Asleep LoggedInterrupts::WhileAsleep(HartRun& run) {
-  if (run.target == replay::kNever && !world_.FinalLandmarks().has_value()) return Asleep::kLogEnded;
-  const bool more = run.target != replay::kNever;
+  if (run.logged_target == replay::kNever && !world_.FinalLandmarks().has_value()) return Asleep::kLogEnded;
+  const bool more = run.logged_target != replay::kNever;
   throw replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "wfi wake-up",
                            "an interrupt, a logged wake-up or the end of the run at this count",
-                           more ? "nothing logged for this hart before instruction " + std::to_string(run.target)
+                           more ? "nothing logged for this hart before instruction " + std::to_string(run.logged_target)
                                 : "nothing more logged for this hart"};
 }
 

@@ -1,6 +1,7 @@
 #include "emu/machine.h"
 
-#include <thread>
+#include <algorithm>
+#include <stdexcept>
 
 #include "emu/live_interrupts.h"
 #include "emu/logged_interrupts.h"
@@ -21,6 +22,11 @@ machine::CutSchedule CutScheduleFor(const MachineOptions& options, replay::World
   return machine::CutSchedule(options.harts, world);
 }
 
+uint32_t ThreadsFor(const MachineOptions& options) {
+  const uint32_t threads = options.threads != 0 ? options.threads : machine::VcpuScheduler::HostCores();
+  return std::max(1u, std::min(threads, std::max(1u, options.harts)));
+}
+
 }  // namespace
 
 Machine::Machine(const MachineOptions& options, replay::World& world, machine::ConsoleInput input, const BootImage& image)
@@ -31,7 +37,9 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
       stop_([this] { WakeAll(); }, "instruction"),
       cut_(options.harts),
       switch_cut_(options.harts),
-      cut_schedule_(CutScheduleFor(options, world)) {
+      cut_schedule_(CutScheduleFor(options, world)),
+      scheduler_(std::max(1u, options.harts), ThreadsFor(options)) {
+  if (options.slice_instructions == 0) throw std::invalid_argument("a slice must be at least one instruction");
   for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
 
   // Replay: the log's stop record comes as the harts read the log (FinalCountsKnown).
@@ -47,6 +55,12 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
     hart->x[10] = id;  // a0 = mhartid; a1 = 0: no device tree, the rrkit device instead
     auto run = std::make_unique<HartRun>(*hart);
     if (final_counts_.has_value()) run->final_count = (*final_counts_)[id];
+    // One hart has nobody to wait for: it never probes. Nor does a replay: it follows the
+    // logged counts whatever the harts spin on (with the probe on, a replayed serialized
+    // log whose holder spun through its quantum did not finish: not yet understood).
+    if (!options.spin_detection || options.harts == 1 || !world.DeliversLiveInterrupts()) {
+      run->spin_sample_at = replay::kNever;
+    }
     harts.push_back(hart.get());
     harts_.push_back(std::move(hart));
     runs_.push_back(std::move(run));
@@ -61,7 +75,13 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
   // SMP record: CREW from the start; a replay going live (then recording) starts it then.
   if (options.crew_granularity != 0 && options.harts > 1 && world_.DeliversLiveInterrupts()) StartCrew();
   if (options.follow_crew_edges && options.harts > 1) {
+    // The recorded edges and the serialized-mode records come as the log is read (the
+    // binding hands them to replay_gate() and turn_follower()).
     gate_ = std::make_unique<crew::ReplayGate>(options.harts, crew::ReplayGate::Options{options.crew_stall_timeout});
+    gate_->SetWakeHooks({[this](uint32_t v) { scheduler_.Wake(v, true); },
+                         [this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionGate); }});
+    follower_ = std::make_unique<crew::TurnFollower>(options.harts);
+    follower_->SetWake([this](uint32_t v) { scheduler_.Wake(v, true); });
   }
   if (options.host_time_sink) {
     // No wake-up: a sleeping hart logged its stall as it fell asleep and logs its wake-up.
@@ -74,16 +94,34 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
 Machine::~Machine() = default;
 
 void Machine::StartCrew() {
+  const MachineOptions& options = options_;
+  if (options.serializer.enter_transfers_per_million != 0) {
+    if (!options.serial_sink) throw std::invalid_argument("serialized mode needs somewhere to write its records");
+    serializer_ = std::make_unique<crew::Serializer>(
+        options.harts, options.serializer, options.serial_sink,
+        crew::SerializerHooks{[this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionSerial); },
+                              [this](uint32_t v) { scheduler_.Wake(v, true); }});
+  }
   // RAM, then one more page for the ordered devices (access_policy.h).
-  const uint64_t g = options_.crew_granularity;
-  crew_device_page_ = (options_.ram_bytes + g - 1) / g;
+  const uint64_t g = options.crew_granularity;
+  crew_device_page_ = (options.ram_bytes + g - 1) / g;
   std::vector<crew::VcpuHooks> hooks;
   for (const auto& hart : harts_) {
-    std::atomic<uint32_t>* attention = &hart->attention;
-    hooks.push_back({attention, kAttentionCrew, [attention] { FutexWakeAll(*attention); }});
+    const uint32_t v = hart->id();
+    hooks.push_back({.attention = &hart->attention,
+                     .attention_bit = kAttentionCrew,
+                     .wake = [this, v] { scheduler_.Wake(v); },
+                     .granted = [this, v] { scheduler_.Wake(v, true); }});
   }
-  crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g), std::move(hooks),
-                                       options_.crew_sink, options_.crew_hold_instructions);
+  // Transfers among a serialized group's members are implied by its turns: not logged.
+  crew::TransferSink sink = options.crew_sink;
+  if (serializer_) {
+    sink = [this, log = options.crew_sink](const crew::TransferEdge& e) {
+      if (serializer_->OnTransfer(e)) log(e);
+    };
+  }
+  crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
+                                       std::move(hooks), std::move(sink), options.crew_hold_instructions);
 }
 
 // --- the run ---------------------------------------------------------------------------
@@ -94,10 +132,25 @@ machine::RunResult Machine::RunUntilStopped() {
   // SIGINT/SIGTERM: stopped like a timeout (a recording's log sealed, incomplete).
   const machine::InterruptibleRun interruptible([this] { Stop(machine::Outcome::kInterrupted, "the run was interrupted"); });
   if (host_time_) host_time_->Start();
-  std::vector<std::thread> threads;
-  for (uint32_t i = 0; i < harts_.size(); ++i) threads.emplace_back([this, i] { HartThread(i); });
-  stop_.WaitForThreads(hart_count(), options_.timeout);
-  for (auto& thread : threads) thread.join();
+  scheduler_.Start({[this](uint32_t v) { return RunSlice(v); }, [this] { stop_.ThreadEnded(); }, [this] { AllBlocked(); }});
+  stop_.WaitForThreads(scheduler_.thread_count(), options_.timeout);
+  scheduler_.Join();
+  // A hart still waiting when the machine stopped (at a cut, for a page, asleep) never ran
+  // again, so EndHart did not sample its stop: its stall ends here, stopped where it waited
+  // (here, not in ~Machine: the log is sealed before the machine goes).
+  for (const auto& run : runs_) {
+    if (run->done) continue;
+    if (run->stall) {
+      run->stall->EndAs(replay::VcpuActivity::kStopped);
+    } else if (host_time_) {
+      try {
+        host_time_->Sample(run->hart.LandmarkAt(run->hart.instret), replay::VcpuActivity::kStopped);
+      } catch (const std::exception&) {
+        // The log failed; the run's outcome says so already.
+      }
+    }
+    run->stall.reset();
+  }
   if (host_time_) host_time_->Stop();
   interrupts_->Stop();
   board_.console().Flush();
@@ -154,15 +207,23 @@ uint64_t Machine::RetiredSoFar() {
 
 // --- replay, then live ----------------------------------------------------------------
 
-void Machine::JoinSwitch(HartRun& run) {
-  switch_cut_.Arrive([this] {
-    try {
-      GoLive();
-    } catch (const std::exception& e) {
-      Stop(machine::Outcome::kHostError, std::string("going live at the end of the log: ") + e.what());
-    }
-  });
+Machine::Step Machine::JoinSwitch(HartRun& run) {
+  std::vector<uint32_t> released;
+  const bool last = switch_cut_.TryArrive(
+      run.hart.id(),
+      [this] {
+        try {
+          GoLive();
+        } catch (const std::exception& e) {
+          Stop(machine::Outcome::kHostError, std::string("going live at the end of the log: ") + e.what());
+        }
+      },
+      run.cut_generation, released);
+  if (!last) return Wait(run, HartWait::kSwitch);
+  for (uint32_t v : released) scheduler_.Wake(v, true);
+  if (stopping()) return Step::kDone;
   UpdateTarget(run);
+  return Step::kContinue;
 }
 
 // Every hart is paused at its last landmark in the log: from here the machine runs as a
@@ -177,6 +238,7 @@ void Machine::GoLive() {
   interrupts_->Start();
   cut_schedule_.GoLive(options_.checkpoint_interval, harts_[0]->instret);
   gate_.reset();
+  follower_.reset();  // a log with serialized groups is refused before it gets here (binding.cc)
   if (options_.crew_granularity != 0 && harts_.size() > 1) StartCrew();
   for (auto& run : runs_) {
     run->next_interrupt.reset();
@@ -194,20 +256,27 @@ void Machine::StartCut() {
     if (hart->id() != 0) hart->RaiseAttention(kAttentionPause);
 }
 
-// SMP record: while a hart blocks at the cut, CREW takes its pages without its help.
-void Machine::JoinCut(HartRun& run) {
-  const machine::HostTimeSamples::Stall stall(host_time_.get(), run.hart.LandmarkAt(run.hart.instret), replay::VcpuActivity::kCut);
-  const ParkedIfCrew parked(crew_.get(), run.hart);  // before the cut's lock: CREW's lock is never held around it
-  cut_.Arrive([this] {
-    // The last to arrive: every hart is paused at an instruction boundary.
-    try {
-      world_.CheckpointTaken(CaptureState());
-    } catch (const replay::Divergence& d) {
-      Diverged(d);
-    }
-    cut_schedule_.Completed();
-  });
+// The hart waits at the cut off its thread (SMP record: parked, so that CREW takes its
+// pages without its help) until the last hart arrives, which takes the checkpoint.
+Machine::Step Machine::JoinCut(HartRun& run) {
+  ParkCrew(run);  // before the cut's lock: CREW's lock is never held around it
+  std::vector<uint32_t> released;
+  const bool last = cut_.TryArrive(
+      run.hart.id(),
+      [this] {
+        // The last to arrive: every hart is paused at an instruction boundary.
+        try {
+          world_.CheckpointTaken(CaptureState());
+        } catch (const replay::Divergence& d) {
+          Diverged(d);
+        }
+        cut_schedule_.Completed();
+      },
+      run.cut_generation, released);
+  if (!last) return Wait(run, HartWait::kCut);
+  for (uint32_t v : released) scheduler_.Wake(v, true);
   UpdateTarget(run);
+  return Step::kContinue;
 }
 
 replay::Checkpoint Machine::CaptureState() {
@@ -231,6 +300,7 @@ void Machine::WakeAll() {
   if (gate_) gate_->Cancel();  // ... and so do harts waiting at their gates
   for (const auto& hart : harts_) hart->RaiseAttention(kAttentionStop);
   cut_.Cancel();
+  scheduler_.Stop();  // the pool ends after the slices running now
 }
 
 // --- board events ------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-// The emu machine: RAM, the board, and 1..kMaxHarts harts, each on its own host thread.
+// The emu machine: RAM, the board, and 1..kMaxHarts harts, run M:N by a pool of host
+// threads no larger than the host's cores (machine/vcpu_scheduler.h).
 //
 // The machine composes what crosses harts: the stop protocol and consistent cuts
 // (native/machine/, shared with other engines), where interrupts come from (an
-// InterruptSource: live or logged), SMP ordering (CREW when recording several harts, the
-// replay gate when replaying them), and the World through which every value from outside
-// passes. machine.cc builds and runs it; run_loop.cc is what each hart's thread does.
+// InterruptSource: live or logged), SMP ordering (CREW and the serializer when recording
+// several harts, the replay gate and the turn follower when replaying them), and the World
+// through which every value from outside passes. machine.cc builds and runs it;
+// run_loop.cc is what a hart does with a thread.
 #pragma once
 
 #include <chrono>
@@ -17,7 +19,10 @@
 
 #include "crew/crew.h"
 #include "crew/replay_gate.h"
+#include "crew/serial_records.h"
+#include "crew/serializer.h"
 #include "crew/transfer_edge.h"
+#include "crew/turn_follower.h"
 #include "emu/board.h"
 #include "emu/boot_image.h"
 #include "emu/executor.h"
@@ -31,6 +36,7 @@
 #include "machine/host_time_samples.h"
 #include "machine/run_result.h"
 #include "machine/stop_protocol.h"
+#include "machine/vcpu_scheduler.h"
 #include "replay/world.h"
 
 namespace rrkit::emu {
@@ -53,10 +59,22 @@ struct MachineOptions {
   // serving requests for it (Crew's hold); 0 serves them at its next block boundary. The
   // record session sets it (default: CREW_DEFAULT_HOLD in src/smp/crew-options.ts).
   uint64_t crew_hold_instructions = 0;
-  // SMP replay: each hart waits at the recorded transfer edges, which whoever reads the
-  // log hands to replay_gate() as it reads them.
+  // SMP replay: each hart waits at the recorded transfer edges, and follows the recorded
+  // serialized-mode turns, which whoever reads the log hands to replay_gate() and
+  // turn_follower() as it reads them.
   bool follow_crew_edges = false;
   std::chrono::milliseconds crew_stall_timeout{3000};
+  // SMP record: serialized mode (crew/serializer.h), its records handed to `serial_sink`
+  // (under the serializer's lock: it must be quick). Off when the entry rate is 0.
+  crew::SerializerOptions serializer;
+  crew::SerialSink serial_sink;
+  // M:N: host threads that run the harts (0: the host's cores), and the instructions a hart
+  // runs before it gives its thread to another that waits for one.
+  uint32_t threads = 0;
+  uint64_t slice_instructions = 100'000;
+  // Busy-wait detection without the hint (executor.h, the spin probe): timing only, so a
+  // log recorded with it replays exactly without it and the other way round.
+  bool spin_detection = true;
   // Record with wall-clock samples: each taken by `host_time_sink`, one per hart every
   // `host_time_period` while it runs and at both ends of its stalls (machine/host_time_samples.h).
   machine::HostTimeSamples::Sink host_time_sink;
@@ -70,7 +88,7 @@ class Machine final : private BoardEvents {
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
-  // Runs every hart on its own thread until the machine stops; returns how it ended and
+  // Runs the harts on the thread pool until the machine stops; returns how it ended and
   // its final state. Call once.
   machine::RunResult RunUntilStopped();
 
@@ -86,9 +104,13 @@ class Machine final : private BoardEvents {
   uint32_t hart_count() const { return static_cast<uint32_t>(harts_.size()); }
   // A store hit a code line: every hart drops its decoded blocks at its next block boundary.
   void CodeModified();
+  // Another thread raised `hart`'s attention: run it if it waits (Hart::RaiseAttention).
+  void HartAttention(uint32_t hart) { scheduler_.Wake(hart); }
 
   // SMP replay with follow_crew_edges: where the recorded edges go. Null otherwise.
   crew::ReplayGate* replay_gate() { return gate_.get(); }
+  // ... and where the recorded mode and turn switches go (serialized mode). Null otherwise.
+  crew::TurnFollower* turn_follower() { return follower_.get(); }
 
  private:
   // BoardEvents
@@ -96,44 +118,41 @@ class Machine final : private BoardEvents {
   void TimerCompareChanged(uint32_t hart) override;
   void ExitRequested(replay::Landmark at, int code) override;
 
-  // --- one hart's thread (run_loop.cc) ----------------------------------------------------
-  void HartThread(uint32_t index);
-  void RunLoop(HartRun& run);
-  bool HandleAttention(HartRun& run, uint32_t bits);
-  bool ReachTarget(HartRun& run);
+  // --- a hart on a pool thread (run_loop.cc) ---------------------------------------------
+  // What a step of the run loop leads to: go on, or end the slice (machine/vcpu_scheduler.h).
+  enum class Step { kContinue, kYield, kBlocked, kDone };
+  machine::VcpuScheduler::SliceEnd RunSlice(uint32_t index);
+  Step Slice(HartRun& run);
+  Step Resumed(HartRun& run);
+  Step HandleAttention(HartRun& run, uint32_t bits);
+  Step ReachTarget(HartRun& run);
   void UpdateTarget(HartRun& run);
+  Step FinishHart(HartRun& run);
+  Step FollowTurns(HartRun& run, bool before_executing);
+  Step Sleep(HartRun& run);
+  Step SpinWait(HartRun& run);
+  Step Wait(HartRun& run, HartWait why, crew::ParkReason reason = crew::ParkReason::kBlocked);
+  Step ResumedWait(HartRun& run);
+  void ParkCrew(HartRun& run, crew::ParkReason reason = crew::ParkReason::kBlocked);
+  void UnparkCrew(HartRun& run);
   // Replay: what the log has said so far about this hart's next stops.
   void RefreshFromLog(HartRun& run);
   // Whether every hart's final count is known: stop_at, or the replayed log's stop record.
   bool FinalCountsKnown();
-  void FinishHart(HartRun& run);
-  void Sleep(HartRun& run);
-  void SpinWait(HartRun& run);
   void PollCrew(HartRun& run);
-  void ExecuteOneBlock(HartRun& run);
-  BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns);
-
-  // SMP record: while a hart blocks (wfi, a cut), CREW takes its pages without its help.
-  class ParkedIfCrew {
-   public:
-    ParkedIfCrew(crew::Crew* crew, const Hart& hart) : crew_(crew), vcpu_(hart.id()) {
-      if (crew_ != nullptr) crew_->Park(vcpu_, hart.instret);
-    }
-    ~ParkedIfCrew() {
-      if (crew_ != nullptr) crew_->Unpark(vcpu_);
-    }
-    ParkedIfCrew(const ParkedIfCrew&) = delete;
-    ParkedIfCrew& operator=(const ParkedIfCrew&) = delete;
-
-   private:
-    crew::Crew* crew_;
-    uint32_t vcpu_;
-  };
+  Step ExecuteOneBlock(HartRun& run);
+  Step OwnershipFault(HartRun& run);
+  template <bool kSpinProbe>
+  BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns, uint64_t limit);
+  void EndHart(HartRun& run);
+  uint64_t CutsFor(const HartRun& run, uint64_t count);
+  // Every hart waits and nothing inside the machine can wake one (scheduler's all_blocked).
+  void AllBlocked();
 
   // --- replay, then live (machine.cc) ----------------------------------------------------
   // The hart is at its last landmark in the log (World::SwitchLandmarks); the last hart to
   // arrive turns the machine live, while every hart is paused there.
-  void JoinSwitch(HartRun& run);
+  Step JoinSwitch(HartRun& run);
   void GoLive();
   // SMP record: CREW page ownership (at construction, or when a replay goes live).
   void StartCrew();
@@ -141,7 +160,7 @@ class Machine final : private BoardEvents {
   // --- consistent cuts (machine.cc) -------------------------------------------------------
   // Hart 0 decided (record/live): ask every other hart to pause at its next boundary.
   void StartCut();
-  void JoinCut(HartRun& run);
+  Step JoinCut(HartRun& run);
   replay::Checkpoint CaptureState();
 
   // --- stop (machine.cc) ------------------------------------------------------------------
@@ -156,10 +175,13 @@ class Machine final : private BoardEvents {
   GuestRam ram_;
   Board board_;
 
-  // SMP ordering: CREW when recording several harts, the replay gate when replaying them.
+  // SMP ordering: CREW and the serializer when recording several harts, the replay gate
+  // and the turn follower when replaying them.
+  std::unique_ptr<crew::Serializer> serializer_;
   std::unique_ptr<crew::Crew> crew_;
   uint64_t crew_device_page_ = 0;
   std::unique_ptr<crew::ReplayGate> gate_;
+  std::unique_ptr<crew::TurnFollower> follower_;
 
   std::vector<std::unique_ptr<Hart>> harts_;
   std::vector<std::unique_ptr<HartRun>> runs_;
@@ -173,6 +195,7 @@ class Machine final : private BoardEvents {
   std::mutex switch_mutex_;
   std::optional<std::vector<uint64_t>> switch_at_;
   machine::CutSchedule cut_schedule_;
+  machine::VcpuScheduler scheduler_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;
   // Record --wall-samples only (null otherwise); its ticker raises the harts' attention.

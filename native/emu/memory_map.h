@@ -8,7 +8,7 @@ namespace rrkit::emu {
 
 // The most harts a machine has. src/engines/emu.ts checks against it (the addon exports
 // it as emuMaxHarts); the guest runtime parks harts beyond it (RRKIT_MAX_HARTS).
-inline constexpr uint32_t kMaxHarts = 8;
+inline constexpr uint32_t kMaxHarts = 64;
 
 inline constexpr uint64_t kRamBase = 0x8000'0000;
 

@@ -48,6 +48,7 @@ const crew::ReplayGate::Options kReplayGateOptions{std::chrono::milliseconds(300
 struct RunProgress {
   uint64_t exits;
   double seconds;
+  bool live;  // replay then live: gone live
 };
 
 struct ProgressRequest {
@@ -115,6 +116,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
     Napi::Object sample = Napi::Object::New(env);
     sample.Set("landmarks", Napi::BigInt::New(env, samples[count - 1].exits));
     sample.Set("seconds", samples[count - 1].seconds);
+    sample.Set("live", samples[count - 1].live);
     on_progress_.Call({sample});
   }
 
@@ -130,7 +132,8 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
       std::unique_lock lock(mutex);
       while (!ended_cv.wait_for(lock, progress_interval_, [&] { return ended; })) {
         const RunProgress sample{machine.ExitsSoFar(),
-                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                                 parts_->session->is_live()};
         progress.Send(&sample, 1);
       }
     });
@@ -162,10 +165,12 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 };
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// configJson, deflateLevel?, wallSampleUs?, ... } (crewHold is emu's) or { mode: 'replay',
-// path, followMs } (chunks streamed as the replay reaches them; src/engines/kvm.ts refuses
-// thenRun; SMP reads the whole log before it starts: docs/kvm-smp.md). Recording with
-// wall-clock samples also sets options.host_time_*.
+// configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs?, ... } (crewHold is emu's) or
+// { mode: 'replay', path, followMs, streamFd?, thenRun } (chunks streamed as the replay reaches
+// them, from the file or, with streamFd, a pipe; SMP reads the whole log before it starts:
+// docs/kvm-smp.md; thenRun: null, or { path, maxQueuedLogBytes? } to go on live at the end of
+// the log, one vCPU only, recording into `path` unless it is empty). Recording with wall-clock
+// samples also sets options.host_time_*.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -173,10 +178,22 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   const std::string path = session.Get("path").As<Napi::String>();
   if (mode == "replay") {
     const Napi::Value follow = session.Get("followMs");
+    const Napi::Value stream_fd = session.Get("streamFd");
+    auto reader = OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1,
+                          stream_fd.IsNumber() ? static_cast<int>(NumberIn(stream_fd, "session.streamFd", 0, INT32_MAX)) : -1);
     replay::ReplayingWorld::Options replaying;
     replaying.replays_dma_writes = true;  // the board's disk
     replaying.landmarks_count_instructions = false;  // exits
-    return replay::Session::Replay(OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1), replaying);
+    const Napi::Value then_run = session.Get("thenRun");
+    if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader), replaying);
+    if (!then_run.IsObject() || !then_run.As<Napi::Object>().Get("path").IsString())
+      throw std::invalid_argument("session.thenRun must be null or { path: string }");
+    // SMP replay reads the whole log before it starts and follows CREW's recorded transfers;
+    // going live would need every vCPU's page rights handed from that replay to recording's
+    // protection at one cut (docs/kvm-smp.md).
+    if (options.vcpus > 1) throw std::invalid_argument("--then-run: the kvm engine goes live at the end of a log on one vCPU only");
+    return replay::Session::ReplayThenLive(std::move(reader), replaying, then_run.As<Napi::Object>().Get("path").As<Napi::String>(),
+                                           LogWriterOptionsFrom(then_run.As<Napi::Object>()));
   }
   if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
@@ -291,8 +308,12 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
     options.ram_bytes = static_cast<uint64_t>(NumberIn(info[3], "ramBytes", 2 << 20, 4096.0 * (1 << 20)));
     options.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberIn(info[4], "timeoutMs", 0, 1e15)));
     options.checkpoint_interval = ToU64(info[5], "checkpointInterval");
-    if (!info[7].IsBoolean()) throw std::invalid_argument("capture must be a boolean");
-    options.console = info[7].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture : machine::ConsoleOutput::Mode::kStdout;
+    // capture: true, false, or "tagged" (a replica's engine: framed output carrying log positions)
+    const bool tagged = info[7].IsString() && info[7].As<Napi::String>().Utf8Value() == "tagged";
+    if (!tagged && !info[7].IsBoolean()) throw std::invalid_argument("capture must be a boolean or 'tagged'");
+    options.console = tagged                                ? machine::ConsoleOutput::Mode::kTagged
+                      : info[7].As<Napi::Boolean>().Value() ? machine::ConsoleOutput::Mode::kCapture
+                                                            : machine::ConsoleOutput::Mode::kStdout;
     if (!info[8].IsNull() && !info[8].IsUndefined() && !info[8].IsObject()) throw std::invalid_argument("session must be an object or null");
     if (!info[9].IsNull() && !info[9].IsUndefined() && !info[9].IsObject()) throw std::invalid_argument("progress must be an object or null");
     if (!info[10].IsNull() && !info[10].IsUndefined() && !info[10].IsObject()) throw std::invalid_argument("disk must be an object or null");
@@ -312,6 +333,11 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
     const OrderingFactory ordering = OrderingFor(*parts->session, options);
     parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[6]), elf,
                                                parts->disk.get(), ordering);
+    // Tagged console: each flush carries the log's record count once the open chunk is sealed
+    // (the recording's log, or the next log of a replay going live); 0 with no log written.
+    if (tagged) {
+      if (replay::LogWriter* writer = parts->session->writer()) parts->machine->console().SetTag([writer] { return writer->SealAndCount(); });
+    }
     auto* worker = new RunWorker(env, std::move(parts), ProgressOf(info[9]));
     Napi::Promise promise = worker->Promise();
     worker->Queue();

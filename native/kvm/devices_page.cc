@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <stdexcept>
@@ -41,8 +42,11 @@ std::optional<uint64_t> DevicesPage::Read(uint64_t offset, replay::Landmark at) 
       });
       return logged == 0 ? ~uint64_t{0} : (logged - 1) & 0xff;
     }
-    case R::kClockNs:
-      return p_.world.Input(at, replay::InputKind::kClock, [this] { return p_.clock.NowNs(); });
+    case R::kClockNs: {
+      const uint64_t ns = p_.world.Input(at, replay::InputKind::kClock, [this] { return p_.clock.NowNs(); });
+      latest_clock_ns_ = std::max(latest_clock_ns_, ns);
+      return ns;
+    }
     case R::kEntropy:
       return p_.world.Input(at, replay::InputKind::kEntropy, [] { return HostEntropy(); });
     case R::kHarts:

@@ -72,6 +72,9 @@ class DevicesPage final : public DeviceBus {
   bool Write(uint64_t offset, uint64_t value, replay::Landmark at) override;
   std::optional<int> exit_code() const override { return exit_code_; }
   HartRequest TakeHartRequest() override { return std::exchange(hart_request_, HartRequest::kNone); }
+  // The latest clock value the guest read (logged or live): where a replay going live
+  // continues the clock from (HostClock::ContinueFrom).
+  uint64_t latest_clock_ns() const { return latest_clock_ns_; }
 
   // The console-receive value as logged: 0 when no byte waits, else the byte + 1 (so the
   // common "nothing" costs one byte in the log, not ten).
@@ -81,6 +84,7 @@ class DevicesPage final : public DeviceBus {
   Parts p_;
   std::optional<int> exit_code_;
   HartRequest hart_request_ = HartRequest::kNone;
+  uint64_t latest_clock_ns_ = 0;
 };
 
 }  // namespace rrkit::kvm

@@ -8,7 +8,6 @@
 
 #include "kvm/board.h"
 #include "kvm/long_mode.h"
-#include "machine/segment_overlap.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -70,24 +69,7 @@ ElfImage LoadX86Elf(std::span<const uint8_t> file, const std::string& name, uint
                           " is the VMM's; --ram sets the end)";
   ElfImage image;
   image.entry = header.e_entry;
-  std::vector<machine::SegmentExtent> extents;
-  for (uint16_t i = 0; i < header.e_phnum; ++i) {
-    const auto ph = ReadAt<Elf64_Phdr>(file, header.e_phoff + i * sizeof(Elf64_Phdr));
-    if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
-    if (ph.p_filesz > ph.p_memsz) throw fail("segment " + std::to_string(i) + " has filesz > memsz");
-    if (!Inside(file, ph.p_offset, ph.p_filesz)) throw fail("segment " + std::to_string(i) + " lies outside the file");
-    if (ph.p_paddr < kImageBase || ph.p_paddr >= ram_bytes || ph.p_memsz > ram_bytes - ph.p_paddr)
-      throw fail("segment " + std::to_string(i) + " at " + Hex(ph.p_paddr) + ".." + Hex(ph.p_paddr + ph.p_memsz) +
-                 " is outside " + ram);
-    extents.push_back({i, ph.p_paddr, ph.p_paddr + ph.p_memsz});
-    ElfImage::Segment segment;
-    segment.address = ph.p_paddr;
-    segment.bytes.assign(file.begin() + static_cast<ptrdiff_t>(ph.p_offset),
-                         file.begin() + static_cast<ptrdiff_t>(ph.p_offset + ph.p_filesz));
-    image.segments.push_back(std::move(segment));
-  }
-  if (image.segments.empty()) throw fail("no loadable segments");
-  machine::RefuseOverlappingSegments(std::move(extents), name);
+  image.segments = elf::LoadableSegments(file, header, {kImageBase, ram_bytes, ram}, name);
   if (image.entry < kImageBase || image.entry >= ram_bytes) throw fail("entry point " + Hex(image.entry) + " is outside " + ram);
 
   const auto stack = FindSymbol(file, header, "__boot_stack_top");

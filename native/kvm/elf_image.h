@@ -10,20 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "machine/image_error.h"
+#include "elf/loadable_segments.h"
 
 namespace rrkit::kvm {
 
-class ElfError : public machine::ImageError {
- public:
-  using machine::ImageError::ImageError;
-};
+using ElfError = elf::ElfError;
 
 struct ElfImage {
-  struct Segment {
-    uint64_t address = 0;
-    std::vector<uint8_t> bytes;  // the file bytes; the rest of the segment is zero
-  };
+  using Segment = elf::Segment;
   uint64_t entry = 0;
   uint64_t boot_stack_top = 0;
   uint64_t image_end = 0;

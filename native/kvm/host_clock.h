@@ -18,6 +18,14 @@ class HostClock {
   }
   uint64_t NowNs() const { return NanosecondsAt(Now()); }
 
+  // Going live after a replay (replay --then-run): the guest has seen the recording's clock,
+  // up to `latest_ns`; a replay that ran faster than the recording must not show it time
+  // going back, so the clock goes on from there when host time since the start is behind.
+  void ContinueFrom(uint64_t latest_ns) {
+    const uint64_t now = NowNs();
+    if (now < latest_ns) start_ -= std::chrono::nanoseconds(latest_ns - now);
+  }
+
  private:
   Clock::time_point start_;
 };

@@ -152,6 +152,27 @@ void Machine::RefreshFromLog(Hart& hart) {
   hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
   if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
   if (!final_) final_ = world_.FinalLandmarks();
+  if (!switch_at_) switch_at_ = world_.SwitchLandmarks();
+}
+
+// Every record at the log's last landmark was consumed while handling that exit, so the
+// state at the next exit is the recording's as far as the log can say: from there the
+// machine runs as a recording does (the next log, if any, has the replayed records before
+// this exit's). The guest's clock goes on from the last value it read; a disk read the
+// guest started in the replayed part, and the log did not complete, is read now.
+void Machine::GoLive(Hart& hart) {
+  world_.GoLive();
+  live_ = true;
+  clock_.ContinueFrom(hart.devices->latest_clock_ns());
+  if (disk_image_ != nullptr) disk_reader_ = std::make_unique<DiskReader>(*disk_image_);
+  if (const std::optional<DiskRequest>& request = disk_.in_flight()) {
+    if (!disk_reader_) {
+      throw std::runtime_error("a disk read was in flight at the end of the log and there is no disk image to finish it live from");
+    }
+    disk_reader_->Start(request->disk_offset(), request->bytes());
+  }
+  hart.next_interrupt.reset();
+  next_checkpoint_ = options_.checkpoint_interval == 0 ? 0 : hart.landmarks + options_.checkpoint_interval;
 }
 
 Machine::~Machine() = default;
@@ -296,7 +317,14 @@ void Machine::HartThread(Hart& hart) {
 bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
   ++hart.landmarks;
   hart.published.store(hart.landmarks, std::memory_order_relaxed);
-  if (!live_ && !smp()) RefreshFromLog(hart);
+  if (!live_ && !smp()) {
+    RefreshFromLog(hart);
+    // Past the log's end; or at its last landmark, the guest writing the exit register, when
+    // the stop record never reached the log: the live world records the stop.
+    if (switch_at_ && (hart.landmarks > (*switch_at_)[hart.id] || (exit_write && hart.landmarks == (*switch_at_)[hart.id]))) {
+      GoLive(hart);
+    }
+  }
   if (final_) {
     const uint64_t end = (*final_)[hart.id];
     if (world_.FinalLandmarksEndAnIncompleteLog()) {
@@ -570,10 +598,11 @@ void Machine::DeliverInterrupt(Hart& hart, replay::Landmark at) {
 void Machine::WaitInHalt(Hart& hart, replay::Landmark at) {
   if (hart.vcpu->run().if_flag == 0) Fault(hart, "the guest halted with interrupts disabled at exit " + std::to_string(hart.landmarks));
   if (!live_) {
-    if (!hart.next_interrupt || hart.next_interrupt->count != at.count) {
-      throw replay::Divergence{at, "halt", "an interrupt logged at this exit", "none: the guest would sleep forever"};
-    }
-    return;
+    if (hart.next_interrupt && hart.next_interrupt->count == at.count) return;
+    // Replay then live, the log ending in this halt: what wakes the guest comes from the world.
+    const bool log_ends_here = switch_at_ && at.count >= (*switch_at_)[hart.id];
+    if (!log_ends_here) throw replay::Divergence{at, "halt", "an interrupt logged at this exit", "none: the guest would sleep forever"};
+    GoLive(hart);
   }
   const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSleep);
   for (;;) {

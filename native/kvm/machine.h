@@ -114,6 +114,9 @@ class Machine {
   // Landmarks taken so far over all vCPUs (for progress reports from another thread).
   uint64_t ExitsSoFar() const;
 
+  // The console (a replica's engine tags its output with log positions: SetTag).
+  machine::ConsoleOutput& console() { return console_out_; }
+
  private:
   struct Hart;
   // Unwinds a vCPU's run loop: it stops for good at its current landmark.
@@ -134,6 +137,9 @@ class Machine {
 
   // Replay on one vCPU: at each landmark, reads the log on when the run has reached what was read.
   void RefreshFromLog(Hart& hart);
+  // Replay then live, one vCPU: the vCPU has reached the first exit past the end of the log
+  // (World::SwitchLandmarks); from this exit on, the devices read the world.
+  void GoLive(Hart& hart);
   // At the exit with landmark `at`, before the exit's own access is handled.
   void TakeCheckpointIfDue(Hart& hart, replay::Landmark at);
   void CompleteDiskIfDue(Hart& hart, replay::Landmark at);
@@ -151,7 +157,9 @@ class Machine {
 
   MachineOptions options_;
   replay::World& world_;
-  const bool live_;  // the world delivers live interrupts (plain run, recording)
+  // The world delivers live interrupts (plain run, recording; a replay once it went live,
+  // on its vCPU's thread: one vCPU only).
+  bool live_;
   HostClock clock_;
   std::shared_ptr<MemoryFile> memory_file_;
   GuestMemory memory_;  // the VMM's own view of RAM (vCPU 0's VM maps it too)
@@ -169,6 +177,7 @@ class Machine {
   uint64_t next_checkpoint_ = 0;                // landmark of vCPU 0's next checkpoint; 0 = none (one vCPU)
   std::optional<std::vector<uint64_t>> final_;  // replay: where each vCPU stopped in the recording
   std::optional<replay::Landmark> final_exit_;  // replay: who wrote the exit register, where
+  std::optional<std::vector<uint64_t>> switch_at_;  // replay then live: where the log ends
   RunResult result_;
   std::mutex result_mutex_;
   // Record --wall-samples only (null otherwise), and the vCPU's entries into the guest.

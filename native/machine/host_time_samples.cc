@@ -1,5 +1,7 @@
 #include "machine/host_time_samples.h"
 
+#include <utility>
+
 namespace rrkit::machine {
 
 HostTimeSamples::HostTimeSamples(Sink sink, std::chrono::microseconds period, std::function<void()> tick)
@@ -60,15 +62,16 @@ void HostTimeSamples::GuestEntries::Exited(replay::Landmark at) {
   due_ = now + samples_->period_;
 }
 
-HostTimeSamples::Stall::~Stall() {
-  if (samples_ == nullptr) return;
+void HostTimeSamples::Stall::EndAs(replay::VcpuActivity next) {
+  HostTimeSamples* samples = std::exchange(samples_, nullptr);
+  if (samples == nullptr) return;
   const Clock::time_point ended = Clock::now();
-  if (ended - began_ < kMinStall) return;
+  const bool long_enough = ended - began_ >= kMinStall;
+  if (!long_enough && next == replay::VcpuActivity::kRunning) return;
   try {
-    samples_->sink_(replay::HostTimeRecord{at_, samples_->NanosAt(began_), activity_});
-    samples_->sink_(replay::HostTimeRecord{at_, samples_->NanosAt(ended), replay::VcpuActivity::kRunning});
+    if (long_enough) samples->sink_(replay::HostTimeRecord{at_, samples->NanosAt(began_), activity_});
+    samples->sink_(replay::HostTimeRecord{at_, samples->NanosAt(ended), next});
   } catch (...) {
-    // A destructor must not throw: a log that cannot take the sample fails at its next record.
   }
 }
 

@@ -66,9 +66,13 @@ class HostTimeSamples {
    public:
     Stall(HostTimeSamples* samples, replay::Landmark at, replay::VcpuActivity activity)
         : samples_(samples), at_(at), activity_(activity), began_(samples ? Clock::now() : Clock::time_point{}) {}
-    ~Stall();
+    ~Stall() { EndAs(replay::VcpuActivity::kRunning); }
     Stall(const Stall&) = delete;
     Stall& operator=(const Stall&) = delete;
+    // Ends the stall now, the vCPU going on as `next` (the destructor: running again). A
+    // stall shorter than kMinStall logs only a `next` that is not running (a stop, say).
+    // Never throws: a log that cannot take the sample fails at its next record.
+    void EndAs(replay::VcpuActivity next);
 
    private:
     HostTimeSamples* samples_;

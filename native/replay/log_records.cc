@@ -268,6 +268,33 @@ DiskReadRecord GetDiskRead(Readers& r, Vcpus& vcpus) {
   return out;
 }
 
+void Put(Streams& s, Vcpus& vcpus, const ModeSwitchRecord& r) {
+  PutLandmark(s.events, vcpus, r.at);
+  s.events.Varint(r.group);
+  s.events.U8(r.serialized ? 1 : 0);
+}
+ModeSwitchRecord GetModeSwitch(Readers& r, Vcpus& vcpus) {
+  ModeSwitchRecord out;
+  out.at = GetLandmark(r.events, vcpus);
+  out.group = r.events.Varint();
+  const size_t at = r.events.position();
+  const uint8_t mode = r.events.U8();
+  if (mode > 1) r.events.Fail(LogErrorCode::kBadRecord, at, "unknown mode " + std::to_string(mode));
+  out.serialized = mode == 1;
+  return out;
+}
+
+void Put(Streams& s, Vcpus& vcpus, const TurnSwitchRecord& r) {
+  PutLandmark(s.events, vcpus, r.at);
+  s.events.Varint(r.next);  // checked by Validate
+}
+TurnSwitchRecord GetTurnSwitch(Readers& r, Vcpus& vcpus) {
+  TurnSwitchRecord out;
+  out.at = GetLandmark(r.events, vcpus);
+  out.next = GetVcpu(r.events, vcpus.size());
+  return out;
+}
+
 void Put(Streams& s, Vcpus& vcpus, const HostTimeRecord& r) {
   PutLandmark(s.events, vcpus, r.at);
   s.events.U8(static_cast<uint8_t>(r.activity));  // checked by Validate
@@ -319,7 +346,8 @@ RecordKind KindOf(const Record& record) {
   static constexpr RecordKind kKinds[] = {RecordKind::kInput,        RecordKind::kRareOutcome, RecordKind::kInterrupt,
                                           RecordKind::kCheckpoint,   RecordKind::kCrewTransfer, RecordKind::kMachineStop,
                                           RecordKind::kDmaWrite,     RecordKind::kDelayedInterrupt, RecordKind::kDiskRead,
-                                          RecordKind::kHostTime,     RecordKind::kCrewFault};
+                                          RecordKind::kModeSwitch,   RecordKind::kTurnSwitch,  RecordKind::kHostTime,
+                                          RecordKind::kCrewFault};
   static_assert(std::size(kKinds) == std::variant_size_v<Record>);
   return kKinds[record.index()];
 }
@@ -353,6 +381,9 @@ void ChunkEncoder::Validate(const Record& record) const {
           }
           if constexpr (std::is_same_v<T, DmaWriteRecord>) {
             if (r.data.size() > kMaxChunkPayloadBytes / 2) throw std::invalid_argument("log record: DMA write larger than 2 MiB");
+          }
+          if constexpr (std::is_same_v<T, TurnSwitchRecord>) {
+            if (r.next >= vcpus_.size()) throw std::invalid_argument("log record: turn to vcpu " + std::to_string(r.next) + " out of range");
           }
           if constexpr (std::is_same_v<T, HostTimeRecord>) {
             const auto activity = static_cast<uint8_t>(r.activity);
@@ -421,6 +452,8 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kDelayedInterrupt: return GetDelayedInterrupt(r, vcpus_);
     case RecordKind::kDiskRead: return GetDiskRead(r, vcpus_);
     case RecordKind::kRepeatedInput: return GetRepeatedInput(r, vcpus_);
+    case RecordKind::kModeSwitch: return GetModeSwitch(r, vcpus_);
+    case RecordKind::kTurnSwitch: return GetTurnSwitch(r, vcpus_);
     case RecordKind::kHostTime: return GetHostTime(r, vcpus_);
     case RecordKind::kCrewFault: return GetCrewFault(r, vcpus_);
   }

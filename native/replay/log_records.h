@@ -34,6 +34,8 @@ enum class RecordKind : uint8_t {
   kDelayedInterrupt = 8,  // an interrupt, where it was taken, and how long after it fell due (kvm)
   kDiskRead = 9,      // a DMA from a disk the replay holds a copy of (--disk-shared): where, not the bytes
   kRepeatedInput = 10,  // an input shaped like its vCPU's previous one (decodes to InputRecord)
+  kModeSwitch = 11,   // serialized mode: a vCPU joins or leaves a group, where it stopped
+  kTurnSwitch = 12,   // serialized mode: a vCPU's turn ends at a count; who holds it next
   kHostTime = 13,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
   kCrewFault = 14,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
 };
@@ -87,6 +89,19 @@ struct DmaWriteRecord {
   uint64_t address = 0;  // guest-physical
   std::vector<uint8_t> data;
 };
+// Serialized mode (docs/crew.md): `at.vcpu`, stopped at `at.count`, joins group `group`
+// (serialized) or leaves it. A group's mode and turn switches are in the group's order.
+struct ModeSwitchRecord {
+  Landmark at;
+  uint64_t group = 0;
+  bool serialized = false;
+};
+// Serialized mode: `at.vcpu`'s turn ends at `at.count`; `next` holds the group's turn from
+// there (a group's first turn: next == at.vcpu, where it joined).
+struct TurnSwitchRecord {
+  Landmark at;
+  uint32_t next = 0;
+};
 
 // An interrupt taken at `at`, `delay_ns` after it fell due: kvm delivers interrupts only at
 // VM exits, and the log keeps how long each waited (for `rrkit log stats`; replay needs
@@ -125,8 +140,8 @@ struct CrewFaultRecord {
 };
 
 using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, CheckpointRecord, CrewTransferRecord,
-                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, HostTimeRecord,
-                            CrewFaultRecord>;
+                            MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, ModeSwitchRecord,
+                            TurnSwitchRecord, HostTimeRecord, CrewFaultRecord>;
 
 // The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
 RecordKind KindOf(const Record& record);

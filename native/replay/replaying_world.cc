@@ -52,6 +52,11 @@ void ReplayingWorld::FollowTransfers(TransferFollower follower) {
   transfers_ = std::move(follower);
 }
 
+void ReplayingWorld::FollowSerialRecords(SerialFollower follower) {
+  std::lock_guard lock(decode_mutex_);
+  serial_ = std::move(follower);
+}
+
 void ReplayingWorld::CopyRecordsTo(std::function<void(const Record&)> copy) {
   std::lock_guard lock(decode_mutex_);
   copy_ = std::move(copy);
@@ -90,7 +95,8 @@ void ReplayingWorld::Cancel() {
 }
 
 size_t ReplayingWorld::PendingTotal() const {
-  return pending_.load(std::memory_order_relaxed) + (transfers_.pending ? transfers_.pending() : 0);
+  return pending_.load(std::memory_order_relaxed) + (transfers_.pending ? transfers_.pending() : 0) +
+         (serial_.pending ? serial_.pending() : 0);
 }
 
 // Waits while the lookahead is full. Whoever the others wait for has its records decoded
@@ -229,6 +235,13 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
           VcpuLog& v = *vcpus_[r.at.vcpu];
           std::lock_guard lock(v.mutex);
           v.interrupts.emplace_back(InterruptRecord{r.at, r.cause}, checkpoints_decoded_);
+        } else if constexpr (std::is_same_v<T, ModeSwitchRecord> || std::is_same_v<T, TurnSwitchRecord>) {
+          Consumed(1);  // the follower counts it from here
+          if (!serial_.add) {
+            throw LogOrderError("the log holds a serialized-mode record (vcpu " + std::to_string(r.at.vcpu) + " @ " +
+                                std::to_string(r.at.count) + ") on a machine of one vCPU");
+          }
+          serial_.add(SerialModeRecord{r, checkpoints_decoded_});
         } else if constexpr (std::is_same_v<T, HostTimeRecord>) {
           Consumed(1);  // wall-clock samples are for the timeline: nothing the replay feeds the guest
         } else {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "replay/divergence.h"
@@ -79,6 +80,18 @@ class ReplayingWorld final : public World {
     std::function<void(const CrewFaultRecord&)> add_fault = {};
   };
 
+  // Serialized mode: each mode or turn switch as it is decoded, with the number of
+  // checkpoints logged before it (a cut and a switch can fall on one count), and how many
+  // handed-over records are still to be followed (they count towards the lookahead).
+  struct SerialModeRecord {
+    std::variant<ModeSwitchRecord, TurnSwitchRecord> record;
+    uint64_t checkpoints_before = 0;
+  };
+  struct SerialFollower {
+    std::function<void(const SerialModeRecord&)> add;
+    std::function<size_t()> pending;
+  };
+
   ReplayingWorld(std::unique_ptr<LogReader> reader, Options options);
   explicit ReplayingWorld(std::unique_ptr<LogReader> reader) : ReplayingWorld(std::move(reader), Options{}) {}
 
@@ -106,6 +119,9 @@ class ReplayingWorld final : public World {
   const LogHeader& header() const { return header_; }
   // Before the run: where CREW edges go (without one they are dropped, as on one vCPU).
   void FollowTransfers(TransferFollower follower);
+  // Before the run: where serialized mode's mode and turn switches go (without one, a log
+  // holding any is refused where the replay reads one).
+  void FollowSerialRecords(SerialFollower follower);
   // Before the run: every record as it is read, in log order (--then-run -o copies the log
   // it replays into the one it goes on recording).
   void CopyRecordsTo(std::function<void(const Record&)> copy);
@@ -160,6 +176,7 @@ class ReplayingWorld final : public World {
   std::condition_variable room_cv_;
   std::unique_ptr<LogReader> reader_;
   TransferFollower transfers_;
+  SerialFollower serial_;
   std::function<void(const Record&)> copy_;
   bool ended_ = false;
   std::atomic<bool> cancelled_{false};

@@ -290,7 +290,7 @@ TEST(TestHartLimit, "board: 1 to kMaxHarts harts, one clear error otherwise") {
     } catch (const std::invalid_argument& e) {
       error = e.what();
     }
-    CHECK(error == "the emu machine has 1 to 8 harts, not " + std::to_string(harts));
+    CHECK(error == "the emu machine has 1 to 64 harts, not " + std::to_string(harts));
   }
   emu::Board largest(emu::kMaxHarts, live, events, machine::ConsoleOutput::Mode::kCapture, machine::ConsoleInput::None());
 }

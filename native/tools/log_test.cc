@@ -95,6 +95,9 @@ std::vector<Record> OneOfEachKind() {
       CrewFaultRecord{{1, 3300}, 0x80043, true, 2},
       CrewFaultRecord{{0, 3250}, 0x7fffffffffffffffull, false, 0},  // the largest page the page/write packing holds
       MachineStopRecord{{1, 9000}, -3, MakeCheckpoint({8000, 9000}, 6), {42, 0x1234567890abcdefull}},
+      ModeSwitchRecord{{1, 9100}, 7, true},
+      TurnSwitchRecord{{1, 9200}, 0},
+      ModeSwitchRecord{{0, 9300}, 7, false},
   };
 }
 
@@ -135,8 +138,12 @@ bool SameRecord(const Record& a, const Record& b) {
           return SameLandmark(x.at, y.at) && x.ns == y.ns && x.activity == y.activity;
         else if constexpr (std::is_same_v<T, CrewFaultRecord>)
           return SameLandmark(x.at, y.at) && x.page == y.page && x.write == y.write && x.edges == y.edges;
-        else
+        else if constexpr (std::is_same_v<T, DiskReadRecord>)
           return SameLandmark(x.at, y.at) && x.address == y.address && x.disk_offset == y.disk_offset && x.length == y.length;
+        else if constexpr (std::is_same_v<T, ModeSwitchRecord>)
+          return SameLandmark(x.at, y.at) && x.group == y.group && x.serialized == y.serialized;
+        else
+          return SameLandmark(x.at, y.at) && x.next == y.next;
       },
       a);
 }
@@ -224,6 +231,13 @@ TEST(TestInvalidRecordsRejected, "writer: invalid records refused, the log stays
   CHECK(threw);
   threw = false;
   try {
+    writer.Append(TurnSwitchRecord{{0, 1}, 2});  // the turn to a vCPU the machine lacks
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+  threw = false;
+  try {
     writer.Append(CrewFaultRecord{{0, 3}, 1ull << 63, true, 0});  // the page would lose its top bit
   } catch (const std::invalid_argument&) {
     threw = true;
@@ -233,6 +247,23 @@ TEST(TestInvalidRecordsRejected, "writer: invalid records refused, the log stays
   writer.Close();
   const LogContents log = ReadLog(sink->bytes());
   CHECK(log.records.size() == 1 && log.complete);
+}
+
+TEST(TestBadSerialRecords, "reader: a mode switch to an unknown mode, or a turn to a vCPU out of range, is a bad record") {
+  // Payloads of events only (the event stream's length first, no values). Kind 11 (mode
+  // switch): vcpu 0, delta +5 (zigzag 10), group 3, mode 2.
+  const std::vector<uint8_t> bad_mode{5, 11, 0, 10, 3, 2};
+  CHECK_LOG_ERROR((void)ChunkDecoder(bad_mode, 100, 4, 2).Next(), LogErrorCode::kBadRecord, 4);
+  // kind 12 (turn switch): vcpu 1, delta +5, next 2 on a 2-vCPU machine.
+  const std::vector<uint8_t> bad_next{4, 12, 1, 10, 2};
+  CHECK_LOG_ERROR((void)ChunkDecoder(bad_next, 100, 4, 2).Next(), LogErrorCode::kBadRecord, 4);
+  const std::vector<uint8_t> good{9, 11, 0, 10, 3, 1, 12, 0, 2, 1};
+  ChunkDecoder decoder(good, 100, 4, 2);
+  const std::optional<Record> join = decoder.Next();
+  const std::optional<Record> turn = decoder.Next();
+  CHECK(join && SameRecord(*join, ModeSwitchRecord{{0, 5}, 3, true}));
+  CHECK(turn && SameRecord(*turn, TurnSwitchRecord{{0, 6}, 1}));
+  CHECK(!decoder.Next());
 }
 
 TEST(TestSealsByAge, "writer: an open chunk is sealed once it is old enough") {

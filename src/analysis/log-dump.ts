@@ -32,6 +32,10 @@ export function formatRecord(record: LogRecord): string {
       return `crew-fault    vcpu ${record.vcpu} @ ${record.count}: page 0x${record.page.toString(16)} (${record.write ? 'write' : 'read'}), ${record.edges} edge(s) in`;
     case 'disk-read':
       return `disk-read     vcpu ${record.vcpu} @ ${record.count}: ${record.length} bytes at 0x${record.address.toString(16)} from disk offset ${record.diskOffset} (bytes not logged)`;
+    case 'mode-switch':
+      return `mode-switch   vcpu ${record.vcpu} @ ${record.count}: ${record.serialized ? 'joins' : 'leaves'} serialized group ${record.group}`;
+    case 'turn-switch':
+      return `turn-switch   vcpu ${record.vcpu} @ ${record.count}: turn ${record.next === record.vcpu ? 'begins' : `-> vcpu ${record.next}`}`;
   }
 }
 

@@ -21,6 +21,8 @@ export const RecordKind = {
   diskRead: 9,
   /** an input shaped like its vCPU's previous one in the chunk; decodes to an 'input' record */
   repeatedInput: 10,
+  modeSwitch: 11,
+  turnSwitch: 12,
   hostTime: 13,
   crewFault: 14,
 } as const;
@@ -117,6 +119,17 @@ export interface DiskReadRecord extends Landmark {
   diskOffset: bigint;
   length: bigint;
 }
+/** Serialized mode: the vCPU, stopped at its count, joins group `group` (`serialized`) or leaves it. */
+export interface ModeSwitchRecord extends Landmark {
+  type: 'mode-switch';
+  group: bigint;
+  serialized: boolean;
+}
+/** Serialized mode: the vCPU's turn ends at its count; `next` holds the group's turn from there. */
+export interface TurnSwitchRecord extends Landmark {
+  type: 'turn-switch';
+  next: number;
+}
 
 /** At its landmark, `ns` after the machine started (host clock), the vCPU began `activity` (record --wall-samples). */
 export interface HostTimeRecord extends Landmark {
@@ -143,6 +156,8 @@ export type LogRecord =
   | DmaWriteRecord
   | DelayedInterruptRecord
   | DiskReadRecord
+  | ModeSwitchRecord
+  | TurnSwitchRecord
   | HostTimeRecord
   | CrewFaultRecord;
 
@@ -243,6 +258,18 @@ export class ChunkDecoder {
         const activity = e.u8();
         if (activity === 0 || activity > MAX_VCPU_ACTIVITY) e.fail(activityAt, `unknown vCPU activity ${activity}`);
         return { type: 'host-time', ...where, activity, ns: v.varint() };
+      }
+      case RecordKind.modeSwitch: {
+        const where = this.landmark();
+        const group = e.varint();
+        const modeAt = e.position;
+        const mode = e.u8();
+        if (mode > 1) e.fail(modeAt, `unknown mode ${mode}`);
+        return { type: 'mode-switch', ...where, group, serialized: mode === 1 };
+      }
+      case RecordKind.turnSwitch: {
+        const where = this.landmark();
+        return { type: 'turn-switch', ...where, next: this.vcpu() };
       }
       case RecordKind.crewFault: {
         const where = this.landmark();

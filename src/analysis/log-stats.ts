@@ -60,6 +60,15 @@ export function interruptDelayStats(delaysNs: readonly number[]): InterruptDelay
   };
 }
 
+/** Serialized mode (docs/crew.md): groups formed, switches, and the instructions run in turns. */
+export interface SerialStats {
+  /** Distinct groups (a group id that came back after its group dissolved counts again). */
+  groups: number;
+  modeSwitches: number;
+  turnSwitches: number;
+  turnSwitchesPerMillion: number;
+}
+
 export interface LogStats {
   engine: string;
   vcpus: number;
@@ -78,6 +87,7 @@ export interface LogStats {
   crew: CrewStats | null;
   /** kvm: how long interrupts waited for an exit; null when the log has no delays */
   interruptDelay: InterruptDelayStats | null;
+  serial: SerialStats | null;
 }
 
 /**
@@ -95,6 +105,10 @@ export class LogStatsBuilder {
   private records = 0;
   private transfers = 0;
   private readonly delaysNs: number[] = [];
+  private groups = 0;
+  private readonly openGroups = new Map<bigint, number>();
+  private modeSwitches = 0;
+  private turnSwitches = 0;
 
   add(record: LogRecord, encodedBytes: number): void {
     this.records++;
@@ -120,6 +134,20 @@ export class LogStatsBuilder {
       }
       case 'delayed-interrupt':
         this.delaysNs.push(Number(record.delayNs));
+        this.see(record.vcpu, record.count);
+        break;
+      case 'mode-switch': {
+        this.modeSwitches++;
+        this.see(record.vcpu, record.count);
+        const members = this.openGroups.get(record.group) ?? 0;
+        if (record.serialized && members === 0) this.groups++;
+        const now = members + (record.serialized ? 1 : -1);
+        if (now > 0) this.openGroups.set(record.group, now);
+        else this.openGroups.delete(record.group);
+        break;
+      }
+      case 'turn-switch':
+        this.turnSwitches++;
         this.see(record.vcpu, record.count);
         break;
       default:
@@ -160,6 +188,15 @@ export class LogStatsBuilder {
               hottestPages,
             },
       interruptDelay: interruptDelayStats(this.delaysNs),
+      serial:
+        this.modeSwitches === 0
+          ? null
+          : {
+              groups: this.groups,
+              modeSwitches: this.modeSwitches,
+              turnSwitches: this.turnSwitches,
+              turnSwitchesPerMillion: perMillion(this.turnSwitches) ?? 0,
+            },
     };
   }
 

@@ -30,6 +30,16 @@ export function checkRamMiB(raw: string | number | undefined): number | undefine
   return numberOption('--ram', raw, { integer: true, min: 1, max: 4096, unit: 'MiB' });
 }
 
+/** `--threads` as typed: host threads for the vCPUs (emu runs them M:N); absent: the host's cores. */
+export function checkThreads(raw: string | number | undefined): number | undefined {
+  return numberOption('--threads', raw, { integer: true, min: 1, max: 1024 });
+}
+
+export const THREADS_OPTION = {
+  type: 'string',
+  describe: 'host threads that run the vCPUs, M:N (1..1024; default: the host\'s cores; as many as vCPUs is one thread each)',
+} as const;
+
 /** `--timeout` as typed (default 0: none). At most a year: beyond that it is a typo. */
 export function checkTimeout(raw: string | number | undefined): number {
   return numberOption('--timeout', raw, { integer: false, min: 0, max: 365 * 24 * 3600, unit: 'seconds; 0: none' }) ?? 0;

@@ -1,6 +1,6 @@
 /**
- * The emu engine (native/emu/): RV64IMA guests on a software multiprocessor, one host
- * thread per hart, landmarks = retired instructions. Checks and defaults the run options,
+ * The emu engine (native/emu/): RV64IMA guests on a software multiprocessor whose harts
+ * run M:N on a pool of host threads, landmarks = retired instructions. Checks and defaults the run options,
  * then makes one native call with the image bytes it was given.
  */
 import { printable } from '../files/printable.js';
@@ -16,9 +16,17 @@ const DEFAULT_RAM_MIB = 128;
 const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000n;
 const MAX_RAM_MIB = 4096;
 
+const MAX_THREADS = 1024;
+
 function checkSession(session: NativeSession | undefined): NativeSession | null {
   if (session === undefined) return null;
-  if (session.mode === 'record') checkInteger('session.crewHold', session.crewHold, 0, Number.MAX_SAFE_INTEGER);
+  if (session.mode === 'record') {
+    checkInteger('session.crewHold', session.crewHold, 0, Number.MAX_SAFE_INTEGER);
+    if (typeof session.serialize !== 'object' || session.serialize === null) throw new TypeError('session.serialize must be an object');
+    for (const [name, value] of Object.entries(session.serialize)) {
+      checkInteger(`session.serialize.${name}`, value, 0, Number.MAX_SAFE_INTEGER);
+    }
+  }
   return session;
 }
 
@@ -33,7 +41,19 @@ export interface EmuRunArguments {
   capture: boolean | 'tagged';
   session: NativeSession | null;
   progressIntervalMs: number;
+  /** timing only: how the harts share host threads, and whether busy-waits are detected */
+  schedule: EmuSchedule;
 }
+
+/** emuRun's last argument (native/emu/binding.cc). */
+export interface EmuSchedule {
+  /** 0: the host's cores */
+  threads: number;
+  sliceInstructions: number;
+  spinDetection: boolean;
+}
+
+const DEFAULT_SLICE_INSTRUCTIONS = 100_000;
 
 /**
  * Checks `options` and fills in the defaults; throws TypeError/RangeError (one line naming
@@ -58,6 +78,10 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
   const session = checkSession(options.session);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   const progressIntervalMs = checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000);
+  const threads = options.threads === undefined ? 0 : checkInteger('threads', options.threads, 1, MAX_THREADS);
+  const sliceInstructions = checkInteger('sliceInstructions', options.sliceInstructions ?? DEFAULT_SLICE_INSTRUCTIONS, 1, 1e12);
+  const spinDetection = options.spinDetection ?? true;
+  if (typeof spinDetection !== 'boolean') throw new TypeError('spinDetection must be a boolean');
   return {
     harts,
     ramBytes: ramMiB * 1024 * 1024,
@@ -68,6 +92,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
     capture: options.capture ?? false,
     session,
     progressIntervalMs,
+    schedule: { threads, sliceInstructions, spinDetection },
   };
 }
 
@@ -91,6 +116,7 @@ async function run(image: GuestImage, options: RunOptions): Promise<RunResult> {
       onProgress === undefined
         ? null
         : { callback: (sample) => onProgress({ ...sample, landmarkUnit: 'instructions' }), intervalMs: a.progressIntervalMs },
+      a.schedule,
     );
   } catch (error) {
     throw fromNativeError(error);

@@ -54,6 +54,21 @@ export interface RunOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /**
+   * emu: host threads that run the vCPUs, M:N (default: the host's cores; at most one per
+   * vCPU is used, which is one thread per vCPU). Nothing logged depends on it.
+   */
+  threads?: number;
+  /**
+   * emu: instructions a vCPU runs before it gives its thread to another that waits for one
+   * (default 100 000). Timing only: nothing logged depends on it.
+   */
+  sliceInstructions?: number;
+  /**
+   * emu: treat a busy-wait without the spin-wait hint like one with it (default true).
+   * Timing only: a log recorded either way replays exactly either way.
+   */
+  spinDetection?: boolean;
 }
 
 export interface Engine {

@@ -48,7 +48,7 @@ export interface KvmRunArguments {
   timeoutMs: number;
   checkpointInterval: bigint;
   input: Buffer | number | null;
-  capture: boolean;
+  capture: boolean | 'tagged';
   session: NativeSession | null;
   progressIntervalMs: number;
   disk: NativeDisk | null;
@@ -71,17 +71,16 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   const checkpointInterval = options.checkpointInterval ?? 0n;
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
-  if (options.session?.mode === 'replay' && options.session.thenRun !== null) {
-    throw new RangeError('--then-run: the kvm engine does not go live at the end of a log (emu does)');
+  if (options.session?.mode === 'replay' && options.session.thenRun !== null && vcpus > 1) {
+    throw new RangeError(`--then-run: the kvm engine goes live at the end of a log on one vCPU only, not ${vcpus} (docs/kvm-smp.md)`);
   }
-  if (options.capture === 'tagged') throw new RangeError('a tagged console (replication): the kvm engine does not tag its output yet (emu does)');
   return {
     vcpus,
     ramBytes: ramMiB * 1024 * 1024,
     timeoutMs: Math.round(timeoutSeconds * 1000),
     checkpointInterval,
     input: checkInput(options.input),
-    capture: options.capture === true,
+    capture: options.capture === 'tagged' ? 'tagged' : options.capture === true,
     session: options.session ?? null,
     progressIntervalMs: checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000),
     disk: checkDisk(options.disk),

@@ -10,8 +10,12 @@ import { printable } from '../files/printable.js';
 export type GuestArch = 'rv64' | 'x86_64';
 export const GUEST_ARCHES: readonly GuestArch[] = ['rv64', 'x86_64'];
 
-/** compute: private data; sharing: harts share memory; world: inputs and interrupts; race: a data race. */
-export type WorkloadClass = 'compute' | 'sharing' | 'world' | 'race';
+/**
+ * compute: private data; sharing: harts share memory; ordinary: they share it the way
+ * programs not written for rrkit do (variables of every hart on one page, busy-waits without
+ * cpu_relax()); world: inputs and interrupts; race: a data race.
+ */
+export type WorkloadClass = 'compute' | 'sharing' | 'ordinary' | 'world' | 'race';
 
 export interface Workload {
   readonly name: string;
@@ -51,9 +55,12 @@ export const WORKLOADS: readonly Workload[] = [
   workload('sha256', 'compute', 'SHA-256 of generated messages, checked against known digests'),
   workload('lock-counter', 'sharing', 'one spin lock taken over and over to update a shared count and sum'),
   workload('atomic-histogram', 'sharing', 'atomic_add into shared histogram buckets, checked by a recount'),
-  workload('false-sharing', 'sharing', 'per-hart counters packed into one 64-byte cache line'),
+  workload('false-sharing', 'sharing', 'per-hart counters packed eight to a cache line, all on one page'),
   workload('producer-consumer', 'sharing', 'single-producer single-consumer ring buffers between hart pairs'),
   workload('barrier-stencil', 'sharing', 'Jacobi grid relaxation with barrier_wait between sweeps'),
+  workload('locked-ring', 'ordinary', 'a spin-locked ring: lock, indices and slots on one page, bare busy-waits'),
+  workload('flag-handshake', 'ordinary', 'hart pairs pass a ball through turn flags, all pairs on one page, bare busy-waits'),
+  workload('work-queue', 'ordinary', 'harts take tasks from a locked queue into one shared result table; hart 0 busy-waits'),
   workload('timer-ticks', 'world', '1 kHz timer interrupts on every hart while computing; tick count varies', {
     deterministic: false,
   }),

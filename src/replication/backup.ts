@@ -14,12 +14,15 @@ import { describeFrame } from './log-frames.js';
 import { encodeAck, json, MessageType, parseJson, type Hello } from './messages.js';
 import { Primary, type PrimaryEnd } from './primary.js';
 import { parseAddress, formatAddress } from './address.js';
+import { diskMismatch, type ReplicaDisk } from './replica-disk.js';
 import { encodeMessage, readMessages } from './wire.js';
 
 export interface BackupOptions {
   listen: string;
   guest: string;
   imageSha256: string;
+  /** this replica's copy of the guest's disk image (kvm), if it has one */
+  disk?: ReplicaDisk;
   leaseDir: string;
   heartbeatTimeoutMs: number;
   log: (line: string) => void;
@@ -159,6 +162,8 @@ export class Backup {
           `(sha256 ${this.options.imageSha256.slice(0, 16)}…)`,
       );
     }
+    const disk = diskMismatch(hello.disk, this.options.disk);
+    if (disk !== undefined) return refuse(disk);
     const current = this.standby;
     if (current !== undefined && hello.epoch < current.epoch) return refuse(`stale epoch ${hello.epoch}: this backup follows epoch ${current.epoch}`);
     if (current === undefined || hello.epoch > current.epoch) {
@@ -180,7 +185,7 @@ export class Backup {
   }
 
   private startEngine(standby: Standby): EngineProcess {
-    const spec: EngineSpec = { role: 'standby', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus };
+    const spec: EngineSpec = { role: 'standby', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus, disk: this.engineDisk(standby.hello) };
     return new EngineProcess(spec, {
       onLogFrame: (frame) => (this.promoted && this.standby === standby ? this.promoted.onLogFrame(frame) : standby.nextFrames.push(frame)),
       onOutput: (output) => (this.promoted && this.standby === standby ? this.promoted.onOutput(output) : standby.outputs.push(output)),
@@ -214,7 +219,7 @@ export class Backup {
       engine?.kill();
       // Nothing received: nothing was released either; start the guest from reset.
       engine = new EngineProcess(
-        { role: 'record', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus },
+        { role: 'record', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus, disk: this.engineDisk(standby.hello) },
         {
           onLogFrame: (f) => this.promoted!.onLogFrame(f),
           onOutput: (o) => this.promoted!.onOutput(o),
@@ -232,6 +237,7 @@ export class Backup {
         engineName: standby.hello.engine,
         vcpus: standby.hello.vcpus,
         imageSha256: this.options.imageSha256,
+        disk: standby.hello.disk,
         backups: lease.members,
         output: standby.hello.output,
         heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
@@ -243,6 +249,12 @@ export class Backup {
     );
     this.promoted.start({ frames: standby.nextFrames, outputs: standby.outputs, liveAt: standby.liveAt, done: standby.done });
     void this.promoted.done.then((end) => this.finish(end));
+  }
+
+  /** This replica's copy of the disk, logged as the primary logs it (HELLO matched the two at connect). */
+  private engineDisk(hello: Hello): EngineSpec['disk'] {
+    const own = this.options.disk;
+    return own === undefined ? undefined : { path: own.path, shared: hello.disk?.shared ?? own.shared };
   }
 
   private finish(end: BackupEnd): void {

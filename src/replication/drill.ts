@@ -9,11 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rrkitCommand } from './engine-process.js';
 import { Relay } from './relay.js';
+import type { ReplicaDisk } from './replica-disk.js';
 
 export interface DrillOptions {
   guest: string;
   engine: string;
   vcpus: number;
+  /** the guest's disk image (kvm), read by every replica (each given the same file) */
+  disk?: Pick<ReplicaDisk, 'path' | 'shared'>;
   backups: number;
   /** kill the primary this long after it announced itself (its guest running); undefined: never */
   killPrimaryAfterMs?: number;
@@ -158,6 +161,7 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   const relayPort = await relay.listen(relayHost, 0);
   const relayAddress = `${relayHost}:${relayPort}`;
   const common = ['--engine', options.engine, '--lease', leaseDir, '--heartbeat-timeout', String(options.heartbeatTimeoutMs)];
+  if (options.disk !== undefined) common.push('--disk', options.disk.path);
   try {
     const backups: string[] = [];
     for (let i = 0; i < options.backups; i++) {
@@ -173,6 +177,7 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       backups.push(address);
     }
     const primaryArgs = ['replica', 'primary', '--name', 'primary', '--vcpus', String(options.vcpus), '--output', relayAddress, ...common, ...(options.primaryTestArgs ?? [])];
+    if (options.disk?.shared === true) primaryArgs.push('--disk-shared');
     for (const b of backups) primaryArgs.push('--backup', b);
     const primary = startReplica([...primaryArgs, options.guest], options.log, 'primary');
     primary.listening.catch(() => {}); // a primary does not listen

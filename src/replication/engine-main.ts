@@ -38,7 +38,14 @@ function headerFromParent(): Promise<Buffer> {
   });
 }
 
-export async function engineMain(role: EngineRole, guest: string, engine: string, vcpus: number): Promise<void> {
+/** `disk`: the guest's disk image (kvm) and, recording, whether the log leaves its bytes out. */
+export async function engineMain(
+  role: EngineRole,
+  guest: string,
+  engine: string,
+  vcpus: number,
+  disk?: { path: string; shared: boolean },
+): Promise<void> {
   // The replica is gone: so is its machine.
   process.on('disconnect', () => process.exit(137));
   try {
@@ -51,6 +58,11 @@ export async function engineMain(role: EngineRole, guest: string, engine: string
         input: { kind: 'fd', fd: INPUT_FD },
         capture: 'tagged',
         maxQueuedLogBytes: ENGINE_LOG_QUEUE_BYTES,
+        disk: disk?.path,
+        diskShared: disk?.shared,
+        // CREW only: a backup goes live through replay --then-run, which cannot yet go on
+        // from a serialized group (docs/crew.md), so the primary never forms one.
+        serialize: { enterPerMillion: 0 },
       });
       await report({ kind: 'done', exitCode: result.exitCode, outcome: result.outcome, detail: result.error });
     } else {
@@ -61,6 +73,8 @@ export async function engineMain(role: EngineRole, guest: string, engine: string
         elf: guest,
         stream: { fd: 0, header },
         thenRun: { logPath: `/dev/fd/${LOG_FD}`, maxQueuedLogBytes: ENGINE_LOG_QUEUE_BYTES },
+        // This replica's own copy (its hash was checked at connect, and the replay checks it against the log's).
+        disk: disk?.path,
         input: { kind: 'fd', fd: INPUT_FD },
         capture: 'tagged',
         progressIntervalMs: LIVE_POLL_MS,

@@ -26,6 +26,8 @@ export interface EngineSpec {
   guest: string;
   engine: string;
   vcpus: number;
+  /** the guest's disk image (kvm): its path here, and whether the log leaves the disk's bytes out */
+  disk?: { path: string; shared: boolean };
 }
 
 /** What the child reports over IPC. */
@@ -56,6 +58,7 @@ export class EngineProcess {
   constructor(spec: EngineSpec, handlers: EngineHandlers) {
     const { command, args } = rrkitCommand();
     const engineArgs = ['replica', 'engine', '--role', spec.role, '--engine', spec.engine, '--vcpus', String(spec.vcpus)];
+    if (spec.disk !== undefined) engineArgs.push('--disk', spec.disk.path, ...(spec.disk.shared ? ['--disk-shared'] : []));
     engineArgs.push(spec.guest);
     this.child = spawn(command, [...args, ...engineArgs], {
       stdio: [spec.role === 'standby' ? 'pipe' : 'ignore', 'pipe', 'inherit', 'pipe', 'pipe', 'ipc'],

@@ -1,7 +1,9 @@
+import type { HelloDisk } from './replica-disk.js';
+
 /**
  * The replication protocol's messages (framed by wire.ts). Between a primary and a backup:
  *
- *   primary → backup   HELLO {epoch, primary, engine, vcpus, imageSha256, members}
+ *   primary → backup   HELLO {epoch, primary, engine, vcpus, imageSha256, disk?, members}
  *   backup → primary   WELCOME {frames}  (how many log frames of this epoch it holds: resend from there)
  *                      | REFUSE "reason" (an image mismatch; the connection then closes)
  *   primary → backup   FRAME u32 index, one whole log frame (header, chunk or trailer)
@@ -41,6 +43,8 @@ export interface Hello {
   /** the primary's flow-control bound (log bytes unacknowledged), which a backup taking over keeps */
   maxLagBytes: number;
   imageSha256: string;
+  /** the guest's disk image (kvm), if it has one: a backup must hold the same (replica-disk.ts) */
+  disk?: HelloDisk;
   /** every backup of this epoch (listen addresses), so that one taking over can reach the others */
   members: string[];
   /**

@@ -11,6 +11,7 @@ import type { HeldLease } from './lease.js';
 import type { LogFrame } from './log-frames.js';
 import { decodeAck, encodeFrame, encodeInt, encodeOutput, json, MessageType, parseJson, type Ack, type Hello } from './messages.js';
 import { parseAddress } from './address.js';
+import type { HelloDisk } from './replica-disk.js';
 import { encodeMessage, readMessages } from './wire.js';
 
 export interface PrimaryOptions {
@@ -19,6 +20,8 @@ export interface PrimaryOptions {
   engineName: string;
   vcpus: number;
   imageSha256: string;
+  /** the guest's disk image, if any (HELLO: a backup refuses another) */
+  disk?: HelloDisk;
   /** the backups (listen addresses) */
   backups: readonly string[];
   /** the output's receiver (HOST:PORT); absent: this process's stdout */
@@ -219,6 +222,7 @@ export class Primary {
         vcpus: this.options.vcpus,
         maxLagBytes: this.options.maxLagBytes,
         imageSha256: this.options.imageSha256,
+        ...(this.options.disk === undefined ? {} : { disk: this.options.disk }),
         members: [...this.options.lease.members],
         you: link.address,
         output: this.options.output,

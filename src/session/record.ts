@@ -2,13 +2,15 @@
  * Recording: run a guest with its real inputs (host clock, entropy, console input, timer
  * interrupts at host time) and log every value and interrupt at its exact landmark, on any
  * engine and any vCPU count. With several vCPUs, CREW page ownership orders their
- * shared-memory accesses and the log holds every ownership transfer
- * (src/smp/crew-options.ts, docs/crew.md).
+ * shared-memory accesses and the log holds every ownership transfer, except among vCPUs
+ * that share so much that they run one at a time, whose turn switches it holds instead
+ * (src/smp/crew-options.ts, src/smp/serial-options.ts, docs/crew.md).
  */
 import { RunFailure, type ConsoleInput, type Engine, type RunProgress, type RunResult } from '../engines/engine.js';
 import { engineFor } from '../engines/index.js';
 import { guestImage, type GuestImage } from '../guests/image.js';
 import { CREW_DEFAULT_HOLD, checkCrewHold, crewGranularityFor } from '../smp/crew-options.js';
+import { checkSerialOptions, type SerialOptions } from '../smp/serial-options.js';
 import { LogDestination, type LogPlacement, type ReadPath } from './log-destination.js';
 import { describeDisk } from './recorded-disk.js';
 
@@ -36,6 +38,12 @@ export interface RecordOptions {
   crewGranularity?: number;
   /** instructions a vCPU keeps a page it gained before serving requests for it; default CREW_DEFAULT_HOLD */
   crewHold?: number;
+  /** serialized mode with several vCPUs (defaults: SERIAL_DEFAULTS; `enterPerMillion: 0` turns it off) */
+  serialize?: Partial<SerialOptions>;
+  /** emu: host threads that run the vCPUs (default: the host's cores) */
+  threads?: number;
+  /** emu: detect busy-waits without the spin-wait hint (default true; timing only) */
+  spinDetection?: boolean;
   /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (the log bench compares them) */
   deflateLevel?: number;
   /**
@@ -72,12 +80,17 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
   const vcpus = options.vcpus ?? 1;
   const crewGranularity = crewGranularityFor(vcpus, options.crewGranularity);
   const crewHold = checkCrewHold(options.crewHold ?? CREW_DEFAULT_HOLD);
+  const serialize = checkSerialOptions(options.serialize);
   const image = await guestImage(options.elf);
   const engine = engineFor(image, options.engine);
   // A hold counts instructions; an engine whose landmarks are exits transfers at its next one.
   const holds = engine.landmarkUnit === 'instructions';
   if (!holds && options.crewHold !== undefined) {
     throw new RangeError(`--crew-hold is for engines that count instructions: the ${engine.name} engine gives a page up at the holder's next ${engine.landmarkUnit.replace(/s$/, '')}`);
+  }
+  // Serialized mode counts turns in instructions too (native/crew/serializer.h).
+  if (!holds && options.serialize !== undefined && Object.keys(options.serialize).length > 0) {
+    throw new RangeError(`--serialize-above and --turn-quantum are for engines that count instructions, not the ${engine.name} engine`);
   }
   if (options.diskShared === true && options.disk === undefined) throw new TypeError('diskShared needs a disk');
   // The disk's size (and, shared, which image by SHA-256) go into the header for replay.
@@ -98,7 +111,7 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
   });
   let result: RunResult;
   try {
-    result = await runRecording(engine, image, destination.partialPath, options, { vcpus, crewGranularity, crewHold, disk });
+    result = await runRecording(engine, image, destination.partialPath, options, { vcpus, crewGranularity, crewHold, serialize, disk });
   } catch (error) {
     const kept = destination.settle(false);
     if (error instanceof RunFailure && kept !== undefined) error.incompleteLog = kept.path;
@@ -114,15 +127,16 @@ interface RecordingFacts {
   vcpus: number;
   crewGranularity: number;
   crewHold: number;
+  serialize: SerialOptions;
   disk: (Awaited<ReturnType<typeof describeDisk>> & { shared: boolean }) | undefined;
 }
 
 function runRecording(engine: Engine, image: GuestImage, logPath: string, options: RecordOptions, facts: RecordingFacts): Promise<RunResult> {
-  const { vcpus, crewGranularity, crewHold, disk } = facts;
+  const { vcpus, crewGranularity, crewHold, serialize, disk } = facts;
   const wallSampleUs = options.wallSampleUs;
   const config = {
     rrkit: 1,
-    ...(vcpus > 1 && engine.landmarkUnit === 'instructions' ? { crewHold } : {}),
+    ...(vcpus > 1 && engine.landmarkUnit === 'instructions' ? { crewHold, serialize } : {}),
     ...(disk === undefined ? {} : { disk }),
     ...(wallSampleUs === undefined ? {} : { wallSampleUs }),
   };
@@ -133,6 +147,8 @@ function runRecording(engine: Engine, image: GuestImage, logPath: string, option
     capture: options.capture,
     timeoutSeconds: options.timeoutSeconds,
     onProgress: options.onProgress,
+    threads: options.threads,
+    spinDetection: options.spinDetection,
     checkpointInterval: options.checkpointInterval ?? engine.defaultCheckpointInterval,
     disk: disk === undefined ? undefined : { path: disk.path, sectors: disk.sectors, shared: disk.shared },
     session: {
@@ -143,8 +159,9 @@ function runRecording(engine: Engine, image: GuestImage, logPath: string, option
       imagePath: image.path,
       crewGranularity,
       crewHold,
+      serialize,
       ...(wallSampleUs === undefined ? {} : { wallSampleUs }),
-      // crewHold for provenance: replay does not need it (it follows the logged edges).
+      // crewHold and serialize for provenance: replay does not need them (it follows the logged edges and turns).
       configJson: JSON.stringify(config),
       ...(options.deflateLevel === undefined ? {} : { deflateLevel: options.deflateLevel }),
       ...(options.maxQueuedLogBytes === undefined ? {} : { maxQueuedLogBytes: options.maxQueuedLogBytes }),

@@ -66,10 +66,15 @@ export function recordedDisk(configJson: string): RecordedDisk | undefined {
 }
 
 /**
- * The image a replay of a --disk-shared recording reads: `given` (--disk) or the path in the
+ * The image a replay of a --disk-shared recording reads (or a replay that goes on live,
+ * reading the disk from there on: `why` says which): `given` (--disk) or the path in the
  * log, which must be the very image recorded (same SHA-256). One-line errors.
  */
-export async function sharedDiskForReplay(recorded: RecordedDisk, given: string | undefined): Promise<string> {
+export async function sharedDiskForReplay(
+  recorded: RecordedDisk,
+  given: string | undefined,
+  why = "the log left the disk's bytes out",
+): Promise<string> {
   const path = given ?? recorded.path;
   let actual: RecordedDisk;
   try {
@@ -77,7 +82,7 @@ export async function sharedDiskForReplay(recorded: RecordedDisk, given: string 
   } catch (error) {
     if (given !== undefined || !(error instanceof Error)) throw error;
     // Same kind (a missing file is still bad usage), with what to do.
-    (error as { message: string }).message += " (the log left the disk's bytes out: give the image with --disk)";
+    (error as { message: string }).message += ` (${why}: give the image with --disk)`;
     throw error;
   }
   if (actual.sha256 !== recorded.sha256) {

@@ -40,6 +40,10 @@ export interface ReplayOptions {
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
+  /** emu: host threads that run the vCPUs (default: the host's cores); the replay follows the log whatever it is */
+  threads?: number;
+  /** emu: detect busy-waits without the spin-wait hint (default true); the replay follows the log whatever it is */
+  spinDetection?: boolean;
   /**
    * Follow a log a recording is still writing: wait for new chunks until the trailer, giving
    * up after `idleSeconds` without a new byte (0: never). The file may not exist yet.
@@ -161,9 +165,17 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
   // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
-  // needs the very image it was recorded with.
+  // needs the very image it was recorded with, and so does a replay that goes on live
+  // (the disk is read from the image from there on).
   const disk = recordedDisk(header.configJson);
-  const diskPath = disk?.shared === true ? await sharedDiskForReplay(disk, options.disk) : null;
+  const diskPath =
+    disk === undefined
+      ? null
+      : disk.shared
+        ? await sharedDiskForReplay(disk, options.disk)
+        : options.thenRun !== undefined
+          ? await sharedDiskForReplay(disk, options.disk, 'going on live after the log reads the disk')
+          : null;
 
   // --then-run -o: the log recorded on goes where `record -o` puts its log, and never over
   // the log being replayed, the image or a disk (session/log-destination.ts).
@@ -190,6 +202,8 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
       timeoutSeconds: options.timeoutSeconds,
       onProgress: options.onProgress,
       progressIntervalMs: options.progressIntervalMs,
+      threads: options.threads,
+      spinDetection: options.spinDetection,
       session: {
         mode: 'replay',
         path: logPath,
@@ -197,7 +211,8 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         streamFd: options.stream?.fd,
         thenRun: options.thenRun === undefined ? null : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD, ...(options.thenRun.maxQueuedLogBytes === undefined ? {} : { maxQueuedLogBytes: options.thenRun.maxQueuedLogBytes }) },
       },
-      disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: false },
+      // Live after the log, the disk's reads are logged as the recording logged them.
+      disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: options.thenRun !== undefined && disk.shared },
     });
   } catch (error) {
     nextLog?.settle(false);

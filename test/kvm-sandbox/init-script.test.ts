@@ -31,6 +31,7 @@ describe('the sandbox /init', () => {
     expect(script).toContain('/dev/kvm is absent');
     expect(script).toMatch(/mount -t 9p .* hostroot \/mnt\/host \|\| fail/);
     expect(script).toMatch(/mount -t overlay .* \|\| fail "overlay mount failed"/);
+    expect(script).toContain('ip link set lo up || fail "bringing up the loopback interface failed"');
   });
 
   it("hides no host directory in the new root beyond /proc, /sys and /dev (the project may live under /tmp)", () => {

@@ -74,6 +74,8 @@ mount -t devpts devpts $r/dev/pts || fail "mount of /dev/pts failed"
 mount -t tmpfs tmpfs $r/dev/shm || fail "mount of /dev/shm failed"
 mkdir -p "$r$run" && mount --bind /mnt/run "$r$run" || fail "bind mount of the run directory at $run failed"
 [ -f "$r$run/${JOB_FILE}" ] || fail "no ${JOB_FILE} in the run directory $run"
+# No NIC, but loopback: the replication tests talk TCP on 127.0.0.1.
+ip link set lo up || fail "bringing up the loopback interface failed"
 
 step ${at('command')}
 stty -F /dev/ttyS1 raw -echo 115200

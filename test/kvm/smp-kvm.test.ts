@@ -78,8 +78,16 @@ describe.each(VCPU_COUNTS)('every x86_64 workload self-checks in a plain kvm run
   }
 });
 
-describe.each(VCPU_COUNTS)('every x86_64 workload on %i vCPUs, recorded with CREW and replayed on kvm', (vcpus) => {
-  for (const workload of WORKLOADS) {
+/**
+ * The `ordinary` workloads busy-wait without `cpu_relax()`, so a waiting loop makes no exit:
+ * on kvm a running holder yields a page only at its next exit (no PMU: a kick is no
+ * position), so their recording waits for ever (docs/crew.md, "Why it cannot deadlock
+ * (kvm)"). Spin detection, which makes them recordable, is the emu engine's.
+ */
+const KVM_RECORDABLE = WORKLOADS.filter((w) => w.class !== 'ordinary');
+
+describe.each(VCPU_COUNTS)('every x86_64 workload that exits while it waits, on %i vCPUs, recorded with CREW and replayed on kvm', (vcpus) => {
+  for (const workload of KVM_RECORDABLE) {
     test(`${workload.name}: replay identical to the recording`, async () => {
       const dir = logFolder(`kvm-smp-${workload.name}-${vcpus}`);
       const disk = workload.needsDisk ? join(dir, 'disk.img') : undefined;

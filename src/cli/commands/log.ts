@@ -61,12 +61,19 @@ function printStats(s: LogStats): void {
     for (const [pair, n] of Object.entries(s.crew.byPair)) lines.push(`  vcpu ${pair.replace('->', ' -> vcpu ')}: ${n}`);
     lines.push('  hottest pages: ' + s.crew.hottestPages.map((p) => `${p.page}${p.where ? ` [${printable(p.where)}]` : ''} (${p.transfers})`).join(', '));
   }
+  if (s.serial !== null) {
+    lines.push(
+      '',
+      `serialized      ${s.serial.groups} group${s.serial.groups === 1 ? '' : 's'}, ${s.serial.modeSwitches} mode switches, ` +
+        `${s.serial.turnSwitches} turn switches (${fixed(s.serial.turnSwitchesPerMillion)} per million ${s.landmarkUnit})`,
+    );
+  }
   process.stdout.write(lines.join('\n') + '\n');
 }
 
 const statsCommand: CommandModule<object, LogArgs> = {
   command: 'stats <log>',
-  describe: 'events and bytes by type, density per million instructions, CREW transfers',
+  describe: 'events and bytes by type, density per million instructions, CREW transfers, serialized mode',
   builder: withLogArgs,
   handler: (args) => {
     const stats = logFileStats(args.log, args.guest);

@@ -13,7 +13,18 @@ import { EXIT, guestCodeNote, guestExitStatus } from '../exit-status.js';
 import { InterruptWatch } from '../interrupts.js';
 import { numberOption } from '../number-option.js';
 import { ProgressLine } from '../progress.js';
-import { checkDiskOption, checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, openConsoleInput } from '../machine-args.js';
+import {
+  checkDiskOption,
+  checkRamMiB,
+  checkThreads,
+  checkTimeout,
+  checkVcpus,
+  guestAndEngine,
+  maxVcpusHelp,
+  openConsoleInput,
+  THREADS_OPTION,
+} from '../machine-args.js';
+import { checkSerialOptions, SERIAL_DEFAULTS } from '../../smp/serial-options.js';
 
 interface RecordArgs {
   guest: string;
@@ -29,6 +40,9 @@ interface RecordArgs {
   timeout: string | undefined;
   'crew-granularity': string | undefined;
   'crew-hold': string | undefined;
+  'serialize-above': string | undefined;
+  'turn-quantum': string | undefined;
+  threads: string | undefined;
   'wall-samples': boolean;
   'wall-sample-us': string | undefined;
 }
@@ -119,6 +133,15 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         type: 'string',
         describe: `with --vcpus > 1: instructions a vCPU keeps a page it gained before yielding it (0..${CREW_MAX_HOLD}; default ${CREW_DEFAULT_HOLD})`,
       })
+      .option('serialize-above', {
+        type: 'string',
+        describe: `with --vcpus > 1: run vCPUs that trade a page more than N times per million of their instructions one at a time, logging their turns instead (0: never; default ${SERIAL_DEFAULTS.enterPerMillion})`,
+      })
+      .option('turn-quantum', {
+        type: 'string',
+        describe: `with --vcpus > 1: instructions per turn in serialized mode (default ${SERIAL_DEFAULTS.quantum})`,
+      })
+      .option('threads', THREADS_OPTION)
       .option('wall-samples', {
         type: 'boolean',
         default: false,
@@ -140,6 +163,17 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       checkCrewGranularity,
     );
     const hold = checkOption('--crew-hold', numberOption('--crew-hold', args['crew-hold'], { integer: true, min: 0, max: CREW_MAX_HOLD }), checkCrewHold);
+    const serializeAbove = checkOption(
+      '--serialize-above',
+      numberOption('--serialize-above', args['serialize-above'], { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
+      (n) => checkSerialOptions({ enterPerMillion: n }),
+    );
+    const quantum = checkOption(
+      '--turn-quantum',
+      numberOption('--turn-quantum', args['turn-quantum'], { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'instructions' }),
+      (n) => checkSerialOptions({ quantum: n }),
+    );
+    const threads = checkThreads(args.threads);
     const timeoutSeconds = checkTimeout(args.timeout);
     const ramMiB = checkRamMiB(args.ram);
     if (args['wall-sample-us'] !== undefined && !args['wall-samples']) throw new UsageError('--wall-sample-us needs --wall-samples');
@@ -178,6 +212,11 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
         diskShared: args['disk-shared'],
         crewGranularity: granularity,
         crewHold: hold,
+        serialize: {
+          ...(serializeAbove === undefined ? {} : { enterPerMillion: serializeAbove }),
+          ...(quantum === undefined ? {} : { quantum }),
+        },
+        threads,
         wallSampleUs,
         onProgress: progress.onProgress,
       }).finally(() => progress.end());

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatDivergence } from '../../analysis/divergence.js';
 import { replay } from '../../session/replay.js';
 import { printable } from '../../files/printable.js';
+import { checkThreads, THREADS_OPTION } from '../machine-args.js';
 import { UsageError } from '../errors.js';
 import { EXIT, guestCodeNote, guestExitStatus } from '../exit-status.js';
 import { numberOption } from '../number-option.js';
@@ -16,6 +17,7 @@ export const DEFAULT_FOLLOW_TIMEOUT_SECONDS = 30;
 interface ReplayArgs {
   log: string;
   guest: string | undefined;
+  threads: string | undefined;
   follow: boolean;
   'follow-timeout': string;
   force: boolean;
@@ -57,12 +59,17 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         default: false,
         describe: 'with -o: replace an existing file (only a complete new log replaces it)',
       })
-      .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
+      .option('disk', {
+        type: 'string',
+        describe: 'a log recorded with --disk-shared, or any log with a disk and --then-run (live, the disk is read): the disk image, when not at the path recorded in the log',
+      })
+      .option('threads', THREADS_OPTION)
       .example('$0 replay run.rrlog --then-run -o next.rrlog', 'replay a crashed recording, then continue it live, recording on')
       .example('$0 record lock-counter -o run.rrlog & $0 replay --follow run.rrlog', 'replay while it is recorded') as unknown as Argv<ReplayArgs>,
   handler: async (args) => {
     const timeout = numberOption('--follow-timeout', args['follow-timeout'], { integer: false, min: 0, max: 365 * 24 * 3600, unit: 'seconds; 0: forever' }) ?? 0;
     if (args.output !== undefined && !args['then-run']) throw new UsageError('-o/--output records the live run: it needs --then-run');
+    const threads = checkThreads(args.threads);
     const progress = new ProgressLine(`replaying ${printable(args.log)}`, true);
     const outcome = await replay({
       logPath: args.log,
@@ -70,6 +77,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       onProgress: progress.onProgress,
       follow: args.follow ? { idleSeconds: timeout } : undefined,
       disk: args.disk,
+      threads,
       thenRun: args['then-run'] ? { logPath: args.output, force: args.force } : undefined,
     }).finally(() => progress.end());
     switch (outcome.kind) {

@@ -17,7 +17,8 @@ import { numberOption } from '../number-option.js';
 import { Relay } from '../../replication/relay.js';
 import { UsageError } from '../errors.js';
 import { readRegularFile } from '../../files/regular-file.js';
-import { checkVcpus, guestAndEngine } from '../machine-args.js';
+import { checkDiskOption, checkVcpus, guestAndEngine } from '../machine-args.js';
+import { helloDisk, replicaDisk } from '../../replication/replica-disk.js';
 
 /** The drill feeds its console input to whichever replica is primary, so it holds it whole: a bounded file, or stdin. */
 const MAX_DRILL_INPUT_BYTES = 64 << 20;
@@ -35,11 +36,24 @@ const say = (line: string): void => {
   process.stderr.write(`rrkit replica: ${line}\n`);
 };
 
-/** A backup takes over by a replay that goes live at the end of its log (then-run): emu only, so far. */
-function checkReplicable(engine: Engine): void {
-  if (engine.name !== 'emu') {
-    throw new UsageError(`replication needs an engine whose replay goes live at the end of the log (--then-run); ${engine.name} does not yet, emu does`);
+/**
+ * A backup takes over by a replay that goes live at the end of its log (then-run): emu on
+ * any vCPU count, kvm on one (its SMP replay does not go live: docs/kvm-smp.md).
+ */
+function checkReplicable(engine: Engine, vcpus = 1): void {
+  if (engine.name !== 'emu' && engine.name !== 'kvm') {
+    throw new UsageError(`replication needs an engine whose replay goes live at the end of the log (--then-run); ${engine.name} does not`);
   }
+  if (engine.name === 'kvm' && vcpus > 1) {
+    throw new UsageError(`--vcpus ${vcpus}: replication on kvm runs one vCPU (the kvm engine's replay goes live at the end of a log on one vCPU only)`);
+  }
+}
+
+/** `--disk FILE [--disk-shared]`, checked for the engine: the replica's copy of the guest's disk, hashed for HELLO. */
+async function diskArgs(disk: string | undefined, shared: boolean, engine: Engine): Promise<Awaited<ReturnType<typeof replicaDisk>>> {
+  if (shared && disk === undefined) throw new UsageError('--disk-shared needs --disk');
+  checkDiskOption(disk, engine);
+  return replicaDisk(disk, shared);
 }
 
 function checkTimeoutMs(ms: number): number {
@@ -74,6 +88,7 @@ interface CommonArgs {
   engine: string | undefined;
   lease: string;
   'heartbeat-timeout': number;
+  disk: string | undefined;
 }
 
 const common = (y: Argv): Argv =>
@@ -81,7 +96,8 @@ const common = (y: Argv): Argv =>
     .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path (the same image on every replica)' })
     .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type)' })
     .option('lease', { type: 'string', demandOption: true, describe: 'directory of the lock-file lease, shared by the replicas on this host' })
-    .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS, describe: 'ms of silence after which a replica counts as gone (also the lease time)' });
+    .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS, describe: 'ms of silence after which a replica counts as gone (also the lease time)' })
+    .option('disk', { type: 'string', describe: 'kvm: this replica\'s copy of the guest\'s disk image (the same image on every replica)' });
 
 interface PrimaryArgs extends CommonArgs {
   backup: string | string[] | undefined;
@@ -91,6 +107,7 @@ interface PrimaryArgs extends CommonArgs {
   'corrupt-frame': number | undefined;
   'die-mid-frame': number | undefined;
   'max-lag': string | undefined;
+  'disk-shared': boolean;
 }
 
 const primaryCommand: CommandModule<object, PrimaryArgs> = {
@@ -103,12 +120,14 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
       .option('output', { type: 'string', describe: 'send the guest\'s output to this receiver (rrkit replica attach) instead of stdout' })
       .option('name', { type: 'string', default: 'primary', describe: 'this replica\'s name in the lease and messages' })
       .option('max-lag', { type: 'string', describe: `log bytes a live backup may leave unacknowledged before the guest waits for it (default ${DEFAULT_MAX_LAG_BYTES})` })
+      .option('disk-shared', { type: 'boolean', default: false, describe: 'with --disk: log where disk reads came from, not their bytes (each backup reads its own copy)' })
       .option('corrupt-frame', { type: 'number', hidden: true, describe: 'test: corrupt log frame N on the wire once' })
       .option('die-mid-frame', { type: 'number', hidden: true, describe: 'test: SIGKILL itself halfway through sending log frame N' }) as unknown as Argv<PrimaryArgs>,
   handler: async (args) => {
-    const { image, engine } = await guestAndEngine(args.guest, args.engine);
-    checkReplicable(engine);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     const vcpus = checkVcpus(args.vcpus, engine);
+    checkReplicable(engine, vcpus);
+    const disk = await diskArgs(args.disk, args['disk-shared'], engine);
     const backups = args.backup === undefined ? [] : ([] as string[]).concat(args.backup);
     for (const b of backups) parseAddress(b, '--backup');
     if (args.output !== undefined) parseAddress(args.output, '--output');
@@ -118,7 +137,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
     const lease = HeldLease.acquireFirst(args.lease, heartbeatTimeoutMs, { holder: args.name, members: backups });
     let primary: Primary | undefined;
     const engineProcess = new EngineProcess(
-      { role: 'record', guest: image.path, engine: engine.name, vcpus },
+      { role: 'record', guest: image.path, engine: engine.name, vcpus, disk },
       {
         onLogFrame: (f) => primary!.onLogFrame(f),
         onOutput: (o) => primary!.onOutput(o),
@@ -132,6 +151,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
         engineName: engine.name,
         vcpus,
         imageSha256: image.sha256.toString('hex'),
+        disk: helloDisk(disk),
         backups,
         output: args.output,
         heartbeatTimeoutMs,
@@ -161,13 +181,14 @@ const backupCommand: CommandModule<object, BackupArgs> = {
       .option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' })
       .option('ack-delay', { type: 'string', hidden: true, describe: 'test: a slow backup, each ACK sent this many ms after the previous one' }) as unknown as Argv<BackupArgs>,
   handler: async (args) => {
-    const { image, engine } = await guestAndEngine(args.guest, args.engine);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkReplicable(engine);
     parseAddress(args.listen, '--listen');
     const backup = new Backup({
       listen: args.listen,
       guest: image.path,
       imageSha256: image.sha256.toString('hex'),
+      disk: await diskArgs(args.disk, false, engine),
       leaseDir: args.lease,
       heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
       ackDelayMs: numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' }),
@@ -204,6 +225,8 @@ interface EngineArgs {
   role: 'record' | 'standby';
   engine: string;
   vcpus: number;
+  disk: string | undefined;
+  'disk-shared': boolean;
 }
 
 const engineCommand: CommandModule<object, EngineArgs> = {
@@ -214,8 +237,11 @@ const engineCommand: CommandModule<object, EngineArgs> = {
       .positional('guest', { type: 'string', demandOption: true })
       .option('role', { choices: ['record', 'standby'] as const, demandOption: true })
       .option('engine', { type: 'string', demandOption: true })
-      .option('vcpus', { type: 'number', default: 1 }) as unknown as Argv<EngineArgs>,
-  handler: (args) => engineMain(args.role, args.guest, args.engine, args.vcpus),
+      .option('vcpus', { type: 'number', default: 1 })
+      .option('disk', { type: 'string' })
+      .option('disk-shared', { type: 'boolean', default: false }) as unknown as Argv<EngineArgs>,
+  handler: (args) =>
+    engineMain(args.role, args.guest, args.engine, args.vcpus, args.disk === undefined ? undefined : { path: args.disk, shared: args['disk-shared'] }),
 };
 
 export const replicaCommand: CommandModule = {
@@ -241,6 +267,8 @@ interface ReplicateArgs {
   'ack-delay': string | undefined;
   'max-lag': string | undefined;
   input: string | undefined;
+  disk: string | undefined;
+  'disk-shared': boolean;
 }
 
 export const replicateCommand: CommandModule<object, ReplicateArgs> = {
@@ -257,6 +285,8 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('kill-backup-after', { type: 'number', describe: 'SIGKILL the first backup this many ms after the guest started (the primary goes on)' })
       .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS })
       .option('input', { type: 'string', describe: 'console input (a file), sent to the primary once its guest runs' })
+      .option('disk', { type: 'string', describe: 'kvm: the guest\'s disk image, which every replica reads' })
+      .option('disk-shared', { type: 'boolean', default: false, describe: 'with --disk: the log names where disk reads came from; each backup reads the image itself' })
       .option('corrupt-frame', { type: 'number', hidden: true })
       .option('die-mid-frame', { type: 'number', hidden: true })
       .option('pause-primary', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the primary then SIGCONT it' })
@@ -265,9 +295,10 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('max-lag', { type: 'string', describe: `log bytes a live backup may leave unacknowledged before the guest waits for it (default ${DEFAULT_MAX_LAG_BYTES})` })
       .example('$0 replicate --backups 2 --kill-primary-after 700 clock-poll', '') as unknown as Argv<ReplicateArgs>,
   handler: async (args) => {
-    const { image, engine } = await guestAndEngine(args.guest, args.engine);
-    checkReplicable(engine);
+    const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     const vcpus = checkVcpus(args.vcpus, engine);
+    checkReplicable(engine, vcpus);
+    const disk = await diskArgs(args.disk, args['disk-shared'], engine);
     if (!Number.isInteger(args.backups) || args.backups < 1 || args.backups > 8) throw new UsageError(`--backups must be an integer from 1 to 8, not ${args.backups}`);
     for (const [name, v] of [
       ['--kill-primary-after', args['kill-primary-after']],
@@ -293,6 +324,7 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       guest: image.path,
       engine: engine.name,
       vcpus,
+      disk,
       backups: args.backups,
       killPrimaryAfterMs: args['kill-primary-after'],
       killNewPrimaryAfterMs: args['kill-new-primary-after'],

@@ -4,7 +4,17 @@ import { GuestFailure, totalLandmarks } from '../../engines/engine.js';
 import { ENGINE_NAMES } from '../../engines/index.js';
 import { runGuest } from '../../session/run.js';
 import { EXIT, guestCodeNote, guestExitStatus } from '../exit-status.js';
-import { checkDiskOption, checkRamMiB, checkTimeout, checkVcpus, guestAndEngine, maxVcpusHelp, openConsoleInput } from '../machine-args.js';
+import {
+  checkDiskOption,
+  checkRamMiB,
+  checkThreads,
+  checkTimeout,
+  checkVcpus,
+  guestAndEngine,
+  maxVcpusHelp,
+  openConsoleInput,
+  THREADS_OPTION,
+} from '../machine-args.js';
 
 interface RunArgs {
   engine: string | undefined;
@@ -15,6 +25,7 @@ interface RunArgs {
   input: string | undefined;
   guest: string;
   stats: boolean;
+  threads: string | undefined;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -32,6 +43,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('ram', { type: 'string', describe: 'guest RAM in MiB (default: the engine\'s, 128 on emu)' })
       .option('timeout', { type: 'string', describe: 'stop the guest after this many seconds (default 0: never)' })
       .option('input', { type: 'string', describe: 'console input: a regular file (read as the guest asks), or - for stdin' })
+      .option('threads', THREADS_OPTION)
       .option('stats', { type: 'boolean', default: false, describe: 'print landmark counts (instructions on emu) and their rate to stderr' })
       .example('$0 run --engine emu --vcpus 4 matmul', '')
       .example('$0 run disk-checksum --disk disk.img', 'on kvm: a disk read by DMA') as unknown as Argv<RunArgs>,
@@ -41,10 +53,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkDiskOption(args.disk, engine);
     const vcpus = checkVcpus(args.vcpus, engine);
+    const threads = checkThreads(args.threads);
     const consoleInput = openConsoleInput(args.input);
     try {
       const disk = args.disk === undefined ? undefined : { path: args.disk, sectors: 0, shared: false };
-      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input: consoleInput.input, disk });
+      const result = await runGuest({ elf: image, engine: engine.name, vcpus, ramMiB, timeoutSeconds, input: consoleInput.input, disk, threads });
       if (args.stats) {
         const counts = result.vcpus.map((v) => v.landmark);
         const perSecond = Number(totalLandmarks(result)) / result.wallSeconds / 1e6;

@@ -13,6 +13,7 @@ import { divergenceMark, windowAround } from '../../analysis/timeline/divergence
 import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { LogFormatError } from '../../analysis/log-error.js';
 import { verify, type Verification } from '../../session/verify.js';
+import { checkThreads, THREADS_OPTION } from '../machine-args.js';
 import { EXIT, exitStatusOf } from '../exit-status.js';
 import { ProgressLine } from '../progress.js';
 import { describeReached } from './replay.js';
@@ -22,6 +23,7 @@ interface VerifyArgs {
   guest: string | undefined;
   disk: string | undefined;
   json: boolean;
+  threads: string | undefined;
   timeline: string | undefined;
 }
 
@@ -59,6 +61,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('guest', { type: 'string', describe: 'the guest ELF, when not at the path recorded in the log' })
       .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' })
+      .option('threads', THREADS_OPTION)
       .option('timeline', {
         type: 'string',
         describe: 'at a divergence, write the timeline around it here (OUT.json for Perfetto, OUT.html for a page)',
@@ -70,8 +73,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     };
     let verification: Verification;
     try {
+      const threads = checkThreads(args.threads);
       const progress = new ProgressLine(`verifying ${args.log}`, false);
-      verification = await verify({ logPath: args.log, elf: args.guest, disk: args.disk, onProgress: progress.onProgress }).finally(() => progress.end());
+      verification = await verify({ logPath: args.log, elf: args.guest, disk: args.disk, threads, onProgress: progress.onProgress }).finally(() =>
+        progress.end(),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);

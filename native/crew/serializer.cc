@@ -1,0 +1,307 @@
+#include "crew/serializer.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace rrkit::crew {
+
+Serializer::Serializer(uint32_t vcpus, SerializerOptions options, SerialSink sink, SerializerHooks hooks)
+    : options_(options), sink_(std::move(sink)), hooks_(std::move(hooks)) {
+  if (vcpus == 0) throw std::invalid_argument("the serializer needs at least one vCPU");
+  if (options_.quantum == 0) throw std::invalid_argument("a turn must be at least one instruction");
+  if (options_.window == 0) throw std::invalid_argument("the sharing window must be at least one instruction");
+  for (uint32_t v = 0; v < vcpus; ++v) {
+    vcpus_.push_back(std::make_unique<Vcpu>());
+    vcpus_.back()->next_probe = options_.probe;
+  }
+}
+
+Serializer::Stats Serializer::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void Serializer::Write(const SerialRecord& record) {
+  if (std::holds_alternative<TurnSwitch>(record)) ++stats_.turn_switches;
+  else ++stats_.mode_switches;
+  sink_(record);
+}
+
+bool Serializer::OnTransfer(const TransferEdge& edge) {
+  std::lock_guard lock(mutex_);
+  const Vcpu& from = *vcpus_[edge.from_vcpu];
+  const Vcpu& to = *vcpus_[edge.to_vcpu];
+  if (from.phase == Phase::kMember && to.phase == Phase::kMember && from.group == to.group) {
+    Group& g = groups_.at(to.group);
+    // The holder executes only after every record before its turn; the member gave the
+    // page up where it stopped, before that.
+    if (g.started && g.holder == edge.to_vcpu) {
+      g.shared_this_turn = true;
+      ++stats_.implied_transfers;
+      return false;
+    }
+  }
+  if (options_.enter_transfers_per_million != 0) NotePage(edge);
+  return true;
+}
+
+// A page's window ends when one of its holders has run `window` instructions since the
+// window began; it is hot when it changed hands often enough meanwhile.
+void Serializer::NotePage(const TransferEdge& edge) {
+  PageWindow& w = pages_[edge.page];
+  auto note = [&](uint32_t vcpu, uint64_t count) -> uint64_t {
+    for (const auto& [v, since] : w.since) {
+      if (v == vcpu) return count > since ? count - since : 0;
+    }
+    w.since.emplace_back(vcpu, count);
+    return 0;
+  };
+  const uint64_t span = std::max(note(edge.from_vcpu, edge.from_count), note(edge.to_vcpu, edge.to_count));
+  ++w.transfers;
+  if (span < options_.window) return;
+  if (w.transfers * 1'000'000 >= options_.enter_transfers_per_million * span) {
+    std::vector<uint32_t> holders;
+    for (const auto& entry : w.since) holders.push_back(entry.first);
+    Serialize(holders);
+  }
+  w.since.clear();
+  w.since.emplace_back(edge.from_vcpu, edge.from_count);
+  if (edge.to_vcpu != edge.from_vcpu) w.since.emplace_back(edge.to_vcpu, edge.to_count);
+  w.transfers = 0;
+}
+
+// These vCPUs share a hot page: into one group, the largest one some of them are in
+// already (the others merge into it at their next turn end), or a new one.
+void Serializer::Serialize(const std::vector<uint32_t>& vcpus) {
+  std::optional<uint64_t> target;
+  auto size_of = [&](uint64_t id) {
+    const Group& g = groups_.at(id);
+    return g.members.size() + g.joining.size();
+  };
+  for (uint32_t v : vcpus) {
+    const Vcpu& x = *vcpus_[v];
+    if (x.phase == Phase::kFree) continue;
+    if (!target.has_value() || size_of(x.group) > size_of(*target)) target = x.group;
+  }
+  if (!target.has_value()) {
+    target = next_group_++;
+    groups_.emplace(*target, Group{});
+    ++stats_.groups;
+  }
+  for (uint32_t v : vcpus) {
+    const Vcpu& x = *vcpus_[v];
+    if (x.phase == Phase::kFree) AskToJoin(v, *target);
+    else if (x.group != *target) groups_.at(x.group).merge_into = *target;
+  }
+}
+
+void Serializer::AskToJoin(uint32_t vcpu, uint64_t group) {
+  Vcpu& v = *vcpus_[vcpu];
+  v.phase = Phase::kJoining;
+  v.group = group;
+  v.stopped = false;
+  groups_.at(group).joining.push_back(vcpu);
+  v.must_stop.store(true, std::memory_order_release);
+  hooks_.stop(vcpu);
+}
+
+void Serializer::Stopped(uint32_t vcpu, uint64_t count, bool runnable) {
+  std::lock_guard lock(mutex_);
+  Vcpu& v = *vcpus_[vcpu];
+  v.must_stop.store(false, std::memory_order_release);
+  if (v.phase != Phase::kJoining) return;  // its group dissolved meanwhile: it is free
+  v.stopped = true;
+  v.stopped_at = count;
+  v.runnable = runnable;
+  Advance(v.group);
+}
+
+// Joiners that have stopped become members; a group whose joiners have all stopped gets
+// its first turn. Only while no member executes.
+void Serializer::Advance(uint64_t id) {
+  Group& g = groups_.at(id);
+  if (!g.started) {
+    if (g.joining.empty()) return;
+    for (uint32_t j : g.joining) {
+      if (!vcpus_[j]->stopped) return;
+    }
+    WriteJoins(g, id);
+    g.started = true;
+    g.probe = options_.probe;
+    for (uint32_t m : g.members) {
+      Vcpu& v = *vcpus_[m];
+      // A member that stayed parallel for longer than its last probe starts afresh.
+      if (v.next_probe > options_.probe && v.stopped_at - v.left_at > v.next_probe) v.next_probe = options_.probe;
+      g.probe = std::max(g.probe, v.next_probe);
+    }
+    const uint32_t first = g.members.front();
+    GiveTurn(g, first, vcpus_[first]->stopped_at, first, true);
+    return;
+  }
+  if (g.holder_state == Holder::kActive) return;  // at its turn's end
+  WriteJoins(g, id);
+  if (g.holder_state == Holder::kIdle) {
+    if (const std::optional<uint32_t> next = NextWanting(g, g.holder)) {
+      GiveTurn(g, g.holder, vcpus_[g.holder]->stopped_at, *next, true);
+    }
+  }
+}
+
+void Serializer::WriteJoins(Group& g, uint64_t id) {
+  std::vector<uint32_t> still;
+  for (uint32_t j : g.joining) {
+    Vcpu& v = *vcpus_[j];
+    if (!v.stopped) {
+      still.push_back(j);
+      continue;
+    }
+    Write(ModeSwitch{j, v.stopped_at, id, true});
+    v.phase = Phase::kMember;
+    v.wants_turn = v.runnable;
+    v.in_group.store(true, std::memory_order_release);
+    g.members.push_back(j);
+  }
+  g.joining = std::move(still);
+}
+
+void Serializer::GiveTurn(Group& g, uint32_t from, uint64_t count, uint32_t to, bool wake) {
+  Write(TurnSwitch{from, count, to});
+  Vcpu& f = *vcpus_[from];
+  f.turn_end.store(kNever, std::memory_order_release);
+  f.stopped_at = count;
+  if (from != to) {
+    g.turns_without_sharing = g.shared_this_turn ? 0 : g.turns_without_sharing + 1;
+    g.shared_this_turn = false;
+  }
+  g.holder = to;
+  g.holder_state = Holder::kStarting;
+  vcpus_[to]->wants_turn = false;
+  if (wake) hooks_.wake(to);
+}
+
+std::optional<uint32_t> Serializer::NextWanting(const Group& g, uint32_t after) const {
+  const auto at = std::find(g.members.begin(), g.members.end(), after);
+  const size_t start = at == g.members.end() ? 0 : static_cast<size_t>(at - g.members.begin()) + 1;
+  for (size_t i = 0; i < g.members.size(); ++i) {
+    const uint32_t m = g.members[(start + i) % g.members.size()];
+    if (m != after && vcpus_[m]->wants_turn) return m;
+  }
+  return std::nullopt;
+}
+
+bool Serializer::WantTurn(uint32_t vcpu, uint64_t count) {
+  std::lock_guard lock(mutex_);
+  Vcpu& v = *vcpus_[vcpu];
+  if (v.phase == Phase::kFree) return true;
+  if (v.phase == Phase::kJoining) return false;
+  Group& g = groups_.at(v.group);
+  if (g.started && g.holder == vcpu) {
+    if (g.holder_state != Holder::kActive) {
+      g.holder_state = Holder::kActive;
+      g.turn_start = count;
+      v.turn_end.store(count + options_.quantum, std::memory_order_release);
+    }
+    return true;
+  }
+  v.wants_turn = true;
+  v.stopped_at = count;
+  if (g.started && g.holder_state == Holder::kIdle) {  // the holder spins or sleeps: take over
+    GiveTurn(g, g.holder, vcpus_[g.holder]->stopped_at, vcpu, false);
+    g.holder_state = Holder::kActive;
+    g.turn_start = count;
+    v.turn_end.store(count + options_.quantum, std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+
+bool Serializer::EndTurn(uint32_t vcpu, uint64_t count, Why why) {
+  std::lock_guard lock(mutex_);
+  Vcpu& v = *vcpus_[vcpu];
+  if (v.phase == Phase::kFree) return why == Why::kQuantum;
+  const uint64_t id = v.group;
+  Group& g = groups_.at(id);
+  if (v.phase != Phase::kMember || !g.started || g.holder != vcpu) {
+    if (why == Why::kQuantum) throw std::logic_error("serializer: vcpu " + std::to_string(vcpu) + " ends a turn it does not hold");
+    v.wants_turn = false;  // it goes idle without the turn
+    return false;
+  }
+  if (g.holder_state == Holder::kActive && count > g.turn_start) g.serial_instructions += count - g.turn_start;
+  v.stopped_at = count;
+  v.turn_end.store(kNever, std::memory_order_release);
+  WriteJoins(g, id);  // the holder has stopped: joins may be written now
+
+  if (g.merge_into.has_value() && groups_.count(*g.merge_into) != 0) {
+    const uint64_t into = *g.merge_into;
+    struct Moved {
+      uint32_t vcpu;
+      uint64_t at;
+      bool runnable;
+    };
+    std::vector<Moved> moved;
+    for (uint32_t m : g.members) {
+      moved.push_back({m, m == vcpu ? count : vcpus_[m]->stopped_at, m == vcpu ? why == Why::kQuantum : vcpus_[m]->wants_turn});
+    }
+    Dissolve(id, vcpu, count, false);
+    for (const Moved& m : moved) {
+      Vcpu& x = *vcpus_[m.vcpu];
+      x.phase = Phase::kJoining;
+      x.group = into;
+      x.stopped = true;
+      x.stopped_at = m.at;
+      x.runnable = m.runnable;
+      groups_.at(into).joining.push_back(m.vcpu);
+    }
+    Advance(into);
+    return false;
+  }
+  const bool probed = g.serial_instructions >= g.probe;
+  if (probed || g.turns_without_sharing >= options_.idle_turns) {
+    const uint64_t next_probe = probed ? std::min(2 * g.probe, options_.max_probe) : options_.probe;
+    for (uint32_t m : g.members) vcpus_[m]->next_probe = next_probe;
+    Dissolve(id, vcpu, count, true);
+    return why == Why::kQuantum;
+  }
+  if (const std::optional<uint32_t> next = NextWanting(g, vcpu)) {
+    GiveTurn(g, vcpu, count, *next, true);
+    v.wants_turn = why == Why::kQuantum;
+    return false;
+  }
+  if (why == Why::kQuantum) {  // nobody else wants it: a new quantum, no record
+    g.turn_start = count;
+    v.turn_end.store(count + options_.quantum, std::memory_order_release);
+    return true;
+  }
+  g.holder_state = Holder::kIdle;  // keeps the turn while it spins or sleeps
+  v.wants_turn = false;
+  return false;
+}
+
+// Back to parallel: every member leaves where it stopped (the holder at `count`). Joiners
+// that never joined are released too.
+void Serializer::Dissolve(uint64_t id, uint32_t holder, uint64_t count, bool wake) {
+  Group& g = groups_.at(id);
+  for (uint32_t m : g.members) {
+    Vcpu& v = *vcpus_[m];
+    const uint64_t at = m == holder ? count : v.stopped_at;
+    Write(ModeSwitch{m, at, id, false});
+    v.phase = Phase::kFree;
+    v.group = kNoGroup;
+    v.wants_turn = false;
+    v.left_at = at;
+    v.in_group.store(false, std::memory_order_release);
+    v.turn_end.store(kNever, std::memory_order_release);
+    if (wake && m != holder) hooks_.wake(m);
+  }
+  for (uint32_t j : g.joining) {
+    Vcpu& v = *vcpus_[j];
+    v.phase = Phase::kFree;
+    v.group = kNoGroup;
+    v.must_stop.store(false, std::memory_order_release);
+    if (v.stopped) hooks_.wake(j);
+  }
+  groups_.erase(id);
+}
+
+}  // namespace rrkit::crew

@@ -1,0 +1,154 @@
+#include "machine/vcpu_scheduler.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace rrkit::machine {
+
+uint32_t VcpuScheduler::HostCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<uint32_t>(n);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+VcpuScheduler::VcpuScheduler(uint32_t vcpus, uint32_t threads)
+    : threads_(std::min(threads, vcpus)), vcpus_(vcpus) {
+  if (vcpus == 0) throw std::invalid_argument("the scheduler needs at least one vCPU");
+  if (threads == 0) throw std::invalid_argument("the scheduler needs at least one thread");
+  for (uint32_t v = 0; v < vcpus; ++v) ready_.push_back(v);
+  ready_count_.store(vcpus, std::memory_order_relaxed);
+}
+
+VcpuScheduler::~VcpuScheduler() {
+  Stop();
+  Join();
+}
+
+void VcpuScheduler::Start(Hooks hooks) {
+  if (!pool_.empty()) throw std::logic_error("the scheduler is started once");
+  hooks_ = std::move(hooks);
+  for (uint32_t t = 0; t < threads_; ++t) pool_.emplace_back([this] { ThreadMain(); });
+}
+
+void VcpuScheduler::Join() {
+  for (auto& thread : pool_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+void VcpuScheduler::Stop() {
+  std::lock_guard lock(mutex_);
+  stopping_ = true;
+  work_cv_.notify_all();
+}
+
+void VcpuScheduler::Wake(uint32_t vcpu, bool urgent) {
+  std::lock_guard lock(mutex_);
+  Vcpu& v = vcpus_.at(vcpu);
+  switch (v.state) {
+    case State::kBlocked: MakeReadyLocked(vcpu, urgent); break;
+    case State::kRunning: v.wake_pending = true; break;
+    case State::kReady:
+    case State::kDone: break;
+  }
+}
+
+void VcpuScheduler::WakeAt(uint32_t vcpu, Clock::time_point when) {
+  std::lock_guard lock(mutex_);
+  Vcpu& v = vcpus_.at(vcpu);
+  v.wake_at = v.wake_at.has_value() ? std::min(*v.wake_at, when) : when;
+}
+
+void VcpuScheduler::MakeReadyLocked(uint32_t vcpu, bool urgent) {
+  Vcpu& v = vcpus_[vcpu];
+  v.state = State::kReady;
+  v.wake_at.reset();
+  if (urgent) ready_.push_front(vcpu);
+  else ready_.push_back(vcpu);
+  ready_count_.store(static_cast<uint32_t>(ready_.size()), std::memory_order_relaxed);
+  reported_all_blocked_ = false;
+  work_cv_.notify_one();
+}
+
+std::optional<uint32_t> VcpuScheduler::PickLocked(std::optional<Clock::time_point>& until) {
+  until.reset();
+  const Clock::time_point now = Clock::now();
+  for (uint32_t id = 0; id < vcpus_.size(); ++id) {
+    Vcpu& v = vcpus_[id];
+    if (v.state != State::kBlocked || !v.wake_at.has_value()) continue;
+    if (*v.wake_at <= now) MakeReadyLocked(id, false);
+    else until = until.has_value() ? std::min(*until, *v.wake_at) : *v.wake_at;
+  }
+  if (ready_.empty()) return std::nullopt;
+  const uint32_t vcpu = ready_.front();
+  ready_.pop_front();
+  ready_count_.store(static_cast<uint32_t>(ready_.size()), std::memory_order_relaxed);
+  return vcpu;
+}
+
+bool VcpuScheduler::AllBlockedLocked() const {
+  if (running_ != 0 || !ready_.empty() || done_ == vcpus_.size()) return false;
+  for (const Vcpu& v : vcpus_) {
+    if (v.state == State::kBlocked && v.wake_at.has_value()) return false;
+  }
+  return true;
+}
+
+void VcpuScheduler::ThreadMain() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (stopping_ || done_ == vcpus_.size()) break;
+    std::optional<Clock::time_point> until;
+    const std::optional<uint32_t> picked = PickLocked(until);
+    if (!picked.has_value()) {
+      if (!reported_all_blocked_ && AllBlockedLocked()) {
+        reported_all_blocked_ = true;
+        lock.unlock();
+        hooks_.all_blocked();
+        lock.lock();
+        continue;
+      }
+      if (until.has_value()) work_cv_.wait_until(lock, *until);
+      else work_cv_.wait(lock);
+      continue;
+    }
+    const uint32_t id = *picked;
+    Vcpu& v = vcpus_[id];
+    v.state = State::kRunning;
+    v.wake_pending = false;
+    v.wake_at.reset();
+    ++running_;
+    lock.unlock();
+    const SliceEnd end = hooks_.run_slice(id);
+    lock.lock();
+    --running_;
+    switch (end) {
+      case SliceEnd::kYield: MakeReadyLocked(id, false); break;
+      case SliceEnd::kBlocked:
+        if (v.wake_pending) {
+          MakeReadyLocked(id, false);
+        } else {
+          v.state = State::kBlocked;
+          // Idle threads may be waiting without a deadline: let one wait for this one.
+          if (v.wake_at.has_value()) work_cv_.notify_one();
+        }
+        break;
+      case SliceEnd::kDone:
+        v.state = State::kDone;
+        if (++done_ == vcpus_.size()) work_cv_.notify_all();
+        break;
+    }
+  }
+  // Let the others see the stop or the last vCPU done.
+  work_cv_.notify_all();
+  lock.unlock();
+  hooks_.thread_ended();
+}
+
+}  // namespace rrkit::machine

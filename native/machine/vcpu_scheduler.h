@@ -1,0 +1,105 @@
+// M:N execution: N vCPUs run by a pool of T host threads (T <= N, by default the host's
+// cores). Each thread takes a ready vCPU, runs it for a slice (the engine's RunSlice, which
+// returns at a block boundary), then takes the next ready one. A vCPU that is not on a
+// thread sits at a block boundary with its state in memory, so whatever another vCPU needs
+// from it (a CREW page) can be taken at once, without waiting for the host scheduler.
+//
+// What ends a slice is the engine's business; the slice says what the vCPU does next:
+//   kYield    it could run on, but its slice is over: to the back of the ready queue;
+//   kBlocked  it waits for something (a page, a turn, a replay gate, a cut, an interrupt):
+//             it runs again only after Wake(), or at the deadline it set with WakeAt();
+//   kDone     it stops for good.
+// A wake that comes while the vCPU runs is kept, and turns its next kBlocked into a
+// requeue, so that a wake-up sent between "check the condition" and "block" is never lost:
+// the engine checks the condition after its slice started, and whoever makes it true
+// calls Wake() after. Wakes may be spurious; a woken vCPU checks its condition again.
+//
+// No thread ever blocks while a vCPU is ready: waiting is a vCPU state, not a thread state.
+// When no vCPU is ready and none is on a thread, nothing inside the machine can wake one:
+// `all_blocked` says so (a replay that cannot progress; a live machine waits for its timer).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace rrkit::machine {
+
+class VcpuScheduler {
+ public:
+  using Clock = std::chrono::steady_clock;
+  enum class SliceEnd { kYield, kBlocked, kDone };
+  // Runs `vcpu` for one slice, on a pool thread; never called for one vCPU from two threads at once.
+  using RunSlice = std::function<SliceEnd(uint32_t vcpu)>;
+
+  struct Hooks {
+    RunSlice run_slice;
+    // A pool thread is about to end (after its last slice).
+    std::function<void()> thread_ended = [] {};
+    // Called (without the scheduler's lock) when every vCPU that is not done is blocked,
+    // none is due at a deadline, and no thread is running one.
+    std::function<void()> all_blocked = [] {};
+  };
+
+  // The host's cores, at least 1.
+  static uint32_t HostCores();
+
+  VcpuScheduler(uint32_t vcpus, uint32_t threads);
+  ~VcpuScheduler();
+  VcpuScheduler(const VcpuScheduler&) = delete;
+  VcpuScheduler& operator=(const VcpuScheduler&) = delete;
+
+  uint32_t vcpu_count() const { return static_cast<uint32_t>(vcpus_.size()); }
+  uint32_t thread_count() const { return threads_; }
+
+  // Starts the pool; every vCPU is ready. Call once.
+  void Start(Hooks hooks);
+  // Waits for every pool thread to end: every vCPU done, or Stop().
+  void Join();
+
+  // Any thread: `vcpu` may have a reason to run (see above). `urgent`: to the front of the
+  // ready queue (another vCPU may be waiting for it).
+  void Wake(uint32_t vcpu, bool urgent = false);
+  // From `vcpu`'s own slice: when it returns kBlocked, run it again at `when` at the latest.
+  void WakeAt(uint32_t vcpu, Clock::time_point when);
+  // Whether a ready vCPU waits for a thread: a slice that could go on yields only then.
+  bool OthersWaiting() const { return ready_count_.load(std::memory_order_relaxed) != 0; }
+  // Every thread ends after its current slice; no vCPU runs again.
+  void Stop();
+
+ private:
+  enum class State { kReady, kRunning, kBlocked, kDone };
+  struct Vcpu {
+    State state = State::kReady;
+    bool wake_pending = false;
+    std::optional<Clock::time_point> wake_at;
+  };
+
+  void ThreadMain();
+  // Under the lock: the next vCPU to run, or nullopt (then `until` is the earliest deadline).
+  std::optional<uint32_t> PickLocked(std::optional<Clock::time_point>& until);
+  void MakeReadyLocked(uint32_t vcpu, bool urgent);
+  bool AllBlockedLocked() const;
+
+  const uint32_t threads_;
+  Hooks hooks_;
+  std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::vector<Vcpu> vcpus_;
+  std::deque<uint32_t> ready_;
+  std::atomic<uint32_t> ready_count_{0};
+  uint32_t running_ = 0;
+  uint32_t done_ = 0;
+  bool stopping_ = false;
+  bool reported_all_blocked_ = false;
+  std::vector<std::thread> pool_;
+};
+
+}  // namespace rrkit::machine

@@ -5,7 +5,8 @@
  * the takeover (the lease won) and to the new primary's first live instruction, against
  * the heartbeat timeout (the target: failover ≤ 3 × the timeout), and against the network delay:
  * configurations with `delayMs` put the backup in a network namespace behind a veth pair
- * with that one-way delay each way (experiments/lib/netns.ts, delay-forwarder.ts; root).
+ * with that one-way delay each way (experiments/lib/netns.ts, delay-forwarder.ts; root);
+ * `etcd` ones take the lease in a throwaway etcd on loopback (experiments/lib/etcd-server.ts).
  *
  *   npm run drill -- N          (N drills per configuration, default 4; ~8 s a drill)
  *   npx tsx experiments/failover.ts [N] [--quick]   (--quick: one drill per configuration; the runner's --quick)
@@ -14,6 +15,7 @@
  */
 import { drill, type DrillReport } from '../src/replication/drill.js';
 import { startDelayForwarder, type DelayForwarder } from './lib/delay-forwarder.js';
+import { startEtcd, type EtcdServer } from './lib/etcd-server.js';
 import { createNetns, type NetnsLink } from './lib/netns.js';
 import { writeChart, writeData } from './lib/results.js';
 
@@ -30,6 +32,8 @@ interface Configuration {
   noKill?: boolean;
   /** the backup in a network namespace, this many ms away each way */
   delayMs?: number;
+  /** the lease in etcd (a throwaway etcd on loopback) instead of lock files */
+  etcd?: boolean;
 }
 
 const CONFIGURATIONS: Configuration[] = [
@@ -46,6 +50,7 @@ const CONFIGURATIONS: Configuration[] = [
   ]),
   { label: 'kvm, 1 vCPU, hb 300 ms', engine: 'kvm', vcpus: 1, backups: 1, heartbeatTimeoutMs: 300 },
   { label: 'kvm, 1 vCPU, hb 1000 ms', engine: 'kvm', vcpus: 1, backups: 1, heartbeatTimeoutMs: 1000 },
+  { label: 'etcd lease, 1 vCPU, hb 1000 ms', vcpus: 1, backups: 1, heartbeatTimeoutMs: 1000, etcd: true },
 ];
 const LINES = 400; // clock-poll
 
@@ -80,6 +85,16 @@ try {
   netnsError = (e as Error).message;
 }
 process.on('exit', () => netns?.remove());
+// One etcd for every etcd drill, stopped at the end.
+let etcd: EtcdServer | undefined;
+let etcdError = '';
+if (CONFIGURATIONS.some((c) => c.etcd === true)) {
+  try {
+    etcd = await startEtcd();
+  } catch (e) {
+    etcdError = (e as Error).message;
+  }
+}
 for (const c of CONFIGURATIONS) {
   for (let i = 0; i < perConfiguration; i++) {
     // The kill lands anywhere in the first 1.5 s of the 2 s guest (earlier with a second kill to come).
@@ -90,6 +105,7 @@ for (const c of CONFIGURATIONS) {
     const seen: Buffer[] = [];
     try {
       if (c.delayMs !== undefined && netns === undefined) throw new Error(netnsError);
+      if (c.etcd === true && etcd === undefined) throw new Error(etcdError);
       const ns = netns;
       const away =
         c.delayMs === undefined || ns === undefined
@@ -105,6 +121,7 @@ for (const c of CONFIGURATIONS) {
             };
       report = await drill({
         ...away,
+        ...(c.etcd === true ? { etcd: etcd!.url } : {}),
         guest: 'clock-poll',
         engine: c.engine ?? 'emu',
         vcpus: c.vcpus,
@@ -131,6 +148,7 @@ for (const c of CONFIGURATIONS) {
       backups: c.backups,
       heartbeat_timeout_ms: c.heartbeatTimeoutMs,
       delay_ms_each_way: c.delayMs ?? '',
+      lease: c.etcd === true ? 'etcd' : 'lock files',
       kill_after_ms: c.noKill === true ? '' : killAfter,
       exit_code: report?.exitCode ?? -1,
       ended: report === undefined ? 0 : 1,
@@ -153,6 +171,7 @@ for (const c of CONFIGURATIONS) {
   }
 }
 netns?.remove();
+await etcd?.stop();
 
 const byConfiguration = CONFIGURATIONS.map((c) => {
   const mine = rows.filter((r) => r.configuration === c.label);

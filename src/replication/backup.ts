@@ -8,7 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { EngineProcess, type EngineEvent, type EngineSpec } from './engine-process.js';
 import type { TaggedOutput } from './engine-output.js';
-import { tryTakeOver } from './lease.js';
+import type { HeldLease, LeaseStore, TakeOver } from './lease.js';
 import type { LogFrame } from './log-frames.js';
 import { describeFrame } from './log-frames.js';
 import { encodeAck, json, MessageType, parseJson, type Hello } from './messages.js';
@@ -23,7 +23,8 @@ export interface BackupOptions {
   imageSha256: string;
   /** this replica's copy of the guest's disk image (kvm), if it has one */
   disk?: ReplicaDisk;
-  leaseDir: string;
+  /** where the leases are (lock files or etcd) */
+  leases: LeaseStore;
   heartbeatTimeoutMs: number;
   log: (line: string) => void;
   /** test hook: a slow backup — send each ACK this long after the previous one */
@@ -58,6 +59,9 @@ export class Backup {
   private promoted?: Primary;
   private watchdog?: NodeJS.Timeout;
   private told = '';
+  /** a takeover attempt in flight (etcd's take round trips; one at a time) */
+  private trying = false;
+  private ended = false;
   private readonly slowAcks: { socket: Socket; message: Buffer }[] = [];
   private slowAckTimer?: NodeJS.Timeout;
   private resolveEnd!: (end: BackupEnd) => void;
@@ -196,19 +200,35 @@ export class Backup {
 
   private watch(): void {
     const standby = this.standby;
-    if (this.promoted !== undefined || standby === undefined) return;
+    if (this.promoted !== undefined || standby === undefined || this.trying) return;
     if (Date.now() - this.lastHeard <= this.options.heartbeatTimeoutMs) return;
-    const outcome = tryTakeOver(this.options.leaseDir, this.name, this.options.heartbeatTimeoutMs);
-    if (outcome.kind === 'held') return;
-    if (outcome.kind === 'lost') {
-      if (this.told !== outcome.reason) this.options.log(`primary ${standby.hello.primary} silent; not taking over: ${outcome.reason}`);
-      this.told = outcome.reason;
-      return;
-    }
+    this.trying = true;
+    void this.options.leases.tryTakeOver(this.name).then(
+      (outcome) => {
+        this.trying = false;
+        this.onTakeOver(standby, outcome);
+      },
+      (error: unknown) => {
+        this.trying = false;
+        this.tell(`primary ${standby.hello.primary} silent; could not try to take over: ${(error as Error).message}`);
+      },
+    );
+  }
+
+  /** Winning is final: the lease's newest epoch is ours, whatever a primary said meanwhile. */
+  private onTakeOver(standby: Standby, outcome: TakeOver): void {
+    if (outcome.kind === 'held' || this.ended) return;
+    if (outcome.kind === 'lost') return this.tell(`primary ${standby.hello.primary} silent; not taking over: ${outcome.reason}`);
     this.promote(standby, outcome.lease);
   }
 
-  private promote(standby: Standby, lease: import('./lease.js').HeldLease): void {
+  /** A line about why this backup does not take over, once per reason. */
+  private tell(line: string): void {
+    if (this.told !== line) this.options.log(line);
+    this.told = line;
+  }
+
+  private promote(standby: Standby, lease: HeldLease): void {
     this.options.log(
       `taking over from ${standby.hello.primary} as the primary of epoch ${lease.epoch}: replaying the ${standby.frames} frames received ` +
         `(${standby.records} records${standby.complete ? ', to the trailer' : ''}), then live; its own log so far: ${standby.nextFrames.length} frames`,
@@ -258,6 +278,7 @@ export class Backup {
   }
 
   private finish(end: BackupEnd): void {
+    this.ended = true;
     clearInterval(this.watchdog);
     clearTimeout(this.slowAckTimer);
     this.server?.close();

@@ -41,6 +41,8 @@ export interface DrillOptions {
   reach?: (listening: string) => Promise<string>;
   /** console input, sent to the first primary as soon as it announces itself */
   input?: Buffer;
+  /** the replicas take their lease in this etcd (client URL), under the drill's own key prefix, instead of lock files */
+  etcd?: string;
   heartbeatTimeoutMs: number;
   /** test hooks passed to the primary (--corrupt-frame N, --die-mid-frame N) */
   primaryTestArgs?: string[];
@@ -61,6 +63,8 @@ export interface DrillReport {
   releasedBy: Record<string, number>;
   duplicateBytes: number;
   gapBytes: number;
+  /** output bytes a primary sent after a newer epoch's primary announced itself (a primary that lost its lease must send none) */
+  staleBytes: number;
   /** output bytes released before the (first) kill, and after */
   releasedBeforeKill: number;
   releasedAfterKill: number;
@@ -162,6 +166,8 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   const relayAddress = `${relayHost}:${relayPort}`;
   const common = ['--engine', options.engine, '--lease', leaseDir, '--heartbeat-timeout', String(options.heartbeatTimeoutMs)];
   if (options.disk !== undefined) common.push('--disk', options.disk.path);
+  // In etcd, the temporary directory's path is a key prefix no other drill uses.
+  if (options.etcd !== undefined) common.push('--etcd', options.etcd);
   try {
     const backups: string[] = [];
     for (let i = 0; i < options.backups; i++) {
@@ -211,6 +217,7 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       releasedBy: Object.fromEntries(relay.stats.releasedBy),
       duplicateBytes: relay.stats.duplicateBytes,
       gapBytes: relay.stats.gapBytes,
+      staleBytes: relay.stats.staleBytes,
       releasedBeforeKill: killedAt.length === 0 ? all.length : releasedAtKill,
       releasedAfterKill: killedAt.length === 0 ? 0 : all.length - releasedAtKill,
     };
@@ -246,5 +253,6 @@ export function formatDrillReport(report: DrillReport): string {
   lines.push(`  output released before the kill: ${report.releasedBeforeKill} bytes; after: ${report.releasedAfterKill} bytes`);
   lines.push(`  by replica: ${Object.entries(report.releasedBy).map(([r, n]) => `${r} ${n}`).join(', ')}`);
   lines.push(`  duplicates dropped by the relay: ${report.duplicateBytes} bytes; lost (gaps): ${report.gapBytes} bytes`);
+  lines.push(`  sent by a superseded primary: ${report.staleBytes} bytes`);
   return lines.join('\n') + '\n';
 }

@@ -48,6 +48,8 @@ export type PrimaryEnd =
 
 interface BackupLink {
   address: string;
+  /** being taken out of the lease's members (the output rule counts it until that is done) */
+  dropping?: boolean;
   socket?: Socket;
   /** the next frame to send */
   next: number;
@@ -87,6 +89,9 @@ export class Primary {
   private liveAt?: number;
   private ended = false;
   private timers: NodeJS.Timeout[] = [];
+  /** a renewal in flight (etcd's take a round trip; one at a time) */
+  private renewing = false;
+  private memberWrites: Promise<void> = Promise.resolve();
   private resolveEnd!: (end: PrimaryEnd) => void;
   readonly done: Promise<PrimaryEnd>;
   private corruptOnce: number | undefined;
@@ -113,7 +118,7 @@ export class Primary {
     if (earlier.liveAt !== undefined) this.onLive(earlier.liveAt);
     for (const address of this.options.backups) this.addBackup(address);
     const hb = this.options.heartbeatTimeoutMs;
-    this.timers.push(setInterval(() => this.renewLease(), Math.max(5, hb / 4)));
+    this.timers.push(setInterval(() => this.renewLease(), Math.max(5, this.options.lease.renewEveryMs)));
     this.timers.push(setInterval(() => this.heartbeat(), Math.max(5, hb / 4)));
     this.timers.push(setInterval(() => this.tryRelease(), 5));
     if (earlier.done !== undefined) this.onDone(earlier.done);
@@ -293,11 +298,20 @@ export class Primary {
   }
 
   private dropBackup(link: BackupLink, why: string): void {
-    if (link.dropped) return;
+    if (link.dropped || link.dropping === true) return;
+    link.dropping = true;
+    // One write of the members at a time, each leaving out every backup dropped before it.
+    this.memberWrites = this.memberWrites
+      .then(() => this.dropFromMembers(link, why))
+      .catch((error: unknown) => this.finish({ kind: 'failed', message: `dropping backup ${link.address} from the lease: ${(error as Error).message}` }));
+  }
+
+  private async dropFromMembers(link: BackupLink, why: string): Promise<void> {
     // Out of the lease's members before the output rule stops counting it: a dropped
     // backup must never take over with less than was released.
-    const members = [...this.links.values()].filter((l) => !l.dropped && l !== link).map((l) => l.address);
-    if (!this.options.lease.setMembers(members)) return this.loseLease();
+    const members = [...this.links.values()].filter((l) => !l.dropped && l.dropping !== true).map((l) => l.address);
+    if (!(await this.options.lease.setMembers(members))) return this.loseLease();
+    if (this.ended) return;
     link.dropped = true;
     link.socket?.destroy();
     clearTimeout(link.reconnect);
@@ -362,7 +376,18 @@ export class Primary {
   // --- lease and relay -------------------------------------------------------------------
 
   private renewLease(): void {
-    if (!this.ended && !this.options.lease.renew()) this.loseLease();
+    if (this.ended || this.renewing) return;
+    this.renewing = true;
+    void this.options.lease.renew().then(
+      (held) => {
+        this.renewing = false;
+        if (!held) this.loseLease();
+      },
+      (error: unknown) => {
+        this.renewing = false;
+        this.finish({ kind: 'failed', message: `renewing the lease: ${(error as Error).message}` });
+      },
+    );
   }
 
   private loseLease(): void {

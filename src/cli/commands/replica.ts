@@ -2,7 +2,7 @@
  * `rrkit replica primary|backup|attach`: replicas of one guest as processes talking TCP
  * (src/replication/, docs/replication.md), and `rrkit replicate`, the failover drill.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import type { Engine } from '../../engines/engine.js';
 import { ENGINE_NAMES } from '../../engines/index.js';
@@ -11,7 +11,8 @@ import { Backup } from '../../replication/backup.js';
 import { drill, formatDrillReport } from '../../replication/drill.js';
 import { engineMain } from '../../replication/engine-main.js';
 import { EngineProcess } from '../../replication/engine-process.js';
-import { HeldLease } from '../../replication/lease.js';
+import { parseEtcdUrls } from '../../replication/etcd-lease.js';
+import { openLeaseStore, type LeaseStore } from '../../replication/lease.js';
 import { DEFAULT_MAX_LAG_BYTES, Primary, type PrimaryEnd } from '../../replication/primary.js';
 import { numberOption } from '../number-option.js';
 import { Relay } from '../../replication/relay.js';
@@ -56,6 +57,27 @@ async function diskArgs(disk: string | undefined, shared: boolean, engine: Engin
   return replicaDisk(disk, shared);
 }
 
+/** `--etcd`, checked: the lease in etcd instead of lock files. */
+function etcdOption(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    parseEtcdUrls(raw);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return raw;
+}
+
+/** The lease store a replica's arguments name, closed after `use` (an etcd client would keep the process alive). */
+async function withLeases<T>(args: CommonArgs, use: (leases: LeaseStore) => Promise<T>): Promise<T> {
+  const leases = await openLeaseStore({ name: args.lease, etcd: etcdOption(args.etcd), ttlMs: checkTimeoutMs(args['heartbeat-timeout']) });
+  try {
+    return await use(leases);
+  } finally {
+    await leases.close();
+  }
+}
+
 function checkTimeoutMs(ms: number): number {
   if (!Number.isInteger(ms) || ms < 20 || ms > 600_000) throw new UsageError(`--heartbeat-timeout must be an integer number of ms from 20 to 600000, not ${ms}`);
   return ms;
@@ -87,6 +109,7 @@ interface CommonArgs {
   guest: string;
   engine: string | undefined;
   lease: string;
+  etcd: string | undefined;
   'heartbeat-timeout': number;
   disk: string | undefined;
 }
@@ -95,7 +118,8 @@ const common = (y: Argv): Argv =>
   y
     .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path (the same image on every replica)' })
     .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type)' })
-    .option('lease', { type: 'string', demandOption: true, describe: 'directory of the lock-file lease, shared by the replicas on this host' })
+    .option('lease', { type: 'string', demandOption: true, describe: 'directory of the lock-file lease, shared by the replicas on this host; with --etcd, the key prefix of this guest\'s lease' })
+    .option('etcd', { type: 'string', describe: 'take the lease in etcd (http://HOST:PORT, comma-separated for several) instead of lock files: replicas on any hosts' })
     .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS, describe: 'ms of silence after which a replica counts as gone (also the lease time)' })
     .option('disk', { type: 'string', describe: 'kvm: this replica\'s copy of the guest\'s disk image (the same image on every replica)' });
 
@@ -133,38 +157,40 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
     if (args.output !== undefined) parseAddress(args.output, '--output');
     const heartbeatTimeoutMs = checkTimeoutMs(args['heartbeat-timeout']);
     const maxLagBytes = maxLagOption(args['max-lag']);
-    mkdirSync(args.lease, { recursive: true });
-    const lease = HeldLease.acquireFirst(args.lease, heartbeatTimeoutMs, { holder: args.name, members: backups });
-    let primary: Primary | undefined;
-    const engineProcess = new EngineProcess(
-      { role: 'record', guest: image.path, engine: engine.name, vcpus, disk },
-      {
-        onLogFrame: (f) => primary!.onLogFrame(f),
-        onOutput: (o) => primary!.onOutput(o),
-        onLive: (at) => primary!.onLive(at),
-        onDone: (d) => primary!.onDone(d),
-      },
-    );
-    primary = new Primary(
-      {
-        name: args.name,
-        engineName: engine.name,
-        vcpus,
-        imageSha256: image.sha256.toString('hex'),
-        disk: helloDisk(disk),
-        backups,
-        output: args.output,
-        heartbeatTimeoutMs,
-        maxLagBytes,
-        lease,
-        log: say,
-        corruptFrame: args['corrupt-frame'],
-        dieMidFrame: args['die-mid-frame'],
-      },
-      engineProcess,
-    );
-    primary.start({ frames: [], outputs: [] });
-    exitWith(await primary.done);
+    const end = await withLeases(args, async (leases) => {
+      const lease = await leases.acquireFirst({ holder: args.name, members: backups });
+      let primary: Primary | undefined;
+      const engineProcess = new EngineProcess(
+        { role: 'record', guest: image.path, engine: engine.name, vcpus, disk },
+        {
+          onLogFrame: (f) => primary!.onLogFrame(f),
+          onOutput: (o) => primary!.onOutput(o),
+          onLive: (at) => primary!.onLive(at),
+          onDone: (d) => primary!.onDone(d),
+        },
+      );
+      primary = new Primary(
+        {
+          name: args.name,
+          engineName: engine.name,
+          vcpus,
+          imageSha256: image.sha256.toString('hex'),
+          disk: helloDisk(disk),
+          backups,
+          output: args.output,
+          heartbeatTimeoutMs,
+          maxLagBytes,
+          lease,
+          log: say,
+          corruptFrame: args['corrupt-frame'],
+          dieMidFrame: args['die-mid-frame'],
+        },
+        engineProcess,
+      );
+      primary.start({ frames: [], outputs: [] });
+      return primary.done;
+    });
+    exitWith(end);
   },
 };
 
@@ -184,19 +210,24 @@ const backupCommand: CommandModule<object, BackupArgs> = {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkReplicable(engine);
     parseAddress(args.listen, '--listen');
-    const backup = new Backup({
-      listen: args.listen,
-      guest: image.path,
-      imageSha256: image.sha256.toString('hex'),
-      disk: await diskArgs(args.disk, false, engine),
-      leaseDir: args.lease,
-      heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
-      ackDelayMs: numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' }),
-      log: say,
-      onListening: (address) => say(`listening on ${address}`),
+    const disk = await diskArgs(args.disk, false, engine);
+    const ackDelayMs = numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' });
+    const end = await withLeases(args, async (leases) => {
+      const backup = new Backup({
+        listen: args.listen,
+        guest: image.path,
+        imageSha256: image.sha256.toString('hex'),
+        disk,
+        leases,
+        heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
+        ackDelayMs,
+        log: say,
+        onListening: (address) => say(`listening on ${address}`),
+      });
+      await backup.listen();
+      return backup.done;
     });
-    await backup.listen();
-    exitWith(await backup.done);
+    exitWith(end);
   },
 };
 
@@ -269,6 +300,7 @@ interface ReplicateArgs {
   input: string | undefined;
   disk: string | undefined;
   'disk-shared': boolean;
+  etcd: string | undefined;
 }
 
 export const replicateCommand: CommandModule<object, ReplicateArgs> = {
@@ -287,6 +319,7 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('input', { type: 'string', describe: 'console input (a file), sent to the primary once its guest runs' })
       .option('disk', { type: 'string', describe: 'kvm: the guest\'s disk image, which every replica reads' })
       .option('disk-shared', { type: 'boolean', default: false, describe: 'with --disk: the log names where disk reads came from; each backup reads the image itself' })
+      .option('etcd', { type: 'string', describe: 'the replicas take their lease in etcd (http://HOST:PORT) instead of lock files' })
       .option('corrupt-frame', { type: 'number', hidden: true })
       .option('die-mid-frame', { type: 'number', hidden: true })
       .option('pause-primary', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the primary then SIGCONT it' })
@@ -315,12 +348,16 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       return { afterMs: Number(m[1]), forMs: Number(m[2]) };
     };
     const maxLagBytes = maxLagOption(args['max-lag']);
+    const etcd = etcdOption(args.etcd);
+    // Reached once here, so that an etcd that is not there is one line, not every replica failing.
+    if (etcd !== undefined) await (await openLeaseStore({ name: 'rrkit-replicate-check', etcd, ttlMs: 1000 })).close();
     const ackDelay = numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' });
     const report = await drill({
       pausePrimary: pause('--pause-primary', args['pause-primary']),
       pauseBackup: pause('--pause-backup', args['pause-backup']),
       backupTestArgs: ackDelay === undefined ? [] : ['--ack-delay', String(ackDelay)],
       input: drillInput(args.input),
+      etcd,
       guest: image.path,
       engine: engine.name,
       vcpus,

@@ -9,7 +9,8 @@
  * `etcd` ones take the lease in a throwaway etcd on loopback (experiments/lib/etcd-server.ts).
  *
  *   npm run drill -- N          (N drills per configuration, default 4; ~8 s a drill)
- *   npx tsx experiments/failover.ts [N] [--quick]   (--quick: one drill per configuration; the runner's --quick)
+ *   npx tsx experiments/failover.ts [N] [--quick] [--only TEXT...]   (--quick: one drill per configuration; the
+ *                               runner's --quick; --only: the configurations whose label starts with TEXT)
  *
  * Writes results/failover.{csv,json,png}.
  */
@@ -67,35 +68,45 @@ export function judgeOutput(output: string): { lost: number; repeated: number; i
 }
 
 // The runner passes --quick (CI) or nothing (the full set, which has to fit its 20 minutes).
-const quick = process.argv.includes('--quick');
-const drillsArgument = process.argv.slice(2).find((a) => a !== '--quick');
+// --only TEXT (repeatable) keeps the configurations whose label starts with one of the TEXTs.
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.flatMap((a, i) => (args[i - 1] === '--only' ? [a] : []));
+const drillsArgument = args.find((a, i) => a !== '--quick' && a !== '--only' && args[i - 1] !== '--only');
 if (drillsArgument !== undefined && !/^[1-9]\d*$/.test(drillsArgument)) {
   process.stderr.write(`failover: the number of drills per configuration must be a whole number ≥ 1, not '${drillsArgument}'\n`);
   process.exit(2);
 }
 const perConfiguration = drillsArgument !== undefined ? Number(drillsArgument) : quick ? 1 : 4;
+const chosen = only.length === 0 ? CONFIGURATIONS : CONFIGURATIONS.filter((c) => only.some((text) => c.label.startsWith(text)));
+if (chosen.length === 0) {
+  process.stderr.write(`failover: no configuration's label starts with ${only.map((t) => `'${t}'`).join(' or ')}; they are: ${CONFIGURATIONS.map((c) => c.label).join('; ')}\n`);
+  process.exit(2);
+}
 const rows: Record<string, string | number>[] = [];
 // One namespace for every networked drill, removed at the end (and on an error).
 let netns: NetnsLink | undefined;
 let netnsError = '';
 const forwarders: DelayForwarder[] = [];
-try {
-  netns = createNetns();
-} catch (e) {
-  netnsError = (e as Error).message;
+if (chosen.some((c) => c.delayMs !== undefined)) {
+  try {
+    netns = createNetns();
+  } catch (e) {
+    netnsError = (e as Error).message;
+  }
 }
 process.on('exit', () => netns?.remove());
 // One etcd for every etcd drill, stopped at the end.
 let etcd: EtcdServer | undefined;
 let etcdError = '';
-if (CONFIGURATIONS.some((c) => c.etcd === true)) {
+if (chosen.some((c) => c.etcd === true)) {
   try {
     etcd = await startEtcd();
   } catch (e) {
     etcdError = (e as Error).message;
   }
 }
-for (const c of CONFIGURATIONS) {
+for (const c of chosen) {
   for (let i = 0; i < perConfiguration; i++) {
     // The kill lands anywhere in the first 1.5 s of the 2 s guest (earlier with a second kill to come).
     const killAfter = 100 + Math.floor(Math.random() * (c.secondKillMs === undefined ? 1400 : 700));
@@ -173,7 +184,7 @@ for (const c of CONFIGURATIONS) {
 netns?.remove();
 await etcd?.stop();
 
-const byConfiguration = CONFIGURATIONS.map((c) => {
+const byConfiguration = chosen.map((c) => {
   const mine = rows.filter((r) => r.configuration === c.label);
   const live = mine.map((r) => Number(r.live_ms)).filter((v) => Number.isFinite(v) && v > 0);
   const sorted = [...live].sort((a, b) => a - b);

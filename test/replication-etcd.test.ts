@@ -57,6 +57,9 @@ async function etcdDrill(extra: Partial<DrillOptions>): Promise<{ report: DrillR
     log: (line) => lines.push(line),
     deadlineMs: 100_000,
     ...extra,
+  }).catch((error: Error) => {
+    // A drill that did not end says why in the replicas' own lines.
+    throw new Error(`${error.message}\n${lines.join('\n')}`);
   });
   return { report, log: `${lines.join('\n')}\n${formatDrillReport(report)}` };
 }

@@ -14,6 +14,9 @@ fail() { printf '\nsetup.sh: %s\n' "$*" >&2; exit 1; }
 # zlib for the log's deflated chunks, Zydis for the kvm engine's SMP recording (it decodes
 # the instruction that faulted on a protected page, docs/kvm-smp.md).
 # Chromium for the test that opens `rrkit log timeline --html` headless (test/timeline-html.test.ts).
+# iproute2 for the replication tests that put a backup in a network namespace behind a veth
+# pair (test/replication-netns.test.ts, experiments/lib/netns.ts); etcd-server for the
+# replication lease in etcd (`--etcd`), which its tests start on loopback (experiments/lib/etcd-server.ts).
 packages=(
   build-essential python3 pkg-config make zlib1g-dev
   libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev fonts-dejavu-core
@@ -21,6 +24,8 @@ packages=(
   clang libclang-rt-14-dev
   libzydis-dev
   chromium
+  iproute2
+  etcd-server
 )
 
 missing=()

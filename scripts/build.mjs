@@ -42,6 +42,9 @@ export async function buildBundle() {
     // yargs' help layout measures text with `string-width`, whose load alone costs more than the
     // rest of start-up; ./terminal-width.mjs measures the same for rrkit's text, loading nothing.
     alias: { 'string-width': join(root, 'scripts', 'terminal-width.mjs') },
+    // The etcd client loads its gRPC protocol files from beside its own code at run time, and
+    // only `--etcd` needs it (src/replication/etcd-lease.ts imports it when asked): left out.
+    external: ['etcd3'],
     // Bundled CommonJS code (yargs' dependencies) calls require(); an ES module has none.
     banner: { js: "import { createRequire as rrkitCreateRequire } from 'node:module'; const require = rrkitCreateRequire(import.meta.url);" },
   });

@@ -76,6 +76,8 @@ export type NativeSession =
       configJson: string;
       /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
       deflateLevel?: number;
+      /** sealed chunks waiting to be written before the recording waits for its sink; default the writer's (32 MiB) */
+      maxQueuedLogBytes?: number;
       /** keep wall-clock samples every this many µs of a running vCPU, and at its stalls (10..60e6; absent: none) */
       wallSampleUs?: number;
     }
@@ -98,7 +100,7 @@ export type NativeSession =
        * vCPUs: the serialized groups the log left open end at the switch, and the live part
        * forms its own as `serialize` says; absent, it never serializes).
        */
-      thenRun: { path: string; crewHold: number; serialize?: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number } } | null;
+      thenRun: { path: string; crewHold: number; serialize?: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number }; maxQueuedLogBytes?: number } | null;
     };
 
 /** What a replay read and checked, reported by the native run so that nothing reads the log again. */

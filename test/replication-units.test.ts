@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLog } from '../src/analysis/log-reader.js';
 import { TaggedOutputReader, type TaggedOutput } from '../src/replication/engine-output.js';
-import { HeldLease, readLease, tryTakeOver } from '../src/replication/lease.js';
+import { LockFileLease, readLease, tryTakeOver } from '../src/replication/lock-file-lease.js';
 import { LogFrameSplitter, type LogFrame } from '../src/replication/log-frames.js';
 import { encodeMessage, MessageReader, WireError } from '../src/replication/wire.js';
 import { tempDir, writeLog } from './log-fixtures.js';
@@ -103,7 +103,7 @@ describe('the lock-file lease', () => {
 
   it('a held lease cannot be taken over; a lapsed one by exactly one member', () => {
     const dir = scratch();
-    const primary = HeldLease.acquireFirst(dir, TTL, { holder: 'p', members: ['b1', 'b2'] });
+    const primary = LockFileLease.acquireFirst(dir, TTL, { holder: 'p', members: ['b1', 'b2'] });
     expect(primary.epoch).toBe(0);
     expect(tryTakeOver(dir, 'b1', TTL).kind).toBe('held');
     age(dir, 0, 2 * TTL);
@@ -115,15 +115,15 @@ describe('the lock-file lease', () => {
     expect(first.lease.epoch).toBe(1);
     expect(readLease(dir, 1)).toEqual({ holder: 'b1', members: ['b2'] });
     // The old primary's next renewal finds its successor: it must release nothing more.
-    expect(primary.renew()).toBe(false);
+    expect(primary.renewNow()).toBe(false);
     expect(primary.mayRelease()).toBe(false);
     expect(primary.lost).toMatch(/replica b1 took over \(epoch 1\)/);
   });
 
   it('a replica the primary dropped from the members cannot take over', () => {
     const dir = scratch();
-    const primary = HeldLease.acquireFirst(dir, TTL, { holder: 'p', members: ['b1', 'b2'] });
-    expect(primary.setMembers(['b2'])).toBe(true);
+    const primary = LockFileLease.acquireFirst(dir, TTL, { holder: 'p', members: ['b1', 'b2'] });
+    expect(primary.setMembersNow(['b2'])).toBe(true);
     age(dir, 0, 2 * TTL);
     expect(tryTakeOver(dir, 'b1', TTL)).toEqual({ kind: 'lost', reason: 'not a member of epoch 0 (the primary dropped us)' });
     expect(tryTakeOver(dir, 'b2', TTL).kind).toBe('won');
@@ -131,17 +131,17 @@ describe('the lock-file lease', () => {
 
   it('a first lease over a live one is refused in one line', () => {
     const dir = scratch();
-    HeldLease.acquireFirst(dir, TTL, { holder: 'p', members: [] });
-    expect(() => HeldLease.acquireFirst(dir, TTL, { holder: 'q', members: [] })).toThrow(/the lease in .* is held \(epoch 0\); is another primary running\?/);
+    LockFileLease.acquireFirst(dir, TTL, { holder: 'p', members: [] });
+    expect(() => LockFileLease.acquireFirst(dir, TTL, { holder: 'q', members: [] })).toThrow(/the lease in .* is held \(epoch 0\); is another primary running\?/);
   });
 
   it('a lease is good for its time only: a holder that cannot renew stops releasing', async () => {
     const dir = scratch();
-    const lease = HeldLease.acquireFirst(dir, 50, { holder: 'p', members: [] });
+    const lease = LockFileLease.acquireFirst(dir, 50, { holder: 'p', members: [] });
     expect(lease.mayRelease()).toBe(true);
     await new Promise((r) => setTimeout(r, 80));
     expect(lease.mayRelease()).toBe(false);
-    expect(lease.renew()).toBe(true);
+    expect(lease.renewNow()).toBe(true);
     expect(lease.mayRelease()).toBe(true);
   });
 });

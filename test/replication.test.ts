@@ -191,3 +191,49 @@ describe('an SMP guest whose vCPUs serialize (issue 15)', () => {
     }
   }, 180_000);
 });
+
+/** The primary's flow-control line: the most log bytes it had shipped unacknowledged, its bound, and how often the guest waited. */
+function flowControl(r: Run): { maxLag: number; bound: number; waits: number } {
+  const m = /flow control: at most (\d+) bytes unacknowledged \(bound (\d+)\), the guest waited for the backups (\d+) times/.exec(r.stderr);
+  expect(m, `no flow-control line in stderr:\n${r.stderr}`).not.toBeNull();
+  return { maxLag: Number(m![1]), bound: Number(m![2]), waits: Number(m![3]) };
+}
+
+describe('flow control: a backup that falls behind slows the primary', () => {
+  it('a slow backup (each ACK 20 ms after the last) never lags beyond the bound; the guest waits, and the output is the same', async () => {
+    const r = await run(['replicate', '--backups', '1', '--ack-delay', '20', '--max-lag', '8192', 'clock-poll']);
+    expectEveryLineOnce(r);
+    const flow = flowControl(r);
+    expect(flow.bound).toBe(8192);
+    expect(flow.maxLag).toBeLessThanOrEqual(8192);
+    expect(flow.maxLag).toBeGreaterThan(0);
+    expect(flow.waits, r.stderr).toBeGreaterThan(0);
+    expect(r.stderr).not.toMatch(/backup \S+ dropped/);
+  }, 120_000);
+
+  it('a backup stopped (SIGSTOP) for less than the heartbeat timeout holds the primary back, and is not dropped', async () => {
+    const r = await run(['replicate', '--backups', '1', '--max-lag', '8192', '--pause-backup', '300:600', 'clock-poll']);
+    expectEveryLineOnce(r);
+    const flow = flowControl(r);
+    expect(flow.maxLag).toBeLessThanOrEqual(8192);
+    expect(flow.waits, r.stderr).toBeGreaterThan(0);
+    expect(r.stderr).not.toMatch(/backup \S+ dropped/);
+  }, 120_000);
+
+  it('a backup stopped past the heartbeat timeout is dropped, and the primary goes on', async () => {
+    const r = await run(['replicate', '--backups', '1', '--max-lag', '8192', '--pause-backup', '300:3000', 'clock-poll']);
+    expectEveryLineOnce(r);
+    expect(r.stderr).toMatch(/backup \S+ dropped \((silent|unreachable)\); 0 backup\(s\) left/);
+    expect(r.stderr).not.toMatch(/took over/);
+    expect(flowControl(r).maxLag).toBeLessThanOrEqual(8192);
+  }, 120_000);
+
+  it('a bad --max-lag gets one line', async () => {
+    for (const bad of ['12abc', '100', '']) {
+      const r = await run(['replicate', '--backups', '1', '--max-lag', bad, 'clock-poll']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/--max-lag (must be an integer from 4096 to 1073741824|needs a value)/);
+      expect(r.stdout).toBe('');
+    }
+  }, 60_000);
+});

@@ -38,4 +38,19 @@ std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follo
       path, std::chrono::milliseconds(static_cast<int64_t>(follow_ms))));
 }
 
+replay::LogWriter::Options LogWriterOptionsFrom(const Napi::Object& from) {
+  replay::LogWriter::Options writer;
+  const Napi::Value level = from.Get("deflateLevel");
+  if (!level.IsUndefined()) {
+    const double d = level.IsNumber() ? level.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= 9 && d == static_cast<int>(d))) throw std::out_of_range("session.deflateLevel must be 0..9");
+    writer.deflate_level = static_cast<int>(d);
+  }
+  const Napi::Value queued = from.Get("maxQueuedLogBytes");
+  if (!queued.IsUndefined()) {
+    writer.max_queued_bytes = static_cast<size_t>(NumberIn(queued, "session.maxQueuedLogBytes", 0, 1e15));
+  }
+  return writer;
+}
+
 }  // namespace rrkit::addon

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "replay/log_reader.h"
+#include "replay/log_writer.h"
 
 namespace rrkit::addon {
 
@@ -27,5 +28,11 @@ std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name);
 // writing it, giving up after follow_ms without a new byte (0: never); or (stream_fd
 // non-negative) as it arrives on a pipe or socket, to the writer's close.
 std::unique_ptr<replay::LogReader> OpenLog(const std::string& path, double follow_ms, int stream_fd = -1);
+
+// A recording's writer options from a session (or thenRun) object: deflateLevel (0..9) and
+// maxQueuedLogBytes (sealed chunks waiting to be written before Append waits: a replica's
+// engine keeps it small, so that a primary that stops reading its log holds the guest back
+// soon, src/replication/), each optional.
+replay::LogWriter::Options LogWriterOptionsFrom(const Napi::Object& from);
 
 }  // namespace rrkit::addon

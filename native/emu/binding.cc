@@ -29,6 +29,7 @@ namespace rrkit::emu {
 namespace {
 
 using addon::BytesOf;
+using addon::LogWriterOptionsFrom;
 using addon::NumberIn;
 using addon::OpenLog;
 using addon::ToU64;
@@ -176,11 +177,12 @@ void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
   options.spin_detection = spin.As<Napi::Boolean>().Value();
 }
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// crewHold, serialize, configJson, deflateLevel?, wallSampleUs? } or { mode: 'replay', path,
-// followMs, thenRun } (thenRun: null, or { path, crewHold, serialize? } to go on live at the
-// end of the log, recording into `path` unless it is empty, in serialized mode as
-// `serialize` says: absent, never). Recording, and a replay going on live, also set
-// options.crew_hold_instructions and options.serializer (TypeScript owns their defaults).
+// crewHold, serialize, configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs? } or
+// { mode: 'replay', path, followMs, thenRun } (thenRun: null, or { path, crewHold,
+// serialize?, maxQueuedLogBytes? } to go on live at the end of the log, recording into `path`
+// unless it is empty, in serialized mode as `serialize` says: absent, never). Recording, and a
+// replay going on live, also set options.crew_hold_instructions and options.serializer
+// (TypeScript owns their defaults).
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -207,7 +209,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     } else {
       options.serializer = SerializerOptionsOf(serialize);
     }
-    return replay::Session::ReplayThenLive(std::move(reader), {}, next);
+    return replay::Session::ReplayThenLive(std::move(reader), {}, next, LogWriterOptionsFrom(live));
   }
   if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
@@ -227,11 +229,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   }
   options.crew_hold_instructions = static_cast<uint64_t>(hold);
   options.serializer = SerializerOptionsOf(session.Get("serialize"));
-  replay::LogWriter::Options writer;
-  const Napi::Value level = session.Get("deflateLevel");
-  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
-  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
-  auto recording = replay::Session::Record(path, header, writer);
+  auto recording = replay::Session::Record(path, header, LogWriterOptionsFrom(session));
   // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
   if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
     options.host_time_sink = std::move(samples->sink);

@@ -35,6 +35,7 @@ namespace rrkit::kvm {
 namespace {
 
 using addon::BytesOf;
+using addon::LogWriterOptionsFrom;
 using addon::NumberIn;
 using addon::OpenLog;
 using addon::ToU64;
@@ -164,11 +165,12 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 };
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
-// configJson, deflateLevel?, wallSampleUs?, ... } (crewHold is emu's) or { mode: 'replay',
-// path, followMs, streamFd?, thenRun } (chunks streamed as the replay reaches them, from the
-// file or, with streamFd, a pipe; SMP reads the whole log before it starts: docs/kvm-smp.md;
-// thenRun: null, or { path } to go on live at the end of the log, one vCPU only, recording
-// into `path` unless it is empty). Recording with wall-clock samples also sets options.host_time_*.
+// configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs?, ... } (crewHold is emu's) or
+// { mode: 'replay', path, followMs, streamFd?, thenRun } (chunks streamed as the replay reaches
+// them, from the file or, with streamFd, a pipe; SMP reads the whole log before it starts:
+// docs/kvm-smp.md; thenRun: null, or { path, maxQueuedLogBytes? } to go on live at the end of
+// the log, one vCPU only, recording into `path` unless it is empty). Recording with wall-clock
+// samples also sets options.host_time_*.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
@@ -190,7 +192,8 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     // going live would need every vCPU's page rights handed from that replay to recording's
     // protection at one cut (docs/kvm-smp.md).
     if (options.vcpus > 1) throw std::invalid_argument("--then-run: the kvm engine goes live at the end of a log on one vCPU only");
-    return replay::Session::ReplayThenLive(std::move(reader), replaying, then_run.As<Napi::Object>().Get("path").As<Napi::String>());
+    return replay::Session::ReplayThenLive(std::move(reader), replaying, then_run.As<Napi::Object>().Get("path").As<Napi::String>(),
+                                           LogWriterOptionsFrom(then_run.As<Napi::Object>()));
   }
   if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
@@ -204,11 +207,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
   header.start_unix_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   header.config_json = session.Get("configJson").As<Napi::String>();
-  replay::LogWriter::Options writer;
-  const Napi::Value level = session.Get("deflateLevel");
-  if (!level.IsUndefined()) writer.deflate_level = level.As<Napi::Number>().Int32Value();
-  if (writer.deflate_level < 0 || writer.deflate_level > 9) throw std::invalid_argument("session.deflateLevel must be 0..9");
-  auto recording = replay::Session::Record(path, header, writer);
+  auto recording = replay::Session::Record(path, header, LogWriterOptionsFrom(session));
   // Wall-clock samples for the timeline, every `wallSampleUs` of a running hart (absent or 0: none).
   if (std::optional<addon::WallSamples> samples = addon::WallSamplesFrom(session, *recording)) {
     options.host_time_sink = std::move(samples->sink);

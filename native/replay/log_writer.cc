@@ -33,10 +33,14 @@ void LogWriter::Append(const Record& record) {
   ++records_;
   if (open_chunk_.bytes() >= options_.max_chunk_bytes) {
     SealLocked();
-    room_.wait(lock, [this] { return queued_bytes_ <= options_.max_queued_bytes || io_error_ || closing_; });
-    RethrowIfFailedLocked();
   } else if (first_in_chunk) {
     wake_io_.notify_one();  // the IO thread may sleep with no deadline: start the age clock
+  }
+  // Whoever sealed the queued chunks (this append, an output's SealAndCount, the age), the
+  // guest waits once too many are queued: a log sealed often in small chunks is held too.
+  if (queued_bytes_ > options_.max_queued_bytes) {
+    room_.wait(lock, [this] { return queued_bytes_ <= options_.max_queued_bytes || io_error_ || closing_; });
+    RethrowIfFailedLocked();
   }
 }
 

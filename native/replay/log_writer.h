@@ -43,7 +43,7 @@ class LogWriter {
 
   // Thread safe. Throws std::invalid_argument for an invalid record, std::logic_error after
   // Close(), and rethrows the sink's error if writing has failed. Waits while more than
-  // Options::max_queued_bytes of sealed chunks wait to be written.
+  // Options::max_queued_bytes of sealed chunks wait to be written, whoever sealed them.
   void Append(const Record& record);
   // Seal the open chunk now (no-op when it is empty).
   void Seal();

@@ -31,7 +31,7 @@ std::unique_ptr<Session> Session::Replay(std::unique_ptr<LogReader> reader, Repl
 }
 
 std::unique_ptr<Session> Session::ReplayThenLive(std::unique_ptr<LogReader> reader, ReplayingWorld::Options options,
-                                                 const std::string& next_path) {
+                                                 const std::string& next_path, LogWriter::Options next_options) {
   std::unique_ptr<Session> session(new Session());
   LogHeader next_header = reader->header();
   session->replaying_owned_ = std::make_unique<ReplayingWorld>(std::move(reader), options);
@@ -41,7 +41,7 @@ std::unique_ptr<Session> Session::ReplayThenLive(std::unique_ptr<LogReader> read
   if (!next_path.empty()) {
     next_header.start_unix_ms = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-    session->writer_ = std::make_unique<LogWriter>(next_header, std::make_shared<FileChunkSink>(next_path));
+    session->writer_ = std::make_unique<LogWriter>(next_header, std::make_shared<FileChunkSink>(next_path), next_options);
     LogWriter* writer = session->writer_.get();
     session->replaying_->CopyRecordsTo([writer](const replay::Record& record) { writer->Append(record); });
     session->recording_ = std::make_unique<RecordingWorld>(*session->live_, *writer);

@@ -33,7 +33,8 @@ class Session {
   // the file at `next_path` when it is not empty: a log that holds the replayed one's
   // records, then the live run's.
   static std::unique_ptr<Session> ReplayThenLive(std::unique_ptr<LogReader> reader, ReplayingWorld::Options options,
-                                                 const std::string& next_path);
+                                                 const std::string& next_path,
+                                                 LogWriter::Options next_options = LogWriter::Options{});
 
   World& world() { return *world_; }
   // Replay only: null otherwise.

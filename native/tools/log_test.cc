@@ -360,6 +360,29 @@ TEST(TestWriterBackpressure, "writer: with the sink stuck, appends wait once the
   CHECK(appended.load() == kRecords);
 }
 
+TEST(TestWriterBackpressureSmallChunks, "writer: chunks sealed small (an output's SealAndCount) count toward the bound too") {
+  auto sink = std::make_shared<GatedSink>();
+  LogWriter::Options options;
+  options.max_queued_bytes = 4 * 1024;  // chunks stay far below max_chunk_bytes: only the seals below make them
+  LogWriter writer(TestHeader(1), sink, options);
+  constexpr uint64_t kRecords = 20'000;
+  std::atomic<uint64_t> appended{0};
+  std::thread appender([&] {
+    for (uint64_t i = 0; i < kRecords; ++i) {
+      writer.Append(InputRecord{{0, i * 7}, InputKind::kEntropy, i * 0x9e3779b97f4a7c15ull});
+      if (i % 10 == 9) writer.SealAndCount();  // as a replica's engine seals at each console flush
+      appended.store(i + 1);
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t stalled_at = appended.load();
+  CHECK(stalled_at < 2'000);  // ~4 KiB of ~9-byte records, plus the batch the I/O thread holds
+  sink->Open();
+  appender.join();
+  writer.Close();
+  CHECK(appended.load() == kRecords);
+}
+
 // 10 s of a compute workload at 100 MIPS with a 1 kHz timer: per interrupt, the interrupt
 // record and a clock read in the handler.
 // Deflated chunks: a payload that compresses is stored deflated, reads back the same, and

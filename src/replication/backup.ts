@@ -8,7 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { EngineProcess, type EngineEvent, type EngineSpec } from './engine-process.js';
 import type { TaggedOutput } from './engine-output.js';
-import { tryTakeOver } from './lease.js';
+import type { HeldLease, LeaseStore, TakeOver } from './lease.js';
 import type { LogFrame } from './log-frames.js';
 import { describeFrame } from './log-frames.js';
 import { encodeAck, json, MessageType, parseJson, type Hello } from './messages.js';
@@ -23,9 +23,12 @@ export interface BackupOptions {
   imageSha256: string;
   /** this replica's copy of the guest's disk image (kvm), if it has one */
   disk?: ReplicaDisk;
-  leaseDir: string;
+  /** where the leases are (lock files or etcd) */
+  leases: LeaseStore;
   heartbeatTimeoutMs: number;
   log: (line: string) => void;
+  /** test hook: a slow backup — send each ACK this long after the previous one */
+  ackDelayMs?: number;
   /** called once listening, with the address actually bound */
   onListening?: (address: string) => void;
 }
@@ -56,6 +59,11 @@ export class Backup {
   private promoted?: Primary;
   private watchdog?: NodeJS.Timeout;
   private told = '';
+  /** a takeover attempt in flight (etcd's take round trips; one at a time) */
+  private trying = false;
+  private ended = false;
+  private readonly slowAcks: { socket: Socket; message: Buffer }[] = [];
+  private slowAckTimer?: NodeJS.Timeout;
   private resolveEnd!: (end: BackupEnd) => void;
   readonly done: Promise<BackupEnd> = new Promise((resolve) => (this.resolveEnd = resolve));
 
@@ -116,7 +124,7 @@ export class Backup {
         standby.frames += 1;
         standby.records += BigInt(frame.records);
         if (frame.kind === 'trailer') standby.complete = true;
-        socket.write(encodeMessage(MessageType.Ack, encodeAck({ frames: standby.frames, records: standby.records, complete: standby.complete })));
+        this.ack(socket, encodeMessage(MessageType.Ack, encodeAck({ frames: standby.frames, records: standby.records, complete: standby.complete })));
         return;
       }
       case MessageType.Heartbeat:
@@ -126,6 +134,25 @@ export class Backup {
         this.finish({ kind: 'bye', exitCode: body.readInt32LE(0) });
         return;
     }
+  }
+
+  private ack(socket: Socket, message: Buffer): void {
+    const delay = this.options.ackDelayMs;
+    if (delay === undefined) {
+      socket.write(message);
+      return;
+    }
+    this.slowAcks.push({ socket, message });
+    const next = (): void => {
+      const ack = this.slowAcks.shift();
+      if (ack === undefined) {
+        this.slowAckTimer = undefined;
+        return;
+      }
+      if (!ack.socket.destroyed) ack.socket.write(ack.message);
+      this.slowAckTimer = setTimeout(next, delay);
+    };
+    this.slowAckTimer ??= setTimeout(next, delay);
   }
 
   private onHello(socket: Socket, hello: Hello): void {
@@ -156,6 +183,8 @@ export class Backup {
     this.primarySocket = socket;
     this.lastHeard = Date.now();
     this.told = '';
+    // The lease knows this backup by the address its primary reaches it at.
+    if (hello.you !== undefined) this.name = hello.you;
     socket.write(encodeMessage(MessageType.Welcome, json({ frames: this.standby!.frames })));
   }
 
@@ -171,19 +200,35 @@ export class Backup {
 
   private watch(): void {
     const standby = this.standby;
-    if (this.promoted !== undefined || standby === undefined) return;
+    if (this.promoted !== undefined || standby === undefined || this.trying) return;
     if (Date.now() - this.lastHeard <= this.options.heartbeatTimeoutMs) return;
-    const outcome = tryTakeOver(this.options.leaseDir, this.name, this.options.heartbeatTimeoutMs);
-    if (outcome.kind === 'held') return;
-    if (outcome.kind === 'lost') {
-      if (this.told !== outcome.reason) this.options.log(`primary ${standby.hello.primary} silent; not taking over: ${outcome.reason}`);
-      this.told = outcome.reason;
-      return;
-    }
+    this.trying = true;
+    void this.options.leases.tryTakeOver(this.name).then(
+      (outcome) => {
+        this.trying = false;
+        this.onTakeOver(standby, outcome);
+      },
+      (error: unknown) => {
+        this.trying = false;
+        this.tell(`primary ${standby.hello.primary} silent; could not try to take over: ${(error as Error).message}`);
+      },
+    );
+  }
+
+  /** Winning is final: the lease's newest epoch is ours, whatever a primary said meanwhile. */
+  private onTakeOver(standby: Standby, outcome: TakeOver): void {
+    if (outcome.kind === 'held' || this.ended) return;
+    if (outcome.kind === 'lost') return this.tell(`primary ${standby.hello.primary} silent; not taking over: ${outcome.reason}`);
     this.promote(standby, outcome.lease);
   }
 
-  private promote(standby: Standby, lease: import('./lease.js').HeldLease): void {
+  /** A line about why this backup does not take over, once per reason. */
+  private tell(line: string): void {
+    if (this.told !== line) this.options.log(line);
+    this.told = line;
+  }
+
+  private promote(standby: Standby, lease: HeldLease): void {
     this.options.log(
       `taking over from ${standby.hello.primary} as the primary of epoch ${lease.epoch}: replaying the ${standby.frames} frames received ` +
         `(${standby.records} records${standby.complete ? ', to the trailer' : ''}), then live; its own log so far: ${standby.nextFrames.length} frames`,
@@ -216,6 +261,7 @@ export class Backup {
         backups: lease.members,
         output: standby.hello.output,
         heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+        maxLagBytes: standby.hello.maxLagBytes,
         lease,
         log: this.options.log,
       },
@@ -232,7 +278,9 @@ export class Backup {
   }
 
   private finish(end: BackupEnd): void {
+    this.ended = true;
     clearInterval(this.watchdog);
+    clearTimeout(this.slowAckTimer);
     this.server?.close();
     this.primarySocket?.destroy();
     if (end.kind === 'bye') this.standby?.engine?.kill();

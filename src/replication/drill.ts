@@ -26,8 +26,23 @@ export interface DrillOptions {
   killBackupAfterMs?: number;
   /** stop the primary (SIGSTOP) this long after it announced itself, for `forMs`, then let it go on (a partition) */
   pausePrimary?: { afterMs: number; forMs: number };
+  /** stop the first backup (SIGSTOP) this long after the primary announced itself, for `forMs`, then let it go on */
+  pauseBackup?: { afterMs: number; forMs: number };
+  /** options passed to every backup (test hooks: --ack-delay MS) */
+  backupTestArgs?: string[];
+  /**
+   * where the backups run, if not on loopback: the command prefix that starts a process
+   * there (`ip netns exec NS`) and the address they listen on; the relay then listens on
+   * `relayHost`, which both sides reach (the tests' network namespaces, experiments/lib/netns.ts)
+   */
+  backupPlace?: { prefix: string[]; host: string };
+  relayHost?: string;
+  /** the address the primaries reach a backup at, given the one it listens on (a forwarder between them: the tests' delay) */
+  reach?: (listening: string) => Promise<string>;
   /** console input, sent to the first primary as soon as it announces itself */
   input?: Buffer;
+  /** the replicas take their lease in this etcd (client URL), under the drill's own key prefix, instead of lock files */
+  etcd?: string;
   heartbeatTimeoutMs: number;
   /** test hooks passed to the primary (--corrupt-frame N, --die-mid-frame N) */
   primaryTestArgs?: string[];
@@ -48,14 +63,17 @@ export interface DrillReport {
   releasedBy: Record<string, number>;
   duplicateBytes: number;
   gapBytes: number;
+  /** output bytes a primary sent after a newer epoch's primary announced itself (a primary that lost its lease must send none) */
+  staleBytes: number;
   /** output bytes released before the (first) kill, and after */
   releasedBeforeKill: number;
   releasedAfterKill: number;
 }
 
-function startReplica(args: string[], log: (line: string) => void, tag: string): { child: ChildProcess; listening: Promise<string> } {
+function startReplica(args: string[], log: (line: string) => void, tag: string, prefix: string[] = []): { child: ChildProcess; listening: Promise<string> } {
   const { command, args: base } = rrkitCommand();
-  const child = spawn(command, [...base, ...args], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const argv = [...prefix, command, ...base, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'inherit', 'pipe'] });
   let resolveListening!: (address: string) => void;
   let rejectListening!: (error: Error) => void;
   const listening = new Promise<string>((resolve, reject) => {
@@ -115,6 +133,18 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       }
       if (epoch === 0) kill(options.killPrimaryAfterMs);
       if (epoch === 0 && options.input !== undefined) relay.input(options.input);
+      const stopBackup = options.pauseBackup;
+      if (epoch === 0 && stopBackup !== undefined) {
+        const [first, victim] = [...byName.entries()][0]!;
+        setTimeout(() => {
+          options.log(`[drill] SIGSTOP backup ${first} after ${stopBackup.afterMs} ms, for ${stopBackup.forMs} ms`);
+          victim.kill('SIGSTOP');
+          setTimeout(() => {
+            options.log(`[drill] SIGCONT backup ${first}`);
+            victim.kill('SIGCONT');
+          }, stopBackup.forMs).unref();
+        }, stopBackup.afterMs).unref();
+      }
       const pause = options.pausePrimary;
       if (epoch === 0 && pause !== undefined && child !== undefined) {
         setTimeout(() => {
@@ -131,16 +161,24 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       else if (epoch === 1) kill(options.killNewPrimaryAfterMs);
     },
   );
-  const relayPort = await relay.listen('127.0.0.1', 0);
-  const relayAddress = `127.0.0.1:${relayPort}`;
+  const relayHost = options.relayHost ?? '127.0.0.1';
+  const relayPort = await relay.listen(relayHost, 0);
+  const relayAddress = `${relayHost}:${relayPort}`;
   const common = ['--engine', options.engine, '--lease', leaseDir, '--heartbeat-timeout', String(options.heartbeatTimeoutMs)];
   if (options.disk !== undefined) common.push('--disk', options.disk.path);
+  // In etcd, the temporary directory's path is a key prefix no other drill uses.
+  if (options.etcd !== undefined) common.push('--etcd', options.etcd);
   try {
     const backups: string[] = [];
     for (let i = 0; i < options.backups; i++) {
-      const { child, listening } = startReplica(['replica', 'backup', '--listen', '127.0.0.1:0', ...common, options.guest], options.log, `backup ${i + 1}`);
+      const { child, listening } = startReplica(
+        ['replica', 'backup', '--listen', `${options.backupPlace?.host ?? '127.0.0.1'}:0`, ...common, ...(options.backupTestArgs ?? []), options.guest],
+        options.log,
+        `backup ${i + 1}`,
+        options.backupPlace?.prefix,
+      );
       children.push(child);
-      const address = await listening;
+      const address = options.reach === undefined ? await listening : await options.reach(await listening);
       byName.set(address, child);
       backups.push(address);
     }
@@ -179,6 +217,7 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       releasedBy: Object.fromEntries(relay.stats.releasedBy),
       duplicateBytes: relay.stats.duplicateBytes,
       gapBytes: relay.stats.gapBytes,
+      staleBytes: relay.stats.staleBytes,
       releasedBeforeKill: killedAt.length === 0 ? all.length : releasedAtKill,
       releasedAfterKill: killedAt.length === 0 ? 0 : all.length - releasedAtKill,
     };
@@ -214,5 +253,6 @@ export function formatDrillReport(report: DrillReport): string {
   lines.push(`  output released before the kill: ${report.releasedBeforeKill} bytes; after: ${report.releasedAfterKill} bytes`);
   lines.push(`  by replica: ${Object.entries(report.releasedBy).map(([r, n]) => `${r} ${n}`).join(', ')}`);
   lines.push(`  duplicates dropped by the relay: ${report.duplicateBytes} bytes; lost (gaps): ${report.gapBytes} bytes`);
+  lines.push(`  sent by a superseded primary: ${report.staleBytes} bytes`);
   return lines.join('\n') + '\n';
 }

@@ -12,6 +12,12 @@ const LOG_FD = 3;
 const INPUT_FD = 4;
 /** How often a standby checks whether its machine went live (the failover report's resolution). */
 const LIVE_POLL_MS = 10;
+/**
+ * Sealed log chunks the engine's writer queues before the guest waits for its reader: small,
+ * so that a primary that stops reading the log (a backup too far behind) holds the guest
+ * back within about this much more log (flow control, docs/replication.md).
+ */
+export const ENGINE_LOG_QUEUE_BYTES = 64 << 10;
 
 function report(event: EngineEvent): Promise<void> {
   return new Promise((resolve) => {
@@ -51,6 +57,7 @@ export async function engineMain(
         logPath: `/dev/fd/${LOG_FD}`,
         input: { kind: 'fd', fd: INPUT_FD },
         capture: 'tagged',
+        maxQueuedLogBytes: ENGINE_LOG_QUEUE_BYTES,
         disk: disk?.path,
         diskShared: disk?.shared,
       });
@@ -62,7 +69,7 @@ export async function engineMain(
         logPath: 'the primary\'s log',
         elf: guest,
         stream: { fd: 0, header },
-        thenRun: { logPath: `/dev/fd/${LOG_FD}` },
+        thenRun: { logPath: `/dev/fd/${LOG_FD}`, maxQueuedLogBytes: ENGINE_LOG_QUEUE_BYTES },
         // This replica's own copy (its hash was checked at connect, and the replay checks it against the log's).
         disk: disk?.path,
         input: { kind: 'fd', fd: INPUT_FD },

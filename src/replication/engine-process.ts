@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { REPO_ROOT } from '../guests/catalog.js';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { TaggedOutputReader, type TaggedOutput } from './engine-output.js';
 import { LogFrameSplitter, type LogFrame } from './log-frames.js';
 
@@ -53,6 +53,7 @@ export class EngineProcess {
   readonly child: ChildProcess;
   private finished = false;
   private readonly logIn: Writable | null;
+  private readonly logOut: Readable;
 
   constructor(spec: EngineSpec, handlers: EngineHandlers) {
     const { command, args } = rrkitCommand();
@@ -65,7 +66,8 @@ export class EngineProcess {
     this.logIn = spec.role === 'standby' ? this.child.stdin : null;
     this.logIn?.on('error', () => {}); // the child gone: its exit says so
     const frames = new LogFrameSplitter((frame) => handlers.onLogFrame(frame));
-    (this.child.stdio[3] as NodeJS.ReadableStream).on('data', (bytes: Buffer) => frames.push(bytes));
+    this.logOut = this.child.stdio[3] as Readable;
+    this.logOut.on('data', (bytes: Buffer) => frames.push(bytes));
     const output = new TaggedOutputReader((o) => handlers.onOutput(o));
     this.child.stdout!.on('data', (bytes: Buffer) => output.push(bytes));
     (this.child.stdio[4] as Writable).on('error', () => {});
@@ -102,6 +104,18 @@ export class EngineProcess {
   /** Standby: the log ends here; the replay goes live when it reaches this point. */
   endLog(): void {
     this.logIn?.end();
+  }
+
+  /**
+   * Stop reading the log the machine writes: its pipe fills, then its writer's small queue
+   * (ENGINE_LOG_QUEUE_BYTES), and then the guest waits (flow control: a backup too far behind).
+   */
+  pauseLog(): void {
+    this.logOut.pause();
+  }
+
+  resumeLog(): void {
+    this.logOut.resume();
   }
 
   /** Console input for the live machine (logged by it). */

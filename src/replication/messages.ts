@@ -40,11 +40,18 @@ export interface Hello {
   primary: string;
   engine: string;
   vcpus: number;
+  /** the primary's flow-control bound (log bytes unacknowledged), which a backup taking over keeps */
+  maxLagBytes: number;
   imageSha256: string;
   /** the guest's disk image (kvm), if it has one: a backup must hold the same (replica-disk.ts) */
   disk?: HelloDisk;
   /** every backup of this epoch (listen addresses), so that one taking over can reach the others */
   members: string[];
+  /**
+   * the address the primary reaches this backup at, its name in the lease's members (it
+   * differs from the backup's own listen address behind a forwarder: the netns tests' delay)
+   */
+  you?: string;
   /** where output goes (the relay), if anywhere but the primary's stdout */
   output?: string;
 }

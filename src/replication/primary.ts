@@ -27,6 +27,12 @@ export interface PrimaryOptions {
   /** the output's receiver (HOST:PORT); absent: this process's stdout */
   output?: string;
   heartbeatTimeoutMs: number;
+  /**
+   * Flow control: log bytes shipped and not yet acknowledged by every live backup past which
+   * the primary stops taking its engine's log, so that the guest waits (at least one frame
+   * is always let through)
+   */
+  maxLagBytes: number;
   lease: HeldLease;
   log: (line: string) => void;
   /** test hook: corrupt this log frame (its index) the first time it is sent */
@@ -42,6 +48,8 @@ export type PrimaryEnd =
 
 interface BackupLink {
   address: string;
+  /** being taken out of the lease's members (the output rule counts it until that is done) */
+  dropping?: boolean;
   socket?: Socket;
   /** the next frame to send */
   next: number;
@@ -55,10 +63,23 @@ interface BackupLink {
 
 const RECONNECT_MS = 20;
 
+/**
+ * The default bound on log bytes shipped and not yet acknowledged (`--max-lag`). A loopback
+ * backup keeping up holds the lag under a few frames (docs/replication.md, "Flow control",
+ * measured); a backup this far behind has about a second of a busy guest's log to replay
+ * before it could take over.
+ */
+export const DEFAULT_MAX_LAG_BYTES = 4 << 20;
+
 export class Primary {
   private readonly frames: LogFrame[] = [];
   /** records in frames[0..i] */
   private readonly recordsThrough: bigint[] = [];
+  /** log bytes in frames[0..i] */
+  private readonly bytesThrough: number[] = [];
+  /** frames the engine wrote that wait for room under maxLagBytes (the engine's log is paused meanwhile) */
+  private readonly held: LogFrame[] = [];
+  private flow = { waits: 0, waitedMs: 0, since: 0, maxLag: 0 };
   private readonly links = new Map<string, BackupLink>();
   private readonly pending: TaggedOutput[] = [];
   private released = 0;
@@ -68,6 +89,9 @@ export class Primary {
   private liveAt?: number;
   private ended = false;
   private timers: NodeJS.Timeout[] = [];
+  /** a renewal in flight (etcd's take a round trip; one at a time) */
+  private renewing = false;
+  private memberWrites: Promise<void> = Promise.resolve();
   private resolveEnd!: (end: PrimaryEnd) => void;
   readonly done: Promise<PrimaryEnd>;
   private corruptOnce: number | undefined;
@@ -94,7 +118,7 @@ export class Primary {
     if (earlier.liveAt !== undefined) this.onLive(earlier.liveAt);
     for (const address of this.options.backups) this.addBackup(address);
     const hb = this.options.heartbeatTimeoutMs;
-    this.timers.push(setInterval(() => this.renewLease(), Math.max(5, hb / 4)));
+    this.timers.push(setInterval(() => this.renewLease(), Math.max(5, this.options.lease.renewEveryMs)));
     this.timers.push(setInterval(() => this.heartbeat(), Math.max(5, hb / 4)));
     this.timers.push(setInterval(() => this.tryRelease(), 5));
     if (earlier.done !== undefined) this.onDone(earlier.done);
@@ -103,10 +127,26 @@ export class Primary {
   // --- engine events ---------------------------------------------------------------------
 
   onLogFrame(frame: LogFrame): void {
+    if (this.held.length > 0 || !this.roomFor(frame)) {
+      this.held.push(frame);
+      if (this.held.length === 1) {
+        this.engine.pauseLog();
+        this.flow.waits += 1;
+        this.flow.since = performance.now();
+      }
+      return;
+    }
+    this.take(frame);
+  }
+
+  /** Ships a frame the engine wrote: into the resend buffer and down every backup link. */
+  private take(frame: LogFrame): void {
     const before = this.recordsThrough.at(-1) ?? 0n;
     this.logBytes += frame.bytes.length;
     this.frames.push(frame);
     this.recordsThrough.push(before + BigInt(frame.records));
+    this.bytesThrough.push(this.logBytes);
+    this.flow.maxLag = Math.max(this.flow.maxLag, this.lagBytes());
     // The receiver hears of this primary once its machine runs (the log's first frame).
     if (this.frames.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
     for (const link of this.links.values()) this.pump(link);
@@ -135,6 +175,34 @@ export class Primary {
     this.tryFinish();
   }
 
+  // --- flow control ----------------------------------------------------------------------
+
+  /** Log bytes shipped that some live backup has not acknowledged. */
+  private lagBytes(): number {
+    let acked: number | undefined;
+    for (const link of this.links.values()) {
+      if (link.dropped) continue;
+      const through = link.acked.frames === 0 ? 0 : this.bytesThrough[link.acked.frames - 1]!;
+      acked = acked === undefined ? through : Math.min(acked, through);
+    }
+    return acked === undefined ? 0 : this.logBytes - acked;
+  }
+
+  private roomFor(frame: LogFrame): boolean {
+    const lag = this.lagBytes();
+    return lag === 0 || lag + frame.bytes.length <= this.options.maxLagBytes;
+  }
+
+  /** Takes the held frames there is room for now; once none is left, the engine's log flows again. */
+  private drainHeld(): void {
+    if (this.held.length === 0) return;
+    while (this.held.length > 0 && this.roomFor(this.held[0]!)) this.take(this.held.shift()!);
+    if (this.held.length === 0) {
+      this.flow.waitedMs += performance.now() - this.flow.since;
+      this.engine.resumeLog();
+    }
+  }
+
   // --- backups ---------------------------------------------------------------------------
 
   private addBackup(address: string): void {
@@ -157,9 +225,11 @@ export class Primary {
         primary: this.options.name,
         engine: this.options.engineName,
         vcpus: this.options.vcpus,
+        maxLagBytes: this.options.maxLagBytes,
         imageSha256: this.options.imageSha256,
         ...(this.options.disk === undefined ? {} : { disk: this.options.disk }),
         members: [...this.options.lease.members],
+        you: link.address,
         output: this.options.output,
       };
       socket.write(encodeMessage(MessageType.Hello, json(hello)));
@@ -198,6 +268,7 @@ export class Primary {
         return;
       case MessageType.Ack:
         link.acked = decodeAck(body);
+        this.drainHeld();
         this.tryRelease();
         this.tryFinish();
         return;
@@ -227,15 +298,25 @@ export class Primary {
   }
 
   private dropBackup(link: BackupLink, why: string): void {
-    if (link.dropped) return;
+    if (link.dropped || link.dropping === true) return;
+    link.dropping = true;
+    // One write of the members at a time, each leaving out every backup dropped before it.
+    this.memberWrites = this.memberWrites
+      .then(() => this.dropFromMembers(link, why))
+      .catch((error: unknown) => this.finish({ kind: 'failed', message: `dropping backup ${link.address} from the lease: ${(error as Error).message}` }));
+  }
+
+  private async dropFromMembers(link: BackupLink, why: string): Promise<void> {
     // Out of the lease's members before the output rule stops counting it: a dropped
     // backup must never take over with less than was released.
-    const members = [...this.links.values()].filter((l) => !l.dropped && l !== link).map((l) => l.address);
-    if (!this.options.lease.setMembers(members)) return this.loseLease();
+    const members = [...this.links.values()].filter((l) => !l.dropped && l.dropping !== true).map((l) => l.address);
+    if (!(await this.options.lease.setMembers(members))) return this.loseLease();
+    if (this.ended) return;
     link.dropped = true;
     link.socket?.destroy();
     clearTimeout(link.reconnect);
     this.options.log(`backup ${link.address} dropped (${why}); ${members.length} backup(s) left`);
+    this.drainHeld();
     this.tryRelease();
     this.tryFinish();
   }
@@ -295,7 +376,18 @@ export class Primary {
   // --- lease and relay -------------------------------------------------------------------
 
   private renewLease(): void {
-    if (!this.ended && !this.options.lease.renew()) this.loseLease();
+    if (this.ended || this.renewing) return;
+    this.renewing = true;
+    void this.options.lease.renew().then(
+      (held) => {
+        this.renewing = false;
+        if (!held) this.loseLease();
+      },
+      (error: unknown) => {
+        this.renewing = false;
+        this.finish({ kind: 'failed', message: `renewing the lease: ${(error as Error).message}` });
+      },
+    );
   }
 
   private loseLease(): void {
@@ -343,7 +435,9 @@ export class Primary {
     this.options.log(
       `the guest exited (${this.released} output bytes released); ` +
         (this.options.lease.epoch === 0 ? `the output rule held ${held.length} flushes a median ${at(0.5)} ms, p99 ${at(0.99)} ms with ${live} backup(s); ` : '') +
-        `log shipped: ${this.frames.length} frames, ${this.logBytes} bytes, ${((this.logBytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(2)} s`,
+        `log shipped: ${this.frames.length} frames, ${this.logBytes} bytes, ${((this.logBytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(2)} s; ` +
+        `flow control: at most ${this.flow.maxLag} bytes unacknowledged (bound ${this.options.maxLagBytes}), ` +
+        `the guest waited for the backups ${this.flow.waits} times, ${this.flow.waitedMs.toFixed(0)} ms in all`,
     );
   }
 

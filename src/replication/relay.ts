@@ -16,6 +16,8 @@ export interface RelayStats {
   duplicateBytes: number;
   /** bytes that arrived past a hole (output lost before them) */
   gapBytes: number;
+  /** bytes from a primary after a newer epoch's primary announced itself (written or not: it should have lost its lease) */
+  staleBytes: number;
   /** when each epoch's primary went live (unix ms), after a takeover */
   live: { replica: string; epoch: number; at: number }[];
   /** when each primary announced itself (unix ms) */
@@ -28,7 +30,9 @@ export class Relay {
   private current?: { socket: Socket; epoch: number };
   private resolveExit!: (code: number) => void;
   readonly exit: Promise<number> = new Promise((resolve) => (this.resolveExit = resolve));
-  readonly stats: RelayStats = { releasedBy: new Map(), duplicateBytes: 0, gapBytes: 0, live: [], announced: [] };
+  readonly stats: RelayStats = { releasedBy: new Map(), duplicateBytes: 0, gapBytes: 0, staleBytes: 0, live: [], announced: [] };
+  /** the newest epoch a primary announced */
+  private newestEpoch = -1;
 
   constructor(
     private readonly write: (bytes: Buffer) => void,
@@ -73,11 +77,13 @@ export class Relay {
           case MessageType.Announce: {
             ({ replica, epoch } = parseJson<{ replica: string; epoch: number }>(body));
             this.stats.announced.push({ replica, epoch, at: Date.now() });
+            this.newestEpoch = Math.max(this.newestEpoch, epoch);
             if (this.current === undefined || epoch >= this.current.epoch) this.current = { socket, epoch };
             this.onAnnounce?.(replica, epoch);
             return;
           }
           case MessageType.Output:
+            if (epoch < this.newestEpoch) this.stats.staleBytes += body.length - 8;
             return this.output(replica, Number(body.readBigUInt64LE(0)), body.subarray(8));
           case MessageType.Live:
             this.stats.live.push({ replica, epoch, at: body.readDoubleLE(0) });

@@ -46,6 +46,12 @@ export interface RecordOptions {
   spinDetection?: boolean;
   /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (the log bench compares them) */
   deflateLevel?: number;
+  /**
+   * sealed log chunks waiting to be written before the guest waits for the log's reader
+   * (default the writer's, 32 MiB): a replica's engine keeps it small, so that a primary
+   * that stops reading its log holds the guest back soon (flow control, docs/replication.md)
+   */
+  maxQueuedLogBytes?: number;
   /** a disk-image file for the board's block device (kvm); the bytes the guest reads from it are logged */
   disk?: string;
   /** with `disk`: log where the guest's disk reads came from, not their bytes (the replay reads its own copy of the image) */
@@ -158,6 +164,7 @@ function runRecording(engine: Engine, image: GuestImage, logPath: string, option
       // crewHold and serialize for provenance: replay does not need them (it follows the logged edges and turns).
       configJson: JSON.stringify(config),
       ...(options.deflateLevel === undefined ? {} : { deflateLevel: options.deflateLevel }),
+      ...(options.maxQueuedLogBytes === undefined ? {} : { maxQueuedLogBytes: options.maxQueuedLogBytes }),
     },
   });
 }

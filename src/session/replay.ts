@@ -57,7 +57,7 @@ export interface ReplayOptions {
    * then the live ones). A replica's switchover. An existing file at `logPath` is replaced
    * only with `force`, and only by a complete log (as `record -o`).
    */
-  thenRun?: { logPath?: string; force?: boolean };
+  thenRun?: { logPath?: string; force?: boolean; maxQueuedLogBytes?: number };
   /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
   disk?: string;
 }
@@ -213,7 +213,12 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         thenRun:
           options.thenRun === undefined
             ? null
-            : { path: nextLog?.partialPath ?? '', crewHold: CREW_DEFAULT_HOLD, serialize: serialOptionsOfLog(header.configJson) },
+            : {
+                path: nextLog?.partialPath ?? '',
+                crewHold: CREW_DEFAULT_HOLD,
+                serialize: serialOptionsOfLog(header.configJson),
+                ...(options.thenRun.maxQueuedLogBytes === undefined ? {} : { maxQueuedLogBytes: options.thenRun.maxQueuedLogBytes }),
+              },
       },
       // Live after the log, the disk's reads are logged as the recording logged them.
       disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: options.thenRun !== undefined && disk.shared },

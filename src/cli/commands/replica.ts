@@ -2,7 +2,7 @@
  * `rrkit replica primary|backup|attach`: replicas of one guest as processes talking TCP
  * (src/replication/, docs/replication.md), and `rrkit replicate`, the failover drill.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import type { Engine } from '../../engines/engine.js';
 import { ENGINE_NAMES } from '../../engines/index.js';
@@ -11,8 +11,10 @@ import { Backup } from '../../replication/backup.js';
 import { drill, formatDrillReport } from '../../replication/drill.js';
 import { engineMain } from '../../replication/engine-main.js';
 import { EngineProcess } from '../../replication/engine-process.js';
-import { HeldLease } from '../../replication/lease.js';
-import { Primary, type PrimaryEnd } from '../../replication/primary.js';
+import { parseEtcdUrls } from '../../replication/etcd-lease.js';
+import { openLeaseStore, type LeaseStore } from '../../replication/lease.js';
+import { DEFAULT_MAX_LAG_BYTES, Primary, type PrimaryEnd } from '../../replication/primary.js';
+import { numberOption } from '../number-option.js';
 import { Relay } from '../../replication/relay.js';
 import { UsageError } from '../errors.js';
 import { readRegularFile } from '../../files/regular-file.js';
@@ -55,9 +57,35 @@ async function diskArgs(disk: string | undefined, shared: boolean, engine: Engin
   return replicaDisk(disk, shared);
 }
 
+/** `--etcd`, checked: the lease in etcd instead of lock files. */
+function etcdOption(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    parseEtcdUrls(raw);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return raw;
+}
+
+/** The lease store a replica's arguments name, closed after `use` (an etcd client would keep the process alive). */
+async function withLeases<T>(args: CommonArgs, use: (leases: LeaseStore) => Promise<T>): Promise<T> {
+  const leases = await openLeaseStore({ name: args.lease, etcd: etcdOption(args.etcd), ttlMs: checkTimeoutMs(args['heartbeat-timeout']) });
+  try {
+    return await use(leases);
+  } finally {
+    await leases.close();
+  }
+}
+
 function checkTimeoutMs(ms: number): number {
   if (!Number.isInteger(ms) || ms < 20 || ms > 600_000) throw new UsageError(`--heartbeat-timeout must be an integer number of ms from 20 to 600000, not ${ms}`);
   return ms;
+}
+
+/** --max-lag: at least one 4 KiB page of log; at most 1 GiB (the primary keeps that much to resend). */
+function maxLagOption(raw: string | undefined): number {
+  return numberOption('--max-lag', raw, { integer: true, min: 4096, max: 1 << 30, unit: 'bytes of log' }) ?? DEFAULT_MAX_LAG_BYTES;
 }
 
 function exitWith(end: PrimaryEnd | { kind: 'bye'; exitCode: number }): void {
@@ -81,6 +109,7 @@ interface CommonArgs {
   guest: string;
   engine: string | undefined;
   lease: string;
+  etcd: string | undefined;
   'heartbeat-timeout': number;
   disk: string | undefined;
 }
@@ -89,7 +118,8 @@ const common = (y: Argv): Argv =>
   y
     .positional('guest', { type: 'string', demandOption: true, describe: 'built-in workload name or ELF path (the same image on every replica)' })
     .option('engine', { choices: ENGINE_NAMES, describe: 'execution engine (default: by the ELF machine type)' })
-    .option('lease', { type: 'string', demandOption: true, describe: 'directory of the lock-file lease, shared by the replicas on this host' })
+    .option('lease', { type: 'string', demandOption: true, describe: 'directory of the lock-file lease, shared by the replicas on this host; with --etcd, the key prefix of this guest\'s lease' })
+    .option('etcd', { type: 'string', describe: 'take the lease in etcd (http://HOST:PORT, comma-separated for several) instead of lock files: replicas on any hosts' })
     .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS, describe: 'ms of silence after which a replica counts as gone (also the lease time)' })
     .option('disk', { type: 'string', describe: 'kvm: this replica\'s copy of the guest\'s disk image (the same image on every replica)' });
 
@@ -100,6 +130,7 @@ interface PrimaryArgs extends CommonArgs {
   name: string;
   'corrupt-frame': number | undefined;
   'die-mid-frame': number | undefined;
+  'max-lag': string | undefined;
   'disk-shared': boolean;
 }
 
@@ -112,6 +143,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
       .option('vcpus', { type: 'number', default: 1 })
       .option('output', { type: 'string', describe: 'send the guest\'s output to this receiver (rrkit replica attach) instead of stdout' })
       .option('name', { type: 'string', default: 'primary', describe: 'this replica\'s name in the lease and messages' })
+      .option('max-lag', { type: 'string', describe: `log bytes a live backup may leave unacknowledged before the guest waits for it (default ${DEFAULT_MAX_LAG_BYTES})` })
       .option('disk-shared', { type: 'boolean', default: false, describe: 'with --disk: log where disk reads came from, not their bytes (each backup reads its own copy)' })
       .option('corrupt-frame', { type: 'number', hidden: true, describe: 'test: corrupt log frame N on the wire once' })
       .option('die-mid-frame', { type: 'number', hidden: true, describe: 'test: SIGKILL itself halfway through sending log frame N' }) as unknown as Argv<PrimaryArgs>,
@@ -124,65 +156,78 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
     for (const b of backups) parseAddress(b, '--backup');
     if (args.output !== undefined) parseAddress(args.output, '--output');
     const heartbeatTimeoutMs = checkTimeoutMs(args['heartbeat-timeout']);
-    mkdirSync(args.lease, { recursive: true });
-    const lease = HeldLease.acquireFirst(args.lease, heartbeatTimeoutMs, { holder: args.name, members: backups });
-    let primary: Primary | undefined;
-    const engineProcess = new EngineProcess(
-      { role: 'record', guest: image.path, engine: engine.name, vcpus, disk },
-      {
-        onLogFrame: (f) => primary!.onLogFrame(f),
-        onOutput: (o) => primary!.onOutput(o),
-        onLive: (at) => primary!.onLive(at),
-        onDone: (d) => primary!.onDone(d),
-      },
-    );
-    primary = new Primary(
-      {
-        name: args.name,
-        engineName: engine.name,
-        vcpus,
-        imageSha256: image.sha256.toString('hex'),
-        disk: helloDisk(disk),
-        backups,
-        output: args.output,
-        heartbeatTimeoutMs,
-        lease,
-        log: say,
-        corruptFrame: args['corrupt-frame'],
-        dieMidFrame: args['die-mid-frame'],
-      },
-      engineProcess,
-    );
-    primary.start({ frames: [], outputs: [] });
-    exitWith(await primary.done);
+    const maxLagBytes = maxLagOption(args['max-lag']);
+    const end = await withLeases(args, async (leases) => {
+      const lease = await leases.acquireFirst({ holder: args.name, members: backups });
+      let primary: Primary | undefined;
+      const engineProcess = new EngineProcess(
+        { role: 'record', guest: image.path, engine: engine.name, vcpus, disk },
+        {
+          onLogFrame: (f) => primary!.onLogFrame(f),
+          onOutput: (o) => primary!.onOutput(o),
+          onLive: (at) => primary!.onLive(at),
+          onDone: (d) => primary!.onDone(d),
+        },
+      );
+      primary = new Primary(
+        {
+          name: args.name,
+          engineName: engine.name,
+          vcpus,
+          imageSha256: image.sha256.toString('hex'),
+          disk: helloDisk(disk),
+          backups,
+          output: args.output,
+          heartbeatTimeoutMs,
+          maxLagBytes,
+          lease,
+          log: say,
+          corruptFrame: args['corrupt-frame'],
+          dieMidFrame: args['die-mid-frame'],
+        },
+        engineProcess,
+      );
+      primary.start({ frames: [], outputs: [] });
+      return primary.done;
+    });
+    exitWith(end);
   },
 };
 
 interface BackupArgs extends CommonArgs {
   listen: string;
+  'ack-delay': string | undefined;
 }
 
 const backupCommand: CommandModule<object, BackupArgs> = {
   command: 'backup <guest>',
   describe: 'a hot standby: replay the primary\'s log as it arrives; take over when the primary is lost',
   builder: (y: Argv) =>
-    common(y).option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' }) as unknown as Argv<BackupArgs>,
+    common(y)
+      .option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' })
+      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: a slow backup, each ACK sent this many ms after the previous one' }) as unknown as Argv<BackupArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkReplicable(engine);
     parseAddress(args.listen, '--listen');
-    const backup = new Backup({
-      listen: args.listen,
-      guest: image.path,
-      imageSha256: image.sha256.toString('hex'),
-      disk: await diskArgs(args.disk, false, engine),
-      leaseDir: args.lease,
-      heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
-      log: say,
-      onListening: (address) => say(`listening on ${address}`),
+    const disk = await diskArgs(args.disk, false, engine);
+    const ackDelayMs = numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' });
+    const end = await withLeases(args, async (leases) => {
+      const backup = new Backup({
+        listen: args.listen,
+        guest: image.path,
+        imageSha256: image.sha256.toString('hex'),
+        disk,
+        leases,
+        heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
+        ackDelayMs,
+        log: say,
+        onListening: (address) => say(`listening on ${address}`),
+      });
+      await backup.listen();
+      return backup.done;
     });
-    await backup.listen();
-    exitWith(await backup.done);
+    exitWith(end);
   },
 };
 
@@ -249,9 +294,13 @@ interface ReplicateArgs {
   'corrupt-frame': number | undefined;
   'die-mid-frame': number | undefined;
   'pause-primary': string | undefined;
+  'pause-backup': string | undefined;
+  'ack-delay': string | undefined;
+  'max-lag': string | undefined;
   input: string | undefined;
   disk: string | undefined;
   'disk-shared': boolean;
+  etcd: string | undefined;
 }
 
 export const replicateCommand: CommandModule<object, ReplicateArgs> = {
@@ -270,9 +319,13 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('input', { type: 'string', describe: 'console input (a file), sent to the primary once its guest runs' })
       .option('disk', { type: 'string', describe: 'kvm: the guest\'s disk image, which every replica reads' })
       .option('disk-shared', { type: 'boolean', default: false, describe: 'with --disk: the log names where disk reads came from; each backup reads the image itself' })
+      .option('etcd', { type: 'string', describe: 'the replicas take their lease in etcd (http://HOST:PORT) instead of lock files' })
       .option('corrupt-frame', { type: 'number', hidden: true })
       .option('die-mid-frame', { type: 'number', hidden: true })
       .option('pause-primary', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the primary then SIGCONT it' })
+      .option('pause-backup', { type: 'string', hidden: true, describe: 'test: AFTER_MS:FOR_MS, SIGSTOP the first backup then SIGCONT it' })
+      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: slow backups, each ACK sent this many ms after the previous one' })
+      .option('max-lag', { type: 'string', describe: `log bytes a live backup may leave unacknowledged before the guest waits for it (default ${DEFAULT_MAX_LAG_BYTES})` })
       .example('$0 replicate --backups 2 --kill-primary-after 700 clock-poll', '') as unknown as Argv<ReplicateArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
@@ -288,15 +341,23 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${name} must be a non-negative number of ms, not ${v}`);
     }
     if (args['kill-new-primary-after'] !== undefined && args.backups < 2) throw new UsageError('--kill-new-primary-after needs --backups 2 or more');
-    let pausePrimary: { afterMs: number; forMs: number } | undefined;
-    if (args['pause-primary'] !== undefined) {
-      const m = /^(\d+):(\d+)$/.exec(args['pause-primary']);
-      if (m === null) throw new UsageError(`--pause-primary must be AFTER_MS:FOR_MS, not ${args['pause-primary']}`);
-      pausePrimary = { afterMs: Number(m[1]), forMs: Number(m[2]) };
-    }
+    const pause = (flag: string, raw: string | undefined): { afterMs: number; forMs: number } | undefined => {
+      if (raw === undefined) return undefined;
+      const m = /^(\d+):(\d+)$/.exec(raw);
+      if (m === null) throw new UsageError(`${flag} must be AFTER_MS:FOR_MS, not ${raw}`);
+      return { afterMs: Number(m[1]), forMs: Number(m[2]) };
+    };
+    const maxLagBytes = maxLagOption(args['max-lag']);
+    const etcd = etcdOption(args.etcd);
+    // Reached once here, so that an etcd that is not there is one line, not every replica failing.
+    if (etcd !== undefined) await (await openLeaseStore({ name: 'rrkit-replicate-check', etcd, ttlMs: 1000 })).close();
+    const ackDelay = numberOption('--ack-delay', args['ack-delay'], { integer: true, min: 0, max: 60_000, unit: 'ms' });
     const report = await drill({
-      pausePrimary,
+      pausePrimary: pause('--pause-primary', args['pause-primary']),
+      pauseBackup: pause('--pause-backup', args['pause-backup']),
+      backupTestArgs: ackDelay === undefined ? [] : ['--ack-delay', String(ackDelay)],
       input: drillInput(args.input),
+      etcd,
       guest: image.path,
       engine: engine.name,
       vcpus,
@@ -308,6 +369,8 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       primaryTestArgs: [
         ...(args['corrupt-frame'] === undefined ? [] : ['--corrupt-frame', String(args['corrupt-frame'])]),
         ...(args['die-mid-frame'] === undefined ? [] : ['--die-mid-frame', String(args['die-mid-frame'])]),
+        '--max-lag',
+        String(maxLagBytes),
       ],
       heartbeatTimeoutMs: checkTimeoutMs(args['heartbeat-timeout']),
       write: (bytes) => process.stdout.write(bytes),

@@ -15,7 +15,8 @@
  *   record ÷ plain ≤ 1.3 at 4 and 8 vCPUs.
  *
  * RRKIT_BENCH_SIZE=small uses the small builds (seconds instead of minutes; fixed costs
- * weigh more in the ratios).
+ * weigh more in the ratios). `npm run bench -- smp-sharing` runs the sharing table alone;
+ * RRKIT_BENCH_WORKLOADS=a,b and RRKIT_BENCH_VCPUS=2,4 narrow it (a quick look at a few rows).
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,22 @@ export const SHARING_WORKLOADS = [
 ];
 const LOW_SHARING = new Set(['matmul', 'fft', 'radix-sort', 'sha256']);
 export const SHARING_VCPUS = [2, 4, 8];
+
+/** The sharing table's rows: every workload and vCPU count, or those RRKIT_BENCH_WORKLOADS and RRKIT_BENCH_VCPUS name. */
+export function sharingSelection(env: NodeJS.ProcessEnv = process.env): { workloads: string[]; vcpus: number[] } {
+  const list = (value: string | undefined): string[] | undefined =>
+    value === undefined || value.trim() === '' ? undefined : value.split(',').map((item) => item.trim());
+  const workloads = list(env.RRKIT_BENCH_WORKLOADS) ?? SHARING_WORKLOADS;
+  for (const w of workloads) {
+    if (!SHARING_WORKLOADS.includes(w)) throw new Error(`RRKIT_BENCH_WORKLOADS: ${w} is not one of ${SHARING_WORKLOADS.join(', ')}`);
+  }
+  const vcpus = (list(env.RRKIT_BENCH_VCPUS) ?? SHARING_VCPUS.map(String)).map((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 2 || n > 64) throw new Error(`RRKIT_BENCH_VCPUS: ${v} is not a vCPU count from 2 to 64`);
+    return n;
+  });
+  return { workloads, vcpus };
+}
 export const WIDE_WORKLOADS = ['matmul', 'fft', 'sha256', 'radix-sort'];
 export const WIDE_VCPUS = [1, 16, 32, 64];
 export const THREADS_WORKLOADS = ['radix-sort', 'matmul', 'lock-counter', 'producer-consumer'];
@@ -281,6 +298,16 @@ export function formatThreads(rows: readonly ThreadsRow[]): string {
     ].join(' '),
   );
   return [header, ...lines, 'targets (issue 19): plain M:N÷1:1 ≤ 1 at 8 vCPUs; radix-sort record/plain M:N ≤ 1.3 at 4 and 8'].join('\n');
+}
+
+/** The sharing table alone (`npm run bench -- smp-sharing`), narrowed by RRKIT_BENCH_WORKLOADS and RRKIT_BENCH_VCPUS. */
+export async function smpSharingSection(): Promise<string> {
+  const size = SMALL ? 'small builds' : 'full size';
+  const { workloads, vcpus } = sharingSelection();
+  return [
+    `SMP sharing on emu (${size}, best of 2 rounds; serialized mode at its defaults against CREW only):`,
+    formatSharing(await benchSharing(workloads, vcpus)),
+  ].join('\n');
 }
 
 export async function smpBenchSection(): Promise<string> {

@@ -8,7 +8,7 @@
  */
 import { subtitle, unavailableNote, type ChartSpec } from './lib/charts.js';
 import type { Figure, FigureTable, Metric } from './lib/figure.js';
-import { METRICS } from './lib/rrkit-cells.js';
+import { METRICS, recordStoppedFact } from './lib/rrkit-cells.js';
 import { smpBarChart, smpCells } from './smp-overhead.js';
 
 const uncompressedPerSecond: Metric = {
@@ -43,7 +43,8 @@ export const figure: Figure = {
   repeats: { full: 3, quick: 1 },
   cells: smpCells,
   metrics: [METRICS.logBytesPerSecond, METRICS.logBytesPerMillionLandmarks, uncompressedPerSecond, compressionRatio],
-  facts: (_repeats, logs) => ({
+  facts: (repeats, logs) => ({
+    record_stopped: recordStoppedFact(repeats),
     compression:
       logs.length === 0 ? '' : logs.every((l) => l.payloadBytes === null) ? 'not available on this commit: the log stores its chunks uncompressed' : 'compressed chunks',
   }),

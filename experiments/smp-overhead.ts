@@ -12,7 +12,7 @@
  */
 import { PALETTE, series, subtitle, unavailableNote, type ChartSpec } from './lib/charts.js';
 import type { CellPlan, Figure, FigureTable } from './lib/figure.js';
-import { ALL_VARIANTS, METRICS, reproducedFact, rrkitCell, workloadsOf, type EngineName } from './lib/rrkit-cells.js';
+import { ALL_VARIANTS, METRICS, recordStoppedFact, reproducedFact, rrkitCell, workloadsOf, type EngineName } from './lib/rrkit-cells.js';
 import { CREW_DEFAULT_GRANULARITY, CREW_DEFAULT_HOLD } from '../src/smp/crew-options.js';
 
 export const SMP_VCPUS = [1, 2, 4, 8];
@@ -108,7 +108,7 @@ export const figure: Figure = {
   repeats: { full: 3, quick: 1 },
   cells: smpCells,
   metrics: [METRICS.recordOverPlain, METRICS.replayOverRecord, METRICS.plainSeconds, METRICS.transfersPerMillion, METRICS.logBytesPerMillionLandmarks],
-  facts: (repeats) => ({ reproduced: reproducedFact(repeats) }),
+  facts: (repeats) => ({ reproduced: reproducedFact(repeats), record_stopped: recordStoppedFact(repeats) }),
   scansLogs: true,
   chart,
   notes: {

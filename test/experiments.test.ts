@@ -15,6 +15,8 @@ import { loadFigure } from '../experiments/lib/registry.js';
 import { spreadOf } from '../experiments/lib/stats.js';
 import { logTickLabel } from '../experiments/lib/charts.js';
 import { trialKey } from '../experiments/lib/trial-spec.js';
+import { runRrkitTrial } from '../experiments/lib/trial-kinds.js';
+import { recordStoppedFact } from '../experiments/lib/rrkit-cells.js';
 
 const execFileAsync = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'rrkit-experiments-test-'));
@@ -158,6 +160,33 @@ describe('the pieces', () => {
     expect(a).toBe(b);
     expect(trialKey({ kind: 'rrkit', engine: 'emu', workload: 'matmul', small: false, vcpus: 4, variants: ['plain', 'record', 'replay'] })).not.toBe(a);
   });
+});
+
+describe('a recording past its time budget', () => {
+  it('is stopped there: the cell keeps its partial log and says record_over_plain is a lower bound, with no replay', async () => {
+    const dir = mkdtempSync(join(out, 'budget-'));
+    // sha256's full size runs about a second; a budget of 1% of that (at least 50 ms) stops its recording.
+    const values = await runRrkitTrial(
+      { kind: 'rrkit', engine: 'emu', workload: 'sha256', small: false, vcpus: 1, variants: ['plain', 'record', 'replay'], recordBudget: { overPlain: 0.01, floorSeconds: 0.05 } },
+      dir,
+    );
+    expect(values.recordStopped).toMatch(/^stopped after 0\.\d\d s \(0\.01× the plain run, at least 0\.05 s\)$/);
+    expect(values.replaySeconds).toBeUndefined();
+    expect(values.reproduced).toBeUndefined();
+    expect(values.logBytes).toBeGreaterThan(0);
+    expect(Number(values.landmarks)).toBeGreaterThan(0);
+    expect(recordStoppedFact([values, { ...values, recordStopped: undefined as never }].map((v) => Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined))))).toMatch(
+      /^1\/2 stopped after .*: record_over_plain is a lower bound, no replay$/,
+    );
+    // Within its budget, a recording runs to the end and is replayed.
+    const whole = await runRrkitTrial(
+      { kind: 'rrkit', engine: 'emu', workload: 'sha256', small: true, vcpus: 1, variants: ['plain', 'record', 'replay'] },
+      mkdtempSync(join(out, 'budget-')),
+    );
+    expect(whole.recordStopped).toBeUndefined();
+    expect(whole.reproduced).toBe(true);
+    expect(recordStoppedFact([whole])).toBe('');
+  }, 120_000);
 });
 
 describe('bad arguments', () => {

@@ -127,7 +127,12 @@ export function unavailableNote(table: FigureTable): string {
   const reasons = new Map<string, number>();
   for (const c of table.cells) if (c.status === 'unavailable') reasons.set(c.message, (reasons.get(c.message) ?? 0) + 1);
   const failed = table.cells.filter((c) => c.status === 'failed').length;
+  const stopped = table.cells.filter((c) => (c.facts['record_stopped'] ?? '') !== '');
   const parts = [...reasons].map(([reason, n]) => `${n} cell${n === 1 ? '' : 's'} ${reason}`);
   if (failed > 0) parts.push(`${failed} cell${failed === 1 ? '' : 's'} FAILED (see the CSV)`);
+  if (stopped.length > 0) {
+    const which = stopped.map((c) => Object.values(c.key).join(' ')).join(', ');
+    parts.push(`recordings stopped at their time budget, bars are lower bounds: ${which}`);
+  }
   return parts.join('; ');
 }

@@ -86,6 +86,16 @@ export const METRICS = {
   },
 } satisfies Record<string, Metric>;
 
+/**
+ * "3/3 stopped after 20× the plain run: record_over_plain is a lower bound" when recordings
+ * ran past their budget (trial-kinds.ts), else "".
+ */
+export function recordStoppedFact(repeats: readonly TrialValues[]): string {
+  const stopped = repeats.filter((v) => typeof v.recordStopped === 'string');
+  if (stopped.length === 0) return '';
+  return `${stopped.length}/${repeats.length} ${String(stopped[0]!.recordStopped)}: record_over_plain is a lower bound, no replay`;
+}
+
 /** "yes (3/3)", "NO (1 of 3 diverged: …)": whether each repeat's replay reproduced its recording. */
 export function reproducedFact(repeats: readonly TrialValues[]): string {
   const checked = repeats.filter((v) => typeof v.reproduced === 'boolean');

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ConsoleInput, RunResult } from '../../src/engines/engine.js';
-import { totalLandmarks } from '../../src/engines/engine.js';
+import { GuestFailure, totalLandmarks } from '../../src/engines/engine.js';
 import { builtGuestPath, findWorkload, type GuestArch } from '../../src/guests/catalog.js';
 import { writeDiskImage } from '../../src/guests/disk-image.js';
 import { repoRoot } from '../../src/native.js';
@@ -20,6 +20,13 @@ import type { QemuTrial, RrkitTrial, ScriptTrial, TrialValues } from './trial-sp
 const CONSOLE_INPUT = Buffer.from('hello\nrecord and replay\nend\n');
 /** No single run of the figures' workloads takes this long; past it a run is stuck. */
 const RUN_TIMEOUT_SECONDS = 300;
+/**
+ * A recording that takes longer than `overPlain` plain runs of the same trial (and at least
+ * `floorSeconds`) is stopped there: its cell reports a lower bound, says so, and
+ * has no replay. A guest whose vCPUs trade pages pathologically would otherwise hold the
+ * sweep for minutes per repeat to tell what this already tells: far past any target.
+ */
+export const RECORD_BUDGET = { overPlain: 10, floorSeconds: 5 } as const;
 
 function secondsSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
@@ -56,8 +63,29 @@ export async function runRrkitTrial(spec: RrkitTrial, workDir: string): Promise<
       checkExited('plain run', result);
       values.landmarks = Number(totalLandmarks(result));
     } else if (variant === 'record') {
-      recorded = await record({ ...common, logPath, crewGranularity: spec.crewGranularity, disk });
+      const { overPlain, floorSeconds } = spec.recordBudget ?? RECORD_BUDGET;
+      const budget =
+        values.plainSeconds === undefined
+          ? RUN_TIMEOUT_SECONDS
+          : Math.min(RUN_TIMEOUT_SECONDS, Math.max(floorSeconds, overPlain * Number(values.plainSeconds)));
+      // A timeout is a GuestFailure carrying its result and where the incomplete log was kept;
+      // past the budget that is this cell's answer.
+      let incompleteLog: string | undefined;
+      recorded = await record({ ...common, timeoutSeconds: budget, logPath, crewGranularity: spec.crewGranularity, disk }).catch((error: unknown) => {
+        if (!(error instanceof GuestFailure && error.result.outcome === 'timeout' && values.plainSeconds !== undefined)) throw error;
+        incompleteLog = error.incompleteLog;
+        return error.result;
+      });
       values.recordSeconds = secondsSince(started);
+      if (recorded.outcome === 'timeout') {
+        values.recordStopped = `stopped after ${budget.toFixed(2)} s (${overPlain}× the plain run, at least ${floorSeconds} s)`;
+        values.landmarks = Number(totalLandmarks(recorded));
+        if (incompleteLog !== undefined) {
+          values.logBytes = statSync(incompleteLog).size;
+          values.logPath = incompleteLog;
+        }
+        break; // nothing to replay: the recording did not finish
+      }
       checkExited('recording', recorded);
       values.landmarks = Number(totalLandmarks(recorded));
       values.logBytes = statSync(logPath).size;

@@ -20,6 +20,8 @@ export interface RrkitTrial {
   elf?: string;
   /** a disk image of this many data sectors, made for the trial (kvm: disk-checksum); its bytes are logged */
   diskSectors?: number;
+  /** when a recording is stopped: past `overPlain` × the plain run, and at least `floorSeconds` (default: trial-kinds.ts's) */
+  recordBudget?: { overPlain: number; floorSeconds: number };
 }
 
 /** The same rv64 ELF under qemu-system-riscv64: plain TCG, and QEMU's own record/replay (-icount rr=). */

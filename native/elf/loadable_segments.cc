@@ -5,15 +5,12 @@
 #include <utility>
 
 #include "machine/segment_overlap.h"
+#include "text/hex.h"
 
 namespace rrkit::elf {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
+using text::Hex;
 
 }  // namespace
 

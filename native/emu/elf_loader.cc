@@ -7,15 +7,12 @@
 #include <utility>
 
 #include "emu/memory.h"
+#include "text/hex.h"
 
 namespace rrkit::emu {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
+using text::Hex;
 
 const char* MachineName(uint16_t machine) {
   switch (machine) {

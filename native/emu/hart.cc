@@ -4,6 +4,7 @@
 
 #include "emu/machine.h"
 #include "emu/state_hash.h"
+#include "text/hex.h"
 
 namespace rrkit::emu {
 namespace {
@@ -44,11 +45,7 @@ bool IsPmpOrCounterEvent(uint32_t csr) {
          (csr >= 0x323 && csr <= 0x33f);    // mhpmevent3..31
 }
 
-std::string Hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
+using text::Hex;
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "kvm/access_decoder.h"
+#include "text/hex.h"
 
 #include <Zydis/Zydis.h>
 
@@ -44,11 +45,7 @@ std::optional<uint64_t> RegisterValue(ZydisRegister reg, const kvm_regs& r) {
   }
 }
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
+using text::Hex;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "kvm/board.h"
+#include "text/hex.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -25,11 +26,7 @@ uint64_t HostEntropy() {
   return value;
 }
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
+using text::Hex;
 
 }  // namespace
 

@@ -8,15 +8,12 @@
 
 #include "kvm/board.h"
 #include "kvm/long_mode.h"
+#include "text/hex.h"
 
 namespace rrkit::kvm {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
+using text::Hex;
 
 template <typename T>
 T ReadAt(std::span<const uint8_t> file, uint64_t offset) {

@@ -5,15 +5,12 @@
 #include <cstring>
 
 #include "kvm/board.h"
+#include "text/hex.h"
 
 namespace rrkit::kvm {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
+using text::Hex;
 
 ExitAction Fault(std::string why) {
   ExitAction action;

@@ -4,15 +4,12 @@
 #include <cstdio>
 
 #include "machine/image_error.h"
+#include "text/hex.h"
 
 namespace rrkit::machine {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
+using text::Hex;
 
 std::string Describe(const SegmentExtent& e) {
   return std::to_string(e.index) + " (" + Hex(e.start) + ".." + Hex(e.end) + ")";

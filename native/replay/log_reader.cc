@@ -7,6 +7,7 @@
 
 #include "replay/crc32c.h"
 #include "replay/varint.h"
+#include "text/hex.h"
 
 namespace rrkit::replay {
 namespace {
@@ -17,11 +18,7 @@ uint64_t LoadLe(const uint8_t* p, int bytes) {
   return value;
 }
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
+using text::Hex;
 
 LogError HeaderError(LogErrorCode code, uint64_t at, const std::string& detail) {
   return LogError(code, LogError::kHeaderChunk, at, detail);

@@ -1,4 +1,5 @@
 #include "replay/replaying_world.h"
+#include "text/hex.h"
 
 #include <algorithm>
 #include <chrono>
@@ -23,11 +24,7 @@ std::string KindName(InputKind kind) {
 
 std::string At(uint64_t count) { return "@ " + std::to_string(count); }
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
+using text::Hex;
 
 std::string DescribeDma(const DmaWrite& dma) {
   return std::to_string(dma.length) + " bytes at " + Hex(dma.address) +

@@ -125,10 +125,10 @@ export async function benchSharing(workloads = SHARING_WORKLOADS, vcpuCounts = S
         for (let round = 0; round < repeats; round++) {
           const [, plain] = await timed(() => runGuest({ elf, vcpus, input, capture: true, timeoutSeconds: TIMEOUT_SECONDS }));
           const [recorded, recordSeconds] = await timed(() =>
-            record({ elf, logPath, vcpus, input, capture: true, timeoutSeconds: TIMEOUT_SECONDS }),
+            record({ elf, logPath, vcpus, input, capture: true, force: true, timeoutSeconds: TIMEOUT_SECONDS }),
           );
           const [, recordCrewOnly] = await timed(() =>
-            record({ elf, logPath: crewPath, vcpus, input, capture: true, timeoutSeconds: TIMEOUT_SECONDS, serialize: SERIAL_OFF }),
+            record({ elf, logPath: crewPath, vcpus, input, capture: true, force: true, timeoutSeconds: TIMEOUT_SECONDS, serialize: SERIAL_OFF }),
           );
           const [replayed, replaySeconds] = await timed(() => replay({ logPath, capture: true, timeoutSeconds: TIMEOUT_SECONDS }));
           if (replayed.kind !== 'exited' || replayed.result.stateHash !== recorded.stateHash)
@@ -199,7 +199,7 @@ export async function benchWide(workloads = WIDE_WORKLOADS, vcpuCounts = WIDE_VC
         let row: WideRow | undefined;
         for (let round = 0; round < repeats; round++) {
           const [ran, plain] = await timed(() => runGuest({ elf, vcpus, input, capture: true, timeoutSeconds: TIMEOUT_SECONDS }));
-          const [, recordSeconds] = await timed(() => record({ elf, logPath, vcpus, input, capture: true, timeoutSeconds: TIMEOUT_SECONDS }));
+          const [, recordSeconds] = await timed(() => record({ elf, logPath, vcpus, input, capture: true, force: true, timeoutSeconds: TIMEOUT_SECONDS }));
           row = {
             workload,
             vcpus,
@@ -262,7 +262,7 @@ export async function benchThreads(workloads = THREADS_WORKLOADS, vcpuCounts = T
         for (let round = 0; round < repeats; round++) {
           const run = (threads: number | undefined) => timed(() => runGuest({ elf, vcpus, input, capture: true, threads, timeoutSeconds: TIMEOUT_SECONDS }));
           const rec = (threads: number | undefined) =>
-            timed(() => record({ elf, logPath, vcpus, input, capture: true, threads, timeoutSeconds: TIMEOUT_SECONDS }));
+            timed(() => record({ elf, logPath, vcpus, input, capture: true, force: true, threads, timeoutSeconds: TIMEOUT_SECONDS }));
           const [, plainOneToOne] = await run(vcpus);
           const [, plainMN] = await run(undefined);
           const [, recordOneToOne] = await rec(vcpus);

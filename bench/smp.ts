@@ -18,7 +18,7 @@
  * weigh more in the ratios). `npm run bench -- smp-sharing` runs the sharing table alone;
  * RRKIT_BENCH_WORKLOADS=a,b and RRKIT_BENCH_VCPUS=2,4 narrow it (a quick look at a few rows).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanLogFile } from '../src/analysis/log-reader.js';
@@ -110,6 +110,15 @@ export interface SharingRow {
   turnSwitches: number;
   logBytes: number;
   logBytesCrewOnly: number;
+  /** A round whose replay did not reproduce its recording: what happened, and where its log is kept. */
+  failure?: string;
+}
+
+/** Keeps a log whose replay failed, outside the bench's temporary directory, for a look afterwards. */
+function keepFailedLog(logPath: string, workload: string, vcpus: number): string {
+  const kept = join(tmpdir(), `rrkit-bench-failed-${workload}-${vcpus}-${process.pid}.rrlog`);
+  copyFileSync(logPath, kept);
+  return kept;
 }
 
 export async function benchSharing(workloads = SHARING_WORKLOADS, vcpuCounts = SHARING_VCPUS, repeats = 2): Promise<SharingRow[]> {
@@ -122,6 +131,7 @@ export async function benchSharing(workloads = SHARING_WORKLOADS, vcpuCounts = S
         const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
         const crewPath = join(dir, `${workload}-${vcpus}-crew.rrlog`);
         let row: SharingRow | undefined;
+        let failure: string | undefined;
         for (let round = 0; round < repeats; round++) {
           const [, plain] = await timed(() => runGuest({ elf, vcpus, input, capture: true, timeoutSeconds: TIMEOUT_SECONDS }));
           const [recorded, recordSeconds] = await timed(() =>
@@ -131,8 +141,12 @@ export async function benchSharing(workloads = SHARING_WORKLOADS, vcpuCounts = S
             record({ elf, logPath: crewPath, vcpus, input, capture: true, force: true, timeoutSeconds: TIMEOUT_SECONDS, serialize: SERIAL_OFF }),
           );
           const [replayed, replaySeconds] = await timed(() => replay({ logPath, capture: true, timeoutSeconds: TIMEOUT_SECONDS }));
-          if (replayed.kind !== 'exited' || replayed.result.stateHash !== recorded.stateHash)
-            throw new Error(`${workload} on ${vcpus} vCPUs: replay ${replayed.kind}, not the recorded state`);
+          if (replayed.kind !== 'exited' || replayed.result.stateHash !== recorded.stateHash) {
+            // Not a row of figures: said in the table (the other rows still count), log kept.
+            const what = replayed.kind === 'diverged' ? `diverged: ${replayed.report.what}` : `${replayed.kind}, not the recorded state`;
+            failure = `round ${round + 1}: replay ${what} (log kept: ${keepFailedLog(logPath, workload, vcpus)})`;
+            continue;
+          }
           const facts = logFacts(logPath);
           row = {
             workload,
@@ -148,8 +162,9 @@ export async function benchSharing(workloads = SHARING_WORKLOADS, vcpuCounts = S
             logBytesCrewOnly: statSync(crewPath).size,
           };
         }
-        rows.push(row!);
-        process.stderr.write(`  sharing: ${workload} on ${vcpus} vCPUs done\n`);
+        const failed = { workload, vcpus, instructions: 0n, plain: NaN, record: NaN, recordCrewOnly: NaN, replay: NaN, transfers: 0, turnSwitches: 0, logBytes: 0, logBytesCrewOnly: 0 };
+        rows.push({ ...(row ?? failed), ...(failure === undefined ? {} : { failure }) });
+        process.stderr.write(`  sharing: ${workload} on ${vcpus} vCPUs done${failure === undefined ? '' : ` — ${failure}`}\n`);
       }
     }
   } finally {
@@ -163,6 +178,7 @@ export function formatSharing(rows: readonly SharingRow[]): string {
     'workload            vCPUs  record/plain  (CREW only)  replay/record  transfers/M  turns/M  log B/M  (CREW only)  target';
   const lines = rows.map((r) => {
     const target = LOW_SHARING.has(r.workload) ? '≤1.5' : r.workload === 'producer-consumer' ? '≤2' : '≤3';
+    const failed = r.failure === undefined ? '' : `  FAILED ${r.failure}`;
     return [
       r.workload.padEnd(19),
       String(r.vcpus).padStart(5),
@@ -174,7 +190,7 @@ export function formatSharing(rows: readonly SharingRow[]): string {
       perMillion(r.logBytes, r.instructions).toFixed(1).padStart(8),
       perMillion(r.logBytesCrewOnly, r.instructions).toFixed(1).padStart(12),
       target.padStart(7),
-    ].join(' ');
+    ].join(' ') + failed;
   });
   return [header, ...lines, 'targets (issue 15): record/plain as in the last column; log ≤ 100 B/M instr on sharing-heavy workloads; replay/record ≤ 2'].join('\n');
 }

@@ -54,8 +54,9 @@ export async function engineMain(
         disk: disk?.path,
         diskShared: disk?.shared,
         // CREW only: a backup goes live through replay --then-run, which cannot yet go on
-        // from a serialized group (docs/crew.md), so the primary never forms one.
-        serialize: { enterPerMillion: 0 },
+        // from a serialized group (docs/crew.md), so the primary never forms one (emu: kvm
+        // has no serialized mode, and refuses the option).
+        ...(engine === 'emu' ? { serialize: { enterPerMillion: 0 } } : {}),
       });
       await report({ kind: 'done', exitCode: result.exitCode, outcome: result.outcome, detail: result.error });
     } else {

@@ -19,6 +19,7 @@ import { record, type RecordOptions } from '../src/session/record.js';
 import { replay, type ReplayOptions } from '../src/session/replay.js';
 import { verify } from '../src/session/verify.js';
 import type { RunResult } from '../src/engines/engine.js';
+import { buildIsaPrograms } from './isa-build.js';
 import { logFolder } from './kept-logs.js';
 
 const CHECKPOINT_INTERVAL = 250_000n;
@@ -294,6 +295,66 @@ describe('spin detection', () => {
       await expectExactReplay(logPath, recorded, { spinDetection: detect });
     }
   }, 240_000);
+});
+
+/**
+ * Serialized mode whose turns never run out (a quantum far longer than the run, no probe,
+ * no leaving for idleness): a holder's turn ends only where the spin probe sees it spin (or
+ * it sleeps in wfi).
+ */
+const TURNS_END_ONLY_BY_SPINS = { enterPerMillion: 5, window: 1000, quantum: 1_000_000_000, probe: 1_000_000_000_000, idleTurns: 1_000_000 };
+
+/** Instructions each turn handed to another member ran: a member executes only in its turns, so from its previous serial record to the switch that ends the turn. */
+function turnLengths(records: readonly LogRecord[]): bigint[] {
+  const last = new Map<number, bigint>();
+  const lengths: bigint[] = [];
+  for (const r of records) {
+    if (r.type !== 'turn-switch' && r.type !== 'mode-switch') continue;
+    const before = last.get(r.vcpu);
+    if (r.type === 'turn-switch' && r.next !== r.vcpu && before !== undefined) lengths.push(r.count - before);
+    last.set(r.vcpu, r.count);
+  }
+  return lengths;
+}
+
+const median = (values: readonly bigint[]): bigint => [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[values.length >> 1]!;
+
+describe('spin probe', () => {
+  // test/isa/spin-shapes.S: a wait entered through a block outside its loop, a wait on two
+  // flags, a wait with a delay loop inside; each round hands the turn over twice. A turn
+  // is its holder's work (about 100 instructions) and its spin until the probe sees it:
+  // a probe that misses a shape leaves the turn to run out (a billion instructions).
+  test("busy-waits of every shape end their holder's turn at once; replayed exactly", async () => {
+    const { 'spin-shapes': elf } = await buildIsaPrograms(['spin-shapes']);
+    const logPath = join(logFolder('serial-spin-shapes'), 'spin-shapes.rrlog');
+    const recorded = await record({
+      elf: elf!,
+      logPath,
+      vcpus: 2,
+      capture: true,
+      checkpointInterval: 20_000n,
+      timeoutSeconds: RUN_TIMEOUT_SECONDS,
+      serialize: TURNS_END_ONLY_BY_SPINS,
+    });
+    expect(recorded.console.toString()).toBe('PASS spin-shapes\n');
+    const turns = turnLengths(readLogFile(logPath).records);
+    expect(turns.length).toBeGreaterThanOrEqual(100);
+    expect(median(turns)).toBeLessThan(300n);
+    await expectExactReplay(logPath, recorded);
+  }, 120_000);
+
+  // flag-handshake: the turn flag's wait is entered through a block before its loop.
+  test('flag-handshake on 2 and 4 vCPUs: every pass hands the turn over at once; replayed exactly', async () => {
+    const dir = logFolder('serial-spin-handshake');
+    for (const vcpus of [2, 4]) {
+      const logPath = join(dir, `flag-handshake-${vcpus}.rrlog`);
+      const recorded = await recordSmall('flag-handshake', vcpus, logPath, { serialize: TURNS_END_ONLY_BY_SPINS });
+      const turns = turnLengths(readLogFile(logPath).records);
+      expect(turns.length, `${vcpus} vCPUs`).toBeGreaterThanOrEqual(2000);
+      expect(median(turns), `${vcpus} vCPUs`).toBeLessThan(300n);
+      await expectExactReplay(logPath, recorded);
+    }
+  }, 180_000);
 });
 
 describe('vCPUs on fewer threads than vCPUs (M:N)', () => {

@@ -233,7 +233,7 @@ void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
   PageRequest& req = vcpus_[requester]->request;
   const Access keep = req.want == Access::kWrite ? Access::kNone : Access::kRead;
   ownership_.Yield(req.page, holder, keep, at);
-  ++vcpus_[holder]->yields;
+  if (keep == Access::kNone) ++vcpus_[holder]->yields;
   SetRights(*vcpus_[holder], req.page, ownership_.HolderAccess(req.page, holder));
 }
 
@@ -259,7 +259,8 @@ bool Crew::TryComplete(uint32_t vcpu) {
     Vcpu& holder = *vcpus_[h];
     if (holder.state != State::kRunning) {
       YieldTo(h, holder.parked_at, vcpu);  // it is stopped at parked_at: take, no help needed
-      if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait) {
+      // A spinner loses what it reads only to a writer; a reader leaves the values as they were.
+      if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait && req.want == Access::kWrite) {
         SetAttention(holder);
         holder.hooks.wake();
       }

@@ -122,7 +122,8 @@ class Crew {
   // `vcpu` stops executing at `count` until Unpark(); meanwhile its pages can be taken.
   // kSpinWait: taking one sets the vCPU's attention bit and calls hooks.wake, and so does
   // Park itself if the vCPU yielded any page since it was last unparked (at a Poll, or in
-  // this Park), since the value it spun on may then have changed already.
+  // this Park), since the value it spun on may then have changed already. A page it keeps
+  // reading (a writer downgraded by a reader) does not count: a read changes nothing.
   void Park(uint32_t vcpu, uint64_t count, ParkReason reason = ParkReason::kBlocked);
   void Unpark(uint32_t vcpu);
 
@@ -162,7 +163,7 @@ class Crew {
     State state = State::kRunning;
     uint64_t parked_at = 0;            // valid unless running
     ParkReason park_reason = ParkReason::kBlocked;  // valid while parked
-    uint64_t yields = 0;               // pages it has given up, ever
+    uint64_t yields = 0;               // pages it has lost every right to, ever (not downgrades)
     uint64_t yields_when_unparked = 0;  // `yields` at its last Unpark
     PageRequest request;               // valid while waiting
     // The instruction it faulted on: its age in the queue (smaller is older) and the pages

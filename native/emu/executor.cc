@@ -462,12 +462,19 @@ chain: {
     *successor = next;
   }
   if constexpr (kSpinProbe) {
-    if (!next->reads_only) return BlockExit::kContinue;  // it writes: no spin to see here
-    if (next_pc == hart.spin_head) {
-      // Round once, storing nothing: if every register is as it was, the next round loads
-      // the same and does the same, until another hart changes memory.
-      if (SameRegisters(hart)) return BlockExit::kPause;
+    if (!next->reads_only) {
+      hart.spin_head = Hart::kNoSpinMark;  // it writes: a spin, if any, begins after this block
+    } else if (next_pc == hart.spin_head && SameRegisters(hart)) {
+      // Back at the mark, storing nothing on the way, every register as it was: the hart
+      // loads the same and does the same again, until another hart changes memory.
+      return BlockExit::kPause;
+    } else if (hart.spin_head == Hart::kNoSpinMark || ++hart.spin_steps == hart.spin_next_move) {
+      // The mark moves on at doubling distances, so that it lands inside any loop however
+      // the hart entered it (from a block before the loop, mid-block, through an inner loop).
+      hart.spin_next_move = hart.spin_head == Hart::kNoSpinMark ? 1 : 2 * hart.spin_next_move;
+      hart.spin_head = next_pc;
       std::copy(hart.x.begin(), hart.x.begin() + 32, hart.spin_snapshot.begin());
+      hart.spin_steps = 0;
     }
   }
   if (limit - hart.instret < next->length) return BlockExit::kContinue;

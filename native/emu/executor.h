@@ -30,12 +30,15 @@ enum class BlockExit {
 // past `limit`.
 // `policy` checks accesses and acts at block boundaries (access_policy.h).
 //
-// kSpinProbe: the run loop samples now and then whether the hart spins: it notes the
-// registers at a block that only reads (Hart::spin_head, spin_snapshot) and runs this
-// variant for a few hundred instructions. If the hart comes back to that block through
-// blocks that only read, with every register as it was, each round does the same again
-// until another hart changes memory: it returns kPause, as for a spin-wait hint. It stops
-// probing (kContinue) at the first block that writes. Detection changes only timing.
+// kSpinProbe: the run loop samples now and then whether the hart spins: from a block that
+// only reads, it runs this variant for up to a thousand instructions. The probe keeps a
+// mark (Hart::spin_head, spin_snapshot: a block's pc and the registers on entering it),
+// moved on to the current block after 1, 2, 4, ... block boundaries (Brent's cycle
+// detection), so that it falls inside the loop wherever the hart entered it. If the hart
+// comes back to the mark through blocks that only read, with every register as it was,
+// each round does the same again until another hart changes memory: it returns kPause, as
+// for a spin-wait hint. It stops probing (kContinue) at the first block that writes.
+// Detection changes only timing.
 template <class Policy, bool kSpinProbe = false>
 BlockExit ExecuteBlocks(Hart& hart, const Policy& policy, Block& block, const DecodedInsn* insns, uint64_t limit);
 

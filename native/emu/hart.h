@@ -85,9 +85,15 @@ class alignas(64) Hart {
 
   std::atomic<uint32_t> attention{0};
   BlockCache blocks;
-  // The spin probe (executor.h): where it began, and the registers there.
-  uint64_t spin_head = 0;
+  // The spin probe (executor.h): the mark it may come back to (a block's pc and the
+  // registers on entering it; kNoSpinMark after a block that writes), and when the mark
+  // moves on to where the hart is then (after 1, 2, 4, ... block boundaries since it was
+  // set afresh: Brent's cycle detection).
+  static constexpr uint64_t kNoSpinMark = 1;  // no block starts at an odd pc
+  uint64_t spin_head = kNoSpinMark;
   std::array<uint64_t, 32> spin_snapshot{};
+  uint32_t spin_steps = 0;
+  uint32_t spin_next_move = 1;
 
   // LR reservation (see GuestRam for how stores break it).
   struct Reservation {

@@ -44,7 +44,7 @@ struct alignas(64) HartRun {
   uint64_t slice_end = replay::kNever;    // M:N: where its slice ends, if others wait for a thread
   uint64_t spin_sample_at = 0;            // where it next looks whether it spins (the spin probe)
   uint64_t spin_period = 16 * 1024;       // ... that many instructions after the last look
-  bool spin_probe = false;                // probe from the next block
+  uint64_t spin_probe_until = 0;          // the probe watches it up to this count
   bool crew_parked = false;               // SMP record: CREW takes its pages without its help
   bool turn_held = true;                  // serialized mode: free, or holding its group's turn
   bool start_sampled = false;             // record --wall-samples: its first running sample is logged

@@ -141,6 +141,7 @@ class Machine final : private BoardEvents {
   bool FinalCountsKnown();
   void PollCrew(HartRun& run);
   Step ExecuteOneBlock(HartRun& run);
+  void EndProbe(HartRun& run, BlockExit exit);
   Step OwnershipFault(HartRun& run);
   template <bool kSpinProbe>
   BlockExit Execute(HartRun& run, Block& block, const DecodedInsn* insns, uint64_t limit);

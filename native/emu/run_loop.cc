@@ -34,7 +34,10 @@ constexpr int kSpinBeforeWaiting = 200;
 // watched then. A spin is found within about a sample period of its start; the period
 // shrinks to the shortest for a hart that was just seen spinning (it will likely spin
 // again soon, as a producer does each time its ring is full) and doubles back with each
-// sample that finds none, so that computing harts leave their blocks rarely.
+// window that finds none, so that computing harts leave their blocks rarely. A hart seen
+// spinning is watched again as soon as it runs: a turn, a handshake or a lock hand-off
+// makes it do a few instructions of work and spin again, and every instruction it spins
+// before the probe sees it is a turn or a page held from the hart it waits for.
 constexpr uint64_t kSpinSampleShortest = 1024;
 constexpr uint64_t kSpinSampleLongest = 16 * 1024;
 constexpr uint64_t kSpinProbeWindow = 1024;
@@ -243,18 +246,17 @@ Machine::Step Machine::ExecuteOneBlock(HartRun& run) {
       run.clipped[budget] = block.insns.back();
       insns = run.clipped.data();
     }
-    // Now and then, watch for a spin from a block that only reads (executor.h).
-    const bool probe = run.spin_probe && block.reads_only;
-    run.spin_probe = false;
+    // Now and then, watch for a spin (executor.h) over a window of instructions.
+    const bool probe = hart.instret < run.spin_probe_until;
     if (probe) {
-      hart.spin_head = hart.pc;
+      hart.spin_head = block.reads_only ? hart.pc : Hart::kNoSpinMark;
       std::copy(hart.x.begin(), hart.x.begin() + 32, hart.spin_snapshot.begin());
+      hart.spin_steps = 0;
+      hart.spin_next_move = 1;
     }
-    const BlockExit exit = probe ? Execute<true>(run, block, insns, std::min(run.target, hart.instret + kSpinProbeWindow))
+    const BlockExit exit = probe ? Execute<true>(run, block, insns, std::min(run.target, run.spin_probe_until))
                                  : Execute<false>(run, block, insns, run.target);
-    if (probe) {
-      run.spin_period = exit == BlockExit::kPause ? kSpinSampleShortest : std::min(2 * run.spin_period, kSpinSampleLongest);
-    }
+    if (probe) EndProbe(run, exit);
     switch (exit) {
       case BlockExit::kContinue: return Step::kContinue;
       case BlockExit::kFatal: Stop(machine::Outcome::kFault, hart.fatal_error()); return Step::kContinue;
@@ -271,6 +273,21 @@ Machine::Step Machine::ExecuteOneBlock(HartRun& run) {
         run.sleeping = interrupts_->SleepsAfterWfi(run);
         return Step::kContinue;
     }
+  }
+}
+
+// A probed stretch ended. A spin seen: look again as soon as the hart runs on. The window
+// over without one: look less often. Anything else (a fault, a trap, attention, a target)
+// leaves the window open, and the next block goes on watching.
+void Machine::EndProbe(HartRun& run, BlockExit exit) {
+  const uint64_t now = run.hart.instret;
+  if (exit == BlockExit::kPause) {
+    run.spin_period = kSpinSampleShortest;
+    run.spin_probe_until = 0;
+    run.spin_sample_at = now;
+    UpdateTarget(run);
+  } else if (now >= run.spin_probe_until) {
+    run.spin_period = std::min(2 * run.spin_period, kSpinSampleLongest);
   }
 }
 
@@ -466,7 +483,7 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
   }
   if (now >= run.spin_sample_at) {
     run.spin_sample_at = now + run.spin_period;
-    run.spin_probe = true;
+    run.spin_probe_until = now + kSpinProbeWindow;
     UpdateTarget(run);
     return Step::kContinue;
   }

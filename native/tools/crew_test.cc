@@ -574,7 +574,8 @@ void TestHoldDefersRecentPagesOnly() {
 
 // A spin-waiting vCPU parks with kSpinWait: taking its page needs none of its help,
 // sets its attention bit and calls its wake hook; a plain park (wfi) is not woken. A
-// spinner that gave a page up since it last ran must not sleep at all.
+// spinner that gave a page up since it last ran must not sleep at all. A downgrade to
+// read (a reader came) is neither: what the spinner reads is unchanged.
 void TestSpinWaitParkWakes() {
   std::vector<std::atomic<uint32_t>> attention(3);
   std::vector<int> woken(3, 0);
@@ -618,6 +619,37 @@ void TestSpinWaitParkWakes() {
   crew.Unpark(1);
   attention[1] = 0;
   crew.Park(1, 17, ParkReason::kSpinWait);  // nothing yielded since: it may sleep
+  CHECK(attention[1].load() == 0);
+  crew.Unpark(1);
+
+  // A spinner that wrote the page it spins on (a handshake's turn flag) is downgraded by a
+  // reader: what it reads has not changed, so it sleeps on. The next writer wakes it.
+  attention[1] = 0;
+  crew.Park(0, 105);  // vCPU 0 holds page 2 (and 3): taken without its help
+  CHECK(crew.Acquire(1, 2, true, 18));
+  crew.Unpark(0);
+  crew.Park(1, 19, ParkReason::kSpinWait);
+  CHECK(attention[1].load() == 0);
+  const int before = woken[1];
+  CHECK(crew.Acquire(0, 2, false, 106));
+  CHECK(woken[1] == before && attention[1].load() == 0);
+  CHECK(crew.Permissions(1).Allows(2, false));
+  crew.Park(0, 107);
+  CHECK(crew.Acquire(2, 2, true, 22));
+  CHECK(woken[1] == before + 1 && (attention[1].load() & kCrewBit) != 0);
+  crew.Unpark(1);
+  // Downgraded while it ran (at a Poll): parking again may sleep; only a lost page counts.
+  attention[1] = 0;
+  CHECK(crew.Acquire(1, 3, true, 23));
+  crew.Unpark(0);
+  WithinSeconds(20, "downgrade before a spin", [&] {
+    std::thread reader([&] { CHECK(crew.Acquire(0, 3, false, 108)); });
+    while (!(attention[1].load() & kCrewBit)) std::this_thread::yield();
+    attention[1] = 0;
+    CHECK(crew.Poll(1, 24) == Crew::kNoDeferral);
+    reader.join();
+  });
+  crew.Park(1, 25, ParkReason::kSpinWait);
   CHECK(attention[1].load() == 0);
   crew.Unpark(1);
 
@@ -998,7 +1030,7 @@ int main(int argc, char** argv) {
       {"cross fault at a barrier: no deadlock", TestCrossFaultNoDeadlock},
       {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},
       {"idle holder yields; stop releases waiters", TestIdleHolderYields},
-      {"spin-wait park: taking a page wakes the spinner", TestSpinWaitParkWakes},
+      {"spin-wait park: taking a page wakes the spinner, a downgrade does not", TestSpinWaitParkWakes},
       {"hold: recent pages deferred, older ones yielded, parked holders hold nothing", TestHoldDefersRecentPagesOnly},
       {"writer among 4 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(4); }},
       {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},

@@ -167,8 +167,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs?, ... } (crewHold is emu's) or
 // { mode: 'replay', path, followMs, streamFd?, thenRun } (chunks streamed as the replay reaches
-// them, from the file or, with streamFd, a pipe; SMP reads the whole log before it starts:
-// docs/kvm-smp.md; thenRun: null, or { path, maxQueuedLogBytes? } to go on live at the end of
+// them, from the file or, with streamFd, a pipe, on any number of vCPUs; thenRun: null, or { path, maxQueuedLogBytes? } to go on live at the end of
 // the log, one vCPU only, recording into `path` unless it is empty). Recording with wall-clock
 // samples also sets options.host_time_*.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
@@ -262,21 +261,18 @@ OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
     throw std::invalid_argument("the log's CREW granularity (" + std::to_string(granularity) + " bytes) is not one the kvm engine records");
   options.crew_granularity = granularity;
   if (options.vcpus == 1) return {};
-  // SMP: the whole log, read before the run (the gate checks the edges for cycles, and each
-  // vCPU re-arms its next stop before it reaches it). Streaming it is left to do.
-  struct LoggedCrew {
-    std::vector<replay::CrewTransferRecord> edges;
-    std::vector<replay::CrewFaultRecord> faults;
-  };
-  auto logged = std::make_shared<LoggedCrew>();
-  replaying->FollowTransfers({[logged](const replay::CrewTransferRecord& r) { logged->edges.push_back(r); },
-                              [] { return size_t{0}; },  // held here, not in the lookahead
-                              [logged](const replay::CrewFaultRecord& r) { logged->faults.push_back(r); }});
-  replaying->Advance(0, replay::kNever - 1);
+  // SMP: edges and faults go to the replay's CREW follower as the log is read (the machine
+  // reads each vCPU's log one landmark ahead of it: Machine::ReadAhead). The follower lives
+  // in the machine, which outlives every read of the log.
   const MachineOptions o = options;
-  return [replaying, granularity, o, logged](const std::vector<PageProtector*>& protectors, const ElfImage&) {
-    return std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity), logged->edges,
-                                        logged->faults, replaying->FinalLandmarks(), protectors, kReplayGateOptions);
+  return [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
+    auto ordering = std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity), protectors,
+                                                 kReplayGateOptions);
+    CrewReplay* follower = ordering.get();
+    replaying->FollowTransfers({[follower](const replay::CrewTransferRecord& r) { follower->AddEdge(r); },
+                                [follower] { return follower->Pending(); },
+                                [follower](const replay::CrewFaultRecord& r) { follower->AddFault(r); }});
+    return ordering;
   };
 }
 

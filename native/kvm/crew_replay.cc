@@ -6,7 +6,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "crew/edge_validation.h"
 #include "replay/divergence.h"
+#include "replay/log_error.h"
+#include "replay/replaying_world.h"
 
 namespace rrkit::kvm {
 namespace {
@@ -28,40 +31,64 @@ std::string Describe(const std::vector<replay::CrewFaultRecord>& pages) {
 
 }  // namespace
 
-CrewReplay::CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, const std::vector<replay::CrewTransferRecord>& edges,
-                       const std::vector<replay::CrewFaultRecord>& faults,
-                       const std::optional<std::vector<uint64_t>>& final_counts, std::vector<PageProtector*> protectors,
+CrewReplay::CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, std::vector<PageProtector*> protectors,
                        crew::ReplayGate::Options gate_options)
-    : geometry_(geometry), vcpus_(vcpus) {
+    : geometry_(geometry), gate_(std::make_unique<crew::ReplayGate>(vcpus, gate_options)) {
   if (protectors.size() != vcpus) throw std::invalid_argument("CREW replay: one page protector per vCPU");
-  std::vector<crew::TransferEdge> gate_edges;
-  for (const replay::CrewTransferRecord& r : edges) {
-    gate_edges.push_back({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
-    ++edges_into_[{r.to.vcpu, r.to.count}];
+  for (uint32_t v = 0; v < vcpus; ++v) {
+    vcpus_.push_back(std::make_unique<Vcpu>());
+    vcpus_.back()->protector = protectors[v];
   }
-  gate_ = std::make_unique<crew::ReplayGate>(vcpus, gate_edges, final_counts, gate_options);
-  for (uint32_t v = 0; v < vcpus; ++v) vcpus_[v].protector = protectors[v];
-  for (const replay::CrewFaultRecord& f : faults) {
-    if (f.at.vcpu >= vcpus) {
-      throw std::invalid_argument("CREW log: a fault of vcpu " + std::to_string(f.at.vcpu) + " on a machine of " +
-                                  std::to_string(vcpus) + " vCPUs");
-    }
-    std::deque<Fault>& list = vcpus_[f.at.vcpu].faults;
-    if (!list.empty() && list.back().count > f.at.count) {
-      throw std::invalid_argument("CREW log: vcpu " + std::to_string(f.at.vcpu) + "'s faults out of order (@ " +
-                                  std::to_string(f.at.count) + " after @ " + std::to_string(list.back().count) + ")");
-    }
-    if (list.empty() || list.back().count != f.at.count) list.push_back(Fault{f.at.count, {}});
-    list.back().pages.push_back(f);
+}
+
+// An edge into v@count arrives before v's records above count (it was logged while v stood
+// there), and so before v, reading one landmark ahead, runs to count.
+void CrewReplay::AddEdge(const replay::CrewTransferRecord& r) {
+  try {
+    gate_->AddEdge({r.page, r.from.vcpu, r.from.count, r.to.vcpu, r.to.count});
+  } catch (const crew::InvalidEdgeLog& e) {
+    throw replay::UnreplayableLog(e.what());
   }
+  std::lock_guard lock(edges_mutex_);
+  ++edges_into_[{r.to.vcpu, r.to.count}];
+}
+
+void CrewReplay::AddFault(const replay::CrewFaultRecord& f) {
+  if (f.at.vcpu >= vcpus_.size()) {
+    throw replay::UnreplayableLog("CREW log: a fault of vcpu " + std::to_string(f.at.vcpu) + " on a machine of " +
+                                  std::to_string(vcpus_.size()) + " vCPUs");
+  }
+  Vcpu& me = *vcpus_[f.at.vcpu];
+  if (f.at.count < me.last_fault) {
+    throw replay::LogOrderError("CREW log: vcpu " + std::to_string(f.at.vcpu) + "'s faults out of order (@ " +
+                                std::to_string(f.at.count) + " after @ " + std::to_string(me.last_fault) + ")");
+  }
+  me.last_fault = f.at.count;
+  std::lock_guard lock(me.mutex);
+  if (me.faults.empty() || me.faults.back().count != f.at.count) me.faults.push_back(Fault{f.at.count, {}});
+  me.faults.back().pages.push_back(f);
+  faults_pending_.fetch_add(1, std::memory_order_relaxed);
+}
+
+size_t CrewReplay::Pending() const { return gate_->Pending() + faults_pending_.load(std::memory_order_relaxed); }
+
+uint64_t CrewReplay::TakeEdgesInto(uint32_t v, uint64_t count) {
+  std::lock_guard lock(edges_mutex_);
+  const auto edges = edges_into_.find({v, count});
+  if (edges == edges_into_.end()) return 0;
+  const uint64_t n = edges->second;
+  edges_into_.erase(edges);
+  return n;
 }
 
 // Just before the landmark of a recorded fault, the page goes: the vCPU stops at the first
 // access that needs it, which is the instruction that stopped in the recording (its rights
 // there had not changed since its previous landmark).
 void CrewReplay::BeforeRun(uint32_t v, uint64_t count) {
-  Vcpu& me = vcpus_[v];
-  if (me.armed || me.faults.empty() || me.faults.front().count != count + 1) return;
+  Vcpu& me = *vcpus_[v];
+  std::lock_guard lock(me.mutex);
+  if (me.armed) return;
+  if (me.faults.empty() || me.faults.front().count != count + 1) return;
   for (const replay::CrewFaultRecord& f : me.faults.front().pages) {
     me.protector->Protect(f.page, 1, f.write ? crew::Access::kRead : crew::Access::kNone);
   }
@@ -69,8 +96,9 @@ void CrewReplay::BeforeRun(uint32_t v, uint64_t count) {
 }
 
 bool CrewReplay::Protects(uint32_t v, std::span<const PageAccess> needed) const {
-  const Vcpu& me = vcpus_[v];
-  if (!me.armed) return false;
+  const Vcpu& me = *vcpus_[v];
+  std::lock_guard lock(me.mutex);
+  if (!me.armed || me.faults.empty()) return false;
   for (const replay::CrewFaultRecord& f : me.faults.front().pages) {
     for (const PageAccess& p : needed) {
       if (p.page == f.page) return true;
@@ -81,7 +109,7 @@ bool CrewReplay::Protects(uint32_t v, std::span<const PageAccess> needed) const 
 
 void CrewReplay::WaitAtGate(uint32_t v, uint64_t count) {
   gate_->Publish(v, count);
-  if (gate_->NextWaitCount(v) != count) return;
+  if (gate_->NextWaitCount(v) > count) return;
   try {
     gate_->WaitAt(v, count);
   } catch (const crew::ReplayStalled& stalled) {
@@ -90,30 +118,38 @@ void CrewReplay::WaitAtGate(uint32_t v, uint64_t count) {
 }
 
 void CrewReplay::AtExit(uint32_t v, uint64_t count) {
-  const Vcpu& me = vcpus_[v];
-  if (!me.faults.empty() && me.faults.front().count == count) {
-    throw replay::Divergence{{v, count}, "CREW fault", Describe(me.faults.front().pages), "an exit"};
+  const Vcpu& me = *vcpus_[v];
+  {
+    std::lock_guard lock(me.mutex);
+    if (!me.faults.empty() && me.faults.front().count == count) {
+      throw replay::Divergence{{v, count}, "CREW fault", Describe(me.faults.front().pages), "an exit"};
+    }
   }
+  TakeEdgesInto(v, count);
   WaitAtGate(v, count);
 }
 
 bool CrewReplay::AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) {
-  Vcpu& me = vcpus_[v];
+  Vcpu& me = *vcpus_[v];
   if (stop_here) {  // the recorded end: the vCPU stopped here without running the instruction
     gate_->Publish(v, count);
     return false;
   }
-  if (me.faults.empty() || me.faults.front().count != count) {
-    std::string actual = "a stop on";
-    for (const PageAccess& p : needed) {
-      actual.append(" ");
-      actual.append(PageName(p.page, p.write));
+  Fault fault;
+  {
+    std::lock_guard lock(me.mutex);
+    if (me.faults.empty() || me.faults.front().count != count) {
+      std::string actual = "a stop on";
+      for (const PageAccess& p : needed) {
+        actual.append(" ");
+        actual.append(PageName(p.page, p.write));
+      }
+      throw replay::Divergence{{v, count}, "CREW fault",
+                               me.faults.empty() ? std::string("no more stops") : "the next stop @ " + std::to_string(me.faults.front().count),
+                               actual};
     }
-    throw replay::Divergence{{v, count}, "CREW fault",
-                             me.faults.empty() ? std::string("no more stops") : "the next stop @ " + std::to_string(me.faults.front().count),
-                             actual};
+    fault = me.faults.front();
   }
-  const Fault& fault = me.faults.front();
   uint64_t recorded = 0;  // edges into the stop: its pages' and those of the pages that came along
   for (const replay::CrewFaultRecord& f : fault.pages) {
     bool found = false;
@@ -121,16 +157,19 @@ bool CrewReplay::AtFault(uint32_t v, uint64_t count, std::span<const PageAccess>
     if (!found) throw replay::Divergence{{v, count}, "CREW fault", Describe(fault.pages), "an instruction that does not touch it so"};
     recorded += f.edges;
   }
-  const auto edges = edges_into_.find({v, count});
-  const uint64_t logged = edges == edges_into_.end() ? 0 : edges->second;
+  const uint64_t logged = TakeEdgesInto(v, count);
   if (logged != recorded) {
     throw replay::Divergence{{v, count}, "transfer edges", std::to_string(recorded) + " into " + Describe(fault.pages),
                              std::to_string(logged) + " in the log"};
   }
+  {
+    std::lock_guard lock(me.mutex);
+    me.faults.pop_front();
+    me.armed = false;
+    faults_pending_.fetch_sub(fault.pages.size(), std::memory_order_relaxed);
+  }
   WaitAtGate(v, count);
   for (const replay::CrewFaultRecord& f : fault.pages) me.protector->Protect(f.page, 1, crew::Access::kWrite);
-  me.faults.pop_front();
-  me.armed = false;
   return true;
 }
 

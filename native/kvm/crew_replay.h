@@ -7,17 +7,24 @@
 // the recording's did), checks that as many edges lead into it as the recording said,
 // waits at its gate and gives the page back (docs/kvm-smp.md).
 //
+// The log streams in: edges and faults arrive as the replay reads the log (AddEdge,
+// AddFault, from whichever vCPU thread decodes), and each is dropped once followed. The
+// machine reads each vCPU's log one landmark ahead of it (Machine::ReadAhead), so that
+// everything logged at a landmark — its fault records, the edges into it — is here before
+// the vCPU runs to it.
+//
 // A log that cannot be followed is a divergence naming the vCPU and the landmark: an exit
 // where the recording faulted or the reverse, another page, a missing or extra edge, or
 // (from the gate) a stall.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <tuple>
 #include <vector>
 
 #include "crew/replay_gate.h"
@@ -29,11 +36,16 @@ namespace rrkit::kvm {
 
 class CrewReplay final : public VcpuOrdering {
  public:
-  // Throws crew::InvalidEdgeLog for edges that cannot be followed (see edge_validation.h),
-  // std::invalid_argument for a fault naming a vCPU the machine lacks.
-  CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, const std::vector<replay::CrewTransferRecord>& edges,
-             const std::vector<replay::CrewFaultRecord>& faults, const std::optional<std::vector<uint64_t>>& final_counts,
-             std::vector<PageProtector*> protectors, crew::ReplayGate::Options gate_options);
+  CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, std::vector<PageProtector*> protectors,
+             crew::ReplayGate::Options gate_options);
+
+  // As the log is read, in log order, from any thread. Throw replay::UnreplayableLog for
+  // records no recording of this machine writes (a vCPU it lacks, an edge to itself, a
+  // vCPU's faults out of order).
+  void AddEdge(const replay::CrewTransferRecord& edge);
+  void AddFault(const replay::CrewFaultRecord& fault);
+  // Edges and faults read and not yet followed (they count towards the replay's lookahead).
+  size_t Pending() const;
 
   const crew::PageGeometry& geometry() const override { return geometry_; }
   void BeforeRun(uint32_t v, uint64_t count) override;
@@ -53,17 +65,23 @@ class CrewReplay final : public VcpuOrdering {
     std::vector<replay::CrewFaultRecord> pages;  // one per page, all at `count`
   };
   struct Vcpu {
+    mutable std::mutex mutex;  // faults: the decoding thread adds, the vCPU's own thread takes
     std::deque<Fault> faults;
+    uint64_t last_fault = 0;  // decoder only: the order check
     PageProtector* protector = nullptr;
-    bool armed = false;
+    bool armed = false;  // under mutex: its next stop's pages are taken away
   };
 
   void WaitAtGate(uint32_t v, uint64_t count);
+  // The edges the log has into v's landmark `count`, forgotten once asked for.
+  uint64_t TakeEdgesInto(uint32_t v, uint64_t count);
 
   crew::PageGeometry geometry_;
   std::unique_ptr<crew::ReplayGate> gate_;
-  std::vector<Vcpu> vcpus_;
-  std::map<std::pair<uint32_t, uint64_t>, uint64_t> edges_into_;  // (vcpu, count) -> edges in the log
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::atomic<size_t> faults_pending_{0};
+  std::mutex edges_mutex_;
+  std::map<std::pair<uint32_t, uint64_t>, uint64_t> edges_into_;  // (vcpu, count) -> edges read
 };
 
 }  // namespace rrkit::kvm

@@ -44,6 +44,7 @@ struct Machine::Hart {
   uint64_t landmarks = 0;  // exits and CREW faults so far
   std::atomic<uint64_t> published{0};
   std::optional<replay::World::Scheduled> next_interrupt;  // replay
+  std::optional<uint64_t> read_to;  // SMP replay: its horizon in the log when last looked at (ReadAhead)
   uint64_t interrupts_taken = 0;
   uint64_t faults = 0;
   std::vector<uint64_t> delays;
@@ -130,30 +131,71 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   }
   if (live_) {
     next_checkpoint_ = n == 1 ? options_.checkpoint_interval : 0;
-  } else if (n > 1) {
-    // SMP replay has read the whole log before the machine (OrderingFor, binding.cc): the
-    // interrupts and the end are known now. One vCPU streams the log (RefreshFromLog).
-    for (auto& hart : harts_) hart->next_interrupt = world_.ScheduledInterrupt(hart->id);
-    if (world_.ScheduledCheckpoint()) {
-      throw std::invalid_argument("the log holds checkpoints of several vCPUs, which the kvm engine does not take");
-    }
-    final_ = world_.FinalLandmarks();
-    if (final_ && final_->size() != n) {
-      throw std::invalid_argument("the log's final landmarks name " + std::to_string(final_->size()) + " vCPUs, not " + std::to_string(n));
-    }
   }
 }
 
 // One vCPU's replay reads the log as the run reaches it (replay/world.h, Horizon):
 // everything logged below the horizon has been read, so what comes next is known until the
-// run gets there. (Several vCPUs: the whole log was read before the run.)
+// run gets there.
 void Machine::RefreshFromLog(Hart& hart) {
   if (world_.Horizon(hart.id) > hart.landmarks) return;
   world_.Advance(hart.id, hart.landmarks);
+  StopIfAsked(hart);
   hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
   if (const auto checkpoint = world_.ScheduledCheckpoint()) next_checkpoint_ = checkpoint->vcpus.at(0).at.count;
-  if (!final_) final_ = world_.FinalLandmarks();
-  if (!switch_at_) switch_at_ = world_.SwitchLandmarks();
+  LearnLogEnd();
+}
+
+// Several vCPUs read the log one landmark ahead of each: before the vCPU runs to landmark
+// n + 1, everything logged for it up to there has been read — a recorded stop at n + 1,
+// which CrewReplay arms before the run, and the edges into it, which its gate must hold
+// when the vCPU gets there. The log is read as far as that and no further (the horizon:
+// replay/world.h), so a replay follows a log still being written, in bounded memory.
+void Machine::ReadAhead(Hart& hart) {
+  const uint64_t next = hart.landmarks + 1;
+  if (world_.Horizon(hart.id) <= next) {
+    world_.Advance(hart.id, next);
+    StopIfAsked(hart);
+  }
+  const uint64_t horizon = world_.Horizon(hart.id);
+  if (hart.read_to == horizon) return;  // nothing of this vCPU's was read since
+  hart.read_to = horizon;
+  if (!hart.next_interrupt) hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
+  if (world_.ScheduledCheckpoint()) {
+    throw replay::UnreplayableLog("the log holds checkpoints of several vCPUs, which the kvm engine does not take");
+  }
+  LearnLogEnd();
+}
+
+// A timeout or SIGINT cancels reading the log (a replay waiting for more of it): a vCPU
+// back from reading stops as it would at a kick, before it runs on what was not read.
+void Machine::StopIfAsked(Hart& hart) {
+  if (interrupted_.load()) Interrupted(hart);
+  if (timed_out_.load()) {
+    Fault(hart, "the replay did not end within the timeout of " + Seconds(options_.timeout) + " s (it was at exit " +
+                    std::to_string(hart.landmarks) + ", reading the log)");
+  }
+}
+
+void Machine::LearnLogEnd() {
+  if (Final() != nullptr && SwitchAt() != nullptr) return;
+  std::lock_guard lock(log_end_mutex_);
+  if (!final_known_.load(std::memory_order_relaxed)) {
+    if (std::optional<std::vector<uint64_t>> final = world_.FinalLandmarks()) {
+      if (final->size() != harts_.size()) {
+        throw replay::UnreplayableLog("the log's final landmarks name " + std::to_string(final->size()) + " vCPUs, not " +
+                                      std::to_string(harts_.size()));
+      }
+      final_ = std::move(final);
+      final_known_.store(true, std::memory_order_release);
+    }
+  }
+  if (!switch_known_.load(std::memory_order_relaxed)) {
+    if (std::optional<std::vector<uint64_t>> at = world_.SwitchLandmarks()) {
+      switch_at_ = std::move(at);
+      switch_known_.store(true, std::memory_order_release);
+    }
+  }
 }
 
 // Every record at the log's last landmark was consumed while handling that exit, so the
@@ -191,6 +233,7 @@ RunResult Machine::Run() {
   const machine::InterruptibleRun interruptible([this] {
     interrupted_.store(true);
     for (auto& hart : harts_) hart->vcpu->Kick();
+    world_.Cancel();  // a replay waiting for more of a log (--follow)
   });
   if (host_time_) host_time_->Start();
   std::vector<std::thread> threads;
@@ -260,6 +303,7 @@ void Machine::Timeout() {
   if (watchdog_cv_.wait_for(lock, options_.timeout, [this] { return finished_; })) return;
   timed_out_.store(true);
   for (auto& hart : harts_) hart->vcpu->Kick();
+  world_.Cancel();
   if (ordering_) ordering_->Stop(true);
 }
 
@@ -270,6 +314,7 @@ void Machine::WakeAll() {
   const bool abandon = stop_.outcome() != machine::Outcome::kExited;
   if (ordering_) ordering_->Stop(abandon);
   if (abandon) {
+    world_.Cancel();  // a vCPU reading the log ahead (SMP replay, --follow) stops waiting for it
     for (auto& hart : harts_) hart->vcpu->Kick();
   }
 }
@@ -300,13 +345,13 @@ void Machine::HartThread(Hart& hart) {
   if (stop_.VcpuFinished() == harts_.size() && !stop_.stopping()) {
     if (stop_.exit()) {
       stop_.Stop(machine::Outcome::kExited, "");
-    } else if (final_ && !world_.FinalLandmarksEndAnIncompleteLog()) {
+    } else if (Final() != nullptr && !world_.FinalLandmarksEndAnIncompleteLog()) {
       // A complete log ends with the guest's exit: every vCPU at its end without it is a divergence.
       stop_.Diverged(replay::Divergence{hart.Here(), "exit", "the guest's exit, as recorded",
                                         "every vCPU reached its recorded end without it"});
     } else {
-      stop_.Stop(final_ ? machine::Outcome::kReachedCounts : machine::Outcome::kFault,
-                 final_ ? "" : "every vCPU stopped without an exit");
+      stop_.Stop(Final() != nullptr ? machine::Outcome::kReachedCounts : machine::Outcome::kFault,
+                 Final() != nullptr ? "" : "every vCPU stopped without an exit");
     }
   }
   stop_.ThreadEnded();
@@ -323,15 +368,20 @@ bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
     RefreshFromLog(hart);
     // Past the log's end; or at its last landmark, the guest writing the exit register, when
     // the stop record never reached the log: the live world records the stop.
-    if (switch_at_ && (hart.landmarks > (*switch_at_)[hart.id] || (exit_write && hart.landmarks == (*switch_at_)[hart.id]))) {
+    const std::vector<uint64_t>* switch_at = SwitchAt();
+    if (switch_at != nullptr && (hart.landmarks > (*switch_at)[hart.id] || (exit_write && hart.landmarks == (*switch_at)[hart.id]))) {
       GoLive(hart);
     }
   }
-  if (final_) {
-    const uint64_t end = (*final_)[hart.id];
+  if (const std::vector<uint64_t>* final = Final()) {
+    const uint64_t end = (*final)[hart.id];
     if (world_.FinalLandmarksEndAnIncompleteLog()) {
-      // The log vouches for nothing beyond its last landmark: stop before handling this one.
-      if (hart.landmarks <= end) return true;
+      // The log vouches for nothing beyond its last landmark: stop before handling the next.
+      // Several vCPUs stop on reaching the last one: what the log holds there may be cut
+      // short (a stop's edges without its fault record, an exit yielding pages without its
+      // input), since each vCPU's records at a landmark are spread over the log.
+      if (hart.landmarks < end || (hart.landmarks == end && !smp())) return true;
+      if (hart.landmarks == end) return false;
       --hart.landmarks;
       hart.published.store(hart.landmarks, std::memory_order_relaxed);
       return false;
@@ -348,6 +398,7 @@ bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
 void Machine::RunLoop(Hart& hart) {
   Vcpu& vcpu = *hart.vcpu;
   for (;;) {
+    if (!live_ && smp()) ReadAhead(hart);
     if (ordering_) ordering_->BeforeRun(hart.id, hart.landmarks);
     hart.guest_entries->Entering(hart.Here());
     switch (vcpu.Run()) {
@@ -401,8 +452,8 @@ void Machine::RunLoop(Hart& hart) {
       case ExitAction::Kind::kPark:
         // Replay stops a vCPU at its recorded end before it handles that exit: parking
         // earlier means it has fewer landmarks than the recording's (a fault record lost).
-        if (final_ && !world_.FinalLandmarksEndAnIncompleteLog()) {
-          throw replay::Divergence{at, "exit count", "the recording's vCPU went on to exit " + std::to_string((*final_)[hart.id]),
+        if (Final() != nullptr && !world_.FinalLandmarksEndAnIncompleteLog()) {
+          throw replay::Divergence{at, "exit count", "the recording's vCPU went on to exit " + std::to_string((*Final())[hart.id]),
                                    "it parked here (its main returned)"};
         }
         throw Finished{};
@@ -413,21 +464,23 @@ void Machine::RunLoop(Hart& hart) {
           WaitInHalt(hart, at);
         }
         break;
-      case ExitAction::Kind::kStop:
+      case ExitAction::Kind::kStop: {
         if (!stop_.RecordExit(at, action.exit_code)) throw Finished{};
-        if (!live_ && !final_) {
+        if (!live_ && Final() == nullptr) {
           // The log streams in and its end is not read yet: read on to it, so that an exit
           // the recording did not make is a divergence rather than an early end of the log.
           world_.Advance(hart.id, replay::kNever);
-          final_ = world_.FinalLandmarks();
+          LearnLogEnd();
         }
-        if (final_ && hart.landmarks != (*final_)[hart.id]) {
-          throw replay::Divergence{at, "exit", "the guest's exit at exit " + std::to_string((*final_)[hart.id]), "an exit here"};
+        const std::vector<uint64_t>* final = Final();
+        if (final != nullptr && hart.landmarks != (*final)[hart.id]) {
+          throw replay::Divergence{at, "exit", "the guest's exit at exit " + std::to_string((*final)[hart.id]), "an exit here"};
         }
         // Before the stop record, which ends the log.
         if (host_time_) host_time_->Sample(at, replay::VcpuActivity::kStopped);
-        if (!final_) stop_.Stop(machine::Outcome::kExited, "");
+        if (final == nullptr) stop_.Stop(machine::Outcome::kExited, "");
         throw Finished{};
+      }
       case ExitAction::Kind::kFault:
         Fault(hart, action.fault + " at exit " + std::to_string(hart.landmarks));
     }
@@ -618,7 +671,7 @@ void Machine::WaitInHalt(Hart& hart, replay::Landmark at) {
   if (!live_) {
     if (hart.next_interrupt && hart.next_interrupt->count == at.count) return;
     // Replay then live, the log ending in this halt: what wakes the guest comes from the world.
-    const bool log_ends_here = switch_at_ && at.count >= (*switch_at_)[hart.id];
+    const bool log_ends_here = SwitchAt() != nullptr && at.count >= (*SwitchAt())[hart.id];
     if (!log_ends_here) throw replay::Divergence{at, "halt", "an interrupt logged at this exit", "none: the guest would sleep forever"};
     GoLive(hart);
   }

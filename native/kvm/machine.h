@@ -138,6 +138,18 @@ class Machine {
 
   // Replay on one vCPU: at each landmark, reads the log on when the run has reached what was read.
   void RefreshFromLog(Hart& hart);
+  // Replay on several: before each entry into the guest, reads the vCPU's log one landmark
+  // ahead (the recorded stop there, the edges into it, an interrupt), as far as it has come.
+  void ReadAhead(Hart& hart);
+  // Replay: where the log ends, once it says (the stop record, or the end of an incomplete
+  // log), learnt by whichever vCPU reads that far and then read by all (null until then).
+  void LearnLogEnd();
+  // After reading the log: the run was interrupted or timed out meanwhile (reading stopped).
+  void StopIfAsked(Hart& hart);
+  const std::vector<uint64_t>* Final() const { return final_known_.load(std::memory_order_acquire) ? &*final_ : nullptr; }
+  const std::vector<uint64_t>* SwitchAt() const {
+    return switch_known_.load(std::memory_order_acquire) ? &*switch_at_ : nullptr;
+  }
   // Replay then live, one vCPU: the vCPU has reached the first exit past the end of the log
   // (World::SwitchLandmarks); from this exit on, the devices read the world.
   void GoLive(Hart& hart);
@@ -176,9 +188,12 @@ class Machine {
   machine::StopProtocol stop_;
 
   uint64_t next_checkpoint_ = 0;                // landmark of vCPU 0's next checkpoint; 0 = none (one vCPU)
+  // Replay: set once under log_end_mutex_, then published by the flag (Final(), SwitchAt()).
+  std::mutex log_end_mutex_;
   std::optional<std::vector<uint64_t>> final_;  // replay: where each vCPU stopped in the recording
-  std::optional<replay::Landmark> final_exit_;  // replay: who wrote the exit register, where
+  std::atomic<bool> final_known_{false};
   std::optional<std::vector<uint64_t>> switch_at_;  // replay then live: where the log ends
+  std::atomic<bool> switch_known_{false};
   RunResult result_;
   std::mutex result_mutex_;
   // Record --wall-samples only (null otherwise); each vCPU samples at its own exits (Hart).

@@ -6,20 +6,33 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "kvm/access_decoder.h"
 #include "kvm/crew_recording.h"
 #include "kvm/crew_replay.h"
 #include "kvm/page_rights.h"
 #include "replay/divergence.h"
+#include "replay/log_error.h"
 #include "tools/test_harness.h"
 
 namespace rrkit::kvm {
 namespace {
 
 using crew::Access;
+
+// A replay that has read `edges` and `faults` from the log.
+std::unique_ptr<CrewReplay> ReplayOf(const std::vector<replay::CrewTransferRecord>& edges, const std::vector<replay::CrewFaultRecord>& faults,
+                                     std::vector<PageProtector*> protectors, std::chrono::milliseconds stall) {
+  auto replay = std::make_unique<CrewReplay>(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), std::move(protectors),
+                                             crew::ReplayGate::Options{stall});
+  for (const replay::CrewTransferRecord& e : edges) replay->AddEdge(e);
+  for (const replay::CrewFaultRecord& f : faults) replay->AddFault(f);
+  return replay;
+}
 
 // Records the protection each page of a fake mapping ends up with, and every call.
 class FakeProtector final : public PageProtector {
@@ -275,23 +288,21 @@ TEST(TestRecordingAlong, "pages along a stop: untouched ones with a first touch,
   for (const crew::TransferEdge& e : out.edges) edges.push_back({e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
   const std::vector<replay::CrewFaultRecord> faults(out.faults.begin(), out.faults.end());
   FakeProtector r0, r1;
-  CrewReplay whole(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), edges, faults, std::nullopt, {&r0, &r1},
-                   crew::ReplayGate::Options{std::chrono::milliseconds(200)});
-  whole.AtExit(0, 6);  // vCPU 0 has passed 6
-  CHECK(whole.AtFault(1, 3, std::span(&read, 1), false));
+  const auto whole = ReplayOf(edges, faults, {&r0, &r1}, std::chrono::milliseconds(200));
+  whole->AtExit(0, 6);  // vCPU 0 has passed 6
+  CHECK(whole->AtFault(1, 3, std::span(&read, 1), false));
   edges.erase(edges.begin() + 3);
   FakeProtector q0, q1;
-  CrewReplay damaged(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), edges, faults, std::nullopt, {&q0, &q1},
-                     crew::ReplayGate::Options{std::chrono::milliseconds(200)});
-  CHECK(DivergenceOf([&] { damaged.AtFault(1, 3, std::span(&read, 1), false); }).find("transfer edges: expected 8 into") == 0);
+  const auto damaged = ReplayOf(edges, faults, {&q0, &q1}, std::chrono::milliseconds(200));
+  CHECK(DivergenceOf([&] { damaged->AtFault(1, 3, std::span(&read, 1), false); }).find("transfer edges: expected 8 into") == 0);
 }
 
 TEST(TestReplayFollows, "replay protects a recorded fault's page just before it, checks the stop and its edges, waits at the gate") {
   FakeProtector p0, p1;
   const std::vector<replay::CrewTransferRecord> edges = {{0x300, {0, 9}, {1, 7}}};
   const std::vector<replay::CrewFaultRecord> faults = {{{0, 4}, 0x300, true, 0}, {{1, 7}, 0x300, true, 1}};
-  CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), edges, faults, std::vector<uint64_t>{20, 20},
-                    {&p0, &p1}, crew::ReplayGate::Options{std::chrono::milliseconds(2000)});
+  const auto owned = ReplayOf(edges, faults, {&p0, &p1}, std::chrono::milliseconds(2000));
+  CrewReplay& replay = *owned;
   replay.BeforeRun(0, 2);
   CHECK(p0.Of(0x300) == Access::kWrite);  // not yet: the fault is at 4
   replay.BeforeRun(0, 3);
@@ -318,8 +329,8 @@ TEST(TestReplayFollows, "replay protects a recorded fault's page just before it,
 TEST(TestReplayDivergences, "replay: an exit where a fault was recorded, another page, and a missing edge are divergences") {
   FakeProtector p0, p1;
   const std::vector<replay::CrewFaultRecord> faults = {{{0, 4}, 0x300, true, 1}};
-  CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), {}, faults, std::nullopt, {&p0, &p1},
-                    crew::ReplayGate::Options{std::chrono::milliseconds(200)});
+  const auto owned = ReplayOf({}, faults, {&p0, &p1}, std::chrono::milliseconds(200));
+  CrewReplay& replay = *owned;
   CHECK(DivergenceOf([&] { replay.AtExit(0, 4); }).find("CREW fault") == 0);
   const PageAccess other{0x301, true};
   CHECK(DivergenceOf([&] { replay.AtFault(0, 4, std::span(&other, 1), false); }).find("CREW fault") == 0);
@@ -327,6 +338,49 @@ TEST(TestReplayDivergences, "replay: an exit where a fault was recorded, another
   const std::string missing = DivergenceOf([&] { replay.AtFault(0, 4, std::span(&page, 1), false); });
   CHECK(missing.find("transfer edges: expected 1 into") == 0);
   CHECK(DivergenceOf([&] { replay.AtFault(1, 2, std::span(&page, 1), false); }).find("CREW fault: expected no more stops") == 0);
+}
+
+// What AddEdge/AddFault throw, or "" (the log's damage, as the replay meets it).
+template <typename F>
+std::string RefusalOf(F&& f) {
+  try {
+    f();
+  } catch (const replay::UnreplayableLog& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TestReplayStreams, "replay follows edges and faults as the log is read, forgets them once followed, and refuses records no recording writes") {
+  FakeProtector p0, p1;
+  CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), {&p0, &p1}, crew::ReplayGate::Options{std::chrono::milliseconds(2000)});
+  replay.AddFault({{1, 5}, 0x300, true, 1});
+  CHECK(replay.Pending() == 1);
+  replay.BeforeRun(1, 3);
+  CHECK(p1.Of(0x300) == Access::kWrite);  // not yet: the stop is at 5
+  replay.BeforeRun(1, 4);
+  CHECK(p1.Of(0x300) == Access::kRead);
+  // The edge into the stop arrives later, read by another vCPU's thread.
+  std::thread reader([&] { replay.AddEdge({0x300, {0, 3}, {1, 5}}); });
+  reader.join();
+  CHECK(replay.Pending() == 2);
+  std::atomic<bool> passed{false};
+  const PageAccess page{0x300, true};
+  std::thread one([&] {
+    CHECK(replay.AtFault(1, 5, std::span(&page, 1), false));
+    passed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(!passed.load());  // vCPU 0 has not reached 3
+  replay.AtExit(0, 3);
+  one.join();
+  CHECK(passed.load());
+  CHECK(replay.Pending() == 0);
+  CHECK(p1.Of(0x300) == Access::kWrite);
+  CHECK(RefusalOf([&] { replay.AddEdge({0x300, {1, 2}, {1, 9}}); }).find("CREW log: edge from a vCPU to itself") == 0);
+  CHECK(RefusalOf([&] { replay.AddFault({{2, 1}, 0x300, false, 0}); }).find("CREW log: a fault of vcpu 2 on a machine of 2 vCPUs") == 0);
+  replay.AddFault({{0, 9}, 0x301, false, 0});
+  CHECK(RefusalOf([&] { replay.AddFault({{0, 8}, 0x302, false, 0}); }).find("CREW log: vcpu 0's faults out of order (@ 8 after @ 9)") == 0);
 }
 
 }  // namespace

@@ -167,8 +167,9 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs?, ... } (crewHold is emu's) or
 // { mode: 'replay', path, followMs, streamFd?, thenRun } (chunks streamed as the replay reaches
-// them, from the file or, with streamFd, a pipe, on any number of vCPUs; thenRun: null, or { path, maxQueuedLogBytes? } to go on live at the end of
-// the log, one vCPU only, recording into `path` unless it is empty). Recording with wall-clock
+// them, from the file or, with streamFd, a pipe, on any number of vCPUs; thenRun: null, or
+// { path, maxQueuedLogBytes? } to go on live at the end of the log, recording into `path`
+// unless it is empty). Recording with wall-clock
 // samples also sets options.host_time_*.
 std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
@@ -183,14 +184,11 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     replay::ReplayingWorld::Options replaying;
     replaying.replays_dma_writes = true;  // the board's disk
     replaying.landmarks_count_instructions = false;  // exits
+    replaying.cuts_void_records_at_their_landmarks = options.vcpus > 1;  // where a replay went live (GoLiveTogether)
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader), replaying);
     if (!then_run.IsObject() || !then_run.As<Napi::Object>().Get("path").IsString())
       throw std::invalid_argument("session.thenRun must be null or { path: string }");
-    // SMP replay reads the whole log before it starts and follows CREW's recorded transfers;
-    // going live would need every vCPU's page rights handed from that replay to recording's
-    // protection at one cut (docs/kvm-smp.md).
-    if (options.vcpus > 1) throw std::invalid_argument("--then-run: the kvm engine goes live at the end of a log on one vCPU only");
     return replay::Session::ReplayThenLive(std::move(reader), replaying, then_run.As<Napi::Object>().Get("path").As<Napi::String>(),
                                            LogWriterOptionsFrom(then_run.As<Napi::Object>()));
   }
@@ -226,32 +224,43 @@ std::optional<ProgressRequest> ProgressOf(const Napi::Value& value) {
   return ProgressRequest{progress.Get("callback").As<Napi::Function>(), std::chrono::milliseconds(static_cast<int64_t>(interval))};
 }
 
+// SMP recording: CREW over each vCPU's host mapping, every edge and stop into `writer`.
+LiveOrderingFactory RecordingOrdering(replay::LogWriter* writer, const MachineOptions& options, const ElfImage& image) {
+  const uint64_t granularity = writer->header().crew_granularity;
+  if (granularity < kPageBytes || granularity > kImageBase)
+    throw std::invalid_argument("the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect), not " +
+                                std::to_string(granularity) + " bytes");
+  const CrewLayout layout{options.vcpus, options.ram_bytes, granularity, kImageBase, image.writable_start, image.hart_areas, kHartAreaBytes};
+  return [writer, layout](const std::vector<PageProtector*>& protectors) {
+    // Edges arrive under CREW's lock; Append takes only the writer's lock, which nothing
+    // holds while calling into CREW.
+    return std::make_unique<CrewRecording>(
+        layout, protectors,
+        [writer](const crew::TransferEdge& e) {
+          writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
+        },
+        [writer](const replay::CrewFaultRecord& f) { writer->Append(f); });
+  };
+}
+
+struct Orderings {
+  OrderingFactory ordering;
+  LiveOrderingFactory live;  // replay then live, recording on: CREW from the cut
+};
+
 // SMP: recording several vCPUs runs CREW over host page protection and logs each transfer
-// and each fault; replaying them follows the log (docs/kvm-smp.md). Nothing for one vCPU
-// or a plain run.
-OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
+// and each fault; replaying them follows the log (docs/kvm-smp.md); a replay that goes live
+// and records on does the one, then the other. Nothing for one vCPU or a plain run.
+Orderings OrderingFor(replay::Session& session, MachineOptions& options, const ElfImage& image) {
   if (options.vcpus < 2) return {};
-  if (replay::LogWriter* writer = session.writer()) {
-    const uint64_t granularity = writer->header().crew_granularity;
-    options.crew_granularity = granularity;
-    if (granularity < kPageBytes || granularity > kImageBase)
-      throw std::invalid_argument("the kvm engine's CREW pages are 4 KiB to 1 MiB (what the host can protect), not " +
-                                  std::to_string(granularity) + " bytes");
-    const MachineOptions o = options;
-    return [writer, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage& image) {
-      CrewLayout layout{o.vcpus, o.ram_bytes, granularity, kImageBase, image.writable_start, image.hart_areas, kHartAreaBytes};
-      // Edges arrive under CREW's lock; Append takes only the writer's lock, which nothing
-      // holds while calling into CREW.
-      return std::make_unique<CrewRecording>(
-          layout, protectors,
-          [writer](const crew::TransferEdge& e) {
-            writer->Append(replay::CrewTransferRecord{e.page, {e.from_vcpu, e.from_count}, {e.to_vcpu, e.to_count}});
-          },
-          [writer](const replay::CrewFaultRecord& f) { writer->Append(f); });
-    };
-  }
+  replay::LogWriter* writer = session.writer();
   replay::ReplayingWorld* replaying = session.replaying();
-  if (replaying == nullptr) return {};
+  if (replaying == nullptr) {
+    if (writer == nullptr) return {};
+    options.crew_granularity = writer->header().crew_granularity;
+    LiveOrderingFactory recording = RecordingOrdering(writer, options, image);
+    return {[recording](const std::vector<PageProtector*>& protectors, const ElfImage&) { return recording(protectors); }, {}};
+  }
   if (replaying->header().vcpus != options.vcpus) {
     throw std::invalid_argument("the log was recorded with " + std::to_string(replaying->header().vcpus) + " vCPUs, not " +
                                 std::to_string(options.vcpus));
@@ -260,20 +269,27 @@ OrderingFactory OrderingFor(replay::Session& session, MachineOptions& options) {
   if (granularity < kPageBytes || granularity > kImageBase)
     throw std::invalid_argument("the log's CREW granularity (" + std::to_string(granularity) + " bytes) is not one the kvm engine records");
   options.crew_granularity = granularity;
-  if (options.vcpus == 1) return {};
-  // SMP: edges and faults go to the replay's CREW follower as the log is read (the machine
+  // Edges, faults and cuts go to the replay's CREW follower as the log is read (the machine
   // reads each vCPU's log one landmark ahead of it: Machine::ReadAhead). The follower lives
   // in the machine, which outlives every read of the log.
   const MachineOptions o = options;
-  return [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
+  OrderingFactory following = [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
     auto ordering = std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity), protectors,
                                                  kReplayGateOptions);
     CrewReplay* follower = ordering.get();
     replaying->FollowTransfers({[follower](const replay::CrewTransferRecord& r) { follower->AddEdge(r); },
                                 [follower] { return follower->Pending(); },
-                                [follower](const replay::CrewFaultRecord& r) { follower->AddFault(r); }});
+                                [follower](const replay::CrewFaultRecord& r) { follower->AddFault(r); },
+                                [follower, n = o.vcpus](const replay::Checkpoint& cut) {
+                                  std::vector<uint64_t> at(n, replay::kNever);
+                                  for (const replay::Checkpoint::Vcpu& v : cut.vcpus) {
+                                    if (v.at.vcpu < n) at[v.at.vcpu] = v.at.count;
+                                  }
+                                  follower->Cut(at);
+                                }});
     return ordering;
   };
+  return {std::move(following), writer != nullptr ? RecordingOrdering(writer, options, image) : LiveOrderingFactory{}};
 }
 
 machine::ConsoleInput InputOf(const Napi::Value& value) {
@@ -326,9 +342,9 @@ Napi::Value KvmRun(const Napi::CallbackInfo& info) {
       options.disk_shared = disk.Get("shared").ToBoolean().Value();
     }
     parts->session = MakeSession(info[8], options);
-    const OrderingFactory ordering = OrderingFor(*parts->session, options);
+    Orderings orderings = OrderingFor(*parts->session, options, elf);
     parts->machine = std::make_unique<Machine>(parts->system, options, parts->session->world(), InputOf(info[6]), elf,
-                                               parts->disk.get(), ordering);
+                                               parts->disk.get(), orderings.ordering, std::move(orderings.live));
     // Tagged console: each flush carries the log's record count once the open chunk is sealed
     // (the recording's log, or the next log of a replay going live); 0 with no log written.
     if (tagged) {

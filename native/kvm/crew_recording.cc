@@ -124,8 +124,36 @@ uint32_t CrewRecording::AlongLimit(uint64_t page) const {
   return static_cast<uint32_t>(std::min<uint64_t>(layout_.along, end > page ? end - page - 1 : 0));
 }
 
+bool CrewRecording::AtStopWhereLive(uint32_t v, uint64_t count, std::span<const PageAccess> needed) {
+  Vcpu& me = *vcpus_[v];
+  uint64_t edges = 0;
+  bool granted = true;
+  for (const PageAccess& p : needed) {
+    if (!granted || crew_->Permissions(v).Allows(p.page, p.write)) continue;
+    me.edges_in.store(0, std::memory_order_relaxed);
+    granted = crew_->Acquire(v, p.page, p.write, count, AlongLimit(p.page));
+    edges += me.edges_in.load(std::memory_order_relaxed);
+  }
+  // The pages taken away that the instruction touches (replay checks each record's page
+  // against it): nothing before it in the stretch touched any of those taken away.
+  std::vector<PageAccess> stopped_on;
+  for (const PageAccess& a : me.went_live_stop) {
+    for (const PageAccess& p : needed) {
+      if (p.page == a.page) stopped_on.push_back({a.page, a.write && p.write});
+    }
+  }
+  if (stopped_on.empty()) stopped_on.push_back(me.went_live_stop.front());
+  for (const PageAccess& p : stopped_on) {
+    faults_(replay::CrewFaultRecord{{v, count}, p.page, p.write, edges});
+    edges = 0;  // all counted by the first record
+  }
+  me.went_live_stop.clear();
+  return granted;
+}
+
 bool CrewRecording::AtFault(uint32_t v, uint64_t count, std::span<const PageAccess> needed, bool stop_here) {
   Vcpu& me = *vcpus_[v];
+  if (count == me.went_live_at && !me.went_live_stop.empty() && !stop_here) return AtStopWhereLive(v, count, needed);
   bool any = false;
   for (const PageAccess& p : needed) {
     if (crew_->Permissions(v).Allows(p.page, p.write)) continue;

@@ -62,6 +62,10 @@ class CrewRecording final : public VcpuOrdering {
   void SpinWait(uint32_t v, uint64_t count) override;
   void Halted(uint32_t v, uint64_t count, const std::function<void()>& wait) override;
   void Finished(uint32_t v, uint64_t count) override;
+  void WentLiveAt(uint32_t v, uint64_t count, std::vector<PageAccess> armed) override {
+    vcpus_[v]->went_live_at = count;
+    vcpus_[v]->went_live_stop = std::move(armed);
+  }
   void Stop(bool abandon) override;
 
   // Protect calls made so far on v's mapping by BeforeRun (for statistics and tests).
@@ -74,7 +78,12 @@ class CrewRecording final : public VcpuOrdering {
     PageProtector* protector = nullptr;
     std::atomic<uint64_t> edges_in{0};  // edges into its current grant and the pages along it (the sink counts them)
     uint64_t protect_calls = 0;
+    uint64_t went_live_at = UINT64_MAX;  // WentLiveAt
+    std::vector<PageAccess> went_live_stop;
   };
+
+  // The stop where v went live (WentLiveAt): logged with the replay's pages.
+  bool AtStopWhereLive(uint32_t v, uint64_t count, std::span<const PageAccess> needed);
 
   bool Gain(uint32_t v, uint64_t page, bool write, uint64_t count);
   uint32_t AlongLimit(uint64_t page) const;

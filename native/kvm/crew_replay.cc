@@ -50,7 +50,9 @@ void CrewReplay::AddEdge(const replay::CrewTransferRecord& r) {
     throw replay::UnreplayableLog(e.what());
   }
   std::lock_guard lock(edges_mutex_);
-  ++edges_into_[{r.to.vcpu, r.to.count}];
+  EdgesInto& into = edges_into_[{r.to.vcpu, r.to.count}];
+  ++into.count;
+  into.pages.push_back(r.page);
 }
 
 void CrewReplay::AddFault(const replay::CrewFaultRecord& f) {
@@ -70,13 +72,28 @@ void CrewReplay::AddFault(const replay::CrewFaultRecord& f) {
   faults_pending_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void CrewReplay::Cut(const std::vector<uint64_t>& cut) {
+  for (uint32_t v = 0; v < vcpus_.size() && v < cut.size(); ++v) {
+    Vcpu& me = *vcpus_[v];
+    {
+      std::lock_guard lock(me.mutex);
+      while (!me.faults.empty() && me.faults.back().count >= cut[v]) {
+        faults_pending_.fetch_sub(me.faults.back().pages.size(), std::memory_order_relaxed);
+        me.faults.pop_back();
+      }
+    }
+    std::lock_guard lock(edges_mutex_);
+    edges_into_.erase({v, cut[v]});
+  }
+}
+
 size_t CrewReplay::Pending() const { return gate_->Pending() + faults_pending_.load(std::memory_order_relaxed); }
 
 uint64_t CrewReplay::TakeEdgesInto(uint32_t v, uint64_t count) {
   std::lock_guard lock(edges_mutex_);
   const auto edges = edges_into_.find({v, count});
   if (edges == edges_into_.end()) return 0;
-  const uint64_t n = edges->second;
+  const uint64_t n = edges->second.count;
   edges_into_.erase(edges);
   return n;
 }
@@ -98,6 +115,11 @@ void CrewReplay::BeforeRun(uint32_t v, uint64_t count) {
 bool CrewReplay::Protects(uint32_t v, std::span<const PageAccess> needed) const {
   const Vcpu& me = *vcpus_[v];
   std::lock_guard lock(me.mutex);
+  for (const PageAccess& a : me.armed_edges) {
+    for (const PageAccess& p : needed) {
+      if (p.page == a.page) return true;
+    }
+  }
   if (!me.armed || me.faults.empty()) return false;
   for (const replay::CrewFaultRecord& f : me.faults.front().pages) {
     for (const PageAccess& p : needed) {
@@ -105,6 +127,38 @@ bool CrewReplay::Protects(uint32_t v, std::span<const PageAccess> needed) const 
     }
   }
   return false;
+}
+
+std::vector<PageAccess> CrewReplay::ArmedStop(uint32_t v) const {
+  const Vcpu& me = *vcpus_[v];
+  std::lock_guard lock(me.mutex);
+  std::vector<PageAccess> pages = me.armed_edges;
+  if (me.armed && !me.faults.empty()) {
+    for (const replay::CrewFaultRecord& f : me.faults.front().pages) pages.push_back({f.page, f.write});
+  }
+  return pages;
+}
+
+void CrewReplay::ArmEdgesInto(uint32_t v, uint64_t count) {
+  Vcpu& me = *vcpus_[v];
+  {
+    std::lock_guard lock(me.mutex);
+    if (!me.faults.empty() && me.faults.front().count == count) return;  // its record is here: armed as any
+  }
+  std::vector<uint64_t> pages;
+  {
+    std::lock_guard lock(edges_mutex_);
+    const auto edges = edges_into_.find({v, count});
+    if (edges == edges_into_.end()) return;
+    pages = edges->second.pages;
+  }
+  const uint64_t ram_pages = geometry_.page_count() - 1;  // the last stands for the console
+  std::lock_guard lock(me.mutex);
+  for (const uint64_t page : pages) {
+    if (page >= ram_pages) continue;
+    me.protector->Protect(page, 1, crew::Access::kNone);
+    me.armed_edges.push_back({page, false});
+  }
 }
 
 void CrewReplay::WaitAtGate(uint32_t v, uint64_t count) {

@@ -46,6 +46,12 @@ class CrewReplay final : public VcpuOrdering {
   void AddFault(const replay::CrewFaultRecord& fault);
   // Edges and faults read and not yet followed (they count towards the replay's lookahead).
   size_t Pending() const;
+  // A cut where the recording went live (ReplayingWorld::Options::cuts_void_records_at_their_landmarks),
+  // as it is read: the stops and edge counts held for each vCPU's landmark `cut[v]` are
+  // void (read before the cut: that landmark was handled anew, live). The edges into it
+  // stay: their predecessors are at or below their own landmarks in the cut, which the
+  // machine reaches before anyone passes it.
+  void Cut(const std::vector<uint64_t>& cut);
 
   const crew::PageGeometry& geometry() const override { return geometry_; }
   void BeforeRun(uint32_t v, uint64_t count) override;
@@ -57,6 +63,9 @@ class CrewReplay final : public VcpuOrdering {
   void SpinWait(uint32_t v, uint64_t count) override;
   void Halted(uint32_t, uint64_t, const std::function<void()>& wait) override { wait(); }
   void Finished(uint32_t v, uint64_t count) override;
+  void Reached(uint32_t v, uint64_t count) override { gate_->Publish(v, count); }
+  std::vector<PageAccess> ArmedStop(uint32_t v) const override;
+  void ArmEdgesInto(uint32_t v, uint64_t count) override;
   void Stop(bool abandon) override;
 
  private:
@@ -67,6 +76,7 @@ class CrewReplay final : public VcpuOrdering {
   struct Vcpu {
     mutable std::mutex mutex;  // faults: the decoding thread adds, the vCPU's own thread takes
     std::deque<Fault> faults;
+    std::vector<PageAccess> armed_edges;  // ArmEdgesInto: pages taken away for a stop with no record
     uint64_t last_fault = 0;  // decoder only: the order check
     PageProtector* protector = nullptr;
     bool armed = false;  // under mutex: its next stop's pages are taken away
@@ -81,7 +91,11 @@ class CrewReplay final : public VcpuOrdering {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::atomic<size_t> faults_pending_{0};
   std::mutex edges_mutex_;
-  std::map<std::pair<uint32_t, uint64_t>, uint64_t> edges_into_;  // (vcpu, count) -> edges read
+  struct EdgesInto {
+    uint64_t count = 0;
+    std::vector<uint64_t> pages;
+  };
+  std::map<std::pair<uint32_t, uint64_t>, EdgesInto> edges_into_;  // (vcpu, count) -> edges read
 };
 
 }  // namespace rrkit::kvm

@@ -45,6 +45,10 @@ struct Machine::Hart {
   std::atomic<uint64_t> published{0};
   std::optional<replay::World::Scheduled> next_interrupt;  // replay
   std::optional<uint64_t> read_to;  // SMP replay: its horizon in the log when last looked at (ReadAhead)
+  uint64_t next_cut = replay::kNever;  // SMP replay: its landmark in the log's next cut
+  bool finished = false;  // under cut_mutex_: stopped for good
+  bool last_armed = false;  // SMP replay: ArmLastLandmark done
+  std::vector<PageAccess> stop_pages;  // SMP replay: what its current stop stopped on (none at an exit)
   uint64_t interrupts_taken = 0;
   uint64_t faults = 0;
   std::vector<uint64_t> delays;
@@ -56,7 +60,8 @@ struct Machine::Hart {
 };
 
 Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, machine::ConsoleInput input,
-                 const ElfImage& image, const DiskImage* disk, const OrderingFactory& ordering)
+                 const ElfImage& image, const DiskImage* disk, const OrderingFactory& ordering,
+                 LiveOrderingFactory live_ordering)
     : options_(options),
       world_(world),
       live_(world.DeliversLiveInterrupts()),
@@ -66,6 +71,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
       console_in_(std::move(input)),
       disk_(disk != nullptr ? disk->sectors() : options.disk_sectors, kImageBase, options.ram_bytes),
       disk_image_(disk),
+      live_ordering_(std::move(live_ordering)),
       stop_([this] { WakeAll(); }, "exit") {
   const uint32_t n = options.vcpus;
   if (n < 1 || n > kMaxVcpus) throw std::invalid_argument("the kvm engine runs 1 to " + std::to_string(kMaxVcpus) + " vCPUs");
@@ -161,9 +167,7 @@ void Machine::ReadAhead(Hart& hart) {
   if (hart.read_to == horizon) return;  // nothing of this vCPU's was read since
   hart.read_to = horizon;
   if (!hart.next_interrupt) hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
-  if (world_.ScheduledCheckpoint()) {
-    throw replay::UnreplayableLog("the log holds checkpoints of several vCPUs, which the kvm engine does not take");
-  }
+  hart.next_cut = NextCutOf(hart.id);
   LearnLogEnd();
 }
 
@@ -207,6 +211,23 @@ void Machine::GoLive(Hart& hart) {
   world_.GoLive();
   live_ = true;
   clock_.ContinueFrom(hart.devices->latest_clock_ns());
+  StartDiskLive();
+  hart.next_interrupt.reset();
+  next_checkpoint_ = options_.checkpoint_interval == 0 ? 0 : hart.landmarks + options_.checkpoint_interval;
+}
+
+// Replay of a log that ended, before the run to a vCPU's last landmark in it: a stop there
+// may have lost its fault record (the log cut between the edges into the stop and it).
+void Machine::ArmLastLandmark(Hart& hart) {
+  if (hart.last_armed) return;
+  const std::vector<uint64_t>* last = SwitchAt();
+  if (last == nullptr && Final() != nullptr && world_.FinalLandmarksEndAnIncompleteLog()) last = Final();
+  if (last == nullptr || hart.landmarks + 1 != (*last)[hart.id]) return;
+  ordering_->ArmEdgesInto(hart.id, hart.landmarks + 1);
+  hart.last_armed = true;
+}
+
+void Machine::StartDiskLive() {
   if (disk_image_ != nullptr) disk_reader_ = std::make_unique<DiskReader>(*disk_image_);
   if (const std::optional<DiskRequest>& request = disk_.in_flight()) {
     if (!disk_reader_) {
@@ -214,8 +235,110 @@ void Machine::GoLive(Hart& hart) {
     }
     disk_reader_->Start(request->disk_offset(), request->bytes());
   }
-  hart.next_interrupt.reset();
-  next_checkpoint_ = options_.checkpoint_interval == 0 ? 0 : hart.landmarks + options_.checkpoint_interval;
+}
+
+// --- cuts: several vCPUs going live together ---------------------------------------------
+
+uint64_t Machine::NextCutOf(uint32_t v) {
+  const std::optional<replay::Checkpoint> cut = world_.ScheduledCheckpoint();
+  if (!cut) return replay::kNever;
+  if (cut->vcpus.size() != harts_.size()) {
+    throw replay::UnreplayableLog("the log holds a cut of " + std::to_string(cut->vcpus.size()) + " vCPUs on a machine of " +
+                                  std::to_string(harts_.size()));
+  }
+  for (const replay::Checkpoint::Vcpu& at : cut->vcpus) {
+    if (at.at.vcpu == v) return at.at.count;
+  }
+  throw replay::UnreplayableLog("the log holds a cut that names no landmark of vcpu " + std::to_string(v));
+}
+
+// A cut logged in an SMP kvm log is where a replay went live (GoLiveTogether): every vCPU
+// stops on reaching its landmark in it, the state there is compared with the logged one,
+// and the landmark is handled with the records that follow the cut (the replaying world
+// dropped those before it: Options::cuts_void_records_at_their_landmarks). Then, replaying
+// a log cut short and going on live: its end.
+void Machine::JoinCutsAt(Hart& hart) {
+  const std::vector<uint64_t>* at = SwitchAt();
+  const bool switch_here = at != nullptr && (*at)[hart.id] == hart.landmarks && !live_;
+  if (hart.next_cut != hart.landmarks && !switch_here) return;
+  // Whoever follows this vCPU from here on may pass while it waits (replay publishes a
+  // landmark on reaching it, before handling it).
+  if (ordering_) ordering_->Reached(hart.id, hart.landmarks);
+  while (hart.next_cut == hart.landmarks) {
+    JoinCut(hart, [this] { world_.CheckpointTaken(CaptureState(false)); });
+    hart.next_cut = NextCutOf(hart.id);
+    // The interrupt it looked at may have been one the cut voided.
+    hart.next_interrupt = world_.ScheduledInterrupt(hart.id);
+  }
+  if (switch_here) JoinCut(hart, [this] { GoLiveTogether(); });
+}
+
+void Machine::JoinCut(Hart&, const std::function<void()>& last) {
+  std::unique_lock lock(cut_mutex_);
+  const uint64_t generation = cut_generation_;
+  ++cut_arrived_;
+  for (;;) {
+    if (cut_generation_ != generation) return;
+    if (stop_.stopping()) throw Finished{};
+    if (cut_arrived_ + cut_finished_ == harts_.size()) {
+      // Everyone is here (or gone for good): act, then release them, also if acting failed
+      // (this vCPU's thread reports it and stops the machine).
+      const auto release = [&] {
+        cut_arrived_ = 0;
+        ++cut_generation_;
+        cut_cv_.notify_all();
+      };
+      try {
+        last();
+      } catch (...) {
+        release();
+        throw;
+      }
+      release();
+      return;
+    }
+    cut_cv_.wait(lock);
+  }
+}
+
+// Every vCPU has stopped on reaching its last landmark in the log (JoinCutsAt), none of them
+// handled yet: what the log holds at a vCPU's last landmark may be cut short (a stop's
+// edges without its fault record, an exit that yielded pages without its input), so each
+// such landmark is handled live, from the world. The next log gets the cut (a checkpoint:
+// the landmarks and the state), so that its replay stops every vCPU there, drops the
+// records copied from this log at those landmarks, and compares the state; the live part's
+// CREW starts afresh (the start rights: nobody holds RAM but code and the hart areas), and
+// whoever touches a page first after the cut stops for it.
+void Machine::GoLiveTogether() {
+  const replay::Checkpoint cut = CaptureState(false);
+  world_.GoLive();
+  live_ = true;
+  world_.CheckpointTaken(cut);  // the next log's, or nothing when no log is written
+  uint64_t latest = 0;
+  for (auto& hart : harts_) latest = std::max(latest, hart->devices->latest_clock_ns());
+  clock_.ContinueFrom(latest);
+  StartDiskLive();
+  std::vector<PageProtector*> protectors;
+  for (auto& hart : harts_) {
+    hart->next_interrupt.reset();
+    protectors.push_back(hart->protector.get());
+  }
+  replayed_ordering_ = std::move(ordering_);
+  if (live_ordering_) {
+    ordering_ = live_ordering_(protectors);
+    for (auto& hart : harts_) {
+      if (hart->finished) {
+        ordering_->Finished(hart->id, hart->landmarks);
+      } else {
+        ordering_->WentLiveAt(hart->id, hart->landmarks, hart->stop_pages);
+      }
+    }
+  } else {
+    // Nothing recorded: every vCPU gets all of RAM back (the replay may have taken a page
+    // away for a stop it was about to make).
+    const uint64_t g = options_.crew_granularity;
+    for (PageProtector* p : protectors) p->Protect(kImageBase / g, options_.ram_bytes / g - kImageBase / g, crew::Access::kWrite);
+  }
 }
 
 Machine::~Machine() = default;
@@ -304,6 +427,7 @@ void Machine::Timeout() {
   timed_out_.store(true);
   for (auto& hart : harts_) hart->vcpu->Kick();
   world_.Cancel();
+  std::lock_guard cut_lock(cut_mutex_);
   if (ordering_) ordering_->Stop(true);
 }
 
@@ -312,7 +436,11 @@ void Machine::Timeout() {
 // the run's end state does not matter: every vCPU is kicked out of KVM_RUN.
 void Machine::WakeAll() {
   const bool abandon = stop_.outcome() != machine::Outcome::kExited;
-  if (ordering_) ordering_->Stop(abandon);
+  {
+    std::lock_guard lock(cut_mutex_);
+    if (ordering_) ordering_->Stop(abandon);
+  }
+  cut_cv_.notify_all();  // a vCPU waiting at a cut stops
   if (abandon) {
     world_.Cancel();  // a vCPU reading the log ahead (SMP replay, --follow) stops waiting for it
     for (auto& hart : harts_) hart->vcpu->Kick();
@@ -340,7 +468,14 @@ void Machine::HartThread(Hart& hart) {
   }
   hart.stopped_at = std::chrono::steady_clock::now();
   hart.vcpu->UnbindThread();
-  if (ordering_) ordering_->Finished(hart.id, hart.landmarks);
+  {
+    // Finished before any cut to come: it joins none (and the live CREW parks it).
+    std::lock_guard lock(cut_mutex_);
+    if (ordering_) ordering_->Finished(hart.id, hart.landmarks);
+    hart.finished = true;
+    ++cut_finished_;
+  }
+  cut_cv_.notify_all();
   // Replay: once every vCPU reached its recorded end, the machine has stopped.
   if (stop_.VcpuFinished() == harts_.size() && !stop_.stopping()) {
     if (stop_.exit()) {
@@ -364,6 +499,7 @@ void Machine::HartThread(Hart& hart) {
 bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
   ++hart.landmarks;
   hart.published.store(hart.landmarks, std::memory_order_relaxed);
+  if (!live_ && smp()) JoinCutsAt(hart);
   if (!live_ && !smp()) {
     RefreshFromLog(hart);
     // Past the log's end; or at its last landmark, the guest writing the exit register, when
@@ -397,9 +533,14 @@ bool Machine::ReachLandmark(Hart& hart, bool exit_write) {
 
 void Machine::RunLoop(Hart& hart) {
   Vcpu& vcpu = *hart.vcpu;
+  if (!live_ && smp()) {  // a cut at landmark 0: a vCPU the log names nowhere else
+    ReadAhead(hart);
+    JoinCutsAt(hart);
+  }
   for (;;) {
     if (!live_ && smp()) ReadAhead(hart);
     if (ordering_) ordering_->BeforeRun(hart.id, hart.landmarks);
+    if (!live_ && smp()) ArmLastLandmark(hart);
     hart.guest_entries->Entering(hart.Here());
     switch (vcpu.Run()) {
       case Vcpu::Stop::kKicked:
@@ -427,6 +568,7 @@ void Machine::RunLoop(Hart& hart) {
     }
     const bool exit_write = exit.kind == VmExit::Kind::kMmio && exit.is_write &&
                             exit.address == kDevicesBase + static_cast<uint64_t>(DeviceRegister::kExit);
+    hart.stop_pages.clear();
     if (!ReachLandmark(hart, exit_write)) throw Finished{};
     const replay::Landmark at = hart.Here();
     // Samples first: one for the stretch's start names the landmark before this one, and
@@ -508,6 +650,7 @@ bool Machine::HandleMemoryFault(Hart& hart, bool emulation_failure) {
   }
   const std::vector<PageAccess> needed = PagesTouched(ordering_->geometry(), decoded->accesses, kImageBase, options_.ram_bytes);
   if (emulation_failure && !ordering_->Protects(hart.id, needed)) return false;
+  hart.stop_pages = ordering_->ArmedStop(hart.id);  // replay: what it stopped on
   // A vCPU that stops here still reports the fault: replay must stop at it too.
   const bool go_on = ReachLandmark(hart, false);
   ++hart.faults;
@@ -517,6 +660,8 @@ bool Machine::HandleMemoryFault(Hart& hart, bool emulation_failure) {
 
 // A CREW stop: the vCPU waits (a page wait on the wall-clock timeline) until it may go on.
 bool Machine::AtFault(Hart& hart, std::span<const PageAccess> needed, bool go_on) {
+  // Gone live here with nothing recorded: every vCPU has all of RAM (GoLiveTogether).
+  if (!ordering_) return go_on;
   hart.guest_entries->Exited(hart.Here());
   const machine::HostTimeSamples::Stall stall(host_time_.get(), hart.Here(), replay::VcpuActivity::kPageWait);
   return ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on);
@@ -532,6 +677,7 @@ bool Machine::HandleRamMmio(Hart& hart) {
   if (access.length > sizeof run.mmio.data || !memory_.Contains(access.address, access.length))
     Fault(hart, "an MMIO exit inside RAM the VMM cannot complete");
   const std::vector<PageAccess> needed = PagesTouched(ordering_->geometry(), std::span(&access, 1), kImageBase, options_.ram_bytes);
+  hart.stop_pages = ordering_->ArmedStop(hart.id);  // replay: what it stopped on
   const bool go_on = ReachLandmark(hart, false);
   ++hart.faults;
   if (!AtFault(hart, needed, go_on)) throw Finished{};
@@ -671,7 +817,8 @@ void Machine::WaitInHalt(Hart& hart, replay::Landmark at) {
   if (!live_) {
     if (hart.next_interrupt && hart.next_interrupt->count == at.count) return;
     // Replay then live, the log ending in this halt: what wakes the guest comes from the world.
-    const bool log_ends_here = SwitchAt() != nullptr && at.count >= (*SwitchAt())[hart.id];
+    // (Several vCPUs go live on reaching their last landmark, before handling it: JoinCutsAt.)
+    const bool log_ends_here = !smp() && SwitchAt() != nullptr && at.count >= (*SwitchAt())[hart.id];
     if (!log_ends_here) throw replay::Divergence{at, "halt", "an interrupt logged at this exit", "none: the guest would sleep forever"};
     GoLive(hart);
   }

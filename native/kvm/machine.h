@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -96,6 +97,9 @@ struct RunResult {
 // a factory that gets each vCPU's page protector once the VMs exist.
 using OrderingFactory =
     std::function<std::unique_ptr<VcpuOrdering>(const std::vector<PageProtector*>& protectors, const ElfImage& image)>;
+// Replay then live on several vCPUs, recording on: the recording's CREW, made when the
+// machine goes live (null: going live records nothing, and every vCPU gets all of RAM).
+using LiveOrderingFactory = std::function<std::unique_ptr<VcpuOrdering>(const std::vector<PageProtector*>& protectors)>;
 
 class Machine {
  public:
@@ -103,7 +107,8 @@ class Machine {
   // left the disk's bytes out. `ordering`: with several vCPUs, recording's CREW or
   // replay's gate (null: a plain run).
   Machine(const KvmSystem& system, const MachineOptions& options, replay::World& world, machine::ConsoleInput input,
-          const ElfImage& image, const DiskImage* disk, const OrderingFactory& ordering = {});
+          const ElfImage& image, const DiskImage* disk, const OrderingFactory& ordering = {},
+          LiveOrderingFactory live_ordering = {});
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
@@ -146,6 +151,21 @@ class Machine {
   void LearnLogEnd();
   // After reading the log: the run was interrupted or timed out meanwhile (reading stopped).
   void StopIfAsked(Hart& hart);
+  // SMP replay, on reaching a landmark: the cuts there — a logged one (where a recording went
+  // live: the state compared), then the end of the log when going live now.
+  void JoinCutsAt(Hart& hart);
+  // Waits until every vCPU has joined or finished; the last runs `last` meanwhile. Throws
+  // Finished when the machine stops first.
+  void JoinCut(Hart& hart, const std::function<void()>& last);
+  // v's landmark in the next logged cut (replay::kNever: none).
+  uint64_t NextCutOf(uint32_t v);
+  // Every vCPU stopped on reaching its last landmark in the log: the machine goes live.
+  void GoLiveTogether();
+  // Going live: a disk read the log left in flight is read from the image.
+  void StartDiskLive();
+  // SMP replay of a log that ended, before the stretch to a vCPU's last landmark in it
+  // (VcpuOrdering::ArmEdgesInto).
+  void ArmLastLandmark(Hart& hart);
   const std::vector<uint64_t>* Final() const { return final_known_.load(std::memory_order_acquire) ? &*final_ : nullptr; }
   const std::vector<uint64_t>* SwitchAt() const {
     return switch_known_.load(std::memory_order_acquire) ? &*switch_at_ : nullptr;
@@ -170,9 +190,9 @@ class Machine {
 
   MachineOptions options_;
   replay::World& world_;
-  // The world delivers live interrupts (plain run, recording; a replay once it went live,
-  // on its vCPU's thread: one vCPU only).
-  bool live_;
+  // The world delivers live interrupts (plain run, recording; a replay once it went live:
+  // one vCPU on its own thread, several at a cut).
+  std::atomic<bool> live_;
   HostClock clock_;
   std::shared_ptr<MemoryFile> memory_file_;
   GuestMemory memory_;  // the VMM's own view of RAM (vCPU 0's VM maps it too)
@@ -184,7 +204,17 @@ class Machine {
   std::unique_ptr<MemoryHash> memory_hash_;
   AccessDecoder decoder_;
   std::vector<std::unique_ptr<Hart>> harts_;
+  // Replaced at a cut (under cut_mutex_) by the live one when a replay goes live; the
+  // replay's stays alive (the log's reader still names it).
   std::unique_ptr<VcpuOrdering> ordering_;
+  LiveOrderingFactory live_ordering_;
+  std::unique_ptr<VcpuOrdering> replayed_ordering_;
+  // SMP replay's cuts (JoinCut).
+  std::mutex cut_mutex_;
+  std::condition_variable cut_cv_;
+  uint32_t cut_arrived_ = 0;
+  uint32_t cut_finished_ = 0;  // vCPUs stopped for good: they join no cut
+  uint64_t cut_generation_ = 0;
   machine::StopProtocol stop_;
 
   uint64_t next_checkpoint_ = 0;                // landmark of vCPU 0's next checkpoint; 0 = none (one vCPU)

@@ -65,6 +65,37 @@ class VcpuOrdering {
   virtual void Halted(uint32_t v, uint64_t count, const std::function<void()>& wait) = 0;
   // v stopped for good at `count`.
   virtual void Finished(uint32_t v, uint64_t count) = 0;
+  // v has reached landmark `count` and waits there before handling it (replay: a cut), so
+  // whoever follows it from there may pass.
+  virtual void Reached(uint32_t v, uint64_t count) {
+    (void)v;
+    (void)count;
+  }
+  // Replay: the pages v's current or next stop takes away from its mapping, while they are
+  // taken; none otherwise.
+  virtual std::vector<PageAccess> ArmedStop(uint32_t v) const {
+    (void)v;
+    return {};
+  }
+  // Replay of a log that ended: v's next landmark `count` is its last in the log. If the log
+  // holds no stop there but edges into it, a stop's fault record may be what it lost (the
+  // edges come first): take away the pages those edges name (the page the stop wanted and
+  // those that came along, all of which v lacked), so that v stops at its first access to
+  // one of them, before any access the lost record would have ordered.
+  virtual void ArmEdgesInto(uint32_t v, uint64_t count) {
+    (void)v;
+    (void)count;
+  }
+  // Replay then live (recording on): the machine went live with v stopped on reaching its
+  // landmark `count`, not yet handled (docs/kvm-smp.md, "Going live"); `armed`: if that is a
+  // stop, the pages the replay had taken away for it (ArmedStop). The stop is then logged
+  // with those pages (nothing before it in the stretch touched them) and every edge its
+  // acquisitions bring, so that the next log's replay stops at the same instruction.
+  virtual void WentLiveAt(uint32_t v, uint64_t count, std::vector<PageAccess> armed) {
+    (void)v;
+    (void)count;
+    (void)armed;
+  }
   // The machine is stopping. `abandon` (a fault, the timeout, a divergence): nobody waits
   // for a page or a predecessor any more. Otherwise (the guest exited) the vCPUs stop at
   // their next landmarks, so only sleepers are woken. Any thread.

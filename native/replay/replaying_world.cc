@@ -214,6 +214,10 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
           std::lock_guard lock(v.mutex);
           v.interrupts.emplace_back(r, checkpoints_decoded_);
         } else if constexpr (std::is_same_v<T, CheckpointRecord>) {
+          if (options_.cuts_void_records_at_their_landmarks) {
+            VoidRecordsAt(r.checkpoint);
+            if (transfers_.cut) transfers_.cut(r.checkpoint);
+          }
           std::lock_guard lock(machine_mutex_);
           checkpoints_.push_back(std::move(r.checkpoint));
           ++checkpoints_decoded_;
@@ -262,6 +266,26 @@ void ReplayingWorld::Distribute(Record& record, int64_t /*chunk*/) {
         }
       },
       record);
+}
+
+void ReplayingWorld::VoidRecordsAt(const Checkpoint& cut) {
+  size_t voided = 0;
+  for (const Checkpoint::Vcpu& at : cut.vcpus) {
+    if (at.at.vcpu >= vcpus_.size()) continue;  // refused where the engine takes the cut
+    VcpuLog& v = *vcpus_[at.at.vcpu];
+    std::lock_guard lock(v.mutex);
+    const auto drop = [&](auto& queue, auto count_of) {
+      while (!queue.empty() && count_of(queue.back()) >= at.at.count) {
+        queue.pop_back();
+        ++voided;
+      }
+    };
+    drop(v.inputs, [](const InputRecord& r) { return r.at.count; });
+    drop(v.rare_outcomes, [](const RareOutcomeRecord& r) { return r.at.count; });
+    drop(v.interrupts, [](const std::pair<InterruptRecord, uint64_t>& r) { return r.first.at.count; });
+    drop(v.dmas, [](const DmaWrite& r) { return r.at.count; });
+  }
+  Consumed(voided);
 }
 
 void ReplayingWorld::EndLocked() {

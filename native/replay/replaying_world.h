@@ -69,6 +69,12 @@ class ReplayingWorld final : public World {
     // at count N did is consumed by running to N + 1; on kvm a landmark counts exits, and a
     // record at exit N is consumed while the engine handles exit N (LastLandmarks).
     bool landmarks_count_instructions = true;
+    // kvm SMP: a checkpoint is the cut where a replay went live, each vCPU stopped on
+    // reaching its landmark in it without handling it (docs/kvm-smp.md, "Going live"); the
+    // vCPU's records at that landmark logged before the checkpoint (copied from the log
+    // replayed, possibly cut short) are void: the landmark was handled anew, live, and its
+    // records follow the checkpoint.
+    bool cuts_void_records_at_their_landmarks = false;
   };
   // CREW replay: each transfer edge as it is decoded, and how many handed-over edges are
   // still waiting to be passed (they count towards the lookahead).
@@ -78,6 +84,9 @@ class ReplayingWorld final : public World {
     // kvm SMP: each CREW fault record (a stop on a protected page) as it is decoded; without
     // one they are dropped.
     std::function<void(const CrewFaultRecord&)> add_fault = {};
+    // With Options::cuts_void_records_at_their_landmarks: each cut as it is decoded (the
+    // follower drops what it holds at the cut's landmarks).
+    std::function<void(const Checkpoint&)> cut = {};
   };
 
   // Serialized mode: each mode or turn switch as it is decoded, with the number of
@@ -153,6 +162,8 @@ class ReplayingWorld final : public World {
   };
 
   VcpuLog& ForVcpu(Landmark at);
+  // Drops what each vCPU has queued at its landmark in `cut` (see Options).
+  void VoidRecordsAt(const Checkpoint& cut);
   void Consumed(size_t records) {
     pending_.fetch_sub(records, std::memory_order_relaxed);
     consumed_.fetch_add(records, std::memory_order_relaxed);

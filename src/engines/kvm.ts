@@ -71,9 +71,6 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   const checkpointInterval = options.checkpointInterval ?? 0n;
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
-  if (options.session?.mode === 'replay' && options.session.thenRun !== null && vcpus > 1) {
-    throw new RangeError(`--then-run: the kvm engine goes live at the end of a log on one vCPU only, not ${vcpus} (docs/kvm-smp.md)`);
-  }
   return {
     vcpus,
     ramBytes: ramMiB * 1024 * 1024,

@@ -200,7 +200,7 @@ describe('damaged kvm SMP logs: caught as divergences, never a hang', () => {
     expect(report.what).toBe('transfer edges');
   }, 60_000);
 
-  test('an edge moved to a later fault, or one that makes a cycle: the log is refused as out of order before running', async () => {
+  test('an edge moved to a later fault, or one that makes a cycle: the log is refused as out of order where the replay reads it', async () => {
     const dir = logFolder('kvm-smp-moved');
     const original = join(dir, 'lock.rrlog');
     await recordSmall('lock-counter', 2, original);

@@ -1,10 +1,12 @@
 /**
- * `rrkit replay --then-run [-o NEXT]` on the kvm engine (one vCPU): a recording cut short —
+ * `rrkit replay --then-run [-o NEXT]` on the kvm engine (1, 2 and 4 vCPUs): a recording cut short —
  * interrupted by SIGINT, or crashed with its last chunks lost — replays to the end of its
  * log and goes on live from exactly there: host clock (going on from the last value the
  * guest read), timer interrupts and the disk from the world. NEXT holds the replayed
  * records and then the live run's, and replays on its own: same console output, exit code
- * and final state hash as the then-run. Needs a working /dev/kvm (never skips).
+ * and final state hash as the then-run. Several vCPUs go live together, each on reaching its
+ * last landmark in the log (docs/kvm-smp.md, "Going live"), and NEXT holds that cut. Needs a
+ * working /dev/kvm (never skips).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -82,6 +84,7 @@ async function continueAndCheck(
   log: string,
   expected: { console?: Buffer; exitCode?: number },
   disk?: string,
+  vcpus = 1,
 ): Promise<Extract<ReplayOutcome, { kind: 'went-live' }>> {
   const next = `${log}.next.rrlog`;
   const live = await replay({ logPath: log, thenRun: { logPath: next }, capture: true, timeoutSeconds: 120, disk });
@@ -90,7 +93,7 @@ async function continueAndCheck(
   if (expected.console !== undefined) expect(live.result.console.toString()).toBe(expected.console.toString());
   if (expected.exitCode !== undefined) expect(live.exitCode).toBe(expected.exitCode);
   // Live from the log's last landmark: every record of the log was consumed first.
-  expect(live.liveFrom).toEqual(lastLandmarks(readLogFile(log).records, 1, 'exits'));
+  expect(live.liveFrom).toEqual(lastLandmarks(readLogFile(log).records, vcpus, 'exits'));
   expect(live.nextLog?.path).toBe(next);
   expect(scanLogFile(next, () => {}).complete).toBe(true);
 
@@ -99,13 +102,19 @@ async function continueAndCheck(
   expect(again.result.console.equals(live.result.console)).toBe(true);
   expect(again.result.exitCode).toBe(live.result.exitCode);
   expect(again.result.stateHash).toBe(live.result.stateHash);
-  expect(again.result.vcpus[0]!.landmark).toBe(live.result.vcpus[0]!.landmark);
+  expect(again.result.vcpus.map((v) => v.landmark)).toEqual(live.result.vcpus.map((v) => v.landmark));
   // NEXT begins with the replayed log's records, in order (compared as text: DMA bytes are
   // megabytes, which a deep equality walks byte by byte).
   const cut = readLogFile(log).records;
   const continued = readLogFile(next).records;
   expect(asText(continued.slice(0, cut.length))).toBe(asText(cut));
   expect(continued.length).toBeGreaterThan(cut.length);
+  // Several vCPUs: the cut where they went live comes next, each at its last landmark in the log.
+  if (vcpus > 1) {
+    const at = continued[cut.length]!;
+    expect(at.type).toBe('checkpoint');
+    if (at.type === 'checkpoint') expect(at.vcpus.map((v) => v.count)).toEqual(live.liveFrom);
+  }
   return live;
 }
 
@@ -208,13 +217,44 @@ describe('kvm replay --then-run (one vCPU)', () => {
     expect(live.liveFrom).toEqual([exits]);
     expect(live.result.stateHash).toBe(full.stateHash);
   }, HANG_MS);
+});
 
-  test('several vCPUs: refused in one line', async () => {
-    const dir = logFolder('kvm-then-run-smp');
-    const log = join(dir, 'smp.rrlog');
-    await record({ elf: builtGuestPath('matmul', 'x86_64', true), logPath: log, vcpus: 2, capture: true, timeoutSeconds: 120 });
-    await expect(replay({ logPath: log, thenRun: {} })).rejects.toThrow(
-      /^--then-run: the kvm engine goes live at the end of a log on one vCPU only, not 2 \(docs\/kvm-smp\.md\)$/,
+describe.each([2, 4])('kvm replay --then-run on %i vCPUs', (vcpus) => {
+  test('clock-poll interrupted by SIGINT, and its log cut at a random record: each goes live where its log ends, output as a plain run\'s', async () => {
+    const dir = logFolder(`kvm-then-run-smp-${vcpus}`);
+    const plain = Array.from({ length: 400 }, (_, i) => `line ${i + 1}\n`).join('') + 'clock-poll: ok lines=400 backwards=0\n';
+    const interrupted = join(dir, 'interrupted.rrlog');
+    const recorded = await rrkit(['record', '--engine', 'kvm', '--vcpus', String(vcpus), 'clock-poll', '-o', interrupted], 500);
+    expect(recorded.code, recorded.stderr).toBe(EXIT.sigint);
+    const { records } = readLogFile(interrupted);
+    expect(scanLogFile(interrupted, () => {}).complete).toBe(false);
+    expect(records.some((r) => r.type === 'crew-fault')).toBe(true);
+    await continueAndCheck(interrupted, { console: Buffer.from(plain), exitCode: 0 }, undefined, vcpus);
+
+    // A crashed recorder: whatever the cut falls in (a stop between its edges and its fault
+    // record, an exit between its records), every vCPU goes live on reaching its last landmark.
+    const at = Math.floor(records.length * (0.2 + 0.6 * Math.random()));
+    const crashed = join(dir, `crashed-${at}.rrlog`);
+    writeCut(crashed, interrupted, records.slice(0, at));
+    await continueAndCheck(crashed, { console: Buffer.from(plain), exitCode: 0 }, undefined, vcpus);
+  }, HANG_MS);
+
+  test('a log that ends inside a stop, at the edge into it: live from there, the stop made again live', async () => {
+    const dir = logFolder(`kvm-then-run-smp-stop-${vcpus}`);
+    const log = join(dir, 'lock.rrlog');
+    const full = await record({ elf: builtGuestPath('lock-counter', 'x86_64', true), logPath: log, vcpus, capture: true, timeoutSeconds: 120 });
+    expect(full.outcome).toBe('exited');
+    const { records } = readLogFile(log);
+    const inside = records.findIndex(
+      (r, i) =>
+        i > records.length / 2 &&
+        r.type === 'crew-transfer' &&
+        records.slice(i + 1).some((f) => f.type === 'crew-fault' && f.vcpu === r.to.vcpu && f.count === r.to.count),
     );
+    expect(inside).toBeGreaterThan(0);
+    const cut = join(dir, 'cut.rrlog');
+    writeCut(cut, log, records.slice(0, inside + 1));
+    // lock-counter's result does not depend on timing: the continuation prints the recording's line.
+    await continueAndCheck(cut, { console: full.console, exitCode: 0 }, undefined, vcpus);
   }, HANG_MS);
 });

@@ -1,7 +1,7 @@
 /**
- * Replication on the kvm engine (one vCPU), as processes on loopback: the failover drill
- * with the primary SIGKILLed part way through (each of clock-poll's numbered lines exactly
- * once, in order), a guest reading its disk across the switchover (the primary dying
+ * Replication on the kvm engine, as processes on loopback: the failover drill with the
+ * primary SIGKILLed part way through on 1 and 2 vCPUs (each of clock-poll's numbered lines
+ * exactly once, in order), a guest reading its disk across the switchover (the primary dying
  * mid-frame), and a backup whose disk
  * image differs from the primary's refused at connect. Needs a working /dev/kvm (never
  * skips); in the QEMU sandbox loopback is up (test/kvm-sandbox/init-script.ts).
@@ -62,6 +62,20 @@ describe('rrkit replicate --engine kvm', () => {
     expect(r.code, context).toBe(0);
     expect(r.stderr).toMatch(/SIGKILL primary/);
     // The takeover is by a kvm replay going live: its first live instruction is reported.
+    expect(r.stderr, context).toMatch(/epoch 1: 127\.0\.0\.1:\d+ took over \d+ ms after the kill; first live instruction \d+ ms after the kill/);
+    expect(r.stderr).toMatch(/lost \(gaps\): 0 bytes/);
+  }, HANG_MS);
+
+  test('on 2 vCPUs: the primary killed part way, the backup replays what it received, all vCPUs go live together, every line once, in order', async () => {
+    const kill = 300 + Math.floor(Math.random() * 1200);
+    const r = await rrkit(['replicate', '--engine', 'kvm', '--vcpus', '2', '--backups', '1', '--kill-primary-after', String(kill), ...HEARTBEAT, 'clock-poll']);
+    const context = `kill after ${kill} ms; stderr:\n${r.stderr}`;
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    const numbers = lines.filter((l) => l.startsWith('line ')).map((l) => Number(l.slice(5)));
+    expect(numbers, context).toEqual(Array.from({ length: LINES }, (_, i) => i + 1));
+    expect(lines.at(-1), context).toBe(`clock-poll: ok lines=${LINES} backwards=0`);
+    expect(r.code, context).toBe(0);
+    expect(r.stderr).toMatch(/SIGKILL primary/);
     expect(r.stderr, context).toMatch(/epoch 1: 127\.0\.0\.1:\d+ took over \d+ ms after the kill; first live instruction \d+ ms after the kill/);
     expect(r.stderr).toMatch(/lost \(gaps\): 0 bytes/);
   }, HANG_MS);

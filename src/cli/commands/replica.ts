@@ -38,15 +38,12 @@ const say = (line: string): void => {
 };
 
 /**
- * A backup takes over by a replay that goes live at the end of its log (then-run): emu on
- * any vCPU count, kvm on one (its SMP replay does not go live: docs/kvm-smp.md).
+ * A backup takes over by a replay that goes live at the end of its log (then-run): emu and
+ * kvm, on any vCPU count (kvm SMP: docs/kvm-smp.md, "Going live").
  */
-function checkReplicable(engine: Engine, vcpus = 1): void {
+function checkReplicable(engine: Engine): void {
   if (engine.name !== 'emu' && engine.name !== 'kvm') {
     throw new UsageError(`replication needs an engine whose replay goes live at the end of the log (--then-run); ${engine.name} does not`);
-  }
-  if (engine.name === 'kvm' && vcpus > 1) {
-    throw new UsageError(`--vcpus ${vcpus}: replication on kvm runs one vCPU (the kvm engine's replay goes live at the end of a log on one vCPU only)`);
   }
 }
 
@@ -150,7 +147,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     const vcpus = checkVcpus(args.vcpus, engine);
-    checkReplicable(engine, vcpus);
+    checkReplicable(engine);
     const disk = await diskArgs(args.disk, args['disk-shared'], engine);
     const backups = args.backup === undefined ? [] : ([] as string[]).concat(args.backup);
     for (const b of backups) parseAddress(b, '--backup');
@@ -330,7 +327,7 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     const vcpus = checkVcpus(args.vcpus, engine);
-    checkReplicable(engine, vcpus);
+    checkReplicable(engine);
     const disk = await diskArgs(args.disk, args['disk-shared'], engine);
     if (!Number.isInteger(args.backups) || args.backups < 1 || args.backups > 8) throw new UsageError(`--backups must be an integer from 1 to 8, not ${args.backups}`);
     for (const [name, v] of [

@@ -13,11 +13,11 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../experiments/lib/etcd-server.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
+import { expectEveryLineOnce } from './drill-output.js';
 import { drill, formatDrillReport, type DrillOptions, type DrillReport } from '../src/replication/drill.js';
 
 const execFileAsync = promisify(execFile);
 const rrkit = join(__dirname, '..', 'bin', 'rrkit');
-const LINES = 400; // clock-poll: a line every 5 ms
 /** The drills' key prefixes in etcd: their lease directories' paths (src/replication/drill.ts). */
 const DRILL_PREFIX = join(tmpdir(), 'rrkit-lease-');
 
@@ -62,15 +62,6 @@ async function etcdDrill(extra: Partial<DrillOptions>): Promise<{ report: DrillR
     throw new Error(`${error.message}\n${lines.join('\n')}`);
   });
   return { report, log: `${lines.join('\n')}\n${formatDrillReport(report)}` };
-}
-
-function expectEveryLineOnce(report: DrillReport, log: string): void {
-  const text = report.output.toString('utf8');
-  const numbers = text.split('\n').filter((l) => l.startsWith('line ')).map((l) => Number(l.slice(5)));
-  expect(numbers, log).toEqual(Array.from({ length: LINES }, (_, i) => i + 1));
-  expect(text.endsWith(`clock-poll: ok lines=${LINES} backwards=0\n`), log).toBe(true);
-  expect(report.exitCode, log).toBe(0);
-  expect(report.gapBytes, log).toBe(0);
 }
 
 /** The lease records this drill left in etcd: exactly epochs 0 and 1, the second held by the backup that took over. */

@@ -1,7 +1,7 @@
 /**
  * The lock-file lease (lease.ts), the embedded default for replicas on one host: a
  * directory of lock files. Epoch N's lease is the file `lease.N`, created
- * with O_EXCL — whoever creates it holds epoch N, and nobody else can. It holds JSON
+ * exclusively (see create) — whoever creates it holds epoch N, and nobody else can. It holds JSON
  * {holder, members}: the backups the holder counts in its output rule (only they may take
  * over). The holder renews it every ttl/4 by setting its mtime; it is expired once its
  * mtime is more than ttl old.

@@ -383,6 +383,35 @@ TEST(TestReplayStreams, "replay follows edges and faults as the log is read, for
   CHECK(RefusalOf([&] { replay.AddFault({{0, 8}, 0x302, false, 0}); }).find("CREW log: vcpu 0's faults out of order (@ 8 after @ 9)") == 0);
 }
 
+TEST(TestReplayCut, "a cut drops the stops and edge counts read before it at its landmarks; edges into a last landmark with no stop take their pages away") {
+  FakeProtector p0, p1;
+  CrewReplay replay(2, crew::PageGeometry(0, (4 << 20) + 4096, 4096), {&p0, &p1}, crew::ReplayGate::Options{std::chrono::milliseconds(2000)});
+  // Copied from a log cut short: two edges into vCPU 1's stop at 5 and its record.
+  replay.AddEdge({0x300, {0, 3}, {1, 5}});
+  replay.AddEdge({0x301, {0, 3}, {1, 5}});
+  replay.AddFault({{1, 5}, 0x300, true, 2});
+  CHECK(replay.Pending() == 3);
+  replay.Cut({UINT64_MAX, 5});
+  CHECK(replay.Pending() == 2);  // the stop is dropped; the edges stay at the gate
+  // The stop made again live after the cut, at the same landmark, brought no edge.
+  replay.AddFault({{1, 5}, 0x300, true, 0});
+  replay.BeforeRun(1, 4);
+  CHECK(p1.Of(0x300) == Access::kRead);
+  replay.AtExit(0, 3);
+  const PageAccess page{0x300, true};
+  CHECK(replay.AtFault(1, 5, std::span(&page, 1), false));
+  // A log that ends with edges into vCPU 1's landmark 9 and no stop there (its record lost).
+  replay.AddEdge({0x310, {0, 4}, {1, 9}});
+  replay.AddEdge({0x311, {0, 4}, {1, 9}});
+  replay.AddEdge({1024, {0, 4}, {1, 9}});  // the page that stands for the console: not in the mapping
+  replay.ArmEdgesInto(1, 9);
+  CHECK(p1.Of(0x310) == Access::kNone && p1.Of(0x311) == Access::kNone && p1.Of(1024) == Access::kWrite);
+  CHECK(replay.ArmedStop(1).size() == 2);
+  const PageAccess read{0x311, false};
+  CHECK(replay.Protects(1, std::span(&read, 1)));
+  CHECK(replay.ArmedStop(0).empty());
+}
+
 }  // namespace
 }  // namespace rrkit::kvm
 

@@ -127,6 +127,11 @@ class alignas(64) Hart {
   uint64_t RegisterHash() const;
   const std::string& fatal_error() const { return fatal_error_; }
 
+  // A state image (emu/state_image.h) keeps where the last exception was taken, so that a
+  // restored hart tells a trap loop as the original would.
+  std::optional<uint64_t> last_exception_at() const { return last_exception_at_; }
+  void RestoreLastException(std::optional<uint64_t> at) { last_exception_at_ = at; }
+
  private:
   std::optional<uint64_t> ReadCsr(uint32_t csr, uint64_t count);
   bool WriteCsr(uint32_t csr, uint64_t value, uint64_t count);

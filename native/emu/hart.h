@@ -56,6 +56,7 @@ enum Attention : uint32_t {
   kAttentionSample = 1u << 6,     // log a host-time sample (record --wall-samples)
   kAttentionSerial = 1u << 7,     // SMP record: stop to join a serialized group
   kAttentionGate = 1u << 8,       // SMP replay: another hart now waits for this one's count
+  kAttentionImageCut = 1u << 9,   // hart 0, live: start a cut now, a state image waits for one
 };
 
 // Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and

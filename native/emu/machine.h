@@ -110,7 +110,7 @@ class Machine final : private BoardEvents {
   // machine took or replayed, counted from the image it was restored from, if any) is at
   // least `from_ordinal` and where no hart is in a serialized group, and hand it to `sink`
   // (without the guest image's hash, which the machine does not know). Replaces an earlier
-  // request not yet served.
+  // request not yet served. Live, hart 0 starts a cut at once for it (kAttentionImageCut).
   void RequestStateImage(uint64_t from_ordinal, StateImageSink sink);
   // Before RunUntilStopped: the machine goes on from `image`'s cut (its vCPUs, RAM and
   // devices as they were there). Its World must start there too (a replay resuming after

@@ -18,8 +18,13 @@ constexpr uint64_t kPageBytes = uint64_t{1} << kPageShift;
 }  // namespace
 
 void Machine::RequestStateImage(uint64_t from_ordinal, StateImageSink sink) {
-  std::lock_guard lock(image_mutex_);
-  image_request_.emplace(from_ordinal, std::move(sink));
+  {
+    std::lock_guard lock(image_mutex_);
+    image_request_.emplace(from_ordinal, std::move(sink));
+  }
+  // Live (a recording): a cut now rather than at the next scheduled one. A replay's cuts are
+  // the log's.
+  if (world_.DeliversLiveInterrupts()) harts_[0]->RaiseAttention(kAttentionImageCut);
 }
 
 bool Machine::AnyHartSerialized() const {

@@ -99,7 +99,7 @@ describe('rrkit replicate (failover drill on emu)', () => {
     async (vcpus) => {
       const r = await run([
         'replicate', '--backups', '1', '--vcpus', String(vcpus),
-        '--kill-backup-after', '300', '--restart-backup-after', '0', '--kill-primary-after', '100', 'clock-poll',
+        '--kill-backup-after', '150', '--restart-backup-after', '0', '--kill-primary-after', '100', 'clock-poll',
       ]);
       expectEveryLineOnce(r);
       // The restarted backup got an image (not the log from reset), was counted again, and took over.

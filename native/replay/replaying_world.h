@@ -74,7 +74,7 @@ class ReplayingWorld final : public World {
     // skipped, and each vCPU starts at its landmark there. A log whose checkpoints pass
     // the cut without one equal to it, or that ends first, is not the image's: refused
     // (UnreplayableLog) where the replay reads so far.
-    std::optional<Checkpoint> resume_after;
+    std::optional<Checkpoint> resume_after{};
   };
   // CREW replay: each transfer edge as it is decoded, and how many handed-over edges are
   // still waiting to be passed (they count towards the lookahead).

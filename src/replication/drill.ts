@@ -111,10 +111,13 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   let onRejoined: (() => void) | undefined;
   let restartedAt: number | undefined;
   let rejoinedAt: number | undefined;
+  let spareWaits!: () => void;
+  const spareReady = new Promise<void>((resolve) => (spareWaits = resolve));
   options = {
     ...options,
     log: (line) => {
       userLog(`${String(Date.now() - started).padStart(6)} ms ${line}`);
+      if (/^\[backup 1 \(restarted\)\] .*waiting for SIGUSR2/.test(line)) spareWaits();
       if (restartedAt !== undefined && rejoinedAt === undefined && /^\[primary\] .*rejoined from the state image/.test(line)) {
         rejoinedAt = Date.now();
         onRejoined?.();
@@ -127,6 +130,8 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   const killedAt: number[] = [];
   let releasedAtKill = 0;
   const byName = new Map<string, ChildProcess>();
+  /** restartBackupAfterMs: the restarted backup, started beforehand, listening once told */
+  let spare: ChildProcess | undefined;
   const relay = new Relay(
     (bytes) => {
       output.push(bytes);
@@ -156,14 +161,15 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
           options.log(`[drill] SIGKILL backup ${first} after ${options.killBackupAfterMs} ms`);
           victim.kill('SIGKILL');
           const restart = options.restartBackupAfterMs;
-          if (restart === undefined) return;
+          if (restart === undefined || spare === undefined) return;
           setTimeout(() => {
-            options.log(`[drill] restarting backup ${first}`);
-            restartedAt = Date.now();
-            const again = startReplica(['replica', 'backup', '--listen', first, ...backupArgs], options.log, 'backup 1 (restarted)', options.backupPlace?.prefix);
-            again.listening.catch(() => {});
-            children.push(again.child);
-            byName.set(first, again.child);
+            // (It waits for the signal once it has said so; a signal before would end it.)
+            void spareReady.then(() => {
+              options.log(`[drill] restarting backup ${first} (a spare process, started beforehand, takes its address)`);
+              restartedAt = Date.now();
+              spare!.kill('SIGUSR2');
+              byName.set(first, spare!);
+            });
           }, restart).unref();
         }, options.killBackupAfterMs).unref();
       }
@@ -219,6 +225,19 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       const address = options.reach === undefined ? await listening : await options.reach(await listening);
       byName.set(address, child);
       backups.push(address);
+      if (i === 0 && options.restartBackupAfterMs !== undefined) {
+        // The restarted backup: a process started now, which takes the first backup's address
+        // once told (a restart without a Node process's start-up time in the drill's clock).
+        const started = startReplica(
+          ['replica', 'backup', '--listen', await listening, '--listen-on-signal', ...backupArgs],
+          options.log,
+          'backup 1 (restarted)',
+          options.backupPlace?.prefix,
+        );
+        started.listening.catch(() => {});
+        spare = started.child;
+        children.push(spare);
+      }
     }
     const primaryArgs = ['replica', 'primary', '--name', 'primary', '--vcpus', String(options.vcpus), '--output', relayAddress, ...common, ...(options.primaryTestArgs ?? [])];
     if (options.disk?.shared === true) primaryArgs.push('--disk-shared');
@@ -269,6 +288,8 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
     };
   } finally {
     relay.close();
+    // A spare never told to listen waits for ever: it goes at once.
+    if (spare !== undefined && restartedAt === undefined) spare.kill('SIGKILL');
     // The replicas end by themselves once the guest has exited; anything left is stopped.
     await Promise.all(
       children.map(

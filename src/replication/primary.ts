@@ -93,6 +93,8 @@ interface BackupLink {
 }
 
 interface Joining {
+  /** being taken out of the lease's members: only then is it reached (startJoin connects) */
+  removing?: boolean;
   /** the image sent to it, once sent: where its log goes on from */
   sent?: ImageMeta;
   /** being added to the lease's members */
@@ -307,10 +309,13 @@ export class Primary {
     socket.on('close', () => {
       if (link.socket !== socket) return;
       link.socket = undefined;
-      if (link.joining !== undefined) {
-        // Out of the members already: try again later, and send the image again then.
-        link.joining = {};
-        if (!this.ended) link.reconnect = setTimeout(() => this.connectBackup(link), REJOIN_RETRY_MS);
+      const joining = link.joining;
+      if (joining !== undefined) {
+        // Out of the members: try again, and send the image again then (unless startJoin
+        // is still taking it out of the members: it connects once that is done).
+        joining.sent = undefined;
+        joining.admitting = undefined;
+        if (!this.ended && joining.removing !== true) link.reconnect = setTimeout(() => this.connectBackup(link), REJOIN_RETRY_MS);
         return;
       }
       link.downSince ??= Date.now();
@@ -325,9 +330,10 @@ export class Primary {
     switch (type) {
       case MessageType.Welcome: {
         const { frames } = parseJson<{ frames: number }>(body);
-        if (link.joining === undefined && this.options.images === true && frames < link.acked.frames) {
-          // It lost what it had acknowledged (restarted): it rejoins from an image.
-          this.options.log(`backup ${link.address} holds ${frames} frames, having acknowledged ${link.acked.frames}: it lost them`);
+        // It lost what it had acknowledged, or holds nothing of what it was sent (restarted):
+        // it rejoins from an image.
+        if (link.joining === undefined && this.options.images === true && (frames < link.acked.frames || (frames === 0 && link.next > 1))) {
+          this.options.log(`backup ${link.address} holds ${frames} frames, having been sent ${link.next} and acknowledged ${link.acked.frames}: it lost them`);
           socket.destroy();
           this.startJoin(link, 'it lost the log it held');
           return;
@@ -383,7 +389,8 @@ export class Primary {
   /** Takes `link` out of the members and the output rule, then has it join from an image. */
   private startJoin(link: BackupLink, why: string): void {
     if (this.options.images !== true || this.ended) return;
-    link.joining = {};
+    const joining: Joining = { removing: true };
+    link.joining = joining;
     link.welcomed = false;
     link.acked = { frames: 0, records: 0n, complete: false };
     link.downSince = undefined;
@@ -393,10 +400,11 @@ export class Primary {
         if (!(await this.options.lease.setMembers(this.memberList()))) return this.loseLease();
         if (this.ended) return;
         this.options.log(`backup ${link.address} joins from a state image (${why})`);
+        joining.removing = false;
         this.drainHeld();
         this.tryRelease();
         clearTimeout(link.reconnect);
-        if (link.socket === undefined) this.connectBackup(link);
+        if (link.socket === undefined || link.socket.destroyed) this.connectBackup(link);
       })
       .catch((error: unknown) => this.finish({ kind: 'failed', message: `taking backup ${link.address} out of the lease: ${(error as Error).message}` }));
   }
@@ -486,12 +494,18 @@ export class Primary {
     if (joining?.sent === undefined || joining.admitting === true || this.ended) return;
     if (link.acked.frames <= joining.sent.fromFrame || this.released < joining.sent.consoleOffset) return;
     joining.admitting = true;
+    const sent = joining.sent;
     this.memberWrites = this.memberWrites
       .then(async () => {
-        if (link.joining !== joining || this.ended) return;
+        if (link.joining !== joining || joining.sent !== sent || this.ended) return;
         if (!(await this.options.lease.setMembers([...this.memberList(), link.address]))) return this.loseLease();
         link.joining = undefined;
-        const sent = joining.sent!;
+        if (link.socket === undefined) {
+          // Its connection broke meanwhile: a member now, reached again as any backup is.
+          link.downSince = Date.now();
+          clearTimeout(link.reconnect);
+          link.reconnect = setTimeout(() => this.connectBackup(link), RECONNECT_MS);
+        }
         this.options.log(
           `backup ${link.address} rejoined from the state image at checkpoint ${sent.checkpoint} (${sent.counts.map((c, v) => `vcpu ${v} @ ${c}`).join(', ')}); ` +
             `${this.memberList().length} backup(s)`,

@@ -196,9 +196,35 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
   },
 };
 
+/**
+ * A spare backup (a test hook): a process already started, as a service manager's warm spare
+ * would be, that listens only once told (SIGUSR2, after it said it waits for it), at an
+ * address its predecessor may still hold for a moment (retried every 10 ms for up to 10 s).
+ * It holds no state: to the primary it is a restarted backup.
+ */
+async function listenOnSignal(backup: Backup, address: string): Promise<void> {
+  // A signal handler alone does not keep Node's event loop alive.
+  const alive = setInterval(() => {}, 60_000);
+  const told = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
+  say(`waiting for SIGUSR2 to listen on ${address}`);
+  await told;
+  clearInterval(alive);
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await backup.listen();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
 interface BackupArgs extends CommonArgs {
   listen: string;
   'ack-delay': string | undefined;
+  'listen-on-signal': boolean | undefined;
 }
 
 const backupCommand: CommandModule<object, BackupArgs> = {
@@ -207,7 +233,12 @@ const backupCommand: CommandModule<object, BackupArgs> = {
   builder: (y: Argv) =>
     common(y)
       .option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' })
-      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: a slow backup, each ACK sent this many ms after the previous one' }) as unknown as Argv<BackupArgs>,
+      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: a slow backup, each ACK sent this many ms after the previous one' })
+      .option('listen-on-signal', {
+        type: 'boolean',
+        hidden: true,
+        describe: 'test: a spare started beforehand (the drill\'s restarted backup): listen only after SIGUSR2, waiting for the address to be free',
+      }) as unknown as Argv<BackupArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkReplicable(engine);
@@ -226,7 +257,8 @@ const backupCommand: CommandModule<object, BackupArgs> = {
         log: say,
         onListening: (address) => say(`listening on ${address}`),
       });
-      await backup.listen();
+      if (args['listen-on-signal'] === true) await listenOnSignal(backup, args.listen);
+      else await backup.listen();
       return backup.done;
     });
     exitWith(end);

@@ -7,7 +7,7 @@
  * are the recording's — on 1, 2 and 4 vCPUs, through timer interrupts, wfi, the clock, host
  * entropy, CREW edges and LR/SC (console-echo is too short to hold a checkpoint). Bad
  * images (damaged, truncated, not an image, of another guest, of another recording) get
- * one line and exit 120, and nothing is overwritten.
+ * one line and exit 120; a refused destination exits 119, and nothing is overwritten.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -110,7 +110,7 @@ describe('a state image restored in another process replays the rest of the log 
   }, 240_000);
 });
 
-describe('bad state images: one line, exit 120, nothing lost', () => {
+describe('bad state images: one line, exit 120 (a refused destination 119), nothing lost', () => {
   test('damaged, truncated, not an image, another guest, another recording, a bad destination', async () => {
     const dir = logFolder('image-bad');
     // entropy-mix: each recording mixes other host entropy into its memory.
@@ -156,11 +156,11 @@ describe('bad state images: one line, exit 120, nothing lost', () => {
 
     // Destinations: never the log, an existing file only with --force; no cut that late.
     const onLog = await rrkitRun(['replay', logPath, '--save-image', logPath]);
-    expect(onLog.code).toBe(120);
+    expect(onLog.code).toBe(119);
     expect(onLog.stderr).toMatch(/names an input of this replay/);
     expect(readFileSync(logPath).equals(log)).toBe(true);
     const exists = await rrkitRun(['replay', logPath, '--save-image', imagePath]);
-    expect(exists.code).toBe(120);
+    expect(exists.code).toBe(119);
     expect(exists.stderr).toMatch(/exists; give --force/);
     expect(readFileSync(imagePath).equals(image)).toBe(true);
     const tooLate = await rrkitRun(['replay', logPath, '--save-image', join(dir, 'late.rrimg'), '--image-at', '100000']);

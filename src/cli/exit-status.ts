@@ -12,7 +12,7 @@ import { UnknownGuest } from '../guests/catalog.js';
 import { GuestBuildFailed } from '../guests/build.js';
 import { GuestImageError } from '../guests/image.js';
 import { LogDestinationRefused } from '../session/log-destination.js';
-import { StateImageError } from '../session/state-image.js';
+import { StateImageDestinationRefused, StateImageError } from '../session/state-image.js';
 import { UsageError } from './errors.js';
 
 export const EXIT = {
@@ -62,6 +62,7 @@ export function guestCodeNote(code: number): string | undefined {
 /** The status for an error that ends a command. */
 export function exitStatusOf(error: unknown): number {
   if (error instanceof UsageError || error instanceof UnknownGuest || error instanceof LogDestinationRefused) return EXIT.usage;
+  if (error instanceof StateImageDestinationRefused) return EXIT.usage;
   if (error instanceof FileRefused) return error.code === 'too-large' ? EXIT.damaged : EXIT.usage;
   if (error instanceof LogFormatError) return error.code === 'io' ? EXIT.usage : EXIT.damaged;
   if (error instanceof GuestImageError || error instanceof GuestBuildFailed || error instanceof UnreplayableLog) return EXIT.damaged;

@@ -24,7 +24,7 @@ import type { NativeReplayReport } from '../native.js';
 import { CREW_DEFAULT_HOLD } from '../smp/crew-options.js';
 import { serialOptionsOfLog } from '../smp/serial-options.js';
 import { LogDestination, type LogPlacement } from './log-destination.js';
-import { StateImageError, stateImageInfo, type StateImageInfo } from './state-image.js';
+import { StateImageDestinationRefused, StateImageError, stateImageInfo, type StateImageInfo } from './state-image.js';
 import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
@@ -292,18 +292,18 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
 
 /**
  * A state image's destination: never the log, the guest image or the image resumed from, and
- * an existing file only with `force`. Throws StateImageError (one line) before anything runs.
+ * an existing file only with `force`. Throws StateImageDestinationRefused (one line) before anything runs.
  */
 function checkImageDestination(save: { path: string; force?: boolean }, inputs: readonly (string | undefined)[]): void {
   const resolved = (p: string): string => (existsSync(p) ? realpathSync(p) : resolvePath(p));
   const target = resolved(save.path);
   for (const input of inputs) {
     if (input !== undefined && existsSync(input) && resolved(input) === target) {
-      throw new StateImageError(`--save-image ${printable(save.path)} names an input of this replay; give another path`);
+      throw new StateImageDestinationRefused(`--save-image ${printable(save.path)} names an input of this replay; give another path`);
     }
   }
   if (existsSync(save.path) && save.force !== true) {
-    throw new StateImageError(`--save-image ${printable(save.path)} exists; give --force to replace it`);
+    throw new StateImageDestinationRefused(`--save-image ${printable(save.path)} exists; give --force to replace it`);
   }
 }
 

@@ -11,6 +11,11 @@ export class StateImageError extends Error {
   override name = 'StateImageError';
 }
 
+/** `--save-image` names an input of the replay, or an existing file without `--force` (bad usage). */
+export class StateImageDestinationRefused extends Error {
+  override name = 'StateImageDestinationRefused';
+}
+
 export type StateImageInfo = NativeStateImageInfo;
 
 /** What the image at `path` holds; throws StateImageError (one line) for a damaged or foreign file. */

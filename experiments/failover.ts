@@ -207,8 +207,9 @@ const byConfiguration = chosen.map((c) => {
 for (const s of byConfiguration) {
   process.stderr.write(
     `${s.label}: ${s.drills} drills, ${s.failed} failed (${s.unfinished} never ended), lines lost ${s.lost} (an unfinished drill's missing lines count), repeated ${s.repeated}; ` +
-      `kill → first live instruction median ${s.medianLive.toFixed(0)} ms, max ${s.maxLive.toFixed(0)} ms (3 × timeout = ${3 * s.timeout} ms); ` +
-      `output rule hold median ${s.medianOutputRuleMs.toFixed(1)} ms\n`,
+      (Number.isFinite(s.medianLive) ? `kill → first live instruction median ${s.medianLive.toFixed(0)} ms, max ${s.maxLive.toFixed(0)} ms (3 × timeout = ${3 * s.timeout} ms)` : 'no kill') +
+      (Number.isFinite(s.medianOutputRuleMs) ? `; output rule hold median ${s.medianOutputRuleMs.toFixed(1)} ms` : '') +
+      '\n',
   );
 }
 const written = writeData('failover', rows, {

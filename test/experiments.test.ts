@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../src/guests/catalog.js';
 import { kvmAvailability } from '../src/engines/kvm.js';
 import { loadFigure } from '../experiments/lib/registry.js';
 import { spreadOf } from '../experiments/lib/stats.js';
-import { logTickLabel } from '../experiments/lib/charts.js';
+import { chartConfiguration, logTickLabel, wrapLine } from '../experiments/lib/charts.js';
 import { trialKey } from '../experiments/lib/trial-spec.js';
 import { runRrkitTrial } from '../experiments/lib/trial-kinds.js';
 import { recordStoppedFact } from '../experiments/lib/rrkit-cells.js';
@@ -152,6 +152,21 @@ describe('the pieces', () => {
   it('a log axis labels 1, 2 and 5 of each decade only (nine labels a decade overlap)', () => {
     const ticks = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 50, 0.2, 0.3, 20_000, 5_000_000];
     expect(ticks.map(logTickLabel)).toEqual(['1', '2', '', '', '5', '', '', '', '', '10', '20', '', '50', '0.2', '', '20K', '5M']);
+  });
+
+  it('a subtitle wider than the chart is broken into lines after "; " or ", ", nothing lost', () => {
+    const long = `9 cells kvm: busy-waits without an exit hold pages for ever (docs/kvm-smp.md, Limits); recordings stopped at their time budget, bars are lower bounds: ${Array.from({ length: 8 }, (_, i) => `emu flag-handshake ${i}`).join(', ')}`;
+    const lines = wrapLine(long, 100);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(100);
+    expect(lines.join(' ')).toBe(long);
+    expect(lines[0]).toBe('9 cells kvm: busy-waits without an exit hold pages for ever (docs/kvm-smp.md, Limits);');
+    expect(wrapLine('short')).toEqual(['short']);
+    const config = chartConfiguration({ config: { type: 'bar', data: { datasets: [] }, options: { plugins: { subtitle: { display: true, text: ['a', long] } } } } });
+    const text = config.options?.plugins?.subtitle?.text as string[];
+    expect(text[0]).toBe('a');
+    expect(text.slice(1).join(' ')).toBe(long);
+    expect(text.length).toBeGreaterThan(2);
   });
 
   it('a trial’s key does not depend on the order of its fields (identical trials of two figures run once)', () => {

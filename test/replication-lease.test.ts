@@ -3,13 +3,15 @@
  * (a real etcd on loopback, started here on free ports and stopped after) — each through the
  * same cases; then what only etcd has: a revoked lease, an etcd that is not there.
  */
-import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../experiments/lib/etcd-server.js';
 import { openLeaseStore, type HeldLease, type LeaseStore, type TakeOver } from '../src/replication/lease.js';
+import { LockFileLease, tryTakeOver } from '../src/replication/lock-file-lease.js';
 
 let etcd: EtcdServer | undefined;
 let admin: Etcd3 | undefined;
@@ -196,4 +198,50 @@ describe('the lease in etcd only', () => {
     await expect(openLeaseStore({ name: 'x', ttlMs: 1000, etcd: `http://127.0.0.1:${port}` })).rejects.toThrow(new RegExp(`^cannot reach etcd at http://127\\.0\\.0\\.1:${port}: [^\\n]+$`));
     await expect(openLeaseStore({ name: 'x', ttlMs: 1000, etcd: '127.0.0.1:2379' })).rejects.toThrow(/^--etcd must be http:\/\/HOST:PORT \(comma-separated for several\), not "127\.0\.0\.1:2379"$/);
   }, 30_000);
+});
+
+describe('the lease in lock files only', () => {
+  it('a new epoch appears whole: a replica reading leases while they are created never finds one half written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rrkit-lease-race-'));
+    dirs.push(dir);
+    // Another process reads every lease file as fast as it can, as a backup polling for a
+    // takeover does, until `stop` appears; an empty or partial lease fails its JSON.parse.
+    const reader = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs'), path = require('node:path');
+      const dir = ${JSON.stringify(dir)};
+      let reads = 0;
+      while (!fs.existsSync(path.join(dir, 'stop'))) {
+        for (const name of fs.readdirSync(dir)) {
+          if (!/^lease\\.\\d+$/.test(name)) continue;
+          const text = fs.readFileSync(path.join(dir, name), 'utf8');
+          try { JSON.parse(text); } catch { console.log('half-written ' + name + ': ' + JSON.stringify(text)); process.exit(1); }
+          reads++;
+        }
+      }
+      console.log('reads ' + reads);
+    `]);
+    let out = '';
+    reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => reader.on('exit', resolve));
+    const ttlMs = 1;
+    let lease: HeldLease = LockFileLease.acquireFirst(dir, ttlMs, { holder: 'a', members: ['b'] });
+    const members = ['a', 'b'];
+    for (let i = 0; i < 400; i++) {
+      // The holder lapses; the other member takes over with the first back as its member.
+      const t = (Date.now() - 1000) / 1000;
+      utimesSync(join(dir, `lease.${lease.epoch}`), t, t);
+      const me = members[(i + 1) % 2]!;
+      const taken = tryTakeOver(dir, me, ttlMs);
+      lease = won(taken);
+      expect(lease.epoch).toBe(i + 1);
+      // The new holder counts the old one back in (a rejoined backup), rewriting its lease.
+      expect(await lease.setMembers([members[i % 2]!])).toBe(true);
+      if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    writeFileSync(join(dir, 'stop'), '');
+    expect(await exited, out).toBe(0);
+    expect(out).toMatch(/^reads [1-9]\d*\n$/);
+    // Nothing but the leases and the stop file is left behind.
+    expect(readdirSync(dir).filter((n) => !/^lease\.\d+$/.test(n))).toEqual(['stop']);
+  }, 60_000);
 });

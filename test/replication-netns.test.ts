@@ -11,8 +11,8 @@ import { startDelayForwarder, type DelayForwarder } from '../experiments/lib/del
 import { createNetns, type NetnsLink } from '../experiments/lib/netns.js';
 import { drill, formatDrillReport, type DrillOptions, type DrillReport } from '../src/replication/drill.js';
 import { builtGuestPath } from '../src/guests/catalog.js';
+import { expectEveryLineOnce } from './drill-output.js';
 
-const LINES = 400; // clock-poll: a line every 5 ms
 
 let link: NetnsLink | undefined;
 let setupError: Error | undefined;
@@ -59,15 +59,6 @@ async function netDrill(delayMs: number, extra: Partial<DrillOptions>): Promise<
     ...extra,
   });
   return { report, log: `${lines.join('\n')}\n${formatDrillReport(report)}` };
-}
-
-function expectEveryLineOnce(report: DrillReport, log: string): void {
-  const text = report.output.toString('utf8');
-  const numbers = text.split('\n').filter((l) => l.startsWith('line ')).map((l) => Number(l.slice(5)));
-  expect(numbers, log).toEqual(Array.from({ length: LINES }, (_, i) => i + 1));
-  expect(text.endsWith(`clock-poll: ok lines=${LINES} backwards=0\n`), log).toBe(true);
-  expect(report.exitCode, log).toBe(0);
-  expect(report.gapBytes, log).toBe(0);
 }
 
 describe('replication across a network namespace', () => {

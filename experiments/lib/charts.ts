@@ -49,7 +49,33 @@ export function chartConfiguration(spec: ChartSpec): ChartConfiguration {
     legend.labels = { ...legend.labels, filter: (item) => !item.text.includes(hide) };
   }
   if (spec.errorBars !== undefined) config.plugins = [...(config.plugins ?? []), errorBarsPlugin(spec.errorBars)];
+  const subtitle = config.options.plugins?.subtitle;
+  if (subtitle?.text !== undefined) {
+    const lines = typeof subtitle.text === 'string' ? [subtitle.text] : [...subtitle.text];
+    subtitle.text = lines.flatMap((line) => (line === undefined ? [] : wrapLine(line)));
+  }
   return config;
+}
+
+/** Characters of 12 px sans that fit across the chart with a margin. */
+const LINE_CHARS = Math.floor(WIDTH / 6.6);
+
+/**
+ * A long title line as several, broken after '; ' or ', ' (Chart.js centres each line and
+ * clips what is wider than the canvas: smp-overhead's list of unmeasured cells lost its start).
+ */
+export function wrapLine(line: string, width = LINE_CHARS): string[] {
+  const lines: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const window = rest.slice(0, width);
+    const cut = Math.max(window.lastIndexOf('; '), window.lastIndexOf(', '));
+    const at = cut > width / 3 ? cut + 2 : width;
+    lines.push(rest.slice(0, at).trimEnd());
+    rest = rest.slice(at);
+  }
+  if (rest !== '' || lines.length === 0) lines.push(rest);
+  return lines;
 }
 
 /** [min, max] per data point of each dataset, by dataset index; null where there is no bar. */

@@ -117,6 +117,11 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       const kill = (ms: number | undefined): void => {
         if (ms === undefined || child === undefined) return;
         const timer = setTimeout(() => {
+          if (child.exitCode !== null || child.signalCode !== null) {
+            // Killing it now would report a failover that never happened.
+            options.log(`[drill] no kill: ${replica} (primary of epoch ${epoch}) ended before ${ms} ms`);
+            return;
+          }
           if (killedAt.length === 0) releasedAtKill = relay.writtenBytes;
           killedAt.push(Date.now());
           options.log(`[drill] SIGKILL ${replica} (primary of epoch ${epoch}) after ${ms} ms`);

@@ -1,7 +1,7 @@
 /**
  * The lock-file lease (lease.ts), the embedded default for replicas on one host: a
  * directory of lock files. Epoch N's lease is the file `lease.N`, created
- * with O_EXCL — whoever creates it holds epoch N, and nobody else can. It holds JSON
+ * exclusively (see create) — whoever creates it holds epoch N, and nobody else can. It holds JSON
  * {holder, members}: the backups the holder counts in its output rule (only they may take
  * over). The holder renews it every ttl/4 by setting its mtime; it is expired once its
  * mtime is more than ttl old.
@@ -13,7 +13,8 @@
  * holder waits that long before it releases output (`safeAt`). A holder whose renewal finds
  * a successor has lost its lease and must release nothing more. docs/replication.md.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HeldLease, LeaseContent, LeaseStore, TakeOver } from './lease.js';
 
@@ -34,23 +35,26 @@ export function readLease(dir: string, epoch: number): LeaseContent {
   return JSON.parse(readFileSync(leaseFile(dir, epoch), 'utf8')) as LeaseContent;
 }
 
-/** Creates lease.epoch if nobody has; the content is written before anyone can read it as held. */
+/**
+ * Creates lease.epoch if nobody has. The content goes into a private file first, which is
+ * then hard-linked to the lease's name: link() fails with EEXIST as O_EXCL would, and the
+ * file appears whole, so nobody reads a lease half written (open-then-write let a backup
+ * parse an empty lease and crash).
+ */
 function create(dir: string, epoch: number, content: LeaseContent): boolean {
-  let fd: number;
+  const draft = join(dir, `.lease.${epoch}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  writeFileSync(draft, JSON.stringify(content), { flag: 'wx' });
   try {
-    fd = openSync(leaseFile(dir, epoch), 'wx');
+    const t = now() / 1000;
+    utimesSync(draft, t, t);
+    linkSync(draft, leaseFile(dir, epoch));
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
-  }
-  try {
-    writeSync(fd, JSON.stringify(content));
   } finally {
-    closeSync(fd);
+    unlinkSync(draft);
   }
-  const t = now() / 1000;
-  utimesSync(leaseFile(dir, epoch), t, t);
-  return true;
 }
 
 export class LockFileLease implements HeldLease {
@@ -122,8 +126,9 @@ export class LockFileLease implements HeldLease {
     if (!this.renewNow()) return false;
     this.content = { ...this.content, members };
     const path = leaseFile(this.dir, this.epoch);
-    writeFileSync(`${path}.tmp`, JSON.stringify(this.content));
-    renameSync(`${path}.tmp`, path);
+    const draft = join(this.dir, `.lease.${this.epoch}.${process.pid}.members`);
+    writeFileSync(draft, JSON.stringify(this.content));
+    renameSync(draft, path);
     return this.renewNow();
   }
 

@@ -62,6 +62,8 @@ interface BackupLink {
 }
 
 const RECONNECT_MS = 20;
+/** How long a primary whose guest exited while its relay link was down tries to deliver the exit before it gives up. */
+const EXIT_DELIVERY_MS = 10_000;
 
 /**
  * The default bound on log bytes shipped and not yet acknowledged (`--max-lag`). A loopback
@@ -85,6 +87,9 @@ export class Primary {
   private released = 0;
   private relay?: Socket;
   private relayQueue: Buffer[] = [];
+  /** resolves once a (re)connected relay link took relayQueue */
+  private relayFlushed: (() => void) | undefined;
+  private endedBy: PrimaryEnd['kind'] | undefined;
   private engineDone?: Extract<EngineEvent, { kind: 'done' }>;
   private liveAt?: number;
   private ended = false;
@@ -394,8 +399,13 @@ export class Primary {
     this.finish({ kind: 'lost-lease', reason: this.options.lease.lost ?? 'the lease lapsed' });
   }
 
+  /** Whether the guest's exit (and what preceded it) still waits in relayQueue for a link to the relay. */
+  private exitUndelivered(): boolean {
+    return this.endedBy === 'exited' && this.relayQueue.length > 0;
+  }
+
   private connectRelay(): void {
-    if (this.ended) return;
+    if (this.ended && !this.exitUndelivered()) return;
     const { host, port } = parseAddress(this.options.output!, '--output');
     const socket = connect({ host, port });
     socket.setNoDelay(true);
@@ -405,6 +415,7 @@ export class Primary {
       socket.write(encodeMessage(MessageType.Announce, json({ replica: this.options.name, epoch: this.options.lease.epoch })));
       for (const message of this.relayQueue) socket.write(message);
       this.relayQueue = [];
+      this.relayFlushed?.();
     });
     readMessages(
       socket,
@@ -416,7 +427,7 @@ export class Primary {
     socket.on('error', () => {});
     socket.on('close', () => {
       if (this.relay === socket) this.relay = undefined;
-      if (!this.ended) setTimeout(() => this.connectRelay(), RECONNECT_MS);
+      if (!this.ended || this.exitUndelivered()) setTimeout(() => this.connectRelay(), RECONNECT_MS);
     });
   }
 
@@ -449,9 +460,24 @@ export class Primary {
   private finish(end: PrimaryEnd): void {
     if (this.ended) return;
     this.ended = true;
+    this.endedBy = end.kind;
     for (const timer of this.timers) clearInterval(timer);
     for (const link of this.links.values()) clearTimeout(link.reconnect);
     if (end.kind !== 'exited') this.engine.kill();
+    if (this.exitUndelivered()) {
+      // The relay's link was down when the guest exited: the world has not heard the exit (nor
+      // the output queued before it). Going now would leave it unheard, with every replica
+      // ended; wait, bounded, for the reconnection to carry it. Only an exit is carried after
+      // the end: a primary that lost its lease sends nothing more.
+      const flushed = new Promise<void>((resolve) => (this.relayFlushed = resolve));
+      const gaveUp = new Promise<void>((resolve) => setTimeout(resolve, EXIT_DELIVERY_MS).unref());
+      void Promise.race([flushed, gaveUp]).then(() => this.closeLinks(end));
+      return;
+    }
+    this.closeLinks(end);
+  }
+
+  private closeLinks(end: PrimaryEnd): void {
     const sockets = [...[...this.links.values()].map((l) => l.socket), this.relay].filter((s): s is Socket => s !== undefined);
     // Let what was written reach the wire, then close.
     let open = sockets.length;

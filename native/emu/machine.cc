@@ -82,6 +82,7 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
                          [this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionGate); }});
     follower_ = std::make_unique<crew::TurnFollower>(options.harts);
     follower_->SetWake([this](uint32_t v) { scheduler_.Wake(v, true); });
+    follower_->SetHandOver([this](uint32_t v) { scheduler_.HandOver(v); });
   }
   if (options.host_time_sink) {
     // No wake-up: a sleeping hart logged its stall as it fell asleep and logs its wake-up.

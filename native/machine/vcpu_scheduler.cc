@@ -65,7 +65,10 @@ void VcpuScheduler::HandOver(uint32_t vcpu) {
   switch (v.state) {
     case State::kBlocked: MakeReadyLocked(vcpu, true, false); break;
     case State::kRunning: v.wake_pending = true; break;
-    case State::kReady:
+    case State::kReady:  // queued already (a deadline passed): it goes first all the same
+      std::erase(ready_, vcpu);
+      ready_.push_front(vcpu);
+      break;
     case State::kDone: break;
   }
 }

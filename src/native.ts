@@ -101,7 +101,38 @@ export type NativeSession =
        * forms its own as `serialize` says; absent, it never serializes).
        */
       thenRun: { path: string; crewHold: number; serialize?: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number }; maxQueuedLogBytes?: number } | null;
+      /**
+       * the stream holds the header, then the log's chunks from `chunk` on (a backup that
+       * rejoined from a state image); `records`: how many the chunks before it hold
+       */
+      streamStart?: { chunk: number; records: number };
+      /** emu, with resumeFrom or saveImage, or for emuRequestStateImage: the guest ELF's SHA-256 (a state image names its guest) */
+      imageHash?: Buffer;
+      /** emu: start from this state image (a file), replaying the log from its cut on (docs/replication.md, "State images") */
+      resumeFrom?: string;
+      /** emu: write a state image to `path` at the first cut whose ordinal is at least `fromCheckpoint`, outside serialized mode */
+      saveImage?: { path: string; fromCheckpoint: number };
     };
+
+/** What emuRequestStateImage's callback gets. */
+export type NativeImageTaken =
+  | { readonly records: bigint; readonly checkpoint: number; readonly consoleOffset: bigint; readonly counts: readonly bigint[]; readonly error?: undefined }
+  | { readonly error: string };
+
+/** What a state image holds (emuStateImageInfo). */
+export interface NativeStateImageInfo {
+  /** the checkpoints of the log up to and including the image's cut */
+  readonly checkpoint: number;
+  /** each vCPU's landmark at the cut */
+  readonly counts: readonly bigint[];
+  /** where in the guest's console stream the restored machine's output starts */
+  readonly consoleOffset: bigint;
+  readonly vcpus: number;
+  readonly ramBytes: number;
+  /** RAM pages the image holds (those with data) */
+  readonly pages: number;
+  readonly imageSha256: Buffer;
+}
 
 /** What a replay read and checked, reported by the native run so that nothing reads the log again. */
 export interface NativeReplayReport {
@@ -219,6 +250,17 @@ export interface NativeAddon {
   readonly emuMaxHarts: number;
   /** The host cores this process may run on: emu's default number of threads for its vCPUs. */
   readonly hostCores: number;
+
+  /** emu: what the state image at `path` holds; throws one line ('bad-state-image') for a damaged or foreign file. */
+  emuStateImageInfo(path: string): NativeStateImageInfo;
+  /**
+   * emu: the machine running in this process (a replica's engine) writes a state image to
+   * `path` at its next cut outside serialized mode, sealing its log's open chunk right after
+   * the cut's checkpoint record; `callback` then gets the log's records up to and including
+   * that checkpoint, or an error. False when no machine runs. The run's session must carry
+   * `imageHash`.
+   */
+  emuRequestStateImage(path: string, callback: (taken: NativeImageTaken) => void): boolean;
 
   /**
    * emu: loads an rv64 ELF into a fresh machine and runs it off the JavaScript thread, its

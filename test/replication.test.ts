@@ -94,6 +94,39 @@ describe('rrkit replicate (failover drill on emu)', () => {
     expect(r.stderr).not.toMatch(/took over/);
   }, 120_000);
 
+  it.each([1, 2])(
+    'a backup killed and restarted rejoins from a state image; then the primary is killed and the rejoined backup takes over, %i vCPU(s)',
+    async (vcpus) => {
+      const r = await run([
+        'replicate', '--backups', '1', '--vcpus', String(vcpus),
+        '--kill-backup-after', '150', '--restart-backup-after', '0', '--kill-primary-after', '100', 'clock-poll',
+      ]);
+      expectEveryLineOnce(r);
+      // The restarted backup got an image (not the log from reset), was counted again, and took over.
+      expect(r.stderr).toMatch(/joining primary \S+ from a state image at checkpoint \d+/);
+      expect(r.stderr).toMatch(/\[primary\] .*rejoined from the state image at checkpoint \d+/);
+      expect(r.stderr).toMatch(/the restarted backup rejoined from a state image \d+ ms after its restart/);
+      expect(r.stderr).toMatch(/epoch 1: \S+ took over/);
+      expect(r.stderr).not.toMatch(/following primary .* from the start of its log/);
+    },
+    120_000,
+  );
+
+  it('two backups, the first restarted and rejoined, then the primary killed: whoever takes over, every line once; a restored new primary gives the other backup an image', async () => {
+    const r = await run([
+      'replicate', '--backups', '2',
+      '--kill-backup-after', '150', '--restart-backup-after', '0', '--kill-primary-after', '100', 'clock-poll',
+    ]);
+    expectEveryLineOnce(r);
+    expect(r.stderr).toMatch(/\[primary\] .*rejoined from the state image at checkpoint \d+/);
+    const took = /epoch 1: (\S+) took over/.exec(r.stderr);
+    expect(took, r.stderr).not.toBeNull();
+    // The restarted backup's log does not replay from reset: the other backup joins it from an image.
+    if (/\[backup 1 \(restarted\)\] .*taking over/.test(r.stderr)) {
+      expect(r.stderr).toMatch(/\[backup 1 \(restarted\)\] .*joins from a state image \(its primary's log does not replay from reset\)/);
+    }
+  }, 120_000);
+
   it('a corrupted log frame on the wire is refused, the connection reset and the frame resent', async () => {
     const r = await run(['replicate', '--backups', '1', '--corrupt-frame', '5', '--kill-primary-after', '1200', 'clock-poll']);
     expectEveryLineOnce(r);

@@ -7,6 +7,7 @@
 
 #include "crew/edge_validation.h"
 #include "crew/replay_gate.h"
+#include "emu/state_image.h"
 #include "machine/image_error.h"
 #include "replay/divergence.h"
 #include "replay/log_error.h"
@@ -44,6 +45,8 @@ Napi::Error ErrorToJs(Napi::Env env, const std::exception_ptr& error, std::strin
     return WithCode<Napi::Error>(env, e.what(), "unreplayable-log");
   } catch (const machine::ImageError& e) {
     return WithCode<Napi::Error>(env, e.what(), "bad-image");
+  } catch (const emu::StateImageError& e) {
+    return WithCode<Napi::Error>(env, e.what(), "bad-state-image");
   } catch (const replay::Divergence& d) {
     Napi::Error out = WithCode<Napi::Error>(env, replay::DescribeDivergence(d, "landmark"), "diverged");
     Napi::Object divergence = Napi::Object::New(env);

@@ -8,6 +8,7 @@
 //   replay::UnreplayableLog,
 //   crew::InvalidEdgeLog    Error       code "unreplayable-log"
 //   machine::ImageError     Error       code "bad-image"
+//   emu::StateImageError    Error       code "bad-state-image"
 //   replay::Divergence      Error       code "diverged", divergence {vcpu, count, what, expected, actual}
 //   crew::ReplayStalled     Error       code "replay-stalled"
 //   std::invalid_argument   TypeError   code "bad-argument"

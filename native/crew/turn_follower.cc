@@ -219,4 +219,9 @@ std::string TurnFollower::Describe(uint32_t vcpu) const {
   return s.str();
 }
 
+bool TurnFollower::InGroup(uint32_t vcpu) const {
+  std::lock_guard lock(mutex_);
+  return vcpu < vcpus_.size() && vcpus_[vcpu].group.has_value();
+}
+
 }  // namespace rrkit::crew

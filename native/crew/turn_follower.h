@@ -94,6 +94,9 @@ class TurnFollower {
   // Throws std::logic_error when records are still to be processed.
   std::vector<ModeSwitch> Leaving(const std::vector<uint64_t>& counts) const;
 
+  // Whether `vcpu` is a member of a serialized group as the replay stands (a state image
+  // is taken only at a cut where none is: emu/state_image.h).
+  bool InGroup(uint32_t vcpu) const;
   // Why `vcpu` waits, for a stall report ("" when it does not).
   std::string Describe(uint32_t vcpu) const;
 

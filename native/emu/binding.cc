@@ -11,8 +11,10 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "addon/js_args.h"
 #include "addon/js_error.h"
@@ -33,6 +35,21 @@ using addon::LogWriterOptionsFrom;
 using addon::NumberIn;
 using addon::OpenLog;
 using addon::ToU64;
+
+// The machine this process runs now, for emuRequestStateImage (a replica's engine runs one
+// machine at a time): registered before its run starts, unregistered as soon as it ends.
+struct RunningMachine {
+  Machine* machine = nullptr;
+  replay::LogWriter* writer = nullptr;  // the log it writes, if any
+  std::vector<uint8_t> image_sha256;
+};
+std::mutex g_running_mutex;
+RunningMachine g_running;
+
+void Unregister(const Machine* machine) {
+  std::lock_guard lock(g_running_mutex);
+  if (g_running.machine == machine) g_running = RunningMachine{};
+}
 
 // A sample of a run in progress, sent to the JavaScript thread.
 struct RunProgress {
@@ -65,7 +82,13 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 
   void Execute(const ExecutionProgress& progress) override {
     try {
-      result_ = on_progress_.IsEmpty() ? machine_->RunUntilStopped() : RunSampling(progress);
+      try {
+        result_ = on_progress_.IsEmpty() ? machine_->RunUntilStopped() : RunSampling(progress);
+      } catch (...) {
+        Unregister(machine_.get());
+        throw;
+      }
+      Unregister(machine_.get());
       if (session_->replaying() != nullptr) replay_report_ = session_->replay_report();
       // Seal and flush the log (and its trailer, when the machine stopped cleanly) before
       // the promise resolves, so that the caller can read it at once.
@@ -176,14 +199,53 @@ void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
   if (!spin.IsBoolean()) throw std::invalid_argument("schedule.spinDetection must be a boolean");
   options.spin_detection = spin.As<Napi::Boolean>().Value();
 }
+
+// A replay's state images (emu/state_image.h): session.resumeFrom, the image it starts
+// from (read and checked before the machine is built), and session.saveImage, where to
+// write one.
+struct ImagePlan {
+  std::optional<StateImage> resume;
+  std::optional<std::string> save_path;
+  uint64_t save_from_ordinal = 0;
+  std::vector<uint8_t> image_sha256;
+};
+
+// session.resumeFrom: a path or absent; session.saveImage: { path, fromCheckpoint } or
+// absent; session.imageHash (the guest's SHA-256) when either is given.
+ImagePlan ImagePlanOf(const Napi::Object& session, const MachineOptions& options) {
+  ImagePlan plan;
+  const Napi::Value resume = session.Get("resumeFrom");
+  const Napi::Value save = session.Get("saveImage");
+  const bool resuming = !resume.IsUndefined() && !resume.IsNull();
+  const bool saving = !save.IsUndefined() && !save.IsNull();
+  if (!resuming && !saving) return plan;
+  plan.image_sha256 = BytesOf(session.Get("imageHash"), "session.imageHash");
+  if (resuming) {
+    if (!resume.IsString()) throw std::invalid_argument("session.resumeFrom must be a path");
+    const std::string path = resume.As<Napi::String>();
+    StateImage image = DecodeStateImage(ReadStateImageFile(path), path);
+    CheckStateImageFits(image, plan.image_sha256, options.harts, options.ram_bytes, path);
+    plan.resume = std::move(image);
+  }
+  if (saving) {
+    if (!save.IsObject()) throw std::invalid_argument("session.saveImage must be an object");
+    const Napi::Object o = save.As<Napi::Object>();
+    if (!o.Get("path").IsString()) throw std::invalid_argument("session.saveImage.path must be a path");
+    plan.save_path = o.Get("path").As<Napi::String>().Utf8Value();
+    plan.save_from_ordinal = SafeInteger(o, "fromCheckpoint");
+  }
+  return plan;
+}
+
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // crewHold, serialize, configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs? } or
-// { mode: 'replay', path, followMs, thenRun } (thenRun: null, or { path, crewHold,
-// serialize?, maxQueuedLogBytes? } to go on live at the end of the log, recording into `path`
-// unless it is empty, in serialized mode as `serialize` says: absent, never). Recording, and a
-// replay going on live, also set options.crew_hold_instructions and options.serializer
-// (TypeScript owns their defaults).
-std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options) {
+// { mode: 'replay', path, followMs, thenRun, imageHash?, resumeFrom?, saveImage? } (thenRun:
+// null, or { path, crewHold, serialize?, maxQueuedLogBytes? } to go on live at the end of the
+// log, recording into `path` unless it is empty, in serialized mode as `serialize` says:
+// absent, never; resumeFrom and saveImage: ImagePlanOf). Recording, and a replay going on
+// live, also set options.crew_hold_instructions and options.serializer (TypeScript owns
+// their defaults).
+std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOptions& options, const ImagePlan& plan) {
   if (value.IsNull() || value.IsUndefined()) return replay::Session::Live();
   const Napi::Object session = value.As<Napi::Object>();
   const std::string mode = session.Get("mode").As<Napi::String>();
@@ -195,8 +257,18 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     const Napi::Value stream_fd = session.Get("streamFd");
     auto reader = OpenLog(path, follow.IsNumber() ? follow.As<Napi::Number>().DoubleValue() : -1,
                           stream_fd.IsNumber() ? static_cast<int>(NumberIn(stream_fd, "session.streamFd", 0, INT32_MAX)) : -1);
+    // A stream that holds the header, then the chunks from streamStart.chunk on (a backup
+    // that rejoined from a state image).
+    const Napi::Value start = session.Get("streamStart");
+    if (start.IsObject()) {
+      const Napi::Object s = start.As<Napi::Object>();
+      reader->StartAt(static_cast<uint32_t>(NumberIn(s.Get("chunk"), "session.streamStart.chunk", 0, UINT32_MAX)),
+                      SafeInteger(s, "records"));
+    }
+    replay::ReplayingWorld::Options world_options;
+    if (plan.resume) world_options.resume_after = plan.resume->checkpoint;
     const Napi::Value then_run = session.Get("thenRun");
-    if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader));
+    if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader), world_options);
     if (!then_run.IsObject()) throw std::invalid_argument("session.thenRun must be an object or null");
     const Napi::Object live = then_run.As<Napi::Object>();
     const std::string next = live.Get("path").As<Napi::String>();
@@ -209,7 +281,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     } else {
       options.serializer = SerializerOptionsOf(serialize);
     }
-    return replay::Session::ReplayThenLive(std::move(reader), {}, next, LogWriterOptionsFrom(live));
+    return replay::Session::ReplayThenLive(std::move(reader), world_options, next, LogWriterOptionsFrom(live));
   }
   if (mode != "record") throw std::invalid_argument("session.mode must be 'record' or 'replay'");
   replay::LogHeader header;
@@ -357,10 +429,25 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
     if (!info[10].IsNull() && !info[10].IsUndefined() && !info[10].IsObject()) throw std::invalid_argument("progress must be an object or null");
 
     const BootImage boot = LoadElf(std::span<const uint8_t>(image.Data(), image.Length()), name, options.ram_bytes);
-    auto session = MakeSession(info[9], options);
+    const ImagePlan plan = info[9].IsObject() && info[9].As<Napi::Object>().Get("mode").StrictEquals(Napi::String::New(env, "replay"))
+                               ? ImagePlanOf(info[9].As<Napi::Object>(), options)
+                               : ImagePlan{};
+    auto session = MakeSession(info[9], options, plan);
     ConnectCrew(*session, options);
     auto machine = std::make_unique<Machine>(options, session->world(), make_input(), boot);
     FollowCrew(*session, *machine);
+    if (plan.resume) machine->RestoreStateImage(*plan.resume);
+    if (plan.save_path) {
+      machine->RequestStateImage(plan.save_from_ordinal, [path = *plan.save_path, sha = plan.image_sha256](StateImage&& taken) {
+        taken.image_sha256 = sha;
+        WriteStateImageFile(path, EncodeStateImage(taken));
+      });
+    }
+    if (info[9].IsObject()) {
+      const Napi::Value hash = info[9].As<Napi::Object>().Get("imageHash");
+      std::lock_guard lock(g_running_mutex);
+      g_running = {machine.get(), session->writer(), hash.IsBuffer() ? BytesOf(hash, "session.imageHash") : std::vector<uint8_t>{}};
+    }
     if (tagged) TagConsole(*session, *machine);
     auto* worker = new RunWorker(env, std::move(session), std::move(machine), ProgressOf(info[10]));
     Napi::Promise promise = worker->Promise();
@@ -369,8 +456,102 @@ Napi::Value EmuRun(const Napi::CallbackInfo& info) {
   });
 }
 
+// emuStateImageInfo(path): what a state image holds, for messages and checks before it is
+// used: { checkpoint, counts: bigint[], consoleOffset: bigint, vcpus, ramBytes, pages,
+// imageSha256: Buffer }. Throws one line for a damaged or foreign file.
+Napi::Value EmuStateImageInfo(const Napi::CallbackInfo& info) {
+  return addon::Guarded(info.Env(), "emuStateImageInfo", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "emuStateImageInfo takes a path");
+    const std::string path = info[0].As<Napi::String>();
+    const StateImage image = DecodeStateImage(ReadStateImageFile(path), path);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("checkpoint", Napi::Number::New(env, static_cast<double>(image.checkpoint_ordinal)));
+    Napi::Array counts = Napi::Array::New(env, image.checkpoint.vcpus.size());
+    for (uint32_t v = 0; v < image.checkpoint.vcpus.size(); ++v) counts.Set(v, Napi::BigInt::New(env, image.checkpoint.vcpus[v].at.count));
+    out.Set("counts", counts);
+    out.Set("consoleOffset", Napi::BigInt::New(env, image.console_offset()));
+    out.Set("vcpus", Napi::Number::New(env, image.vcpus));
+    out.Set("ramBytes", Napi::Number::New(env, static_cast<double>(image.ram_bytes)));
+    out.Set("pages", Napi::Number::New(env, static_cast<double>(image.pages.size())));
+    out.Set("imageSha256", Napi::Buffer<uint8_t>::Copy(env, image.image_sha256.data(), image.image_sha256.size()));
+    return out;
+  });
+}
+
+// What emuRequestStateImage's callback gets, made on the hart thread that took the image.
+struct ImageTaken {
+  std::string error;
+  uint64_t records = 0;
+  uint64_t checkpoint = 0;
+  uint64_t console_offset = 0;
+  std::vector<uint64_t> counts;
+};
+
+// Releases the callback's thread-safe function when the request is served or dropped.
+struct ImageCallback {
+  explicit ImageCallback(Napi::ThreadSafeFunction f) : fn(std::move(f)) {}
+  ImageCallback(const ImageCallback&) = delete;
+  ImageCallback& operator=(const ImageCallback&) = delete;
+  ~ImageCallback() { fn.Release(); }
+  Napi::ThreadSafeFunction fn;
+};
+
+// emuRequestStateImage(path, callback): the machine running in this process writes a state
+// image to `path` at its next cut outside serialized mode; when it recorded a log, the open
+// chunk is sealed right after the cut's checkpoint record, so that the checkpoint ends a
+// chunk. callback({ records, checkpoint, consoleOffset, counts } | { error }) on the
+// JavaScript thread (`records`: the log's records up to and including the checkpoint).
+// False when no machine runs; a request replaces one not yet served.
+Napi::Value EmuRequestStateImage(const Napi::CallbackInfo& info) {
+  return addon::Guarded(info.Env(), "emuRequestStateImage", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 2 || !info[0].IsString() || !info[1].IsFunction()) {
+      throw Napi::TypeError::New(env, "emuRequestStateImage takes a path and a callback");
+    }
+    const std::string path = info[0].As<Napi::String>();
+    std::lock_guard lock(g_running_mutex);
+    if (g_running.machine == nullptr) return Napi::Boolean::New(env, false);
+    if (g_running.image_sha256.empty()) throw std::invalid_argument("the running machine was not told its guest's hash (session.imageHash)");
+    auto callback =
+        std::make_shared<ImageCallback>(Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "rrkit.stateImage", 0, 1));
+    g_running.machine->RequestStateImage(0, [callback, path, sha = g_running.image_sha256, writer = g_running.writer](StateImage&& taken) {
+      auto* done = new ImageTaken{};
+      try {
+        taken.image_sha256 = sha;
+        done->records = writer != nullptr ? writer->SealAndCount() : 0;
+        done->checkpoint = taken.checkpoint_ordinal;
+        done->console_offset = taken.console_offset();
+        for (const auto& v : taken.checkpoint.vcpus) done->counts.push_back(v.at.count);
+        WriteStateImageFile(path, EncodeStateImage(taken));
+      } catch (const std::exception& e) {
+        done->error = e.what();
+      }
+      const napi_status status = callback->fn.BlockingCall(done, [](Napi::Env env, Napi::Function fn, ImageTaken* d) {
+        Napi::Object out = Napi::Object::New(env);
+        if (!d->error.empty()) {
+          out.Set("error", d->error);
+        } else {
+          out.Set("records", Napi::BigInt::New(env, d->records));
+          out.Set("checkpoint", Napi::Number::New(env, static_cast<double>(d->checkpoint)));
+          out.Set("consoleOffset", Napi::BigInt::New(env, d->console_offset));
+          Napi::Array counts = Napi::Array::New(env, d->counts.size());
+          for (uint32_t i = 0; i < d->counts.size(); ++i) counts.Set(i, Napi::BigInt::New(env, d->counts[i]));
+          out.Set("counts", counts);
+        }
+        delete d;
+        fn.Call({out});
+      });
+      if (status != napi_ok) delete done;
+    });
+    return Napi::Boolean::New(env, true);
+  });
+}
+
 void Export(Napi::Env env, Napi::Object exports) {
+  exports.Set("emuRequestStateImage", Napi::Function::New(env, EmuRequestStateImage, "emuRequestStateImage"));
   exports.Set("emuRun", Napi::Function::New(env, EmuRun, "emuRun"));
+  exports.Set("emuStateImageInfo", Napi::Function::New(env, EmuStateImageInfo, "emuStateImageInfo"));
   exports.Set("emuMaxHarts", Napi::Number::New(env, kMaxHarts));
   exports.Set("hostCores", Napi::Number::New(env, machine::VcpuScheduler::HostCores()));
 }

@@ -42,6 +42,7 @@ class Board {
   const MachineClock& clock() const { return clock_; }
   MachineClock& clock() { return clock_; }
   machine::ConsoleOutput& console() { return console_out_; }
+  Uart& uart() { return uart_; }
 
  private:
   MachineClock clock_;

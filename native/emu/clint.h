@@ -75,6 +75,23 @@ class Clint final : public machine::Device {
   // Live MTIP: host time has reached this hart's mtimecmp.
   bool TimerPending(uint32_t hart) const { return clock_.Ticks() >= TimerCompare(hart); }
 
+  // A state image (emu/state_image.h): one hart's registers and the last mtime it read.
+  struct HartRegisters {
+    uint32_t msip = 0;
+    uint64_t mtimecmp = ~uint64_t{0};
+    uint64_t latest_mtime = 0;
+  };
+  HartRegisters Save(uint32_t hart) const {
+    return {msip_[hart].load(std::memory_order_acquire), TimerCompare(hart),
+            latest_mtime_[hart].load(std::memory_order_relaxed)};
+  }
+  // Before the machine runs (nothing is raised: the harts look at their interrupts as they start).
+  void Restore(uint32_t hart, const HartRegisters& r) {
+    msip_[hart].store(r.msip & 1, std::memory_order_release);
+    mtimecmp_[hart].store(r.mtimecmp, std::memory_order_release);
+    latest_mtime_[hart].store(r.latest_mtime, std::memory_order_relaxed);
+  }
+
  private:
   uint32_t harts_;
   replay::World& world_;

@@ -56,6 +56,7 @@ enum Attention : uint32_t {
   kAttentionSample = 1u << 6,     // log a host-time sample (record --wall-samples)
   kAttentionSerial = 1u << 7,     // SMP record: stop to join a serialized group
   kAttentionGate = 1u << 8,       // SMP replay: another hart now waits for this one's count
+  kAttentionImageCut = 1u << 9,   // hart 0, live: start a cut now, a state image waits for one
 };
 
 // Cache-line aligned: each hart runs on its own thread, and its registers, pc, count and
@@ -126,6 +127,11 @@ class alignas(64) Hart {
 
   uint64_t RegisterHash() const;
   const std::string& fatal_error() const { return fatal_error_; }
+
+  // A state image (emu/state_image.h) keeps where the last exception was taken, so that a
+  // restored hart tells a trap loop as the original would.
+  std::optional<uint64_t> last_exception_at() const { return last_exception_at_; }
+  void RestoreLastException(std::optional<uint64_t> at) { last_exception_at_ = at; }
 
  private:
   std::optional<uint64_t> ReadCsr(uint32_t csr, uint64_t count);

@@ -288,9 +288,14 @@ Machine::Step Machine::JoinCut(HartRun& run) {
       [this] {
         // The last to arrive: every hart is paused at an instruction boundary.
         try {
-          world_.CheckpointTaken(CaptureState());
+          const replay::Checkpoint cut = CaptureState();
+          world_.CheckpointTaken(cut);
+          cuts_taken_.fetch_add(1, std::memory_order_relaxed);
+          OfferStateImage(cut);
         } catch (const replay::Divergence& d) {
           Diverged(d);
+        } catch (const StateImageError& e) {
+          Stop(machine::Outcome::kHostError, e.what());
         }
         cut_schedule_.Completed();
       },

@@ -9,12 +9,15 @@
 // run_loop.cc is what a hart does with a thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crew/crew.h"
@@ -30,6 +33,7 @@
 #include "emu/hart_run.h"
 #include "emu/interrupt_source.h"
 #include "emu/memory.h"
+#include "emu/state_image.h"
 #include "machine/console.h"
 #include "machine/consistent_cut.h"
 #include "machine/cut_schedule.h"
@@ -81,6 +85,10 @@ struct MachineOptions {
   std::chrono::microseconds host_time_period{1000};
 };
 
+// Where a state image taken at a cut goes (called on the thread of the last hart to
+// arrive, every hart paused: it may take its time, the guest waits).
+using StateImageSink = std::function<void(StateImage&&)>;
+
 class Machine final : private BoardEvents {
  public:
   Machine(const MachineOptions& options, replay::World& world, machine::ConsoleInput input, const BootImage& image);
@@ -96,6 +104,19 @@ class Machine final : private BoardEvents {
   // reports from another thread while the machine runs (then asks each hart to publish
   // anew: a running hart can chain blocks for a long time without passing its run loop).
   uint64_t RetiredSoFar();
+
+  // --- state images (machine_image.cc; emu/state_image.h) ---------------------------------
+  // From any thread: take a state image at the first cut whose ordinal (checkpoints this
+  // machine took or replayed, counted from the image it was restored from, if any) is at
+  // least `from_ordinal` and where no hart is in a serialized group, and hand it to `sink`
+  // (without the guest image's hash, which the machine does not know). Replaces an earlier
+  // request not yet served. Live, hart 0 starts a cut at once for it (kAttentionImageCut).
+  void RequestStateImage(uint64_t from_ordinal, StateImageSink sink);
+  // Before RunUntilStopped: the machine goes on from `image`'s cut (its vCPUs, RAM and
+  // devices as they were there). Its World must start there too (a replay resuming after
+  // the image's checkpoint: ReplayingWorld::Options::resume_after). Throws
+  // StateImageError for an image of another shape.
+  void RestoreStateImage(const StateImage& image);
 
   // --- what harts use ---------------------------------------------------------------------
   GuestRam& ram() { return ram_; }
@@ -162,6 +183,10 @@ class Machine final : private BoardEvents {
   void StartCut();
   Step JoinCut(HartRun& run);
   replay::Checkpoint CaptureState();
+  // At a cut, every hart paused: a requested image, if this cut may serve it.
+  void OfferStateImage(const replay::Checkpoint& cut);
+  bool AnyHartSerialized() const;
+  StateImage CaptureStateImage(const replay::Checkpoint& cut);
 
   // --- stop (machine.cc) ------------------------------------------------------------------
   void Stop(machine::Outcome outcome, std::string error) { stop_.Stop(outcome, std::move(error)); }
@@ -195,6 +220,11 @@ class Machine final : private BoardEvents {
   std::mutex switch_mutex_;
   std::optional<std::vector<uint64_t>> switch_at_;
   machine::CutSchedule cut_schedule_;
+  // Cuts taken (or replayed) so far, counted from the restored image's; and the image
+  // request waiting for a cut.
+  std::atomic<uint64_t> cuts_taken_{0};
+  std::mutex image_mutex_;
+  std::optional<std::pair<uint64_t, StateImageSink>> image_request_;
   machine::VcpuScheduler scheduler_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;

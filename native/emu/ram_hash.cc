@@ -39,6 +39,15 @@ std::pair<uint64_t, uint64_t> NextDataExtent(int fd, uint64_t from, uint64_t siz
 
 uint64_t HashRam(const GuestRam& ram) {
   StateHasher combined;
+  ForEachDataPage(ram, [&](uint64_t page, const uint8_t* bytes) {
+    combined.Add(page >> kPageShift);
+    combined.Add(HashMemory(bytes, kPageBytes));
+  });
+  combined.Add(ram.size());
+  return combined.Finish();
+}
+
+void ForEachDataPage(const GuestRam& ram, const std::function<void(uint64_t offset, const uint8_t* bytes)>& visit) {
   const uint64_t size = ram.size();
   uint64_t at = 0;
   while (at < size) {
@@ -46,14 +55,10 @@ uint64_t HashRam(const GuestRam& ram) {
     if (begin >= size) break;
     for (uint64_t page = begin & ~(kPageBytes - 1); page < end; page += kPageBytes) {
       const uint8_t* bytes = ram.host() + page;
-      if (AllZero(bytes)) continue;
-      combined.Add(page >> kPageShift);
-      combined.Add(HashMemory(bytes, kPageBytes));
+      if (!AllZero(bytes)) visit(page, bytes);
     }
     at = (end + kPageBytes - 1) & ~(kPageBytes - 1);
   }
-  combined.Add(size);
-  return combined.Finish();
 }
 
 }  // namespace rrkit::emu

@@ -8,11 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace rrkit::emu {
 
 class GuestRam;
 
 uint64_t HashRam(const GuestRam& ram);
+
+// Calls `page` with the RAM offset and bytes of every 4 KiB page that holds a non-zero
+// byte, in ascending order (what HashRam covers; a state image keeps just these).
+void ForEachDataPage(const GuestRam& ram, const std::function<void(uint64_t offset, const uint8_t* bytes)>& page);
 
 }  // namespace rrkit::emu

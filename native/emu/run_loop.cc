@@ -332,6 +332,17 @@ Machine::Step Machine::HandleAttention(HartRun& run, uint32_t bits) {
   if ((bits & kAttentionCrew) != 0 && crew_) PollCrew(run);
   if ((bits & kAttentionFlushCode) != 0) hart.blocks.Clear();
   if ((bits & kAttentionGate) != 0) UpdateTarget(run);  // a waiter needs a count from this hart
+  if ((bits & kAttentionImageCut) != 0 && world_.DeliversLiveInterrupts()) {
+    // A state image was asked for (RequestStateImage): hart 0 starts a cut where it stands,
+    // as at a scheduled one (only hart 0 starts cuts, so never two at once); the log gets a
+    // checkpoint there like any other.
+    StartCut();
+    const Step step = JoinCut(run);
+    if (step != Step::kContinue) {
+      hart.NoteAttention(bits & (kAttentionInterrupt | kAttentionSerial));
+      return step;
+    }
+  }
   if ((bits & kAttentionPause) != 0) {
     const Step step = JoinCut(run);
     if (step != Step::kContinue) {

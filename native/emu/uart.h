@@ -20,6 +20,20 @@ class Uart final : public machine::Device {
   uint64_t Read(uint64_t offset, unsigned size, replay::Landmark at) override;
   void Write(uint64_t offset, unsigned size, uint64_t value, replay::Landmark at) override;
 
+  // A state image (emu/state_image.h): the configuration registers.
+  struct Registers {
+    uint8_t ier = 0, lcr = 0, mcr = 0, scr = 0, dll = 0, dlm = 0;
+  };
+  Registers Save() const { return {ier_.load(), lcr_.load(), mcr_.load(), scr_.load(), dll_.load(), dlm_.load()}; }
+  void Restore(const Registers& r) {
+    ier_.store(r.ier);
+    lcr_.store(r.lcr);
+    mcr_.store(r.mcr);
+    scr_.store(r.scr);
+    dll_.store(r.dll);
+    dlm_.store(r.dlm);
+  }
+
  private:
   bool DivisorLatchAccess() const { return (lcr_.load(std::memory_order_relaxed) & 0x80) != 0; }
 

@@ -59,6 +59,21 @@ replay::OutputDigest ConsoleOutput::Digest() {
   return digest_;
 }
 
+ConsoleOutput::Snapshot ConsoleOutput::Save() {
+  std::lock_guard lock(mutex_);
+  return {digest_, mode_ == Mode::kCapture ? std::string() : pending_};
+}
+
+void ConsoleOutput::Restore(const Snapshot& snapshot) {
+  std::lock_guard lock(mutex_);
+  digest_ = snapshot.digest;
+  if (mode_ == Mode::kCapture) {
+    captured_ = snapshot.pending;
+  } else {
+    pending_ = snapshot.pending;
+  }
+}
+
 std::string ConsoleOutput::Captured() {
   std::lock_guard lock(mutex_);
   return captured_;

@@ -36,6 +36,16 @@ class ConsoleOutput {
   // Length and FNV-1a digest of everything written, in either mode: replay must match it.
   replay::OutputDigest Digest();
 
+  // A state image (emu/state_image.h): the digest so far and the bytes written but not yet
+  // flushed; restored before the machine runs, so that the digest goes on and those bytes
+  // are written by the restored machine (captured, in kCapture mode).
+  struct Snapshot {
+    replay::OutputDigest digest;
+    std::string pending;
+  };
+  Snapshot Save();
+  void Restore(const Snapshot& snapshot);
+
  private:
   void FlushLocked();
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <span>
+#include <stdexcept>
 
 #include "replay/crc32c.h"
 #include "replay/varint.h"
@@ -100,6 +101,12 @@ std::optional<Record> LogReader::Next() {
     next_in_chunk_ = 0;
   }
   return std::move(chunk_records_[next_in_chunk_++]);
+}
+
+void LogReader::StartAt(uint32_t first_chunk, uint64_t records_before) {
+  if (chunks_read_ != 0 || ended_) throw std::logic_error("LogReader::StartAt after the first chunk");
+  chunks_read_ = first_chunk;
+  records_read_ = records_before;
 }
 
 std::vector<Record> LogReader::ReadChunk(const uint8_t* magic) {

@@ -25,6 +25,10 @@ class LogReader {
   static std::unique_ptr<LogReader> Open(const std::string& path);
 
   const LogHeader& header() const { return header_; }
+  // Before the first chunk: the source holds the header, then the log's chunks from
+  // `first_chunk` on (a backup that rejoined from a state image receives only those);
+  // `records_before` is how many records the chunks before it hold, for the trailer's totals.
+  void StartAt(uint32_t first_chunk, uint64_t records_before);
   // The records of the next chunk, or nullopt at the end of the log; throws LogError.
   std::optional<std::vector<Record>> NextChunk();
   // One record at a time (over NextChunk).

@@ -24,6 +24,13 @@ std::string KindName(InputKind kind) {
 
 std::string At(uint64_t count) { return "@ " + std::to_string(count); }
 
+// "vcpu 0 @ 1200, vcpu 1 @ 800"
+std::string DescribeCut(const Checkpoint& cut) {
+  std::string out;
+  for (const auto& v : cut.vcpus) out += (out.empty() ? "" : ", ") + std::string("vcpu ") + std::to_string(v.at.vcpu) + " " + At(v.at.count);
+  return out;
+}
+
 using text::Hex;
 
 std::string DescribeDma(const DmaWrite& dma) {
@@ -42,6 +49,15 @@ std::string DescribeOutput(const OutputDigest& output) {
 ReplayingWorld::ReplayingWorld(std::unique_ptr<LogReader> reader, Options options)
     : header_(reader->header()), options_(options), reader_(std::move(reader)) {
   for (uint32_t i = 0; i < header_.vcpus; ++i) vcpus_.push_back(std::make_unique<VcpuLog>());
+  if (options_.resume_after.has_value()) {
+    if (options_.resume_after->vcpus.size() != vcpus_.size()) {
+      throw UnreplayableLog("the state image's cut names " + std::to_string(options_.resume_after->vcpus.size()) +
+                            " vCPUs; the log has " + std::to_string(vcpus_.size()));
+    }
+    // Each vCPU starts where the cut has it: what lies below was replayed by whoever took the image.
+    for (size_t v = 0; v < vcpus_.size(); ++v) vcpus_[v]->last_count = options_.resume_after->vcpus[v].at.count;
+    skipping_ = true;
+  }
 }
 
 void ReplayingWorld::FollowTransfers(TransferFollower follower) {
@@ -132,14 +148,20 @@ void ReplayingWorld::DecodeChunkLocked() {
   }
   if (!chunk) {
     EndLocked();
+    if (skipping_) {
+      throw UnreplayableLog("the log ends before the state image's cut (" + DescribeCut(*options_.resume_after) +
+                            "): the image was not taken from this log");
+    }
     return;
   }
   const int64_t index = static_cast<int64_t>(reader_->chunks_read()) - 1;
+  const size_t first = skipping_ ? SkipToResumePointLocked(*chunk, index) : 0;
   std::vector<uint64_t> highest(vcpus_.size());
   for (size_t v = 0; v < vcpus_.size(); ++v) highest[v] = vcpus_[v]->horizon.load(std::memory_order_relaxed);
   // Counted before anyone can consume them.
-  pending_.fetch_add(chunk->size(), std::memory_order_relaxed);
-  for (Record& record : *chunk) {
+  pending_.fetch_add(chunk->size() - first, std::memory_order_relaxed);
+  for (size_t i = first; i < chunk->size(); ++i) {
+    Record& record = (*chunk)[i];
     const auto landmark = [&](Landmark at) { SawLandmark(at, index, highest, true, false); };
     std::visit(
         [&](const auto& r) {
@@ -166,6 +188,40 @@ void ReplayingWorld::DecodeChunkLocked() {
     Distribute(record, index);
   }
   for (size_t v = 0; v < vcpus_.size(); ++v) vcpus_[v]->horizon.store(highest[v], std::memory_order_release);
+}
+
+size_t ReplayingWorld::SkipToResumePointLocked(const std::vector<Record>& chunk, int64_t index) {
+  const Checkpoint& cut = *options_.resume_after;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    const auto* logged = std::get_if<CheckpointRecord>(&chunk[i]);
+    if (logged == nullptr) continue;
+    const Checkpoint& c = logged->checkpoint;
+    bool same_place = c.vcpus.size() == cut.vcpus.size();
+    bool past = false;
+    for (size_t v = 0; same_place && v < c.vcpus.size(); ++v) {
+      same_place = c.vcpus[v].at.count == cut.vcpus[v].at.count;
+      past = past || c.vcpus[v].at.count > cut.vcpus[v].at.count;
+    }
+    for (size_t v = 0; !same_place && v < std::min(c.vcpus.size(), cut.vcpus.size()); ++v)
+      past = past || c.vcpus[v].at.count > cut.vcpus[v].at.count;
+    if (same_place) {
+      // The place matches; the state must too, or the image is of another run of this guest.
+      const std::vector<Divergence> differences = CompareCheckpoints(c, cut);
+      if (!differences.empty()) {
+        throw UnreplayableLog("the state image does not match the log's checkpoint at its cut (chunk " +
+                              std::to_string(index) + ", " + DescribeCut(cut) + "): " + differences.front().what +
+                              " differs; the image was not taken from this log");
+      }
+      skipping_ = false;
+      return i + 1;
+    }
+    if (past) {
+      throw UnreplayableLog("the log's checkpoints pass the state image's cut (" + DescribeCut(cut) +
+                            ") without one there (chunk " + std::to_string(index) +
+                            "): the image was not taken from this log");
+    }
+  }
+  return chunk.size();
 }
 
 // Records of one vCPU are in its execution order (docs/log-format.md, "Order"), except two

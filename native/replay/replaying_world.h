@@ -69,6 +69,12 @@ class ReplayingWorld final : public World {
     // at count N did is consumed by running to N + 1; on kvm a landmark counts exits, and a
     // record at exit N is consumed while the engine handles exit N (LastLandmarks).
     bool landmarks_count_instructions = true;
+    // Resuming from a state image taken at this cut (emu/state_image.h): every record up to
+    // and including the log's checkpoint record equal to it (landmarks and hashes) is
+    // skipped, and each vCPU starts at its landmark there. A log whose checkpoints pass
+    // the cut without one equal to it, or that ends first, is not the image's: refused
+    // (UnreplayableLog) where the replay reads so far.
+    std::optional<Checkpoint> resume_after{};
   };
   // CREW replay: each transfer edge as it is decoded, and how many handed-over edges are
   // still waiting to be passed (they count towards the lookahead).
@@ -159,6 +165,9 @@ class ReplayingWorld final : public World {
   }
   // Decoder (under decode_mutex_): reads one chunk, or the end, and hands out its records.
   void DecodeChunkLocked();
+  // Resuming (Options::resume_after): the index of the first record of `chunk` after the
+  // image's checkpoint, or its size while that checkpoint is still to come.
+  size_t SkipToResumePointLocked(const std::vector<Record>& chunk, int64_t index);
   void Distribute(Record& record, int64_t chunk);
   // `ordered`: must not go below what was read before (all but CREW `from` and the exit
   // landmark); `during`: the record is something the instruction at its count did.
@@ -179,6 +188,7 @@ class ReplayingWorld final : public World {
   SerialFollower serial_;
   std::function<void(const Record&)> copy_;
   bool ended_ = false;
+  bool skipping_ = false;  // resuming: the image's checkpoint not yet met
   std::atomic<bool> cancelled_{false};
   uint64_t checkpoints_decoded_ = 0;
   std::optional<ReplayReport::Damage> damage_;

@@ -12,6 +12,7 @@ import { UnknownGuest } from '../guests/catalog.js';
 import { GuestBuildFailed } from '../guests/build.js';
 import { GuestImageError } from '../guests/image.js';
 import { LogDestinationRefused } from '../session/log-destination.js';
+import { StateImageDestinationRefused, StateImageError } from '../session/state-image.js';
 import { UsageError } from './errors.js';
 
 export const EXIT = {
@@ -19,7 +20,7 @@ export const EXIT = {
   ok: 0,
   /** bad usage: an option out of range, a file argument missing or not a regular file, -o naming an input */
   usage: 119,
-  /** a damaged log, a guest image that is bad or not the one the log was recorded from, a guest program that does not build */
+  /** a damaged log, a guest image that is bad or not the one the log was recorded from, a guest program that does not build, a bad state image */
   damaged: 120,
   /** rrkit itself failed: a host error (the disk full, a write refused) or an internal error */
   failed: 121,
@@ -61,9 +62,11 @@ export function guestCodeNote(code: number): string | undefined {
 /** The status for an error that ends a command. */
 export function exitStatusOf(error: unknown): number {
   if (error instanceof UsageError || error instanceof UnknownGuest || error instanceof LogDestinationRefused) return EXIT.usage;
+  if (error instanceof StateImageDestinationRefused) return EXIT.usage;
   if (error instanceof FileRefused) return error.code === 'too-large' ? EXIT.damaged : EXIT.usage;
   if (error instanceof LogFormatError) return error.code === 'io' ? EXIT.usage : EXIT.damaged;
   if (error instanceof GuestImageError || error instanceof GuestBuildFailed || error instanceof UnreplayableLog) return EXIT.damaged;
+  if (error instanceof StateImageError) return EXIT.damaged;
   if (error instanceof GuestFailure) return error.result.outcome === 'timeout' ? EXIT.timeout : EXIT.guestFault;
   if (error instanceof EngineFailure) return EXIT.failed;
   return EXIT.failed;

@@ -6,6 +6,7 @@
  */
 import { isLogErrorCode, LogFormatError, UnreplayableLog } from '../analysis/log-error.js';
 import { GuestImageError } from '../guests/image.js';
+import { StateImageError } from '../session/state-image.js';
 
 interface NativeErrorFields {
   code?: unknown;
@@ -22,5 +23,6 @@ export function fromNativeError(error: unknown): unknown {
   }
   if (code === 'bad-image') return new GuestImageError(error.message);
   if (code === 'unreplayable-log') return new UnreplayableLog(error.message);
+  if (code === 'bad-state-image') return new StateImageError(error.message);
   return error;
 }

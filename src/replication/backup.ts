@@ -5,13 +5,16 @@
  * heartbeat timeout and its lease has lapsed, one backup wins the next epoch's lease: its
  * engine replays what it received, goes live, and it becomes the primary of the others.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EngineProcess, type EngineEvent, type EngineSpec } from './engine-process.js';
 import type { TaggedOutput } from './engine-output.js';
 import type { HeldLease, LeaseStore, TakeOver } from './lease.js';
 import type { LogFrame } from './log-frames.js';
 import { describeFrame } from './log-frames.js';
-import { encodeAck, json, MessageType, parseJson, type Hello } from './messages.js';
+import { encodeAck, json, MessageType, parseJson, type Hello, type ImageMeta } from './messages.js';
 import { Primary, type PrimaryEnd } from './primary.js';
 import { parseAddress, formatAddress } from './address.js';
 import { diskMismatch, type ReplicaDisk } from './replica-disk.js';
@@ -48,6 +51,10 @@ interface Standby {
   outputs: TaggedOutput[];
   liveAt?: number;
   done?: Extract<EngineEvent, { kind: 'done' }>;
+  /** joining from a state image (HELLO.image): the header, held until the image is here, and the image's parts so far */
+  joining?: { header?: Buffer; parts: Buffer[] };
+  /** the image it started from, if any: its log then does not replay from reset */
+  image?: ImageMeta;
 }
 
 export class Backup {
@@ -64,6 +71,7 @@ export class Backup {
   private ended = false;
   private readonly slowAcks: { socket: Socket; message: Buffer }[] = [];
   private slowAckTimer?: NodeJS.Timeout;
+  private imageDir?: string;
   private resolveEnd!: (end: BackupEnd) => void;
   readonly done: Promise<BackupEnd> = new Promise((resolve) => (this.resolveEnd = resolve));
 
@@ -109,16 +117,26 @@ export class Backup {
     this.lastHeard = Date.now();
     const standby = this.standby!;
     switch (type) {
+      case MessageType.ImagePart:
+        standby.joining?.parts.push(Buffer.from(body));
+        return;
+      case MessageType.Image:
+        return this.onImage(socket, standby, parseJson<ImageMeta>(body));
       case MessageType.Frame: {
         const index = body.readUInt32LE(0);
         if (index < standby.frames) return; // resent: already held
-        if (index > standby.frames) {
-          this.options.log(`frame ${index} arrived while ${standby.frames} was expected; connection reset`);
+        if (index > standby.frames || (standby.joining !== undefined && index > 0)) {
+          this.options.log(`frame ${index} arrived while ${standby.joining === undefined ? standby.frames : 'the state image'} was expected; connection reset`);
           socket.resetAndDestroy();
           return;
         }
         const bytes = Buffer.from(body.subarray(4));
         const frame = describeFrame(bytes, index === 0);
+        if (index === 0 && standby.joining !== undefined) {
+          // Joining: the header waits for the image; nothing is acknowledged before it.
+          standby.joining.header = bytes;
+          return;
+        }
         if (index === 0) standby.engine!.startLog(bytes);
         else standby.engine!.feedLog(bytes);
         standby.frames += 1;
@@ -134,6 +152,35 @@ export class Backup {
         this.finish({ kind: 'bye', exitCode: body.readInt32LE(0) });
         return;
     }
+  }
+
+  /** The image is whole: the standby starts from it, and the log goes on from meta.fromFrame. */
+  private onImage(socket: Socket, standby: Standby, meta: ImageMeta): void {
+    const joining = standby.joining;
+    if (joining?.header === undefined) {
+      this.options.log('a state image arrived before the log\'s header; connection reset');
+      socket.resetAndDestroy();
+      return;
+    }
+    this.imageDir ??= mkdtempSync(join(tmpdir(), 'rrkit-backup-images-'));
+    const path = join(this.imageDir, `epoch-${standby.epoch}.rrimg`);
+    const bytes = Buffer.concat(joining.parts);
+    writeFileSync(path, bytes);
+    standby.engine!.startLog(joining.header, {
+      imagePath: path,
+      // Frame 0 is the header: frame N holds chunk N - 1.
+      chunk: meta.fromFrame - 1,
+      records: BigInt(meta.recordsBefore),
+      consoleOffset: meta.consoleOffset,
+    });
+    standby.joining = undefined;
+    standby.image = meta;
+    standby.frames = meta.fromFrame;
+    standby.records = BigInt(meta.recordsBefore);
+    this.options.log(
+      `joining primary ${standby.hello.primary} from a state image at checkpoint ${meta.checkpoint} ` +
+        `(${meta.counts.map((c, v) => `vcpu ${v} @ ${c}`).join(', ')}), ${bytes.length} bytes; the log from frame ${meta.fromFrame}`,
+    );
   }
 
   private ack(socket: Socket, message: Buffer): void {
@@ -170,14 +217,25 @@ export class Backup {
     if (disk !== undefined) return refuse(disk);
     const current = this.standby;
     if (current !== undefined && hello.epoch < current.epoch) return refuse(`stale epoch ${hello.epoch}: this backup follows epoch ${current.epoch}`);
-    if (current === undefined || hello.epoch > current.epoch) {
-      // A new primary's stream: its log starts from reset (docs/replication.md).
+    // Joining from an image: whatever it held goes (the primary took it out of the members first).
+    if (current === undefined || hello.epoch > current.epoch || hello.image === true) {
+      // A new primary's stream: its log starts from reset (docs/replication.md), or from an image.
       current?.engine?.kill();
-      const fresh: Standby = { epoch: hello.epoch, hello, frames: 0, records: 0n, complete: false, nextFrames: [], outputs: [] };
+      const fresh: Standby = {
+        epoch: hello.epoch,
+        hello,
+        frames: 0,
+        records: 0n,
+        complete: false,
+        nextFrames: [],
+        outputs: [],
+        ...(hello.image === true ? { joining: { parts: [] } } : {}),
+      };
       // Started now, so that it is warm by the time the log's header arrives.
       fresh.engine = this.startEngine(fresh);
       this.standby = fresh;
-      if (current !== undefined) this.options.log(`following primary ${hello.primary} (epoch ${hello.epoch}) from the start of its log`);
+      if (hello.image === true) this.options.log(`primary ${hello.primary} (epoch ${hello.epoch}) sends a state image to join from`);
+      else if (current !== undefined) this.options.log(`following primary ${hello.primary} (epoch ${hello.epoch}) from the start of its log`);
     }
     this.primarySocket?.destroy();
     this.primarySocket = socket;
@@ -195,6 +253,7 @@ export class Backup {
       onOutput: (output) => (this.promoted && this.standby === standby ? this.promoted.onOutput(output) : standby.outputs.push(output)),
       onLive: (at) => (this.promoted && this.standby === standby ? this.promoted.onLive(at) : (standby.liveAt = at)),
       onDone: (done) => (this.promoted && this.standby === standby ? this.promoted.onDone(done) : (standby.done = done)),
+      onImage: (image) => (this.promoted && this.standby === standby ? this.promoted.onImage(image) : undefined),
     });
   }
 
@@ -245,6 +304,7 @@ export class Backup {
           onOutput: (o) => this.promoted!.onOutput(o),
           onLive: (at) => this.promoted!.onLive(at),
           onDone: (d) => this.promoted!.onDone(d),
+          onImage: (i) => this.promoted!.onImage(i),
         },
       );
       standby.engine = engine;
@@ -264,6 +324,11 @@ export class Backup {
         maxLagBytes: standby.hello.maxLagBytes,
         lease,
         log: this.options.log,
+        images: standby.hello.engine === 'emu',
+        // Restored from an image, its log (the replayed part copied on) lacks what came before.
+        logFromReset: standby.image === undefined || standby.frames === 0,
+        // A standby's machine goes live once it has replayed what it received (onLive).
+        machineLive: standby.frames === 0 || standby.liveAt !== undefined,
       },
       engine!,
     );
@@ -283,6 +348,7 @@ export class Backup {
     clearTimeout(this.slowAckTimer);
     this.server?.close();
     this.primarySocket?.destroy();
+    if (this.imageDir !== undefined) rmSync(this.imageDir, { recursive: true, force: true });
     if (end.kind === 'bye') this.standby?.engine?.kill();
     this.resolveEnd(end);
   }

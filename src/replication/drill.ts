@@ -24,6 +24,12 @@ export interface DrillOptions {
   killNewPrimaryAfterMs?: number;
   /** kill the first backup this long after the primary announced itself */
   killBackupAfterMs?: number;
+  /**
+   * start the killed backup again (at the same address) this long after the kill: the
+   * primary reaches it again and it rejoins from a state image (emu); killPrimaryAfterMs
+   * then counts from its rejoining
+   */
+  restartBackupAfterMs?: number;
   /** stop the primary (SIGSTOP) this long after it announced itself, for `forMs`, then let it go on (a partition) */
   pausePrimary?: { afterMs: number; forMs: number };
   /** stop the first backup (SIGSTOP) this long after the primary announced itself, for `forMs`, then let it go on */
@@ -68,6 +74,8 @@ export interface DrillReport {
   /** output bytes released before the (first) kill, and after */
   releasedBeforeKill: number;
   releasedAfterKill: number;
+  /** restartBackupAfterMs: from the backup's restart to the primary's saying it rejoined from a state image (ms) */
+  rejoinedAfterRestartMs?: number;
 }
 
 function startReplica(args: string[], log: (line: string) => void, tag: string, prefix: string[] = []): { child: ChildProcess; listening: Promise<string> } {
@@ -99,13 +107,31 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   const started = Date.now();
   const userLog = options.log;
   // Every line with the drill's clock, so that a failover's steps can be timed from stderr.
-  options = { ...options, log: (line) => userLog(`${String(Date.now() - started).padStart(6)} ms ${line}`) };
+  // The restarted backup's rejoining (the primary says so) starts the primary's kill timer.
+  let onRejoined: (() => void) | undefined;
+  let restartedAt: number | undefined;
+  let rejoinedAt: number | undefined;
+  let spareWaits!: () => void;
+  const spareReady = new Promise<void>((resolve) => (spareWaits = resolve));
+  options = {
+    ...options,
+    log: (line) => {
+      userLog(`${String(Date.now() - started).padStart(6)} ms ${line}`);
+      if (/^\[backup 1 \(restarted\)\] .*waiting for SIGUSR2/.test(line)) spareWaits();
+      if (restartedAt !== undefined && rejoinedAt === undefined && /^\[primary\] .*rejoined from the state image/.test(line)) {
+        rejoinedAt = Date.now();
+        onRejoined?.();
+      }
+    },
+  };
   const leaseDir = mkdtempSync(join(tmpdir(), 'rrkit-lease-'));
   const children: ChildProcess[] = [];
   const output: Buffer[] = [];
   const killedAt: number[] = [];
   let releasedAtKill = 0;
   const byName = new Map<string, ChildProcess>();
+  /** restartBackupAfterMs: the restarted backup, started beforehand, listening once told */
+  let spare: ChildProcess | undefined;
   const relay = new Relay(
     (bytes) => {
       output.push(bytes);
@@ -134,9 +160,21 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
         setTimeout(() => {
           options.log(`[drill] SIGKILL backup ${first} after ${options.killBackupAfterMs} ms`);
           victim.kill('SIGKILL');
+          const restart = options.restartBackupAfterMs;
+          if (restart === undefined || spare === undefined) return;
+          setTimeout(() => {
+            // (It waits for the signal once it has said so; a signal before would end it.)
+            void spareReady.then(() => {
+              options.log(`[drill] restarting backup ${first} (a spare process, started beforehand, takes its address)`);
+              restartedAt = Date.now();
+              spare!.kill('SIGUSR2');
+              byName.set(first, spare!);
+            });
+          }, restart).unref();
         }, options.killBackupAfterMs).unref();
       }
-      if (epoch === 0) kill(options.killPrimaryAfterMs);
+      if (epoch === 0 && options.restartBackupAfterMs !== undefined) onRejoined = () => kill(options.killPrimaryAfterMs);
+      else if (epoch === 0) kill(options.killPrimaryAfterMs);
       if (epoch === 0 && options.input !== undefined) relay.input(options.input);
       const stopBackup = options.pauseBackup;
       if (epoch === 0 && stopBackup !== undefined) {
@@ -173,11 +211,12 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   if (options.disk !== undefined) common.push('--disk', options.disk.path);
   // In etcd, the temporary directory's path is a key prefix no other drill uses.
   if (options.etcd !== undefined) common.push('--etcd', options.etcd);
+  const backupArgs = [...common, ...(options.backupTestArgs ?? []), options.guest];
   try {
     const backups: string[] = [];
     for (let i = 0; i < options.backups; i++) {
       const { child, listening } = startReplica(
-        ['replica', 'backup', '--listen', `${options.backupPlace?.host ?? '127.0.0.1'}:0`, ...common, ...(options.backupTestArgs ?? []), options.guest],
+        ['replica', 'backup', '--listen', `${options.backupPlace?.host ?? '127.0.0.1'}:0`, ...backupArgs],
         options.log,
         `backup ${i + 1}`,
         options.backupPlace?.prefix,
@@ -186,6 +225,19 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       const address = options.reach === undefined ? await listening : await options.reach(await listening);
       byName.set(address, child);
       backups.push(address);
+      if (i === 0 && options.restartBackupAfterMs !== undefined) {
+        // The restarted backup: a process started now, which takes the first backup's address
+        // once told (a restart without a Node process's start-up time in the drill's clock).
+        const started = startReplica(
+          ['replica', 'backup', '--listen', await listening, '--listen-on-signal', ...backupArgs],
+          options.log,
+          'backup 1 (restarted)',
+          options.backupPlace?.prefix,
+        );
+        started.listening.catch(() => {});
+        spare = started.child;
+        children.push(spare);
+      }
     }
     const primaryArgs = ['replica', 'primary', '--name', 'primary', '--vcpus', String(options.vcpus), '--output', relayAddress, ...common, ...(options.primaryTestArgs ?? [])];
     if (options.disk?.shared === true) primaryArgs.push('--disk-shared');
@@ -195,7 +247,14 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
     children.push(primary.child);
     byName.set('primary', primary.child);
     const deadline = options.deadlineMs ?? 120_000;
-    const allEnded = Promise.all(children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())))));
+    // Every replica gone, the restarted backup included (it joins `children` later).
+    const allEnded = (async (): Promise<void> => {
+      for (;;) {
+        const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+        if (running.length === 0) return;
+        await Promise.race(running.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve()))));
+      }
+    })();
     const exitCode = await Promise.race([
       relay.exit,
       // Every replica gone and no exit heard: the guest's end was never released.
@@ -225,9 +284,12 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       staleBytes: relay.stats.staleBytes,
       releasedBeforeKill: killedAt.length === 0 ? all.length : releasedAtKill,
       releasedAfterKill: killedAt.length === 0 ? 0 : all.length - releasedAtKill,
+      ...(restartedAt !== undefined && rejoinedAt !== undefined ? { rejoinedAfterRestartMs: rejoinedAt - restartedAt } : {}),
     };
   } finally {
     relay.close();
+    // A spare never told to listen waits for ever: it goes at once.
+    if (spare !== undefined && restartedAt === undefined) spare.kill('SIGKILL');
     // The replicas end by themselves once the guest has exited; anything left is stopped.
     await Promise.all(
       children.map(
@@ -254,6 +316,9 @@ export function formatDrillReport(report: DrillReport): string {
     const took = t.announcedAfterKillMs === undefined ? '' : ` ${t.announcedAfterKillMs.toFixed(0)} ms after the kill`;
     const when = t.liveAfterKillMs === undefined ? 'no live instruction reported (killed before, or it held the whole log)' : `first live instruction ${t.liveAfterKillMs.toFixed(0)} ms after the kill`;
     lines.push(`  epoch ${t.epoch}: ${t.replica} took over${took}; ${when}`);
+  }
+  if (report.rejoinedAfterRestartMs !== undefined) {
+    lines.push(`  the restarted backup rejoined from a state image ${report.rejoinedAfterRestartMs.toFixed(0)} ms after its restart`);
   }
   lines.push(`  output released before the kill: ${report.releasedBeforeKill} bytes; after: ${report.releasedAfterKill} bytes`);
   lines.push(`  by replica: ${Object.entries(report.releasedBy).map(([r, n]) => `${r} ${n}`).join(', ')}`);

@@ -6,6 +6,7 @@
 import { readLogHeader } from '../analysis/log-reader.js';
 import { replay } from '../session/replay.js';
 import { record } from '../session/record.js';
+import { native, type NativeImageTaken } from '../native.js';
 import type { EngineEvent, EngineRole } from './engine-process.js';
 
 const LOG_FD = 3;
@@ -26,15 +27,47 @@ function report(event: EngineEvent): Promise<void> {
   });
 }
 
+interface HeaderMessage {
+  kind: 'header';
+  hex: string;
+  /** a backup rejoining: the state image to start from, and the chunks the stream holds */
+  resume?: { imagePath: string; chunk: number; records: string };
+}
+
 /** A standby starts before its primary's log exists: the header comes over IPC. */
-function headerFromParent(): Promise<Buffer> {
+function headerFromParent(): Promise<HeaderMessage> {
   return new Promise((resolve) => {
-    const onMessage = (message: { kind: string; hex: string }): void => {
+    const onMessage = (message: { kind: string }): void => {
       if (message.kind !== 'header') return;
       process.off('message', onMessage);
-      resolve(Buffer.from(message.hex, 'hex'));
+      resolve(message as HeaderMessage);
     };
     process.on('message', onMessage);
+  });
+}
+
+/** The primary asks for state images (emu) to give backups that join: {kind:'image', path}. */
+function serveImageRequests(): void {
+  process.on('message', (message: { kind: string; path?: string }) => {
+    if (message.kind !== 'image' || typeof message.path !== 'string') return;
+    const path = message.path;
+    let asked = false;
+    try {
+      asked = native().emuRequestStateImage(path, (taken: NativeImageTaken) => {
+        if (taken.error !== undefined) return void report({ kind: 'image', path, error: taken.error });
+        void report({
+          kind: 'image',
+          path,
+          records: String(taken.records),
+          checkpoint: taken.checkpoint,
+          consoleOffset: String(taken.consoleOffset),
+          counts: taken.counts.map(String),
+        });
+      });
+    } catch (error) {
+      return void report({ kind: 'image', path, error: (error as Error).message });
+    }
+    if (!asked) void report({ kind: 'image', path, error: 'the machine is not running yet' });
   });
 }
 
@@ -48,6 +81,7 @@ export async function engineMain(
 ): Promise<void> {
   // The replica is gone: so is its machine.
   process.on('disconnect', () => process.exit(137));
+  if (engine === 'emu') serveImageRequests();
   try {
     if (role === 'record') {
       const result = await record({
@@ -63,12 +97,15 @@ export async function engineMain(
       });
       await report({ kind: 'done', exitCode: result.exitCode, outcome: result.outcome, detail: result.error });
     } else {
-      const header = readLogHeader(await headerFromParent());
+      const start = await headerFromParent();
+      const header = readLogHeader(Buffer.from(start.hex, 'hex'));
+      const resume = start.resume;
       let live = false;
       const outcome = await replay({
         logPath: 'the primary\'s log',
         elf: guest,
-        stream: { fd: 0, header },
+        stream: { fd: 0, header, ...(resume === undefined ? {} : { start: { chunk: resume.chunk, records: BigInt(resume.records) } }) },
+        ...(resume === undefined ? {} : { resumeFrom: resume.imagePath }),
         thenRun: { logPath: `/dev/fd/${LOG_FD}`, maxQueuedLogBytes: ENGINE_LOG_QUEUE_BYTES },
         // This replica's own copy (its hash was checked at connect, and the replay checks it against the log's).
         disk: disk?.path,

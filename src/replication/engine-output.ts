@@ -18,6 +18,11 @@ export class TaggedOutputReader {
 
   constructor(private readonly onOutput: (output: TaggedOutput) => void) {}
 
+  /** The guest's console stream starts at `offset` here (a machine restored from a state image), before any output. */
+  startAt(offset: number): void {
+    this.offset = offset;
+  }
+
   push(bytes: Buffer): void {
     this.buffered = this.buffered.length === 0 ? bytes : Buffer.concat([this.buffered, bytes]);
     while (this.buffered.length >= 12) {

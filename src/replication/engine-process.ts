@@ -8,7 +8,8 @@
  *   2  rrkit's messages (inherited)
  *   3  the log it writes: the recording, or the next log of a replay going live
  *   4  console input for the live machine
- *   5  IPC: {kind:'live', at} when a standby goes live, {kind:'done', ...} at the end
+ *   5  IPC: {kind:'live', at} when a standby goes live, {kind:'image', ...} when it wrote a
+ *      state image asked for by {kind:'image', path} (emu), {kind:'done', ...} at the end
  *
  * and exits when its parent goes (the IPC channel closes).
  */
@@ -30,16 +31,34 @@ export interface EngineSpec {
   disk?: { path: string; shared: boolean };
 }
 
+/** A state image the engine wrote (counts as decimal strings: IPC carries JSON). */
+export type ImageWritten =
+  | { kind: 'image'; path: string; records: string; checkpoint: number; consoleOffset: string; counts: string[]; error?: undefined }
+  | { kind: 'image'; path: string; error: string };
+
 /** What the child reports over IPC. */
 export type EngineEvent =
   | { kind: 'live'; at: number }
+  | ImageWritten
   | { kind: 'done'; exitCode: number; outcome: string; detail: string };
+
+/** A standby that starts from a state image: the image's file, and where in the log the stream it gets begins. */
+export interface StandbyResume {
+  imagePath: string;
+  /** the first chunk the stream holds after the header, and the records of the chunks before it */
+  chunk: number;
+  records: bigint;
+  /** where the restored machine's console output starts in the guest's console stream */
+  consoleOffset: number;
+}
 
 export interface EngineHandlers {
   onLogFrame(frame: LogFrame): void;
   onOutput(output: TaggedOutput): void;
   onLive(at: number): void;
   onDone(done: Extract<EngineEvent, { kind: 'done' }>): void;
+  /** a state image asked for with requestImage was written (or failed) */
+  onImage?(image: ImageWritten): void;
 }
 
 /** The command line that runs rrkit itself: the script this process runs, or (a test, a script) the checkout's bin/rrkit. */
@@ -54,6 +73,7 @@ export class EngineProcess {
   private finished = false;
   private readonly logIn: Writable | null;
   private readonly logOut: Readable;
+  private readonly output: TaggedOutputReader;
 
   constructor(spec: EngineSpec, handlers: EngineHandlers) {
     const { command, args } = rrkitCommand();
@@ -69,6 +89,7 @@ export class EngineProcess {
     this.logOut = this.child.stdio[3] as Readable;
     this.logOut.on('data', (bytes: Buffer) => frames.push(bytes));
     const output = new TaggedOutputReader((o) => handlers.onOutput(o));
+    this.output = output;
     this.child.stdout!.on('data', (bytes: Buffer) => output.push(bytes));
     (this.child.stdio[4] as Writable).on('error', () => {});
     // 'done' is reported once the child has exited and its descriptors are drained: the
@@ -76,6 +97,7 @@ export class EngineProcess {
     let reported: Extract<EngineEvent, { kind: 'done' }> | undefined;
     this.child.on('message', (message: EngineEvent) => {
       if (message.kind === 'live') handlers.onLive(message.at);
+      if (message.kind === 'image') handlers.onImage?.(message);
       if (message.kind === 'done') reported = message;
     });
     this.child.on('close', (code, signal) => {
@@ -91,9 +113,16 @@ export class EngineProcess {
    * Standby: the log's header frame, which the child needs before it reads the stream (it
    * starts, warm, before the header exists), then the header goes down the stream too.
    */
-  startLog(header: Buffer): void {
-    this.child.send({ kind: 'header', hex: header.toString('hex') });
+  startLog(header: Buffer, resume?: StandbyResume): void {
+    if (resume !== undefined) this.output.startAt(resume.consoleOffset);
+    const from = resume === undefined ? undefined : { imagePath: resume.imagePath, chunk: resume.chunk, records: String(resume.records) };
+    this.child.send({ kind: 'header', hex: header.toString('hex'), ...(from === undefined ? {} : { resume: from }) });
     this.feedLog(header);
+  }
+
+  /** emu: ask the machine for a state image at its next cut, written to `path` (handlers.onImage says when). */
+  requestImage(path: string): void {
+    if (this.child.connected) this.child.send({ kind: 'image', path });
   }
 
   /** Standby: the next bytes of the log. */

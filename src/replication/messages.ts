@@ -10,6 +10,10 @@ import type { HelloDisk } from './replica-disk.js';
  *   backup → primary   ACK u32 frames, u64 records, u8 complete  (received and handed to its replay)
  *   both ways          HEARTBEAT (every timeout / 4)
  *   primary → backup   BYE u32 exit code (the guest exited and every backup holds the whole log)
+ *   primary → backup   IMAGE_PART bytes, ..., IMAGE {fromFrame, recordsBefore, consoleOffset, checkpoint, counts}
+ *                      (a joining backup, HELLO.image: a state image of the primary's machine in
+ *                      parts of at most 4 MiB, then where the log goes on from; FRAME fromFrame
+ *                      follows, whose chunk ends with the image's checkpoint)
  *
  * Between a primary and the output's receiver (the relay: `rrkit replica attach`, the drill):
  *
@@ -32,6 +36,24 @@ export const enum MessageType {
   Live = 10,
   Exit = 11,
   Input = 12,
+  ImagePart = 13,
+  Image = 14,
+}
+
+/** The most image bytes one IMAGE_PART carries (wire.ts: MAX_MESSAGE_BYTES). */
+export const IMAGE_PART_BYTES = 4 << 20;
+
+/** IMAGE: where the log goes on from the state image sent in IMAGE_PARTs just before. */
+export interface ImageMeta {
+  /** the frame index of the chunk that ends with the image's checkpoint, sent next */
+  fromFrame: number;
+  /** records in the frames before it */
+  recordsBefore: string;
+  /** where the restored machine's output starts in the guest's console stream */
+  consoleOffset: number;
+  /** the image's cut, for messages: its checkpoint ordinal and each vCPU's landmark */
+  checkpoint: number;
+  counts: string[];
 }
 
 export interface Hello {
@@ -54,6 +76,11 @@ export interface Hello {
   you?: string;
   /** where output goes (the relay), if anywhere but the primary's stdout */
   output?: string;
+  /**
+   * this backup joins from a state image (emu: it was dropped or lost what it held, or the
+   * primary's log does not replay from reset): it starts its standby only once IMAGE came
+   */
+  image?: boolean;
 }
 
 export interface Ack {

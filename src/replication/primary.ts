@@ -3,13 +3,36 @@
  * replica received and goes live); every sealed log frame goes to every backup, and the
  * guest's console output leaves only once every live backup has acknowledged the log up to
  * the record that produced it (the output rule), and only while the lease is held.
+ *
+ * On emu, a backup joins from a state image (docs/replication.md, "Rejoining from a state
+ * image"): one the primary dropped (it keeps trying to reach it), one that lost what it held
+ * (restarted), and every backup of a primary whose own log does not replay from reset. The
+ * joiner leaves the lease's members first; the engine writes an image at its next cut; the
+ * joiner gets the log's header, the image, and the log from the chunk that ends with the
+ * image's checkpoint; it counts for the output rule, and is a member again, once it has
+ * acknowledged that chunk and every output below the image's console offset is released.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TaggedOutput } from './engine-output.js';
-import type { EngineEvent, EngineProcess } from './engine-process.js';
+import type { EngineEvent, EngineProcess, ImageWritten } from './engine-process.js';
 import type { HeldLease } from './lease.js';
 import type { LogFrame } from './log-frames.js';
-import { decodeAck, encodeFrame, encodeInt, encodeOutput, json, MessageType, parseJson, type Ack, type Hello } from './messages.js';
+import {
+  decodeAck,
+  encodeFrame,
+  encodeInt,
+  encodeOutput,
+  IMAGE_PART_BYTES,
+  json,
+  MessageType,
+  parseJson,
+  type Ack,
+  type Hello,
+  type ImageMeta,
+} from './messages.js';
 import { parseAddress } from './address.js';
 import type { HelloDisk } from './replica-disk.js';
 import { encodeMessage, readMessages } from './wire.js';
@@ -39,6 +62,12 @@ export interface PrimaryOptions {
   corruptFrame?: number;
   /** test hook: die (SIGKILL) halfway through sending this log frame (its index) */
   dieMidFrame?: number;
+  /** the engine takes state images (emu): backups that were dropped or lost what they held rejoin from one */
+  images?: boolean;
+  /** false: this primary's log does not replay from reset (its machine was restored from an image), so every backup joins from an image */
+  logFromReset?: boolean;
+  /** whether the engine's machine runs live now (recording); a promoted standby's goes live later (onLive) */
+  machineLive?: boolean;
 }
 
 export type PrimaryEnd =
@@ -59,9 +88,28 @@ interface BackupLink {
   downSince?: number;
   dropped: boolean;
   reconnect?: NodeJS.Timeout;
+  /** joining from a state image: out of the members and the output rule until admitted */
+  joining?: Joining;
+}
+
+interface Joining {
+  /** being taken out of the lease's members: only then is it reached (startJoin connects) */
+  removing?: boolean;
+  /** the image sent to it, once sent: where its log goes on from */
+  sent?: ImageMeta;
+  /** being added to the lease's members */
+  admitting?: boolean;
+}
+
+/** A state image the engine wrote, ready to send: its bytes and where the log goes on from. */
+interface ReadyImage {
+  bytes: Buffer;
+  meta: ImageMeta;
 }
 
 const RECONNECT_MS = 20;
+/** How often a primary tries to reach a backup it dropped (emu: it rejoins from a state image). */
+const REJOIN_RETRY_MS = 200;
 /** How long a primary whose guest exited while its relay link was down tries to deliver the exit before it gives up. */
 const EXIT_DELIVERY_MS = 10_000;
 
@@ -105,6 +153,13 @@ export class Primary {
   private readonly heldMs: number[] = [];
   private logBytes = 0;
   private readonly started = performance.now();
+  /** state images: the engine's, and the image asked for or written and not yet placed in the log */
+  private imageDir?: string;
+  private imageAsked = false;
+  private imageWritten?: Extract<ImageWritten, { records: string }>;
+  private image?: ReadyImage;
+  private imageCount = 0;
+  private machineLive: boolean;
 
   constructor(
     private readonly options: PrimaryOptions,
@@ -112,6 +167,7 @@ export class Primary {
   ) {
     this.done = new Promise((resolve) => (this.resolveEnd = resolve));
     this.corruptOnce = options.corruptFrame;
+    this.machineLive = options.machineLive ?? true;
   }
 
   /** Starts shipping and releasing; `earlier` is what the engine produced before (a promoted backup's). */
@@ -121,7 +177,7 @@ export class Primary {
     for (const frame of earlier.frames) this.onLogFrame(frame);
     for (const output of earlier.outputs) this.onOutput(output);
     if (earlier.liveAt !== undefined) this.onLive(earlier.liveAt);
-    for (const address of this.options.backups) this.addBackup(address);
+    for (const address of this.options.backups) this.addBackup(address, this.options.images === true && this.options.logFromReset === false);
     const hb = this.options.heartbeatTimeoutMs;
     this.timers.push(setInterval(() => this.renewLease(), Math.max(5, this.options.lease.renewEveryMs)));
     this.timers.push(setInterval(() => this.heartbeat(), Math.max(5, hb / 4)));
@@ -155,6 +211,7 @@ export class Primary {
     // The receiver hears of this primary once its machine runs (the log's first frame).
     if (this.frames.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
     for (const link of this.links.values()) this.pump(link);
+    this.placeImage();
     this.tryFinish(); // the trailer may come after the engine said it was done
   }
 
@@ -166,6 +223,8 @@ export class Primary {
 
   onLive(at: number): void {
     this.liveAt = at;
+    this.machineLive = true;
+    this.askForImage();
     const body = Buffer.alloc(8);
     body.writeDoubleLE(at, 0);
     this.toRelay(encodeMessage(MessageType.Live, body));
@@ -186,7 +245,7 @@ export class Primary {
   private lagBytes(): number {
     let acked: number | undefined;
     for (const link of this.links.values()) {
-      if (link.dropped) continue;
+      if (link.dropped || link.joining !== undefined) continue;
       const through = link.acked.frames === 0 ? 0 : this.bytesThrough[link.acked.frames - 1]!;
       acked = acked === undefined ? through : Math.min(acked, through);
     }
@@ -210,10 +269,11 @@ export class Primary {
 
   // --- backups ---------------------------------------------------------------------------
 
-  private addBackup(address: string): void {
+  private addBackup(address: string, fromImage: boolean): void {
     const link: BackupLink = { address, next: 0, acked: { frames: 0, records: 0n, complete: false }, welcomed: false, lastHeard: Date.now(), dropped: false };
     this.links.set(address, link);
-    this.connectBackup(link);
+    if (fromImage) this.startJoin(link, 'its primary\'s log does not replay from reset');
+    else this.connectBackup(link);
   }
 
   private connectBackup(link: BackupLink): void {
@@ -236,6 +296,7 @@ export class Primary {
         members: [...this.options.lease.members],
         you: link.address,
         output: this.options.output,
+        ...(link.joining === undefined ? {} : { image: true }),
       };
       socket.write(encodeMessage(MessageType.Hello, json(hello)));
     });
@@ -248,6 +309,15 @@ export class Primary {
     socket.on('close', () => {
       if (link.socket !== socket) return;
       link.socket = undefined;
+      const joining = link.joining;
+      if (joining !== undefined) {
+        // Out of the members: try again, and send the image again then (unless startJoin
+        // is still taking it out of the members: it connects once that is done).
+        joining.sent = undefined;
+        joining.admitting = undefined;
+        if (!this.ended && joining.removing !== true) link.reconnect = setTimeout(() => this.connectBackup(link), REJOIN_RETRY_MS);
+        return;
+      }
       link.downSince ??= Date.now();
       if (this.ended || link.dropped) return;
       if (Date.now() - link.downSince > this.options.heartbeatTimeoutMs) return this.dropBackup(link, 'unreachable');
@@ -260,10 +330,19 @@ export class Primary {
     switch (type) {
       case MessageType.Welcome: {
         const { frames } = parseJson<{ frames: number }>(body);
+        // It lost what it had acknowledged, or holds nothing of what it was sent (restarted):
+        // it rejoins from an image.
+        if (link.joining === undefined && this.options.images === true && (frames < link.acked.frames || (frames === 0 && link.next > 1))) {
+          this.options.log(`backup ${link.address} holds ${frames} frames, having been sent ${link.next} and acknowledged ${link.acked.frames}: it lost them`);
+          socket.destroy();
+          this.startJoin(link, 'it lost the log it held');
+          return;
+        }
         link.welcomed = true;
         link.downSince = undefined;
-        link.next = frames;
+        link.next = link.joining === undefined ? frames : 0; // a joiner starts afresh: the header, then the image
         this.pump(link);
+        if (link.joining !== undefined) this.placeImage();
         return;
       }
       case MessageType.Refuse:
@@ -273,6 +352,7 @@ export class Primary {
         return;
       case MessageType.Ack:
         link.acked = decodeAck(body);
+        if (link.joining !== undefined) this.tryAdmit(link);
         this.drainHeld();
         this.tryRelease();
         this.tryFinish();
@@ -285,7 +365,9 @@ export class Primary {
   private pump(link: BackupLink): void {
     const socket = link.socket;
     if (socket === undefined || !link.welcomed || socket.destroyed) return;
-    while (link.next < this.frames.length) {
+    // A joiner gets the header, then waits for its image (sendImage moves it on).
+    const until = link.joining !== undefined && link.joining.sent === undefined ? Math.min(1, this.frames.length) : this.frames.length;
+    while (link.next < until) {
       const index = link.next++;
       let frame = encodeMessage(MessageType.Frame, encodeFrame(index, this.frames[index]!.bytes));
       if (this.corruptOnce === index) {
@@ -302,6 +384,137 @@ export class Primary {
     }
   }
 
+  // --- joining from a state image --------------------------------------------------------
+
+  /** Takes `link` out of the members and the output rule, then has it join from an image. */
+  private startJoin(link: BackupLink, why: string): void {
+    if (this.options.images !== true || this.ended) return;
+    const joining: Joining = { removing: true };
+    link.joining = joining;
+    link.welcomed = false;
+    link.acked = { frames: 0, records: 0n, complete: false };
+    link.downSince = undefined;
+    this.memberWrites = this.memberWrites
+      .then(async () => {
+        // Out of the members before it drops what it holds: it must not take over meanwhile.
+        if (!(await this.options.lease.setMembers(this.memberList()))) return this.loseLease();
+        if (this.ended) return;
+        this.options.log(`backup ${link.address} joins from a state image (${why})`);
+        joining.removing = false;
+        this.drainHeld();
+        this.tryRelease();
+        clearTimeout(link.reconnect);
+        if (link.socket === undefined || link.socket.destroyed) this.connectBackup(link);
+      })
+      .catch((error: unknown) => this.finish({ kind: 'failed', message: `taking backup ${link.address} out of the lease: ${(error as Error).message}` }));
+  }
+
+  /** The lease's members: every backup counted by the output rule. */
+  private memberList(): string[] {
+    return [...this.links.values()].filter((l) => !l.dropped && l.dropping !== true && l.joining === undefined).map((l) => l.address);
+  }
+
+  private joinersWaiting(): BackupLink[] {
+    return [...this.links.values()].filter((l) => l.joining !== undefined && l.welcomed && l.joining.sent === undefined);
+  }
+
+  /** Asks the engine for an image at its next cut, when a joiner waits and none is on its way. */
+  private askForImage(): void {
+    if (this.ended || this.imageAsked || !this.machineLive || this.joinersWaiting().length === 0) return;
+    if (this.image !== undefined) return this.placeImage();
+    this.imageDir ??= mkdtempSync(join(tmpdir(), 'rrkit-primary-images-'));
+    this.imageAsked = true;
+    this.engine.requestImage(join(this.imageDir, `image-${++this.imageCount}.rrimg`));
+  }
+
+  onImage(written: ImageWritten): void {
+    this.imageAsked = false;
+    if (this.ended) return;
+    if (written.error !== undefined) {
+      this.options.log(`a state image for joining backups failed: ${written.error}; asking again`);
+      setTimeout(() => this.askForImage(), REJOIN_RETRY_MS).unref();
+      return;
+    }
+    this.imageWritten = written;
+    this.placeImage();
+  }
+
+  /** Once the chunk that ends with the image's checkpoint is here, the image can go out. */
+  private placeImage(): void {
+    const written = this.imageWritten;
+    if (written !== undefined) {
+      const records = BigInt(written.records);
+      const frame = this.recordsThrough.findIndex((through) => through >= records);
+      if (frame < 0) return; // its chunk is still in the engine's pipe
+      if (this.recordsThrough[frame] !== records) {
+        this.options.log(`a state image's checkpoint (record ${records}) does not end a log frame; asking again`);
+      } else {
+        this.image = {
+          bytes: readFileSync(written.path),
+          meta: {
+            fromFrame: frame,
+            recordsBefore: String(frame === 0 ? 0n : this.recordsThrough[frame - 1]!),
+            consoleOffset: Number(written.consoleOffset),
+            checkpoint: written.checkpoint,
+            counts: written.counts,
+          },
+        };
+      }
+      rmSync(written.path, { force: true });
+      this.imageWritten = undefined;
+    }
+    if (this.image === undefined) return this.askForImage();
+    for (const link of this.joinersWaiting()) this.sendImage(link, this.image);
+    // The next joiner gets a fresh image, nearer to where the guest is by then.
+    this.image = undefined;
+  }
+
+  private sendImage(link: BackupLink, image: ReadyImage): void {
+    const socket = link.socket;
+    if (socket === undefined || socket.destroyed || link.joining === undefined || link.next < 1) return;
+    for (let at = 0; at < image.bytes.length; at += IMAGE_PART_BYTES) {
+      socket.write(encodeMessage(MessageType.ImagePart, image.bytes.subarray(at, at + IMAGE_PART_BYTES)));
+    }
+    socket.write(encodeMessage(MessageType.Image, json(image.meta)));
+    link.joining.sent = image.meta;
+    link.next = image.meta.fromFrame;
+    this.options.log(
+      `backup ${link.address}: sent a state image at checkpoint ${image.meta.checkpoint} (${image.meta.counts.map((c, v) => `vcpu ${v} @ ${c}`).join(', ')}), ` +
+        `${image.bytes.length} bytes; the log from frame ${image.meta.fromFrame}`,
+    );
+    this.pump(link);
+  }
+
+  /**
+   * A joiner that holds the image's chunk counts again, and is a member again, once no
+   * output below the image's console offset waits: its machine does not write those bytes.
+   */
+  private tryAdmit(link: BackupLink): void {
+    const joining = link.joining;
+    if (joining?.sent === undefined || joining.admitting === true || this.ended) return;
+    if (link.acked.frames <= joining.sent.fromFrame || this.released < joining.sent.consoleOffset) return;
+    joining.admitting = true;
+    const sent = joining.sent;
+    this.memberWrites = this.memberWrites
+      .then(async () => {
+        if (link.joining !== joining || joining.sent !== sent || this.ended) return;
+        if (!(await this.options.lease.setMembers([...this.memberList(), link.address]))) return this.loseLease();
+        link.joining = undefined;
+        if (link.socket === undefined) {
+          // Its connection broke meanwhile: a member now, reached again as any backup is.
+          link.downSince = Date.now();
+          clearTimeout(link.reconnect);
+          link.reconnect = setTimeout(() => this.connectBackup(link), RECONNECT_MS);
+        }
+        this.options.log(
+          `backup ${link.address} rejoined from the state image at checkpoint ${sent.checkpoint} (${sent.counts.map((c, v) => `vcpu ${v} @ ${c}`).join(', ')}); ` +
+            `${this.memberList().length} backup(s)`,
+        );
+        this.tryRelease();
+      })
+      .catch((error: unknown) => this.finish({ kind: 'failed', message: `adding backup ${link.address} to the lease: ${(error as Error).message}` }));
+  }
+
   private dropBackup(link: BackupLink, why: string): void {
     if (link.dropped || link.dropping === true) return;
     link.dropping = true;
@@ -314,13 +527,23 @@ export class Primary {
   private async dropFromMembers(link: BackupLink, why: string): Promise<void> {
     // Out of the lease's members before the output rule stops counting it: a dropped
     // backup must never take over with less than was released.
-    const members = [...this.links.values()].filter((l) => !l.dropped && l.dropping !== true).map((l) => l.address);
+    const members = this.memberList();
     if (!(await this.options.lease.setMembers(members))) return this.loseLease();
     if (this.ended) return;
     link.dropped = true;
     link.socket?.destroy();
     clearTimeout(link.reconnect);
     this.options.log(`backup ${link.address} dropped (${why}); ${members.length} backup(s) left`);
+    if (this.options.images === true) {
+      // It may come back (restarted, or the network healed): it rejoins from an image.
+      link.reconnect = setTimeout(() => {
+        link.dropped = false;
+        link.dropping = undefined;
+        link.joining = {};
+        link.acked = { frames: 0, records: 0n, complete: false };
+        this.connectBackup(link);
+      }, REJOIN_RETRY_MS);
+    }
     this.drainHeld();
     this.tryRelease();
     this.tryFinish();
@@ -331,6 +554,11 @@ export class Primary {
     for (const link of this.links.values()) {
       if (link.dropped) continue;
       if (link.socket !== undefined && link.welcomed) link.socket.write(encodeMessage(MessageType.Heartbeat, Buffer.alloc(0)));
+      if (link.joining !== undefined) {
+        // A joiner is out of the members: a silent one is simply tried again.
+        if (link.socket !== undefined && now - link.lastHeard > this.options.heartbeatTimeoutMs) link.socket.destroy();
+        continue;
+      }
       if (now - link.lastHeard > this.options.heartbeatTimeoutMs) {
         if (link.socket !== undefined) link.socket.destroy();
         else if (link.downSince !== undefined && now - link.downSince > this.options.heartbeatTimeoutMs) this.dropBackup(link, 'silent');
@@ -344,7 +572,7 @@ export class Primary {
   private acknowledged(): bigint {
     let min: bigint | undefined;
     for (const link of this.links.values()) {
-      if (link.dropped) continue;
+      if (link.dropped || link.joining !== undefined) continue;
       if (min === undefined || link.acked.records < min) min = link.acked.records;
     }
     return min ?? (this.recordsThrough.at(-1) ?? 0n) + (1n << 62n);
@@ -362,6 +590,7 @@ export class Primary {
       if (this.options.output === undefined) process.stdout.write(output.bytes);
       else this.toRelay(encodeMessage(MessageType.Output, encodeOutput(output.offset, output.bytes)));
     }
+    for (const link of this.links.values()) if (link.joining !== undefined) this.tryAdmit(link);
     this.tryFinish();
   }
 
@@ -370,7 +599,10 @@ export class Primary {
     if (this.ended || done === undefined || this.pending.length > 0) return;
     const complete = this.frames.at(-1)?.kind === 'trailer';
     if (!complete) return;
-    for (const link of this.links.values()) if (!link.dropped && !(link.acked.complete && link.acked.frames === this.frames.length)) return;
+    for (const link of this.links.values()) {
+      if (link.dropped || link.joining !== undefined) continue;
+      if (!(link.acked.complete && link.acked.frames === this.frames.length)) return;
+    }
     if (!this.options.lease.mayRelease()) return;
     this.reportCosts();
     this.toRelay(encodeMessage(MessageType.Exit, encodeInt(done.exitCode)));
@@ -442,7 +674,7 @@ export class Primary {
     const seconds = (performance.now() - this.started) / 1000;
     const held = [...this.heldMs].sort((a, b) => a - b);
     const at = (q: number): string => (held.length === 0 ? '-' : held[Math.min(held.length - 1, Math.floor(q * held.length))]!.toFixed(2));
-    const live = [...this.links.values()].filter((l) => !l.dropped).length;
+    const live = this.memberList().length;
     this.options.log(
       `the guest exited (${this.released} output bytes released); ` +
         (this.options.lease.epoch === 0 ? `the output rule held ${held.length} flushes a median ${at(0.5)} ms, p99 ${at(0.99)} ms with ${live} backup(s); ` : '') +
@@ -464,6 +696,7 @@ export class Primary {
     for (const timer of this.timers) clearInterval(timer);
     for (const link of this.links.values()) clearTimeout(link.reconnect);
     if (end.kind !== 'exited') this.engine.kill();
+    if (this.imageDir !== undefined) rmSync(this.imageDir, { recursive: true, force: true });
     if (this.exitUndelivered()) {
       // The relay's link was down when the guest exited: the world has not heard the exit (nor
       // the output queued before it). Going now would leave it unheard, with every replica

@@ -9,7 +9,8 @@
  * (NativeReplayReport): the checkpoints compared, the last that matched, the chunks, and
  * where a damaged chunk was met.
  */
-import { closeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, realpathSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { divergenceFromNative, type DivergenceReport } from '../analysis/divergence.js';
 import { LogFormatError, type LogErrorCode } from '../analysis/log-error.js';
 import { readLogHeaderFile, type LogHeader } from '../analysis/log-reader.js';
@@ -23,6 +24,7 @@ import type { NativeReplayReport } from '../native.js';
 import { CREW_DEFAULT_HOLD } from '../smp/crew-options.js';
 import { serialOptionsOfLog } from '../smp/serial-options.js';
 import { LogDestination, type LogPlacement } from './log-destination.js';
+import { StateImageDestinationRefused, StateImageError, stateImageInfo, type StateImageInfo } from './state-image.js';
 import { recordedDisk, sharedDiskForReplay } from './recorded-disk.js';
 
 export interface ReplayOptions {
@@ -37,7 +39,12 @@ export interface ReplayOptions {
    * The log arrives on this pipe or socket instead of a file (a replica's engine): read to
    * the writer's close; `header` is its header, already received (logPath names it in messages).
    */
-  stream?: { fd: number; header: LogHeader };
+  stream?: {
+    fd: number;
+    header: LogHeader;
+    /** the stream holds the header, then the chunks from `chunk` on, whose predecessors hold `records` (with resumeFrom: a backup rejoining from a state image) */
+    start?: { chunk: number; records: bigint };
+  };
   /** called about every `progressIntervalMs` (default 1000) while the guest runs */
   onProgress?: (sample: RunProgress) => void;
   progressIntervalMs?: number;
@@ -60,6 +67,15 @@ export interface ReplayOptions {
   thenRun?: { logPath?: string; force?: boolean; maxQueuedLogBytes?: number };
   /** a log recorded with --disk-shared: the disk image (default: the path in the log) */
   disk?: string;
+  /**
+   * emu: write a state image to `path` at the first checkpoint cut whose ordinal in the log
+   * is at least `fromCheckpoint` (1: the first) and where no vCPU is in a serialized group;
+   * the replay runs on to its end as usual. An existing file is replaced only with `force`;
+   * never the log or the guest image.
+   */
+  saveImage?: { path: string; fromCheckpoint: number; force?: boolean };
+  /** emu: start from this state image instead of reset, replaying the log from the image's cut on */
+  resumeFrom?: string;
 }
 
 /** What every outcome carries: the log's header, the engine it ran on, its result and what it read of the log. */
@@ -68,6 +84,10 @@ interface ReplayFacts {
   engine: Engine;
   result: RunResult;
   log: NativeReplayReport;
+  /** resumeFrom: the image the replay started from */
+  resumedFrom?: StateImageInfo;
+  /** saveImage: the image written, or undefined when no cut served (none at or after the ordinal outside serialized mode) */
+  savedImage?: StateImageInfo;
 }
 
 export type ReplayOutcome =
@@ -165,6 +185,13 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
   }
   const image = await readGuestImage(elf);
   checkImageMatchesLog(image, header.imageHash);
+  const resumedFrom = options.resumeFrom === undefined ? undefined : stateImageInfo(options.resumeFrom);
+  if ((options.saveImage !== undefined || resumedFrom !== undefined) && engine.name !== 'emu') {
+    throw new StateImageError(`state images are of the emu engine's machine; this log was recorded on ${engine.name}`);
+  }
+  if (options.saveImage !== undefined) checkImageDestination(options.saveImage, [options.logPath, image.path, options.resumeFrom]);
+  // The engine writes the image under another name and renames it: a new file, whatever was there.
+  const imageBefore = options.saveImage !== undefined && existsSync(options.saveImage.path) ? statSync(options.saveImage.path).ino : undefined;
   // A log that holds the disk's bytes needs only the disk's size; a --disk-shared one
   // needs the very image it was recorded with, and so does a replay that goes on live
   // (the disk is read from the image from there on).
@@ -210,6 +237,9 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
         path: logPath,
         followMs: options.follow === undefined ? -1 : options.follow.idleSeconds * 1000,
         streamFd: options.stream?.fd,
+        ...(options.stream?.start === undefined
+          ? {}
+          : { streamStart: { chunk: options.stream.start.chunk, records: Number(options.stream.start.records) } }),
         thenRun:
           options.thenRun === undefined
             ? null
@@ -219,6 +249,12 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
                 serialize: serialOptionsOfLog(header.configJson),
                 ...(options.thenRun.maxQueuedLogBytes === undefined ? {} : { maxQueuedLogBytes: options.thenRun.maxQueuedLogBytes }),
               },
+        // A replay going live may be asked for state images (a replica's engine: emuRequestStateImage).
+        ...(resumedFrom === undefined && options.saveImage === undefined && options.thenRun === undefined ? {} : { imageHash: image.sha256 }),
+        ...(options.resumeFrom === undefined ? {} : { resumeFrom: options.resumeFrom }),
+        ...(options.saveImage === undefined
+          ? {}
+          : { saveImage: { path: options.saveImage.path, fromCheckpoint: options.saveImage.fromCheckpoint } }),
       },
       // Live after the log, the disk's reads are logged as the recording logged them.
       disk: disk === undefined ? undefined : { path: diskPath, sectors: disk.sectors, shared: options.thenRun !== undefined && disk.shared },
@@ -231,7 +267,9 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
   const placed = nextLog?.settle(result.outcome === 'exited');
   const log = result.replay;
   if (log === undefined) throw new EngineFailure('a replay without a report of what it read', result);
-  const facts: ReplayFacts = { header, engine, result, log };
+  const imageWritten = options.saveImage !== undefined && existsSync(options.saveImage.path) && statSync(options.saveImage.path).ino !== imageBefore;
+  const savedImage = imageWritten && options.saveImage !== undefined ? stateImageInfo(options.saveImage.path) : undefined;
+  const facts: ReplayFacts = { header, engine, result, log, resumedFrom, savedImage };
   if (result.outcome === 'log-damaged') {
     // Met where the replay reached it: the same error as any reader gives for that chunk.
     // No damage where it stopped: a log that reads well but that this run cannot follow.
@@ -250,6 +288,23 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
   }
   if (!log.complete) return { kind: 'incomplete', reached: result.vcpus.map((v) => v.landmark), ...facts };
   return { kind: 'exited', exitCode: result.exitCode, ...facts };
+}
+
+/**
+ * A state image's destination: never the log, the guest image or the image resumed from, and
+ * an existing file only with `force`. Throws StateImageDestinationRefused (one line) before anything runs.
+ */
+function checkImageDestination(save: { path: string; force?: boolean }, inputs: readonly (string | undefined)[]): void {
+  const resolved = (p: string): string => (existsSync(p) ? realpathSync(p) : resolvePath(p));
+  const target = resolved(save.path);
+  for (const input of inputs) {
+    if (input !== undefined && existsSync(input) && resolved(input) === target) {
+      throw new StateImageDestinationRefused(`--save-image ${printable(save.path)} names an input of this replay; give another path`);
+    }
+  }
+  if (existsSync(save.path) && save.force !== true) {
+    throw new StateImageDestinationRefused(`--save-image ${printable(save.path)} exists; give --force to replace it`);
+  }
 }
 
 /**

@@ -167,6 +167,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
           onOutput: (o) => primary!.onOutput(o),
           onLive: (at) => primary!.onLive(at),
           onDone: (d) => primary!.onDone(d),
+          onImage: (i) => primary!.onImage(i),
         },
       );
       primary = new Primary(
@@ -184,6 +185,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
           log: say,
           corruptFrame: args['corrupt-frame'],
           dieMidFrame: args['die-mid-frame'],
+          images: engine.name === 'emu',
         },
         engineProcess,
       );
@@ -194,9 +196,35 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
   },
 };
 
+/**
+ * A spare backup (a test hook): a process already started, as a service manager's warm spare
+ * would be, that listens only once told (SIGUSR2, after it said it waits for it), at an
+ * address its predecessor may still hold for a moment (retried every 10 ms for up to 10 s).
+ * It holds no state: to the primary it is a restarted backup.
+ */
+async function listenOnSignal(backup: Backup, address: string): Promise<void> {
+  // A signal handler alone does not keep Node's event loop alive.
+  const alive = setInterval(() => {}, 60_000);
+  const told = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
+  say(`waiting for SIGUSR2 to listen on ${address}`);
+  await told;
+  clearInterval(alive);
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await backup.listen();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
 interface BackupArgs extends CommonArgs {
   listen: string;
   'ack-delay': string | undefined;
+  'listen-on-signal': boolean | undefined;
 }
 
 const backupCommand: CommandModule<object, BackupArgs> = {
@@ -205,7 +233,12 @@ const backupCommand: CommandModule<object, BackupArgs> = {
   builder: (y: Argv) =>
     common(y)
       .option('listen', { type: 'string', demandOption: true, describe: 'HOST:PORT to listen on for the primary (port 0: any)' })
-      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: a slow backup, each ACK sent this many ms after the previous one' }) as unknown as Argv<BackupArgs>,
+      .option('ack-delay', { type: 'string', hidden: true, describe: 'test: a slow backup, each ACK sent this many ms after the previous one' })
+      .option('listen-on-signal', {
+        type: 'boolean',
+        hidden: true,
+        describe: 'test: a spare started beforehand (the drill\'s restarted backup): listen only after SIGUSR2, waiting for the address to be free',
+      }) as unknown as Argv<BackupArgs>,
   handler: async (args) => {
     const { image, engine } = await guestAndEngine(args.guest, args.engine, args.disk !== undefined);
     checkReplicable(engine);
@@ -224,7 +257,8 @@ const backupCommand: CommandModule<object, BackupArgs> = {
         log: say,
         onListening: (address) => say(`listening on ${address}`),
       });
-      await backup.listen();
+      if (args['listen-on-signal'] === true) await listenOnSignal(backup, args.listen);
+      else await backup.listen();
       return backup.done;
     });
     exitWith(end);
@@ -290,6 +324,7 @@ interface ReplicateArgs {
   'kill-primary-after': number | undefined;
   'kill-new-primary-after': number | undefined;
   'kill-backup-after': number | undefined;
+  'restart-backup-after': number | undefined;
   'heartbeat-timeout': number;
   'corrupt-frame': number | undefined;
   'die-mid-frame': number | undefined;
@@ -315,6 +350,10 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       .option('kill-primary-after', { type: 'number', describe: 'SIGKILL the primary this many ms after its guest started' })
       .option('kill-new-primary-after', { type: 'number', describe: 'SIGKILL the first backup that takes over too, this many ms after it did' })
       .option('kill-backup-after', { type: 'number', describe: 'SIGKILL the first backup this many ms after the guest started (the primary goes on)' })
+      .option('restart-backup-after', {
+        type: 'number',
+        describe: 'emu, with --kill-backup-after: start that backup again this many ms after the kill; it rejoins from a state image, and --kill-primary-after counts from then',
+      })
       .option('heartbeat-timeout', { type: 'number', default: DEFAULT_HEARTBEAT_TIMEOUT_MS })
       .option('input', { type: 'string', describe: 'console input (a file), sent to the primary once its guest runs' })
       .option('disk', { type: 'string', describe: 'kvm: the guest\'s disk image, which every replica reads' })
@@ -337,10 +376,17 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       ['--kill-primary-after', args['kill-primary-after']],
       ['--kill-new-primary-after', args['kill-new-primary-after']],
       ['--kill-backup-after', args['kill-backup-after']],
+      ['--restart-backup-after', args['restart-backup-after']],
     ] as const) {
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${name} must be a non-negative number of ms, not ${v}`);
     }
     if (args['kill-new-primary-after'] !== undefined && args.backups < 2) throw new UsageError('--kill-new-primary-after needs --backups 2 or more');
+    if (args['restart-backup-after'] !== undefined && args['kill-backup-after'] === undefined) {
+      throw new UsageError('--restart-backup-after restarts the backup --kill-backup-after kills: it needs --kill-backup-after');
+    }
+    if (args['restart-backup-after'] !== undefined && engine.name !== 'emu') {
+      throw new UsageError(`--restart-backup-after: a backup rejoins from a state image, which only the emu engine takes (not ${engine.name})`);
+    }
     const pause = (flag: string, raw: string | undefined): { afterMs: number; forMs: number } | undefined => {
       if (raw === undefined) return undefined;
       const m = /^(\d+):(\d+)$/.exec(raw);
@@ -366,6 +412,7 @@ export const replicateCommand: CommandModule<object, ReplicateArgs> = {
       killPrimaryAfterMs: args['kill-primary-after'],
       killNewPrimaryAfterMs: args['kill-new-primary-after'],
       killBackupAfterMs: args['kill-backup-after'],
+      restartBackupAfterMs: args['restart-backup-after'],
       primaryTestArgs: [
         ...(args['corrupt-frame'] === undefined ? [] : ['--corrupt-frame', String(args['corrupt-frame'])]),
         ...(args['die-mid-frame'] === undefined ? [] : ['--die-mid-frame', String(args['die-mid-frame'])]),

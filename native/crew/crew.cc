@@ -83,7 +83,9 @@ Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t coun
   ServeRequests(vcpu, count, Keep::kPinned);
   me.request = PageRequest{true, page, want, count, along, !ownership_.Touched(page)};
   me.waiting_grant.store(true, std::memory_order_relaxed);
+  requesting_ = vcpu;
   Settle();
+  requesting_ = kNobody;
   if (me.request.active) return Grant::kPending;
   me.state = State::kRunning;  // granted at once: it never stopped being on its thread
   return Grant::kGranted;
@@ -119,7 +121,7 @@ uint64_t Crew::Poll(uint32_t vcpu, uint64_t count) {
   polling_at_ = count;
   const uint64_t again = ServeRequests(vcpu, count, Keep::kHeld);
   Settle();
-  polling_ = kNobodyPolling;
+  polling_ = kNobody;
   return again;
 }
 
@@ -288,7 +290,9 @@ bool Crew::TryComplete(uint32_t vcpu) {
   // It stays stopped before its instruction (kWaiting, keeping what it pinned against
   // younger requests) until Resume puts it back on its thread.
   me.granted.notify_one();
-  if (me.hooks.granted) me.hooks.granted();
+  // Not for a request granted inside its own Request: its vCPU is running and learns it
+  // from the answer (a wake-up would only make it run a spurious slice later).
+  if (me.hooks.granted && vcpu != requesting_) me.hooks.granted();
   return true;
 }
 

@@ -206,10 +206,12 @@ class Crew {
   uint64_t next_ticket_ = 0;
   std::vector<uint32_t> by_age_;  // scratch for Settle
   bool stopped_ = false;
+  static constexpr uint32_t kNobody = UINT32_MAX;
   // The vCPU inside Poll, and its count: a landmark where it can yield more than was asked.
-  static constexpr uint32_t kNobodyPolling = UINT32_MAX;
-  uint32_t polling_ = kNobodyPolling;
+  uint32_t polling_ = kNobody;
   uint64_t polling_at_ = 0;
+  // The vCPU inside Request: granted there, it needs no hooks.granted.
+  uint32_t requesting_ = kNobody;
 };
 
 }  // namespace rrkit::crew

@@ -5,6 +5,13 @@
 #include <string>
 
 namespace rrkit::crew {
+namespace {
+
+// A page trading hands this many times above the threshold is hot after this fraction of
+// a window (Serializer::NotePage).
+constexpr uint64_t kEarly = 16;
+
+}  // namespace
 
 Serializer::Serializer(uint32_t vcpus, SerializerOptions options, SerialSink sink, SerializerHooks hooks)
     : options_(options), sink_(std::move(sink)), hooks_(std::move(hooks)) {
@@ -57,9 +64,22 @@ void Serializer::NotePage(const TransferEdge& edge) {
     w.since.emplace_back(vcpu, count);
     return 0;
   };
-  const uint64_t span = std::max(note(edge.from_vcpu, edge.from_count), note(edge.to_vcpu, edge.to_count));
+  const uint64_t from_span = note(edge.from_vcpu, edge.from_count);  // in this order: the group's join order
+  const uint64_t span = std::max(from_span, note(edge.to_vcpu, edge.to_count));
   ++w.transfers;
-  if (span < options_.window) return;
+  // Vcpus a probe has just sent back to parallel need not run a whole window to come back:
+  // once the window holds as many transfers as a hot window needs, it is hot whatever the
+  // rest of it brings. (Measuring a whole window again, a handshake's group logged ~20 000
+  // transfers per probe and ran at parallel CREW's speed meanwhile.)
+  const bool hot_already = w.transfers * 1'000'000 >= options_.enter_transfers_per_million * options_.window;
+  const bool back = BackFromProbe(edge.from_vcpu, edge.from_count) && BackFromProbe(edge.to_vcpu, edge.to_count);
+  // Nor need a page far above the threshold wait for its window's end: kEarly times the
+  // rate over a kEarly-th of a window decides. (A handshake's page, some 10^5 transfers per
+  // million instructions, had every vCPU run its first 500 000 instructions in parallel
+  // CREW, logging ~300 000 transfers on 8 vCPUs; now its first ~30 000.)
+  const bool early = span >= options_.window / kEarly &&
+                     w.transfers * 1'000'000 >= kEarly * options_.enter_transfers_per_million * span;
+  if (span < options_.window && !early && !(hot_already && back)) return;
   if (w.transfers * 1'000'000 >= options_.enter_transfers_per_million * span) {
     std::vector<uint32_t> holders;
     for (const auto& entry : w.since) holders.push_back(entry.first);
@@ -69,6 +89,13 @@ void Serializer::NotePage(const TransferEdge& edge) {
   w.since.emplace_back(edge.from_vcpu, edge.from_count);
   if (edge.to_vcpu != edge.from_vcpu) w.since.emplace_back(edge.to_vcpu, edge.to_count);
   w.transfers = 0;
+}
+
+// Left a group because its probe ran out (not because it shared nothing), less than a
+// window ago, and in no group since.
+bool Serializer::BackFromProbe(uint32_t vcpu, uint64_t count) const {
+  const Vcpu& v = *vcpus_[vcpu];
+  return v.phase == Phase::kFree && v.left_by_probe && count >= v.left_at && count - v.left_at < options_.window;
 }
 
 // These vCPUs share a hot page: into one group, the largest one some of them are in
@@ -177,7 +204,7 @@ void Serializer::GiveTurn(Group& g, uint32_t from, uint64_t count, uint32_t to, 
   g.holder = to;
   g.holder_state = Holder::kStarting;
   vcpus_[to]->wants_turn = false;
-  if (wake) hooks_.wake(to);
+  if (wake) (hooks_.hand_over ? hooks_.hand_over : hooks_.wake)(to);
 }
 
 std::optional<uint32_t> Serializer::NextWanting(const Group& g, uint32_t after) const {
@@ -214,6 +241,19 @@ bool Serializer::WantTurn(uint32_t vcpu, uint64_t count) {
     return true;
   }
   return false;
+}
+
+// A spinner woken by a write to what it read would otherwise take a thread only to say it
+// wants the turn and wait again: in a handshake's group every pass woke every other member
+// (docs/crew.md, "Handing the turn over").
+bool Serializer::WantsTurnWhileParked(uint32_t vcpu) {
+  std::lock_guard lock(mutex_);
+  Vcpu& v = *vcpus_[vcpu];
+  if (v.phase != Phase::kMember) return false;
+  const Group& g = groups_.at(v.group);
+  if (!g.started || g.holder == vcpu || g.holder_state == Holder::kIdle) return false;
+  v.wants_turn = true;  // stopped_at is where its turn ended: it has not run since
+  return true;
 }
 
 bool Serializer::EndTurn(uint32_t vcpu, uint64_t count, Why why) {
@@ -259,7 +299,10 @@ bool Serializer::EndTurn(uint32_t vcpu, uint64_t count, Why why) {
   const bool probed = g.serial_instructions >= g.probe;
   if (probed || g.turns_without_sharing >= options_.idle_turns) {
     const uint64_t next_probe = probed ? std::min(2 * g.probe, options_.max_probe) : options_.probe;
-    for (uint32_t m : g.members) vcpus_[m]->next_probe = next_probe;
+    for (uint32_t m : g.members) {
+      vcpus_[m]->next_probe = next_probe;
+      vcpus_[m]->left_by_probe = probed;
+    }
     Dissolve(id, vcpu, count, true);
     return why == Why::kQuantum;
   }

@@ -12,6 +12,8 @@
 //   - the holder, at TurnEnd(v): EndTurn(v, count, kQuantum); false: park it, it waits;
 //   - the holder, before it spins (a spin-wait hint, or a detected spin) or sleeps in wfi:
 //     EndTurn(v, count, kIdle), then park it as it would anyway; when it wakes, WantTurn.
+//     CREW taking a page from such a spinner: WantsTurnWhileParked(v), and wake it only
+//     when that says false.
 // CREW's transfer sink asks OnTransfer(edge) whether to log each edge.
 //
 // Every record is written while no member of its group executes: at a turn end (the
@@ -21,7 +23,8 @@
 //
 // Policy: a page that changes hands more than enter_transfers_per_million times per
 // million instructions of the vCPUs holding it forms a group of those vCPUs (or adds them
-// to the group one of them is in). A group returns to parallel CREW after `probe`
+// to the group one of them is in); vCPUs just back from a probe come back as soon as the
+// page has changed hands as often as a hot window needs. A group returns to parallel CREW after `probe`
 // instructions of turns, to measure again (doubled each time it forms again at once), or
 // at once when its members have shared nothing in `idle_turns` turns in a row. Only
 // recording decides: whatever the policy sees (host timing included) reaches replay only
@@ -63,6 +66,10 @@ struct SerializerOptions {
 struct SerializerHooks {
   std::function<void(uint32_t vcpu)> stop;  // stop at the next block boundary (MustStop is true)
   std::function<void(uint32_t vcpu)> wake;  // it may run: it calls WantTurn
+  // The turn passes to `vcpu` from the calling vCPU, which waits from here on (its turn
+  // ended, or it joined): an engine running vCPUs M:N can run `vcpu` on the caller's thread
+  // next. Empty: wake.
+  std::function<void(uint32_t vcpu)> hand_over = {};
 };
 
 class Serializer {
@@ -84,6 +91,12 @@ class Serializer {
   void Stopped(uint32_t vcpu, uint64_t count, bool runnable);
   // True: it may execute (it is free, or it holds its group's turn). False: it waits.
   bool WantTurn(uint32_t vcpu, uint64_t count);
+  // CREW took a page from `vcpu`, parked where its idle turn ended (it spins), so what it
+  // spins on may have changed. A member without the turn while another member holds it
+  // now wants the turn, and needs its thread only when the turn comes (the turn's wake);
+  // true then. False: the engine wakes it as usual (it is free, the idle holder, or its
+  // group's holder is idle and it may take over at once).
+  bool WantsTurnWhileParked(uint32_t vcpu);
   // The count at which the holder's quantum ends (kNever when it is not a holder).
   uint64_t TurnEnd(uint32_t vcpu) const { return vcpus_[vcpu]->turn_end.load(std::memory_order_acquire); }
   // The holder stops at `count`. True: it keeps the turn and runs on (kQuantum, nobody else
@@ -115,6 +128,7 @@ class Serializer {
     bool wants_turn = false;      // a member waiting for the turn
     uint64_t next_probe = 0;      // the probe its next group gets
     uint64_t left_at = 0;         // its count when it last left a group
+    bool left_by_probe = false;   // ... because the group's probe ran out
     std::atomic<bool> must_stop{false};
     std::atomic<bool> in_group{false};
     std::atomic<uint64_t> turn_end{kNever};
@@ -141,6 +155,7 @@ class Serializer {
   };
 
   void NotePage(const TransferEdge& edge);
+  bool BackFromProbe(uint32_t vcpu, uint64_t count) const;
   void Serialize(const std::vector<uint32_t>& vcpus);
   void AskToJoin(uint32_t vcpu, uint64_t group);
   void Advance(uint64_t group);

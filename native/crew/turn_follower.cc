@@ -167,9 +167,11 @@ TurnFollower::Pass TurnFollower::TryPass(uint32_t vcpu, uint64_t count, uint64_t
     me.waiting = pass == Pass::kWaitRecord || pass == Pass::kWaitTurn;
     me.waiting_at = count;
   }
-  if (wake_) {
+  const bool waits = pass == Pass::kWaitRecord || pass == Pass::kWaitTurn;
+  const std::function<void(uint32_t)>& wake = waits && hand_over_ ? hand_over_ : wake_;
+  if (wake) {
     for (uint32_t w : woken) {
-      if (w != vcpu) wake_(w);
+      if (w != vcpu) wake(w);
     }
   }
   return pass;

@@ -67,6 +67,10 @@ class TurnFollower {
   size_t Pending() const;
 
   void SetWake(std::function<void(uint32_t vcpu)> wake) { wake_ = std::move(wake); }
+  // Instead of `wake`, for the vCPUs a TryPass lets run when its caller waits from there on
+  // (the turn passed from it): an engine running vCPUs M:N can run the next holder on the
+  // caller's thread (machine::VcpuScheduler::HandOver).
+  void SetHandOver(std::function<void(uint32_t vcpu)> hand_over) { hand_over_ = std::move(hand_over); }
 
   // The count of `vcpu`'s next record, or kNever.
   uint64_t NextStop(uint32_t vcpu) const;
@@ -135,6 +139,7 @@ class TurnFollower {
   std::vector<Group> groups_;  // by internal index (a recorded group id may come back)
   std::vector<Vcpu> vcpus_;
   std::function<void(uint32_t)> wake_;
+  std::function<void(uint32_t)> hand_over_;
   mutable std::mutex mutex_;
 };
 

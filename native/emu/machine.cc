@@ -55,9 +55,9 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
     hart->x[10] = id;  // a0 = mhartid; a1 = 0: no device tree, the rrkit device instead
     auto run = std::make_unique<HartRun>(*hart);
     if (final_counts_.has_value()) run->final_count = (*final_counts_)[id];
-    // One hart has nobody to wait for: it never probes. Nor does a replay: it follows the
-    // logged counts whatever the harts spin on (with the probe on, a replayed serialized
-    // log whose holder spun through its quantum did not finish: not yet understood).
+    // One hart has nobody to wait for: it never probes. Nor does a replay: a replayed spin
+    // runs to the logged count where the recorded one ended, whatever the probe sees, so
+    // the probe would only cut it into yields (docs/crew.md, "Busy-waits without the hint").
     if (!options.spin_detection || options.harts == 1 || !world.DeliversLiveInterrupts()) {
       run->spin_sample_at = replay::kNever;
     }
@@ -82,6 +82,7 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
                          [this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionGate); }});
     follower_ = std::make_unique<crew::TurnFollower>(options.harts);
     follower_->SetWake([this](uint32_t v) { scheduler_.Wake(v, true); });
+    follower_->SetHandOver([this](uint32_t v) { scheduler_.HandOver(v); });
   }
   if (options.host_time_sink) {
     // No wake-up: a sleeping hart logged its stall as it fell asleep and logs its wake-up.
@@ -100,7 +101,8 @@ void Machine::StartCrew() {
     serializer_ = std::make_unique<crew::Serializer>(
         options.harts, options.serializer, options.serial_sink,
         crew::SerializerHooks{[this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionSerial); },
-                              [this](uint32_t v) { scheduler_.Wake(v, true); }});
+                              [this](uint32_t v) { scheduler_.Wake(v, true); },
+                              [this](uint32_t v) { scheduler_.HandOver(v); }});
   }
   // RAM, then one more page for the ordered devices (access_policy.h).
   const uint64_t g = options.crew_granularity;
@@ -110,7 +112,8 @@ void Machine::StartCrew() {
     const uint32_t v = hart->id();
     hooks.push_back({.attention = &hart->attention,
                      .attention_bit = kAttentionCrew,
-                     .wake = [this, v] { scheduler_.Wake(v); },
+                     // A serialized member spinning without the turn: only noted as wanting it.
+                     .wake = [this, v] { if (!serializer_ || !serializer_->WantsTurnWhileParked(v)) scheduler_.Wake(v); },
                      .granted = [this, v] { scheduler_.Wake(v, true); }});
   }
   // Transfers among a serialized group's members are implied by its turns: not logged.

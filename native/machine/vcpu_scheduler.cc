@@ -59,13 +59,27 @@ void VcpuScheduler::Wake(uint32_t vcpu, bool urgent) {
   }
 }
 
+void VcpuScheduler::HandOver(uint32_t vcpu) {
+  std::lock_guard lock(mutex_);
+  Vcpu& v = vcpus_.at(vcpu);
+  switch (v.state) {
+    case State::kBlocked: MakeReadyLocked(vcpu, true, false); break;
+    case State::kRunning: v.wake_pending = true; break;
+    case State::kReady:  // queued already (a deadline passed): it goes first all the same
+      std::erase(ready_, vcpu);
+      ready_.push_front(vcpu);
+      break;
+    case State::kDone: break;
+  }
+}
+
 void VcpuScheduler::WakeAt(uint32_t vcpu, Clock::time_point when) {
   std::lock_guard lock(mutex_);
   Vcpu& v = vcpus_.at(vcpu);
   v.wake_at = v.wake_at.has_value() ? std::min(*v.wake_at, when) : when;
 }
 
-void VcpuScheduler::MakeReadyLocked(uint32_t vcpu, bool urgent) {
+void VcpuScheduler::MakeReadyLocked(uint32_t vcpu, bool urgent, bool notify) {
   Vcpu& v = vcpus_[vcpu];
   v.state = State::kReady;
   v.wake_at.reset();
@@ -73,7 +87,7 @@ void VcpuScheduler::MakeReadyLocked(uint32_t vcpu, bool urgent) {
   else ready_.push_back(vcpu);
   ready_count_.store(static_cast<uint32_t>(ready_.size()), std::memory_order_relaxed);
   reported_all_blocked_ = false;
-  work_cv_.notify_one();
+  if (notify) work_cv_.notify_one();
 }
 
 std::optional<uint32_t> VcpuScheduler::PickLocked(std::optional<Clock::time_point>& until) {
@@ -114,10 +128,15 @@ void VcpuScheduler::ThreadMain() {
         lock.lock();
         continue;
       }
+      const auto mine = idle_until_.insert(until.value_or(Clock::time_point::max()));
       if (until.has_value()) work_cv_.wait_until(lock, *until);
       else work_cv_.wait(lock);
+      idle_until_.erase(mine);
       continue;
     }
+    // A vCPU handed over to this thread may have been passed over for another one at the
+    // front of the queue: then an idle thread takes it.
+    if (!ready_.empty()) work_cv_.notify_one();
     const uint32_t id = *picked;
     Vcpu& v = vcpus_[id];
     v.state = State::kRunning;
@@ -135,8 +154,11 @@ void VcpuScheduler::ThreadMain() {
           MakeReadyLocked(id, false);
         } else {
           v.state = State::kBlocked;
-          // Idle threads may be waiting without a deadline: let one wait for this one.
-          if (v.wake_at.has_value()) work_cv_.notify_one();
+          // Idle threads may all be waiting past this deadline (or without one): let one
+          // wait for it. Not otherwise: a spin-waiting vCPU blocks with a deadline at every
+          // serialized turn, and waking an idle thread each time only to wait again cost a
+          // futex wake and two context switches per turn.
+          if (v.wake_at.has_value() && !idle_until_.empty() && *v.wake_at < *idle_until_.begin()) work_cv_.notify_one();
         }
         break;
       case SliceEnd::kDone:

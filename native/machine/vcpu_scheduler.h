@@ -27,6 +27,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -67,6 +68,11 @@ class VcpuScheduler {
   // Any thread: `vcpu` may have a reason to run (see above). `urgent`: to the front of the
   // ready queue (another vCPU may be waiting for it).
   void Wake(uint32_t vcpu, bool urgent = false);
+  // From a slice that ends right after this call (its vCPU is about to wait): `vcpu` may run,
+  // and runs next on this thread rather than on an idle one woken for it. A serialized turn
+  // passing between vCPUs then costs no thread wake-up (docs/crew.md, "Handing the turn
+  // over"). Otherwise as Wake(vcpu, true).
+  void HandOver(uint32_t vcpu);
   // From `vcpu`'s own slice: when it returns kBlocked, run it again at `when` at the latest.
   void WakeAt(uint32_t vcpu, Clock::time_point when);
   // Whether a ready vCPU waits for a thread: a slice that could go on yields only then.
@@ -85,7 +91,7 @@ class VcpuScheduler {
   void ThreadMain();
   // Under the lock: the next vCPU to run, or nullopt (then `until` is the earliest deadline).
   std::optional<uint32_t> PickLocked(std::optional<Clock::time_point>& until);
-  void MakeReadyLocked(uint32_t vcpu, bool urgent);
+  void MakeReadyLocked(uint32_t vcpu, bool urgent, bool notify = true);
   bool AllBlockedLocked() const;
 
   const uint32_t threads_;
@@ -94,6 +100,7 @@ class VcpuScheduler {
   std::condition_variable work_cv_;
   std::vector<Vcpu> vcpus_;
   std::deque<uint32_t> ready_;
+  std::multiset<Clock::time_point> idle_until_;  // when each idle thread wakes by itself (max: never)
   std::atomic<uint32_t> ready_count_{0};
   uint32_t running_ = 0;
   uint32_t done_ = 0;

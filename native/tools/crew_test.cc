@@ -29,6 +29,7 @@
 #include "crew/ownership_table.h"
 #include "crew/page_geometry.h"
 #include "crew/replay_gate.h"
+#include "crew/serializer.h"
 #include "crew/transfer_stats.h"
 #include "crew/turn_follower.h"
 #include "tools/test_harness.h"
@@ -815,6 +816,132 @@ void TestBadLogs() {
   check_contains(stuck, "no vCPU advanced");
 }
 
+// ---------------------------------------------------------------- serialized-mode record
+
+// The Serializer driven by hand, as one engine thread per vCPU would drive it.
+struct SerializerDriver {
+  std::vector<SerialRecord> records;
+  std::vector<uint32_t> stopped, woken, handed;
+  Serializer serializer;
+
+  explicit SerializerDriver(uint32_t vcpus, SerializerOptions options)
+      : serializer(vcpus, options, [this](const SerialRecord& r) { records.push_back(r); },
+                   SerializerHooks{[this](uint32_t v) { stopped.push_back(v); }, [this](uint32_t v) { woken.push_back(v); },
+                                   [this](uint32_t v) { handed.push_back(v); }}) {}
+
+  // Page 1 changes hands among `vcpus` (at these counts) fast enough to serialize them.
+  void Share(const std::vector<std::pair<uint32_t, uint64_t>>& at) {
+    for (size_t i = 1; i < at.size(); ++i) {
+      serializer.OnTransfer(TransferEdge{1, at[i - 1].first, at[i - 1].second, at[i].first, at[i].second});
+    }
+  }
+};
+
+// A spinner without the turn, whose page the holder takes, only wants the turn: nobody
+// wakes its thread for that (the turn's hand-over does, when its turn comes). The free, the
+// holder and a member of a group whose holder is idle are woken as before.
+void TestSerializerParkedSpinnerWantsTurn() {
+  SerializerOptions options;
+  options.window = 1000;
+  options.quantum = 1000;
+  SerializerDriver p(4, options);
+  p.Share({{0, 0}, {1, 0}, {2, 10}, {0, 1500}});  // span 1500 >= window, 3 transfers: hot
+  CHECK((p.stopped == std::vector<uint32_t>{0, 1, 2}));
+  Serializer& s = p.serializer;
+  s.Stopped(0, 1500, true);
+  s.Stopped(1, 10, true);
+  CHECK(p.handed.empty());  // vCPU 2 has not stopped yet
+  s.Stopped(2, 20, true);
+  CHECK((p.handed == std::vector<uint32_t>{0}));  // the first turn, handed to the first member
+  CHECK(s.WantTurn(0, 1500));
+  CHECK(!s.EndTurn(0, 1600, Serializer::Why::kIdle));  // spins: the turn goes to vCPU 1
+  CHECK(s.WantTurn(1, 10));
+  CHECK(!s.EndTurn(1, 50, Serializer::Why::kIdle));    // ... and on to vCPU 2
+  CHECK(s.WantTurn(2, 20));
+  CHECK((p.handed == std::vector<uint32_t>{0, 1, 2}));
+
+  CHECK(!s.WantsTurnWhileParked(3));  // free: wake it
+  CHECK(!s.WantsTurnWhileParked(2));  // the holder: wake it
+  CHECK(s.WantsTurnWhileParked(0));   // a member without the turn: it wants it now
+  CHECK(p.woken.empty());
+  CHECK(!s.EndTurn(2, 30, Serializer::Why::kIdle));  // vCPU 0 wants it, vCPU 1 does not
+  CHECK((p.handed == std::vector<uint32_t>{0, 1, 2, 0}));
+  CHECK(s.WantTurn(0, 1600));
+  CHECK(!s.EndTurn(0, 1700, Serializer::Why::kIdle));  // nobody wants it: vCPU 0 keeps it, idle
+  CHECK(!s.WantsTurnWhileParked(1));  // its group's holder is idle: woken, it takes over
+  CHECK(s.WantTurn(1, 50));
+  const std::vector<SerialRecord> expected{
+      ModeSwitch{0, 1500, 0, true}, ModeSwitch{1, 10, 0, true}, ModeSwitch{2, 20, 0, true}, TurnSwitch{0, 1500, 0},
+      TurnSwitch{0, 1600, 1},       TurnSwitch{1, 50, 2},       TurnSwitch{2, 30, 0},         TurnSwitch{0, 1700, 1}};
+  CHECK(p.records == expected);
+}
+
+// vCPUs that a probe sent back to parallel come back as soon as their page has changed
+// hands as often as a hot window needs; after a group left for sharing nothing, the same
+// transfers wait for the window's end, as before.
+void TestSerializerBackFromProbe() {
+  for (const bool by_probe : {true, false}) {
+    SerializerOptions options;
+    options.window = 100'000;  // 5 transfers make a hot window at 50 per million
+    options.quantum = 1000;
+    options.probe = by_probe ? 2000 : 1'000'000;
+    options.idle_turns = 1;
+    SerializerDriver p(2, options);
+    p.Share({{0, 0}, {1, 0}, {0, 10}, {1, 10}, {0, 20}, {1, 20}, {0, 100'000}});  // 6 in a window: hot
+    CHECK((p.stopped == std::vector<uint32_t>{0, 1}));
+    Serializer& s = p.serializer;
+    s.Stopped(0, 100'000, true);
+    s.Stopped(1, 20, true);
+    CHECK(s.WantTurn(0, 100'000));
+    CHECK(!s.OnTransfer(TransferEdge{1, 1, 20, 0, 100'000}));  // into the holder: implied by the turns
+    CHECK(!s.EndTurn(0, 101'000, Serializer::Why::kQuantum));
+    CHECK(s.WantTurn(1, 20));
+    uint64_t end0 = 101'000;
+    if (by_probe) {
+      CHECK(!s.OnTransfer(TransferEdge{1, 0, 101'000, 1, 20}));
+      CHECK(s.EndTurn(1, 1020, Serializer::Why::kQuantum));  // 2000 instructions of turns: the probe
+    } else {
+      CHECK(!s.EndTurn(1, 1020, Serializer::Why::kQuantum));  // nothing shared in vCPU 1's turn ...
+      CHECK(s.WantTurn(0, 101'000));
+      end0 = 102'000;
+      CHECK(s.EndTurn(0, end0, Serializer::Why::kQuantum));  // ... so the group leaves for idleness
+    }
+    CHECK(!s.InGroup(0) && !s.InGroup(1));
+    p.stopped.clear();
+    // Back in parallel: the page changes hands 6 times within a few hundred instructions.
+    p.Share({{0, end0}, {1, 1100}, {0, end0 + 100}, {1, 1200}, {0, end0 + 200}, {1, 1300}, {0, end0 + 300}});
+    std::sort(p.stopped.begin(), p.stopped.end());
+    if (by_probe) {
+      CHECK((p.stopped == std::vector<uint32_t>{0, 1}));
+    } else {
+      CHECK(p.stopped.empty());
+    }
+  }
+}
+
+// A page far above the threshold (16 times the rate over a sixteenth of a window) serializes
+// its vCPUs before its window ends; a burst of transfers (a barrier) in fewer instructions
+// than that, or followed by a quiet stretch, does not.
+void TestSerializerEarlyDecision() {
+  SerializerOptions options;
+  options.window = 160'000;  // a sixteenth: 10 000 instructions; 16 times the rate: 800 per million
+  const auto trades = [](uint64_t from, uint64_t step, int n) {
+    std::vector<std::pair<uint32_t, uint64_t>> at;
+    for (int i = 0; i < n; ++i) at.push_back({static_cast<uint32_t>(i % 2), from + step * static_cast<uint64_t>(i)});
+    return at;
+  };
+  SerializerDriver steady(2, options);
+  steady.Share(trades(0, 1000, 10));  // 9 transfers over 9 000 instructions: not yet a sixteenth
+  CHECK(steady.stopped.empty());
+  steady.Share({{1, 9000}, {0, 10'000}});  // 10 over 10 000: 1 000 per million
+  CHECK((steady.stopped == std::vector<uint32_t>{0, 1}));
+
+  SerializerDriver burst(2, options);
+  burst.Share(trades(0, 10, 40));  // 39 transfers within 400 instructions
+  burst.Share({{1, 390}, {0, 60'000}});  // then one 60 000 instructions later: 667 per million
+  CHECK(burst.stopped.empty());
+}
+
 // ---------------------------------------------------------------- serialized-mode replay
 
 using Pass = TurnFollower::Pass;
@@ -1035,6 +1162,9 @@ int main(int argc, char** argv) {
       {"writer among 4 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(4); }},
       {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},
       {"bad logs: clear errors, no hang", TestBadLogs},
+      {"serializer: a spinner without the turn only wants it when its page is taken", TestSerializerParkedSpinnerWantsTurn},
+      {"serializer: back from a probe, a hot page serializes again at once", TestSerializerBackFromProbe},
+      {"serializer: a page far above the threshold serializes early, a burst does not", TestSerializerEarlyDecision},
       {"turn follower: a record logged after a cut waits for that cut, not for its group", TestTurnFollowerCutBeforeRecord},
       {"turn follower: every group leaves where its members stand, and the next log follows", TestTurnFollowerLeaving},
   };

@@ -55,6 +55,7 @@ struct Machine::Hart {
   std::chrono::steady_clock::time_point stopped_at;
   // Its entries into the guest and exits from it, for wall-clock samples (none: a no-op).
   std::optional<machine::HostTimeSamples::GuestEntries> guest_entries;
+  RunProfile::Hart profile;  // RRKIT_KVM_PROFILE only
 
   replay::Landmark Here() const { return {id, landmarks}; }
 };
@@ -73,6 +74,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
       disk_image_(disk),
       live_ordering_(std::move(live_ordering)),
       stop_([this] { WakeAll(); }, "exit") {
+  const uint64_t setup_start = profile_.Now();
   const uint32_t n = options.vcpus;
   if (n < 1 || n > kMaxVcpus) throw std::invalid_argument("the kvm engine runs 1 to " + std::to_string(kMaxVcpus) + " vCPUs");
   if (n > 1 && image.hart_areas == 0) {
@@ -88,6 +90,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   for (const ElfImage::Segment& segment : image.segments) memory_.Write(segment.address, segment.bytes);
   if (disk_image_ != nullptr && live_) disk_reader_ = std::make_unique<DiskReader>(*disk_image_);
 
+  const uint64_t vms_start = profile_.Now();
   const std::vector<kvm_cpuid_entry2> cpuid = GuestCpuid(system.SupportedCpuid());
   for (uint32_t v = 0; v < n; ++v) {
     auto hart = std::make_unique<Hart>();
@@ -123,10 +126,13 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
         }});
     harts_.push_back(std::move(hart));
   }
+  profile_.vms_ns = profile_.Since(vms_start);
   if (ordering && n > 1) {
+    const uint64_t ordering_start = profile_.Now();
     std::vector<PageProtector*> protectors;
     for (auto& hart : harts_) protectors.push_back(hart->protector.get());
     ordering_ = ordering(protectors, image);
+    profile_.ordering_ns = profile_.Since(ordering_start);
   }
 
   if (options_.track_memory && n == 1) memory_hash_ = std::make_unique<MemoryHash>(memory_);
@@ -138,6 +144,7 @@ Machine::Machine(const KvmSystem& system, const MachineOptions& options, replay:
   if (live_) {
     next_checkpoint_ = n == 1 ? options_.checkpoint_interval : 0;
   }
+  profile_.setup_ns = profile_.Since(setup_start);
 }
 
 // One vCPU's replay reads the log as the run reaches it (replay/world.h, Horizon):
@@ -417,6 +424,14 @@ RunResult Machine::Run() {
 
   RunResult result = std::move(result_);
   result.run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (profile_.enabled()) {
+    std::vector<const RunProfile::Hart*> profiles;
+    for (auto& hart : harts_) {
+      hart->profile.protect_calls = hart->protector->calls();
+      profiles.push_back(&hart->profile);
+    }
+    std::fputs(profile_.Summary(profiles, result.run.wall_seconds).c_str(), stderr);
+  }
   if (options_.console == machine::ConsoleOutput::Mode::kCapture) result.run.console = console_out_.Captured();
   return result;
 }
@@ -539,10 +554,17 @@ void Machine::RunLoop(Hart& hart) {
   }
   for (;;) {
     if (!live_ && smp()) ReadAhead(hart);
-    if (ordering_) ordering_->BeforeRun(hart.id, hart.landmarks);
+    if (ordering_) {
+      const uint64_t t = profile_.Now();
+      ordering_->BeforeRun(hart.id, hart.landmarks);
+      hart.profile.before_run.Add(profile_.Since(t));
+    }
     if (!live_ && smp()) ArmLastLandmark(hart);
     hart.guest_entries->Entering(hart.Here());
-    switch (vcpu.Run()) {
+    const uint64_t entered = profile_.Now();
+    const Vcpu::Stop stopped = vcpu.Run();
+    (stopped == Vcpu::Stop::kMemoryFault ? hart.profile.run_to_fault : hart.profile.run_to_exit).Add(profile_.Since(entered));
+    switch (stopped) {
       case Vcpu::Stop::kKicked:
         vcpu.ClearKick();
         if (interrupted_.load()) Interrupted(hart);
@@ -574,23 +596,32 @@ void Machine::RunLoop(Hart& hart) {
     // Samples first: one for the stretch's start names the landmark before this one, and
     // CREW's Poll here may log edges from this landmark (the log is in order per vCPU).
     hart.guest_entries->Exited(at);
-    if (ordering_) ordering_->AtExit(hart.id, at.count);
+    if (ordering_) {
+      const uint64_t t = profile_.Now();
+      ordering_->AtExit(hart.id, at.count);
+      hart.profile.at_exit.Add(profile_.Since(t));
+    }
 
+    const uint64_t handling = profile_.Now();
     if (hart.id == 0) TakeCheckpointIfDue(hart, at);
     if (hart.id == 0) CompleteDiskIfDue(hart, at);
     const ExitAction action = HandleExit(exit, *hart.devices, at);
+    hart.profile.handle_exit.Add(profile_.Since(handling));
     switch (action.kind) {
       case ExitAction::Kind::kResume:
         if (action.mmio_value) std::memcpy(vcpu.run().mmio.data, &*action.mmio_value, sizeof *action.mmio_value);
         break;
-      case ExitAction::Kind::kRelax:
+      case ExitAction::Kind::kRelax: {
+        const uint64_t t = profile_.Now();
         if (ordering_) {
           const machine::HostTimeSamples::Stall stall(host_time_.get(), at, replay::VcpuActivity::kSpinWait);
           ordering_->SpinWait(hart.id, at.count);
         } else if (smp()) {
           sched_yield();
         }
+        hart.profile.spin_wait.Add(profile_.Since(t));
         break;
+      }
       case ExitAction::Kind::kPark:
         // Replay stops a vCPU at its recorded end before it handles that exit: parking
         // earlier means it has fewer landmarks than the recording's (a fault record lost).
@@ -599,13 +630,16 @@ void Machine::RunLoop(Hart& hart) {
                                    "it parked here (its main returned)"};
         }
         throw Finished{};
-      case ExitAction::Kind::kHalt:
+      case ExitAction::Kind::kHalt: {
+        const uint64_t t = profile_.Now();
         if (ordering_) {
           ordering_->Halted(hart.id, at.count, [&] { WaitInHalt(hart, at); });
         } else {
           WaitInHalt(hart, at);
         }
+        hart.profile.halt.Add(profile_.Since(t));
         break;
+      }
       case ExitAction::Kind::kStop: {
         if (!stop_.RecordExit(at, action.exit_code)) throw Finished{};
         if (!live_ && Final() == nullptr) {
@@ -641,6 +675,7 @@ bool Machine::HandleMemoryFault(Hart& hart, bool emulation_failure) {
   uint8_t bytes[15] = {};
   const uint64_t available = regs.rip < options_.ram_bytes ? std::min<uint64_t>(15, options_.ram_bytes - regs.rip) : 0;
   if (available == 0) Fault(hart, "KVM_RUN failed with EFAULT with rip outside RAM");
+  const uint64_t decoding = profile_.Now();
   memory_.Read(regs.rip, std::span(bytes, available));
   std::string error;
   const auto decoded = decoder_.Decode(std::span<const uint8_t>(bytes, available), regs, hart.vcpu->Sregs(), error);
@@ -649,6 +684,7 @@ bool Machine::HandleMemoryFault(Hart& hart, bool emulation_failure) {
     Fault(hart, "a stop on a protected page (EFAULT): " + error);
   }
   const std::vector<PageAccess> needed = PagesTouched(ordering_->geometry(), decoded->accesses, kImageBase, options_.ram_bytes);
+  hart.profile.decode.Add(profile_.Since(decoding));
   if (emulation_failure && !ordering_->Protects(hart.id, needed)) return false;
   hart.stop_pages = ordering_->ArmedStop(hart.id);  // replay: what it stopped on
   // A vCPU that stops here still reports the fault: replay must stop at it too.
@@ -664,7 +700,12 @@ bool Machine::AtFault(Hart& hart, std::span<const PageAccess> needed, bool go_on
   if (!ordering_) return go_on;
   hart.guest_entries->Exited(hart.Here());
   const machine::HostTimeSamples::Stall stall(host_time_.get(), hart.Here(), replay::VcpuActivity::kPageWait);
-  return ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on);
+  const uint64_t t = profile_.Now();
+  const bool granted = ordering_->AtFault(hart.id, hart.landmarks, needed, !go_on);
+  const uint64_t waited = profile_.Since(t);
+  hart.profile.page_wait.Add(waited);
+  if (waited > RunProfile::kLongWait) hart.profile.long_page_wait.Add(waited);
+  return granted;
 }
 
 // On the PVM backend CPL0 code is emulated, and its access to a protected page exits as

@@ -42,6 +42,7 @@
 #include "kvm/memory_hash.h"
 #include "kvm/page_rights.h"
 #include "kvm/periodic_timer.h"
+#include "kvm/run_profile.h"
 #include "kvm/vcpu.h"
 #include "kvm/vcpu_ordering.h"
 #include "kvm/vm.h"
@@ -235,6 +236,8 @@ class Machine {
   bool finished_ = false;
   std::atomic<bool> timed_out_{false};
   std::atomic<bool> interrupted_{false};  // interruptRuns() (SIGINT, SIGTERM)
+
+  RunProfile profile_{RunProfile::Enabled()};
 };
 
 }  // namespace rrkit::kvm

@@ -44,6 +44,10 @@ constexpr int kIterations = 2000;
 // mov [rbx], rax / mov rax, [rbx]; mov [rdx], rax; add rbx, 4096; jmp back
 const uint8_t kStoreLoop[] = {0x48, 0x89, 0x03, 0x48, 0x89, 0x02, 0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00, 0xeb, 0xf1};
 const uint8_t kLoadLoop[] = {0x48, 0x8b, 0x03, 0x48, 0x89, 0x02, 0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00, 0xeb, 0xf1};
+// A sweep of rcx pages from rbx, then one MMIO exit:
+// 1: mov [rbx], rax; add rbx, 4096; dec rcx; jnz 1b; mov [rdx], rax
+const uint8_t kSweep[] = {0x48, 0x89, 0x03, 0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00, 0x48, 0xff, 0xc9, 0x75, 0xf1, 0x48, 0x89, 0x02};
+constexpr int kSweepPages = 256;
 
 double Us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
@@ -159,6 +163,50 @@ MprotectCosts Mprotect(const KvmSystem& system, const uint8_t* code, size_t size
   return c;
 }
 
+// (c) What a page costs the vCPU that gets it back: a sweep that writes kSweepPages pages
+// whose mapping was taken away and given back (mprotect none, then read-write, one call
+// each, as a transfer away and back does), against the same sweep over pages it has mapped
+// (KVM's page tables still hold them) and its very first sweep (first touches).
+struct RefaultCosts {
+  double first_touch, mapped, refault, revoke_range, restore_range;  // us per page; per call
+};
+
+RefaultCosts Refault(const KvmSystem& system) {
+  Guest g(system, kSweep, sizeof kSweep);
+  const auto sweep = [&] {
+    kvm_regs r{};  // (the synced registers hold nothing before the first run)
+    r.rdx = kDevices;
+    r.rsp = 0x300000;
+    r.rflags = 0x202;
+    r.rip = kCode;
+    r.rbx = kTarget;
+    r.rcx = kSweepPages;
+    g.vcpu.SetRegs(r);
+    const auto t = Clock::now();
+    const int err = g.RunOnce();
+    Expect(err == 0 && g.vcpu.run().exit_reason == KVM_EXIT_MMIO, "sweep to its exit: errno " + std::to_string(err) + " exit " + std::to_string(g.vcpu.run().exit_reason) + " rip " + std::to_string(g.vcpu.Regs().rip));
+    return Us(Clock::now() - t) / kSweepPages;
+  };
+  RefaultCosts c{};
+  c.first_touch = sweep();
+  constexpr int kRounds = 20;
+  Clock::duration revoke{}, restore{};
+  for (int i = 0; i < kRounds; ++i) {
+    c.mapped += sweep() / kRounds;
+    const auto t0 = Clock::now();
+    Expect(mprotect(g.page(0), uint64_t{kSweepPages} * 4096, PROT_NONE) == 0, "mprotect none");
+    const auto t1 = Clock::now();
+    Expect(mprotect(g.page(0), uint64_t{kSweepPages} * 4096, PROT_READ | PROT_WRITE) == 0, "mprotect back");
+    const auto t2 = Clock::now();
+    revoke += t1 - t0;
+    restore += t2 - t1;
+    c.refault += sweep() / kRounds;
+  }
+  c.revoke_range = Us(revoke) / kRounds;
+  c.restore_range = Us(restore) / kRounds;
+  return c;
+}
+
 void SetSlot(Vm& vm, uint32_t slot, uint64_t gpa, uint64_t size, uint8_t* host, uint32_t flags) {
   kvm_userspace_memory_region r{};
   r.slot = slot;
@@ -230,6 +278,12 @@ int main() {
   const KvmSystem system = KvmSystem::Open();
   std::printf("KVM_CAP_NR_MEMSLOTS %d, KVM_CAP_READONLY_MEM %d, KVM_CAP_USER_MEMORY2 %d\n", system.Extension(KVM_CAP_NR_MEMSLOTS),
               system.Extension(KVM_CAP_READONLY_MEM), system.Extension(233));
+  for (int round = 0; round < 3; ++round) {
+    const RefaultCosts r = Refault(system);
+    std::printf("round %d: a sweep of %d pages, us per page: first touch %.1f, mapped %.2f, after mprotect none and back %.1f "
+                "(mprotect of the %d pages: none %.1f us, back %.1f us)\n",
+                round, kSweepPages, r.first_touch, r.mapped, r.refault, kSweepPages, r.revoke_range, r.restore_range);
+  }
   for (int round = 0; round < 3; ++round) {
     std::printf("round %d (%d iterations each, us per iteration)\n", round, kIterations);
     const double store = Baseline(system, kStoreLoop, sizeof kStoreLoop);

@@ -33,4 +33,19 @@ static inline void rt_cpu_relax(void)
 #endif
 }
 
+/*
+ * Release hint: the calling hart has just published what other harts wait for (the
+ * barrier's next generation). On the kvm board it is a spin-wait exit, where a recording
+ * parks the hart for a moment, so that the harts waiting to read what it wrote take the
+ * page at once rather than at this hart's next landmark, which may be a whole phase of
+ * work away (docs/kvm-smp.md, "Where the time goes"). Nothing elsewhere: rv64's engine
+ * can hand a page over at any instruction.
+ */
+static inline void rt_release_hint(void)
+{
+#if defined(RRKIT_KVM_BOARD)
+    x86_cpu_relax();
+#endif
+}
+
 #endif /* RRKIT_RUNTIME_H */

@@ -43,6 +43,7 @@ void barrier_wait(barrier_t *barrier)
     if (__atomic_fetch_add(&barrier->arrived, 1, __ATOMIC_SEQ_CST) == harts - 1) {
         __atomic_store_n(&barrier->arrived, 0, __ATOMIC_SEQ_CST);
         __atomic_store_n(&barrier->generation, generation + 1, __ATOMIC_SEQ_CST);
+        rt_release_hint();
         return;
     }
     while (__atomic_load_n(&barrier->generation, __ATOMIC_SEQ_CST) == generation)

@@ -23,7 +23,10 @@ struct complex {
     long re, im;
 };
 
-static long cos_table[N], sin_table[N]; /* Q30, cos/sin(2πk/N) */
+/* Q30, cos/sin(2πk/N). Each page is written by one hart (below). */
+static long cos_table[N] RRKIT_PAGE_ALIGNED, sin_table[N] RRKIT_PAGE_ALIGNED;
+#define TABLE_PAGE (RRKIT_PAGE_SIZE / sizeof(long)) /* entries */
+#define TABLE_PAGES (N / TABLE_PAGE)
 /* Rows are whole pages; aligned, no two harts write one CREW page (rrkit.h). */
 static struct complex work[RRKIT_MAX_HARTS][N] RRKIT_PAGE_ALIGNED;
 static long input[RRKIT_MAX_HARTS][N] RRKIT_PAGE_ALIGNED;
@@ -146,9 +149,14 @@ int main(void)
 {
     unsigned me = hart_id(), harts = num_harts();
 
-    for (unsigned k = N * me / harts; k < N * (me + 1) / harts; k++) {
-        sin_table[k] = sin_turn(k);
-        cos_table[k] = sin_turn(k + N / 4);
+    /* The tables' pages are dealt out whole, like the rows below: harts writing slices
+     * of one page would take turns at it store by store. */
+    for (unsigned page = me; page < 2 * TABLE_PAGES; page += harts) {
+        long *table = page < TABLE_PAGES ? sin_table : cos_table;
+        unsigned quarter = page < TABLE_PAGES ? 0 : N / 4;
+        unsigned first = page % TABLE_PAGES * TABLE_PAGE;
+        for (unsigned k = first; k < first + TABLE_PAGE; k++)
+            table[k] = sin_turn(k + quarter);
     }
     barrier_wait(&barrier);
 

@@ -42,7 +42,12 @@ std::vector<PageAccess> PagesTouched(const crew::PageGeometry& geometry, std::sp
 
 CrewRecording::CrewRecording(const CrewLayout& layout, std::vector<PageProtector*> protectors, crew::TransferSink edges,
                              FaultSink faults)
-    : layout_(layout), console_page_(layout.ram_bytes / layout.granularity), edges_(std::move(edges)), faults_(std::move(faults)) {
+    : layout_(layout),
+      console_page_(layout.ram_bytes / layout.granularity),
+      along_max_(layout.along == 0 ? 0
+                                   : static_cast<uint32_t>(std::max<uint64_t>(layout.along, layout.along_max_bytes / layout.granularity - 1))),
+      edges_(std::move(edges)),
+      faults_(std::move(faults)) {
   if (protectors.size() != layout.vcpus) throw std::invalid_argument("CREW recording: one page protector per vCPU");
   if (layout.image_start % layout.granularity != 0 || layout.ram_bytes % layout.granularity != 0)
     throw std::invalid_argument("CREW granularity " + std::to_string(layout.granularity) +
@@ -121,7 +126,27 @@ uint32_t CrewRecording::AlongLimit(uint64_t page) const {
       return 0;
     }
   }
-  return static_cast<uint32_t>(std::min<uint64_t>(layout_.along, end > page ? end - page - 1 : 0));
+  return static_cast<uint32_t>(std::min<uint64_t>(along_max_, end > page ? end - page - 1 : 0));
+}
+
+// A sweep (a first touch of a buffer, a copy into pages another vCPU wrote, a read of a run
+// it wrote) stops at the end of what its previous stop gained: like a file's readahead, each
+// such stop asks for twice as many pages along (plus one), so that a long sweep stops
+// about log2(length) times rather than once per `along` pages. Any other stop starts again
+// from the base. What a larger window risks is the same as for any page along: a page
+// another vCPU then wants costs that vCPU a wait for a landmark of this one.
+uint32_t CrewRecording::Window(Vcpu& me, uint64_t page, bool write) {
+  const bool sweeping = page == me.sweep_end && write == me.sweep_write;
+  me.window = sweeping ? std::min(along_max_, me.window * 2 + 1) : layout_.along;
+  return me.window;
+}
+
+void CrewRecording::NoteSweep(uint32_t v, uint64_t page, bool write, uint32_t window) {
+  Vcpu& me = *vcpus_[v];
+  uint64_t end = page + 1;
+  while (end <= page + window && crew_->Permissions(v).Allows(end, write)) ++end;
+  me.sweep_end = end;
+  me.sweep_write = write;
 }
 
 bool CrewRecording::AtStopWhereLive(uint32_t v, uint64_t count, std::span<const PageAccess> needed) {
@@ -131,7 +156,7 @@ bool CrewRecording::AtStopWhereLive(uint32_t v, uint64_t count, std::span<const 
   for (const PageAccess& p : needed) {
     if (!granted || crew_->Permissions(v).Allows(p.page, p.write)) continue;
     me.edges_in.store(0, std::memory_order_relaxed);
-    granted = crew_->Acquire(v, p.page, p.write, count, AlongLimit(p.page));
+    granted = crew_->Acquire(v, p.page, p.write, count, std::min(layout_.along, AlongLimit(p.page)));
     edges += me.edges_in.load(std::memory_order_relaxed);
   }
   // The pages taken away that the instruction touches (replay checks each record's page
@@ -165,9 +190,11 @@ bool CrewRecording::AtFault(uint32_t v, uint64_t count, std::span<const PageAcce
     me.edges_in.store(0, std::memory_order_relaxed);
     // Each record counts the edges its Acquire brought, pages along included: replay
     // compares their sum with the edges the log has into this landmark.
-    const bool granted = crew_->Acquire(v, p.page, p.write, count, AlongLimit(p.page));
+    const uint32_t window = std::min(Window(me, p.page, p.write), AlongLimit(p.page));
+    const bool granted = crew_->Acquire(v, p.page, p.write, count, window);
     faults_(replay::CrewFaultRecord{{v, count}, p.page, p.write, granted ? me.edges_in.load(std::memory_order_relaxed) : 0});
     if (!granted) return false;
+    NoteSweep(v, p.page, p.write, window);
   }
   if (stop_here) return false;
   if (!any) {

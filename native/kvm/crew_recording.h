@@ -35,9 +35,13 @@ struct CrewLayout {
   uint64_t hart_areas = 0;       // vCPU v owns [hart_areas + v * hart_area_bytes, + hart_area_bytes)
   uint64_t hart_area_bytes = 0;
   // A stop also takes up to this many following pages, where that needs no wait
-  // (crew::Crew::Acquire's `along`; docs/kvm-smp.md, "Fewer stops").
+  // (crew::Crew::Acquire's `along`; docs/kvm-smp.md, "Pages along a stop"); 0: none.
   uint32_t along = kAlongPages;
+  // A vCPU whose stop comes right where the pages of its previous stop ended (a sequential
+  // sweep) asks for twice as many (plus one) as that stop did, up to this many bytes' worth.
+  uint64_t along_max_bytes = kAlongMaxBytes;
   static constexpr uint32_t kAlongPages = 15;
+  static constexpr uint64_t kAlongMaxBytes = uint64_t{1} << 20;
 };
 
 class CrewRecording final : public VcpuOrdering {
@@ -80,6 +84,11 @@ class CrewRecording final : public VcpuOrdering {
     uint64_t protect_calls = 0;
     uint64_t went_live_at = UINT64_MAX;  // WentLiveAt
     std::vector<PageAccess> went_live_stop;
+    // Its sweep (Window): where the pages its last stop gained ended, with which access,
+    // and how many pages along that stop asked for.
+    uint64_t sweep_end = UINT64_MAX;
+    bool sweep_write = false;
+    uint32_t window = 0;
   };
 
   // The stop where v went live (WentLiveAt): logged with the replay's pages.
@@ -87,9 +96,14 @@ class CrewRecording final : public VcpuOrdering {
 
   bool Gain(uint32_t v, uint64_t page, bool write, uint64_t count);
   uint32_t AlongLimit(uint64_t page) const;
+  // How many pages along v's stop on `page` asks for: the base, or more along a sweep.
+  uint32_t Window(Vcpu& me, uint64_t page, bool write);
+  // After v gained `page`: where the run of pages it now holds from there ends.
+  void NoteSweep(uint32_t v, uint64_t page, bool write, uint32_t window);
 
   CrewLayout layout_;
   uint64_t console_page_;
+  uint32_t along_max_;  // pages
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   crew::TransferSink edges_;
   FaultSink faults_;

@@ -10,7 +10,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 const [treeArg, workload, vcpuList, roundsArg] = process.argv.slice(2);
 if (!treeArg || !workload || !vcpuList) {
@@ -24,13 +24,14 @@ const { record } = await import(join(tree, 'src/session/record.ts'));
 const { replay } = await import(join(tree, 'src/session/replay.ts'));
 const { runGuest } = await import(join(tree, 'src/session/run.ts'));
 const { scanLogFile } = await import(join(tree, 'src/analysis/log-reader.ts'));
-const elf = join(tree, 'guests/build/x86_64', `${workload}.elf`);
+// A workload of TREE's, or the path of an ELF (a workload built at another size: docs/kvm-smp.md).
+const elf = workload.endsWith('.elf') ? resolve(workload) : join(tree, 'guests/build/x86_64', `${workload}.elf`);
 const dir = mkdtempSync(join(tmpdir(), 'rrkit-kvm-smp-compare-'));
 const secondsSince = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e9;
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 try {
   for (const vcpus of vcpuCounts) {
-    const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
+    const logPath = join(dir, `${basename(workload, '.elf')}-${vcpus}.rrlog`);
     const plain: number[] = [];
     const recorded: number[] = [];
     const replayed: number[] = [];

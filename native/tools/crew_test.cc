@@ -299,6 +299,13 @@ class SlicedRecording {
           }
           memory_.Execute(in, recording_.run.observed[v]);
         }
+        // Timing noise, as in RecordVcpu: the host scheduler, and now and then an idle wait.
+        st.jitter = Mix(st.jitter);
+        if (st.jitter % 97 == 0) std::this_thread::yield();
+        if (st.jitter % 1009 == 0) {
+          Crew::Parked idle(*crew_, v, st.count);
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
       }
       if (st.count >= instructions_) {
         crew_->Park(v, st.count);  // main returned: parked for good, its pages still transferable

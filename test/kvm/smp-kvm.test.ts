@@ -253,21 +253,34 @@ describe('damaged kvm SMP logs: caught as divergences, never a hang', () => {
     }
   }, 60_000);
 
-  test('two consecutive stops of a vCPU, the first one\'s record removed: a divergence at or after it', async () => {
+  test('two consecutive stops of a vCPU, the first one\'s record removed: a divergence (on that vCPU, at or after it)', async () => {
     const dir = logFolder('kvm-smp-fault-removed-consecutive');
-    const original = join(dir, 'radix-sort.rrlog');
-    await recordSmall('radix-sort', 2, original);
-    const damaged = join(dir, 'no-fault.rrlog');
-    let removed: Fault | undefined;
-    rewriteLog(original, damaged, (records) => {
+    // A stop with no edges, followed at the very next landmark by another stop of the same
+    // vCPU. Which stops a recording makes depends on timing (pages along a stop, sweeps), so
+    // record until one has such a pair.
+    const pairIn = (records: LogRecord[]) => {
       const faults = records.filter((r): r is Fault => r.type === 'crew-fault');
-      // A stop with no edges, followed at the very next landmark by another stop of the same vCPU.
-      removed = faults.find((f) => f.edges === 0n && faults.some((g) => g.vcpu === f.vcpu && g.count === f.count + 1n))!;
-      expect(removed).toBeDefined();
-      return records.filter((r) => r !== removed);
+      return faults.find((f) => f.edges === 0n && faults.some((g) => g.vcpu === f.vcpu && g.count === f.count + 1n));
+    };
+    let original = '';
+    let removed: Fault | undefined;
+    for (let attempt = 0; attempt < 10 && removed === undefined; attempt++) {
+      original = join(dir, `radix-sort-${attempt}.rrlog`);
+      await recordSmall('radix-sort', 2, original);
+      removed = pairIn([...readLogFile(original).records]);
+    }
+    expect(removed).toBeDefined();
+    const damaged = join(dir, 'no-fault.rrlog');
+    rewriteLog(original, damaged, (records) => {
+      const again = pairIn(records);
+      expect(again).toEqual(removed);
+      return records.filter((r) => r !== again);
     });
     const report = await divergenceOf(damaged);
-    expect(report.vcpu).toBe(removed!.vcpu);
-    expect(report.count).toBeGreaterThanOrEqual(removed!.count);
+    const said = `${JSON.stringify(report, (_, v) => (typeof v === 'bigint' ? String(v) : v))} for vcpu ${removed!.vcpu} @ ${removed!.count}`;
+    // Without the record that vCPU counts one landmark fewer from there, so it can pass a
+    // landmark another vCPU waits for early; that one can then be the first to go astray.
+    // On the damaged vCPU itself the divergence is never before the removed stop.
+    if (report.vcpu === removed!.vcpu) expect(report.count, said).toBeGreaterThanOrEqual(removed!.count);
   }, 60_000);
 });

@@ -125,6 +125,11 @@ void Machine::StartCrew() {
   }
   crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
                                        std::move(hooks), std::move(sink), options.crew_hold_instructions);
+  // A group's members share its pages while serialized: no transfer per turn.
+  if (serializer_ && options.serializer.share_pages) {
+    crew_->ShareWithinTurns({[this](uint32_t requester, uint32_t holder) { return serializer_->Shares(requester, holder); },
+                             [this](uint32_t v) { serializer_->WroteShared(v); }});
+  }
 }
 
 // --- the run ---------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 /**
  * `npm run bench [-- SECTION...] [--quick] [--json FILE]`: every benchmark, one after another
  * (they share two cores), or only the named sections (emu, record-replay, crew, smp, kvm,
- * kvm-smp, startup, log, timeline, micro; smp-sharing is smp's first table alone). --quick
- * and --json FILE are the micro section's: tiny batches (a check that every row works), and
- * its rows as JSON in FILE.
+ * kvm-smp, startup, log, timeline, micro; smp-sharing and smp-threads are smp's first and
+ * last tables alone). --quick and --json FILE are the micro section's: tiny batches (a check
+ * that every row works), and its rows as JSON in FILE.
  */
 import { benchEmu, formatEmuBench } from './emu.js';
 import { benchCrew, formatCrewBench } from './crew.js';
 import { kvmBenchSection } from './kvm.js';
-import { smpBenchSection, smpSharingSection } from './smp.js';
+import { smpBenchSection, smpSharingSection, smpThreadsSection } from './smp.js';
 import { kvmSmpBenchSection } from './kvm-smp.js';
 import { benchRecordReplay, formatRecordReplay } from './record-replay.js';
 import { benchStartup, formatStartup } from './startup.js';
@@ -30,6 +30,7 @@ const SECTIONS: Record<string, (flags: BenchFlags) => Promise<string>> = {
     `SMP record/replay with CREW on emu (full size, 1 to 8 vCPUs on this machine's cores, best of 2 rounds of plain/record/replay):\n${formatCrewBench(await benchCrew())}`,
   smp: smpBenchSection,
   'smp-sharing': smpSharingSection,
+  'smp-threads': smpThreadsSection,
   kvm: kvmBenchSection,
   'kvm-smp': () => kvmSmpBenchSection(),
   startup: async () => `start-up of the rrkit command (whole processes, median of 15, interleaved):\n${formatStartup(await benchStartup())}`,
@@ -69,7 +70,7 @@ function usage(problem: string): never {
 
 const { sections: asked, flags } = parseArguments(process.argv.slice(2));
 const started = process.hrtime.bigint();
-// smp-sharing is part of smp: not run twice when every section runs.
-const EVERY_SECTION = Object.keys(SECTIONS).filter((name) => name !== 'smp-sharing');
+// smp-sharing and smp-threads are parts of smp: not run twice when every section runs.
+const EVERY_SECTION = Object.keys(SECTIONS).filter((name) => name !== 'smp-sharing' && name !== 'smp-threads');
 for (const name of asked.length > 0 ? asked : EVERY_SECTION) process.stdout.write(`${await SECTIONS[name]!(flags)}\n\n`);
 process.stdout.write(`bench took ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s\n`);

@@ -1,6 +1,6 @@
 /**
- * `npm run experiments [-- NAME...] [--quick] [--out DIR]`: the figures, every one or the
- * named ones, into results/NAME.{csv,json,png}.
+ * `npm run experiments [-- NAME...] [--quick] [--out DIR] [--repeats N] [--cell K=V,...]`: the
+ * figures, every one or the named ones, into results/NAME.{csv,json,png} (or DIR).
  *
  * Each figure declares its cells; each cell's trial runs once per repeat in a process of its
  * own (a crash, a hang or a guest fault is a failed cell and the sweep goes on), one trial at
@@ -20,6 +20,7 @@ import 'canvas';
 import { Piscina } from 'piscina';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { parseCellFilter, selectCells, type CellFilter } from './lib/cell-filter.js';
 import type { CellResult, CellStatus, Figure, FigureTable } from './lib/figure.js';
 import type { LogFacts } from './lib/log-facts.js';
 import type { PoolTask } from './lib/pool-worker.js';
@@ -37,6 +38,11 @@ const argv = await yargs(hideBin(process.argv))
   .option('quick', { type: 'boolean', default: false, describe: 'small workloads, one repeat: checks the pipeline (CI), not results' })
   .option('out', { type: 'string', describe: 'where the results go (default: results/)' })
   .option('repeats', { type: 'number', describe: 'repeats per cell instead of each figure’s own' })
+  .option('cell', {
+    type: 'string',
+    array: true,
+    describe: 'only the cells whose key has these values, e.g. engine=emu,workload=radix-sort,vcpus=4 (repeat for more); needs --out',
+  })
   .option('list', { type: 'boolean', default: false, describe: 'print the trials each figure would run, and stop' })
   .strictOptions()
   .help()
@@ -50,6 +56,18 @@ const quick = argv.quick;
 if (argv.out !== undefined) process.env.RRKIT_RESULTS_DIR = resolve(argv.out);
 if (argv.repeats !== undefined && !(Number.isInteger(argv.repeats) && argv.repeats >= 1)) {
   process.stderr.write(`experiments: --repeats must be a whole number ≥ 1, not ${argv.repeats}\n`);
+  process.exit(2);
+}
+let cellFilters: CellFilter[];
+try {
+  cellFilters = (argv.cell ?? []).map(parseCellFilter);
+} catch (error) {
+  process.stderr.write(`experiments: ${(error as Error).message}\n`);
+  process.exit(2);
+}
+// A few cells make a partial table: it must not overwrite a whole figure in results/.
+if (cellFilters.length > 0 && argv.out === undefined && !argv.list) {
+  process.stderr.write('experiments: --cell writes tables of only the chosen cells: give --out DIR so that results/ keeps the whole figures\n');
   process.exit(2);
 }
 const names = argv._.length > 0 ? argv._.map(String) : [...FIGURE_NAMES];
@@ -96,7 +114,7 @@ for (const loaded of figures) {
   }
   const { figure } = loaded;
   const repeats = argv.repeats ?? (quick ? figure.repeats.quick : figure.repeats.full);
-  const cells = figure.cells(quick).map((plan) => ({
+  const cells = selectCells(figure.cells(quick), cellFilters).map((plan) => ({
     plan,
     jobs: plan.trial === undefined ? [] : Array.from({ length: repeats }, (_, r) => jobOf(plan.trial!, r)),
   }));

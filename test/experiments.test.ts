@@ -17,6 +17,7 @@ import { chartConfiguration, logTickLabel, wrapLine } from '../experiments/lib/c
 import { trialKey } from '../experiments/lib/trial-spec.js';
 import { runRrkitTrial } from '../experiments/lib/trial-kinds.js';
 import { recordStoppedFact } from '../experiments/lib/rrkit-cells.js';
+import { cellMatches, parseCellFilter, selectCells } from '../experiments/lib/cell-filter.js';
 
 const execFileAsync = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'rrkit-experiments-test-'));
@@ -169,6 +170,22 @@ describe('the pieces', () => {
     expect(text.length).toBeGreaterThan(2);
   });
 
+  it('--cell keeps the cells whose key has every named value, any filter matching', () => {
+    const cells = [
+      { key: { engine: 'emu', workload: 'radix-sort', vcpus: 4 } },
+      { key: { engine: 'emu', workload: 'radix-sort', vcpus: 8 } },
+      { key: { engine: 'kvm', workload: 'radix-sort', vcpus: 4 } },
+      { key: { engine: 'emu', workload: 'matmul', vcpus: 4 } },
+    ];
+    const radixOnEmu = parseCellFilter('engine=emu, workload=radix-sort');
+    expect(selectCells(cells, [radixOnEmu]).map((c) => c.key.vcpus)).toEqual([4, 8]);
+    expect(selectCells(cells, [parseCellFilter('vcpus=4,engine=kvm'), parseCellFilter('workload=matmul')])).toEqual([cells[2], cells[3]]);
+    expect(selectCells(cells, [])).toEqual(cells);
+    expect(cellMatches(cells[0]!.key, parseCellFilter('flavour=x'))).toBe(false);
+    expect(() => parseCellFilter('engine')).toThrow('--cell engine: "engine" is not COLUMN=VALUE (e.g. engine=emu,workload=radix-sort,vcpus=4)');
+    expect(() => parseCellFilter('vcpus=2,vcpus=4')).toThrow('--cell vcpus=2,vcpus=4: vcpus is named twice');
+  });
+
   it('a trial’s key does not depend on the order of its fields (identical trials of two figures run once)', () => {
     const a = trialKey({ kind: 'rrkit', engine: 'emu', workload: 'matmul', small: false, vcpus: 2, variants: ['plain', 'record', 'replay'] });
     const b = trialKey({ variants: ['plain', 'record', 'replay'], vcpus: 2, small: false, workload: 'matmul', engine: 'emu', kind: 'rrkit' });
@@ -212,5 +229,13 @@ describe('bad arguments', () => {
     const repeats = await experiments('uniprocessor-overhead', '--repeats', '0', '--out', join(out, 'bad'));
     expect(repeats.code).toBe(2);
     expect(repeats.stderr.trim()).toBe('experiments: --repeats must be a whole number ≥ 1, not 0');
+    const cellWithoutOut = await experiments('smp-overhead', '--cell', 'engine=emu,workload=radix-sort');
+    expect(cellWithoutOut.code).toBe(2);
+    expect(cellWithoutOut.stderr.trim()).toBe(
+      'experiments: --cell writes tables of only the chosen cells: give --out DIR so that results/ keeps the whole figures',
+    );
+    const badCell = await experiments('smp-overhead', '--cell', 'radix-sort', '--out', join(out, 'bad'));
+    expect(badCell.code).toBe(2);
+    expect(badCell.stderr.trim()).toMatch(/^experiments: --cell radix-sort: "radix-sort" is not COLUMN=VALUE/);
   });
 });

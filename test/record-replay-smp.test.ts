@@ -1,6 +1,6 @@
 /**
  * SMP record/replay on the emu engine with CREW: every workload recorded and replayed on
- * 2, 4 and 8 vCPUs (console output, exit code, final state hash and per-hart instruction counts
+ * 2, 4 and 8 vCPUs, on the host's cores and on one thread, and on 16 and 64 (console output, exit code, final state hash and per-hart instruction counts
  * identical; checkpoints compared during replay), racy-counter's recordings differing while
  * each replay reproduces its own, and damaged transfer edges caught, never a silent success
  * or a hang. Runs sequentially: the machine has 2 cores.
@@ -20,17 +20,31 @@ import { lastLandmarks } from './last-landmarks.js';
 const CONSOLE_INPUT = Buffer.from('hello\nsmp\nend\n');
 const CHECKPOINT_INTERVAL = 250_000n;
 const RUN_TIMEOUT_SECONDS = 60;
-/** What the issue asks for; 8 vCPUs on this 2-core machine runs 4 threads per core. */
+/**
+ * What the issues ask for: 2, 4 and 8 vCPUs on the default pool (the host's cores), the same
+ * on one thread (M:N with every vCPU sharing it), and machines of 16 and 64 vCPUs.
+ */
 const VCPU_COUNTS = [2, 4, 8];
+const MACHINES: { vcpus: number; threads?: number }[] = [
+  { vcpus: 2 },
+  { vcpus: 4 },
+  { vcpus: 8 },
+  { vcpus: 2, threads: 1 },
+  { vcpus: 4, threads: 1 },
+  { vcpus: 8, threads: 1 },
+  { vcpus: 16 },
+  { vcpus: 64 },
+];
 
 type Transfer = Extract<LogRecord, { type: 'crew-transfer' }>;
 
-async function recordSmall(name: string, vcpus: number, logPath: string, crewHold?: number, small = true) {
+async function recordSmall(name: string, vcpus: number, logPath: string, crewHold?: number, small = true, threads?: number) {
   const workload = WORKLOADS.find((w) => w.name === name)!;
   return record({
     elf: builtGuestPath(name, 'rv64', small),
     logPath,
     vcpus,
+    threads,
     crewHold,
     capture: true,
     checkpointInterval: CHECKPOINT_INTERVAL,
@@ -63,18 +77,19 @@ async function expectCaughtDamage(logPath: string): Promise<string> {
 }
 
 describe('every workload, recorded and replayed on several vCPUs', () => {
-  for (const vcpus of VCPU_COUNTS) {
-    test(`${vcpus} vCPUs: each workload replayed exactly`, async () => {
-      const dir = logFolder(`smp-${vcpus}`);
+  for (const { vcpus, threads } of MACHINES) {
+    const on = threads === undefined ? '' : ` on ${threads} thread${threads === 1 ? '' : 's'}`;
+    test(`${vcpus} vCPUs${on}: each workload replayed exactly`, async () => {
+      const dir = logFolder(`smp-${vcpus}${threads === undefined ? '' : `-t${threads}`}`);
       for (const workload of WORKLOADS.filter((w) => !w.needsDisk)) {
         const logPath = join(dir, `${workload.name}.rrlog`);
-        const recorded = await recordSmall(workload.name, vcpus, logPath);
+        const recorded = await recordSmall(workload.name, vcpus, logPath, undefined, true, threads);
         expect(recorded.exitCode, workload.name).toBe(0);
         expect(recorded.console.toString()).toMatch(new RegExp(`^${workload.name}: ok`, 'm'));
         const log = readLogFile(logPath);
         expect(log.complete).toBe(true);
         expect(log.header.crewGranularity).toBe(4096);
-        const replayed = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS });
+        const replayed = await replay({ logPath, threads, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS });
         expect(replayed.kind, `${workload.name}: ${replayed.kind === 'diverged' ? JSON.stringify(replayed.report, (_k, v) => (typeof v === 'bigint' ? String(v) : v)) : ''}`).toBe('exited');
         expect(replayed.result.console.equals(recorded.console)).toBe(true);
         expect(replayed.result.exitCode).toBe(recorded.exitCode);

@@ -467,6 +467,7 @@ chain: {
     } else if (next_pc == hart.spin_head && SameRegisters(hart)) {
       // Back at the mark, storing nothing on the way, every register as it was: the hart
       // loads the same and does the same again, until another hart changes memory.
+      hart.spin_seen = true;
       return BlockExit::kPause;
     } else if (hart.spin_head == Hart::kNoSpinMark || ++hart.spin_steps == hart.spin_next_move) {
       // The mark moves on at doubling distances, so that it lands inside any loop however

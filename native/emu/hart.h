@@ -95,6 +95,7 @@ class alignas(64) Hart {
   std::array<uint64_t, 32> spin_snapshot{};
   uint32_t spin_steps = 0;
   uint32_t spin_next_move = 1;
+  bool spin_seen = false;  // the probe's last kPause was a spin it saw, not a pause that retired
 
   // LR reservation (see GuestRam for how stores break it).
   struct Reservation {

@@ -254,6 +254,7 @@ Machine::Step Machine::ExecuteOneBlock(HartRun& run) {
       std::copy(hart.x.begin(), hart.x.begin() + 32, hart.spin_snapshot.begin());
       hart.spin_steps = 0;
       hart.spin_next_move = 1;
+      hart.spin_seen = false;
     }
     const BlockExit exit = probe ? Execute<true>(run, block, insns, std::min(run.target, run.spin_probe_until))
                                  : Execute<false>(run, block, insns, run.target);
@@ -277,16 +278,22 @@ Machine::Step Machine::ExecuteOneBlock(HartRun& run) {
   }
 }
 
-// A probed stretch ended. A spin seen: look again as soon as the hart runs on. The window
-// over without one: look less often. Anything else (a fault, a trap, attention, a target)
-// leaves the window open, and the next block goes on watching.
+// A probed stretch ended. A spin seen: look again as soon as the hart runs on. A pause that
+// retired (the guest's own spin-wait hint) or the window over without a spin: look less
+// often — a guest that hints its waits needs no probe to find them, and a probed block runs
+// slower (on lock-counter with 8 vCPUs on 2 threads, probing after every hint made plain
+// runs 1.2–1.4 × slower than with the probe off). Anything else (a fault, a trap,
+// attention, a target) leaves the window open, and the next block goes on watching.
 void Machine::EndProbe(HartRun& run, BlockExit exit) {
   const uint64_t now = run.hart.instret;
-  if (exit == BlockExit::kPause) {
+  if (exit == BlockExit::kPause && run.hart.spin_seen) {
     run.spin_period = kSpinSampleShortest;
     run.spin_probe_until = 0;
     run.spin_sample_at = now;
     UpdateTarget(run);
+  } else if (exit == BlockExit::kPause) {
+    run.spin_period = std::min(2 * run.spin_period, kSpinSampleLongest);
+    run.spin_probe_until = 0;
   } else if (now >= run.spin_probe_until) {
     run.spin_period = std::min(2 * run.spin_period, kSpinSampleLongest);
   }

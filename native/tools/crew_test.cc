@@ -32,6 +32,7 @@
 #include "crew/serializer.h"
 #include "crew/transfer_stats.h"
 #include "crew/turn_follower.h"
+#include "machine/vcpu_scheduler.h"
 #include "tools/test_harness.h"
 
 namespace rrkit::crew {
@@ -215,6 +216,121 @@ Recording Record(uint32_t vcpus, uint64_t granularity, uint64_t instructions, ui
   rec.final_counts.assign(vcpus, instructions);
   return rec;
 }
+
+// ---------------------------------------------------------------- record, M:N
+
+// The same guest recorded as the emu engine runs it M:N (machine/vcpu_scheduler.h): `threads`
+// pool threads run the vCPUs in slices; a vCPU that lacks a page asks with Request and, if it
+// must wait, gives its thread up, stopped where it faulted; one whose slice is over parks at
+// its block boundary, so that its pages can be taken while it is off its thread.
+class SlicedRecording {
+ public:
+  SlicedRecording(uint32_t vcpus, uint32_t threads, uint64_t granularity, uint64_t instructions, uint64_t seed)
+      : vcpus_(vcpus), instructions_(instructions), memory_(SlotCount(vcpus)), attention_(vcpus), states_(vcpus),
+        scheduler_(vcpus, threads) {
+    std::vector<VcpuHooks> hooks;
+    for (uint32_t v = 0; v < vcpus; ++v) {
+      VcpuHooks h{&attention_[v], kCrewBit};
+      h.granted = [this, v] { scheduler_.Wake(v, true); };
+      hooks.push_back(std::move(h));
+      states_[v].jitter = Mix(seed * 131 + v);
+    }
+    crew_ = std::make_unique<Crew>(PageGeometry(kBase, uint64_t{memory_.size} * 8, granularity), std::move(hooks),
+                                   [this](const TransferEdge& e) { recording_.edges.push_back(e); });
+    recording_.granularity = granularity;
+    recording_.run.observed.resize(vcpus);
+  }
+
+  Recording Run() {
+    scheduler_.Start({.run_slice = [this](uint32_t v) { return Slice(v); },
+                      .all_blocked = [this] { stuck_ = true; scheduler_.Stop(); }});
+    scheduler_.Join();
+    crew_->Stop();
+    CHECK(!stuck_);  // every vCPU waiting and none on a thread: a deadlock
+    recording_.run.final_memory = memory_.Snapshot();
+    recording_.final_counts.assign(vcpus_, instructions_);
+    return std::move(recording_);
+  }
+
+ private:
+  struct VcpuState {
+    uint64_t count = 0;
+    uint64_t jitter = 0;
+    bool waiting = false;  // its Request said kPending
+    bool parked = false;   // off its thread at a block boundary
+  };
+  using SliceEnd = machine::VcpuScheduler::SliceEnd;
+  static constexpr uint64_t kSliceInstructions = 64;
+
+  SliceEnd Slice(uint32_t v) {
+    VcpuState& st = states_[v];
+    if (st.waiting) {
+      switch (crew_->Resume(v)) {
+        case Grant::kPending: return SliceEnd::kBlocked;
+        case Grant::kStopped: return SliceEnd::kDone;
+        case Grant::kGranted: st.waiting = false; break;
+      }
+    }
+    if (st.parked) {
+      crew_->Unpark(v);
+      st.parked = false;
+    }
+    const PermissionTable& table = crew_->Permissions(v);
+    const PageGeometry& geometry = crew_->geometry();
+    for (;;) {
+      const uint64_t slice_end = std::min(st.count + kSliceInstructions, instructions_);
+      while (st.count < slice_end) {
+        if (attention_[v].load(std::memory_order_acquire) & kCrewBit) crew_->Poll(v, st.count);
+        const uint64_t block_end = std::min(st.count + kBlock, instructions_);
+        for (; st.count < block_end; ++st.count) {
+          const Instruction in = Decode(v, st.count, vcpus_);
+          const uint64_t page = geometry.PageOf(AddressOf(in.slot));
+          const uint64_t target = geometry.PageOf(AddressOf(in.target));
+          for (;;) {  // every page the instruction touches, again after each grant
+            std::optional<std::pair<uint64_t, bool>> lacking;
+            if (!table.Allows(page, in.writes())) lacking = {page, in.writes()};
+            else if (in.op == Instruction::kMove && !table.Allows(target, true)) lacking = {target, true};
+            if (!lacking) break;
+            switch (crew_->Request(v, lacking->first, lacking->second, st.count)) {
+              case Grant::kGranted: continue;
+              case Grant::kStopped: return SliceEnd::kDone;
+              case Grant::kPending: st.waiting = true; return SliceEnd::kBlocked;
+            }
+          }
+          memory_.Execute(in, recording_.run.observed[v]);
+        }
+        // Timing noise, as in RecordVcpu: the host scheduler, and now and then an idle wait.
+        st.jitter = Mix(st.jitter);
+        if (st.jitter % 97 == 0) std::this_thread::yield();
+        if (st.jitter % 1009 == 0) {
+          Crew::Parked idle(*crew_, v, st.count);
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+      }
+      if (st.count >= instructions_) {
+        crew_->Park(v, st.count);  // main returned: parked for good, its pages still transferable
+        return SliceEnd::kDone;
+      }
+      // Slices of varying length, as the host's timing makes them: run on while nobody
+      // waits for the thread, now and then yield anyway.
+      st.jitter = Mix(st.jitter);
+      if (st.jitter % 5 == 0 || scheduler_.OthersWaiting()) break;
+    }
+    crew_->Park(v, st.count);
+    st.parked = true;
+    return SliceEnd::kYield;
+  }
+
+  const uint32_t vcpus_;
+  const uint64_t instructions_;
+  GuestMemory memory_;
+  std::vector<std::atomic<uint32_t>> attention_;
+  std::vector<VcpuState> states_;
+  machine::VcpuScheduler scheduler_;
+  std::unique_ptr<Crew> crew_;
+  Recording recording_;
+  std::atomic<bool> stuck_{false};
+};
 
 // ---------------------------------------------------------------- replay
 
@@ -412,6 +528,23 @@ void TestRecordReplay(uint32_t vcpus, uint64_t granularity, uint64_t instruction
               1e6 * static_cast<double>(total_edges) / static_cast<double>(3 * vcpus * instructions),
               static_cast<unsigned long long>(hot.empty() ? 0 : hot[0].page),
               static_cast<unsigned long long>(hot.empty() ? 0 : hot[0].transfers));
+}
+
+// Recorded M:N — on 1 and 2 pool threads, vCPUs waiting for pages off their threads, those
+// whose slice ended parked — and replayed one thread per vCPU: exact, and no deadlock (the
+// scheduler reports every vCPU waiting with none on a thread as a failure).
+void TestRecordReplayManyToFew(uint32_t vcpus, uint32_t threads, uint64_t instructions) {
+  std::vector<Recording> recs;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    recs.push_back(SlicedRecording(vcpus, threads, 4096, instructions, seed * 104729 + vcpus * 8 + threads).Run());
+    const Recording& rec = recs.back();
+    CHECK(!rec.edges.empty());
+    ValidateEdges(vcpus, rec.edges, std::nullopt);
+    Run replayed = Replay(rec, seed);
+    CHECK(replayed.observed == rec.run.observed);
+    CHECK(replayed.final_memory == rec.run.final_memory);
+  }
+  if (threads > 1) CHECK(Different(recs));  // on two threads the interleaving is racy
 }
 
 // Two vCPUs each own a page and fault on the other's at the same moment, many times.
@@ -1280,6 +1413,11 @@ int main(int argc, char** argv) {
       {"record/replay 2 vCPUs, 64 B pages, 3 pages along each stop", [&] { TestRecordReplay(2, 64, n, 3); }},
       {"record/replay 4 vCPUs, 64 B pages, 3 pages along each stop", [&] { TestRecordReplay(4, 64, n, 3); }},
       {"grants along a stop: untouched pages, and pages of stopped holders only", TestGrantsAlong},
+      {"M:N record/replay 2 vCPUs on 1 thread", [&] { TestRecordReplayManyToFew(2, 1, n); }},
+      {"M:N record/replay 4 vCPUs on 1 thread", [&] { TestRecordReplayManyToFew(4, 1, n); }},
+      {"M:N record/replay 2 vCPUs on 2 threads", [&] { TestRecordReplayManyToFew(2, 2, n); }},
+      {"M:N record/replay 4 vCPUs on 2 threads", [&] { TestRecordReplayManyToFew(4, 2, n); }},
+      {"M:N record/replay 8 vCPUs on 2 threads", [&] { TestRecordReplayManyToFew(8, 2, n); }},
       {"cross fault at a barrier: no deadlock", TestCrossFaultNoDeadlock},
       {"cross fault while running: no deadlock", TestCrossFaultWhileRunning},
       {"idle holder yields; stop releases waiters", TestIdleHolderYields},

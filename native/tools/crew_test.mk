@@ -4,8 +4,8 @@
 BUILD ?= build/crew
 CXX ?= g++
 CXXFLAGS_COMMON := -std=c++20 -g -Wall -Wextra -Werror -pthread -Inative
-SOURCES := $(sort $(wildcard native/crew/*.cc)) native/tools/crew_test.cc
-HEADERS := $(wildcard native/crew/*.h native/replay/*.h) native/tools/test_harness.h
+SOURCES := $(sort $(wildcard native/crew/*.cc)) native/machine/vcpu_scheduler.cc native/tools/crew_test.cc
+HEADERS := $(wildcard native/crew/*.h native/replay/*.h) native/machine/vcpu_scheduler.h native/tools/test_harness.h
 
 .PHONY: all run clean
 all: $(BUILD)/crew_test $(BUILD)/crew_test_tsan

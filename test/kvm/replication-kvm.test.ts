@@ -51,34 +51,24 @@ async function rrkit(args: string[]): Promise<Run> {
 }
 
 describe('rrkit replicate --engine kvm', () => {
-  test('the primary killed part way: the backup replays what it received, goes live, and every line comes once, in order', async () => {
-    const kill = 300 + Math.floor(Math.random() * 1200);
-    const r = await rrkit(['replicate', '--engine', 'kvm', '--backups', '1', '--kill-primary-after', String(kill), ...HEARTBEAT, 'clock-poll']);
-    const context = `kill after ${kill} ms; stderr:\n${r.stderr}`;
-    const lines = r.stdout.split('\n').filter((l) => l !== '');
-    const numbers = lines.filter((l) => l.startsWith('line ')).map((l) => Number(l.slice(5)));
-    expect(numbers, context).toEqual(Array.from({ length: LINES }, (_, i) => i + 1));
-    expect(lines.at(-1), context).toBe(`clock-poll: ok lines=${LINES} backwards=0`);
-    expect(r.code, context).toBe(0);
-    expect(r.stderr).toMatch(/SIGKILL primary/);
-    // The takeover is by a kvm replay going live: its first live instruction is reported.
-    expect(r.stderr, context).toMatch(/epoch 1: 127\.0\.0\.1:\d+ took over \d+ ms after the kill; first live instruction \d+ ms after the kill/);
-    expect(r.stderr).toMatch(/lost \(gaps\): 0 bytes/);
-  }, HANG_MS);
-
-  test('on 2 vCPUs: the primary killed part way, the backup replays what it received, all vCPUs go live together, every line once, in order', async () => {
-    const kill = 300 + Math.floor(Math.random() * 1200);
-    const r = await rrkit(['replicate', '--engine', 'kvm', '--vcpus', '2', '--backups', '1', '--kill-primary-after', String(kill), ...HEARTBEAT, 'clock-poll']);
-    const context = `kill after ${kill} ms; stderr:\n${r.stderr}`;
-    const lines = r.stdout.split('\n').filter((l) => l !== '');
-    const numbers = lines.filter((l) => l.startsWith('line ')).map((l) => Number(l.slice(5)));
-    expect(numbers, context).toEqual(Array.from({ length: LINES }, (_, i) => i + 1));
-    expect(lines.at(-1), context).toBe(`clock-poll: ok lines=${LINES} backwards=0`);
-    expect(r.code, context).toBe(0);
-    expect(r.stderr).toMatch(/SIGKILL primary/);
-    expect(r.stderr, context).toMatch(/epoch 1: 127\.0\.0\.1:\d+ took over \d+ ms after the kill; first live instruction \d+ ms after the kill/);
-    expect(r.stderr).toMatch(/lost \(gaps\): 0 bytes/);
-  }, HANG_MS);
+  test.each([{ vcpus: 1 }, { vcpus: 2 }])(
+    'on $vcpus vCPU(s), the primary killed part way: the backup replays what it received, all its vCPUs go live together, and every line comes once, in order',
+    async ({ vcpus }) => {
+      const kill = 300 + Math.floor(Math.random() * 1200);
+      const r = await rrkit(['replicate', '--engine', 'kvm', '--vcpus', String(vcpus), '--backups', '1', '--kill-primary-after', String(kill), ...HEARTBEAT, 'clock-poll']);
+      const context = `kill after ${kill} ms; stderr:\n${r.stderr}`;
+      const lines = r.stdout.split('\n').filter((l) => l !== '');
+      const numbers = lines.filter((l) => l.startsWith('line ')).map((l) => Number(l.slice(5)));
+      expect(numbers, context).toEqual(Array.from({ length: LINES }, (_, i) => i + 1));
+      expect(lines.at(-1), context).toBe(`clock-poll: ok lines=${LINES} backwards=0`);
+      expect(r.code, context).toBe(0);
+      expect(r.stderr).toMatch(/SIGKILL primary/);
+      // The takeover is by a kvm replay going live: its first live instruction is reported.
+      expect(r.stderr, context).toMatch(/epoch 1: 127\.0\.0\.1:\d+ took over \d+ ms after the kill; first live instruction \d+ ms after the kill/);
+      expect(r.stderr).toMatch(/lost \(gaps\): 0 bytes/);
+    },
+    HANG_MS,
+  );
 
   test('a guest reading its disk: the primary dies mid-frame, the backup replays the reads it received and reads the rest from its own copy', async () => {
     const dir = logFolder('kvm-replicate-disk');

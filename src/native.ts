@@ -71,7 +71,7 @@ export type NativeSession =
       /** instructions a vCPU keeps a page it gained before serving requests for it (used with several vCPUs) */
       crewHold: number;
       /** serialized mode (src/smp/serial-options.ts; used with several vCPUs) */
-      serialize: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number };
+      serialize: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number; sharePages: boolean };
       /** free-form engine configuration recorded in the header */
       configJson: string;
       /** zlib level for the log's chunks, 0 (stored) .. 9; default the writer's (6) */
@@ -100,7 +100,7 @@ export type NativeSession =
        * vCPUs: the serialized groups the log left open end at the switch, and the live part
        * forms its own as `serialize` says; absent, it never serializes).
        */
-      thenRun: { path: string; crewHold: number; serialize?: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number }; maxQueuedLogBytes?: number } | null;
+      thenRun: { path: string; crewHold: number; serialize?: { enterPerMillion: number; window: number; quantum: number; probe: number; idleTurns: number; sharePages: boolean }; maxQueuedLogBytes?: number } | null;
       /**
        * the stream holds the header, then the log's chunks from `chunk` on (a backup that
        * rejoined from a state image); `records`: how many the chunks before it hold

@@ -168,6 +168,7 @@ describe('serialized-mode options', () => {
     expect(() => checkSerialOptions({ window: 1.5 })).toThrow(TypeError);
     expect(() => checkSerialOptions({ enterPerMillion: -1 })).toThrow(RangeError);
     expect(() => checkSerialOptions({ idleTurns: 0 })).toThrow(RangeError);
+    expect(() => checkSerialOptions({ sharePages: 1 as unknown as boolean })).toThrow('serialized mode: sharePages must be true or false');
   });
 
   it("a replay going on live serializes as the log's header says, or by the defaults", () => {

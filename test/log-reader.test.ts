@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { crc32c } from '../src/analysis/crc32c.js';
 import { toJsonSafe } from '../src/analysis/log-dump.js';
 import { HEADER_CHUNK, LogFormatError, TRAILER_CHUNK } from '../src/analysis/log-error.js';
-import type { LogRecord } from '../src/analysis/log-records.js';
+import { ChunkDecoder, type LogRecord } from '../src/analysis/log-records.js';
 import { LOG_FORMAT_VERSION, readLog, readLogFile, scanLog } from '../src/analysis/log-reader.js';
 import { logFileStats } from '../src/analysis/log-stats.js';
 import { native, repoRoot } from '../src/native.js';
@@ -130,6 +130,34 @@ describe('log reader (TypeScript)', () => {
       const visited: LogRecord[] = [];
       expect(errorOf(() => scanLog(bad, (record) => visited.push(record)))).toMatchObject(expected);
       expect(toJsonSafe(visited)).toEqual(toJsonSafe(firstChunk));
+    }
+  });
+
+  // Kind 21 (docs/log-format.md): a turn switch like its vCPU's previous one in the chunk, by
+  // the vCPU the previous switch handed the turn to, is its kind byte alone.
+  it('reads a round robin of equal turns, a byte per turn, as its turn switches; a repeat with nothing to repeat is a bad record', () => {
+    const records: object[] = [];
+    const counts = [1_000n, 2_000n];
+    for (let i = 0; i < 3_000; i++) {
+      const vcpu = i % 2;
+      counts[vcpu]! += i === 1_500 ? 31n : 27n; // one turn longer: written whole, and the next one too
+      records.push({ type: 'turn-switch', vcpu, count: counts[vcpu]!, next: 1 - vcpu });
+    }
+    const bytes = writeLog(join(dir, 'turns.rrlog'), { records, maxChunkBytes: 64 * 1024 });
+    const log = readLog(bytes);
+    expect(toJsonSafe(log.records)).toEqual(toJsonSafe(records));
+    expect(toJsonSafe(native().logRead(bytes).records)).toEqual(toJsonSafe(records));
+    expect(log.chunks).toHaveLength(1);
+    expect(log.chunks[0]!.payloadBytes).toBeLessThan(3_000 + 40);
+    // A payload (events only) of kind 21 alone, then kind 12 (vcpu 1, delta +5, next 0) and
+    // kind 21 for vCPU 0, which has had no turn switch in the chunk.
+    for (const events of [[21], [12, 1, 10, 0, 21]]) {
+      const decoder = new ChunkDecoder(Uint8Array.from([events.length, ...events]), 100, 3, 2);
+      const error = errorOf(() => {
+        while (decoder.next() !== undefined);
+      });
+      expect(error).toMatchObject({ code: 'bad-record', chunk: 3, offset: 100 + events.length });
+      expect(error.message).toMatch(/repeated turn switch .*no turn switch/);
     }
   });
 

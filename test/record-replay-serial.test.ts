@@ -126,12 +126,29 @@ describe('serialized mode', () => {
     await expectExactReplay(logPath, recorded, { threads: 1 });
   }, 120_000);
 
+  // A group's members share its pages while serialized (docs/crew.md, "Pages shared within
+  // a group"), or, with sharePages off, trade them at every turn as before: timing only.
+  // Groups form and leave several times here, so members leave shared pages behind
+  // (Crew::Unshare) and later follow each other by logged edges.
+  test('pages shared within a group, or traded at every turn: each replayed exactly', async () => {
+    const dir = logFolder('serial-share-pages');
+    for (const sharePages of [true, false]) {
+      for (const [name, vcpus] of [['locked-ring', 3], ['flag-handshake', 4], ['producer-consumer', 2]] as const) {
+        const logPath = join(dir, `${name}-${vcpus}-${sharePages}.rrlog`);
+        const recorded = await recordSmall(name, vcpus, logPath, { serialize: { ...SERIALIZE_OFTEN, sharePages } });
+        const leaves = readLogFile(logPath).records.filter((r) => r.type === 'mode-switch' && !r.serialized);
+        expect(leaves.length, `${name} on ${vcpus}, sharePages ${sharePages}: groups left`).toBeGreaterThan(0);
+        await expectExactReplay(logPath, recorded);
+      }
+    }
+  }, 240_000);
+
   test('streamed in many small chunks: the switches reach the follower as they are read, replayed exactly', async () => {
     const dir = logFolder('serial-streamed');
     const { logPath, recorded } = await serializedLog(dir);
     const small = join(dir, 'small-chunks.rrlog');
     const log = readLogFile(logPath);
-    native().logWrite(small, { header: log.header, records: [...log.records], close: true, maxChunkBytes: 512 });
+    native().logWrite(small, { header: log.header, records: [...log.records], close: true, maxChunkBytes: 96 });
     expect(readLogFile(small).chunks.length).toBeGreaterThan(20);
     await expectExactReplay(small, recorded);
     await expectExactReplay(small, recorded, { threads: 1 });

@@ -65,8 +65,11 @@ Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t coun
   if (stopped_) return Grant::kStopped;
   Vcpu& me = *vcpus_[vcpu];
   if (me.request.active) throw std::logic_error("CREW: vcpu " + std::to_string(vcpu) + " already waits for a page");
-  if (ownership_.HolderAccess(page, vcpu) >= want) {  // nothing to transfer
-    SetRights(me, page, ownership_.HolderAccess(page, vcpu));
+  const Access held = ownership_.HolderAccess(page, vcpu);
+  if (held >= want) {  // nothing to transfer
+    SetRights(me, page, held);
+    // A write BeginTurn made fault: the other members holding the page hear of it.
+    if (want == Access::kWrite && ownership_.ForOtherHolders(page, vcpu, [](uint32_t) {}) != 0) NoteShared(vcpu, page, want);
     return Grant::kGranted;
   }
   // Stopped at an instruction boundary: from here on others may take our pages, and we
@@ -137,7 +140,7 @@ void Crew::Park(uint32_t vcpu, uint64_t count, ParkReason reason) {
   me.park_reason = reason;
   DropTicket(me);  // a parked vCPU may never come back: nobody may wait for it
   ServeRequests(vcpu, count, Keep::kNothing);
-  if (reason == ParkReason::kSpinWait && me.yields != me.yields_when_unparked) {
+  if (reason == ParkReason::kSpinWait && me.changes != me.changes_when_unparked) {
     // Its own thread is about to sleep on the word: setting the bit is enough to stop it.
     SetAttention(me);
   }
@@ -149,7 +152,7 @@ void Crew::Unpark(uint32_t vcpu) {
   Vcpu& me = *vcpus_[vcpu];
   me.state = State::kRunning;
   me.park_reason = ParkReason::kBlocked;
-  me.yields_when_unparked = me.yields;
+  me.changes_when_unparked = me.changes;
 }
 
 void Crew::Stop() {
@@ -164,10 +167,10 @@ void Crew::Stop() {
 // (returns the earliest count at which one is due; the engine polls again there).
 uint64_t Crew::ServeRequests(uint32_t vcpu, uint64_t count, Keep keep) {
   Vcpu& me = *vcpus_[vcpu];
-  std::vector<uint32_t> asked = std::move(me.asked_by);
-  me.asked_by.clear();
+  serving_.clear();
+  std::swap(serving_, me.asked_by);  // both keep their capacity
   uint64_t again = kNoDeferral;
-  for (uint32_t requester : asked) {
+  for (uint32_t requester : serving_) {
     if (!vcpus_[requester]->request.active) continue;
     const uint64_t page = vcpus_[requester]->request.page;
     if (keep == Keep::kPinned && Keeps(vcpu, page, requester)) {
@@ -235,7 +238,7 @@ void Crew::YieldTo(uint32_t holder, uint64_t at, uint32_t requester) {
   PageRequest& req = vcpus_[requester]->request;
   const Access keep = req.want == Access::kWrite ? Access::kNone : Access::kRead;
   ownership_.Yield(req.page, holder, keep, at);
-  if (keep == Access::kNone) ++vcpus_[holder]->yields;
+  if (keep == Access::kNone) ++vcpus_[holder]->changes;
   SetRights(*vcpus_[holder], req.page, ownership_.HolderAccess(req.page, holder));
 }
 
@@ -252,13 +255,18 @@ bool Crew::TryComplete(uint32_t vcpu) {
       return false;
     }
   }
-  const std::vector<uint32_t> conflicts = ownership_.Conflicts(req.page, vcpu, req.want);
-  for (uint32_t h : conflicts) {
+  ownership_.Conflicts(req.page, vcpu, req.want, conflicts_);
+  for (uint32_t h : conflicts_) {
     if (Keeps(h, req.page, vcpu)) return false;  // an older waiting instruction needs it
   }
   bool must_wait = false;
-  for (uint32_t h : conflicts) {
+  bool shared = false;
+  for (uint32_t h : conflicts_) {
     Vcpu& holder = *vcpus_[h];
+    if (Shares(vcpu, h)) {  // a member of the group whose turn `vcpu` holds: it keeps its rights
+      shared = true;
+      continue;
+    }
     if (holder.state != State::kRunning) {
       YieldTo(h, holder.parked_at, vcpu);  // it is stopped at parked_at: take, no help needed
       // A spinner loses what it reads only to a writer; a reader leaves the values as they were.
@@ -275,10 +283,11 @@ bool Crew::TryComplete(uint32_t vcpu) {
     }
   }
   if (must_wait) return false;
-  for (const Landmark& from : ownership_.Grant(req.page, vcpu, req.want, req.count)) {
+  for (const Landmark& from : ownership_.Grant(req.page, vcpu, req.want, req.count, shared)) {
     sink_(TransferEdge{req.page, from.vcpu, from.count, vcpu, req.count});
   }
   SetRights(me, req.page, req.want);
+  if (shared) NoteShared(vcpu, req.page, req.want);
   if (req.along > 0) GrantAlong(vcpu, req);
   me.pinned.push_back(req.page);
   if (hold_ > 0) {  // expired grants go here, where the list grows
@@ -294,6 +303,57 @@ bool Crew::TryComplete(uint32_t vcpu) {
   // from the answer (a wake-up would only make it run a spurious slice later).
   if (me.hooks.granted && vcpu != requesting_) me.hooks.granted();
   return true;
+}
+
+// `vcpu`, holding its group's turn, shares `page` with the other members holding it: each
+// remembers the page (BeginTurn, Unshare). A write may change what they spin on: those
+// parked spinning are woken as if the page had been taken from them (the serializer only
+// marks a member without the turn as wanting it), and one about to park learns of it there.
+void Crew::NoteShared(uint32_t vcpu, uint64_t page, Access want) {
+  const auto remember = [&](Vcpu& v) {
+    if (std::find(v.shared_pages.begin(), v.shared_pages.end(), page) == v.shared_pages.end()) v.shared_pages.push_back(page);
+  };
+  remember(*vcpus_[vcpu]);
+  ownership_.ForOtherHolders(page, vcpu, [&](uint32_t h) {
+    remember(*vcpus_[h]);
+    if (want == Access::kWrite) Changed(*vcpus_[h]);
+  });
+  if (want == Access::kWrite && sharing_.wrote_shared) sharing_.wrote_shared(vcpu);
+}
+
+void Crew::Changed(Vcpu& holder) {
+  ++holder.changes;
+  if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait) {
+    SetAttention(holder);
+    holder.hooks.wake();
+  }
+}
+
+void Crew::BeginTurn(uint32_t vcpu) {
+  std::lock_guard lock(mutex_);
+  Vcpu& me = *vcpus_[vcpu];
+  std::erase_if(me.shared_pages, [&](uint64_t page) {
+    const Access held = ownership_.HolderAccess(page, vcpu);
+    if (held == Access::kNone) return true;  // taken since
+    if (held == Access::kWrite && ownership_.ForOtherHolders(page, vcpu, [](uint32_t) {}) != 0) {
+      SetRights(me, page, Access::kRead);  // its first write in this turn faults (Request)
+    }
+    return false;
+  });
+}
+
+void Crew::Unshare(uint32_t vcpu, uint64_t count) {
+  std::lock_guard lock(mutex_);
+  Vcpu& me = *vcpus_[vcpu];
+  if (me.shared_pages.empty()) return;
+  for (uint64_t page : me.shared_pages) {
+    if (ownership_.HolderAccess(page, vcpu) == Access::kNone) continue;
+    ownership_.Yield(page, vcpu, Access::kNone, count);
+    ++me.changes;
+    SetRights(me, page, Access::kNone);
+  }
+  me.shared_pages.clear();
+  Settle();  // a request waiting for these pages may go on
 }
 
 // Whether `vcpu` is stopped at a landmark now, and which: waiting, parked, or polling.
@@ -339,14 +399,14 @@ void Crew::GrantAlong(uint32_t vcpu, const PageRequest& req) {
       uint64_t at = 0;
       StoppedAt(h, at);
       ownership_.Yield(page, h, req.want == Access::kWrite ? Access::kNone : Access::kRead, at);
-      ++holder.yields;
+      ++holder.changes;
       SetRights(holder, page, ownership_.HolderAccess(page, h));
       if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait) {
         SetAttention(holder);
         holder.hooks.wake();
       }
     }
-    const std::vector<Landmark> from = ownership_.Grant(page, vcpu, req.want, req.count);
+    const std::vector<Landmark>& from = ownership_.Grant(page, vcpu, req.want, req.count);
     for (const Landmark& l : from) sink_(TransferEdge{page, l.vcpu, l.count, vcpu, req.count});
     SetRights(me, page, req.want);
     if (along_sink_) along_sink_(AlongGrant{page, vcpu, req.count, req.want == Access::kWrite, static_cast<uint32_t>(from.size())});

@@ -26,6 +26,10 @@
 // vCPUs never have to act: whoever needs their pages takes them, at the count where they
 // parked.
 //
+// Serialized groups (TurnSharing; docs/crew.md, "Pages shared within a group"): the holder
+// of a group's turn shares a page its fellow members hold instead of taking it; a vCPU
+// outside the group takes it from all of them; a member that left gives it up (Unshare).
+//
 // Hold (docs/crew.md, "Holding"): a running vCPU keeps a page it was granted until it has
 // retired `hold` more instructions; Poll defers requests for such pages and returns the
 // count at which to poll again. Waiting and parked vCPUs hold nothing against anyone.
@@ -37,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "crew/ownership_table.h"
@@ -62,6 +67,18 @@ struct VcpuHooks {
   // A request that Request() left pending has been granted: the engine should run the
   // vCPU again and call Resume() (called with CREW's lock held). Only needed with Request.
   std::function<void()> granted = {};
+};
+
+// Serialized mode (serializer.h): a group's members run one at a time, in the order its
+// turn switches record, so the member holding the turn may share a page with the others
+// instead of taking it from them (docs/crew.md, "Pages shared within a group"). Both
+// hooks are called with CREW's lock held.
+struct TurnSharing {
+  // Whether `requester` holds the turn of a serialized group of which `holder` is a member.
+  std::function<bool(uint32_t requester, uint32_t holder)> shares;
+  // `vcpu` writes a page that other members of its group hold (in this turn, its first
+  // write of that page).
+  std::function<void(uint32_t vcpu)> wrote_shared;
 };
 
 // What a request came to.
@@ -144,6 +161,17 @@ class Crew {
   // The machine is stopping: every Acquire, waiting or future, returns false.
   void Stop();
 
+  // Serialized mode: share pages within groups (TurnSharing). Before any vCPU runs.
+  void ShareWithinTurns(TurnSharing sharing) { sharing_ = std::move(sharing); }
+  // `vcpu` (its own thread) starts a turn in its group: its next write of each page it
+  // shares with other members faults once (Request finds nothing to transfer), so that
+  // members spinning on the page learn of it, and the serializer that the turn shared.
+  void BeginTurn(uint32_t vcpu);
+  // `vcpu` left the group in which it shares pages, and stands at `count` where it left,
+  // not having executed since: it gives every shared page up there, before it executes
+  // again (outside that group, nothing orders its accesses with the other members').
+  void Unshare(uint32_t vcpu, uint64_t count);
+
  private:
   enum class State { kRunning, kWaiting, kParked };
 
@@ -163,8 +191,11 @@ class Crew {
     State state = State::kRunning;
     uint64_t parked_at = 0;            // valid unless running
     ParkReason park_reason = ParkReason::kBlocked;  // valid while parked
-    uint64_t yields = 0;               // pages it has lost every right to, ever (not downgrades)
-    uint64_t yields_when_unparked = 0;  // `yields` at its last Unpark
+    // Pages it has lost every right to (not downgrades), or that a member of its group wrote
+    // while it shared them, ever: what it spins on may have changed.
+    uint64_t changes = 0;
+    uint64_t changes_when_unparked = 0;  // `changes` at its last Unpark
+    std::vector<uint64_t> shared_pages;  // pages it has shared in its group (some maybe lost since)
     PageRequest request;               // valid while waiting
     // The instruction it faulted on: its age in the queue (smaller is older) and the pages
     // granted for it, which it keeps against younger requests while it waits for another.
@@ -194,17 +225,23 @@ class Crew {
   static void SetAttention(Vcpu& v);
   static void SetRights(Vcpu& v, uint64_t page, Access access);
   void YieldTo(uint32_t holder, uint64_t at, uint32_t requester);
+  bool Shares(uint32_t requester, uint32_t holder) const { return sharing_.shares && sharing_.shares(requester, holder); }
+  void NoteShared(uint32_t vcpu, uint64_t page, Access want);
+  void Changed(Vcpu& holder);
 
   PageGeometry geometry_;
   TransferSink sink_;
   uint64_t hold_;
   AlongSink along_sink_;
+  TurnSharing sharing_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
 
   std::mutex mutex_;  // guards everything below and every Vcpu's slow-path fields
   OwnershipTable ownership_;
   uint64_t next_ticket_ = 0;
-  std::vector<uint32_t> by_age_;  // scratch for Settle
+  std::vector<uint32_t> by_age_;     // scratch for Settle
+  std::vector<uint32_t> conflicts_;  // ... for TryComplete
+  std::vector<uint32_t> serving_;    // ... for ServeRequests
   bool stopped_ = false;
   static constexpr uint32_t kNobody = UINT32_MAX;
   // The vCPU inside Poll, and its count: a landmark where it can yield more than was asked.

@@ -5,75 +5,90 @@
 namespace rrkit::crew {
 namespace {
 
-void Merge(std::vector<Landmark>& into, const std::vector<Landmark>& more) {
-  into.insert(into.end(), more.begin(), more.end());
-}
-
 constexpr uint32_t kNobody = UINT32_MAX;
 
-// One landmark per vCPU, the latest; none from `self` (program order already covers it).
-std::vector<Landmark> Latest(std::vector<Landmark> order, uint32_t self) {
+// Keeps one landmark per vCPU, the latest, and none from `self` (program order already
+// covers it), in place.
+void KeepLatest(std::vector<Landmark>& order, uint32_t self) {
   std::sort(order.begin(), order.end(), [](const Landmark& a, const Landmark& b) {
     return a.vcpu != b.vcpu ? a.vcpu < b.vcpu : a.count > b.count;
   });
-  std::vector<Landmark> out;
-  for (const Landmark& l : order) {
-    if (l.vcpu == self || (!out.empty() && out.back().vcpu == l.vcpu)) continue;
-    out.push_back(l);
+  size_t kept = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Landmark l = order[i];
+    if (l.vcpu == self || (kept > 0 && order[kept - 1].vcpu == l.vcpu)) continue;
+    order[kept++] = l;
   }
-  return out;
+  order.resize(kept);
+}
+
+void Append(std::vector<Landmark>& into, const std::vector<Landmark>& more) {
+  into.insert(into.end(), more.begin(), more.end());
 }
 
 }  // namespace
 
 std::vector<uint32_t> OwnershipTable::Conflicts(uint64_t page, uint32_t vcpu, Access want) const {
   std::vector<uint32_t> out;
+  Conflicts(page, vcpu, want, out);
+  return out;
+}
+
+void OwnershipTable::Conflicts(uint64_t page, uint32_t vcpu, Access want, std::vector<uint32_t>& out) const {
+  out.clear();
   auto it = pages_.find(page);
-  if (it == pages_.end()) return out;
+  if (it == pages_.end()) return;
   for (const Holder& h : it->second.holders) {
-    if (h.vcpu == vcpu) continue;
+    if (h.vcpu == vcpu || h.access == Access::kNone) continue;
     if (want == Access::kWrite || h.access == Access::kWrite) out.push_back(h.vcpu);
   }
-  return out;
 }
 
 void OwnershipTable::Yield(uint64_t page, uint32_t holder, Access keep, uint64_t at) {
   Page& p = pages_[page];
   auto it = std::find_if(p.holders.begin(), p.holders.end(), [&](const Holder& h) { return h.vcpu == holder; });
   if (it == p.holders.end() || it->access <= keep) return;
-  std::vector<Landmark> yielded{{holder, at}};
-  if (at == it->since) Merge(yielded, it->inbound);
-  if (it->access == Access::kWrite) {
-    p.write_ended = std::move(yielded);  // it followed the previous ones when it was granted
+  // Its landmark, and, when it never executed with the right, the order it received.
+  const auto add = [&](std::vector<Landmark>& into) {
+    into.push_back({holder, at});
+    if (at == it->since) Append(into, it->inbound);
+  };
+  if (it->access == Access::kWrite && !p.shared) {
+    p.write_ended.clear();  // it followed the previous ones when it was granted
+    add(p.write_ended);
+  } else if (it->access == Access::kWrite) {
+    // Another member may write it too, and neither followed the other: both ends count.
+    add(p.write_ended);
+    KeepLatest(p.write_ended, kNobody);
   } else {
-    Merge(p.reads_ended, yielded);
-    p.reads_ended = Latest(std::move(p.reads_ended), kNobody);
+    add(p.reads_ended);
+    KeepLatest(p.reads_ended, kNobody);
   }
-  if (keep == Access::kNone) {
-    p.holders.erase(it);
-  } else {
-    it->access = keep;
-  }
+  it->access = keep;  // kNone: stays listed, rightless
 }
 
-std::vector<Landmark> OwnershipTable::Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at) {
+const std::vector<Landmark>& OwnershipTable::Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at, bool shared) {
   Page& p = pages_[page];
-  std::vector<Landmark> order = p.write_ended;
+  if (shared) p.shared = true;
+  else if (want == Access::kWrite) p.shared = false;  // the only holder now
+  edges_.assign(p.write_ended.begin(), p.write_ended.end());
   if (want == Access::kWrite) {
-    Merge(order, p.reads_ended);
+    Append(edges_, p.reads_ended);
     // From here on, this writer stands for them: whoever follows it follows them too.
     p.write_ended.clear();
     p.reads_ended.clear();
   }
-  std::vector<Landmark> edges = Latest(std::move(order), vcpu);
+  KeepLatest(edges_, vcpu);
   auto it = std::find_if(p.holders.begin(), p.holders.end(), [&](const Holder& h) { return h.vcpu == vcpu; });
   if (it == p.holders.end()) {
-    p.holders.push_back(Holder{vcpu, want, at, edges});
+    p.holders.push_back(Holder{vcpu, want, at, edges_});
   } else if (it->access < want) {
-    // An upgrade: what it was ordered after as a reader still holds (program order).
-    *it = Holder{vcpu, want, at, edges};
+    // New, or an upgrade: what it was ordered after as a reader still holds (program order).
+    it->access = want;
+    it->since = at;
+    it->inbound.assign(edges_.begin(), edges_.end());
   }
-  return edges;
+  return edges_;
 }
 
 Access OwnershipTable::HolderAccess(uint64_t page, uint32_t vcpu) const {

@@ -12,6 +12,12 @@
 // An untouched page has no holder: the first vCPU to touch it takes it without an edge.
 // That is deterministic because replay starts from the identical image (its hash is in
 // the log header), so every page's contents before its first transfer are the same.
+//
+// A page may also be *shared*: granted to the holder of a serialized group's turn while
+// other members of the group keep their rights, writes included (docs/crew.md, "Pages
+// shared within a group"); the turn order, which the log records, orders their accesses.
+// Until the next exclusive write, such a page's writers each leave a landmark when they
+// yield, since none of them followed the others.
 #pragma once
 
 #include <cstdint>
@@ -25,27 +31,47 @@ namespace rrkit::crew {
 
 using replay::Landmark;
 
+// No allocation per transfer once a page's vectors have grown to their working size: a
+// holder that gives a page up stays in its list with no rights (its vectors keep their
+// capacity for the next time), and Grant's edges are built in scratch space.
 class OwnershipTable {
  public:
   struct Holder {
     uint32_t vcpu;
-    Access access;
+    Access access;  // kNone: it gave the page up (kept for its vectors' capacity)
     uint64_t since;
     std::vector<Landmark> inbound;
   };
 
   // The holders that must give something up before `vcpu` may have `want` on `page`.
   std::vector<uint32_t> Conflicts(uint64_t page, uint32_t vcpu, Access want) const;
+  // The same into `out` (cleared first), which keeps its capacity.
+  void Conflicts(uint64_t page, uint32_t vcpu, Access want, std::vector<uint32_t>& out) const;
 
   // `holder` keeps only `keep` on `page`, yielding at instruction count `at`.
   void Yield(uint64_t page, uint32_t holder, Access keep, uint64_t at);
 
-  // Gives `vcpu` `want` on `page` from count `at`, once Conflicts() is empty. Returns the
-  // landmarks to record as edges into `vcpu` (one per predecessor vCPU, its latest count,
-  // never `vcpu` itself).
-  std::vector<Landmark> Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at);
+  // Gives `vcpu` `want` on `page` from count `at`, once Conflicts() is empty (or, `shared`,
+  // once only members of its serialized group, which keep their rights, remain). Returns
+  // the landmarks to record as edges into `vcpu` (one per predecessor vCPU, its latest
+  // count, never `vcpu` itself), valid until the table's next call.
+  const std::vector<Landmark>& Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at, bool shared = false);
 
   Access HolderAccess(uint64_t page, uint32_t vcpu) const;
+
+  // Calls f(holder) for every holder of `page` other than `vcpu`; returns how many.
+  template <class F>
+  size_t ForOtherHolders(uint64_t page, uint32_t vcpu, F f) const {
+    auto it = pages_.find(page);
+    if (it == pages_.end()) return 0;
+    size_t n = 0;
+    for (const Holder& h : it->second.holders) {
+      if (h.vcpu == vcpu || h.access == Access::kNone) continue;
+      f(h.vcpu);
+      ++n;
+    }
+    return n;
+  }
 
   // Whether anyone has ever held `page` (a page nobody touched has its image contents).
   bool Touched(uint64_t page) const { return pages_.contains(page); }
@@ -61,9 +87,13 @@ class OwnershipTable {
     std::vector<Landmark> write_ended;
     // Where readers since that write gave up their rights: the next writer follows them.
     std::vector<Landmark> reads_ended;
+    // Granted shared since its last exclusive write: a writer's yield adds to write_ended
+    // instead of replacing it.
+    bool shared = false;
   };
 
   std::unordered_map<uint64_t, Page> pages_;
+  std::vector<Landmark> edges_;  // Grant's answer
 };
 
 }  // namespace rrkit::crew

@@ -53,6 +53,23 @@ bool Serializer::OnTransfer(const TransferEdge& edge) {
   return true;
 }
 
+bool Serializer::Shares(uint32_t requester, uint32_t holder) const {
+  std::lock_guard lock(mutex_);
+  const Vcpu& r = *vcpus_[requester];
+  const Vcpu& h = *vcpus_[holder];
+  if (r.phase != Phase::kMember || h.phase != Phase::kMember || r.group != h.group) return false;
+  const Group& g = groups_.at(r.group);
+  return g.started && g.holder == requester;
+}
+
+void Serializer::WroteShared(uint32_t vcpu) {
+  std::lock_guard lock(mutex_);
+  const Vcpu& v = *vcpus_[vcpu];
+  if (v.phase != Phase::kMember) return;
+  Group& g = groups_.at(v.group);
+  if (g.started && g.holder == vcpu) g.shared_this_turn = true;
+}
+
 // A page's window ends when one of its holders has run `window` instructions since the
 // window began; it is hot when it changed hands often enough meanwhile.
 void Serializer::NotePage(const TransferEdge& edge) {
@@ -335,6 +352,7 @@ void Serializer::Dissolve(uint64_t id, uint32_t holder, uint64_t count, bool wak
     v.left_at = at;
     v.in_group.store(false, std::memory_order_release);
     v.turn_end.store(kNever, std::memory_order_release);
+    v.left.store(true, std::memory_order_release);
     if (wake && m != holder) hooks_.wake(m);
   }
   for (uint32_t j : g.joining) {

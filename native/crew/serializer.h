@@ -14,7 +14,12 @@
 //     EndTurn(v, count, kIdle), then park it as it would anyway; when it wakes, WantTurn.
 //     CREW taking a page from such a spinner: WantsTurnWhileParked(v), and wake it only
 //     when that says false.
-// CREW's transfer sink asks OnTransfer(edge) whether to log each edge.
+// CREW's transfer sink asks OnTransfer(edge) whether to log each edge. With share_pages,
+// CREW asks Shares(requester, holder) whether a member keeps a page the holder is granted,
+// and says WroteShared(v) when the holder first writes a shared page in its turn; a vCPU
+// about to execute after a turn ends or a wait for one asks TakeLeft(v), and when true gives
+// up what it shared (Crew::Unshare), and when InGroup(v), lowers its shared rights for the
+// turn (Crew::BeginTurn).
 //
 // Every record is written while no member of its group executes: at a turn end (the
 // holder stopped), when a member joins (it stopped, and the holder is stopped or idle), or
@@ -57,8 +62,12 @@ struct SerializerOptions {
   // group forms again within that many instructions, up to max_probe.
   uint64_t probe = 20'000'000;
   uint64_t max_probe = uint64_t{1} << 32;
-  // Leave at once when this many turns in a row took no page from another member.
+  // Leave at once when this many turns in a row took no page from another member (nor
+  // wrote one that another member shares).
   uint64_t idle_turns = 32;
+  // The members share the group's pages instead of trading them at every turn (CREW's
+  // TurnSharing; docs/crew.md, "Pages shared within a group"). Timing only.
+  bool share_pages = true;
 };
 
 // What the Serializer asks of the engine. Called with the Serializer's lock held: quick,
@@ -97,6 +106,16 @@ class Serializer {
   // true then. False: the engine wakes it as usual (it is free, the idle holder, or its
   // group's holder is idle and it may take over at once).
   bool WantsTurnWhileParked(uint32_t vcpu);
+  // CREW's TurnSharing (crew.h): whether `requester` holds the turn of a group of which
+  // `holder` is a member; and the holder wrote a page other members hold (the turn shared).
+  bool Shares(uint32_t requester, uint32_t holder) const;
+  void WroteShared(uint32_t vcpu);
+  // Whether `vcpu` has left a group since this was last asked: before it executes again it
+  // gives up the pages it shared there (Crew::Unshare).
+  bool TakeLeft(uint32_t vcpu) {
+    std::atomic<bool>& left = vcpus_[vcpu]->left;
+    return left.load(std::memory_order_acquire) && left.exchange(false, std::memory_order_acq_rel);
+  }
   // The count at which the holder's quantum ends (kNever when it is not a holder).
   uint64_t TurnEnd(uint32_t vcpu) const { return vcpus_[vcpu]->turn_end.load(std::memory_order_acquire); }
   // The holder stops at `count`. True: it keeps the turn and runs on (kQuantum, nobody else
@@ -131,6 +150,7 @@ class Serializer {
     bool left_by_probe = false;   // ... because the group's probe ran out
     std::atomic<bool> must_stop{false};
     std::atomic<bool> in_group{false};
+    std::atomic<bool> left{false};  // it left a group (TakeLeft)
     std::atomic<uint64_t> turn_end{kNever};
   };
 

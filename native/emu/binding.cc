@@ -173,7 +173,7 @@ uint64_t SafeInteger(const Napi::Object& o, const char* key) {
   return static_cast<uint64_t>(NumberIn(o.Get(key), key, 0, 9'007'199'254'740'991.0));
 }
 
-// session.serialize: { enterPerMillion, window, quantum, probe, idleTurns } (src/smp/serial-options.ts).
+// session.serialize: { enterPerMillion, window, quantum, probe, idleTurns, sharePages } (src/smp/serial-options.ts).
 crew::SerializerOptions SerializerOptionsOf(const Napi::Value& value) {
   if (!value.IsObject()) throw std::invalid_argument("session.serialize must be an object");
   const Napi::Object o = value.As<Napi::Object>();
@@ -183,6 +183,9 @@ crew::SerializerOptions SerializerOptionsOf(const Napi::Value& value) {
   s.quantum = SafeInteger(o, "quantum");
   s.probe = SafeInteger(o, "probe");
   s.idle_turns = SafeInteger(o, "idleTurns");
+  const Napi::Value share = o.Get("sharePages");  // absent: the default
+  if (!share.IsUndefined() && !share.IsBoolean()) throw std::invalid_argument("session.serialize.sharePages must be a boolean");
+  if (share.IsBoolean()) s.share_pages = share.As<Napi::Boolean>().Value();
   return s;
 }
 

@@ -125,6 +125,15 @@ void Machine::StartCrew() {
   }
   crew_ = std::make_unique<crew::Crew>(crew::PageGeometry(kRamBase, (crew_device_page_ + 1) * g, g),
                                        std::move(hooks), std::move(sink), options.crew_hold_instructions);
+  // A group's members share its pages while serialized: no transfer per turn.
+  if (serializer_ && options.serializer.share_pages) {
+    // InGroup first: a fault outside serialized mode takes no serializer lock (the faulting
+    // vCPU's own membership cannot change while it executes).
+    crew_->ShareWithinTurns({[this](uint32_t requester, uint32_t holder) {
+                               return serializer_->InGroup(requester) && serializer_->Shares(requester, holder);
+                             },
+                             [this](uint32_t v) { serializer_->WroteShared(v); }});
+  }
 }
 
 // --- the run ---------------------------------------------------------------------------

@@ -161,6 +161,7 @@ class Machine final : private BoardEvents {
   // Whether every hart's final count is known: stop_at, or the replayed log's stop record.
   bool FinalCountsKnown();
   void PollCrew(HartRun& run);
+  void StartTurn(HartRun& run);
   Step ExecuteOneBlock(HartRun& run);
   void EndProbe(HartRun& run, BlockExit exit);
   Step OwnershipFault(HartRun& run);

@@ -132,6 +132,7 @@ Machine::Step Machine::Slice(HartRun& run) {
         step = FollowTurns(run, true);
       } else if (serializer_->WantTurn(id, hart.instret)) {
         run.turn_held = true;
+        StartTurn(run);
         UpdateTarget(run);
       } else {
         return Wait(run, HartWait::kTurn);
@@ -420,6 +421,15 @@ Machine::Step Machine::SpinWait(HartRun& run) {
   return Wait(run, HartWait::kSpin, crew::ParkReason::kSpinWait);
 }
 
+// Serialized record: the hart executes from here on, free or holding its group's turn.
+// Having left a group, it first gives up the pages it shared there; holding a turn, its
+// first write of each page it shares faults once, which tells the members spinning on it.
+void Machine::StartTurn(HartRun& run) {
+  const uint32_t id = run.hart.id();
+  if (serializer_->TakeLeft(id)) crew_->Unshare(id, run.hart.instret);
+  if (serializer_->InGroup(id)) crew_->BeginTurn(id);
+}
+
 // SMP record: serve other harts' page requests. CREW defers those for pages this hart
 // gained less than options_.crew_hold_instructions ago (the hold keeps two harts writing
 // one page from trading it at every write, each trade costing microseconds) and says at
@@ -522,6 +532,7 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
       UpdateTarget(run);
       return Step::kContinue;
     }
+    StartTurn(run);  // a new quantum, or free again
     UpdateTarget(run);
     return Step::kContinue;
   }

@@ -284,14 +284,50 @@ ModeSwitchRecord GetModeSwitch(Readers& r, Vcpus& vcpus) {
   return out;
 }
 
-void Put(Streams& s, Vcpus& vcpus, const TurnSwitchRecord& r) {
-  PutLandmark(s.events, vcpus, r.at);
-  s.events.Varint(r.next);  // checked by Validate
+// kTurnSwitch, or kRepeatedTurnSwitch (the kind byte alone) when the vCPU is the one the
+// chunk's previous turn switch handed the turn to, and its count moved as far as to its
+// previous turn switch in this chunk, and it hands the turn to the same vCPU as then: a
+// round robin of turns of equal lengths (a handshake's passes) costs a byte per turn.
+void PutTurnSwitch(Streams& s, Vcpus& vcpus, uint32_t& handed_to, const TurnSwitchRecord& r) {
+  VcpuCodecState& v = vcpus[r.at.vcpu];
+  const uint64_t delta = r.at.count - v.count;
+  if (handed_to == r.at.vcpu && v.has_turn && v.turn_delta == delta && v.turn_next == r.next) {
+    s.events.U8(static_cast<uint8_t>(RecordKind::kRepeatedTurnSwitch));
+    v.count = r.at.count;
+  } else {
+    s.events.U8(static_cast<uint8_t>(RecordKind::kTurnSwitch));
+    PutLandmark(s.events, vcpus, r.at);
+    s.events.Varint(r.next);  // checked by Validate
+  }
+  v.has_turn = true;
+  v.turn_delta = delta;
+  v.turn_next = r.next;
+  handed_to = r.next;
 }
-TurnSwitchRecord GetTurnSwitch(Readers& r, Vcpus& vcpus) {
+TurnSwitchRecord GetTurnSwitch(Readers& r, Vcpus& vcpus, uint32_t& handed_to) {
   TurnSwitchRecord out;
-  out.at = GetLandmark(r.events, vcpus);
+  out.at.vcpu = GetVcpu(r.events, vcpus.size());
+  VcpuCodecState& v = vcpus[out.at.vcpu];
+  const uint64_t before = v.count;
+  out.at.count = GetCount(r.events, vcpus, out.at.vcpu);
   out.next = GetVcpu(r.events, vcpus.size());
+  v.has_turn = true;
+  v.turn_delta = out.at.count - before;
+  v.turn_next = out.next;
+  handed_to = out.next;
+  return out;
+}
+// `at`: where its kind byte is.
+TurnSwitchRecord GetRepeatedTurnSwitch(Readers& r, Vcpus& vcpus, uint32_t& handed_to, size_t at) {
+  if (handed_to == kNoTurnYet) r.events.Fail(LogErrorCode::kBadRecord, at, "repeated turn switch with no turn switch before it in this chunk");
+  VcpuCodecState& v = vcpus[handed_to];
+  if (!v.has_turn) {
+    r.events.Fail(LogErrorCode::kBadRecord, at,
+                  "repeated turn switch for vcpu " + std::to_string(handed_to) + " with no turn switch of its own before it in this chunk");
+  }
+  v.count += v.turn_delta;
+  const TurnSwitchRecord out{{handed_to, v.count}, v.turn_next};
+  handed_to = v.turn_next;
   return out;
 }
 
@@ -401,12 +437,19 @@ void ChunkEncoder::Validate(const Record& record) const {
 void ChunkEncoder::Append(const Record& record) {
   Validate(record);
   Streams s{ByteWriter(events_), ByteWriter(values_)};
-  if (const auto* input = std::get_if<InputRecord>(&record)) {
-    Put(s, vcpus_, *input);
-  } else {
-    s.events.U8(static_cast<uint8_t>(KindOf(record)));
-    std::visit([&](const auto& r) { Put(s, vcpus_, r); }, record);
-  }
+  std::visit(
+      [&](const auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, InputRecord>) {
+          Put(s, vcpus_, r);  // writes its kind: kInput or kRepeatedInput
+        } else if constexpr (std::is_same_v<T, TurnSwitchRecord>) {
+          PutTurnSwitch(s, vcpus_, handed_to_, r);  // kTurnSwitch or kRepeatedTurnSwitch
+        } else {
+          s.events.U8(static_cast<uint8_t>(KindOf(record)));
+          Put(s, vcpus_, r);
+        }
+      },
+      record);
   ++records_;
 }
 
@@ -421,6 +464,7 @@ std::vector<uint8_t> ChunkEncoder::Take() {
   values_.clear();
   records_ = 0;
   for (VcpuCodecState& v : vcpus_) v = VcpuCodecState{};
+  handed_to_ = kNoTurnYet;
   return out;
 }
 
@@ -453,7 +497,8 @@ std::optional<Record> ChunkDecoder::Next() {
     case RecordKind::kDiskRead: return GetDiskRead(r, vcpus_);
     case RecordKind::kRepeatedInput: return GetRepeatedInput(r, vcpus_);
     case RecordKind::kModeSwitch: return GetModeSwitch(r, vcpus_);
-    case RecordKind::kTurnSwitch: return GetTurnSwitch(r, vcpus_);
+    case RecordKind::kTurnSwitch: return GetTurnSwitch(r, vcpus_, handed_to_);
+    case RecordKind::kRepeatedTurnSwitch: return GetRepeatedTurnSwitch(r, vcpus_, handed_to_, at);
     case RecordKind::kHostTime: return GetHostTime(r, vcpus_);
     case RecordKind::kCrewFault: return GetCrewFault(r, vcpus_);
   }

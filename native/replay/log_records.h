@@ -38,6 +38,9 @@ enum class RecordKind : uint8_t {
   kTurnSwitch = 12,   // serialized mode: a vCPU's turn ends at a count; who holds it next
   kHostTime = 13,     // a vCPU's landmark paired with host time, and what it did from then on (--wall-samples)
   kCrewFault = 14,    // kvm SMP: a vCPU stopped on a page it had no right to (a landmark of its own)
+  // A turn switch shaped like its vCPU's previous one, by the vCPU the chunk's previous turn
+  // switch handed the turn to (decodes to TurnSwitchRecord): a round robin of equal turns.
+  kRepeatedTurnSwitch = 21,
 };
 
 // What a vCPU did from a host-time sample on (HostTimeRecord). Part of the format: append only.
@@ -143,7 +146,8 @@ using Record = std::variant<InputRecord, RareOutcomeRecord, InterruptRecord, Che
                             MachineStopRecord, DmaWriteRecord, DelayedInterruptRecord, DiskReadRecord, ModeSwitchRecord,
                             TurnSwitchRecord, HostTimeRecord, CrewFaultRecord>;
 
-// The kind a record is written as when not repeated (kRepeatedInput decodes to kInput).
+// The kind a record is written as when not repeated (kRepeatedInput decodes to kInput,
+// kRepeatedTurnSwitch to kTurnSwitch).
 RecordKind KindOf(const Record& record);
 
 // Per-vCPU state both directions share within a chunk: the previous count, and what the
@@ -151,7 +155,15 @@ RecordKind KindOf(const Record& record);
 struct VcpuCodecState {
   uint64_t count = 0;
   InputHistory inputs;
+  // Its previous turn switch in this chunk: how far its count moved to it, and to whom it
+  // handed the turn.
+  bool has_turn = false;
+  uint64_t turn_delta = 0;
+  uint32_t turn_next = 0;
 };
+
+// The vCPU the chunk's previous turn switch handed the turn to, if any.
+inline constexpr uint32_t kNoTurnYet = UINT32_MAX;
 
 // Encodes records into one chunk's payload. Not thread safe (the writer serialises).
 class ChunkEncoder {
@@ -172,6 +184,7 @@ class ChunkEncoder {
   void Validate(const Record& record) const;
 
   std::vector<VcpuCodecState> vcpus_;
+  uint32_t handed_to_ = kNoTurnYet;
   std::vector<uint8_t> events_;
   std::vector<uint8_t> values_;
   uint32_t records_ = 0;
@@ -192,6 +205,7 @@ class ChunkDecoder {
   ByteReader events_;
   ByteReader values_;
   std::vector<VcpuCodecState> vcpus_;
+  uint32_t handed_to_ = kNoTurnYet;
 };
 
 }  // namespace rrkit::replay

@@ -450,6 +450,28 @@ void TestOwnershipEdges() {
   CHECK(t.Conflicts(1, 2, Access::kWrite) == std::vector<uint32_t>{3});
 }
 
+// Pages shared within a serialized group (docs/crew.md, "Pages shared within a group"):
+// writers that did not follow each other each leave a landmark when they yield, until the
+// next exclusive write.
+void TestOwnershipSharedWriters() {
+  OwnershipTable o;
+  CHECK(o.Grant(4, 0, Access::kWrite, 10).empty());
+  CHECK(o.Grant(4, 1, Access::kWrite, 5, /*shared=*/true).empty());  // vCPU 0 keeps its right
+  CHECK(o.HolderAccess(4, 0) == Access::kWrite && o.HolderAccess(4, 1) == Access::kWrite);
+  CHECK(o.Conflicts(4, 2, Access::kRead).size() == 2);
+  o.Yield(4, 1, Access::kRead, 7);
+  o.Yield(4, 0, Access::kRead, 13);
+  const std::vector<Landmark> both = o.Grant(4, 2, Access::kRead, 100);
+  CHECK(both.size() == 2 && both[0].vcpu == 0 && both[0].count == 13 && both[1].vcpu == 1 && both[1].count == 7);
+  // An exclusive write: its holder follows everyone; its yield alone stands for them again.
+  o.Yield(4, 0, Access::kNone, 14);
+  o.Yield(4, 2, Access::kNone, 101);
+  CHECK(o.Grant(4, 1, Access::kWrite, 8).size() == 2);
+  o.Yield(4, 1, Access::kRead, 9);
+  const std::vector<Landmark> one = o.Grant(4, 0, Access::kRead, 15);
+  CHECK(one.size() == 1 && one[0].vcpu == 1 && one[0].count == 9);
+}
+
 void TestStats() {
   TransferStats s;
   s.Add({1, 0, 5, 1, 6});
@@ -799,6 +821,72 @@ void TestSpinWaitParkWakes() {
   CHECK(threw);
 }
 
+// Serialized mode's pages shared within a group (docs/crew.md, "Pages shared within a
+// group"): the turn's holder gets a member's page without taking it; its first write of it
+// in a turn tells the members spinning on it; a vCPU outside the group takes the page from
+// every member, following each; a member that left gives its shared pages up where it
+// stands, and then follows the others like any free vCPU.
+void TestTurnSharing() {
+  std::vector<std::atomic<uint32_t>> attention(3);
+  std::vector<int> woken(3, 0);
+  std::vector<VcpuHooks> hooks;
+  for (uint32_t v = 0; v < 3; ++v) hooks.push_back(VcpuHooks{&attention[v], kCrewBit, [&woken, v] { ++woken[v]; }});
+  std::vector<TransferEdge> edges;
+  Crew crew(PageGeometry(kBase, 4 * 4096), hooks, [&](const TransferEdge& e) { edges.push_back(e); });
+  uint32_t turn = 0;  // who holds the turn of group {0, 1}
+  bool grouped = true;
+  std::vector<uint32_t> wrote;
+  crew.ShareWithinTurns({[&](uint32_t r, uint32_t h) { return grouped && r == turn && r < 2 && h < 2; },
+                         [&](uint32_t v) { wrote.push_back(v); }});
+  CHECK(crew.Acquire(0, 1, true, 10));  // vCPU 0 writes the flag page, then spins
+  crew.Park(0, 11, ParkReason::kSpinWait);
+  turn = 1;
+  CHECK(crew.Acquire(1, 1, false, 5));  // shared: vCPU 0 keeps its right
+  CHECK(crew.Permissions(0).Allows(1, true) && crew.Permissions(1).Allows(1, false));
+  CHECK(edges.empty() && woken[0] == 0 && wrote.empty());  // a read changes nothing vCPU 0 reads
+  CHECK(crew.Acquire(1, 1, true, 6));  // the upgrade is shared too, and vCPU 0 hears of it
+  CHECK(crew.Permissions(0).Allows(1, true) && crew.Permissions(1).Allows(1, true));
+  CHECK(edges.empty() && woken[0] == 1 && (attention[0].load() & kCrewBit) != 0);
+  CHECK((wrote == std::vector<uint32_t>{1}));
+  crew.Park(1, 7, ParkReason::kSpinWait);
+  crew.Unpark(0);
+  attention[0] = 0;
+  turn = 0;
+  crew.BeginTurn(0);  // its first write in the turn faults ...
+  CHECK(crew.Permissions(0).Allows(1, false) && !crew.Permissions(0).Allows(1, true));
+  CHECK(crew.Acquire(0, 1, true, 12));  // ... finds nothing to transfer, and tells vCPU 1
+  CHECK(crew.Permissions(0).Allows(1, true) && crew.Permissions(1).Allows(1, true));
+  CHECK(edges.empty() && woken[1] == 1 && (wrote == std::vector<uint32_t>{1, 0}));
+  // Spinning on a page the holder writes, vCPU 0 parks again: it does not sleep.
+  crew.Unpark(1);
+  attention[1] = 0;
+  crew.BeginTurn(1);
+  CHECK(crew.Acquire(1, 1, true, 8));  // vCPU 0 runs (its turn just ended): no wake-up ...
+  CHECK(woken[0] == 1);
+  crew.Park(0, 13, ParkReason::kSpinWait);  // ... but its park sees the change
+  CHECK((attention[0].load() & kCrewBit) != 0);
+  crew.Unpark(0);
+  crew.Park(0, 13);
+  crew.Park(1, 9);
+  // vCPU 2, outside the group, reads the page: both members yield, and it follows both.
+  CHECK(crew.Acquire(2, 1, false, 100));
+  CHECK((edges == std::vector<TransferEdge>{{1, 0, 13, 2, 100}, {1, 1, 9, 2, 100}}));
+  CHECK(crew.Permissions(0).Allows(1, false) && !crew.Permissions(0).Allows(1, true));
+  crew.Park(2, 101);
+  // The group dissolves. vCPU 1 leaves where it stopped and gives the shared page up before
+  // it runs; its next write follows every other holder (a logged edge: it is free now).
+  grouped = false;
+  crew.Unshare(1, 9);
+  CHECK(!crew.Permissions(1).Allows(1, false));
+  crew.Unpark(1);
+  edges.clear();
+  CHECK(crew.Acquire(1, 1, true, 9));
+  CHECK((edges == std::vector<TransferEdge>{{1, 0, 13, 1, 9}, {1, 2, 101, 1, 9}}));
+  CHECK(!crew.Permissions(0).Allows(1, false) && !crew.Permissions(2).Allows(1, false));
+  crew.Unshare(1, 9);  // nothing shared any more: a no-op
+  CHECK(crew.Permissions(1).Allows(1, true));
+}
+
 // Writer starvation: vCPUs spin reading a lock word (each re-reads it as soon as it has
 // yielded it), and one at a time must write it. Without fairness the writer waits until
 // every reader happens to have yielded at once, which on a loaded host can take minutes.
@@ -1007,6 +1095,43 @@ void TestSerializerParkedSpinnerWantsTurn() {
       ModeSwitch{0, 1500, 0, true}, ModeSwitch{1, 10, 0, true}, ModeSwitch{2, 20, 0, true}, TurnSwitch{0, 1500, 0},
       TurnSwitch{0, 1600, 1},       TurnSwitch{1, 50, 2},       TurnSwitch{2, 30, 0},         TurnSwitch{0, 1700, 1}};
   CHECK(p.records == expected);
+}
+
+// Sharing within a group (crew.h, TurnSharing): only the holder of a turn shares, only with
+// its group's members; a turn that writes a shared page counts as a turn that shared (the
+// group stays), whoever else claims to; and every member, having left, is told so once.
+void TestSerializerSharesWithinTurns() {
+  SerializerOptions options;
+  options.window = 1000;
+  options.quantum = 1000;
+  options.idle_turns = 2;
+  SerializerDriver p(3, options);
+  p.Share({{0, 0}, {1, 0}, {0, 1500}});
+  CHECK((p.stopped == std::vector<uint32_t>{0, 1}));
+  Serializer& s = p.serializer;
+  CHECK(!s.Shares(0, 1));  // not started yet
+  s.Stopped(0, 1500, true);
+  s.Stopped(1, 10, true);
+  CHECK(s.WantTurn(0, 1500));
+  CHECK(s.Shares(0, 1) && !s.Shares(1, 0) && !s.Shares(0, 2) && !s.Shares(2, 0));
+  s.WroteShared(0);
+  CHECK(!s.EndTurn(0, 2500, Serializer::Why::kQuantum));  // a turn that shared
+  CHECK(s.WantTurn(1, 10));
+  CHECK(s.Shares(1, 0) && !s.Shares(0, 1));
+  CHECK(!s.EndTurn(1, 1010, Serializer::Why::kQuantum));  // one without
+  CHECK(s.WantTurn(0, 2500));
+  s.WroteShared(0);
+  CHECK(!s.EndTurn(0, 3500, Serializer::Why::kQuantum));  // shared: the count starts again
+  CHECK(s.WantTurn(1, 1010));
+  CHECK(!s.EndTurn(1, 2010, Serializer::Why::kQuantum));  // one without
+  CHECK(s.WantTurn(0, 3500));
+  s.WroteShared(1);  // not the holder: it does not count
+  CHECK(!s.TakeLeft(0) && !s.TakeLeft(1));
+  CHECK(!s.EndTurn(0, 4500, Serializer::Why::kQuantum));  // two without
+  CHECK(s.WantTurn(1, 2010));
+  CHECK(s.EndTurn(1, 3010, Serializer::Why::kQuantum));  // the group leaves; vCPU 1 runs on, free
+  CHECK(!s.Shares(1, 0));
+  CHECK(s.TakeLeft(0) && s.TakeLeft(1) && !s.TakeLeft(1) && !s.TakeLeft(2));
 }
 
 // vCPUs that a probe sent back to parallel come back as soon as their page has changed
@@ -1277,6 +1402,7 @@ int main(int argc, char** argv) {
       {"page geometry", TestGeometry},
       {"permission table", TestPermissionTable},
       {"ownership edges", TestOwnershipEdges},
+      {"ownership: writers sharing a page within a group each leave a landmark", TestOwnershipSharedWriters},
       {"transfer statistics", TestStats},
       {"record/replay 2 vCPUs, 4 KiB pages", [&] { TestRecordReplay(2, 4096, n); }},
       {"record/replay 4 vCPUs, 4 KiB pages", [&] { TestRecordReplay(4, 4096, n); }},
@@ -1297,11 +1423,13 @@ int main(int argc, char** argv) {
       {"idle holder yields; stop releases waiters", TestIdleHolderYields},
       {"spin-wait park: taking a page wakes the spinner, a downgrade does not", TestSpinWaitParkWakes},
       {"hold: recent pages deferred, older ones yielded, parked holders hold nothing", TestHoldDefersRecentPagesOnly},
+      {"pages shared within a serialized group: no transfer per turn, spinners told, outsiders follow every member", TestTurnSharing},
       {"writer among 4 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(4); }},
       {"writer among 8 spinning readers: no starvation", [] { TestWriterAmongSpinningReaders(8); }},
       {"bad logs: clear errors, no hang", TestBadLogs},
       {"serializer: a spinner without the turn only wants it when its page is taken", TestSerializerParkedSpinnerWantsTurn},
       {"serializer: back from a probe, a hot page serializes again at once", TestSerializerBackFromProbe},
+      {"serializer: only the turn's holder shares, with its members; a written shared page keeps the group", TestSerializerSharesWithinTurns},
       {"serializer: a page far above the threshold serializes early, a burst does not", TestSerializerEarlyDecision},
       {"turn follower: a record logged after a cut waits for that cut, not for its group", TestTurnFollowerCutBeforeRecord},
       {"turn follower: every group leaves where its members stand, and the next log follows", TestTurnFollowerLeaving},

@@ -266,6 +266,36 @@ TEST(TestBadSerialRecords, "reader: a mode switch to an unknown mode, or a turn 
   CHECK(!decoder.Next());
 }
 
+TEST(TestRepeatedTurnSwitches, "turn switches: a round robin of equal turns is a byte per turn; a repeat with nothing to repeat is a bad record") {
+  // Encoded directly: 3 vCPUs hand the turn round, each turn 27 instructions, but for one
+  // longer turn, which is written whole (and so is that vCPU's next one).
+  ChunkEncoder encoder(3);
+  std::vector<Record> turns;
+  uint64_t counts[3] = {100, 200, 300};
+  for (uint32_t i = 0; i < 300; ++i) {
+    const uint32_t v = i % 3;
+    counts[v] += i == 150 ? 40 : 27;
+    turns.push_back(TurnSwitchRecord{{v, counts[v]}, (v + 1) % 3});
+    encoder.Append(turns.back());
+  }
+  const std::vector<uint8_t> payload = encoder.Take();
+  CHECK(payload.size() < 300 + 3 * 8 + 2 * 8);  // a byte each, but for the first round and the longer turn's two
+  ChunkDecoder decoder(payload, 0, 0, 3);
+  size_t decoded = 0;
+  while (const std::optional<Record> r = decoder.Next()) {
+    CHECK(decoded < turns.size() && SameRecord(*r, turns[decoded]));
+    ++decoded;
+  }
+  CHECK(decoded == turns.size());
+  // Kind 21 as the chunk's first turn switch, or for a vCPU with none of its own before it.
+  const std::vector<uint8_t> nothing_before{1, 21};
+  CHECK_LOG_ERROR((void)ChunkDecoder(nothing_before, 100, 4, 2).Next(), LogErrorCode::kBadRecord, 4);
+  const std::vector<uint8_t> none_of_its_own{5, 12, 1, 10, 0, 21};
+  ChunkDecoder second(none_of_its_own, 100, 4, 2);
+  CHECK(second.Next().has_value());
+  CHECK_LOG_ERROR((void)second.Next(), LogErrorCode::kBadRecord, 4);
+}
+
 TEST(TestSealsByAge, "writer: an open chunk is sealed once it is old enough") {
   auto sink = std::make_shared<MemoryChunkSink>();
   LogWriter writer(TestHeader(1), sink, {1 << 20, std::chrono::milliseconds(20)});

@@ -25,6 +25,8 @@ export const RecordKind = {
   turnSwitch: 12,
   hostTime: 13,
   crewFault: 14,
+  /** a turn switch shaped like its vCPU's previous one in the chunk, by the vCPU the previous turn switch handed the turn to; decodes to a 'turn-switch' record */
+  repeatedTurnSwitch: 21,
 } as const;
 
 /** Input kinds whose value encoding is not a delta from the previous value. */
@@ -166,6 +168,8 @@ export type RecordType = LogRecord['type'];
 interface VcpuState {
   count: bigint;
   inputs: InputHistory;
+  /** its previous turn switch in this chunk: how far its count moved to it, and to whom it handed the turn */
+  turn?: { delta: bigint; next: number };
 }
 
 /**
@@ -178,6 +182,8 @@ export class ChunkDecoder {
   private readonly values: ByteReader;
   private readonly vcpus: VcpuState[];
   private readonly headBytes: number;
+  /** the vCPU the chunk's previous turn switch handed the turn to */
+  private handedTo: number | undefined;
 
   constructor(payload: Uint8Array, fileOffset: number, chunkIndex: number, vcpus: number) {
     const head = new ByteReader(payload, fileOffset, chunkIndex, 'bad-record');
@@ -268,8 +274,23 @@ export class ChunkDecoder {
         return { type: 'mode-switch', ...where, group, serialized: mode === 1 };
       }
       case RecordKind.turnSwitch: {
-        const where = this.landmark();
-        return { type: 'turn-switch', ...where, next: this.vcpu() };
+        const vcpu = this.vcpu();
+        const state = this.vcpus[vcpu]!;
+        const before = state.count;
+        const count = this.count(vcpu);
+        const next = this.vcpu();
+        state.turn = { delta: (count - before) & MASK, next };
+        this.handedTo = next;
+        return { type: 'turn-switch', vcpu, count, next };
+      }
+      case RecordKind.repeatedTurnSwitch: {
+        const vcpu = this.handedTo;
+        if (vcpu === undefined) return e.fail(at, 'repeated turn switch with no turn switch before it in this chunk');
+        const state = this.vcpus[vcpu]!;
+        if (state.turn === undefined) return e.fail(at, `repeated turn switch for vcpu ${vcpu} with no turn switch of its own before it in this chunk`);
+        state.count = (state.count + state.turn.delta) & MASK;
+        this.handedTo = state.turn.next;
+        return { type: 'turn-switch', vcpu, count: state.count, next: state.turn.next };
       }
       case RecordKind.crewFault: {
         const where = this.landmark();

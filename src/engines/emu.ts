@@ -20,7 +20,13 @@ const MAX_THREADS = 1024;
 
 function checkSerialize(what: string, serialize: unknown): void {
   if (typeof serialize !== 'object' || serialize === null) throw new TypeError(`${what} must be an object`);
-  for (const [name, value] of Object.entries(serialize)) checkInteger(`${what}.${name}`, value, 0, Number.MAX_SAFE_INTEGER);
+  for (const [name, value] of Object.entries(serialize)) {
+    if (name === 'sharePages') {
+      if (typeof value !== 'boolean') throw new TypeError(`${what}.${name} must be a boolean`);
+    } else {
+      checkInteger(`${what}.${name}`, value, 0, Number.MAX_SAFE_INTEGER);
+    }
+  }
 }
 
 function checkSession(session: NativeSession | undefined): NativeSession | null {

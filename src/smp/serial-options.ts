@@ -17,6 +17,8 @@ export interface SerialOptions {
   probe: number;
   /** turns in a row with nothing shared after which a group returns to parallel at once */
   idleTurns: number;
+  /** a group's members share its pages while serialized instead of trading them at every turn (timing only) */
+  sharePages: boolean;
 }
 
 /**
@@ -30,12 +32,13 @@ export const SERIAL_DEFAULTS: Readonly<SerialOptions> = {
   quantum: 200_000,
   probe: 20_000_000,
   idleTurns: 32,
+  sharePages: true,
 };
 
 /** No serialized mode: plain CREW throughout. */
 export const SERIAL_OFF: Readonly<SerialOptions> = { ...SERIAL_DEFAULTS, enterPerMillion: 0 };
 
-const LIMITS: Record<keyof SerialOptions, [number, number]> = {
+const LIMITS: Record<Exclude<keyof SerialOptions, 'sharePages'>, [number, number]> = {
   enterPerMillion: [0, 1_000_000],
   window: [1_000, 1_000_000_000],
   quantum: [1_000, 1_000_000_000],
@@ -46,11 +49,12 @@ const LIMITS: Record<keyof SerialOptions, [number, number]> = {
 /** Defaults filled in; throws TypeError/RangeError (one line naming the option) for a bad value. */
 export function checkSerialOptions(given: Partial<SerialOptions> | undefined): SerialOptions {
   const out: SerialOptions = { ...SERIAL_DEFAULTS, ...given };
-  for (const [name, [min, max]] of Object.entries(LIMITS) as [keyof SerialOptions, [number, number]][]) {
+  for (const [name, [min, max]] of Object.entries(LIMITS) as [keyof typeof LIMITS, [number, number]][]) {
     const value = out[name];
     if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`serialized mode: ${name} must be an integer`);
     if (value < min || value > max) throw new RangeError(`serialized mode: ${name} must be from ${min} to ${max}, not ${value}`);
   }
+  if (typeof out.sharePages !== 'boolean') throw new TypeError('serialized mode: sharePages must be true or false');
   return out;
 }
 

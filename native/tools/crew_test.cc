@@ -728,17 +728,28 @@ void TestHoldDefersRecentPagesOnly() {
   CHECK(edges.size() == 3 && edges[2] == (TransferEdge{1, 1, 1301, 0, 9}));
 }
 
+// Three vCPUs whose wake hooks count their calls, and CREW over four 4 KiB pages keeping
+// the edges it logs: the spin-wait and turn-sharing cases look at who was woken.
+struct WakeCountingCrew {
+  std::vector<std::atomic<uint32_t>> attention = std::vector<std::atomic<uint32_t>>(3);
+  std::vector<int> woken = std::vector<int>(3, 0);
+  std::vector<TransferEdge> edges;
+  Crew crew{PageGeometry(kBase, 4 * 4096), Hooks(), [this](const TransferEdge& e) { edges.push_back(e); }};
+
+  std::vector<VcpuHooks> Hooks() {
+    std::vector<VcpuHooks> hooks;
+    for (uint32_t v = 0; v < 3; ++v) hooks.push_back(VcpuHooks{&attention[v], kCrewBit, [this, v] { ++woken[v]; }});
+    return hooks;
+  }
+};
+
 // A spin-waiting vCPU parks with kSpinWait: taking its page needs none of its help,
 // sets its attention bit and calls its wake hook; a plain park (wfi) is not woken. A
 // spinner that gave a page up since it last ran must not sleep at all. A downgrade to
 // read (a reader came) is neither: what the spinner reads is unchanged.
 void TestSpinWaitParkWakes() {
-  std::vector<std::atomic<uint32_t>> attention(3);
-  std::vector<int> woken(3, 0);
-  std::vector<VcpuHooks> hooks;
-  for (uint32_t v = 0; v < 3; ++v) hooks.push_back(VcpuHooks{&attention[v], kCrewBit, [&woken, v] { ++woken[v]; }});
-  std::vector<TransferEdge> edges;
-  Crew crew(PageGeometry(kBase, 4 * 4096), hooks, [&](const TransferEdge& e) { edges.push_back(e); });
+  WakeCountingCrew fixture;
+  auto& [attention, woken, edges, crew] = fixture;
   CHECK(crew.Acquire(1, 2, false, 10));  // vCPU 1 reads the lock word on page 2, then spins
   CHECK(crew.Acquire(2, 3, false, 20));  // vCPU 2 reads page 3, then sleeps in wfi
   crew.Park(1, 11, ParkReason::kSpinWait);
@@ -827,12 +838,8 @@ void TestSpinWaitParkWakes() {
 // every member, following each; a member that left gives its shared pages up where it
 // stands, and then follows the others like any free vCPU.
 void TestTurnSharing() {
-  std::vector<std::atomic<uint32_t>> attention(3);
-  std::vector<int> woken(3, 0);
-  std::vector<VcpuHooks> hooks;
-  for (uint32_t v = 0; v < 3; ++v) hooks.push_back(VcpuHooks{&attention[v], kCrewBit, [&woken, v] { ++woken[v]; }});
-  std::vector<TransferEdge> edges;
-  Crew crew(PageGeometry(kBase, 4 * 4096), hooks, [&](const TransferEdge& e) { edges.push_back(e); });
+  WakeCountingCrew fixture;
+  auto& [attention, woken, edges, crew] = fixture;
   uint32_t turn = 0;  // who holds the turn of group {0, 1}
   bool grouped = true;
   std::vector<uint32_t> wrote;

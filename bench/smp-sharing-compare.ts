@@ -12,69 +12,45 @@
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { compareArgs, summarize, timedRounds, treeSessions } from './compare-trees.js';
 
-const [treeArg, workload, vcpuList, roundsArg] = process.argv.slice(2);
-if (!treeArg || !workload || !vcpuList) {
-  process.stderr.write('usage: smp-sharing-compare.ts TREE WORKLOAD VCPUS(2,4,8) [ROUNDS]\n');
-  process.exit(2);
-}
-const tree = resolve(treeArg);
-const vcpuCounts = vcpuList.split(',').map(Number);
-const rounds = Number(roundsArg ?? 3);
-const { record } = await import(join(tree, 'src/session/record.ts'));
-const { replay } = await import(join(tree, 'src/session/replay.ts'));
-const { runGuest } = await import(join(tree, 'src/session/run.ts'));
-const { scanLogFile } = await import(join(tree, 'src/analysis/log-reader.ts'));
+const { tree, workload, vcpuCounts, rounds } = compareArgs('smp-sharing-compare.ts');
+const sessions = await treeSessions(tree);
 const { benchGuest } = await import(join(tree, 'bench/timed-round.ts'));
 const small = process.env.RRKIT_BENCH_SIZE === 'small';
 const { elf, input } = benchGuest(small ? `${workload}.small` : workload, 'rv64');
 const dir = mkdtempSync(join(tmpdir(), 'rrkit-smp-sharing-compare-'));
-const secondsSince = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e9;
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const best = (values: number[]): number => Math.min(...values);
 try {
   for (const vcpus of vcpuCounts) {
     const logPath = join(dir, `${workload}-${vcpus}.rrlog`);
-    const plain: number[] = [];
-    const recorded: number[] = [];
-    const replayed: number[] = [];
     const facts = { instructions: 0, transfers: 0, turns: 0, modeSwitches: 0, bytes: 0 };
-    for (let round = 0; round < rounds; round++) {
-      let t = process.hrtime.bigint();
-      await runGuest({ elf, vcpus, input, capture: true, timeoutSeconds: 600 });
-      plain.push(secondsSince(t));
-      t = process.hrtime.bigint();
-      const r = await record({ elf, logPath, vcpus, input, capture: true, timeoutSeconds: 600, force: true });
-      recorded.push(secondsSince(t));
-      t = process.hrtime.bigint();
-      const p = await replay({ logPath, capture: true, timeoutSeconds: 600 });
-      replayed.push(secondsSince(t));
-      if (p.kind !== 'exited' || !p.result.console.equals(r.console) || p.result.stateHash !== r.stateHash) {
-        throw new Error(`${workload} on ${vcpus} vCPUs (${tree}): the replay is not the recording`);
-      }
-      if (round === 0) {
-        facts.instructions = r.vcpus.reduce((sum: number, v: { landmark: bigint }) => sum + Number(v.landmark), 0);
+    const times = await timedRounds(
+      sessions,
+      rounds,
+      `${workload} on ${vcpus} vCPUs (${tree})`,
+      {
+        plain: { elf, vcpus, input, capture: true, timeoutSeconds: 600 },
+        record: { elf, logPath, vcpus, input, capture: true, timeoutSeconds: 600, force: true },
+        replayTimeoutSeconds: 600,
+      },
+      (r) => {
+        facts.instructions = r.vcpus.reduce((sum, v) => sum + Number(v.landmark), 0);
         facts.bytes = statSync(logPath).size;
-        scanLogFile(logPath, (x: { type: string }) => {
+        sessions.scanLogFile(logPath, (x) => {
           if (x.type === 'crew-transfer') facts.transfers++;
           else if (x.type === 'turn-switch') facts.turns++;
           else if (x.type === 'mode-switch') facts.modeSwitches++;
         });
-      }
-    }
+      },
+    );
     const perMillion = (n: number): number => Number(((n * 1e6) / facts.instructions).toFixed(1));
     process.stdout.write(
       `${JSON.stringify({
         tree,
         workload,
         vcpus,
-        plain: best(plain),
-        record: best(recorded),
-        replay: best(replayed),
-        recordOverPlain: Number((best(recorded) / best(plain)).toFixed(2)),
-        medianRecordOverPlain: Number(median(recorded.map((r, i) => r / plain[i]!)).toFixed(2)),
-        replayOverRecord: Number((best(replayed) / best(recorded)).toFixed(2)),
+        ...summarize(times),
         instructions: facts.instructions,
         transfersPerM: perMillion(facts.transfers),
         turnsPerM: perMillion(facts.turns),

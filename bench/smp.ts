@@ -29,7 +29,7 @@ import { replay } from '../src/session/replay.js';
 import { runGuest } from '../src/session/run.js';
 import { SERIAL_OFF } from '../src/smp/serial-options.js';
 import { benchGuest, type BenchGuest } from './timed-round.js';
-import { secondsSince } from './timing.js';
+import { median, secondsSince } from './timing.js';
 
 const SMALL = process.env.RRKIT_BENCH_SIZE === 'small';
 const TIMEOUT_SECONDS = 600;
@@ -314,13 +314,6 @@ export async function benchThreads(workloads = THREADS_WORKLOADS, vcpuCounts = T
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export function formatThreads(rows: readonly ThreadsRow[]): string {

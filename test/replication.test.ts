@@ -122,7 +122,8 @@ describe('rrkit replicate (failover drill on emu)', () => {
     const took = /epoch 1: (\S+) took over/.exec(r.stderr);
     expect(took, r.stderr).not.toBeNull();
     // The restarted backup's log does not replay from reset: the other backup joins it from an image.
-    if (/\[backup 1 \(restarted\)\] .*taking over/.test(r.stderr)) {
+    // ("taking over from": the backup that lost the race logs "not taking over: another backup took …")
+    if (/\[backup 1 \(restarted\)\] rrkit replica: taking over from /.test(r.stderr)) {
       expect(r.stderr).toMatch(/\[backup 1 \(restarted\)\] .*joins from a state image \(its primary's log does not replay from reset\)/);
     }
   }, 120_000);

@@ -46,3 +46,17 @@ export function lastLandmarks(records: readonly LogRecord[], vcpus: number, unit
   // On kvm a landmark counts exits: a record at exit N is handled at that exit.
   return last.map((count, vcpu) => (during[vcpu] && unit === 'instructions' ? count + 1n : count));
 }
+
+/**
+ * A kvm SMP log's place inside a stop: the index of the first CREW edge, past `after` of the
+ * records, whose stop's fault record comes later in the log (a cut just after it ends the log
+ * between the edge into the stop and the stop's own record); -1 if there is none.
+ */
+export function edgeIntoLaterStop(records: readonly LogRecord[], after: number): number {
+  return records.findIndex(
+    (r, i) =>
+      i > records.length * after &&
+      r.type === 'crew-transfer' &&
+      records.slice(i + 1).some((f) => f.type === 'crew-fault' && f.vcpu === r.to.vcpu && f.count === r.to.count),
+  );
+}

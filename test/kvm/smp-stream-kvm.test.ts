@@ -20,7 +20,7 @@ import { native } from '../../src/native.js';
 import { record } from '../../src/session/record.js';
 import { replay, type ReplayOutcome } from '../../src/session/replay.js';
 import { logFolder } from '../kept-logs.js';
-import { lastLandmarks } from '../last-landmarks.js';
+import { edgeIntoLaterStop, lastLandmarks } from '../last-landmarks.js';
 
 /** Hang guards only: in the QEMU sandbox on a loaded host these take minutes. */
 const HANG_MS = 400_000;
@@ -84,12 +84,7 @@ describe('a kvm SMP log cut short or damaged', () => {
     expect(recorded.outcome).toBe('exited');
     const { records } = readLogFile(log);
     // Inside a stop: after an edge into it, before its fault record (logged once the page came).
-    const inside = records.findIndex(
-      (r, i) =>
-        i > records.length / 3 &&
-        r.type === 'crew-transfer' &&
-        records.slice(i + 1).some((f) => f.type === 'crew-fault' && f.vcpu === r.to.vcpu && f.count === r.to.count),
-    );
+    const inside = edgeIntoLaterStop(records, 1 / 3);
     expect(inside).toBeGreaterThan(0);
     for (const end of [inside + 1, Math.floor(records.length / 2), records.length - 2]) {
       const cut = join(dir, `cut-${end}.rrlog`);

@@ -21,7 +21,7 @@ import { native } from '../../src/native.js';
 import { record } from '../../src/session/record.js';
 import { replay, type ReplayOutcome } from '../../src/session/replay.js';
 import { logFolder } from '../kept-logs.js';
-import { lastLandmarks } from '../last-landmarks.js';
+import { edgeIntoLaterStop, lastLandmarks } from '../last-landmarks.js';
 
 const RRKIT = join(REPO_ROOT, 'bin', 'rrkit');
 /** Hang guards only: in the QEMU sandbox on a loaded host these take minutes. */
@@ -245,12 +245,7 @@ describe.each([2, 4])('kvm replay --then-run on %i vCPUs', (vcpus) => {
     const full = await record({ elf: builtGuestPath('lock-counter', 'x86_64', true), logPath: log, vcpus, capture: true, timeoutSeconds: 120 });
     expect(full.outcome).toBe('exited');
     const { records } = readLogFile(log);
-    const inside = records.findIndex(
-      (r, i) =>
-        i > records.length / 2 &&
-        r.type === 'crew-transfer' &&
-        records.slice(i + 1).some((f) => f.type === 'crew-fault' && f.vcpu === r.to.vcpu && f.count === r.to.count),
-    );
+    const inside = edgeIntoLaterStop(records, 1 / 2);
     expect(inside).toBeGreaterThan(0);
     const cut = join(dir, 'cut.rrlog');
     writeCut(cut, log, records.slice(0, inside + 1));

@@ -19,6 +19,7 @@
 #include <future>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -153,6 +154,19 @@ struct Recording {
 
 // ---------------------------------------------------------------- record
 
+// A page the instruction touches and `table` does not allow it yet (the access it needs),
+// or nothing: every page allowed. Asked again after each grant, since a page granted
+// before may have been taken while the vCPU waited for the next.
+std::optional<std::pair<uint64_t, bool>> LackingPage(const PermissionTable& table, const PageGeometry& geometry,
+                                                     const Instruction& in) {
+  const uint64_t page = geometry.PageOf(AddressOf(in.slot));
+  if (!table.Allows(page, in.writes())) return std::pair{page, in.writes()};
+  const uint64_t target = geometry.PageOf(AddressOf(in.target));
+  if (in.op == Instruction::kMove && !table.Allows(target, true)) return std::pair{target, true};
+  return std::nullopt;
+}
+
+
 // One recording vCPU: the engine's run loop, reduced to what CREW sees.
 void RecordVcpu(Crew& crew, GuestMemory& memory, std::atomic<uint32_t>& attention, uint32_t vcpu, uint32_t vcpus,
                 uint64_t instructions, uint64_t jitter_seed, uint32_t along, std::vector<uint64_t>& observed) {
@@ -165,19 +179,7 @@ void RecordVcpu(Crew& crew, GuestMemory& memory, std::atomic<uint32_t>& attentio
     const uint64_t block_end = std::min(count + kBlock, instructions);
     for (; count < block_end; ++count) {
       const Instruction in = Decode(vcpu, count, vcpus);
-      const uint64_t page = geometry.PageOf(AddressOf(in.slot));
-      const uint64_t target = geometry.PageOf(AddressOf(in.target));
-      // Check every page the instruction touches; after a fault, check them all again,
-      // since a page already granted may have been taken while this vCPU waited.
-      for (;;) {
-        if (!table.Allows(page, in.writes())) {
-          crew.Acquire(vcpu, page, in.writes(), count, along);
-        } else if (in.op == Instruction::kMove && !table.Allows(target, true)) {
-          crew.Acquire(vcpu, target, true, count, along);
-        } else {
-          break;
-        }
-      }
+      while (const auto lacking = LackingPage(table, geometry, in)) crew.Acquire(vcpu, lacking->first, lacking->second, count, along);
       memory.Execute(in, observed);
     }
     // Timing noise, so that recordings differ: the host scheduler, and now and then an
@@ -284,15 +286,9 @@ class SlicedRecording {
         const uint64_t block_end = std::min(st.count + kBlock, instructions_);
         for (; st.count < block_end; ++st.count) {
           const Instruction in = Decode(v, st.count, vcpus_);
-          const uint64_t page = geometry.PageOf(AddressOf(in.slot));
-          const uint64_t target = geometry.PageOf(AddressOf(in.target));
-          for (;;) {  // every page the instruction touches, again after each grant
-            std::optional<std::pair<uint64_t, bool>> lacking;
-            if (!table.Allows(page, in.writes())) lacking = {page, in.writes()};
-            else if (in.op == Instruction::kMove && !table.Allows(target, true)) lacking = {target, true};
-            if (!lacking) break;
+          while (const auto lacking = LackingPage(table, geometry, in)) {
             switch (crew_->Request(v, lacking->first, lacking->second, st.count)) {
-              case Grant::kGranted: continue;
+              case Grant::kGranted: break;
               case Grant::kStopped: return SliceEnd::kDone;
               case Grant::kPending: st.waiting = true; return SliceEnd::kBlocked;
             }

@@ -65,11 +65,11 @@ Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t coun
   if (stopped_) return Grant::kStopped;
   Vcpu& me = *vcpus_[vcpu];
   if (me.request.active) throw std::logic_error("CREW: vcpu " + std::to_string(vcpu) + " already waits for a page");
-  const Access held = ownership_.HolderAccess(page, vcpu);
-  if (held >= want) {  // nothing to transfer
-    SetRights(me, page, held);
+  const OwnershipTable::Holding holding = ownership_.HoldingOf(page, vcpu);
+  if (holding.mine >= want) {  // nothing to transfer
+    SetRights(me, page, holding.mine);
     // A write BeginTurn made fault: the other members holding the page hear of it.
-    if (want == Access::kWrite && ownership_.ForOtherHolders(page, vcpu, [](uint32_t) {}) != 0) NoteShared(vcpu, page, want);
+    if (want == Access::kWrite && holding.others != 0) NoteShared(vcpu, page, want, false);
     return Grant::kGranted;
   }
   // Stopped at an instruction boundary: from here on others may take our pages, and we
@@ -85,6 +85,7 @@ Grant Crew::Request(uint32_t vcpu, uint64_t page, bool want_write, uint64_t coun
   }
   ServeRequests(vcpu, count, Keep::kPinned);
   me.request = PageRequest{true, page, want, count, along, !ownership_.Touched(page)};
+  ++active_requests_;
   me.waiting_grant.store(true, std::memory_order_relaxed);
   requesting_ = vcpu;
   Settle();
@@ -100,6 +101,7 @@ Grant Crew::Resume(uint32_t vcpu) {
   if (stopped_) {
     if (me.request.active) {
       me.request = PageRequest{};
+      --active_requests_;
       me.waiting_grant.store(false, std::memory_order_relaxed);
     }
     me.state = State::kRunning;
@@ -149,7 +151,17 @@ void Crew::Park(uint32_t vcpu, uint64_t count, ParkReason reason) {
 
 void Crew::Unpark(uint32_t vcpu) {
   std::lock_guard lock(mutex_);
+  UnparkLocked(*vcpus_[vcpu]);
+}
+
+void Crew::UnparkForTurn(uint32_t vcpu) {
+  std::lock_guard lock(mutex_);
   Vcpu& me = *vcpus_[vcpu];
+  UnparkLocked(me);
+  BeginTurnLocked(me, vcpu);
+}
+
+void Crew::UnparkLocked(Vcpu& me) {
   me.state = State::kRunning;
   me.park_reason = ParkReason::kBlocked;
   me.changes_when_unparked = me.changes;
@@ -223,6 +235,9 @@ void Crew::DropTicket(Vcpu& v) {
 // yield can unblock any of them (an older request gone, a holder now running and so
 // askable), and retrying all is cheaper to get right than tracking who waits for whom.
 void Crew::Settle() {
+  // Most calls find nothing waiting (a park or a poll in a serialized turn, every few dozen
+  // instructions on a handshake): then not even a look at every vCPU.
+  if (active_requests_ == 0) return;
   for (bool progress = true; progress;) {
     progress = false;
     by_age_.clear();
@@ -287,7 +302,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
     sink_(TransferEdge{req.page, from.vcpu, from.count, vcpu, req.count});
   }
   SetRights(me, req.page, req.want);
-  if (shared) NoteShared(vcpu, req.page, req.want);
+  if (shared) NoteShared(vcpu, req.page, req.want, true);
   if (req.along > 0) GrantAlong(vcpu, req);
   me.pinned.push_back(req.page);
   if (hold_ > 0) {  // expired grants go here, where the list grows
@@ -295,6 +310,7 @@ bool Crew::TryComplete(uint32_t vcpu) {
     me.recent_grants.push_back({req.page, req.count});
   }
   req = PageRequest{};
+  --active_requests_;
   me.waiting_grant.store(false, std::memory_order_release);
   // It stays stopped before its instruction (kWaiting, keeping what it pinned against
   // younger requests) until Resume puts it back on its thread.
@@ -306,36 +322,44 @@ bool Crew::TryComplete(uint32_t vcpu) {
 }
 
 // `vcpu`, holding its group's turn, shares `page` with the other members holding it: each
-// remembers the page (BeginTurn, Unshare). A write may change what they spin on: those
-// parked spinning are woken as if the page had been taken from them (the serializer only
-// marks a member without the turn as wanting it), and one about to park learns of it there.
-void Crew::NoteShared(uint32_t vcpu, uint64_t page, Access want) {
+// remembers the page when it is `granted` (BeginTurn, Unshare; a write that faults only
+// because BeginTurn lowered the right finds every holder remembering it since the grant
+// that made it shared). A write may change what they spin on: those
+// parked spinning are woken as if the page had been taken from them, except the members
+// the serializer only marks as wanting the turn (all in one call: TurnSharing), and one
+// about to park learns of it there (`changes`).
+void Crew::NoteShared(uint32_t vcpu, uint64_t page, Access want, bool granted) {
   const auto remember = [&](Vcpu& v) {
+    if (!granted) return;
     if (std::find(v.shared_pages.begin(), v.shared_pages.end(), page) == v.shared_pages.end()) v.shared_pages.push_back(page);
   };
   remember(*vcpus_[vcpu]);
+  spinners_.clear();
   ownership_.ForOtherHolders(page, vcpu, [&](uint32_t h) {
-    remember(*vcpus_[h]);
-    if (want == Access::kWrite) Changed(*vcpus_[h]);
+    Vcpu& other = *vcpus_[h];
+    remember(other);
+    if (want != Access::kWrite) return;
+    ++other.changes;
+    if (other.state == State::kParked && other.park_reason == ParkReason::kSpinWait) spinners_.push_back(h);
   });
-  if (want == Access::kWrite && sharing_.wrote_shared) sharing_.wrote_shared(vcpu);
-}
-
-void Crew::Changed(Vcpu& holder) {
-  ++holder.changes;
-  if (holder.state == State::kParked && holder.park_reason == ParkReason::kSpinWait) {
-    SetAttention(holder);
-    holder.hooks.wake();
+  if (want != Access::kWrite) return;
+  if (sharing_.wrote_shared) sharing_.wrote_shared(vcpu, spinners_);
+  for (uint32_t h : spinners_) {
+    SetAttention(*vcpus_[h]);
+    vcpus_[h]->hooks.wake();
   }
 }
 
 void Crew::BeginTurn(uint32_t vcpu) {
   std::lock_guard lock(mutex_);
-  Vcpu& me = *vcpus_[vcpu];
+  BeginTurnLocked(*vcpus_[vcpu], vcpu);
+}
+
+void Crew::BeginTurnLocked(Vcpu& me, uint32_t vcpu) {
   std::erase_if(me.shared_pages, [&](uint64_t page) {
-    const Access held = ownership_.HolderAccess(page, vcpu);
-    if (held == Access::kNone) return true;  // taken since
-    if (held == Access::kWrite && ownership_.ForOtherHolders(page, vcpu, [](uint32_t) {}) != 0) {
+    const OwnershipTable::Holding holding = ownership_.HoldingOf(page, vcpu);
+    if (holding.mine == Access::kNone) return true;  // taken since
+    if (holding.mine == Access::kWrite && holding.others != 0) {
       SetRights(me, page, Access::kRead);  // its first write in this turn faults (Request)
     }
     return false;

@@ -77,8 +77,11 @@ struct TurnSharing {
   // Whether `requester` holds the turn of a serialized group of which `holder` is a member.
   std::function<bool(uint32_t requester, uint32_t holder)> shares;
   // `vcpu` writes a page that other members of its group hold (in this turn, its first
-  // write of that page).
-  std::function<void(uint32_t vcpu)> wrote_shared;
+  // write of that page). `spinners`: those holders parked spinning, which CREW then wakes
+  // (attention bit and hooks.wake) as if the page had been taken from them; the hook
+  // removes those that need no wake-up (the serializer: members without the turn, which
+  // now only want it; docs/crew.md, "Handing the turn over"). Empty: every one is woken.
+  std::function<void(uint32_t vcpu, std::vector<uint32_t>& spinners)> wrote_shared;
 };
 
 // What a request came to.
@@ -143,6 +146,8 @@ class Crew {
   // reading (a writer downgraded by a reader) does not count: a read changes nothing.
   void Park(uint32_t vcpu, uint64_t count, ParkReason reason = ParkReason::kBlocked);
   void Unpark(uint32_t vcpu);
+  // Unpark and BeginTurn under one lock: a serialized member starting its turn.
+  void UnparkForTurn(uint32_t vcpu);
 
   class Parked {
    public:
@@ -226,8 +231,9 @@ class Crew {
   static void SetRights(Vcpu& v, uint64_t page, Access access);
   void YieldTo(uint32_t holder, uint64_t at, uint32_t requester);
   bool Shares(uint32_t requester, uint32_t holder) const { return sharing_.shares && sharing_.shares(requester, holder); }
-  void NoteShared(uint32_t vcpu, uint64_t page, Access want);
-  void Changed(Vcpu& holder);
+  void NoteShared(uint32_t vcpu, uint64_t page, Access want, bool granted);
+  void BeginTurnLocked(Vcpu& me, uint32_t vcpu);
+  void UnparkLocked(Vcpu& me);
 
   PageGeometry geometry_;
   TransferSink sink_;
@@ -239,9 +245,11 @@ class Crew {
   std::mutex mutex_;  // guards everything below and every Vcpu's slow-path fields
   OwnershipTable ownership_;
   uint64_t next_ticket_ = 0;
+  size_t active_requests_ = 0;       // vCPUs whose request.active is set
   std::vector<uint32_t> by_age_;     // scratch for Settle
   std::vector<uint32_t> conflicts_;  // ... for TryComplete
   std::vector<uint32_t> serving_;    // ... for ServeRequests
+  std::vector<uint32_t> spinners_;   // ... for NoteShared
   bool stopped_ = false;
   static constexpr uint32_t kNobody = UINT32_MAX;
   // The vCPU inside Poll, and its count: a landmark where it can yield more than was asked.

@@ -100,4 +100,15 @@ Access OwnershipTable::HolderAccess(uint64_t page, uint32_t vcpu) const {
   return Access::kNone;
 }
 
+OwnershipTable::Holding OwnershipTable::HoldingOf(uint64_t page, uint32_t vcpu) const {
+  Holding holding;
+  auto it = pages_.find(page);
+  if (it == pages_.end()) return holding;
+  for (const Holder& h : it->second.holders) {
+    if (h.vcpu == vcpu) holding.mine = h.access;
+    else if (h.access != Access::kNone) ++holding.others;
+  }
+  return holding;
+}
+
 }  // namespace rrkit::crew

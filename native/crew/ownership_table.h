@@ -58,6 +58,13 @@ class OwnershipTable {
   const std::vector<Landmark>& Grant(uint64_t page, uint32_t vcpu, Access want, uint64_t at, bool shared = false);
 
   Access HolderAccess(uint64_t page, uint32_t vcpu) const;
+  // `vcpu`'s access and how many other vCPUs hold rights on `page`, in one look-up (a
+  // serialized turn asks both of its shared pages at every turn).
+  struct Holding {
+    Access mine = Access::kNone;
+    size_t others = 0;
+  };
+  Holding HoldingOf(uint64_t page, uint32_t vcpu) const;
 
   // Calls f(holder) for every holder of `page` other than `vcpu`; returns how many.
   template <class F>

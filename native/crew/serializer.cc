@@ -62,12 +62,21 @@ bool Serializer::Shares(uint32_t requester, uint32_t holder) const {
   return g.started && g.holder == requester;
 }
 
-void Serializer::WroteShared(uint32_t vcpu) {
+void Serializer::WroteShared(uint32_t vcpu, std::vector<uint32_t>& spinners) {
   std::lock_guard lock(mutex_);
   const Vcpu& v = *vcpus_[vcpu];
-  if (v.phase != Phase::kMember) return;
-  Group& g = groups_.at(v.group);
-  if (g.started && g.holder == vcpu) g.shared_this_turn = true;
+  Group* g = nullptr;
+  if (v.phase == Phase::kMember) {
+    g = &groups_.at(v.group);
+    if (g->started && g->holder == vcpu) g->shared_this_turn = true;
+  }
+  // One lock for all of them: on 8 vCPUs a handshake's every pass concerns 7 spinners,
+  // members of the writer's group, whose group needs no look-up.
+  std::erase_if(spinners, [&](uint32_t s) {
+    Vcpu& x = *vcpus_[s];
+    return g != nullptr && x.phase == Phase::kMember && x.group == v.group ? WantsTurnWhileParkedIn(x, s, *g)
+                                                                         : WantsTurnWhileParkedLocked(s);
+  });
 }
 
 // A page's window ends when one of its holders has run `window` instructions since the
@@ -183,7 +192,7 @@ void Serializer::Advance(uint64_t id) {
     GiveTurn(g, first, vcpus_[first]->stopped_at, first, true);
     return;
   }
-  if (g.holder_state == Holder::kActive) return;  // at its turn's end
+  if (g.holder_state == Holder::kActive) return;  // it may be executing: at its turn's end
   WriteJoins(g, id);
   if (g.holder_state == Holder::kIdle) {
     if (const std::optional<uint32_t> next = NextWanting(g, g.holder)) {
@@ -193,6 +202,7 @@ void Serializer::Advance(uint64_t id) {
 }
 
 void Serializer::WriteJoins(Group& g, uint64_t id) {
+  if (g.joining.empty()) return;  // at every turn end: no allocation then
   std::vector<uint32_t> still;
   for (uint32_t j : g.joining) {
     Vcpu& v = *vcpus_[j];
@@ -209,6 +219,9 @@ void Serializer::WriteJoins(Group& g, uint64_t id) {
   g.joining = std::move(still);
 }
 
+// The turn is `to`'s from here on, active at once: it stopped at stopped_at and has not run
+// since, so its turn starts there, and it may execute as soon as it sees its turn_end
+// (HoldsTurn) without asking WantTurn. Nobody but the holder ends an active turn.
 void Serializer::GiveTurn(Group& g, uint32_t from, uint64_t count, uint32_t to, bool wake) {
   Write(TurnSwitch{from, count, to});
   Vcpu& f = *vcpus_[from];
@@ -218,18 +231,30 @@ void Serializer::GiveTurn(Group& g, uint32_t from, uint64_t count, uint32_t to, 
     g.turns_without_sharing = g.shared_this_turn ? 0 : g.turns_without_sharing + 1;
     g.shared_this_turn = false;
   }
+  Vcpu& t = *vcpus_[to];
   g.holder = to;
-  g.holder_state = Holder::kStarting;
-  vcpus_[to]->wants_turn = false;
+  g.holder_state = Holder::kActive;
+  g.turn_start = t.stopped_at;
+  t.wants_turn = false;
+  t.turn_end.store(t.stopped_at + options_.quantum, std::memory_order_release);
   if (wake) (hooks_.hand_over ? hooks_.hand_over : hooks_.wake)(to);
 }
 
+// Round robin: the first member after `after`, in join order, that wants the turn.
 std::optional<uint32_t> Serializer::NextWanting(const Group& g, uint32_t after) const {
-  const auto at = std::find(g.members.begin(), g.members.end(), after);
-  const size_t start = at == g.members.end() ? 0 : static_cast<size_t>(at - g.members.begin()) + 1;
-  for (size_t i = 0; i < g.members.size(); ++i) {
-    const uint32_t m = g.members[(start + i) % g.members.size()];
-    if (m != after && vcpus_[m]->wants_turn) return m;
+  const size_t n = g.members.size();
+  size_t start = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (g.members[i] == after) {
+      start = i + 1;
+      break;
+    }
+  }
+  for (size_t i = start; i < n; ++i) {
+    if (vcpus_[g.members[i]]->wants_turn) return g.members[i];
+  }
+  for (size_t i = 0; i < start && i < n; ++i) {
+    if (g.members[i] != after && vcpus_[g.members[i]]->wants_turn) return g.members[i];
   }
   return std::nullopt;
 }
@@ -252,9 +277,6 @@ bool Serializer::WantTurn(uint32_t vcpu, uint64_t count) {
   v.stopped_at = count;
   if (g.started && g.holder_state == Holder::kIdle) {  // the holder spins or sleeps: take over
     GiveTurn(g, g.holder, vcpus_[g.holder]->stopped_at, vcpu, false);
-    g.holder_state = Holder::kActive;
-    g.turn_start = count;
-    v.turn_end.store(count + options_.quantum, std::memory_order_release);
     return true;
   }
   return false;
@@ -265,9 +287,16 @@ bool Serializer::WantTurn(uint32_t vcpu, uint64_t count) {
 // (docs/crew.md, "Handing the turn over").
 bool Serializer::WantsTurnWhileParked(uint32_t vcpu) {
   std::lock_guard lock(mutex_);
+  return WantsTurnWhileParkedLocked(vcpu);
+}
+
+bool Serializer::WantsTurnWhileParkedLocked(uint32_t vcpu) {
   Vcpu& v = *vcpus_[vcpu];
   if (v.phase != Phase::kMember) return false;
-  const Group& g = groups_.at(v.group);
+  return WantsTurnWhileParkedIn(v, vcpu, groups_.at(v.group));
+}
+
+bool Serializer::WantsTurnWhileParkedIn(Vcpu& v, uint32_t vcpu, const Group& g) {
   if (!g.started || g.holder == vcpu || g.holder_state == Holder::kIdle) return false;
   v.wants_turn = true;  // stopped_at is where its turn ended: it has not run since
   return true;

@@ -8,7 +8,8 @@
 // What the engine does, per vCPU, at block boundaries (the vCPU's own thread):
 //   - MustStop(v): it was asked (hooks.stop) to stop for a group; Stopped(v, count), park
 //     it in CREW, and let it wait;
-//   - before it executes after waiting: WantTurn(v, count); false: it waits (hooks.wake);
+//   - before it executes after waiting: HoldsTurn(v) (the turn was handed to it), or else
+//     WantTurn(v, count); false: it waits (hooks.wake or hooks.hand_over);
 //   - the holder, at TurnEnd(v): EndTurn(v, count, kQuantum); false: park it, it waits;
 //   - the holder, before it spins (a spin-wait hint, or a detected spin) or sleeps in wfi:
 //     EndTurn(v, count, kIdle), then park it as it would anyway; when it wakes, WantTurn.
@@ -16,7 +17,8 @@
 //     when that says false.
 // CREW's transfer sink asks OnTransfer(edge) whether to log each edge. With share_pages,
 // CREW asks Shares(requester, holder) whether a member keeps a page the holder is granted,
-// and says WroteShared(v) when the holder first writes a shared page in its turn; a vCPU
+// and says WroteShared(v, spinners) when the holder first writes a shared page in its turn
+// (the serializer keeps, of the members parked spinning on it, those to wake); a vCPU
 // about to execute after a turn ends or a wait for one asks TakeLeft(v), and when true gives
 // up what it shared (Crew::Unshare), and when InGroup(v), lowers its shared rights for the
 // turn (Crew::BeginTurn).
@@ -109,7 +111,10 @@ class Serializer {
   // CREW's TurnSharing (crew.h): whether `requester` holds the turn of a group of which
   // `holder` is a member; and the holder wrote a page other members hold (the turn shared).
   bool Shares(uint32_t requester, uint32_t holder) const;
-  void WroteShared(uint32_t vcpu);
+  // ... and of `spinners`, the vCPUs parked spinning on that page, removes those that now
+  // only want the turn (WantsTurnWhileParked, for all of them under one lock): CREW wakes
+  // the rest.
+  void WroteShared(uint32_t vcpu, std::vector<uint32_t>& spinners);
   // Whether `vcpu` has left a group since this was last asked: before it executes again it
   // gives up the pages it shared there (Crew::Unshare).
   bool TakeLeft(uint32_t vcpu) {
@@ -118,6 +123,10 @@ class Serializer {
   }
   // The count at which the holder's quantum ends (kNever when it is not a holder).
   uint64_t TurnEnd(uint32_t vcpu) const { return vcpus_[vcpu]->turn_end.load(std::memory_order_acquire); }
+  // Whether `vcpu` holds its group's turn, active: a turn handed to it is active from the
+  // hand-over on (it stopped where its turn starts), and only the holder ends it, so a
+  // vCPU that sees its own turn here may execute without asking WantTurn.
+  bool HoldsTurn(uint32_t vcpu) const { return TurnEnd(vcpu) != kNever; }
   // The holder stops at `count`. True: it keeps the turn and runs on (kQuantum, nobody else
   // wants it; or the group dissolved). False: it waits (kIdle always waits). kIdle is also
   // for a member that does not hold the turn: it stops wanting it until it calls WantTurn.
@@ -136,7 +145,7 @@ class Serializer {
 
  private:
   enum class Phase { kFree, kJoining, kMember };
-  enum class Holder { kNone, kStarting, kActive, kIdle };
+  enum class Holder { kNone, kActive, kIdle };
 
   struct Vcpu {
     Phase phase = Phase::kFree;
@@ -182,6 +191,8 @@ class Serializer {
   void WriteJoins(Group& g, uint64_t id);
   void GiveTurn(Group& g, uint32_t from, uint64_t count, uint32_t to, bool wake);
   std::optional<uint32_t> NextWanting(const Group& g, uint32_t after) const;
+  bool WantsTurnWhileParkedLocked(uint32_t vcpu);
+  static bool WantsTurnWhileParkedIn(Vcpu& v, uint32_t vcpu, const Group& g);
   void Dissolve(uint64_t id, uint32_t holder, uint64_t count, bool wake);
   void Write(const SerialRecord& record);
 

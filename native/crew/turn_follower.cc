@@ -43,7 +43,7 @@ void TurnFollower::Invalid(const SerialRecord& r, const std::string& why) const 
 }
 
 void TurnFollower::Add(const LoggedSerialRecord& logged) {
-  std::vector<uint32_t> woken;
+  std::optional<uint32_t> woken;  // no allocation per record: a handshake logs one every few dozen instructions
   {
     std::lock_guard lock(mutex_);
     const SerialRecord& r = logged.record;
@@ -94,11 +94,9 @@ void TurnFollower::Add(const LoggedSerialRecord& logged) {
     vcpus_[v].entries.push_back(index);
     ++added_;
     // Its vCPU may be stopped at its count already, waiting for its turn: let it look.
-    if (vcpus_[v].waiting) woken.push_back(v);
+    if (vcpus_[v].waiting) woken = v;
   }
-  if (wake_) {
-    for (uint32_t w : woken) wake_(w);
-  }
+  if (wake_ && woken.has_value()) wake_(*woken);
 }
 
 size_t TurnFollower::Pending() const {
@@ -139,7 +137,10 @@ void TurnFollower::Process(const Entry& entry, std::vector<uint32_t>& woken) {
 }
 
 TurnFollower::Pass TurnFollower::TryPass(uint32_t vcpu, uint64_t count, uint64_t cuts_completed) {
-  std::vector<uint32_t> woken;
+  // Only `vcpu`'s own thread calls this for it: its scratch list, filled under the lock, is
+  // read after it without one (and keeps its capacity: no allocation per turn).
+  std::vector<uint32_t>& woken = vcpus_[vcpu].woken;
+  woken.clear();
   Pass pass = Pass::kGo;
   {
     std::lock_guard lock(mutex_);

@@ -117,6 +117,7 @@ class TurnFollower {
     std::optional<uint64_t> group;
     bool waiting = false;
     uint64_t waiting_at = 0;
+    std::vector<uint32_t> woken;  // TryPass's scratch (its own thread only)
   };
 
   void Process(const Entry& entry, std::vector<uint32_t>& woken);

@@ -132,7 +132,7 @@ void Machine::StartCrew() {
     crew_->ShareWithinTurns({[this](uint32_t requester, uint32_t holder) {
                                return serializer_->InGroup(requester) && serializer_->Shares(requester, holder);
                              },
-                             [this](uint32_t v) { serializer_->WroteShared(v); }});
+                             [this](uint32_t v, std::vector<uint32_t>& spinners) { serializer_->WroteShared(v, spinners); }});
   }
 }
 

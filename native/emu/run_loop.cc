@@ -130,7 +130,7 @@ Machine::Step Machine::Slice(HartRun& run) {
       // Serialized mode: a member executes only while it holds its group's turn.
       if (follower_) {
         step = FollowTurns(run, true);
-      } else if (serializer_->WantTurn(id, hart.instret)) {
+      } else if (serializer_->HoldsTurn(id) || serializer_->WantTurn(id, hart.instret)) {
         run.turn_held = true;
         StartTurn(run);
         UpdateTarget(run);
@@ -417,17 +417,24 @@ Machine::Step Machine::SpinWait(HartRun& run) {
   // Parking set the attention bit when this hart gave a page up since it last parked: the
   // value it spins on may have changed already.
   if (run.hart.attention.load(std::memory_order_acquire) != 0) return Step::kContinue;
-  scheduler_.WakeAt(id, machine::VcpuScheduler::Clock::now() + kSpinWaitTimeout);
+  scheduler_.WakeAfter(id, kSpinWaitTimeout);
   return Wait(run, HartWait::kSpin, crew::ParkReason::kSpinWait);
 }
 
 // Serialized record: the hart executes from here on, free or holding its group's turn.
 // Having left a group, it first gives up the pages it shared there; holding a turn, its
-// first write of each page it shares faults once, which tells the members spinning on it.
+// first write of each page it shares faults once, which tells the members spinning on it
+// (and a parked holder unparks in the same call: one CREW lock per turn the fewer).
 void Machine::StartTurn(HartRun& run) {
   const uint32_t id = run.hart.id();
   if (serializer_->TakeLeft(id)) crew_->Unshare(id, run.hart.instret);
-  if (serializer_->InGroup(id)) crew_->BeginTurn(id);
+  if (!serializer_->InGroup(id)) return;
+  if (run.crew_parked) {
+    crew_->UnparkForTurn(id);
+    run.crew_parked = false;
+  } else {
+    crew_->BeginTurn(id);
+  }
 }
 
 // SMP record: serve other harts' page requests. CREW defers those for pages this hart

@@ -1,5 +1,6 @@
 #include "machine/vcpu_scheduler.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -18,7 +19,7 @@ uint32_t VcpuScheduler::HostCores() {
 }
 
 VcpuScheduler::VcpuScheduler(uint32_t vcpus, uint32_t threads)
-    : threads_(std::min(threads, vcpus)), vcpus_(vcpus) {
+    : threads_(std::min(threads, vcpus)), slots_(new ThreadSlot[std::max(1u, std::min(threads, vcpus))]), vcpus_(vcpus) {
   if (vcpus == 0) throw std::invalid_argument("the scheduler needs at least one vCPU");
   if (threads == 0) throw std::invalid_argument("the scheduler needs at least one thread");
   for (uint32_t v = 0; v < vcpus; ++v) ready_.push_back(v);
@@ -33,7 +34,7 @@ VcpuScheduler::~VcpuScheduler() {
 void VcpuScheduler::Start(Hooks hooks) {
   if (!pool_.empty()) throw std::logic_error("the scheduler is started once");
   hooks_ = std::move(hooks);
-  for (uint32_t t = 0; t < threads_; ++t) pool_.emplace_back([this] { ThreadMain(); });
+  for (uint32_t t = 0; t < threads_; ++t) pool_.emplace_back([this, t] { ThreadMain(slots_[t]); });
 }
 
 void VcpuScheduler::Join() {
@@ -59,9 +60,32 @@ void VcpuScheduler::Wake(uint32_t vcpu, bool urgent) {
   }
 }
 
+// The caller's pool thread, by its id (cheaper than a thread_local in a shared library,
+// which costs a __tls_get_addr call: ~2 % of a handshake's recording).
+VcpuScheduler::SliceRequests* VcpuScheduler::CurrentSlice() {
+  const pthread_t me = pthread_self();
+  for (uint32_t t = 0; t < threads_; ++t) {
+    if (pthread_equal(slots_[t].thread.load(std::memory_order_relaxed), me)) return slots_[t].requests;
+  }
+  return nullptr;
+}
+
+// A serialized turn passes at every hand-over (on a handshake, every few dozen guest
+// instructions): inside a slice it waits for the slice's end, which takes the lock anyway.
 void VcpuScheduler::HandOver(uint32_t vcpu) {
+  if (vcpu >= vcpus_.size()) throw std::out_of_range("HandOver: no vCPU " + std::to_string(vcpu));
+  if (SliceRequests* slice = CurrentSlice()) {
+    if (!slice->hand_over.has_value()) {
+      slice->hand_over = vcpu;
+      return;
+    }
+  }
   std::lock_guard lock(mutex_);
-  Vcpu& v = vcpus_.at(vcpu);
+  HandOverLocked(vcpu);
+}
+
+void VcpuScheduler::HandOverLocked(uint32_t vcpu) {
+  Vcpu& v = vcpus_[vcpu];
   switch (v.state) {
     case State::kBlocked: MakeReadyLocked(vcpu, true, false); break;
     case State::kRunning: v.wake_pending = true; break;
@@ -73,10 +97,10 @@ void VcpuScheduler::HandOver(uint32_t vcpu) {
   }
 }
 
-void VcpuScheduler::WakeAt(uint32_t vcpu, Clock::time_point when) {
-  std::lock_guard lock(mutex_);
-  Vcpu& v = vcpus_.at(vcpu);
-  v.wake_at = v.wake_at.has_value() ? std::min(*v.wake_at, when) : when;
+void VcpuScheduler::WakeAfter(uint32_t vcpu, Clock::duration after) {
+  SliceRequests* slice = CurrentSlice();
+  if (slice == nullptr || slice->vcpu != vcpu) throw std::logic_error("WakeAfter: only from vCPU " + std::to_string(vcpu) + "'s own slice");
+  slice->wake_after = slice->wake_after.has_value() ? std::min(*slice->wake_after, after) : after;
 }
 
 void VcpuScheduler::MakeReadyLocked(uint32_t vcpu, bool urgent, bool notify) {
@@ -90,15 +114,22 @@ void VcpuScheduler::MakeReadyLocked(uint32_t vcpu, bool urgent, bool notify) {
   if (notify) work_cv_.notify_one();
 }
 
-std::optional<uint32_t> VcpuScheduler::PickLocked(std::optional<Clock::time_point>& until) {
-  until.reset();
-  const Clock::time_point now = Clock::now();
-  for (uint32_t id = 0; id < vcpus_.size(); ++id) {
-    Vcpu& v = vcpus_[id];
-    if (v.state != State::kBlocked || !v.wake_at.has_value()) continue;
-    if (*v.wake_at <= now) MakeReadyLocked(id, false);
-    else until = until.has_value() ? std::min(*until, *v.wake_at) : *v.wake_at;
+std::optional<uint32_t> VcpuScheduler::PickLocked(std::optional<Clock::time_point>& until, std::optional<Clock::time_point> now) {
+  // Look at every deadline only once the earliest may have passed: in a serialized
+  // handshake each of 8 vCPUs blocks with one at every turn, and is picked long before it.
+  if (earliest_wake_.has_value()) {
+    if (!now.has_value()) now = Clock::now();
+    if (*earliest_wake_ <= *now) {
+      earliest_wake_.reset();
+      for (uint32_t id = 0; id < vcpus_.size(); ++id) {
+        Vcpu& v = vcpus_[id];
+        if (v.state != State::kBlocked || !v.wake_at.has_value()) continue;
+        if (*v.wake_at <= *now) MakeReadyLocked(id, false);
+        else earliest_wake_ = earliest_wake_.has_value() ? std::min(*earliest_wake_, *v.wake_at) : *v.wake_at;
+      }
+    }
   }
+  until = earliest_wake_;
   if (ready_.empty()) return std::nullopt;
   const uint32_t vcpu = ready_.front();
   ready_.pop_front();
@@ -114,12 +145,15 @@ bool VcpuScheduler::AllBlockedLocked() const {
   return true;
 }
 
-void VcpuScheduler::ThreadMain() {
+void VcpuScheduler::ThreadMain(ThreadSlot& slot) {
+  slot.thread.store(pthread_self(), std::memory_order_relaxed);
   std::unique_lock lock(mutex_);
+  std::optional<Clock::time_point> now;  // read when the last slice ended, if it was needed
   for (;;) {
     if (stopping_ || done_ == vcpus_.size()) break;
     std::optional<Clock::time_point> until;
-    const std::optional<uint32_t> picked = PickLocked(until);
+    const std::optional<uint32_t> picked = PickLocked(until, now);
+    now.reset();
     if (!picked.has_value()) {
       if (!reported_all_blocked_ && AllBlockedLocked()) {
         reported_all_blocked_ = true;
@@ -144,9 +178,18 @@ void VcpuScheduler::ThreadMain() {
     v.wake_at.reset();
     ++running_;
     lock.unlock();
+    SliceRequests requests{id, std::nullopt, std::nullopt};
+    slot.requests = &requests;
     const SliceEnd end = hooks_.run_slice(id);
+    slot.requests = nullptr;
+    if (requests.wake_after.has_value()) now = Clock::now();  // the next pick uses it too
     lock.lock();
     --running_;
+    if (requests.wake_after.has_value()) {
+      const Clock::time_point when = *now + *requests.wake_after;
+      v.wake_at = v.wake_at.has_value() ? std::min(*v.wake_at, when) : when;
+      earliest_wake_ = earliest_wake_.has_value() ? std::min(*earliest_wake_, when) : when;
+    }
     switch (end) {
       case SliceEnd::kYield: MakeReadyLocked(id, false); break;
       case SliceEnd::kBlocked:
@@ -166,9 +209,13 @@ void VcpuScheduler::ThreadMain() {
         if (++done_ == vcpus_.size()) work_cv_.notify_all();
         break;
     }
+    // After the slice's own vCPU is settled: a turn handed to itself (a group's first)
+    // makes it ready again.
+    if (requests.hand_over.has_value()) HandOverLocked(*requests.hand_over);
   }
   // Let the others see the stop or the last vCPU done.
   work_cv_.notify_all();
+  slot.thread.store(pthread_t{}, std::memory_order_relaxed);
   lock.unlock();
   hooks_.thread_ended();
 }

@@ -19,12 +19,15 @@
 // `all_blocked` says so (a replay that cannot progress; a live machine waits for its timer).
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -71,10 +74,12 @@ class VcpuScheduler {
   // From a slice that ends right after this call (its vCPU is about to wait): `vcpu` may run,
   // and runs next on this thread rather than on an idle one woken for it. A serialized turn
   // passing between vCPUs then costs no thread wake-up (docs/crew.md, "Handing the turn
-  // over"). Otherwise as Wake(vcpu, true).
+  // over"). Called on a pool thread inside a slice, it takes effect when the slice ends,
+  // under the lock the thread takes then anyway; otherwise as Wake(vcpu, true).
   void HandOver(uint32_t vcpu);
-  // From `vcpu`'s own slice: when it returns kBlocked, run it again at `when` at the latest.
-  void WakeAt(uint32_t vcpu, Clock::time_point when);
+  // From `vcpu`'s own slice: when it returns kBlocked, run it again `after` its slice ended
+  // at the latest (applied when the slice ends, with the clock read the next pick needs).
+  void WakeAfter(uint32_t vcpu, Clock::duration after);
   // Whether a ready vCPU waits for a thread: a slice that could go on yields only then.
   bool OthersWaiting() const { return ready_count_.load(std::memory_order_relaxed) != 0; }
   // Every thread ends after its current slice; no vCPU runs again.
@@ -88,19 +93,39 @@ class VcpuScheduler {
     std::optional<Clock::time_point> wake_at;
   };
 
-  void ThreadMain();
+  // What the slice running on a pool thread asked for its end (HandOver, WakeAfter).
+  struct SliceRequests {
+    uint32_t vcpu = 0;
+    std::optional<uint32_t> hand_over;
+    std::optional<Clock::duration> wake_after;
+  };
+  // A pool thread, as its slices find it: its id (set once it runs) and its slice's requests
+  // (touched by that thread only).
+  struct ThreadSlot {
+    std::atomic<pthread_t> thread{};
+    SliceRequests* requests = nullptr;
+  };
+
+  void ThreadMain(ThreadSlot& slot);
   // Under the lock: the next vCPU to run, or nullopt (then `until` is the earliest deadline).
-  std::optional<uint32_t> PickLocked(std::optional<Clock::time_point>& until);
+  // `now`: the time, if the caller has just read it (the clock is read at most once).
+  std::optional<uint32_t> PickLocked(std::optional<Clock::time_point>& until, std::optional<Clock::time_point> now);
   void MakeReadyLocked(uint32_t vcpu, bool urgent, bool notify = true);
+  void HandOverLocked(uint32_t vcpu);
+  // The requests of the slice the calling pool thread runs; null off the pool.
+  SliceRequests* CurrentSlice();
   bool AllBlockedLocked() const;
 
   const uint32_t threads_;
+  const std::unique_ptr<ThreadSlot[]> slots_;
   Hooks hooks_;
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::vector<Vcpu> vcpus_;
   std::deque<uint32_t> ready_;
   std::multiset<Clock::time_point> idle_until_;  // when each idle thread wakes by itself (max: never)
+  // No blocked vCPU's deadline is earlier (some may be later: the vCPU ran since).
+  std::optional<Clock::time_point> earliest_wake_;
   std::atomic<uint32_t> ready_count_{0};
   uint32_t running_ = 0;
   uint32_t done_ = 0;

@@ -840,7 +840,7 @@ void TestTurnSharing() {
   bool grouped = true;
   std::vector<uint32_t> wrote;
   crew.ShareWithinTurns({[&](uint32_t r, uint32_t h) { return grouped && r == turn && r < 2 && h < 2; },
-                         [&](uint32_t v) { wrote.push_back(v); }});
+                         [&](uint32_t v, std::vector<uint32_t>&) { wrote.push_back(v); }});
   CHECK(crew.Acquire(0, 1, true, 10));  // vCPU 0 writes the flag page, then spins
   crew.Park(0, 11, ParkReason::kSpinWait);
   turn = 1;
@@ -1079,6 +1079,8 @@ void TestSerializerParkedSpinnerWantsTurn() {
   CHECK((p.handed == std::vector<uint32_t>{0}));  // the first turn, handed to the first member
   CHECK(s.WantTurn(0, 1500));
   CHECK(!s.EndTurn(0, 1600, Serializer::Why::kIdle));  // spins: the turn goes to vCPU 1
+  // ... active at once, where vCPU 1 stopped: it may run without asking (HoldsTurn)
+  CHECK(s.HoldsTurn(1) && !s.HoldsTurn(0) && !s.HoldsTurn(2) && s.TurnEnd(1) == 10 + 1000);
   CHECK(s.WantTurn(1, 10));
   CHECK(!s.EndTurn(1, 50, Serializer::Why::kIdle));    // ... and on to vCPU 2
   CHECK(s.WantTurn(2, 20));
@@ -1094,9 +1096,18 @@ void TestSerializerParkedSpinnerWantsTurn() {
   CHECK(!s.EndTurn(0, 1700, Serializer::Why::kIdle));  // nobody wants it: vCPU 0 keeps it, idle
   CHECK(!s.WantsTurnWhileParked(1));  // its group's holder is idle: woken, it takes over
   CHECK(s.WantTurn(1, 50));
+  CHECK(s.HoldsTurn(1) && s.TurnEnd(1) == 50 + 1000);
+  // The holder's write concerns several spinners: one call decides for all of them. vCPU 0,
+  // a member without the turn, only wants it now; the free vCPU 3 and the holder are woken.
+  std::vector<uint32_t> spinners{3, 0, 1};
+  s.WroteShared(1, spinners);
+  CHECK((spinners == std::vector<uint32_t>{3, 1}));
+  CHECK(!s.EndTurn(1, 60, Serializer::Why::kIdle));
+  CHECK(s.HoldsTurn(0) && (p.handed == std::vector<uint32_t>{0, 1, 2, 0, 0}));
   const std::vector<SerialRecord> expected{
       ModeSwitch{0, 1500, 0, true}, ModeSwitch{1, 10, 0, true}, ModeSwitch{2, 20, 0, true}, TurnSwitch{0, 1500, 0},
-      TurnSwitch{0, 1600, 1},       TurnSwitch{1, 50, 2},       TurnSwitch{2, 30, 0},         TurnSwitch{0, 1700, 1}};
+      TurnSwitch{0, 1600, 1},       TurnSwitch{1, 50, 2},       TurnSwitch{2, 30, 0},         TurnSwitch{0, 1700, 1},
+      TurnSwitch{1, 60, 0}};
   CHECK(p.records == expected);
 }
 
@@ -1117,18 +1128,19 @@ void TestSerializerSharesWithinTurns() {
   s.Stopped(1, 10, true);
   CHECK(s.WantTurn(0, 1500));
   CHECK(s.Shares(0, 1) && !s.Shares(1, 0) && !s.Shares(0, 2) && !s.Shares(2, 0));
-  s.WroteShared(0);
+  std::vector<uint32_t> spinners;
+  s.WroteShared(0, spinners);
   CHECK(!s.EndTurn(0, 2500, Serializer::Why::kQuantum));  // a turn that shared
   CHECK(s.WantTurn(1, 10));
   CHECK(s.Shares(1, 0) && !s.Shares(0, 1));
   CHECK(!s.EndTurn(1, 1010, Serializer::Why::kQuantum));  // one without
   CHECK(s.WantTurn(0, 2500));
-  s.WroteShared(0);
+  s.WroteShared(0, spinners);
   CHECK(!s.EndTurn(0, 3500, Serializer::Why::kQuantum));  // shared: the count starts again
   CHECK(s.WantTurn(1, 1010));
   CHECK(!s.EndTurn(1, 2010, Serializer::Why::kQuantum));  // one without
   CHECK(s.WantTurn(0, 3500));
-  s.WroteShared(1);  // not the holder: it does not count
+  s.WroteShared(1, spinners);  // not the holder: it does not count
   CHECK(!s.TakeLeft(0) && !s.TakeLeft(1));
   CHECK(!s.EndTurn(0, 4500, Serializer::Why::kQuantum));  // two without
   CHECK(s.WantTurn(1, 2010));

@@ -52,6 +52,8 @@ struct alignas(64) HartRun {
   OwnershipFault ownership_fault;         // SMP record: the page the last refused access needs
   uint64_t crew_poll_at = replay::kNever;  // SMP record: serve requests CREW deferred (a hold) here
   uint64_t horizon = replay::kNever;       // replay: every record of this hart below it has been read
+  std::optional<uint64_t> refreshed_horizon;  // replay: the horizon of the last look at the log (LogMayHaveNews)
+  bool refreshed_interrupt = false;           // ... and whether it knew of a next interrupt then
   uint64_t switch_at = replay::kNever;     // replay then live: this hart's last landmark in the log
   std::atomic<uint64_t> published{0};     // hart.instret as of its last run-loop pass (RetiredSoFar)
   bool done = false;

@@ -158,6 +158,7 @@ class Machine final : private BoardEvents {
   void UnparkCrew(HartRun& run);
   // Replay: what the log has said so far about this hart's next stops.
   void RefreshFromLog(HartRun& run);
+  bool LogMayHaveNews(const HartRun& run);
   // Whether every hart's final count is known: stop_at, or the replayed log's stop record.
   bool FinalCountsKnown();
   void PollCrew(HartRun& run);

@@ -449,7 +449,7 @@ void Machine::PollCrew(HartRun& run) {
 void Machine::UpdateTarget(HartRun& run) {
   const uint32_t id = run.hart.id();
   const uint64_t now = run.hart.instret;
-  if (!world_.DeliversLiveInterrupts()) RefreshFromLog(run);
+  if (!world_.DeliversLiveInterrupts() && LogMayHaveNews(run)) RefreshFromLog(run);
   uint64_t logged = std::min({run.final_count, cut_schedule_.next(id), run.horizon, run.switch_at});
   if (gate_) logged = std::min(logged, gate_->NextWaitCount(id));
   if (follower_) logged = std::min(logged, follower_->NextStop(id));
@@ -484,6 +484,20 @@ void Machine::RefreshFromLog(HartRun& run) {
     if (!switch_at_.has_value()) switch_at_ = world_.SwitchLandmarks();
     if (switch_at_.has_value() && id < switch_at_->size()) run.switch_at = (*switch_at_)[id];
   }
+  run.refreshed_horizon = run.horizon;
+  run.refreshed_interrupt = run.next_interrupt.has_value();
+}
+
+// Whether RefreshFromLog could learn anything (each of its looks takes a lock, and a
+// serialized replay computes its target several times per turn, every few dozen
+// instructions). What it read last came with a horizon: every record of the hart below it
+// had been read, and its looks came after; so until the horizon moves, the hart reaches
+// it, or the hart took the interrupt it knew of (TakeScheduled fetched the next one, or
+// none), nothing below the horizon is news.
+bool Machine::LogMayHaveNews(const HartRun& run) {
+  const uint32_t id = run.hart.id();
+  return !run.refreshed_horizon.has_value() || *run.refreshed_horizon != world_.Horizon(id) ||
+         run.hart.instret >= *run.refreshed_horizon || run.next_interrupt.has_value() != run.refreshed_interrupt;
 }
 
 bool Machine::FinalCountsKnown() {

@@ -1,10 +1,11 @@
 /** The replication protocol's parts without processes: message framing, log frames, tagged output, the lease. */
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLog } from '../src/analysis/log-reader.js';
 import { TaggedOutputReader, type TaggedOutput } from '../src/replication/engine-output.js';
+import { FrameSpool } from '../src/replication/frame-spool.js';
 import { LockFileLease, readLease, tryTakeOver } from '../src/replication/lock-file-lease.js';
 import { LogFrameSplitter, type LogFrame } from '../src/replication/log-frames.js';
 import { encodeMessage, MessageReader, WireError } from '../src/replication/wire.js';
@@ -71,6 +72,47 @@ describe('log frames from a stream', () => {
     const splitter = new LogFrameSplitter(() => {});
     splitter.push(Buffer.concat([Buffer.from('RRKITLOG'), Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.alloc(4)]));
     expect(() => splitter.push(Buffer.from('JUNKJUNK'))).toThrow(/no frame here/);
+  });
+});
+
+describe('the log spool', () => {
+  const spoolDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith('rrkit-log-spool-'));
+
+  it('gives back every frame, from memory or from its file once released, and holds only the unreleased in memory', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const bytes = writeLog(join(dir, 'a.rrlog'), { maxChunkBytes: 128 });
+    const frames: LogFrame[] = [];
+    new LogFrameSplitter((f) => frames.push(f)).push(bytes);
+    expect(frames.length).toBeGreaterThan(4);
+    const before = spoolDirs();
+    const spool = new FrameSpool();
+    try {
+      expect(spoolDirs()).toEqual(before); // its file is already deleted: nothing outlives the process
+      frames.forEach((f) => spool.append(f));
+      expect(spool.length).toBe(frames.length);
+      expect(spool.lastKind).toBe('trailer');
+      expect(spool.memoryBytes).toEqual({ now: bytes.length, peak: bytes.length });
+      spool.release(3);
+      const kept = frames.slice(3).reduce((n, f) => n + f.bytes.length, 0);
+      expect(spool.memoryBytes).toEqual({ now: kept, peak: bytes.length });
+      spool.release(2); // releasing is for good: an earlier bound changes nothing
+      expect(spool.memoryBytes.now).toBe(kept);
+      frames.forEach((f, i) => {
+        const got = spool.at(i);
+        expect(got.bytes.equals(f.bytes), `frame ${i}`).toBe(true);
+        expect([got.kind, got.records]).toEqual([f.kind, f.records]);
+        expect(spool.describe(i)).toEqual({ kind: f.kind, records: f.records, length: f.bytes.length });
+      });
+      spool.release(frames.length);
+      expect(spool.memoryBytes.now).toBe(0);
+      expect(Buffer.concat(frames.map((_, i) => spool.at(i).bytes)).equals(bytes)).toBe(true);
+      expect(() => spool.at(frames.length)).toThrow(/log frame \d+ is not in the spool \(\d+ frames\)/);
+    } finally {
+      spool.close();
+    }
+    expect(() => spool.append(frames[0]!)).toThrow(/closed/);
+    expect(() => spool.at(0)).toThrow(/closed/);
   });
 });
 

@@ -240,6 +240,13 @@ function flowControl(r: Run): { maxLag: number; bound: number; waits: number } {
   return { maxLag: Number(m![1]), bound: Number(m![2]), waits: Number(m![3]) };
 }
 
+/** The primary's log kept in memory (at most) against the log it shipped, from its exit line. */
+function logInMemory(r: Run): { peak: number; shipped: number } {
+  const m = /log shipped: \d+ frames, (\d+) bytes.*log in memory: at most (\d+) bytes/.exec(r.stderr);
+  expect(m, `no log-shipped line in stderr:\n${r.stderr}`).not.toBeNull();
+  return { shipped: Number(m![1]), peak: Number(m![2]) };
+}
+
 describe('flow control: a backup that falls behind slows the primary', () => {
   it('a slow backup (each ACK 20 ms after the last) never lags beyond the bound; the guest waits, and the output is the same', async () => {
     const r = await run(['replicate', '--backups', '1', '--ack-delay', '20', '--max-lag', '8192', 'clock-poll']);
@@ -250,6 +257,12 @@ describe('flow control: a backup that falls behind slows the primary', () => {
     expect(flow.maxLag).toBeGreaterThan(0);
     expect(flow.waits, r.stderr).toBeGreaterThan(0);
     expect(r.stderr).not.toMatch(/backup \S+ dropped/);
+    // What it ships is kept in a spool file; memory holds about the unacknowledged bound
+    // (plus the frame that goes over it), not the whole log.
+    const memory = logInMemory(r);
+    expect(memory.peak).toBeGreaterThan(0);
+    expect(memory.peak, r.stderr).toBeLessThanOrEqual(8192 + 64 * 1024);
+    expect(memory.peak, r.stderr).toBeLessThan(memory.shipped / 4);
   }, 120_000);
 
   it('a backup stopped (SIGSTOP) for less than the heartbeat timeout holds the primary back, and is not dropped', async () => {

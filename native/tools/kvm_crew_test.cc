@@ -5,6 +5,7 @@
 // (test/kvm-crew-glue.test.ts), one case per test.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,38 @@ std::unique_ptr<CrewReplay> ReplayOf(const std::vector<replay::CrewTransferRecor
   for (const replay::CrewFaultRecord& f : faults) replay->AddFault(f);
   return replay;
 }
+
+// A vCPU's call that must wait at the gate, on a thread of its own: the test checks that it
+// has not passed yet, lets it through, and joins it (joined on destruction too, so a failed
+// check never leaves a running thread behind).
+class GatedCall {
+ public:
+  explicit GatedCall(std::function<bool()> call)
+      : thread_([this, call = std::move(call)] {
+          CHECK(call());
+          passed_ = true;
+        }) {}
+  ~GatedCall() {
+    if (thread_.joinable()) thread_.join();
+  }
+  GatedCall(const GatedCall&) = delete;
+  GatedCall& operator=(const GatedCall&) = delete;
+
+  // Whether the call has passed after `wait`.
+  bool PassedAfter(std::chrono::milliseconds wait) {
+    std::this_thread::sleep_for(wait);
+    return passed_.load();
+  }
+  // Waits for the call, which must have passed.
+  void Join() {
+    thread_.join();
+    CHECK(passed_.load());
+  }
+
+ private:
+  std::atomic<bool> passed_{false};  // before thread_: the thread writes it
+  std::thread thread_;
+};
 
 // Records the protection each page of a fake mapping ends up with, and every call.
 class FakeProtector final : public PageProtector {
@@ -184,17 +217,11 @@ TEST(TestRecordingLandmarks, "a running holder gives a page up only at a landmar
   crew->BeforeRun(0, 4);
   CHECK(p0.Of(0x300) == Access::kWrite);
   // vCPU 1 faults on it at its landmark 7 while vCPU 0 runs: it waits.
-  std::atomic<bool> granted{false};
-  std::thread one([&] {
-    CHECK(crew->AtFault(1, 7, std::span(&page, 1), false));
-    granted = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  CHECK(!granted.load());
+  GatedCall one([&] { return crew->AtFault(1, 7, std::span(&page, 1), false); });
+  CHECK(!one.PassedAfter(std::chrono::milliseconds(50)));
   // vCPU 0 reaches its exit at landmark 9: it yields there.
   crew->AtExit(0, 9);
-  one.join();
-  CHECK(granted.load());
+  one.Join();
   crew->BeforeRun(0, 9);
   crew->BeforeRun(1, 7);
   CHECK(p0.Of(0x300) == Access::kNone && p1.Of(0x300) == Access::kWrite);
@@ -346,19 +373,12 @@ TEST(TestReplayFollows, "replay protects a recorded fault's page just before it,
   CHECK(replay.AtFault(0, 4, std::span(&page, 1), false));
   CHECK(p0.Of(0x300) == Access::kWrite);
   replay.BeforeRun(1, 6);
-  std::atomic<bool> passed{false};
-  std::thread one([&] {
-    CHECK(replay.AtFault(1, 7, std::span(&page, 1), false));
-    passed = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  CHECK(!passed.load());  // vCPU 0 has not reached 9
+  GatedCall one([&] { return replay.AtFault(1, 7, std::span(&page, 1), false); });
+  CHECK(!one.PassedAfter(std::chrono::milliseconds(50)));  // vCPU 0 has not reached 9
   replay.AtExit(0, 8);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(!passed.load());
+  CHECK(!one.PassedAfter(std::chrono::milliseconds(20)));
   replay.AtExit(0, 9);
-  one.join();
-  CHECK(passed.load());
+  one.Join();
 }
 
 TEST(TestReplayDivergences, "replay: an exit where a fault was recorded, another page, and a missing edge are divergences") {
@@ -399,17 +419,11 @@ TEST(TestReplayStreams, "replay follows edges and faults as the log is read, for
   std::thread reader([&] { replay.AddEdge({0x300, {0, 3}, {1, 5}}); });
   reader.join();
   CHECK(replay.Pending() == 2);
-  std::atomic<bool> passed{false};
   const PageAccess page{0x300, true};
-  std::thread one([&] {
-    CHECK(replay.AtFault(1, 5, std::span(&page, 1), false));
-    passed = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  CHECK(!passed.load());  // vCPU 0 has not reached 3
+  GatedCall one([&] { return replay.AtFault(1, 5, std::span(&page, 1), false); });
+  CHECK(!one.PassedAfter(std::chrono::milliseconds(50)));  // vCPU 0 has not reached 3
   replay.AtExit(0, 3);
-  one.join();
-  CHECK(passed.load());
+  one.Join();
   CHECK(replay.Pending() == 0);
   CHECK(p1.Of(0x300) == Access::kWrite);
   CHECK(RefusalOf([&] { replay.AddEdge({0x300, {1, 2}, {1, 9}}); }).find("CREW log: edge from a vCPU to itself") == 0);

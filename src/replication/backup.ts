@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { EngineProcess, type EngineEvent, type EngineSpec } from './engine-process.js';
 import type { TaggedOutput } from './engine-output.js';
 import type { HeldLease, LeaseStore, TakeOver } from './lease.js';
+import { FrameSpool } from './frame-spool.js';
 import type { LogFrame } from './log-frames.js';
 import { describeFrame } from './log-frames.js';
 import { encodeAck, json, MessageType, parseJson, type Hello, type ImageMeta } from './messages.js';
@@ -46,8 +47,8 @@ interface Standby {
   frames: number;
   records: bigint;
   complete: boolean;
-  /** the engine's own log (the next log, if it goes live) and its console output, kept for a takeover */
-  nextFrames: LogFrame[];
+  /** the engine's own log (the next log, if it goes live), on disk, and its console output, kept for a takeover */
+  nextFrames: FrameSpool;
   outputs: TaggedOutput[];
   liveAt?: number;
   done?: Extract<EngineEvent, { kind: 'done' }>;
@@ -221,13 +222,14 @@ export class Backup {
     if (current === undefined || hello.epoch > current.epoch || hello.image === true) {
       // A new primary's stream: its log starts from reset (docs/replication.md), or from an image.
       current?.engine?.kill();
+      if (this.promoted === undefined) current?.nextFrames.close();
       const fresh: Standby = {
         epoch: hello.epoch,
         hello,
         frames: 0,
         records: 0n,
         complete: false,
-        nextFrames: [],
+        nextFrames: new FrameSpool(),
         outputs: [],
         ...(hello.image === true ? { joining: { parts: [] } } : {}),
       };
@@ -249,12 +251,19 @@ export class Backup {
   private startEngine(standby: Standby): EngineProcess {
     const spec: EngineSpec = { role: 'standby', guest: this.options.guest, engine: standby.hello.engine, vcpus: standby.hello.vcpus, disk: this.engineDisk(standby.hello) };
     return new EngineProcess(spec, {
-      onLogFrame: (frame) => (this.promoted && this.standby === standby ? this.promoted.onLogFrame(frame) : standby.nextFrames.push(frame)),
+      onLogFrame: (frame) => (this.promoted && this.standby === standby ? this.promoted.onLogFrame(frame) : this.keep(standby, frame)),
       onOutput: (output) => (this.promoted && this.standby === standby ? this.promoted.onOutput(output) : standby.outputs.push(output)),
       onLive: (at) => (this.promoted && this.standby === standby ? this.promoted.onLive(at) : (standby.liveAt = at)),
       onDone: (done) => (this.promoted && this.standby === standby ? this.promoted.onDone(done) : (standby.done = done)),
       onImage: (image) => (this.promoted && this.standby === standby ? this.promoted.onImage(image) : undefined),
     });
+  }
+
+  /** Keeps a standby's own log for a takeover: in the spool's file only, as nobody reads it before. */
+  private keep(standby: Standby, frame: LogFrame): void {
+    if (this.standby !== standby) return; // an engine this backup has left
+    standby.nextFrames.append(frame);
+    standby.nextFrames.release(standby.nextFrames.length);
   }
 
   private watch(): void {
@@ -331,8 +340,9 @@ export class Backup {
         machineLive: standby.frames === 0 || standby.liveAt !== undefined,
       },
       engine!,
+      standby.nextFrames,
     );
-    this.promoted.start({ frames: standby.nextFrames, outputs: standby.outputs, liveAt: standby.liveAt, done: standby.done });
+    this.promoted.start({ outputs: standby.outputs, liveAt: standby.liveAt, done: standby.done });
     void this.promoted.done.then((end) => this.finish(end));
   }
 
@@ -350,6 +360,7 @@ export class Backup {
     this.primarySocket?.destroy();
     if (this.imageDir !== undefined) rmSync(this.imageDir, { recursive: true, force: true });
     if (end.kind === 'bye') this.standby?.engine?.kill();
+    if (this.promoted === undefined) this.standby?.nextFrames.close(); // a promoted backup's primary closes it
     this.resolveEnd(end);
   }
 }

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { TaggedOutput } from './engine-output.js';
 import type { EngineEvent, EngineProcess, ImageWritten } from './engine-process.js';
 import type { HeldLease } from './lease.js';
+import { FrameSpool } from './frame-spool.js';
 import type { LogFrame } from './log-frames.js';
 import {
   decodeAck,
@@ -121,8 +122,12 @@ const EXIT_DELIVERY_MS = 10_000;
  */
 export const DEFAULT_MAX_LAG_BYTES = 4 << 20;
 
+/** How much a backup's connection may buffer before the primary waits for it to drain. */
+const SOCKET_BUFFER_BYTES = 1 << 20;
+
 export class Primary {
-  private readonly frames: LogFrame[] = [];
+  /** every frame shipped, on disk; the unacknowledged ones also in memory */
+  private readonly frames: FrameSpool;
   /** records in frames[0..i] */
   private readonly recordsThrough: bigint[] = [];
   /** log bytes in frames[0..i] */
@@ -164,17 +169,23 @@ export class Primary {
   constructor(
     private readonly options: PrimaryOptions,
     private readonly engine: EngineProcess,
+    /** the log the engine wrote before this primary started (a promoted backup's), adopted */
+    spool?: FrameSpool,
   ) {
+    this.frames = spool ?? new FrameSpool();
     this.done = new Promise((resolve) => (this.resolveEnd = resolve));
     this.corruptOnce = options.corruptFrame;
     this.machineLive = options.machineLive ?? true;
   }
 
-  /** Starts shipping and releasing; `earlier` is what the engine produced before (a promoted backup's). */
-  start(earlier: { frames: LogFrame[]; outputs: TaggedOutput[]; liveAt?: number; done?: Extract<EngineEvent, { kind: 'done' }> }): void {
+  /**
+   * Starts shipping and releasing; `earlier` is what the engine produced before (a promoted
+   * backup's), its log frames in the spool this primary adopted.
+   */
+  start(earlier: { outputs: TaggedOutput[]; liveAt?: number; done?: Extract<EngineEvent, { kind: 'done' }> }): void {
     // A backup taking over is heard of at once; a first primary once its machine runs.
     if (this.options.lease.epoch > 0 && this.options.output !== undefined) this.connectRelay();
-    for (const frame of earlier.frames) this.onLogFrame(frame);
+    for (let index = 0; index < this.frames.length; ++index) this.took(this.frames.describe(index));
     for (const output of earlier.outputs) this.onOutput(output);
     if (earlier.liveAt !== undefined) this.onLive(earlier.liveAt);
     for (const address of this.options.backups) this.addBackup(address, this.options.images === true && this.options.logFromReset === false);
@@ -188,6 +199,7 @@ export class Primary {
   // --- engine events ---------------------------------------------------------------------
 
   onLogFrame(frame: LogFrame): void {
+    if (this.ended) return; // a failed or finished primary ships nothing more
     if (this.held.length > 0 || !this.roomFor(frame)) {
       this.held.push(frame);
       if (this.held.length === 1) {
@@ -200,16 +212,22 @@ export class Primary {
     this.take(frame);
   }
 
-  /** Ships a frame the engine wrote: into the resend buffer and down every backup link. */
+  /** Ships a frame the engine wrote: into the spool and down every backup link. */
   private take(frame: LogFrame): void {
+    this.frames.append(frame);
+    this.took({ records: frame.records, length: frame.bytes.length });
+    this.releaseAcknowledged(); // with no backup to ship to, nothing waits for it
+  }
+
+  /** Counts a frame the spool holds now, and sends it on. */
+  private took(frame: { records: number; length: number }): void {
     const before = this.recordsThrough.at(-1) ?? 0n;
-    this.logBytes += frame.bytes.length;
-    this.frames.push(frame);
+    this.logBytes += frame.length;
     this.recordsThrough.push(before + BigInt(frame.records));
     this.bytesThrough.push(this.logBytes);
     this.flow.maxLag = Math.max(this.flow.maxLag, this.lagBytes());
     // The receiver hears of this primary once its machine runs (the log's first frame).
-    if (this.frames.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
+    if (this.recordsThrough.length === 1 && this.options.lease.epoch === 0 && this.options.output !== undefined) this.connectRelay();
     for (const link of this.links.values()) this.pump(link);
     this.placeImage();
     this.tryFinish(); // the trailer may come after the engine said it was done
@@ -257,6 +275,18 @@ export class Primary {
     return lag === 0 || lag + frame.bytes.length <= this.options.maxLagBytes;
   }
 
+  /**
+   * Frees the memory of the frames every member has acknowledged: a backup asks for one of
+   * those again only after losing its connection, and then it is read from the spool's file.
+   */
+  private releaseAcknowledged(): void {
+    let below = this.frames.length;
+    for (const link of this.links.values()) {
+      if (!link.dropped && link.joining === undefined) below = Math.min(below, link.acked.frames);
+    }
+    this.frames.release(below);
+  }
+
   /** Takes the held frames there is room for now; once none is left, the engine's log flows again. */
   private drainHeld(): void {
     if (this.held.length === 0) return;
@@ -283,6 +313,7 @@ export class Primary {
     socket.setNoDelay(true);
     link.socket = socket;
     link.welcomed = false;
+    socket.on('drain', () => this.pump(link));
     socket.on('connect', () => {
       link.lastHeard = Date.now();
       const hello: Hello = {
@@ -352,6 +383,7 @@ export class Primary {
         return;
       case MessageType.Ack:
         link.acked = decodeAck(body);
+        this.releaseAcknowledged();
         if (link.joining !== undefined) this.tryAdmit(link);
         this.drainHeld();
         this.tryRelease();
@@ -364,12 +396,14 @@ export class Primary {
 
   private pump(link: BackupLink): void {
     const socket = link.socket;
-    if (socket === undefined || !link.welcomed || socket.destroyed) return;
+    if (socket === undefined || !link.welcomed || socket.destroyed || this.ended) return;
     // A joiner gets the header, then waits for its image (sendImage moves it on).
     const until = link.joining !== undefined && link.joining.sent === undefined ? Math.min(1, this.frames.length) : this.frames.length;
-    while (link.next < until) {
+    // A backup far behind (one that follows from the log's start) is sent the log as its
+    // connection drains, not all at once: that would hold the whole log in memory again.
+    while (link.next < until && socket.writableLength < SOCKET_BUFFER_BYTES) {
       const index = link.next++;
-      let frame = encodeMessage(MessageType.Frame, encodeFrame(index, this.frames[index]!.bytes));
+      let frame = encodeMessage(MessageType.Frame, encodeFrame(index, this.frames.at(index).bytes));
       if (this.corruptOnce === index) {
         this.corruptOnce = undefined;
         frame = Buffer.from(frame);
@@ -597,7 +631,7 @@ export class Primary {
   private tryFinish(): void {
     const done = this.engineDone;
     if (this.ended || done === undefined || this.pending.length > 0) return;
-    const complete = this.frames.at(-1)?.kind === 'trailer';
+    const complete = this.frames.lastKind === 'trailer';
     if (!complete) return;
     for (const link of this.links.values()) {
       if (link.dropped || link.joining !== undefined) continue;
@@ -680,7 +714,8 @@ export class Primary {
         (this.options.lease.epoch === 0 ? `the output rule held ${held.length} flushes a median ${at(0.5)} ms, p99 ${at(0.99)} ms with ${live} backup(s); ` : '') +
         `log shipped: ${this.frames.length} frames, ${this.logBytes} bytes, ${((this.logBytes * 8) / seconds / 1e6).toFixed(2)} Mbit/s over ${seconds.toFixed(2)} s; ` +
         `flow control: at most ${this.flow.maxLag} bytes unacknowledged (bound ${this.options.maxLagBytes}), ` +
-        `the guest waited for the backups ${this.flow.waits} times, ${this.flow.waitedMs.toFixed(0)} ms in all`,
+        `the guest waited for the backups ${this.flow.waits} times, ${this.flow.waitedMs.toFixed(0)} ms in all; ` +
+        `log in memory: at most ${this.frames.memoryBytes.peak} bytes (all of it in a spool file)`,
     );
   }
 
@@ -697,6 +732,7 @@ export class Primary {
     for (const link of this.links.values()) clearTimeout(link.reconnect);
     if (end.kind !== 'exited') this.engine.kill();
     if (this.imageDir !== undefined) rmSync(this.imageDir, { recursive: true, force: true });
+    this.frames.close();
     if (this.exitUndelivered()) {
       // The relay's link was down when the guest exited: the world has not heard the exit (nor
       // the output queued before it). Going now would leave it unheard, with every replica

@@ -186,7 +186,7 @@ const primaryCommand: CommandModule<object, PrimaryArgs> = {
         },
         engineProcess,
       );
-      primary.start({ frames: [], outputs: [] });
+      primary.start({ outputs: [] });
       return primary.done;
     });
     exitWith(end);

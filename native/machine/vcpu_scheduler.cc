@@ -84,6 +84,12 @@ void VcpuScheduler::HandOver(uint32_t vcpu) {
   HandOverLocked(vcpu);
 }
 
+void VcpuScheduler::HandOverNow(uint32_t vcpu) {
+  if (vcpu >= vcpus_.size()) throw std::out_of_range("HandOverNow: no vCPU " + std::to_string(vcpu));
+  std::lock_guard lock(mutex_);
+  HandOverLocked(vcpu);
+}
+
 void VcpuScheduler::HandOverLocked(uint32_t vcpu) {
   Vcpu& v = vcpus_[vcpu];
   switch (v.state) {

@@ -77,6 +77,10 @@ class VcpuScheduler {
   // over"). Called on a pool thread inside a slice, it takes effect when the slice ends,
   // under the lock the thread takes then anyway; otherwise as Wake(vcpu, true).
   void HandOver(uint32_t vcpu);
+  // HandOver at once, also inside a slice: for callers whose hand-overs must reach the
+  // queue in the order they were made (replay's turn follower; docs/crew.md, "The turn
+  // switch's host work").
+  void HandOverNow(uint32_t vcpu);
   // From `vcpu`'s own slice: when it returns kBlocked, run it again `after` its slice ended
   // at the latest (applied when the slice ends, with the clock read the next pick needs).
   void WakeAfter(uint32_t vcpu, Clock::duration after);

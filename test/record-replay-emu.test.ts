@@ -115,6 +115,25 @@ describe('a tampered log is caught by verify', () => {
     expect(outcome.report.what).toMatch(/input/);
   });
 
+  test('a stop record that puts the end before the exit: every vCPU reaches it without the exit, a divergence', async () => {
+    // Replay runs each vCPU to the stop record's final landmark; the guest's exit, written
+    // there in the recording, must happen there too. A replay that reached every final
+    // landmark without it once counted as "reached counts" and compared nothing: a
+    // divergent replay with no console output passed `verify`.
+    const dir = logFolder('tampered-stop');
+    const original = join(dir, 'sha.rrlog');
+    await recordSmall('sha256', original);
+    const tampered = join(dir, 'tampered.rrlog');
+    rewriteLog(original, tampered, (records) => {
+      const stop = records.find((r): r is Extract<LogRecord, { type: 'machine-stop' }> => r.type === 'machine-stop')!;
+      stop.vcpus[0]!.count -= 1000n;
+    });
+    const outcome = await replay({ logPath: tampered, capture: true });
+    expect(outcome.kind).toBe('diverged');
+    if (outcome.kind !== 'diverged') return;
+    expect(outcome.report.what).toBe('exit');
+  });
+
   test('a removed interrupt: the replay does not silently succeed', async () => {
     const dir = logFolder('tampered-interrupt');
     const original = join(dir, 'ticks.rrlog');

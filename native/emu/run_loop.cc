@@ -629,7 +629,17 @@ Machine::Step Machine::FollowTurns(HartRun& run, bool before_executing) {
 Machine::Step Machine::FinishHart(HartRun& run) {
   run.done = true;
   if (stop_.VcpuFinished() == hart_count()) {
-    Stop(stop_.exit().has_value() ? machine::Outcome::kExited : machine::Outcome::kReachedCounts, "");
+    if (stop_.exit().has_value()) {
+      Stop(machine::Outcome::kExited, "");
+    } else if (options_.stop_at.empty() && !world_.DeliversLiveInterrupts() && !world_.FinalLandmarksEndAnIncompleteLog()) {
+      // A complete log ends with the guest's exit, so every hart at its recorded end without
+      // it is a divergence (the kvm engine says the same). Before, this was "reached counts",
+      // compared with nothing: a replay that lost its console output passed `verify`.
+      Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "exit", "the guest's exit, as recorded",
+                                  "every vCPU reached its recorded end without it"});
+    } else {
+      Stop(machine::Outcome::kReachedCounts, "");
+    }
   }
   return Step::kDone;
 }

@@ -458,15 +458,32 @@ void ReplayingWorld::CheckpointTaken(const Checkpoint& checkpoint) {
 
 void ReplayingWorld::MachineStopped(Landmark exit_at, int exit_code, const Checkpoint& final_state,
                                     const OutputDigest& output) {
-  // The stop record is the log's last: read on to the end (the trailer), unless what comes
-  // instead is more to replay, which the checks below report.
+  // The stop record is the log's last: read on to it and then to the log's end (the
+  // trailer). Records before it are more to replay, which the checks below report. (This
+  // used to stop reading as soon as anything was pending, before the stop record too: a
+  // machine that stopped early then compared nothing with the recording, and was reported
+  // as replaying an incomplete log.) More than a lookahead's worth of log before the stop
+  // record: the machine stopped early.
+  bool stopped_early = false;
   {
     std::unique_lock lock(decode_mutex_);
-    while (!ended_ && !cancelled_ && pending_.load(std::memory_order_relaxed) == 0) DecodeChunkLocked();
+    while (!ended_ && !cancelled_) {
+      const bool stop_read = stopped_in_log();
+      if (stop_read && pending_.load(std::memory_order_relaxed) != 0) break;  // reported below
+      if (!stop_read && PendingTotal() >= options_.lookahead_records) {
+        stopped_early = true;
+        break;
+      }
+      DecodeChunkLocked();
+    }
+  }
+  if (stopped_early) {
+    throw Divergence{exit_at, "machine stop", "the log goes on (more than " + std::to_string(options_.lookahead_records) +
+                     " records before its stop record)", "machine stopped"};
   }
   {
     std::lock_guard lock(machine_mutex_);
-    if (!stop_) return;  // an incomplete log: nothing recorded to compare with
+    if (!stop_) return;  // an incomplete log read to its end (or a cancelled replay): nothing recorded to compare with
     if (stop_->exit_at.vcpu != exit_at.vcpu || stop_->exit_at.count != exit_at.count) {
       throw Divergence{exit_at, "exit landmark", "vcpu " + std::to_string(stop_->exit_at.vcpu) + " " + At(stop_->exit_at.count),
                        "vcpu " + std::to_string(exit_at.vcpu) + " " + At(exit_at.count)};

@@ -328,34 +328,27 @@ TEST(TestRecordingSweep, "a stop where its previous stop's pages ended asks for 
   FakeProtector p0, p1;
   Recorded out;
   auto crew = Recording(p0, p1, out, 15);
-  // The pages vCPU 0 holds with write from `first`, one stop at a time.
-  const auto stop_at = [&](uint64_t count, uint64_t page) {
-    const PageAccess access{page, true};
-    CHECK(crew->AtFault(0, count, std::span(&access, 1), false));
+  // vCPU `v` stops on `page` at `count`: how many pages from there it holds with that access.
+  const auto stop_at = [&](uint32_t v, uint64_t count, uint64_t page, bool write) {
+    const PageAccess access{page, write};
+    CHECK(crew->AtFault(v, count, std::span(&access, 1), false));
     uint64_t end = page;
-    while (end < 0x400 && crew->Permissions(0).Allows(end, true)) ++end;
+    while (end < 0x400 && crew->Permissions(v).Allows(end, write)) ++end;
     return end - page;
   };
-  CHECK(stop_at(1, 0x250) == 16);  // the base: 15 along
-  CHECK(stop_at(2, 0x260) == 32);  // right where those ended: 31 along
-  CHECK(stop_at(3, 0x280) == 64);
-  CHECK(stop_at(4, 0x300) == 16);  // elsewhere: the base again
-  CHECK(stop_at(5, 0x310) == 32);
-  CHECK(stop_at(6, 0x330) == 64);
-  CHECK(stop_at(7, 0x370) == 128);
-  CHECK(stop_at(8, 0x3f0) == 16);  // 255 along at most, and never into the console page (0x400)
+  CHECK(stop_at(0, 1, 0x250, true) == 16);  // the base: 15 along
+  CHECK(stop_at(0, 2, 0x260, true) == 32);  // right where those ended: 31 along
+  CHECK(stop_at(0, 3, 0x280, true) == 64);
+  CHECK(stop_at(0, 4, 0x300, true) == 16);  // elsewhere: the base again
+  CHECK(stop_at(0, 5, 0x310, true) == 32);
+  CHECK(stop_at(0, 6, 0x330, true) == 64);
+  CHECK(stop_at(0, 7, 0x370, true) == 128);
+  CHECK(stop_at(0, 8, 0x3f0, true) == 16);  // 255 along at most, and never into the console page (0x400)
   // A read sweep of those pages by vCPU 1 while vCPU 0 is finished: the same growth.
   crew->Finished(0, 9);
-  const auto read_at = [&](uint64_t count, uint64_t page) {
-    const PageAccess access{page, false};
-    CHECK(crew->AtFault(1, count, std::span(&access, 1), false));
-    uint64_t end = page;
-    while (end < 0x400 && crew->Permissions(1).Allows(end, false)) ++end;
-    return end - page;
-  };
-  CHECK(read_at(1, 0x250) == 16);
-  CHECK(read_at(2, 0x260) == 32);
-  CHECK(read_at(3, 0x280) == 64);
+  CHECK(stop_at(1, 1, 0x250, false) == 16);
+  CHECK(stop_at(1, 2, 0x260, false) == 32);
+  CHECK(stop_at(1, 3, 0x280, false) == 64);
   CHECK(out.faults.size() == 11 && out.faults.back().edges == 64);  // one edge per page from 0@9
 }
 

@@ -635,8 +635,7 @@ Machine::Step Machine::FinishHart(HartRun& run) {
       // A complete log ends with the guest's exit, so every hart at its recorded end without
       // it is a divergence (the kvm engine says the same). Before, this was "reached counts",
       // compared with nothing: a replay that lost its console output passed `verify`.
-      Diverged(replay::Divergence{run.hart.LandmarkAt(run.hart.instret), "exit", "the guest's exit, as recorded",
-                                  "every vCPU reached its recorded end without it"});
+      Diverged(replay::ExitNotReached(run.hart.LandmarkAt(run.hart.instret)));
     } else {
       Stop(machine::Outcome::kReachedCounts, "");
     }

@@ -497,8 +497,7 @@ void Machine::HartThread(Hart& hart) {
       stop_.Stop(machine::Outcome::kExited, "");
     } else if (Final() != nullptr && !world_.FinalLandmarksEndAnIncompleteLog()) {
       // A complete log ends with the guest's exit: every vCPU at its end without it is a divergence.
-      stop_.Diverged(replay::Divergence{hart.Here(), "exit", "the guest's exit, as recorded",
-                                        "every vCPU reached its recorded end without it"});
+      stop_.Diverged(replay::ExitNotReached(hart.Here()));
     } else {
       stop_.Stop(Final() != nullptr ? machine::Outcome::kReachedCounts : machine::Outcome::kFault,
                  Final() != nullptr ? "" : "every vCPU stopped without an exit");

@@ -22,6 +22,10 @@ std::string DescribeDivergence(const Divergence& d, std::string_view landmark_na
          std::to_string(d.at.count) + ": " + d.what + ": expected " + d.expected + ", actual " + d.actual;
 }
 
+Divergence ExitNotReached(Landmark at) {
+  return Divergence{at, "exit", "the guest's exit, as recorded", "every vCPU reached its recorded end without it"};
+}
+
 std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual) {
   std::vector<Divergence> out;
   if (expected.vcpus.size() != actual.vcpus.size()) {

@@ -37,6 +37,10 @@ struct Divergence : DivergenceException {
 // `landmark_name`: what the engine's landmarks count, singular ("instruction", "exit").
 std::string DescribeDivergence(const Divergence& divergence, std::string_view landmark_name);
 
+// A replay of a complete log in which every vCPU reached its recorded end without the
+// guest's exit (which a complete log ends with); `at`: the vCPU that got there last.
+Divergence ExitNotReached(Landmark at);
+
 struct Checkpoint;
 // Every difference between a logged checkpoint and a taken one (empty when they agree).
 std::vector<Divergence> CompareCheckpoints(const Checkpoint& expected, const Checkpoint& actual);

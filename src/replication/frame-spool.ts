@@ -65,15 +65,13 @@ export class FrameSpool {
 
   /** Frame `index`'s kind, records and length, without its bytes. */
   describe(index: number): { kind: LogFrameKind; records: number; length: number } {
-    const frame = this.frames[index];
-    if (frame === undefined) throw new RangeError(`log frame ${index} is not in the spool (${this.frames.length} frames)`);
+    const frame = this.entry(index);
     return { kind: frame.kind, records: frame.records, length: frame.length };
   }
 
   /** Frame `index`, from memory or read back from the file. */
   at(index: number): LogFrame {
-    const frame = this.frames[index];
-    if (frame === undefined) throw new RangeError(`log frame ${index} is not in the spool (${this.frames.length} frames)`);
+    const frame = this.entry(index);
     if (frame.bytes !== undefined) return { kind: frame.kind, records: frame.records, bytes: frame.bytes };
     const bytes = Buffer.alloc(frame.length);
     const fd = this.openFd();
@@ -106,6 +104,12 @@ export class FrameSpool {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
+  }
+
+  private entry(index: number): SpooledFrame {
+    const frame = this.frames[index];
+    if (frame === undefined) throw new RangeError(`log frame ${index} is not in the spool (${this.frames.length} frames)`);
+    return frame;
   }
 
   private openFd(): number {

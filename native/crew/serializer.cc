@@ -201,8 +201,17 @@ void Serializer::Advance(uint64_t id) {
   }
 }
 
+// Joiners that have stopped become members. In a started group the holder is stopped then
+// (at its turn's end, or idle where it spins or sleeps), and it may go on from there
+// without a record of its own: a new quantum, or back from idle. But from the join on, its
+// accesses to a joiner's pages are shared grants, without edges, ordered after the joiner's
+// accesses only by the join. So the joins are followed by a turn switch from the holder to
+// itself where it stands: replay holds it there until the joiners have reached their joins
+// (test/fixtures/order-dependence: without it, replay could let the holder read a page
+// before the joiner wrote it).
 void Serializer::WriteJoins(Group& g, uint64_t id) {
   if (g.joining.empty()) return;  // at every turn end: no allocation then
+  bool joined = false;
   std::vector<uint32_t> still;
   for (uint32_t j : g.joining) {
     Vcpu& v = *vcpus_[j];
@@ -215,8 +224,10 @@ void Serializer::WriteJoins(Group& g, uint64_t id) {
     v.wants_turn = v.runnable;
     v.in_group.store(true, std::memory_order_release);
     g.members.push_back(j);
+    joined = true;
   }
   g.joining = std::move(still);
+  if (joined && g.started) Write(TurnSwitch{g.holder, vcpus_[g.holder]->stopped_at, g.holder});
 }
 
 // The turn is `to`'s from here on, active at once: it stopped at stopped_at and has not run

@@ -1219,6 +1219,60 @@ void TestSerializerEarlyDecision() {
 
 using Pass = TurnFollower::Pass;
 
+// test/fixtures/order-dependence, forced: vCPU 2 joins a group whose holder, vCPU 0, is
+// idle at 1600 (it spins; nobody else wants the turn). From the join on, vCPU 0's accesses
+// to vCPU 2's pages are shared grants without edges, ordered after vCPU 2's only by the
+// join; and vCPU 0 goes on from 1600 without a turn switch of its own. So the recorder
+// follows the join with a turn switch from vCPU 0 to itself at 1600, and the replay holds
+// vCPU 0 there until vCPU 2 has reached its join. (Without that record vCPU 0 ran on at
+// once; in a recording of locked-ring on 8 vCPUs it read the lock word before the joiner's
+// write, and the replay ended with no output.) The same at a holder's turn end, where it
+// keeps the turn for a new quantum.
+void TestSerializerJoinPinsHolder() {
+  SerializerOptions options;
+  options.window = 1000;
+  options.quantum = 1000;
+  SerializerDriver p(4, options);
+  Serializer& s = p.serializer;
+  p.Share({{0, 0}, {1, 0}, {0, 1500}});
+  s.Stopped(0, 1500, true);
+  s.Stopped(1, 10, false);  // asleep: it does not want the turn
+  CHECK(s.WantTurn(0, 1500));
+  CHECK(!s.EndTurn(0, 1600, Serializer::Why::kIdle));  // nobody wants it: vCPU 0 keeps it, idle
+  s.OnTransfer(TransferEdge{3, 0, 1600, 2, 0});
+  s.OnTransfer(TransferEdge{3, 2, 1500, 0, 1600});  // hot: vCPU 2 joins vCPU 0's group
+  CHECK((p.stopped == std::vector<uint32_t>{0, 1, 2}));
+  s.Stopped(2, 1500, false);
+  CHECK(s.WantTurn(0, 1600));  // back from idle: its turn goes on, no record
+  s.OnTransfer(TransferEdge{5, 0, 1700, 3, 0});  // vCPU 3 joins while vCPU 0 runs ...
+  s.OnTransfer(TransferEdge{5, 3, 1500, 0, 1800});
+  s.Stopped(3, 1500, false);
+  CHECK(!s.InGroup(3));                                  // ... at vCPU 0's turn end
+  CHECK(s.EndTurn(0, 2600, Serializer::Why::kQuantum));  // which keeps the turn: nobody else wants it
+  CHECK(s.InGroup(3));
+  const std::vector<SerialRecord> expected{
+      ModeSwitch{0, 1500, 0, true}, ModeSwitch{1, 10, 0, true}, TurnSwitch{0, 1500, 0}, ModeSwitch{2, 1500, 0, true},
+      TurnSwitch{0, 1600, 0},       ModeSwitch{3, 1500, 0, true}, TurnSwitch{0, 2600, 0}};
+  CHECK(p.records == expected);
+
+  TurnFollower f(4);
+  std::vector<uint32_t> woken;
+  f.SetWake([&](uint32_t v) { woken.push_back(v); });
+  for (const SerialRecord& r : p.records) f.Add({r, 0});
+  CHECK(f.TryPass(0, 1500, 0) == TurnFollower::Pass::kWaitRecord);  // vCPU 1's join first
+  CHECK(f.TryPass(1, 10, 0) == TurnFollower::Pass::kWaitTurn);
+  CHECK(f.TryPass(0, 1500, 0) == TurnFollower::Pass::kGo);
+  CHECK(f.TryPass(0, 1600, 0) == TurnFollower::Pass::kWaitRecord);  // held until vCPU 2 joins
+  woken.clear();
+  CHECK(f.TryPass(2, 1500, 0) == TurnFollower::Pass::kWaitTurn);
+  CHECK((woken == std::vector<uint32_t>{0}));
+  CHECK(f.TryPass(0, 1600, 0) == TurnFollower::Pass::kGo);
+  CHECK(f.TryPass(0, 2600, 0) == TurnFollower::Pass::kWaitRecord);  // and until vCPU 3 joins
+  CHECK(f.TryPass(3, 1500, 0) == TurnFollower::Pass::kWaitTurn);
+  CHECK(f.TryPass(0, 2600, 0) == TurnFollower::Pass::kGo);
+  CHECK(f.Pending() == 0);
+}
+
 // The stall of issue 15's 16-vCPU locked-ring replay, forced: vCPU 4 waits for its turn
 // at 1500 (its quantum ended there) when checkpoint 1 is taken with vCPU 0 at 1800 and
 // vCPU 4 at 1500; after it, vCPU 0 gives vCPU 4 the turn at 1836, and vCPU 4 gives it
@@ -1446,6 +1500,7 @@ int main(int argc, char** argv) {
       {"serializer: back from a probe, a hot page serializes again at once", TestSerializerBackFromProbe},
       {"serializer: only the turn's holder shares, with its members; a written shared page keeps the group", TestSerializerSharesWithinTurns},
       {"serializer: a page far above the threshold serializes early, a burst does not", TestSerializerEarlyDecision},
+      {"serializer: a join pins the stopped or idle holder where it stands, and replay holds it there", TestSerializerJoinPinsHolder},
       {"turn follower: a record logged after a cut waits for that cut, not for its group", TestTurnFollowerCutBeforeRecord},
       {"turn follower: every group leaves where its members stand, and the next log follows", TestTurnFollowerLeaving},
   };

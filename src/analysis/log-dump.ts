@@ -35,7 +35,8 @@ export function formatRecord(record: LogRecord): string {
     case 'mode-switch':
       return `mode-switch   vcpu ${record.vcpu} @ ${record.count}: ${record.serialized ? 'joins' : 'leaves'} serialized group ${record.group}`;
     case 'turn-switch':
-      return `turn-switch   vcpu ${record.vcpu} @ ${record.count}: turn ${record.next === record.vcpu ? 'begins' : `-> vcpu ${record.next}`}`;
+      // To itself: a group's first turn, or the holder kept where it stood while members joined.
+      return `turn-switch   vcpu ${record.vcpu} @ ${record.count}: turn ${record.next === record.vcpu ? 'kept (its group\'s first turn, or others joined)' : `-> vcpu ${record.next}`}`;
   }
 }
 

@@ -288,7 +288,8 @@ export interface NativeAddon {
    *   while the guest runs
    * @param schedule timing only: `threads` host threads run the harts (0: the host's cores;
    *   at most `harts` are used), a hart gives up its thread after `sliceInstructions` when
-   *   another waits for one, and `spinDetection` treats busy-waits as spin-wait hints
+   *   another waits for one, `spinDetection` treats busy-waits as spin-wait hints, and a
+   *   nonzero `shuffleSeed` shuffles the schedule (native/emu/schedule_shuffle.h)
    */
   emuRun(
     image: Buffer,
@@ -302,7 +303,7 @@ export interface NativeAddon {
     capture: boolean | 'tagged',
     session: NativeSession | null,
     progress: { callback: (sample: NativeProgress) => void; intervalMs: number } | null,
-    schedule: { threads: number; sliceInstructions: number; spinDetection: boolean },
+    schedule: { threads: number; sliceInstructions: number; spinDetection: boolean; shuffleSeed: number },
   ): Promise<NativeRunResult>;
 
   /**

@@ -33,7 +33,7 @@ describe('emu run options', () => {
       capture: false,
       session: null,
       progressIntervalMs: 1000,
-      schedule: { threads: 0, sliceInstructions: 100_000, spinDetection: true },
+      schedule: { threads: 0, sliceInstructions: 100_000, spinDetection: true, shuffleSeed: 0 },
     });
   });
 
@@ -60,7 +60,7 @@ describe('emu run options', () => {
       timeoutMs: 1500,
       checkpointInterval: 5n,
       capture: true,
-      schedule: { threads: 2, sliceInstructions: 5000, spinDetection: false },
+      schedule: { threads: 2, sliceInstructions: 5000, spinDetection: false, shuffleSeed: 0 },
     });
     expect(a.stopAt).toEqual([0n, 10n]);
     expect(Buffer.isBuffer(a.input) && [...(a.input as Buffer)]).toEqual([1, 2]);

@@ -90,6 +90,8 @@ const cases = {
   'emuRun: 5000 threads': () => run([11, { threads: 5000, sliceInstructions: 1, spinDetection: true }]),
   'emuRun: a slice of 0 instructions': () => run([11, { threads: 1, sliceInstructions: 0, spinDetection: true }]),
   'emuRun: a slice of 1.5 instructions': () => run([11, { threads: 1, sliceInstructions: 1.5, spinDetection: true }]),
+  'emuRun: a shuffle seed of -1': () => run([11, { threads: 1, sliceInstructions: 1, spinDetection: true, shuffleSeed: -1 }]),
+  'emuRun: a shuffle seed of 0.5': () => run([11, { threads: 1, sliceInstructions: 1, spinDetection: true, shuffleSeed: 0.5 }]),
   "emuRun: spinDetection 'yes'": () => run([11, { threads: 1, sliceInstructions: 1, spinDetection: 'yes' }]),
   'emuRun: record without serialize': () =>
     run([9, { mode: 'record', path: tmp, imageHash: Buffer.alloc(32), imagePath: 'g', crewGranularity: 0, crewHold: 0, configJson: '{}' }]),

@@ -189,8 +189,9 @@ crew::SerializerOptions SerializerOptionsOf(const Napi::Value& value) {
   return s;
 }
 
-// schedule: { threads, sliceInstructions, spinDetection } (timing only; src/engines/emu.ts
-// checks and defaults them; threads 0: the host's cores).
+// schedule: { threads, sliceInstructions, spinDetection, shuffleSeed } (timing only;
+// src/engines/emu.ts checks and defaults them; threads 0: the host's cores; shuffleSeed 0:
+// no shuffle).
 void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
   if (!value.IsObject()) throw std::invalid_argument("schedule must be an object");
   const Napi::Object schedule = value.As<Napi::Object>();
@@ -201,6 +202,12 @@ void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
   const Napi::Value spin = schedule.Get("spinDetection");
   if (!spin.IsBoolean()) throw std::invalid_argument("schedule.spinDetection must be a boolean");
   options.spin_detection = spin.As<Napi::Boolean>().Value();
+  const Napi::Value seed = schedule.Get("shuffleSeed");  // absent: no shuffle
+  if (!seed.IsUndefined()) {
+    const double s = NumberIn(seed, "schedule.shuffleSeed", 0, 4294967295.0);
+    if (s != static_cast<double>(static_cast<uint64_t>(s))) throw std::invalid_argument("schedule.shuffleSeed must be an integer");
+    options.shuffle_seed = static_cast<uint64_t>(s);
+  }
 }
 
 // A replay's state images (emu/state_image.h): session.resumeFrom, the image it starts

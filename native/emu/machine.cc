@@ -38,7 +38,8 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
       cut_(options.harts),
       switch_cut_(options.harts),
       cut_schedule_(CutScheduleFor(options, world)),
-      scheduler_(std::max(1u, options.harts), ThreadsFor(options)) {
+      scheduler_(std::max(1u, options.harts), ThreadsFor(options)),
+      shuffle_(options.shuffle_seed) {
   if (options.slice_instructions == 0) throw std::invalid_argument("a slice must be at least one instruction");
   for (const auto& segment : image.segments) ram_.Write(segment.addr, segment.bytes);
 
@@ -78,14 +79,18 @@ Machine::Machine(const MachineOptions& options, replay::World& world, machine::C
     // The recorded edges and the serialized-mode records come as the log is read (the
     // binding hands them to replay_gate() and turn_follower()).
     gate_ = std::make_unique<crew::ReplayGate>(options.harts, crew::ReplayGate::Options{options.crew_stall_timeout});
-    gate_->SetWakeHooks({[this](uint32_t v) { scheduler_.Wake(v, true); },
-                         [this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionGate); }});
+    // Where the log leaves a choice to the host, a shuffled schedule tosses a coin.
+    const auto wake = [this](uint32_t v) { scheduler_.Wake(v, !shuffle_.on() || shuffle_.Coin()); };
+    gate_->SetWakeHooks({wake, [this](uint32_t v) { harts_[v]->RaiseAttention(kAttentionGate); }});
     follower_ = std::make_unique<crew::TurnFollower>(options.harts);
-    follower_->SetWake([this](uint32_t v) { scheduler_.Wake(v, true); });
-    // At once, not at the slice's end: the replay of one kept locked-ring log diverged when
-    // the two vCPUs a turn switch wakes reached the queue in the other order (docs/crew.md,
-    // "The turn switch's host work"): an order dependence of the replay, not yet found.
-    follower_->SetHandOver([this](uint32_t v) { scheduler_.HandOverNow(v); });
+    follower_->SetWake(wake);
+    // At once, not at the slice's end: one kept locked-ring log, recorded before joins
+    // pinned their group's holder (docs/crew.md, "Serialized mode"), replays correctly only
+    // in that order (test/fixtures/order-dependence).
+    follower_->SetHandOver([this](uint32_t v) {
+      if (shuffle_.on() && shuffle_.Coin()) scheduler_.HandOver(v);
+      else scheduler_.HandOverNow(v);
+    });
   }
   if (options.host_time_sink) {
     // No wake-up: a sleeping hart logged its stall as it fell asleep and logs its wake-up.

@@ -33,6 +33,7 @@
 #include "emu/hart_run.h"
 #include "emu/interrupt_source.h"
 #include "emu/memory.h"
+#include "emu/schedule_shuffle.h"
 #include "emu/state_image.h"
 #include "machine/console.h"
 #include "machine/consistent_cut.h"
@@ -76,6 +77,10 @@ struct MachineOptions {
   // runs before it gives its thread to another that waits for one.
   uint32_t threads = 0;
   uint64_t slice_instructions = 100'000;
+  // Nonzero: shuffle the host schedule (emu/schedule_shuffle.h) — slices of random length
+  // up to slice_instructions, coin tosses where the schedule may choose. Timing only: a
+  // replay must come out the same (rrkit verify --shuffle).
+  uint64_t shuffle_seed = 0;
   // Busy-wait detection without the hint (executor.h, the spin probe): timing only, so a
   // log recorded with it replays exactly without it and the other way round.
   bool spin_detection = true;
@@ -196,6 +201,8 @@ class Machine final : private BoardEvents {
   bool stopping() const { return stop_.stopping(); }
   // The stop protocol's wake-up: everything that may block gives up.
   void WakeAll();
+  // Instructions in a slice: options.slice_instructions, or up to that under a shuffle.
+  uint64_t SliceLength() { return shuffle_.on() ? shuffle_.UpTo(options_.slice_instructions) : options_.slice_instructions; }
 
   MachineOptions options_;
   replay::World& world_;
@@ -228,6 +235,7 @@ class Machine final : private BoardEvents {
   std::mutex image_mutex_;
   std::optional<std::pair<uint64_t, StateImageSink>> image_request_;
   machine::VcpuScheduler scheduler_;
+  ScheduleShuffle shuffle_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;
   // Record --wall-samples only (null otherwise); its ticker raises the harts' attention.

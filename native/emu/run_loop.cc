@@ -114,7 +114,7 @@ Machine::Step Machine::Slice(HartRun& run) {
   if (gate_) gate_->Reached(id, hart.instret);  // it may have been run to wake the harts waiting for it
   const Step resumed = Resumed(run);
   if (resumed != Step::kContinue) return resumed;
-  run.slice_end = hart.instret + options_.slice_instructions;
+  run.slice_end = hart.instret + SliceLength();
   UpdateTarget(run);
   for (;;) {
     run.published.store(hart.instret, std::memory_order_relaxed);
@@ -183,7 +183,7 @@ Machine::Step Machine::ResumedWait(HartRun& run) {
         case crew::Grant::kGranted:
           // Run the instruction that faulted before anything else: a request that came
           // meanwhile must not take the page back before the instruction used it.
-          run.slice_end = hart.instret + options_.slice_instructions;
+          run.slice_end = hart.instret + SliceLength();
           UpdateTarget(run);
           return ExecuteOneBlock(run);
       }
@@ -537,7 +537,7 @@ Machine::Step Machine::ReachTarget(HartRun& run) {
     return Step::kContinue;
   }
   if (now >= run.slice_end) {
-    run.slice_end = now + options_.slice_instructions;
+    run.slice_end = now + SliceLength();
     UpdateTarget(run);
     if (!scheduler_.OthersWaiting()) return Step::kContinue;
     ParkCrew(run);

@@ -61,6 +61,8 @@ export interface EmuSchedule {
   threads: number;
   sliceInstructions: number;
   spinDetection: boolean;
+  /** 0: the usual schedule */
+  shuffleSeed: number;
 }
 
 const DEFAULT_SLICE_INSTRUCTIONS = 100_000;
@@ -92,6 +94,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
   const sliceInstructions = checkInteger('sliceInstructions', options.sliceInstructions ?? DEFAULT_SLICE_INSTRUCTIONS, 1, 1e12);
   const spinDetection = options.spinDetection ?? true;
   if (typeof spinDetection !== 'boolean') throw new TypeError('spinDetection must be a boolean');
+  const shuffleSeed = checkInteger('shuffleSeed', options.shuffleSeed ?? 0, 0, 2 ** 32 - 1);
   return {
     harts,
     ramBytes: ramMiB * 1024 * 1024,
@@ -102,7 +105,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
     capture: options.capture ?? false,
     session,
     progressIntervalMs,
-    schedule: { threads, sliceInstructions, spinDetection },
+    schedule: { threads, sliceInstructions, spinDetection, shuffleSeed },
   };
 }
 

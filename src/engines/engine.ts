@@ -69,6 +69,12 @@ export interface RunOptions {
    * Timing only: a log recorded either way replays exactly either way.
    */
   spinDetection?: boolean;
+  /**
+   * emu: nonzero shuffles the host schedule (slice lengths, hand-over and wake-up orders:
+   * native/emu/schedule_shuffle.h), varied by the seed. Timing only: a replay must come out
+   * the same whatever it is (`rrkit verify --shuffle`).
+   */
+  shuffleSeed?: number;
 }
 
 export interface Engine {

@@ -68,6 +68,9 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
   if (timeoutSeconds < 0) throw new RangeError(`timeoutSeconds must not be negative, not ${timeoutSeconds}`);
   if (options.stopAt !== undefined && options.stopAt.length > 0) throw new RangeError('stopAt: the kvm engine stops only where the guest exits');
+  if (options.shuffleSeed !== undefined && options.shuffleSeed !== 0) {
+    throw new RangeError("shuffleSeed: the kvm engine runs each vCPU on its own host thread; it has no M:N schedule to shuffle");
+  }
   const checkpointInterval = options.checkpointInterval ?? 0n;
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');

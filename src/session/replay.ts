@@ -52,6 +52,8 @@ export interface ReplayOptions {
   threads?: number;
   /** emu: detect busy-waits without the spin-wait hint (default true); the replay follows the log whatever it is */
   spinDetection?: boolean;
+  /** emu: shuffle the host schedule (nonzero seed; RunOptions.shuffleSeed); the replay must follow the log whatever it is */
+  shuffleSeed?: number;
   /**
    * Follow a log a recording is still writing: wait for new chunks until the trailer, giving
    * up after `idleSeconds` without a new byte (0: never). The file may not exist yet.
@@ -232,6 +234,7 @@ async function replayLog(options: ReplayOptions, { header, path: logPath }: LogT
       progressIntervalMs: options.progressIntervalMs,
       threads: options.threads,
       spinDetection: options.spinDetection,
+      shuffleSeed: options.shuffleSeed,
       session: {
         mode: 'replay',
         path: logPath,

@@ -5,6 +5,8 @@
  * for a damaged log or a wrong image, 119 for bad usage (src/cli/exit-status.ts).
  * `--timeline OUT` writes the timeline around a divergence (from the last cut before it to
  * the first after it), with the divergence marked, for a look in Perfetto or a browser.
+ * `--shuffle N` replays N more times under shuffled host schedules (emu), each of which
+ * must agree: a log that leaves an order to the host diverges under some of them.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { toJsonSafe } from '../../analysis/log-dump.js';
@@ -14,6 +16,8 @@ import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { LogFormatError } from '../../analysis/log-error.js';
 import { verify, type Verification } from '../../session/verify.js';
 import { checkThreads, THREADS_OPTION } from '../machine-args.js';
+import { UsageError } from '../errors.js';
+import { numberOption } from '../number-option.js';
 import { EXIT, exitStatusOf } from '../exit-status.js';
 import { ProgressLine } from '../progress.js';
 import { describeReached } from './replay.js';
@@ -25,6 +29,8 @@ interface VerifyArgs {
   json: boolean;
   threads: string | undefined;
   timeline: string | undefined;
+  shuffle: string | undefined;
+  seed: string | undefined;
 }
 
 /** The timeline around `report` in `out` (HTML when it ends in .html): what to add to the report, never a failure of verify. */
@@ -62,6 +68,13 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('disk', { type: 'string', describe: 'a log recorded with --disk-shared: the disk image, when not at the path recorded in the log' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout, for tools' })
       .option('threads', THREADS_OPTION)
+      .option('shuffle', {
+        type: 'string',
+        describe:
+          'emu: then replay RUNS more times under shuffled host schedules (slice lengths, hand-over and wake-up orders; ' +
+          'every other one on 1 thread); each must agree, or the log leaves an order to the host (default 0)',
+      })
+      .option('seed', { type: 'string', describe: 'with --shuffle: the first shuffled replay\'s seed, the next ones counting up (default 1)' })
       .option('timeline', {
         type: 'string',
         describe: 'at a divergence, write the timeline around it here (OUT.json for Perfetto, OUT.html for a page)',
@@ -74,10 +87,14 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     let verification: Verification;
     try {
       const threads = checkThreads(args.threads);
-      const progress = new ProgressLine(`verifying ${args.log}`, false);
-      verification = await verify({ logPath: args.log, elf: args.guest, disk: args.disk, threads, onProgress: progress.onProgress }).finally(() =>
-        progress.end(),
-      );
+      const runs = numberOption('--shuffle', args.shuffle, { integer: true, min: 0, max: 10_000 }) ?? 0;
+      const firstSeed = numberOption('--seed', args.seed, { integer: true, min: 1, max: 2 ** 32 - 1 - runs }) ?? 1;
+      if (args.seed !== undefined && runs === 0) throw new UsageError('--seed needs --shuffle');
+      const progress = new ProgressLine(`verifying ${args.log}${runs === 0 ? '' : ` (then ${runs} shuffled replays)`}`, false);
+      verification = await verify(
+        { logPath: args.log, elf: args.guest, disk: args.disk, threads, onProgress: progress.onProgress },
+        { runs, firstSeed },
+      ).finally(() => progress.end());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report({ verdict: 'error', error: message, ...(error instanceof LogFormatError ? { code: error.code, chunk: error.chunk, offset: error.offset } : {}) }, message);
@@ -85,12 +102,15 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       return;
     }
     const v = verification.verdict;
+    const shuffled = verification.shuffled;
+    const shuffledFields = shuffled === undefined ? {} : { shuffled };
     switch (v.verdict) {
       case 'identical': {
         report(
-          { verdict: v.verdict, checkpoints: v.checkpoints, [v.landmarkUnit]: v.landmarks, exitCode: v.exitCode, consoleBytes: v.consoleBytes, stateHash: v.stateHash },
+          { verdict: v.verdict, checkpoints: v.checkpoints, [v.landmarkUnit]: v.landmarks, exitCode: v.exitCode, consoleBytes: v.consoleBytes, stateHash: v.stateHash, ...shuffledFields },
           `identical: ${v.checkpoints} checkpoints, ${v.landmarks} ${v.landmarkUnit}, console output (${v.consoleBytes} bytes), ` +
             `exit code ${v.exitCode} and final state ${v.stateHash.toString(16).padStart(16, '0')}` +
+            (shuffled === undefined ? '' : `; the same under ${shuffled.runs} shuffled schedules`) +
             (args.timeline === undefined ? '' : ' (no divergence: no timeline written)'),
         );
         process.exitCode = EXIT.ok;
@@ -99,9 +119,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       case 'incomplete': {
         const timeline = divergenceTimeline(args, endOfLog(v.reached));
         report(
-          { verdict: v.verdict, checkpoints: v.checkpoints, reached: v.reached, ...timeline.fields },
+          { verdict: v.verdict, checkpoints: v.checkpoints, reached: v.reached, ...shuffledFields, ...timeline.fields },
           `the log is incomplete (no trailer): replayed as far as it vouches, ${describeReached(v.reached, v.landmarkUnit)}, ` +
             `and checked ${v.checkpoints} checkpoints on the way, all identical` +
+            (shuffled === undefined ? '' : `; the same under ${shuffled.runs} shuffled schedules`) +
             timeline.line,
         );
         process.exitCode = EXIT.incomplete;
@@ -109,7 +130,13 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       }
       case 'diverged': {
         const timeline = divergenceTimeline(args, v.report);
-        report({ verdict: v.verdict, ...v.report, ...timeline.fields }, formatDivergence(v.report) + timeline.line);
+        const disagreed = shuffled?.disagreed;
+        const under =
+          disagreed === undefined
+            ? ''
+            : `under shuffled schedule ${shuffled?.runs} (seed ${disagreed.seed}, ${disagreed.threads === undefined ? "the host's cores" : `${disagreed.threads} thread${disagreed.threads === 1 ? '' : 's'}`}), ` +
+              'after an identical first replay: the log leaves an order to the host (docs/crew.md, "Shuffled replays"): ';
+        report({ verdict: v.verdict, ...v.report, ...shuffledFields, ...timeline.fields }, under + formatDivergence(v.report) + timeline.line);
         process.exitCode = EXIT.diverged;
         return;
       }

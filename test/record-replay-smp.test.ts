@@ -1,7 +1,8 @@
 /**
  * SMP record/replay on the emu engine with CREW: every workload recorded and replayed on
  * 2, 4 and 8 vCPUs, on the host's cores and on one thread, and on 16 and 64 (console output, exit code, final state hash and per-hart instruction counts
- * identical; checkpoints compared during replay), racy-counter's recordings differing while
+ * identical; checkpoints compared during replay; replayed again under a shuffled host
+ * schedule, which must change nothing), racy-counter's recordings differing while
  * each replay reproduces its own, and damaged transfer edges caught, never a silent success
  * or a hang. Runs sequentially: the machine has 2 cores.
  */
@@ -81,7 +82,7 @@ describe('every workload, recorded and replayed on several vCPUs', () => {
     const on = threads === undefined ? '' : ` on ${threads} thread${threads === 1 ? '' : 's'}`;
     test(`${vcpus} vCPUs${on}: each workload replayed exactly`, async () => {
       const dir = logFolder(`smp-${vcpus}${threads === undefined ? '' : `-t${threads}`}`);
-      for (const workload of WORKLOADS.filter((w) => !w.needsDisk)) {
+      for (const [index, workload] of WORKLOADS.filter((w) => !w.needsDisk).entries()) {
         const logPath = join(dir, `${workload.name}.rrlog`);
         const recorded = await recordSmall(workload.name, vcpus, logPath, undefined, true, threads);
         expect(recorded.exitCode, workload.name).toBe(0);
@@ -95,6 +96,12 @@ describe('every workload, recorded and replayed on several vCPUs', () => {
         expect(replayed.result.exitCode).toBe(recorded.exitCode);
         expect(replayed.result.stateHash).toBe(recorded.stateHash);
         expect(replayed.result.vcpus.map((v) => v.landmark)).toEqual(recorded.vcpus.map((v) => v.landmark));
+        // Once more under a shuffled host schedule: the log alone fixes the order (docs/crew.md, "Shuffled replays").
+        const shuffleSeed = vcpus * 100 + index + 1;
+        const shuffled = await replay({ logPath, threads, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS, shuffleSeed });
+        expect(shuffled.kind, `${workload.name}, shuffled (seed ${shuffleSeed})`).toBe('exited');
+        expect(shuffled.result.console.equals(recorded.console)).toBe(true);
+        expect(shuffled.result.stateHash).toBe(recorded.stateHash);
       }
     }, 240_000);
   }

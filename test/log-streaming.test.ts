@@ -5,36 +5,17 @@
  * whose last chunks are lost) — uniprocessor and SMP — with the output of
  * record-then-continue equal to a plain run's and the continued log verifying on its own.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { readLogFile, scanLogFile } from '../src/analysis/log-reader.js';
 import { EXIT } from '../src/cli/exit-status.js';
-import { REPO_ROOT } from '../src/guests/catalog.js';
 import { native } from '../src/native.js';
 import { logFolder } from './kept-logs.js';
+import { runRrkit, type Ran } from './rrkit-cli.js';
 
-const execFileAsync = promisify(execFile);
-const RRKIT = join(REPO_ROOT, 'bin', 'rrkit');
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function rrkit(...args: string[]): Promise<Ran> {
-  try {
-    const { stdout, stderr } = await execFileAsync(RRKIT, args, { timeout: 120_000, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout: string; stderr: string; killed?: boolean };
-    if (e.killed) throw new Error(`rrkit ${args.join(' ')} hung`);
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const rrkit = (...args: string[]): Promise<Ran> => runRrkit(args, 120_000);
 
 /** The byte offsets where each chunk of a log file starts, and where the chunks end. */
 function chunkBounds(bytes: Buffer): number[] {

@@ -4,31 +4,19 @@
  * it (src/cli/exit-status.ts), never a crash or a hang. Also the CLI's demo on several
  * vCPUs, and its usage error.
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readLogFile } from '../src/analysis/log-reader.js';
-import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
+import { builtGuestPath } from '../src/guests/catalog.js';
 import { EXIT } from '../src/cli/exit-status.js';
 import { native } from '../src/native.js';
 import { logFolder } from './kept-logs.js';
+import { runRrkit } from './rrkit-cli.js';
 
-const run = promisify(execFile);
-const RRKIT = join(REPO_ROOT, 'bin', 'rrkit');
 
-async function rrkit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(RRKIT, args, { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout: string; stderr: string; killed?: boolean };
-    if (e.killed) throw new Error(`rrkit ${args.join(' ')} hung`);
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const rrkit = (...args: string[]) => runRrkit(args);
 
 /** The one line rrkit printed about the problem. */
 function oneLine(stderr: string): string {

@@ -7,9 +7,7 @@
  * before joins pinned their group's holder: test/fixtures/order-dependence) is caught, which
  * is what shows the check can fail.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { builtGuestPath, REPO_ROOT } from '../src/guests/catalog.js';
 import { EXIT } from '../src/cli/exit-status.js';
@@ -18,9 +16,7 @@ import { kvmRunArguments } from '../src/engines/kvm.js';
 import { record } from '../src/session/record.js';
 import { verify } from '../src/session/verify.js';
 import { logFolder } from './kept-logs.js';
-
-const run = promisify(execFile);
-const RRKIT = join(REPO_ROOT, 'bin', 'rrkit');
+import { runRrkit } from './rrkit-cli.js';
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'order-dependence');
 const FIXTURE_LOG = join(FIXTURE, 'locked-ring-8.rrlog');
 const FIXTURE_GUEST = join(FIXTURE, 'locked-ring.elf');
@@ -28,16 +24,7 @@ const FIXTURE_GUEST = join(FIXTURE, 'locked-ring.elf');
 const FIXTURE_RUNS = 24;
 const SERIALIZE_OFTEN = { enterPerMillion: 5, window: 1000, probe: 100_000 };
 
-async function rrkit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(RRKIT, args, { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout: string; stderr: string; killed?: boolean };
-    if (e.killed) throw new Error(`rrkit ${args.join(' ')} hung`);
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const rrkit = (...args: string[]) => runRrkit(args, 120_000);
 
 describe('shuffled replays', () => {
   test('fresh SMP recordings replay to their recording under every shuffled schedule', async () => {

@@ -14,6 +14,7 @@ import { formatDivergence, type DivergenceReport } from '../../analysis/divergen
 import { divergenceMark, windowAround } from '../../analysis/timeline/divergence-window.js';
 import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { LogFormatError } from '../../analysis/log-error.js';
+import { readLogHeaderFile } from '../../analysis/log-reader.js';
 import { verify, type Verification } from '../../session/verify.js';
 import { checkThreads, THREADS_OPTION } from '../machine-args.js';
 import { UsageError } from '../errors.js';
@@ -90,6 +91,9 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       const runs = numberOption('--shuffle', args.shuffle, { integer: true, min: 0, max: 10_000 }) ?? 0;
       const firstSeed = numberOption('--seed', args.seed, { integer: true, min: 1, max: 2 ** 32 - 1 - runs }) ?? 1;
       if (args.seed !== undefined && runs === 0) throw new UsageError('--seed needs --shuffle');
+      if (runs > 0 && readLogHeaderFile(args.log).engine !== 'emu') {
+        throw new UsageError('--shuffle replays emu logs: the kvm engine runs each vCPU on its own host thread, with no M:N schedule to shuffle');
+      }
       const progress = new ProgressLine(`verifying ${args.log}${runs === 0 ? '' : ` (then ${runs} shuffled replays)`}`, false);
       verification = await verify(
         { logPath: args.log, elf: args.guest, disk: args.disk, threads, onProgress: progress.onProgress },

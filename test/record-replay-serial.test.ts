@@ -5,8 +5,8 @@
  * to be timing only (a log recorded with it replays exactly without it, and the other way
  * round), vCPUs run M:N on fewer threads than vCPUs (a log recorded on 2 threads replays
  * exactly on 1 and on one thread per vCPU), and machines of 16 and 64 vCPUs. Every replay
- * is compared with its recording: console output, exit code, final state hash and each
- * vCPU's instruction count. Small workloads, run one after another: the machine is shared.
+ * is compared with its recording — console output, exit code, final state hash and each
+ * vCPU's instruction count — and made twice, the second time on a shuffled host schedule. Small workloads, run one after another: the machine is shared.
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -51,14 +51,22 @@ async function recordSmall(name: string, vcpus: number, logPath: string, extra: 
   return recorded;
 }
 
+/**
+ * Replays `logPath` twice — on the usual host schedule and on a shuffled one (docs/crew.md,
+ * "Shuffled replays"; the seed from the path, so each log gets its own) — and compares
+ * each with the recording.
+ */
 async function expectExactReplay(logPath: string, recorded: RunResult, options: Partial<ReplayOptions> = {}): Promise<void> {
-  const replayed = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS, ...options });
-  const why = replayed.kind === 'diverged' ? JSON.stringify(replayed.report, (_k, v) => (typeof v === 'bigint' ? String(v) : v)) : '';
-  expect(replayed.kind, `${logPath}: ${why}`).toBe('exited');
-  expect(replayed.result.console.equals(recorded.console)).toBe(true);
-  expect(replayed.result.exitCode).toBe(recorded.exitCode);
-  expect(replayed.result.stateHash).toBe(recorded.stateHash);
-  expect(replayed.result.vcpus.map((v) => v.landmark)).toEqual(recorded.vcpus.map((v) => v.landmark));
+  const seed = 1 + ([...logPath].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 100_000);
+  for (const shuffleSeed of [undefined, seed]) {
+    const replayed = await replay({ logPath, capture: true, timeoutSeconds: RUN_TIMEOUT_SECONDS, ...options, shuffleSeed });
+    const why = replayed.kind === 'diverged' ? JSON.stringify(replayed.report, (_k, v) => (typeof v === 'bigint' ? String(v) : v)) : '';
+    expect(replayed.kind, `${logPath}${shuffleSeed === undefined ? '' : `, shuffled (seed ${shuffleSeed})`}: ${why}`).toBe('exited');
+    expect(replayed.result.console.equals(recorded.console)).toBe(true);
+    expect(replayed.result.exitCode).toBe(recorded.exitCode);
+    expect(replayed.result.stateHash).toBe(recorded.stateHash);
+    expect(replayed.result.vcpus.map((v) => v.landmark)).toEqual(recorded.vcpus.map((v) => v.landmark));
+  }
 }
 
 function rewriteLog(from: string, to: string, change: (records: LogRecord[]) => LogRecord[]): void {

@@ -92,6 +92,8 @@ export type NativeSession =
       followMs: number;
       /** a pipe or socket the log arrives on, read to the writer's close (a replica's engine); path and followMs are then unused */
       streamFd?: number;
+      /** kvm: a shuffled replay's seed (RunOptions.shuffleSeed; emu takes it in its schedule) */
+      shuffleSeed?: number;
       /**
        * null: stop at the end of the log. Otherwise go on live from there (every vCPU
        * paused at its last landmark in the log, then the devices switch to the world),
@@ -289,7 +291,7 @@ export interface NativeAddon {
    * @param schedule timing only: `threads` host threads run the harts (0: the host's cores;
    *   at most `harts` are used), a hart gives up its thread after `sliceInstructions` when
    *   another waits for one, `spinDetection` treats busy-waits as spin-wait hints, and a
-   *   nonzero `shuffleSeed` shuffles the schedule (native/emu/schedule_shuffle.h)
+   *   nonzero `shuffleSeed` shuffles the schedule (native/machine/schedule_shuffle.h)
    */
   emuRun(
     image: Buffer,

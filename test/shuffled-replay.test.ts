@@ -79,7 +79,9 @@ describe('shuffled replays', () => {
     expect(negative.code).toBe(EXIT.usage);
     expect(negative.stderr).toMatch(/--shuffle must be/);
     expect(() => emuRunArguments({ shuffleSeed: -1 }, 8)).toThrow(/shuffleSeed/);
-    expect(() => kvmRunArguments({ shuffleSeed: 1 })).toThrow(/no M:N schedule to shuffle/);
+    expect(() => kvmRunArguments({ shuffleSeed: 1 })).toThrow(/shuffles replays only/);
+    const kvmReplay = kvmRunArguments({ shuffleSeed: 3, session: { mode: 'replay', path: FIXTURE_LOG, followMs: -1, thenRun: null } });
+    expect(kvmReplay.session).toMatchObject({ mode: 'replay', shuffleSeed: 3 });
     expect(emuRunArguments({ shuffleSeed: 7 }, 8).schedule.shuffleSeed).toBe(7);
   });
 });

@@ -33,13 +33,13 @@
 #include "emu/hart_run.h"
 #include "emu/interrupt_source.h"
 #include "emu/memory.h"
-#include "emu/schedule_shuffle.h"
 #include "emu/state_image.h"
 #include "machine/console.h"
 #include "machine/consistent_cut.h"
 #include "machine/cut_schedule.h"
 #include "machine/host_time_samples.h"
 #include "machine/run_result.h"
+#include "machine/schedule_shuffle.h"
 #include "machine/stop_protocol.h"
 #include "machine/vcpu_scheduler.h"
 #include "replay/world.h"
@@ -77,7 +77,7 @@ struct MachineOptions {
   // runs before it gives its thread to another that waits for one.
   uint32_t threads = 0;
   uint64_t slice_instructions = 100'000;
-  // Nonzero: shuffle the host schedule (emu/schedule_shuffle.h) — slices of random length
+  // Nonzero: shuffle the host schedule (machine/schedule_shuffle.h) — slices of random length
   // up to slice_instructions, coin tosses where the schedule may choose. Timing only: a
   // replay must come out the same (rrkit verify --shuffle).
   uint64_t shuffle_seed = 0;
@@ -235,7 +235,7 @@ class Machine final : private BoardEvents {
   std::mutex image_mutex_;
   std::optional<std::pair<uint64_t, StateImageSink>> image_request_;
   machine::VcpuScheduler scheduler_;
-  ScheduleShuffle shuffle_;
+  machine::ScheduleShuffle shuffle_;
   // After harts_: a live source's timer thread raises their attention until it stops.
   std::unique_ptr<InterruptSource> interrupts_;
   // Record --wall-samples only (null otherwise); its ticker raises the harts' attention.

@@ -166,7 +166,7 @@ class RunWorker final : public Napi::AsyncProgressWorker<RunProgress> {
 
 // session: null (a plain run), { mode: 'record', path, imageHash, imagePath, crewGranularity,
 // configJson, deflateLevel?, maxQueuedLogBytes?, wallSampleUs?, ... } (crewHold is emu's) or
-// { mode: 'replay', path, followMs, streamFd?, thenRun } (chunks streamed as the replay reaches
+// { mode: 'replay', path, followMs, streamFd?, shuffleSeed?, thenRun } (chunks streamed as the replay reaches
 // them, from the file or, with streamFd, a pipe, on any number of vCPUs; thenRun: null, or
 // { path, maxQueuedLogBytes? } to go on live at the end of the log, recording into `path`
 // unless it is empty). Recording with wall-clock
@@ -185,6 +185,12 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     replaying.replays_dma_writes = true;  // the board's disk
     replaying.landmarks_count_instructions = false;  // exits
     replaying.cuts_void_records_at_their_landmarks = options.vcpus > 1;  // where a replay went live (GoLiveTogether)
+    const Napi::Value shuffle = session.Get("shuffleSeed");  // absent: no shuffle
+    if (!shuffle.IsUndefined()) {
+      const double seed = NumberIn(shuffle, "session.shuffleSeed", 0, 4294967295.0);
+      if (seed != static_cast<double>(static_cast<uint64_t>(seed))) throw std::invalid_argument("session.shuffleSeed must be an integer");
+      options.shuffle_seed = static_cast<uint64_t>(seed);
+    }
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader), replaying);
     if (!then_run.IsObject() || !then_run.As<Napi::Object>().Get("path").IsString())
@@ -275,7 +281,7 @@ Orderings OrderingFor(replay::Session& session, MachineOptions& options, const E
   const MachineOptions o = options;
   OrderingFactory following = [replaying, granularity, o](const std::vector<PageProtector*>& protectors, const ElfImage&) {
     auto ordering = std::make_unique<CrewReplay>(o.vcpus, crew::PageGeometry(0, o.ram_bytes + granularity, granularity), protectors,
-                                                 kReplayGateOptions);
+                                                 kReplayGateOptions, o.shuffle_seed);
     CrewReplay* follower = ordering.get();
     replaying->FollowTransfers({[follower](const replay::CrewTransferRecord& r) { follower->AddEdge(r); },
                                 [follower] { return follower->Pending(); },

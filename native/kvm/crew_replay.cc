@@ -2,9 +2,11 @@
 
 #include <sched.h>
 
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "crew/edge_validation.h"
 #include "replay/divergence.h"
@@ -32,8 +34,8 @@ std::string Describe(const std::vector<replay::CrewFaultRecord>& pages) {
 }  // namespace
 
 CrewReplay::CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, std::vector<PageProtector*> protectors,
-                       crew::ReplayGate::Options gate_options)
-    : geometry_(geometry), gate_(std::make_unique<crew::ReplayGate>(vcpus, gate_options)) {
+                       crew::ReplayGate::Options gate_options, uint64_t shuffle_seed)
+    : geometry_(geometry), gate_(std::make_unique<crew::ReplayGate>(vcpus, gate_options)), shuffle_(shuffle_seed) {
   if (protectors.size() != vcpus) throw std::invalid_argument("CREW replay: one page protector per vCPU");
   for (uint32_t v = 0; v < vcpus; ++v) {
     vcpus_.push_back(std::make_unique<Vcpu>());
@@ -163,11 +165,21 @@ void CrewReplay::ArmEdgesInto(uint32_t v, uint64_t count) {
 
 void CrewReplay::WaitAtGate(uint32_t v, uint64_t count) {
   gate_->Publish(v, count);
-  if (gate_->NextWaitCount(v) > count) return;
+  if (gate_->NextWaitCount(v) > count) return Shuffle();
   try {
     gate_->WaitAt(v, count);
   } catch (const crew::ReplayStalled& stalled) {
     throw replay::Divergence{{v, count}, "transfer order", "every vCPU progressing", stalled.what()};
+  }
+  Shuffle();
+}
+
+void CrewReplay::Shuffle() {
+  if (!shuffle_.on() || shuffle_.Coin()) return;
+  if (shuffle_.Coin()) {
+    sched_yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(shuffle_.UpTo(200)));
   }
 }
 

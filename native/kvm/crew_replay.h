@@ -13,6 +13,10 @@
 // everything logged at a landmark — its fault records, the edges into it — is here before
 // the vCPU runs to it.
 //
+// With a shuffle seed (`rrkit verify --shuffle`), a vCPU that passed its gate at a landmark
+// goes on at once, yields its core, or sleeps up to 200 µs, by the toss of a coin
+// (machine/schedule_shuffle.h): the threads then meet the log's order from other sides.
+//
 // A log that cannot be followed is a divergence naming the vCPU and the landmark: an exit
 // where the recording faulted or the reverse, another page, a missing or extra edge, or
 // (from the gate) a stall.
@@ -30,14 +34,16 @@
 #include "crew/replay_gate.h"
 #include "kvm/page_rights.h"
 #include "kvm/vcpu_ordering.h"
+#include "machine/schedule_shuffle.h"
 #include "replay/log_records.h"
 
 namespace rrkit::kvm {
 
 class CrewReplay final : public VcpuOrdering {
  public:
+  // `shuffle_seed`: 0, or a shuffled replay's seed.
   CrewReplay(uint32_t vcpus, crew::PageGeometry geometry, std::vector<PageProtector*> protectors,
-             crew::ReplayGate::Options gate_options);
+             crew::ReplayGate::Options gate_options, uint64_t shuffle_seed = 0);
 
   // As the log is read, in log order, from any thread. Throw replay::UnreplayableLog for
   // records no recording of this machine writes (a vCPU it lacks, an edge to itself, a
@@ -83,11 +89,14 @@ class CrewReplay final : public VcpuOrdering {
   };
 
   void WaitAtGate(uint32_t v, uint64_t count);
+  // A shuffled replay's pause after a gate (none without a seed).
+  void Shuffle();
   // The edges the log has into v's landmark `count`, forgotten once asked for.
   uint64_t TakeEdgesInto(uint32_t v, uint64_t count);
 
   crew::PageGeometry geometry_;
   std::unique_ptr<crew::ReplayGate> gate_;
+  machine::ScheduleShuffle shuffle_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::atomic<size_t> faults_pending_{0};
   std::mutex edges_mutex_;

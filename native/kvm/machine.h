@@ -79,6 +79,9 @@ struct MachineOptions {
   // (machine/host_time_samples.h). Empty: none.
   machine::HostTimeSamples::Sink host_time_sink;
   std::chrono::microseconds host_time_period{1000};
+  // SMP replay: nonzero shuffles where each vCPU thread goes on after a gate (CrewReplay;
+  // `rrkit verify --shuffle`). Timing only.
+  uint64_t shuffle_seed = 0;
 };
 
 // What a kvm run returns: every engine's result (landmarks are exits, and CREW faults),

@@ -70,9 +70,10 @@ export interface RunOptions {
    */
   spinDetection?: boolean;
   /**
-   * emu: nonzero shuffles the host schedule (slice lengths, hand-over and wake-up orders:
-   * native/emu/schedule_shuffle.h), varied by the seed. Timing only: a replay must come out
-   * the same whatever it is (`rrkit verify --shuffle`).
+   * Nonzero shuffles the host schedule, varied by the seed (native/machine/schedule_shuffle.h):
+   * emu, any run: slice lengths, hand-over and wake-up orders; kvm, replays only: each vCPU
+   * thread pauses at random after its gates. Timing only: a replay must come out the same
+   * whatever it is (`rrkit verify --shuffle`).
    */
   shuffleSeed?: number;
 }

@@ -68,9 +68,8 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
   if (timeoutSeconds < 0) throw new RangeError(`timeoutSeconds must not be negative, not ${timeoutSeconds}`);
   if (options.stopAt !== undefined && options.stopAt.length > 0) throw new RangeError('stopAt: the kvm engine stops only where the guest exits');
-  if (options.shuffleSeed !== undefined && options.shuffleSeed !== 0) {
-    throw new RangeError("shuffleSeed: the kvm engine runs each vCPU on its own host thread; it has no M:N schedule to shuffle");
-  }
+  const shuffleSeed = checkInteger('shuffleSeed', options.shuffleSeed ?? 0, 0, 2 ** 32 - 1);
+  if (shuffleSeed !== 0 && options.session?.mode !== 'replay') throw new RangeError('shuffleSeed: the kvm engine shuffles replays only');
   const checkpointInterval = options.checkpointInterval ?? 0n;
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
@@ -81,7 +80,7 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
     checkpointInterval,
     input: checkInput(options.input),
     capture: options.capture === 'tagged' ? 'tagged' : options.capture === true,
-    session: options.session ?? null,
+    session: options.session?.mode === 'replay' && shuffleSeed !== 0 ? { ...options.session, shuffleSeed } : (options.session ?? null),
     progressIntervalMs: checkInteger('progressIntervalMs', options.progressIntervalMs ?? 1000, 10, 3_600_000),
     disk: checkDisk(options.disk),
   };

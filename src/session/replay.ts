@@ -52,7 +52,7 @@ export interface ReplayOptions {
   threads?: number;
   /** emu: detect busy-waits without the spin-wait hint (default true); the replay follows the log whatever it is */
   spinDetection?: boolean;
-  /** emu: shuffle the host schedule (nonzero seed; RunOptions.shuffleSeed); the replay must follow the log whatever it is */
+  /** shuffle the host schedule (nonzero seed; RunOptions.shuffleSeed); the replay must follow the log whatever it is */
   shuffleSeed?: number;
   /**
    * Follow a log a recording is still writing: wait for new chunks until the trailer, giving

@@ -5,8 +5,8 @@
  * for a damaged log or a wrong image, 119 for bad usage (src/cli/exit-status.ts).
  * `--timeline OUT` writes the timeline around a divergence (from the last cut before it to
  * the first after it), with the divergence marked, for a look in Perfetto or a browser.
- * `--shuffle N` replays N more times under shuffled host schedules (emu), each of which
- * must agree: a log that leaves an order to the host diverges under some of them.
+ * `--shuffle N` replays N more times under shuffled host schedules, each of which must
+ * agree: a log that leaves an order to the host diverges under some of them.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { toJsonSafe } from '../../analysis/log-dump.js';
@@ -14,7 +14,6 @@ import { formatDivergence, type DivergenceReport } from '../../analysis/divergen
 import { divergenceMark, windowAround } from '../../analysis/timeline/divergence-window.js';
 import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { LogFormatError } from '../../analysis/log-error.js';
-import { readLogHeaderFile } from '../../analysis/log-reader.js';
 import { verify, type Verification } from '../../session/verify.js';
 import { checkThreads, THREADS_OPTION } from '../machine-args.js';
 import { UsageError } from '../errors.js';
@@ -72,8 +71,8 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('shuffle', {
         type: 'string',
         describe:
-          'emu: then replay RUNS more times under shuffled host schedules (slice lengths, hand-over and wake-up orders; ' +
-          'every other one on 1 thread); each must agree, or the log leaves an order to the host (default 0)',
+          'then replay RUNS more times under shuffled host schedules (emu: slice lengths, hand-over and wake-up orders, ' +
+          'every other one on 1 thread; kvm: pauses after gates); each must agree, or the log leaves an order to the host (default 0)',
       })
       .option('seed', { type: 'string', describe: 'with --shuffle: the first shuffled replay\'s seed, the next ones counting up (default 1)' })
       .option('timeline', {
@@ -91,9 +90,6 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       const runs = numberOption('--shuffle', args.shuffle, { integer: true, min: 0, max: 10_000 }) ?? 0;
       const firstSeed = numberOption('--seed', args.seed, { integer: true, min: 1, max: 2 ** 32 - 1 - runs }) ?? 1;
       if (args.seed !== undefined && runs === 0) throw new UsageError('--seed needs --shuffle');
-      if (runs > 0 && readLogHeaderFile(args.log).engine !== 'emu') {
-        throw new UsageError('--shuffle replays emu logs: the kvm engine runs each vCPU on its own host thread, with no M:N schedule to shuffle');
-      }
       const progress = new ProgressLine(`verifying ${args.log}${runs === 0 ? '' : ` (then ${runs} shuffled replays)`}`, false);
       verification = await verify(
         { logPath: args.log, elf: args.guest, disk: args.disk, threads, onProgress: progress.onProgress },

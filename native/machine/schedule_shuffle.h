@@ -1,10 +1,11 @@
 // A host schedule shuffled on purpose, to check that a replay's order comes from the log
 // alone (`rrkit verify --shuffle`, docs/crew.md "Shuffled replays"): every choice the
-// engine's M:N schedule makes that the log does not fix — how long a slice runs, whether a
-// turn's hand-over reaches the ready queue at once or at the slice's end, whether a woken
-// vCPU goes to the front or the back of the queue — becomes a coin toss. A complete log
-// replays identically whatever the coins say; a log that leaves an order to the host
-// diverges under some of them (test/fixtures/order-dependence).
+// engine's schedule makes that the log does not fix becomes a coin toss — on emu, how long
+// an M:N slice runs, whether a turn's hand-over reaches the ready queue at once or at the
+// slice's end, whether a woken vCPU goes to the front or the back of the queue; on kvm,
+// whether a vCPU thread that passed a gate goes on at once, yields, or sleeps a while. A
+// complete log replays identically whatever the coins say; a log that leaves an order to
+// the host diverges under some of them (test/fixtures/order-dependence).
 //
 // The seed varies the schedule; it does not reproduce one: the coins are drawn by whichever
 // host thread gets there first. Seed 0: no shuffling (the engine's usual choices).
@@ -13,7 +14,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace rrkit::emu {
+namespace rrkit::machine {
 
 class ScheduleShuffle {
  public:
@@ -38,4 +39,4 @@ class ScheduleShuffle {
   std::atomic<uint64_t> state_;
 };
 
-}  // namespace rrkit::emu
+}  // namespace rrkit::machine

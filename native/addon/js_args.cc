@@ -22,6 +22,13 @@ double NumberIn(const Napi::Value& value, const char* name, double min, double m
   return d;
 }
 
+uint64_t ShuffleSeedOf(const Napi::Value& value, const char* name) {
+  if (value.IsUndefined()) return 0;
+  const double seed = NumberIn(value, name, 0, 4294967295.0);
+  if (seed != static_cast<double>(static_cast<uint64_t>(seed))) throw std::invalid_argument(std::string(name) + " must be an integer");
+  return static_cast<uint64_t>(seed);
+}
+
 std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name) {
   if (!value.IsBuffer()) throw std::invalid_argument(std::string(name) + " must be a Buffer");
   const auto bytes = value.As<Napi::Buffer<uint8_t>>();

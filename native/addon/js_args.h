@@ -21,6 +21,10 @@ uint64_t ToU64(const Napi::Value& value, const char* name);
 // A number argument in [min, max].
 double NumberIn(const Napi::Value& value, const char* name, double min, double max);
 
+// A shuffled schedule's seed (machine/schedule_shuffle.h): an integer from 0 to 2^32-1, or
+// absent (undefined): 0, no shuffle.
+uint64_t ShuffleSeedOf(const Napi::Value& value, const char* name);
+
 // A Buffer's bytes, copied.
 std::vector<uint8_t> BytesOf(const Napi::Value& value, const char* name);
 

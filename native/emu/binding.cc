@@ -34,6 +34,7 @@ using addon::BytesOf;
 using addon::LogWriterOptionsFrom;
 using addon::NumberIn;
 using addon::OpenLog;
+using addon::ShuffleSeedOf;
 using addon::ToU64;
 
 // The machine this process runs now, for emuRequestStateImage (a replica's engine runs one
@@ -202,12 +203,7 @@ void ReadSchedule(const Napi::Value& value, MachineOptions& options) {
   const Napi::Value spin = schedule.Get("spinDetection");
   if (!spin.IsBoolean()) throw std::invalid_argument("schedule.spinDetection must be a boolean");
   options.spin_detection = spin.As<Napi::Boolean>().Value();
-  const Napi::Value seed = schedule.Get("shuffleSeed");  // absent: no shuffle
-  if (!seed.IsUndefined()) {
-    const double s = NumberIn(seed, "schedule.shuffleSeed", 0, 4294967295.0);
-    if (s != static_cast<double>(static_cast<uint64_t>(s))) throw std::invalid_argument("schedule.shuffleSeed must be an integer");
-    options.shuffle_seed = static_cast<uint64_t>(s);
-  }
+  options.shuffle_seed = ShuffleSeedOf(schedule.Get("shuffleSeed"), "schedule.shuffleSeed");
 }
 
 // A replay's state images (emu/state_image.h): session.resumeFrom, the image it starts

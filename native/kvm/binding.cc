@@ -38,6 +38,7 @@ using addon::BytesOf;
 using addon::LogWriterOptionsFrom;
 using addon::NumberIn;
 using addon::OpenLog;
+using addon::ShuffleSeedOf;
 using addon::ToU64;
 
 // SMP replay: a stall is reported 3 s after every vCPU stopped advancing while all wait at
@@ -185,12 +186,7 @@ std::unique_ptr<replay::Session> MakeSession(const Napi::Value& value, MachineOp
     replaying.replays_dma_writes = true;  // the board's disk
     replaying.landmarks_count_instructions = false;  // exits
     replaying.cuts_void_records_at_their_landmarks = options.vcpus > 1;  // where a replay went live (GoLiveTogether)
-    const Napi::Value shuffle = session.Get("shuffleSeed");  // absent: no shuffle
-    if (!shuffle.IsUndefined()) {
-      const double seed = NumberIn(shuffle, "session.shuffleSeed", 0, 4294967295.0);
-      if (seed != static_cast<double>(static_cast<uint64_t>(seed))) throw std::invalid_argument("session.shuffleSeed must be an integer");
-      options.shuffle_seed = static_cast<uint64_t>(seed);
-    }
+    options.shuffle_seed = ShuffleSeedOf(session.Get("shuffleSeed"), "session.shuffleSeed");
     const Napi::Value then_run = session.Get("thenRun");
     if (then_run.IsNull() || then_run.IsUndefined()) return replay::Session::Replay(std::move(reader), replaying);
     if (!then_run.IsObject() || !then_run.As<Napi::Object>().Get("path").IsString())

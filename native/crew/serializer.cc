@@ -211,7 +211,6 @@ void Serializer::Advance(uint64_t id) {
 // before the joiner wrote it).
 void Serializer::WriteJoins(Group& g, uint64_t id) {
   if (g.joining.empty()) return;  // at every turn end: no allocation then
-  bool joined = false;
   std::vector<uint32_t> still;
   for (uint32_t j : g.joining) {
     Vcpu& v = *vcpus_[j];
@@ -224,8 +223,8 @@ void Serializer::WriteJoins(Group& g, uint64_t id) {
     v.wants_turn = v.runnable;
     v.in_group.store(true, std::memory_order_release);
     g.members.push_back(j);
-    joined = true;
   }
+  const bool joined = still.size() < g.joining.size();
   g.joining = std::move(still);
   if (joined && g.started) Write(TurnSwitch{g.holder, vcpus_[g.holder]->stopped_at, g.holder});
 }

@@ -8,7 +8,7 @@ import { native, type NativeSession } from '../native.js';
 import type { GuestImage } from '../guests/image.js';
 import { ELF_MACHINE_RISCV } from '../guests/image.js';
 import { settle, type Engine, type RunOptions, type RunResult } from './engine.js';
-import { checkInput, checkInteger } from './native-arguments.js';
+import { checkInput, checkInteger, checkShuffleSeed } from './native-arguments.js';
 import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
@@ -94,7 +94,7 @@ export function emuRunArguments(options: RunOptions, maxHarts: number): EmuRunAr
   const sliceInstructions = checkInteger('sliceInstructions', options.sliceInstructions ?? DEFAULT_SLICE_INSTRUCTIONS, 1, 1e12);
   const spinDetection = options.spinDetection ?? true;
   if (typeof spinDetection !== 'boolean') throw new TypeError('spinDetection must be a boolean');
-  const shuffleSeed = checkInteger('shuffleSeed', options.shuffleSeed ?? 0, 0, 2 ** 32 - 1);
+  const shuffleSeed = checkShuffleSeed(options.shuffleSeed);
   return {
     harts,
     ramBytes: ramMiB * 1024 * 1024,

@@ -8,7 +8,7 @@ import { ELF_MACHINE_X86_64, type GuestImage } from '../guests/image.js';
 import { native, type KvmNativeResult, type KvmProbeResult, type NativeDisk, type NativeSession } from '../native.js';
 import { printable } from '../files/printable.js';
 import { settle, type Engine, type RunOptions, type RunResult } from './engine.js';
-import { checkInput, checkInteger } from './native-arguments.js';
+import { checkInput, checkInteger, checkShuffleSeed } from './native-arguments.js';
 import { fromNativeError } from './native-error.js';
 
 const DEFAULT_RAM_MIB = 128;
@@ -68,7 +68,7 @@ export function kvmRunArguments(options: RunOptions): KvmRunArguments {
   if (typeof timeoutSeconds !== 'number' || !Number.isFinite(timeoutSeconds)) throw new TypeError('timeoutSeconds must be a number');
   if (timeoutSeconds < 0) throw new RangeError(`timeoutSeconds must not be negative, not ${timeoutSeconds}`);
   if (options.stopAt !== undefined && options.stopAt.length > 0) throw new RangeError('stopAt: the kvm engine stops only where the guest exits');
-  const shuffleSeed = checkInteger('shuffleSeed', options.shuffleSeed ?? 0, 0, 2 ** 32 - 1);
+  const shuffleSeed = checkShuffleSeed(options.shuffleSeed);
   if (shuffleSeed !== 0 && options.session?.mode !== 'replay') throw new RangeError('shuffleSeed: the kvm engine shuffles replays only');
   const checkpointInterval = options.checkpointInterval ?? 0n;
   if (typeof checkpointInterval !== 'bigint' || checkpointInterval < 0n) throw new TypeError('checkpointInterval must be a non-negative bigint');

@@ -10,6 +10,14 @@ export function checkInteger(name: string, value: unknown, min: number, max: num
   return value;
 }
 
+/** The largest shuffle seed (RunOptions.shuffleSeed); the addon reads seeds up to the same (addon::ShuffleSeedOf). */
+export const MAX_SHUFFLE_SEED = 2 ** 32 - 1;
+
+/** RunOptions.shuffleSeed, 0 when absent (no shuffle). */
+export function checkShuffleSeed(seed: number | undefined): number {
+  return checkInteger('shuffleSeed', seed ?? 0, 0, MAX_SHUFFLE_SEED);
+}
+
 /** The console input as the native run takes it: bytes, a file descriptor, or none. */
 export function checkInput(input: ConsoleInput | undefined): Buffer | number | null {
   if (input === undefined || input.kind === 'none') return null;

@@ -14,6 +14,7 @@ import { formatDivergence, type DivergenceReport } from '../../analysis/divergen
 import { divergenceMark, windowAround } from '../../analysis/timeline/divergence-window.js';
 import { writeTimeline } from '../../analysis/timeline/timeline-file.js';
 import { LogFormatError } from '../../analysis/log-error.js';
+import { MAX_SHUFFLE_SEED } from '../../engines/native-arguments.js';
 import { verify, type Verification } from '../../session/verify.js';
 import { checkThreads, THREADS_OPTION } from '../machine-args.js';
 import { UsageError } from '../errors.js';
@@ -88,7 +89,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     try {
       const threads = checkThreads(args.threads);
       const runs = numberOption('--shuffle', args.shuffle, { integer: true, min: 0, max: 10_000 }) ?? 0;
-      const firstSeed = numberOption('--seed', args.seed, { integer: true, min: 1, max: 2 ** 32 - 1 - runs }) ?? 1;
+      const firstSeed = numberOption('--seed', args.seed, { integer: true, min: 1, max: MAX_SHUFFLE_SEED - runs }) ?? 1;
       if (args.seed !== undefined && runs === 0) throw new UsageError('--seed needs --shuffle');
       const progress = new ProgressLine(`verifying ${args.log}${runs === 0 ? '' : ` (then ${runs} shuffled replays)`}`, false);
       verification = await verify(
